@@ -1,0 +1,71 @@
+"""Framework adapters behind one interface; frameworks are imported only when a backend is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adbench.backends._base import AD_MODES, DTYPES, Backend, PreparedCase
+from adbench.backends.autograd_backend import AutogradBackend
+from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
+from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
+from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend
+from adbench.errors import UnknownChoiceError
+
+_BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        JaxBackend(),
+        JaxEagerBackend(),
+        TorchBackend(),
+        TorchAutogradBackend(),
+        AutogradBackend(),
+        ManualBackend(),
+        FiniteDifferenceBackend(),
+    )
+}
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What ``adbench list`` shows of a backend."""
+
+    name: str
+    framework: str
+    modes: tuple[str, ...]
+    available: bool
+    version: str | None
+    reason: str | None
+    description: str
+
+
+def get_backend(name: str) -> Backend:
+    try:
+        return _BACKENDS[name]
+    except (KeyError, TypeError):
+        raise UnknownChoiceError("backend", name, _BACKENDS) from None
+
+
+def backend_names() -> list[str]:
+    return list(_BACKENDS)
+
+
+def backend_info(name: str) -> BackendInfo:
+    """Import the backend's framework (here, in this process) and report whether it works."""
+    b = get_backend(name)
+    try:
+        b.load()
+        version, reason = b.version(), None
+    except Exception as exc:  # an ImportError, or a broken install raising anything at import
+        version, reason = None, f"{type(exc).__name__}: {exc}"
+    return BackendInfo(b.name, b.framework, b.modes, reason is None, version, reason, b.description)
+
+
+def list_backends() -> list[BackendInfo]:
+    """Every backend with availability, version and the reason when unavailable."""
+    return [backend_info(name) for name in _BACKENDS]
+
+
+__all__ = [
+    "AD_MODES", "DTYPES", "Backend", "BackendInfo", "PreparedCase",
+    "backend_info", "backend_names", "get_backend", "list_backends",
+]

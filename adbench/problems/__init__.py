@@ -1,0 +1,14 @@
+"""The problem registry: each problem written once as math against an array namespace ``xp``."""
+
+from __future__ import annotations
+
+from adbench.problems._registry import (
+    Problem,
+    get_problem,
+    list_problems,
+    problem_from_function,
+    register,
+)
+from adbench.problems import seed as _seed, tall as _tall  # noqa: F401  (registers the built-ins)
+
+__all__ = ["Problem", "get_problem", "list_problems", "problem_from_function", "register"]

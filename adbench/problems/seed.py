@@ -1,0 +1,103 @@
+"""The tutorial's three functions: ``basic`` (R^2 -> R^3), ``loss`` (R^n -> R) and ``control_loop``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adbench.problems._registry import Problem, register
+
+
+# -- basic: f(x) = [sin(x0/x1) + x1^2, x0^2 - x1^2, x0^3] ------------------------------------------
+def basic(x, xp):
+    return xp.stack([xp.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
+
+
+def basic_jacobian(x):
+    x0, x1 = x
+    c = np.cos(x0 / x1)
+    return np.array([
+        [c / x1, -c * x0 / x1**2 + 2 * x1],
+        [2 * x0, -2 * x1],
+        [3 * x0**2, 0.0],
+    ], dtype=x.dtype)
+
+
+register(Problem(
+    name="basic",
+    function=basic,
+    description="[sin(x0/x1) + x1^2, x0^2 - x1^2, x0^3], R^2 -> R^3 (the tutorial's first function)",
+    output_size=lambda n: 3,
+    sizes=(2,),
+    quick_sizes=(2,),
+    fixed_size=2,
+    # The tutorial's point (1, 0.5); x1 = 0 would divide by zero.
+    make_input=lambda n, rng: np.array([1.0, 0.5]),
+    manual_jacobian=basic_jacobian,
+    work_size=lambda n: 3,
+    theory="m = 3 > n = 2: forward needs 2 JVPs, reverse 3 VJPs; overhead dominates at this size",
+))
+
+
+# -- loss: sin(exp(x* . x / sqrt(n))) ---------------------------------------------------------------
+def loss(x, xp, x_star):
+    # Scaling the vector, not the 0-d dot product: torch.func.jacfwd promotes a 0-d float32
+    # tensor times a Python float to float64 (torch 2.13), which would silently time float64.
+    return xp.sin(xp.exp(xp.dot(x_star, x / math.sqrt(x.shape[0]))))
+
+
+def loss_jacobian(x, x_star):
+    s = x_star @ x / math.sqrt(x.shape[0])
+    return np.cos(np.exp(s)) * np.exp(s) * x_star / math.sqrt(x.shape[0])
+
+
+register(Problem(
+    name="loss",
+    function=loss,
+    description="sin(exp(x* . x / sqrt(n))), R^n -> R (the tutorial's scalar loss, n = 10 000)",
+    output_size=lambda n: 1,
+    scalar_output=True,
+    sizes=(100, 1000, 10_000),
+    quick_sizes=(100, 10_000),
+    make_constants=lambda x, rng: {"x_star": rng.standard_normal(x.shape[0])},
+    manual_jacobian=loss_jacobian,
+    theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
+))
+
+
+# -- control_loop: k = int(max(z)) times z <- sin(z^2), then sum(z) -------------------------------
+def control_loop(z, xp, k):
+    # k = int(max(z)) comes in as a Python int computed from the concrete input (loop_count):
+    # under jax.jit, int(max(z)) raises ConcretizationTypeError, autograd cannot int() a traced
+    # box and torch.func's vmap refuses .item(). A JIT backend therefore compiles once per k.
+    for _ in range(k):
+        z = xp.sin(z**2)
+    return xp.sum(z)
+
+
+def loop_count(x: np.ndarray) -> int:
+    """The tutorial's ``int(max(z))``: 0 when max(z) < 1, and range() of a negative is empty."""
+    return max(0, int(np.max(x)))
+
+
+def control_loop_jacobian(z, k):
+    grad = np.ones_like(z)
+    for _ in range(k):
+        grad = grad * np.cos(z**2) * 2 * z
+        z = np.sin(z**2)
+    return grad
+
+
+register(Problem(
+    name="control_loop",
+    function=control_loop,
+    description="k = int(max(z)) times z <- sin(z^2), then sum(z); R^n -> R (data-dependent loop)",
+    output_size=lambda n: 1,
+    scalar_output=True,
+    sizes=(10, 100, 1000),
+    quick_sizes=(100,),
+    make_constants=lambda x, rng: {"k": loop_count(x)},
+    manual_jacobian=control_loop_jacobian,
+    theory="m = 1: reverse needs 1 VJP, forward n JVPs; each pass is k loop iterations",
+))

@@ -1,0 +1,38 @@
+"""Equal threads for every framework: environment and CPU affinity set before a worker imports anything."""
+
+from __future__ import annotations
+
+import os
+
+from adbench.environment import usable_cpus
+
+# Read by OpenBLAS/MKL (NumPy, autograd), OpenMP (torch's intra-op pool) when their libraries load.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+DEFAULT_THREADS = 1
+
+
+def worker_environment(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a worker process that should use ``threads`` threads."""
+    env = dict(os.environ if base is None else base)
+    for var in THREAD_VARIABLES:
+        env[var] = str(threads)
+    if threads == 1:
+        # XLA's CPU client sizes its pool from the affinity mask; this also keeps Eigen's
+        # intra-op parallelism off so one thread really means one.
+        flags = env.get("XLA_FLAGS", "")
+        if "xla_cpu_multi_thread_eigen" not in flags:
+            env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    return env
+
+
+def cpus_for(threads: int) -> set[int]:
+    """The first ``threads`` CPUs this process may use: the worker's affinity mask."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return set(available[:threads])
+
+
+def check_threads(threads: int) -> int:
+    limit = usable_cpus()
+    if not 1 <= threads <= limit:
+        raise ValueError(f"--threads must be between 1 and {limit} (the CPUs this process may use), not {threads}")
+    return threads

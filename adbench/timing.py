@@ -1,0 +1,134 @@
+"""The timing engine shared by ``adbench compare`` and the asv suite: first call, calibration, samples."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+NOISY_IQR_RATIO = 0.10  # IQR/median at or above this flags a measurement as noisy
+TARGET_SAMPLE_S = 1e-3  # calibrate the inner loop so one sample lasts at least this long
+
+Clock = Callable[[], float]
+Sync = Callable[[Any], Any] | None
+
+
+@dataclass
+class Measurement:
+    """Raw per-call times (one per sample, each the mean of ``number`` calls) and their statistics."""
+
+    samples: list[float]
+    number: int
+    first_call_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def min(self) -> float:
+        return min(self.samples)
+
+    @property
+    def max(self) -> float:
+        return max(self.samples)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.samples)
+
+    @property
+    def iqr(self) -> float:
+        q1, q3 = np.percentile(self.samples, [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def noisy(self) -> bool:
+        return self.iqr / self.median >= NOISY_IQR_RATIO if self.median > 0 else False
+
+    def summary(self) -> dict[str, float | int | bool | None]:
+        return {
+            "first_call_s": self.first_call_s,
+            "median_s": self.median,
+            "iqr_s": self.iqr,
+            "min_s": self.min,
+            "max_s": self.max,
+            "mean_s": self.mean,
+            "samples": len(self.samples),
+            "number": self.number,
+            "noisy": self.noisy,
+        }
+
+
+def time_block(call: Callable[[], Any], sync: Sync, number: int, clock: Clock = time.perf_counter) -> float:
+    """Seconds per call over ``number`` back-to-back calls, each finished (synced) before the next."""
+    # Two loops rather than a no-op sync so the common case is as tight as timeit's template.
+    if sync is None:
+        t0 = clock()
+        for _ in repeat(None, number):
+            call()
+        t1 = clock()
+    else:
+        t0 = clock()
+        for _ in repeat(None, number):
+            sync(call())
+        t1 = clock()
+    return (t1 - t0) / number
+
+
+def first_call(call: Callable[[], Any], sync: Sync, clock: Clock = time.perf_counter) -> float:
+    """Seconds for one call including tracing and compilation: call it on a fresh case only."""
+    return time_block(call, sync, 1, clock)
+
+
+def calibrate(
+    call: Callable[[], Any], sync: Sync, target_s: float = TARGET_SAMPLE_S, clock: Clock = time.perf_counter
+) -> int:
+    """Calls per sample so that one sample lasts at least ``target_s`` (timeit's autorange: 1, 2, 5, 10...)."""
+    i = 1
+    while True:
+        for j in (1, 2, 5):
+            number = i * j
+            if time_block(call, sync, number, clock) * number >= target_s:
+                return number
+        i *= 10
+
+
+def measure(
+    call: Callable[[], Any],
+    sync: Sync = None,
+    *,
+    budget_s: float = 0.2,
+    min_samples: int = 3,
+    max_samples: int = 10_000,
+    target_sample_s: float = TARGET_SAMPLE_S,
+    with_first_call: bool = True,
+    clock: Clock = time.perf_counter,
+) -> Measurement:
+    """Time ``call``: its first call apart, then calibrated samples until ``budget_s`` is spent.
+
+    At least ``min_samples`` samples are taken whatever the budget, so a slow case still gets a
+    spread. The garbage collector is off while sampling, as in timeit.
+    """
+    first = first_call(call, sync, clock) if with_first_call else None
+    number = calibrate(call, sync, target_sample_s, clock)  # also the warm-up
+    samples: list[float] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = clock()
+        while len(samples) < max_samples and (
+            len(samples) < min_samples or clock() - start < budget_s
+        ):
+            samples.append(time_block(call, sync, number, clock))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return Measurement(samples=samples, number=number, first_call_s=first)
