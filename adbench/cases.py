@@ -10,7 +10,7 @@ import numpy as np
 
 from adbench.backends import PreparedCase, get_backend
 from adbench.problems import Problem, get_problem
-from adbench.timing import first_call, measure
+from adbench.timing import measure, timed_call
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,7 @@ def run_case(spec: CaseSpec, budget_s: float = 0.2, f_budget_s: float | None = N
     x, constants = inputs.pop("x"), inputs
 
     # The first call is timed on the fresh case (trace + compile + run) and its output checked.
-    jac_first = first_call(prepared.jacobian, prepared.sync)
-    out = prepared.jacobian()
-    if prepared.sync is not None:
-        prepared.sync(out)
+    jac_first, out = timed_call(prepared.jacobian, prepared.sync)
     reference = problem.reference_jacobian(x, **constants)
     error = relative_error(prepared.to_numpy(out), reference) if reference is not None else None
 

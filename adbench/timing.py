@@ -83,21 +83,32 @@ def time_block(call: Callable[[], Any], sync: Sync, number: int, clock: Clock = 
     return (t1 - t0) / number
 
 
+def timed_call(call: Callable[[], Any], sync: Sync, clock: Clock = time.perf_counter) -> tuple[float, Any]:
+    """Seconds for one synced call, and what it returned."""
+    t0 = clock()
+    out = call()
+    if sync is not None:
+        sync(out)
+    return clock() - t0, out
+
+
 def first_call(call: Callable[[], Any], sync: Sync, clock: Clock = time.perf_counter) -> float:
     """Seconds for one call including tracing and compilation: call it on a fresh case only."""
-    return time_block(call, sync, 1, clock)
+    return timed_call(call, sync, clock)[0]
 
 
 def calibrate(
     call: Callable[[], Any], sync: Sync, target_s: float = TARGET_SAMPLE_S, clock: Clock = time.perf_counter
-) -> int:
-    """Calls per sample so that one sample lasts at least ``target_s`` (timeit's autorange: 1, 2, 5, 10...)."""
+) -> tuple[int, float]:
+    """Calls per sample so that one sample lasts at least ``target_s`` (timeit's autorange: 1, 2, 5, 10...),
+    and the seconds per call of the block that reached it."""
     i = 1
     while True:
         for j in (1, 2, 5):
             number = i * j
-            if time_block(call, sync, number, clock) * number >= target_s:
-                return number
+            per_call = time_block(call, sync, number, clock)
+            if per_call * number >= target_s:
+                return number, per_call
         i *= 10
 
 
@@ -118,8 +129,10 @@ def measure(
     spread. The garbage collector is off while sampling, as in timeit.
     """
     first = first_call(call, sync, clock) if with_first_call else None
-    number = calibrate(call, sync, target_sample_s, clock)  # also the warm-up
-    samples: list[float] = []
+    number, per_call = calibrate(call, sync, target_sample_s, clock)  # also the warm-up
+    # A slow call (one is already >= target) calibrates in one warm call: keep it as a sample
+    # rather than paying for it twice. Faster calls' calibration blocks are discarded, as timeit does.
+    samples: list[float] = [per_call] if number == 1 else []
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -59,7 +59,7 @@ register(Problem(
     output_size=lambda n: 1,
     scalar_output=True,
     sizes=(100, 1000, 10_000),
-    quick_sizes=(100, 10_000),
+    quick_sizes=(1000,),
     make_constants=lambda x, rng: {"x_star": rng.standard_normal(x.shape[0])},
     manual_jacobian=loss_jacobian,
     theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
