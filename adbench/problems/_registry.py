@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -153,12 +154,13 @@ def problem_from_function(
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
 
-    def output_size(n: int) -> int:
-        y = np.asarray(f(np.linspace(0.5, 1.5, n), np))
-        return int(y.size) if y.ndim else 1
+    @functools.lru_cache(maxsize=None)
+    def output_shape(n: int) -> tuple[int, ...]:
+        # One NumPy evaluation per size, on a fixed probe input (0.5 ... 1.5, away from zero).
+        return np.shape(f(np.linspace(0.5, 1.5, n), np))
 
-    def is_scalar() -> bool:
-        return np.ndim(f(np.linspace(0.5, 1.5, 2), np)) == 0
+    def output_size(n: int) -> int:
+        return int(np.prod(output_shape(n))) if output_shape(n) else 1
 
     def call(x, xp):
         return f(x, xp)
@@ -168,7 +170,7 @@ def problem_from_function(
         function=call,
         description=f"user function {label}",
         output_size=output_size,
-        scalar_output=is_scalar(),
+        scalar_output=output_shape(sizes[0]) == (),
         sizes=sizes,
         quick_sizes=sizes[:2],
         builtin=False,
@@ -192,7 +194,10 @@ def import_function(spec: str) -> Function:
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
     else:
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"cannot import {module_name!r} for problem {spec!r}: {exc}") from exc
     try:
         f = getattr(module, attr)
     except AttributeError:

@@ -1,0 +1,96 @@
+"""The public API's errors name the valid choices; importing adbench stays light; missing frameworks skip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import adbench
+from adbench.errors import UnknownChoiceError
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"problem": "nope", "backend": "manual"}, "unknown problem 'nope'; valid choices: basic, control_loop, loss, tall"),
+        ({"problem": "loss", "backend": "tensorflow"}, "unknown backend 'tensorflow'; valid choices: autograd, finite-diff"),
+        ({"problem": "loss", "backend": "jax", "mode": "sideways"}, "valid choices: forward, reverse"),
+        ({"problem": "loss", "backend": "torch-autograd", "mode": "forward"}, "valid choices: reverse"),
+        ({"problem": "loss", "backend": "manual", "dtype": "float16"}, "unknown dtype 'float16'; valid choices: float32, float64"),
+        ({"problem": "loss", "backend": "manual", "y_star": 1}, "unknown constant of problem 'loss' 'y_star'; valid choices: x_star"),
+    ],
+    ids=["problem", "backend", "mode", "mode-of-variant", "dtype", "constant"],
+)
+def test_unknown_names_list_valid_choices(kwargs, message):
+    problem = kwargs.pop("problem")
+    with pytest.raises(ValueError) as err:
+        adbench.jacobian(problem, np.ones(3), **kwargs)
+    assert message in str(err.value)
+    assert isinstance(err.value, UnknownChoiceError)
+
+
+@pytest.mark.parametrize(
+    "problem,x,message",
+    [
+        ("basic", np.ones(3), "takes inputs of size 2 only, not 3"),
+        ("loss", np.ones((2, 2)), "takes a 1-D input vector; got an array of shape (2, 2)"),
+        ("loss", np.ones(0), "size must be a positive integer"),
+    ],
+    ids=["basic-size", "loss-2d", "loss-empty"],
+)
+def test_wrong_input_shape(problem, x, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        adbench.jacobian(problem, x, backend="manual")
+
+
+def test_ad_backend_needs_a_mode():
+    with pytest.raises(ValueError, match="needs a mode: one of forward, reverse"):
+        adbench.jacobian("loss", np.ones(3), backend="autograd")
+
+
+def test_registered_listing():
+    assert [p.name for p in adbench.list_problems()][:4] == ["basic", "loss", "control_loop", "tall"]
+    tall = adbench.get_problem("tall")
+    assert tall.n_outputs(5) >= 100 * 5  # m >> n: the problem where forward mode should win
+    assert set(adbench.backend_names()) >= {"jax", "jax-eager", "torch", "torch-autograd", "autograd", "manual", "finite-diff"}
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+
+
+def test_import_is_light():
+    out = run_python("""
+        import sys, adbench, adbench.cli, adbench.compare, adbench.runner, adbench.results
+        heavy = [m for m in ("jax", "torch", "autograd", "matplotlib") if m in sys.modules]
+        print(heavy)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_framework_is_reported_not_raised():
+    # sys.modules[name] = None makes "import name" raise ImportError: a machine without torch.
+    out = run_python("""
+        import sys
+        sys.modules["torch"] = None
+        import numpy as np, adbench
+        info = {b.name: b for b in adbench.list_backends()}
+        assert not info["torch"].available and not info["torch-autograd"].available
+        assert "import of torch halted" in info["torch"].reason, info["torch"].reason
+        assert info["manual"].available
+        print(adbench.jacobian("loss", np.ones(4), backend="manual").shape)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(4,)"
+
+
+def test_user_problem_by_module_path(tmp_path):
+    (tmp_path / "myfuncs.py").write_text("def f(x, xp):\n    return xp.sum(xp.sin(x) ** 2)\n")
+    x = np.linspace(0, 1, 4)
+    J = adbench.jacobian(f"{tmp_path / 'myfuncs.py'}:f", x, backend="finite-diff", dtype="float64")
+    np.testing.assert_allclose(J, 2 * np.sin(x) * np.cos(x), rtol=1e-6, atol=1e-9)

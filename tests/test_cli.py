@@ -1,0 +1,233 @@
+"""``python -m adbench`` end to end: list, compare on tiny grids, the results schema, failures kept apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from adbench.results import COLUMNS, FORMAT_VERSION, read_results
+
+from conftest import availability
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--budget", "0.002", "--timeout", "60"]
+
+
+def adbench(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 240):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+def test_list_shows_problems_and_backends():
+    out = adbench("list")
+    assert out.returncode == 0, out.stderr
+    for name in ("basic", "loss", "control_loop", "tall", "jax", "jax-eager", "torch", "torch-autograd",
+                 "autograd", "manual", "finite-diff"):
+        assert name in out.stdout
+    for name in ("jax", "torch", "autograd"):
+        info = availability(name)
+        if info.available:
+            assert info.version in out.stdout
+
+
+def test_compare_tiny_grid_every_backend(tmp_path):
+    csv = tmp_path / "run.csv"
+    out = adbench("compare", "--problems", "loss,tall", "--sizes", "3", *FAST, "--output", str(csv))
+    assert out.returncode == 0, out.stderr
+    frame, meta = read_results(csv)
+    assert list(frame.columns) == COLUMNS
+    assert set(frame["problem"]) == {"loss", "tall"}
+    expected = {("manual", "manual"), ("finite-diff", "central")}
+    for backend in ("jax", "jax-eager", "torch", "autograd"):
+        if availability(backend).available:
+            expected |= {(backend, "forward"), (backend, "reverse")}
+    if availability("torch-autograd").available:
+        expected.add(("torch-autograd", "reverse"))
+    assert set(zip(frame["backend"], frame["mode"])) >= expected
+    ok = frame[frame["status"] == "ok"]
+    assert len(ok) == len(frame), frame[frame["status"] != "ok"][["backend", "mode", "error"]]
+    assert (ok["median_s"] > 0).all() and (ok["min_s"] <= ok["median_s"]).all()
+    assert (ok["first_call_s"] > 0).all() and (ok["f_median_s"] > 0).all()
+    assert (ok["rel_error"] < 1e-3).all()
+    assert (ok["n_outputs"] == ok["size"].map({3: 1}).where(ok["problem"] == "loss", 300)).all()
+    # The sidecar: format, environment, raw samples per case.
+    assert meta["format_version"] == FORMAT_VERSION
+    env = meta["environment"]
+    for key in ("frameworks", "cpu_model", "cpu_count", "threads", "python", "platform", "git_commit",
+                "timestamp", "adbench_version"):
+        assert key in env
+    assert env["threads"] == 1
+    assert len(meta["cases"]) == len(frame)
+    assert all(len(c["raw_samples"]) == s for c, s in zip(meta["cases"], frame["samples"]))
+    # The table a person reads: the winning mode in words and the summary line.
+    assert "== loss ==" in out.stdout and "reverse" in out.stdout and "faster" in out.stdout
+    assert "== Summary ==" in out.stdout
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "markdown"])
+def test_compare_formats(tmp_path, fmt):
+    out = adbench("compare", "--problems", "basic", "--backends", "manual,finite-diff", *FAST,
+                  "--format", fmt, "--output", str(tmp_path / "r.csv"))
+    assert out.returncode == 0, out.stderr
+    if fmt == "json":
+        assert {r["backend"] for r in json.loads(out.stdout)} == {"manual", "finite-diff"}
+    elif fmt == "csv":
+        assert out.stdout.splitlines()[0] == ",".join(COLUMNS)
+    else:
+        assert "### basic" in out.stdout and "| backend" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--backends", "tensorflow"], "unknown backend 'tensorflow'; valid choices:"),
+        (["--problems", "los"], "unknown problem 'los'; valid choices: basic, control_loop, loss, tall"),
+        (["--modes", "sideways"], "unknown mode 'sideways'; valid choices: forward, reverse"),
+        (["--dtype", "float16"], "valid choices: float32, float64"),
+        (["--format", "xml"], "unknown format 'xml'; valid choices: csv, json, markdown, table"),
+        (["--threads", "0"], "--threads must be between 1 and"),
+        (["--sizes", "10,x"], "sizes are comma-separated positive integers"),
+        (["--problem", "no_such_module_xyz:f"], "No module named 'no_such_module_xyz'"),
+        (["--problem", "justaname"], "--problem takes MODULE:FUNCTION"),
+    ],
+    ids=["backend", "problem", "mode", "dtype", "format", "threads", "sizes", "module", "spec"],
+)
+def test_bad_arguments(args, message, tmp_path):
+    out = adbench("compare", *args, "--output", str(tmp_path / "r.csv"))
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert not (tmp_path / "r.csv").exists()
+
+
+USER_MODULE = textwrap.dedent('''
+    import os, time
+
+    def square_sum(x, xp):
+        return xp.sum(xp.sin(x) ** 2)
+
+    def fails_on_torch(x, xp):
+        if xp.__name__ == "torch":
+            raise RuntimeError("this function does not support torch")
+        return xp.sum(x ** 3)
+
+    def crashes_autograd(x, xp):
+        if xp.__name__.startswith("autograd"):
+            os._exit(3)  # a segfault's stand-in: the worker dies without a word
+        return xp.sum(x ** 3)
+
+    def slow_on_manual_fd(x, xp):
+        # adbench probes a user function's output shape once with NumPy on 0.5 ... 1.5;
+        # only the timed calls (on other inputs) are slow.
+        if xp.__name__ == "numpy" and float(x[0]) != 0.5:
+            time.sleep(30)
+        return xp.sum(x ** 3)
+''')
+
+
+@pytest.fixture
+def user_module(tmp_path):
+    (tmp_path / "userfuncs.py").write_text(USER_MODULE)
+    return tmp_path
+
+
+def test_user_function_path(user_module):
+    out = adbench("compare", "--problem", "userfuncs:square_sum", "--sizes", "4,8", *FAST,
+                  "--backends", "jax,autograd,finite-diff", "--output", "r.csv",
+                  env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}, cwd=user_module)
+    assert out.returncode == 0, out.stderr
+    frame, _ = read_results(user_module / "r.csv")
+    assert set(frame["problem"]) == {"userfuncs:square_sum"}
+    assert set(frame["size"]) == {4, 8}
+    assert set(frame["status"]) <= {"ok", "skipped"}
+
+
+def test_failures_do_not_stop_the_run(user_module):
+    """An exception, a dead worker and a timeout are recorded; every other case still runs."""
+    env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
+    args = ["compare", "--sizes", "3", "--budget", "0.002", "--output", "r.csv",
+            "--problem", "userfuncs:fails_on_torch", "--problem", "userfuncs:crashes_autograd"]
+    out = adbench(*args, "--backends", "torch,autograd,finite-diff", env=env, cwd=user_module)
+    assert out.returncode == 1, out.stderr
+    frame, _ = read_results(user_module / "r.csv")
+    status = {(r.problem.split(":")[1], r.backend, r.mode): (r.status, str(r.error))
+              for r in frame.itertuples()}
+    if availability("torch").available:
+        assert status[("fails_on_torch", "torch", "forward")][0] == "error"
+        assert "does not support torch" in status[("fails_on_torch", "torch", "reverse")][1]
+    if availability("autograd").available:
+        assert status[("crashes_autograd", "autograd", "forward")] [0] == "error"
+        assert "worker process died (exit code 3)" in status[("crashes_autograd", "autograd", "forward")][1]
+        # The next case ran in a fresh worker.
+        assert status[("fails_on_torch", "autograd", "reverse")][0] == "ok"
+    assert status[("fails_on_torch", "finite-diff", "central")][0] == "ok"
+    assert status[("crashes_autograd", "finite-diff", "central")][0] == "ok"
+
+
+def test_timeout_is_recorded(user_module):
+    env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
+    started = time.monotonic()
+    out = adbench("compare", "--problem", "userfuncs:slow_on_manual_fd", "--problem", "userfuncs:square_sum",
+                  "--sizes", "2", "--backends", "finite-diff", "--budget", "0.002", "--timeout", "2",
+                  "--output", "r.csv", env=env, cwd=user_module)
+    assert time.monotonic() - started < 25
+    assert out.returncode == 1
+    frame, _ = read_results(user_module / "r.csv")
+    rows = frame.set_index("problem")
+    assert rows.loc["userfuncs:slow_on_manual_fd", "status"] == "timeout"
+    assert "case time limit of 2 s" in rows.loc["userfuncs:slow_on_manual_fd", "error"]
+    assert rows.loc["userfuncs:square_sum", "status"] == "ok"
+
+
+def test_memory_guard_skips_with_estimate(tmp_path):
+    out = adbench("compare", "--problems", "loss", "--sizes", "100000", "--backends", "jax",
+                  "--modes", "forward", "--memory-limit", "1", *FAST, "--output", str(tmp_path / "r.csv"))
+    assert out.returncode == 0, out.stderr
+    frame, _ = read_results(tmp_path / "r.csv")
+    (row,) = frame.itertuples()
+    assert row.status == "skipped"
+    assert "estimated peak memory" in row.error and "exceeds the limit 1.0 GiB" in row.error
+    assert row.memory_estimate_bytes > 100 * 2**30  # n x n float32 tangents alone are 40 GB
+
+
+def test_missing_framework_skips_its_cases(tmp_path):
+    # A sitecustomize that hides torch from every process started with it, the workers included.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
+    out = adbench("compare", "--problems", "basic", "--backends", "torch,manual", *FAST,
+                  "--output", str(tmp_path / "r.csv"), env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    assert out.returncode == 0, out.stderr
+    frame, _ = read_results(tmp_path / "r.csv")
+    torch_rows = frame[frame["backend"] == "torch"]
+    assert set(torch_rows["status"]) == {"skipped"}
+    assert torch_rows["error"].str.contains("backend unavailable").all()
+    assert frame.loc[frame["backend"] == "manual", "status"].tolist() == ["ok"]
+
+
+def test_interrupt_keeps_finished_cases(user_module):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adbench", "compare", "--problem", "userfuncs:square_sum",
+         "--problem", "userfuncs:slow_on_manual_fd", "--sizes", "2", "--backends", "finite-diff",
+         "--budget", "0.002", "--output", "r.csv"],
+        cwd=user_module, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    csv = user_module / "r.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (csv.exists() and len(pd.read_csv(csv)) >= 1):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    frame, _ = read_results(csv)
+    assert frame["problem"].tolist() == ["userfuncs:square_sum"]
+    assert frame["status"].tolist() == ["ok"]
