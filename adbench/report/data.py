@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -170,9 +171,18 @@ def discover(sources: Iterable[str | Path]) -> list[Path]:
     return list(found)
 
 
+def _unique_content(paths: list[Path]) -> list[Path]:
+    """Drop byte-identical copies (a ``latest.csv`` beside the run it copies), keeping the dated name."""
+    seen: dict[str, Path] = {}
+    for path in sorted(paths, key=lambda p: p.stem.startswith("latest")):
+        seen.setdefault(hashlib.sha1(path.read_bytes()).hexdigest(), path)
+    kept = set(seen.values())
+    return [p for p in paths if p in kept]
+
+
 def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
     """Every result set under ``sources``, oldest first (by the run's own timestamp)."""
-    paths = discover(sources)
+    paths = _unique_content(discover(sources))
     if not paths:
         shown = ", ".join(str(s) for s in sources) or "(none given)"
         raise NoResultsError(

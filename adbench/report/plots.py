@@ -111,16 +111,23 @@ def _time_axis(ax, axis: str = "y") -> None:
     """Log axis ticked in time units (10 µs, 1 ms), not in exponents of seconds."""
     target = ax.yaxis if axis == "y" else ax.xaxis
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-    target.set_major_locator(ticker.LogLocator(base=10, numticks=12))
+    target.set_major_locator(_log_locator(ax.get_ylim() if axis == "y" else ax.get_xlim()))
     target.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_time(v)))
     # No minor ticks: unlabelled, they add clutter, and each tick costs time to lay out.
     target.set_minor_locator(ticker.NullLocator())
 
 
+def _log_locator(limits: tuple[float, float]) -> ticker.Locator:
+    """Decades; 1-2-5 steps too when the data span under two decades (else one lonely tick)."""
+    lo, hi = sorted(limits)
+    narrow = lo > 0 and hi / lo < 100
+    return ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,), numticks=12)
+
+
 def _ratio_axis(ax) -> None:
     """Log y axis of ratios, ticked 1×, 10×, 100×."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, numticks=12))
+    ax.yaxis.set_major_locator(_log_locator(ax.get_ylim()))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
     ax.yaxis.set_minor_locator(ticker.NullLocator())
 
@@ -222,6 +229,7 @@ def _dot_plot(frame: pd.DataFrame, info: ProblemInfo, column: str, title: str, x
         _time_axis(ax, "x")
     else:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(_log_locator(ax.get_xlim()))
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
         ax.xaxis.set_minor_locator(ticker.NullLocator())
     if band:
@@ -266,7 +274,8 @@ def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo) -> str | None:
         handles.append(Line2D([], [], color=c, marker="o", label=f"{backend} (measured)"))
     sizes = info.sizes
     theory = [n / info.m(n) for n in sizes]
-    ax.plot(sizes, theory, color="#000000", linestyle=(0, (2, 2)), linewidth=2.2, zorder=1)
+    ax.plot(sizes, theory, color="#000000", linestyle=(0, (2, 2)), linewidth=2.2, zorder=1,
+            marker="_", markersize=14, markeredgewidth=2.2)
     handles.append(Line2D([], [], color="#000000", linestyle=(0, (2, 2)), linewidth=2.2,
                           label="theory: n JVPs / m VJPs = n/m"))
     ax.axhline(1.0, color="#555555", linewidth=1.0, zorder=1)
@@ -360,9 +369,9 @@ def lesson(panels: list[tuple[pd.DataFrame, ProblemInfo, str]]) -> str:
             if (ok_rows(frame)["series"] == s).any():
                 _draw_series(ax, frame, s)
                 shown.setdefault(s, None)
-        failed |= _mark_failures(ax, frame, series_list)
         _time_axis(ax)
         _size_axis(ax, info.sizes)
+        failed |= _mark_failures(ax, frame, series_list)  # after the scales: it reads the limits
         ax.set_ylabel("time per Jacobian (median)")
         ax.set_title(f"{info.name} ({info.shape}): {subtitle}", loc="left")
     series_list = sorted(shown, key=lambda s: s.sort_key)

@@ -97,7 +97,9 @@ def _problem_view(result: ResultSet, name: str, taken: set[str]) -> ProblemView:
     taken.add(slug)
     view = ProblemView(info, slug, frame, analysis.headline(frame, info))
     view.exponents = analysis.exponents(frame, info)
-    view.crossovers = analysis.crossovers(frame)
+    view.crossovers = [] if info.fixed_size else analysis.crossovers(frame)
+    if ok_rows(frame).empty:
+        return view  # nothing succeeded: no plots, and the page's table says why
     figures = {
         "time": plots.time_vs_size(frame, info),
         "ratio": plots.ratio_vs_size(frame, info),
