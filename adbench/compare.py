@@ -70,7 +70,7 @@ def _cell(rows: pd.DataFrame) -> str:
 
 def format_ratio(ratio: float) -> str:
     """3 significant digits, without exponents: 1.37, 83, 14,400."""
-    return f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+    return f"{float(f'{ratio:.3g}'):,.0f}" if ratio >= 100 else f"{ratio:.3g}"
 
 
 def ratio_words(forward_s: float, reverse_s: float) -> str:
@@ -139,8 +139,24 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         manual = at[at["backend"] == "manual"]
         if len(manual):
             text += f", {format_ratio(fastest['median_s'] / manual['median_s'].iloc[0])}× the hand-written Jacobian"
-        lines.append(text)
+        lines.append(text + _tutorial_words(problem, group))
     return lines
+
+
+def _tutorial_words(problem: str, ok: pd.DataFrame) -> str:
+    """Like for like with the tutorial's printed timing, where the problem has one and it was run."""
+    try:
+        tutorial = get_problem(problem).extra.get("tutorial")
+    except ValueError:
+        return ""
+    if not tutorial:
+        return ""
+    same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"])].set_index("mode")
+    if not {"forward", "reverse"} <= set(same.index):
+        return ""
+    return (f"; the tutorial's {tutorial['backend']} at n={tutorial['size']}: "
+            f"{ratio_words(tutorial['forward_s'], tutorial['reverse_s'])}, here "
+            f"{ratio_words(same.loc['forward', 'median_s'], same.loc['reverse', 'median_s'])}")
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:

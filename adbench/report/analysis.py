@@ -1,4 +1,4 @@
-"""The answers read off a result set: which mode wins and by how much, the fastest framework, scaling exponents, crossovers."""
+"""The answers read off a result set: which mode wins and by how much, fastest framework, scaling, crossovers."""
 
 from __future__ import annotations
 
@@ -66,9 +66,11 @@ class ProblemInfo:
         if len(ms) == 1:
             m = ms.pop()
             where = "inside" if self.sizes[0] <= m <= self.sizes[-1] else "outside"
-            return f"Pass counting puts it at n = m = {fmt_int(m)}, {where} the measured sizes; any other crossover is overhead."
+            return (f"Pass counting puts it at n = m = {fmt_int(m)}, {where} the measured sizes; "
+                    "any other crossover is overhead.")
         side = "forward" if all(self.m(n) > n for n in self.sizes) else "reverse"
-        return f"Pass counting puts it at n = m, which never happens here ({side} should win at every size); a measured crossover is overhead."
+        return (f"Pass counting puts it at n = m, which never happens here ({side} should win at every size); "
+                "a measured crossover is overhead.")
 
     def m(self, n: int) -> int:
         return self.outputs.get(n, 1)
@@ -213,7 +215,7 @@ def headline(frame: pd.DataFrame, info: ProblemInfo) -> Headline:
         h.best[mode] = fastest(frame, mode, n)
     floor = ok[(ok["backend"] == "manual") & (ok["size"] == n)]["median_s"]
     h.floor = float(floor.min()) if len(floor) else None
-    (sf, tf), (sr, tr) = h.best["forward"], h.best["reverse"]
+    tf, tr = h.best["forward"][1], h.best["reverse"][1]
     h.factor = max(tf, tr) / min(tf, tr)
     ahead = "reverse" if tr < tf else "forward"
     h.winner = ahead if h.factor >= TIE else "tie"

@@ -338,7 +338,8 @@ def first_call(frame: pd.DataFrame, info: ProblemInfo) -> str | None:
         ax.plot([row["first_call_s"]], [y], "o", color=c, markerfacecolor="white", markeredgewidth=1.8,
                 markersize=7, zorder=3)
         ratio = row["first_call_s"] / row["median_s"]
-        ax.annotate(f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×", (max(row["first_call_s"], row["median_s"]), y),
+        text = f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
+        ax.annotate(text, (max(row["first_call_s"], row["median_s"]), y),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=8, color="#333333")
         labels.append(f"{s.label}  (n = {fmt_int(row['size'])})" if not info.fixed_size else s.label)
     ax.set_yticks(range(len(labels)), labels)
