@@ -201,12 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_arguments(p_compare)
     p_compare.set_defaults(func=cmd_compare)
     p_report = sub.add_parser("report", help="build the HTML result pages from saved results")
-    try:
-        from adbench import report
+    from adbench import report  # light: matplotlib and Jinja2 load only when a report is built
 
-        report.add_arguments(p_report)
-    except (ImportError, AttributeError):
-        pass
+    report.add_arguments(p_report)
     p_report.set_defaults(func=cmd_report)
     return parser
 

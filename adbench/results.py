@@ -31,6 +31,9 @@ def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader (or a Ctrl-C) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for sharing, as open() would make them
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

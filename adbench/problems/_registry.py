@@ -54,6 +54,9 @@ class Problem:
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
+    # c in cost(f) ~ n^c: the theory's scaling slopes (forward n^(1+c), reverse m n^c) need it, and
+    # measured f times cannot give it at these sizes, where they are per-call overhead.
+    cost_exponent: float | None = None
     builtin: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 

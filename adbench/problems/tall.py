@@ -32,5 +32,6 @@ register(Problem(
     },
     manual_jacobian=tall_jacobian,
     work_size=lambda n: RATIO * n,
+    cost_exponent=2.0,  # W x with W of shape (100 n, n)
     theory=f"m = {RATIO} n: forward needs n JVPs, reverse {RATIO} n VJPs, so forward should win by about {RATIO}",
 ))

@@ -10,14 +10,6 @@ import pandas as pd
 
 from adbench.report.data import AD_MODES, Series, ok_rows, ordered_series
 
-# Asymptotic cost exponent of evaluating f itself (f costs ~ n^c), for the theory's slopes.
-# Measured f times cannot give it: at these sizes they are per-call overhead (nearly flat).
-# A Problem may carry its own ``cost_exponent``; these cover the built-ins until then.
-F_COST_EXPONENT = {
-    "loss": 1.0,          # one dot product of length n
-    "control_loop": 1.0,  # k element-wise passes over n (k = int(max z) grows very slowly)
-    "tall": 2.0,          # W x with W of shape (100 n, n)
-}
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 TIE = 1.10  # modes within 10% of each other: the noise flag's own threshold, so no winner is named
 
@@ -30,7 +22,7 @@ class ProblemInfo:
     sizes: list[int]
     outputs: dict[int, int]  # n -> m
     registered: bool
-    known_cost: float | None = None  # c in cost(f) ~ n^c, where the problem or F_COST_EXPONENT says
+    known_cost: float | None = None  # c in cost(f) ~ n^c, where the registered problem says
 
     @property
     def fixed_size(self) -> bool:
@@ -98,7 +90,7 @@ def sup(k: int) -> str:
 def problem_info(name: str, frame: pd.DataFrame) -> ProblemInfo:
     """What the registry says of a problem (when it is a registered one) and its shapes from the rows."""
     description, theory, registered = "", "", False
-    cost = F_COST_EXPONENT.get(name)
+    cost = None  # the registry's Problem.cost_exponent, where the problem is registered here
     try:
         from adbench.problems import list_problems
 
@@ -106,7 +98,7 @@ def problem_info(name: str, frame: pd.DataFrame) -> ProblemInfo:
         for p in list_problems():
             if p.name == name:
                 description, theory, registered = p.description, p.theory, True
-                if getattr(p, "cost_exponent", None) is not None:
+                if p.cost_exponent is not None:
                     cost = float(p.cost_exponent)
     except Exception:  # a report must build even where the registry cannot load
         pass
@@ -161,11 +153,12 @@ def fmt_int(n: int) -> str:
 
 
 def fmt_factor(x: float) -> str:
+    """Three significant digits, no exponent, as `adbench compare` prints them: 419×, 16 100×, 1.25×."""
     if not math.isfinite(x):
         return "—"
     if x >= 100:
-        return fmt_int(round(x, -int(math.floor(math.log10(x))) + 1)) + "×"
-    return f"{x:.2g}×" if x >= 10 else f"{x:.2f}".rstrip("0").rstrip(".") + "×"
+        return fmt_int(round(x, -int(math.floor(math.log10(x))) + 2)) + "×"
+    return f"{x:.3g}×"
 
 
 def plural(n: int, noun: str) -> str:
@@ -298,9 +291,9 @@ def exponents(frame: pd.DataFrame, info: ProblemInfo) -> list[dict]:
         elif abs(last - theory) <= SLOPE_TOLERANCE:
             verdict = "as theory"
         elif last < theory:
-            verdict = "flatter: per-call overhead still dominates"
+            verdict = "flatter (overhead)"
         else:
-            verdict = "steeper: memory traffic or per-pass cost grows"
+            verdict = "steeper"
         rows.append({
             "series": series, "sizes": f"{fmt_int(t.index[0])}…{fmt_int(t.index[-1])} ({len(t)})",
             "fit": fit, "last": last, "theory": theory, "verdict": verdict,

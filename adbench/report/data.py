@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adbench.results import ResultsFormatError, find_result_sets, read_results
+from adbench.results import COLUMNS, ResultsFormatError, find_result_sets, read_results
 
 NUMERIC = [
     "size", "n_inputs", "n_outputs", "threads", "first_call_s", "median_s", "iqr_s", "min_s",
@@ -101,9 +101,17 @@ class ResultSet:
         return f"{env.get('hostname') or 'unknown host'} · {env.get('cpu_model') or 'unknown CPU'} · {device}"
 
     @property
+    def from_asv(self) -> bool:
+        return self.settings.get("source") == "asv"
+
+    @property
     def label(self) -> str:
         """What a person picks a set by: where, on how many threads, and when."""
-        return f"{self.machine} · {self.threads} thread(s) · {self.date}"
+        text = f"{self.machine} · {self.threads} thread(s) · {self.date}"
+        if self.from_asv:
+            commit = self.environment.get("git_commit") or "?"
+            return f"asv run, commit {commit[:8]} · {text}"
+        return text
 
     @property
     def problems(self) -> list[str]:
@@ -116,12 +124,12 @@ class ResultSet:
 
 def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
+    for col in COLUMNS:  # an older or hand-made file may lack some; asv's results lack several
+        if col not in frame:
+            frame[col] = None
     for col in NUMERIC:
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    for col in ("problem", "backend", "mode", "status", "dtype", "error"):
-        if col not in frame:
-            frame[col] = None
     # Plain objects: an all-empty column reads as float, and pandas >= 3 would infer "str" dtypes.
     for col in ("problem", "backend", "mode", "dtype", "error"):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
@@ -157,14 +165,20 @@ def _slug(stem: str, taken: set[str]) -> str:
 
 
 def discover(sources: Iterable[str | Path]) -> list[Path]:
-    """Result-set CSVs from directories (searched recursively) and CSV paths, without repeats."""
+    """Result-set CSVs (and asv result JSONs) from directories, searched recursively, and CSV paths."""
+    from adbench.report.asv import find_asv_results
+
     found: dict[Path, None] = {}
     for source in sources:
         path = Path(source)
         if path.is_dir():
             for csv in find_result_sets(path):
                 found.setdefault(csv.resolve(), None)
+            for result in find_asv_results(path):
+                found.setdefault(result.resolve(), None)
         elif path.is_file():
+            if path.suffix == ".json" and path.with_suffix(".csv").is_file():
+                path = path.with_suffix(".csv")  # a result set's sidecar named instead of its CSV
             found.setdefault(path.resolve(), None)
         else:
             raise NoResultsError(f"no such file or directory: {path}")
@@ -189,14 +203,28 @@ def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
             f"no adbench result sets (a CSV with its JSON sidecar) in {shown}; "
             "run `python -m adbench compare` first, or pass --results PATH"
         )
+    from adbench.report.asv import read_asv_result
+
     sets, taken = [], set()
     for path in paths:
-        frame, meta = read_results(path)
+        if path.suffix == ".json":
+            read = read_asv_result(path)
+            if read is None:
+                continue  # an asv run without Jacobian times: nothing to draw
+            frame, meta = read
+            env = meta["environment"]
+            stem = f"asv-{env.get('hostname') or path.parent.name}-{(env.get('git_commit') or path.stem)[:8]}"
+        else:
+            frame, meta = read_results(path)
+            stem = path.stem
         if frame.empty:
             continue
-        sets.append(ResultSet(_slug(path.stem, taken), path, _clean(frame), meta))
+        sets.append(ResultSet(_slug(stem, taken), path, _clean(frame), meta))
     if not sets:
-        raise NoResultsError("the result sets found hold no rows: " + ", ".join(map(str, paths)))
+        raise NoResultsError(
+            "the result files found hold no timings (" + ", ".join(map(str, paths)) + "); "
+            "run `python -m adbench compare` first, or pass --results PATH"
+        )
     epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
 
     def when(s: ResultSet) -> _dt.datetime:

@@ -7,22 +7,18 @@ import math
 import re
 from collections.abc import Sequence
 
+# Figures are made with matplotlib.figure.Figure, never pyplot: no GUI backend is chosen (it runs
+# headless on servers and in CI) and a caller's own pyplot backend and state are left alone.
 import matplotlib
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.transforms import blended_transform_factory
 
-matplotlib.use("Agg")  # never a window: the report is built on servers and in CI
-
-from matplotlib import ticker  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.transforms import blended_transform_factory  # noqa: E402
-
-import pandas as pd  # noqa: E402
-
-from adbench.report.analysis import (  # noqa: E402
-    ProblemInfo, fmt_int, fmt_time, fr_ratios, times,
-)
-from adbench.report.data import Series, ok_rows, ordered_series  # noqa: E402
+from adbench.report.analysis import ProblemInfo, fmt_int, fmt_time, fr_ratios, times
+from adbench.report.data import Series, ok_rows, ordered_series
 
 # Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
 # Yellow (#F0E442) is left out: it vanishes on white.
@@ -381,38 +377,44 @@ def lesson(panels: list[tuple[pd.DataFrame, ProblemInfo, str]]) -> str:
     return to_svg(fig, "forward vs reverse, the headline problems")
 
 
-def set_ratio(frames: list[pd.DataFrame], labels: list[str], info: ProblemInfo) -> str | None:
-    """Each other set's time over the reference set's, per backend x mode and size."""
+def set_ratio(frames: list[pd.DataFrame], labels: list[str], info: ProblemInfo) -> tuple[str, int] | None:
+    """Each other set's time over the reference set's, per backend x mode and size: a panel per set.
+
+    Returns the SVG and its number of panels (the page sizes the figure by it).
+    """
     if info.fixed_size:
         return None  # one size: the table says it better than a column of dots
     ref = times(frames[0])
-    curves = []
+    panels = []
     for frame, label in zip(frames[1:], labels[1:]):
+        curves = []
         for s, t in times(frame).items():
             if s in ref:
                 r = (t / ref[s]).dropna()
                 if len(r):
-                    curves.append((s, label, r))
-    if not curves:
+                    curves.append((s, r))
+        if curves:
+            panels.append((label, curves))
+    if not panels:
         return None
-    fig = _new(6.4, 4.6)
-    ax = fig.add_subplot()
+    fig = _new(5.6 * len(panels), 4.6)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    values = [v for _, curves in panels for _, r in curves for v in r.values] + [1.0]
     series_seen: dict[Series, None] = {}
-    for s, _, r in curves:
-        st = style(s)
-        ax.plot(r.index.astype(float), r.values, linestyle=st["linestyle"], marker=st["marker"],
-                color=st["color"], linewidth=st.get("linewidth", 1.8))
-        series_seen.setdefault(s, None)
-    ax.axhline(1.0, color="#555555", linewidth=1.0)
-    _ratio_axis(ax)
-    values = [v for *_, r in curves for v in r.values]
-    lo, hi = min(values + [1.0]), max(values + [1.0])
-    ax.set_ylim(lo / 1.5, hi * 1.5)
-    _size_axis(ax, info.sizes)
-    ax.set_ylabel("time / time on the reference set\nabove 1×: slower than the reference")
-    ax.set_title(f"{info.name}: against the reference set", loc="left")
-    _legend(fig, sorted(series_seen, key=lambda s: s.sort_key), ncols=3)
-    return to_svg(fig, f"{info.name} set ratio")
+    for ax, (label, curves) in zip(axes, panels):
+        for s, r in curves:
+            st = style(s)
+            ax.plot(r.index.astype(float), r.values, linestyle=st["linestyle"], marker=st["marker"],
+                    color=st["color"], linewidth=st.get("linewidth", 1.8))
+            series_seen.setdefault(s, None)
+        ax.axhline(1.0, color="#555555", linewidth=1.0)
+        _ratio_axis(ax)
+        ax.set_ylim(min(values) / 1.5, max(values) * 1.5)
+        _size_axis(ax, info.sizes)
+        ax.set_title(label, loc="left", fontsize=10)
+    axes[0].set_ylabel("time / time on the reference set\nabove 1×: slower than the reference")
+    _legend(fig, sorted(series_seen, key=lambda s: s.sort_key), ncols=3 * len(panels))
+    return to_svg(fig, f"{info.name} set ratio"), len(panels)
 
 
 def context(**rc) -> matplotlib.rc_context:

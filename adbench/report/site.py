@@ -138,15 +138,17 @@ def _environment_rows(result: ResultSet) -> list[tuple[str, str]]:
     rows = [
         ("date", result.date),
         ("host", env.get("hostname") or "?"),
-        ("CPU", f"{env.get('cpu_model') or '?'}" + (f" ({cpus} CPUs, {usable} usable)" if cpus else "")),
+        ("CPU", f"{env.get('cpu_model') or '?'}" + (f" ({cpus} CPUs" + (f", {usable} usable)" if usable else ")")
+                                                   if cpus else "")),
         ("device", env.get("device") or "cpu"),
         ("threads per framework", result.threads),
         ("frameworks", ", ".join(f"{k} {v}" for k, v in frameworks.items()) or "?"),
         ("Python", f"{env.get('python_implementation', '')} {env.get('python', '?')}".strip()),
         ("platform", env.get("platform") or "?"),
-        ("adbench", f"{env.get('adbench_version', '?')}" + (f", commit {commit[:10]}" if commit else "")),
+        ("adbench", ", ".join(filter(None, [env.get("adbench_version"), f"commit {commit[:10]}" if commit else None]))
+         or "?"),
         ("settings", ", ".join(f"{k} = {v}" for k, v in settings.items()) or "—"),
-        ("file", str(result.path)),
+        ("file", result.path.name),  # not the full path: the pages get published
     ]
     return rows
 
@@ -224,7 +226,9 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
             view = SetView(result, [_problem_view(result, name, taken) for name in result.problems])
             view.lesson = _lesson_figure(view)
             views.append(view)
-        primary = views[-1]  # the newest run is the one the front page speaks for
+        # The front page speaks for the newest `adbench compare` run (asv's runs, if that is all
+        # there is): compare's sets carry failures and settings that asv's files do not.
+        primary = next((v for v in reversed(views) if not v.result.from_asv), views[-1])
         comparison = _comparison(views, primary) if len(views) > 1 else None
 
     _prepare_output(output)
@@ -295,12 +299,14 @@ def _comparison(views: list[SetView], reference: SetView) -> Comparison:
         present = [(v, v.problem(name)) for v in ordered]
         frames = [p.frame if p is not None else None for _, p in present]
         info = next(p.info for _, p in present if p is not None)
-        figure = None
+        figure, panels = None, 0
         if frames[0] is not None and any(f is not None for f in frames[1:]):
             pairs = [(f, v.slug) for (v, _), f in zip(present, frames) if f is not None]
-            figure = plots.set_ratio([f for f, _ in pairs], [s for _, s in pairs], info)
-        table = _comparison_table(present)
-        problems.append({"info": info, "slug": slugify(name), "present": present, "figure": figure, "table": table})
+            drawn = plots.set_ratio([f for f, _ in pairs], [s for _, s in pairs], info)
+            if drawn:
+                figure, panels = drawn
+        problems.append({"info": info, "slug": slugify(name), "present": present, "figure": figure,
+                         "panels": panels, "table": _comparison_table(present)})
     return Comparison(reference, others, keys, env, problems)
 
 
