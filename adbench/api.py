@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from adbench.backends import DTYPES, get_backend
-from adbench.errors import UnknownChoiceError
+from adbench.errors import BackendUnavailableError, UnknownChoiceError
 from adbench.problems import Problem, get_problem
 
 
@@ -26,9 +26,15 @@ def resolve_mode(backend_name: str, mode: str | None) -> str:
 def resolve_dtype(dtype: str | np.dtype | None, x: Any) -> str:
     """``dtype`` by name; by default the input's own float32/float64, else float32 (the tutorial's)."""
     if dtype is None:
-        dt = getattr(x, "dtype", None)
-        return np.dtype(dt).name if dt is not None and np.dtype(dt).name in DTYPES else "float32"
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+        dt = str(getattr(x, "dtype", "")).removeprefix("torch.")
+        return dt if dt in DTYPES else "float32"
+    name = None
+    for spelling in (dtype, str(dtype).removeprefix("torch.")):  # 'f4', np.float32, torch.float32
+        try:
+            name = np.dtype(spelling).name
+            break
+        except TypeError:
+            continue
     if name not in DTYPES:
         raise UnknownChoiceError("dtype", dtype, DTYPES)
     return name
@@ -59,4 +65,8 @@ def jacobian(
     if reason:
         raise ValueError(reason)
     consts = prob.constants(x64, **constants)
+    try:
+        be.load()
+    except ImportError as exc:
+        raise BackendUnavailableError(f"backend {backend!r} is unavailable: {type(exc).__name__}: {exc}") from exc
     return be.prepare(prob, x64, mode, dtype, consts).run_jacobian()

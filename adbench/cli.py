@@ -134,11 +134,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "statistic": "median of calibrated samples (each >= 1 ms of back-to-back synced calls)",
     }
     outcome = RunOutcome()
+    # Taken once, at the start; "frameworks" is the dict the workers fill in as they start.
+    env = environment(outcome.versions, args.threads)
     progress = _progress_bar(len(specs))
 
     def save(row: dict) -> None:
         # Rewritten atomically after every case: a crash or Ctrl-C keeps every finished case.
-        write_results(output, outcome.rows, environment(outcome.versions, args.threads), run_settings)
+        write_results(output, outcome.rows, env, run_settings)
         if progress is not None:
             progress.set_postfix_str(f"{row['problem']} n={row['size']} {row['backend']}/{row['mode']}", refresh=False)
             progress.update(1)
@@ -149,7 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not outcome.rows:
         print("no case ran", file=sys.stderr)
         return EXIT_INTERRUPTED if outcome.interrupted else EXIT_CASE_FAILED
-    write_results(output, outcome.rows, environment(outcome.versions, args.threads), run_settings)
+    write_results(output, outcome.rows, env, run_settings)
     frame = rows_to_frame(outcome.rows)
     print(render(frame, args.format), end="")
     failed = frame[frame["status"].isin(["error", "timeout"])]

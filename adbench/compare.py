@@ -68,6 +68,9 @@ def _cell(rows: pd.DataFrame) -> str:
     return format_seconds(row["median_s"]) + (" ~" if bool(row["noisy"]) else "")
 
 
+TIE = 1.10  # modes within 10% (the noise flag's own threshold): no winner is named
+
+
 def format_ratio(ratio: float) -> str:
     """3 significant digits, without exponents: 1.37, 83, 14,400."""
     return f"{float(f'{ratio:.3g}'):,.0f}" if ratio >= 100 else f"{ratio:.3g}"
@@ -77,6 +80,8 @@ def ratio_words(forward_s: float, reverse_s: float) -> str:
     """'reverse 83× faster', in the tutorial's words."""
     if forward_s <= 0 or reverse_s <= 0:
         return ""
+    if max(forward_s, reverse_s) / min(forward_s, reverse_s) < TIE:
+        return f"tie (within {TIE - 1:.0%})"
     if forward_s > reverse_s:
         return f"reverse {format_ratio(forward_s / reverse_s)}× faster"
     return f"forward {format_ratio(reverse_s / forward_s)}× faster"
@@ -154,9 +159,10 @@ def _tutorial_words(problem: str, ok: pd.DataFrame) -> str:
     same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"])].set_index("mode")
     if not {"forward", "reverse"} <= set(same.index):
         return ""
-    return (f"; the tutorial's {tutorial['backend']} at n={tutorial['size']}: "
-            f"{ratio_words(tutorial['forward_s'], tutorial['reverse_s'])}, here "
-            f"{ratio_words(same.loc['forward', 'median_s'], same.loc['reverse', 'median_s'])}")
+    return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: "
+            f"{ratio_words(tutorial['forward_s'], tutorial['reverse_s'])} (one unsynced call each), "
+            f"{tutorial['backend']} here: {ratio_words(same.loc['forward', 'median_s'], same.loc['reverse', 'median_s'])} "
+            f"(synced medians)")
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:

@@ -37,7 +37,7 @@ def git_commit(path: Path | None = None) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def environment(framework_versions: dict[str, str | None], threads: int) -> dict[str, Any]:

@@ -16,5 +16,5 @@ class UnknownChoiceError(ValueError, KeyError):
     __str__ = ValueError.__str__
 
 
-class BackendUnavailableError(RuntimeError):
-    """A backend whose framework cannot be imported here."""
+class BackendUnavailableError(ImportError):
+    """A backend whose framework cannot be imported here (the message carries the import error)."""

@@ -48,6 +48,9 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     for col in COLUMNS:
         if col not in frame:
             frame[col] = None
+    # Counts stay integers even in a column with empty cells (failed cases).
+    for col in ("size", "n_inputs", "n_outputs", "threads", "seed", "samples", "number", "memory_estimate_bytes"):
+        frame[col] = pd.to_numeric(frame[col]).astype("Int64")
     return frame[COLUMNS]
 
 
@@ -64,7 +67,8 @@ def write_results(
         "environment": environment,
         "settings": settings,
         "columns": COLUMNS,
-        "cases": [{k: row.get(k) for k in ("problem", "size", "backend", "mode", "dtype", "status", *RAW_COLUMNS)}
+        "cases": [{k: row.get(k) for k in ("problem", "size", "backend", "mode", "dtype", "threads", "seed",
+                                           "status", *RAW_COLUMNS)}
                   for row in rows],
     }
     _atomic_write(json_path, json.dumps(sidecar, indent=1, default=str))

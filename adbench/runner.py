@@ -54,21 +54,23 @@ class Worker:
         self.settings = settings
         read_fd, write_fd = os.pipe()
         self.stderr = tempfile.TemporaryFile(mode="w+")
-        cpus = cpus_for(settings.threads)
+        cpus = ",".join(map(str, sorted(cpus_for(settings.threads))))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "adbench.worker", str(write_fd), str(settings.threads), ",".join(backends)],
+            [sys.executable, "-m", "adbench.worker", str(write_fd), str(settings.threads), ",".join(backends), cpus],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=self.stderr,
             env=worker_environment(settings.threads),
             pass_fds=(write_fd,),
             text=True,
-            # Pinning before exec: XLA and OpenMP size their pools from the mask they start with.
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         os.close(write_fd)
         self.answers = os.fdopen(read_fd, "r", encoding="utf-8")
-        self.hello = self.receive(settings.worker_start_timeout_s)
+        try:
+            self.hello = self.receive(settings.worker_start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
 
     def receive(self, timeout_s: float) -> dict[str, Any] | None:
         """The next answer, or ``None`` after ``timeout_s``; raises WorkerDied if the process ended."""
@@ -87,8 +89,11 @@ class Worker:
         return f": ...{text[-chars:]}" if text else ""
 
     def send(self, spec: CaseSpec) -> None:
-        self.proc.stdin.write(json.dumps({"spec": spec.as_dict(), "budget_s": self.settings.budget_s}) + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps({"spec": spec.as_dict(), "budget_s": self.settings.budget_s}) + "\n")
+            self.proc.stdin.flush()
+        except OSError as exc:  # the worker died between two cases
+            raise WorkerDied(f"worker process died (exit code {self.proc.wait()}){self.stderr_tail()}") from exc
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -176,8 +181,8 @@ def _run_group(group: list[CaseSpec], settings: RunSettings, record: ResultCallb
                 record({**row, "status": "skipped", "error": f"backend unavailable: {outcome.unavailable[spec.backend]}"})
                 continue
             started = time.perf_counter()
-            worker.send(spec)
             try:
+                worker.send(spec)
                 answer = worker.receive(settings.timeout_s)
             except WorkerDied as exc:
                 record({**row, "status": "error", "error": str(exc), "wall_s": time.perf_counter() - started})

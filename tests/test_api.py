@@ -94,3 +94,27 @@ def test_user_problem_by_module_path(tmp_path):
     x = np.linspace(0, 1, 4)
     J = adbench.jacobian(f"{tmp_path / 'myfuncs.py'}:f", x, backend="finite-diff", dtype="float64")
     np.testing.assert_allclose(J, 2 * np.sin(x) * np.cos(x), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["f4", np.float32, "float32", np.dtype("float32")], ids=["f4", "np-type", "name", "np-dtype"])
+def test_dtype_spellings(dtype):
+    assert adbench.jacobian("loss", np.ones(3), backend="manual", dtype=dtype).dtype == np.float32
+
+
+def test_user_function_must_return_scalar_or_vector():
+    with pytest.raises(ValueError, match=r"returns shape \(\d+, \d+\); a problem maps R\^n to a scalar or a vector"):
+        adbench.jacobian(lambda x, xp: xp.outer(x, x), np.ones(3), backend="finite-diff")
+
+
+def test_unavailable_backend_raises_import_error_with_reason():
+    out = run_python("""
+        import sys
+        sys.modules["jax"] = None
+        import numpy as np, adbench
+        try:
+            adbench.jacobian("loss", np.ones(3), backend="jax", mode="reverse")
+        except ImportError as exc:
+            print(type(exc).__name__, exc)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("BackendUnavailableError backend 'jax' is unavailable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import Backend, PreparedCase
+from adbench.backends._base import Backend, PreparedCase, convert_constants
 
 
 class AutogradBackend(Backend):
@@ -28,7 +28,7 @@ class AutogradBackend(Backend):
         import autograd.numpy as anp
 
         xv = x.astype(dtype)
-        consts = {k: v.astype(dtype) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
+        consts = convert_constants(constants, lambda a: a.astype(dtype))
 
         def f(v):
             return problem.function(v, anp, **consts)

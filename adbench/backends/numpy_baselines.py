@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends._base import Backend, PreparedCase
+from adbench.backends._base import Backend, PreparedCase, convert_constants
 from adbench.problems import Problem
 
 
@@ -30,7 +30,7 @@ class ManualBackend(Backend):
         if reason:
             raise NotImplementedError(reason)
         xv = x.astype(dtype)
-        consts = {k: v.astype(dtype) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
+        consts = convert_constants(constants, lambda a: a.astype(dtype))
         return PreparedCase(
             jacobian=lambda: problem.manual_jacobian(xv, **consts),
             function=lambda: problem.function(xv, np, **consts),
@@ -69,7 +69,7 @@ class FiniteDifferenceBackend(Backend):
 
     def prepare(self, problem, x, mode, dtype, constants):
         xv = x.astype(dtype)
-        consts = {k: v.astype(dtype) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
+        consts = convert_constants(constants, lambda a: a.astype(dtype))
 
         def f(v):
             return problem.function(v, np, **consts)

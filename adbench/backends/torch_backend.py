@@ -24,7 +24,7 @@ class TorchBackend(Backend):
         tdtype = getattr(torch, dtype)
         xt = torch.as_tensor(x, dtype=tdtype)
         consts = convert_constants(constants, lambda a: torch.as_tensor(a, dtype=tdtype))
-        sync = torch.cuda.synchronize if xt.is_cuda else None
+        sync = (lambda _: torch.cuda.synchronize()) if xt.is_cuda else None
 
         def f(v):
             return problem.function(v, torch, **consts)

@@ -152,15 +152,24 @@ def problem_from_function(
 ) -> Problem:
     """Wrap a user's ``f(x, xp)`` (shared operations only, see SHARED_OPERATIONS) as a Problem.
 
-    Its output shape is found by evaluating ``f`` once with NumPy; it has no hand-written
-    Jacobian, so the ``manual`` baseline skips it and checks use finite differences instead.
+    ``f`` must return a scalar or a 1-D vector. Its output shape is found by evaluating ``f`` with
+    NumPy once per size, in the calling process; it has no hand-written Jacobian, so the
+    ``manual`` baseline skips it and ``compare`` checks results against float64 central differences.
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
 
     @functools.lru_cache(maxsize=None)
     def output_shape(n: int) -> tuple[int, ...]:
         # One NumPy evaluation per size, on a fixed probe input (0.5 ... 1.5, away from zero).
-        return np.shape(f(np.linspace(0.5, 1.5, n), np))
+        try:
+            shape = np.shape(f(np.linspace(0.5, 1.5, n), np))
+        except Exception as exc:
+            raise ValueError(f"{label}(x, numpy) failed at n={n} while finding its output shape: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        if len(shape) > 1:
+            raise ValueError(f"{label} returns shape {shape}; a problem maps R^n to a scalar or a "
+                             f"vector: flatten it with xp.reshape(y, (-1,))")
+        return shape
 
     def output_size(n: int) -> int:
         return int(np.prod(output_shape(n))) if output_shape(n) else 1
@@ -180,6 +189,7 @@ def problem_from_function(
     )
 
 
+@functools.lru_cache(maxsize=None)
 def import_function(spec: str) -> Function:
     """Load ``MODULE:FUNCTION`` (a module name or a path to a .py file) for ``--problem``."""
     import importlib
