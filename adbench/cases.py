@@ -43,7 +43,7 @@ def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | N
     if reason is None and memory_limit_bytes is not None and estimate > memory_limit_bytes:
         reason = (
             f"estimated peak memory {estimate / 2**30:.1f} GiB exceeds the limit "
-            f"{memory_limit_bytes / 2**30:.1f} GiB (--memory-limit)"
+            f"{memory_limit_bytes / 2**30:.1f} GiB"
         )
     return reason, estimate
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
 from adbench.backends._base import Backend, PreparedCase, convert_constants
-from adbench.problems import Problem
 
 
 class ManualBackend(Backend):

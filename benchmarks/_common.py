@@ -1,0 +1,160 @@
+"""The parameter grid and the per-process case set-up behind the suite; no benchmark lives here.
+
+asv wants a rectangular grid, so a case is two labels: problem and size (``loss-10000``, one per
+entry of each registered problem's ``sizes``) and backend and mode (``jax-reverse``; a baseline
+with one mode of its own name is just ``manual``). Everything else comes from adbench: the case
+is built by ``adbench.cases.build_case`` and skipped by ``adbench.cases.skip_reason``.
+
+A case that cannot run here raises NotImplementedError in ``setup``, which asv records as a skip
+(n/a): a backend whose framework is missing, a combination the backend does not support, a case
+whose estimated memory is over ``MEMORY_LIMIT_BYTES``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from adbench.backends import PreparedCase, backend_info, backend_names, get_backend
+from adbench.cases import CaseSpec, build_case, skip_reason, warm_up
+from adbench.problems import list_problems
+from adbench.threads import cpus_for
+from adbench.timing import calibrate, first_call
+
+from benchmarks import THREADS
+
+# Cases whose estimated peak memory is over this skip; ADBENCH_MEMORY_LIMIT_GIB overrides it.
+# 4 GiB keeps the largest default case (jacfwd of loss at n = 10 000, estimated 3 GiB) in.
+MEMORY_LIMIT_BYTES = int(float(os.environ.get("ADBENCH_MEMORY_LIMIT_GIB", "4")) * 2**30)
+SAMPLE_TIME = 0.01  # seconds: each sample's inner loop is calibrated to last at least this
+
+
+def variant_label(backend: str, mode: str) -> str:
+    return backend if mode == backend else f"{backend}-{mode}"
+
+
+def case_labels() -> list[str]:
+    """``problem-size`` for every registered problem and each of its sizes, in registry order."""
+    return [f"{p.name}-{n}" for p in list_problems() for n in p.sizes]
+
+
+def variant_labels() -> dict[str, tuple[str, str]]:
+    """``backend-mode`` -> (backend, mode) for every backend and each of its modes."""
+    labels = {variant_label(b, m): (b, m) for b in backend_names() for m in get_backend(b).modes}
+    assert len(labels) == sum(len(get_backend(b).modes) for b in backend_names()), "ambiguous labels"
+    return labels
+
+
+def spec_for(case: str, variant: str) -> CaseSpec:
+    problem, _, size = case.rpartition("-")
+    backend, mode = variant_labels()[variant]
+    return CaseSpec(problem=problem, size=int(size), backend=backend, mode=mode)
+
+
+@functools.cache
+def _availability(backend: str) -> str | None:
+    info = backend_info(backend)  # imports the framework, in this process
+    return None if info.available else info.reason
+
+
+def require(case: str, variant: str, memory_guard: bool = True) -> CaseSpec:
+    """The case's spec once it is known to run here; NotImplementedError (asv's skip) if not."""
+    spec = spec_for(case, variant)
+    reason = _availability(spec.backend)
+    if reason is not None:
+        raise NotImplementedError(f"backend {spec.backend!r} is unavailable: {reason}")
+    reason, _ = skip_reason(spec, MEMORY_LIMIT_BYTES if memory_guard else None)
+    if reason is not None:
+        raise NotImplementedError(reason)
+    pin_threads()
+    get_backend(spec.backend).load(THREADS)  # torch takes its thread count here
+    return spec
+
+
+@functools.cache
+def pin_threads() -> None:
+    """Give this process THREADS CPUs, as adbench's workers get, before a framework starts a pool.
+
+    The environment set in benchmarks/__init__.py reaches every library that loads after it;
+    NumPy's BLAS has loaded before (asv imports it), so its pool is limited here at run time.
+    """
+    cpus = cpus_for(THREADS)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("adbench asv suite: threadpoolctl is not installed, so NumPy's BLAS keeps the thread "
+              "count it loaded with", file=sys.stderr)
+    else:
+        threadpool_limits(limits=THREADS)
+
+
+def synced(call: Callable[[], Any], sync: Callable[[Any], Any] | None) -> Callable[[], Any]:
+    """A zero-argument call that returns only once its result is computed (JAX is asynchronous)."""
+    return call if sync is None else lambda: sync(call())
+
+
+@functools.cache
+def warm_jacobian(case: str, variant: str) -> PreparedCase:
+    """The case built and its Jacobian called once (trace, compile, run): steady state from here.
+
+    Cached, because asv re-runs ``setup`` before every sample (before every call in newer
+    asv_runner versions): the case is built once per process and its state never changes.
+    """
+    _, prepared, _ = build_case(require(case, variant))
+    first_call(prepared.jacobian, prepared.sync)
+    return prepared
+
+
+@functools.cache
+def timed_jacobian(case: str, variant: str) -> tuple[Callable[[], Any], int]:
+    """The synced Jacobian call, and calls per sample so a sample lasts ``SAMPLE_TIME``."""
+    prepared = warm_jacobian(case, variant)
+    number, _ = calibrate(prepared.jacobian, prepared.sync, SAMPLE_TIME)
+    return synced(prepared.jacobian, prepared.sync), number
+
+
+@functools.cache
+def timed_function(case: str, variant: str) -> tuple[Callable[[], Any], int]:
+    """As ``timed_jacobian`` for f itself; only the Jacobian's memory estimate does not apply."""
+    _, prepared, _ = build_case(require(case, variant, memory_guard=False))
+    first_call(prepared.function, prepared.sync)
+    number, _ = calibrate(prepared.function, prepared.sync, SAMPLE_TIME)
+    return synced(prepared.function, prepared.sync), number
+
+
+def fresh_jacobian(case: str, variant: str) -> PreparedCase:
+    """The case built but never called, in a process whose framework has already run another
+    case (``adbench.cases.warm_up``, as the CLI's workers do): the first call keeps only this
+    case's own trace, compile and run, not the framework's one-time start."""
+    spec = require(case, variant)
+    warm_up(spec)
+    return build_case(spec)[1]
+
+
+def frameworks() -> list[str]:
+    """The frameworks behind the backends (``numpy`` for the baselines), sorted."""
+    return sorted({get_backend(b).framework for b in backend_names()})
+
+
+def framework_version(framework: str) -> str:
+    """The installed version of ``framework``; NotImplementedError (a skip) where it is missing."""
+    backend = next(b for b in backend_names() if get_backend(b).framework == framework)
+    reason = _availability(backend)
+    if reason is not None:
+        raise NotImplementedError(f"{framework} is unavailable: {reason}")
+    return get_backend(backend).version()
+
+
+def version_number(version: str) -> int:
+    """``2.13.0+cpu`` -> 21300: major * 10000 + minor * 100 + patch, for asv's numeric track."""
+    match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", version)
+    if match is None:
+        raise ValueError(f"not a version number: {version!r}")
+    major, minor, patch = (int(g or 0) for g in match.groups())
+    return major * 10000 + minor * 100 + patch
