@@ -21,8 +21,9 @@ class TorchBackend(Backend):
     def _setup(self, problem, x, dtype, constants):
         torch = self.load()
         tdtype = getattr(torch, dtype)
-        xt = torch.as_tensor(x, dtype=tdtype)
-        consts = convert_constants(constants, lambda a: torch.as_tensor(a, dtype=tdtype))
+        # torch.tensor copies: the input may be a read-only view (of a JAX array, say).
+        xt = torch.tensor(x, dtype=tdtype)
+        consts = convert_constants(constants, lambda a: torch.tensor(a, dtype=tdtype))
         sync = (lambda _: torch.cuda.synchronize()) if xt.is_cuda else None
 
         def f(v):
