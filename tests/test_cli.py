@@ -237,3 +237,16 @@ def test_interrupt_keeps_finished_cases(user_module):
     frame, _ = read_results(csv)
     assert frame["problem"].tolist() == ["userfuncs:square_sum"]
     assert frame["status"].tolist() == ["ok"]
+
+
+def test_user_module_found_from_console_script(user_module):
+    """The installed `adbench` script runs with its bin folder, not the working folder, on sys.path."""
+    code = ("import os, sys; sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]; "
+            "from adbench.cli import main; sys.exit(main(sys.argv[1:]))")
+    out = subprocess.run(
+        [sys.executable, "-c", code, "compare", "--problem", "userfuncs:square_sum", "--sizes", "3",
+         "--backends", "finite-diff", *FAST, "--output", "r.csv"],
+        capture_output=True, text=True, cwd=user_module, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert read_results(user_module / "r.csv")[0]["status"].tolist() == ["ok"]

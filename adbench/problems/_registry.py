@@ -207,6 +207,12 @@ def import_function(spec: str) -> Function:
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
     else:
+        import os
+        import sys
+
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            # As `python -m` would: the `adbench` console script's sys.path lacks the working folder.
+            sys.path.append(os.getcwd())
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
