@@ -6,7 +6,7 @@ import gc
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -26,7 +26,6 @@ class Measurement:
     samples: list[float]
     number: int
     first_call_s: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def median(self) -> float:
