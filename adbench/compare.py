@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from adbench.backends import AD_MODES, get_backend
+from adbench.backends import AD_MODES, backend_names, get_backend
 from adbench.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 
@@ -23,10 +23,7 @@ def build_grid(
 ) -> list[CaseSpec]:
     """Every (problem, size, backend, mode) asked for; baselines run their one mode whatever ``modes`` says."""
     probs = [get_problem(p) for p in problems] if problems else list_problems()
-    backend_objs = [get_backend(b) for b in backends] if backends else None
-    from adbench.backends import backend_names
-
-    backend_objs = backend_objs or [get_backend(b) for b in backend_names()]
+    backend_objs = [get_backend(b) for b in (backends or backend_names())]
     modes = tuple(modes) if modes else AD_MODES
     specs = []
     for problem in probs:
