@@ -95,7 +95,7 @@ def run_case(spec: CaseSpec, budget_s: float = 0.2, f_budget_s: float | None = N
     reference = problem.reference_jacobian(x, **constants)
     if reference is None and spec.size * problem.n_outputs(spec.size) <= FD_REFERENCE_MAX_ENTRIES:
         # No hand-written Jacobian (a user's function): float64 central differences instead.
-        reference = central_differences(lambda v: problem.function(v, np, **constants), x, problem.scalar_output)
+        reference = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(spec.size))
     error = relative_error(prepared.to_numpy(out), reference) if reference is not None else None
 
     jac = measure(prepared.jacobian, prepared.sync, budget_s=budget_s, with_first_call=False)

@@ -38,11 +38,11 @@ def build_grid(
 
 
 def _sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool) -> tuple[int, ...]:
-    if problem.fixed_size is not None:
-        return (problem.fixed_size,)  # --sizes applies to problems that scale
+    if not problem.takes_any_size:
+        return problem.quick_sizes if quick else problem.run_sizes  # --sizes applies to problems that scale
     if sizes:
         return tuple(sizes)
-    return problem.quick_sizes if quick else problem.sizes
+    return problem.quick_sizes if quick else problem.run_sizes
 
 
 # -- rendering --------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def test_unknown_names_list_valid_choices(kwargs, message):
 @pytest.mark.parametrize(
     "problem,x,message",
     [
-        ("basic", np.ones(3), "takes inputs of size 2 only, not 3"),
+        ("basic", np.ones(3), "takes the sizes of its presets only, not 3; valid choices: 2"),
         ("loss", np.ones((2, 2)), "takes a 1-D input vector; got an array of shape (2, 2)"),
         ("loss", np.ones(0), "size must be a positive integer"),
     ],

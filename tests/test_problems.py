@@ -10,7 +10,7 @@ from adbench.backends.numpy_baselines import central_differences
 from adbench.problems import get_problem, list_problems
 from adbench.problems.seed import loop_count
 
-CASES = [(p.name, n) for p in list_problems() for n in ((p.fixed_size,) if p.fixed_size else (1, 7, 60))]
+CASES = [(p.name, n) for p in list_problems() for n in (tuple(p.presets)[:2] if p.presets else (1, 7, 60))]
 
 
 @pytest.mark.parametrize("name,n", CASES, ids=[f"{p}-n{n}" for p, n in CASES])
@@ -18,7 +18,7 @@ def test_reference_jacobian_matches_finite_differences(name, n):
     problem = get_problem(name)
     x = problem.inputs(n, seed=3)
     consts = problem.constants(x, seed=3)
-    fd = central_differences(lambda v: problem.function(v, np, **consts), x, problem.scalar_output)
+    fd = central_differences(lambda v: problem.function(v, np, **consts), x, problem.is_scalar(n))
     ref = problem.reference_jacobian(x, **consts)
     assert ref.shape == fd.shape == problem.jacobian_shape(n)
     # Central differences in float64 carry O(h^2) ~ eps^(2/3) ~ 4e-11 error, times the size of

@@ -73,7 +73,7 @@ class FiniteDifferenceBackend(Backend):
             return problem.function(v, np, **consts)
 
         return PreparedCase(
-            jacobian=lambda: central_differences(f, xv, problem.scalar_output),
+            jacobian=lambda: central_differences(f, xv, problem.is_scalar(xv.shape[0])),
             function=lambda: f(xv),
             sync=None,
             to_numpy=np.asarray,

@@ -1,8 +1,9 @@
-"""The Problem record, the registry and the wrapper that turns a user's ``f(x, xp)`` into a problem."""
+"""The Problem record, the registry and the wrapper that turns a user's ``f(x, xp, **constants)`` into a problem."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,15 +13,9 @@ import numpy as np
 
 from adbench.errors import UnknownChoiceError
 
-# Operations a problem may use on ``xp``: the ones NumPy, jax.numpy, torch and autograd.numpy
-# all spell the same way. Anything else needs a per-backend branch, which problems must not have.
-SHARED_OPERATIONS = (
-    "+ - * / ** @, unary -, indexing x[i] and slices, "
-    "xp.sin, xp.cos, xp.tan, xp.tanh, xp.exp, xp.log, xp.sqrt, xp.abs, "
-    "xp.sum(a), xp.prod(a), xp.dot(a, b) (1-D), xp.outer, xp.stack([...]), xp.reshape(a, shape)"
-)
-
 Function = Callable[..., Any]
+# A user's constants: a mapping, or ``constants(n, seed)`` returning one.
+ConstantsSource = Mapping[str, Any] | Callable[[int, int], Mapping[str, Any]] | None
 
 
 def _default_input(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -35,9 +30,10 @@ def _no_constants(x: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
 class Problem:
     """One function to differentiate, with everything needed to run and check it at any size.
 
-    ``function(x, xp, **constants)`` is the math, written once. Array constants are handed to it
-    converted to the backend's arrays; plain Python numbers (such as a loop count) stay Python
-    numbers, so JIT backends treat them as static.
+    ``function(x, xp, **constants)`` is the math, written once against ``xp``, a namespace of
+    the Python array API standard. Array constants reach it converted to the backend's arrays;
+    plain Python numbers (a loop count, a step count) stay Python numbers, so JIT backends
+    treat them as static.
     """
 
     name: str
@@ -45,12 +41,19 @@ class Problem:
     description: str
     output_size: Callable[[int], int]
     scalar_output: bool = False
-    sizes: tuple[int, ...] = (10, 100, 1000)
-    quick_sizes: tuple[int, ...] = (10, 100)
-    fixed_size: int | None = None
+    sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
+    quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
+    default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
+    # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
+    presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
     make_constants: Callable[[np.ndarray, np.random.Generator], dict[str, Any]] = _no_constants
+    # Axes of array constants that may differ from the generated ones when a caller overrides
+    # them (gmm's data may have any number of points N: {"data": (0,)}); all others must match.
+    variable_axes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     manual_jacobian: Callable[..., np.ndarray] | None = None
+    # Scalar problems: the closed-form Hessian (n x n, float64), where there is one.
+    manual_hessian: Callable[..., np.ndarray] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
@@ -59,6 +62,32 @@ class Problem:
     cost_exponent: float | None = None
     builtin: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # True for a user's constants(n, seed): make_constants is then called with the seed too.
+    constants_take_seed: bool = False
+    # User functions: the output shape at n, found by evaluating f (None for registered problems).
+    probe_shape: Callable[[int], tuple[int, ...]] | None = None
+
+    # -- sizes ----------------------------------------------------------------------------------
+    @property
+    def takes_any_size(self) -> bool:
+        return not self.presets
+
+    @property
+    def run_sizes(self) -> tuple[int, ...]:
+        """The sizes a plain ``compare`` runs."""
+        return self.default_sizes or self.sizes
+
+    def size_label(self, n: int) -> str:
+        """``n = 1000``, or the preset's meaning: ``D=2,K=5 (n = 30)``."""
+        return f"{self.presets[n]} (n = {n})" if n in self.presets else f"n = {n}"
+
+    def check_size(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"size must be a positive integer, not {n!r}")
+        if self.presets and n not in self.presets:
+            choices = ", ".join(f"{k} ({v})" for k, v in self.presets.items())
+            raise ValueError(f"problem {self.name!r} takes the sizes of its presets only, not {n}; "
+                             f"valid choices: {choices}")
 
     # -- inputs -------------------------------------------------------------------------------
     def _rng(self, seed: int, stream: int) -> np.random.Generator:
@@ -66,29 +95,32 @@ class Problem:
         # runs, unlike hash().
         return np.random.default_rng([seed, zlib.crc32(self.name.encode()), stream])
 
-    def check_size(self, n: int) -> None:
-        if self.fixed_size is not None and n != self.fixed_size:
-            raise ValueError(
-                f"problem {self.name!r} takes inputs of size {self.fixed_size} only, not {n}"
-            )
-        if n < 1:
-            raise ValueError(f"size must be a positive integer, not {n}")
-
     def inputs(self, n: int, seed: int = 0) -> np.ndarray:
         """The deterministic float64 input of size ``n``: the same numbers for every backend."""
         self.check_size(n)
         return np.asarray(self.make_input(n, self._rng(seed, 0)), dtype=np.float64)
 
     def constants(self, x: np.ndarray, seed: int = 0, **overrides: Any) -> dict[str, Any]:
-        """The constants for input ``x``, by name; ``overrides`` replace any of them."""
-        made = self.make_constants(np.asarray(x, dtype=np.float64), self._rng(seed, 1))
+        """The constants for input ``x``, by name; ``overrides`` replace any of them.
+
+        An override must look like the constant it replaces (same shape for an array, a
+        number for a number): a wrong one is a ValueError naming the constant, not an error
+        from deep inside a framework.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        rng = self._rng(seed, 1)
+        made = self.make_constants(x, rng, seed) if self.constants_take_seed else self.make_constants(x, rng)
         unknown = set(overrides) - set(made)
         if unknown:
             raise UnknownChoiceError(f"constant of problem {self.name!r}", sorted(unknown)[0], made)
-        made.update(overrides)
+        for key, value in overrides.items():
+            made[key] = _checked_constant(self.name, key, value, made[key], len(x), self.variable_axes.get(key, ()))
         return made
 
     def check_input(self, x: np.ndarray) -> None:
+        if np.iscomplexobj(x):
+            raise ValueError(f"problem {self.name!r} takes a real input vector; got complex values "
+                             f"(dtype {x.dtype})")
         if x.ndim != 1:
             raise ValueError(
                 f"problem {self.name!r} takes a 1-D input vector; got an array of shape {x.shape}"
@@ -96,22 +128,57 @@ class Problem:
         self.check_size(x.shape[0])
 
     # -- shapes ---------------------------------------------------------------------------------
+    def is_scalar(self, n: int) -> bool:
+        """True when f returns a scalar at size ``n``."""
+        return self.probe_shape(n) == () if self.probe_shape else self.scalar_output
+
     def n_outputs(self, n: int) -> int:
         return self.output_size(n)
 
+    def known_n_outputs(self, n: int) -> int | None:
+        """m without evaluating f: known for registered problems, None for a user's until run."""
+        return None if self.probe_shape else self.output_size(n)
+
     def jacobian_shape(self, n: int) -> tuple[int, ...]:
         """Shaped like ``jax.jacfwd``'s result: ``(n,)`` for a scalar output, else ``(m, n)``."""
-        return (n,) if self.scalar_output else (self.n_outputs(n), n)
+        return (n,) if self.is_scalar(n) else (self.n_outputs(n), n)
 
-    # -- the golden reference -------------------------------------------------------------------
-    def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray:
+    # -- the golden references ------------------------------------------------------------------
+    def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The hand-written Jacobian in float64, or ``None`` where the problem has none."""
         if self.manual_jacobian is None:
             return None
-        x = np.asarray(x, dtype=np.float64)
-        consts = {k: (np.asarray(v, np.float64) if isinstance(v, np.ndarray) else v)
-                  for k, v in constants.items()}
+        x, consts = _float64(x, constants)
         return np.asarray(self.manual_jacobian(x, **consts), dtype=np.float64)
+
+    def reference_hessian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
+        """The closed-form Hessian in float64, or ``None`` where the problem has none."""
+        if self.manual_hessian is None:
+            return None
+        x, consts = _float64(x, constants)
+        return np.asarray(self.manual_hessian(x, **consts), dtype=np.float64)
+
+
+def _float64(x: np.ndarray, constants: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    x = np.asarray(x, dtype=np.float64)
+    consts = {k: (np.asarray(v, np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+              for k, v in constants.items()}
+    return x, consts
+
+
+def _checked_constant(problem: str, key: str, value: Any, default: Any, n: int, free: tuple[int, ...]) -> Any:
+    if isinstance(default, np.ndarray):
+        arr = np.asarray(value)
+        if np.iscomplexobj(arr):
+            raise ValueError(f"constant {key!r} of problem {problem!r} must be real, not complex")
+        fixed = [i for i in range(default.ndim) if i not in free]
+        if arr.ndim != default.ndim or any(arr.shape[i] != default.shape[i] for i in fixed):
+            raise ValueError(f"constant {key!r} of problem {problem!r} must have shape {default.shape} "
+                             f"for an input of size {n}, not {arr.shape}")
+        return arr.astype(default.dtype) if default.dtype.kind == "f" else arr
+    if isinstance(default, (int, float)) and not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"constant {key!r} of problem {problem!r} must be a number, not {type(value).__name__}")
+    return value
 
 
 _REGISTRY: dict[str, Problem] = {}
@@ -140,8 +207,21 @@ def get_problem(problem: str | Problem | Function) -> Problem:
         pass
     if isinstance(problem, str) and ":" in problem:
         # A user's MODULE:FUNCTION; worker processes rebuild user problems from this name.
-        return problem_from_function(import_function(problem), name=problem)
+        f, constants = import_function(problem)
+        return problem_from_function(f, name=problem, constants=constants)
     raise UnknownChoiceError("problem", problem, _REGISTRY)
+
+
+def _accepted_constants(f: Function, names: list[str]) -> list[str] | None:
+    """The constants ``f`` takes by keyword: all with ``**kwargs``, else the named ones."""
+    try:
+        params = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):
+        return names
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return names
+    accepted = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return [k for k in names if k in accepted]
 
 
 def problem_from_function(
@@ -149,20 +229,40 @@ def problem_from_function(
     name: str | None = None,
     *,
     sizes: tuple[int, ...] = (10, 100, 1000),
+    constants: ConstantsSource = None,
 ) -> Problem:
-    """Wrap a user's ``f(x, xp)`` (shared operations only, see SHARED_OPERATIONS) as a Problem.
+    """Wrap a user's ``f(x, xp, **constants)`` as a Problem.
 
-    ``f`` must return a scalar or a 1-D vector. Its output shape is found by evaluating ``f`` with
-    NumPy once per size, in the calling process; it has no hand-written Jacobian, so the
-    ``manual`` baseline skips it and ``compare`` checks results against float64 central differences.
+    ``f`` may use anything in the Python array API standard on ``xp`` and must return a scalar
+    or a 1-D vector. ``constants`` (a mapping, or ``constants(n, seed)`` returning one) are its
+    data: NumPy arrays reach every backend as that backend's arrays of the run's dtype, Python
+    numbers stay static. The output shape is found by evaluating ``f`` with NumPy at each size
+    it is asked about (in ``adbench compare``, inside the guarded worker). There is no
+    hand-written Jacobian, so the ``manual`` baseline skips it and results are checked against
+    float64 central differences.
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
+    if constants is not None and not callable(constants) and not isinstance(constants, Mapping):
+        raise ValueError(f"constants of {label} must be a mapping or a function constants(n, seed), "
+                         f"not {type(constants).__name__}")
+
+    def make_constants(x: np.ndarray, rng: np.random.Generator | None, seed: int = 0) -> dict[str, Any]:
+        if constants is None:
+            return {}
+        made = dict(constants(x.shape[0], seed) if callable(constants) else constants)
+        bad = [k for k, v in made.items() if not isinstance(v, (np.ndarray, int, float, bool, np.number))]
+        if bad:
+            raise ValueError(f"constant {bad[0]!r} of {label} must be a NumPy array or a Python number, "
+                             f"not {type(made[bad[0]]).__name__}")
+        keep = _accepted_constants(f, list(made))
+        return {k: (np.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in made.items() if k in keep}
 
     @functools.lru_cache(maxsize=None)
-    def output_shape(n: int) -> tuple[int, ...]:
+    def probe_shape(n: int) -> tuple[int, ...]:
         # One NumPy evaluation per size, on a fixed probe input (0.5 ... 1.5, away from zero).
+        x = np.linspace(0.5, 1.5, n)
         try:
-            shape = np.shape(f(np.linspace(0.5, 1.5, n), np))
+            shape = tuple(np.shape(f(x, np, **make_constants(x, None, 0))))
         except Exception as exc:
             raise ValueError(f"{label}(x, numpy) failed at n={n} while finding its output shape: "
                              f"{type(exc).__name__}: {exc}") from exc
@@ -172,40 +272,47 @@ def problem_from_function(
         return shape
 
     def output_size(n: int) -> int:
-        return int(np.prod(output_shape(n))) if output_shape(n) else 1
-
-    def call(x, xp):
-        return f(x, xp)
+        shape = probe_shape(n)
+        return int(np.prod(shape)) if shape else 1
 
     return Problem(
         name=label,
-        function=call,
+        function=f,
         description=f"user function {label}",
         output_size=output_size,
-        scalar_output=output_shape(sizes[0]) == (),
-        sizes=sizes,
-        quick_sizes=sizes[:2],
+        sizes=tuple(sizes),
+        quick_sizes=tuple(sizes)[:2],
+        make_constants=make_constants,
         builtin=False,
+        constants_take_seed=True,
+        probe_shape=probe_shape,
     )
 
 
 @functools.lru_cache(maxsize=None)
-def import_function(spec: str) -> Function:
-    """Load ``MODULE:FUNCTION`` (a module name or a path to a .py file) for ``--problem``."""
+def import_function(spec: str) -> tuple[Function, ConstantsSource]:
+    """Load ``MODULE:FUNCTION`` (a module name or a path to a .py file) for ``--problem``, with
+    the module's ``constants(n, seed)`` when it has one."""
     import importlib
     import importlib.util
     import pathlib
 
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"--problem takes MODULE:FUNCTION (e.g. mymodule:f or ./file.py:f), not {spec!r}")
+        raise ValueError(f"--problem takes MODULE:FUNCTION (e.g. mymodule:f or ./file.py:f), not {spec!r}"
+                         + (f"; to run the registered problem, use --problems {spec.rstrip(':')}"
+                            if spec.rstrip(":") in _REGISTRY else ""))
     if module_name.endswith(".py"):
         path = pathlib.Path(module_name)
         if not path.exists():
             raise ValueError(f"no such file {module_name!r} in --problem {spec!r}")
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise ValueError(f"importing {module_name!r} for problem {spec!r} failed: "
+                             f"{type(exc).__name__}: {exc}") from exc
     else:
         import os
         import sys
@@ -223,4 +330,7 @@ def import_function(spec: str) -> Function:
         raise ValueError(f"module {module_name!r} has no function {attr!r}") from None
     if not callable(f):
         raise ValueError(f"{spec!r} is not callable")
-    return f
+    constants = getattr(module, "constants", None)
+    if constants is not None and not callable(constants):
+        raise ValueError(f"{module_name}.constants must be a function constants(n, seed) returning a dict")
+    return f, constants

@@ -31,7 +31,7 @@ register(Problem(
     output_size=lambda n: 3,
     sizes=(2,),
     quick_sizes=(2,),
-    fixed_size=2,
+    presets={2: "the tutorial's point"},
     # The tutorial's point (1, 0.5); x1 = 0 would divide by zero.
     make_input=lambda n, rng: np.array([1.0, 0.5]),
     manual_jacobian=basic_jacobian,
@@ -44,12 +44,19 @@ register(Problem(
 def loss(x, xp, x_star):
     # Scaling the vector, not the 0-d dot product: torch.func.jacfwd promotes a 0-d float32
     # tensor times a Python float to float64 (torch 2.13), which would silently time float64.
-    return xp.sin(xp.exp(xp.dot(x_star, x / math.sqrt(x.shape[0]))))
+    return xp.sin(xp.exp(x_star @ (x / math.sqrt(x.shape[0]))))
 
 
 def loss_jacobian(x, x_star):
     s = x_star @ x / math.sqrt(x.shape[0])
     return np.cos(np.exp(s)) * np.exp(s) * x_star / math.sqrt(x.shape[0])
+
+
+def loss_hessian(x, x_star):
+    # f = sin(e^s) with s = a.x, a = x*/sqrt(n): H = (cos(e^s) e^s - sin(e^s) e^2s) a a^T.
+    a = x_star / math.sqrt(x.shape[0])
+    e = np.exp(a @ x)
+    return (np.cos(e) * e - np.sin(e) * e**2) * np.outer(a, a)
 
 
 register(Problem(
@@ -62,6 +69,7 @@ register(Problem(
     quick_sizes=(1000,),
     make_constants=lambda x, rng: {"x_star": rng.standard_normal(x.shape[0])},
     manual_jacobian=loss_jacobian,
+    manual_hessian=loss_hessian,
     theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
     cost_exponent=1.0,  # one dot product of length n
     # The tutorial's own figure: un-jitted jacfwd 0.2247 s vs jacrev 0.0027 s at n = 10 000.
@@ -93,6 +101,17 @@ def control_loop_jacobian(z, k):
     return grad
 
 
+def control_loop_hessian(z, k):
+    # Element-wise, so H is diagonal: f_i = phi^k(z_i) with phi(t) = sin(t^2). Through each
+    # step g = phi(h): g' = phi'(h) h', g'' = phi''(h) h'^2 + phi'(h) h''.
+    d1, d2 = np.ones_like(z), np.zeros_like(z)
+    for _ in range(k):
+        dphi, ddphi = 2 * z * np.cos(z**2), 2 * np.cos(z**2) - 4 * z**2 * np.sin(z**2)
+        d1, d2 = dphi * d1, ddphi * d1**2 + dphi * d2
+        z = np.sin(z**2)
+    return np.diag(d2)
+
+
 register(Problem(
     name="control_loop",
     function=control_loop,
@@ -103,6 +122,7 @@ register(Problem(
     quick_sizes=(100,),
     make_constants=lambda x, rng: {"k": loop_count(x)},
     manual_jacobian=control_loop_jacobian,
+    manual_hessian=control_loop_hessian,
     theory="m = 1: reverse needs 1 VJP, forward n JVPs; each pass is k loop iterations",
     cost_exponent=1.0,  # k element-wise passes; k = int(max z) grows very slowly with n
 ))
