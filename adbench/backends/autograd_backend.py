@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from adbench.xp import namespace
 from adbench.backends._base import Backend, PreparedCase, convert_constants
 
 
@@ -31,7 +32,7 @@ class AutogradBackend(Backend):
         consts = convert_constants(constants, lambda a: a.astype(dtype))
 
         def f(v):
-            return problem.function(v, anp, **consts)
+            return problem.function(v, namespace("autograd"), **consts)
 
         if mode == "reverse":
             jac = autograd.jacobian(f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+from adbench.xp import namespace
 from adbench.backends._base import Backend, PreparedCase, convert_constants
 
 
@@ -20,6 +21,7 @@ class TorchBackend(Backend):
 
     def _setup(self, problem, x, dtype, constants):
         torch = self.load()
+        xp = namespace("torch")
         tdtype = getattr(torch, dtype)
         # torch.tensor copies: the input may be a read-only view (of a JAX array, say).
         xt = torch.tensor(x, dtype=tdtype)
@@ -27,7 +29,7 @@ class TorchBackend(Backend):
         sync = (lambda _: torch.cuda.synchronize()) if xt.is_cuda else None
 
         def f(v):
-            return problem.function(v, torch, **consts)
+            return problem.function(v, xp, **consts)
 
         return torch, xt, f, sync
 
