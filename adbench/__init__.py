@@ -1,29 +1,39 @@
 """adbench: measure forward vs reverse mode and JAX vs PyTorch vs autograd on the same problems.
 
-Importing adbench imports no AD framework; each is imported when a backend first needs it.
+Importing adbench imports nothing heavy: no AD framework (each is imported when a backend first
+needs it) and not even NumPy until a public name below is first used.
 """
 
 from __future__ import annotations
 
-from adbench.api import jacobian
-from adbench.backends import BackendInfo, backend_names, get_backend, list_backends
-from adbench.errors import BackendUnavailableError, UnknownChoiceError
-from adbench.problems import Problem, get_problem, list_problems, problem_from_function, register
+import importlib
+from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = [
-    "BackendInfo",
-    "BackendUnavailableError",
-    "Problem",
-    "UnknownChoiceError",
-    "__version__",
-    "backend_names",
-    "get_backend",
-    "get_problem",
-    "jacobian",
-    "list_backends",
-    "list_problems",
-    "problem_from_function",
-    "register",
-]
+# Public name -> the module that defines it, imported on first use (PEP 562).
+_LAZY = {
+    "jacobian": "adbench.api", "jvp": "adbench.api", "vjp": "adbench.api", "hvp": "adbench.api",
+    "hessian": "adbench.api",
+    "BackendInfo": "adbench.backends", "backend_names": "adbench.backends", "get_backend": "adbench.backends",
+    "list_backends": "adbench.backends",
+    "BackendUnavailableError": "adbench.errors", "UnknownChoiceError": "adbench.errors",
+    "Problem": "adbench.problems", "get_problem": "adbench.problems", "list_problems": "adbench.problems",
+    "problem_from_function": "adbench.problems", "register": "adbench.problems",
+    "CaseResult": "adbench.record",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'adbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

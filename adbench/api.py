@@ -1,4 +1,4 @@
-"""``adbench.jacobian``: one Jacobian from any registered problem or user function, on any backend."""
+"""The Python API: one derivative — Jacobian, JVP, VJP, HVP or Hessian — of any problem, on any backend."""
 
 from __future__ import annotations
 
@@ -6,20 +6,25 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends import DTYPES, get_backend
+from adbench.backends import DEVICES, DTYPES, SECOND_ORDER, Direction, get_backend
 from adbench.errors import BackendUnavailableError, UnknownChoiceError
 from adbench.problems import Problem, get_problem
 
 
-def resolve_mode(backend_name: str, mode: str | None) -> str:
+def resolve_mode(backend_name: str, mode: str | None, operation: str = "jacobian") -> str:
     """The mode to run: ``mode`` if the backend offers it, the backend's only mode if it has one."""
     backend = get_backend(backend_name)
+    offered = backend.modes_for(operation)
+    if not offered:
+        raise ValueError(f"backend {backend_name!r} does not compute {operation}s; "
+                         f"its operations: {', '.join(backend.operations)}")
     if mode is None:
-        if len(backend.modes) == 1:
-            return backend.modes[0]
-        raise ValueError(f"backend {backend_name!r} needs a mode: one of {', '.join(backend.modes)}")
-    if mode not in backend.modes:
-        raise UnknownChoiceError(f"mode for backend {backend_name!r}", mode, backend.modes)
+        if len(offered) == 1:
+            return offered[0]
+        raise ValueError(f"backend {backend_name!r} needs a mode for {operation}: one of {', '.join(offered)}")
+    if mode not in offered:
+        what = "composition" if operation in SECOND_ORDER else "mode"
+        raise UnknownChoiceError(f"{what} for {operation} on backend {backend_name!r}", mode, offered)
     return mode
 
 
@@ -40,33 +45,97 @@ def resolve_dtype(dtype: str | np.dtype | None, x: Any) -> str:
     return name
 
 
-def jacobian(
+def _real_vector(a: Any, what: str) -> np.ndarray:
+    if np.iscomplexobj(a):
+        raise ValueError(f"{what} must be real; got complex values")
+    return np.asarray(a, dtype=np.float64)
+
+
+def evaluate(
+    operation: str,
     problem: str | Problem | Any,
     x: Any,
     *,
     backend: str,
     mode: str | None = None,
     dtype: str | None = None,
+    v: Any = None,
+    u: Any = None,
+    chunk_size: int | None = None,
+    device: str = "cpu",
     **constants: Any,
 ) -> np.ndarray:
-    """The Jacobian of ``problem`` at ``x`` as a NumPy array, shaped like ``jax.jacfwd``'s.
-
-    ``problem`` is a registered name or a callable ``f(x, xp)``; ``mode`` is ``"forward"`` or
-    ``"reverse"`` (baselines have one mode and need none); constants go by name (``x_star``) and
-    default to the registry's deterministic values for ``len(x)``.
-    """
+    """One operation of ``problem`` at ``x`` as a NumPy array (the shared path of the five functions below)."""
     prob = get_problem(problem)
     be = get_backend(backend)
-    mode = resolve_mode(backend, mode)
+    mode = resolve_mode(backend, mode, operation)
     dtype = resolve_dtype(dtype, x)
-    x64 = np.asarray(x, dtype=np.float64)
+    if device not in DEVICES:
+        raise UnknownChoiceError("device", device, DEVICES)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer, not {chunk_size!r}")
+    x64 = _real_vector(x, "x")
     prob.check_input(x64)
-    reason = be.supports(prob, mode)
+    n = x64.shape[0]
+    reason = be.supports(prob, operation, mode, n, chunk_size, device)
     if reason:
         raise ValueError(reason)
     consts = prob.constants(x64, **constants)
+    direction = Direction()
+    if operation in ("jvp", "hvp"):
+        direction = Direction(v=_vector(v, (n,), "v", operation))
+    elif operation == "vjp":
+        shape = () if prob.is_scalar(n) else (prob.n_outputs(n),)
+        direction = Direction(u=_vector(u, shape, "u", operation))
     try:
         be.load()
     except ImportError as exc:
         raise BackendUnavailableError(f"backend {backend!r} is unavailable: {type(exc).__name__}: {exc}") from exc
-    return be.prepare(prob, x64, mode, dtype, consts).run_jacobian()
+    return be.prepare(prob, x64, operation, mode, dtype, consts, direction,
+                      chunk_size=chunk_size, device=device).run()
+
+
+def _vector(a: Any, shape: tuple[int, ...], name: str, operation: str) -> np.ndarray:
+    if a is None:
+        raise ValueError(f"{operation} needs {name}")
+    arr = _real_vector(a, name)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} for this {operation}, not {arr.shape}")
+    return arr
+
+
+def jacobian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
+             dtype: str | None = None, chunk_size: int | None = None, device: str = "cpu",
+             **constants: Any) -> np.ndarray:
+    """The Jacobian of ``problem`` at ``x``, shaped like ``jax.jacfwd``'s (``(n,)`` for a scalar output).
+
+    ``problem`` is a registered name or a callable ``f(x, xp, **constants)``; ``mode`` is
+    ``"forward"`` or ``"reverse"`` (baselines have one mode and need none); constants go by name
+    (``x_star``) and default to the registry's deterministic values for ``len(x)``.
+    """
+    return evaluate("jacobian", problem, x, backend=backend, mode=mode, dtype=dtype, chunk_size=chunk_size,
+                    device=device, **constants)
+
+
+def jvp(problem: str | Problem | Any, x: Any, v: Any, *, backend: str, mode: str | None = None,
+        dtype: str | None = None, **constants: Any) -> np.ndarray:
+    """J v: shape (m,), or a scalar's shape for a scalar output."""
+    return evaluate("jvp", problem, x, v=v, backend=backend, mode=mode, dtype=dtype, **constants)
+
+
+def vjp(problem: str | Problem | Any, x: Any, u: Any, *, backend: str, mode: str | None = None,
+        dtype: str | None = None, **constants: Any) -> np.ndarray:
+    """uᵀ J: shape (n,); ``u`` has f's output shape (a 0-d array or a float for a scalar output)."""
+    return evaluate("vjp", problem, x, u=u, backend=backend, mode=mode, dtype=dtype, **constants)
+
+
+def hvp(problem: str | Problem | Any, x: Any, v: Any, *, backend: str, mode: str | None = None,
+        dtype: str | None = None, **constants: Any) -> np.ndarray:
+    """H v of a scalar-valued problem: shape (n,). ``mode`` is a composition, e.g. ``forward-over-reverse``."""
+    return evaluate("hvp", problem, x, v=v, backend=backend, mode=mode, dtype=dtype, **constants)
+
+
+def hessian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
+            dtype: str | None = None, **constants: Any) -> np.ndarray:
+    """H of a scalar-valued problem: shape (n, n). ``mode`` is a composition, e.g. ``forward-over-reverse``."""
+    return evaluate("hessian", problem, x, backend=backend, mode=mode, dtype=dtype, **constants)

@@ -1,20 +1,36 @@
-"""One benchmark case — (problem, size, backend, mode, dtype) — built and measured the same way for the CLI and asv."""
+"""One benchmark case — (problem, size, operation, backend, mode, dtype...) — built, checked and measured
+the same way for the CLI's workers and the asv suite."""
 
 from __future__ import annotations
 
+import math
 import time
+import tracemalloc
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from adbench.backends import PreparedCase, get_backend
-from adbench.backends.numpy_baselines import central_differences
-from adbench.problems import Problem, get_problem
+from adbench import memory
+from adbench.backends import SECOND_ORDER, Direction, PreparedCase, get_backend
+from adbench.backends.numpy_baselines import reference
+from adbench.problems import Problem, get_problem, list_problems
 from adbench.timing import measure, timed_call
 
-
-FD_REFERENCE_MAX_ENTRIES = 100_000  # beyond this a finite-difference check costs more than the case
+# Derivative entries beyond which a finite-difference reference costs more than the case.
+FD_REFERENCE_MAX_ENTRIES = 100_000
+# The correctness gate: max|result - reference| / max|reference| at or below this passes.
+# float64: a few thousand ulps, room for sums of 10^4-10^5 terms and 10^3-step recurrences.
+# float32 (eps 1.2e-7): the same depth of computation costs ~1e-4 (lstm's 1024 steps, gmm's
+# logsumexp over 1000 points); 1e-3 leaves a factor of ten and still catches every real bug
+# (a wrong derivative is off by O(1), a NaN is not finite).
+TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
+# A float64 central-difference reference is good to ~eps^(2/3) times the function's third
+# derivatives over its first; differences of differences (a user's Hessian) to ~1e-6.
+APPROXIMATE_REFERENCE_TOLERANCE = 1e-4
+# Finite differences are approximate by construction, in their own precision: ~eps^(2/3)
+# (5e-11 in float64, 2.5e-5 in float32) times third derivatives, which control_loop makes large.
+FINITE_DIFFERENCE_TOLERANCE = {"float64": 1e-5, "float32": 5e-2}
 
 
 @dataclass(frozen=True)
@@ -27,45 +43,126 @@ class CaseSpec:
     mode: str
     dtype: str = "float32"
     seed: int = 0
+    operation: str = "jacobian"
+    chunk_size: int | None = None
+    device: str = "cpu"
 
     def label(self) -> str:
-        return f"{self.problem}[n={self.size}] {self.backend}/{self.mode} {self.dtype}"
+        chunk = f" chunk={self.chunk_size}" if self.chunk_size else ""
+        device = f" {self.device}" if self.device != "cpu" else ""
+        return (f"{self.problem}[n={self.size}] {self.operation} {self.backend}/{self.mode} "
+                f"{self.dtype}{chunk}{device}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | None, int]:
-    """Why the case cannot run here (unsupported, or over the memory limit), and its memory estimate."""
+def tolerance(dtype: str, reference_kind: str, backend: str) -> float:
+    """The largest relative error that passes the correctness gate for this case."""
+    tol = TOLERANCE[dtype]
+    if reference_kind == "approximate":
+        tol = max(tol, APPROXIMATE_REFERENCE_TOLERANCE)
+    if get_backend(backend).name == "finite-diff":
+        tol = max(tol, FINITE_DIFFERENCE_TOLERANCE[dtype])
+    return tol
+
+
+def direction(problem: Problem, operation: str, n: int, m: int, seed: int) -> Direction:
+    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream."""
+    if operation in ("jvp", "hvp"):
+        return Direction(v=problem._rng(seed, 2).standard_normal(n))
+    if operation == "vjp":
+        rng = problem._rng(seed, 3)
+        return Direction(u=np.asarray(rng.standard_normal()) if problem.is_scalar(n) else rng.standard_normal(m))
+    return Direction()
+
+
+# -- memory ------------------------------------------------------------------------------------------
+def _traced_peak(problem: Problem, n: int, seed: int) -> tuple[int, int]:
+    """Peak bytes NumPy allocates while evaluating f at size n (tracemalloc sees NumPy's buffers), and m."""
+    x = problem.inputs(n, seed)
+    constants = problem.constants(x, seed)
+    tracemalloc.start()
+    try:
+        y = problem.function(x, np, **constants)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, int(np.size(y))
+
+
+def work_and_outputs(problem: Problem, n: int, seed: int = 0) -> tuple[int | None, int | None]:
+    """f's largest intermediate in elements, and m, at size n: declared for registered problems,
+    measured for a user's function at two small sizes and extrapolated (so a probe never costs
+    what the case would)."""
+    if problem.builtin:
+        return problem.work_size(n), problem.n_outputs(n)
+    try:
+        if n <= 256:
+            peak, m = _traced_peak(problem, n, seed)
+            return max(peak // 8, n), m
+        (p1, m1), (p2, m2) = _traced_peak(problem, 128, seed), _traced_peak(problem, 256, seed)
+    except Exception:  # not valid at small sizes: the case runs guarded by the watchdog only
+        return None, None
+    grow = lambda a, b: max(0.0, math.log(max(b, 1) / max(a, 1)) / math.log(2))  # noqa: E731
+    peak = p2 * (n / 256) ** grow(p1, p2)
+    m = round(m2 * (n / 256) ** grow(m1, m2))
+    return max(int(peak // 8), n), max(m, 1)
+
+
+def memory_estimate(spec: CaseSpec, problem: Problem | None = None) -> int | None:
+    problem = problem or get_problem(spec.problem)
+    work, m = work_and_outputs(problem, spec.size, spec.seed)
+    if work is None:
+        return None
+    return get_backend(spec.backend).memory_estimate(
+        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size)
+
+
+def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | None, int | None]:
+    """Why the case cannot run here (unsupported, or over the memory limit), and its memory estimate.
+
+    May evaluate a user's function at small sizes; runs in the worker, guarded.
+    """
     problem, backend = get_problem(spec.problem), get_backend(spec.backend)
-    estimate = backend.memory_estimate(problem, spec.size, spec.mode, spec.dtype)
-    reason = backend.supports(problem, spec.mode)
-    if reason is None and memory_limit_bytes is not None and estimate > memory_limit_bytes:
-        reason = (
-            f"estimated peak memory {estimate / 2**30:.1f} GiB exceeds the limit "
-            f"{memory_limit_bytes / 2**30:.1f} GiB"
-        )
+    reason = backend.supports(problem, spec.operation, spec.mode, None, spec.chunk_size, spec.device)
+    estimate = memory_estimate(spec, problem) if reason is None else None
+    if reason is None and memory_limit_bytes is not None and estimate is not None and estimate > memory_limit_bytes:
+        reason = (f"estimated peak memory {estimate / 2**30:.1f} GiB exceeds the limit "
+                  f"{memory_limit_bytes / 2**30:.1f} GiB (--memory-limit)")
+    if reason is None and spec.operation in SECOND_ORDER and not problem.is_scalar(spec.size):
+        reason = f"{spec.operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
     return reason, estimate
 
 
+# -- building and warming --------------------------------------------------------------------------------
 def build_case(spec: CaseSpec) -> tuple[Problem, PreparedCase, dict[str, Any]]:
-    """The problem, its ready-to-time callables, and the constants they close over."""
+    """The problem, its ready-to-time callables, and its inputs (x, constants, direction)."""
     problem = get_problem(spec.problem)
     x = problem.inputs(spec.size, spec.seed)
     constants = problem.constants(x, spec.seed)
-    prepared = get_backend(spec.backend).prepare(problem, x, spec.mode, spec.dtype, constants)
-    return problem, prepared, {"x": x, **constants}
+    m = problem.known_n_outputs(spec.size)
+    if m is None and spec.operation == "vjp":
+        m = problem.n_outputs(spec.size)
+    d = direction(problem, spec.operation, spec.size, m or 1, spec.seed)
+    prepared = get_backend(spec.backend).prepare(
+        problem, x, spec.operation, spec.mode, spec.dtype, constants, d,
+        chunk_size=spec.chunk_size, device=spec.device)
+    return problem, prepared, {"x": x, "constants": constants, "direction": d}
 
 
 def warm_up_spec(spec: CaseSpec) -> CaseSpec | None:
-    """The registry's smallest other case on the same backend, mode and dtype."""
+    """The registry's smallest other case on the same backend, operation, mode and dtype."""
     backend = get_backend(spec.backend)
-    from adbench.problems import list_problems
-
     candidates = sorted((min(p.sizes), p.name) for p in list_problems() if p.builtin)
     for n, name in candidates:
-        if (name, n) != (spec.problem, spec.size) and backend.supports(get_problem(name), spec.mode) is None:
-            return CaseSpec(name, n, spec.backend, spec.mode, spec.dtype, spec.seed)
+        problem = get_problem(name)
+        if (name, n) == (spec.problem, spec.size):
+            continue
+        if backend.supports(problem, spec.operation, spec.mode, n, spec.chunk_size, spec.device) is None:
+            size = n if spec.chunk_size is None else max(n, 2)
+            return CaseSpec(name, size, spec.backend, spec.mode, spec.dtype, spec.seed, spec.operation,
+                            spec.chunk_size, spec.device)
     return None
 
 
@@ -74,44 +171,68 @@ def warm_up(spec: CaseSpec) -> None:
     (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run."""
     other = warm_up_spec(spec)
     if other is not None:
-        build_case(other)[1].run_jacobian()
+        build_case(other)[1].run()
 
 
-def relative_error(jac: np.ndarray, reference: np.ndarray) -> float:
-    """max |J - R| / max |R|: one number per case, robust to entries that are exactly zero."""
-    scale = float(np.max(np.abs(reference))) or 1.0
-    return float(np.max(np.abs(np.asarray(jac, np.float64) - reference)) / scale)
+# -- checking --------------------------------------------------------------------------------------------
+def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
+    """max |R' - R| / max |R|: one number per case, robust to entries that are exactly zero."""
+    result = np.asarray(result, np.float64)
+    if result.shape != ref.shape:
+        raise ValueError(f"result has shape {result.shape}, the reference {ref.shape}")
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    return float(np.max(np.abs(result - ref)) / (scale or 1.0)) if ref.size else 0.0
 
 
-def run_case(spec: CaseSpec, budget_s: float = 0.2, f_budget_s: float | None = None) -> dict[str, Any]:
-    """Build, check and time one case; the row (with raw samples) for the results file."""
+def check(spec: CaseSpec, problem: Problem, result: np.ndarray, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The correctness gate's verdict on one result: rel_error, tolerance, and ``wrong`` if it fails."""
+    out: dict[str, Any] = {"n_outputs": problem.n_outputs(spec.size)}
+    if not np.all(np.isfinite(result)):
+        bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
+        out.update(status="wrong", reference="none",
+                   error=f"result is not finite: {bad} of {np.size(result)} entries are NaN or inf")
+        return out
+    ref, kind = reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
+                          FD_REFERENCE_MAX_ENTRIES)
+    out["reference"] = kind
+    if ref is None:
+        return out
+    err = relative_error(result, ref)
+    tol = tolerance(spec.dtype, kind, spec.backend)
+    out.update(rel_error=err, tolerance=tol)
+    if not err <= tol:
+        out.update(status="wrong", error=f"relative error {err:.2e} against the {kind} reference exceeds "
+                                         f"the {spec.dtype} tolerance {tol:.0e}")
+    return out
+
+
+# -- one round -------------------------------------------------------------------------------------------
+def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
+              memory_limit_bytes: int | None = None) -> dict[str, Any]:
+    """Build, check (first round) and time one case in this process: one round's answer.
+
+    The order is the fairness: f's first call and the operation's first call on the freshly
+    built case (after another case has warmed the framework), then the operation's samples, then
+    f's. Peak memory counts the first calls and the samples, not the reference check.
+    """
+    answer: dict[str, Any] = {}
+    if first:
+        reason, estimate = skip_reason(spec, memory_limit_bytes)
+        answer["memory_estimate_bytes"] = estimate
+        if reason is not None:
+            return {**answer, "status": "skipped", "error": reason}
     t_build = time.perf_counter()
     problem, prepared, inputs = build_case(spec)
-    build_s = time.perf_counter() - t_build
-    x, constants = inputs.pop("x"), inputs
-
-    # The first call is timed on the fresh case (trace + compile + run) and its output checked.
-    jac_first, out = timed_call(prepared.jacobian, prepared.sync)
-    reference = problem.reference_jacobian(x, **constants)
-    if reference is None and spec.size * problem.n_outputs(spec.size) <= FD_REFERENCE_MAX_ENTRIES:
-        # No hand-written Jacobian (a user's function): float64 central differences instead.
-        reference = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(spec.size))
-    error = relative_error(prepared.to_numpy(out), reference) if reference is not None else None
-
-    jac = measure(prepared.jacobian, prepared.sync, budget_s=budget_s, with_first_call=False)
-    jac.first_call_s = jac_first
-    fun = measure(prepared.function, prepared.sync, budget_s=f_budget_s or budget_s / 4)
-    return {
-        "n_inputs": spec.size,
-        "n_outputs": problem.n_outputs(spec.size),
-        "build_s": build_s,
-        **jac.summary(),
-        "f_first_call_s": fun.first_call_s,
-        "f_median_s": fun.median,
-        "f_iqr_s": fun.iqr,
-        "f_min_s": fun.min,
-        "j_over_f": jac.median / fun.median if fun.median > 0 else None,
-        "rel_error": error,
-        "raw_samples": jac.samples,
-        "raw_f_samples": fun.samples,
-    }
+    answer["build_s"] = time.perf_counter() - t_build
+    backend = get_backend(spec.backend)
+    baseline = memory.reset_peak()
+    device_peak = backend.device_peak(spec.device)
+    answer["f_first_call_s"], _ = timed_call(prepared.function, prepared.sync)
+    answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
+    op = measure(prepared.call, prepared.sync, budget_s=budget_s, with_first_call=False)
+    answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
+    fun = measure(prepared.function, prepared.sync, budget_s=budget_s / 4, with_first_call=False)
+    answer.update(samples=op.samples, number=op.number, f_samples=fun.samples)
+    if first:
+        answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
+    return answer

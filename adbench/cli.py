@@ -3,36 +3,90 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 FORMATS = ("table", "csv", "json", "markdown")
+EXIT_CODES = (f"exit codes: {EXIT_OK} every case ran (skipped ones included); {EXIT_CASE_FAILED} a case errored, "
+              f"timed out, passed the memory limit or was wrong; {EXIT_USAGE} bad arguments; {EXIT_INTERRUPTED} "
+              f"interrupted (Ctrl-C); {EXIT_TERMINATED} terminated (SIGTERM). Finished cases are saved in every case.")
 
 
-def _csv_list(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
+class UsageError(ValueError):
+    """Bad command-line input: exit status 2, with a message that names the flag and the valid choices."""
 
 
-def _int_list(text: str) -> list[int]:
+# -- argument types: each names its flag and the valid range --------------------------------------------
+def names(flag: str):
+    def parse(text: str) -> list[str]:
+        items = list(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+        if not items:
+            raise argparse.ArgumentTypeError(f"{flag} needs at least one name, not {text!r}")
+        return items
+
+    return parse
+
+
+def positive_ints(flag: str, allow_none: bool = False):
+    def parse(text: str) -> list[int | None]:
+        values: list[int | None] = []
+        for item in (t.strip() for t in text.split(",")):
+            if allow_none and item.lower() in ("none", "full"):
+                values.append(None)
+                continue
+            try:
+                value = int(item)
+            except ValueError:
+                value = 0
+            if value < 1:
+                extra = " (or none: unchunked)" if allow_none else ""
+                raise argparse.ArgumentTypeError(f"{flag} takes comma-separated positive integers{extra}, not {text!r}")
+            values.append(value)
+        return list(dict.fromkeys(values))
+
+    return parse
+
+
+def positive_number(flag: str, unit: str, maximum: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        top = f" and at most {maximum:g}" if maximum else ""
+        if not math.isfinite(value) or value <= 0 or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{flag} must be a finite number of {unit} above 0{top}, not {text!r}")
+        return value
+
+    return parse
+
+
+def int_in(flag: str, lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer from {lo} to {hi}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _total_memory_gib() -> float:
     try:
-        values = [int(v) for v in _csv_list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes are comma-separated positive integers, not {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"sizes are comma-separated positive integers, not {text!r}")
-    return values
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return 8.0
 
 
 def _default_memory_limit_gib() -> float:
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 4.0
-    return round(total / 2**30 / 2, 1)  # half the machine: room for the parent and the OS
+    return round(_total_memory_gib() / 2, 1)  # half the machine: room for the parent and the OS
 
 
 # -- list -----------------------------------------------------------------------------------------
@@ -43,18 +97,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     from adbench.problems import list_problems
 
     problems = pd.DataFrame([
-        {"problem": p.name, "sizes (n)": ", ".join(map(str, p.sizes)),
+        {"problem": p.name,
+         "sizes (n)": ", ".join(f"{n} ({p.presets[n]})" if n in p.presets else str(n) for n in p.sizes),
+         "default run": ", ".join(map(str, p.run_sizes)),
          "outputs (m)": ", ".join(str(p.n_outputs(n)) for n in p.sizes), "description": p.description}
         for p in list_problems()
     ])
     backends = pd.DataFrame([
-        {"backend": b.name, "framework": b.framework, "modes": ", ".join(b.modes),
+        {"backend": b.name, "framework": b.framework,
+         "operations: modes": "; ".join(f"{op}: {', '.join(ms)}" for op, ms in b.operations.items()),
          "available": "yes" if b.available else "no", "version": b.version or "",
          "note": b.description if b.available else b.reason}
         for b in list_backends()
     ])
     print("Problems\n" + problems.to_markdown(index=False, tablefmt="simple"))
     print("\nBackends\n" + backends.to_markdown(index=False, tablefmt="simple"))
+    from adbench.backends import backend_names
+
+    left_out = sorted(set(backend_names()) - set(backend_names(default_only=True)))
+    if left_out:
+        print(f"\nNot in a plain `compare` (ask with --backends): {', '.join(left_out)}")
     return EXIT_OK
 
 
@@ -62,113 +124,140 @@ def cmd_list(args: argparse.Namespace) -> int:
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     from adbench.threads import DEFAULT_THREADS
 
-    p.add_argument("--problems", type=_csv_list, help="comma-separated problem names (default: all registered)")
+    p.add_argument("--problems", type=names("--problems"), help="comma-separated problem names (default: all registered)")
     p.add_argument("--problem", action="append", default=[], metavar="MODULE:FUNCTION",
-                   help="your own f(x, xp), from a module or a .py file; repeatable; runs at --sizes")
-    p.add_argument("--backends", type=_csv_list, help="comma-separated backends (default: all)")
-    p.add_argument("--modes", type=_csv_list, help="forward, reverse or both (default: both)")
-    p.add_argument("--sizes", type=_int_list, help="comma-separated input sizes n (default: each problem's sweep)")
+                   help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
+                        "constants(n, seed) supplies the data); repeatable; runs at --sizes")
+    p.add_argument("--backends", type=names("--backends"),
+                   help="comma-separated backends (default: all but those slow to set up, e.g. torch-compile)")
+    p.add_argument("--operations", type=names("--operations"),
+                   help="jacobian, jvp, vjp, hvp, hessian, comma-separated (default: jacobian,hvp)")
+    p.add_argument("--modes", type=names("--modes"),
+                   help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
+                        "(default: all each backend offers)")
+    p.add_argument("--sizes", type=positive_ints("--sizes"),
+                   help="comma-separated input sizes n for problems that take any n (default: each problem's)")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--quick", action="store_true", help="one size per problem and a short budget: ~20 s")
+    scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
     p.add_argument("--dtype", default="float32", help="float32 (default, as in the tutorial) or float64")
-    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+    p.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS,
                    help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared machine)")
-    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                   help="sampling time per case after the first call (default 0.1; 0.03 with --quick)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                   help="a case running longer is recorded as timeout (default 60)")
-    p.add_argument("--memory-limit", type=float, default=_default_memory_limit_gib(), metavar="GIB",
-                   help="skip cases whose estimated peak memory exceeds this (default: half the RAM)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the deterministic inputs (default 0)")
-    p.add_argument("--quick", action="store_true", help="fewer sizes and a shorter budget: an answer in ~20 s")
+    p.add_argument("--rounds", type=int_in("--rounds", 1, 100), default=None,
+                   help="rounds per case, each in fresh worker processes (default 2)")
+    p.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
+                   help="sampling time per case, shared by its rounds (default 0.1; 0.03 with --quick)")
+    p.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0, metavar="SECONDS",
+                   help="a case round running longer is recorded as timeout (default 60)")
+    p.add_argument("--memory-limit", type=positive_number("--memory-limit", "GiB", 1 << 20),
+                   default=_default_memory_limit_gib(), metavar="GIB",
+                   help="skip cases estimated above this, and kill a worker whose memory passes it "
+                        "(default: half the RAM)")
+    p.add_argument("--chunk-size", type=positive_ints("--chunk-size", allow_none=True), default=None, metavar="K[,K...]",
+                   help="basis vectors per vectorised pass for Jacobians (jax, torch); several give a "
+                        "memory-time trade-off; 'none' is unchunked (default: none)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--seed", type=int_in("--seed", 0, 2**32 - 1), default=0, help="seed of the deterministic inputs (default 0)")
     p.add_argument("--output", type=Path, help="results CSV path (a JSON sidecar goes beside it); "
                    "default results/compare-<UTC time>.csv")
     p.add_argument("--format", default="table", help=f"what to print: {', '.join(FORMATS)} (default table)")
 
 
 def _validate_compare(args: argparse.Namespace) -> None:
-    """Check every name before starting any worker, so a typo costs nothing."""
-    from adbench.backends import AD_MODES, DTYPES, get_backend
+    """Check every name and path before starting any worker, so a typo costs nothing."""
+    from adbench.backends import AD_MODES, COMPOSITIONS, DEVICES, DTYPES, OPERATIONS, get_backend
     from adbench.errors import UnknownChoiceError
     from adbench.problems import get_problem
+    from adbench.results import check_output_path
     from adbench.threads import check_threads
 
-    if args.format not in FORMATS:
-        raise UnknownChoiceError("format", args.format, FORMATS)
-    if args.dtype not in DTYPES:
-        raise UnknownChoiceError("dtype", args.dtype, DTYPES)
-    for mode in args.modes or ():
-        if mode not in AD_MODES:
-            raise UnknownChoiceError("mode", mode, AD_MODES)
-    for name in args.backends or ():
-        get_backend(name)
-    for name in args.problems or ():
-        get_problem(name)
-    for spec in args.problem:
-        get_problem(spec if ":" in spec else f"{spec}:")
-    check_threads(args.threads)
-    for value, flag in ((args.budget, "--budget"), (args.timeout, "--timeout"), (args.memory_limit, "--memory-limit")):
-        if value is not None and value <= 0:
-            raise ValueError(f"{flag} must be positive, not {value}")
+    try:
+        if args.format not in FORMATS:
+            raise UnknownChoiceError("format", args.format, FORMATS)
+        if args.dtype not in DTYPES:
+            raise UnknownChoiceError("dtype", args.dtype, DTYPES)
+        if args.device not in DEVICES:
+            raise UnknownChoiceError("device", args.device, DEVICES)
+        for op in args.operations or ():
+            if op not in OPERATIONS:
+                raise UnknownChoiceError("operation", op, OPERATIONS)
+        for mode in args.modes or ():
+            if mode not in AD_MODES + COMPOSITIONS:
+                raise UnknownChoiceError("mode", mode, AD_MODES + COMPOSITIONS)
+        for name in args.backends or ():
+            get_backend(name)
+        for name in args.problems or ():
+            get_problem(name)
+        for spec in args.problem:
+            get_problem(spec if ":" in spec else f"{spec}:")
+        check_threads(args.threads)
+        if args.device == "cuda":
+            from adbench.environment import visible_gpus
+
+            if not visible_gpus():
+                raise UsageError(f"--device cuda: no CUDA GPU is visible here (nvidia-smi finds none); devices "
+                                 f"found: cpu ({os.cpu_count()} CPUs). Run with --device cpu")
+        if args.output is not None:
+            check_output_path(args.output)
+    except UsageError:
+        raise
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from adbench.compare import build_grid, render
-    from adbench.environment import environment
-    from adbench.results import rows_to_frame, write_results
-    from adbench.runner import RunOutcome, RunSettings, run_grid
+def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
+    from adbench import compare
 
     _validate_compare(args)
     problems = list(args.problems or [])
     problems += args.problem
     if args.problem and not args.problems:
         problems = list(args.problem)  # --problem alone means: just my function
-    specs = build_grid(problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick)
-    budget = args.budget if args.budget is not None else (0.03 if args.quick else 0.1)
-    settings = RunSettings(threads=args.threads, budget_s=budget, timeout_s=args.timeout,
-                           memory_limit_bytes=int(args.memory_limit * 2**30))
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or Path("results") / f"compare-{stamp}.csv"
-    run_settings = {
-        "command": "adbench compare " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["compare"] else "adbench compare",
-        "threads": args.threads, "budget_s": budget, "timeout_s": args.timeout,
-        "memory_limit_gib": args.memory_limit, "dtype": args.dtype, "seed": args.seed, "quick": args.quick,
-        "statistic": "median of calibrated samples (each >= 1 ms of back-to-back synced calls)",
-    }
-    outcome = RunOutcome()
-    # Taken once, at the start; "frameworks" is the dict the workers fill in as they start.
-    env = environment(outcome.versions, args.threads)
-    progress = _progress_bar(len(specs))
+    specs = compare.build_grid(
+        problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick,
+        operations=args.operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device)
+    if not specs:
+        raise UsageError("nothing to run: no backend offers the operations and modes asked for "
+                         "(see `adbench list`)")
+    budget = args.budget if args.budget is not None else (compare.QUICK_BUDGET_S if args.quick else compare.DEFAULT_BUDGET_S)
+    rounds = args.rounds if args.rounds is not None else compare.DEFAULT_ROUNDS
+    progress = _progress_bar(len(specs) * rounds)
 
-    def save(row: dict) -> None:
-        # Rewritten atomically after every case: a crash or Ctrl-C keeps every finished case.
-        write_results(output, outcome.rows, env, run_settings)
+    def advance(result) -> None:
         if progress is not None:
-            progress.set_postfix_str(f"{row['problem']} n={row['size']} {row['backend']}/{row['mode']}", refresh=False)
+            progress.set_postfix_str(f"{result.problem} n={result.size} {result.operation} {result.backend}/"
+                                     f"{result.mode}", refresh=False)
             progress.update(1)
 
-    run_grid(specs, settings, on_result=save, outcome=outcome)
-    if progress is not None:
-        progress.close()
-    if not outcome.rows:
-        print("no case ran", file=sys.stderr)
-        return EXIT_INTERRUPTED if outcome.interrupted else EXIT_CASE_FAILED
-    write_results(output, outcome.rows, env, run_settings)
-    frame = rows_to_frame(outcome.rows)
-    print(render(frame, args.format), end="")
-    failed = frame[frame["status"].isin(["error", "timeout"])]
-    skipped = frame[frame["status"] == "skipped"]
-    print(f"\n{len(frame)} cases: {len(frame) - len(failed) - len(skipped)} ok, {len(failed)} failed, "
-          f"{len(skipped)} skipped. Results: {output} (+ .json)", file=sys.stderr)
-    for _, row in failed.iterrows():
-        print(f"  {row['status']}: {row['problem']} n={row['size']} {row['backend']}/{row['mode']}: {row['error']}",
-              file=sys.stderr)
+    try:
+        done = compare.run(
+            specs, output=args.output, threads=args.threads, rounds=rounds, budget_s=budget,
+            timeout_s=args.timeout, memory_limit_gib=args.memory_limit, device=args.device,
+            command="adbench " + " ".join(argv), on_result=advance)
+    finally:
+        if progress is not None:
+            progress.close()
+    outcome, frame = done.outcome, done.frame
+    if len(frame):
+        print(compare.render(frame, args.format, outcome.noise), end="")
+    _report_cases(frame, done.csv_path)
     if outcome.interrupted:
-        print(f"interrupted: kept the {len(frame)} finished cases", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_CASE_FAILED if len(failed) else EXIT_OK
+        print(f"{'terminated' if outcome.interrupted == 15 else 'interrupted'}: kept the finished cases in "
+              f"{done.csv_path}", file=sys.stderr)
+        return EXIT_TERMINATED if outcome.interrupted == 15 else EXIT_INTERRUPTED
+    return EXIT_CASE_FAILED if len(done.failed) else EXIT_OK
 
 
-
-
+def _report_cases(frame, csv_path: Path) -> None:
+    """Counts, where the set went, and every case that is not ok with its reason."""
+    counts = frame["status"].value_counts().to_dict()
+    parts = [f"{counts.get(s, 0)} {s}" for s in ("ok", "wrong", "error", "timeout", "memory", "skipped") if counts.get(s)]
+    print(f"\n{len(frame)} cases: {', '.join(parts) or 'none finished'}. Results: {csv_path} (+ .json)",
+          file=sys.stderr)
+    for _, row in frame[frame["status"] != "ok"].iterrows():
+        print(f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/{row['mode']}"
+              f"{' chunk=' + str(row['chunk_size']) if row['chunk_size'] is not None and str(row['chunk_size']) != '<NA>' else ''}"
+              f": {row['error']}", file=sys.stderr)
 
 
 def _progress_bar(total: int):
@@ -176,10 +265,11 @@ def _progress_bar(total: int):
     if not sys.stderr.isatty():
         return None
     try:
-        from tqdm import tqdm
+        import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit="case", file=sys.stderr, dynamic_ncols=True)
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are started with preexec_fn
+    return tqdm.tqdm(total=total, unit="case", file=sys.stderr, dynamic_ncols=True)
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -193,13 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adbench",
         description="Benchmark automatic differentiation: forward vs reverse mode, JAX vs PyTorch vs autograd.",
-        epilog="exit codes: 0 every case ran; 1 a case errored or timed out; 2 bad arguments; 130 interrupted",
+        epilog=EXIT_CODES,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     p_list = sub.add_parser("list", help="problems and backends (available or not, with versions)")
     p_list.set_defaults(func=cmd_list)
-    p_compare = sub.add_parser("compare", help="time forward vs reverse mode across sizes and frameworks")
+    p_compare = sub.add_parser("compare", help="time forward vs reverse mode across sizes and frameworks",
+                               epilog=EXIT_CODES)
     add_compare_arguments(p_compare)
     p_compare.set_defaults(func=cmd_compare)
     p_report = sub.add_parser("report", help="build the HTML result pages from saved results")
@@ -211,13 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    # First, before anything slow: an interrupt at any moment ends quietly with its own status.
+    import signal
+
+    from adbench.errors import Terminated
+
+    def on_term(signum, frame):
+        raise Terminated()
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, on_term)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.func is cmd_compare:
+            return cmd_compare(args, argv)
         return args.func(args)
-    except ValueError as exc:  # bad names and values: the message lists the valid choices
-        print(f"adbench {args.command}: error: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        print(f"adbench {argv[0] if argv else ''}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -1,15 +1,28 @@
-"""``adbench compare``: build the case grid, run it, save the results and render the answer as a table."""
+"""``adbench compare``: build the case grid, run it, save the results and say what they show."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from adbench.backends import AD_MODES, backend_names, get_backend
+from adbench import formatting as fmt
+from adbench.backends import AD_MODES, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
+from adbench.record import FAILED, CaseResult
+
+DEFAULT_OPERATIONS = ("jacobian", "hvp")
+# A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
+# --modes or --full add the other two compositions.
+DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
+                 "hessian": ("forward-over-reverse", "reverse-over-reverse")}
+DEFAULT_ROUNDS = 2
+DEFAULT_BUDGET_S = 0.1
+QUICK_BUDGET_S = 0.03
 
 
 def build_grid(
@@ -20,133 +33,247 @@ def build_grid(
     dtype: str = "float32",
     seed: int = 0,
     quick: bool = False,
+    *,
+    operations: Sequence[str] | None = None,
+    full: bool = False,
+    chunk_sizes: Sequence[int | None] = (None,),
+    device: str = "cpu",
 ) -> list[CaseSpec]:
-    """Every (problem, size, backend, mode) asked for; baselines run their one mode whatever ``modes`` says."""
+    """Every (problem, size, operation, backend, mode[, chunk]) asked for.
+
+    Baselines run their one mode whatever ``modes`` says. A second-order operation is left out
+    for a registered problem with vector output (it has no Hessian to ask for); a user's function
+    is kept and its worker decides. Chunk sizes apply to the Jacobians of backends that chunk;
+    every other case runs once, unchunked.
+    """
     probs = [get_problem(p) for p in problems] if problems else list_problems()
-    backend_objs = [get_backend(b) for b in (backends or backend_names())]
-    modes = tuple(modes) if modes else AD_MODES
+    backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
+    operations = tuple(operations or DEFAULT_OPERATIONS)
     specs = []
     for problem in probs:
-        for n in _sizes_for(problem, sizes, quick):
-            for backend in backend_objs:
-                ad = set(backend.modes) & set(AD_MODES)
-                for mode in backend.modes:
-                    if ad and mode not in modes:
-                        continue
-                    specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed))
+        for n in sizes_for(problem, sizes, quick, full):
+            m = problem.known_n_outputs(n)
+            for operation in operations:
+                if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
+                    continue
+                for backend in backend_objs:
+                    wanted = modes or (None if full else DEFAULT_MODES.get(operation))
+                    for mode in backend.modes_for(operation):
+                        if wanted and not backend.baseline and mode not in wanted:
+                            continue
+                        chunks = chunk_sizes if (backend.chunkable and operation == "jacobian") else (None,)
+                        for chunk in dict.fromkeys(chunks):
+                            specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation,
+                                                  chunk, device))
     return specs
 
 
-def _sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool) -> tuple[int, ...]:
-    if not problem.takes_any_size:
-        return problem.quick_sizes if quick else problem.run_sizes  # --sizes applies to problems that scale
-    if sizes:
+def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: bool = False) -> tuple[int, ...]:
+    """The sizes a problem runs at: ``--sizes`` for problems that take any n; presets otherwise."""
+    if sizes and problem.takes_any_size:
         return tuple(sizes)
-    return problem.quick_sizes if quick else problem.run_sizes
+    if quick:
+        return problem.quick_sizes
+    return problem.sizes if full else problem.run_sizes
 
 
-# -- rendering --------------------------------------------------------------------------------------
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
-        return ""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if seconds >= scale or unit == "ns":
-            return f"{seconds / scale:.3g} {unit}"
-    return ""
+# -- running ------------------------------------------------------------------------------------------
+@dataclass
+class CompareRun:
+    """What a comparison produced: the outcome, its rows as a DataFrame, and where they were saved."""
+
+    outcome: Any
+    frame: pd.DataFrame
+    csv_path: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.frame[self.frame["status"].isin(FAILED + ("wrong",))]
+
+
+def run(
+    specs: list[CaseSpec],
+    *,
+    output: Path | None = None,
+    threads: int = 1,
+    rounds: int = DEFAULT_ROUNDS,
+    budget_s: float = DEFAULT_BUDGET_S,
+    timeout_s: float = 60.0,
+    memory_limit_gib: float | None = None,
+    device: str = "cpu",
+    command: str = "adbench.compare.run",
+    on_result: Callable[[CaseResult], None] | None = None,
+    save_interval_s: float = 1.0,
+) -> CompareRun:
+    """Run ``specs`` and save them as a result set (a CSV and its JSON sidecar) as they finish.
+
+    ``output`` defaults to a fresh ``results/compare-<UTC time>.csv`` (created exclusively). The
+    set is rewritten at most every ``save_interval_s`` and after every round, and once more at
+    the end or when interrupted: an interrupted run keeps what it finished.
+    """
+    import time
+
+    from adbench.environment import environment
+    from adbench.results import ResultWriter, check_output_path, new_run_id, reserve_default_path
+    from adbench.runner import RunOutcome, RunSettings, run_grid
+
+    path = check_output_path(output) if output is not None else reserve_default_path()
+    settings = RunSettings(threads=threads, budget_s=budget_s, rounds=rounds, timeout_s=timeout_s,
+                           memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
+                           device=device)
+    recorded = {
+        "command": command, "threads": threads, "rounds": rounds, "budget_s": budget_s, "timeout_s": timeout_s,
+        "memory_limit_gib": memory_limit_gib, "device": device,
+        "dtype": sorted({s.dtype for s in specs}), "seed": sorted({s.seed for s in specs}),
+        "operations": list(dict.fromkeys(s.operation for s in specs)),
+        "statistic": "median of calibrated samples (each >= 1 ms of back-to-back synced calls), "
+                     "pooled over rounds in fresh worker processes",
+        "interval": "95% percentile bootstrap of the median, resampling rounds, then samples within them",
+    }
+    outcome = RunOutcome()
+    env = environment(outcome.versions, threads, device=device, framework_builds=outcome.builds)
+    writer = ResultWriter(path, new_run_id(), env, recorded)
+    writer.write([])  # the set exists (and the path is proven writable) before anything is timed
+    last = [0.0]
+
+    def saved(result: CaseResult) -> None:
+        if time.monotonic() - last[0] >= save_interval_s:
+            writer.noise = outcome.noise
+            writer.write(outcome.results)
+            last[0] = time.monotonic()
+        if on_result:
+            on_result(result)
+
+    def round_end(_: int) -> None:
+        writer.noise = outcome.noise
+        writer.write(outcome.results)
+
+    try:
+        run_grid(specs, settings, on_result=saved, outcome=outcome, on_round_end=round_end)
+    finally:
+        writer.noise = outcome.noise
+        writer.write(outcome.results)
+    from adbench.results import rows_to_frame
+
+    frame = rows_to_frame(outcome.results)
+    return CompareRun(outcome, frame, path, recorded)
+
+
+# -- what the results say --------------------------------------------------------------------------------
+def _ci(row: pd.Series, prefix: str = "") -> tuple[float, float] | None:
+    lo, hi = row.get(f"{prefix}ci_low_s"), row.get(f"{prefix}ci_high_s")
+    return (float(lo), float(hi)) if pd.notna(lo) and pd.notna(hi) else None
+
+
+def compare_rows(a: pd.Series, b: pd.Series) -> fmt.Verdict:
+    return fmt.verdict(float(a["median_s"]), _ci(a), float(b["median_s"]), _ci(b))
 
 
 def _cell(rows: pd.DataFrame) -> str:
-    """A time cell: the median, ~ when noisy, or the status when the case did not run."""
+    """A time cell: the median, ~ when noisy, or the status when the case is not ok."""
     if rows.empty:
         return ""
     row = rows.iloc[0]
+    if row["status"] == "wrong":
+        return f"wrong ({fmt.seconds(row['median_s'])})" if pd.notna(row["median_s"]) else "wrong"
     if row["status"] != "ok":
         return str(row["status"])
-    return format_seconds(row["median_s"]) + (" ~" if bool(row["noisy"]) else "")
+    return fmt.seconds(row["median_s"]) + (" ~" if bool(row["noisy"]) else "")
 
 
-TIE = 1.10  # modes within 10% (the noise flag's own threshold): no winner is named
+def mode_order(modes: Sequence[str]) -> list[str]:
+    known = list(AD_MODES) + ["forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
+                              "forward-over-forward", "manual", "central"]
+    return sorted(dict.fromkeys(modes), key=lambda m: known.index(m) if m in known else len(known))
 
 
-def format_ratio(ratio: float) -> str:
-    """3 significant digits, without exponents: 1.37, 83, 14,400."""
-    return f"{float(f'{ratio:.3g}'):,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+def best_pair(ok: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series | None]:
+    """The fastest row and the fastest row with a different ``key`` (mode, backend)."""
+    ranked = ok.sort_values("median_s")
+    first = ranked.iloc[0]
+    others = ranked[ranked[key] != first[key]]
+    return first, (others.iloc[0] if len(others) else None)
 
 
-def ratio_words(forward_s: float, reverse_s: float) -> str:
-    """'reverse 83× faster', in the tutorial's words."""
-    if forward_s <= 0 or reverse_s <= 0:
+def faster_words(group: pd.DataFrame) -> str:
+    """Within one backend: the fastest mode against the next-fastest, when the data separate them."""
+    ok = group[(group["status"] == "ok") & ~group["mode"].isin(["manual", "central"])]
+    if ok["mode"].nunique() < 2:
         return ""
-    if max(forward_s, reverse_s) / min(forward_s, reverse_s) < TIE:
-        return f"tie (within {TIE - 1:.0%})"
-    if forward_s > reverse_s:
-        return f"reverse {format_ratio(forward_s / reverse_s)}× faster"
-    return f"forward {format_ratio(reverse_s / forward_s)}× faster"
+    first, second = best_pair(ok, "mode")
+    return fmt.verdict_words(compare_rows(first, second), first["mode"], second["mode"])
 
 
-def theory_words(n: int, m: int) -> str:
-    """What the JVP/VJP count predicts: n forward passes against m reverse passes."""
-    if n == m:
-        return f"{n} JVPs vs {m} VJPs: a tie"
-    winner, factor = ("reverse", n / m) if n > m else ("forward", m / n)
-    return f"{n} JVP{'s' * (n != 1)} vs {m} VJP{'s' * (m != 1)}: {winner} ~{format_ratio(factor)}×"
+FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "faster", "time/f", "first call")
 
 
 def comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (problem, size, backend): forward and reverse medians, the faster mode, J/f, first call."""
+    """One row per (problem, size, operation, backend[, chunk]): each mode's median, the faster mode, time/f, first call."""
     out = []
-    for (problem, size, backend), group in frame.groupby(["problem", "size", "backend"], sort=False):
-        fwd, rev = group[group["mode"] == "forward"], group[group["mode"] == "reverse"]
-        other = group[~group["mode"].isin(AD_MODES)]
+    keys = ["problem", "size", "operation", "backend", "chunk_size"]
+    frame = frame.assign(chunk_size=frame["chunk_size"].astype(object).where(frame["chunk_size"].notna(), None))
+    for (problem, size, operation, backend, chunk), group in frame.groupby(keys, sort=False, dropna=False):
         ok = group[group["status"] == "ok"]
-        faster = ""
-        if len(fwd) and len(rev) and (fwd["status"].iloc[0] == rev["status"].iloc[0] == "ok"):
-            faster = ratio_words(fwd["median_s"].iloc[0], rev["median_s"].iloc[0])
         best = ok.loc[ok["median_s"].idxmin()] if len(ok) else None
-        n, m = int(group["n_inputs"].iloc[0]), int(group["n_outputs"].iloc[0])
-        out.append({
-            "problem": problem,
-            "n → m": f"{n} → {m}",
-            "backend": backend,
-            "forward": _cell(fwd),
-            "reverse": _cell(rev),
-            "baseline": _cell(other),
-            "faster mode": faster,
-            "J/f": format_ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else "",
-            "first call": format_seconds(best["first_call_s"]) if best is not None else "",
-            "theory": theory_words(n, m),
-        })
-    return pd.DataFrame(out)
+        n, m = int(group["n_inputs"].iloc[0]), group["n_outputs"].dropna()
+        m = int(m.iloc[0]) if len(m) else None
+        row: dict[str, str] = {"problem": problem, "operation": operation,
+               "n → m": f"{n} → {m if m is not None else '?'}" + (f" ({group['preset'].iloc[0]})"
+                                                                if pd.notna(group["preset"].iloc[0]) else ""),
+               "backend": backend + (f" chunk={int(chunk)}" if chunk is not None and pd.notna(chunk) else "")}
+        for mode in mode_order(group["mode"]):
+            row[mode] = _cell(group[group["mode"] == mode])
+        row["faster"] = faster_words(group)
+        row["time/f"] = fmt.ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else ""
+        row["first call"] = fmt.seconds(best["first_call_s"]) if best is not None else ""
+        out.append(row)
+    frame_out = pd.DataFrame(out).fillna("")
+    modes = mode_order([c for c in frame_out.columns if c not in FIXED_COLUMNS])
+    first = ["problem", "operation", "n → m", "backend"]
+    return frame_out[first + modes + ["faster", "time/f", "first call"]] if len(frame_out) else frame_out
 
 
 def summary_lines(frame: pd.DataFrame) -> list[str]:
-    """Per problem, at its largest size: the winning mode (measured vs theory) and the fastest framework."""
+    """Per problem and operation, at its largest size: the winning mode and the fastest framework,
+    named only where the intervals separate them; failed and wrong cases are never ranked."""
     lines = []
     ok = frame[frame["status"] == "ok"]
-    for problem, group in ok.groupby("problem", sort=False):
+    for (problem, operation), group in ok.groupby(["problem", "operation"], sort=False):
         size = group["size"].max()
         at = group[group["size"] == size]
-        ad = at[at["mode"].isin(AD_MODES)]
+        ad = at[~at["backend"].map(lambda b: get_backend(b).baseline)]
         if ad.empty:
             continue
-        n, m = int(at["n_inputs"].iloc[0]), int(at["n_outputs"].iloc[0])
-        best_by_mode = ad.groupby("mode")["median_s"].min()
-        fastest = ad.loc[ad["median_s"].idxmin()]
-        text = f"{problem} (n={n} → m={m}): "
-        if set(best_by_mode.index) == set(AD_MODES):
-            text += ratio_words(best_by_mode["forward"], best_by_mode["reverse"]) + " (best of each mode)"
+        n = int(at["n_inputs"].iloc[0])
+        m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
+        text = f"{problem} {operation} (n={n} → m={m}): "
+        if ad["mode"].nunique() >= 2:
+            first, second = best_pair(ad, "mode")
+            v = compare_rows(first, second)
+            text += f"{fmt.verdict_words(v, first['mode'], second['mode'])} (best of each mode)"
         else:
-            text += f"only {', '.join(best_by_mode.index)} measured"
-        text += f"; theory {theory_words(n, m)}; fastest: {fastest['backend']} {fastest['mode']} {format_seconds(fastest['median_s'])}"
-        manual = at[at["backend"] == "manual"]
+            text += f"only {ad['mode'].iloc[0]} measured"
+        text += f"; theory {fmt.theory_words(operation, n, m)}"
+        first, second = best_pair(ad, "backend")
+        text += f"; fastest: {first['backend']} {first['mode']} {fmt.seconds(first['median_s'])}"
+        if second is not None:
+            v = compare_rows(first, second)
+            text += (f", ahead of {second['backend']} by {fmt.factor(v.factor)} [{fmt.factor(v.low)}, "
+                     f"{fmt.factor(v.high)}]" if v.winner == "a" else
+                     f", not resolved against {second['backend']} at this noise level" if v.winner is None else
+                     f", tied with {second['backend']} (within {fmt.TIE - 1:.0%})")
+        manual = at[(at["backend"] == "manual")]
         if len(manual):
-            text += f", {format_ratio(fastest['median_s'] / manual['median_s'].iloc[0])}× the hand-written Jacobian"
-        lines.append(text + _tutorial_words(problem, group))
+            text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written"
+        lines.append(text + _tutorial_words(problem, operation, group))
     return lines
 
 
-def _tutorial_words(problem: str, ok: pd.DataFrame) -> str:
+def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame) -> str:
     """Like for like with the tutorial's printed timing, where the problem has one and it was run."""
+    if operation != "jacobian":
+        return ""
     try:
         tutorial = get_problem(problem).extra.get("tutorial")
     except ValueError:
@@ -156,30 +283,45 @@ def _tutorial_words(problem: str, ok: pd.DataFrame) -> str:
     same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"])].set_index("mode")
     if not {"forward", "reverse"} <= set(same.index):
         return ""
-    return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: "
-            f"{ratio_words(tutorial['forward_s'], tutorial['reverse_s'])} (one unsynced call each), "
-            f"{tutorial['backend']} here: {ratio_words(same.loc['forward', 'median_s'], same.loc['reverse', 'median_s'])} "
-            f"(synced medians)")
+    v = compare_rows(same.loc["forward"], same.loc["reverse"])
+    return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
+            f"{fmt.factor(tutorial['forward_s'] / tutorial['reverse_s'])} faster (one unsynced call each), "
+            f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
 
 
-def render(frame: pd.DataFrame, fmt: str) -> str:
+def noise_lines(noise: dict[str, Any]) -> list[str]:
+    if not noise.get("busy"):
+        return []
+    return ["The machine was visibly busy (" + "; ".join(noise.get("busy_reasons", [])) +
+            "): intervals are wide and fewer verdicts are resolved; re-run on a quiet machine."]
+
+
+def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None) -> str:
     """The run's results as text: a readable table, markdown, or the tidy rows as csv/json."""
-    if fmt == "csv":
+    if fmt_name == "csv":
         return frame.to_csv(index=False)
-    if fmt == "json":
+    if fmt_name == "json":
         return frame.to_json(orient="records", indent=1)
     table = comparison_table(frame)
     blocks = []
-    for problem, group in table.groupby("problem", sort=False):
-        group = group.drop(columns=["problem"])
-        if fmt == "markdown":
-            blocks.append(f"### {problem}\n\n" + group.to_markdown(index=False))
+    for (problem, operation), group in table.groupby(["problem", "operation"], sort=False):
+        group = group.drop(columns=["problem", "operation"])
+        group = group.loc[:, (group != "").any(axis=0)]
+        title = f"{problem} · {operation}"
+        if fmt_name == "markdown":
+            blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
         else:
-            blocks.append(f"== {problem} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
-    summary = summary_lines(frame)
+            blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
+    summary = summary_lines(frame) + noise_lines(noise or {})
     if summary:
-        head = "### Summary\n\n" if fmt == "markdown" else "== Summary ==\n"
-        bullet = "- " if fmt == "markdown" else "  "
+        head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
+        bullet = "- " if fmt_name == "markdown" else "  "
         blocks.append(head + "\n".join(bullet + line for line in summary))
-    legend = "Times are medians per call; ~ marks a noisy case (IQR/median >= 10%); J/f and first call are for the faster mode."
+    legend = ("Times are medians per call over all rounds; " + fmt.NOISE_NOTE + ". A faster mode or framework is "
+              "named only when the 95% intervals separate them (the factor's interval in brackets). "
+              "wrong: the result failed its correctness check and is never ranked. time/f and first call "
+              "are for the fastest mode.")
     return "\n\n".join(blocks + [legend]) + "\n"
+
+
+__all__ = ["DEFAULT_OPERATIONS", "OPERATIONS", "CompareRun", "build_grid", "render", "run", "summary_lines"]

@@ -40,8 +40,31 @@ def git_commit(path: Path | None = None) -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def environment(framework_versions: dict[str, str | None], threads: int) -> dict[str, Any]:
-    """The environment block of a result set's JSON sidecar."""
+def visible_gpus() -> list[dict[str, str]]:
+    """NVIDIA GPUs this machine shows (nvidia-smi), without importing a framework: name, driver, memory."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if out.returncode != 0:
+        return []
+    gpus = []
+    for line in out.stdout.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            gpus.append({"name": parts[0], "driver": parts[1], "memory": parts[2]})
+    return gpus
+
+
+def environment(framework_versions: dict[str, str | None], threads: int, device: str = "cpu",
+                framework_builds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The environment block of a result set's JSON sidecar.
+
+    ``framework_versions`` and ``framework_builds`` are filled in by the workers as they start.
+    """
     from adbench import __version__
 
     import numpy
@@ -61,5 +84,8 @@ def environment(framework_versions: dict[str, str | None], threads: int) -> dict
         "threads": threads,
         "numpy": numpy.__version__,
         "frameworks": framework_versions,
-        "device": "cpu",
+        "framework_builds": framework_builds if framework_builds is not None else {},
+        "device": device,
+        "gpus": visible_gpus() if device == "cuda" else [],
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }

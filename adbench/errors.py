@@ -18,3 +18,7 @@ class UnknownChoiceError(ValueError, KeyError):
 
 class BackendUnavailableError(ImportError):
     """A backend whose framework cannot be imported here (the message carries the import error)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: finished cases are kept and the run stops (exit status 143)."""

@@ -1,30 +1,64 @@
-"""The versioned results format: a tidy CSV (one row per case) and a JSON sidecar with environment and raw samples."""
+"""The versioned results format: a tidy CSV (one row per case) and a JSON sidecar with environment and raw samples.
+
+The two files of a set belong together provably: both carry the run's id, and the sidecar
+records the SHA-256 and row count of the CSV it was written with. A CSV that was truncated,
+edited or paired with another run's sidecar is reported as damaged, never read as numbers.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import datetime as _dt
+import hashlib
+import io
 import json
+import math
 import os
+import signal
 import tempfile
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-FORMAT_NAME = "adbench-results"
-FORMAT_VERSION = 1
-STATUSES = ("ok", "error", "timeout", "skipped")
+from adbench.record import COLUMNS, SCHEMA, STATUSES, CaseResult
 
-# The CSV's columns, in order. Times are seconds per call; *_s columns of a case that did not
-# run are empty. j_over_f is median_s / f_median_s (ADBench's headline ratio).
-COLUMNS = [
-    "problem", "size", "n_inputs", "n_outputs", "backend", "framework", "mode", "dtype",
-    "threads", "seed", "status", "error",
-    "first_call_s", "median_s", "iqr_s", "min_s", "max_s", "mean_s", "samples", "number", "noisy",
-    "f_first_call_s", "f_median_s", "f_iqr_s", "f_min_s", "j_over_f",
-    "rel_error", "memory_estimate_bytes", "build_s", "wall_s",
-]
-RAW_COLUMNS = ["raw_samples", "raw_f_samples"]  # kept in the JSON sidecar only
+FORMAT_NAME = "adbench-results"
+FORMAT_VERSION = 2  # 2: run_id, operation, intervals, correctness and memory columns
+READABLE_VERSIONS = (1, 2)
+# The columns every readable version has.
+KEY_COLUMNS = ("problem", "size", "backend", "mode", "status", "median_s")
+
+
+class ResultsFormatError(ValueError):
+    """A file that is not an adbench result set of a version this adbench can read."""
+
+
+class DamagedResultsError(ResultsFormatError):
+    """An adbench result set whose files are truncated, edited or do not belong together."""
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+# -- writing ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while a set is written, so Ctrl-C never lands between its two files."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError):  # not the main thread, or not POSIX
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -43,72 +77,269 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def rows_to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(list(rows))
-    for col in COLUMNS:
+def rows_to_frame(rows: Iterable[dict[str, Any] | CaseResult]) -> pd.DataFrame:
+    """Rows (records or dicts) as a DataFrame with the schema's columns and types."""
+    rows = [r.row() if isinstance(r, CaseResult) else r for r in rows]
+    frame = pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
+    return typed(frame)
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every schema column present and of the schema's type (the one coercion, for writer and reader)."""
+    frame = frame.copy()
+    for col, dtype in SCHEMA.items():
         if col not in frame:
-            frame[col] = None
-    # Counts stay integers even in a column with empty cells (failed cases).
-    for col in ("size", "n_inputs", "n_outputs", "threads", "seed", "samples", "number", "memory_estimate_bytes"):
-        frame[col] = pd.to_numeric(frame[col]).astype("Int64")
-    return frame[COLUMNS]
+            frame[col] = pd.NA
+        values = frame[col]
+        if dtype in ("Int64", "float64"):
+            values = pd.to_numeric(values.map(_none_if_nan), errors="raise")
+            frame[col] = values.astype("Float64").round().astype("Int64") if dtype == "Int64" else values.astype("float64")
+        elif dtype == "boolean":
+            frame[col] = values.map(_boolean).astype("boolean")
+        else:
+            frame[col] = values.map(lambda v: None if _missing(v) else str(v)).astype(object)
+    return frame[COLUMNS + [c for c in frame.columns if c not in SCHEMA]]
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _none_if_nan(v: Any) -> Any:
+    return None if _missing(v) or v == "" else v
+
+
+def _boolean(v: Any) -> Any:
+    if _missing(v) or v == "":
+        return pd.NA
+    if isinstance(v, bool):
+        return v
+    text = str(v).strip().lower()
+    if text in ("true", "1", "1.0"):
+        return True
+    if text in ("false", "0", "0.0"):
+        return False
+    raise ValueError(f"not a boolean: {v!r}")
+
+
+def csv_text(rows: Iterable[dict[str, Any] | CaseResult]) -> str:
+    return rows_to_frame(rows).to_csv(index=False)
+
+
+def sidecar_path(csv_path: Path) -> Path:
+    return Path(csv_path).with_suffix(".json")
+
+
+def check_output_path(path: Path) -> Path:
+    """A usable CSV path for a new result set, or a ValueError saying why not (before anything runs)."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise ValueError(f"--output must name a .csv file (its JSON sidecar goes beside it, as .json), not {str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"--output {str(path)!r} is a directory; name a .csv file in it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"cannot write results to {str(path)!r}: {exc.strerror or exc}") from None
+    for existing in (path, sidecar_path(path)):
+        if existing.exists() and not os.access(existing, os.W_OK):
+            raise ValueError(f"cannot write results to {str(existing)!r}: it is read-only")
+    return path
+
+
+def reserve_default_path(directory: Path = Path("results"), prefix: str = "compare") -> Path:
+    """``results/compare-<UTC time>.csv``, created exclusively: a run started in the same second
+    gets ``-2``, ``-3``..., never another run's files."""
+    directory = Path(directory)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    check_output_path(directory / f"{prefix}-{stamp}.csv")
+    for i in range(1, 10_000):
+        path = directory / (f"{prefix}-{stamp}.csv" if i == 1 else f"{prefix}-{stamp}-{i}.csv")
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        if sidecar_path(path).exists():  # a sidecar left by another tool: don't pair with it
+            continue
+        return path
+    raise ValueError(f"no free result-set name for {stamp} in {directory}")
+
+
+class ResultWriter:
+    """Writes one run's set, atomically and in a crash-safe order, each time it changes.
+
+    The sidecar goes first and records the SHA-256 of the CSV that follows it and of the CSV
+    before it, so a reader can tell a set interrupted between the two renames (consistent, one
+    case behind) from a damaged one.
+    """
+
+    def __init__(self, csv_path: Path, run_id: str, environment: dict[str, Any], settings: dict[str, Any]) -> None:
+        self.csv_path, self.json_path = Path(csv_path), sidecar_path(Path(csv_path))
+        self.run_id, self.environment, self.settings = run_id, environment, settings
+        self.noise: dict[str, Any] = {}
+        self._previous = {"csv_sha256": None, "n_cases": 0}
+
+    def write(self, results: list[CaseResult]) -> None:
+        for r in results:
+            r.run_id = self.run_id
+        text = csv_text(results)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        sidecar = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "run_id": self.run_id,
+            "environment": self.environment,
+            "settings": self.settings,
+            "noise": self.noise,
+            "columns": COLUMNS,
+            "csv_sha256": digest,
+            "n_cases": len(results),
+            "previous": self._previous,
+            "cases": [r.sidecar() for r in results],
+        }
+        with signals_deferred():
+            _atomic_write(self.json_path, json.dumps(sidecar, indent=1, default=_json_default, allow_nan=False))
+            _atomic_write(self.csv_path, text)
+        self._previous = {"csv_sha256": digest, "n_cases": len(results)}
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # NumPy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA:
+        return None
+    return str(value)
 
 
 def write_results(
-    csv_path: Path, rows: list[dict[str, Any]], environment: dict[str, Any], settings: dict[str, Any]
+    csv_path: Path, rows: list[dict[str, Any] | CaseResult], environment: dict[str, Any], settings: dict[str, Any],
+    run_id: str | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``name.csv`` and its sidecar ``name.json`` atomically; returns both paths."""
-    csv_path = Path(csv_path)
-    json_path = csv_path.with_suffix(".json")
-    _atomic_write(csv_path, rows_to_frame(rows).to_csv(index=False))
-    sidecar = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "environment": environment,
-        "settings": settings,
-        "columns": COLUMNS,
-        "cases": [{k: row.get(k) for k in ("problem", "size", "backend", "mode", "dtype", "threads", "seed",
-                                           "status", *RAW_COLUMNS)}
-                  for row in rows],
-    }
-    _atomic_write(json_path, json.dumps(sidecar, indent=1, default=str))
-    return csv_path, json_path
+    """Write ``name.csv`` and its sidecar ``name.json`` in one go; returns both paths."""
+    results = [r if isinstance(r, CaseResult) else _from_dict(r) for r in rows]
+    writer = ResultWriter(csv_path, run_id or new_run_id(), environment, settings)
+    writer.write(results)
+    return writer.csv_path, writer.json_path
 
 
-class ResultsFormatError(ValueError):
-    """A file that is not an adbench result set of a version this adbench can read."""
+def _from_dict(row: dict[str, Any]) -> CaseResult:
+    result = CaseResult()
+    for key, value in row.items():
+        if hasattr(result, key):
+            setattr(result, key, value)
+    return result
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def read_sidecar(json_path: Path) -> dict[str, Any]:
+    """The sidecar, validated: ours, and of a version this adbench reads."""
+    try:
+        meta = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFormatError(f"{json_path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DamagedResultsError(f"{json_path}: not valid JSON ({exc.msg} at line {exc.lineno}): "
+                                  "truncated or edited") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ResultsFormatError(f"{json_path}: not an adbench results sidecar (format={found!r})")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ResultsFormatError(f"{json_path}: format_version must be an integer, not {version!r}")
+    if version > FORMAT_VERSION:
+        raise ResultsFormatError(f"{json_path}: format_version {version} is newer than this adbench reads "
+                                 f"({FORMAT_VERSION}); upgrade adbench")
+    if version not in READABLE_VERSIONS:
+        raise ResultsFormatError(f"{json_path}: format_version {version} is not one this adbench reads "
+                                 f"({', '.join(map(str, READABLE_VERSIONS))})")
+    return meta
+
+
+def _strict_rows(text: str, where: Path) -> None:
+    """Every line has the header's number of fields: a half-written row is damage, not data."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DamagedResultsError(f"{where}: empty file") from None
+    for lineno, fields_ in enumerate(reader, start=2):
+        if len(fields_) != len(header):
+            raise DamagedResultsError(f"{where}: line {lineno} has {len(fields_)} fields, the header "
+                                      f"{len(header)}: the file is truncated or damaged")
 
 
 def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """A result set: the CSV as a DataFrame and the sidecar's metadata (environment, settings, cases)."""
+    """A result set: the CSV as a typed DataFrame and the sidecar's metadata.
+
+    Raises ResultsFormatError for a file that is not ours or too new, DamagedResultsError for
+    one of ours that is truncated, edited or paired with another run's sidecar.
+    """
     csv_path = Path(csv_path)
-    json_path = csv_path.with_suffix(".json")
-    meta: dict[str, Any] = {}
-    if json_path.exists():
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT_NAME:
-            raise ResultsFormatError(f"{json_path}: not an adbench results sidecar (format={meta.get('format')!r})")
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ResultsFormatError(
-                f"{json_path}: format_version {meta['format_version']} is newer than this adbench reads "
-                f"({FORMAT_VERSION}); upgrade adbench"
-            )
-    frame = pd.read_csv(csv_path)
-    missing = [c for c in ("problem", "size", "backend", "mode", "status", "median_s") if c not in frame]
+    json_path = sidecar_path(csv_path)
+    meta = read_sidecar(json_path) if json_path.exists() else {}
+    try:
+        text = csv_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFormatError(f"{csv_path}: cannot read: {exc}") from None
+    _strict_rows(text, csv_path)
+    n_cases = len(meta.get("cases") or [])
+    if meta.get("csv_sha256"):
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        previous = meta.get("previous") or {}
+        if digest == previous.get("csv_sha256"):
+            n_cases = previous.get("n_cases", 0)  # interrupted between the two files: one step behind
+            meta = {**meta, "cases": (meta.get("cases") or [])[:n_cases]}
+        elif digest != meta["csv_sha256"]:
+            raise DamagedResultsError(f"{csv_path}: its contents do not match the checksum its sidecar "
+                                      f"{json_path.name} recorded: truncated, edited, or another run's file")
+        else:
+            n_cases = meta.get("n_cases", n_cases)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DamagedResultsError(f"{csv_path}: cannot parse: {exc}") from None
+    missing = [c for c in KEY_COLUMNS if c not in frame]
     if missing:
         raise ResultsFormatError(f"{csv_path}: missing column(s) {', '.join(missing)}")
+    try:
+        frame = typed(frame)
+    except (ValueError, TypeError) as exc:
+        raise DamagedResultsError(f"{csv_path}: a value does not fit its column: {exc}") from None
+    if meta and len(frame) != n_cases:
+        raise DamagedResultsError(f"{csv_path}: {len(frame)} rows, but its sidecar {json_path.name} records "
+                                  f"{n_cases} cases: truncated or from another run")
+    if meta.get("run_id") and frame["run_id"].notna().any():
+        ids = set(frame["run_id"].dropna())
+        if ids != {meta["run_id"]}:
+            raise DamagedResultsError(f"{csv_path}: rows from run(s) {', '.join(sorted(ids))}, but its sidecar "
+                                      f"is run {meta['run_id']}: the two files do not belong together")
+    unknown = set(frame["status"].dropna()) - set(STATUSES)
+    if unknown:
+        raise DamagedResultsError(f"{csv_path}: unknown status {sorted(unknown)[0]!r}; valid: {', '.join(STATUSES)}")
     return frame, meta
 
 
 def find_result_sets(directory: Path) -> list[Path]:
-    """Every result-set CSV (one with an adbench JSON sidecar) under ``directory``, oldest first."""
+    """Every result-set CSV (one with an adbench JSON sidecar) under ``directory``, oldest first.
+
+    A sidecar that names our format but cannot be read is still listed, so the report can show
+    the set as damaged instead of silently leaving it out.
+    """
     found = []
-    for csv in sorted(Path(directory).rglob("*.csv")):
-        sidecar = csv.with_suffix(".json")
-        if sidecar.exists():
-            try:
-                if json.loads(sidecar.read_text(encoding="utf-8")).get("format") == FORMAT_NAME:
-                    found.append(csv)
-            except (OSError, json.JSONDecodeError):
-                continue
+    for csv_file in sorted(Path(directory).rglob("*.csv")):
+        sidecar = sidecar_path(csv_file)
+        if not sidecar.exists():
+            continue
+        try:
+            head = sidecar.read_text(encoding="utf-8", errors="replace")[:4096]
+        except OSError:
+            continue
+        if f'"{FORMAT_NAME}"' in head:
+            found.append(csv_file)
     return sorted(found, key=lambda p: p.stat().st_mtime)

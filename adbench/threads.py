@@ -11,9 +11,23 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 DEFAULT_THREADS = 1
 
 
-def worker_environment(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a worker process that should use ``threads`` threads."""
+def worker_environment(threads: int, base: dict[str, str] | None = None, device: str = "cpu",
+                       compile_cache: str | None = None) -> dict[str, str]:
+    """The environment for a worker process that should use ``threads`` threads on ``device``.
+
+    ``compile_cache``: a folder private to one run where JAX and torch.compile keep what they
+    compiled, so a case's later rounds skip the compilation its first round measured (and no
+    earlier run's cache can make a first call look cheap).
+    """
     env = dict(os.environ if base is None else base)
+    if compile_cache:
+        env["JAX_COMPILATION_CACHE_DIR"] = os.path.join(compile_cache, "jax")
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+        env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(compile_cache, "inductor")
+    if device == "cpu":
+        # A CUDA-enabled jaxlib would otherwise put JAX on the GPU beside a CPU torch.
+        env["JAX_PLATFORMS"] = "cpu"
     for var in THREAD_VARIABLES:
         env[var] = str(threads)
     if threads == 1:

@@ -1,11 +1,11 @@
-"""The timing engine shared by ``adbench compare`` and the asv suite: first call, calibration, samples."""
+"""The timing engine shared by ``adbench compare`` and the asv suite: first call, calibration, samples, intervals."""
 
 from __future__ import annotations
 
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -13,7 +13,10 @@ from typing import Any
 import numpy as np
 
 NOISY_IQR_RATIO = 0.10  # IQR/median at or above this flags a measurement as noisy
-TARGET_SAMPLE_S = 1e-3  # calibrate the inner loop so one sample lasts at least this long
+# Calibrate the inner loop so one sample lasts at least this long: the CLI and asv both use it.
+TARGET_SAMPLE_S = 1e-3
+CONFIDENCE = 0.95  # of every interval adbench reports
+BOOTSTRAP_RESAMPLES = 2000
 
 Clock = Callable[[], float]
 Sync = Callable[[Any], Any] | None
@@ -144,3 +147,52 @@ def measure(
         if gc_was_enabled:
             gc.enable()
     return Measurement(samples=samples, number=number, first_call_s=first)
+
+
+def median_interval(
+    rounds: Sequence[Sequence[float]], confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> tuple[float, float]:
+    """A percentile-bootstrap interval of the median of all samples, resampled hierarchically.
+
+    Each replicate draws the rounds with replacement, then each drawn round's samples with
+    replacement, and takes the median of the pool: the variance between rounds (worker
+    processes, placement, a neighbour's burst) widens the interval as much as the variance
+    within one. With one round it is the plain bootstrap of that round's samples.
+    """
+    rounds = [np.asarray(r, dtype=float) for r in rounds if len(r)]
+    if not rounds:
+        return float("nan"), float("nan")
+    if sum(len(r) for r in rounds) == 1:
+        v = float(rounds[0][0])
+        return v, v
+    rng = np.random.default_rng(seed)
+    counts = np.array([len(r) for r in rounds])
+    width = int(counts.max())
+    padded = np.full((len(rounds), width), np.nan)
+    for i, r in enumerate(rounds):
+        padded[i, : len(r)] = r
+    picked = rng.integers(0, len(rounds), size=(resamples, len(rounds)))  # rounds, with replacement
+    k = counts[picked]  # (B, R): samples in each picked round
+    draws = np.floor(rng.random((resamples, len(rounds), width)) * k[..., None]).astype(int)
+    pool = padded[picked[..., None], draws]  # (B, R, width)
+    pool[np.arange(width) >= k[..., None]] = np.nan  # a shorter round contributes only its own count
+    pool = np.sort(pool.reshape(resamples, -1), axis=1)  # NaN sorts last
+    total = k.sum(axis=1)
+    rows = np.arange(resamples)
+    medians = (pool[rows, (total - 1) // 2] + pool[rows, total // 2]) / 2
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(medians, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def ratio_interval(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """An interval for a/b from intervals of a and b: [a_lo / b_hi, a_hi / b_lo].
+
+    Conservative: it excludes 1 exactly when the two intervals do not overlap, so a ratio
+    called "separated" is one whose two measurements are.
+    """
+    (a_lo, a_hi), (b_lo, b_hi) = a, b
+    if not (b_lo > 0 and b_hi > 0):
+        return float("nan"), float("nan")
+    return a_lo / b_hi, a_hi / b_lo

@@ -1,8 +1,9 @@
-"""A worker process for one framework: runs cases sent as JSON lines and answers on a private pipe.
+"""A worker process for one framework: runs case rounds sent as JSON lines and answers on a private pipe.
 
-Started by adbench.runner with the thread settings already in its environment, so every framework
-it imports sees them from the start. Its stdout belongs to the frameworks' chatter; answers go
-to the file descriptor given on the command line.
+Started by adbench.runner with its CPUs pinned, its death tied to its parent's and the thread
+settings already in its environment, all before this interpreter started, so every library it
+loads (NumPy's BLAS included) sees them from the start. Its stdout belongs to the frameworks'
+chatter; answers go to the file descriptor given on the command line.
 """
 
 from __future__ import annotations
@@ -14,13 +15,37 @@ import sys
 import traceback
 
 
+def describe(exc: BaseException, namespace_owner: str | None = None) -> str:
+    """``Type: message`` for an exception: its first line of substance, never a framework's footnote.
+
+    JAX appends a note about its filtered frames after the message; ``format_exception_only``'s
+    last line is that note, so the message is taken from ``str(exc)`` instead.
+    """
+    message = str(exc).strip()
+    lines = [line for line in message.splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if len(lines) > 1 and len(text) < 40:
+        text = " ".join(lines[:3])
+    name = type(exc).__qualname__
+    module = type(exc).__module__
+    if module not in ("builtins", "__main__"):
+        name = f"{module.split('.')[0]}.{name}" if not module.startswith("jax") else f"jax.{name}"
+    return f"{name}: {text}" if text else name
+
+
+def missing_name(exc: BaseException, spec, xp_names: dict[int, str]) -> str | None:
+    """For an AttributeError on the array namespace: which backend lacks which name, said plainly."""
+    if isinstance(exc, AttributeError) and getattr(exc, "obj", None) is not None and id(exc.obj) in xp_names:
+        return (f"{spec.problem} uses xp.{exc.name}, which backend {spec.backend!r} lacks "
+                f"(its array namespace is {xp_names[id(exc.obj)]})")
+    return None
+
+
 def main() -> None:
-    answer_fd, threads = int(sys.argv[1]), int(sys.argv[2])
+    answer_fd, threads, parent = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[4])
     backends = sys.argv[3].split(",")
-    cpus = {int(c) for c in sys.argv[4].split(",") if c}
-    if cpus:
-        # Pinned before any framework loads: XLA and OpenMP size their pools from this mask.
-        os.sched_setaffinity(0, cpus)
+    if os.getppid() != parent:  # the parent died before PR_SET_PDEATHSIG took hold
+        os._exit(1)
     # The parent decides what an interrupt means (it keeps the finished cases and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.fdopen(answer_fd, "w", buffering=1, encoding="utf-8")
@@ -29,31 +54,52 @@ def main() -> None:
         out.write(json.dumps(message, default=float) + "\n")
 
     from adbench.backends import get_backend
-    from adbench.cases import CaseSpec, run_case, warm_up
+    from adbench.cases import CaseSpec, run_round, warm_up
+    from adbench.xp import namespace
 
-    versions, unavailable = {}, {}
+    versions, unavailable, builds = {}, {}, {}
     for name in backends:
         backend = get_backend(name)
         try:
             backend.load(threads)
             versions[backend.framework] = backend.version()
+            builds[backend.framework] = backend.build_info()
         except Exception as exc:
-            unavailable[name] = f"{type(exc).__name__}: {exc}"
-    send({"type": "ready", "versions": versions, "unavailable": unavailable})
+            unavailable[name] = describe(exc)
+    xp_names = {}
+    for framework in ("numpy", "jax", "torch", "autograd"):
+        try:
+            xp_names[id(namespace(framework))] = getattr(namespace(framework), "__name__", framework)
+        except Exception:
+            pass
+    # Everything loaded so far lives as long as the worker: frozen, the collector no longer walks
+    # it, so the collection before each case (memory.reset_peak) takes a millisecond, not 80.
+    import gc
 
-    warmed: set[tuple[str, str, str]] = set()
+    gc.collect()
+    gc.freeze()
+    send({"type": "ready", "versions": versions, "unavailable": unavailable, "builds": builds, "pid": os.getpid()})
+
+    warmed: set[tuple] = set()
     for line in sys.stdin:
         request = json.loads(line)
         spec = CaseSpec(**request["spec"])
         try:
-            if (spec.backend, spec.mode, spec.dtype) not in warmed:
-                warm_up(spec)
-                warmed.add((spec.backend, spec.mode, spec.dtype))
-            row = run_case(spec, budget_s=request["budget_s"])
-            send({"type": "result", "row": row})
+            # Once per backend and operation in each worker: the framework's one-time start (XLA's
+            # client, torch.func's lazy imports) stays out of every first call that follows.
+            key = (spec.backend, spec.operation, spec.dtype, spec.chunk_size, spec.device)
+            if key not in warmed:
+                warmed.add(key)
+                try:
+                    warm_up(spec)
+                except Exception:  # the warm-up case's own trouble; the case itself will say its own
+                    pass
+            answer = run_round(spec, budget_s=request["budget_s"], first=request["first"],
+                               memory_limit_bytes=request.get("memory_limit_bytes"))
+            send({"type": "result", "answer": answer})
         except Exception as exc:
-            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            send({"type": "error", "error": tb, "traceback": traceback.format_exc()})
+            send({"type": "error", "error": missing_name(exc, spec, xp_names) or describe(exc),
+                  "traceback": traceback.format_exc()})
 
 
 if __name__ == "__main__":

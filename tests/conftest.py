@@ -21,6 +21,6 @@ def require_backend(name: str) -> None:
         pytest.skip(f"backend {name} unavailable: {info.reason}")
 
 
-def backend_modes() -> list[tuple[str, str]]:
-    """Every (backend, mode) pair the registry offers, whether or not installed here."""
-    return [(b, m) for b in backend_names() for m in get_backend(b).modes]
+def backend_modes(operation: str = "jacobian") -> list[tuple[str, str]]:
+    """Every (backend, mode) pair the registry offers for ``operation``, whether or not installed here."""
+    return [(b, m) for b in backend_names() for m in get_backend(b).modes_for(operation)]

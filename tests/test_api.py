@@ -16,7 +16,7 @@ from adbench.errors import UnknownChoiceError
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"problem": "nope", "backend": "manual"}, "unknown problem 'nope'; valid choices: basic, control_loop, loss, tall"),
+        ({"problem": "nope", "backend": "manual"}, "unknown problem 'nope'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
         ({"problem": "loss", "backend": "tensorflow"}, "unknown backend 'tensorflow'; valid choices: autograd, finite-diff"),
         ({"problem": "loss", "backend": "jax", "mode": "sideways"}, "valid choices: forward, reverse"),
         ({"problem": "loss", "backend": "torch-autograd", "mode": "forward"}, "valid choices: reverse"),
@@ -48,15 +48,17 @@ def test_wrong_input_shape(problem, x, message):
 
 
 def test_ad_backend_needs_a_mode():
-    with pytest.raises(ValueError, match="needs a mode: one of forward, reverse"):
+    with pytest.raises(ValueError, match="needs a mode for jacobian: one of forward, reverse"):
         adbench.jacobian("loss", np.ones(3), backend="autograd")
 
 
 def test_registered_listing():
     assert [p.name for p in adbench.list_problems()][:4] == ["basic", "loss", "control_loop", "tall"]
+    assert {"gmm", "lstm", "ode", "mlp"} <= {p.name for p in adbench.list_problems()}
     tall = adbench.get_problem("tall")
     assert tall.n_outputs(5) >= 100 * 5  # m >> n: the problem where forward mode should win
-    assert set(adbench.backend_names()) >= {"jax", "jax-eager", "torch", "torch-autograd", "autograd", "manual", "finite-diff"}
+    assert set(adbench.backend_names()) >= {"jax", "jax-eager", "torch", "torch-autograd", "torch-compile",
+                                            "autograd", "manual", "finite-diff"}
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -66,11 +68,43 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 def test_import_is_light():
     out = run_python("""
         import sys, adbench, adbench.cli, adbench.compare, adbench.runner, adbench.results
-        heavy = [m for m in ("jax", "torch", "autograd", "matplotlib") if m in sys.modules]
+        heavy = [m for m in ("jax", "torch", "autograd", "matplotlib", "array_api_compat") if m in sys.modules]
         print(heavy)
     """)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_import_adbench_loads_not_even_numpy():
+    """The package and its CLI entry point import nothing heavy until a public name is used."""
+    out = run_python("""
+        import sys, adbench, adbench.cli, adbench.threads
+        print(sorted(m for m in ("numpy", "pandas", "jax", "torch") if m in sys.modules))
+        adbench.jacobian
+        print("numpy" in sys.modules)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "True"]
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: adbench.jacobian("loss", np.ones(4), backend="manual", x_star=np.ones(7)),
+         r"constant 'x_star' of problem 'loss' must have shape \(4,\) for an input of size 4, not \(7,\)"),
+        (lambda: adbench.jacobian("loss", np.ones(4) + 1j, backend="manual"), "x must be real; got complex values"),
+        (lambda: adbench.jacobian("loss", np.ones(4), backend="manual", x_star=np.ones(4) * 1j),
+         "constant 'x_star' of problem 'loss' must be real"),
+        (lambda: adbench.jacobian("control_loop", np.ones(4), backend="manual", k="three"),
+         "constant 'k' of problem 'control_loop' must be a number, not str"),
+        (lambda: adbench.jacobian("loss", np.ones(4), backend="jax", mode="reverse", chunk_size=0),
+         "chunk_size must be a positive integer"),
+    ],
+    ids=["constant-shape", "complex-x", "complex-constant", "constant-type", "chunk-size"],
+)
+def test_bad_values_are_refused_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 def test_missing_framework_is_reported_not_raised():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adbench.backends._base import AD_MODES, DTYPES, Backend, PreparedCase
+from adbench.backends._base import (
+    AD_MODES, COMPOSITIONS, DEVICES, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase,
+)
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
-from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend
+from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
 from adbench.errors import UnknownChoiceError
 
 _BACKENDS: dict[str, Backend] = {
@@ -18,6 +20,7 @@ _BACKENDS: dict[str, Backend] = {
         JaxEagerBackend(),
         TorchBackend(),
         TorchAutogradBackend(),
+        TorchCompileBackend(),
         AutogradBackend(),
         ManualBackend(),
         FiniteDifferenceBackend(),
@@ -32,6 +35,7 @@ class BackendInfo:
     name: str
     framework: str
     modes: tuple[str, ...]
+    operations: dict[str, tuple[str, ...]]
     available: bool
     version: str | None
     reason: str | None
@@ -45,8 +49,10 @@ def get_backend(name: str) -> Backend:
         raise UnknownChoiceError("backend", name, _BACKENDS) from None
 
 
-def backend_names() -> list[str]:
-    return list(_BACKENDS)
+def backend_names(default_only: bool = False) -> list[str]:
+    """Every backend, in display order; ``default_only``: those a plain ``compare`` runs."""
+    ordered = sorted(_BACKENDS.values(), key=lambda b: b.order)
+    return [b.name for b in ordered if b.default or not default_only]
 
 
 def backend_info(name: str) -> BackendInfo:
@@ -57,7 +63,7 @@ def backend_info(name: str) -> BackendInfo:
         version, reason = b.version(), None
     except Exception as exc:  # an ImportError, or a broken install raising anything at import
         version, reason = None, f"{type(exc).__name__}: {exc}"
-    return BackendInfo(b.name, b.framework, b.modes, reason is None, version, reason, b.description)
+    return BackendInfo(b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason, b.description)
 
 
 def list_backends() -> list[BackendInfo]:
@@ -66,6 +72,7 @@ def list_backends() -> list[BackendInfo]:
 
 
 __all__ = [
-    "AD_MODES", "DTYPES", "Backend", "BackendInfo", "PreparedCase",
+    "AD_MODES", "COMPOSITIONS", "DEVICES", "DTYPES", "OPERATIONS", "SECOND_ORDER",
+    "Backend", "BackendInfo", "Direction", "PreparedCase",
     "backend_info", "backend_names", "get_backend", "list_backends",
 ]

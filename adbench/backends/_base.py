@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,39 +12,81 @@ import numpy as np
 from adbench.problems import Problem
 
 DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda")
 AD_MODES = ("forward", "reverse")
+# "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
+COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
+OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian")
+SECOND_ORDER = ("hvp", "hessian")
 
 
 @dataclass
 class PreparedCase:
     """Zero-argument callables with inputs already converted, ready to time.
 
-    ``sync(out)`` blocks until ``out`` is computed (JAX dispatches asynchronously); it is ``None``
-    where a call returns finished results, so the timer's loop stays as tight as timeit's.
+    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...). ``sync(out)`` blocks
+    until ``out`` is computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a
+    call returns finished results, so the timer's loop stays as tight as timeit's.
     """
 
-    jacobian: Callable[[], Any]
+    call: Callable[[], Any]
     function: Callable[[], Any]
     sync: Callable[[Any], Any] | None
     to_numpy: Callable[[Any], np.ndarray]
 
-    def run_jacobian(self) -> np.ndarray:
-        out = self.jacobian()
+    def run(self) -> np.ndarray:
+        out = self.call()
         if self.sync is not None:
             self.sync(out)
         return self.to_numpy(out)
 
+    # The Jacobian-only name of earlier versions.
+    run_jacobian = run
+
+
+@dataclass(frozen=True)
+class Direction:
+    """The vectors an operation contracts with: v (length n) for JVPs and HVPs, u (length m) for VJPs."""
+
+    v: np.ndarray | None = None
+    u: np.ndarray | None = None
+
 
 class Backend(ABC):
-    """A way of computing Jacobians: one framework (or baseline) and the modes it offers."""
+    """A way of computing derivatives: one framework (or baseline), its operations and modes.
+
+    A backend owns everything about itself, display included, so adding one touches
+    ``adbench/backends/`` only.
+    """
 
     name: str
     framework: str  # the importable module whose version is reported
-    modes: tuple[str, ...] = AD_MODES
     description: str = ""
-    # True where forward/reverse Jacobians are built by vectorising JVPs/VJPs over a basis
-    # (jacfwd/jacrev); False where passes run one after another. It decides the memory estimate.
+    # Display: the report, the tables and asv read these.
+    label: str = ""
+    colour: str = "#777777"
+    order: int = 50  # frameworks first (low), baselines last
+    baseline: bool = False
+    default: bool = True  # in a plain `adbench compare`
+    # operation -> the modes this backend offers for it.
+    operations: Mapping[str, tuple[str, ...]] = {"jacobian": AD_MODES}
+    # True where Jacobians are built by vectorising JVPs/VJPs over a basis (jacfwd/jacrev);
+    # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
+    chunkable: bool = False  # takes --chunk-size for Jacobians
+    devices: tuple[str, ...] = ("cpu",)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """Every mode of every operation, in order (the Jacobian's first)."""
+        return tuple(dict.fromkeys(m for ms in self.operations.values() for m in ms))
+
+    def modes_for(self, operation: str) -> tuple[str, ...]:
+        return tuple(self.operations.get(operation, ()))
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.name
 
     @abstractmethod
     def load(self, threads: int | None = None) -> Any:
@@ -55,27 +97,75 @@ class Backend(ABC):
 
     @abstractmethod
     def prepare(
-        self, problem: Problem, x: np.ndarray, mode: str, dtype: str, constants: dict[str, Any]
+        self, problem: Problem, x: np.ndarray, operation: str, mode: str, dtype: str,
+        constants: dict[str, Any], direction: Direction = Direction(), *,
+        chunk_size: int | None = None, device: str = "cpu",
     ) -> PreparedCase:
-        """Build the Jacobian and function callables for one case (nothing is timed here)."""
+        """Build the operation's and f's callables for one case (nothing is timed here)."""
 
-    def supports(self, problem: Problem, mode: str) -> str | None:
-        """``None`` when the case can run, else the reason it is skipped."""
+    def build_info(self) -> dict[str, Any]:
+        """What the framework was built for and sees (CUDA version, devices), for the environment record."""
+        return {}
+
+    def device_peak(self, device: str) -> Callable[[], int | None] | None:
+        """On a GPU: start counting the framework's own peak allocation, and return what reads it
+        (bytes above the level at the start). None on the CPU, where the worker's VmHWM counts."""
         return None
 
-    def memory_estimate(self, problem: Problem, n: int, mode: str, dtype: str) -> int:
-        """Rough peak bytes of one Jacobian evaluation, to skip cases that would not fit."""
-        itemsize = np.dtype(dtype).itemsize
-        m = problem.n_outputs(n)
-        work = max(problem.work_size(n), n, m)
-        jac = n * m
-        if not self.vectorized:
-            return itemsize * 4 * (jac + work)
-        passes = n if mode == "forward" else m
-        # A vectorised pass carries `passes` copies of every intermediate; ~4 are alive at once.
-        return itemsize * 4 * (jac + passes * (work + n + m))
+    def supports(self, problem: Problem, operation: str, mode: str, n: int | None = None,
+                 chunk_size: int | None = None, device: str = "cpu") -> str | None:
+        """``None`` when the case can run, else the reason it is skipped.
+
+        ``n`` is given where the answer may depend on f's output at that size (a user function
+        whose output is scalar or not); shape questions are left out without it.
+        """
+        if mode not in self.modes_for(operation):
+            offered = ", ".join(self.modes_for(operation)) or "none"
+            return f"backend {self.name!r} offers no {mode!r} {operation}; it offers: {offered}"
+        if operation in SECOND_ORDER and n is not None and not problem.is_scalar(n):
+            return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+        if chunk_size is not None:
+            if not self.chunkable:
+                return f"backend {self.name!r} does not chunk (its passes are not vectorised)"
+            if operation != "jacobian":
+                return f"--chunk-size applies to Jacobians, not to {operation}"
+        if device not in self.devices:
+            return f"backend {self.name!r} runs on {', '.join(self.devices)} only, not {device}"
+        return None
+
+    def memory_estimate(self, n: int, m: int, work: int, itemsize: int, operation: str, mode: str,
+                        chunk_size: int | None = None) -> int:
+        """Rough peak bytes of one evaluation of the operation, to skip cases that would not fit.
+
+        ``work`` is the element count of f's largest intermediate. A vectorised pass carries
+        one copy of every intermediate per basis vector (n for forward, m for reverse; the chunk
+        size when chunked), and about four are alive at once.
+        """
+        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n}[operation]
+        one_pass = work + n + m
+        if operation in ("jvp", "vjp", "hvp"):
+            copies = 2 if operation != "hvp" else 4  # a second-order pass tapes the first
+        elif not self.vectorized:
+            copies = 2 if operation == "jacobian" else 4
+        else:
+            passes = n if operation == "hessian" or mode.startswith("forward") else m
+            if operation == "jacobian" and mode == "reverse":
+                passes = m
+            copies = min(passes, chunk_size) if chunk_size else passes
+            copies *= 2 if operation == "hessian" else 1
+        return itemsize * 4 * (out + copies * one_pass)
 
 
 def convert_constants(constants: dict[str, Any], asarray: Callable[[np.ndarray], Any]) -> dict[str, Any]:
     """Arrays become the backend's arrays; Python numbers stay static (see control_loop)."""
     return {k: asarray(v) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
+
+
+def float_dtype(array: np.ndarray, dtype: str) -> Any:
+    """The run's float dtype for float arrays; integer and boolean arrays keep theirs."""
+    return dtype if array.dtype.kind in "fc" else array.dtype
+
+
+def basis(n: int, dtype: str) -> np.ndarray:
+    """The n unit vectors, as rows: the tangents of forward mode, built once, outside any timing."""
+    return np.eye(n, dtype=dtype)

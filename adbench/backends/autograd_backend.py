@@ -1,18 +1,25 @@
-"""HIPS autograd: reverse mode with ``autograd.jacobian``, forward mode with ``make_jvp`` column by column."""
+"""HIPS autograd: reverse mode with ``jacobian``/``make_vjp``, forward mode with ``make_jvp``, and their compositions."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from adbench.backends._base import AD_MODES, COMPOSITIONS, Backend, Direction, PreparedCase, basis, float_dtype
 from adbench.xp import namespace
-from adbench.backends._base import Backend, PreparedCase, convert_constants
 
 
 class AutogradBackend(Backend):
     name = "autograd"
     framework = "autograd"
-    description = "autograd.jacobian (reverse); autograd.make_jvp over the n basis vectors (forward)"
-    vectorized = False  # both modes loop over basis vectors in Python
+    description = ("autograd.jacobian, make_vjp, make_hvp and hessian (reverse); make_jvp (forward), "
+                   "one basis vector at a time")
+    label = "HIPS autograd"
+    colour = "#009E73"
+    order = 30
+    # Its forward mode composes with its reverse mode both ways.
+    operations = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
+                  "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+    vectorized = False  # every pass runs in a Python loop
 
     def load(self, threads=None):
         import autograd
@@ -24,34 +31,43 @@ class AutogradBackend(Backend):
 
         return version("autograd")  # the module has no __version__
 
-    def prepare(self, problem, x, mode, dtype, constants):
-        autograd = self.load()
-        import autograd.numpy as anp
-
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        ag = self.load()
+        xp = namespace("autograd")
         xv = x.astype(dtype)
-        consts = convert_constants(constants, lambda a: a.astype(dtype))
+        consts = {k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v
+                  for k, v in constants.items()}
+        vec = direction.v if direction.v is not None else direction.u
+        dv = np.asarray(vec, dtype=dtype) if vec is not None else None
+        # Built once, outside the timed call: the forward-mode columns' tangents.
+        eye = basis(xv.shape[0], dtype) if operation in ("jacobian", "hessian", "hvp") else None
 
         def f(v):
-            return problem.function(v, namespace("autograd"), **consts)
+            return problem.function(v, xp, **consts)
 
-        if mode == "reverse":
-            jac = autograd.jacobian(f)
-            run = lambda: jac(xv)  # noqa: E731
-        else:
-            make_jvp = autograd.make_jvp(f)
+        def forward_columns(g, at):
+            """The Jacobian of g at ``at``, one make_jvp pass per column."""
+            push = ag.make_jvp(g)(at)
+            # eye[i].copy(): a linear g may hand its tangent back as is, and the caller owns it.
+            return xp.stack([push(eye[i].copy())[1] for i in range(eye.shape[0])], axis=-1)
 
-            def run():
-                jvp = make_jvp(xv)
-                columns = []
-                for i in range(xv.shape[0]):
-                    basis = np.zeros_like(xv)  # fresh: a linear f may return its tangent as is
-                    basis[i] = 1
-                    columns.append(jvp(basis)[1])
-                return np.stack(columns, axis=-1)
+        def jvp_f(at, t):
+            return ag.make_jvp(f)(at)(t)[1]
 
-        return PreparedCase(
-            jacobian=run,
-            function=lambda: f(xv),
-            sync=None,
-            to_numpy=np.asarray,
-        )
+        grad = ag.grad(f)
+        calls = {
+            ("jacobian", "reverse"): lambda: ag.jacobian(f)(xv),
+            ("jacobian", "forward"): lambda: forward_columns(f, xv),
+            ("jvp", "forward"): lambda: jvp_f(xv, dv),
+            ("vjp", "reverse"): lambda: ag.make_vjp(f)(xv)[0](dv),
+            ("hvp", "reverse-over-reverse"): lambda: ag.make_hvp(f)(xv)[0](dv),
+            ("hvp", "forward-over-reverse"): lambda: ag.make_jvp(grad)(xv)(dv)[1],
+            ("hvp", "reverse-over-forward"): lambda: ag.grad(lambda y: jvp_f(y, dv))(xv),
+            ("hvp", "forward-over-forward"): lambda: forward_columns(lambda y: jvp_f(y, dv), xv),
+            ("hessian", "reverse-over-reverse"): lambda: ag.hessian(f)(xv),
+            ("hessian", "forward-over-reverse"): lambda: forward_columns(grad, xv),
+            ("hessian", "reverse-over-forward"): lambda: ag.jacobian(lambda y: forward_columns(f, y))(xv),
+            ("hessian", "forward-over-forward"): lambda: forward_columns(lambda y: forward_columns(f, y), xv),
+        }
+        return PreparedCase(call=calls[(operation, mode)], function=lambda: f(xv), sync=None, to_numpy=np.asarray)

@@ -1,54 +1,162 @@
-"""JAX: ``jacfwd``/``jacrev`` under ``jax.jit`` (``jax``), and un-jitted as the tutorial runs them (``jax-eager``)."""
+"""JAX: every operation under ``jax.jit`` (``jax``), and un-jitted as the tutorial runs them (``jax-eager``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import Backend, PreparedCase, convert_constants
+from adbench.backends._base import AD_MODES, COMPOSITIONS, Backend, Direction, PreparedCase, float_dtype
+from adbench.xp import namespace
+
+
+def derivative(jax, f, operation: str, mode: str, chunk_size: int | None = None):
+    """The JAX transform of ``f(x, consts)`` that computes ``operation`` in ``mode``.
+
+    Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
+    and Hessians. Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
+    """
+    jnp = jax.numpy
+
+    def grad(x, c):
+        return jax.grad(f)(x, c)
+
+    def jvp_f(x, v, c):
+        return jax.jvp(lambda y: f(y, c), (x,), (v,))[1]
+
+    if operation == "jacobian":
+        if chunk_size:
+            return _chunked_jacobian(jax, f, mode, chunk_size)
+        jac = jax.jacfwd(f) if mode == "forward" else jax.jacrev(f)
+        return lambda x, _, c: jac(x, c)
+    if operation == "jvp":
+        return jvp_f
+    if operation == "vjp":
+        return lambda x, u, c: jax.vjp(lambda y: f(y, c), x)[1](u)[0]
+    if operation == "hvp":
+        return {
+            "forward-over-reverse": lambda x, v, c: jax.jvp(lambda y: grad(y, c), (x,), (v,))[1],
+            "reverse-over-reverse": lambda x, v, c: jax.grad(lambda y: jnp.vdot(grad(y, c), v))(x),
+            "reverse-over-forward": lambda x, v, c: jax.grad(lambda y: jvp_f(y, v, c))(x),
+            # H v one column at a time: n forward passes over a forward pass.
+            "forward-over-forward": lambda x, v, c: jax.jacfwd(lambda y: jvp_f(y, v, c))(x),
+        }[mode]
+    outer, inner = mode.split("-over-")
+    jac = {"forward": jax.jacfwd, "reverse": jax.jacrev}
+    hess = jac[outer](jac[inner](f))
+    return lambda x, _, c: hess(x, c)
+
+
+def _chunked_jacobian(jax, f, mode: str, chunk_size: int):
+    """jacfwd/jacrev built from JVPs/VJPs mapped over the basis ``chunk_size`` at a time (lax.map)."""
+    jnp = jax.numpy
+
+    def jac(x, _, c):
+        if mode == "forward":
+            cols = jax.lax.map(lambda e: jax.jvp(lambda y: f(y, c), (x,), (e,))[1],
+                               jnp.eye(x.shape[0], dtype=x.dtype), batch_size=chunk_size)
+            return jnp.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jacfwd
+        y, pullback = jax.vjp(lambda z: f(z, c), x)
+        if y.ndim == 0:
+            return pullback(jnp.ones_like(y))[0]
+        rows = jax.lax.map(lambda e: pullback(e)[0], jnp.eye(y.shape[0], dtype=y.dtype), batch_size=chunk_size)
+        return rows
+
+    return jac
 
 
 class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
-    description = "jax.jit(jax.jacfwd / jax.jacrev)"
+    description = "jax.jit over jacfwd/jacrev, jvp/vjp and their compositions"
+    label = "JAX (jit)"
+    colour = "#0072B2"
+    order = 10
+    operations = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
+                  "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+    chunkable = True
+    devices = ("cpu", "cuda")
     jit = True
 
     def load(self, threads=None):
-        # Threads are set by adbench.threads before this import (XLA reads them at start-up).
+        # Threads (and, on a CPU run, JAX_PLATFORMS=cpu) are set by adbench.threads before this
+        # import: XLA reads them when it starts.
         import jax
 
         return jax
 
-    def prepare(self, problem, x, mode, dtype, constants):
+    def build_info(self):
+        jax = self.load()
+        import jaxlib
+
+        return {"jaxlib": getattr(jaxlib, "__version__", None), "backend": jax.default_backend(),
+                "devices": [str(d) for d in jax.devices()]}
+
+    def device_peak(self, device):
+        if device != "cuda":
+            return None
+        stats = _device(self.load(), device).memory_stats
+        start = stats() or {}
+        base, old_peak = start.get("bytes_in_use", 0), start.get("peak_bytes_in_use", 0)
+
+        def read():
+            # XLA's peak cannot be reset: a case that stays under an earlier case's peak reads as unknown.
+            peak = (stats() or {}).get("peak_bytes_in_use")
+            return peak - base if peak is not None and peak > old_peak else None
+
+        return read
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
         jax = self.load()
         if dtype == "float64" and not jax.config.jax_enable_x64:
             # x64 is a process-wide switch; float32 cases stay float32 after it because every
             # input is created with an explicit dtype and problems use only weak Python scalars.
             jax.config.update("jax_enable_x64", True)
-        import jax.numpy as jnp
+        jnp = jax.numpy
+        target = _device(jax, device)
 
-        xj = jnp.asarray(x, dtype=dtype)
-        consts = convert_constants(constants, lambda a: jnp.asarray(a, dtype=dtype))
-        arrays = {k: v for k, v in consts.items() if not isinstance(v, (int, float))}
+        def put(a: np.ndarray):
+            return jax.device_put(jnp.asarray(a, dtype=float_dtype(a, dtype)), target)
+
+        xj = put(x)
+        arrays = {k: put(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
         # Python numbers (control_loop's k) are closed over, so jit specialises on them: the loop
         # is unrolled at trace time and a new k means a new compilation.
-        static = {k: v for k, v in consts.items() if isinstance(v, (int, float))}
+        static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
+        vec = direction.v if direction.v is not None else direction.u
+        dj = put(vec) if vec is not None else None
+        xp = namespace("jax")
 
-        def f(v, arrays):
-            return problem.function(v, jnp, **arrays, **static)
+        def f(v, c):
+            return problem.function(v, xp, **c, **static)
 
-        jac = jax.jacfwd(f) if mode == "forward" else jax.jacrev(f)
+        op = derivative(jax, f, operation, mode, chunk_size)
+        fun = f
         if self.jit:
-            jac, f = jax.jit(jac), jax.jit(f)
+            op, fun = jax.jit(op), jax.jit(f)
         return PreparedCase(
-            jacobian=lambda: jac(xj, arrays),
-            function=lambda: f(xj, arrays),
+            call=lambda: op(xj, dj, arrays),
+            function=lambda: fun(xj, arrays),
             sync=jax.block_until_ready,
             to_numpy=np.asarray,
         )
 
 
+def _device(jax, device: str):
+    """The first device of the asked platform; a clear error where there is none."""
+    platform = "gpu" if device == "cuda" else "cpu"
+    try:
+        return jax.devices(platform)[0]
+    except RuntimeError as exc:
+        raise RuntimeError(f"JAX sees no {device} device here ({exc})") from exc
+
+
 class JaxEagerBackend(JaxBackend):
     name = "jax-eager"
-    description = "jax.jacfwd / jax.jacrev without jit, as the tutorial calls them"
+    description = "the same transforms without jit, as the tutorial calls them"
+    label = "JAX (eager)"
+    colour = "#56B4E9"
+    order = 11
     jit = False
+    # Op-by-op dispatch makes its forward Jacobians and second-order cases slow (0.2 s per call at
+    # the tutorial's n = 10 000): asked for by name, e.g. to set the tutorial's timing side by side.
+    default = False

@@ -1,47 +1,20 @@
-"""NumPy baselines: the hand-written Jacobian (ADBench's "Manual") and central finite differences."""
+"""NumPy baselines: the hand-written derivatives (ADBench's "Manual") and central finite differences."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 import numpy as np
 
-from adbench.backends._base import Backend, PreparedCase, convert_constants
+from adbench.backends._base import Backend, Direction, PreparedCase, float_dtype
+from adbench.problems import Problem
+
+FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
 
-class ManualBackend(Backend):
-    name = "manual"
-    framework = "numpy"
-    modes = ("manual",)
-    description = "hand-written NumPy Jacobian (the floor every AD framework is measured against)"
-    vectorized = False
-
-    def load(self, threads=None):
-        return np
-
-    def supports(self, problem, mode):
-        if problem.manual_jacobian is None:
-            return f"problem {problem.name!r} has no hand-written Jacobian"
-        return None
-
-    def prepare(self, problem, x, mode, dtype, constants):
-        reason = self.supports(problem, mode)
-        if reason:
-            raise NotImplementedError(reason)
-        xv = x.astype(dtype)
-        consts = convert_constants(constants, lambda a: a.astype(dtype))
-        return PreparedCase(
-            jacobian=lambda: problem.manual_jacobian(xv, **consts),
-            function=lambda: problem.function(xv, np, **consts),
-            sync=None,
-            to_numpy=np.asarray,
-        )
-
-
-def central_differences(f, x: np.ndarray, scalar_output: bool) -> np.ndarray:
+def central_differences(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, scalar_output: bool) -> np.ndarray:
     """Central differences, one column per pair of evaluations (so n passes, like forward mode)."""
-    eps = np.finfo(x.dtype).eps
-    # eps^(1/3) balances truncation (h^2) against rounding (eps/h) for central differences.
-    steps = eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+    steps = _steps(x)
     columns = []
     xp_ = x.copy()
     for i, h in enumerate(steps):
@@ -55,26 +28,148 @@ def central_differences(f, x: np.ndarray, scalar_output: bool) -> np.ndarray:
     return J.reshape(x.shape) if scalar_output else J.reshape(-1, x.shape[0])
 
 
-class FiniteDifferenceBackend(Backend):
-    name = "finite-diff"
+def directional_difference(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(f(x + h v) - f(x - h v)) / 2h: a JVP from two evaluations of f."""
+    eps = np.finfo(x.dtype).eps
+    # eps^(1/3) balances truncation (h^2) against rounding (eps/h), scaled to x and v.
+    h = eps ** (1 / 3) * max(1.0, float(np.max(np.abs(x)))) / max(float(np.max(np.abs(v))), 1e-300)
+    return (np.asarray(f(x + h * v)) - np.asarray(f(x - h * v))) / (2 * h)
+
+
+def _steps(x: np.ndarray) -> np.ndarray:
+    eps = np.finfo(x.dtype).eps
+    # eps^(1/3) balances truncation (h^2) against rounding (eps/h) for central differences.
+    return eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+
+
+def contract(operation: str, J: np.ndarray, d: Direction) -> np.ndarray:
+    """A JVP, VJP or HVP from a full first or second derivative: J v, u^T J, or H v."""
+    if operation == "jvp" or operation == "hvp":
+        return J @ d.v
+    if operation == "vjp":
+        return d.u * J if J.ndim == 1 else d.u @ J
+    return J
+
+
+def _casted(x: np.ndarray, dtype: str, constants: dict) -> tuple[np.ndarray, dict]:
+    return x.astype(dtype), {k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v
+                             for k, v in constants.items()}
+
+
+class ManualBackend(Backend):
+    name = "manual"
     framework = "numpy"
-    modes = ("central",)
-    description = "central finite differences in NumPy (2 n evaluations of f; approximate)"
+    description = ("hand-written NumPy derivatives (the floor every AD framework is measured against); "
+                   "JVPs, VJPs and HVPs contract the hand-written Jacobian or Hessian")
+    label = "manual (NumPy floor)"
+    colour = "#000000"
+    order = 90
+    baseline = True
+    operations = {op: ("manual",) for op in ("jacobian", "jvp", "vjp", "hvp", "hessian")}
     vectorized = False
 
     def load(self, threads=None):
         return np
 
-    def prepare(self, problem, x, mode, dtype, constants):
-        xv = x.astype(dtype)
-        consts = convert_constants(constants, lambda a: a.astype(dtype))
+    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
+        reason = super().supports(problem, operation, mode, n, chunk_size, device)
+        if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
+            reason = f"problem {problem.name!r} has no hand-written Jacobian"
+        if reason is None and operation not in FIRST_ORDER and problem.manual_hessian is None:
+            reason = f"problem {problem.name!r} has no hand-written Hessian"
+        return reason
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        reason = self.supports(problem, operation, mode)
+        if reason:
+            raise NotImplementedError(reason)
+        xv, consts = _casted(x, dtype, constants)
+        d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
+        derivative = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+        return PreparedCase(
+            call=lambda: contract(operation, derivative(xv, **consts), d),
+            function=lambda: problem.function(xv, np, **consts),
+            sync=None,
+            to_numpy=np.asarray,
+        )
+
+
+class FiniteDifferenceBackend(Backend):
+    name = "finite-diff"
+    framework = "numpy"
+    description = ("central finite differences in NumPy: of f (2 n evaluations for a Jacobian, 2 for a JVP), "
+                   "and of the hand-written gradient for second order (approximate)")
+    label = "finite differences"
+    colour = "#777777"
+    order = 80
+    baseline = True
+    operations = {op: ("central",) for op in ("jacobian", "jvp", "vjp", "hvp", "hessian")}
+    vectorized = False
+
+    def load(self, threads=None):
+        return np
+
+    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
+        reason = super().supports(problem, operation, mode, n, chunk_size, device)
+        if reason is None and operation not in FIRST_ORDER and problem.manual_jacobian is None:
+            reason = f"problem {problem.name!r} has no hand-written gradient to difference"
+        return reason
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        xv, consts = _casted(x, dtype, constants)
+        d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
+        n = xv.shape[0]
 
         def f(v):
             return problem.function(v, np, **consts)
 
-        return PreparedCase(
-            jacobian=lambda: central_differences(f, xv, problem.is_scalar(xv.shape[0])),
-            function=lambda: f(xv),
-            sync=None,
-            to_numpy=np.asarray,
-        )
+        def g(v):
+            return problem.manual_jacobian(v, **consts)
+
+        call: Callable[[], np.ndarray] = {
+            "jacobian": lambda: central_differences(f, xv, problem.is_scalar(n)),
+            "jvp": lambda: directional_difference(f, xv, d.v),
+            "vjp": lambda: contract("vjp", central_differences(f, xv, problem.is_scalar(n)), d),
+            "hvp": lambda: directional_difference(g, xv, d.v),
+            "hessian": lambda: central_differences(g, xv, False),
+        }[operation]
+        return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray)
+
+
+def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, d: Direction,
+              max_entries: int) -> tuple[np.ndarray | None, str]:
+    """The float64 result an operation must reproduce, and how it was obtained.
+
+    Hand-written derivatives give ``"exact"`` references (rounding only); where a problem has
+    none, float64 central differences give ``"approximate"`` ones. ``None`` when even those
+    would cost more than ``max_entries`` derivative entries.
+    """
+    x = np.asarray(x, np.float64)
+    n = x.shape[0]
+    if operation in FIRST_ORDER:
+        J = problem.reference_jacobian(x, **constants)
+        kind = "exact"
+        if J is None:
+            if n * problem.n_outputs(n) > max_entries:
+                return None, "none"
+            J, kind = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n)), \
+                "approximate"
+        return contract(operation, J, d), kind
+    H = problem.reference_hessian(x, **constants)
+    if H is not None:
+        return contract(operation, H, d), "exact"
+    if problem.manual_jacobian is not None:
+        g = lambda v: problem.reference_jacobian(v, **constants)  # noqa: E731
+    elif n <= max_entries ** 0.5:
+        # No gradient by hand either: differences of a differenced gradient (n^2 evaluations).
+        g = lambda v: central_differences(lambda w: problem.function(w, np, **constants), v, True)  # noqa: E731
+    else:
+        return None, "none"
+    if operation == "hvp":
+        return directional_difference(g, x, d.v), "approximate"
+    if n * n > max_entries:
+        return None, "none"
+    H = central_differences(g, x, False)
+    return (H + H.T) / 2, "approximate"

@@ -1,16 +1,63 @@
-"""PyTorch: ``torch.func.jacfwd``/``jacrev`` (``torch``) and plain ``torch.autograd.grad`` (``torch-autograd``)."""
+"""PyTorch: ``torch.func`` transforms (``torch``) and plain ``torch.autograd`` (``torch-autograd``)."""
 
 from __future__ import annotations
 
+import numpy as np
 
+from adbench.backends._base import AD_MODES, COMPOSITIONS, Backend, Direction, PreparedCase, float_dtype
 from adbench.xp import namespace
-from adbench.backends._base import Backend, PreparedCase, convert_constants
+
+
+def func_derivative(torch, f, operation: str, mode: str, chunk_size: int | None = None):
+    """The ``torch.func`` transform of ``f`` computing ``operation`` in ``mode``; takes ``(x, direction)``."""
+    tf = torch.func
+
+    def jvp_f(x, v):
+        return tf.jvp(f, (x,), (v,))[1]
+
+    if operation == "jacobian":
+        if mode == "reverse":
+            jac = tf.jacrev(f, chunk_size=chunk_size)
+            return lambda x, _: jac(x)
+        if chunk_size:
+            # jacfwd has no chunk_size: vmap the JVP over the basis, chunk_size columns at a time.
+            def jac_chunked(x, _):
+                eye = torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
+                cols = tf.vmap(lambda e: jvp_f(x, e), chunk_size=chunk_size)(eye)
+                return torch.movedim(cols, 0, -1)
+
+            return jac_chunked
+        jac = tf.jacfwd(f)
+        return lambda x, _: jac(x)
+    if operation == "jvp":
+        return jvp_f
+    if operation == "vjp":
+        return lambda x, u: tf.vjp(f, x)[1](u)[0]
+    if operation == "hvp":
+        grad = tf.grad(f)
+        return {
+            "forward-over-reverse": lambda x, v: tf.jvp(grad, (x,), (v,))[1],
+            "reverse-over-reverse": lambda x, v: tf.grad(lambda y: torch.sum(grad(y) * v))(x),
+            "reverse-over-forward": lambda x, v: tf.grad(lambda y: jvp_f(y, v))(x),
+            "forward-over-forward": lambda x, v: tf.jacfwd(lambda y: jvp_f(y, v))(x),
+        }[mode]
+    outer, inner = mode.split("-over-")
+    jac = {"forward": tf.jacfwd, "reverse": tf.jacrev}
+    hess = jac[outer](jac[inner](f))
+    return lambda x, _: hess(x)
 
 
 class TorchBackend(Backend):
     name = "torch"
     framework = "torch"
-    description = "torch.func.jacfwd / torch.func.jacrev (vmap over JVPs / VJPs)"
+    description = "torch.func: jacfwd/jacrev, jvp/vjp and their compositions (vmap over JVPs/VJPs)"
+    label = "PyTorch (torch.func)"
+    colour = "#D55E00"
+    order = 20
+    operations = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
+                  "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+    chunkable = True
+    devices = ("cpu", "cuda")
 
     def load(self, threads=None):
         import torch
@@ -19,54 +66,134 @@ class TorchBackend(Backend):
             torch.set_num_threads(threads)
         return torch
 
-    def _setup(self, problem, x, dtype, constants):
+    def build_info(self):
         torch = self.load()
+        info = {"cuda_build": torch.version.cuda, "cuda_available": torch.cuda.is_available()}
+        if torch.cuda.is_available():
+            info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            info["cudnn"] = torch.backends.cudnn.version()
+        return info
+
+    def device_peak(self, device):
+        if device != "cuda":
+            return None
+        torch = self.load()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        return lambda: torch.cuda.max_memory_allocated() - base
+
+    def _setup(self, problem, x, dtype, constants, direction, device):
+        torch = self.load()
+        if device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("torch sees no CUDA device here")
         xp = namespace("torch")
-        tdtype = getattr(torch, dtype)
-        # torch.tensor copies: the input may be a read-only view (of a JAX array, say).
-        xt = torch.tensor(x, dtype=tdtype)
-        consts = convert_constants(constants, lambda a: torch.tensor(a, dtype=tdtype))
+
+        def tensor(a: np.ndarray):
+            # torch.tensor copies: the input may be a read-only view (of a JAX array, say).
+            return torch.tensor(a, dtype=getattr(torch, str(float_dtype(a, dtype))), device=device)
+
+        xt = tensor(x)
+        consts = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
+        vec = direction.v if direction.v is not None else direction.u
+        dt = tensor(vec) if vec is not None else None
         sync = (lambda _: torch.cuda.synchronize()) if xt.is_cuda else None
 
         def f(v):
             return problem.function(v, xp, **consts)
 
-        return torch, xt, f, sync
+        return torch, xt, dt, f, sync
 
-    def prepare(self, problem, x, mode, dtype, constants):
-        torch, xt, f, sync = self._setup(problem, x, dtype, constants)
-        jac = torch.func.jacfwd(f) if mode == "forward" else torch.func.jacrev(f)
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        op = self.compile(func_derivative(torch, f, operation, mode, chunk_size))
         return PreparedCase(
-            jacobian=lambda: jac(xt),
+            call=lambda: op(xt, dt),
             function=lambda: f(xt),
             sync=sync,
             to_numpy=lambda t: t.detach().cpu().numpy(),
         )
+
+    def compile(self, op):
+        """The callable as timed: as is here; torch-compile compiles it."""
+        return op
 
 
 class TorchAutogradBackend(TorchBackend):
     name = "torch-autograd"
-    modes = ("reverse",)
-    description = "torch.autograd.grad: one backward pass per output row, no vmap (reverse only)"
+    description = ("torch.autograd: one backward pass per output row (no vmap), forward_ad dual numbers "
+                   "for JVPs, double backward for second order")
+    label = "PyTorch (torch.autograd)"
+    colour = "#E69F00"
+    order = 21
+    operations = {"jacobian": ("reverse",), "jvp": ("forward",), "vjp": ("reverse",),
+                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",)}
     vectorized = False
+    chunkable = False
 
-    def prepare(self, problem, x, mode, dtype, constants):
-        torch, xt, f, sync = self._setup(problem, x, dtype, constants)
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        grad = torch.autograd.grad
 
-        def jac():
+        def rows(y, v, **kw):
+            """d y_i / d v for every entry of y, one backward pass each."""
+            flat = y.reshape(-1)
+            return torch.stack([grad(flat[i], v, retain_graph=True, **kw)[0] for i in range(flat.shape[0])])
+
+        def jacobian():
             v = xt.detach().requires_grad_(True)
             y = f(v)
-            if y.ndim == 0:
-                return torch.autograd.grad(y, v)[0]
-            rows = []
-            flat = y.reshape(-1)
-            for i in range(flat.shape[0]):
-                rows.append(torch.autograd.grad(flat[i], v, retain_graph=True)[0])
-            return torch.stack(rows)
+            return grad(y, v)[0] if y.ndim == 0 else rows(y, v)
 
-        return PreparedCase(
-            jacobian=jac,
-            function=lambda: f(xt),
-            sync=sync,
-            to_numpy=lambda t: t.detach().cpu().numpy(),
-        )
+        def jvp():
+            import torch.autograd.forward_ad as fwad
+
+            with fwad.dual_level():
+                return fwad.unpack_dual(f(fwad.make_dual(xt, dt))).tangent
+
+        def vjp():
+            v = xt.detach().requires_grad_(True)
+            return grad(f(v), v, grad_outputs=dt)[0]
+
+        def hvp():
+            v = xt.detach().requires_grad_(True)
+            (g,) = grad(f(v), v, create_graph=True)
+            return grad(g, v, grad_outputs=dt)[0]
+
+        def hessian():
+            v = xt.detach().requires_grad_(True)
+            (g,) = grad(f(v), v, create_graph=True)
+            return rows(g, v)
+
+        call = {"jacobian": jacobian, "jvp": jvp, "vjp": vjp, "hvp": hvp, "hessian": hessian}[operation]
+        return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
+                            to_numpy=lambda t: t.detach().cpu().numpy())
+
+
+class TorchCompileBackend(TorchBackend):
+    name = "torch-compile"
+    description = "torch.compile (inductor, fullgraph) over the torch.func transforms; the first call compiles"
+    label = "PyTorch (torch.compile)"
+    colour = "#CC79A7"
+    order = 22
+    # A compile takes seconds to tens of seconds per case on a CPU: asked for by name only.
+    default = False
+
+    def compile(self, op):
+        torch = self.load()
+        # fullgraph: a graph break is an error row with the compiler's message, never a silent
+        # fallback to eager code that would be timed as "compiled".
+        return torch.compile(op, fullgraph=True, dynamic=False)
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        case = super().prepare(problem, x, operation, mode, dtype, constants, direction,
+                               chunk_size=chunk_size, device=device)
+        case.function = self._compiled_function(case.function)
+        return case
+
+    def _compiled_function(self, call):
+        # f compiled too, so time(J)/time(f) compares compiled code with compiled code.
+        return self.compile(call)
