@@ -35,11 +35,50 @@ def _autograd_namespace() -> types.ModuleType:
 
     autograd wraps NumPy 1's names as differentiable primitives; NumPy 2 added the standard's
     spellings, which autograd.numpy re-exports *without* gradients. Each line maps a standard
-    name onto the NumPy 1 primitive whose gradient autograd defines.
+    name onto the NumPy 1 primitive whose gradient autograd defines; max and min get derivatives
+    that keep float32 float32.
     """
     import autograd.numpy as anp
 
     shim = types.ModuleType("adbench.xp.autograd", "autograd.numpy with the array API standard's spellings")
     shim.__dict__.update({k: v for k, v in vars(anp).items() if not k.startswith("__")})
-    shim.concat = anp.concatenate  # anp.concat has no gradient
+    shim.concat = anp.concatenate  # anp.concat has a VJP but no JVP: forward mode fails
+    shim.matrix_transpose = lambda x: anp.swapaxes(x, -1, -2)  # anp.matrix_transpose has no derivative
+    shim.vecdot = lambda x1, x2, axis=-1: anp.sum(anp.conj(x1) * x2, axis=axis)  # anp.vecdot has none
+    shim.cumulative_sum = lambda x, axis=None: anp.cumsum(x, axis=axis)  # anp.cumulative_sum has none
+    shim.max, shim.min = _chooser("max"), _chooser("min")  # autograd's derivatives promote float32
     return shim
+
+
+def _chooser(name: str):
+    """NumPy's ``max`` or ``min`` with derivatives that keep the operand's dtype.
+
+    autograd's divide the derivative by the integer count of tied entries, and NumPy 2 promotes
+    float32 / int64 to float64: a float32 Jacobian through ``max`` came out float64. These are
+    autograd's grad_chooser and fwd_grad_chooser with the count in the operand's dtype.
+    """
+    import numpy as onp
+    from autograd.extend import defjvp, defvjp, primitive
+    from autograd.numpy.numpy_vjps import repeat_to_match_shape
+    import autograd.numpy as anp
+
+    def chosen(ans, x, axis, keepdims):
+        """Where x attains ans (ties share the derivative), and their count, as floats of x's dtype."""
+        dtype = anp.result_type(x)
+        full, _ = repeat_to_match_shape(ans, anp.shape(x), dtype, axis, keepdims)
+        mask = onp.asarray(x == full, dtype=dtype)
+        return mask, onp.sum(mask, axis=axis, keepdims=True)
+
+    def vjp(ans, x, axis=None, keepdims=False):
+        mask, count = chosen(ans, x, axis, keepdims)
+        return lambda g: repeat_to_match_shape(g, anp.shape(x), mask.dtype, axis, keepdims)[0] * (mask / count)
+
+    def jvp(g, ans, x, axis=None, keepdims=False):
+        mask, count = chosen(ans, x, axis, keepdims)
+        return anp.sum(g * (mask / count), axis=axis, keepdims=keepdims)
+
+    reduce = getattr(onp, name)
+    f = primitive(lambda x, axis=None, keepdims=False: reduce(x, axis=axis, keepdims=keepdims))
+    defvjp(f, vjp)
+    defjvp(f, jvp)
+    return f

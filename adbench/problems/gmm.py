@@ -1,0 +1,138 @@
+"""``gmm``: ADBench's Gaussian-mixture log-likelihood with a Wishart prior, R^n -> R."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adbench.problems._registry import Problem, register
+
+N_POINTS = 1000  # ADBench's 1k data sets
+
+
+def _n(d: int, k: int) -> int:
+    return k * (1 + d + d * (d + 1) // 2)
+
+
+# The sweep: a few cells of ADBench's grid D in {2, 10, 20, 32, 64, 128} x K in {5, 10, 25, 50, 100,
+# 200}, n from 30 to 28 050. One more preset has the shape of ADBench's test input data/gmm/test.txt
+# (D=2, K=3), so that its published values can be checked through every backend. n -> (D, K).
+SWEEP = [(2, 5), (2, 50), (10, 5), (10, 25), (20, 50), (32, 50)]
+SHAPES = {_n(d, k): (d, k) for d, k in [(2, 3), *SWEEP]}
+PRESETS = {n: f"D={d},K={k}" for n, (d, k) in SHAPES.items()}
+
+
+def _unpack(x, xp, d: int):
+    k = x.shape[0] // (1 + d + d * (d + 1) // 2)
+    alphas = x[:k]
+    means = xp.reshape(x[k:k + k * d], (k, d))
+    icf = xp.reshape(x[k + k * d:], (k, d * (d + 1) // 2))
+    return alphas, means, icf
+
+
+def _lower(icf, xp, d: int):
+    """The K strictly-lower matrices L_k (K, D, D) from icf[:, D:], filled column by column as
+    ADBench's constructL does, with concat (no scatter: the standard has none)."""
+    cols, start = [], d
+    for i in range(d):
+        nelems = d - i - 1
+        cols.append(xp.concat([xp.zeros_like(icf[:, :i + 1]), icf[:, start:start + nelems]], axis=1))
+        start += nelems
+    return xp.stack(cols, axis=-1)
+
+
+def _constant(n_points: int, d: int, k: int, gamma: float, m: int) -> float:
+    """The x-independent terms: -N D/2 log(2 pi) and the Wishart normaliser -K (C - log Gamma_D(n/2))."""
+    nu = d + m + 1
+    c = nu * d * math.log(gamma / math.sqrt(2))
+    multigammaln = d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(0.5 * nu + (1 - j) / 2) for j in range(1, d + 1))
+    return -n_points * d * 0.5 * math.log(2 * math.pi) - k * (c - multigammaln)
+
+
+def gmm(x, xp, data, wishart_gamma, wishart_m):
+    n_points, d = data.shape
+    alphas, means, icf = _unpack(x, xp, d)
+    k = alphas.shape[0]
+    q = icf[:, :d]
+    qdiag = xp.exp(q)
+    sum_qs = xp.sum(q, axis=1)
+    L = _lower(icf, xp, d)
+    # (K, N, D): every point centred on every mean; A_k (x - mu_k) = Q_k (x - mu_k) + L_k (x - mu_k).
+    xc = xp.reshape(data, (1, n_points, d)) - xp.reshape(means, (k, 1, d))
+    z = xp.reshape(qdiag, (k, 1, d)) * xc + xc @ xp.matrix_transpose(L)
+    inner = xp.reshape(alphas + sum_qs, (k, 1)) - 0.5 * xp.sum(z * z, axis=2)
+    mx = xp.max(inner, axis=0)
+    lse = xp.log(xp.sum(xp.exp(inner - mx), axis=0)) + mx  # log-sum-exp over components, per point
+    a_max = xp.max(alphas)
+    lse_alphas = xp.log(xp.sum(xp.exp(alphas - a_max))) + a_max
+    prior = (0.5 * wishart_gamma**2) * (xp.sum(qdiag * qdiag, axis=1) + xp.sum(icf[:, d:] ** 2, axis=1)) - wishart_m * sum_qs
+    # The constant rides on the prior's K-vector: torch.func.jacfwd promotes a 0-d float32 tensor plus a
+    # Python float to float64 (a Python int, as N below, is safe).
+    prior = prior + _constant(n_points, d, k, wishart_gamma, wishart_m) / k
+    return xp.sum(lse) - n_points * lse_alphas + xp.sum(prior)
+
+
+def gmm_jacobian(x, data, wishart_gamma, wishart_m):
+    """The gradient by hand: responsibilities r_kn weight each point's pull on component k."""
+    n_points, d = data.shape
+    alphas, means, icf = _unpack(x, np, d)
+    k = alphas.shape[0]
+    qdiag = np.exp(icf[:, :d])
+    cols, rows = np.triu_indices(d, 1)  # strictly-lower (row, col), column by column
+    A = np.zeros((k, d, d), dtype=x.dtype)  # float32 in, float32 out: the manual floor runs in the case's dtype
+    A[:, rows, cols] = icf[:, d:]
+    A[:, np.arange(d), np.arange(d)] = qdiag
+    xc = data[None, :, :] - means[:, None, :]  # (K, N, D)
+    z = xc @ np.swapaxes(A, 1, 2)  # z_kn = A_k xc_kn
+    pi = np.exp(alphas - alphas.max())
+    pi /= pi.sum()
+    inner = (np.log(pi) + icf[:, :d].sum(1))[:, None] - 0.5 * np.sum(z * z, axis=2)
+    r = np.exp(inner - inner.max(0))
+    r /= r.sum(0)  # (K, N), columns sum to 1
+    rsum = r.sum(1)
+    g_alpha = rsum - n_points * pi
+    rz = r[:, :, None] * z
+    g_means = (A.transpose(0, 2, 1) @ rz.sum(1)[:, :, None])[:, :, 0]  # sum_n r_kn A_k^T z_kn
+    rzx = rz.transpose(0, 2, 1) @ xc  # sum_n r_kn z_kn xc_kn^T, (K, D, D)
+    g_q = rsum[:, None] - qdiag * rzx[:, np.arange(d), np.arange(d)] + wishart_gamma**2 * qdiag**2 - wishart_m
+    g_l = -rzx[:, rows, cols] + wishart_gamma**2 * icf[:, d:]
+    return np.concatenate([g_alpha, g_means.ravel(), np.concatenate([g_q, g_l], axis=1).ravel()])
+
+
+def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
+    # ADBench's gmm-data-gen.py: alphas and icf standard normal, means uniform on [0, 1).
+    d, k = SHAPES[n]
+    return np.concatenate([rng.standard_normal(k), rng.random(k * d), rng.standard_normal(k * d * (d + 1) // 2)])
+
+
+def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    # ADBench's points are standard normal, with gamma = 1, m = 0.
+    d, _ = SHAPES[x.shape[0]]
+    return {"data": rng.standard_normal((N_POINTS, d)), "wishart_gamma": 1.0, "wishart_m": 0}
+
+
+def _work_size(n: int) -> int:
+    d, k = SHAPES[n]
+    return max(k * N_POINTS * d, k * d * d)  # xc and z, (K, N, D), or L, (K, D, D)
+
+
+register(Problem(
+    name="gmm",
+    function=gmm,
+    description="ADBench's Gaussian-mixture objective with a Wishart prior, N = 1000 points; R^n -> R",
+    output_size=lambda n: 1,
+    scalar_output=True,
+    presets=PRESETS,
+    sizes=tuple(_n(d, k) for d, k in SWEEP),
+    default_sizes=(_n(2, 5),),
+    quick_sizes=(_n(2, 5),),
+    make_input=_make_input,
+    make_constants=_make_constants,
+    variable_axes={"data": (0,)},
+    manual_jacobian=gmm_jacobian,
+    work_size=_work_size,
+    # The (K, N, D) x (K, D, D) product costs K N D^2 ~ 2 N n, and n ~ K D^2 / 2: linear in n at fixed N.
+    cost_exponent=1.0,
+    theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
+))

@@ -1,0 +1,142 @@
+"""``lstm``: ADBench's D-LSTM objective, a character model unrolled over a sequence, R^n -> R."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adbench.problems._registry import Problem, register
+
+B = 14  # ADBench's b: the width of every layer and of the sequence's symbols
+
+
+def _n(layers: int) -> int:
+    return 8 * layers * B + 3 * B
+
+
+# n depends on the layer count l only, so one sequence length c per l: ADBench's (l=2, c=1024) and
+# (l=4, c=4096), and l=1 over 8 symbols for the default run. The unrolled loop is one long graph whose
+# XLA compile time grows faster than linearly in c (jacrev at l=1 here: 0.6 s at c=8, 1.7 s at 16,
+# 8 s at 32), so the default run's sequence is short. n -> (l, c).
+SHAPES = {_n(1): (1, 8), _n(2): (2, 1024), _n(4): (4, 4096)}
+PRESETS = {n: f"l={l},c={c}" for n, (l, c) in SHAPES.items()}
+
+
+def _sigmoid(v, xp):
+    return 1.0 / (1.0 + xp.exp(-v))
+
+
+def lstm(x, xp, state, sequence):
+    """ADBench's PyTorch lstm_objective(main_params, extra_params, state, sequence).
+
+    Rows are taken as ``a[i, :]``: the standard leaves ``a[i]`` on a 2-D array unspecified.
+    """
+    layers, b = state.shape[0] // 2, sequence.shape[1]
+    main = xp.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
+    extra = xp.reshape(x[8 * layers * b:], (3, b))
+    hidden = [state[2 * j, :] for j in range(layers)]
+    cell = [state[2 * j + 1, :] for j in range(layers)]
+    total = xp.zeros_like(extra[0, :])  # a vector: scaled by 1/count at the end, never a 0-d result
+    for t in range(sequence.shape[0] - 1):
+        v = sequence[t, :] * extra[0, :]
+        for j in range(layers):
+            gates = xp.concat([v, hidden[j], v, hidden[j]]) * main[2 * j, :] + main[2 * j + 1, :]
+            sig = _sigmoid(gates[:3 * b], xp)  # forget, input and output gates in one pass
+            forget, ingate, outgate = sig[:b], sig[b:2 * b], sig[2 * b:]
+            change = xp.tanh(gates[3 * b:])
+            cell[j] = cell[j] * forget + ingate * change
+            hidden[j] = outgate * xp.tanh(cell[j])
+            v = hidden[j]
+        ypred = v * extra[1, :] + extra[2, :]
+        ynorm = ypred - xp.log(2 + xp.sum(xp.exp(ypred)))  # ADBench's sum(exp(ypred), 2): start at 2
+        total = total + sequence[t + 1, :] * ynorm
+    return xp.sum(total * (-1.0 / ((sequence.shape[0] - 1) * b)))
+
+
+def lstm_jacobian(x, state, sequence):
+    """The gradient by hand: backpropagation through time, one layer and step at a time."""
+    layers, b = state.shape[0] // 2, sequence.shape[1]
+    steps = sequence.shape[0] - 1
+    main = x[:8 * layers * b].reshape(2 * layers, 4 * b)
+    w_in, w_out, b_out = x[8 * layers * b:].reshape(3, b)
+    W, bias = main[0::2], main[1::2]  # (l, 4b) each
+    hidden, cell = list(state[0::2]), list(state[1::2])  # rebound each step, never written into
+    # Forward, keeping what the backward sweep needs: per step and layer the layer's input v, its
+    # previous hidden and cell, the four gate activations and tanh of the new cell.
+    tape = []
+    for t in range(steps):
+        v = sequence[t] * w_in
+        rec = []
+        for j in range(layers):
+            g = np.concatenate([v, hidden[j], v, hidden[j]]) * W[j] + bias[j]
+            f, i, o = (1 / (1 + np.exp(-g[k * b:(k + 1) * b])) for k in range(3))
+            c = np.tanh(g[3 * b:])
+            new_cell = cell[j] * f + i * c
+            tc = np.tanh(new_cell)
+            rec.append((v, hidden[j], cell[j], f, i, o, c, tc))
+            cell[j], hidden[j] = new_cell, o * tc
+            v = hidden[j]
+        tape.append((rec, v))
+    dW, dbias = np.zeros_like(W), np.zeros_like(bias)
+    dw_in, dw_out, db_out = np.zeros_like(w_in), np.zeros_like(w_in), np.zeros_like(w_in)
+    dh, dc = np.zeros((layers, b), x.dtype), np.zeros((layers, b), x.dtype)  # from step t+1 into step t's state
+    scale = -1.0 / (steps * b)
+    for t in reversed(range(steps)):
+        rec, v_top = tape[t]
+        y = sequence[t + 1]
+        ypred = v_top * w_out + b_out
+        e = np.exp(ypred)
+        dy = scale * (y - y.sum() * e / (2 + e.sum()))
+        dw_out += dy * v_top
+        db_out += dy
+        dv = dy * w_out
+        for j in reversed(range(layers)):
+            v, h, c_prev, f, i, o, c, tc = rec[j]
+            dht = dv + dh[j]
+            dcell = dht * o * (1 - tc**2) + dc[j]
+            dg = np.concatenate([dcell * c_prev * f * (1 - f), dcell * c * i * (1 - i),
+                                 dht * tc * o * (1 - o), dcell * i * (1 - c**2)])
+            dW[j] += dg * np.concatenate([v, h, v, h])
+            dbias[j] += dg
+            dgW = dg * W[j]
+            dv = dgW[:b] + dgW[2 * b:3 * b]
+            dh[j] = dgW[b:2 * b] + dgW[3 * b:]
+            dc[j] = dcell * f
+        dw_in += dv * sequence[t]
+    dmain = np.empty_like(main)
+    dmain[0::2], dmain[1::2] = dW, dbias
+    return np.concatenate([dmain.ravel(), dw_in, dw_out, db_out])
+
+
+def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
+    # ADBench's parameters are uniform on [0, 1).
+    return rng.random(n)
+
+
+def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    # The state uniform on [0, 1), the sequence 0/1 symbol codes, as in ADBench's data files.
+    layers, c = SHAPES[x.shape[0]]
+    return {"state": rng.random((2 * layers, B)), "sequence": rng.integers(0, 2, (c, B)).astype(np.float64)}
+
+
+register(Problem(
+    name="lstm",
+    function=lstm,
+    description=f"ADBench's D-LSTM objective: l layers of width b = {B} unrolled over c symbols; R^n -> R",
+    output_size=lambda n: 1,
+    scalar_output=True,
+    presets=PRESETS,
+    sizes=tuple(SHAPES),
+    default_sizes=(_n(1),),
+    quick_sizes=(_n(1),),
+    make_input=_make_input,
+    make_constants=_make_constants,
+    variable_axes={"sequence": (0,)},
+    manual_jacobian=lstm_jacobian,
+    # The sequence (c, b) is the largest array one evaluation touches; each step's are 4b long.
+    work_size=lambda n: SHAPES[n][1] * B if n in SHAPES else n,
+    # (c - 1) l steps of O(b) work each, and c grows with l at the presets: from ADBench's (l=2, c=1024)
+    # to (l=4, c=4096), the sweep's last pair, cost grows 4095*4 / (1023*2) = 8.0x while n grows
+    # 490/266 = 1.84x: c = log 8.0 / log 1.84 = 3.4. (At a fixed sequence length it would be 1.)
+    cost_exponent=3.4,
+    theory="m = 1: reverse needs 1 VJP, forward n JVPs; every pass runs the whole sequence step by step",
+))

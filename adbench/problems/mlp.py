@@ -1,0 +1,107 @@
+"""``mlp``: a two-hidden-layer tanh classifier's mean cross-entropy over a batch, R^n -> R."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adbench.problems._registry import Problem, register
+
+# A small classifier: 16 input features, 10 classes (an MNIST-sized output), a batch of 64 (a usual
+# minibatch). Fixing d, c and B makes the width h the one knob: n = h^2 + (d + c + 2) h + c.
+D_IN, CLASSES, BATCH = 16, 10, 64
+
+
+def _n(h: int, d: int = D_IN, c: int = CLASSES) -> int:
+    return d * h + h + h * h + h + h * c + c
+
+
+def _width(n: int, d: int, c: int) -> int:
+    """h from n: the positive root of h^2 + (d + c + 2) h + c - n = 0."""
+    s = d + c + 2
+    h = (math.isqrt(s * s + 4 * (n - c)) - s) // 2
+    if h < 1 or _n(h, d, c) != n:
+        raise ValueError(f"mlp: n = {n} is no width's parameter count for d = {d}, c = {c}")
+    return h
+
+
+WIDTHS = (8, 16, 32, 64, 128, 256, 512)
+PRESETS = {_n(h): f"h={h}" for h in WIDTHS}
+
+
+def _unpack(x, xp, d: int, c: int):
+    h = _width(x.shape[0], d, c)
+    parts, start = [], 0
+    for shape in [(d, h), (h,), (h, h), (h,), (h, c), (c,)]:
+        size = math.prod(shape)
+        parts.append(xp.reshape(x[start:start + size], shape))
+        start += size
+    return parts
+
+
+def mlp(x, xp, inputs, targets):
+    W1, b1, W2, b2, W3, b3 = _unpack(x, xp, inputs.shape[1], targets.shape[1])
+    a1 = xp.tanh(inputs @ W1 + b1)
+    a2 = xp.tanh(a1 @ W2 + b2)
+    z = a2 @ W3 + b3
+    mx = xp.max(z, axis=1, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(z - mx), axis=1)) + mx[:, 0]
+    # Scale the per-example vector, not the 0-d sum, by 1/B (torch.func.jacfwd promotes a 0-d float32
+    # tensor times a Python float to float64).
+    return xp.sum((lse - xp.sum(targets * z, axis=1)) * (1.0 / inputs.shape[0]))
+
+
+def mlp_jacobian(x, inputs, targets):
+    """The gradient by backpropagation, written out."""
+    W1, b1, W2, b2, W3, b3 = _unpack(x, np, inputs.shape[1], targets.shape[1])
+    a1 = np.tanh(inputs @ W1 + b1)
+    a2 = np.tanh(a1 @ W2 + b2)
+    z = a2 @ W3 + b3
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz = (p - targets) / inputs.shape[0]
+    dp2 = (dz @ W3.T) * (1 - a2**2)
+    dp1 = (dp2 @ W2.T) * (1 - a1**2)
+    grads = [inputs.T @ dp1, dp1.sum(0), a1.T @ dp2, dp2.sum(0), a2.T @ dz, dz.sum(0)]
+    return np.concatenate([g.ravel() for g in grads])
+
+
+def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
+    # Weights as initialised for training (variance 1/fan-in, so tanh does not saturate), small biases.
+    h = _width(n, D_IN, CLASSES)
+    parts = []
+    for fan_in, fan_out in [(D_IN, h), (h, h), (h, CLASSES)]:
+        parts += [rng.standard_normal(fan_in * fan_out) / math.sqrt(fan_in), 0.1 * rng.standard_normal(fan_out)]
+    return np.concatenate(parts)
+
+
+def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    labels = rng.integers(0, CLASSES, BATCH)
+    return {"inputs": rng.standard_normal((BATCH, D_IN)), "targets": np.eye(CLASSES)[labels]}
+
+
+def _work_size(n: int) -> int:
+    h = _width(n, D_IN, CLASSES)
+    return max(n, BATCH * max(h, CLASSES, D_IN))  # the weights, or a layer's activations
+
+
+register(Problem(
+    name="mlp",
+    function=mlp,
+    description=f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R",
+    output_size=lambda n: 1,
+    scalar_output=True,
+    presets=PRESETS,
+    sizes=tuple(_n(h) for h in (8, 32, 128, 512)),
+    default_sizes=(_n(8),),
+    quick_sizes=(_n(8),),
+    make_input=_make_input,
+    make_constants=_make_constants,
+    variable_axes={"inputs": (0,), "targets": (0,)},  # any batch size
+    manual_jacobian=mlp_jacobian,
+    work_size=_work_size,
+    # Every weight is used once per example: B n multiply-adds, linear in n at a fixed batch.
+    cost_exponent=1.0,
+    theory="m = 1: reverse needs 1 VJP (backpropagation), forward n JVPs, so reverse should win by about n",
+))

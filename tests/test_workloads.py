@@ -1,0 +1,246 @@
+"""The workloads gmm, lstm, ode and mlp: ADBench's published values, the hand-written derivatives
+against complex-step differentiation, and every backend x mode against them; user functions too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adbench
+from adbench.problems import get_problem
+
+from conftest import backend_modes, require_backend
+
+REFERENCE = Path(__file__).parent / "fixtures" / "reference"
+BASELINES = ("manual", "finite-diff")
+
+
+def jacobian_modes() -> list[tuple[str, str]]:
+    """Every (backend, mode) pair for Jacobians but torch-compile's.
+
+    torch.compile takes 3-10 s per case on these unrolled functions (measured on 2 cores), and after 8
+    compilations in one process Dynamo's recompile limit fails the rest (each passes alone). As in
+    test_backends.py, it is tested on a representative subset elsewhere.
+    """
+    return [(b, m) for b, m in backend_modes("jacobian") if b != "torch-compile"]
+
+
+def rel_error(J, ref) -> float:
+    return float(np.max(np.abs(np.asarray(J) - ref)) / np.max(np.abs(ref)))
+
+
+# -- ADBench's published values ---------------------------------------------------------------------
+def gmm_reference():
+    r = json.loads((REFERENCE / "adbench-gmm-test.json").read_text())
+    x = np.concatenate([np.ravel(r["alphas"]), np.ravel(r["means"]), np.ravel(r["icf"])])
+    consts = {"data": np.array(r["data"]), "wishart_gamma": r["wishart_gamma"], "wishart_m": r["wishart_m"]}
+    return x, consts, r["objective"], np.array(r["gradient"])
+
+
+def lstm_reference():
+    r = json.loads((REFERENCE / "adbench-lstm-l2-c1024.json").read_text())
+    x = np.concatenate([np.ravel(r["main_params"]), np.ravel(r["extra_params"])])
+    consts = {"state": np.array(r["state"]), "sequence": np.array(r["sequence"])}
+    return x, consts, r["objective"], np.array(r["gradient"])
+
+
+def test_gmm_reproduces_adbench_numpy_and_manual():
+    """ADBench (microsoft/ADBench) data/gmm/test.txt, expected values from
+    test/python/modules/common/gmm_tests.py: D = 2, K = 3, N = 1, gamma = 1, m = 0."""
+    x, consts, objective, gradient = gmm_reference()
+    problem = get_problem("gmm")
+    assert problem.function(x, np, **consts) == pytest.approx(objective, rel=1e-14)
+    # ADBench checks to 1e-8; the hand-written gradient agrees to rounding.
+    np.testing.assert_allclose(problem.reference_jacobian(x, **consts), gradient, rtol=1e-12, atol=1e-14)
+
+
+GMM_CASES = [(b, m) for b, m in jacobian_modes() if b not in BASELINES]
+
+
+@pytest.mark.parametrize("backend,mode", GMM_CASES, ids=[f"{b}-{m}" for b, m in GMM_CASES])
+def test_gmm_reproduces_adbench_through_backend(backend, mode):
+    """ADBench (microsoft/ADBench) data/gmm/test.txt, gradient from test/python/modules/common/gmm_tests.py."""
+    require_backend(backend)
+    x, consts, _, gradient = gmm_reference()
+    J = adbench.jacobian("gmm", x, backend=backend, mode=mode, dtype="float64", **consts)
+    np.testing.assert_allclose(J, gradient, rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_reproduces_adbench_numpy_and_manual():
+    """ADBench (microsoft/ADBench) data/lstm/lstm_l2_c1024.txt, expected values from
+    test/python/modules/common/lstm_tests.py: l = 2, c = 1024, b = 14."""
+    x, consts, objective, gradient = lstm_reference()
+    problem = get_problem("lstm")
+    # ADBench states the objective to 8 significant digits.
+    assert problem.function(x, np, **consts) == pytest.approx(objective, rel=1e-8)
+    assert rel_error(problem.reference_jacobian(x, **consts), gradient) < 1e-12
+
+
+# Reverse mode only: at n = 266 forward needs 266 tangents through 1023 steps (autograd: minutes). No JAX:
+# jit compiles the unrolled loop in a time that grows faster than linearly in c (8 s at c = 32), hopeless
+# at c = 1024, and eager JAX dispatches its ~70 000 operations one by one (42 s measured). Every
+# backend and mode meets the hand-written gradient at the small preset below, and the hand-written
+# gradient meets ADBench's here.
+LSTM_CASES = [(b, m) for b, m in jacobian_modes() if m == "reverse" and b not in ("jax", "jax-eager")]
+
+
+@pytest.mark.parametrize("backend,mode", LSTM_CASES, ids=[f"{b}-{m}" for b, m in LSTM_CASES])
+def test_lstm_reproduces_adbench_through_backend(backend, mode):
+    """ADBench (microsoft/ADBench) data/lstm/lstm_l2_c1024.txt, gradient from test/python/modules/common/lstm_tests.py."""
+    require_backend(backend)
+    x, consts, _, gradient = lstm_reference()
+    J = adbench.jacobian("lstm", x, backend=backend, mode=mode, dtype="float64", **consts)
+    assert rel_error(J, gradient) < 1e-10
+
+
+# -- the hand-written derivatives against complex-step differentiation -----------------------------
+# Shortened data where a dimension may vary, so that every case stays fast; otherwise the problem's own.
+SHORTEN = {
+    "gmm": lambda c: {"data": c["data"][:10]},  # N = 10 points
+    "lstm": lambda c: {"sequence": c["sequence"][:4]},  # c = 4 symbols
+    "ode": lambda c: {"steps": 3},
+    "mlp": lambda c: {"inputs": c["inputs"][:8], "targets": c["targets"][:8]},  # B = 8
+}
+
+
+def small_case(name: str, seed: int = 0):
+    """The problem's smallest preset (ode: n = 6) with SHORTEN's constants."""
+    problem = get_problem(name)
+    n = min(problem.presets) if problem.presets else 6
+    x = problem.inputs(n, seed=seed)
+    consts = problem.constants(x, seed=seed)
+    return problem, x, {**consts, **SHORTEN[name](consts)}
+
+
+def complex_step(problem, x, consts, h=1e-20):
+    """d f / d x_k = Im f(x + i h e_k) / h: exact to rounding for an analytic f (no subtraction)."""
+    cols = [np.imag(problem.function(x + 1j * h * e, np, **consts)) / h for e in np.eye(x.shape[0])]
+    return np.stack(cols, axis=-1)
+
+
+WORKLOADS = ("gmm", "lstm", "ode", "mlp")
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_manual_matches_complex_step(name, seed):
+    problem, x, consts = small_case(name, seed)
+    ref = problem.reference_jacobian(x, **consts)
+    assert ref.shape == problem.jacobian_shape(x.shape[0])
+    assert rel_error(ref, complex_step(problem, x, consts)) < 1e-13
+
+
+@pytest.mark.parametrize("name,n", [("gmm", 330), ("mlp", 714), ("ode", 40)])
+def test_manual_matches_complex_step_at_larger_sizes(name, n):
+    """Beyond the smallest presets: D = 10 for gmm (dense L), h = 16 for mlp, n = 40 for ode."""
+    problem = get_problem(name)
+    x = problem.inputs(n, seed=2)
+    consts = problem.constants(x, seed=2)
+    if name == "gmm":
+        consts["data"], consts["wishart_gamma"], consts["wishart_m"] = consts["data"][:20], 1.5, 3
+    assert rel_error(problem.reference_jacobian(x, **consts), complex_step(problem, x, consts)) < 1e-13
+
+
+def test_presets_map_back_to_their_parameters():
+    for name in ("gmm", "lstm", "mlp"):
+        problem = get_problem(name)
+        assert len(set(problem.presets)) == len(problem.presets)
+        assert set(problem.sizes) | set(problem.run_sizes) | set(problem.quick_sizes) <= set(problem.presets)
+        for n in problem.presets:
+            x = problem.inputs(n)
+            assert x.shape == (n,) and problem.constants(x)  # make_constants finds the preset from len(x)
+    lstm = get_problem("lstm")
+    assert {n: lstm.presets[n] for n in (266, 490)} == {266: "l=2,c=1024", 490: "l=4,c=4096"}
+    assert get_problem("gmm").presets[18] == "D=2,K=3"
+    with pytest.raises(ValueError, match="presets"):
+        get_problem("gmm").check_size(31)
+
+
+# -- every backend x mode against the hand-written derivative ---------------------------------------
+# float64: the AD backends agree with the hand-written derivative to ~1e-15 (measured); 1e-8 is the bar.
+# float32 (eps 1.2e-7): measured max relative errors at the presets up to n ~ 10^4 were at most 9.6e-7
+# for the AD backends (gmm sums over N points, lstm over the sequence, so rounding grows ~10x); 1e-5
+# leaves 10x margin. Central differences carry O(eps^(2/3)) truncation-plus-rounding error: measured
+# up to 1.7e-9 in float64 and 1.4e-3 in float32 (lstm), hence 1e-6 and 2e-2. (One exception beyond
+# these small cases: see test_jax_jit_forward_float32_mlp_beyond_512_columns.)
+TOLERANCE = {("float64", False): 1e-8, ("float32", False): 1e-5, ("float64", True): 1e-6, ("float32", True): 2e-2}
+
+AGREEMENT_CASES = [(b, m, name, dtype) for b, m in jacobian_modes() for name in WORKLOADS
+                   for dtype in ("float64", "float32")
+                   # jax-eager's float32 arithmetic is jit's without fusion, and each first call compiles
+                   # every primitive anew (~3 s per problem and dtype): float64 covers it.
+                   if not (b == "jax-eager" and dtype == "float32")]
+
+
+@pytest.mark.parametrize("backend,mode,name,dtype", AGREEMENT_CASES, ids=["-".join(c) for c in AGREEMENT_CASES])
+def test_backend_agrees_with_manual(backend, mode, name, dtype):
+    require_backend(backend)
+    problem, x, consts = small_case(name, seed=1)
+    J = adbench.jacobian(name, x.astype(dtype), backend=backend, mode=mode, dtype=dtype, **consts)
+    assert J.shape == problem.jacobian_shape(x.shape[0])
+    assert J.dtype == np.dtype(dtype), "the requested precision must be the one computed"
+    tol = TOLERANCE[(dtype, backend == "finite-diff")]
+    err = rel_error(J, problem.reference_jacobian(x, **consts))
+    assert err <= tol, f"max relative error {err:.2e} > {tol:.0e}"
+
+
+@pytest.mark.xfail(reason="jax 0.10.2: jit(jacfwd) of a softmax cross-entropy in float32 is wrong in "
+                          "the columns beyond 512 (eager and float64 are right)", strict=False)
+def test_jax_jit_forward_float32_mlp_beyond_512_columns():
+    """Found while measuring: at h = 16 (n = 714) with the batch of 64, jit-compiled jacfwd returns
+    float32 columns 512 onwards wrong (max relative error 2.5; reverse mode, eager JAX and float64
+    agree to 2e-7). A softmax regression with more than 512 weights shows it too. The benchmark's
+    correctness check flags it; this test turns XPASS when JAX fixes it."""
+    require_backend("jax")
+    problem = get_problem("mlp")
+    x = problem.inputs(714)
+    J = adbench.jacobian("mlp", x.astype("float32"), backend="jax", mode="forward", dtype="float32")
+    assert rel_error(J, problem.reference_jacobian(x, **problem.constants(x))) <= TOLERANCE[("float32", False)]
+
+
+# -- user functions ---------------------------------------------------------------------------------
+def max_where_concat(x, xp):
+    """R^n -> R^(3n/2): column maxima of x as a 2-row matrix, then a leaky ramp."""
+    a = xp.reshape(x, (2, -1))
+    return xp.concat([xp.max(a, axis=0), xp.where(x > 0, x, 0.5 * x)])
+
+
+def max_where_concat_jacobian(x):
+    half = x.shape[0] // 2
+    top = np.zeros((half, x.shape[0]))
+    cols = np.arange(half)
+    pick = np.where(x[:half] >= x[half:], cols, cols + half)  # no ties at the test point
+    top[cols, pick] = 1.0
+    return np.concatenate([top, np.diag(np.where(x > 0, 1.0, 0.5))])
+
+
+USER_CASES = [(b, m) for b, m in jacobian_modes() if b != "manual"]
+
+
+@pytest.mark.parametrize("backend,mode", USER_CASES, ids=[f"{b}-{m}" for b, m in USER_CASES])
+def test_user_function_with_max_where_concat(backend, mode):
+    require_backend(backend)
+    x = np.array([0.3, -1.2, 0.7, 2.0, -0.4, 0.9, -0.1, 1.5])  # no ties in max, no zeros in where
+    J = adbench.jacobian(max_where_concat, x, backend=backend, mode=mode, dtype="float64")
+    tol = 1e-6 if backend == "finite-diff" else 1e-12
+    np.testing.assert_allclose(J, max_where_concat_jacobian(x), rtol=tol, atol=tol)
+
+
+def least_squares(x, xp, A, b):
+    r = A @ x - b
+    return xp.sum(r * r)
+
+
+@pytest.mark.parametrize("backend,mode", USER_CASES, ids=[f"{b}-{m}" for b, m in USER_CASES])
+def test_user_function_with_data(backend, mode):
+    require_backend(backend)
+    rng = np.random.default_rng(7)
+    A, b = rng.standard_normal((9, 5)), rng.standard_normal(9)
+    problem = adbench.problem_from_function(least_squares, constants={"A": A, "b": b})
+    x = np.linspace(-1, 1, 5)
+    J = adbench.jacobian(problem, x, backend=backend, mode=mode, dtype="float64")
+    tol = 1e-6 if backend == "finite-diff" else 1e-12
+    np.testing.assert_allclose(J, 2 * A.T @ (A @ x - b), rtol=tol, atol=tol)
