@@ -208,7 +208,7 @@ def check(spec: CaseSpec, problem: Problem, result: np.ndarray, inputs: dict[str
 
 # -- one round -------------------------------------------------------------------------------------------
 def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
-              memory_limit_bytes: int | None = None) -> dict[str, Any]:
+              memory_limit_bytes: int | None = None, min_samples: int = 3) -> dict[str, Any]:
     """Build, check (first round) and time one case in this process: one round's answer.
 
     The order is the fairness: f's first call and the operation's first call on the freshly
@@ -229,9 +229,10 @@ def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
     device_peak = backend.device_peak(spec.device)
     answer["f_first_call_s"], _ = timed_call(prepared.function, prepared.sync)
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
-    op = measure(prepared.call, prepared.sync, budget_s=budget_s, with_first_call=False)
+    op = measure(prepared.call, prepared.sync, budget_s=budget_s, min_samples=min_samples, with_first_call=False)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
-    fun = measure(prepared.function, prepared.sync, budget_s=budget_s / 4, with_first_call=False)
+    fun = measure(prepared.function, prepared.sync, budget_s=budget_s / 4, min_samples=min_samples,
+                  with_first_call=False)
     answer.update(samples=op.samples, number=op.number, f_samples=fun.samples)
     if first:
         answer.update(check(spec, problem, prepared.to_numpy(out), inputs))

@@ -1,13 +1,20 @@
 """The parameter grid and the per-process case set-up behind the suite; no benchmark lives here.
 
-asv wants a rectangular grid, so a case is two labels: problem and size (``loss-10000``, one per
-entry of each registered problem's ``sizes``) and backend and mode (``jax-reverse``; a baseline
-with one mode of its own name is just ``manual``). Everything else comes from adbench: the case
-is built by ``adbench.cases.build_case`` and skipped by ``adbench.cases.skip_reason``.
+asv wants a rectangular grid. A case is four labels: problem and size (``loss-10000``, one per
+size of each registered problem's default run), the operation (``jacobian``, ``jvp``, ``vjp``,
+``hvp``, ``hessian``), backend and mode (``jax-reverse``, ``torch-forward-over-reverse``; a
+baseline with one mode of its own name is just ``manual``) and the device (``cpu``, and ``cuda``
+where a GPU is visible). Everything else comes from adbench: the case is built by
+``adbench.cases.build_case`` and skipped by ``adbench.cases.skip_reason``.
 
 A case that cannot run here raises NotImplementedError in ``setup``, which asv records as a skip
-(n/a): a backend whose framework is missing, a combination the backend does not support, a case
-whose estimated memory is over ``MEMORY_LIMIT_BYTES``.
+(n/a): a backend whose framework is missing, a combination the backend does not offer, a
+second-order operation on a vector-valued problem, a case whose estimated memory is over
+``MEMORY_LIMIT_BYTES``.
+
+Backends: those in a plain ``adbench compare`` (the metadata's ``default``); ``ADBENCH_ASV_BACKENDS``
+(comma-separated names, or ``all``) changes the set: torch-compile's compile takes seconds per
+case and asv runs each in its own process.
 """
 
 from __future__ import annotations
@@ -19,18 +26,28 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from adbench.backends import PreparedCase, backend_info, backend_names, get_backend
+from adbench.backends import OPERATIONS, PreparedCase, backend_info, backend_names, get_backend
 from adbench.cases import CaseSpec, build_case, skip_reason, warm_up
-from adbench.problems import list_problems
+from adbench.environment import visible_gpus
+from adbench.problems import get_problem, list_problems
 from adbench.threads import cpus_for
-from adbench.timing import calibrate, first_call
+from adbench.timing import TARGET_SAMPLE_S, calibrate, first_call
 
 from benchmarks import THREADS
 
 # Cases whose estimated peak memory is over this skip; ADBENCH_MEMORY_LIMIT_GIB overrides it.
-# 4 GiB keeps the largest default case (jacfwd of loss at n = 10 000, estimated 3 GiB) in.
 MEMORY_LIMIT_BYTES = int(float(os.environ.get("ADBENCH_MEMORY_LIMIT_GIB", "4")) * 2**30)
-SAMPLE_TIME = 0.01  # seconds: each sample's inner loop is calibrated to last at least this
+# Each sample's inner loop is calibrated to last at least this: the engine's own setting.
+SAMPLE_TIME = TARGET_SAMPLE_S
+
+
+def suite_backends() -> list[str]:
+    chosen = os.environ.get("ADBENCH_ASV_BACKENDS", "")
+    if chosen == "all":
+        return backend_names()
+    if chosen:
+        return [get_backend(b.strip()).name for b in chosen.split(",") if b.strip()]
+    return backend_names(default_only=True)
 
 
 def variant_label(backend: str, mode: str) -> str:
@@ -38,21 +55,27 @@ def variant_label(backend: str, mode: str) -> str:
 
 
 def case_labels() -> list[str]:
-    """``problem-size`` for every registered problem and each of its sizes, in registry order."""
-    return [f"{p.name}-{n}" for p in list_problems() for n in p.sizes]
+    """``problem-size`` for every registered problem and each size of its default run, in registry order."""
+    return [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
 
 
 def variant_labels() -> dict[str, tuple[str, str]]:
-    """``backend-mode`` -> (backend, mode) for every backend and each of its modes."""
-    labels = {variant_label(b, m): (b, m) for b in backend_names() for m in get_backend(b).modes}
-    assert len(labels) == sum(len(get_backend(b).modes) for b in backend_names()), "ambiguous labels"
+    """``backend-mode`` -> (backend, mode) for every suite backend and each of its modes."""
+    labels = {variant_label(b, m): (b, m) for b in suite_backends() for m in get_backend(b).modes}
+    assert len(labels) == sum(len(get_backend(b).modes) for b in suite_backends()), "ambiguous labels"
     return labels
 
 
-def spec_for(case: str, variant: str) -> CaseSpec:
+@functools.cache
+def devices() -> tuple[str, ...]:
+    """cpu, and cuda where nvidia-smi shows a GPU: no machine carries a column of n/a it can never fill."""
+    return ("cpu", "cuda") if visible_gpus() else ("cpu",)
+
+
+def spec_for(case: str, operation: str, variant: str, device: str = "cpu") -> CaseSpec:
     problem, _, size = case.rpartition("-")
     backend, mode = variant_labels()[variant]
-    return CaseSpec(problem=problem, size=int(size), backend=backend, mode=mode)
+    return CaseSpec(problem=problem, size=int(size), backend=backend, mode=mode, operation=operation, device=device)
 
 
 @functools.cache
@@ -61,9 +84,13 @@ def _availability(backend: str) -> str | None:
     return None if info.available else info.reason
 
 
-def require(case: str, variant: str, memory_guard: bool = True) -> CaseSpec:
+def require(case: str, operation: str, variant: str, device: str = "cpu", memory_guard: bool = True) -> CaseSpec:
     """The case's spec once it is known to run here; NotImplementedError (asv's skip) if not."""
-    spec = spec_for(case, variant)
+    spec = spec_for(case, operation, variant, device)
+    static = get_backend(spec.backend).supports(get_problem(spec.problem), spec.operation, spec.mode, None, None,
+                                                device)
+    if static is not None:  # decided before any framework is imported
+        raise NotImplementedError(static)
     reason = _availability(spec.backend)
     if reason is not None:
         raise NotImplementedError(f"backend {spec.backend!r} is unavailable: {reason}")
@@ -100,51 +127,52 @@ def synced(call: Callable[[], Any], sync: Callable[[Any], Any] | None) -> Callab
 
 
 @functools.cache
-def warm_jacobian(case: str, variant: str) -> PreparedCase:
-    """The case built and its Jacobian called once (trace, compile, run): steady state from here.
+def warm_case(case: str, operation: str, variant: str, device: str) -> PreparedCase:
+    """The case built and its operation called once (trace, compile, run): steady state from here.
 
     Cached, because asv re-runs ``setup`` before every sample (before every call in newer
     asv_runner versions): the case is built once per process and its state never changes.
     """
-    _, prepared, _ = build_case(require(case, variant))
-    first_call(prepared.jacobian, prepared.sync)
+    _, prepared, _ = build_case(require(case, operation, variant, device))
+    first_call(prepared.call, prepared.sync)
     return prepared
 
 
 @functools.cache
-def timed_jacobian(case: str, variant: str) -> tuple[Callable[[], Any], int]:
-    """The synced Jacobian call, and calls per sample so a sample lasts ``SAMPLE_TIME``."""
-    prepared = warm_jacobian(case, variant)
-    number, _ = calibrate(prepared.jacobian, prepared.sync, SAMPLE_TIME)
-    return synced(prepared.jacobian, prepared.sync), number
+def timed_call(case: str, operation: str, variant: str, device: str) -> tuple[Callable[[], Any], int]:
+    """The synced call, and calls per sample so a sample lasts ``SAMPLE_TIME``."""
+    prepared = warm_case(case, operation, variant, device)
+    number, _ = calibrate(prepared.call, prepared.sync, SAMPLE_TIME)
+    return synced(prepared.call, prepared.sync), number
 
 
 @functools.cache
-def timed_function(case: str, variant: str) -> tuple[Callable[[], Any], int]:
-    """As ``timed_jacobian`` for f itself; only the Jacobian's memory estimate does not apply."""
-    _, prepared, _ = build_case(require(case, variant, memory_guard=False))
+def timed_function(case: str, backend: str, device: str) -> tuple[Callable[[], Any], int]:
+    """As ``timed_call`` for f itself, on the backend's arrays (its Jacobian's memory estimate does not apply)."""
+    mode = get_backend(backend).modes_for("jacobian")[0]
+    _, prepared, _ = build_case(require(case, "jacobian", variant_label(backend, mode), device, memory_guard=False))
     first_call(prepared.function, prepared.sync)
     number, _ = calibrate(prepared.function, prepared.sync, SAMPLE_TIME)
     return synced(prepared.function, prepared.sync), number
 
 
-def fresh_jacobian(case: str, variant: str) -> PreparedCase:
+def fresh_case(case: str, operation: str, variant: str, device: str) -> PreparedCase:
     """The case built but never called, in a process whose framework has already run another
     case (``adbench.cases.warm_up``, as the CLI's workers do): the first call keeps only this
     case's own trace, compile and run, not the framework's one-time start."""
-    spec = require(case, variant)
+    spec = require(case, operation, variant, device)
     warm_up(spec)
     return build_case(spec)[1]
 
 
 def frameworks() -> list[str]:
-    """The frameworks behind the backends (``numpy`` for the baselines), sorted."""
-    return sorted({get_backend(b).framework for b in backend_names()})
+    """The frameworks behind the suite's backends (``numpy`` for the baselines), sorted."""
+    return sorted({get_backend(b).framework for b in suite_backends()})
 
 
 def framework_version(framework: str) -> str:
     """The installed version of ``framework``; NotImplementedError (a skip) where it is missing."""
-    backend = next(b for b in backend_names() if get_backend(b).framework == framework)
+    backend = next(b for b in suite_backends() if get_backend(b).framework == framework)
     reason = _availability(backend)
     if reason is not None:
         raise NotImplementedError(f"{framework} is unavailable: {reason}")
@@ -158,3 +186,6 @@ def version_number(version: str) -> int:
         raise ValueError(f"not a version number: {version!r}")
     major, minor, patch = (int(g or 0) for g in match.groups())
     return major * 10000 + minor * 100 + patch
+
+
+__all__ = ["OPERATIONS", "case_labels", "devices", "require", "spec_for", "variant_labels"]

@@ -11,21 +11,12 @@ use, in the child), so forking stays safe; tests/test_asv_suite.py checks that.
 
 from __future__ import annotations
 
-import importlib
-
 from adbench.backends import backend_names, get_backend
-
-# Imported lazily by the frameworks on first use, and worth preloading: the first
-# torch.func.jacrev imports torch._dynamo (about 800 modules, 1.3 s here).
-LAZY_SUBMODULES = ("jax.numpy", "autograd.numpy", "torch.func", "torch._dynamo")
 
 for _name in backend_names():
     try:
-        get_backend(_name).load()  # no thread count: torch.set_num_threads belongs to the child
+        _backend = get_backend(_name)
+        _backend.load()  # no thread count: torch.set_num_threads belongs to the child
+        _backend.preload()  # what a first call would import (torch.func's torch._dynamo: 1.3 s)
     except Exception:  # a missing or broken framework: its cases skip in their own set-up
-        pass
-for _module in LAZY_SUBMODULES:
-    try:
-        importlib.import_module(_module)
-    except Exception:
         pass

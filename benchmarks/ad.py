@@ -1,11 +1,12 @@
-"""Every registered problem and size x every backend and mode: four figures per case.
+"""Every registered problem (default-run sizes) x operation x backend and mode x device: four figures per case.
 
-- ``Jacobian.time_jacobian``: steady-state seconds per Jacobian (after trace and compile).
-- ``Function.time_function``: seconds per call of f itself, the floor for time(J)/time(f).
-- ``FirstCall.track_first_call``: seconds of the first Jacobian call of a freshly built case:
-  trace + compile + run (see ``_common.fresh_jacobian`` for what is warmed before it).
-- ``Memory.peakmem_jacobian``: the process's peak resident memory after a Jacobian (asv's peakmem
-  counts the whole process: interpreter, imported frameworks, the case).
+- ``Derivative.time_derivative``: steady-state seconds per call of the operation (after trace and compile).
+- ``Function.time_function``: seconds per call of f itself, per backend, the floor for time(op)/time(f).
+- ``FirstCall.track_first_call``: seconds of the first call of a freshly built case: trace + compile
+  + run (see ``_common.fresh_case`` for what is warmed before it).
+- ``Memory.track_peak_memory``: bytes of resident memory one call takes above the level before it
+  (the worker's VmHWM, reset first, as ``adbench compare`` measures it; a framework's own counter on
+  a GPU), not asv's whole-process peakmem, which is mostly the imported frameworks.
 
 Set-up lives in ``_common``; timed calls end with the backend's sync. Importing this module
 imports no AD framework: each is imported by the set-up of a case that uses it.
@@ -13,16 +14,17 @@ imports no AD framework: each is imported by the set-up of a case that uses it.
 
 from __future__ import annotations
 
+from adbench import memory
+from adbench.backends import get_backend
 from adbench.timing import first_call
 
 from benchmarks import _common
 
 
 class _Case:
-    params = (_common.case_labels(), list(_common.variant_labels()))
-    param_names = ("problem", "backend")
-    # A slow case pays a compile, a calibration call and three samples: jax-eager's forward
-    # Jacobian of loss at n = 10 000 (3 s a call here) needs more than asv's default 60 s.
+    params = (_common.case_labels(), list(_common.OPERATIONS), list(_common.variant_labels()), list(_common.devices()))
+    param_names = ("problem", "operation", "backend", "device")
+    # A slow case pays a compile, a calibration call and three samples.
     timeout = 180.0
 
 
@@ -31,40 +33,48 @@ class _Timed(_Case):
     # lasts at least _common.SAMPLE_TIME, so asv's own warm-up is off. Two rounds: two processes
     # per case, interleaved, so one process's luck (placement, a noisy neighbour) counts half.
     warmup_time = 0.0
-    repeat = (3, 25, 1.0)  # at least 3 samples, at most 25, stopping after about 1 s of them
+    repeat = (3, 15, 0.3)  # at least 3 samples, at most 15, stopping after about 0.3 s of them
     rounds = 2
 
 
-class Jacobian(_Timed):
-    def setup(self, problem, backend):
-        self.jacobian, self.number = _common.timed_jacobian(problem, backend)
+class Derivative(_Timed):
+    def setup(self, problem, operation, backend, device):
+        self.call, self.number = _common.timed_call(problem, operation, backend, device)
 
-    def time_jacobian(self, problem, backend):
-        self.jacobian()
+    def time_derivative(self, problem, operation, backend, device):
+        self.call()
 
 
 class Function(_Timed):
-    def setup(self, problem, backend):
-        self.function, self.number = _common.timed_function(problem, backend)
+    params = (_common.case_labels(), _common.suite_backends(), list(_common.devices()))
+    param_names = ("problem", "backend", "device")
 
-    def time_function(self, problem, backend):
+    def setup(self, problem, backend, device):
+        self.function, self.number = _common.timed_function(problem, backend, device)
+
+    def time_function(self, problem, backend, device):
         self.function()
 
 
 class FirstCall(_Case):
     unit = "seconds"
 
-    def setup(self, problem, backend):
-        self.prepared = _common.fresh_jacobian(problem, backend)
+    def setup(self, problem, operation, backend, device):
+        self.prepared = _common.fresh_case(problem, operation, backend, device)
 
-    def track_first_call(self, problem, backend):
-        return first_call(self.prepared.jacobian, self.prepared.sync)
+    def track_first_call(self, problem, operation, backend, device):
+        return first_call(self.prepared.call, self.prepared.sync)
 
 
 class Memory(_Case):
-    def setup(self, problem, backend):
-        prepared = _common.warm_jacobian(problem, backend)
-        self.jacobian = _common.synced(prepared.jacobian, prepared.sync)
+    unit = "bytes"
 
-    def peakmem_jacobian(self, problem, backend):
-        self.jacobian()
+    def setup(self, problem, operation, backend, device):
+        self.prepared = _common.warm_case(problem, operation, backend, device)
+        self.backend = get_backend(_common.spec_for(problem, operation, backend, device).backend)
+
+    def track_peak_memory(self, problem, operation, backend, device):
+        device_peak = self.backend.device_peak(device)
+        baseline = memory.reset_peak()
+        first_call(self.prepared.call, self.prepared.sync)
+        return device_peak() if device_peak else memory.peak_since(baseline)

@@ -17,6 +17,7 @@ import pytest
 from adbench.backends import backend_names, get_backend
 from adbench.problems import list_problems, problem_from_function
 from adbench.problems import _registry
+from adbench.backends import OPERATIONS
 from adbench.threads import THREAD_VARIABLES, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def suite():
 def common(suite, monkeypatch):
     """``_common`` with empty caches, and set-up that never pins this process's threads."""
     _, _, common = suite
-    caches = (common.warm_jacobian, common.timed_jacobian, common.timed_function, common._availability)
+    caches = (common.warm_case, common.timed_call, common.timed_function, common._availability)
     for cached in caches:
         cached.cache_clear()
     monkeypatch.setattr(common, "pin_threads", lambda: None)
@@ -75,7 +76,8 @@ def test_import_is_light_and_sets_threads_like_adbench(threads):
         threads=threads,
     )
     assert got["loaded"] == [], "importing the suite must not import an AD framework"
-    expected = worker_environment(int(threads or 1), base={})
+    expected = worker_environment(int(threads or 1), base={}, device=None)
+    assert "JAX_PLATFORMS" not in got["env"], "each asv case places its arrays on its own device"
     for var, value in expected.items():
         if var == "XLA_FLAGS":
             assert value in got["env"][var]
@@ -87,45 +89,64 @@ def test_import_is_light_and_sets_threads_like_adbench(threads):
 
 def test_params_come_from_registry(suite):
     ad, environment, common = suite
-    cases = [f"{p.name}-{n}" for p in list_problems() for n in p.sizes]
-    pairs = {(b, m) for b in backend_names() for m in get_backend(b).modes}
-    for cls, method in ((ad.Jacobian, "time_jacobian"), (ad.Function, "time_function"),
-                        (ad.FirstCall, "track_first_call"), (ad.Memory, "peakmem_jacobian")):
-        problems, variants = cls.params
+    cases = [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
+    backends = backend_names(default_only=True)
+    pairs = {(b, m) for b in backends for m in get_backend(b).modes}
+    for cls, method in ((ad.Derivative, "time_derivative"), (ad.FirstCall, "track_first_call"),
+                        (ad.Memory, "track_peak_memory")):
+        problems, operations, variants, devices = cls.params
+        assert cls.param_names == ("problem", "operation", "backend", "device")
         assert list(problems) == cases, cls
+        assert list(operations) == list(OPERATIONS)
         assert {common.variant_labels()[v] for v in variants} == pairs, cls
-        assert len(variants) == len(pairs)
+        assert devices[0] == "cpu"
         assert callable(getattr(cls, method))
+    assert ad.Function.params[:2] == (cases, backends)
     for p in list_problems():
-        assert any(label.rpartition("-")[0] == p.name for label in ad.Jacobian.params[0])
-    assert environment.Versions.params == sorted({get_backend(b).framework for b in backend_names()})
-    assert ad.FirstCall.unit == "seconds"
+        assert any(label.rpartition("-")[0] == p.name for label in ad.Derivative.params[0])
+    assert environment.Versions.params == sorted({get_backend(b).framework for b in backends})
+    assert ad.FirstCall.unit == "seconds" and ad.Memory.unit == "bytes"
+
+
+def test_backends_are_chosen_by_their_metadata(suite, monkeypatch):
+    _, _, common = suite
+    assert "torch-compile" not in common.suite_backends() and "jax-eager" not in common.suite_backends()
+    monkeypatch.setenv("ADBENCH_ASV_BACKENDS", "all")
+    assert "torch-compile" in common.suite_backends()
+    monkeypatch.setenv("ADBENCH_ASV_BACKENDS", "jax,manual")
+    assert common.suite_backends() == ["jax", "manual"]
 
 
 def test_a_case_over_the_memory_guard_skips(common, suite, monkeypatch):
     ad, _, _ = suite
     monkeypatch.setattr(common, "MEMORY_LIMIT_BYTES", 1)
     case = common.case_labels()[0]
-    for cls in (ad.Jacobian, ad.FirstCall, ad.Memory):
+    for cls in (ad.Derivative, ad.FirstCall, ad.Memory):
         with pytest.raises(NotImplementedError, match="exceeds the limit"):
-            cls().setup(case, "manual")
-    ad.Function().setup(case, "manual")  # f is not the Jacobian: the guard does not apply
+            cls().setup(case, "jacobian", "manual", "cpu")
+    ad.Function().setup(case, "manual", "cpu")  # f is not the Jacobian: the guard does not apply
 
 
 def test_an_unsupported_combination_skips(common, suite, monkeypatch):
     ad, _, _ = suite
     user = problem_from_function(lambda x, xp: xp.sin(x), name="user_f")
     monkeypatch.setitem(_registry._REGISTRY, "user_f", user)
-    for cls in (ad.Jacobian, ad.Function, ad.FirstCall, ad.Memory):
+    for cls in (ad.Derivative, ad.FirstCall, ad.Memory):
         with pytest.raises(NotImplementedError, match="no hand-written Jacobian"):
-            cls().setup("user_f-10", "manual")
+            cls().setup("user_f-10", "jacobian", "manual", "cpu")
+    with pytest.raises(NotImplementedError, match="hvp needs a scalar-valued problem"):
+        ad.Derivative().setup("user_f-10", "hvp", "jax-forward-over-reverse", "cpu")
+    with pytest.raises(NotImplementedError, match="offers no 'forward' hvp"):
+        ad.Derivative().setup("loss-1000", "hvp", "jax-forward", "cpu")
+    with pytest.raises(NotImplementedError, match="runs on cpu only, not cuda"):
+        ad.Derivative().setup("loss-1000", "jacobian", "autograd-reverse", "cuda")
 
 
 def test_an_unavailable_backend_skips(common, suite, monkeypatch):
     ad, environment, _ = suite
     monkeypatch.setattr(common, "_availability", lambda backend: "ModuleNotFoundError: No module named 'jax'")
     with pytest.raises(NotImplementedError, match="unavailable"):
-        ad.Jacobian().setup(common.case_labels()[0], "jax-reverse")
+        ad.Derivative().setup(common.case_labels()[0], "jacobian", "jax-reverse", "cpu")
     with pytest.raises(NotImplementedError, match="unavailable"):
         environment.Versions().setup("jax")
 
@@ -133,7 +154,7 @@ def test_an_unavailable_backend_skips(common, suite, monkeypatch):
 def test_an_unknown_label_fails_loudly(common, suite):
     ad, _, _ = suite
     with pytest.raises(KeyError):
-        ad.Jacobian().setup(common.case_labels()[0], "no-such-backend")
+        ad.Derivative().setup(common.case_labels()[0], "jacobian", "no-such-backend", "cpu")
 
 
 def test_version_number(suite):
@@ -152,22 +173,26 @@ import benchmarks._preload
 tasks = len(os.listdir("/proc/self/task"))
 from benchmarks import THREADS, ad, environment, _common
 from adbench.backends import get_backend
-from adbench.problems import list_problems
 case = min(_common.case_labels(), key=lambda c: int(c.rpartition("-")[2]))
+scalar = "loss-" + str(min(n for n in (int(c.rpartition("-")[2]) for c in _common.case_labels() if c.startswith("loss-"))))
 report = {"tasks_after_preload": tasks, "case": case, "results": {}}
-for variant in ("manual", "autograd-reverse", "jax-reverse", "torch-reverse"):
+for label, problem, operation, variant in (
+        ("manual", case, "jacobian", "manual"), ("autograd-reverse", case, "jacobian", "autograd-reverse"),
+        ("jax-reverse", case, "jacobian", "jax-reverse"), ("torch-reverse", case, "jacobian", "torch-reverse"),
+        ("jax-hvp", scalar, "hvp", "jax-forward-over-reverse"), ("torch-vjp", scalar, "vjp", "torch-reverse")):
     try:
-        j, f, fc, m = ad.Jacobian(), ad.Function(), ad.FirstCall(), ad.Memory()
-        j.setup(case, variant); j.time_jacobian(case, variant)
-        f.setup(case, variant); f.time_function(case, variant)
-        fc.setup(case, variant); first = fc.track_first_call(case, variant)
-        m.setup(case, variant); m.peakmem_jacobian(case, variant)
-        v = environment.Versions(); framework = get_backend(_common.spec_for(case, variant).backend).framework
+        d, f, fc, m = ad.Derivative(), ad.Function(), ad.FirstCall(), ad.Memory()
+        backend = _common.spec_for(problem, operation, variant).backend
+        d.setup(problem, operation, variant, "cpu"); d.time_derivative(problem, operation, variant, "cpu")
+        f.setup(problem, backend, "cpu"); f.time_function(problem, backend, "cpu")
+        fc.setup(problem, operation, variant, "cpu"); first = fc.track_first_call(problem, operation, variant, "cpu")
+        m.setup(problem, operation, variant, "cpu"); peak = m.track_peak_memory(problem, operation, variant, "cpu")
+        v = environment.Versions(); framework = get_backend(backend).framework
         v.setup(framework); version = v.track_framework_version(framework)
-        report["results"][variant] = {"number": j.number, "f_number": f.number, "first_call": first,
-                                      "version": version}
+        report["results"][label] = {"number": d.number, "f_number": f.number, "first_call": first,
+                                    "peak": peak, "version": version}
     except NotImplementedError as exc:
-        report["results"][variant] = {"skip": str(exc)}
+        report["results"][label] = {"skip": str(exc)}
 report["affinity"] = sorted(os.sched_getaffinity(0))
 if "torch" in sys.modules:
     report["torch_threads"] = sys.modules["torch"].get_num_threads()
@@ -191,13 +216,14 @@ def test_preloading_starts_no_thread(benchmark_process):
     assert benchmark_process["tasks_after_preload"] == 1
 
 
-@pytest.mark.parametrize("variant", ["manual", "autograd-reverse", "jax-reverse", "torch-reverse"])
+@pytest.mark.parametrize("variant", ["manual", "autograd-reverse", "jax-reverse", "torch-reverse", "jax-hvp", "torch-vjp"])
 def test_a_tiny_case_runs(benchmark_process, variant):
     result = benchmark_process["results"][variant]
     if "skip" in result:
         pytest.skip(f"{variant} on {benchmark_process['case']}: {result['skip']}")
     assert result["number"] >= 1 and result["f_number"] >= 1
     assert 0 < result["first_call"] < 60
+    assert result["peak"] is None or result["peak"] >= 0
     assert result["version"] > 0
 
 

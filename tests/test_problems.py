@@ -10,7 +10,7 @@ from adbench.backends.numpy_baselines import central_differences
 from adbench.problems import get_problem, list_problems
 from adbench.problems.seed import loop_count
 
-CASES = [(p.name, n) for p in list_problems() for n in (tuple(p.presets)[:2] if p.presets else (1, 7, 60))]
+CASES = [(p.name, n) for p in list_problems() for n in (p.quick_sizes if p.presets else (1, 7, 60))]
 
 
 @pytest.mark.parametrize("name,n", CASES, ids=[f"{p}-n{n}" for p, n in CASES])

@@ -95,6 +95,10 @@ class Backend(ABC):
     def version(self) -> str:
         return str(getattr(self.load(), "__version__", "unknown"))
 
+    def preload(self) -> None:
+        """Import what the framework would otherwise import lazily inside a first call, so a
+        worker's (and an asv process's) first calls time the case, not the framework's imports."""
+
     @abstractmethod
     def prepare(
         self, problem: Problem, x: np.ndarray, operation: str, mode: str, dtype: str,
@@ -143,16 +147,20 @@ class Backend(ABC):
         """
         out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n}[operation]
         one_pass = work + n + m
-        if operation in ("jvp", "vjp", "hvp"):
-            copies = 2 if operation != "hvp" else 4  # a second-order pass tapes the first
+        if operation in ("jvp", "vjp"):
+            copies = 2
         elif not self.vectorized:
-            copies = 2 if operation == "jacobian" else 4
+            copies = 2 if operation == "jacobian" else 4  # passes run one after another
+        elif operation == "jacobian":
+            copies = n if mode == "forward" else m
+            copies = min(copies, chunk_size) if chunk_size else copies
+        elif operation == "hvp":
+            # forward-over-forward is a jacfwd of a JVP: n tangents; the others one pass over a pass.
+            copies = n if mode == "forward-over-forward" else 4
         else:
-            passes = n if operation == "hessian" or mode.startswith("forward") else m
-            if operation == "jacobian" and mode == "reverse":
-                passes = m
-            copies = min(passes, chunk_size) if chunk_size else passes
-            copies *= 2 if operation == "hessian" else 1
+            # Over a reverse inner pass (one VJP for scalar f) the outer Jacobian carries n copies;
+            # over a forward inner pass (n tangents) it carries n x n.
+            copies = 2 * n if mode.endswith("over-reverse") else n * n
         return itemsize * 4 * (out + copies * one_pass)
 
 

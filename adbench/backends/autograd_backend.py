@@ -26,6 +26,9 @@ class AutogradBackend(Backend):
 
         return autograd
 
+    def preload(self):
+        namespace("autograd")
+
     def version(self):
         from importlib.metadata import version
 

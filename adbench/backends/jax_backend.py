@@ -83,6 +83,9 @@ class JaxBackend(Backend):
 
         return jax
 
+    def preload(self):
+        import jax.numpy  # noqa: F401
+
     def build_info(self):
         jax = self.load()
         import jaxlib

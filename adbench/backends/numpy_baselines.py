@@ -75,7 +75,9 @@ class ManualBackend(Backend):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
         if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written Jacobian"
-        if reason is None and operation not in FIRST_ORDER and problem.manual_hessian is None:
+        if reason is None and operation == "hvp" and problem.manual_hessian is None and problem.manual_hvp is None:
+            reason = f"problem {problem.name!r} has no hand-written Hessian"
+        if reason is None and operation == "hessian" and problem.manual_hessian is None:
             reason = f"problem {problem.name!r} has no hand-written Hessian"
         return reason
 
@@ -86,9 +88,13 @@ class ManualBackend(Backend):
             raise NotImplementedError(reason)
         xv, consts = _casted(x, dtype, constants)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
-        derivative = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+        if operation == "hvp" and problem.manual_hvp is not None:
+            call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
+        else:
+            derivative = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+            call = lambda: contract(operation, derivative(xv, **consts), d)  # noqa: E731
         return PreparedCase(
-            call=lambda: contract(operation, derivative(xv, **consts), d),
+            call=call,
             function=lambda: problem.function(xv, np, **consts),
             sync=None,
             to_numpy=np.asarray,
@@ -157,6 +163,8 @@ def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, 
             J, kind = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n)), \
                 "approximate"
         return contract(operation, J, d), kind
+    if operation == "hvp" and (problem.manual_hvp or problem.manual_hessian):
+        return problem.reference_hvp(x, d.v, **constants), "exact"
     H = problem.reference_hessian(x, **constants)
     if H is not None:
         return contract(operation, H, d), "exact"

@@ -52,8 +52,10 @@ class Problem:
     # them (gmm's data may have any number of points N: {"data": (0,)}); all others must match.
     variable_axes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     manual_jacobian: Callable[..., np.ndarray] | None = None
-    # Scalar problems: the closed-form Hessian (n x n, float64), where there is one.
+    # Scalar problems: the closed-form Hessian (n x n, float64), where there is one, and its
+    # product with a vector without forming it (manual_hvp(x, v, **constants)), where cheaper.
     manual_hessian: Callable[..., np.ndarray] | None = None
+    manual_hvp: Callable[..., np.ndarray] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
@@ -150,6 +152,15 @@ class Problem:
             return None
         x, consts = _float64(x, constants)
         return np.asarray(self.manual_jacobian(x, **consts), dtype=np.float64)
+
+    def reference_hvp(self, x: np.ndarray, v: np.ndarray, **constants: Any) -> np.ndarray | None:
+        """H v in float64 from the closed form: without forming H where the problem says how."""
+        x, consts = _float64(x, constants)
+        v = np.asarray(v, np.float64)
+        if self.manual_hvp is not None:
+            return np.asarray(self.manual_hvp(x, v, **consts), dtype=np.float64)
+        H = self.reference_hessian(x, **constants)
+        return None if H is None else H @ v
 
     def reference_hessian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The closed-form Hessian in float64, or ``None`` where the problem has none."""

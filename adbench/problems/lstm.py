@@ -14,10 +14,10 @@ def _n(layers: int) -> int:
 
 
 # n depends on the layer count l only, so one sequence length c per l: ADBench's (l=2, c=1024) and
-# (l=4, c=4096), and l=1 over 8 symbols for the default run. The unrolled loop is one long graph whose
+# (l=4, c=4096), and l=1 over 4 symbols for the default run. The unrolled loop is one long graph whose
 # XLA compile time grows faster than linearly in c (jacrev at l=1 here: 0.6 s at c=8, 1.7 s at 16,
-# 8 s at 32), so the default run's sequence is short. n -> (l, c).
-SHAPES = {_n(1): (1, 8), _n(2): (2, 1024), _n(4): (4, 4096)}
+# 8 s at 32; an HVP costs 2-3 times its Jacobian's), so the default run's sequence is short. n -> (l, c).
+SHAPES = {_n(1): (1, 4), _n(2): (2, 1024), _n(4): (4, 4096)}
 PRESETS = {n: f"l={l},c={c}" for n, (l, c) in SHAPES.items()}
 
 

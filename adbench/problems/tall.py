@@ -26,6 +26,7 @@ register(Problem(
     output_size=lambda n: RATIO * n,
     sizes=(2, 8, 32),
     quick_sizes=(16,),
+    default_sizes=(32,),
     # Scaled so W x stays O(1) and tanh does not saturate.
     make_constants=lambda x, rng: {
         "W": rng.standard_normal((RATIO * x.shape[0], x.shape[0])) / math.sqrt(x.shape[0])
