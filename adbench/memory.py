@@ -6,6 +6,7 @@ import ctypes
 import functools
 import gc
 import os
+from collections.abc import Callable
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -70,8 +71,30 @@ def _malloc_trim() -> None:
         libc.malloc_trim(0)
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG); for preexec_fn."""
+PR_SET_PDEATHSIG = 1
+
+
+def death_signal_setter(signum: int = 9) -> Callable[[], None] | None:
+    """What a child calls, between fork and exec, to be sent ``signum`` (SIGKILL) when its parent
+    dies (PR_SET_PDEATHSIG); None where there is no prctl.
+
+    libc and its ``prctl`` symbol are resolved here, in the parent: a child forked from a
+    multi-threaded process must not dlopen or dlsym (the loader's lock may be held by a thread
+    that no longer exists in the child), so the returned closure only calls a resolved function.
+    """
     libc = _libc()
-    if libc is not None:
-        libc.prctl(1, 9)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+    prctl = getattr(libc, "prctl", None) if libc is not None else None
+    if prctl is None:
+        return None
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signum)
+
+    return set_death_signal
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG)."""
+    setter = death_signal_setter()
+    if setter is not None:
+        setter()

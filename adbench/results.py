@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -48,17 +49,33 @@ def new_run_id() -> str:
 # -- writing ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while a set is written, so Ctrl-C never lands between its two files."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError):  # not the main thread, or not POSIX
+    """Hold SIGINT and SIGTERM while a set is written (or a worker is reaped), so Ctrl-C never lands
+    between two steps that belong together; a signal that arrived meanwhile is delivered after.
+
+    The signals are held by swapping their Python handlers for one that notes them, not by
+    blocking them: a blocked process-directed signal is delivered to another thread (a BLAS
+    helper), whose C handler would still make the main thread raise at its next instruction.
+    Only the main thread handles signals; elsewhere this holds nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    held = (signal.SIGINT, signal.SIGTERM)
+    pending: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        pending.append(signum)
+
+    previous = {}
     try:
+        for signum in held:
+            previous[signum] = signal.signal(signum, note)
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)  # to the handler just restored: KeyboardInterrupt, Terminated...
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -137,6 +154,8 @@ def check_output_path(path: Path) -> Path:
         raise ValueError(f"--output must name a .csv file (its JSON sidecar goes beside it, as .json), not {str(path)!r}")
     if path.is_dir():
         raise ValueError(f"--output {str(path)!r} is a directory; name a .csv file in it")
+    if sidecar_path(path).is_dir():
+        raise ValueError(f"--output {str(path)!r}: its sidecar's path {str(sidecar_path(path))!r} is a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
@@ -158,12 +177,15 @@ def reserve_default_path(directory: Path = Path("results"), prefix: str = "compa
     check_output_path(directory / f"{prefix}-{stamp}.csv")
     for i in range(1, 10_000):
         path = directory / (f"{prefix}-{stamp}.csv" if i == 1 else f"{prefix}-{stamp}-{i}.csv")
+        if sidecar_path(path).exists():  # a sidecar without its CSV: never pair with it
+            continue
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
         except FileExistsError:
             continue
         os.close(fd)
-        if sidecar_path(path).exists():  # a sidecar left by another tool: don't pair with it
+        if sidecar_path(path).exists():  # appeared meanwhile: give the name back
+            path.unlink(missing_ok=True)
             continue
         return path
     raise ValueError(f"no free result-set name for {stamp} in {directory}")
@@ -201,10 +223,23 @@ class ResultWriter:
             "previous": self._previous,
             "cases": [r.sidecar() for r in results],
         }
+        # NaN and infinities are not JSON: they are written as null, never as invalid JSON.
+        payload = json.dumps(_finite(sidecar), indent=1, default=_json_default, allow_nan=False)
         with signals_deferred():
-            _atomic_write(self.json_path, json.dumps(sidecar, indent=1, default=_json_default, allow_nan=False))
+            _atomic_write(self.json_path, payload)
             _atomic_write(self.csv_path, text)
         self._previous = {"csv_sha256": digest, "n_cases": len(results)}
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinities) in it replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -258,7 +293,24 @@ def read_sidecar(json_path: Path) -> dict[str, Any]:
     if version not in READABLE_VERSIONS:
         raise ResultsFormatError(f"{json_path}: format_version {version} is not one this adbench reads "
                                  f"({', '.join(map(str, READABLE_VERSIONS))})")
+    for key, kinds in _SIDECAR_TYPES.items():
+        if meta.get(key) is not None and (not isinstance(meta[key], kinds) or isinstance(meta[key], bool)):
+            raise DamagedResultsError(f"{json_path}: {key!r} is a {type(meta[key]).__name__}, not a "
+                                      f"{' or '.join(k.__name__ for k in kinds)}: edited or damaged")
+    previous = meta.get("previous") or {}
+    if not isinstance(previous.get("csv_sha256"), (str, type(None))) or \
+            not isinstance(previous.get("n_cases", 0), int):
+        raise DamagedResultsError(f"{json_path}: 'previous' is not a checksum and a case count: edited or damaged")
+    if any(not isinstance(case, dict) for case in meta.get("cases") or []):
+        raise DamagedResultsError(f"{json_path}: 'cases' holds something other than case records: edited or damaged")
     return meta
+
+
+# What each sidecar field must be, where present.
+_SIDECAR_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,), "csv_sha256": (str,), "n_cases": (int,), "cases": (list,), "previous": (dict,),
+    "environment": (dict,), "settings": (dict,), "noise": (dict,), "columns": (list,),
+}
 
 
 def _strict_rows(text: str, where: Path) -> None:
@@ -268,10 +320,20 @@ def _strict_rows(text: str, where: Path) -> None:
         header = next(reader)
     except StopIteration:
         raise DamagedResultsError(f"{where}: empty file") from None
-    for lineno, fields_ in enumerate(reader, start=2):
-        if len(fields_) != len(header):
-            raise DamagedResultsError(f"{where}: line {lineno} has {len(fields_)} fields, the header "
-                                      f"{len(header)}: the file is truncated or damaged")
+    except csv.Error as exc:
+        raise DamagedResultsError(f"{where}: not a CSV ({exc})") from None
+    try:
+        for fields_ in reader:
+            if len(fields_) != len(header):
+                raise DamagedResultsError(f"{where}: line {reader.line_num} has {len(fields_)} fields, the "
+                                          f"header {len(header)}: the file is truncated or damaged")
+    except csv.Error as exc:
+        raise DamagedResultsError(f"{where}: line {reader.line_num} cannot be parsed ({exc}): truncated "
+                                  "or damaged") from None
+    if not text.endswith("\n"):
+        # Every set adbench writes ends with a newline: a last line without one was cut short,
+        # perhaps inside its last number, where counting fields cannot see it.
+        raise DamagedResultsError(f"{where}: the last line ends without a newline: the file is truncated")
 
 
 def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -334,12 +396,20 @@ def find_result_sets(directory: Path) -> list[Path]:
     found = []
     for csv_file in sorted(Path(directory).rglob("*.csv")):
         sidecar = sidecar_path(csv_file)
-        if not sidecar.exists():
-            continue
         try:
-            head = sidecar.read_text(encoding="utf-8", errors="replace")[:4096]
+            if not sidecar.is_file():
+                continue
+            with open(sidecar, "rb") as fh:
+                head = fh.read(4096).decode("utf-8", errors="replace")
         except OSError:
             continue
         if f'"{FORMAT_NAME}"' in head:
             found.append(csv_file)
-    return sorted(found, key=lambda p: p.stat().st_mtime)
+    return sorted(found, key=_mtime)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile: the reader will say so
+        return 0.0

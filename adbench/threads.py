@@ -11,9 +11,10 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 DEFAULT_THREADS = 1
 
 
-def worker_environment(threads: int, base: dict[str, str] | None = None, device: str = "cpu",
+def worker_environment(threads: int, base: dict[str, str] | None = None, device: str | None = "cpu",
                        compile_cache: str | None = None) -> dict[str, str]:
-    """The environment for a worker process that should use ``threads`` threads on ``device``.
+    """The environment for a worker process that should use ``threads`` threads on ``device``
+    (None: every device stays visible, for a process whose cases place their own arrays).
 
     ``compile_cache``: a folder private to one run where JAX and torch.compile keep what they
     compiled, so a case's later rounds skip the compilation its first round measured (and no

@@ -14,6 +14,8 @@ import signal
 import sys
 import traceback
 
+MAX_MESSAGE_CHARS = 1000  # of an error's message in the CSV and on the terminal
+
 
 def describe(exc: BaseException, namespace_owner: str | None = None) -> str:
     """``Type: message`` for an exception: its first line of substance, never a framework's footnote.
@@ -26,10 +28,14 @@ def describe(exc: BaseException, namespace_owner: str | None = None) -> str:
     text = lines[0] if lines else ""
     if len(lines) > 1 and len(text) < 40:
         text = " ".join(lines[:3])
+    if len(text) > MAX_MESSAGE_CHARS:  # the whole message is in the traceback, in the JSON sidecar
+        text = text[: MAX_MESSAGE_CHARS - 3] + "..."
     name = type(exc).__qualname__
     module = type(exc).__module__
     if module not in ("builtins", "__main__"):
         name = f"{module.split('.')[0]}.{name}" if not module.startswith("jax") else f"jax.{name}"
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the case called sys.exit({exc.code!r})"
     return f"{name}: {text}" if text else name
 
 
@@ -66,10 +72,14 @@ def main() -> None:
             builds[backend.framework] = backend.build_info()
         except Exception as exc:
             unavailable[name] = describe(exc)
+    # The array namespaces this worker hands problems (and no other: importing torch's would cost
+    # a numpy-only worker seconds and hundreds of MB), to name a missing xp.NAME plainly.
     xp_names = {}
-    for framework in ("numpy", "jax", "torch", "autograd"):
+    frameworks = {"numpy"} | {get_backend(name).framework for name in backends if name not in unavailable}
+    for framework in sorted(frameworks):
         try:
-            xp_names[id(namespace(framework))] = getattr(namespace(framework), "__name__", framework)
+            xp = namespace(framework)
+            xp_names[id(xp)] = getattr(xp, "__name__", framework)
         except Exception:
             pass
     # Everything loaded so far lives as long as the worker: frozen, the collector no longer walks
@@ -96,10 +106,12 @@ def main() -> None:
                     pass
             answer = run_round(spec, budget_s=request["budget_s"], first=request["first"],
                                memory_limit_bytes=request.get("memory_limit_bytes"))
-            send({"type": "result", "answer": answer})
-        except Exception as exc:
-            send({"type": "error", "error": missing_name(exc, spec, xp_names) or describe(exc),
-                  "traceback": traceback.format_exc()})
+            message = {"type": "result", "answer": answer}
+            text = json.dumps(message, default=float)  # whole before anything is written
+        except BaseException as exc:  # SystemExit from a case is the case's error, not the worker's end
+            text = json.dumps({"type": "error", "error": missing_name(exc, spec, xp_names) or describe(exc),
+                               "traceback": traceback.format_exc()})
+        out.write(text + "\n")
 
 
 if __name__ == "__main__":
