@@ -1,8 +1,11 @@
-"""The HTML report: built from the fixture result sets, complete, honest about failures, and offline."""
+"""The HTML report: built from the fixture result sets, complete, honest about failures and noise, and offline."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -15,227 +18,549 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("jinja2")
 
+from adbench import formatting as fmt  # noqa: E402
 from adbench import report  # noqa: E402
+from adbench.backends import get_backend  # noqa: E402
 from adbench.report import analysis  # noqa: E402
-from adbench.report.data import NoResultsError, load_sets  # noqa: E402
+from adbench.report.data import NoResultsError, backend_style, load_sets, read_sets  # noqa: E402
 from adbench.report.site import OutputNotOursError  # noqa: E402
+from adbench.results import ResultWriter, read_results, write_results  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
-ASV_FIXTURE = Path(__file__).parent / "fixtures" / "asv"  # asv's results format, made from NEWER
-NEWER = FIXTURES / "compare-20250102T000000.csv"  # one thread; has error, timeout and skipped rows
-OLDER = FIXTURES / "compare-20250101T000000.csv"  # "machine B", two threads
+ASV_FIXTURE = Path(__file__).parent / "fixtures" / "asv"
+NEWER = FIXTURES / "compare-20250102T000000.csv"  # machine A: every status, hvp/hessian, chunks, a user problem
+OLDER = FIXTURES / "compare-20250101T000000.csv"  # "machine B", two threads, marked busy
+GPU = FIXTURES / "compare-20250101T120000.csv"  # a CPU run relabelled cuda
+VERSION_1 = FIXTURES / "compare-20241231T000000.csv"  # results format 1: no intervals, no operation column
+DAMAGED = FIXTURES / "compare-20250104T000000.csv"  # its CSV cut mid-row
 
 
 class Links(HTMLParser):
-    """Every URL a page would load or follow: src, href (and SVG's xlink:href)."""
+    """Every URL a page would load or follow (src, href, SVG's xlink:href), and every id it defines."""
 
     def __init__(self) -> None:
         super().__init__()
         self.urls: list[str] = []
+        self.ids: set[str] = set()
 
     def handle_starttag(self, tag, attrs):
         for name, value in attrs:
             if name in ("src", "href", "xlink:href", "data", "poster", "srcset", "action") and value is not None:
                 self.urls.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
 
 
-def links(page: Path) -> list[str]:
+def parsed(page: Path) -> Links:
     parser = Links()
     parser.feed(page.read_text(encoding="utf-8"))
-    return parser.urls
+    return parser
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    index = report.build_report([FIXTURES], out)
-    assert index == out / "index.html"
+def text(page: Path) -> str:
+    return page.read_text(encoding="utf-8")
+
+
+def build_fixture_site(tmp_path_factory) -> Path:
+    """The fixtures' site, built once per test session (test_report_browser.py shares it)."""
+    out = tmp_path_factory.getbasetemp() / "report-site-fixtures"
+    if not (out / "index.html").exists():
+        index = report.build_report([FIXTURES], out)
+        assert index == out / "index.html"
     return out
 
 
 @pytest.fixture(scope="module")
-def frames() -> pd.DataFrame:
-    return pd.concat([pd.read_csv(NEWER), pd.read_csv(OLDER)])
+def site(tmp_path_factory) -> Path:
+    return build_fixture_site(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def newest() -> pd.DataFrame:
+    return read_results(NEWER)[0]
 
 
 def pages(site: Path) -> list[Path]:
     return sorted(site.rglob("*.html"))
 
 
-def test_fixtures_hold_every_kind_of_row(frames):
-    statuses = set(frames["status"])
-    assert {"ok", "error", "timeout", "skipped"} <= statuses
-    assert frames["problem"].str.contains(":").any(), "a user problem (module:function) is part of the fixture"
+def make_set(path: Path, rows: list[dict], environment: dict | None = None, settings: dict | None = None,
+             noise: dict | None = None) -> Path:
+    env = {"hostname": "crafted", "cpu_model": "Crafted CPU", "device": "cpu",
+           "timestamp": "2025-02-01T00:00:00+00:00", **(environment or {})}
+    if noise is None:
+        write_results(path, rows, env, settings or {})
+    else:
+        from adbench.record import CaseResult
+
+        writer = ResultWriter(path, "crafted", env, settings or {})
+        writer.noise = noise
+        writer.write([CaseResult(**r) for r in rows])
+    return path
 
 
+def case(backend, mode, median, lo=None, hi=None, status="ok", problem="loss", size=1000, operation="jacobian", **extra):
+    return {"problem": problem, "size": size, "n_inputs": size, "n_outputs": 1, "operation": operation,
+            "backend": backend, "mode": mode, "status": status, "median_s": median, "ci_low_s": lo, "ci_high_s": hi,
+            "threads": 1, "dtype": "float32", "noisy": False, **extra}
+
+
+# -- the fixtures -------------------------------------------------------------------------------------------
+def test_fixtures_hold_every_kind_of_row(newest):
+    assert {"ok", "wrong", "error", "timeout", "memory", "skipped"} <= set(newest["status"])
+    assert newest["problem"].str.contains(":").any(), "a user problem (module:function) is part of the fixture"
+    assert {"jacobian", "hvp", "hessian", "jvp"} <= set(newest["operation"])
+    assert newest["chunk_size"].notna().any() and newest["ci_low_s"].notna().any()
+    assert (newest["peak_memory_bytes"] > 0).any()
+    gpu, meta = read_results(GPU)
+    assert set(gpu["device"]) == {"cuda"} and meta["environment"]["device"] == "cuda"
+    assert read_results(OLDER)[1]["noise"]["busy"] is True
+    v1, meta = read_results(VERSION_1)
+    assert meta["format_version"] == 1 and v1["operation"].isna().all() and v1["ci_low_s"].isna().all()
+    with pytest.raises(Exception, match="truncated or damaged"):
+        read_results(DAMAGED)
+
+
+# -- the front page ---------------------------------------------------------------------------------------
 def test_index_has_headlines_environment_and_method(site):
-    html = (site / "index.html").read_text(encoding="utf-8")
-    assert "Reverse mode wins" in html and "Forward mode wins" in html
-    for expected in ("jax 0.", "torch 2.", "threads per framework", "commit", "first call vs steady state", "median"):
+    html = text(site / "index.html")
+    assert "machine A" not in html  # the fixtures' comments stay in the fixture script
+    assert "reverse" in html and "faster [" in html and "than forward at n = 1\u202f000" in html
+    for expected in ("jax 0.", "torch 2.", "threads per framework", "commit", "first call vs steady state", "median",
+                     "not resolved at this noise level"):
         assert expected in html.lower(), expected
     assert "<svg" in html, "the lesson plot is on the front page"
     assert 'href="static/style.css"' in html
+    for operation in ("Jacobian", "HVP", "Hessian", "JVP"):
+        assert f">{operation}</a>" in html, operation
 
 
-def test_every_problem_and_backend_is_reported(site, frames):
-    newest = pd.read_csv(NEWER)
-    index = (site / "index.html").read_text(encoding="utf-8")
+def test_every_problem_operation_and_backend_is_reported(site, newest):
+    index = text(site / "index.html")
     for problem, rows in newest.groupby("problem"):
         assert f">{problem}<" in index, problem
         page = site / "sets" / NEWER.stem / f"{problem.replace(':', '-')}.html"
-        text = page.read_text(encoding="utf-8")
+        html = text(page)
         for backend in set(rows["backend"]):
-            assert f"<td>{backend}</td>" in text, (problem, backend)
-        assert text.count("<svg") >= 3, f"{problem}: time, ratio and first-call plots"
-    # The older set ("another machine") has its own pages too.
-    for problem in set(pd.read_csv(OLDER)["problem"]):
+            assert f"<td>{backend}</td>" in html, (problem, backend)
+        for operation in set(rows["operation"]):
+            assert f'id="op-{operation}"' in html, (problem, operation)
+        assert html.count("<svg") >= 3, f"{problem}: time, cost and first-call plots at least"
+    for problem in set(read_results(OLDER)[0]["problem"]):
         assert (site / "sets" / OLDER.stem / f"{problem}.html").exists()
 
 
-def test_failed_cases_are_marked_not_hidden(site):
+def test_failed_and_wrong_cases_are_marked_not_hidden(site):
     base = site / "sets" / NEWER.stem
-    user = (base / "user_problem-cumsum_tail.html").read_text(encoding="utf-8")
-    assert '<span class="badge error">error</span>' in user
-    assert "cumsum() missing 1 required positional argument" in user  # the reason, not just a flag
-    assert '<span class="badge skipped">skipped</span>' in user  # no hand-written Jacobian
-    loss = (base / "loss.html").read_text(encoding="utf-8")
-    assert '<span class="badge timeout">timeout</span>' in loss
-    assert '<tr class="timeout">' in loss
+    user = text(base / "user_problem-cumsum_tail.html")
+    assert 'class="badge error"' in user and "cumsum" in user
+    assert 'class="badge skipped"' in user  # no hand-written Jacobian for a user function
+    loss = text(base / "loss.html")
+    for status in ("timeout", "memory", "wrong", "skipped"):
+        assert f'class="badge {status}"' in loss, status
+        assert f'<tr class="{status}' in loss, status
+    assert "made wrong by make_fixtures.py" in loss and "killed at 2.13 GiB" in loss
     assert "noisy" in loss
-    index = (site / "index.html").read_text(encoding="utf-8")
-    assert "badge timeout" in index and "badge skipped" in index
+    index = text(site / "index.html")
+    assert 'class="badge wrong"' in index and 'class="badge memory"' in index
 
 
-def test_no_external_url_and_every_link_resolves(site):
-    for page in pages(site):
-        text = page.read_text(encoding="utf-8")
-        assert "http://" not in text and "https://" not in text, page
-        for url in links(page):
-            parsed = urlparse(url)
-            assert not parsed.scheme and not parsed.netloc, f"{page}: external {url!r}"
-            if parsed.path:
-                target = (page.parent / unquote(parsed.path)).resolve()
-                assert target.exists(), f"{page}: broken link {url!r}"
-    for static in (site / "static").iterdir():
-        text = static.read_text(encoding="utf-8")
-        assert "http" not in text and "@import" not in text and "//cdn" not in text, static
+def test_the_fixture_s_wrong_case_is_drawn_but_not_ranked(site):
+    # jax's reverse Jacobian of loss at n = 10 000 is the fastest case there, and wrong: the
+    # headline moves to n = 1 000, where both modes passed, and no HVP is put in units of it.
+    loss = text(site / "sets" / NEWER.stem / "loss.html")
+    jacobian = loss[loss.index('id="op-jacobian"'):loss.index('id="op-hvp"')]
+    headline = jacobian[:jacobian.index("</p>")]
+    assert "than forward at n = 1\u202f000" in headline and "10\u202f000" not in headline
+    hvp_table = loss[loss.index("HVP in gradients</h3>"):loss.index("Hessian: fitted exponents")]
+    assert not re.search(r"JAX \(jit\) [a-z-]+</td><td class=\"num\" data-v=\"10000.0\"", hvp_table)
+    assert "Hollow red ring: a wrong result" in loss
 
 
-def test_several_sets_are_comparable(site):
-    compare = (site / "compare.html").read_text(encoding="utf-8")
-    assert "fixture-machine-b" in compare and NEWER.stem in compare and OLDER.stem in compare
-    assert 'class="differs"' in compare  # the environments' differences are highlighted
-    index = (site / "index.html").read_text(encoding="utf-8")
-    assert f"sets/{OLDER.stem}/index.html" in index, "a selector reaches the other set"
+def test_wrong_is_never_ranked_on_crafted_rows(tmp_path):
+    rows = [case("jax", "reverse", 1e-6, 0.9e-6, 1.1e-6, status="wrong", rel_error=0.5, tolerance=1e-3,
+                 error="rel_error 0.5 exceeds the tolerance"),
+            case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5), case("autograd", "reverse", 1e-4, 0.9e-4, 1.1e-4),
+            case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3)]
+    path = make_set(tmp_path / "wrong.csv", rows)
+    (result,) = load_sets([path])
+    frame = result.problem_frame("loss")
+    h = analysis.headline(frame, analysis.problem_info("loss", frame), "jacobian")
+    assert h.fastest["backend"] == "torch" and h.fastest_label == "PyTorch (torch.func) reverse"
+    assert h.modes[0]["backend"] == "torch"  # the best reverse case is torch's, not the wrong jax one
+    index = report.build_report([path], tmp_path / "site")
+    html = text(index)
+    assert "fastest: PyTorch (torch.func) reverse" in html and "fastest: JAX" not in html
+    page = text(index.parent / "sets" / "wrong" / "loss.html")
+    assert 'class="badge wrong"' in page and "rel_error 0.5 exceeds the tolerance" in page
+
+
+# -- verdicts only when the intervals separate -------------------------------------------------------------
+def headline_of(tmp_path, rows, name="v") -> analysis.Headline:
+    (result,) = load_sets([make_set(tmp_path / f"{name}.csv", rows)])
+    frame = result.problem_frame("loss")
+    return analysis.headline(frame, analysis.problem_info("loss", frame), "jacobian", result.has_intervals)
+
+
+def test_a_verdict_only_where_the_intervals_separate(tmp_path):
+    separated = headline_of(tmp_path, [
+        case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3), case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5),
+        case("torch", "reverse", 5e-5, 4.5e-5, 5.5e-5)], "separated")
+    assert separated.winner == "reverse" and separated.state == "resolved"
+    assert separated.mode_text.startswith("reverse 100× faster [") and "than forward at n = 1\u202f000" in separated.mode_text
+    assert separated.fastest_label == "JAX (jit) reverse" and "ahead of PyTorch (torch.func) reverse" in separated.text
+
+    overlapping = headline_of(tmp_path, [
+        case("jax", "forward", 1.0e-4, 0.5e-4, 2e-4), case("jax", "reverse", 0.9e-4, 0.5e-4, 1.9e-4),
+        case("torch", "reverse", 0.95e-4, 0.6e-4, 1.5e-4)], "overlapping")
+    assert overlapping.winner is None and overlapping.state == "unresolved"
+    assert "not resolved at this noise level" in overlapping.mode_text
+    assert overlapping.fastest_label is None and "not resolved at this noise level" in overlapping.framework_text
+    assert "faster" not in overlapping.text
+
+    tie = headline_of(tmp_path, [
+        case("jax", "forward", 1.00e-4, 0.99e-4, 1.01e-4), case("jax", "reverse", 1.01e-4, 1.00e-4, 1.02e-4)], "tie")
+    assert tie.winner == "tie" and "tie (within 5%)" in tie.mode_text and "faster" not in tie.mode_text
+
+    no_intervals = headline_of(tmp_path, [case("jax", "forward", 1e-3), case("jax", "reverse", 1e-5),
+                                          case("torch", "reverse", 5e-5)], "medians")
+    assert not no_intervals.intervals and no_intervals.winner is None and no_intervals.fastest_label is None
+    assert "no winner named" in no_intervals.mode_text and "faster" not in no_intervals.text
+
+
+def test_verdict_words_on_the_page(tmp_path):
+    path = make_set(tmp_path / "mixed.csv", [
+        case("jax", "forward", 1.0e-4, 0.5e-4, 2e-4), case("jax", "reverse", 0.9e-4, 0.5e-4, 1.9e-4),
+        case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3, size=10_000), case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5, size=10_000),
+    ], noise={"busy": True, "busy_reasons": ["3 of 4 cases' rounds differ by 25% or more"]})
+    index = report.build_report([path], tmp_path / "site")
+    html = text(index)
+    assert "reverse 100× faster [81.8×, 122×] than forward at n = 10\u202f000" in html
+    assert "Busy machine." in html and "rounds differ by 25% or more" in html
+    assert fmt.factor(100.0) == "100×"  # the one formatter's words, as `adbench compare` prints them
+
+
+def test_the_report_keeps_no_formatter_of_its_own():
+    from adbench.report import data, plots, site
+
+    for module, names in ((analysis, ("fmt_time", "fmt_factor", "fmt_int", "TIE")), (data, ("NUMERIC", "_clean")),
+                          (plots, ("BACKEND_COLOURS", "OKABE_ITO")), (site, ("fmt_time",))):
+        for name in names:
+            assert not hasattr(module, name), f"{module.__name__}.{name}"
+
+
+# -- intervals, noise, memory, operations, chunks ----------------------------------------------------------------
+def test_intervals_are_shown(site):
+    loss = text(site / "sets" / NEWER.stem / "loss.html")
+    assert re.search(r"\[\d[\d.]* µs, \d[\d.]* µs\]", loss), "a median's interval in the table"
+    assert "with 95% intervals as bars" in loss
+
+
+def test_a_busy_machine_says_so(site):
+    older = text(site / "sets" / OLDER.stem / "index.html")
+    assert "Busy machine." in older and "load average 3.1 on 2 CPUs" in older
+    assert "Busy machine." in text(site / "sets" / OLDER.stem / "loss.html")
+    assert "Busy machine." not in text(site / "index.html")
+
+
+def test_a_version_1_set_renders_and_names_no_winner(site):
+    base = site / "sets" / VERSION_1.stem
+    overview, loss = text(base / "index.html"), text(base / "loss.html")
+    for html in (overview, loss):
+        assert "No intervals." in html and "results format version 1" in html
+        assert "no winner named" in html and 'class="win' not in html
+    assert 'id="op-jacobian"' in loss and "<svg" in loss
+
+
+def test_memory_is_plotted_beside_time(site):
+    loss = text(site / "sets" / NEWER.stem / "loss.html")
+    for operation in ("jacobian", "hvp", "hessian"):
+        assert f'aria-label="loss {operation} memory"' in loss, operation
+    assert "Measured peak memory of each case" in loss
+
+
+def test_second_order_panel_for_a_scalar_problem_only(site):
+    loss = text(site / "sets" / NEWER.stem / "loss.html")
+    assert 'id="second-order"' in loss and 'aria-label="loss second order"' in loss
+    assert "HVP in gradients" in loss and "Hessian: fitted exponents" in loss
+    panel = loss[loss.index('id="second-order"'):loss.index('id="chunks"')]
+    assert "forward-over-reverse" in panel and "reverse-over-reverse" in panel
+    assert 'id="second-order"' not in text(site / "sets" / NEWER.stem / "tall.html")  # vector-valued
+
+
+def test_hvp_over_gradient_uses_the_reverse_jacobian_that_passed(newest):
+    (result,) = load_sets([NEWER])
+    frame = result.problem_frame("loss")
+    ratios = analysis.hvp_over_gradient(frame)
+    torch = next(t for s, t in ratios.items() if s.backend == "torch" and s.mode == "reverse-over-reverse")
+    grad = newest[(newest["problem"] == "loss") & (newest["operation"] == "jacobian") & (newest["backend"] == "torch")
+                  & (newest["mode"] == "reverse") & (newest["size"] == 1000)]["median_s"].iloc[0]
+    hvp = newest[(newest["problem"] == "loss") & (newest["operation"] == "hvp") & (newest["backend"] == "torch")
+                 & (newest["mode"] == "reverse-over-reverse") & (newest["size"] == 1000)]["median_s"].iloc[0]
+    assert torch.loc[1000, "ratio"] == pytest.approx(hvp / grad)
+    jax = next(t for s, t in ratios.items() if s.backend == "jax" and s.mode == "forward-over-reverse")
+    assert 10_000 not in jax.index, "jax's gradient at n = 10 000 is wrong: no ratio is made from it"
+
+
+def test_chunk_tradeoff(site):
+    loss = text(site / "sets" / NEWER.stem / "loss.html")
+    assert 'id="chunks"' in loss and 'aria-label="loss chunks"' in loss
+    chunks = loss[loss.index('id="chunks"'):loss.index('id="cases"')]
+    assert "estimated peak memory" in chunks  # the unchunked forward Jacobian skipped at n = 10 000
+    assert 'id="chunks"' not in text(site / "sets" / NEWER.stem / "tall.html")
 
 
 def test_analysis_reads_the_lesson_off_the_fixture():
-    (result,) = [s for s in load_sets([NEWER])]
+    (result,) = load_sets([NEWER])
     loss = result.problem_frame("loss")
-    h = analysis.headline(loss, analysis.problem_info("loss", loss))
-    assert h.winner == "reverse" and h.factor > 2
+    info = analysis.problem_info("loss", loss)
+    h = analysis.headline(loss, info, "jacobian")
+    assert h.winner == "reverse" and h.size == 1000 and h.factor > 2
     tall = result.problem_frame("tall")
-    h = analysis.headline(tall, analysis.problem_info("tall", tall))
-    assert h.winner == "forward" and h.factor > 10
     info = analysis.problem_info("tall", tall)
+    h = analysis.headline(tall, info, "jacobian")
+    assert h.winner == "forward" and h.factor > 10
     assert info.shape == "Rⁿ → R¹⁰⁰ⁿ"
     exps = {e["series"].label: e for e in analysis.exponents(tall, info)}
-    assert exps["jax forward"]["theory"] == pytest.approx(3.0)  # n JVPs, each ~ n^2
+    assert exps["JAX (jit) forward"]["theory"] == pytest.approx(3.0)  # n JVPs, each ~ n^2
     assert exps["manual (NumPy floor)"]["theory"] == pytest.approx(2.0)
+    hess = {e["series"].mode: e["theory"] for e in analysis.exponents(loss, analysis.problem_info("loss", loss), "hessian")
+            if e["series"].backend == "jax"}
+    assert hess["forward-over-reverse"] == pytest.approx(2.0)
 
 
 def test_crossover_and_slope_on_made_up_numbers():
     ratio = pd.Series([0.5, 2.0], index=[10, 1000])
-    n_star, text = analysis.crossover(ratio)
+    n_star, words = analysis.crossover(ratio)
     assert n_star == pytest.approx(100.0)
-    assert text.startswith("forward faster below n ≈ 100")
+    assert words.startswith("forward faster below n ≈ 100")
     assert analysis.crossover(pd.Series([2.0, 3.0], index=[10, 100]))[0] is None
     assert analysis.slope([10, 100, 1000], [1e-6, 1e-4, 1e-2]) == pytest.approx(2.0)
-    assert analysis.fmt_time(3.2e-5) == "32 µs" and analysis.fmt_time(1.5) == "1.5 s"
-    assert analysis.fmt_int(10000) == "10\u202f000"
+
+
+# -- backends' own metadata ------------------------------------------------------------------------------------
+def test_backend_display_comes_from_the_backend(site):
+    for name in ("jax", "torch", "manual", "finite-diff"):
+        b = get_backend(name)
+        style = backend_style(name)
+        assert (style.label, style.colour, style.order, style.baseline) == (b.display_label, b.colour, b.order, b.baseline)
+    loss = text(site / "sets" / NEWER.stem / "loss.html")
+    assert get_backend("jax").display_label in loss
+    assert get_backend("jax").colour.lower() in loss.lower()  # the SVG strokes in the backend's colour
+
+
+def test_an_unknown_backend_gets_a_stable_fallback(tmp_path):
+    a, b = backend_style("mystery-ad"), backend_style("mystery-ad")
+    known = {backend_style(n).colour for n in ("jax", "jax-eager", "torch", "torch-autograd", "autograd",
+                                                  "manual", "finite-diff")}
+    assert a == b and a.colour not in known and not a.known
+    assert backend_style("jax").order < a.order < backend_style("finite-diff").order
+    rows = [case("mystery-ad", "reverse", 2e-5, 1.9e-5, 2.1e-5, problem="mymod:f", size=10),
+            case("mystery-ad", "forward", 4e-5, 3.9e-5, 4.1e-5, problem="mymod:f", size=10)]
+    index = report.build_report([make_set(tmp_path / "r.csv", rows)], tmp_path / "site")
+    page = text(index.parent / "sets" / "r" / "mymod-f.html")
+    assert "<td>mystery-ad</td>" in page and a.colour.lower() in page.lower()
 
 
 def test_builds_from_sparse_and_odd_results(tmp_path):
     """All failed, one backend only, an unknown backend, a user problem: still a site, still honest."""
-    from adbench.results import write_results
-
-    def row(problem, size, backend, mode, status, **extra):
-        return {"problem": problem, "size": size, "backend": backend, "mode": mode, "status": status, **extra}
-
     rows = [
-        row("loss", 100, "jax", "forward", "error", error="boom"),
-        row("loss", 1000, "jax", "reverse", "timeout", error="slow"),
-        row("tall", 4, "manual", "manual", "ok", median_s=1e-5, n_outputs=400),
-        row("tall", 16, "manual", "manual", "ok", median_s=2e-5, n_outputs=1600),
-        row("mymod:f", 10, "other", "reverse", "ok", median_s=2e-5, f_median_s=1e-5),
+        case("jax", "forward", None, status="error", size=100, error="boom"),
+        case("jax", "reverse", None, status="timeout", error="slow"),
+        case("manual", "manual", 1e-5, problem="tall", size=4, n_outputs=400),
+        case("manual", "manual", 2e-5, problem="tall", size=16, n_outputs=1600),
+        case("other", "reverse", 2e-5, problem="mymod:f", size=10, f_median_s=1e-5),
     ]
-    write_results(tmp_path / "r.csv", rows, {}, {})
-    index = report.build_report([tmp_path / "r.csv"], tmp_path / "site")
-    loss = (index.parent / "sets" / "r" / "loss.html").read_text(encoding="utf-8")
+    index = report.build_report([make_set(tmp_path / "r.csv", rows)], tmp_path / "site")
+    loss = text(index.parent / "sets" / "r" / "loss.html")
     assert "nothing to plot" in loss and "boom" in loss and "badge timeout" in loss
-    assert "<td>other</td>" in (index.parent / "sets" / "r" / "mymod-f.html").read_text(encoding="utf-8")
+    assert "<td>other</td>" in text(index.parent / "sets" / "r" / "mymod-f.html")
 
 
-def test_asv_results_are_read_as_a_set(tmp_path):
-    from adbench.report.asv import find_asv_results, read_asv_result
+def test_text_from_the_results_is_escaped(tmp_path):
+    rows = [case("jax", "reverse", None, status="error", error="<script>alert(1)</script> & more"),
+            case("torch", "reverse", 1e-5, 0.9e-5, 1.1e-5)]
+    index = report.build_report([make_set(tmp_path / "r.csv", rows, {"hostname": "<b>host</b>"})], tmp_path / "site")
+    for page in pages(index.parent):
+        html = text(page)
+        assert "<script>alert" not in html and "<b>host</b>" not in html, page
+    loss = text(index.parent / "sets" / "r" / "loss.html")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in loss
 
-    (path,) = find_asv_results(ASV_FIXTURE)
-    frame, meta = read_asv_result(path)
+
+# -- devices ---------------------------------------------------------------------------------------------------
+def test_a_gpu_set_is_labelled_and_compared_with_a_cpu_set(site):
+    gpu = text(site / "sets" / GPU.stem / "index.html")
+    assert "cuda (NVIDIA H200 (fixture))" in gpu and "driver 570.86.15" in gpu
+    assert "cuda_build 12.8" in gpu  # the framework builds
+    compare = text(site / "compare.html")
+    assert 'id="cuda-vs-cpu"' in compare
+    section = compare[compare.index('id="cuda-vs-cpu"'):]
+    assert f"{GPU.stem} over {NEWER.stem}" in section
+    assert re.search(r"\(\d[\d.]*×, (faster|slower|tie|not resolved)\)", section), "GPU/CPU ratios per case"
+    same = compare[compare.index('id="same-cpu"'):compare.index('id="cuda-vs-cpu"')]
+    assert GPU.stem not in same, "CPU and GPU sets are kept apart"
+    selector = text(site / "index.html")
+    assert '<span class="device cuda">cuda</span>' in selector
+
+
+def test_several_sets_are_comparable(site):
+    compare = text(site / "compare.html")
+    assert "fixture-machine-b" in compare and NEWER.stem in compare and OLDER.stem in compare
+    assert 'class="differs"' in compare  # the environments' differences are highlighted
+    assert "set ratio" in compare  # a ratio figure
+    index = text(site / "index.html")
+    assert f"sets/{OLDER.stem}/index.html" in index, "a selector reaches the other set"
+
+
+# -- damaged and unreadable sets --------------------------------------------------------------------------------
+def test_a_damaged_set_is_listed_while_the_others_render(site):
+    index = text(site / "index.html")
+    listing = index[index.index("Sets not shown"):]
+    assert DAMAGED.name in listing and "damaged" in listing and "truncated or damaged" in listing
+    assert str(FIXTURES) not in index, "no private path on a published page"
+    assert not (site / "sets" / DAMAGED.stem).exists()
+    assert (site / "sets" / NEWER.stem / "loss.html").exists()
+    assert "could not be drawn" not in index
+
+
+def test_unreadable_files_are_reasons_not_tracebacks(tmp_path, capsys):
+    for name, version in (("string", "2"), ("null", None)):
+        for suffix in (".csv", ".json"):
+            shutil.copy(OLDER.with_suffix(suffix), tmp_path / f"{name}{suffix}")
+        meta = json.loads((tmp_path / f"{name}.json").read_text())
+        meta["format_version"] = version
+        (tmp_path / f"{name}.json").write_text(json.dumps(meta))
+    # A CSV one row short of its sidecar's count (the checksum no longer matches).
+    shutil.copy(OLDER.with_suffix(".json"), tmp_path / "short.json")
+    lines = OLDER.read_text().splitlines(keepends=True)
+    (tmp_path / "short.csv").write_text("".join(lines[:-1]))
+    loaded = read_sets([tmp_path])
+    assert not loaded.sets
+    reasons = {u.name: (u.kind, u.reason) for u in loaded.unreadable}
+    assert reasons["string.csv"] == ("unreadable", "string.json: format_version must be an integer, not '2'")
+    assert reasons["null.csv"][1] == "null.json: format_version must be an integer, not None"
+    assert reasons["short.csv"][0] == "damaged" and "checksum" in reasons["short.csv"][1]
+    assert str(tmp_path) not in repr(reasons)
+
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args(["--results", str(tmp_path), "--output", str(tmp_path / "o")])) == 1
+    err = capsys.readouterr().err
+    assert "string.csv" in err and "format_version must be an integer" in err and "Traceback" not in err
+    # With one readable set beside them: exit 0, the others listed.
+    out = tmp_path / "site"
+    assert report.run(parser.parse_args(["--results", str(tmp_path), str(GPU), "--output", str(out)])) == 0
+    html = text(out / "index.html")
+    assert "string.csv" in html and "short.csv" in html and "checksum" in html
+
+
+# -- asv --------------------------------------------------------------------------------------------------------
+def test_asv_results_are_read_in_both_layouts(tmp_path):
+    from adbench.report.asv import find_asv_results, read_asv_result, split_variant
+
+    old, new = sorted(find_asv_results(ASV_FIXTURE))
+    rows, meta = read_asv_result(old)  # (problem, variant): Jacobians on the CPU
+    frame = pd.DataFrame(rows)
     assert meta["settings"]["source"] == "asv" and meta["environment"]["hostname"] == "fixture-asv-machine"
     assert set(frame["backend"]) == {"jax", "manual"} and set(frame["mode"]) == {"forward", "reverse", "manual"}
+    assert set(frame["operation"]) == {"jacobian"} and set(frame["device"]) == {"cpu"}
     assert set(frame["status"]) == {"ok", "skipped"}  # NaN is asv's "skipped"
+    rows, meta = read_asv_result(new)  # (problem, operation, variant, device)
+    frame = pd.DataFrame(rows)
+    assert set(frame["operation"]) == {"jacobian", "hvp"}
+    assert {"forward-over-reverse", "reverse-over-reverse"} <= set(frame["mode"])
     ok = frame[frame["status"] == "ok"]
     assert (ok["median_s"] > 0).all() and (ok["first_call_s"] > 0).all() and (ok["j_over_f"] > 0).all()
+    assert (ok["peak_memory_bytes"] >= 0).all() and ok["ci_low_s"].notna().all()
+    assert not ((frame["operation"] == "jacobian") & frame["mode"].str.contains("-over-")).any(), "no phantom cases"
+    assert split_variant("finite-diff-central") == ("finite-diff", "central")
+    assert split_variant("finite-diff") == ("finite-diff", "central")
+    assert split_variant("manual") == ("manual", "manual")
+    assert split_variant("torch-autograd-reverse-over-reverse") == ("torch-autograd", "reverse-over-reverse")
+    assert split_variant("newfw-forward-over-reverse") == ("newfw", "forward-over-reverse")
 
-    index = report.build_report([ASV_FIXTURE], tmp_path / "site")
-    html = index.read_text(encoding="utf-8")
-    assert "asv run, commit 01234567" in html and "Reverse mode wins" in html
-    assert (index.parent / "sets" / "asv-fixture-asv-machine-01234567" / "tall.html").exists()
+    (earlier,) = read_sets([old]).sets
+    assert earlier.label.startswith("asv run, commit 01234567") and not earlier.has_intervals
+    index = report.build_report([new], tmp_path / "site")
+    html = text(index)
+    assert "asv run, commit 89abcdef" in html
+    assert "reverse" in html and "faster [" in html  # asv's intervals, where kept, can name a winner
+    loss = text(index.parent / "sets" / "asv-fixture-asv-machine-89abcdef" / "loss.html")
+    assert 'id="op-hvp"' in loss and 'aria-label="loss jacobian memory"' in loss
 
 
-def test_asv_failures_and_empty_runs(tmp_path):
-    import json
-
+def test_asv_failures_devices_and_empty_runs(tmp_path):
     from adbench.report.asv import read_asv_result
 
     columns = ["result", "params", "version", "started_at", "duration"]
-    params = [["'loss-100'"], ["'jax-forward'", "'jax-reverse'", "'finite-diff-central'"]]
+    params = [["'loss-100'"], ["'jacobian'"], ["'jax-forward'", "'jax-reverse'", "'finite-diff-central'"],
+              ["'cpu'", "'cuda'"]]
     data = {"result_columns": columns, "params": {"machine": "m"}, "commit_hash": "abc", "results": {
-        "ad.Jacobian.time_jacobian": [[None, 1e-5, 2e-4], params, "v", 1735776000000, 1.0]}}
+        "ad.Derivative.time_derivative": [[None, float("nan"), 1e-5, 2e-6, 2e-4, float("nan")], params, "v",
+                                          1735776000000, 1.0]}}
     path = tmp_path / "r.json"
     path.write_text(json.dumps(data))
-    frame, _ = read_asv_result(path)
-    assert dict(zip(frame["mode"], frame["status"])) == {"forward": "error", "reverse": "ok", "central": "ok"}
-    assert "asv recorded a failure" in frame.loc[frame["status"] == "error", "error"].iloc[0]
+    rows, _ = read_asv_result(path)
+    got = {(r["mode"], r["device"]): r["status"] for r in rows}
+    assert got == {("forward", "cpu"): "error", ("forward", "cuda"): "skipped", ("reverse", "cpu"): "ok",
+                   ("reverse", "cuda"): "ok", ("central", "cpu"): "ok", ("central", "cuda"): "skipped"}
+    assert "asv recorded a failure" in next(r["error"] for r in rows if r["status"] == "error")
+    # One file, two devices: two sets, never mixed.
+    loaded = read_sets([path])
+    assert sorted(s.device for s in loaded.sets) == ["cpu", "cuda"]
     # The whole benchmark failed (asv writes null): nothing to show, so no set at all.
-    data["results"]["ad.Jacobian.time_jacobian"][0] = None
+    data["results"]["ad.Derivative.time_derivative"][0] = None
     path.write_text(json.dumps(data))
     assert read_asv_result(path) is None
+    path.write_text("{not json")
+    assert read_sets([path]).unreadable[0].kind == "unreadable"
 
 
 def test_asv_pages_are_linked_only_when_published(tmp_path):
     asv = tmp_path / "asv-html"
     out = tmp_path / "site"
-    index = report.build_report([OLDER], out, asv_html=asv)
-    assert "asv pages" not in index.read_text(encoding="utf-8")
+    index = report.build_report([GPU], out, asv_html=asv)
+    assert "asv pages" not in text(index)
     asv.mkdir()
     (asv / "index.html").write_text("<html></html>")
-    index = report.build_report([OLDER], out, asv_html=asv)
-    html = index.read_text(encoding="utf-8")
-    assert 'href="../asv-html/index.html"' in html
+    index = report.build_report([GPU], out, asv_html=asv)
+    assert 'href="../asv-html/index.html"' in text(index)
     assert not (out / "compare.html").exists(), "one set: no comparison page (and none left over)"
 
 
-def test_rebuilding_unchanged_results_changes_nothing(tmp_path):
-    a = report.build_report([OLDER], tmp_path / "a").read_bytes()
-    b = report.build_report([OLDER], tmp_path / "b").read_bytes()
-    assert a == b
+# -- the site as a whole ---------------------------------------------------------------------------------------
+def test_no_external_url_and_every_link_resolves(site):
+    ids = {page.resolve(): parsed(page).ids for page in pages(site)}
+    for page in pages(site):
+        html = text(page)
+        assert "http://" not in html and "https://" not in html, page
+        for url in parsed(page).urls:
+            link = urlparse(url)
+            assert not link.scheme and not link.netloc, f"{page}: external {url!r}"
+            target = (page.parent / unquote(link.path)).resolve() if link.path else page.resolve()
+            assert target.exists(), f"{page}: broken link {url!r}"
+            if link.fragment and target.suffix == ".html":
+                assert link.fragment in ids[target], f"{page}: no #{link.fragment} in {target.name}"
+    for static in (site / "static").iterdir():
+        content = static.read_text(encoding="utf-8")
+        assert "http" not in content and "@import" not in content and "//cdn" not in content, static
+
+
+def test_rebuilding_unchanged_results_changes_nothing(site, tmp_path):
+    again = tmp_path / "again"
+    report.build_report([FIXTURES], again)
+    first = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    assert first.keys() == second.keys()
+    changed = [str(k) for k in first if first[k] != second[k]]
+    assert not changed, changed
 
 
 def test_refuses_to_write_into_a_foreign_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(OutputNotOursError):
-        report.build_report([OLDER], tmp_path)
+        report.build_report([GPU], tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
@@ -252,10 +577,16 @@ def test_cli_run_and_its_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no adbench result sets" in err and "adbench compare" in err
     assert report.run(parser.parse_args(["--results", str(tmp_path / "nope")])) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+
+    assert report.run(parser.parse_args(["--results", str(DAMAGED), "--output", str(tmp_path / "d")])) == 1
+    err = capsys.readouterr().err
+    assert DAMAGED.name in err and "truncated or damaged" in err
 
     out = tmp_path / "site"
-    assert report.run(parser.parse_args(["--results", str(OLDER), "--output", str(out)])) == 0
+    assert report.run(parser.parse_args(["--results", str(DAMAGED), str(GPU), "--output", str(out)])) == 0
     assert capsys.readouterr().out.strip() == str(out / "index.html")
+    assert DAMAGED.name in text(out / "index.html")
 
     with pytest.raises(NoResultsError):
         report.build_report([empty], tmp_path / "x")

@@ -41,7 +41,9 @@ def build_report(
 ) -> Path:
     """Build the site from the result sets under ``sources``; returns the path of its index.html.
 
-    Raises ``adbench.report.data.NoResultsError`` (a FileNotFoundError) when none is found.
+    A set that cannot be read (damaged, of an unreadable version) is listed on the index with its
+    reason and the others are built. Raises ``adbench.report.data.NoResultsError`` (a
+    FileNotFoundError) when no set can be shown; its message names each file and why.
     """
     from adbench.report.site import build_site
 
@@ -51,7 +53,7 @@ def build_report(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``adbench report``: build, print the index's path; 1 with a message when nothing is found."""
+    """Run ``adbench report``: build, print the index's path; 1 with a message when no set can be shown."""
     from adbench.report.data import NoResultsError
     from adbench.report.site import OutputNotOursError
     from adbench.results import ResultsFormatError

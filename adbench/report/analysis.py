@@ -1,4 +1,7 @@
-"""The answers read off a result set: which mode wins and by how much, fastest framework, scaling, crossovers."""
+"""The answers read off a result set, per problem and operation: which mode wins and which framework is
+fastest (named only when the 95% intervals separate them), scaling, crossovers, second order, chunks.
+
+Every number and verdict is worded by ``adbench.formatting``, as ``adbench compare`` words them."""
 
 from __future__ import annotations
 
@@ -8,10 +11,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from adbench.report.data import AD_MODES, Series, ok_rows, ordered_series
+from adbench import formatting as fmt
+from adbench.compare import best_pair, compare_rows
+from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
+from adbench.timing import ratio_interval
 
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
-TIE = 1.10  # modes within 10% of each other: the noise flag's own threshold, so no winner is named
+# An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).
+HVP_BAND = (1.0, 5.0)
+OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian"}
+NO_INTERVALS = "no winner named: this set records no intervals"
+
+
+def operation_title(operation: str) -> str:
+    return OPERATION_TITLES.get(operation, operation)
 
 
 @dataclass
@@ -27,6 +40,10 @@ class ProblemInfo:
     @property
     def fixed_size(self) -> bool:
         return len(self.sizes) < 2
+
+    @property
+    def scalar(self) -> bool:
+        return bool(self.outputs) and all(m == 1 for m in self.outputs.values())
 
     @property
     def shape(self) -> str:
@@ -58,7 +75,7 @@ class ProblemInfo:
         if len(ms) == 1:
             m = ms.pop()
             where = "inside" if self.sizes[0] <= m <= self.sizes[-1] else "outside"
-            return (f"Pass counting puts it at n = m = {fmt_int(m)}, {where} the measured sizes; "
+            return (f"Pass counting puts it at n = m = {integer(m)}, {where} the measured sizes; "
                     "any other crossover is overhead.")
         side = "forward" if all(self.m(n) > n for n in self.sizes) else "reverse"
         return (f"Pass counting puts it at n = m, which never happens here ({side} should win at every size); "
@@ -83,6 +100,11 @@ class ProblemInfo:
         return max(1.0, self.m_exponent), False
 
 
+def integer(n) -> str:
+    """fmt.integer for any integral value (NumPy's and pandas' included): 10 000."""
+    return fmt.integer(int(n)) if n is not None and pd.notna(n) else ""
+
+
 def sup(k: int) -> str:
     return str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
@@ -100,7 +122,7 @@ def problem_info(name: str, frame: pd.DataFrame) -> ProblemInfo:
                 description, theory, registered = p.description, p.theory, True
                 if p.cost_exponent is not None:
                     cost = float(p.cost_exponent)
-    except Exception:  # a report must build even where the registry cannot load
+    except Exception:  # noqa: BLE001 (a report must build even where the registry cannot load)
         pass
     rows = frame.dropna(subset=["size"])
     sizes = sorted({int(s) for s in rows["size"]})
@@ -121,126 +143,212 @@ def slope(x, y) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
+def ci(row: pd.Series, prefix: str = "") -> tuple[float, float] | None:
+    lo, hi = row.get(f"{prefix}ci_low_s"), row.get(f"{prefix}ci_high_s")
+    return (float(lo), float(hi)) if pd.notna(lo) and pd.notna(hi) else None
+
+
 def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
-    """Median time per size for every series with at least one successful case."""
+    """Median time per size for every series with at least one case that passed."""
     ok = ok_rows(frame)
     return {s: g.set_index("size")["median_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
 
 
-def fastest(frame: pd.DataFrame, mode: str, size: int) -> tuple[Series, float] | None:
-    ok = ok_rows(frame)
-    ok = ok[(ok["mode"] == mode) & (ok["size"] == size)]
-    if ok.empty:
-        return None
-    row = ok.loc[ok["median_s"].idxmin()]
-    return row["series"], float(row["median_s"])
-
-
-def fmt_time(seconds: float | None) -> str:
-    """Seconds with the unit a person reads fastest: ns, µs, ms or s, three significant digits."""
-    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-        return "—"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if abs(seconds) >= scale or unit == "ns":
-            value = seconds / scale
-            return f"{value:.3g} {unit}" if value < 1000 else f"{value:.0f} {unit}"
-    return "—"
-
-
-def fmt_int(n: int) -> str:
-    """10 000 rather than 10000: a narrow no-break space between thousands, as in print."""
-    return f"{int(n):,}".replace(",", "\u202f")
-
-
-def fmt_factor(x: float) -> str:
-    """Three significant digits, no exponent, as `adbench compare` prints them: 419×, 16 100×, 1.25×."""
-    if not math.isfinite(x):
-        return "—"
-    if x >= 100:
-        return fmt_int(round(x, -int(math.floor(math.log10(x))) + 2)) + "×"
-    return f"{x:.3g}×"
-
-
 def plural(n: int, noun: str) -> str:
-    return f"{fmt_int(n)} {noun}" + ("" if n == 1 else "s")
+    return f"{integer(n)} {noun}" + ("" if n == 1 else "s")
 
 
+# -- headlines ----------------------------------------------------------------------------------------
 @dataclass
 class Headline:
-    """Which mode wins a problem, by how much and where; the first thing a reader wants."""
+    """One operation of one problem: which mode wins, which framework is fastest, and whether the
+    data can say so. Only cases that passed (status ok) of the AD frameworks are ranked."""
 
     problem: str
-    winner: str | None = None  # "forward", "reverse", "tie" (within TIE), or None: nothing to compare
-    factor: float = float("nan")
+    operation: str
+    intervals: bool = True
     size: int | None = None
-    best: dict[str, tuple[Series, float]] = field(default_factory=dict)  # mode -> (series, time)
-    floor: float | None = None
-    theory_ratio: float | None = None  # forward / reverse time by pass count: n / m
-    text: str = ""
+    m: int | None = None
+    best: dict[str, pd.Series] = field(default_factory=dict)  # mode -> fastest row of that mode
+    modes: tuple[pd.Series, pd.Series] | None = None  # the fastest row, the fastest of another mode
+    mode_verdict: fmt.Verdict | None = None
+    fastest: pd.Series | None = None
+    runner_up: pd.Series | None = None
+    framework_verdict: fmt.Verdict | None = None
+    floor: float | None = None  # the hand-written baseline's time at the headline size
+    mode_text: str = ""
+    framework_text: str = ""
     theory_text: str = ""
 
     @property
+    def title(self) -> str:
+        return operation_title(self.operation)
+
+    @property
+    def winner(self) -> str | None:
+        """The winning mode's name, "tie", or None (one mode, or not resolved)."""
+        v = self.mode_verdict
+        if v is None or self.modes is None:
+            return None
+        if v.winner == "tie":
+            return "tie"
+        return str(self.modes[0 if v.winner == "a" else 1]["mode"]) if v.resolved else None
+
+    @property
+    def state(self) -> str:
+        """For the page's styling: resolved, tie, unresolved, no-intervals or single."""
+        if self.modes is None:
+            return "single"
+        if not self.intervals:
+            return "no-intervals"
+        if self.mode_verdict.winner is None:
+            return "unresolved"
+        return "tie" if self.mode_verdict.winner == "tie" else "resolved"
+
+    @property
+    def fastest_named(self) -> pd.Series | None:
+        """The fastest case, only where its lead over the next framework is resolved (or it ran alone)."""
+        if self.fastest is None:
+            return None
+        if self.runner_up is None:
+            return self.fastest
+        v = self.framework_verdict
+        return self.fastest if v is not None and v.winner == "a" else None
+
+    @property
+    def framework_lead(self) -> str:
+        """The fastest framework against the next, without naming the fastest again (for tables)."""
+        v, second = self.framework_verdict, self.runner_up
+        if self.fastest is None:
+            return ""
+        if second is None:
+            return "the only framework that passed"
+        name = second["series"].label
+        if not self.intervals:
+            return f"vs {name} {fmt.seconds(second['median_s'])}: {NO_INTERVALS}"
+        if v.winner == "a":
+            return f"{fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of {name}"
+        if v.winner == "tie":
+            return f"tie with {name} (within {fmt.TIE - 1:.0%})"
+        return f"not resolved against {name} ({fmt.seconds(second['median_s'])}) at this noise level"
+
+    @property
+    def fastest_label(self) -> str | None:
+        """The fastest case's backend × mode, where it may be named (see ``fastest_named``)."""
+        named = self.fastest_named
+        return named["series"].label if named is not None else None
+
+    @property
+    def fastest_time(self) -> float | None:
+        return float(self.fastest["median_s"]) if self.fastest is not None else None
+
+    @property
+    def fastest_interval(self) -> str:
+        interval = ci(self.fastest) if self.fastest is not None else None
+        return fmt.interval(*interval) if interval else ""
+
+    @property
+    def factor(self) -> float:
+        return self.mode_verdict.factor if self.mode_verdict else float("nan")
+
+    @property
     def floor_factor(self) -> float | None:
-        """How far the fastest AD result is above the hand-written Jacobian at the headline size."""
-        if self.floor and self.best:
-            return min(t for _, t in self.best.values()) / self.floor
+        """How far the fastest AD case is above the hand-written baseline at the headline size."""
+        if self.floor and self.fastest is not None:
+            return float(self.fastest["median_s"]) / self.floor
         return None
 
+    @property
+    def text(self) -> str:
+        return "; ".join(t for t in (self.mode_text, self.framework_text) if t)
 
-def headline(frame: pd.DataFrame, info: ProblemInfo) -> Headline:
-    """Fastest forward vs fastest reverse at the largest size where both modes have a time."""
-    h = Headline(info.name)
-    ok = ok_rows(frame)
-    both = [n for n in info.sizes
-            if all(((ok["mode"] == m) & (ok["size"] == n)).any() for m in AD_MODES)]
-    if not both:
-        ran = sorted(set(ok["mode"]) & set(AD_MODES))
-        h.text = (f"only {ran[0]} mode has results, so no comparison of modes" if ran
-                  else "no forward or reverse result to compare")
-        size = max(ok["size"]) if len(ok) else None
-        if size is not None:
-            h.size = int(size)
-            for mode in ran:
-                h.best[mode] = fastest(frame, mode, h.size)
+
+def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian", intervals: bool = True) -> Headline:
+    """At the largest size where two AD modes passed (else the largest where any did): the fastest
+    mode against the fastest of another, and the fastest framework against the next."""
+    h = Headline(info.name, operation, intervals)
+    rows = main_rows(frame, operation)
+    ad = ad_rows(ok_rows(rows))
+    if ad.empty:
+        counts = rows["status"].value_counts()
+        failed = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "ok")
+        h.mode_text = "no AD case passed" + (f" ({failed})" if failed else "")
         return h
-    n = h.size = int(max(both))
-    for mode in AD_MODES:
-        h.best[mode] = fastest(frame, mode, n)
-    floor = ok[(ok["backend"] == "manual") & (ok["size"] == n)]["median_s"]
+    two = [n for n in sorted(set(ad["size"])) if ad.loc[ad["size"] == n, "mode"].nunique() >= 2]
+    h.size = int(max(two) if two else ad["size"].max())
+    at = ad[ad["size"] == h.size]
+    h.m = info.m(h.size)
+    n = integer(h.size)
+    for mode, group in at.sort_values("median_s").groupby("mode", sort=False):
+        h.best[str(mode)] = group.iloc[0]
+    floor = ok_rows(rows)
+    floor = floor[(floor["backend"] == "manual") & (floor["size"] == h.size)]["median_s"]
     h.floor = float(floor.min()) if len(floor) else None
-    tf, tr = h.best["forward"][1], h.best["reverse"][1]
-    h.factor = max(tf, tr) / min(tf, tr)
-    ahead = "reverse" if tr < tf else "forward"
-    h.winner = ahead if h.factor >= TIE else "tie"
-    m = info.m(n)
-    h.theory_ratio = n / m
-    if h.winner == "tie":
-        h.text = f"forward and reverse within 10% at n = {fmt_int(n)} ({ahead} ahead by {fmt_factor(h.factor)})"
+    h.theory_text = "theory: " + fmt.theory_words(operation, h.size, h.m) if operation in OPERATION_TITLES else ""
+    # Modes.
+    if at["mode"].nunique() >= 2:
+        first, second = best_pair(at, "mode")
+        h.modes = (first, second)
+        h.mode_verdict = v = compare_rows(first, second)
+        a, b = str(first["mode"]), str(second["mode"])
+        if not intervals:
+            h.mode_text = (f"{a} {fmt.seconds(first['median_s'])} vs {b} {fmt.seconds(second['median_s'])} "
+                           f"at n = {n}: {NO_INTERVALS}")
+        elif v.resolved:
+            loser = b if v.winner == "a" else a
+            h.mode_text = f"{fmt.verdict_words(v, a, b)} than {loser} at n = {n}"
+        else:
+            h.mode_text = f"{a} vs {b} at n = {n}: {fmt.verdict_words(v, a, b)}"
     else:
-        win = h.best[h.winner][0]
-        h.text = (f"{h.winner} mode wins by {fmt_factor(h.factor)} at n = {fmt_int(n)} "
-                  f"(fastest: {win.label}, {fmt_time(h.best[h.winner][1])})")
-    jvps, vjps = plural(n, "JVP"), plural(m, "VJP")
-    if n > m:
-        h.theory_text = f"theory: forward needs n = {jvps}, reverse m = {vjps}, so reverse by about {fmt_factor(n / m)}"
-    elif m > n:
-        h.theory_text = f"theory: reverse needs m = {vjps}, forward n = {jvps}, so forward by about {fmt_factor(m / n)}"
+        h.mode_text = f"only {at['mode'].iloc[0]} measured at n = {n}"
+    # Frameworks.
+    first, second = best_pair(at, "backend")
+    h.fastest, h.runner_up = first, second
+    name_a = first["series"].label
+    if second is None:
+        h.framework_text = f"one framework: {name_a}, {fmt.seconds(first['median_s'])}"
+        return h
+    name_b = second["series"].label
+    h.framework_verdict = v = compare_rows(first, second)
+    ta, tb = fmt.seconds(first["median_s"]), fmt.seconds(second["median_s"])
+    if not intervals:
+        h.framework_text = f"{name_a} {ta} vs {name_b} {tb}: {NO_INTERVALS}"
+    elif v.winner == "a":
+        h.framework_text = (f"fastest: {name_a}, {ta} {fmt.interval(*ci(first))}, "
+                            f"{fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of {name_b}")
+    elif v.winner == "tie":
+        h.framework_text = f"fastest: {name_a} ({ta}) and {name_b} ({tb}) tie (within {fmt.TIE - 1:.0%})"
     else:
-        h.theory_text = "theory: n = m, the modes need as many passes; overheads decide"
+        h.framework_text = f"fastest: {name_a} ({ta}) vs {name_b} ({tb}) not resolved at this noise level"
     return h
 
 
-def fr_ratios(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """forward time / reverse time per backend and size, where a backend ran both modes."""
-    t = times(frame)
+def short_headline(h: Headline) -> str:
+    """A panel title's worth: "reverse 6.02× faster [5.9×, 6.1×]" (the size is on the axis)."""
+    if h.state == "resolved":
+        return fmt.verdict_words(h.mode_verdict, str(h.modes[0]["mode"]), str(h.modes[1]["mode"]))
+    return {"tie": f"modes tie (within {fmt.TIE - 1:.0%})", "unresolved": "modes not resolved at this noise level",
+            "no-intervals": "no intervals: no winner named", "single": "one mode only"}[h.state]
+
+
+# -- scaling ------------------------------------------------------------------------------------------
+def fr_ratios(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Forward time / reverse time of the Jacobian per backend and size (with the ratio's interval
+    where both have one), where a backend passed in both modes."""
+    rows = ok_rows(main_rows(frame, "jacobian"))
     out = {}
-    for backend in dict.fromkeys(s.backend for s in ordered_series(frame)):
-        fwd = [v for s, v in t.items() if s.backend == backend and s.mode == "forward"]
-        rev = [v for s, v in t.items() if s.backend == backend and s.mode == "reverse"]
-        if fwd and rev:
-            ratio = (fwd[0] / rev[0]).dropna()
-            if len(ratio):
-                out[backend] = ratio
+    for backend in dict.fromkeys(s.backend for s in ordered_series(rows)):
+        fwd = rows[(rows["backend"] == backend) & (rows["mode"] == "forward")].set_index("size")
+        rev = rows[(rows["backend"] == backend) & (rows["mode"] == "reverse")].set_index("size")
+        sizes = sorted(set(fwd.index) & set(rev.index))
+        if not sizes:
+            continue
+        table = []
+        for n in sizes:
+            f, r = fwd.loc[n], rev.loc[n]
+            lo, hi = (ratio_interval(ci(f), ci(r)) if ci(f) and ci(r) else (math.nan, math.nan))
+            table.append({"size": n, "ratio": f["median_s"] / r["median_s"], "low": lo, "high": hi})
+        out[backend] = pd.DataFrame(table).set_index("size")
     return out
 
 
@@ -253,58 +361,125 @@ def crossover(ratio: pd.Series) -> tuple[float | None, str]:
             t = math.log(r0) / (math.log(r0) - math.log(r1))
             n_star = math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0)))
             before, after = ("forward", "reverse") if r0 < 1 else ("reverse", "forward")
-            return n_star, f"{before} faster below n ≈ {fmt_int(round(n_star))}, {after} above"
+            return n_star, f"{before} faster below n ≈ {integer(round(n_star))}, {after} above (by medians)"
     if not values:
         return None, "—"
     if len(values) == 1:
-        return None, f"{'reverse' if values[0] > 1 else 'forward'} faster (one size only)"
+        return None, f"{'reverse' if values[0] > 1 else 'forward'} faster by medians (one size only)"
     side = "reverse" if values[0] > 1 else "forward"
-    return None, f"none in n = {fmt_int(sizes[0])}…{fmt_int(sizes[-1])}: {side} faster throughout"
+    return None, f"none in n = {integer(sizes[0])}…{integer(sizes[-1])}: {side} faster throughout (by medians)"
 
 
-def theory_slope(series: Series, info: ProblemInfo) -> float | None:
-    """Slope of log time vs log n that pass counting predicts: passes × cost of f."""
+def crossovers(frame: pd.DataFrame) -> list[dict]:
+    rows = []
+    for backend, table in fr_ratios(frame).items():
+        n_star, text = crossover(table["ratio"])
+        rows.append({"backend": backend, "n_star": n_star, "text": text})
+    return rows
+
+
+def theory_slope(series: Series, info: ProblemInfo, operation: str = "jacobian") -> float | None:
+    """Slope of log time vs log n that pass counting predicts: passes × cost of f (f ~ n^c)."""
     c, _ = info.cost_exponent
-    s_m = info.m_exponent
-    if series.mode in ("forward", "central"):
-        return 1.0 + c  # n JVPs (or 2 n evaluations of f), each ~ n^c
-    if series.mode == "reverse":
-        return s_m + c  # m VJPs, each ~ n^c
-    if series.mode == "manual":
-        return max(c, 1.0 + s_m)  # at least evaluate f and write the n m entries of J
+    mode = series.mode
+    if operation == "jacobian":
+        if mode in ("forward", "central"):
+            return 1.0 + c  # n JVPs (or 2 n evaluations of f), each ~ n^c
+        if mode == "reverse":
+            return info.m_exponent + c  # m VJPs, each ~ n^c
+        if mode == "manual":
+            return max(c, 1.0 + info.m_exponent)  # at least evaluate f and write the n m entries of J
+        return None
+    if series.baseline:
+        return None  # the baselines build whole derivatives, or difference f: no single pass count
+    if operation in ("jvp", "vjp"):
+        return c  # one pass
+    if operation == "hvp":
+        return 1.0 + c if mode == "forward-over-forward" else c  # jacfwd of a JVP carries n tangents
+    if operation == "hessian":
+        return 2.0 + c if mode.endswith("over-forward") else 1.0 + c  # n passes over one pass, or over n
     return None
 
 
-def exponents(frame: pd.DataFrame, info: ProblemInfo) -> list[dict]:
-    """Fitted scaling exponent of every series with two or more sizes, beside the theory's."""
+def exponents(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian") -> list[dict]:
+    """Fitted scaling exponent of every series with two or more sizes that passed, beside the theory's."""
     rows = []
     if info.fixed_size:
         return rows
-    for series, t in times(frame).items():
+    for series, t in times(main_rows(frame, operation)).items():
         if len(t) < 2:
             continue
         fit = slope(t.index, t.values)
         last = slope(t.index[-2:], t.values[-2:])
-        theory = theory_slope(series, info)
+        theory = theory_slope(series, info, operation)
         if theory is None or not math.isfinite(last):
-            verdict = ""
+            reading = ""
         elif abs(last - theory) <= SLOPE_TOLERANCE:
-            verdict = "as theory"
+            reading = "as theory"
         elif last < theory:
-            verdict = "flatter (overhead)"
+            reading = "flatter (overhead)"
         else:
-            verdict = "steeper"
+            reading = "steeper"
         rows.append({
-            "series": series, "sizes": f"{fmt_int(t.index[0])}…{fmt_int(t.index[-1])} ({len(t)})",
-            "fit": fit, "last": last, "theory": theory, "verdict": verdict,
+            "series": series, "sizes": f"{integer(t.index[0])}…{integer(t.index[-1])} ({len(t)})",
+            "fit": fit, "last": last, "theory": theory, "verdict": reading,
         })
     rows.sort(key=lambda r: r["series"].sort_key)
     return rows
 
 
-def crossovers(frame: pd.DataFrame) -> list[dict]:
-    rows = []
-    for backend, ratio in fr_ratios(frame).items():
-        n_star, text = crossover(ratio)
-        rows.append({"backend": backend, "n_star": n_star, "text": text})
-    return rows
+# -- second order ---------------------------------------------------------------------------------------
+def gradient_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The gradient of a scalar problem: each backend's reverse-mode Jacobian (a baseline's own mode)."""
+    jac = ok_rows(main_rows(frame, "jacobian"))
+    keep = [(s.mode == "reverse") or s.baseline for s in jac["series"]]
+    return jac[keep]
+
+
+def hvp_over_gradient(frame: pd.DataFrame) -> dict[Series, pd.DataFrame]:
+    """time(HVP) / time(gradient) per HVP series and size, with the ratio's interval where both have one.
+    Only cases that passed; the gradient is the same backend's, at the same size, dtype and device."""
+    hvp = ok_rows(main_rows(frame, "hvp"))
+    grad = gradient_rows(frame)
+    out: dict[Series, pd.DataFrame] = {}
+    for series, group in hvp.groupby("series", sort=False):
+        table = []
+        for _, r in group.sort_values("size").iterrows():
+            g = grad[(grad["backend"] == r["backend"]) & (grad["size"] == r["size"]) & (grad["dtype"] == r["dtype"])
+                     & (grad["device"] == r["device"])]
+            if g.empty:
+                continue
+            g = g.iloc[0]
+            lo, hi = ratio_interval(ci(r), ci(g)) if ci(r) and ci(g) else (math.nan, math.nan)
+            table.append({"size": int(r["size"]), "ratio": r["median_s"] / g["median_s"], "low": lo, "high": hi,
+                          "gradient_s": g["median_s"], "hvp_s": r["median_s"]})
+        if table:
+            out[series] = pd.DataFrame(table).set_index("size")
+    return dict(sorted(out.items(), key=lambda kv: kv[0].sort_key))
+
+
+def has_second_order(frame: pd.DataFrame, info: ProblemInfo) -> bool:
+    return info.scalar and frame["operation"].isin(["hvp", "hessian"]).any()
+
+
+# -- chunks --------------------------------------------------------------------------------------------
+def chunk_sizes(frame: pd.DataFrame, most: int = 2) -> list[int]:
+    """The sizes (the largest ``most``) at which a Jacobian ran chunked: the trade-off's panels."""
+    jac = frame[(frame["operation"] == "jacobian") & frame["chunk_size"].notna()]
+    return sorted({int(n) for n in jac["size"].dropna()})[-most:]
+
+
+def chunk_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every Jacobian row of a backend × mode that ran chunked somewhere, unchunked ones included."""
+    jac = frame[frame["operation"] == "jacobian"]
+    chunked = jac[jac["chunk_size"].notna()]
+    keys = set(zip(chunked["backend"], chunked["mode"]))
+    return jac[[k in keys for k in zip(jac["backend"], jac["mode"])]]
+
+
+def memory_limit_bytes(settings: dict) -> float | None:
+    gib = settings.get("memory_limit_gib")
+    if isinstance(gib, (int, float)) and gib > 0:
+        return float(gib) * 2**30
+    limit = settings.get("memory_limit_bytes")
+    return float(limit) if isinstance(limit, (int, float)) and limit > 0 else None

@@ -1,17 +1,32 @@
-"""asv's saved results (``asv run`` under results/asv) read as result sets, shown beside compare's."""
+"""asv's saved results (``asv run`` under results/asv) read as result sets, shown beside compare's.
+
+Two layouts of the suite (``benchmarks/ad.py``) are read, by method name and parameter count, so
+a renamed class still reads:
+
+- current: ``time_derivative``, ``track_first_call`` and ``track_peak_memory`` over
+  (problem, operation, variant, device), ``time_function`` over (problem, backend, device);
+- earlier: ``time_jacobian``, ``time_function`` and ``track_first_call`` over (problem, variant),
+  every case a Jacobian on the CPU.
+
+``problem`` is ``"<name>-<n>"``; ``variant`` is ``"<backend>-<mode>"``, or just the backend's name
+where its one mode is named after it (``manual``). Backends and modes this adbench does not know
+are read as well (split at a known mode's name, else the variant is the backend).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from adbench.results import ResultsFormatError
+from adbench.timing import NOISY_IQR_RATIO
 
-# The suite's benchmarks (benchmarks/ad.py), found by method name so a renamed class still reads.
-JACOBIAN, FUNCTION, FIRST_CALL = "time_jacobian", "time_function", "track_first_call"
+DERIVATIVE = ("time_derivative", "time_jacobian")
+FUNCTION, FIRST_CALL, MEMORY = "time_function", "track_first_call", "track_peak_memory"
 
 
 def find_asv_results(directory: Path) -> list[Path]:
@@ -22,94 +37,163 @@ def find_asv_results(directory: Path) -> list[Path]:
     return found
 
 
-def _variants() -> dict[str, tuple[str, str]]:
-    """asv's backend label -> (backend, mode), spelled as benchmarks/_common.variant_label does."""
-    from adbench.backends import backend_names, get_backend
-
-    return {(b if m == b else f"{b}-{m}"): (b, m) for b in backend_names() for m in get_backend(b).modes}
-
-
-def _unquote(label: str) -> str:
+def _unquote(label: Any) -> str:
     # asv keeps each parameter as its repr: "'loss-100'".
+    label = str(label)
     return label[1:-1] if len(label) >= 2 and label[0] == label[-1] and label[0] in "'\"" else label
 
 
-def _grid(entry: list, columns: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
-    """One benchmark's results by (case label, backend label): value and, where kept, quartiles."""
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+
+
+def _grid(entry: list, columns: list[str]) -> dict[tuple[str, ...], dict[str, Any]]:
+    """One benchmark's results by its parameter labels (asv's row-major product of the params)."""
     record = dict(zip(columns, entry))
-    params = record.get("params") or []
-    if len(params) != 2:
+    params = [[_unquote(p) for p in axis] for axis in (record.get("params") or [])]
+    if not params:
         return {}
-    cases, variants = [_unquote(p) for p in params[0]], [_unquote(p) for p in params[1]]
+    keys = list(itertools.product(*params))
     values = record.get("result")
-    if values is None:  # the whole benchmark failed
-        values = [None] * (len(cases) * len(variants))
-    q25, q75 = record.get("stats_q_25") or [], record.get("stats_q_75") or []
+    if not isinstance(values, list):  # the whole benchmark failed
+        values = [None] * len(keys)
+
+    def stat(name: str) -> list:
+        found = record.get(name)
+        return found if isinstance(found, list) else []
+
+    q25, q75, ci_a, ci_b = stat("stats_q_25"), stat("stats_q_75"), stat("stats_ci_99_a"), stat("stats_ci_99_b")
     out = {}
-    for i, value in enumerate(values):
-        case, variant = cases[i // len(variants)], variants[i % len(variants)]
-        iqr = None
-        if i < len(q25) and i < len(q75) and q25[i] is not None and q75[i] is not None:
-            iqr = q75[i] - q25[i]
-        out[(case, variant)] = {"value": value, "iqr": iqr}
+    for i, (key, value) in enumerate(zip(keys, values)):
+        def at(series: list) -> float | None:
+            return _number(series[i]) if i < len(series) else None
+
+        lo, hi = at(q25), at(q75)
+        out[key] = {"value": value, "iqr": hi - lo if lo is not None and hi is not None else None,
+                    "ci": (at(ci_a), at(ci_b))}
     return out
 
 
-def _n_outputs(problem: str, n: int) -> int | None:
+def _known_variants() -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Every known backend's variant labels -> (backend, mode), and every known mode, longest first."""
+    from adbench.backends import backend_names, get_backend
+    from adbench.report.data import MODE_ORDER
+
+    labels: dict[str, tuple[str, str]] = {}
+    modes = set(MODE_ORDER)
+    for name in backend_names():
+        b = get_backend(name)
+        for mode in b.modes:
+            modes.add(mode)
+            labels[name if mode == name else f"{name}-{mode}"] = (name, mode)
+        if len(b.modes) == 1:  # a baseline's one mode: the backend's name alone names it too
+            labels.setdefault(name, (name, b.modes[0]))
+    return labels, sorted(modes, key=len, reverse=True)
+
+
+def split_variant(label: str, known: tuple[dict[str, tuple[str, str]], list[str]] | None = None) -> tuple[str, str]:
+    """``jax-forward-over-reverse`` -> (jax, forward-over-reverse); ``manual`` -> (manual, manual)."""
+    labels, modes = known or _known_variants()
+    if label in labels:
+        return labels[label]
+    for mode in modes:
+        if label.endswith(f"-{mode}") and len(label) > len(mode) + 1:
+            return label[: -len(mode) - 1], mode
+    return label, label
+
+
+def _problem(name: str) -> Any:
     from adbench.problems import list_problems
 
-    for p in list_problems():
-        if p.name == problem:
-            return p.n_outputs(n)
-    return None
+    return next((p for p in list_problems() if p.name == name), None)
 
 
-def read_asv_result(path: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
-    """A result file as the rows and sidecar of a result set, or None when it has no Jacobian times."""
+def _keyed(grid: dict[tuple[str, ...], dict[str, Any]]) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """(case, operation, variant, device) for either layout: the earlier one is Jacobians on the CPU."""
+    out = {}
+    for key, cell in grid.items():
+        if len(key) == 4:
+            out[key] = cell
+        elif len(key) == 2:
+            out[(key[0], "jacobian", key[1], "cpu")] = cell
+    return out
+
+
+def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """A result file as the rows and sidecar of a result set (rows typed by the caller through the
+    results schema), or None when it holds no derivative times. ResultsFormatError for a file that
+    is not asv's JSON."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFormatError(f"{path}: cannot read: {exc}") from None
+    except ValueError as exc:
+        raise ResultsFormatError(f"{path}: not valid JSON ({exc}): not an asv result file, or damaged") from None
+    if not isinstance(data, dict):
+        raise ResultsFormatError(f"{path}: not an asv result file")
     results, columns = data.get("results"), data.get("result_columns")
     if not isinstance(results, dict) or not columns:
         return None
-    by_method: dict[str, dict] = {}
+    grids: dict[str, dict] = {}
     started = []
-    for name, entry in results.items():
+    for name, entry in sorted(results.items()):
         method = name.rsplit(".", 1)[-1]
-        if method in (JACOBIAN, FUNCTION, FIRST_CALL) and isinstance(entry, list):
-            by_method[method] = _grid(entry, columns)
+        if method in (*DERIVATIVE, FUNCTION, FIRST_CALL, MEMORY) and isinstance(entry, list):
+            grids.setdefault(method, _grid(entry, columns))
             record = dict(zip(columns, entry))
-            if record.get("started_at"):
+            if isinstance(record.get("started_at"), (int, float)):
                 started.append(record["started_at"])
-    jac = by_method.get(JACOBIAN, {})
-    if not any(isinstance(c["value"], (int, float)) and math.isfinite(c["value"]) for c in jac.values()):
+    derivative = _keyed(next((grids[m] for m in DERIVATIVE if m in grids), {}))
+    if not any(_number(c["value"]) for c in derivative.values()):
         return None  # nothing to show: a run of other benchmarks, or one where every case failed
-    variants = _variants()
-    fun, first = by_method.get(FUNCTION, {}), by_method.get(FIRST_CALL, {})
+    first, memory = _keyed(grids.get(FIRST_CALL, {})), _keyed(grids.get(MEMORY, {}))
+    function = grids.get(FUNCTION, {})
+    known = _known_variants()
     threads = _threads(results, columns)
+    # A device none of whose cases ran is a column of n/a the machine could never fill: left out.
+    devices = {k[3] for k, c in derivative.items() if _number(c["value"]) is not None}
     rows = []
-    for (case, variant), cell in jac.items():
-        problem, _, size = case.rpartition("-")
-        if not size.isdigit() or variant not in variants:
+    for (case, operation, variant, device), cell in derivative.items():
+        problem_name, _, size = case.rpartition("-")
+        if not size.isdigit() or device not in devices:
             continue
-        backend, mode = variants[variant]
+        backend, mode = split_variant(variant, known)
         n, value = int(size), cell["value"]
-        row = {"problem": problem, "size": n, "n_inputs": n, "n_outputs": _n_outputs(problem, n),
-               "backend": backend, "framework": None, "mode": mode, "threads": threads}
+        problem = _problem(problem_name)
+        try:
+            from adbench.backends import get_backend
+
+            offered = get_backend(backend).modes_for(operation)
+        except (ValueError, KeyError):
+            offered = None
+        if offered is not None and mode not in offered:
+            continue  # not a case: the grid is rectangular, the backend offers no such mode here
+        if problem is not None and operation in ("hvp", "hessian") and not problem.is_scalar(n):
+            continue  # no Hessian of a vector-valued problem
+        row = {"problem": problem_name, "size": n, "n_inputs": n,
+               "n_outputs": problem.known_n_outputs(n) if problem is not None else None,
+               "operation": operation, "backend": backend, "mode": mode, "device": device, "threads": threads,
+               "preset": problem.presets.get(n) if problem is not None else None}
         if value is None:
             row.update(status="error", error="asv recorded a failure (see asv's own pages or log)")
-        elif isinstance(value, float) and math.isnan(value):
-            row.update(status="skipped", error="asv skipped the case (n/a): not supported or not installed here")
+        elif _number(value) is None:
+            row.update(status="skipped", error="asv skipped the case (n/a): not supported, not installed "
+                                               "or over the memory guard here")
         else:
-            f = (fun.get((case, variant)) or {}).get("value")
-            f = f if isinstance(f, (int, float)) and math.isfinite(f) and f > 0 else None
-            fc = (first.get((case, variant)) or {}).get("value")
+            value = float(value)
+            f_cell = function.get((case, backend, device)) or function.get((case, variant)) or {}
+            f = _number(f_cell.get("value"))
+            f = f if f and f > 0 else None
+            fc = _number((first.get((case, operation, variant, device)) or {}).get("value"))
+            peak = _number((memory.get((case, operation, variant, device)) or {}).get("value"))
+            lo, hi = cell["ci"]
             iqr = cell["iqr"]
-            row.update(status="ok", median_s=value, iqr_s=iqr, f_median_s=f,
-                       first_call_s=fc if isinstance(fc, (int, float)) and math.isfinite(fc) else None,
+            row.update(status="ok", median_s=value, iqr_s=iqr, f_median_s=f, first_call_s=fc,
+                       ci_low_s=lo if lo is not None and hi is not None and lo <= value <= hi else None,
+                       ci_high_s=hi if lo is not None and hi is not None and lo <= value <= hi else None,
                        j_over_f=value / f if f else None,
-                       noisy=bool(iqr is not None and value > 0 and iqr / value >= 0.10))
+                       peak_memory_bytes=int(peak) if peak is not None else None,
+                       noisy=bool(iqr is not None and value > 0 and iqr / value >= NOISY_IQR_RATIO))
         rows.append(row)
     if not rows:
         return None
@@ -118,7 +202,7 @@ def read_asv_result(path: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
     commit = data.get("commit_hash")
     environment = {
         "timestamp": _dt.datetime.fromtimestamp(when / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
-        if when else None,
+        if isinstance(when, (int, float)) else None,
         "git_commit": commit,
         "hostname": params.get("machine"),
         "platform": params.get("os"),
@@ -127,10 +211,10 @@ def read_asv_result(path: Path) -> tuple[pd.DataFrame, dict[str, Any]] | None:
         "cpu_count": int(params["num_cpu"]) if str(params.get("num_cpu", "")).isdigit() else None,
         "threads": threads,
         "frameworks": {k: v for k, v in (data.get("requirements") or {}).items() if v},
-        "device": "cpu",
     }
-    settings = {"source": "asv", "env_name": data.get("env_name"), "statistic": "median"}
-    return pd.DataFrame(rows), {"environment": environment, "settings": settings}
+    settings = {"source": "asv", "env_name": data.get("env_name"), "statistic": "median (asv)",
+                "interval": "asv's 99% interval of the median (stats_ci_99), where it kept one"}
+    return rows, {"environment": environment, "settings": settings}
 
 
 def _threads(results: dict, columns: list[str]) -> int | None:

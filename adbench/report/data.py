@@ -1,65 +1,105 @@
-"""Saved result sets as the report sees them: found, read, cleaned and labelled (never re-timed)."""
+"""Saved result sets as the report sees them: found, read through ``adbench.results`` (one schema, one
+reader), labelled; a set that cannot be read is kept as a named reason instead (never re-timed)."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from adbench.results import COLUMNS, ResultsFormatError, find_result_sets, read_results
+from adbench.backends import COMPOSITIONS, OPERATIONS, get_backend
+from adbench.results import (
+    DamagedResultsError, ResultsFormatError, find_result_sets, read_results, rows_to_frame, sidecar_path,
+)
 
-NUMERIC = [
-    "size", "n_inputs", "n_outputs", "threads", "first_call_s", "median_s", "iqr_s", "min_s",
-    "max_s", "mean_s", "samples", "number", "f_first_call_s", "f_median_s", "f_iqr_s", "f_min_s",
-    "j_over_f", "rel_error", "memory_estimate_bytes", "build_s", "wall_s",
-]
-AD_MODES = ("forward", "reverse")
-# Display order: the frameworks, then the NumPy baselines; unknown backends go between.
-BACKEND_ORDER = ("jax", "jax-eager", "torch", "torch-autograd", "autograd")
-BASELINES = ("finite-diff", "manual")
-MODE_ORDER = ("reverse", "forward", "central", "manual")
+BASELINE_MODES = ("central", "manual")
+# Display order of modes: first order, the compositions, then the baselines'.
+MODE_ORDER = ("reverse", "forward", *COMPOSITIONS, *BASELINE_MODES)
+# A backend this adbench does not know (a set from another machine or version) gets a colour
+# from Paul Tol's muted palette, none of which a registered backend uses, chosen by a hash of its
+# name: the same colour on every page and every build.
+FALLBACK_COLOURS = ("#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117733", "#661100", "#6699CC")
+FALLBACK_ORDER = 50  # after the registered frameworks, before the baselines
 
 
 class NoResultsError(FileNotFoundError):
-    """No adbench result set was found where the report was told to look."""
+    """No adbench result set could be shown from where the report was told to look."""
+
+
+@dataclass(frozen=True)
+class BackendStyle:
+    """How a backend is shown: read from the backend itself (``adbench/backends/``), or a stable fallback."""
+
+    name: str
+    label: str
+    colour: str
+    order: int
+    baseline: bool
+    known: bool
+
+
+@functools.cache
+def backend_style(name: str) -> BackendStyle:
+    try:
+        b = get_backend(name)
+    except (ValueError, KeyError, TypeError):
+        digest = hashlib.sha256(str(name).encode("utf-8")).digest()
+        return BackendStyle(str(name), str(name), FALLBACK_COLOURS[digest[0] % len(FALLBACK_COLOURS)],
+                            FALLBACK_ORDER, False, False)
+    return BackendStyle(b.name, b.display_label, b.colour, b.order, b.baseline, True)
+
+
+def is_baseline(backend: str, mode: str) -> bool:
+    return backend_style(backend).baseline or mode in BASELINE_MODES
 
 
 @dataclass(frozen=True)
 class Series:
-    """One line on a plot: a backend in one mode (and dtype, when a set mixes dtypes)."""
+    """One line on a plot: a backend in one mode (and dtype, when a set mixes them; and chunk size)."""
 
     backend: str
     mode: str
     dtype: str | None = None
+    chunk: int | None = None
+
+    @property
+    def style(self) -> BackendStyle:
+        return backend_style(self.backend)
+
+    @property
+    def baseline(self) -> bool:
+        return is_baseline(self.backend, self.mode)
 
     @property
     def label(self) -> str:
-        text = self.backend if self.mode in ("manual", "central") else f"{self.backend} {self.mode}"
-        if self.backend == "manual":
-            text = "manual (NumPy floor)"
-        elif self.backend == "finite-diff":
-            text = "finite differences"
+        text = self.style.label if self.baseline else f"{self.style.label} {self.mode}"
+        if self.chunk is not None:
+            text += f", chunks of {self.chunk}"
         return f"{text} {self.dtype}" if self.dtype else text
 
     @property
+    def short(self) -> str:
+        """backend and mode by name, as the tables and the CLI spell them."""
+        text = self.backend if self.baseline else f"{self.backend} {self.mode}"
+        return text + (f" chunk={self.chunk}" if self.chunk is not None else "")
+
+    @property
     def sort_key(self) -> tuple:
-        b = self.backend
-        group = 2 if b in BASELINES else (0 if b in BACKEND_ORDER else 1)
-        rank = (BACKEND_ORDER + BASELINES).index(b) if b in BACKEND_ORDER + BASELINES else 0
         mode = MODE_ORDER.index(self.mode) if self.mode in MODE_ORDER else len(MODE_ORDER)
-        return (group, rank, b, mode, self.mode, self.dtype or "")
+        return (self.style.order, self.backend, mode, self.mode, self.dtype or "", self.chunk or 0)
 
 
 @dataclass
 class ResultSet:
-    """One saved run: its rows (cleaned) and the sidecar's environment and settings."""
+    """One saved run: its rows (typed by the results schema) and the sidecar's environment and settings."""
 
     slug: str
     path: Path
@@ -75,12 +115,32 @@ class ResultSet:
         return self.meta.get("settings") or {}
 
     @property
+    def noise(self) -> dict[str, Any]:
+        return self.meta.get("noise") or {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.noise.get("busy"))
+
+    @property
+    def format_version(self) -> int | None:
+        version = self.meta.get("format_version")
+        return version if isinstance(version, int) else None
+
+    @property
+    def has_intervals(self) -> bool:
+        """Whether any timed case carries a 95% interval (version 1 sets and asv's files do not)."""
+        timed = self.frame[self.frame["median_s"].notna()]
+        return bool(timed["ci_low_s"].notna().any())
+
+    @property
     def timestamp(self) -> _dt.datetime | None:
         text = self.environment.get("timestamp")
         try:
-            return _dt.datetime.fromisoformat(str(text)) if text else None
+            ts = _dt.datetime.fromisoformat(str(text)) if text else None
         except ValueError:
             return None
+        return ts.replace(tzinfo=_dt.timezone.utc) if ts is not None and ts.tzinfo is None else ts
 
     @property
     def date(self) -> str:
@@ -95,10 +155,27 @@ class ResultSet:
         return ", ".join(map(str, values)) or "?"
 
     @property
+    def device(self) -> str:
+        """cpu or cuda: the environment's, else the rows' (one device per set; asv files are split)."""
+        devices = list(dict.fromkeys(self.frame["device"].dropna()))
+        return str(self.environment.get("device") or (devices[0] if devices else "cpu"))
+
+    @property
+    def gpus(self) -> list[str]:
+        return [str(g.get("name")) for g in self.environment.get("gpus") or [] if isinstance(g, dict) and g.get("name")]
+
+    @property
+    def device_label(self) -> str:
+        """``cpu``, or ``cuda (NVIDIA H200)``."""
+        return f"{self.device} ({', '.join(dict.fromkeys(self.gpus))})" if self.gpus else self.device
+
+    @property
+    def host(self) -> str:
+        return str(self.environment.get("hostname") or "unknown host")
+
+    @property
     def machine(self) -> str:
-        env = self.environment
-        device = env.get("device") or "cpu"
-        return f"{env.get('hostname') or 'unknown host'} · {env.get('cpu_model') or 'unknown CPU'} · {device}"
+        return f"{self.host} · {self.environment.get('cpu_model') or 'unknown CPU'} · {self.device_label}"
 
     @property
     def from_asv(self) -> bool:
@@ -106,12 +183,16 @@ class ResultSet:
 
     @property
     def label(self) -> str:
-        """What a person picks a set by: where, on how many threads, and when."""
+        """What a person picks a set by: where, on which device and how many threads, and when."""
         text = f"{self.machine} · {self.threads} thread(s) · {self.date}"
         if self.from_asv:
             commit = self.environment.get("git_commit") or "?"
             return f"asv run, commit {commit[:8]} · {text}"
         return text
+
+    @property
+    def short_label(self) -> str:
+        return f"{self.host} · {self.device} · {self.date}"
 
     @property
     def problems(self) -> list[str]:
@@ -122,37 +203,46 @@ class ResultSet:
         return self.frame[self.frame["problem"] == problem]
 
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Unreadable:
+    """A file the report found but cannot show, and why, in words fit for a published page."""
+
+    name: str
+    reason: str
+    kind: str  # "damaged", "unreadable" or "empty"
+
+
+@dataclass
+class Loaded:
+    sets: list[ResultSet]
+    unreadable: list[Unreadable]
+
+
+def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> pd.DataFrame:
+    """A typed frame (``adbench.results``' schema) made ready to draw; no column is re-typed here.
+
+    Version 1 sets and asv's files have no operation or device column: theirs is the Jacobian,
+    on the environment's device. A case marked ok without a usable time cannot be drawn: it is
+    shown as an error, visibly, rather than dropped.
+    """
     frame = frame.copy()
-    for col in COLUMNS:  # an older or hand-made file may lack some; asv's results lack several
-        if col not in frame:
-            frame[col] = None
-    for col in NUMERIC:
-        if col in frame:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    # Plain objects: an all-empty column reads as float, and pandas >= 3 would infer "str" dtypes.
-    for col in ("problem", "backend", "mode", "dtype", "error"):
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    frame["status"] = frame["status"].fillna("ok").astype(str).str.lower()
-    # pandas reads True/False as bool, but as object when some rows are empty (cases that did not run).
-    noisy = frame["noisy"] if "noisy" in frame else pd.Series(False, index=frame.index)
-    frame["noisy"] = noisy.map(lambda v: str(v).strip().lower() in ("true", "1", "1.0")).astype(bool)
-    # A case that says ok but has no usable time cannot be drawn; treat it as an error, visibly.
+    frame["operation"] = frame["operation"].where(frame["operation"].notna(), "jacobian")
+    device = (environment or {}).get("device") or "cpu"
+    frame["device"] = frame["device"].where(frame["device"].notna(), device)
+    frame["status"] = frame["status"].where(frame["status"].notna(), "ok")
+    frame["noisy"] = frame["noisy"].fillna(False)
     bad = (frame["status"] == "ok") & ~(frame["median_s"] > 0)
+    frame.loc[bad, "error"] = frame.loc[bad, "error"].where(frame.loc[bad, "error"].notna(), "no timing recorded")
     frame.loc[bad, "status"] = "error"
-    frame.loc[bad & frame["error"].isna(), "error"] = "no timing recorded"
-    if "j_over_f" in frame:
-        missing = frame["j_over_f"].isna() & (frame["f_median_s"] > 0)
-        frame.loc[missing, "j_over_f"] = frame["median_s"] / frame["f_median_s"]
-    frame["size"] = frame["size"].astype("Int64")
     mixed_dtypes = frame["dtype"].dropna().nunique() > 1
     frame["series"] = [
-        Series(str(b), str(m), str(d) if mixed_dtypes else None)
-        for b, m, d in zip(frame["backend"], frame["mode"], frame["dtype"])
+        Series(str(b), str(m), str(d) if mixed_dtypes and d is not None else None,
+               int(c) if pd.notna(c) else None)
+        for b, m, d, c in zip(frame["backend"], frame["mode"], frame["dtype"], frame["chunk_size"])
     ]
     # A re-run of the same case in one set: the last one written is the one that counts.
-    key = ["problem", "size", "backend", "mode", "dtype"]
-    return frame.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+    key = frame[["problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size"]].astype(str)
+    return frame[~key.duplicated(keep="last")].reset_index(drop=True)
 
 
 def _slug(stem: str, taken: set[str]) -> str:
@@ -164,11 +254,12 @@ def _slug(stem: str, taken: set[str]) -> str:
     return slug
 
 
-def discover(sources: Iterable[str | Path]) -> list[Path]:
-    """Result-set CSVs (and asv result JSONs) from directories, searched recursively, and CSV paths."""
+def discover(sources: Iterable[str | Path]) -> tuple[list[Path], list[Unreadable]]:
+    """Result-set CSVs (and asv result JSONs) from folders, searched recursively, and named files."""
     from adbench.report.asv import find_asv_results
 
     found: dict[Path, None] = {}
+    missing = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
@@ -181,59 +272,105 @@ def discover(sources: Iterable[str | Path]) -> list[Path]:
                 path = path.with_suffix(".csv")  # a result set's sidecar named instead of its CSV
             found.setdefault(path.resolve(), None)
         else:
-            raise NoResultsError(f"no such file or directory: {path}")
-    return list(found)
+            missing.append(Unreadable(path.name or str(path), f"no such file or directory: {path}", "unreadable"))
+    return list(found), missing
 
 
-def _unique_content(paths: list[Path]) -> list[Path]:
-    """Drop byte-identical copies (a ``latest.csv`` beside the run it copies), keeping the dated name."""
+def _unique_content(paths: list[Path]) -> tuple[list[Path], list[Unreadable]]:
+    """Drop byte-identical copies (a ``latest.csv`` and ``.json`` beside the run they copy), keeping the dated name."""
     seen: dict[str, Path] = {}
+    failed = []
     for path in sorted(paths, key=lambda p: p.stem.startswith("latest")):
-        seen.setdefault(hashlib.sha1(path.read_bytes()).hexdigest(), path)
+        try:
+            digest = hashlib.sha1(path.read_bytes())
+            sidecar = sidecar_path(path)
+            if path.suffix == ".csv" and sidecar.is_file():
+                digest.update(sidecar.read_bytes())
+            seen.setdefault(digest.hexdigest(), path)
+        except OSError as exc:
+            failed.append(Unreadable(path.name, f"cannot read: {exc.strerror or exc}", "unreadable"))
     kept = set(seen.values())
-    return [p for p in paths if p in kept]
+    return [p for p in paths if p in kept], failed
 
 
-def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
-    """Every result set under ``sources``, oldest first (by the run's own timestamp)."""
-    paths = _unique_content(discover(sources))
-    if not paths:
+def _published(reason: str, path: Path) -> str:
+    """An error message with the set's folder taken out: the pages get published, the paths are private."""
+    for p in (path, sidecar_path(path)):
+        reason = reason.replace(str(p), p.name)
+    return reason.replace(str(path.parent) + os.sep, "")
+
+
+def _read(path: Path) -> tuple[list[tuple[str, pd.DataFrame, dict[str, Any]]], Unreadable | None]:
+    """(stem, frame, meta) for each set in one file (an asv file may hold one per device), or why not."""
+    from adbench.report.asv import read_asv_result
+
+    try:
+        if path.suffix == ".json":
+            read = read_asv_result(path)
+            if read is None:
+                return [], None  # an asv run of other benchmarks: nothing to draw, nothing wrong
+            rows, meta = read
+            frame = rows_to_frame(rows)
+            env = meta["environment"]
+            stem = f"asv-{env.get('hostname') or path.parent.name}-{(env.get('git_commit') or path.stem)[:8]}"
+            devices = list(dict.fromkeys(frame["device"].dropna())) or ["cpu"]
+            if len(devices) == 1:
+                return [(stem, frame, {**meta, "environment": {**env, "device": devices[0]}})], None
+            # asv runs every device in one file; the report keeps CPU and GPU sets apart.
+            return [(f"{stem}-{d}", frame[frame["device"] == d], {**meta, "environment": {**env, "device": d}})
+                    for d in devices], None
+        frame, meta = read_results(path)
+        return [(path.stem, frame, meta)], None
+    except DamagedResultsError as exc:
+        return [], Unreadable(path.name, _published(str(exc), path), "damaged")
+    except ResultsFormatError as exc:
+        return [], Unreadable(path.name, _published(str(exc), path), "unreadable")
+    except Exception as exc:  # noqa: BLE001 (one unreadable file must never abort the whole report)
+        return [], Unreadable(path.name, _published(f"cannot read: {type(exc).__name__}: {exc}", path), "unreadable")
+
+
+def read_sets(sources: Sequence[str | Path]) -> Loaded:
+    """Every result set under ``sources``, oldest first (by the run's own timestamp), and every file
+    that could not be shown with its reason. Raises NoResultsError only when nothing is found at all."""
+    paths, unreadable = discover(sources)
+    paths, failed = _unique_content(paths)
+    unreadable += failed
+    if not paths and not unreadable:
         shown = ", ".join(str(s) for s in sources) or "(none given)"
         raise NoResultsError(
             f"no adbench result sets (a CSV with its JSON sidecar) in {shown}; "
             "run `python -m adbench compare` first, or pass --results PATH"
         )
-    from adbench.report.asv import read_asv_result
-
     sets, taken = [], set()
     for path in paths:
-        if path.suffix == ".json":
-            read = read_asv_result(path)
-            if read is None:
-                continue  # an asv run without Jacobian times: nothing to draw
-            frame, meta = read
-            env = meta["environment"]
-            stem = f"asv-{env.get('hostname') or path.parent.name}-{(env.get('git_commit') or path.stem)[:8]}"
-        else:
-            frame, meta = read_results(path)
-            stem = path.stem
-        if frame.empty:
-            continue
-        sets.append(ResultSet(_slug(stem, taken), path, _clean(frame), meta))
-    if not sets:
-        raise NoResultsError(
-            "the result files found hold no timings (" + ", ".join(map(str, paths)) + "); "
-            "run `python -m adbench compare` first, or pass --results PATH"
-        )
+        read, problem = _read(path)
+        if problem is not None:
+            unreadable.append(problem)
+        for stem, frame, meta in read:
+            if frame.empty:
+                unreadable.append(Unreadable(path.name, "holds no cases (a run stopped before its first case)", "empty"))
+                continue
+            sets.append(ResultSet(_slug(stem, taken), path, prepare(frame, meta.get("environment")), meta))
     epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
+    sets.sort(key=lambda s: (s.timestamp or epoch, s.path.stat().st_mtime))
+    return Loaded(sets, sorted(unreadable, key=lambda u: u.name))
 
-    def when(s: ResultSet) -> _dt.datetime:
-        ts = s.timestamp
-        if ts is not None and ts.tzinfo is None:
-            ts = ts.replace(tzinfo=_dt.timezone.utc)
-        return ts or epoch
 
-    return sorted(sets, key=lambda s: (when(s), s.path.stat().st_mtime))
+def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
+    """The readable sets under ``sources``; NoResultsError, naming what went wrong, when there is none."""
+    loaded = read_sets(sources)
+    if not loaded.sets:
+        raise NoResultsError(no_sets_message(sources, loaded.unreadable))
+    return loaded.sets
+
+
+def no_sets_message(sources: Sequence[str | Path], unreadable: list[Unreadable]) -> str:
+    shown = ", ".join(str(s) for s in sources) or "(none given)"
+    if not unreadable:
+        return (f"no adbench result sets (a CSV with its JSON sidecar) in {shown}; "
+                "run `python -m adbench compare` first, or pass --results PATH")
+    reasons = "; ".join(f"{u.name}: {u.kind}: {u.reason}" for u in unreadable)
+    return f"no result set in {shown} could be read ({reasons})"
 
 
 def ordered_series(frame: pd.DataFrame) -> list[Series]:
@@ -241,15 +378,34 @@ def ordered_series(frame: pd.DataFrame) -> list[Series]:
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cases that ran and passed the correctness gate: the only ones ever ranked or fitted."""
     return frame[(frame["status"] == "ok") & (frame["median_s"] > 0)]
 
 
-def geometric_mean(values: Iterable[float]) -> float:
-    arr = np.asarray([v for v in values if v and v > 0], dtype=float)
-    return float(np.exp(np.log(arr).mean())) if arr.size else float("nan")
+def timed_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cases with a time, ``wrong`` ones included: drawn, but never ranked."""
+    return frame[frame["status"].isin(["ok", "wrong"]) & (frame["median_s"] > 0)]
+
+
+def ad_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[not s.baseline for s in frame["series"]]]
+
+
+def operations(frame: pd.DataFrame) -> list[str]:
+    """The operations present, in the registry's order (unknown ones after)."""
+    present = list(dict.fromkeys(frame["operation"]))
+    return sorted(present, key=lambda o: (OPERATIONS.index(o) if o in OPERATIONS else len(OPERATIONS), o))
+
+
+def main_rows(frame: pd.DataFrame, operation: str) -> pd.DataFrame:
+    """One operation's rows for its plots and headline: unchunked ones where there are any
+    (the chunked variants have their own trade-off panel), else all."""
+    rows = frame[frame["operation"] == operation]
+    plain = rows[rows["chunk_size"].isna()]
+    return plain if len(plain) else rows
 
 
 __all__ = [
-    "AD_MODES", "NoResultsError", "ResultSet", "ResultsFormatError", "Series",
-    "discover", "load_sets", "ok_rows", "ordered_series",
+    "BackendStyle", "Loaded", "NoResultsError", "ResultSet", "ResultsFormatError", "Series",
+    "Unreadable", "backend_style", "discover", "load_sets", "ok_rows", "ordered_series", "read_sets",
 ]

@@ -16,17 +16,54 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from adbench import formatting as fmt
+from adbench.compare import compare_rows
+from adbench.record import STATUS_MEANING, STATUSES
 from adbench.report import analysis, plots
-from adbench.report.analysis import Headline, ProblemInfo, fmt_factor, fmt_int, fmt_time
-from adbench.report.data import ResultSet, load_sets, ok_rows
+from adbench.report.analysis import Headline, ProblemInfo, operation_title
+from adbench.report.data import (
+    NoResultsError, ResultSet, Unreadable, main_rows, no_sets_message, ok_rows, operations, ordered_series, read_sets,
+)
+from adbench.timing import CONFIDENCE, NOISY_IQR_RATIO
 
 MARKER = ".adbench-report"  # marks a folder as ours, so a rebuild may clear what it made before
 # The problems whose forward-vs-reverse contrast is the suite's lesson, in the order to show them.
 LESSON_PROBLEMS = ("loss", "tall")
+DEVICE_ORDER = ("cpu", "cuda")
+FAILED_STATUSES = [s for s in STATUSES if s != "ok"]
 
 
 class OutputNotOursError(FileExistsError):
     """The output folder holds other files; the report will not write over them."""
+
+
+def _value(x: Any) -> Any:
+    """A cell's value for the templates: a plain Python number or string, None for missing."""
+    if x is None or x is pd.NA:
+        return None
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if hasattr(x, "item"):
+        x = x.item()
+    return x
+
+
+@dataclass
+class OperationView:
+    operation: str
+    headline: Headline
+    counts: dict[str, int]
+    figures: dict[str, str] = field(default_factory=dict)
+    exponents: list[dict] = field(default_factory=list)
+    crossovers: list[dict] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return operation_title(self.operation)
+
+    @property
+    def anchor(self) -> str:
+        return f"op-{slugify(self.operation)}"
 
 
 @dataclass
@@ -34,40 +71,67 @@ class ProblemView:
     info: ProblemInfo
     slug: str
     frame: pd.DataFrame
-    headline: Headline
-    figures: dict[str, str] = field(default_factory=dict)
-    exponents: list[dict] = field(default_factory=list)
-    crossovers: list[dict] = field(default_factory=list)
+    operations: list[OperationView] = field(default_factory=list)
+    second_order: tuple[str, int] | None = None  # the figure and its number of panels
+    hessian_exponents: list[dict] = field(default_factory=list)
+    hvp_table: list[dict] = field(default_factory=list)
+    chunk_figure: tuple[str, int] | None = None
+    chunk_sizes: list[int] = field(default_factory=list)
+
+    @property
+    def headline(self) -> Headline:
+        """The Jacobian's headline where there is one (the suite's first question), else the first operation's."""
+        return (self.operation("jacobian") or self.operations[0]).headline
+
+    def operation(self, name: str) -> OperationView | None:
+        return next((o for o in self.operations if o.operation == name), None)
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = self.frame["status"].value_counts().to_dict()
-        counts["noisy"] = int((self.frame["noisy"] & (self.frame["status"] == "ok")).sum())
-        return counts
+        return _counts(self.frame)
 
     @property
     def backends(self) -> list[str]:
-        return list(dict.fromkeys(s.backend for s in sorted(set(self.frame["series"]), key=lambda s: s.sort_key)))
+        return list(dict.fromkeys(s.backend for s in ordered_series(self.frame)))
 
     def rows(self) -> list[dict[str, Any]]:
-        """The table: every case, failed ones included, sorted by size then series."""
-        out = []
-        frame = self.frame.assign(_key=[s.sort_key for s in self.frame["series"]])
-        for _, r in frame.sort_values(["size", "_key"]).iterrows():
-            ok = r["status"] == "ok"
-            iqr_pct = r["iqr_s"] / r["median_s"] * 100 if ok and r["median_s"] > 0 and pd.notna(r["iqr_s"]) else None
-            out.append({
-                "size": int(r["size"]) if pd.notna(r["size"]) else None,
-                "series": r["series"], "status": r["status"], "noisy": bool(r["noisy"]) and ok,
-                "median": r["median_s"] if ok else None, "iqr_pct": iqr_pct,
-                "min": r["min_s"] if ok else None, "first": r["first_call_s"] if ok else None,
-                "f_median": r["f_median_s"] if ok else None, "j_over_f": r["j_over_f"] if ok else None,
-                "samples": int(r["samples"]) if ok and pd.notna(r["samples"]) else None,
-                "number": int(r["number"]) if ok and pd.notna(r.get("number")) else None,
-                "rel_error": r["rel_error"] if pd.notna(r["rel_error"]) else None,
-                "error": r["error"] if r["error"] else "",
-            })
-        return out
+        """The table: every case, failed ones included, by operation, size and series."""
+        return _case_rows(self.frame)
+
+    def chunk_table(self) -> list[dict[str, Any]]:
+        rows = analysis.chunk_rows(self.frame)
+        return _case_rows(rows[rows["size"].isin(self.chunk_sizes)])
+
+
+def _counts(frame: pd.DataFrame) -> dict[str, int]:
+    counts = {str(k): int(v) for k, v in frame["status"].value_counts().items()}
+    counts["noisy"] = int((frame["noisy"].astype(bool) & (frame["status"] == "ok")).sum())
+    return counts
+
+
+def _case_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    order = {op: i for i, op in enumerate(operations(frame))}
+    frame = frame.assign(_key=[s.sort_key for s in frame["series"]], _op=frame["operation"].map(order))
+    out = []
+    for _, r in frame.sort_values(["_op", "size", "_key"]).iterrows():
+        timed = r["status"] in ("ok", "wrong")
+        median = _value(r["median_s"]) if timed else None
+        iqr = _value(r["iqr_s"])
+        out.append({
+            "operation": r["operation"], "size": _value(r["size"]), "series": r["series"], "status": r["status"],
+            "noisy": bool(r["noisy"]) and timed, "median": median,
+            "ci_low": _value(r["ci_low_s"]) if timed else None, "ci_high": _value(r["ci_high_s"]) if timed else None,
+            "iqr_pct": iqr / median * 100 if median and iqr is not None else None,
+            "min": _value(r["min_s"]) if timed else None, "first": _value(r["first_call_s"]) if timed else None,
+            "f_median": _value(r["f_median_s"]) if timed else None,
+            "j_over_f": _value(r["j_over_f"]) if timed else None,
+            "samples": _value(r["samples"]) if timed else None, "rounds": _value(r["rounds"]),
+            "number": _value(r["number"]) if timed else None,
+            "peak_memory": _value(r["peak_memory_bytes"]),
+            "rel_error": _value(r["rel_error"]), "tolerance": _value(r["tolerance"]),
+            "error": r["error"] if isinstance(r["error"], str) else "",
+        })
+    return out
 
 
 @dataclass
@@ -83,9 +147,34 @@ class SetView:
     def problem(self, name: str) -> ProblemView | None:
         return next((p for p in self.problems if p.info.name == name), None)
 
+    def headlines(self) -> list[tuple[ProblemView, OperationView]]:
+        return [(p, o) for p in self.problems for o in p.operations]
+
 
 def slugify(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "problem"
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-") or "problem"
+
+
+def _operation_view(frame: pd.DataFrame, info: ProblemInfo, operation: str, result: ResultSet,
+                    second_order_shown: bool) -> OperationView:
+    rows = frame[frame["operation"] == operation]
+    view = OperationView(operation, analysis.headline(frame, info, operation, result.has_intervals), _counts(rows))
+    view.exponents = analysis.exponents(frame, info, operation)
+    if operation == "jacobian" and not info.fixed_size:
+        view.crossovers = analysis.crossovers(frame)
+    if ok_rows(main_rows(frame, operation)).empty and not (rows["status"] == "wrong").any():
+        return view  # nothing passed: no plots, and the table says why
+    limit = analysis.memory_limit_bytes(result.settings)
+    figures = {
+        # The Hessian by composition is drawn once, in the second-order panel, when there is one.
+        "time": None if (operation == "hessian" and second_order_shown) else plots.time_vs_size(frame, info, operation),
+        "ratio": plots.ratio_vs_size(frame, info) if operation == "jacobian" else None,
+        "cost": plots.cost_over_f(frame, info, operation),
+        "memory": plots.memory_vs_size(frame, info, operation, limit),
+        "first_call": plots.first_call(frame, info, operation),
+    }
+    view.figures = {k: v for k, v in figures.items() if v}
+    return view
 
 
 def _problem_view(result: ResultSet, name: str, taken: set[str]) -> ProblemView:
@@ -95,38 +184,34 @@ def _problem_view(result: ResultSet, name: str, taken: set[str]) -> ProblemView:
     while slug in taken:
         slug += "-"
     taken.add(slug)
-    view = ProblemView(info, slug, frame, analysis.headline(frame, info))
-    view.exponents = analysis.exponents(frame, info)
-    view.crossovers = [] if info.fixed_size else analysis.crossovers(frame)
-    if ok_rows(frame).empty:
-        return view  # nothing succeeded: no plots, and the page's table says why
-    figures = {
-        "time": plots.time_vs_size(frame, info),
-        "ratio": plots.ratio_vs_size(frame, info),
-        "j_over_f": plots.j_over_f(frame, info),
-        "first_call": plots.first_call(frame, info),
-    }
-    view.figures = {k: v for k, v in figures.items() if v}
+    view = ProblemView(info, slug, frame)
+    if analysis.has_second_order(frame, info):
+        view.second_order = plots.second_order(frame, info)
+        view.hessian_exponents = analysis.exponents(frame, info, "hessian")
+        view.hvp_table = [
+            {"series": s, "size": int(n), **{k: _value(v) for k, v in r.items()}}
+            for s, table in analysis.hvp_over_gradient(frame).items() for n, r in table.iterrows()
+        ]
+    view.operations = [_operation_view(frame, info, op, result, view.second_order is not None)
+                       for op in operations(frame)]
+    view.chunk_sizes = analysis.chunk_sizes(frame)
+    if view.chunk_sizes:
+        view.chunk_figure = plots.chunk_tradeoff(frame, info, view.chunk_sizes,
+                                                 analysis.memory_limit_bytes(result.settings))
     return view
 
 
 def _lesson_figure(view: SetView) -> str | None:
-    """The index's first plot: the problems where the modes differ most, forward vs reverse."""
-    candidates = [p for p in view.problems if not p.info.fixed_size and p.headline.winner]
+    """The index's first plot: the problems where the modes differ most, forward vs reverse Jacobians."""
+    candidates = [p for p in view.problems if not p.info.fixed_size and p.operation("jacobian")
+                  and p.operation("jacobian").headline.modes is not None]
     chosen = [view.problem(n) for n in LESSON_PROBLEMS if view.problem(n) in candidates]
     if not chosen:
-        chosen = sorted(candidates, key=lambda p: -p.headline.factor)[:2]
+        chosen = sorted(candidates, key=lambda p: -p.operation("jacobian").headline.factor)[:2]
     if not chosen:
         return None
-    panels = [(p.frame, p.info, _short_headline(p.headline)) for p in chosen]
+    panels = [(p.frame, p.info, analysis.short_headline(p.operation("jacobian").headline)) for p in chosen]
     return plots.lesson(panels)
-
-
-def _short_headline(h: Headline) -> str:
-    """A panel title's worth: "reverse wins by 6 900×" (the size is on the axis)."""
-    if h.winner in ("forward", "reverse"):
-        return f"{h.winner} wins by {fmt_factor(h.factor)}"
-    return "modes within 10%" if h.winner == "tie" else "one mode only"
 
 
 def _environment_rows(result: ResultSet) -> list[tuple[str, str]]:
@@ -137,20 +222,45 @@ def _environment_rows(result: ResultSet) -> list[tuple[str, str]]:
     usable = env.get("usable_cpus")
     rows = [
         ("date", result.date),
-        ("host", env.get("hostname") or "?"),
+        ("host", result.host),
         ("CPU", f"{env.get('cpu_model') or '?'}" + (f" ({cpus} CPUs" + (f", {usable} usable)" if usable else ")")
                                                    if cpus else "")),
-        ("device", env.get("device") or "cpu"),
+        ("device", result.device),
+    ]
+    gpus = [g for g in env.get("gpus") or [] if isinstance(g, dict)]
+    if gpus:
+        rows.append(("GPUs", "; ".join(
+            ", ".join(filter(None, [str(g.get("name") or "?"), f"driver {g['driver']}" if g.get("driver") else None,
+                                    str(g["memory"]) if g.get("memory") else None])) for g in gpus)))
+    rows += [
         ("threads per framework", result.threads),
-        ("frameworks", ", ".join(f"{k} {v}" for k, v in frameworks.items()) or "?"),
+        ("frameworks", ", ".join(f"{k} {v}" for k, v in frameworks.items() if v) or "?"),
+    ]
+    builds = {k: v for k, v in (env.get("framework_builds") or {}).items() if v}
+    if builds:
+        rows.append(("framework builds", "; ".join(
+            f"{k}: " + ", ".join(f"{kk} {_words(vv)}" for kk, vv in v.items()) if isinstance(v, dict) else f"{k}: {v}"
+            for k, v in builds.items())))
+    noise = result.noise
+    rows += [
         ("Python", f"{env.get('python_implementation', '')} {env.get('python', '?')}".strip()),
         ("platform", env.get("platform") or "?"),
         ("adbench", ", ".join(filter(None, [env.get("adbench_version"), f"commit {commit[:10]}" if commit else None]))
          or "?"),
-        ("settings", ", ".join(f"{k} = {v}" for k, v in settings.items()) or "—"),
+        ("results format", f"version {result.format_version}" if result.format_version else
+         ("asv results" if result.from_asv else "?")),
+        ("machine load", ("busy: " + "; ".join(noise.get("busy_reasons") or ["(no reason recorded)"])) if result.busy
+         else ("quiet (no sign of other load)" if "busy" in noise else "not recorded")),
+        ("settings", ", ".join(f"{k} = {_words(v)}" for k, v in settings.items()) or "—"),
         ("file", result.path.name),  # not the full path: the pages get published
     ]
     return rows
+
+
+def _words(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "—"
+    return "—" if value is None else str(value)
 
 
 def _asv_link(asv_html: Path | None, output: Path) -> str | None:
@@ -172,15 +282,16 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
 
+    def dash(text: str) -> str:
+        return text or "—"
+
     def percent(x: Any) -> str:
-        if x is None or not math.isfinite(x):
+        if not fmt.is_number(x):
             return "—"
         return f"{x:.0f}%" if x >= 10 else f"{x:.2g}%"
 
-    def number(x: Any, fmt: str = ".3g") -> str:
-        if x is None or (isinstance(x, float) and not math.isfinite(x)):
-            return "—"
-        return format(x, fmt)
+    def number(x: Any, spec: str = ".3g") -> str:
+        return format(x, spec) if fmt.is_number(x) else "—"
 
     def sort_value(x: Any) -> str:
         # Tables sort on this attribute: numbers as numbers, blanks last.
@@ -188,8 +299,13 @@ def _environment() -> jinja2.Environment:
             return ""
         return repr(float(x)) if isinstance(x, (int, float)) else str(x)
 
-    env.filters.update(percent=percent, time=fmt_time, int=fmt_int, factor=fmt_factor, number=number, sv=sort_value,
-                       svg=lambda s: Markup(s) if s else "")
+    env.filters.update(
+        time=lambda x: dash(fmt.seconds(x)), int=lambda x: dash(fmt.integer(x)), factor=lambda x: dash(fmt.factor(x)),
+        ratio=lambda x: dash(fmt.ratio(x)), bytes=lambda x: dash(fmt.bytes_(x)), interval=lambda lo, hi: fmt.interval(lo, hi),
+        finterval=lambda lo, hi: fmt.interval(lo, hi, fmt.factor),
+        percent=percent, number=number, sv=sort_value, svg=lambda s: Markup(s) if s else "",
+        optitle=operation_title,
+    )
     return env
 
 
@@ -209,23 +325,38 @@ def _prepare_output(output: Path) -> None:
 def _copy_static(output: Path) -> None:
     target = output / "static"
     target.mkdir(parents=True, exist_ok=True)
-    for item in resources.files("adbench.report").joinpath("static").iterdir():
+    for item in sorted(resources.files("adbench.report").joinpath("static").iterdir(), key=lambda i: i.name):
         if item.is_file():
             (target / item.name).write_bytes(item.read_bytes())
 
 
+def _set_view(result: ResultSet) -> SetView:
+    taken: set[str] = set()
+    view = SetView(result, [_problem_view(result, name, taken) for name in result.problems])
+    view.lesson = _lesson_figure(view)
+    return view
+
+
 def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | None = None,
                title: str = "adbench: automatic differentiation benchmarks") -> Path:
-    """Read every result set under ``sources``, write the site to ``output``; the index's path."""
+    """Read every result set under ``sources``, write the site to ``output``; the index's path.
+
+    A set that cannot be read (damaged, of an unknown version) or drawn is listed on the index
+    with its file and the reason, and the others are built. NoResultsError when no set can be shown.
+    """
     output = Path(output)
-    sets = load_sets(sources)
+    loaded = read_sets(sources)
+    unreadable = list(loaded.unreadable)
     with plots.context():
         views = []
-        for result in sets:
-            taken: set[str] = set()
-            view = SetView(result, [_problem_view(result, name, taken) for name in result.problems])
-            view.lesson = _lesson_figure(view)
-            views.append(view)
+        for result in loaded.sets:
+            try:
+                views.append(_set_view(result))
+            except Exception as exc:  # noqa: BLE001 (one set's odd data must not take the others down)
+                unreadable.append(Unreadable(result.path.name, f"could not be drawn: {type(exc).__name__}: {exc}",
+                                             "unreadable"))
+        if not views:
+            raise NoResultsError(no_sets_message(sources, unreadable))
         # The front page speaks for the newest `adbench compare` run (asv's runs, if that is all
         # there is): compare's sets carry failures and settings that asv's files do not.
         primary = next((v for v in reversed(views) if not v.result.from_asv), views[-1])
@@ -237,7 +368,9 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
     common = {
         "title": title, "views": views, "primary": primary, "has_compare": comparison is not None,
         "asv": _asv_link(asv_html, output), "environment_rows": _environment_rows,
-        "adbench_version": _version(), "methodology": _methodology,
+        "adbench_version": _version(), "methodology": _methodology, "unreadable": sorted(unreadable, key=lambda u: u.name),
+        "status_meaning": STATUS_MEANING, "failed_statuses": FAILED_STATUSES, "noisy_ratio": NOISY_IQR_RATIO,
+        "tie": fmt.TIE, "confidence": CONFIDENCE, "hvp_band": analysis.HVP_BAND, "noise_lines": _noise_lines,
     }
 
     def write(path: Path, template: str, root: str, **extra: Any) -> None:
@@ -256,6 +389,12 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
     return output / "index.html"
 
 
+def _noise_lines(result: ResultSet) -> list[str]:
+    from adbench.compare import noise_lines
+
+    return noise_lines(result.noise)
+
+
 def _version() -> str:
     try:
         from adbench import __version__
@@ -266,74 +405,161 @@ def _version() -> str:
 
 def _methodology(result: ResultSet) -> dict[str, Any]:
     settings = result.settings
-    samples = ok_rows(result.frame)["samples"].dropna()
+    ok = ok_rows(result.frame)
+    samples = ok["samples"].dropna()
+    rounds = ok["rounds"].dropna()
+    tolerances = {str(d): sorted({float(t) for t in g["tolerance"].dropna()})
+                  for d, g in result.frame.groupby("dtype") if g["tolerance"].notna().any()}
     return {
         "statistic": settings.get("statistic", "median"),
+        "interval": settings.get("interval"),
         "budget": settings.get("budget_s"),
         "timeout": settings.get("timeout_s"),
-        "memory_limit": settings.get("memory_limit_bytes"),
+        "memory_limit": analysis.memory_limit_bytes(settings),
         "samples": (int(samples.min()), int(samples.max())) if len(samples) else None,
+        "rounds": (int(rounds.min()), int(rounds.max())) if len(rounds) else None,
         "threads": result.threads,
+        "intervals": result.has_intervals,
+        "tolerances": tolerances,
+        "operations": operations(result.frame),
     }
+
+
+# -- comparing sets -----------------------------------------------------------------------------------
+@dataclass
+class Pairing:
+    """A reference set and the sets compared with it: one device's sets, or a GPU set against a CPU one."""
+
+    slug: str
+    title: str
+    note: str
+    reference: SetView
+    others: list[SetView]
+    names: tuple[str, str]  # how a verdict names (another set, the reference): ("this set", "reference"), ("cuda", "cpu")
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def sets(self) -> list[SetView]:
+        return [self.reference, *self.others]
 
 
 @dataclass
 class Comparison:
-    reference: SetView
-    others: list[SetView]
+    views: list[SetView]  # newest first
     env_keys: list[str]
     env: dict[str, list[str]]
-    problems: list[dict[str, Any]]
+    headlines: list[dict[str, Any]]
+    pairings: list[Pairing]
 
 
-def _comparison(views: list[SetView], reference: SetView) -> Comparison:
-    """Every set against the reference (the newest): environments side by side, ratios per problem."""
-    others = [v for v in views if v is not reference]
-    ordered = [reference, *others]
+def _device_key(device: str) -> tuple:
+    return (DEVICE_ORDER.index(device) if device in DEVICE_ORDER else len(DEVICE_ORDER), device)
+
+
+def _comparison(views: list[SetView], primary: SetView) -> Comparison:
+    """Environments side by side, each set's answers, and ratios: each device's sets against its newest,
+    and each GPU set against the newest CPU set (CPU and GPU sets are never mixed otherwise)."""
+    newest_first = list(reversed(views))
+    ordered = [primary] + [v for v in newest_first if v is not primary]
     env_rows = [dict(_environment_rows(v.result)) for v in ordered]
-    keys = [k for k, _ in _environment_rows(reference.result)]
+    keys = list(dict.fromkeys(k for rows in env_rows for k in rows))
+    canonical = max((list(rows) for rows in env_rows), key=len)  # the fullest set's order (GPUs after device)
+    keys.sort(key=lambda k: canonical.index(k) if k in canonical else len(canonical))
     env = {k: [rows.get(k, "—") for rows in env_rows] for k in keys}
-    names = list(dict.fromkeys(n for v in ordered for n in v.result.problems))
-    problems = []
+    by_device: dict[str, list[SetView]] = {}
+    for v in ordered:
+        by_device.setdefault(v.result.device, []).append(v)
+    pairings = []
+    for device in sorted(by_device, key=_device_key):
+        group = by_device[device]
+        if len(group) >= 2:
+            ref = next((v for v in group if not v.result.from_asv), group[0])
+            pairings.append(Pairing(
+                f"same-{slugify(device)}", f"{device.upper()} sets against {ref.slug}",
+                f"Each {device} set's time over the reference's ({ref.result.short_label}) for the same case; "
+                "under 1× is faster than the reference.",
+                ref, [v for v in group if v is not ref], ("this set", "reference")))
+    cpu = by_device.get("cpu")
+    if cpu:
+        ref = next((v for v in cpu if not v.result.from_asv), cpu[0])
+        for device in sorted(by_device, key=_device_key):
+            if device == "cpu":
+                continue
+            other = by_device[device][0]
+            pairings.append(Pairing(
+                f"{slugify(device)}-vs-cpu", f"{device.upper()} against CPU: {other.slug} over {ref.slug}",
+                f"Each case's time on {other.result.device_label} ({other.result.short_label}) over its time on the "
+                f"CPU ({ref.result.short_label}): under 1× the GPU is faster. Different machines and runs: "
+                "only the intervals say whether a difference is real.",
+                ref, [other], (device, "cpu")))
+    for pairing in pairings:
+        pairing.sections = _pairing_sections(pairing)
+    headlines = []
+    for name in dict.fromkeys(n for v in ordered for n in v.result.problems):
+        ops = list(dict.fromkeys(o.operation for v in ordered if v.problem(name) for o in v.problem(name).operations))
+        for op in ops:
+            cells = []
+            for v in ordered:
+                p = v.problem(name)
+                cells.append(p.operation(op) if p else None)
+            headlines.append({"problem": name, "slug": slugify(name), "operation": op, "cells": cells})
+    return Comparison(ordered, keys, env, headlines, pairings)
+
+
+def _pairing_sections(pairing: Pairing) -> list[dict[str, Any]]:
+    sections = []
+    names = list(dict.fromkeys(n for v in pairing.sets for n in v.result.problems))
     for name in names:
-        present = [(v, v.problem(name)) for v in ordered]
-        frames = [p.frame if p is not None else None for _, p in present]
-        info = next(p.info for _, p in present if p is not None)
-        figure, panels = None, 0
-        if frames[0] is not None and any(f is not None for f in frames[1:]):
-            pairs = [(f, v.slug) for (v, _), f in zip(present, frames) if f is not None]
-            drawn = plots.set_ratio([f for f, _ in pairs], [s for _, s in pairs], info)
-            if drawn:
-                figure, panels = drawn
-        problems.append({"info": info, "slug": slugify(name), "present": present, "figure": figure,
-                         "panels": panels, "table": _comparison_table(present)})
-    return Comparison(reference, others, keys, env, problems)
-
-
-def _comparison_table(present: list[tuple[SetView, ProblemView | None]]) -> list[dict[str, Any]]:
-    """One row per (size, series) with each set's median and its ratio to the reference set's."""
-    cells: dict[tuple, list[Any]] = {}
-    for i, (_, p) in enumerate(present):
-        if p is None:
+        present = [(v, v.problem(name)) for v in pairing.sets]
+        if present[0][1] is None or all(p is None for _, p in present[1:]):
             continue
-        for _, r in p.frame.iterrows():
-            key = (int(r["size"]) if pd.notna(r["size"]) else -1, r["series"])
-            entry = cells.setdefault(key, [None] * len(present))
-            entry[i] = (r["status"], r["median_s"] if r["status"] == "ok" else None, bool(r["noisy"]))
-    rows = []
-    for (size, series), entries in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1].sort_key)):
-        if sum(e is not None for e in entries) < 2:
-            continue  # in one set only: nothing to compare (its own set's page shows it)
-        ref = entries[0][1] if entries[0] else None
-        rows.append({
-            "size": size, "series": series,
-            "cells": [
-                None if e is None else {
-                    "status": e[0], "median": e[1], "noisy": e[2],
-                    "ratio": (e[1] / ref) if (e[1] and ref and i) else None,
-                }
-                for i, e in enumerate(entries)
-            ],
-        })
-    return rows
+        info = present[0][1].info
+        ops = [o.operation for o in present[0][1].operations]
+        for op in ops:
+            frames = [(v, p.frame) for v, p in present if p is not None and p.operation(op) is not None]
+            if len(frames) < 2:
+                continue
+            table = _pairing_table(pairing, [(v, p.frame if p is not None else None) for v, p in present], op)
+            if not table:
+                continue
+            drawn = plots.set_ratio([f for _, f in frames], [v.slug for v, _ in frames], info, op,
+                                    ylabel=f"time / time on {pairing.reference.slug}")
+            figure, panels = drawn if drawn else (None, 0)
+            sections.append({"info": info, "operation": op, "anchor": f"{pairing.slug}-{slugify(name)}-{op}",
+                             "figure": figure, "panels": panels, "table": table})
+    return sections
 
+
+def _pairing_table(pairing: Pairing, present: list[tuple[SetView, pd.DataFrame | None]], operation: str
+                   ) -> list[dict[str, Any]]:
+    """One row per (size, series) with each set's median and its ratio to the reference's, and
+    whether the intervals separate them."""
+    cells: dict[tuple, list[Any]] = {}
+    for i, (_, frame) in enumerate(present):
+        if frame is None:
+            continue
+        for _, r in main_rows(frame, operation).iterrows():
+            key = (int(r["size"]) if pd.notna(r["size"]) else -1, r["series"])
+            cells.setdefault(key, [None] * len(present))[i] = r
+    rows = []
+    a_name, b_name = pairing.names
+    for (size, series), entries in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1].sort_key)):
+        if entries[0] is None or sum(e is not None for e in entries) < 2:
+            continue  # not in the reference, or in one set only: its own set's page shows it
+        ref = entries[0]
+        ref_ok = ref["status"] == "ok"
+        out = []
+        for i, e in enumerate(entries):
+            if e is None:
+                out.append(None)
+                continue
+            cell = {"status": e["status"], "median": _value(e["median_s"]) if e["status"] in ("ok", "wrong") else None,
+                    "noisy": bool(e["noisy"]), "ratio": None, "state": "", "words": ""}
+            if i and e["status"] == "ok" and ref_ok:
+                cell["ratio"] = float(e["median_s"]) / float(ref["median_s"])
+                v = compare_rows(e, ref)
+                cell["state"] = {"a": "faster", "b": "slower", "tie": "tie"}.get(v.winner, "unresolved")
+                cell["words"] = fmt.verdict_words(v, a_name, b_name)
+            out.append(cell)
+        rows.append({"size": size, "series": series, "cells": out})
+    return rows
