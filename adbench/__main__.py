@@ -2,6 +2,9 @@
 
 import sys
 
-from adbench.cli import main
+try:
+    from adbench.cli import main
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing the CLI
+    sys.exit(130)
 
 sys.exit(main())

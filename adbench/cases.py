@@ -97,16 +97,24 @@ def work_and_outputs(problem: Problem, n: int, seed: int = 0) -> tuple[int | Non
     what the case would)."""
     if problem.builtin:
         return problem.work_size(n), problem.n_outputs(n)
-    try:
-        if n <= 256:
+    if n <= 256:
+        try:
             peak, m = _traced_peak(problem, n, seed)
-            return max(peak // 8, n), m
-        (p1, m1), (p2, m2) = _traced_peak(problem, 128, seed), _traced_peak(problem, 256, seed)
-    except Exception:  # not valid at small sizes: the case runs guarded by the watchdog only
+        except Exception:  # f fails at n itself: the case will say how, guarded
+            return None, None
+        return max(peak // 8, n), m
+    # Two small sizes, then a larger pair for a function that needs a minimum n (n >= 1000, say).
+    for small in (128, max(128, n // 4)):
+        try:
+            (p1, m1), (p2, m2) = _traced_peak(problem, small, seed), _traced_peak(problem, 2 * small, seed)
+            break
+        except Exception:
+            continue
+    else:  # valid at neither pair: the case runs guarded by the watchdog only
         return None, None
     grow = lambda a, b: max(0.0, math.log(max(b, 1) / max(a, 1)) / math.log(2))  # noqa: E731
-    peak = p2 * (n / 256) ** grow(p1, p2)
-    m = round(m2 * (n / 256) ** grow(m1, m2))
+    peak = p2 * (n / (2 * small)) ** grow(p1, p2)
+    m = round(m2 * (n / (2 * small)) ** grow(m1, m2))
     return max(int(peak // 8), n), max(m, 1)
 
 

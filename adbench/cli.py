@@ -189,7 +189,14 @@ def _validate_compare(args: argparse.Namespace) -> None:
         for name in args.problems or ():
             get_problem(name)
         for spec in args.problem:
-            get_problem(spec if ":" in spec else f"{spec}:")
+            if ":" not in spec:
+                from adbench.problems import list_problems
+
+                hint = (f"; {spec!r} is a registered problem: use --problems {spec}"
+                        if spec in {p.name for p in list_problems()} else "")
+                raise UsageError(f"--problem takes MODULE:FUNCTION (your own f(x, xp), e.g. mymodule:f or "
+                                 f"./file.py:f), not {spec!r}{hint}")
+            get_problem(spec)
         check_threads(args.threads)
         if args.device == "cuda":
             from adbench.environment import visible_gpus
@@ -197,8 +204,8 @@ def _validate_compare(args: argparse.Namespace) -> None:
             if not visible_gpus():
                 raise UsageError(f"--device cuda: no CUDA GPU is visible here (nvidia-smi finds none); devices "
                                  f"found: cpu ({os.cpu_count()} CPUs). Run with --device cpu")
-        if args.output is not None:
-            check_output_path(args.output)
+        # Where the results will go, default or not, is checked before anything is timed.
+        check_output_path(args.output if args.output is not None else Path("results") / "compare-check.csv")
     except UsageError:
         raise
     except ValueError as exc:
@@ -238,8 +245,11 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         if progress is not None:
             progress.close()
     outcome, frame = done.outcome, done.frame
-    if len(frame):
-        print(compare.render(frame, args.format, outcome.noise), end="")
+    try:
+        if len(frame):
+            print(compare.render(frame, args.format, outcome.noise), end="")
+    except KeyboardInterrupt:  # the data are saved: say where, then stop
+        outcome.interrupted = outcome.interrupted or 2
     _report_cases(frame, done.csv_path)
     if outcome.interrupted:
         print(f"{'terminated' if outcome.interrupted == 15 else 'interrupted'}: kept the finished cases in "
@@ -302,7 +312,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # First, before anything slow: an interrupt at any moment ends quietly with its own status.
+    """Run the command line; an interrupt at any moment ends quietly with its own status."""
+    from adbench.errors import Terminated
+
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import signal
 
     from adbench.errors import Terminated

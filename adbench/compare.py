@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,24 +137,30 @@ def run(
     writer = ResultWriter(path, new_run_id(), env, recorded)
     writer.write([])  # the set exists (and the path is proven writable) before anything is timed
     last = [0.0]
+    warned: list[str] = []
+
+    def save() -> None:
+        writer.noise = outcome.noise
+        try:
+            writer.write(outcome.results)
+        except OSError as exc:  # a full disk mid-run: keep measuring, say so once, retry later
+            if not warned:
+                warned.append(str(exc))
+                print(f"adbench: cannot save results to {path} ({exc}); still running, will retry",
+                      file=sys.stderr)
 
     def saved(result: CaseResult) -> None:
         if time.monotonic() - last[0] >= save_interval_s:
-            writer.noise = outcome.noise
-            writer.write(outcome.results)
+            save()
             last[0] = time.monotonic()
         if on_result:
             on_result(result)
 
-    def round_end(_: int) -> None:
-        writer.noise = outcome.noise
-        writer.write(outcome.results)
-
     try:
-        run_grid(specs, settings, on_result=saved, outcome=outcome, on_round_end=round_end)
+        run_grid(specs, settings, on_result=saved, outcome=outcome, on_round_end=lambda _: save())
     finally:
         writer.noise = outcome.noise
-        writer.write(outcome.results)
+        writer.write(outcome.results)  # the last chance: an error here is the run's error
     from adbench.results import rows_to_frame
 
     frame = rows_to_frame(outcome.results)
@@ -161,15 +168,6 @@ def run(
 
 
 # -- what the results say --------------------------------------------------------------------------------
-def _ci(row: pd.Series, prefix: str = "") -> tuple[float, float] | None:
-    lo, hi = row.get(f"{prefix}ci_low_s"), row.get(f"{prefix}ci_high_s")
-    return (float(lo), float(hi)) if pd.notna(lo) and pd.notna(hi) else None
-
-
-def compare_rows(a: pd.Series, b: pd.Series) -> fmt.Verdict:
-    return fmt.verdict(float(a["median_s"]), _ci(a), float(b["median_s"]), _ci(b))
-
-
 def _cell(rows: pd.DataFrame) -> str:
     """A time cell: the median, ~ when noisy, or the status when the case is not ok."""
     if rows.empty:
@@ -188,21 +186,13 @@ def mode_order(modes: Sequence[str]) -> list[str]:
     return sorted(dict.fromkeys(modes), key=lambda m: known.index(m) if m in known else len(known))
 
 
-def best_pair(ok: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series | None]:
-    """The fastest row and the fastest row with a different ``key`` (mode, backend)."""
-    ranked = ok.sort_values("median_s")
-    first = ranked.iloc[0]
-    others = ranked[ranked[key] != first[key]]
-    return first, (others.iloc[0] if len(others) else None)
-
-
 def faster_words(group: pd.DataFrame) -> str:
     """Within one backend: the fastest mode against the next-fastest, when the data separate them."""
     ok = group[(group["status"] == "ok") & ~group["mode"].isin(["manual", "central"])]
     if ok["mode"].nunique() < 2:
         return ""
-    first, second = best_pair(ok, "mode")
-    return fmt.verdict_words(compare_rows(first, second), first["mode"], second["mode"])
+    first, second = fmt.best_pair(ok, "mode")
+    return fmt.verdict_words(fmt.compare_rows(first, second), first["mode"], second["mode"])
 
 
 FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "faster", "time/f", "first call")
@@ -249,16 +239,16 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
         text = f"{problem} {operation} (n={n} → m={m}): "
         if ad["mode"].nunique() >= 2:
-            first, second = best_pair(ad, "mode")
-            v = compare_rows(first, second)
+            first, second = fmt.best_pair(ad, "mode")
+            v = fmt.compare_rows(first, second)
             text += f"{fmt.verdict_words(v, first['mode'], second['mode'])} (best of each mode)"
         else:
             text += f"only {ad['mode'].iloc[0]} measured"
         text += f"; theory {fmt.theory_words(operation, n, m)}"
-        first, second = best_pair(ad, "backend")
+        first, second = fmt.best_pair(ad, "backend")
         text += f"; fastest: {first['backend']} {first['mode']} {fmt.seconds(first['median_s'])}"
         if second is not None:
-            v = compare_rows(first, second)
+            v = fmt.compare_rows(first, second)
             text += (f", ahead of {second['backend']} by {fmt.factor(v.factor)} [{fmt.factor(v.low)}, "
                      f"{fmt.factor(v.high)}]" if v.winner == "a" else
                      f", not resolved against {second['backend']} at this noise level" if v.winner is None else
@@ -283,17 +273,10 @@ def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame) -> str:
     same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"])].set_index("mode")
     if not {"forward", "reverse"} <= set(same.index):
         return ""
-    v = compare_rows(same.loc["forward"], same.loc["reverse"])
+    v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"])
     return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
             f"{fmt.factor(tutorial['forward_s'] / tutorial['reverse_s'])} faster (one unsynced call each), "
             f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
-
-
-def noise_lines(noise: dict[str, Any]) -> list[str]:
-    if not noise.get("busy"):
-        return []
-    return ["The machine was visibly busy (" + "; ".join(noise.get("busy_reasons", [])) +
-            "): intervals are wide and fewer verdicts are resolved; re-run on a quiet machine."]
 
 
 def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None) -> str:
@@ -312,7 +295,7 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
             blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
         else:
             blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
-    summary = summary_lines(frame) + noise_lines(noise or {})
+    summary = summary_lines(frame) + fmt.noise_lines(noise or {})
     if summary:
         head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
         bullet = "- " if fmt_name == "markdown" else "  "

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from adbench.timing import NOISY_IQR_RATIO, ratio_interval
 
@@ -15,7 +19,8 @@ NOISE_NOTE = f"~ noisy (IQR/median >= {NOISY_IQR_RATIO:.0%})"
 
 
 def is_number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite real number (NumPy's included), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) and math.isfinite(x)
 
 
 def seconds(value: float | None, empty: str = "") -> str:
@@ -59,7 +64,8 @@ def bytes_(n: float | None) -> str:
         return ""
     for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= scale:
-            return f"{n / scale:.3g} {unit}"
+            v = n / scale
+            return f"{v:.3g} {unit}" if v < 1000 else f"{v:.0f} {unit}"
     return f"{int(n)} B"
 
 
@@ -121,3 +127,31 @@ def theory_words(operation: str, n: int, m: int) -> str:
     if operation == "hessian":
         return f"n = {n} HVPs (or gradients): ~{n}× an HVP"
     return ""
+
+
+# -- verdicts on result rows (pandas rows of the result record, by column name) ------------------------
+def row_interval(row: Any, prefix: str = "") -> tuple[float, float] | None:
+    """A row's 95% interval of its median, or None where it has none (a version-1 set)."""
+    lo, hi = row.get(f"{prefix}ci_low_s"), row.get(f"{prefix}ci_high_s")
+    return (float(lo), float(hi)) if is_number(lo) and is_number(hi) else None
+
+
+def compare_rows(a: Any, b: Any) -> Verdict:
+    """The verdict between two result rows, from their medians and intervals."""
+    return verdict(float(a["median_s"]), row_interval(a), float(b["median_s"]), row_interval(b))
+
+
+def best_pair(rows: Any, key: str) -> tuple[Any, Any | None]:
+    """The fastest row and the fastest row with a different ``key`` (mode, backend): who to compare."""
+    ranked = rows.sort_values("median_s")
+    first = ranked.iloc[0]
+    others = ranked[ranked[key] != first[key]]
+    return first, (others.iloc[0] if len(others) else None)
+
+
+def noise_lines(noise: dict[str, Any]) -> list[str]:
+    """What a run's sidecar says about a busy machine, as sentences."""
+    if not noise.get("busy"):
+        return []
+    return ["The machine was visibly busy (" + "; ".join(noise.get("busy_reasons", [])) +
+            "): intervals are wide and fewer verdicts are resolved; re-run on a quiet machine."]

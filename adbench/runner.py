@@ -557,7 +557,9 @@ def _run_one(spec: CaseSpec, round_index: int, budget_s: float, settings: RunSet
     if worker is None and (worker := fresh()) is None:
         return
     request = {"spec": spec.as_dict(), "budget_s": budget_s, "first": round_index == 0,
-               "memory_limit_bytes": settings.memory_limit_bytes}
+               "memory_limit_bytes": settings.memory_limit_bytes,
+               # With rounds to pool, a slow case needs fewer samples each: 2 per round, 3 alone.
+               "min_samples": 3 if settings.rounds == 1 else 2}
     try:
         worker.send(request)
     except WorkerDied:  # gone before the request reached it: a fresh worker, once

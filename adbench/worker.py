@@ -17,7 +17,7 @@ import traceback
 MAX_MESSAGE_CHARS = 1000  # of an error's message in the CSV and on the terminal
 
 
-def describe(exc: BaseException, namespace_owner: str | None = None) -> str:
+def describe(exc: BaseException) -> str:
     """``Type: message`` for an exception: its first line of substance, never a framework's footnote.
 
     JAX appends a note about its filtered frames after the message; ``format_exception_only``'s
@@ -32,8 +32,10 @@ def describe(exc: BaseException, namespace_owner: str | None = None) -> str:
         text = text[: MAX_MESSAGE_CHARS - 3] + "..."
     name = type(exc).__qualname__
     module = type(exc).__module__
-    if module not in ("builtins", "__main__"):
-        name = f"{module.split('.')[0]}.{name}" if not module.startswith("jax") else f"jax.{name}"
+    if module.startswith("jax"):
+        name = f"jax.{name}"  # JAX's errors live in private modules; jax.<Name> is how users know them
+    elif module not in ("builtins", "__main__"):
+        name = f"{module}.{name}"  # torch._dynamo.exc.Unsupported says which part of a framework refused
     if isinstance(exc, SystemExit):
         return f"SystemExit: the case called sys.exit({exc.code!r})"
     return f"{name}: {text}" if text else name
@@ -68,6 +70,7 @@ def main() -> None:
         backend = get_backend(name)
         try:
             backend.load(threads)
+            backend.preload()
             versions[backend.framework] = backend.version()
             builds[backend.framework] = backend.build_info()
         except Exception as exc:
@@ -105,7 +108,8 @@ def main() -> None:
                 except Exception:  # the warm-up case's own trouble; the case itself will say its own
                     pass
             answer = run_round(spec, budget_s=request["budget_s"], first=request["first"],
-                               memory_limit_bytes=request.get("memory_limit_bytes"))
+                               memory_limit_bytes=request.get("memory_limit_bytes"),
+                               min_samples=request.get("min_samples", 3))
             message = {"type": "result", "answer": answer}
             text = json.dumps(message, default=float)  # whole before anything is written
         except BaseException as exc:  # SystemExit from a case is the case's error, not the worker's end

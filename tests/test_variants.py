@@ -113,7 +113,8 @@ def test_torch_compile_failures_are_error_rows_not_fallbacks(compiled_run):
     rows = frame.set_index(["problem", "operation", "mode"])
     branchy = rows.loc[("compilefuncs:branchy", "jacobian", "reverse")]
     assert branchy["status"] == "error"
-    assert "torch._dynamo" in branchy["error"] or "Unsupported" in branchy["error"], branchy["error"]
+    # The compiler's own exception and message (torch._dynamo refuses a data-dependent branch).
+    assert branchy["error"].startswith("torch._dynamo."), branchy["error"]
     # Forward mode over loss's 1-D matmul crashes inductor's code in torch 2.13 (SIGSEGV): the crash
     # is a recorded error naming the signal, and the run went on to the other cases.
     forward = rows.loc[("loss", "jacobian", "forward")]

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.compare import best_pair, compare_rows
 from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
 from adbench.timing import ratio_interval
 
@@ -287,9 +286,9 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     h.theory_text = "theory: " + fmt.theory_words(operation, h.size, h.m) if operation in OPERATION_TITLES else ""
     # Modes.
     if at["mode"].nunique() >= 2:
-        first, second = best_pair(at, "mode")
+        first, second = fmt.best_pair(at, "mode")
         h.modes = (first, second)
-        h.mode_verdict = v = compare_rows(first, second)
+        h.mode_verdict = v = fmt.compare_rows(first, second)
         a, b = str(first["mode"]), str(second["mode"])
         if not intervals:
             h.mode_text = (f"{a} {fmt.seconds(first['median_s'])} vs {b} {fmt.seconds(second['median_s'])} "
@@ -302,14 +301,14 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     else:
         h.mode_text = f"only {at['mode'].iloc[0]} measured at n = {n}"
     # Frameworks.
-    first, second = best_pair(at, "backend")
+    first, second = fmt.best_pair(at, "backend")
     h.fastest, h.runner_up = first, second
     name_a = first["series"].label
     if second is None:
         h.framework_text = f"one framework: {name_a}, {fmt.seconds(first['median_s'])}"
         return h
     name_b = second["series"].label
-    h.framework_verdict = v = compare_rows(first, second)
+    h.framework_verdict = v = fmt.compare_rows(first, second)
     ta, tb = fmt.seconds(first["median_s"]), fmt.seconds(second["median_s"])
     if not intervals:
         h.framework_text = f"{name_a} {ta} vs {name_b} {tb}: {NO_INTERVALS}"

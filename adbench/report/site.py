@@ -17,7 +17,6 @@ import pandas as pd
 from markupsafe import Markup
 
 from adbench import formatting as fmt
-from adbench.compare import compare_rows
 from adbench.record import STATUS_MEANING, STATUSES
 from adbench.report import analysis, plots
 from adbench.report.analysis import Headline, ProblemInfo, operation_title
@@ -390,9 +389,7 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
 
 
 def _noise_lines(result: ResultSet) -> list[str]:
-    from adbench.compare import noise_lines
-
-    return noise_lines(result.noise)
+    return fmt.noise_lines(result.noise)
 
 
 def _version() -> str:
@@ -557,7 +554,7 @@ def _pairing_table(pairing: Pairing, present: list[tuple[SetView, pd.DataFrame |
                     "noisy": bool(e["noisy"]), "ratio": None, "state": "", "words": ""}
             if i and e["status"] == "ok" and ref_ok:
                 cell["ratio"] = float(e["median_s"]) / float(ref["median_s"])
-                v = compare_rows(e, ref)
+                v = fmt.compare_rows(e, ref)
                 cell["state"] = {"a": "faster", "b": "slower", "tie": "tie"}.get(v.winner, "unresolved")
                 cell["words"] = fmt.verdict_words(v, a_name, b_name)
             out.append(cell)
