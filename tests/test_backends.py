@@ -1,8 +1,10 @@
 """Every backend x operation x mode x problem agrees with a reference that no AD framework produced.
 
 Jacobians: every registered problem, float32 and float64. JVPs and VJPs: every problem, float64.
-HVPs and Hessians: every scalar problem and every composition a backend offers, float64; Hessians
-are symmetric and H v from ``hvp`` equals ``hessian(x) @ v``. torch-compile compiles each case
+HVPs: every scalar problem and every composition a backend offers, float64. Hessians: every
+composition on the scalar problems that take small n (loss, control_loop); they are symmetric and
+H v from ``hvp`` equals ``hessian(x) @ v``. jax-eager (jax's transforms without jit, slow to start
+on the larger problems) runs on basic, loss, control_loop and tall. torch-compile compiles each case
 (seconds to tens of seconds on a CPU), so it is tested on a representative subset: ``loss``'s
 Jacobian in both modes, its HVP forward-over-reverse, and a chunked Jacobian (tests/test_variants.py).
 """
@@ -24,15 +26,19 @@ PROBLEMS = [p for p in list_problems() if p.builtin]
 # The smallest size of each problem; Hessians only where n^2 forward passes stay cheap.
 SMALL = {p.name: min(p.sizes) if p.presets else 5 for p in PROBLEMS}
 SCALAR = [p.name for p in PROBLEMS if p.is_scalar(SMALL[p.name])]
-HESSIAN_MAX_N = 32
+HESSIAN_MAX_N = 8  # Hessians on the problems with a closed form (loss, control_loop at n = 5)
 
 # Tolerances relative to max|reference|. float64: a few thousand ulps times the depth of the
-# computation (lstm's recurrence, gmm's logsumexp). float32 (eps 1.2e-7): the same depth costs
-# up to ~1e-4 (measured: lstm 6e-6, gmm 3e-6, loss's n-term dot 1e-6); 1e-3 is the correctness
-# gate's own float32 tolerance. Finite differences are approximate by construction: ~eps^(2/3)
-# (5e-11 in float64, 2.5e-5 in float32) times third derivatives, which control_loop makes large.
-TOLERANCE = {("float64", False): 1e-8, ("float32", False): 1e-3, ("float64", True): 1e-5, ("float32", True): 5e-2}
+# computation (lstm's recurrence, gmm's logsumexp; observed ~1e-15). float32 (eps 1.2e-7): at these
+# small sizes the AD backends stay within 1e-6 (gmm, lstm, mlp, ode: 2e-8 ... 9.6e-7) and
+# control_loop's repeated sin(z^2) amplifies rounding to ~1e-5: 2e-5. Finite differences are
+# approximate by construction: ~eps^(2/3) (5e-11 in float64, 2.5e-5 in float32) times third
+# derivatives, which control_loop and lstm make large (observed 1.4e-3 in float32, 1.7e-9 in float64).
+TOLERANCE = {("float64", False): 1e-8, ("float32", False): 2e-5, ("float64", True): 1e-5, ("float32", True): 5e-2}
 SLOW = {"torch-compile"}  # see the module docstring
+# jax-eager runs jax's very transforms without jit, and each of its first calls compiles every
+# primitive anew (2-6 s per case on gmm, lstm, mlp): it is tested on the cheap problems.
+EAGER_PROBLEMS = ("basic", "loss", "control_loop", "tall")
 
 
 def error(result: np.ndarray, reference: np.ndarray) -> float:
@@ -58,8 +64,12 @@ def modes_of(operation: str) -> list[tuple[str, str]]:
     return [(b, m) for b, m in backend_modes(operation) if b not in SLOW]
 
 
+def in_scope(backend: str, problem: str) -> bool:
+    return backend != "jax-eager" or problem in EAGER_PROBLEMS
+
+
 JACOBIAN_CASES = [(b, m, p.name, dtype) for b, m in modes_of("jacobian") for p in PROBLEMS
-                  for dtype in ("float32", "float64")]
+                  for dtype in ("float32", "float64") if in_scope(b, p.name)]
 
 
 @pytest.mark.parametrize("backend,mode,problem,dtype", JACOBIAN_CASES, ids=["-".join(c) for c in JACOBIAN_CASES])
@@ -75,7 +85,8 @@ def test_jacobian_agrees_with_reference(backend, mode, problem, dtype):
     assert error(J, ref) <= tol, f"max relative error {error(J, ref):.2e} > {tol:.0e}"
 
 
-FIRST_ORDER_CASES = [(op, b, m, p.name) for op in ("jvp", "vjp") for b, m in modes_of(op) for p in PROBLEMS]
+FIRST_ORDER_CASES = [(op, b, m, p.name) for op in ("jvp", "vjp") for b, m in modes_of(op) for p in PROBLEMS
+                     if in_scope(b, p.name)]
 
 
 @pytest.mark.parametrize("operation,backend,mode,problem", FIRST_ORDER_CASES,
@@ -97,7 +108,7 @@ def test_jvp_and_vjp_agree_with_reference(operation, backend, mode, problem):
     assert error(np.asarray(got), ref) <= tol
 
 
-HVP_CASES = [(b, m, p) for b, m in modes_of("hvp") for p in SCALAR]
+HVP_CASES = [(b, m, p) for b, m in modes_of("hvp") for p in SCALAR if in_scope(b, p)]
 
 
 @pytest.mark.parametrize("backend,mode,problem", HVP_CASES, ids=["-".join(c) for c in HVP_CASES])
@@ -115,7 +126,7 @@ def test_hvp_agrees_with_reference(backend, mode, problem):
     assert error(got, ref) <= tol, f"{error(got, ref):.2e} > {tol:.0e}"
 
 
-HESSIAN_CASES = [(b, m, p) for b, m in modes_of("hessian") for p in SCALAR if SMALL[p] <= HESSIAN_MAX_N]
+HESSIAN_CASES = [(b, m, p) for b, m in modes_of("hessian") for p in SCALAR if SMALL[p] <= HESSIAN_MAX_N and in_scope(b, p)]
 
 
 @pytest.mark.parametrize("backend,mode,problem", HESSIAN_CASES, ids=["-".join(c) for c in HESSIAN_CASES])

@@ -850,7 +850,7 @@ def probe_output_under_file(tmp: Path):
     return "--output under a regular file: exit 2 with the path and the reason, before any case", observed, passed
 
 
-@probe("8", pending="adbench/cli.py (or compare.py): check the default results/ folder before anything runs")
+@probe("8")
 def probe_output_default_readonly(tmp: Path):
     work = tmp / "work"
     work.mkdir()
@@ -1001,8 +1001,7 @@ def probe_skip_reason_printed(tmp: Path):
         c.observed(), c.passed
 
 
-@probe("12", quick=False,
-       pending="adbench/__main__.py, adbench/cli.py: catch KeyboardInterrupt from the first statement")
+@probe("12", quick=False)
 def probe_early_ctrl_c(tmp: Path):
     c = Checks()
     outside = []
@@ -1029,7 +1028,7 @@ def probe_early_ctrl_c(tmp: Path):
     return "Ctrl-C at 20 ms ... 0.5 s: exit 130 without a traceback once adbench's code runs", c.observed(), c.passed
 
 
-@probe("12", pending="adbench/cli.py: --problem NAME for a registered NAME suggests --problems NAME")
+@probe("12")
 def probe_problem_flag_hint(tmp: Path):
     run = adbench(tmp, "compare", "--problem", "loss")
     c = Checks()
