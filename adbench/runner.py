@@ -428,7 +428,7 @@ def run_grid(
             finally:
                 _close_all(workers)
             for result in outcome.results:
-                result.summarize()
+                result.summarize(intervals=False)  # intervals (a bootstrap each) once, at the end
             if on_round_end:
                 on_round_end(round_index)
     except KeyboardInterrupt as exc:
