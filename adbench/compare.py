@@ -240,22 +240,21 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         text = f"{problem} {operation} (n={n} → m={m}): "
         if ad["mode"].nunique() >= 2:
             first, second = fmt.best_pair(ad, "mode")
-            v = fmt.compare_rows(first, second)
-            text += f"{fmt.verdict_words(v, first['mode'], second['mode'])} (best of each mode)"
+            text += f"{fmt.verdict_words(fmt.compare_rows(first, second), first['mode'], second['mode'])}"
+            text += f" (fastest of each mode; theory: {fmt.theory_words(operation, n, m)})"
         else:
-            text += f"only {ad['mode'].iloc[0]} measured"
-        text += f"; theory {fmt.theory_words(operation, n, m)}"
+            text += f"only {ad['mode'].iloc[0]} measured (theory: {fmt.theory_words(operation, n, m)})"
         first, second = fmt.best_pair(ad, "backend")
-        text += f"; fastest: {first['backend']} {first['mode']} {fmt.seconds(first['median_s'])}"
+        text += f"; fastest backend: {first['backend']} {first['mode']} {fmt.seconds(first['median_s'])}"
         if second is not None:
             v = fmt.compare_rows(first, second)
-            text += (f", ahead of {second['backend']} by {fmt.factor(v.factor)} [{fmt.factor(v.low)}, "
-                     f"{fmt.factor(v.high)}]" if v.winner == "a" else
+            text += (f", {fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of "
+                     f"{second['backend']}" if v.winner == "a" else
                      f", not resolved against {second['backend']} at this noise level" if v.winner is None else
                      f", tied with {second['backend']} (within {fmt.TIE - 1:.0%})")
         manual = at[(at["backend"] == "manual")]
         if len(manual):
-            text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written"
+            text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written time"
         lines.append(text + _tutorial_words(problem, operation, group))
     return lines
 

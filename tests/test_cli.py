@@ -278,3 +278,54 @@ def test_user_module_found_from_console_script(user_module):
     )
     assert out.returncode == 0, out.stderr
     assert read_results(user_module / "r.csv")[0]["status"].tolist() == ["ok"]
+
+
+LSQ = textwrap.dedent('''
+    """A least-squares loss on the user's own data: the README's example."""
+    import numpy as np
+
+    def constants(n, seed):
+        rng = np.random.default_rng(seed)
+        return {"A": rng.standard_normal((2 * n, n)), "b": rng.standard_normal(2 * n)}
+
+    def f(x, xp, A, b):
+        r = A @ x - b
+        return xp.sum(r * r)
+
+    def uses_polyval(x, xp):
+        return xp.sum(xp.polyval(x[:3], x))  # NumPy's and jax.numpy's, not in the standard, not torch's
+''')
+
+
+def test_user_function_with_data_on_every_backend(tmp_path):
+    """The README's lsq.py: module-level constants(n, seed) reach every backend as its own arrays."""
+    (tmp_path / "lsq.py").write_text(LSQ)
+    out = adbench("compare", "--problem", "lsq.py:f", "--sizes", "6", "--operations", "jacobian,hvp",
+                  "--budget", "0.004", "--rounds", "1", "--output", "r.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    frame, _ = read_results(tmp_path / "r.csv")
+    ran = frame[frame["status"] == "ok"]
+    for backend in ("jax", "torch", "torch-autograd", "autograd", "finite-diff"):
+        if availability(backend).available:
+            assert (ran["backend"] == backend).any(), frame[frame["backend"] == backend][["mode", "status", "error"]]
+    jac = ran[ran["operation"] == "jacobian"]
+    assert (jac["rel_error"] <= jac["tolerance"]).all() and set(jac["reference"]) == {"approximate"}
+    assert (ran.loc[ran["operation"] == "hvp", "rel_error"] <= 1e-3).all()
+
+
+def test_a_name_a_namespace_lacks_is_named(tmp_path):
+    (tmp_path / "lsq.py").write_text(LSQ)
+    require_torch = availability("torch")
+    if not require_torch.available:
+        pytest.skip(f"torch unavailable: {require_torch.reason}")
+    out = adbench("compare", "--problem", "lsq.py:uses_polyval", "--sizes", "4", "--backends", "jax,torch",
+                  "--operations", "jacobian", "--modes", "reverse", *FAST, "--output", "r.csv", cwd=tmp_path)
+    assert out.returncode == 1
+    frame, _ = read_results(tmp_path / "r.csv")
+    rows = frame.set_index("backend")
+    assert rows.loc["torch", "status"] == "error"
+    assert rows.loc["torch", "error"] == ("lsq.py:uses_polyval uses xp.polyval, which backend 'torch' lacks "
+                                          "(its array namespace is array_api_compat.torch)")
+    if availability("jax").available:
+        assert rows.loc["jax", "status"] == "ok"
+    assert "uses xp.polyval, which backend 'torch' lacks" in out.stderr
