@@ -90,6 +90,12 @@ def _default_memory_limit_gib() -> float:
 
 
 # -- list -----------------------------------------------------------------------------------------
+def _modes_words(modes: Sequence[str]) -> str:
+    from adbench.backends import COMPOSITIONS
+
+    return "all 4 compositions" if tuple(modes) == COMPOSITIONS else ", ".join(modes)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -105,7 +111,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     ])
     backends = pd.DataFrame([
         {"backend": b.name, "framework": b.framework,
-         "operations: modes": "; ".join(f"{op}: {', '.join(ms)}" for op, ms in b.operations.items()),
+         "operations: modes": "; ".join(f"{op}: {_modes_words(ms)}" for op, ms in b.operations.items()),
          "available": "yes" if b.available else "no", "version": b.version or "",
          "note": b.description if b.available else b.reason}
         for b in list_backends()
