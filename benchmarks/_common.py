@@ -28,6 +28,7 @@ from typing import Any
 
 from adbench.backends import OPERATIONS, PreparedCase, backend_info, backend_names, get_backend
 from adbench.cases import CaseSpec, build_case, skip_reason, warm_up
+from adbench.compare import DEFAULT_MODES
 from adbench.environment import visible_gpus
 from adbench.problems import get_problem, list_problems
 from adbench.threads import cpus_for
@@ -39,6 +40,8 @@ from benchmarks import THREADS
 MEMORY_LIMIT_BYTES = int(float(os.environ.get("ADBENCH_MEMORY_LIMIT_GIB", "4")) * 2**30)
 # Each sample's inner loop is calibrated to last at least this: the engine's own setting.
 SAMPLE_TIME = TARGET_SAMPLE_S
+# First calls and memory are tracked for the operations a plain `adbench compare` runs; times for all.
+TRACKED_OPERATIONS = ("jacobian", "hvp")
 
 
 def suite_backends() -> list[str]:
@@ -59,10 +62,23 @@ def case_labels() -> list[str]:
     return [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
 
 
+def suite_modes(backend: str) -> tuple[str, ...]:
+    """A backend's modes in the suite: for HVPs and Hessians the two compositions a plain
+    ``adbench compare`` runs (forward-over-reverse, reverse-over-reverse), unless
+    ``ADBENCH_ASV_MODES=all`` asks for all four."""
+    b = get_backend(backend)
+    everything = os.environ.get("ADBENCH_ASV_MODES", "") == "all"
+    chosen = []
+    for operation in b.operations:
+        wanted = None if everything else DEFAULT_MODES.get(operation)
+        chosen += [m for m in b.modes_for(operation) if wanted is None or b.baseline or m in wanted]
+    return tuple(dict.fromkeys(chosen))
+
+
 def variant_labels() -> dict[str, tuple[str, str]]:
-    """``backend-mode`` -> (backend, mode) for every suite backend and each of its modes."""
-    labels = {variant_label(b, m): (b, m) for b in suite_backends() for m in get_backend(b).modes}
-    assert len(labels) == sum(len(get_backend(b).modes) for b in suite_backends()), "ambiguous labels"
+    """``backend-mode`` -> (backend, mode) for every suite backend and each of its suite modes."""
+    labels = {variant_label(b, m): (b, m) for b in suite_backends() for m in suite_modes(b)}
+    assert len(labels) == sum(len(suite_modes(b)) for b in suite_backends()), "ambiguous labels"
     return labels
 
 

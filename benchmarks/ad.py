@@ -56,7 +56,14 @@ class Function(_Timed):
         self.function()
 
 
-class FirstCall(_Case):
+class _Tracked(_Case):
+    # A first call and a peak are worth tracking for the operations a plain `compare` runs; each
+    # case costs a process (and a compile) per benchmark, so the others are timed only.
+    params = (_common.case_labels(), list(_common.TRACKED_OPERATIONS), list(_common.variant_labels()),
+              list(_common.devices()))
+
+
+class FirstCall(_Tracked):
     unit = "seconds"
 
     def setup(self, problem, operation, backend, device):
@@ -66,7 +73,7 @@ class FirstCall(_Case):
         return first_call(self.prepared.call, self.prepared.sync)
 
 
-class Memory(_Case):
+class Memory(_Tracked):
     unit = "bytes"
 
     def setup(self, problem, operation, backend, device):
