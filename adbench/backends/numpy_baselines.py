@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adbench.backends._base import Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import OPERATIONS, Backend, Direction, PreparedCase, float_dtype
 from adbench.problems import Problem
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
@@ -56,20 +56,25 @@ def _casted(x: np.ndarray, dtype: str, constants: dict) -> tuple[np.ndarray, dic
                              for k, v in constants.items()}
 
 
-class ManualBackend(Backend):
-    name = "manual"
+class _NumpyBaseline(Backend):
+    """A NumPy baseline: one mode of its own for every operation, no framework to import."""
+
     framework = "numpy"
+    baseline = True
+    vectorized = False
+
+    def load(self, threads=None):
+        return np
+
+
+class ManualBackend(_NumpyBaseline):
+    name = "manual"
     description = ("hand-written NumPy derivatives (the floor every AD framework is measured against); "
                    "JVPs, VJPs and HVPs contract the hand-written Jacobian or Hessian")
     label = "manual (NumPy floor)"
     colour = "#000000"
     order = 90
-    baseline = True
-    operations = {op: ("manual",) for op in ("jacobian", "jvp", "vjp", "hvp", "hessian")}
-    vectorized = False
-
-    def load(self, threads=None):
-        return np
+    operations = {op: ("manual",) for op in OPERATIONS}
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
@@ -101,20 +106,14 @@ class ManualBackend(Backend):
         )
 
 
-class FiniteDifferenceBackend(Backend):
+class FiniteDifferenceBackend(_NumpyBaseline):
     name = "finite-diff"
-    framework = "numpy"
     description = ("central finite differences in NumPy: of f (2 n evaluations for a Jacobian, 2 for a JVP), "
                    "and of the hand-written gradient for second order (approximate)")
     label = "finite differences"
     colour = "#777777"
     order = 80
-    baseline = True
-    operations = {op: ("central",) for op in ("jacobian", "jvp", "vjp", "hvp", "hessian")}
-    vectorized = False
-
-    def load(self, threads=None):
-        return np
+    operations = {op: ("central",) for op in OPERATIONS}
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
