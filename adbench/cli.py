@@ -152,7 +152,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int_in("--rounds", 1, 100), default=None,
                    help="rounds per case, each in fresh worker processes (default 2)")
     p.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
-                   help="sampling time per case, shared by its rounds (default 0.1; 0.03 with --quick)")
+                   help="sampling time per case, shared by its rounds (default 0.08; 0.03 with --quick)")
     p.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0, metavar="SECONDS",
                    help="a case round running longer is recorded as timeout (default 60)")
     p.add_argument("--memory-limit", type=positive_number("--memory-limit", "GiB", 1 << 20),

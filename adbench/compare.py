@@ -22,7 +22,7 @@ DEFAULT_OPERATIONS = ("jacobian", "hvp")
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
                  "hessian": ("forward-over-reverse", "reverse-over-reverse")}
 DEFAULT_ROUNDS = 2
-DEFAULT_BUDGET_S = 0.1
+DEFAULT_BUDGET_S = 0.08
 QUICK_BUDGET_S = 0.03
 
 

@@ -46,19 +46,27 @@ def derivative(jax, f, operation: str, mode: str, chunk_size: int | None = None)
 
 
 def _chunked_jacobian(jax, f, mode: str, chunk_size: int):
-    """jacfwd/jacrev built from JVPs/VJPs mapped over the basis ``chunk_size`` at a time (lax.map)."""
+    """jacfwd/jacrev built from JVPs/VJPs mapped over the basis ``chunk_size`` at a time (lax.map).
+
+    Basis vectors are made inside the map from their index, so no n x n identity is ever held:
+    memory grows with the chunk, not with n².
+    """
     jnp = jax.numpy
 
+    def unit(i, size, dtype):
+        return (jnp.arange(size) == i).astype(dtype)
+
     def jac(x, _, c):
+        n = x.shape[0]
         if mode == "forward":
-            cols = jax.lax.map(lambda e: jax.jvp(lambda y: f(y, c), (x,), (e,))[1],
-                               jnp.eye(x.shape[0], dtype=x.dtype), batch_size=chunk_size)
+            cols = jax.lax.map(lambda i: jax.jvp(lambda y: f(y, c), (x,), (unit(i, n, x.dtype),))[1],
+                               jnp.arange(n), batch_size=chunk_size)
             return jnp.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jacfwd
         y, pullback = jax.vjp(lambda z: f(z, c), x)
         if y.ndim == 0:
             return pullback(jnp.ones_like(y))[0]
-        rows = jax.lax.map(lambda e: pullback(e)[0], jnp.eye(y.shape[0], dtype=y.dtype), batch_size=chunk_size)
-        return rows
+        return jax.lax.map(lambda i: pullback(unit(i, y.shape[0], y.dtype))[0], jnp.arange(y.shape[0]),
+                           batch_size=chunk_size)
 
     return jac
 

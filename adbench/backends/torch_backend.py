@@ -20,10 +20,11 @@ def func_derivative(torch, f, operation: str, mode: str, chunk_size: int | None 
             jac = tf.jacrev(f, chunk_size=chunk_size)
             return lambda x, _: jac(x)
         if chunk_size:
-            # jacfwd has no chunk_size: vmap the JVP over the basis, chunk_size columns at a time.
+            # jacfwd has no chunk_size: vmap the JVP over the basis, chunk_size columns at a time,
+            # each unit vector made from its index inside the map (no n x n identity is held).
             def jac_chunked(x, _):
-                eye = torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
-                cols = tf.vmap(lambda e: jvp_f(x, e), chunk_size=chunk_size)(eye)
+                index = torch.arange(x.shape[0], device=x.device)
+                cols = tf.vmap(lambda i: jvp_f(x, (index == i).to(x.dtype)), chunk_size=chunk_size)(index)
                 return torch.movedim(cols, 0, -1)
 
             return jac_chunked
