@@ -245,7 +245,7 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         else:
             text += f"only {ad['mode'].iloc[0]} measured (theory: {fmt.theory_words(operation, n, m)})"
         first, second = fmt.best_pair(ad, "backend")
-        text += f"; fastest backend: {first['backend']} {first['mode']} {fmt.seconds(first['median_s'])}"
+        text += f"; fastest backend: {_case_words(first)} {fmt.seconds(first['median_s'])}"
         if second is not None:
             v = fmt.compare_rows(first, second)
             text += (f", {fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of "
@@ -257,6 +257,12 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
             text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written time"
         lines.append(text + _tutorial_words(problem, operation, group))
     return lines
+
+
+def _case_words(row: pd.Series) -> str:
+    """``jax forward``, or ``jax forward chunk=16`` for a chunked case."""
+    chunk = row.get("chunk_size")
+    return f"{row['backend']} {row['mode']}" + (f" chunk={int(chunk)}" if pd.notna(chunk) else "")
 
 
 def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame) -> str:
