@@ -249,7 +249,7 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         if second is not None:
             v = fmt.compare_rows(first, second)
             text += (f", {fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of "
-                     f"{second['backend']}" if v.winner == "a" else
+                     f"{_case_words(second)}" if v.winner == "a" else
                      f", not resolved against {second['backend']} at this noise level" if v.winner is None else
                      f", tied with {second['backend']} (within {fmt.TIE - 1:.0%})")
         manual = at[(at["backend"] == "manual")]
