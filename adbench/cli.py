@@ -137,20 +137,21 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", type=names("--backends"),
                    help="comma-separated backends (default: all but those slow to set up, e.g. torch-compile)")
     p.add_argument("--operations", type=names("--operations"),
-                   help="jacobian, jvp, vjp, hvp, hessian, comma-separated (default: jacobian,hvp)")
+                   help="jacobian, jvp, vjp, hvp, hessian, comma-separated (default: jacobian,hvp; jacobian with --quick)")
     p.add_argument("--modes", type=names("--modes"),
                    help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
                         "(default: all each backend offers)")
     p.add_argument("--sizes", type=positive_ints("--sizes"),
                    help="comma-separated input sizes n for problems that take any n (default: each problem's)")
     scope = p.add_mutually_exclusive_group()
-    scope.add_argument("--quick", action="store_true", help="one size per problem and a short budget: ~20 s")
+    scope.add_argument("--quick", action="store_true",
+                       help="a first look in ~20 s: one size per problem, Jacobians, one round, a short budget")
     scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
     p.add_argument("--dtype", default="float32", help="float32 (default, as in the tutorial) or float64")
     p.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS,
                    help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared machine)")
     p.add_argument("--rounds", type=int_in("--rounds", 1, 100), default=None,
-                   help="rounds per case, each in fresh worker processes (default 2)")
+                   help="rounds per case, each in fresh worker processes (default 2; 1 with --quick)")
     p.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
                    help="sampling time per case, shared by its rounds (default 0.08; 0.03 with --quick)")
     p.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0, metavar="SECONDS",
@@ -226,14 +227,15 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     problems += args.problem
     if args.problem and not args.problems:
         problems = list(args.problem)  # --problem alone means: just my function
+    operations = args.operations or (compare.QUICK_OPERATIONS if args.quick else None)
     specs = compare.build_grid(
         problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick,
-        operations=args.operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device)
+        operations=operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device)
     if not specs:
         raise UsageError("nothing to run: no backend offers the operations and modes asked for "
                          "(see `adbench list`)")
     budget = args.budget if args.budget is not None else (compare.QUICK_BUDGET_S if args.quick else compare.DEFAULT_BUDGET_S)
-    rounds = args.rounds if args.rounds is not None else compare.DEFAULT_ROUNDS
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else compare.DEFAULT_ROUNDS)
     progress = _progress_bar(len(specs) * rounds)
 
     def advance(result) -> None:

@@ -22,6 +22,7 @@ DEFAULT_OPERATIONS = ("jacobian", "hvp")
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
                  "hessian": ("forward-over-reverse", "reverse-over-reverse")}
 DEFAULT_ROUNDS = 2
+QUICK_OPERATIONS = ("jacobian",)
 DEFAULT_BUDGET_S = 0.08
 QUICK_BUDGET_S = 0.03
 
@@ -284,6 +285,14 @@ def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame) -> str:
             f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
 
 
+def _one_round_lines(frame: pd.DataFrame) -> list[str]:
+    rounds = frame.loc[frame["status"] == "ok", "rounds"].dropna()
+    if len(rounds) and int(rounds.max()) == 1:
+        return ["One round (--quick or --rounds 1): the intervals miss the variation between worker processes, "
+                "so its verdicts are less sure than a default run's two rounds."]
+    return []
+
+
 def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None) -> str:
     """The run's results as text: a readable table, markdown, or the tidy rows as csv/json."""
     if fmt_name == "csv":
@@ -300,7 +309,7 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
             blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
         else:
             blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
-    summary = summary_lines(frame) + fmt.noise_lines(noise or {})
+    summary = summary_lines(frame) + fmt.noise_lines(noise or {}) + _one_round_lines(frame)
     if summary:
         head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
         bullet = "- " if fmt_name == "markdown" else "  "

@@ -101,7 +101,7 @@ KEY = ["problem", "size", "operation", "backend", "mode", "dtype", "chunk_size"]
 def agreement_between(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
     """Three figures for two runs of the same grid: median spread, verdicts kept, intervals overlapping."""
     ok_a, ok_b = (f[f["status"] == "ok"].set_index(KEY) for f in (a, b))
-    both = ok_a.join(ok_b, lsuffix="_a", rsuffix="_b", how="inner")
+    both = ok_a.add_suffix("_a").join(ok_b.add_suffix("_b"), how="inner")
     slow = both[both[["median_s_a", "median_s_b"]].min(axis=1) >= 1e-3]
     spread = ((slow["median_s_a"] - slow["median_s_b"]).abs() / slow[["median_s_a", "median_s_b"]].mean(axis=1) * 100)
     overlap = ((both["ci_low_s_a"] <= both["ci_high_s_b"]) & (both["ci_low_s_b"] <= both["ci_high_s_a"])).mean() * 100
