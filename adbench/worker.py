@@ -8,6 +8,7 @@ chatter; answers go to the file descriptor given on the command line.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -56,6 +57,9 @@ def main() -> None:
         os._exit(1)
     # The parent decides what an interrupt means (it keeps the finished cases and stops us).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A crash in compiled code (a segfault in a framework) leaves Python's fatal error and the
+    # innermost frames on stderr, which the parent puts in the case's error.
+    faulthandler.enable()
     out = os.fdopen(answer_fd, "w", buffering=1, encoding="utf-8")
 
     def send(message: dict) -> None:
