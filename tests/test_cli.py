@@ -34,7 +34,7 @@ def test_list_shows_problems_and_backends():
     assert out.returncode == 0, out.stderr
     for name in ("basic", "loss", "control_loop", "tall", "gmm", "lstm", "ode", "mlp", "D=2,K=5", "jax", "jax-eager",
                  "torch", "torch-autograd", "torch-compile", "autograd", "manual", "finite-diff",
-                 "hvp: forward-over-reverse"):
+                 "hvp: all 4 compositions", "hessian: reverse-over-reverse"):
         assert name in out.stdout
     for name in ("jax", "torch", "autograd"):
         info = availability(name)

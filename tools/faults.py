@@ -1256,7 +1256,7 @@ def probe_chatty_crash(tmp: Path):
         c.observed(), c.passed
 
 
-@probe("extra", pending="README.md: exit-code table with 143 and every status's meaning")
+@probe("extra")
 def probe_readme_statuses(tmp: Path):
     from adbench.record import STATUSES
 
