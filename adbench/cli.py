@@ -249,6 +249,9 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
             specs, output=args.output, threads=args.threads, rounds=rounds, budget_s=budget,
             timeout_s=args.timeout, memory_limit_gib=args.memory_limit, device=args.device,
             command="adbench " + " ".join(argv), on_result=advance)
+    except OSError as exc:  # the results could not be written (a full disk, a vanished folder)
+        print(f"adbench compare: error: cannot save the results: {exc}", file=sys.stderr)
+        return EXIT_CASE_FAILED
     finally:
         if progress is not None:
             progress.close()

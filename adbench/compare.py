@@ -231,11 +231,12 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
     lines = []
     ok = frame[frame["status"] == "ok"]
     for (problem, operation), group in ok.groupby(["problem", "operation"], sort=False):
-        size = group["size"].max()
-        at = group[group["size"] == size]
-        ad = at[~at["backend"].map(lambda b: get_backend(b).baseline)]
-        if ad.empty:
+        frameworks = group[~group["backend"].map(lambda b: get_backend(b).baseline)]
+        if frameworks.empty:
             continue
+        size = frameworks["size"].max()  # the largest size an AD case passed at
+        at = group[group["size"] == size]
+        ad = frameworks[frameworks["size"] == size]
         n = int(at["n_inputs"].iloc[0])
         m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
         text = f"{problem} {operation} (n={n} → m={m}): "
@@ -246,13 +247,20 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         else:
             text += f"only {ad['mode'].iloc[0]} measured (theory: {fmt.theory_words(operation, n, m)})"
         first, second = fmt.best_pair(ad, "backend")
-        text += f"; fastest backend: {_case_words(first)} {fmt.seconds(first['median_s'])}"
-        if second is not None:
-            v = fmt.compare_rows(first, second)
-            text += (f", {fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of "
-                     f"{_case_words(second)}" if v.winner == "a" else
-                     f", not resolved against {second['backend']} at this noise level" if v.winner is None else
-                     f", tied with {second['backend']} (within {fmt.TIE - 1:.0%})")
+        v = fmt.compare_rows(first, second) if second is not None else None
+        one = f"{_case_words(first)} {fmt.seconds(first['median_s'])}"
+        if v is None:
+            text += f"; only backend: {one}"
+        elif v.winner == "a":
+            text += (f"; fastest backend: {one}, {fmt.factor(v.factor)} [{fmt.factor(v.low)}, "
+                     f"{fmt.factor(v.high)}] ahead of {_case_words(second)}")
+        elif v.winner == "tie":
+            text += f"; fastest backends tie (within {fmt.TIE - 1:.0%}): {one} and {_case_words(second)}"
+        else:
+            text += (f"; fastest backend not resolved at this noise level: {one} and {_case_words(second)} "
+                     f"{fmt.seconds(second['median_s'])}")
+        if first.get("reference") == "none":
+            text += " (its result is unchecked: no reference was affordable at this size)"
         manual = at[(at["backend"] == "manual")]
         if len(manual):
             text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written time"
@@ -276,7 +284,8 @@ def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame) -> str:
         return ""
     if not tutorial:
         return ""
-    same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"])].set_index("mode")
+    same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"]) & ok["chunk_size"].isna()]
+    same = same.set_index("mode")
     if not {"forward", "reverse"} <= set(same.index):
         return ""
     v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"])

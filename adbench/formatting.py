@@ -27,6 +27,7 @@ def seconds(value: float | None, empty: str = "") -> str:
     """Seconds in the unit read fastest: 3 significant digits, ns to s (1.5 s, 32 µs, 870 ns)."""
     if not is_number(value):
         return empty
+    value = float(f"{value:.3g}")  # rounded first, so 0.9996 s reads 1 s, not 1e+03 ms
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if abs(value) >= scale or unit == "ns":
             v = value / scale

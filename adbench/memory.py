@@ -91,10 +91,3 @@ def death_signal_setter(signum: int = 9) -> Callable[[], None] | None:
         prctl(PR_SET_PDEATHSIG, signum)
 
     return set_death_signal
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG)."""
-    setter = death_signal_setter()
-    if setter is not None:
-        setter()

@@ -7,9 +7,8 @@ import statistics
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import numpy as np
 
-from adbench.timing import NOISY_IQR_RATIO, median_interval, ratio_interval
+from adbench.timing import Measurement, median_interval, ratio_interval
 
 STATUSES = ("ok", "wrong", "error", "timeout", "memory", "skipped")
 FAILED = ("error", "timeout", "memory")  # the case did not finish: exit status 1
@@ -132,23 +131,18 @@ class CaseResult:
         self.rounds = len(rounds) or None
         if not rounds:
             return
-        pooled = [s for r in rounds for s in r]
-        self.samples = len(pooled)
-        self.median_s = statistics.median(pooled)
-        q1, q3 = np.percentile(pooled, [25, 75])
-        self.iqr_s = float(q3 - q1)
-        self.min_s, self.max_s, self.mean_s = min(pooled), max(pooled), statistics.fmean(pooled)
-        self.noisy = bool(self.median_s > 0 and self.iqr_s / self.median_s >= NOISY_IQR_RATIO)
+        pooled = Measurement([s for r in rounds for s in r], number=self.number or 1)
+        self.samples = len(pooled.samples)
+        self.median_s, self.iqr_s, self.noisy = pooled.median, pooled.iqr, pooled.noisy
+        self.min_s, self.max_s, self.mean_s = pooled.min, pooled.max, pooled.mean
         medians = [statistics.median(r) for r in rounds]
         self.round_spread = max(medians) / min(medians) if min(medians) > 0 else None
         # The first round's: later rounds share the run's compilation cache, so theirs are not first calls.
         self.first_call_s = self.raw_first_calls[0] if self.raw_first_calls else None
         f_rounds = [r for r in self.raw_f_samples if r]
         if f_rounds:
-            f_pooled = [s for r in f_rounds for s in r]
-            self.f_median_s = statistics.median(f_pooled)
-            fq1, fq3 = np.percentile(f_pooled, [25, 75])
-            self.f_iqr_s, self.f_min_s = float(fq3 - fq1), min(f_pooled)
+            f = Measurement([s for r in f_rounds for s in r], number=1)
+            self.f_median_s, self.f_iqr_s, self.f_min_s = f.median, f.iqr, f.min
             self.j_over_f = self.median_s / self.f_median_s if self.f_median_s > 0 else None
         if intervals:
             self.ci_low_s, self.ci_high_s = median_interval(rounds)

@@ -228,7 +228,9 @@ class ResultWriter:
         with signals_deferred():
             _atomic_write(self.json_path, payload)
             _atomic_write(self.csv_path, text)
-        self._previous = {"csv_sha256": digest, "n_cases": len(results)}
+            # Inside: an interrupt held during the renames must not leave the next sidecar's
+            # "previous" naming a CSV that was replaced.
+            self._previous = {"csv_sha256": digest, "n_cases": len(results)}
 
 
 def _finite(value: Any) -> Any:

@@ -386,11 +386,13 @@ def run_grid(
 
     done: set[CaseSpec] = set()  # skipped or failed: no further rounds
     outcome.noise["load_average_start"] = _load_average()
-    restore = _pin_parent(settings.cpus)
-    cache = tempfile.TemporaryDirectory(prefix="adbench-compile-cache-")
-    settings.compile_cache = cache.name
+    restore: set[int] | None = None
+    cache: tempfile.TemporaryDirectory | None = None
     workers: dict[str, Worker | None] = {}  # every live worker is here, so an interrupt can end it
     try:
+        restore = _pin_parent(settings.cpus)
+        cache = tempfile.TemporaryDirectory(prefix="adbench-compile-cache-")
+        settings.compile_cache = cache.name
         for spec in specs:  # what can be known without evaluating f needs no worker
             reason = get_backend(spec.backend).supports(get_problem(spec.problem), spec.operation, spec.mode, None,
                                                         spec.chunk_size, spec.device)
@@ -440,7 +442,8 @@ def run_grid(
         try:
             with signals_deferred():
                 _close_all(workers)
-                cache.cleanup()
+                if cache is not None:
+                    cache.cleanup()
                 if restore:
                     os.sched_setaffinity(0, restore)
                 # An interrupt between a case's answer and its report must not lose the case.

@@ -40,9 +40,6 @@ class PreparedCase:
             self.sync(out)
         return self.to_numpy(out)
 
-    # The Jacobian-only name of earlier versions.
-    run_jacobian = run
-
 
 @dataclass(frozen=True)
 class Direction:

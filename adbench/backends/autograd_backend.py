@@ -8,6 +8,11 @@ from adbench.backends._base import AD_MODES, COMPOSITIONS, Backend, Direction, P
 from adbench.xp import namespace
 
 
+# The (operation, mode) pairs that push the n basis vectors through make_jvp.
+BASIS_CASES = {("jacobian", "forward"), ("hvp", "forward-over-forward"), ("hessian", "forward-over-reverse"),
+               ("hessian", "reverse-over-forward"), ("hessian", "forward-over-forward")}
+
+
 class AutogradBackend(Backend):
     name = "autograd"
     framework = "autograd"
@@ -26,6 +31,10 @@ class AutogradBackend(Backend):
 
         return autograd
 
+    def memory_estimate(self, n, m, work, itemsize, operation, mode, chunk_size=None):
+        basis_bytes = n * n * itemsize if (operation, mode) in BASIS_CASES else 0  # the n x n identity
+        return super().memory_estimate(n, m, work, itemsize, operation, mode, chunk_size) + basis_bytes
+
     def preload(self):
         namespace("autograd")
 
@@ -43,8 +52,8 @@ class AutogradBackend(Backend):
                   for k, v in constants.items()}
         vec = direction.v if direction.v is not None else direction.u
         dv = np.asarray(vec, dtype=dtype) if vec is not None else None
-        # Built once, outside the timed call: the forward-mode columns' tangents.
-        eye = basis(xv.shape[0], dtype) if operation in ("jacobian", "hessian", "hvp") else None
+        # Built once, outside the timed call, for the cases that push basis vectors forward.
+        eye = basis(xv.shape[0], dtype) if (operation, mode) in BASIS_CASES else None
 
         def f(v):
             return problem.function(v, xp, **consts)

@@ -335,6 +335,9 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ValueError(f"cannot import {module_name!r} for problem {spec!r}: {exc}") from exc
+        except Exception as exc:  # the module's own code failed (a SyntaxError, an error at import)
+            raise ValueError(f"importing {module_name!r} for problem {spec!r} failed: "
+                             f"{type(exc).__name__}: {exc}") from exc
     try:
         f = getattr(module, attr)
     except AttributeError:

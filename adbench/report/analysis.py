@@ -142,9 +142,7 @@ def slope(x, y) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def ci(row: pd.Series, prefix: str = "") -> tuple[float, float] | None:
-    lo, hi = row.get(f"{prefix}ci_low_s"), row.get(f"{prefix}ci_high_s")
-    return (float(lo), float(hi)) if pd.notna(lo) and pd.notna(hi) else None
+ci = fmt.row_interval  # a row's interval, as compare reads it
 
 
 def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
