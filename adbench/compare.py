@@ -131,7 +131,8 @@ def run(
         "operations": list(dict.fromkeys(s.operation for s in specs)),
         "statistic": "median of calibrated samples (each >= 1 ms of back-to-back synced calls), "
                      "pooled over rounds in fresh worker processes",
-        "interval": "95% percentile bootstrap of the median, resampling rounds, then samples within them",
+        "interval": ("95% interval of the median: the wider of a percentile bootstrap resampling rounds, then "
+                     "samples within them, and Student's t-interval over the rounds' medians"),
     }
     outcome = RunOutcome()
     env = environment(outcome.versions, threads, device=device, framework_builds=outcome.builds)
