@@ -592,6 +592,10 @@ def _run_one(spec: CaseSpec, round_index: int, budget_s: float, settings: RunSet
             result.fail("error", f"worker sent a malformed answer ({type(exc).__name__}: {exc})")
         if result.status not in ("ok", "wrong"):  # error or skipped: no further rounds
             done.add(spec)
+    if answer.get("type") == "error":
+        # A case that raised may leave its framework broken for the rest of the process (a CUDA
+        # error is sticky: every later call in that process fails): the next case gets a fresh worker.
+        retire(worker)
 
 
 def _apply(answer: dict[str, Any], result: CaseResult) -> None:

@@ -156,6 +156,19 @@ USER_MODULE = textwrap.dedent('''
             os._exit(3)  # a segfault's stand-in: the worker dies without a word
         return xp.sum(x ** 3)
 
+    _broken = []
+
+    def breaks_torch(x, xp):
+        if "torch" in xp.__name__:  # like a sticky CUDA error: the process stays broken
+            _broken.append(True)
+            raise RuntimeError("this call leaves torch broken")
+        return xp.sum(x ** 3)
+
+    def fails_after_breakage(x, xp):
+        if _broken:
+            raise RuntimeError("an earlier case broke this process")
+        return xp.sum(x ** 3)
+
     def slow_on_manual_fd(x, xp):
         # adbench probes a user function's output shape once with NumPy on 0.5 ... 1.5;
         # only the timed calls (on other inputs) are slow.
@@ -205,6 +218,19 @@ def test_failures_do_not_stop_the_run(user_module):
         assert status[("square_sum", "autograd", "reverse")][0] == "ok"
     assert status[("fails_on_torch", "finite-diff", "central")][0] == "ok"
     assert status[("crashes_autograd", "finite-diff", "central")][0] == "ok"
+
+
+@pytest.mark.skipif(not availability("torch").available, reason="torch is not installed")
+def test_a_case_that_raised_does_not_break_the_next(user_module):
+    """After a case raised, the next runs in a fresh worker (a CUDA error poisons its process)."""
+    out = adbench("compare", "--problem", "userfuncs:breaks_torch", "--problem", "userfuncs:fails_after_breakage",
+                  "--sizes", "3", "--operations", "jacobian", "--backends", "torch", *FAST, "--output", "r.csv",
+                  env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}, cwd=user_module)
+    assert out.returncode == 1, out.stderr
+    frame, _ = read_results(user_module / "r.csv")
+    status = {(r.problem.split(":")[1], r.mode): r.status for r in frame.itertuples()}
+    assert status == {("breaks_torch", "forward"): "error", ("breaks_torch", "reverse"): "error",
+                      ("fails_after_breakage", "forward"): "ok", ("fails_after_breakage", "reverse"): "ok"}
 
 
 def test_timeout_is_recorded(user_module):

@@ -155,3 +155,20 @@ def test_a_cpu_run_pins_jax_to_the_cpu(tmp_path):
     builds = meta["environment"]["framework_builds"]["jax"]
     assert builds["backend"] == "cpu" and all(d.startswith(("TFRT_CPU", "CpuDevice", "cpu")) or "cpu" in d.lower()
                                               for d in builds["devices"]), json.dumps(builds)
+
+
+def test_float32_matmuls_are_full_precision_for_every_framework(tmp_path):
+    """XLA's GPU default is TF32 (~1e-3 relative error); workers ask for full float32, as torch's default."""
+    for device in ("cpu", "cuda", None):
+        assert worker_environment(1, base={}, device=device)["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
+    assert worker_environment(1, base={"JAX_DEFAULT_MATMUL_PRECISION": "float32"})[
+        "JAX_DEFAULT_MATMUL_PRECISION"] == "float32", "a user's own setting stays"
+    require_backend("jax")
+    require_backend("torch")
+    csv = tmp_path / "r.csv"
+    out = adbench_cli("compare", "--problems", "basic", "--backends", "jax,torch", "--operations", "jacobian",
+                      "--rounds", "1", "--budget", "0.002", "--output", str(csv))
+    assert out.returncode == 0, out.stderr
+    builds = read_results(csv)[1]["environment"]["framework_builds"]
+    assert builds["jax"]["matmul_precision"] == "highest"
+    assert builds["torch"]["matmul_precision"] == "highest"

@@ -99,7 +99,8 @@ class JaxBackend(Backend):
         import jaxlib
 
         return {"jaxlib": getattr(jaxlib, "__version__", None), "backend": jax.default_backend(),
-                "devices": [str(d) for d in jax.devices()]}
+                "devices": [str(d) for d in jax.devices()],
+                "matmul_precision": jax.config.jax_default_matmul_precision or "default"}
 
     def device_peak(self, device):
         if device != "cuda":

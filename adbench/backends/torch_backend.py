@@ -76,7 +76,8 @@ class TorchBackend(Backend):
 
     def build_info(self):
         torch = self.load()
-        info = {"cuda_build": torch.version.cuda, "cuda_available": torch.cuda.is_available()}
+        info = {"cuda_build": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
+                "matmul_precision": torch.get_float32_matmul_precision()}
         if torch.cuda.is_available():
             info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
             info["cudnn"] = torch.backends.cudnn.version()
