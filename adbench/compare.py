@@ -15,6 +15,7 @@ from adbench.backends import AD_MODES, OPERATIONS, SECOND_ORDER, backend_names, 
 from adbench.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.record import FAILED, CaseResult
+from adbench.timing import INTERVAL_METHOD
 
 DEFAULT_OPERATIONS = ("jacobian", "hvp")
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
@@ -131,8 +132,7 @@ def run(
         "operations": list(dict.fromkeys(s.operation for s in specs)),
         "statistic": "median of calibrated samples (each >= 1 ms of back-to-back synced calls), "
                      "pooled over rounds in fresh worker processes",
-        "interval": ("95% interval of the median: the wider of a percentile bootstrap resampling rounds, then "
-                     "samples within them, and Student's t-interval over the rounds' medians"),
+        "interval": INTERVAL_METHOD,
     }
     outcome = RunOutcome()
     env = environment(outcome.versions, threads, device=device, framework_builds=outcome.builds)

@@ -40,6 +40,18 @@ def git_commit(path: Path | None = None) -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
+def git_dirty(path: Path | None = None) -> bool | None:
+    """Whether tracked files differ from the commit (a run from an edited tree is not that commit's)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=path or Path(__file__).parent,
+            capture_output=True, text=True, timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def visible_gpus() -> list[dict[str, str]]:
     """NVIDIA GPUs this machine shows (nvidia-smi), without importing a framework: name, driver, memory."""
     try:
@@ -73,6 +85,7 @@ def environment(framework_versions: dict[str, str | None], threads: int, device:
         "adbench_version": __version__,
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "hostname": platform.node(),
         "platform": platform.platform(),
         "python": platform.python_version(),

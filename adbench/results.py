@@ -203,6 +203,7 @@ class ResultWriter:
         self.csv_path, self.json_path = Path(csv_path), sidecar_path(Path(csv_path))
         self.run_id, self.environment, self.settings = run_id, environment, settings
         self.noise: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}  # further sidecar keys (a re-analysis names its source)
         self._previous = {"csv_sha256": None, "n_cases": 0}
 
     def write(self, results: list[CaseResult]) -> None:
@@ -221,6 +222,7 @@ class ResultWriter:
             "csv_sha256": digest,
             "n_cases": len(results),
             "previous": self._previous,
+            **self.extra,
             "cases": [r.sidecar() for r in results],
         }
         # NaN and infinities are not JSON: they are written as null, never as invalid JSON.
@@ -387,6 +389,53 @@ def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if unknown:
         raise DamagedResultsError(f"{csv_path}: unknown status {sorted(unknown)[0]!r}; valid: {', '.join(STATUSES)}")
     return frame, meta
+
+
+SPEC_KEYS = ("problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size", "status")
+
+
+def reanalyse(source: Path, target: Path) -> Path:
+    """A copy of a set with its statistics recomputed from its raw samples by this adbench.
+
+    Medians, spreads, intervals and ratios are derived again from the samples every round kept
+    in the sidecar (statistics improved since the run, say); nothing is timed, and status,
+    errors, checks and memory are the run's. The copy keeps the run's id and environment, states
+    the interval method it now uses, and its sidecar's ``reanalysed`` names the source set and
+    its checksum.
+    """
+    from adbench.environment import git_commit
+    from adbench.timing import INTERVAL_METHOD
+    from adbench import __version__
+
+    source, target = Path(source), Path(target)
+    if source.resolve() == target.resolve():
+        raise ValueError(f"{target}: write the re-analysis beside its source, not over it")
+    frame, meta = read_results(source)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ResultsFormatError(f"{source}: only version {FORMAT_VERSION} sets keep every round's samples")
+    results = []
+    for row, kept in zip(frame.to_dict("records"), meta["cases"]):
+        values = {k: _none_if_nan(row[k]) for k in COLUMNS}
+        values = {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
+        if any(values[k] != kept.get(k) for k in SPEC_KEYS):
+            raise DamagedResultsError(f"{source}: its rows and its sidecar's cases are not in the same order")
+        result = CaseResult(**values)
+        result.raw_samples, result.raw_f_samples = kept["raw_samples"], kept["raw_f_samples"]
+        result.raw_first_calls, result.traceback = kept["raw_first_calls"], kept.get("traceback")
+        if result.raw_samples:
+            result.summarize()
+        results.append(result)
+    writer = ResultWriter(target, meta["run_id"], meta["environment"],
+                          {**meta["settings"], "interval": INTERVAL_METHOD})
+    writer.noise = meta.get("noise") or {}
+    writer.extra = {"reanalysed": {
+        "from": source.name, "csv_sha256": meta.get("csv_sha256"),
+        "interval_before": (meta.get("settings") or {}).get("interval"),
+        "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "adbench_version": __version__, "git_commit": git_commit(),
+    }}
+    writer.write(results)
+    return target
 
 
 def find_result_sets(directory: Path) -> list[Path]:

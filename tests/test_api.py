@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -152,3 +153,17 @@ def test_unavailable_backend_raises_import_error_with_reason():
     """)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("BackendUnavailableError backend 'jax' is unavailable")
+
+
+def test_git_dirty_tells_an_edited_tree_from_its_commit(tmp_path):
+    from adbench.environment import git_dirty
+
+    assert git_dirty(tmp_path) is None, "not a repository"
+    run = functools.partial(subprocess.run, cwd=tmp_path, check=True, capture_output=True)
+    run(["git", "init", "-q"])
+    (tmp_path / "a.py").write_text("x = 1\n")
+    run(["git", "add", "a.py"])
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a"])
+    assert git_dirty(tmp_path) is False
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert git_dirty(tmp_path) is True

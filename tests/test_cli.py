@@ -78,6 +78,7 @@ def test_compare_tiny_grid_every_backend(tmp_path):
                 "timestamp", "adbench_version", "device"):
         assert key in env
     assert env["threads"] == 1 and env["device"] == "cpu"
+    assert env["git_dirty"] in (True, False, None)
     assert len(meta["cases"]) == len(frame)
     assert all(sum(map(len, c["raw_samples"])) == s and len(c["raw_samples"]) == 2
                for c, s in zip(meta["cases"], frame["samples"]))

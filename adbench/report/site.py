@@ -244,7 +244,7 @@ def _environment_rows(result: ResultSet) -> list[tuple[str, str]]:
     rows += [
         ("Python", f"{env.get('python_implementation', '')} {env.get('python', '?')}".strip()),
         ("platform", env.get("platform") or "?"),
-        ("adbench", ", ".join(filter(None, [env.get("adbench_version"), f"commit {commit[:10]}" if commit else None]))
+        ("adbench", ", ".join(filter(None, [env.get("adbench_version"), f"commit {commit[:10]}" + (" (tree modified)" if env.get("git_dirty") else "") if commit else None]))
          or "?"),
         ("results format", f"version {result.format_version}" if result.format_version else
          ("asv results" if result.from_asv else "?")),

@@ -1,0 +1,40 @@
+"""Recompute a result set's statistics from its raw samples with this adbench (nothing is timed).
+
+    python tools/reanalyse.py results/reference/compare-cuda.csv /tmp/compare-cuda.csv
+    python tools/reanalyse.py --in-place results/reference/*.csv   # replaces each set (it stays in git history)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adbench.results import reanalyse, sidecar_path  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="+", type=Path, help="result-set CSVs (then a target, without --in-place)")
+    parser.add_argument("--in-place", action="store_true", help="replace each set by its re-analysis")
+    args = parser.parse_args()
+    if not args.in_place:
+        if len(args.sets) != 2:
+            parser.error("give a source and a target CSV, or --in-place and the sets")
+        print(reanalyse(*args.sets))
+        return 0
+    for source in args.sets:
+        with tempfile.TemporaryDirectory(dir=source.parent) as tmp:
+            done = reanalyse(source, Path(tmp) / source.name)
+            os.replace(sidecar_path(done), sidecar_path(source))
+            os.replace(done, source)
+        print(f"re-analysed {source}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
