@@ -99,6 +99,8 @@ def verdict(a: float, a_ci: tuple[float, float] | None, b: float, b_ci: tuple[fl
         return Verdict("b", fac, lo, hi)  # a is slower: b wins
     if hi < 1:
         return Verdict("a", fac, 1 / hi, 1 / lo)
+    if a < b:  # the interval of the factor as it is stated, slower over faster
+        lo, hi = 1 / hi, 1 / lo
     if 1 / TIE <= lo and hi <= TIE:
         return Verdict("tie", fac, lo, hi)
     return Verdict(None, fac, lo, hi)

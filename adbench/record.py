@@ -65,7 +65,7 @@ class CaseResult:
                                             "compile + run), from the first round: later rounds reuse its "
                                             "compilations")
     median_s: float = column("float64", "median of all samples: the headline")
-    ci_low_s: float = column("float64", "95% interval of the median: hierarchical bootstrap over rounds and samples")
+    ci_low_s: float = column("float64", "95% interval of the median: the wider of a bootstrap over rounds and samples and a t-interval over log round medians")
     ci_high_s: float = column("float64", "upper end of that interval")
     iqr_s: float = column("float64", "interquartile range of the samples")
     min_s: float = column("float64", "fastest sample")

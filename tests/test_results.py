@@ -63,3 +63,12 @@ def test_reanalysis_refuses_a_sidecar_out_of_step_with_its_rows(measured, tmp_pa
     (tmp_path / source.with_suffix(".json").name).write_text(json.dumps(meta))
     with pytest.raises(DamagedResultsError, match="not in the same order"):
         reanalyse(tmp_path / source.name, tmp_path / "re.csv")
+
+
+def test_the_report_says_a_set_was_reanalysed(measured, tmp_path):
+    from adbench.report import build_report
+
+    folder = tmp_path / "sets"
+    reanalyse(measured, folder / "re.csv")
+    index = build_report([folder], tmp_path / "site")
+    assert "re-analysed from the raw samples" in Path(index).read_text(encoding="utf-8")

@@ -146,3 +146,19 @@ def test_equal_cases_are_rarely_called_different():
         named += verdict(np.median(np.concatenate(a)), median_interval(a),
                          np.median(np.concatenate(b)), median_interval(b)).resolved
     assert named < 10
+
+
+@pytest.mark.parametrize("a, a_ci, b, b_ci, winner", [
+    (1.0, (0.9, 1.1), 3.0, (2.8, 3.2), "a"),      # separated, a faster
+    (3.0, (2.8, 3.2), 1.0, (0.9, 1.1), "b"),      # separated, b faster
+    (1.0, (0.95, 1.05), 1.1, (1.0, 1.2), None),   # overlapping, a faster by medians
+    (1.2, (0.9, 1.5), 1.0, (0.7, 1.3), None),     # overlapping, b faster by medians
+    (1.0, (0.99, 1.01), 1.01, (1.0, 1.02), "tie"),
+])
+def test_a_verdicts_interval_brackets_its_factor(a, a_ci, b, b_ci, winner):
+    """The stated factor (slower over faster) lies inside its interval, whichever is faster."""
+    from adbench.formatting import verdict
+
+    v = verdict(a, a_ci, b, b_ci)
+    assert v.winner == winner
+    assert v.low <= v.factor <= v.high

@@ -253,6 +253,11 @@ def _environment_rows(result: ResultSet) -> list[tuple[str, str]]:
         ("settings", ", ".join(f"{k} = {_words(v)}" for k, v in settings.items()) or "—"),
         ("file", result.path.name),  # not the full path: the pages get published
     ]
+    again = result.meta.get("reanalysed")
+    if isinstance(again, dict):
+        rows.insert(-1, ("statistics", f"re-analysed from the raw samples on {again.get('at') or '?'} by adbench "
+                                       f"{again.get('adbench_version') or '?'} (commit {str(again.get('git_commit'))[:10]}); "
+                                       f"the run's own interval: {again.get('interval_before') or '?'}"))
     return rows
 
 
