@@ -146,7 +146,7 @@ def _bytes_axis(ax, axis: str = "y") -> None:
 
 
 def _ratio_axis(ax, axis: str = "y") -> None:
-    _unit_axis(ax, lambda v: f"{v:g}×", axis)
+    _unit_axis(ax, fmt.factor, axis)  # 100,000×, not 1e+05×
 
 
 def sizes_of(rows: pd.DataFrame) -> list[int]:
@@ -290,11 +290,11 @@ def _dot_plot(frame: pd.DataFrame, info: ProblemInfo, column: str, title: str, x
                     va="center", color=WRONG_COLOUR, fontsize=9)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
-    axis(ax, "x")
     handles = [wrong_handle()] if wrong_seen else []
-    if band:
+    if band:  # before the axis is ticked: the band can widen its span past where 1-2-5 steps fit
         ax.axvspan(*band[0], color=BAND_COLOUR, alpha=0.18, zorder=0, linewidth=0)
         handles.append(band_handle(band[1]))
+    axis(ax, "x")
     _legend(fig, handles, ncols=2)
     ax.set_xlabel(xlabel)
     ax.set_title(f"{title} (n = {integer(info.sizes[0])})" if info.sizes else title, loc="left")
@@ -642,7 +642,8 @@ def chunk_tradeoff(frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], lim
         handles.append(Line2D([], [], color=WRONG_COLOUR, linestyle=(0, (4, 2)),
                               label=f"memory limit ({fmt.bytes_(limit)})"))
     handles += [wrong_handle()] if wrong else []
-    _legend(fig, handles, ncols=3)
+    # One panel is 5.6 in wide: three long labels a row ("memory limit (8 GiB)") run off its edges.
+    _legend(fig, handles, ncols=2 if len(panels) == 1 else 3)
     return to_svg(fig, f"{info.name} chunks"), len(panels)
 
 
