@@ -25,9 +25,11 @@ print("python", sys.version.split()[0], "| torch", torch.__version__, "cuda", to
 EOF
 
 mkdir -p "$DEST"
-[ "${SMOKE:-1}" = 1 ] && timeout -s TERM 120 "$PYTHON" -m adbench compare --quick --device "$DEVICE" --backends jax,torch,torch-compile \
-    --problems basic,loss --output /tmp/adbench-smoke.csv
-echo "smoke exit ${PIPESTATUS[0]:-skipped}"
+if [ "${SMOKE:-1}" = 1 ]; then
+    timeout -s TERM 120 "$PYTHON" -m adbench compare --quick --device "$DEVICE" --backends jax,torch,torch-compile \
+        --problems basic,loss --output /tmp/adbench-smoke.csv
+    echo "smoke exit $?"
+fi
 
 start=$(date +%s)
 timeout -s TERM "$LIMIT" "$PYTHON" -m adbench compare --device "$DEVICE" --backends jax,torch,torch-compile \

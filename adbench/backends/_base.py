@@ -18,6 +18,9 @@ AD_MODES = ("forward", "reverse")
 COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
 OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian")
 SECOND_ORDER = ("hvp", "hessian")
+# What a framework with forward and reverse mode offers: every operation, every composition.
+EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
+              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import AD_MODES, COMPOSITIONS, Backend, Direction, PreparedCase, basis, float_dtype
+from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, basis, float_dtype
 from adbench.xp import namespace
 
 
@@ -22,8 +22,7 @@ class AutogradBackend(Backend):
     colour = "#009E73"
     order = 30
     # Its forward mode composes with its reverse mode both ways.
-    operations = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-                  "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+    operations = EVERY_MODE
     vectorized = False  # every pass runs in a Python loop
 
     def load(self, threads=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import AD_MODES, COMPOSITIONS, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
 from adbench.xp import namespace
 
 
@@ -55,8 +55,7 @@ class TorchBackend(Backend):
     label = "PyTorch (torch.func)"
     colour = "#D55E00"
     order = 20
-    operations = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-                  "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+    operations = EVERY_MODE
     chunkable = True
     devices = ("cpu", "cuda")
 
