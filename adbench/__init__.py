@@ -20,7 +20,7 @@ _LAZY = {
     "BackendUnavailableError": "adbench.errors", "UnknownChoiceError": "adbench.errors",
     "Problem": "adbench.problems", "get_problem": "adbench.problems", "list_problems": "adbench.problems",
     "problem_from_function": "adbench.problems", "register": "adbench.problems",
-    "CaseResult": "adbench.record",
+    "CaseResult": "adbench.engine.record",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

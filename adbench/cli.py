@@ -128,7 +128,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # -- compare --------------------------------------------------------------------------------------
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
-    from adbench.threads import DEFAULT_THREADS
+    from adbench.engine.threads import DEFAULT_THREADS
 
     p.add_argument("--problems", type=names("--problems"), help="comma-separated problem names (default: all registered)")
     p.add_argument("--problem", action="append", default=[], metavar="MODULE:FUNCTION",
@@ -175,8 +175,8 @@ def _validate_compare(args: argparse.Namespace) -> None:
     from adbench.backends import AD_MODES, COMPOSITIONS, DEVICES, DTYPES, OPERATIONS, get_backend
     from adbench.errors import UnknownChoiceError
     from adbench.problems import get_problem
-    from adbench.results import check_output_path
-    from adbench.threads import check_threads
+    from adbench.engine.results import check_output_path
+    from adbench.engine.threads import check_threads
 
     try:
         if args.format not in FORMATS:
@@ -206,7 +206,7 @@ def _validate_compare(args: argparse.Namespace) -> None:
             get_problem(spec)
         check_threads(args.threads)
         if args.device == "cuda":
-            from adbench.environment import visible_gpus
+            from adbench.engine.environment import visible_gpus
 
             if not visible_gpus():
                 raise UsageError(f"--device cuda: no CUDA GPU is visible here (nvidia-smi finds none); devices "

@@ -12,10 +12,10 @@ import pandas as pd
 
 from adbench import formatting as fmt
 from adbench.backends import AD_MODES, OPERATIONS, SECOND_ORDER, backend_names, get_backend
-from adbench.cases import CaseSpec
+from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
-from adbench.record import FAILED, CaseResult
-from adbench.timing import INTERVAL_METHOD
+from adbench.engine.record import FAILED, CaseResult
+from adbench.engine.timing import INTERVAL_METHOD
 
 DEFAULT_OPERATIONS = ("jacobian", "hvp")
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
@@ -117,9 +117,9 @@ def run(
     """
     import time
 
-    from adbench.environment import environment
-    from adbench.results import ResultWriter, check_output_path, new_run_id, reserve_default_path
-    from adbench.runner import RunOutcome, RunSettings, run_grid
+    from adbench.engine.environment import environment
+    from adbench.engine.results import ResultWriter, check_output_path, new_run_id, reserve_default_path
+    from adbench.engine.runner import RunOutcome, RunSettings, run_grid
 
     path = check_output_path(output) if output is not None else reserve_default_path()
     settings = RunSettings(threads=threads, budget_s=budget_s, rounds=rounds, timeout_s=timeout_s,
@@ -163,7 +163,7 @@ def run(
     finally:
         writer.noise = outcome.noise
         writer.write(outcome.results)  # the last chance: an error here is the run's error
-    from adbench.results import rows_to_frame
+    from adbench.engine.results import rows_to_frame
 
     frame = rows_to_frame(outcome.results)
     return CompareRun(outcome, frame, path, recorded)

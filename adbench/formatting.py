@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.timing import NOISY_IQR_RATIO, ratio_interval
+from adbench.engine.timing import NOISY_IQR_RATIO, ratio_interval
 
 # Two measurements whose ratio interval lies inside [1/TIE, TIE] are the same speed, as far as
 # anyone should care: the data show them equal. Overlapping intervals that reach beyond it are

@@ -3,7 +3,7 @@
 asv imports this package first in every process it benchmarks in (and in the forkserver that
 forks them), so the thread variables are set here, before any framework loads, by the very
 function that sets them for `adbench compare`'s workers. ``ADBENCH_THREADS`` (default 1) picks the
-count. Importing ``adbench.threads`` loads neither NumPy nor a framework (``import adbench`` is
+count. Importing ``adbench.engine.threads`` loads neither NumPy nor a framework (``import adbench`` is
 lazy). asv itself imports NumPy before this package, via pympler, so NumPy's BLAS is also limited
 at run time: see ``_common.pin_threads``.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from adbench.threads import worker_environment
+from adbench.engine.threads import worker_environment
 
 THREADS = int(os.environ.get("ADBENCH_THREADS", "1"))
 

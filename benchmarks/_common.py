@@ -5,7 +5,7 @@ size of each registered problem's default run), the operation (``jacobian``, ``j
 ``hvp``, ``hessian``), backend and mode (``jax-reverse``, ``torch-forward-over-reverse``; a
 baseline with one mode of its own name is just ``manual``) and the device (``cpu``, and ``cuda``
 where a GPU is visible). Everything else comes from adbench: the case is built by
-``adbench.cases.build_case`` and skipped by ``adbench.cases.skip_reason``.
+``adbench.engine.cases.build_case`` and skipped by ``adbench.engine.cases.skip_reason``.
 
 A case that cannot run here raises NotImplementedError in ``setup``, which asv records as a skip
 (n/a): a backend whose framework is missing, a combination the backend does not offer, a
@@ -27,12 +27,12 @@ from collections.abc import Callable
 from typing import Any
 
 from adbench.backends import OPERATIONS, PreparedCase, backend_info, backend_names, get_backend
-from adbench.cases import CaseSpec, build_case, skip_reason, warm_up
+from adbench.engine.cases import CaseSpec, build_case, skip_reason, warm_up
 from adbench.compare import DEFAULT_MODES
-from adbench.environment import visible_gpus
+from adbench.engine.environment import visible_gpus
 from adbench.problems import get_problem, list_problems
-from adbench.threads import cpus_for
-from adbench.timing import TARGET_SAMPLE_S, calibrate, first_call
+from adbench.engine.threads import cpus_for
+from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, first_call
 
 from benchmarks import THREADS
 
@@ -174,7 +174,7 @@ def timed_function(case: str, backend: str, device: str) -> tuple[Callable[[], A
 
 def fresh_case(case: str, operation: str, variant: str, device: str) -> PreparedCase:
     """The case built but never called, in a process whose framework has already run another
-    case (``adbench.cases.warm_up``, as the CLI's workers do): the first call keeps only this
+    case (``adbench.engine.cases.warm_up``, as the CLI's workers do): the first call keeps only this
     case's own trace, compile and run, not the framework's one-time start."""
     spec = require(case, operation, variant, device)
     warm_up(spec)

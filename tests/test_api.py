@@ -68,7 +68,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 def test_import_is_light():
     out = run_python("""
-        import sys, adbench, adbench.cli, adbench.compare, adbench.runner, adbench.results
+        import sys, adbench, adbench.cli, adbench.compare, adbench.engine.runner, adbench.engine.results
         heavy = [m for m in ("jax", "torch", "autograd", "matplotlib", "array_api_compat") if m in sys.modules]
         print(heavy)
     """)
@@ -79,7 +79,7 @@ def test_import_is_light():
 def test_import_adbench_loads_not_even_numpy():
     """The package and its CLI entry point import nothing heavy until a public name is used."""
     out = run_python("""
-        import sys, adbench, adbench.cli, adbench.threads
+        import sys, adbench, adbench.cli, adbench.engine.threads
         print(sorted(m for m in ("numpy", "pandas", "jax", "torch") if m in sys.modules))
         adbench.jacobian
         print("numpy" in sys.modules)
@@ -156,7 +156,7 @@ def test_unavailable_backend_raises_import_error_with_reason():
 
 
 def test_git_dirty_tells_an_edited_tree_from_its_commit(tmp_path):
-    from adbench.environment import git_dirty
+    from adbench.engine.environment import git_dirty
 
     assert git_dirty(tmp_path) is None, "not a repository"
     run = functools.partial(subprocess.run, cwd=tmp_path, check=True, capture_output=True)

@@ -18,7 +18,7 @@ from adbench.backends import backend_names, get_backend
 from adbench.problems import list_problems, problem_from_function
 from adbench.problems import _registry
 from adbench.backends import OPERATIONS
-from adbench.threads import THREAD_VARIABLES, worker_environment
+from adbench.engine.threads import THREAD_VARIABLES, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("jax", "torch", "autograd")

@@ -17,7 +17,7 @@ import pytest
 import adbench
 from adbench.backends import get_backend
 from adbench.backends.numpy_baselines import central_differences
-from adbench.cases import direction
+from adbench.engine.cases import direction
 from adbench.problems import get_problem, list_problems
 
 from conftest import backend_modes, require_backend

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adbench.results import COLUMNS, FORMAT_VERSION, read_results
+from adbench.engine.results import COLUMNS, FORMAT_VERSION, read_results
 
 from conftest import availability
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adbench.record import COLUMNS, STATUS_MEANING
+from adbench.engine.record import COLUMNS, STATUS_MEANING
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from adbench.backends import get_backend  # noqa: E402
 from adbench.report import analysis  # noqa: E402
 from adbench.report.data import NoResultsError, backend_style, load_sets, read_sets  # noqa: E402
 from adbench.report.site import OutputNotOursError  # noqa: E402
-from adbench.results import ResultWriter, read_results, write_results  # noqa: E402
+from adbench.engine.results import ResultWriter, read_results, write_results  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 ASV_FIXTURE = Path(__file__).parent / "fixtures" / "asv"
@@ -91,7 +91,7 @@ def make_set(path: Path, rows: list[dict], environment: dict | None = None, sett
     if noise is None:
         write_results(path, rows, env, settings or {})
     else:
-        from adbench.record import CaseResult
+        from adbench.engine.record import CaseResult
 
         writer = ResultWriter(path, "crafted", env, settings or {})
         writer.noise = noise

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adbench.results import DamagedResultsError, read_results, reanalyse
-from adbench.timing import INTERVAL_METHOD, median_interval
+from adbench.engine.results import DamagedResultsError, read_results, reanalyse
+from adbench.engine.timing import INTERVAL_METHOD, median_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adbench.timing import Measurement, calibrate, measure, time_block
+from adbench.engine.timing import Measurement, calibrate, measure, time_block
 
 
 class FakeClock:
@@ -87,7 +87,7 @@ def test_sync_is_called_on_every_result():
 def test_two_rounds_that_disagree_give_a_t_wide_interval():
     """Two rounds know little about the variation between processes: Student's t with one degree of
     freedom, not a bootstrap that redraws the same round half the time."""
-    from adbench.timing import median_interval
+    from adbench.engine.timing import median_interval
 
     lo, hi = median_interval([[1.0] * 20, [1.1] * 20])
     logs = np.log([1.0, 1.1])
@@ -99,7 +99,7 @@ def test_two_rounds_that_disagree_give_a_t_wide_interval():
 def test_the_round_interval_is_multiplicative_and_positive(scale):
     """Rounds 20 % apart: a positive interval as wide in ratio at every scale (on the linear scale
     its lower end went below zero, so a 40x gap between two such cases was never resolved)."""
-    from adbench.timing import median_interval
+    from adbench.engine.timing import median_interval
 
     lo, hi = median_interval([[1.0 * scale] * 20, [1.25 * scale] * 20])
     assert 0 < lo < scale < 1.25 * scale < hi
@@ -110,7 +110,7 @@ def test_the_round_interval_is_multiplicative_and_positive(scale):
 def test_two_round_intervals_cover_the_process_median():
     """Simulated: each process's median is lognormal around the truth (10 % between processes,
     2 % noise within); two rounds' interval holds the truth in ≥ 93 % of 400 trials."""
-    from adbench.timing import median_interval
+    from adbench.engine.timing import median_interval
 
     rng = np.random.default_rng(3)
     covered = 0
@@ -122,7 +122,7 @@ def test_two_round_intervals_cover_the_process_median():
 
 
 def test_one_round_is_a_plain_bootstrap_of_its_samples():
-    from adbench.timing import median_interval
+    from adbench.engine.timing import median_interval
 
     samples = list(np.linspace(0.9, 1.1, 41))
     lo, hi = median_interval([samples])
@@ -133,7 +133,7 @@ def test_equal_cases_are_rarely_called_different():
     """Two cases drawn alike (2 % noise within a process, 5 % between processes, two rounds each):
     a verdict names a winner in under 5 % of 200 trials, where a bootstrap alone named one in ~25 %."""
     from adbench.formatting import verdict
-    from adbench.timing import median_interval
+    from adbench.engine.timing import median_interval
 
     rng = np.random.default_rng(7)
 

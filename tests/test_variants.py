@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 import adbench
-from adbench.environment import visible_gpus
+from adbench.engine.environment import visible_gpus
 from adbench.problems import get_problem, list_problems
-from adbench.results import read_results
-from adbench.threads import worker_environment
+from adbench.engine.results import read_results
+from adbench.engine.threads import worker_environment
 
 from conftest import availability, require_backend
 

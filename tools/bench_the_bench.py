@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from adbench.formatting import verdict
-from adbench.results import read_results
-from adbench.threads import cpus_for
-from adbench.timing import measure, time_block
+from adbench.engine.results import read_results
+from adbench.engine.threads import cpus_for
+from adbench.engine.timing import measure, time_block
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -166,7 +166,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def read_set(csv: Path):
-    from adbench.results import read_results
+    from adbench.engine.results import read_results
 
     return read_results(csv)
 
@@ -221,7 +221,7 @@ def _stat(pid: int) -> tuple[str, int] | None:
 
 
 def worker_pids(parent: int) -> list[int]:
-    """Live ``adbench.worker`` processes whose parent is ``parent``."""
+    """Live ``adbench.engine.worker`` processes whose parent is ``parent``."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -233,13 +233,13 @@ def worker_pids(parent: int) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"adbench.worker" in cmdline:
+        if b"adbench.engine.worker" in cmdline:
             pids.append(int(entry.name))
     return pids
 
 
 def workers_of(run: int) -> list[int]:
-    """Live ``adbench.worker`` processes started by the run ``run``, wherever they were re-parented
+    """Live ``adbench.engine.worker`` processes started by the run ``run``, wherever they were re-parented
     (a worker's last argument is its parent's pid)."""
     pids = []
     for entry in Path("/proc").iterdir():
@@ -250,7 +250,7 @@ def workers_of(run: int) -> list[int]:
         except OSError:
             continue
         args = [a for a in args if a]
-        if b"adbench.worker" in args and args[-1] == str(run).encode() and alive(int(entry.name)):
+        if b"adbench.engine.worker" in args and args[-1] == str(run).encode() and alive(int(entry.name)):
             pids.append(int(entry.name))
     return pids
 
@@ -341,7 +341,7 @@ def probe_jax_error_message(tmp: Path):
 # -- 2. concurrent runs never share a set --------------------------------------------------------------------------
 @probe("2")
 def probe_concurrent_default_path(tmp: Path):
-    from adbench.results import DamagedResultsError, reserve_default_path
+    from adbench.engine.results import DamagedResultsError, reserve_default_path
 
     c = Checks()
     args = ("compare", "--problems", "basic", "--backends", "manual,finite-diff", *FAST)
@@ -390,8 +390,8 @@ def probe_output_json(tmp: Path):
 
 # -- 4. damaged result sets --------------------------------------------------------------------------------------
 def _synthetic_set(folder: Path, name: str, rows: int = 3) -> Path:
-    from adbench.record import CaseResult
-    from adbench.results import write_results
+    from adbench.engine.record import CaseResult
+    from adbench.engine.results import write_results
 
     results = []
     for i in range(rows):
@@ -409,7 +409,7 @@ def _synthetic_set(folder: Path, name: str, rows: int = 3) -> Path:
 
 @probe("4")
 def probe_damaged_sets_read(tmp: Path):
-    from adbench.results import DamagedResultsError, ResultsFormatError, ResultWriter, find_result_sets
+    from adbench.engine.results import DamagedResultsError, ResultsFormatError, ResultWriter, find_result_sets
 
     c = Checks()
     good = _synthetic_set(tmp, "good")
@@ -467,7 +467,7 @@ def probe_damaged_sets_read(tmp: Path):
     # Interrupted between the sidecar's rename and the CSV's: consistent, one step behind.
     writer_csv = tmp / "between" / "run.csv"
     writer = ResultWriter(writer_csv, "run-between", {}, {})
-    from adbench.record import CaseResult
+    from adbench.engine.record import CaseResult
 
     rows = [CaseResult(problem="basic", size=2, backend="manual", mode="manual", status="ok") for _ in range(2)]
     writer.write(rows[:1])
@@ -715,8 +715,8 @@ def probe_interrupt_anywhere(tmp: Path):
 def probe_interrupt_fuzz(tmp: Path):
     run = python(tmp, """
         import os, random, signal, threading, time
-        from adbench.cases import CaseSpec
-        from adbench.runner import RunSettings, run_grid
+        from adbench.engine.cases import CaseSpec
+        from adbench.engine.runner import RunSettings, run_grid
 
         def children():
             me = str(os.getpid())
@@ -1154,12 +1154,12 @@ def probe_blas_threads_pinned(tmp: Path):
 
 SITE_DIE = """
     import os
-    if b"adbench.worker" in open("/proc/self/cmdline", "rb").read():
+    if b"adbench.engine.worker" in open("/proc/self/cmdline", "rb").read():
         os._exit(3)
 """
 SITE_HANG = """
     import os, time
-    if b"adbench.worker" in open("/proc/self/cmdline", "rb").read():
+    if b"adbench.engine.worker" in open("/proc/self/cmdline", "rb").read():
         time.sleep(120)
 """
 SITE_NO_TORCH = """
@@ -1190,8 +1190,8 @@ def probe_hello_never_comes(tmp: Path):
     write(site, "sitecustomize.py", SITE_HANG)
     run = python(tmp, """
         import os
-        from adbench.cases import CaseSpec
-        from adbench.runner import RunSettings, run_grid
+        from adbench.engine.cases import CaseSpec
+        from adbench.engine.runner import RunSettings, run_grid
         specs = [CaseSpec("basic", 2, "manual", "manual")]
         out = run_grid(specs, RunSettings(rounds=1, budget_s=0.002, worker_start_timeout_s=3))
         print("STATUS", out.results[0].status, "|", out.results[0].error)
@@ -1258,7 +1258,7 @@ def probe_chatty_crash(tmp: Path):
 
 @probe("extra")
 def probe_readme_statuses(tmp: Path):
-    from adbench.record import STATUSES
+    from adbench.engine.record import STATUSES
 
     text = (REPO / "README.md").read_text()
     c = Checks()

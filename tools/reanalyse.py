@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adbench.results import reanalyse, sidecar_path  # noqa: E402
+from adbench.engine.results import reanalyse, sidecar_path  # noqa: E402
 
 
 def main() -> int:

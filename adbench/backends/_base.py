@@ -27,7 +27,7 @@ EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
 class PreparedCase:
     """Zero-argument callables with inputs already converted, ready to time.
 
-    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...). ``sync(out)`` blocks
+    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...) and ``label`` says how. ``sync(out)`` blocks
     until ``out`` is computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a
     call returns finished results, so the timer's loop stays as tight as timeit's.
     """
@@ -36,6 +36,8 @@ class PreparedCase:
     function: Callable[[], Any]
     sync: Callable[[Any], Any] | None
     to_numpy: Callable[[Any], np.ndarray]
+    # The timed call as the framework's users write it ("jax.jit(jax.grad(f))"): the record's `call`.
+    label: str = ""
 
     def run(self) -> np.ndarray:
         out = self.call()

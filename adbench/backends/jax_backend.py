@@ -84,7 +84,7 @@ class JaxBackend(Backend):
     jit = True
 
     def load(self, threads=None):
-        # Threads (and, on a CPU run, JAX_PLATFORMS=cpu) are set by adbench.threads before this
+        # Threads (and, on a CPU run, JAX_PLATFORMS=cpu) are set by adbench.engine.threads before this
         # import: XLA reads them when it starts.
         import jax
 

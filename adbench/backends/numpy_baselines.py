@@ -7,7 +7,6 @@ from collections.abc import Callable
 import numpy as np
 
 from adbench.backends._base import OPERATIONS, Backend, Direction, PreparedCase, float_dtype
-from adbench.problems import Problem
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
@@ -141,42 +140,3 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
         return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray)
-
-
-def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, d: Direction,
-              max_entries: int) -> tuple[np.ndarray | None, str]:
-    """The float64 result an operation must reproduce, and how it was obtained.
-
-    Hand-written derivatives give ``"exact"`` references (rounding only); where a problem has
-    none, float64 central differences give ``"approximate"`` ones. ``None`` when even those
-    would cost more than ``max_entries`` derivative entries.
-    """
-    x = np.asarray(x, np.float64)
-    n = x.shape[0]
-    if operation in FIRST_ORDER:
-        J = problem.reference_jacobian(x, **constants)
-        kind = "exact"
-        if J is None:
-            if n * problem.n_outputs(n) > max_entries:
-                return None, "none"
-            J, kind = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n)), \
-                "approximate"
-        return contract(operation, J, d), kind
-    if operation == "hvp" and (problem.manual_hvp or problem.manual_hessian):
-        return problem.reference_hvp(x, d.v, **constants), "exact"
-    H = problem.reference_hessian(x, **constants)
-    if H is not None:
-        return contract(operation, H, d), "exact"
-    if problem.manual_jacobian is not None:
-        g = lambda v: problem.reference_jacobian(v, **constants)  # noqa: E731
-    elif n <= max_entries ** 0.5:
-        # No gradient by hand either: differences of a differenced gradient (n^2 evaluations).
-        g = lambda v: central_differences(lambda w: problem.function(w, np, **constants), v, True)  # noqa: E731
-    else:
-        return None, "none"
-    if operation == "hvp":
-        return directional_difference(g, x, d.v), "approximate"
-    if n * n > max_entries:
-        return None, "none"
-    H = central_differences(g, x, False)
-    return (H + H.T) / 2, "approximate"

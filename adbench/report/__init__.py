@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``adbench report``: build, print the index's path; 1 with a message when no set can be shown."""
     from adbench.report.data import NoResultsError
     from adbench.report.site import OutputNotOursError
-    from adbench.results import ResultsFormatError
+    from adbench.engine.results import ResultsFormatError
 
     try:
         index = build_report(args.results, args.output, args.asv_html, title=getattr(args, "title", DEFAULT_TITLE))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from adbench import formatting as fmt
 from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
-from adbench.timing import ratio_interval
+from adbench.engine.timing import ratio_interval
 
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 # An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).

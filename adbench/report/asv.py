@@ -22,8 +22,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adbench.results import ResultsFormatError
-from adbench.timing import NOISY_IQR_RATIO
+from adbench.engine.results import ResultsFormatError
+from adbench.engine.timing import NOISY_IQR_RATIO
 
 DERIVATIVE = ("time_derivative", "time_jacobian")
 FUNCTION, FIRST_CALL, MEMORY = "time_function", "track_first_call", "track_peak_memory"

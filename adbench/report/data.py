@@ -1,4 +1,4 @@
-"""Saved result sets as the report sees them: found, read through ``adbench.results`` (one schema, one
+"""Saved result sets as the report sees them: found, read through ``adbench.engine.results`` (one schema, one
 reader), labelled; a set that cannot be read is kept as a named reason instead (never re-timed)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from adbench.backends import COMPOSITIONS, OPERATIONS, get_backend
-from adbench.results import (
+from adbench.engine.results import (
     DamagedResultsError, ResultsFormatError, find_result_sets, read_results, rows_to_frame, sidecar_path,
 )
 
@@ -219,7 +219,7 @@ class Loaded:
 
 
 def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> pd.DataFrame:
-    """A typed frame (``adbench.results``' schema) made ready to draw; no column is re-typed here.
+    """A typed frame (``adbench.engine.results``' schema) made ready to draw; no column is re-typed here.
 
     Version 1 sets and asv's files have no operation or device column: theirs is the Jacobian,
     on the environment's device. A case marked ok without a usable time cannot be drawn: it is

@@ -28,7 +28,7 @@ from adbench import formatting as fmt
 from adbench.report import analysis
 from adbench.report.analysis import HVP_BAND, ProblemInfo, integer, operation_title
 from adbench.report.data import Series, backend_style, main_rows, ok_rows, ordered_series, timed_rows
-from adbench.timing import NOISY_IQR_RATIO
+from adbench.engine.timing import NOISY_IQR_RATIO
 
 # Modes differ in line style AND marker, so they read apart without colour (and in greyscale).
 MODE_STYLE = {

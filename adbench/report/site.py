@@ -17,13 +17,13 @@ import pandas as pd
 from markupsafe import Markup
 
 from adbench import formatting as fmt
-from adbench.record import STATUS_MEANING, STATUSES
+from adbench.engine.record import STATUS_MEANING, STATUSES
 from adbench.report import analysis, plots
 from adbench.report.analysis import Headline, ProblemInfo, operation_title
 from adbench.report.data import (
     NoResultsError, ResultSet, Unreadable, main_rows, no_sets_message, ok_rows, operations, ordered_series, read_sets,
 )
-from adbench.timing import CONFIDENCE, NOISY_IQR_RATIO
+from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
 
 MARKER = ".adbench-report"  # marks a folder as ours, so a rebuild may clear what it made before
 # The problems whose forward-vs-reverse contrast is the suite's lesson, in the order to show them.

@@ -7,7 +7,6 @@ edited or paired with another run's sidecar is reported as damaged, never read a
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as _dt
 import hashlib
@@ -15,17 +14,16 @@ import io
 import json
 import math
 import os
-import signal
 import tempfile
-import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from adbench.record import COLUMNS, SCHEMA, STATUSES, CaseResult
+from adbench.engine.signals import signals_deferred
+from adbench.engine.record import COLUMNS, SCHEMA, STATUSES, CaseResult
 
 FORMAT_NAME = "adbench-results"
 FORMAT_VERSION = 2  # 2: run_id, operation, intervals, correctness and memory columns
@@ -47,37 +45,6 @@ def new_run_id() -> str:
 
 
 # -- writing ---------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while a set is written (or a worker is reaped), so Ctrl-C never lands
-    between two steps that belong together; a signal that arrived meanwhile is delivered after.
-
-    The signals are held by swapping their Python handlers for one that notes them, not by
-    blocking them: a blocked process-directed signal is delivered to another thread (a BLAS
-    helper), whose C handler would still make the main thread raise at its next instruction.
-    Only the main thread handles signals; elsewhere this holds nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = (signal.SIGINT, signal.SIGTERM)
-    pending: list[int] = []
-
-    def note(signum: int, frame: Any) -> None:
-        pending.append(signum)
-
-    previous = {}
-    try:
-        for signum in held:
-            previous[signum] = signal.signal(signum, note)
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        for signum in dict.fromkeys(pending):
-            signal.raise_signal(signum)  # to the handler just restored: KeyboardInterrupt, Terminated...
-
-
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader (or a Ctrl-C) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -403,8 +370,8 @@ def reanalyse(source: Path, target: Path) -> Path:
     the interval method it now uses, and its sidecar's ``reanalysed`` names the source set and
     its checksum.
     """
-    from adbench.environment import git_commit
-    from adbench.timing import INTERVAL_METHOD
+    from adbench.engine.environment import git_commit
+    from adbench.engine.timing import INTERVAL_METHOD
     from adbench import __version__
 
     source, target = Path(source), Path(target)

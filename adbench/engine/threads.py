@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from adbench.environment import usable_cpus
+from adbench.engine.environment import usable_cpus
 
 # Read by OpenBLAS/MKL (NumPy, autograd), OpenMP (torch's intra-op pool) when their libraries load.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")

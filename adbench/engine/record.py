@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 
-from adbench.timing import Measurement, median_interval, ratio_interval
+from adbench.engine.timing import Measurement, median_interval, ratio_interval
 
 STATUSES = ("ok", "wrong", "error", "timeout", "memory", "skipped")
 FAILED = ("error", "timeout", "memory")  # the case did not finish: exit status 1
@@ -49,6 +49,7 @@ class CaseResult:
     backend: str = column("string", "adbench backend")
     framework: str = column("string", "the framework behind it (numpy for the baselines)")
     mode: str = column("string", "forward/reverse, a composition (forward-over-reverse...), manual or central")
+    call: str = column("string", "the call that was timed, as the framework's users write it (jax.jit(jax.grad(f)))")
     dtype: str = column("string", "float32 or float64")
     device: str = column("string", "cpu or cuda")
     chunk_size: int = column("Int64", "basis vectors per vectorised pass; empty when not chunked")
@@ -106,14 +107,14 @@ class CaseResult:
         self.raw_samples.append(list(answer["samples"]))
         self.raw_f_samples.append(list(answer["f_samples"]))
         self.raw_first_calls.append(answer["first_call_s"])
-        for key in ("number", "n_outputs", "f_first_call_s", "peak_memory_bytes", "memory_estimate_bytes",
+        for key in ("call", "number", "n_outputs", "f_first_call_s", "peak_memory_bytes", "memory_estimate_bytes",
                     "build_s", "rel_error", "tolerance", "reference"):
             if key not in answer:
                 continue
             value = answer[key]
             if key == "peak_memory_bytes" and value is not None and self.peak_memory_bytes is not None:
                 value = max(value, self.peak_memory_bytes)  # a peak over all rounds
-            elif key in ("f_first_call_s", "build_s", "rel_error", "tolerance", "reference",
+            elif key in ("call", "f_first_call_s", "build_s", "rel_error", "tolerance", "reference",
                          "memory_estimate_bytes") and getattr(self, key) is not None:
                 continue  # the first round's: the only one on a process that never ran this case
             setattr(self, key, value)

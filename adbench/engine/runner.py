@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adbench import memory
+from adbench.engine import memory
 from adbench.backends import get_backend
-from adbench.cases import CaseSpec
+from adbench.engine.cases import CaseSpec
 from adbench.errors import Terminated
 from adbench.problems import get_problem
-from adbench.record import CaseResult
-from adbench.results import signals_deferred
-from adbench.threads import cpus_for, worker_environment
+from adbench.engine.record import CaseResult
+from adbench.engine.signals import signals_deferred
+from adbench.engine.threads import cpus_for, worker_environment
 
 ResultCallback = Callable[[CaseResult], None]
 WATCHDOG_POLL_S = 0.05  # how often a running worker's resident memory is read
@@ -105,7 +105,7 @@ class Worker:
         read_fd, write_fd = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "adbench.worker", str(write_fd), str(settings.threads), ",".join(backends),
+                [sys.executable, "-m", "adbench.engine.worker", str(write_fd), str(settings.threads), ",".join(backends),
                  str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,  # frameworks' (and user functions') chatter
@@ -636,7 +636,7 @@ def noise_summary(results: list[CaseResult], threads: int, load_start: float | N
     spreads = [r.round_spread for r in results if r.status in ("ok", "wrong") and r.round_spread]
     disagree = sum(s >= ROUND_DISAGREEMENT for s in spreads)
     share = disagree / len(spreads) if spreads else None
-    from adbench.environment import usable_cpus
+    from adbench.engine.environment import usable_cpus
 
     cpus = usable_cpus()
     reasons = []

@@ -11,27 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from adbench import memory
+from adbench.engine import memory
 from adbench.backends import SECOND_ORDER, Direction, PreparedCase, get_backend
-from adbench.backends.numpy_baselines import reference
+from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
-from adbench.timing import measure, timed_call
-
-# Derivative entries beyond which a finite-difference reference costs more than the case.
-FD_REFERENCE_MAX_ENTRIES = 100_000
-# The correctness gate: max|result - reference| / max|reference| at or below this passes.
-# float64: a few thousand ulps, room for sums of 10^4-10^5 terms and 10^3-step recurrences.
-# float32 (eps 1.2e-7): the same depth of computation costs ~1e-4 (lstm's 1024 steps, gmm's
-# logsumexp over 1000 points); 1e-3 leaves a factor of ten and still catches every real bug
-# (a wrong derivative is off by O(1), a NaN is not finite).
-TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
-# A float64 central-difference reference is good to ~eps^(2/3) times the function's third
-# derivatives over its first; differences of differences (a user's Hessian) to ~1e-6.
-APPROXIMATE_REFERENCE_TOLERANCE = 1e-4
-# Finite differences are approximate by construction, in their own precision: ~eps^(2/3)
-# (5e-11 in float64, 2.5e-5 in float32) times third derivatives, which control_loop makes large.
-FINITE_DIFFERENCE_TOLERANCE = {"float64": 1e-5, "float32": 5e-2}
-
+from adbench.engine.timing import measure, timed_call
 
 @dataclass(frozen=True)
 class CaseSpec:
@@ -55,16 +39,6 @@ class CaseSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def tolerance(dtype: str, reference_kind: str, backend: str) -> float:
-    """The largest relative error that passes the correctness gate for this case."""
-    tol = TOLERANCE[dtype]
-    if reference_kind == "approximate":
-        tol = max(tol, APPROXIMATE_REFERENCE_TOLERANCE)
-    if get_backend(backend).name == "finite-diff":
-        tol = max(tol, FINITE_DIFFERENCE_TOLERANCE[dtype])
-    return tol
 
 
 def direction(problem: Problem, operation: str, n: int, m: int, seed: int) -> Direction:
@@ -182,38 +156,6 @@ def warm_up(spec: CaseSpec) -> None:
         build_case(other)[1].run()
 
 
-# -- checking --------------------------------------------------------------------------------------------
-def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
-    """max |R' - R| / max |R|: one number per case, robust to entries that are exactly zero."""
-    result = np.asarray(result, np.float64)
-    if result.shape != ref.shape:
-        raise ValueError(f"result has shape {result.shape}, the reference {ref.shape}")
-    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    return float(np.max(np.abs(result - ref)) / (scale or 1.0)) if ref.size else 0.0
-
-
-def check(spec: CaseSpec, problem: Problem, result: np.ndarray, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The correctness gate's verdict on one result: rel_error, tolerance, and ``wrong`` if it fails."""
-    out: dict[str, Any] = {"n_outputs": problem.n_outputs(spec.size)}
-    if not np.all(np.isfinite(result)):
-        bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
-        out.update(status="wrong", reference="none",
-                   error=f"result is not finite: {bad} of {np.size(result)} entries are NaN or inf")
-        return out
-    ref, kind = reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
-                          FD_REFERENCE_MAX_ENTRIES)
-    out["reference"] = kind
-    if ref is None:
-        return out
-    err = relative_error(result, ref)
-    tol = tolerance(spec.dtype, kind, spec.backend)
-    out.update(rel_error=err, tolerance=tol)
-    if not err <= tol:
-        out.update(status="wrong", error=f"relative error {err:.2e} against the {kind} reference exceeds "
-                                         f"the {spec.dtype} tolerance {tol:.0e}")
-    return out
-
-
 # -- one round -------------------------------------------------------------------------------------------
 def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
               memory_limit_bytes: int | None = None, min_samples: int = 3) -> dict[str, Any]:
@@ -232,6 +174,7 @@ def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
     t_build = time.perf_counter()
     problem, prepared, inputs = build_case(spec)
     answer["build_s"] = time.perf_counter() - t_build
+    answer["call"] = prepared.label
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)

@@ -1,6 +1,6 @@
 """A worker process for one framework: runs case rounds sent as JSON lines and answers on a private pipe.
 
-Started by adbench.runner with its CPUs pinned, its death tied to its parent's and the thread
+Started by adbench.engine.runner with its CPUs pinned, its death tied to its parent's and the thread
 settings already in its environment, all before this interpreter started, so every library it
 loads (NumPy's BLAS included) sees them from the start. Its stdout belongs to the frameworks'
 chatter; answers go to the file descriptor given on the command line.
@@ -66,7 +66,7 @@ def main() -> None:
         out.write(json.dumps(message, default=float) + "\n")
 
     from adbench.backends import get_backend
-    from adbench.cases import CaseSpec, run_round, warm_up
+    from adbench.engine.cases import CaseSpec, run_round, warm_up
     from adbench.xp import namespace
 
     versions, unavailable, builds = {}, {}, {}

@@ -1,0 +1,109 @@
+"""The correctness gate: the float64 reference every result must reproduce, and the verdict on one result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from adbench.backends import Direction, get_backend
+from adbench.backends.numpy_baselines import FIRST_ORDER, central_differences, contract, directional_difference
+from adbench.problems import Problem
+
+if TYPE_CHECKING:
+    from adbench.engine.cases import CaseSpec
+
+# Derivative entries beyond which a finite-difference reference costs more than the case.
+FD_REFERENCE_MAX_ENTRIES = 100_000
+# The correctness gate: max|result - reference| / max|reference| at or below this passes.
+# float64: a few thousand ulps, room for sums of 10^4-10^5 terms and 10^3-step recurrences.
+# float32 (eps 1.2e-7): the same depth of computation costs ~1e-4 (lstm's 1024 steps, gmm's
+# logsumexp over 1000 points); 1e-3 leaves a factor of ten and still catches every real bug
+# (a wrong derivative is off by O(1), a NaN is not finite).
+TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
+# A float64 central-difference reference is good to ~eps^(2/3) times the function's third
+# derivatives over its first; differences of differences (a user's Hessian) to ~1e-6.
+APPROXIMATE_REFERENCE_TOLERANCE = 1e-4
+# Finite differences are approximate by construction, in their own precision: ~eps^(2/3)
+# (5e-11 in float64, 2.5e-5 in float32) times third derivatives, which control_loop makes large.
+FINITE_DIFFERENCE_TOLERANCE = {"float64": 1e-5, "float32": 5e-2}
+
+
+def tolerance(dtype: str, reference_kind: str, backend: str) -> float:
+    """The largest relative error that passes the correctness gate for this case."""
+    tol = TOLERANCE[dtype]
+    if reference_kind == "approximate":
+        tol = max(tol, APPROXIMATE_REFERENCE_TOLERANCE)
+    if get_backend(backend).name == "finite-diff":
+        tol = max(tol, FINITE_DIFFERENCE_TOLERANCE[dtype])
+    return tol
+
+
+def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, d: Direction,
+              max_entries: int) -> tuple[np.ndarray | None, str]:
+    """The float64 result an operation must reproduce, and how it was obtained.
+
+    Hand-written derivatives give ``"exact"`` references (rounding only); where a problem has
+    none, float64 central differences give ``"approximate"`` ones. ``None`` when even those
+    would cost more than ``max_entries`` derivative entries.
+    """
+    x = np.asarray(x, np.float64)
+    n = x.shape[0]
+    if operation in FIRST_ORDER:
+        J = problem.reference_jacobian(x, **constants)
+        kind = "exact"
+        if J is None:
+            if n * problem.n_outputs(n) > max_entries:
+                return None, "none"
+            J, kind = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n)), \
+                "approximate"
+        return contract(operation, J, d), kind
+    if operation == "hvp" and (problem.manual_hvp or problem.manual_hessian):
+        return problem.reference_hvp(x, d.v, **constants), "exact"
+    H = problem.reference_hessian(x, **constants)
+    if H is not None:
+        return contract(operation, H, d), "exact"
+    if problem.manual_jacobian is not None:
+        g = lambda v: problem.reference_jacobian(v, **constants)  # noqa: E731
+    elif n <= max_entries ** 0.5:
+        # No gradient by hand either: differences of a differenced gradient (n^2 evaluations).
+        g = lambda v: central_differences(lambda w: problem.function(w, np, **constants), v, True)  # noqa: E731
+    else:
+        return None, "none"
+    if operation == "hvp":
+        return directional_difference(g, x, d.v), "approximate"
+    if n * n > max_entries:
+        return None, "none"
+    H = central_differences(g, x, False)
+    return (H + H.T) / 2, "approximate"
+
+
+def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
+    """max |R' - R| / max |R|: one number per case, robust to entries that are exactly zero."""
+    result = np.asarray(result, np.float64)
+    if result.shape != ref.shape:
+        raise ValueError(f"result has shape {result.shape}, the reference {ref.shape}")
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    return float(np.max(np.abs(result - ref)) / (scale or 1.0)) if ref.size else 0.0
+
+
+def check(spec: "CaseSpec", problem: Problem, result: np.ndarray, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The correctness gate's verdict on one result: rel_error, tolerance, and ``wrong`` if it fails."""
+    out: dict[str, Any] = {"n_outputs": problem.n_outputs(spec.size)}
+    if not np.all(np.isfinite(result)):
+        bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
+        out.update(status="wrong", reference="none",
+                   error=f"result is not finite: {bad} of {np.size(result)} entries are NaN or inf")
+        return out
+    ref, kind = reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
+                          FD_REFERENCE_MAX_ENTRIES)
+    out["reference"] = kind
+    if ref is None:
+        return out
+    err = relative_error(result, ref)
+    tol = tolerance(spec.dtype, kind, spec.backend)
+    out.update(rel_error=err, tolerance=tol)
+    if not err <= tol:
+        out.update(status="wrong", error=f"relative error {err:.2e} against the {kind} reference exceeds "
+                                         f"the {spec.dtype} tolerance {tol:.0e}")
+    return out
