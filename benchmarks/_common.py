@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from adbench.backends import OPERATIONS, PreparedCase, backend_info, backend_names, get_backend
+from adbench.backends import OPERATIONS, SECOND_ORDER, PreparedCase, backend_info, backend_names, get_backend
 from adbench.engine.cases import CaseSpec, build_case, skip_reason, warm_up
 from adbench.compare import DEFAULT_MODES
 from adbench.engine.environment import visible_gpus
@@ -80,6 +80,37 @@ def variant_labels() -> dict[str, tuple[str, str]]:
     labels = {variant_label(b, m): (b, m) for b in suite_backends() for m in suite_modes(b)}
     assert len(labels) == sum(len(suite_modes(b)) for b in suite_backends()), "ambiguous labels"
     return labels
+
+
+def timed_calls(operations: tuple[str, ...] = OPERATIONS) -> str:
+    """Which call each backend-mode times per operation, as its framework's users write it (the record's
+    ``call``, from ``Backend.call_label``): the suite's benchmarks carry it in the source asv shows.
+    Imports no framework."""
+    lines = []
+    for variant, (backend, mode) in variant_labels().items():
+        b = get_backend(backend)
+        for operation in operations:
+            if mode not in b.modes_for(operation):
+                continue
+            scalar = b.call_label(operation, mode, True)
+            vector = scalar if operation in SECOND_ORDER else b.call_label(operation, mode, False)
+            call = scalar if scalar == vector else f"{scalar} for a scalar f, {vector} otherwise"
+            lines.append(f"{variant} {operation}: {call}")
+    return "\n".join(lines)
+
+
+def with_calls(method: Callable[..., Any], operations: tuple[str, ...] = OPERATIONS) -> None:
+    """Show the timed calls in asv: the method's docstring and the source asv displays (``pretty_source``)
+    list them. The source is also the benchmark's version, so a change of call starts a new history."""
+    import inspect
+    import textwrap
+
+    calls = timed_calls(operations)
+    method.__doc__ = f"{inspect.getdoc(method) or ''}\n\nThe call timed, per backend-mode and operation:\n{calls}"
+    source = textwrap.dedent(inspect.getsource(method))
+    header, _, body = source.partition("\n")
+    listing = textwrap.indent(f'"""The call timed, per backend-mode and operation:\n{calls}\n"""', "    ")
+    method.pretty_source = f"{header}\n{listing}\n{body}"
 
 
 @functools.cache
@@ -204,4 +235,5 @@ def version_number(version: str) -> int:
     return major * 10000 + minor * 100 + patch
 
 
-__all__ = ["OPERATIONS", "case_labels", "devices", "require", "spec_for", "variant_labels"]
+__all__ = ["OPERATIONS", "case_labels", "devices", "require", "spec_for", "timed_calls", "variant_labels",
+           "with_calls"]

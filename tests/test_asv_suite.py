@@ -238,3 +238,20 @@ def test_a_benchmark_process_runs_on_its_threads(benchmark_process):
         assert benchmark_process["torch_threads"] == threads
     if "blas_threads" in benchmark_process:
         assert benchmark_process["blas_threads"] in ([], [threads])
+
+
+def test_benchmarks_say_which_call_they_time(suite):
+    """asv shows a benchmark's source: it lists the call each backend-mode times per operation."""
+    from asv_runner.benchmarks._base import get_source_code
+
+    ad, _, common = suite
+    for method, operations in [(ad.Derivative.time_derivative, OPERATIONS),
+                               (ad.FirstCall.track_first_call, common.TRACKED_OPERATIONS)]:
+        shown = get_source_code([method])
+        assert "jax-reverse jacobian: jax.jit(jax.grad(f)) for a scalar f, jax.jit(jax.jacrev(f)) otherwise" in shown
+        assert "autograd-reverse jacobian: autograd.grad(f) for a scalar f" in shown
+        assert shown.rstrip().endswith(("self.call()", "return first_call(self.prepared.call, self.prepared.sync)"))
+        for variant, (backend, mode) in common.variant_labels().items():
+            for operation in operations:
+                if mode in get_backend(backend).modes_for(operation):
+                    assert f"{variant} {operation}: " in shown

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import adbench
-from adbench.backends import get_backend
+from adbench.backends import SECOND_ORDER, backend_names, get_backend
 from adbench.backends.numpy_baselines import central_differences
 from adbench.engine.cases import direction
 from adbench.problems import get_problem, list_problems
@@ -206,3 +206,47 @@ def test_jax_float32_stays_float32_after_float64(backend):
 def test_second_order_refusals_name_the_valid_choices(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# -- the call each case times ------------------------------------------------------------------------
+LABEL_CASES = [(b, op, m) for b in backend_names() for op in get_backend(b).operations
+               for m in get_backend(b).modes_for(op)]
+
+
+@pytest.mark.parametrize("backend,operation,mode", LABEL_CASES, ids=["-".join(c) for c in LABEL_CASES])
+def test_every_case_names_the_call_it_times(backend, operation, mode):
+    """Every backend x operation x mode names its call (the record's `call`, the asv docstrings), statically
+    for scalar and vector f, and the prepared case carries the same name (the manual HVP names the
+    problem's own H v where it has one: loss's, which never forms H)."""
+    be = get_backend(backend)
+    shapes = [True] if operation in SECOND_ORDER else [True, False]
+    for scalar in shapes:
+        assert be.call_label(operation, mode, scalar).strip(), f"no label for scalar={scalar}"
+    require_backend(backend)
+    for scalar in shapes:
+        problem = get_problem("loss" if scalar else "tall")
+        x = problem.inputs(3)
+        d = direction(problem, operation, 3, problem.n_outputs(3), seed=0)
+        case = be.prepare(problem, x, operation, mode, "float64", problem.constants(x), d)
+        if (backend, operation) == ("manual", "hvp"):
+            assert case.label == "hand-written NumPy Hessian-vector product"
+        else:
+            assert case.label == be.call_label(operation, mode, scalar)
+
+
+# A scalar f's reverse-mode Jacobian is timed through the framework's gradient transform.
+GRADIENT_CALLS = {
+    "jax": "jax.jit(jax.grad(f))", "jax-eager": "jax.grad(f)", "torch": "torch.func.grad(f)",
+    "torch-autograd": "torch.autograd.grad(f(x), x)", "torch-compile": "torch.compile(torch.func.grad(f), ",
+    "autograd": "autograd.grad(f)",
+}
+
+
+@pytest.mark.parametrize("backend", list(GRADIENT_CALLS))
+def test_scalar_reverse_jacobian_is_the_gradient(backend):
+    be = get_backend(backend)
+    assert be.call_label("jacobian", "reverse", True).startswith(GRADIENT_CALLS[backend])
+    assert "grad(f)" not in be.call_label("jacobian", "reverse", False) or backend == "torch-autograd"
+    for composition in ("forward-over-reverse", "reverse-over-reverse"):
+        if composition in be.modes_for("hessian") and backend != "torch-autograd":
+            assert "grad(f)" in be.call_label("hessian", composition, True), "second order composes over grad"

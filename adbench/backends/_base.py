@@ -27,9 +27,10 @@ EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
 class PreparedCase:
     """Zero-argument callables with inputs already converted, ready to time.
 
-    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...) and ``label`` says how. ``sync(out)`` blocks
-    until ``out`` is computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a
-    call returns finished results, so the timer's loop stays as tight as timeit's.
+    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...) and ``label`` says how, as
+    the framework's users write it (``Backend.call_label``). ``sync(out)`` blocks until ``out`` is
+    computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a call returns
+    finished results, so the timer's loop stays as tight as timeit's.
     """
 
     call: Callable[[], Any]
@@ -100,6 +101,13 @@ class Backend(ABC):
     def preload(self) -> None:
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""
+
+    def call_label(self, operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+        """The call ``prepare`` times, as the framework's users write it (``jax.jit(jax.grad(f))``): the
+        record's ``call`` and the asv suite's docstrings. ``scalar``: f returns a scalar (its reverse-mode
+        Jacobian is then a gradient). Static: it imports no framework. Every backend names every
+        operation and mode it offers (tests/test_backends.py checks)."""
+        return ""
 
     @abstractmethod
     def prepare(

@@ -8,21 +8,51 @@ from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase,
 from adbench.xp import namespace
 
 
-def derivative(jax, f, operation: str, mode: str, chunk_size: int | None = None):
-    """The JAX transform of ``f(x, consts)`` that computes ``operation`` in ``mode``.
+# Each operation's transform of f as JAX users write it, inside jax.jit for the `jax` backend: the
+# record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f
+# vmaps one cotangent over a one-row basis: up to 2-3x slower in float32 on XLA's CPU, see README).
+TRANSFORMS = {
+    ("jvp", "forward"): "lambda x, v: jax.jvp(f, (x,), (v,))[1]",
+    ("vjp", "reverse"): "lambda x, u: jax.vjp(f, x)[1](u)[0]",
+    ("hvp", "forward-over-reverse"): "lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1]",
+    ("hvp", "reverse-over-reverse"): "lambda x, v: jax.grad(lambda y: jnp.vdot(jax.grad(f)(y), v))(x)",
+    ("hvp", "reverse-over-forward"): "lambda x, v: jax.grad(lambda y: jax.jvp(f, (y,), (v,))[1])(x)",
+    ("hvp", "forward-over-forward"): "lambda x, v: jax.jacfwd(lambda y: jax.jvp(f, (y,), (v,))[1])(x)",
+    ("hessian", "forward-over-reverse"): "jax.jacfwd(jax.grad(f))",
+    ("hessian", "reverse-over-reverse"): "jax.jacrev(jax.grad(f))",
+    ("hessian", "reverse-over-forward"): "jax.jacrev(jax.jacfwd(f))",
+    ("hessian", "forward-over-forward"): "jax.jacfwd(jax.jacfwd(f))",
+}
+
+
+def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+    """The JAX transform of ``f`` that computes ``operation`` in ``mode``, as users spell it."""
+    if operation != "jacobian":
+        return TRANSFORMS[(operation, mode)]
+    if mode == "reverse" and scalar:
+        return "jax.grad(f)"
+    if chunk_size:
+        if mode == "forward":
+            return f"lambda x: jax.lax.map(lambda e: jax.jvp(f, (x,), (e,))[1], basis, batch_size={chunk_size})"
+        return f"lambda x: jax.lax.map(jax.vjp(f, x)[1], basis, batch_size={chunk_size})"
+    return "jax.jacfwd(f)" if mode == "forward" else "jax.jacrev(f)"
+
+
+def derivative(jax, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+    """The JAX transform of ``f(x, consts)`` that computes ``operation`` in ``mode`` (``transform_label``'s).
 
     Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
     and Hessians. Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
     """
     jnp = jax.numpy
-
-    def grad(x, c):
-        return jax.grad(f)(x, c)
+    grad = jax.grad(f)
 
     def jvp_f(x, v, c):
         return jax.jvp(lambda y: f(y, c), (x,), (v,))[1]
 
     if operation == "jacobian":
+        if mode == "reverse" and scalar:
+            return lambda x, _, c: grad(x, c)
         if chunk_size:
             return _chunked_jacobian(jax, f, mode, chunk_size)
         jac = jax.jacfwd(f) if mode == "forward" else jax.jacrev(f)
@@ -41,7 +71,8 @@ def derivative(jax, f, operation: str, mode: str, chunk_size: int | None = None)
         }[mode]
     outer, inner = mode.split("-over-")
     jac = {"forward": jax.jacfwd, "reverse": jax.jacrev}
-    hess = jac[outer](jac[inner](f))
+    # Second order composes over the gradient where the inner pass is reverse mode.
+    hess = jac[outer](grad if inner == "reverse" else jax.jacfwd(f))
     return lambda x, _, c: hess(x, c)
 
 
@@ -63,8 +94,6 @@ def _chunked_jacobian(jax, f, mode: str, chunk_size: int):
                                jnp.arange(n), batch_size=chunk_size)
             return jnp.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jacfwd
         y, pullback = jax.vjp(lambda z: f(z, c), x)
-        if y.ndim == 0:
-            return pullback(jnp.ones_like(y))[0]
         return jax.lax.map(lambda i: pullback(unit(i, y.shape[0], y.dtype))[0], jnp.arange(y.shape[0]),
                            batch_size=chunk_size)
 
@@ -92,6 +121,7 @@ class JaxBackend(Backend):
 
     def preload(self):
         import jax.numpy  # noqa: F401
+
 
     def build_info(self):
         jax = self.load()
@@ -140,7 +170,8 @@ class JaxBackend(Backend):
         def f(v, c):
             return problem.function(v, xp, **c, **static)
 
-        op = derivative(jax, f, operation, mode, chunk_size)
+        scalar = problem.is_scalar(x.shape[0])
+        op = derivative(jax, f, operation, mode, scalar, chunk_size)
         fun = f
         if self.jit:
             op, fun = jax.jit(op), jax.jit(f)
@@ -149,7 +180,12 @@ class JaxBackend(Backend):
             function=lambda: fun(xj, arrays),
             sync=jax.block_until_ready,
             to_numpy=np.asarray,
+            label=self.call_label(operation, mode, scalar, chunk_size),
         )
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        label = transform_label(operation, mode, scalar, chunk_size)
+        return f"jax.jit({label})" if self.jit else label
 
 
 def _device(jax, device: str):

@@ -102,7 +102,19 @@ class ManualBackend(_NumpyBaseline):
             function=lambda: problem.function(xv, np, **consts),
             sync=None,
             to_numpy=np.asarray,
+            label=self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
         )
+
+    def call_label(self, operation, mode, scalar, chunk_size=None, hvp_by_hand=None):
+        first = "hand-written NumPy gradient" if scalar else "hand-written NumPy Jacobian"
+        return {
+            "jacobian": first,
+            "jvp": f"{first} @ v",
+            "vjp": f"u * {first}" if scalar else f"u @ {first}",
+            # Problems that say how compute H v without forming H (loss: O(n)).
+            "hvp": "hand-written NumPy Hessian-vector product" if hvp_by_hand else "hand-written NumPy Hessian @ v",
+            "hessian": "hand-written NumPy Hessian",
+        }[operation]
 
 
 class FiniteDifferenceBackend(_NumpyBaseline):
@@ -139,4 +151,14 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hvp": lambda: directional_difference(g, xv, d.v),
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
-        return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray)
+        return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray,
+                            label=self.call_label(operation, mode, problem.is_scalar(n)))
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        return {
+            "jacobian": "central differences of f (2n evaluations)",
+            "jvp": "central difference of f along v (2 evaluations)",
+            "vjp": "u @ central differences of f (2n evaluations)",
+            "hvp": "central difference of the hand-written gradient along v (2 evaluations)",
+            "hessian": "central differences of the hand-written gradient (2n evaluations)",
+        }[operation]

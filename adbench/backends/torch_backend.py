@@ -8,15 +8,50 @@ from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase,
 from adbench.xp import namespace
 
 
-def func_derivative(torch, f, operation: str, mode: str, chunk_size: int | None = None):
-    """The ``torch.func`` transform of ``f`` computing ``operation`` in ``mode``; takes ``(x, direction)``."""
+# Each operation's torch.func transform of f as PyTorch users write it: the record's `call`. A scalar
+# f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
+# one-row basis: 1.05-1.8x the gradient's time).
+TRANSFORMS = {
+    ("jvp", "forward"): "lambda x, v: torch.func.jvp(f, (x,), (v,))[1]",
+    ("vjp", "reverse"): "lambda x, u: torch.func.vjp(f, x)[1](u)[0]",
+    ("hvp", "forward-over-reverse"): "lambda x, v: torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]",
+    ("hvp", "reverse-over-reverse"): "lambda x, v: torch.func.grad(lambda y: torch.sum(torch.func.grad(f)(y) * v))(x)",
+    ("hvp", "reverse-over-forward"): "lambda x, v: torch.func.grad(lambda y: torch.func.jvp(f, (y,), (v,))[1])(x)",
+    ("hvp", "forward-over-forward"): "lambda x, v: torch.func.jacfwd(lambda y: torch.func.jvp(f, (y,), (v,))[1])(x)",
+    ("hessian", "forward-over-reverse"): "torch.func.jacfwd(torch.func.grad(f))",
+    ("hessian", "reverse-over-reverse"): "torch.func.jacrev(torch.func.grad(f))",
+    ("hessian", "reverse-over-forward"): "torch.func.jacrev(torch.func.jacfwd(f))",
+    ("hessian", "forward-over-forward"): "torch.func.jacfwd(torch.func.jacfwd(f))",
+}
+
+
+def func_label(operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+    """The torch.func transform of ``f`` that computes ``operation`` in ``mode``, as users spell it."""
+    if operation != "jacobian":
+        return TRANSFORMS[(operation, mode)]
+    if mode == "reverse":
+        if scalar:
+            return "torch.func.grad(f)"
+        return f"torch.func.jacrev(f, chunk_size={chunk_size})" if chunk_size else "torch.func.jacrev(f)"
+    if chunk_size:
+        return (f"lambda x: torch.func.vmap(lambda e: torch.func.jvp(f, (x,), (e,))[1], "
+                f"chunk_size={chunk_size})(basis)")
+    return "torch.func.jacfwd(f)"
+
+
+def func_derivative(torch, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+    """The ``torch.func`` transform of ``f`` computing ``operation`` in ``mode`` (``func_label``'s);
+    takes ``(x, direction)``."""
     tf = torch.func
+    grad = tf.grad(f)
 
     def jvp_f(x, v):
         return tf.jvp(f, (x,), (v,))[1]
 
     if operation == "jacobian":
         if mode == "reverse":
+            if scalar:
+                return lambda x, _: grad(x)
             jac = tf.jacrev(f, chunk_size=chunk_size)
             return lambda x, _: jac(x)
         if chunk_size:
@@ -35,7 +70,6 @@ def func_derivative(torch, f, operation: str, mode: str, chunk_size: int | None 
     if operation == "vjp":
         return lambda x, u: tf.vjp(f, x)[1](u)[0]
     if operation == "hvp":
-        grad = tf.grad(f)
         return {
             "forward-over-reverse": lambda x, v: tf.jvp(grad, (x,), (v,))[1],
             "reverse-over-reverse": lambda x, v: tf.grad(lambda y: torch.sum(grad(y) * v))(x),
@@ -44,7 +78,8 @@ def func_derivative(torch, f, operation: str, mode: str, chunk_size: int | None 
         }[mode]
     outer, inner = mode.split("-over-")
     jac = {"forward": tf.jacfwd, "reverse": tf.jacrev}
-    hess = jac[outer](jac[inner](f))
+    # Second order composes over the gradient where the inner pass is reverse mode.
+    hess = jac[outer](grad if inner == "reverse" else tf.jacfwd(f))
     return lambda x, _: hess(x)
 
 
@@ -115,13 +150,18 @@ class TorchBackend(Backend):
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
-        op = self.compile(func_derivative(torch, f, operation, mode, chunk_size))
+        scalar = problem.is_scalar(x.shape[0])
+        op = self.compile(func_derivative(torch, f, operation, mode, scalar, chunk_size))
         return PreparedCase(
             call=lambda: op(xt, dt),
             function=lambda: f(xt),
             sync=sync,
             to_numpy=lambda t: t.detach().cpu().numpy(),
+            label=self.call_label(operation, mode, scalar, chunk_size),
         )
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        return func_label(operation, mode, scalar, chunk_size)
 
     def compile(self, op):
         """The callable as timed: as is here; torch-compile compiles it."""
@@ -177,7 +217,21 @@ class TorchAutogradBackend(TorchBackend):
 
         call = {"jacobian": jacobian, "jvp": jvp, "vjp": vjp, "hvp": hvp, "hessian": hessian}[operation]
         return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
-                            to_numpy=lambda t: t.detach().cpu().numpy())
+                            to_numpy=lambda t: t.detach().cpu().numpy(),
+                            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0])))
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        # x is a leaf with requires_grad=True, made afresh inside every call.
+        if operation == "jacobian":
+            return ("torch.autograd.grad(f(x), x)" if scalar else
+                    "torch.autograd.grad(y[i], x, retain_graph=True) for each of the m entries of y = f(x)")
+        return {
+            "jvp": "torch.autograd.forward_ad.unpack_dual(f(make_dual(x, v))).tangent",
+            "vjp": "torch.autograd.grad(f(x), x, grad_outputs=u)",
+            "hvp": "torch.autograd.grad(torch.autograd.grad(f(x), x, create_graph=True)[0], x, grad_outputs=v)",
+            "hessian": ("torch.autograd.grad(g[i], x, retain_graph=True) for each of the n entries of "
+                        "g = torch.autograd.grad(f(x), x, create_graph=True)[0]"),
+        }[operation]
 
 
 class TorchCompileBackend(TorchBackend):
@@ -188,6 +242,9 @@ class TorchCompileBackend(TorchBackend):
     order = 22
     # A compile takes seconds to tens of seconds per case on a CPU: asked for by name only.
     default = False
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        return f"torch.compile({func_label(operation, mode, scalar, chunk_size)}, fullgraph=True, dynamic=False)"
 
     def compile(self, op):
         torch = self.load()
