@@ -7,9 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import functools
+
 import numpy as np
 
 from adbench.problems import Problem
+from adbench.services import DEFAULTS, requested
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
@@ -102,6 +105,15 @@ class Backend(ABC):
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""
 
+    def services(self) -> dict[str, Callable[..., Any]]:
+        """This framework's implementation of each service a problem may ask for by parameter name
+        (``adbench.services``: ``loop``): the plain-Python defaults unless the backend overrides them."""
+        return dict(DEFAULTS)
+
+    def bound(self, problem: Problem) -> Callable[..., Any]:
+        """The problem's ``f(x, xp, **constants)`` with this backend's services passed where it asks for them."""
+        return bind_services(problem.function, self.services())
+
     def call_label(self, operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
         """The call ``prepare`` times, as the framework's users write it (``jax.jit(jax.grad(f))``): the
         record's ``call`` and the asv suite's docstrings. ``scalar``: f returns a scalar (its reverse-mode
@@ -172,6 +184,15 @@ class Backend(ABC):
             # over a forward inner pass (n tangents) it carries n x n.
             copies = 2 * n if mode.endswith("over-reverse") else n * n
         return itemsize * 4 * (out + copies * one_pass)
+
+
+def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """``function`` with each service it asks for (a parameter named ``loop``, say) passed by keyword from
+    ``services``: the one place where what a problem asks for meets what a backend offers."""
+    wanted = requested(function)
+    if not wanted:
+        return function
+    return functools.partial(function, **{name: services[name] for name in wanted})
 
 
 def convert_constants(constants: dict[str, Any], asarray: Callable[[np.ndarray], Any]) -> dict[str, Any]:

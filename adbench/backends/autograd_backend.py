@@ -71,8 +71,10 @@ class AutogradBackend(Backend):
         # Built once, outside the timed call, for the cases that push basis vectors forward.
         eye = basis(xv.shape[0], dtype) if (operation, mode) in BASIS_CASES else None
 
+        function = self.bound(problem)
+
         def f(v):
-            return problem.function(v, xp, **consts)
+            return function(v, xp, **consts)
 
         def forward_columns(g, at):
             """The Jacobian of g at ``at``, one make_jvp pass per column."""

@@ -92,6 +92,7 @@ class ManualBackend(_NumpyBaseline):
             raise NotImplementedError(reason)
         xv, consts = _casted(x, dtype, constants)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
+        function = self.bound(problem)
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
@@ -99,7 +100,7 @@ class ManualBackend(_NumpyBaseline):
             call = lambda: contract(operation, derivative(xv, **consts), d)  # noqa: E731
         return PreparedCase(
             call=call,
-            function=lambda: problem.function(xv, np, **consts),
+            function=lambda: function(xv, np, **consts),
             sync=None,
             to_numpy=np.asarray,
             label=self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
@@ -138,8 +139,10 @@ class FiniteDifferenceBackend(_NumpyBaseline):
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         n = xv.shape[0]
 
+        function = self.bound(problem)
+
         def f(v):
-            return problem.function(v, np, **consts)
+            return function(v, np, **consts)
 
         def g(v):
             return problem.manual_jacobian(v, **consts)

@@ -142,8 +142,10 @@ class TorchBackend(Backend):
         dt = tensor(vec) if vec is not None else None
         sync = (lambda _: torch.cuda.synchronize()) if xt.is_cuda else None
 
+        function = self.bound(problem)
+
         def f(v):
-            return problem.function(v, xp, **consts)
+            return function(v, xp, **consts)
 
         return torch, xt, dt, f, sync
 

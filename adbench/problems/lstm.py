@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.services import python_loop
 
 B = 14  # ADBench's b: the width of every layer and of the sequence's symbols
 
@@ -25,30 +26,37 @@ def _sigmoid(v, xp):
     return 1.0 / (1.0 + xp.exp(-v))
 
 
-def lstm(x, xp, state, sequence):
+def lstm(x, xp, state, sequence, loop=python_loop):
     """ADBench's PyTorch lstm_objective(main_params, extra_params, state, sequence).
 
-    Rows are taken as ``a[i, :]``: the standard leaves ``a[i]`` on a 2-D array unspecified.
+    The sequence is the ``loop`` service's (a scan on JAX); the layers, a handful, a Python loop
+    inside each step. Rows are taken as ``a[i, :]``: the standard leaves ``a[i]`` on a 2-D array
+    unspecified.
     """
     layers, b = state.shape[0] // 2, sequence.shape[1]
     main = xp.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
     extra = xp.reshape(x[8 * layers * b:], (3, b))
-    hidden = [state[2 * j, :] for j in range(layers)]
-    cell = [state[2 * j + 1, :] for j in range(layers)]
-    total = xp.zeros_like(extra[0, :])  # a vector: scaled by 1/count at the end, never a 0-d result
-    for t in range(sequence.shape[0] - 1):
+
+    def step(t, carry):
+        hidden, cell, total = carry
         v = sequence[t, :] * extra[0, :]
+        hidden_out, cell_out = [], []
         for j in range(layers):
             gates = xp.concat([v, hidden[j], v, hidden[j]]) * main[2 * j, :] + main[2 * j + 1, :]
             sig = _sigmoid(gates[:3 * b], xp)  # forget, input and output gates in one pass
             forget, ingate, outgate = sig[:b], sig[b:2 * b], sig[2 * b:]
             change = xp.tanh(gates[3 * b:])
-            cell[j] = cell[j] * forget + ingate * change
-            hidden[j] = outgate * xp.tanh(cell[j])
-            v = hidden[j]
+            c = cell[j] * forget + ingate * change
+            v = outgate * xp.tanh(c)
+            hidden_out.append(v)
+            cell_out.append(c)
         ypred = v * extra[1, :] + extra[2, :]
         ynorm = ypred - xp.log(2 + xp.sum(xp.exp(ypred)))  # ADBench's sum(exp(ypred), 2): start at 2
-        total = total + sequence[t + 1, :] * ynorm
+        return tuple(hidden_out), tuple(cell_out), total + sequence[t + 1, :] * ynorm
+
+    init = (tuple(state[2 * j, :] for j in range(layers)), tuple(state[2 * j + 1, :] for j in range(layers)),
+            xp.zeros_like(extra[0, :]))  # total: a vector, scaled by 1/count at the end, never a 0-d result
+    _, _, total = loop(step, init, sequence.shape[0] - 1)
     return xp.sum(total * (-1.0 / ((sequence.shape[0] - 1) * b)))
 
 
