@@ -56,6 +56,17 @@ class Problem:
     # product with a vector without forming it (manual_hvp(x, v, **constants)), where cheaper.
     manual_hessian: Callable[..., np.ndarray] | None = None
     manual_hvp: Callable[..., np.ndarray] | None = None
+    # -- sparse Jacobians (the sparse-jacobian operation) --
+    # The declared pattern: sparsity(n, **constants) -> an m x n SciPy sparse matrix or boolean array whose
+    # nonzeros cover every entry of J that can be nonzero (see adbench.sparsity).
+    sparsity: Callable[..., Any] | None = None
+    # The hand-written sparse Jacobian: its values (x, **constants) in the order of its own
+    # manual_sparse_structure(n, **constants) -> (rows, cols), independent of the declared pattern.
+    manual_sparse_jacobian: Callable[..., np.ndarray] | None = None
+    manual_sparse_structure: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    # A float64 reference Jacobian that is not hand-written (ht: complex-step), as a SciPy sparse matrix; the
+    # correctness gate's reference where the problem has no manual Jacobian. The manual baseline never runs it.
+    reference_sparse: Callable[..., Any] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
@@ -147,11 +158,33 @@ class Problem:
 
     # -- the golden references ------------------------------------------------------------------
     def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
-        """The hand-written Jacobian in float64, or ``None`` where the problem has none."""
+        """The hand-written Jacobian in float64 (else the problem's non-AD sparse reference, densified), or
+        ``None`` where the problem has neither."""
         if self.manual_jacobian is None:
-            return None
+            sparse = self.reference_sparse_jacobian(x, **constants)
+            return None if sparse is None else np.asarray(sparse.toarray(), dtype=np.float64)
         x, consts = _float64(x, constants)
         return np.asarray(self.manual_jacobian(x, **consts), dtype=np.float64)
+
+    def reference_sparse_jacobian(self, x: np.ndarray, **constants: Any) -> Any:
+        """The float64 reference as a SciPy CSR matrix, built without the declared pattern: the hand-written
+        sparse Jacobian on its own structure, else ``reference_sparse``; ``None`` where there is neither."""
+        x, consts = _float64(x, constants)
+        if self.manual_sparse_jacobian is not None:
+            import scipy.sparse
+
+            rows, cols = self.manual_sparse_structure(x.shape[0], **consts)
+            values = np.asarray(self.manual_sparse_jacobian(x, **consts), dtype=np.float64)
+            shape = (self.n_outputs(x.shape[0]), x.shape[0])
+            return scipy.sparse.csr_matrix((values, (rows, cols)), shape=shape)
+        if self.reference_sparse is not None:
+            return self.reference_sparse(x, **consts).tocsr()
+        return None
+
+    @property
+    def has_sparsity(self) -> bool:
+        """True where the problem declares its Jacobian's sparsity pattern."""
+        return self.sparsity is not None
 
     def reference_hvp(self, x: np.ndarray, v: np.ndarray, **constants: Any) -> np.ndarray | None:
         """H v in float64 from the closed form: without forming H where the problem says how."""
