@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, float_dtype
 from adbench.xp import namespace
 
 
@@ -140,6 +140,8 @@ class JaxBackend(Backend):
         def f(v, c):
             return problem.function(v, xp, **c, **static)
 
+        if operation == SPARSE:
+            return sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, self.jit)
         op = derivative(jax, f, operation, mode, chunk_size)
         fun = f
         if self.jit:
@@ -150,6 +152,50 @@ class JaxBackend(Backend):
             sync=jax.block_until_ready,
             to_numpy=np.asarray,
         )
+
+
+# -- sparse-jacobian ----------------------------------------------------------------------------------------
+def compressed_jacobian(jax, f, mode: str, n_colours: int):
+    """J's nonzeros from ``n_colours`` compressed passes: vmap of jvp over the column colouring's seeds
+    (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
+
+    Takes ``(x, c, colours, gather)``; each seed is made from its colour inside the map, so no n x p seed
+    matrix is held, and ``colours``/``gather`` are arguments, not constants baked into the program.
+    """
+    jnp = jax.numpy
+
+    def op(x, c, colours, gather):
+        ks = jnp.arange(n_colours)
+        if mode == "forward":
+            B = jax.vmap(lambda k: jax.jvp(lambda y: f(y, c), (x,), ((colours == k).astype(x.dtype),))[1])(ks)
+        else:
+            y, pullback = jax.vjp(lambda z: f(z, c), x)
+            B = jax.vmap(lambda k: pullback((colours == k).astype(y.dtype))[0])(ks)
+        return jnp.take(jnp.reshape(B, (-1,)), gather)
+
+    return op
+
+
+def sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, jit: bool) -> PreparedCase:
+    """The sparse-jacobian case: colouring once here, the compressed passes and the gather timed, the SciPy
+    matrix assembled by to_numpy (outside the timing)."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, mode)
+    op, fun = compressed_jacobian(jax, f, mode, comp.n_colours), f
+    if jit:
+        op, fun = jax.jit(op), jax.jit(f)
+    colours, gather = put(comp.colours), put(comp.gather)  # integer arrays keep their dtype
+    pass_ = "vmap(jvp)" if mode == "forward" else "vmap(vjp)"
+    return PreparedCase(
+        call=lambda: op(xj, arrays, colours, gather),
+        function=lambda: fun(xj, arrays),
+        sync=jax.block_until_ready,
+        to_numpy=lambda values: comp.matrix(np.asarray(values)),
+        label=(f"jax.jit({pass_} over {comp.n_colours} colour seeds)" if jit
+               else f"{pass_} over {comp.n_colours} colour seeds"),
+        colours=comp.n_colours,
+    )
 
 
 def _device(jax, device: str):

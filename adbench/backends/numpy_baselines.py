@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adbench.backends._base import OPERATIONS, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
@@ -55,6 +55,38 @@ def _casted(x: np.ndarray, dtype: str, constants: dict) -> tuple[np.ndarray, dic
                              for k, v in constants.items()}
 
 
+# -- sparse-jacobian ----------------------------------------------------------------------------------------
+def manual_sparse_case(problem, xv, consts) -> PreparedCase:
+    """The hand-written sparse Jacobian: its values timed, the SciPy matrix assembled on its own structure
+    (not the declared pattern) by to_numpy."""
+    import scipy.sparse
+
+    n = xv.shape[0]
+    rows, cols = problem.manual_sparse_structure(n, **consts)
+    shape = (problem.n_outputs(n), n)
+    return PreparedCase(
+        call=lambda: problem.manual_sparse_jacobian(xv, **consts),
+        function=lambda: problem.function(xv, np, **consts),
+        sync=None,
+        to_numpy=lambda values: scipy.sparse.csr_matrix((values, (rows, cols)), shape=shape),
+        label=f"{problem.manual_sparse_jacobian.__name__}(x) (hand-written, NumPy)",
+    )
+
+
+def differenced_sparse_case(problem, x, constants, xv, consts) -> PreparedCase:
+    """Compressed central differences on the same column colouring as forward mode: 2 evaluations per colour."""
+    from adbench.sparsity import compressed_differences, compression_for
+
+    comp = compression_for(problem, x, constants, "forward")
+
+    def f(v):
+        return problem.function(v, np, **consts)
+
+    return PreparedCase(call=lambda: compressed_differences(f, xv, comp), function=lambda: f(xv), sync=None,
+                        to_numpy=comp.matrix, label=f"central differences over {comp.n_colours} colours",
+                        colours=comp.n_colours)
+
+
 class _NumpyBaseline(Backend):
     """A NumPy baseline: one mode of its own for every operation, no framework to import."""
 
@@ -79,6 +111,8 @@ class ManualBackend(_NumpyBaseline):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
         if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written Jacobian"
+        if reason is None and operation == SPARSE and problem.manual_sparse_jacobian is None:
+            reason = f"problem {problem.name!r} has no hand-written sparse Jacobian"
         if reason is None and operation == "hvp" and problem.manual_hessian is None and problem.manual_hvp is None:
             reason = f"problem {problem.name!r} has no hand-written Hessian"
         if reason is None and operation == "hessian" and problem.manual_hessian is None:
@@ -91,6 +125,8 @@ class ManualBackend(_NumpyBaseline):
         if reason:
             raise NotImplementedError(reason)
         xv, consts = _casted(x, dtype, constants)
+        if operation == SPARSE:
+            return manual_sparse_case(problem, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
@@ -116,13 +152,15 @@ class FiniteDifferenceBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation not in FIRST_ORDER and problem.manual_jacobian is None:
+        if reason is None and operation not in (*FIRST_ORDER, SPARSE) and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written gradient to difference"
         return reason
 
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         xv, consts = _casted(x, dtype, constants)
+        if operation == SPARSE:
+            return differenced_sparse_case(problem, x, constants, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         n = xv.shape[0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, float_dtype
 from adbench.xp import namespace
 
 
@@ -46,6 +46,62 @@ def func_derivative(torch, f, operation: str, mode: str, chunk_size: int | None 
     jac = {"forward": tf.jacfwd, "reverse": tf.jacrev}
     hess = jac[outer](jac[inner](f))
     return lambda x, _: hess(x)
+
+
+# -- sparse-jacobian ----------------------------------------------------------------------------------------
+def compressed_jacobian(torch, f, mode: str, n_colours: int, colours, gather):
+    """J's nonzeros from ``n_colours`` compressed passes: torch.func.vmap of jvp over the column colouring's
+    seeds (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
+    Each seed is made from its colour inside the map: no n x p seed matrix is held."""
+    tf = torch.func
+    ks = torch.arange(n_colours, device=colours.device)
+
+    def op(x, _):
+        if mode == "forward":
+            B = tf.vmap(lambda k: tf.jvp(f, (x,), ((colours == k).to(x.dtype),))[1])(ks)
+        else:
+            y, pullback = tf.vjp(f, x)
+            B = tf.vmap(lambda k: pullback((colours == k).to(y.dtype))[0])(ks)
+        return torch.take(B, gather)  # B read as flattened, row-major
+
+    return op
+
+
+def sparse_case(torch, problem, x, constants, mode, xt, f, sync, compile, backend: str) -> PreparedCase:
+    """The sparse-jacobian case: colouring once here; the passes and the gather timed (compiled for
+    torch-compile); the SciPy matrix assembled by to_numpy, outside the timing."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, mode)
+    colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
+    gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
+    op = compile(compressed_jacobian(torch, f, mode, comp.n_colours, colours, gather))
+    pass_ = "torch.func.vmap(jvp)" if mode == "forward" else "torch.func.vmap(vjp)"
+    label = f"{pass_} over {comp.n_colours} colour seeds"
+    return PreparedCase(call=lambda: op(xt, None), function=lambda: f(xt), sync=sync,
+                        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
+                        label=f"torch.compile({label})" if backend == "torch-compile" else label,
+                        colours=comp.n_colours)
+
+
+def autograd_sparse_case(torch, problem, x, constants, xt, f, sync) -> PreparedCase:
+    """Reverse compressed passes with plain torch.autograd: one backward pass per colour of the rows."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, "reverse")
+    colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
+    gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
+
+    def call():
+        v = xt.detach().requires_grad_(True)
+        y = f(v)
+        B = torch.stack([torch.autograd.grad(y, v, grad_outputs=(colours == k).to(y.dtype), retain_graph=True)[0]
+                         for k in range(comp.n_colours)])
+        return torch.take(B, gather)
+
+    return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
+                        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
+                        label=f"torch.autograd.grad over {comp.n_colours} colour seeds", colours=comp.n_colours)
 
 
 class TorchBackend(Backend):
@@ -115,6 +171,8 @@ class TorchBackend(Backend):
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        if operation == SPARSE:
+            return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile, self.name)
         op = self.compile(func_derivative(torch, f, operation, mode, chunk_size))
         return PreparedCase(
             call=lambda: op(xt, dt),
@@ -136,13 +194,15 @@ class TorchAutogradBackend(TorchBackend):
     colour = "#E69F00"
     order = 21
     operations = {"jacobian": ("reverse",), "jvp": ("forward",), "vjp": ("reverse",),
-                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",)}
+                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",), SPARSE: ("reverse",)}
     vectorized = False
     chunkable = False
 
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        if operation == SPARSE:
+            return autograd_sparse_case(torch, problem, x, constants, xt, f, sync)
         grad = torch.autograd.grad
 
         def rows(y, v, **kw):

@@ -252,7 +252,7 @@ def get_problem(problem: str | Problem | Function) -> Problem:
     if isinstance(problem, str) and ":" in problem:
         # A user's MODULE:FUNCTION; worker processes rebuild user problems from this name.
         f, constants = import_function(problem)
-        return problem_from_function(f, name=problem, constants=constants)
+        return problem_from_function(f, name=problem, constants=constants, sparsity=module_sparsity(problem))
     raise UnknownChoiceError("problem", problem, _REGISTRY)
 
 
@@ -274,6 +274,7 @@ def problem_from_function(
     *,
     sizes: tuple[int, ...] = (10, 100, 1000),
     constants: ConstantsSource = None,
+    sparsity: Any = None,
 ) -> Problem:
     """Wrap a user's ``f(x, xp, **constants)`` as a Problem.
 
@@ -284,6 +285,11 @@ def problem_from_function(
     it is asked about (in ``adbench compare``, inside the guarded worker). There is no
     hand-written Jacobian, so the ``manual`` baseline skips it and results are checked against
     float64 central differences.
+
+    ``sparsity`` declares J's pattern for the ``sparse-jacobian`` operation: an m x n SciPy sparse matrix or
+    boolean array (for one n), or a function ``sparsity(n, **constants)`` returning one. Its nonzeros must
+    cover every entry that can be nonzero; a pattern that misses one makes the case ``wrong`` against the
+    (pattern-free) differenced reference.
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
     if constants is not None and not callable(constants) and not isinstance(constants, Mapping):
@@ -319,10 +325,19 @@ def problem_from_function(
         shape = probe_shape(n)
         return int(np.prod(shape)) if shape else 1
 
+    declared = None
+    if sparsity is not None:
+        declared = sparsity if callable(sparsity) else (lambda n, **_: sparsity)
+
+        def declared_with_constants(n: int, **consts: Any) -> Any:  # a user's sparsity takes what it names
+            keep = _accepted_constants(sparsity, list(consts)) if callable(sparsity) else []
+            return declared(n, **{k: consts[k] for k in keep or []})
+
     return Problem(
         name=label,
         function=f,
         description=f"user function {label}",
+        sparsity=declared_with_constants if declared is not None else None,
         output_size=output_size,
         sizes=tuple(sizes),
         quick_sizes=tuple(sizes)[:2],
@@ -331,6 +346,16 @@ def problem_from_function(
         constants_take_seed=True,
         probe_shape=probe_shape,
     )
+
+
+def module_sparsity(spec: str) -> Any:
+    """The ``sparsity(n, **constants)`` found next to ``MODULE:FUNCTION``'s function, or None."""
+    import_function(spec)
+    found = getattr(_IMPORTED.get(spec), "sparsity", None)
+    return found if callable(found) else None
+
+
+_IMPORTED: dict[str, Any] = {}  # MODULE:FUNCTION -> its module, for what lives next to the function
 
 
 @functools.lru_cache(maxsize=None)
@@ -377,6 +402,7 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
         raise ValueError(f"module {module_name!r} has no function {attr!r}") from None
     if not callable(f):
         raise ValueError(f"{spec!r} is not callable")
+    _IMPORTED[spec] = module
     constants = getattr(module, "constants", None)
     if constants is not None and not callable(constants):
         raise ValueError(f"{module_name}.constants must be a function constants(n, seed) returning a dict")

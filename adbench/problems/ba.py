@@ -86,26 +86,27 @@ def ba(x, xp, obs, feats):
 # -- the hand-written Jacobian -------------------------------------------------------------------------------
 def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.ndarray) -> np.ndarray:
     """d(reprojection residual)/d(camera, point, weight) by hand: (P, 2, 15), one 2 x 15 block per observation."""
-    P = cam.shape[0]
+    P, dtype = cam.shape[0], cam.dtype  # float32 in, float32 out: the manual floor runs in the case's dtype
     r, Xo = cam[:, 0:3], X - cam[:, 3:6]
     sq = np.sum(r * r, axis=1)
     nonzero = sq != 0
-    theta = np.sqrt(np.where(nonzero, sq, 1.0))
+    theta = np.sqrt(np.where(nonzero, sq, np.ones_like(sq)))
     c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
     k = r / theta[:, None]
     kdot = np.sum(k * Xo, axis=1)[:, None]
     kx = np.cross(k, Xo)
     Xcam = Xo * c + kx * s + k * kdot * (1 - c)
     # dXcam/dXo is the rotation matrix R = c I + s [k]x + (1 - c) k k^T; at theta = 0, ADBench's I + [r]x.
-    eye = np.eye(3)
+    eye = np.eye(3, dtype=dtype)
+
     def skew(v):
-        z = np.zeros(v.shape[0])
+        z = np.zeros(v.shape[0], dtype=dtype)
         return np.stack([np.stack([z, -v[:, 2], v[:, 1]], 1), np.stack([v[:, 2], z, -v[:, 0]], 1),
                          np.stack([-v[:, 1], v[:, 0], z], 1)], 1)
     R = c[:, :, None] * eye + s[:, :, None] * skew(k) + (1 - c)[:, :, None] * k[:, :, None] * k[:, None, :]
     R = np.where(nonzero[:, None, None], R, eye + skew(r))
     # dXcam/dr_j, column by column: theta' = k_j, k' = (e_j - k k_j) / theta.
-    dr = np.empty((P, 3, 3))
+    dr = np.empty((P, 3, 3), dtype=dtype)
     for j in range(3):
         kj = k[:, j:j + 1]
         dk = (eye[j] - k * kj) / theta[:, None]
@@ -116,18 +117,18 @@ def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.
     # Projection p = Xcam[:2] / Xcam[2]; distortion d = p L(|p|^2); proj = f d + (u0, v0).
     z = Xcam[:, 2]
     p = Xcam[:, :2] / z[:, None]
-    dp = np.zeros((P, 2, 3))
+    dp = np.zeros((P, 2, 3), dtype=dtype)
     dp[:, 0, 0] = dp[:, 1, 1] = 1 / z
     dp[:, :, 2] = -p / z[:, None]
     k1, k2, f = cam[:, 9], cam[:, 10], cam[:, 6]
     rsq = np.sum(p * p, axis=1)
     L = 1 + k1 * rsq + k2 * rsq * rsq
     dL = (2 * (k1 + 2 * k2 * rsq))[:, None] * p  # dL/dp
-    dd = L[:, None, None] * np.eye(2) + p[:, :, None] * dL[:, None, :]  # (P, 2, 2)
+    dd = L[:, None, None] * np.eye(2, dtype=dtype) + p[:, :, None] * dL[:, None, :]  # (P, 2, 2)
     dproj_dXcam = f[:, None, None] * (dd @ dp)  # (P, 2, 3)
     d = p * L[:, None]
     proj = d * f[:, None] + cam[:, 7:9]
-    J = np.zeros((P, 2, BLOCK))
+    J = np.zeros((P, 2, BLOCK), dtype=dtype)
     J[:, :, 0:3] = dproj_dXcam @ dr
     J[:, :, 3:6] = -(dproj_dXcam @ R)
     J[:, :, 6] = d
