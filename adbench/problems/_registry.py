@@ -44,6 +44,7 @@ class Problem:
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
+    in_plain_run: bool = True  # False: run when named (--problems) or with --full, to keep a plain run short
     # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
     presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
