@@ -108,7 +108,7 @@ def test_compare_formats(tmp_path, fmt):
     "args,message",
     [
         (["--backends", "tensorflow"], "unknown backend 'tensorflow'; valid choices:"),
-        (["--problems", "los"], "unknown problem 'los'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
+        (["--problems", "los"], "unknown problem 'los'; valid choices: ba, basic, control_loop, gmm, ht, ht-complicated, loss, lstm, mlp, ode, tall"),
         (["--modes", "sideways"], "unknown mode 'sideways'; valid choices: forward, forward-over-forward"),
         (["--dtype", "float16"], "valid choices: float32, float64"),
         (["--format", "xml"], "unknown format 'xml'; valid choices: csv, json, markdown, table"),
