@@ -1,4 +1,4 @@
-"""The Python API: one derivative — Jacobian, JVP, VJP, HVP or Hessian — of any problem, on any backend."""
+"""The Python API: one derivative — Jacobian, JVP, VJP, HVP, Hessian or sparse Jacobian — of any problem, on any backend."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def evaluate(
     device: str = "cpu",
     **constants: Any,
 ) -> np.ndarray:
-    """One operation of ``problem`` at ``x`` as a NumPy array (the shared path of the five functions below)."""
+    """One operation of ``problem`` at ``x`` as a NumPy array, or a SciPy matrix for sparse-jacobian (the
+    shared path of the functions below)."""
     prob = get_problem(problem)
     be = get_backend(backend)
     mode = resolve_mode(backend, mode, operation)
@@ -133,6 +134,15 @@ def hvp(problem: str | Problem | Any, x: Any, v: Any, *, backend: str, mode: str
         dtype: str | None = None, **constants: Any) -> np.ndarray:
     """H v of a scalar-valued problem: shape (n,). ``mode`` is a composition, e.g. ``forward-over-reverse``."""
     return evaluate("hvp", problem, x, v=v, backend=backend, mode=mode, dtype=dtype, **constants)
+
+
+def sparse_jacobian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
+                    dtype: str | None = None, device: str = "cpu", **constants: Any) -> Any:
+    """The Jacobian as a SciPy CSR matrix, from compressed passes over the problem's declared sparsity
+    pattern: one JVP per colour of a column colouring (``mode="forward"``) or one VJP per colour of a row
+    colouring (``"reverse"``), decompressed onto the pattern (``adbench.sparsity``)."""
+    return evaluate("sparse-jacobian", problem, x, backend=backend, mode=mode, dtype=dtype, device=device,
+                    **constants)
 
 
 def hessian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,

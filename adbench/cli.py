@@ -137,7 +137,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", type=names("--backends"),
                    help="comma-separated backends (default: all but those slow to set up, e.g. torch-compile)")
     p.add_argument("--operations", type=names("--operations"),
-                   help="jacobian, jvp, vjp, hvp, hessian, comma-separated (default: jacobian,hvp; jacobian with --quick)")
+                   help="jacobian, jvp, vjp, hvp, hessian, sparse-jacobian, comma-separated (default: jacobian,hvp,sparse-jacobian; jacobian with --quick)")
     p.add_argument("--modes", type=names("--modes"),
                    help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
                         "(default: all each backend offers)")

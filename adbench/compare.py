@@ -17,7 +17,7 @@ from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
 from adbench.engine.timing import INTERVAL_METHOD
 
-DEFAULT_OPERATIONS = ("jacobian", "hvp")
+DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian")  # sparse-jacobian: problems that declare a pattern
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
 # --modes or --full add the other two compositions.
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
@@ -49,7 +49,7 @@ def build_grid(
     is kept and its worker decides. Chunk sizes apply to the Jacobians of backends that chunk;
     every other case runs once, unchunked.
     """
-    probs = [get_problem(p) for p in problems] if problems else list_problems()
+    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if p.in_plain_run or full]
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     operations = tuple(operations or DEFAULT_OPERATIONS)
     specs = []
@@ -59,6 +59,8 @@ def build_grid(
             for operation in operations:
                 if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
                     continue
+                if operation == "sparse-jacobian" and problem.sparsity is None:
+                    continue  # no pattern declared: nothing to compress
                 for backend in backend_objs:
                     wanted = modes or (None if full else DEFAULT_MODES.get(operation))
                     for mode in backend.modes_for(operation):
@@ -197,7 +199,15 @@ def faster_words(group: pd.DataFrame) -> str:
     return fmt.verdict_words(fmt.compare_rows(first, second), first["mode"], second["mode"])
 
 
-FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "faster", "time/f", "first call")
+FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "colours", "faster", "time/f", "first call")
+
+
+def _colour_words(group: pd.DataFrame) -> str:
+    """sparse-jacobian: the compressed passes per mode ('forward 15, reverse 200'); empty otherwise."""
+    if "colours" not in group or group["colours"].isna().all():
+        return ""
+    per_mode = group.dropna(subset=["colours"]).drop_duplicates("mode")
+    return ", ".join(f"{r['mode']} {int(r['colours'])}" for _, r in per_mode.iterrows())
 
 
 def comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -216,6 +226,7 @@ def comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
                "backend": backend + (f" chunk={int(chunk)}" if chunk is not None and pd.notna(chunk) else "")}
         for mode in mode_order(group["mode"]):
             row[mode] = _cell(group[group["mode"] == mode])
+        row["colours"] = _colour_words(group)
         row["faster"] = faster_words(group)
         row["time/f"] = fmt.ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else ""
         row["first call"] = fmt.seconds(best["first_call_s"]) if best is not None else ""
@@ -223,7 +234,7 @@ def comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
     frame_out = pd.DataFrame(out).fillna("")
     modes = mode_order([c for c in frame_out.columns if c not in FIXED_COLUMNS])
     first = ["problem", "operation", "n → m", "backend"]
-    return frame_out[first + modes + ["faster", "time/f", "first call"]] if len(frame_out) else frame_out
+    return frame_out[first + modes + ["colours", "faster", "time/f", "first call"]] if len(frame_out) else frame_out
 
 
 def summary_lines(frame: pd.DataFrame) -> list[str]:
@@ -241,12 +252,13 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         n = int(at["n_inputs"].iloc[0])
         m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
         text = f"{problem} {operation} (n={n} → m={m}): "
+        theory = fmt.theory_words(operation, n, m, _colours_by_mode(at))
         if ad["mode"].nunique() >= 2:
             first, second = fmt.best_pair(ad, "mode")
             text += f"{fmt.verdict_words(fmt.compare_rows(first, second), first['mode'], second['mode'])}"
-            text += f" (fastest of each mode; theory: {fmt.theory_words(operation, n, m)})"
+            text += f" (fastest of each mode; theory: {theory})"
         else:
-            text += f"only {ad['mode'].iloc[0]} measured (theory: {fmt.theory_words(operation, n, m)})"
+            text += f"only {ad['mode'].iloc[0]} measured (theory: {theory})"
         first, second = fmt.best_pair(ad, "backend")
         v = fmt.compare_rows(first, second) if second is not None else None
         one = f"{_case_words(first)} {fmt.seconds(first['median_s'])}"
@@ -266,7 +278,31 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
         if len(manual):
             text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written time"
         lines.append(text + _tutorial_words(problem, operation, group))
+        if operation == "sparse-jacobian":
+            lines.extend(_dense_against_compressed(problem, size, ok))
     return lines
+
+
+def _colours_by_mode(rows: pd.DataFrame) -> dict[str, int]:
+    if "colours" not in rows:
+        return {}
+    known = rows.dropna(subset=["colours"])
+    return {m: int(c) for m, c in zip(known["mode"], known["colours"]) if m in AD_MODES}
+
+
+def _dense_against_compressed(problem: str, size: int, ok: pd.DataFrame) -> list[str]:
+    """The fastest compressed Jacobian against the fastest dense one of the same problem and size, both checked."""
+    at = ok[(ok["problem"] == problem) & (ok["size"] == size)]
+    at = at[~at["backend"].map(lambda b: get_backend(b).baseline)]
+    dense, sparse = at[at["operation"] == "jacobian"], at[at["operation"] == "sparse-jacobian"]
+    if dense.empty or sparse.empty:
+        return []
+    d, s = dense.loc[dense["median_s"].idxmin()], sparse.loc[sparse["median_s"].idxmin()]
+    v = fmt.compare_rows(s, d)
+    words = fmt.verdict_words(v, f"compressed ({_case_words(s)}, {int(s['colours'])} colours)",
+                              f"dense ({_case_words(d)})")
+    return [f"{problem} (n={int(s['n_inputs'])}): dense against compressed Jacobian: {words}; fastest dense "
+            f"{fmt.seconds(d['median_s'])}, fastest compressed {fmt.seconds(s['median_s'])}"]
 
 
 def _case_words(row: pd.Series) -> str:

@@ -116,8 +116,13 @@ def verdict_words(v: Verdict, a_name: str, b_name: str, noun: str = "faster") ->
     return f"{name} {factor(v.factor)} {noun} [{factor(v.low)}, {factor(v.high)}]"
 
 
-def theory_words(operation: str, n: int, m: int) -> str:
-    """What counting passes predicts, per operation."""
+def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None = None) -> str:
+    """What counting passes predicts, per operation (for sparse-jacobian, the colours each mode needs)."""
+    if operation == "sparse-jacobian":
+        known = colours or {}
+        parts = [f"{mode}: {known[mode]} colour{'s' * (known[mode] != 1)} of {integer(size)} {what}"
+                 for mode, size, what in (("forward", n, "columns"), ("reverse", m, "rows")) if mode in known]
+        return "; ".join(parts) or "one pass per colour: forward colours columns, reverse colours rows"
     if operation == "jacobian":
         if n == m:
             return f"{n} JVPs vs {m} VJPs: a tie"

@@ -47,7 +47,32 @@ def _autograd_namespace() -> types.ModuleType:
     shim.vecdot = lambda x1, x2, axis=-1: anp.sum(anp.conj(x1) * x2, axis=axis)  # anp.vecdot has none
     shim.cumulative_sum = lambda x, axis=None: anp.cumsum(x, axis=axis)  # anp.cumulative_sum has none
     shim.max, shim.min = _chooser("max"), _chooser("min")  # autograd's derivatives promote float32
+    shim.where = _where()  # autograd's JVP fills with float64 zeros: float32 forward passes came out float64
+    # anp.take has no gradient; indexing with an integer array (x[..., indices] on the axis) has both derivatives.
+    shim.take = lambda x, indices, axis=None: (anp.ravel(x) if axis is None else x)[
+        (slice(None),) * (0 if axis is None else axis % anp.ndim(x)) + (indices,)]
     return shim
+
+
+def _where():
+    """NumPy's ``where`` with derivatives in the operands' dtype (and unbroadcast to their shapes).
+
+    autograd's JVP for ``where`` pads the tangent with ``anp.zeros(shape)``, float64: a float32 forward
+    Jacobian through ``where`` (ba's and ht's guarded rotations) came out float64.
+    """
+    import numpy as onp
+    from autograd.extend import defjvp, defvjp, primitive
+    from autograd.numpy.numpy_vjps import unbroadcast_f
+    import autograd.numpy as anp
+
+    f = primitive(lambda condition, x1, x2: onp.where(condition, x1, x2))
+    defvjp(f, None,
+           lambda ans, c, x1, x2: unbroadcast_f(x1, lambda g: anp.where(c, g, anp.zeros_like(g))),
+           lambda ans, c, x1, x2: unbroadcast_f(x2, lambda g: anp.where(c, anp.zeros_like(g), g)))
+    defjvp(f, None,
+           lambda g, ans, c, x1, x2: anp.broadcast_to(anp.where(c, g, anp.zeros_like(g)), anp.shape(ans)),
+           lambda g, ans, c, x1, x2: anp.broadcast_to(anp.where(c, anp.zeros_like(g), g), anp.shape(ans)))
+    return f
 
 
 def _chooser(name: str):

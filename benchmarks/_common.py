@@ -41,7 +41,7 @@ MEMORY_LIMIT_BYTES = int(float(os.environ.get("ADBENCH_MEMORY_LIMIT_GIB", "4")) 
 # Each sample's inner loop is calibrated to last at least this: the engine's own setting.
 SAMPLE_TIME = TARGET_SAMPLE_S
 # First calls and memory are tracked for the operations a plain `adbench compare` runs; times for all.
-TRACKED_OPERATIONS = ("jacobian", "hvp")
+TRACKED_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian")
 
 
 def suite_backends() -> list[str]:

@@ -95,8 +95,8 @@ def test_params_come_from_registry(suite):
     pairs = {(b, m) for b in backends for m in get_backend(b).modes
              if "-over-" not in m or m in ("forward-over-reverse", "reverse-over-reverse")}
     for cls, method, ops in ((ad.Derivative, "time_derivative", OPERATIONS),
-                             (ad.FirstCall, "track_first_call", ("jacobian", "hvp")),
-                             (ad.Memory, "track_peak_memory", ("jacobian", "hvp"))):
+                             (ad.FirstCall, "track_first_call", ("jacobian", "hvp", "sparse-jacobian")),
+                             (ad.Memory, "track_peak_memory", ("jacobian", "hvp", "sparse-jacobian"))):
         problems, operations, variants, devices = cls.params
         assert cls.param_names == ("problem", "operation", "backend", "device")
         assert list(problems) == cases, cls

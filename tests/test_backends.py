@@ -15,14 +15,16 @@ import numpy as np
 import pytest
 
 import adbench
-from adbench.backends import SECOND_ORDER, backend_names, get_backend
+from adbench.backends import SECOND_ORDER, SPARSE, backend_names, get_backend
 from adbench.backends.numpy_baselines import central_differences
 from adbench.engine.cases import direction
 from adbench.problems import get_problem, list_problems
 
 from conftest import backend_modes, require_backend
 
-PROBLEMS = [p for p in list_problems() if p.builtin]
+# ba, ht and ht-complicated: every backend's dense and compressed Jacobians are tests/test_sparse.py's (their
+# reverse Jacobians take hundreds of passes; there they run at reduced sizes).
+PROBLEMS = [p for p in list_problems() if p.builtin and p.sparsity is None]
 # The smallest size of each problem; Hessians only where n^2 forward passes stay cheap.
 SMALL = {p.name: min(p.sizes) if p.presets else 5 for p in PROBLEMS}
 SCALAR = [p.name for p in PROBLEMS if p.is_scalar(SMALL[p.name])]
@@ -219,14 +221,16 @@ def test_every_case_names_the_call_it_times(backend, operation, mode):
     for scalar and vector f, and the prepared case carries the same name (the manual HVP names the
     problem's own H v where it has one: loss's, which never forms H)."""
     be = get_backend(backend)
-    shapes = [True] if operation in SECOND_ORDER else [True, False]
+    # A sparse Jacobian needs a declared pattern: ba's (a vector f) is the smallest.
+    shapes = [True] if operation in SECOND_ORDER else [False] if operation == SPARSE else [True, False]
     for scalar in shapes:
         assert be.call_label(operation, mode, scalar).strip(), f"no label for scalar={scalar}"
     require_backend(backend)
     for scalar in shapes:
-        problem = get_problem("loss" if scalar else "tall")
-        x = problem.inputs(3)
-        d = direction(problem, operation, 3, problem.n_outputs(3), seed=0)
+        problem = get_problem("loss" if scalar else "ba" if operation == SPARSE else "tall")
+        size = min(problem.sizes) if problem.presets else 3
+        x = problem.inputs(size)
+        d = direction(problem, operation, size, problem.n_outputs(size), seed=0)
         case = be.prepare(problem, x, operation, mode, "float64", problem.constants(x), d)
         if (backend, operation) == ("manual", "hvp"):
             assert case.label == "hand-written NumPy Hessian-vector product"

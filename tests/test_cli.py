@@ -108,7 +108,7 @@ def test_compare_formats(tmp_path, fmt):
     "args,message",
     [
         (["--backends", "tensorflow"], "unknown backend 'tensorflow'; valid choices:"),
-        (["--problems", "los"], "unknown problem 'los'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
+        (["--problems", "los"], "unknown problem 'los'; valid choices: ba, basic, control_loop, gmm, ht, ht-complicated, loss, lstm, mlp, ode, tall"),
         (["--modes", "sideways"], "unknown mode 'sideways'; valid choices: forward, forward-over-forward"),
         (["--dtype", "float16"], "valid choices: float32, float64"),
         (["--format", "xml"], "unknown format 'xml'; valid choices: csv, json, markdown, table"),
@@ -117,7 +117,7 @@ def test_compare_formats(tmp_path, fmt):
         (["--problem", "no_such_module_xyz:f"], "No module named 'no_such_module_xyz'"),
         (["--problem", "justaname"], "--problem takes MODULE:FUNCTION"),
         (["--problem", "loss"], "'loss' is a registered problem: use --problems loss"),
-        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, vjp"),
+        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, sparse-jacobian, vjp"),
         (["--timeout", "inf"], "--timeout must be a finite number of seconds above 0"),
         (["--memory-limit", "inf"], "--memory-limit must be a finite number of GiB above 0"),
         (["--budget", "nan"], "--budget must be a finite number of seconds above 0"),

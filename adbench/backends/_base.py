@@ -19,11 +19,12 @@ DEVICES = ("cpu", "cuda")
 AD_MODES = ("forward", "reverse")
 # "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
 COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
-OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian")
+OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", "sparse-jacobian")
+SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour (adbench.sparsity)
 SECOND_ORDER = ("hvp", "hessian")
 # What a framework with forward and reverse mode offers: every operation, every composition.
 EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES}
 
 
 @dataclass
@@ -42,6 +43,8 @@ class PreparedCase:
     to_numpy: Callable[[Any], np.ndarray]
     # The timed call as the framework's users write it ("jax.jit(jax.grad(f))"): the record's `call`.
     label: str = ""
+    # sparse-jacobian: the colours of the compression, i.e. the compressed passes one call makes.
+    colours: int | None = None
 
     def run(self) -> np.ndarray:
         out = self.call()
@@ -150,25 +153,35 @@ class Backend(ABC):
             return f"backend {self.name!r} offers no {mode!r} {operation}; it offers: {offered}"
         if operation in SECOND_ORDER and n is not None and not problem.is_scalar(n):
             return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+        if operation == SPARSE and problem.sparsity is None:
+            return (f"problem {problem.name!r} declares no sparsity pattern (a user's function passes one: "
+                    f"problem_from_function(f, sparsity=...))")
         if chunk_size is not None:
             if not self.chunkable:
                 return f"backend {self.name!r} does not chunk (its passes are not vectorised)"
             if operation != "jacobian":
-                return f"--chunk-size applies to Jacobians, not to {operation}"
+                return f"--chunk-size applies to dense Jacobians, not to {operation}"
         if device not in self.devices:
             return f"backend {self.name!r} runs on {', '.join(self.devices)} only, not {device}"
         return None
 
     def memory_estimate(self, n: int, m: int, work: int, itemsize: int, operation: str, mode: str,
-                        chunk_size: int | None = None) -> int:
+                        chunk_size: int | None = None, colours: int | None = None) -> int:
         """Rough peak bytes of one evaluation of the operation, to skip cases that would not fit.
 
         ``work`` is the element count of f's largest intermediate. A vectorised pass carries
         one copy of every intermediate per basis vector (n for forward, m for reverse; the chunk
         size when chunked), and about four are alive at once.
         """
-        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n}[operation]
         one_pass = work + n + m
+        if operation == SPARSE:
+            # p compressed passes (the colours; n or m if unknown): a vectorised backend carries p copies of
+            # every intermediate, and the compressed (p, m) or (p, n) result; the nonzeros are at most that.
+            p = colours or (n if mode == "forward" else m)
+            compressed = p * (m if mode == "forward" else n)
+            copies = p if self.vectorized else 2
+            return itemsize * 4 * (compressed + copies * one_pass)
+        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n}[operation]
         if operation in ("jvp", "vjp"):
             copies = 2
         elif not self.vectorized:

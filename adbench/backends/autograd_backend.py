@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, basis, float_dtype
+from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, basis, float_dtype
 from adbench.xp import namespace
 
 
 # Each (operation, mode)'s call as autograd's users write it: the record's `call`. A scalar f's
 # reverse-mode Jacobian is autograd.grad (autograd.jacobian of a scalar f: 1.0-1.3x its time).
 LABELS = {
+    (SPARSE, "forward"): "autograd.make_jvp(f)(x)(seed)[1] for each colour of the columns",
+    (SPARSE, "reverse"): "autograd.make_vjp(f)(x)[0](seed) for each colour of the rows",
     ("jacobian", "forward"): "autograd.make_jvp(f)(x)(e)[1] for each of the n unit vectors e",
     ("jvp", "forward"): "autograd.make_jvp(f)(x)(v)[1]",
     ("vjp", "reverse"): "autograd.make_vjp(f)(x)[0](u)",
@@ -30,6 +32,28 @@ BASIS_CASES = {("jacobian", "forward"), ("hvp", "forward-over-forward"), ("hessi
                ("hessian", "reverse-over-forward"), ("hessian", "forward-over-forward")}
 
 
+def sparse_case(ag, problem, x, constants, mode, xv, f, label: str) -> PreparedCase:
+    """Compressed passes one after another: make_jvp once and one push per colour of the columns (forward),
+    or make_vjp once and one pull per colour of the rows (reverse); each seed made from its colour in the
+    loop (a reverse seed matrix would be p x m); then the gather. to_numpy assembles the SciPy matrix."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, mode)
+    colours, gather, dtype = comp.colours, comp.gather, xv.dtype
+
+    def call():
+        if mode == "forward":
+            push = ag.make_jvp(f)(xv)
+            B = np.stack([push((colours == k).astype(dtype))[1] for k in range(comp.n_colours)])
+        else:
+            pull, _ = ag.make_vjp(f)(xv)
+            B = np.stack([pull((colours == k).astype(dtype)) for k in range(comp.n_colours)])
+        return B.reshape(-1)[gather]
+
+    return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=comp.matrix,
+                        label=label, colours=comp.n_colours)
+
+
 class AutogradBackend(Backend):
     name = "autograd"
     framework = "autograd"
@@ -47,9 +71,9 @@ class AutogradBackend(Backend):
 
         return autograd
 
-    def memory_estimate(self, n, m, work, itemsize, operation, mode, chunk_size=None):
+    def memory_estimate(self, n, m, work, itemsize, operation, mode, chunk_size=None, colours=None):
         basis_bytes = n * n * itemsize if (operation, mode) in BASIS_CASES else 0  # the n x n identity
-        return super().memory_estimate(n, m, work, itemsize, operation, mode, chunk_size) + basis_bytes
+        return super().memory_estimate(n, m, work, itemsize, operation, mode, chunk_size, colours) + basis_bytes
 
     def preload(self):
         namespace("autograd")
@@ -75,6 +99,9 @@ class AutogradBackend(Backend):
 
         def f(v):
             return function(v, xp, **consts)
+
+        if operation == SPARSE:
+            return sparse_case(ag, problem, x, constants, mode, xv, f, self.call_label(SPARSE, mode, False))
 
         def forward_columns(g, at):
             """The Jacobian of g at ``at``, one make_jvp pass per column."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, float_dtype
 from adbench.xp import namespace
 
 
@@ -12,6 +12,9 @@ from adbench.xp import namespace
 # record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f
 # vmaps one cotangent over a one-row basis: up to 2-3x slower in float32 on XLA's CPU, see README).
 TRANSFORMS = {
+    # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
+    (SPARSE, "forward"): "vmap(jvp) over the column colouring's seeds",
+    (SPARSE, "reverse"): "vmap(vjp) over the row colouring's seeds",
     ("jvp", "forward"): "lambda x, v: jax.jvp(f, (x,), (v,))[1]",
     ("vjp", "reverse"): "lambda x, u: jax.vjp(f, x)[1](u)[0]",
     ("hvp", "forward-over-reverse"): "lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1]",
@@ -186,6 +189,9 @@ class JaxBackend(Backend):
         def f(v, c):
             return function(v, xp, **c, **static)
 
+        if operation == SPARSE:
+            return sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, self.jit,
+                               self.call_label(SPARSE, mode, False))
         scalar = problem.is_scalar(x.shape[0])
         op = derivative(jax, f, operation, mode, scalar, chunk_size)
         fun = f
@@ -202,6 +208,48 @@ class JaxBackend(Backend):
     def call_label(self, operation, mode, scalar, chunk_size=None):
         label = transform_label(operation, mode, scalar, chunk_size)
         return f"jax.jit({label})" if self.jit else label
+
+
+# -- sparse-jacobian ----------------------------------------------------------------------------------------
+def compressed_jacobian(jax, f, mode: str, n_colours: int):
+    """J's nonzeros from ``n_colours`` compressed passes: vmap of jvp over the column colouring's seeds
+    (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
+
+    Takes ``(x, c, colours, gather)``; each seed is made from its colour inside the map, so no n x p seed
+    matrix is held, and ``colours``/``gather`` are arguments, not constants baked into the program.
+    """
+    jnp = jax.numpy
+
+    def op(x, c, colours, gather):
+        ks = jnp.arange(n_colours)
+        if mode == "forward":
+            B = jax.vmap(lambda k: jax.jvp(lambda y: f(y, c), (x,), ((colours == k).astype(x.dtype),))[1])(ks)
+        else:
+            y, pullback = jax.vjp(lambda z: f(z, c), x)
+            B = jax.vmap(lambda k: pullback((colours == k).astype(y.dtype))[0])(ks)
+        return jnp.take(jnp.reshape(B, (-1,)), gather)
+
+    return op
+
+
+def sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, jit: bool, label: str) -> PreparedCase:
+    """The sparse-jacobian case: colouring once here, the compressed passes and the gather timed, the SciPy
+    matrix assembled by to_numpy (outside the timing)."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, mode)
+    op, fun = compressed_jacobian(jax, f, mode, comp.n_colours), f
+    if jit:
+        op, fun = jax.jit(op), jax.jit(f)
+    colours, gather = put(comp.colours), put(comp.gather)  # integer arrays keep their dtype
+    return PreparedCase(
+        call=lambda: op(xj, arrays, colours, gather),
+        function=lambda: fun(xj, arrays),
+        sync=jax.block_until_ready,
+        to_numpy=lambda values: comp.matrix(np.asarray(values)),
+        label=label,
+        colours=comp.n_colours,
+    )
 
 
 def _device(jax, device: str):

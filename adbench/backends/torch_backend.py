@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, float_dtype
 from adbench.xp import namespace
 
 
@@ -12,6 +12,9 @@ from adbench.xp import namespace
 # f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
 # one-row basis: 1.05-1.8x the gradient's time).
 TRANSFORMS = {
+    # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
+    (SPARSE, "forward"): "torch.func.vmap(jvp) over the column colouring's seeds",
+    (SPARSE, "reverse"): "torch.func.vmap(vjp) over the row colouring's seeds",
     ("jvp", "forward"): "lambda x, v: torch.func.jvp(f, (x,), (v,))[1]",
     ("vjp", "reverse"): "lambda x, u: torch.func.vjp(f, x)[1](u)[0]",
     ("hvp", "forward-over-reverse"): "lambda x, v: torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]",
@@ -83,6 +86,60 @@ def func_derivative(torch, f, operation: str, mode: str, scalar: bool, chunk_siz
     return lambda x, _: hess(x)
 
 
+# -- sparse-jacobian ----------------------------------------------------------------------------------------
+def compressed_jacobian(torch, f, mode: str, n_colours: int, colours, gather):
+    """J's nonzeros from ``n_colours`` compressed passes: torch.func.vmap of jvp over the column colouring's
+    seeds (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
+    Each seed is made from its colour inside the map: no n x p seed matrix is held."""
+    tf = torch.func
+    ks = torch.arange(n_colours, device=colours.device)
+
+    def op(x, _):
+        if mode == "forward":
+            B = tf.vmap(lambda k: tf.jvp(f, (x,), ((colours == k).to(x.dtype),))[1])(ks)
+        else:
+            y, pullback = tf.vjp(f, x)
+            B = tf.vmap(lambda k: pullback((colours == k).to(y.dtype))[0])(ks)
+        return torch.take(B, gather)  # B read as flattened, row-major
+
+    return op
+
+
+def sparse_case(torch, problem, x, constants, mode, xt, f, sync, compile, label: str) -> PreparedCase:
+    """The sparse-jacobian case: colouring once here; the passes and the gather timed (compiled for
+    torch-compile); the SciPy matrix assembled by to_numpy, outside the timing."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, mode)
+    colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
+    gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
+    op = compile(compressed_jacobian(torch, f, mode, comp.n_colours, colours, gather))
+    return PreparedCase(call=lambda: op(xt, None), function=lambda: f(xt), sync=sync,
+                        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
+                        label=label,
+                        colours=comp.n_colours)
+
+
+def autograd_sparse_case(torch, problem, x, constants, xt, f, sync, label: str) -> PreparedCase:
+    """Reverse compressed passes with plain torch.autograd: one backward pass per colour of the rows."""
+    from adbench.sparsity import compression_for
+
+    comp = compression_for(problem, x, constants, "reverse")
+    colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
+    gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
+
+    def call():
+        v = xt.detach().requires_grad_(True)
+        y = f(v)
+        B = torch.stack([torch.autograd.grad(y, v, grad_outputs=(colours == k).to(y.dtype), retain_graph=True)[0]
+                         for k in range(comp.n_colours)])
+        return torch.take(B, gather)
+
+    return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
+                        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
+                        label=label, colours=comp.n_colours)
+
+
 class TorchBackend(Backend):
     name = "torch"
     framework = "torch"
@@ -152,6 +209,9 @@ class TorchBackend(Backend):
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        if operation == SPARSE:
+            return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
+                               self.call_label(SPARSE, mode, False))
         scalar = problem.is_scalar(x.shape[0])
         op = self.compile(func_derivative(torch, f, operation, mode, scalar, chunk_size))
         return PreparedCase(
@@ -178,13 +238,15 @@ class TorchAutogradBackend(TorchBackend):
     colour = "#E69F00"
     order = 21
     operations = {"jacobian": ("reverse",), "jvp": ("forward",), "vjp": ("reverse",),
-                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",)}
+                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",), SPARSE: ("reverse",)}
     vectorized = False
     chunkable = False
 
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        if operation == SPARSE:
+            return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
         grad = torch.autograd.grad
 
         def rows(y, v, **kw):
@@ -224,6 +286,8 @@ class TorchAutogradBackend(TorchBackend):
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         # x is a leaf with requires_grad=True, made afresh inside every call.
+        if operation == SPARSE:
+            return "torch.autograd.grad(f(x), x, grad_outputs=seed, retain_graph=True) for each colour of the rows"
         if operation == "jacobian":
             return ("torch.autograd.grad(f(x), x)" if scalar else
                     "torch.autograd.grad(y[i], x, retain_graph=True) for each of the m entries of y = f(x)")

@@ -97,8 +97,20 @@ def memory_estimate(spec: CaseSpec, problem: Problem | None = None) -> int | Non
     work, m = work_and_outputs(problem, spec.size, spec.seed)
     if work is None:
         return None
+    colours = _colours(spec, problem) if spec.operation == "sparse-jacobian" and problem.sparsity else None
     return get_backend(spec.backend).memory_estimate(
-        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size)
+        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size, colours)
+
+
+def _colours(spec: CaseSpec, problem: Problem) -> int | None:
+    """The compressed passes a sparse-jacobian case makes (its colouring, cheap beside the case), for the estimate."""
+    from adbench.sparsity import compression_for
+
+    if spec.mode not in ("forward", "reverse", "central"):
+        return None  # the hand-written baseline makes no passes
+    x = problem.inputs(spec.size, spec.seed)
+    return compression_for(problem, x, problem.constants(x, spec.seed),
+                           "forward" if spec.mode == "central" else spec.mode).n_colours
 
 
 def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | None, int | None]:
@@ -175,6 +187,7 @@ def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
     problem, prepared, inputs = build_case(spec)
     answer["build_s"] = time.perf_counter() - t_build
     answer["call"] = prepared.label
+    answer["colours"] = prepared.colours
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)

@@ -45,7 +45,7 @@ class CaseResult:
     size: int = column("Int64", "the input size n of the case")
     n_inputs: int = column("Int64", "n")
     n_outputs: int = column("Int64", "m (1 for a scalar)")
-    operation: str = column("string", "jacobian, jvp, vjp, hvp or hessian")
+    operation: str = column("string", "jacobian, jvp, vjp, hvp, hessian or sparse-jacobian")
     backend: str = column("string", "adbench backend")
     framework: str = column("string", "the framework behind it (numpy for the baselines)")
     mode: str = column("string", "forward/reverse, a composition (forward-over-reverse...), manual or central")
@@ -53,6 +53,8 @@ class CaseResult:
     dtype: str = column("string", "float32 or float64")
     device: str = column("string", "cpu or cuda")
     chunk_size: int = column("Int64", "basis vectors per vectorised pass; empty when not chunked")
+    colours: int = column("Int64", "sparse-jacobian: colours of the colouring, i.e. compressed passes per call "
+                                   "(JVPs forward, VJPs reverse, difference pairs central)")
     threads: int = column("Int64", "threads every framework was given")
     seed: int = column("Int64", "seed of the deterministic inputs")
     # -- what happened ---------------------------------------------------------------------------
@@ -107,14 +109,14 @@ class CaseResult:
         self.raw_samples.append(list(answer["samples"]))
         self.raw_f_samples.append(list(answer["f_samples"]))
         self.raw_first_calls.append(answer["first_call_s"])
-        for key in ("call", "number", "n_outputs", "f_first_call_s", "peak_memory_bytes", "memory_estimate_bytes",
+        for key in ("call", "colours", "number", "n_outputs", "f_first_call_s", "peak_memory_bytes", "memory_estimate_bytes",
                     "build_s", "rel_error", "tolerance", "reference"):
             if key not in answer:
                 continue
             value = answer[key]
             if key == "peak_memory_bytes" and value is not None and self.peak_memory_bytes is not None:
                 value = max(value, self.peak_memory_bytes)  # a peak over all rounds
-            elif key in ("call", "f_first_call_s", "build_s", "rel_error", "tolerance", "reference",
+            elif key in ("call", "colours", "f_first_call_s", "build_s", "rel_error", "tolerance", "reference",
                          "memory_estimate_bytes") and getattr(self, key) is not None:
                 continue  # the first round's: the only one on a process that never ran this case
             setattr(self, key, value)

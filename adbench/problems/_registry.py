@@ -44,6 +44,7 @@ class Problem:
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
+    in_plain_run: bool = True  # False: run when named (--problems) or with --full, to keep a plain run short
     # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
     presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
@@ -56,6 +57,17 @@ class Problem:
     # product with a vector without forming it (manual_hvp(x, v, **constants)), where cheaper.
     manual_hessian: Callable[..., np.ndarray] | None = None
     manual_hvp: Callable[..., np.ndarray] | None = None
+    # -- sparse Jacobians (the sparse-jacobian operation) --
+    # The declared pattern: sparsity(n, **constants) -> an m x n SciPy sparse matrix or boolean array whose
+    # nonzeros cover every entry of J that can be nonzero (see adbench.sparsity).
+    sparsity: Callable[..., Any] | None = None
+    # The hand-written sparse Jacobian: its values (x, **constants) in the order of its own
+    # manual_sparse_structure(n, **constants) -> (rows, cols), independent of the declared pattern.
+    manual_sparse_jacobian: Callable[..., np.ndarray] | None = None
+    manual_sparse_structure: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    # A float64 reference Jacobian that is not hand-written (ht: complex-step), as a SciPy sparse matrix; the
+    # correctness gate's reference where the problem has no manual Jacobian. The manual baseline never runs it.
+    reference_sparse: Callable[..., Any] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
@@ -147,11 +159,33 @@ class Problem:
 
     # -- the golden references ------------------------------------------------------------------
     def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
-        """The hand-written Jacobian in float64, or ``None`` where the problem has none."""
+        """The hand-written Jacobian in float64 (else the problem's non-AD sparse reference, densified), or
+        ``None`` where the problem has neither."""
         if self.manual_jacobian is None:
-            return None
+            sparse = self.reference_sparse_jacobian(x, **constants)
+            return None if sparse is None else np.asarray(sparse.toarray(), dtype=np.float64)
         x, consts = _float64(x, constants)
         return np.asarray(self.manual_jacobian(x, **consts), dtype=np.float64)
+
+    def reference_sparse_jacobian(self, x: np.ndarray, **constants: Any) -> Any:
+        """The float64 reference as a SciPy CSR matrix, built without the declared pattern: the hand-written
+        sparse Jacobian on its own structure, else ``reference_sparse``; ``None`` where there is neither."""
+        x, consts = _float64(x, constants)
+        if self.manual_sparse_jacobian is not None:
+            import scipy.sparse
+
+            rows, cols = self.manual_sparse_structure(x.shape[0], **consts)
+            values = np.asarray(self.manual_sparse_jacobian(x, **consts), dtype=np.float64)
+            shape = (self.n_outputs(x.shape[0]), x.shape[0])
+            return scipy.sparse.csr_matrix((values, (rows, cols)), shape=shape)
+        if self.reference_sparse is not None:
+            return self.reference_sparse(x, **consts).tocsr()
+        return None
+
+    @property
+    def has_sparsity(self) -> bool:
+        """True where the problem declares its Jacobian's sparsity pattern."""
+        return self.sparsity is not None
 
     def reference_hvp(self, x: np.ndarray, v: np.ndarray, **constants: Any) -> np.ndarray | None:
         """H v in float64 from the closed form: without forming H where the problem says how."""
@@ -219,7 +253,7 @@ def get_problem(problem: str | Problem | Function) -> Problem:
     if isinstance(problem, str) and ":" in problem:
         # A user's MODULE:FUNCTION; worker processes rebuild user problems from this name.
         f, constants = import_function(problem)
-        return problem_from_function(f, name=problem, constants=constants)
+        return problem_from_function(f, name=problem, constants=constants, sparsity=module_sparsity(problem))
     raise UnknownChoiceError("problem", problem, _REGISTRY)
 
 
@@ -241,6 +275,7 @@ def problem_from_function(
     *,
     sizes: tuple[int, ...] = (10, 100, 1000),
     constants: ConstantsSource = None,
+    sparsity: Any = None,
 ) -> Problem:
     """Wrap a user's ``f(x, xp, **constants)`` as a Problem.
 
@@ -251,6 +286,11 @@ def problem_from_function(
     it is asked about (in ``adbench compare``, inside the guarded worker). There is no
     hand-written Jacobian, so the ``manual`` baseline skips it and results are checked against
     float64 central differences.
+
+    ``sparsity`` declares J's pattern for the ``sparse-jacobian`` operation: an m x n SciPy sparse matrix or
+    boolean array (for one n), or a function ``sparsity(n, **constants)`` returning one. Its nonzeros must
+    cover every entry that can be nonzero; a pattern that misses one makes the case ``wrong`` against the
+    (pattern-free) differenced reference.
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
     if constants is not None and not callable(constants) and not isinstance(constants, Mapping):
@@ -286,10 +326,19 @@ def problem_from_function(
         shape = probe_shape(n)
         return int(np.prod(shape)) if shape else 1
 
+    declared = None
+    if sparsity is not None:
+        declared = sparsity if callable(sparsity) else (lambda n, **_: sparsity)
+
+        def declared_with_constants(n: int, **consts: Any) -> Any:  # a user's sparsity takes what it names
+            keep = _accepted_constants(sparsity, list(consts)) if callable(sparsity) else []
+            return declared(n, **{k: consts[k] for k in keep or []})
+
     return Problem(
         name=label,
         function=f,
         description=f"user function {label}",
+        sparsity=declared_with_constants if declared is not None else None,
         output_size=output_size,
         sizes=tuple(sizes),
         quick_sizes=tuple(sizes)[:2],
@@ -298,6 +347,16 @@ def problem_from_function(
         constants_take_seed=True,
         probe_shape=probe_shape,
     )
+
+
+def module_sparsity(spec: str) -> Any:
+    """The ``sparsity(n, **constants)`` found next to ``MODULE:FUNCTION``'s function, or None."""
+    import_function(spec)
+    found = getattr(_IMPORTED.get(spec), "sparsity", None)
+    return found if callable(found) else None
+
+
+_IMPORTED: dict[str, Any] = {}  # MODULE:FUNCTION -> its module, for what lives next to the function
 
 
 @functools.lru_cache(maxsize=None)
@@ -344,6 +403,7 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
         raise ValueError(f"module {module_name!r} has no function {attr!r}") from None
     if not callable(f):
         raise ValueError(f"{spec!r} is not callable")
+    _IMPORTED[spec] = module
     constants = getattr(module, "constants", None)
     if constants is not None and not callable(constants):
         raise ValueError(f"{module_name}.constants must be a function constants(n, seed) returning a dict")
