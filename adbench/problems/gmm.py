@@ -112,6 +112,25 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     return {"data": rng.standard_normal((N_POINTS, d)), "wishart_gamma": 1.0, "wishart_m": 0}
 
 
+def _custom_constants(x: np.ndarray, given: dict) -> dict:
+    """gmm on the caller's points: D from ``data``'s columns, then K from len(x) = K (1 + D + D(D+1)/2)."""
+    data = np.asarray(given["data"])
+    if data.ndim != 2 or 0 in data.shape:
+        raise ValueError(f"constant 'data' of problem 'gmm' must be an N x D array of points, not shape {data.shape}")
+    d = data.shape[1]
+    per = 1 + d + d * (d + 1) // 2
+    if x.shape[0] % per:
+        raise ValueError(f"problem 'gmm' with constant 'data' of D = {d} takes len(x) = K (1 + D + D(D+1)/2), "
+                         f"a multiple of {per}, not {x.shape[0]}")
+    made = {"data": data.astype(np.float64), "wishart_gamma": 1.0, "wishart_m": 0}
+    for key in ("wishart_gamma", "wishart_m"):
+        if key in given:
+            if isinstance(given[key], bool) or not isinstance(given[key], (int, float, np.integer, np.floating)):
+                raise ValueError(f"constant {key!r} of problem 'gmm' must be a number, not {type(given[key]).__name__}")
+            made[key] = given[key]
+    return made
+
+
 def _work_size(n: int) -> int:
     d, k = SHAPES[n]
     return max(k * N_POINTS * d, k * d * d)  # xc and z, (K, N, D), or L, (K, D, D)
@@ -130,6 +149,9 @@ register(Problem(
     make_input=_make_input,
     make_constants=_make_constants,
     variable_axes={"data": (0,)},
+    # Any D and K on the caller's data: adbench.jacobian("gmm", x, data=points) with len(x) = K (1 + D + D(D+1)/2).
+    shape_constants=("data",),
+    custom_constants=_custom_constants,
     manual_jacobian=gmm_jacobian,
     work_size=_work_size,
     # The (K, N, D) x (K, D, D) product costs K N D^2 ~ 2 N n, and n ~ K D^2 / 2: linear in n at fixed N.
