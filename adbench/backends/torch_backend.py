@@ -153,7 +153,19 @@ class TorchBackend(Backend):
                 chunk_size=None, device="cpu"):
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
         scalar = problem.is_scalar(x.shape[0])
-        op = self.compile(func_derivative(torch, f, operation, mode, scalar, chunk_size))
+
+        def f_in_dtype(v):
+            # torch.func's forward mode promotes a 0-d float32 value's tangent to float64 where it meets
+            # a Python float (x_star @ x / sqrt(n) under jvp/jacfwd; pytorch/pytorch#90065: the zero
+            # tangent made for the number keeps float64 and loses the wrapped-number flag that makes it
+            # weak). Only 0-d values are promoted (a dimensioned float32 array outranks a 0-d float64
+            # one), so casting a scalar result back (copy=True: the primal is float32 already, and only
+            # a copy casts the tangent) costs a few scalar operations and keeps the precision asked
+            # for. It lives here, once, because operators on tensors never pass through the namespace.
+            y = f(v)
+            return y.to(v.dtype, copy=True) if y.ndim == 0 else y
+
+        op = self.compile(func_derivative(torch, f_in_dtype, operation, mode, scalar, chunk_size))
         return PreparedCase(
             call=lambda: op(xt, dt),
             function=lambda: f(xt),
