@@ -47,7 +47,19 @@ def _autograd_namespace() -> types.ModuleType:
     shim.vecdot = lambda x1, x2, axis=-1: anp.sum(anp.conj(x1) * x2, axis=axis)  # anp.vecdot has none
     shim.cumulative_sum = lambda x, axis=None: anp.cumsum(x, axis=axis)  # anp.cumulative_sum has none
     shim.max, shim.min = _chooser("max"), _chooser("min")  # autograd's derivatives promote float32
+    shim.take = _take  # anp.take has no VJP and no JVP; integer-array indexing has both
     return shim
+
+
+def _take(x, indices, /, *, axis=None):
+    """The standard's ``take`` as autograd differentiates it: ``x[..., indices]`` along ``axis``."""
+    import autograd.numpy as anp
+
+    if axis is None:
+        if anp.ndim(x) != 1:
+            raise ValueError("take: axis is required for an array of more than one dimension")
+        axis = 0
+    return x[(slice(None),) * (axis % anp.ndim(x)) + (indices,)]
 
 
 def _chooser(name: str):
