@@ -12,7 +12,8 @@ f's Jacobian) are timed side by side: one process per framework, one thread, the
 interleaved round by round (their order reversed every other round), each sample a calibrated
 block of calls (adbench.engine.timing.calibrate and time_block). A cell reports adbench's time over
 the twin's as the median of the per-round ratios with a 95 % percentile-bootstrap interval over the
-rounds: a paired estimate, so the machine's drift cancels. The written-once side is exactly what
+rounds: a paired estimate, so the machine's drift cancels. A fifth callable, the twin's derivative
+built a second time, gives each cell an A/A ratio: what identical code measures as, the noise floor. The written-once side is exactly what
 adbench times (the backend's PreparedCase: namespace, services and adapter included).
 
 Adding a framework: write its twins (a dict problem -> f(x, **constants) in its own arrays) and a
@@ -472,6 +473,11 @@ class Cell:
     d_ratio: float = math.nan
     d_ratio_lo: float = math.nan
     d_ratio_hi: float = math.nan
+    # A/A: the twin's derivative against a second build of itself, in the same interleaving: the noise
+    # floor of the cell (a ratio of identical code).
+    aa_ratio: float = math.nan
+    aa_ratio_lo: float = math.nan
+    aa_ratio_hi: float = math.nan
     f_rel_diff: float = math.nan
     d_rel_diff: float = math.nan
     rounds: int = 0
@@ -549,9 +555,12 @@ def measure_cell(framework: Framework, twins: dict, problem_name: str, n: int, d
                                      f"> {CHECK_RTOL[what]:.0e}")
         case, (tf, td, tsync, _) = sides(dtype) if dtype != "float64" else (case, (tf, td, tsync, tnp))
         cell.call = case.label
-        for call, sync in ((case.function, case.sync), (tf, tsync), (case.call, case.sync), (td, tsync)):
+        td_again = framework.build(twin, x, consts, dtype, scalar, mode)[1]
+        calls = [(case.function, case.sync), (tf, tsync), (case.call, case.sync), (td, tsync), (td_again, tsync)]
+        for call, sync in calls:
             _synced(call, sync)  # first calls (traces, compiles) before any timing
-        fa, ft, da, dt_ = interleaved([(case.function, case.sync), (tf, tsync), (case.call, case.sync), (td, tsync)])
+        fa, ft, da, dt_, dt_again = interleaved(calls)
+        cell.aa_ratio, cell.aa_ratio_lo, cell.aa_ratio_hi = paired_ratio(dt_again, dt_)
         cell.rounds = len(fa)
         cell.f_adbench_s, cell.f_twin_s = float(np.median(fa)), float(np.median(ft))
         cell.d_adbench_s, cell.d_twin_s = float(np.median(da)), float(np.median(dt_))
@@ -642,11 +651,11 @@ def fmt_time(s: float) -> str:
     return f"{s * 1e9:.3g} ns"
 
 
-def fmt_ratio(r: float, lo: float, hi: float) -> str:
+def fmt_ratio(r: float, lo: float, hi: float, flag: bool = True) -> str:
     if not math.isfinite(r):
         return ""
-    flag = " ✗" if lo > TARGET else ""
-    return f"{r:.2f}× [{lo:.2f}, {hi:.2f}]{flag}"
+    mark = " ✗" if flag and lo > TARGET else ""
+    return f"{r:.2f}× [{lo:.2f}, {hi:.2f}]{mark}"
 
 
 def table(cells: list[Cell]) -> str:
@@ -662,6 +671,7 @@ def table(cells: list[Cell]) -> str:
             "f twin": fmt_time(c.f_twin_s), "derivative": c.derivative,
             "derivative: adbench / twin": fmt_ratio(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi),
             "derivative twin": fmt_time(c.d_twin_s),
+            "A/A (twin / twin)": fmt_ratio(c.aa_ratio, c.aa_ratio_lo, c.aa_ratio_hi, flag=False),
             "float64 check": f"{max(c.f_rel_diff, c.d_rel_diff):.0e}" if math.isfinite(c.d_rel_diff) else "",
             "error": c.error,
         })
