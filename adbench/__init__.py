@@ -21,6 +21,7 @@ _LAZY = {
     "Problem": "adbench.problems", "get_problem": "adbench.problems", "list_problems": "adbench.problems",
     "problem_from_function": "adbench.problems", "register": "adbench.problems",
     "CaseResult": "adbench.engine.record",
+    "python_loop": "adbench.services",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -55,6 +55,13 @@ SHIM_CASES = {
     "max-keepdims": (lambda x, xp: xp.max(xp.reshape(x, (2, 3)), axis=1, keepdims=True)[:, 0],
                      np.eye(6)[[2, 3]]),
     "min": (lambda x, xp: xp.stack([xp.min(x)]), np.eye(6)[[1]]),
+    "take": (lambda x, xp: xp.reshape(xp.take(xp.reshape(x, (2, 3)), xp.asarray([2, 0, 0]), axis=1), (-1,)),
+             np.eye(6)[[2, 0, 0, 5, 3, 3]]),
+    "take-1d": (lambda x, xp: xp.take(x, xp.asarray([4, 1])) * 3.0, 3.0 * np.eye(6)[[4, 1]]),
+    "stack": (lambda x, xp: xp.reshape(xp.stack([x[:3], 2.0 * x[3:]], axis=1), (-1,)),
+              np.eye(6)[[0, 3, 1, 4, 2, 5]] * np.array([1, 2, 1, 2, 1, 2])[:, None]),
+    "stack-scalars": (lambda x, xp: xp.stack([x[0] * x[1], x[2] ** 2]), np.array([[X[1], X[0], 0, 0, 0, 0],
+                                                                                   [0, 0, 2 * X[2], 0, 0, 0]])),
 }
 
 
@@ -63,7 +70,9 @@ SHIM_CASES = {
 def test_autograd_shim_keeps_derivatives(name, dtype):
     """Each standard spelling the shim maps must give autograd's derivative in reverse (jacobian) and
     forward (make_jvp) mode, in the dtype it was given: anp.concat has no JVP, anp.matrix_transpose,
-    anp.vecdot and anp.cumulative_sum have no derivative, and anp.max/min's promote float32 to float64."""
+    anp.vecdot and anp.cumulative_sum have no derivative, anp.max/min's promote float32 to float64,
+    anp.take has neither a VJP nor a JVP (the shim indexes with the integer array instead), and stack is
+    one primitive (anp.array) instead of anp.stack's chain."""
     autograd = pytest.importorskip("autograd")
     from adbench.xp import namespace
 

@@ -254,3 +254,19 @@ def test_scalar_reverse_jacobian_is_the_gradient(backend):
     for composition in ("forward-over-reverse", "reverse-over-reverse"):
         if composition in be.modes_for("hessian") and backend != "torch-autograd":
             assert "grad(f)" in be.call_label("hessian", composition, True), "second order composes over grad"
+
+
+# torch.func's forward mode promotes a 0-d float32 value's tangent to float64 where it meets a Python float
+# (pytorch/pytorch#90065); the adapter casts scalar results back. JAX is checked more strictly, on its
+# traced programs (tests/test_precision.py).
+FLOAT32_CASES = [(b, op, m, p) for b in ("torch", "torch-autograd", "autograd") for op in ("jvp", "hvp")
+                 for m in get_backend(b).modes_for(op) for p in SCALAR]
+
+
+@pytest.mark.parametrize("backend,operation,mode,problem", FLOAT32_CASES, ids=["-".join(c) for c in FLOAT32_CASES])
+def test_float32_stays_float32_in_every_direction(backend, operation, mode, problem):
+    require_backend(backend)
+    prob, x, consts = inputs(problem)
+    v = direction(prob, "jvp", x.shape[0], 1, seed=1).v
+    out = getattr(adbench, operation)(problem, x.astype("float32"), v, backend=backend, mode=mode, **consts)
+    assert np.asarray(out).dtype == np.float32

@@ -228,3 +228,102 @@ def test_user_function_with_data(backend, mode):
     J = adbench.jacobian(problem, x, backend=backend, mode=mode, dtype="float64")
     tol = 1e-6 if backend == "finite-diff" else 1e-12
     np.testing.assert_allclose(J, 2 * A.T @ (A @ x - b), rtol=tol, atol=tol)
+
+
+# -- gmm and lstm on data of any shape ----------------------------------------------------------------
+def custom_gmm(seed: int = 5):
+    """D = 3, K = 4 on N = 17 points of the caller's: len(x) = K (1 + D + D(D+1)/2) = 40, no preset."""
+    rng = np.random.default_rng(seed)
+    d, k = 3, 4
+    x = np.concatenate([rng.standard_normal(k), rng.random(k * d), 0.3 * rng.standard_normal(k * d * (d + 1) // 2)])
+    return x, {"data": rng.standard_normal((17, d))}
+
+
+def custom_lstm(seed: int = 5):
+    """l = 1, b = 5, c = 6 on the caller's state and sequence: len(x) = 8 l b + 3 b = 55, no preset."""
+    rng = np.random.default_rng(seed)
+    return rng.random(55), {"state": rng.random((2, 5)), "sequence": rng.integers(0, 2, (6, 5)).astype(float)}
+
+
+CUSTOM = {"gmm": custom_gmm, "lstm": custom_lstm}
+CUSTOM_CASES = [(name, b, m) for name in CUSTOM for b, m in jacobian_modes() if b != "finite-diff"]
+
+
+@pytest.mark.parametrize("name,backend,mode", CUSTOM_CASES, ids=["-".join(c) for c in CUSTOM_CASES])
+def test_custom_shapes_through_every_backend(name, backend, mode):
+    """A size that is not a preset runs wherever the constants given define its shape, on every backend,
+    and meets complex-step differentiation of the same objective."""
+    require_backend(backend)
+    problem = get_problem(name)
+    x, consts = CUSTOM[name]()
+    assert x.shape[0] not in problem.presets
+    J = adbench.jacobian(name, x, backend=backend, mode=mode, dtype="float64", **consts)
+    full = problem.constants(x, **consts)
+    assert rel_error(J, complex_step(problem, x, full)) < 1e-10
+
+
+@pytest.mark.parametrize("name", list(CUSTOM))
+def test_custom_shape_jvp_and_hvp(name):
+    require_backend("jax")
+    problem = get_problem(name)
+    x, consts = CUSTOM[name]()
+    v = np.linspace(-1, 1, x.shape[0])
+    g = adbench.jacobian(name, x, backend="manual", **consts)
+    assert np.isclose(adbench.jvp(name, x, v, backend="jax", dtype="float64", **consts), g @ v, rtol=1e-10)
+    H = adbench.hessian(name, x, backend="jax", mode="forward-over-reverse", dtype="float64", **consts)
+    Hv = adbench.hvp(name, x, v, backend="torch" if availability_ok("torch") else "jax",
+                     mode="reverse-over-reverse", dtype="float64", **consts)
+    np.testing.assert_allclose(Hv, H @ v, rtol=1e-9, atol=1e-9 * np.abs(H @ v).max())
+    assert problem.constants(x, **consts).keys() == problem.constants(problem.inputs(min(problem.presets))).keys()
+
+
+def availability_ok(backend: str) -> bool:
+    from conftest import availability
+
+    return availability(backend).available
+
+
+@pytest.mark.parametrize(
+    "name,x,consts,message",
+    [
+        ("gmm", np.ones(40), {}, "problem 'gmm' at n = 40, which is not one of its presets .* needs the constant "
+                                 "'data' to define its shape"),
+        ("gmm", np.ones(41), {"data": np.ones((17, 3))},
+         r"problem 'gmm' with constant 'data' of D = 3 takes len\(x\) = K \(1 \+ D \+ D\(D\+1\)/2\), a multiple of "
+         r"10, not 41"),
+        ("gmm", np.ones(40), {"data": np.ones(17)}, "constant 'data' of problem 'gmm' must be an N x D array"),
+        ("gmm", np.ones(40), {"data": np.ones((17, 3)), "wishart_m": "two"},
+         "constant 'wishart_m' of problem 'gmm' must be a number, not str"),
+        ("gmm", np.ones(40), {"data": np.ones((17, 3)), "weights": np.ones(3)},
+         "unknown constant of problem 'gmm' 'weights'; valid choices: data, wishart_gamma, wishart_m"),
+        ("lstm", np.ones(55), {"state": np.ones((2, 5))}, "needs the constant 'sequence' to define its shape: "
+                                                          "give 'state' and 'sequence'"),
+        ("lstm", np.ones(56), {"state": np.ones((2, 5)), "sequence": np.ones((6, 5))},
+         r"problem 'lstm' with constant 'state' of shape \(2, 5\) \(l = 1 layers of width b = 5\) takes "
+         r"len\(x\) = 8 l b \+ 3 b = 55, not 56"),
+        ("lstm", np.ones(55), {"state": np.ones((2, 5)), "sequence": np.ones((6, 4))},
+         "constant 'sequence' of problem 'lstm' must be a c x b array of c >= 2 symbols of the state's width b = 5"),
+        ("lstm", np.ones(55), {"state": np.ones((3, 5)), "sequence": np.ones((6, 5))},
+         "constant 'state' of problem 'lstm' must be a 2l x b array"),
+    ],
+    ids=["gmm-no-data", "gmm-x-does-not-fit", "gmm-data-1d", "gmm-number", "gmm-unknown", "lstm-no-sequence",
+         "lstm-x-does-not-fit", "lstm-width", "lstm-odd-state"],
+)
+def test_custom_shape_errors_name_the_constant(name, x, consts, message):
+    with pytest.raises(ValueError, match=message):
+        adbench.jacobian(name, x, backend="manual", **consts)
+
+
+def test_presets_keep_their_generated_constants_and_overrides():
+    """At a preset, constants default to the registry's; a shape-defining set given whole takes the custom path,
+    one overridden alone (lstm's sequence length) keeps the preset's others."""
+    lstm = get_problem("lstm")
+    x = lstm.inputs(154)
+    base = lstm.constants(x)
+    shorter = lstm.constants(x, sequence=base["sequence"][:3])
+    np.testing.assert_array_equal(shorter["state"], base["state"])
+    assert shorter["sequence"].shape == (3, 14)
+    gmm = get_problem("gmm")
+    x = gmm.inputs(30)
+    # D = 3 data at n = 30 is K = 3 components: the shape the data define, though 30 is a preset (D=2,K=5).
+    assert gmm.constants(x, data=np.ones((5, 3)))["data"].shape == (5, 3)

@@ -162,12 +162,13 @@ class JaxBackend(Backend):
 
         return read
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def _inputs(self, problem, x, dtype, constants, direction, device):
+        """f(v, c) over JAX's namespace, and x, the direction, the array constants on ``device``, and ``put``."""
         jax = self.load()
         if dtype == "float64" and not jax.config.jax_enable_x64:
             # x64 is a process-wide switch; float32 cases stay float32 after it because every
-            # input is created with an explicit dtype and problems use only weak Python scalars.
+            # input is created with an explicit dtype and problems use only weak Python scalars
+            # (tests/test_precision.py traces every problem's operations with x64 on to show it).
             jax.config.update("jax_enable_x64", True)
         jnp = jax.numpy
         target = _device(jax, device)
@@ -177,32 +178,47 @@ class JaxBackend(Backend):
 
         xj = put(x)
         arrays = {k: put(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
-        # Python numbers (control_loop's k) are closed over, so jit specialises on them: the loop
-        # is unrolled at trace time and a new k means a new compilation.
+        # Python numbers (control_loop's k, ode's steps) are closed over, so jit specialises on them:
+        # a loop's trip count is static (the loop service needs that for reverse mode) and a new k
+        # means a new compilation.
         static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
         vec = direction.v if direction.v is not None else direction.u
         dj = put(vec) if vec is not None else None
         xp = namespace("jax")
-
         function = self.bound(problem)
 
         def f(v, c):
             return function(v, xp, **c, **static)
 
+        return f, xj, dj, arrays, put
+
+    def program(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        """The operation and f as un-jitted functions, and their arguments: ``op(*op_args)``, ``f(*f_args)``.
+
+        ``prepare`` jits them (``jax``) or not (``jax-eager``); tests trace them (``jax.make_jaxpr``).
+        """
+        f, xj, dj, arrays, _ = self._inputs(problem, x, dtype, constants, direction, device)
+        op = derivative(self.load(), f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
+        return op, (xj, dj, arrays), f, (xj, arrays)
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        jax = self.load()
         if operation == SPARSE:
+            f, xj, _, arrays, put = self._inputs(problem, x, dtype, constants, direction, device)
             return sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, self.jit,
                                self.call_label(SPARSE, mode, False))
-        scalar = problem.is_scalar(x.shape[0])
-        op = derivative(jax, f, operation, mode, scalar, chunk_size)
-        fun = f
+        op, op_args, fun, f_args = self.program(problem, x, operation, mode, dtype, constants, direction,
+                                                chunk_size=chunk_size, device=device)
         if self.jit:
-            op, fun = jax.jit(op), jax.jit(f)
+            op, fun = jax.jit(op), jax.jit(fun)
         return PreparedCase(
-            call=lambda: op(xj, dj, arrays),
-            function=lambda: fun(xj, arrays),
+            call=lambda: op(*op_args),
+            function=lambda: fun(*f_args),
             sync=jax.block_until_ready,
             to_numpy=np.asarray,
-            label=self.call_label(operation, mode, scalar, chunk_size),
+            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0]), chunk_size),
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):

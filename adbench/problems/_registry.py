@@ -52,6 +52,13 @@ class Problem:
     # Axes of array constants that may differ from the generated ones when a caller overrides
     # them (gmm's data may have any number of points N: {"data": (0,)}); all others must match.
     variable_axes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # A problem with presets whose shape the caller's constants can define instead (gmm: D from
+    # `data`, then K from len(x)): the constants that define it, and custom_constants(x, given),
+    # which returns every constant from the given ones (defaults for the rest) or raises a
+    # ValueError naming the constant that does not fit len(x). Used when the caller gives all
+    # of shape_constants, and required at a size that is not a preset.
+    shape_constants: tuple[str, ...] = ()
+    custom_constants: Callable[[np.ndarray, Mapping[str, Any]], dict[str, Any]] | None = None
     manual_jacobian: Callable[..., np.ndarray] | None = None
     # Scalar problems: the closed-form Hessian (n x n, float64), where there is one, and its
     # product with a vector without forming it (manual_hvp(x, v, **constants)), where cheaper.
@@ -95,13 +102,17 @@ class Problem:
         """``n = 1000``, or the preset's meaning: ``D=2,K=5 (n = 30)``."""
         return f"{self.presets[n]} (n = {n})" if n in self.presets else f"n = {n}"
 
-    def check_size(self, n: int) -> None:
+    def check_size(self, n: int, custom: bool = False) -> None:
+        """A valid size: any positive n, or a preset's. ``custom``: also any n whose shape the caller's
+        constants may define (``shape_constants``; ``constants()`` then checks that they do)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"size must be a positive integer, not {n!r}")
-        if self.presets and n not in self.presets:
-            choices = ", ".join(f"{k} ({v})" for k, v in self.presets.items())
+        if self.presets and n not in self.presets and not (custom and self.custom_constants):
             raise ValueError(f"problem {self.name!r} takes the sizes of its presets only, not {n}; "
-                             f"valid choices: {choices}")
+                             f"valid choices: {self._preset_choices()}")
+
+    def _preset_choices(self) -> str:
+        return ", ".join(f"{k} ({v})" for k, v in self.presets.items())
 
     # -- inputs -------------------------------------------------------------------------------
     def _rng(self, seed: int, stream: int) -> np.random.Generator:
@@ -122,6 +133,8 @@ class Problem:
         from deep inside a framework.
         """
         x = np.asarray(x, dtype=np.float64)
+        if self.custom_constants and (x.shape[0] not in self.presets or set(self.shape_constants) <= set(overrides)):
+            return self._custom(x, overrides)
         rng = self._rng(seed, 1)
         made = self.make_constants(x, rng, seed) if self.constants_take_seed else self.make_constants(x, rng)
         unknown = set(overrides) - set(made)
@@ -129,6 +142,23 @@ class Problem:
             raise UnknownChoiceError(f"constant of problem {self.name!r}", sorted(unknown)[0], made)
         for key, value in overrides.items():
             made[key] = _checked_constant(self.name, key, value, made[key], len(x), self.variable_axes.get(key, ()))
+        return made
+
+    def _custom(self, x: np.ndarray, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The constants of a shape the caller's define (``custom_constants``), checked by name."""
+        missing = [k for k in self.shape_constants if k not in given]
+        if missing:
+            needs = " and ".join(repr(k) for k in self.shape_constants)
+            raise ValueError(f"problem {self.name!r} at n = {len(x)}, which is not one of its presets "
+                             f"({self._preset_choices()}), needs the constant {missing[0]!r} to define its shape: "
+                             f"give {needs}")
+        for key, value in given.items():
+            if np.iscomplexobj(value):
+                raise ValueError(f"constant {key!r} of problem {self.name!r} must be real, not complex")
+        made = self.custom_constants(x, given)
+        unknown = set(given) - set(made)
+        if unknown:
+            raise UnknownChoiceError(f"constant of problem {self.name!r}", sorted(unknown)[0], made)
         return made
 
     def check_input(self, x: np.ndarray) -> None:
@@ -139,7 +169,7 @@ class Problem:
             raise ValueError(
                 f"problem {self.name!r} takes a 1-D input vector; got an array of shape {x.shape}"
             )
-        self.check_size(x.shape[0])
+        self.check_size(x.shape[0], custom=True)
 
     # -- shapes ---------------------------------------------------------------------------------
     def is_scalar(self, n: int) -> bool:
