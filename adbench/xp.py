@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import types
 from collections import namedtuple
 from typing import Any
@@ -126,10 +127,9 @@ def _tensorflow_namespace() -> types.ModuleType:
     shim.cumulative_sum = _cumulative(tnp.cumsum, tnp.zeros, tnp.concatenate)  # tnp's has no include_initial
     shim.cumulative_prod = _cumulative(tnp.cumprod, tnp.ones, tnp.concatenate)
     shim.clip = lambda x, min=None, max=None: _clip(tnp, x, min, max)  # tnp.clip(a, a_min, a_max) needs both
-    shim.std = lambda x, axis=None, correction=0.0, keepdims=False: tnp.sqrt(  # tnp.std has no ddof
-        tnp.var(x, axis=axis, ddof=correction, keepdims=keepdims))
-    shim.var = lambda x, axis=None, correction=0.0, keepdims=False: tnp.var(x, axis=axis, ddof=correction,
-                                                                            keepdims=keepdims)
+    shim.var = lambda x, axis=None, correction=0.0, keepdims=False: _variance(tnp, x, axis, correction, keepdims)
+    shim.std = lambda x, axis=None, correction=0.0, keepdims=False: tnp.sqrt(_variance(tnp, x, axis, correction,
+                                                                                       keepdims))
     shim.sort = lambda x, axis=-1, descending=False, stable=True: (  # tnp.sort has no descending
         tnp.flip(tnp.sort(tnp.flip(x, axis), axis=axis), axis) if descending else tnp.sort(x, axis=axis))
     shim.take_along_axis = lambda x, indices, axis=-1: tnp.take_along_axis(x, indices, axis)
@@ -150,6 +150,17 @@ def _cumulative(op, start, concat):
         return concat([start(shape, dtype=out.dtype), out], axis=axis)
 
     return cumulative
+
+
+def _variance(xp, x, axis, correction, keepdims):
+    """The standard's var with ``correction``: tnp.var raises for any ddof (TensorFlow 2.21) and
+    tnp.std has none, so past correction 0 it is the sum of squared deviations over N - correction."""
+    if not correction:
+        return xp.var(x, axis=axis, keepdims=keepdims)
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    count = math.prod(x.shape[a] for a in axes)
+    deviation = x - xp.mean(x, axis=axis, keepdims=True)
+    return xp.sum(deviation * deviation, axis=axis, keepdims=keepdims) / (count - correction)
 
 
 def _clip(xp, x, low, high):

@@ -107,7 +107,7 @@ def test_compare_formats(tmp_path, fmt):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--backends", "tensorflow"], "unknown backend 'tensorflow'; valid choices:"),
+        (["--backends", "theano"], "unknown backend 'theano'; valid choices:"),
         (["--problems", "los"], "unknown problem 'los'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
         (["--modes", "sideways"], "unknown mode 'sideways'; valid choices: forward, forward-over-forward"),
         (["--dtype", "float16"], "valid choices: float32, float64"),

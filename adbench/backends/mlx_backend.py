@@ -108,6 +108,11 @@ class MlxBackend(Backend):
     devices = ("cpu",)
     compiled = False
 
+    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
+        if chunk_size is not None and mode in self.modes_for(operation):
+            return f"backend {self.name!r} does not chunk: mx.vmap has no chunk size"
+        return super().supports(problem, operation, mode, n, chunk_size, device)
+
     def load(self, threads=None):
         # MLX's CPU kernels run on its stream's one thread; it has no thread-count setting.
         import mlx.core as mx

@@ -59,6 +59,23 @@ def import_tensorflow(threads: int | None = None):
     return tf
 
 
+def forget_forward_mode_traces() -> None:
+    """Empty ForwardAccumulator's process-wide cache of per-op JVP functions (and its trace counts).
+
+    TensorFlow traces each op's JVP once per shape and reuses it in every later function, XLA or not,
+    and after 32 traces of one op it switches to shape-relaxed ones. A case would then depend on the
+    cases its worker ran before: under jit_compile=True the JVP of a slice's gradient fails
+    (XlaDynamicUpdateSlice has no gradient) unless a plain tf.function traced it first. Emptied per
+    case, every case sees a fresh process's TensorFlow, as torch-compile resets Dynamo per case.
+    """
+    from tensorflow.python.eager import forwardprop
+
+    cache = getattr(forwardprop, "_jvp_function_cache", None)
+    if cache is not None:
+        cache.clear()
+    getattr(forwardprop, "_TRACE_COUNT", {}).clear()
+
+
 def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
     """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)``, and its label.
 
@@ -89,9 +106,11 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = g(x)
-        # pfor vectorises the m VJPs; parallel_iterations runs them chunk_size at a time.
-        return tape.jacobian(y, x, unconnected_gradients=zero, parallel_iterations=chunk_size,
-                             experimental_use_pfor=True)
+        # pfor vectorises the m VJPs; parallel_iterations runs them chunk_size at a time. TensorFlow
+        # 2.21 loses the tape inside those chunks: every chunked row comes back unconnected, which
+        # UnconnectedGradients.ZERO would turn into silent zeros; unchunked rows keep ZERO.
+        return tape.jacobian(y, x, unconnected_gradients=tf.UnconnectedGradients.NONE if chunk_size else zero,
+                             parallel_iterations=chunk_size, experimental_use_pfor=True)
 
     def jacfwd(g, x):
         cols = _columns(tf, lambda t: jvp(g, x, t), x, chunk_size)
@@ -179,20 +198,14 @@ class TensorflowBackend(Backend):
         return import_tensorflow(threads)
 
     def preload(self):
-        # The namespace switches on NumPy behaviour, which must precede every trace; the first
-        # tf.function, GradientTape and pfor each import more of TensorFlow lazily.
+        import importlib
+
+        # The namespace switches NumPy behaviour on, which must precede every trace. Imports only:
+        # asv's forkserver forks after this, so nothing may start TensorFlow's thread pools here.
         namespace("tensorflow")
-        tf = self.load()
-        x = tf.constant([1.0, 2.0])
-
-        @tf.function(jit_compile=self.jit_compile, autograph=False)
-        def warm(y):
-            with tf.autodiff.ForwardAccumulator(y, y) as acc, tf.GradientTape() as tape:
-                tape.watch(y)
-                z = tf.sin(y)
-            return tape.jacobian(z, y), acc.jvp(z), tf.vectorized_map(tf.sin, y)
-
-        warm(x)
+        for module in ("tensorflow.python.ops.parallel_for.control_flow_ops", "tensorflow.python.ops.parallel_for.pfor",
+                       "tensorflow.python.eager.forwardprop", "tensorflow.python.ops.numpy_ops.np_math_ops"):
+            importlib.import_module(module)
 
     def build_info(self):
         tf = self.load()
@@ -218,6 +231,7 @@ class TensorflowBackend(Backend):
                 chunk_size=None, device="cpu"):
         tf = self.load()
         xp = namespace("tensorflow")
+        forget_forward_mode_traces()
         if device == "cuda" and not tf.config.list_physical_devices("GPU"):
             build = "a CUDA build" if tf.test.is_built_with_cuda() else "tensorflow-cpu, a CPU-only build"
             raise RuntimeError(f"TensorFlow sees no CUDA device here (its build: {build})")

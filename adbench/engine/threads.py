@@ -28,6 +28,9 @@ def worker_environment(threads: int, base: dict[str, str] | None = None, device:
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
         env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
         env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(compile_cache, "inductor")
+        # mx.compile on a CPU builds C++ kernels with g++ and keeps them under the temporary folder
+        # (<TMPDIR>/mlx/<version>/cpu), across processes: there, the run's own.
+        env["TMPDIR"] = compile_cache
     # Full float32 matmuls for every framework: XLA's default on a recent NVIDIA GPU is TF32 (a
     # 10-bit mantissa, ~1e-3 relative error), torch's is full float32. Set unless the user set it.
     env.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
