@@ -32,11 +32,15 @@ def adbench(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
 def test_list_shows_problems_and_backends():
     out = adbench("list")
     assert out.returncode == 0, out.stderr
+    # list imports every framework here; TensorFlow's C++ banners at import are silenced.
+    for banner in ("oneDNN", "absl::InitializeLog", "cpu_feature_guard"):
+        assert banner not in out.stderr
     for name in ("basic", "loss", "control_loop", "tall", "gmm", "lstm", "ode", "mlp", "D=2,K=5", "jax", "jax-eager",
-                 "torch", "torch-autograd", "torch-compile", "autograd", "manual", "finite-diff",
+                 "torch", "torch-autograd", "torch-compile", "autograd", "tensorflow", "tensorflow-xla", "mlx",
+                 "mlx-compile", "manual", "finite-diff",
                  "hvp: all 4 compositions", "hessian: reverse-over-reverse"):
         assert name in out.stdout
-    for name in ("jax", "torch", "autograd"):
+    for name in ("jax", "torch", "autograd", "tensorflow", "mlx"):
         info = availability(name)
         if info.available:
             assert info.version in out.stdout
@@ -53,7 +57,7 @@ def test_compare_tiny_grid_every_backend(tmp_path):
     assert set(frame["problem"]) == {"loss", "tall"}
     assert set(frame.loc[frame["problem"] == "tall", "operation"]) == {"jacobian"}, "tall has no Hessian"
     expected = {("manual", "manual"), ("finite-diff", "central")}
-    for backend in ("jax", "torch", "autograd"):
+    for backend in ("jax", "torch", "autograd", "tensorflow", "mlx"):
         if availability(backend).available:
             expected |= {(backend, "forward"), (backend, "reverse"), (backend, "forward-over-reverse")}
     if availability("torch-autograd").available:
