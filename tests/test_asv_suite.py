@@ -21,7 +21,7 @@ from adbench.backends import OPERATIONS
 from adbench.engine.threads import THREAD_VARIABLES, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("jax", "torch", "autograd")
+FRAMEWORKS = ("jax", "torch", "autograd", "tensorflow", "mlx")
 
 
 def run_python(code: str, threads: str | None = None, timeout: float = 120) -> dict:

@@ -4,9 +4,14 @@ Jacobians: every registered problem, float32 and float64. JVPs and VJPs: every p
 HVPs: every scalar problem and every composition a backend offers, float64. Hessians: every
 composition on the scalar problems that take small n (loss, control_loop); they are symmetric and
 H v from ``hvp`` equals ``hessian(x) @ v``. jax-eager (jax's transforms without jit, slow to start
-on the larger problems) runs on basic, loss, control_loop and tall. torch-compile compiles each case
+on the larger problems) and tensorflow (whose pfor-vectorised forward passes take seconds to trace
+on the unrolled workloads: ode's forward Jacobian 10-17 s) run on basic, loss, control_loop and
+tall; tensorflow's workloads are in tests/test_tensorflow_mlx.py. torch-compile compiles each case
 (seconds to tens of seconds on a CPU), so it is tested on a representative subset: ``loss``'s
-Jacobian in both modes, its HVP forward-over-reverse, and a chunked Jacobian (tests/test_variants.py).
+Jacobian in both modes, its HVP forward-over-reverse, and a chunked Jacobian (tests/test_variants.py);
+tensorflow-xla and mlx-compile likewise (tests/test_tensorflow_mlx.py). MLX refuses float64 (its
+CPU sin, cos and exp are float32-accurate), so its cases run in float32 and its float64 refusal is
+tested instead.
 """
 
 from __future__ import annotations
@@ -37,10 +42,14 @@ HESSIAN_MAX_N = 8  # Hessians on the problems with a closed form (loss, control_
 # approximate by construction: ~eps^(2/3) (5e-11 in float64, 2.5e-5 in float32) times third
 # derivatives, which control_loop and lstm make large (observed 1.4e-3 in float32, 1.7e-9 in float64).
 TOLERANCE = {("float64", False): 1e-8, ("float32", False): 2e-5, ("float64", True): 1e-5, ("float32", True): 5e-2}
-SLOW = {"torch-compile"}  # see the module docstring
+SLOW = {"torch-compile", "tensorflow-xla", "mlx-compile"}  # see the module docstring
 # jax-eager runs jax's very transforms without jit, and each of its first calls compiles every
-# primitive anew (2-6 s per case on gmm, lstm, mlp): it is tested on the cheap problems.
-EAGER_PROBLEMS = ("basic", "loss", "control_loop", "tall")
+# primitive anew (2-6 s per case on gmm, lstm, mlp); tensorflow traces each case, pfor-vectorised
+# forward passes for seconds: both are tested on the cheap problems.
+CHEAP_PROBLEMS = ("basic", "loss", "control_loop", "tall")
+SCOPED = {"jax-eager": CHEAP_PROBLEMS, "tensorflow": CHEAP_PROBLEMS}
+# Backends that refuse float64 (MLX: see adbench/backends/mlx_backend.py): their cases run in float32.
+FLOAT32_ONLY = {"mlx"}
 
 
 def error(result: np.ndarray, reference: np.ndarray) -> float:
@@ -67,11 +76,20 @@ def modes_of(operation: str) -> list[tuple[str, str]]:
 
 
 def in_scope(backend: str, problem: str) -> bool:
-    return backend != "jax-eager" or problem in EAGER_PROBLEMS
+    return problem in SCOPED.get(backend, [p.name for p in PROBLEMS])
+
+
+def precision(backend: str) -> str:
+    """The dtype a backend's JVP, VJP, HVP and Hessian cases run in: float64 where it computes float64."""
+    return "float32" if backend in FLOAT32_ONLY else "float64"
+
+
+def dtypes(backend: str) -> tuple[str, ...]:
+    return ("float32",) if backend in FLOAT32_ONLY else ("float32", "float64")
 
 
 JACOBIAN_CASES = [(b, m, p.name, dtype) for b, m in modes_of("jacobian") for p in PROBLEMS
-                  for dtype in ("float32", "float64") if in_scope(b, p.name)]
+                  for dtype in dtypes(b) if in_scope(b, p.name)]
 
 
 @pytest.mark.parametrize("backend,mode,problem,dtype", JACOBIAN_CASES, ids=["-".join(c) for c in JACOBIAN_CASES])
@@ -99,31 +117,47 @@ def test_jvp_and_vjp_agree_with_reference(operation, backend, mode, problem):
     n, m = x.shape[0], prob.n_outputs(x.shape[0])
     J = prob.reference_jacobian(x, **consts)
     d = direction(prob, operation, n, m, seed=1)
+    dtype = precision(backend)
     if operation == "jvp":
-        got = adbench.jvp(problem, x, d.v, backend=backend, mode=mode, dtype="float64", **consts)
+        got = adbench.jvp(problem, x, d.v, backend=backend, mode=mode, dtype=dtype, **consts)
         ref = J @ d.v
     else:
-        got = adbench.vjp(problem, x, d.u, backend=backend, mode=mode, dtype="float64", **consts)
+        got = adbench.vjp(problem, x, d.u, backend=backend, mode=mode, dtype=dtype, **consts)
         ref = d.u * J if J.ndim == 1 else d.u @ J
     assert np.shape(got) == np.shape(ref)
-    tol = TOLERANCE[("float64", backend == "finite-diff")]
+    assert np.asarray(got).dtype == np.dtype(dtype)
+    tol = TOLERANCE[(dtype, backend == "finite-diff")]
     assert error(np.asarray(got), ref) <= tol
 
 
 HVP_CASES = [(b, m, p) for b, m in modes_of("hvp") for p in SCALAR if in_scope(b, p)]
+# Found by these tests: MLX 0.32 cannot differentiate the JVP of max with an axis again (it tries the
+# derivative with respect to the gather's indices), so reverse-over-forward and forward-over-forward
+# fail on the problems with a log-sum-exp (gmm, mlp). They turn XPASS when MLX fixes it.
+MLX_MAX_SECOND_ORDER = ("MLX 0.32: a JVP of max(axis=...) cannot be differentiated again: "
+                        "[gather_axis] Cannot calculate VJP/JVP with respect to indices")
+KNOWN_FAILURES = {(b, m, p): MLX_MAX_SECOND_ORDER for b in ("mlx", "mlx-compile")
+                  for m in ("reverse-over-forward", "forward-over-forward") for p in ("gmm", "mlp")}
 
 
-@pytest.mark.parametrize("backend,mode,problem", HVP_CASES, ids=["-".join(c) for c in HVP_CASES])
+def with_known_failures(cases):
+    return [pytest.param(*c, id="-".join(c), marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=ValueError,
+                                                                      strict=False)] if c in KNOWN_FAILURES else [])
+            for c in cases]
+
+
+@pytest.mark.parametrize("backend,mode,problem", with_known_failures(HVP_CASES))
 def test_hvp_agrees_with_reference(backend, mode, problem):
     require_backend(backend)
     prob, x, consts = inputs(problem)
     if backend == "manual" and prob.manual_hessian is None:
         pytest.skip(f"{problem} has no hand-written Hessian")
     v = direction(prob, "hvp", x.shape[0], 1, seed=1).v
-    got = adbench.hvp(problem, x, v, backend=backend, mode=mode, dtype="float64", **consts)
+    dtype = precision(backend)
+    got = adbench.hvp(problem, x, v, backend=backend, mode=mode, dtype=dtype, **consts)
     ref = reference_hessian(prob, x, consts) @ v
     # A differenced reference (no closed-form Hessian) is good to ~1e-8 of its largest entry.
-    tol = max(TOLERANCE[("float64", backend == "finite-diff")], 0 if prob.manual_hessian else 1e-6)
+    tol = max(TOLERANCE[(dtype, backend == "finite-diff")], 0 if prob.manual_hessian else 1e-6)
     assert got.shape == (x.shape[0],)
     assert error(got, ref) <= tol, f"{error(got, ref):.2e} > {tol:.0e}"
 
@@ -137,17 +171,20 @@ def test_hessian_agrees_is_symmetric_and_matches_hvp(backend, mode, problem):
     prob, x, consts = inputs(problem)
     if backend == "manual" and prob.manual_hessian is None:
         pytest.skip(f"{problem} has no hand-written Hessian")
-    H = adbench.hessian(problem, x, backend=backend, mode=mode, dtype="float64", **consts)
+    dtype = precision(backend)
+    H = adbench.hessian(problem, x, backend=backend, mode=mode, dtype=dtype, **consts)
     n = x.shape[0]
     assert H.shape == (n, n)
-    tol = max(TOLERANCE[("float64", backend == "finite-diff")], 0 if prob.manual_hessian else 1e-6)
+    tol = max(TOLERANCE[(dtype, backend == "finite-diff")], 0 if prob.manual_hessian else 1e-6)
     assert error(H, reference_hessian(prob, x, consts)) <= tol
-    sym = 1e-5 if backend == "finite-diff" else 1e-10
+    # float32: the two halves come from different passes, each rounded (~10 ulps of the largest entry).
+    sym = 1e-5 if backend == "finite-diff" or dtype == "float32" else 1e-10
     assert error(H, H.T) <= sym, "a Hessian is symmetric"
     if "hvp" in get_backend(backend).operations and mode in get_backend(backend).modes_for("hvp"):
         v = direction(prob, "hvp", n, 1, seed=1).v
-        Hv = adbench.hvp(problem, x, v, backend=backend, mode=mode, dtype="float64", **consts)
-        np.testing.assert_allclose(Hv, H @ v, rtol=1e-9, atol=1e-9 * np.abs(H @ v).max())
+        Hv = adbench.hvp(problem, x, v, backend=backend, mode=mode, dtype=dtype, **consts)
+        close = 1e-9 if dtype == "float64" else 1e-5  # float32: H v and H @ v round differently
+        np.testing.assert_allclose(Hv, H @ v, rtol=close, atol=close * np.abs(H @ v).max())
 
 
 def user_function(x, xp):
@@ -169,8 +206,9 @@ USER_CASES = [(b, m) for b, m in modes_of("jacobian") if b != "manual"]
 def test_user_function_through_every_backend(backend, mode):
     require_backend(backend)
     x = np.linspace(-0.8, 1.1, 6)
-    J = adbench.jacobian(user_function, x, backend=backend, mode=mode, dtype="float64")
-    tol = 1e-6 if backend == "finite-diff" else 1e-12
+    dtype = precision(backend)
+    J = adbench.jacobian(user_function, x, backend=backend, mode=mode, dtype=dtype)
+    tol = 1e-6 if backend == "finite-diff" else 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(J, user_jacobian(x), rtol=tol, atol=tol)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adbench.backends import SECOND_ORDER, get_backend
+from adbench.backends import SECOND_ORDER, SPARSE, get_backend
 from adbench.engine.cases import direction
 from adbench.problems import list_problems
 
@@ -17,7 +17,7 @@ PROBLEMS = [p for p in list_problems() if p.builtin]
 SMALL = {p.name: min(p.presets) if p.presets else 5 for p in PROBLEMS}
 CASES = [(p.name, op, m, chunk) for p in PROBLEMS for op, modes in get_backend("jax").operations.items()
          for m in modes for chunk in ((None, 2) if op == "jacobian" else (None,))
-         if op not in SECOND_ORDER or p.is_scalar(SMALL[p.name])]
+         if (op not in SECOND_ORDER or p.is_scalar(SMALL[p.name])) and (op != SPARSE or p.sparsity is not None)]
 
 
 @pytest.fixture(scope="module")

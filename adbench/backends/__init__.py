@@ -9,7 +9,9 @@ from adbench.backends._base import (
 )
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
+from adbench.backends.mlx_backend import MlxBackend, MlxCompileBackend
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
+from adbench.backends.tensorflow_backend import TensorflowBackend, TensorflowXlaBackend
 from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
 from adbench.errors import UnknownChoiceError
 
@@ -22,6 +24,10 @@ _BACKENDS: dict[str, Backend] = {
         TorchAutogradBackend(),
         TorchCompileBackend(),
         AutogradBackend(),
+        TensorflowBackend(),
+        TensorflowXlaBackend(),
+        MlxBackend(),
+        MlxCompileBackend(),
         ManualBackend(),
         FiniteDifferenceBackend(),
     )

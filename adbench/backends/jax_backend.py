@@ -198,27 +198,36 @@ class JaxBackend(Backend):
 
         ``prepare`` jits them (``jax``) or not (``jax-eager``); tests trace them (``jax.make_jaxpr``).
         """
-        f, xj, dj, arrays, _ = self._inputs(problem, x, dtype, constants, direction, device)
+        return self._program(problem, x, operation, mode, dtype, constants, direction, chunk_size, device)[:4]
+
+    def _program(self, problem, x, operation, mode, dtype, constants, direction, chunk_size, device):
+        """``program``'s four, and the sparse-jacobian case's compression (None for the other operations)."""
+        f, xj, dj, arrays, put = self._inputs(problem, x, dtype, constants, direction, device)
+        if operation == SPARSE:
+            from adbench.sparsity import compression_for
+
+            comp = compression_for(problem, x, constants, mode)
+            op = compressed_jacobian(self.load(), f, mode, comp.n_colours)
+            # colours and gather are integer arrays: put keeps their dtype.
+            return op, (xj, arrays, put(comp.colours), put(comp.gather)), f, (xj, arrays), comp
         op = derivative(self.load(), f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
-        return op, (xj, dj, arrays), f, (xj, arrays)
+        return op, (xj, dj, arrays), f, (xj, arrays), None
 
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         jax = self.load()
-        if operation == SPARSE:
-            f, xj, _, arrays, put = self._inputs(problem, x, dtype, constants, direction, device)
-            return sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, self.jit,
-                               self.call_label(SPARSE, mode, False))
-        op, op_args, fun, f_args = self.program(problem, x, operation, mode, dtype, constants, direction,
-                                                chunk_size=chunk_size, device=device)
+        op, op_args, fun, f_args, comp = self._program(problem, x, operation, mode, dtype, constants, direction,
+                                                       chunk_size, device)
         if self.jit:
             op, fun = jax.jit(op), jax.jit(fun)
         return PreparedCase(
             call=lambda: op(*op_args),
             function=lambda: fun(*f_args),
             sync=jax.block_until_ready,
-            to_numpy=np.asarray,
-            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0]), chunk_size),
+            to_numpy=np.asarray if comp is None else (lambda values: comp.matrix(np.asarray(values))),
+            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0]) and operation != SPARSE,
+                                  chunk_size),
+            colours=None if comp is None else comp.n_colours,
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
@@ -246,26 +255,6 @@ def compressed_jacobian(jax, f, mode: str, n_colours: int):
         return jnp.take(jnp.reshape(B, (-1,)), gather)
 
     return op
-
-
-def sparse_case(jax, problem, f, x, constants, mode, xj, arrays, put, jit: bool, label: str) -> PreparedCase:
-    """The sparse-jacobian case: colouring once here, the compressed passes and the gather timed, the SciPy
-    matrix assembled by to_numpy (outside the timing)."""
-    from adbench.sparsity import compression_for
-
-    comp = compression_for(problem, x, constants, mode)
-    op, fun = compressed_jacobian(jax, f, mode, comp.n_colours), f
-    if jit:
-        op, fun = jax.jit(op), jax.jit(f)
-    colours, gather = put(comp.colours), put(comp.gather)  # integer arrays keep their dtype
-    return PreparedCase(
-        call=lambda: op(xj, arrays, colours, gather),
-        function=lambda: fun(xj, arrays),
-        sync=jax.block_until_ready,
-        to_numpy=lambda values: comp.matrix(np.asarray(values)),
-        label=label,
-        colours=comp.n_colours,
-    )
 
 
 def _device(jax, device: str):
