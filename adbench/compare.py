@@ -49,7 +49,7 @@ def build_grid(
     is kept and its worker decides. Chunk sizes apply to the Jacobians of backends that chunk;
     every other case runs once, unchunked.
     """
-    probs = [get_problem(p) for p in problems] if problems else list_problems()
+    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if full or p.plain_run]
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     operations = tuple(operations or DEFAULT_OPERATIONS)
     specs = []

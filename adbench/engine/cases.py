@@ -42,7 +42,10 @@ class CaseSpec:
 
 
 def direction(problem: Problem, operation: str, n: int, m: int, seed: int) -> Direction:
-    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream."""
+    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream (or the
+    problem's own HVP vector, where it declares one)."""
+    if operation == "hvp" and problem.hvp_vector is not None:
+        return Direction(v=np.asarray(problem.hvp_vector(n), np.float64))
     if operation in ("jvp", "hvp"):
         return Direction(v=problem._rng(seed, 2).standard_normal(n))
     if operation == "vjp":

@@ -44,6 +44,9 @@ class Problem:
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
+    # False: left out of a plain (and --quick) `compare`, whose minute it would not fit; run by name or
+    # with --full (at ``run_sizes`` when named).
+    plain_run: bool = True
     # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
     presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
@@ -56,6 +59,13 @@ class Problem:
     # product with a vector without forming it (manual_hvp(x, v, **constants)), where cheaper.
     manual_hessian: Callable[..., np.ndarray] | None = None
     manual_hvp: Callable[..., np.ndarray] | None = None
+    # n -> the v of the problem's HVP cases, where one v means something (kmeans: ones, and since its H
+    # is diagonal, H v is that diagonal); None: a standard normal v, like every JVP's.
+    hvp_vector: Callable[[int], np.ndarray] | None = None
+    # A function that differentiates inside itself (it asks for the ``ad`` service): the whole
+    # computation with its derivatives written out, manual_nested(x, **constants). It is the float64
+    # reference of the ``nested`` operation and the ``manual`` baseline's floor.
+    manual_nested: Callable[..., np.ndarray] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
