@@ -11,13 +11,14 @@ from typing import Any
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.backends import AD_MODES, OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import AD_MODES, NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
 from adbench.engine.timing import INTERVAL_METHOD
 
-DEFAULT_OPERATIONS = ("jacobian", "hvp")
+# nested runs only on the problems that differentiate inside themselves, which have no other operation.
+DEFAULT_OPERATIONS = ("jacobian", "hvp", NESTED)
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
 # --modes or --full add the other two compositions.
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
@@ -58,6 +59,8 @@ def build_grid(
             m = problem.known_n_outputs(n)
             for operation in operations:
                 if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
+                    continue
+                if problem.nested != (operation == NESTED):
                     continue
                 for backend in backend_objs:
                     wanted = modes or (None if full else DEFAULT_MODES.get(operation))

@@ -22,7 +22,7 @@ from adbench.problems import get_problem, list_problems
 
 from conftest import backend_modes, require_backend
 
-PROBLEMS = [p for p in list_problems() if p.builtin]
+PROBLEMS = [p for p in list_problems() if p.builtin and not p.nested]  # nested: tests/test_nested.py
 # The smallest size of each problem; Hessians only where n^2 forward passes stay cheap.
 SMALL = {p.name: min(p.sizes) if p.presets else 5 for p in PROBLEMS}
 SCALAR = [p.name for p in PROBLEMS if p.is_scalar(SMALL[p.name])]

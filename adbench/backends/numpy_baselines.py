@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adbench.backends._base import OPERATIONS, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import NESTED, OPERATIONS, Backend, Direction, PreparedCase, float_dtype
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
@@ -77,6 +77,8 @@ class ManualBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
+        if reason is None and operation == NESTED and problem.manual_nested is None:
+            reason = f"problem {problem.name!r} has no hand-written nested computation"
         if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written Jacobian"
         if reason is None and operation == "hvp" and problem.manual_hessian is None and problem.manual_hvp is None:
@@ -93,6 +95,9 @@ class ManualBackend(_NumpyBaseline):
         xv, consts = _casted(x, dtype, constants)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         function = self.bound(problem)
+        if operation == NESTED:
+            return PreparedCase(call=lambda: problem.manual_nested(xv, **consts), function=None, sync=None,
+                                to_numpy=np.asarray, label=self.call_label(operation, mode, False))
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
@@ -115,6 +120,7 @@ class ManualBackend(_NumpyBaseline):
             # Problems that say how compute H v without forming H (loss: O(n)).
             "hvp": "hand-written NumPy Hessian-vector product" if hvp_by_hand else "hand-written NumPy Hessian @ v",
             "hessian": "hand-written NumPy Hessian",
+            NESTED: "the same computation with its derivatives written out (NumPy and Python floats)",
         }[operation]
 
 
@@ -129,7 +135,7 @@ class FiniteDifferenceBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation not in FIRST_ORDER and problem.manual_jacobian is None:
+        if reason is None and operation not in FIRST_ORDER + (NESTED,) and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written gradient to difference"
         return reason
 
@@ -147,6 +153,9 @@ class FiniteDifferenceBackend(_NumpyBaseline):
         def g(v):
             return problem.manual_jacobian(v, **consts)
 
+        if operation == NESTED:  # f itself, whose ad is the default: central differences at both levels
+            return PreparedCase(call=lambda: f(xv), function=None, sync=None, to_numpy=np.asarray,
+                                label=self.call_label(operation, mode, False))
         call: Callable[[], np.ndarray] = {
             "jacobian": lambda: central_differences(f, xv, problem.is_scalar(n)),
             "jvp": lambda: directional_difference(f, xv, d.v),
@@ -164,4 +173,5 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "vjp": "u @ central differences of f (2n evaluations)",
             "hvp": "central difference of the hand-written gradient along v (2 evaluations)",
             "hessian": "central differences of the hand-written gradient (2n evaluations)",
+            NESTED: "f with ad.outer.grad = ad.inner.grad = central differences (NumPy)",
         }[operation]

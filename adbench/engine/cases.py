@@ -181,13 +181,15 @@ def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)
-    answer["f_first_call_s"], _ = timed_call(prepared.function, prepared.sync)
+    # A nested case has no f apart from its call (f is what differentiates): no f time, no time/f.
+    has_f = prepared.function is not None
+    answer["f_first_call_s"] = timed_call(prepared.function, prepared.sync)[0] if has_f else None
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
     op = measure(prepared.call, prepared.sync, budget_s=budget_s, min_samples=min_samples, with_first_call=False)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
     fun = measure(prepared.function, prepared.sync, budget_s=budget_s / 4, min_samples=min_samples,
-                  with_first_call=False)
-    answer.update(samples=op.samples, number=op.number, f_samples=fun.samples)
+                  with_first_call=False) if has_f else None
+    answer.update(samples=op.samples, number=op.number, f_samples=fun.samples if fun else [])
     if first:
         answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer

@@ -140,6 +140,13 @@ class Problem:
         self.check_size(x.shape[0])
 
     # -- shapes ---------------------------------------------------------------------------------
+    @property
+    def nested(self) -> bool:
+        """True when f differentiates inside itself (asks for ``ad``): its one operation is ``nested``."""
+        from adbench.services import requested
+
+        return "ad" in requested(self.function)
+
     def is_scalar(self, n: int) -> bool:
         """True when f returns a scalar at size ``n``."""
         return self.probe_shape(n) == () if self.probe_shape else self.scalar_output
@@ -171,6 +178,13 @@ class Problem:
             return np.asarray(self.manual_hvp(x, v, **consts), dtype=np.float64)
         H = self.reference_hessian(x, **constants)
         return None if H is None else H @ v
+
+    def reference_nested(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
+        """The nested computation's result in float64 with hand-written derivatives, or ``None``."""
+        if self.manual_nested is None:
+            return None
+        x, consts = _float64(x, constants)
+        return np.asarray(self.manual_nested(x, **consts), dtype=np.float64)
 
     def reference_hessian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The closed-form Hessian in float64, or ``None`` where the problem has none."""
