@@ -216,3 +216,110 @@ def test_jax_runs_gradbench_workload(name, mode):
     got = adbench.nested(name, x, backend="jax", mode=mode, dtype="float64")
     np.testing.assert_allclose(got, problem.extra["gradbench_expected"], rtol=1e-12)
 
+
+# -- the perturbation-confusion gate --------------------------------------------------------------------
+@pytest.mark.parametrize("backend,mode", [c for c in NESTED_CASES if c[0] != "manual"],
+                         ids=[i for c, i in zip(NESTED_CASES, IDS) if c[0] != "manual"])
+def test_every_nested_backend_keeps_its_levels_apart(backend, mode):
+    """d/dx [x (d/dy (x + y))|y=1] at x = 1 is 1 on every backend and composition with nested AD, in both
+    precisions (finite differences within their own tolerance)."""
+    require_backend(backend)
+    from adbench.engine.confusion import confusion
+
+    for dtype in ("float64", "float32"):
+        assert confusion(get_backend(backend), mode, dtype) is None, (backend, mode, dtype)
+
+
+class _Dual:
+    """A value and its tangent, with one tag for every level: Siskind and Pearlmutter's confused AD."""
+
+    def __init__(self, value, tangent):
+        self.value, self.tangent = np.asarray(value, float), np.asarray(tangent, float)
+
+    @staticmethod
+    def parts(a):
+        return (a.value, a.tangent) if isinstance(a, _Dual) else (np.asarray(a, float), 0.0)
+
+    def __add__(self, other):
+        (a, da), (b, db) = self.parts(self), self.parts(other)
+        return _Dual(a + b, da + db)
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        (a, da), (b, db) = self.parts(self), self.parts(other)
+        return _Dual(a * b, da * b + a * db)
+
+    __rmul__ = __mul__
+
+
+class _DualNamespace:
+    @staticmethod
+    def sum(a):
+        return _Dual(np.sum(a.value), np.sum(a.tangent)) if isinstance(a, _Dual) else np.sum(a)
+
+    @staticmethod
+    def ones_like(a):
+        return np.ones_like(_Dual.parts(a)[0])
+
+
+def _confused_grad(g):
+    """Forward mode with one perturbation tag: an inner level's tangent adds to an outer one's."""
+    def gradient(z):
+        value, tangent = _Dual.parts(z)
+        columns = []
+        for i in range(value.shape[0]):
+            seed = np.eye(value.shape[0])[i]
+            columns.append(g(_Dual(value, tangent + seed)).tangent)  # the outer tangent is not kept apart
+        return np.stack(columns)
+
+    return gradient
+
+
+def _confused_backend():
+    from adbench.backends._base import Backend, PreparedCase
+
+    class Confused(Backend):
+        name = "confused"
+        framework = "numpy"
+        baseline = False
+        operations = {NESTED: ("forward-over-forward",)}
+
+        def load(self, threads=None):
+            return np
+
+        def ad_level(self, mode):
+            return Level("forward", _confused_grad)
+
+        def prepare(self, problem, x, operation, mode, dtype, constants, direction=None, *, chunk_size=None,
+                    device="cpu"):
+            f = self.bound(problem, mode)
+            return PreparedCase(call=lambda: np.reshape(np.asarray(f(x, _DualNamespace, **constants)), (-1,)),
+                                function=None, sync=None, to_numpy=np.asarray, label="confused dual numbers")
+
+    return Confused()
+
+
+def single_level(x, xp, ad=CENTRAL_AD):
+    """2x, from one level of differentiation: even a confused ad gets it right."""
+    return ad.outer.grad(lambda z: xp.sum(z * z))(x)
+
+
+def test_a_confused_ad_is_caught_and_its_nested_cases_are_wrong(monkeypatch):
+    from adbench.backends import _BACKENDS
+    from adbench.engine.cases import CaseSpec, run_round
+    from adbench.engine.confusion import confusion
+    from adbench.problems import _registry
+
+    confused = _confused_backend()
+    reason = confusion(confused, "forward-over-forward", "float64")
+    assert reason is not None and "gave 2 " in reason and "shared perturbation tag" in reason
+    # A case whose own result is right (one level: nothing to confuse) is still wrong, with the reason.
+    monkeypatch.setitem(_BACKENDS, "confused", confused)
+    monkeypatch.setitem(_registry._REGISTRY, "single-level",
+                        _registry.problem_from_function(single_level, name="single-level", sizes=(1,)))
+    answer = run_round(CaseSpec("single-level", 1, "confused", "forward-over-forward", "float64", operation=NESTED),
+                       budget_s=0.001)
+    assert answer["rel_error"] <= answer["tolerance"], "the case's own result matches its reference"
+    assert answer["status"] == "wrong" and answer["error"].startswith("perturbation confusion: ")
+    assert answer["f_samples"] == [] and "f_first_call_s" in answer and answer["f_first_call_s"] is None

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from adbench.engine import memory
-from adbench.backends import SECOND_ORDER, Direction, PreparedCase, get_backend
+from adbench.backends import NESTED, SECOND_ORDER, Direction, PreparedCase, get_backend
 from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.timing import measure, timed_call
@@ -153,7 +153,16 @@ def warm_up_spec(spec: CaseSpec) -> CaseSpec | None:
 
 def warm_up(spec: CaseSpec) -> None:
     """Run another small case first, so ``spec``'s first call excludes the framework's one-time start
-    (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run."""
+    (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run.
+
+    A nested case warms up on the perturbation-confusion probe (the same ``ad`` service, a tiny
+    function, and the correctness gate's verdict kept for the check): the other nested problem would
+    cost as much as the case itself."""
+    if spec.operation == NESTED and spec.mode != "manual":
+        from adbench.engine.confusion import confusion
+
+        confusion(get_backend(spec.backend), spec.mode, spec.dtype, spec.device)
+        return
     other = warm_up_spec(spec)
     if other is not None:
         build_case(other)[1].run()
