@@ -17,7 +17,8 @@ from adbench.errors import UnknownChoiceError
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"problem": "nope", "backend": "manual"}, "unknown problem 'nope'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
+        ({"problem": "nope", "backend": "manual"},
+         "unknown problem 'nope'; valid choices: " + ", ".join(sorted(p.name for p in adbench.list_problems()))),
         ({"problem": "loss", "backend": "tensorflow"}, "unknown backend 'tensorflow'; valid choices: autograd, finite-diff"),
         ({"problem": "loss", "backend": "jax", "mode": "sideways"}, "valid choices: forward, reverse"),
         ({"problem": "loss", "backend": "torch-autograd", "mode": "forward"}, "valid choices: reverse"),

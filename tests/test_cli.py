@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from adbench.problems import list_problems
 from adbench.engine.results import COLUMNS, FORMAT_VERSION, read_results
 
 from conftest import availability
@@ -108,7 +109,8 @@ def test_compare_formats(tmp_path, fmt):
     "args,message",
     [
         (["--backends", "tensorflow"], "unknown backend 'tensorflow'; valid choices:"),
-        (["--problems", "los"], "unknown problem 'los'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
+        (["--problems", "los"], "unknown problem 'los'; valid choices: "
+         + ", ".join(sorted(p.name for p in list_problems()))),
         (["--modes", "sideways"], "unknown mode 'sideways'; valid choices: forward, forward-over-forward"),
         (["--dtype", "float16"], "valid choices: float32, float64"),
         (["--format", "xml"], "unknown format 'xml'; valid choices: csv, json, markdown, table"),
@@ -117,7 +119,7 @@ def test_compare_formats(tmp_path, fmt):
         (["--problem", "no_such_module_xyz:f"], "No module named 'no_such_module_xyz'"),
         (["--problem", "justaname"], "--problem takes MODULE:FUNCTION"),
         (["--problem", "loss"], "'loss' is a registered problem: use --problems loss"),
-        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, vjp"),
+        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, nested, vjp"),
         (["--timeout", "inf"], "--timeout must be a finite number of seconds above 0"),
         (["--memory-limit", "inf"], "--memory-limit must be a finite number of GiB above 0"),
         (["--budget", "nan"], "--budget must be a finite number of seconds above 0"),
