@@ -11,13 +11,15 @@ from typing import Any
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.backends import AD_MODES, OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import AD_MODES, NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
 from adbench.engine.timing import INTERVAL_METHOD
 
-DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian")  # sparse-jacobian: problems that declare a pattern
+# sparse-jacobian runs only on problems that declare a pattern; nested only on the problems that
+# differentiate inside themselves, which have no other operation.
+DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian", NESTED)
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
 # --modes or --full add the other two compositions.
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
@@ -49,7 +51,7 @@ def build_grid(
     is kept and its worker decides. Chunk sizes apply to the Jacobians of backends that chunk;
     every other case runs once, unchunked.
     """
-    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if p.in_plain_run or full]
+    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if full or p.plain_run]
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     operations = tuple(operations or DEFAULT_OPERATIONS)
     specs = []
@@ -61,6 +63,8 @@ def build_grid(
                     continue
                 if operation == "sparse-jacobian" and problem.sparsity is None:
                     continue  # no pattern declared: nothing to compress
+                if problem.nested != (operation == NESTED):
+                    continue
                 for backend in backend_objs:
                     wanted = modes or (None if full else DEFAULT_MODES.get(operation))
                     for mode in backend.modes_for(operation):

@@ -134,6 +134,8 @@ def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None 
         return "a small constant times f; forward-over-reverse usually fastest"
     if operation == "hessian":
         return f"n = {n} HVPs (or gradients): ~{n}× an HVP"
+    if operation == "nested":
+        return "the whole computation, its levels' passes nested; pass counting per level: see the problem"
     return ""
 
 

@@ -14,7 +14,9 @@ second-order operation on a vector-valued problem, a case whose estimated memory
 
 Backends: those in a plain ``adbench compare`` (the metadata's ``default``); ``ADBENCH_ASV_BACKENDS``
 (comma-separated names, or ``all``) changes the set: torch-compile's compile takes seconds per
-case and asv runs each in its own process.
+case and asv runs each in its own process. Problems: every registered one at the sizes of its
+default run (or, for one outside a plain run, at the sizes it runs when named), but the nested ones
+(``ADBENCH_ASV_PROBLEMS=all`` or a list of names adds them: ``suite_problems``).
 """
 
 from __future__ import annotations
@@ -57,9 +59,22 @@ def variant_label(backend: str, mode: str) -> str:
     return backend if mode == backend else f"{backend}-{mode}"
 
 
+def suite_problems() -> list[Any]:
+    """The problems in the suite: every registered one but the nested, unless ``ADBENCH_ASV_PROBLEMS``
+    (comma-separated names, or ``all``) says otherwise. A nested problem's eager cases take tens of
+    seconds per call at gradbench's workload (torch's particle: ~40 s), and asv makes five calls per
+    benchmark or more: past its timeout, for every eager backend and composition."""
+    chosen = os.environ.get("ADBENCH_ASV_PROBLEMS", "")
+    if chosen == "all":
+        return list_problems()
+    if chosen:
+        return [get_problem(name.strip()) for name in chosen.split(",") if name.strip()]
+    return [p for p in list_problems() if not p.nested]
+
+
 def case_labels() -> list[str]:
-    """``problem-size`` for every registered problem and each size of its default run, in registry order."""
-    return [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
+    """``problem-size`` for every suite problem and each size of its default run (when named), in registry order."""
+    return [f"{p.name}-{n}" for p in suite_problems() for n in p.run_sizes]
 
 
 def suite_modes(backend: str) -> tuple[str, ...]:
@@ -69,7 +84,12 @@ def suite_modes(backend: str) -> tuple[str, ...]:
     b = get_backend(backend)
     everything = os.environ.get("ADBENCH_ASV_MODES", "") == "all"
     chosen = []
+    # The nested operation's compositions (forward-over-forward...) are variants only where a nested
+    # problem is in the suite: otherwise every one of their benchmarks would be a skip.
+    nested = any(p.nested for p in suite_problems())
     for operation in b.operations:
+        if operation == "nested" and not nested:
+            continue
         wanted = None if everything else DEFAULT_MODES.get(operation)
         chosen += [m for m in b.modes_for(operation) if wanted is None or b.baseline or m in wanted]
     return tuple(dict.fromkeys(chosen))

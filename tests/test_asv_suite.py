@@ -89,7 +89,7 @@ def test_import_is_light_and_sets_threads_like_adbench(threads):
 
 def test_params_come_from_registry(suite):
     ad, environment, common = suite
-    cases = [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
+    cases = [f"{p.name}-{n}" for p in list_problems() if not p.nested for n in p.run_sizes]
     backends = backend_names(default_only=True)
     # For HVPs and Hessians, the two compositions a plain `compare` runs (ADBENCH_ASV_MODES=all: four).
     pairs = {(b, m) for b in backends for m in get_backend(b).modes
@@ -106,9 +106,19 @@ def test_params_come_from_registry(suite):
         assert callable(getattr(cls, method))
     assert ad.Function.params[:2] == (cases, backends)
     for p in list_problems():
-        assert any(label.rpartition("-")[0] == p.name for label in ad.Derivative.params[0])
+        assert any(label.rpartition("-")[0] == p.name for label in ad.Derivative.params[0]) != p.nested
     assert environment.Versions.params == sorted({get_backend(b).framework for b in backends})
     assert ad.FirstCall.unit == "seconds" and ad.Memory.unit == "bytes"
+
+
+def test_nested_problems_join_the_suite_when_asked(suite, monkeypatch):
+    _, _, common = suite
+    assert not {"particle", "saddle"} & {p.name for p in common.suite_problems()}
+    assert {"llsq", "lse", "det", "kmeans"} <= {p.name for p in common.suite_problems()}
+    monkeypatch.setenv("ADBENCH_ASV_PROBLEMS", "all")
+    assert {"particle", "saddle"} <= {p.name for p in common.suite_problems()}
+    monkeypatch.setenv("ADBENCH_ASV_PROBLEMS", "particle")
+    assert common.case_labels() == ["particle-1"]
 
 
 def test_backends_are_chosen_by_their_metadata(suite, monkeypatch):

@@ -28,8 +28,8 @@ from adbench.problems import get_problem, list_problems
 from conftest import backend_modes, require_backend
 
 # ba, ht and ht-complicated: every backend's dense and compressed Jacobians are tests/test_sparse.py's (their
-# reverse Jacobians take hundreds of passes; there they run at reduced sizes).
-PROBLEMS = [p for p in list_problems() if p.builtin and p.sparsity is None]
+# reverse Jacobians take hundreds of passes; there they run at reduced sizes). Nested: tests/test_nested.py.
+PROBLEMS = [p for p in list_problems() if p.builtin and p.sparsity is None and not p.nested]
 # The smallest size of each problem; Hessians only where n^2 forward passes stay cheap.
 SMALL = {p.name: min(p.sizes) if p.presets else 5 for p in PROBLEMS}
 SCALAR = [p.name for p in PROBLEMS if p.is_scalar(SMALL[p.name])]

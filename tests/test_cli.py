@@ -124,7 +124,8 @@ def test_compare_formats(tmp_path, fmt):
         (["--problem", "no_such_module_xyz:f"], "No module named 'no_such_module_xyz'"),
         (["--problem", "justaname"], "--problem takes MODULE:FUNCTION"),
         (["--problem", "loss"], "'loss' is a registered problem: use --problems loss"),
-        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, sparse-jacobian, vjp"),
+        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, "
+         "nested, sparse-jacobian, vjp"),
         (["--timeout", "inf"], "--timeout must be a finite number of seconds above 0"),
         (["--memory-limit", "inf"], "--memory-limit must be a finite number of GiB above 0"),
         (["--budget", "nan"], "--budget must be a finite number of seconds above 0"),

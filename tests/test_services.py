@@ -49,15 +49,25 @@ def test_a_function_asks_by_parameter_name_only():
 def test_every_backend_offers_every_service(backend):
     from adbench.services import DEFAULTS
 
+    from adbench.services import AD
+
     services = get_backend(backend).services()
     assert set(DEFAULTS) <= set(services)
-    assert all(callable(s) for s in services.values())
+    assert all(callable(s) for name, s in services.items() if name != "ad")
+    assert isinstance(services["ad"], AD), "ad is two levels, each with a grad operator"
 
 
 def test_jax_gets_a_traced_loop_and_eager_frameworks_the_python_one():
+    from adbench.services import python_cond, python_while_loop
+
     assert get_backend("jax").services()["loop"] is not python_loop
+    for name in ("while_loop", "cond"):
+        assert get_backend("jax").services()[name] is not {"while_loop": python_while_loop, "cond": python_cond}[name]
     for backend in ("torch", "torch-autograd", "autograd", "manual", "finite-diff"):
         assert get_backend(backend).services()["loop"] is python_loop, backend
+    for backend in ("jax-eager", "torch", "torch-autograd", "autograd", "manual", "finite-diff"):
+        services = get_backend(backend).services()
+        assert services["while_loop"] is python_while_loop and services["cond"] is python_cond, backend
 
 
 def test_jax_traces_one_step_not_k():

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adbench.backends._base import (
-    AD_MODES, COMPOSITIONS, DEVICES, DTYPES, OPERATIONS, SECOND_ORDER, SPARSE, Backend, Direction, PreparedCase,
+    AD_MODES, COMPOSITIONS, DEVICES, DTYPES, NESTED, OPERATIONS, SECOND_ORDER, SPARSE, Backend, Direction,
+    PreparedCase,
 )
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
@@ -78,7 +79,7 @@ def list_backends() -> list[BackendInfo]:
 
 
 __all__ = [
-    "AD_MODES", "COMPOSITIONS", "DEVICES", "DTYPES", "OPERATIONS", "SECOND_ORDER", "SPARSE",
+    "AD_MODES", "COMPOSITIONS", "DEVICES", "DTYPES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
     "Backend", "BackendInfo", "Direction", "PreparedCase",
     "backend_info", "backend_names", "get_backend", "list_backends",
 ]

@@ -11,19 +11,22 @@ from typing import Any
 import numpy as np
 
 from adbench.problems import Problem
-from adbench.services import DEFAULTS, requested
+from adbench.services import AD, DEFAULTS, Level, requested
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
 AD_MODES = ("forward", "reverse")
 # "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
 COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
-OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", "sparse-jacobian")
 SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour (adbench.sparsity)
+# nested: evaluate a function that differentiates inside itself (it asks for the ``ad`` service), its
+# mode the composition of the levels it is handed (outer over inner); its result is the function's own.
+NESTED = "nested"
+OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
 SECOND_ORDER = ("hvp", "hessian")
 # What a framework with forward and reverse mode offers: every operation, every composition.
 EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES}
+              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES, NESTED: COMPOSITIONS}
 
 
 @dataclass
@@ -33,11 +36,12 @@ class PreparedCase:
     ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...) and ``label`` says how, as
     the framework's users write it (``Backend.call_label``). ``sync(out)`` blocks until ``out`` is
     computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a call returns
-    finished results, so the timer's loop stays as tight as timeit's.
+    finished results, so the timer's loop stays as tight as timeit's. ``function`` is f's own call,
+    ``None`` for a nested case (f differentiates inside itself: the call is f).
     """
 
     call: Callable[[], Any]
-    function: Callable[[], Any]
+    function: Callable[[], Any] | None
     sync: Callable[[Any], Any] | None
     to_numpy: Callable[[Any], np.ndarray]
     # The timed call as the framework's users write it ("jax.jit(jax.grad(f))"): the record's `call`.
@@ -82,6 +86,8 @@ class Backend(ABC):
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
+    # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
+    refusals: Mapping[str, str] = {}
     devices: tuple[str, ...] = ("cpu",)
 
     @property
@@ -112,9 +118,24 @@ class Backend(ABC):
         (``adbench.services``: ``loop``): the plain-Python defaults unless the backend overrides them."""
         return dict(DEFAULTS)
 
-    def bound(self, problem: Problem) -> Callable[..., Any]:
-        """The problem's ``f(x, xp, **constants)`` with this backend's services passed where it asks for them."""
-        return bind_services(problem.function, self.services())
+    def bound(self, problem: Problem, mode: str | None = None) -> Callable[..., Any]:
+        """The problem's ``f(x, xp, **constants)`` with this backend's services passed where it asks for them;
+        for a nested case (``mode`` a composition) the ``ad`` service of that composition."""
+        services = self.services()
+        if mode in COMPOSITIONS and "ad" in requested(problem.function):
+            services["ad"] = self.ad(mode)
+        return bind_services(problem.function, services)
+
+    def ad(self, mode: str) -> AD:
+        """The ``ad`` service for a composition: ``forward-over-reverse`` has a forward outer level over a
+        reverse inner one."""
+        outer, inner = mode.split("-over-")
+        return AD(self.ad_level(outer), self.ad_level(inner))
+
+    def ad_level(self, mode: str) -> Level:
+        """One level of the ``ad`` service in ``mode`` (forward or reverse): the backends with nested
+        differentiation implement it."""
+        raise NotImplementedError(f"backend {self.name!r} has no nested differentiation")
 
     def call_label(self, operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
         """The call ``prepare`` times, as the framework's users write it (``jax.jit(jax.grad(f))``): the
@@ -147,6 +168,14 @@ class Backend(ABC):
         ``n`` is given where the answer may depend on f's output at that size (a user function
         whose output is scalar or not); shape questions are left out without it.
         """
+        if problem.nested and operation != NESTED:
+            return (f"{problem.name!r} differentiates inside itself (it asks for the ad service): its operation "
+                    f"is nested, not {operation}")
+        if operation == NESTED and not problem.nested:
+            return (f"nested evaluates a function that differentiates inside itself (asks for the ad service); "
+                    f"{problem.name!r} does not")
+        if operation in self.refusals:
+            return f"backend {self.name!r} does not run {operation}: {self.refusals[operation]}"
         if mode not in self.modes_for(operation):
             offered = ", ".join(self.modes_for(operation)) or "none"
             return f"backend {self.name!r} offers no {mode!r} {operation}; it offers: {offered}"
@@ -180,8 +209,10 @@ class Backend(ABC):
             compressed = p * (m if mode == "forward" else n)
             copies = p if self.vectorized else 2
             return itemsize * 4 * (compressed + copies * one_pass)
-        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n}[operation]
-        if operation in ("jvp", "vjp"):
+        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n, NESTED: m}[operation]
+        if operation == NESTED:
+            copies = 4  # f's own taped intermediates (work), with a tangent or cotangent of each
+        elif operation in ("jvp", "vjp"):
             copies = 2
         elif not self.vectorized:
             copies = 2 if operation == "jacobian" else 4  # passes run one after another

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, basis, float_dtype
+from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, basis, float_dtype
+from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
 
 
@@ -78,6 +79,17 @@ class AutogradBackend(Backend):
     def preload(self):
         namespace("autograd")
 
+    def ad_level(self, mode):
+        ag = self.load()
+        if mode == "reverse":
+            return Level("reverse", ag.grad)
+        from autograd.tracer import getval
+
+        def unit(z, i):
+            return np.eye(z.shape[0], dtype=getval(z).dtype)[i]
+
+        return Level("forward", lambda g: stacked_jvps(lambda z, v: ag.make_jvp(g)(z)(v)[1], unit, namespace("autograd")))
+
     def version(self):
         from importlib.metadata import version
 
@@ -95,13 +107,16 @@ class AutogradBackend(Backend):
         # Built once, outside the timed call, for the cases that push basis vectors forward.
         eye = basis(xv.shape[0], dtype) if (operation, mode) in BASIS_CASES else None
 
-        function = self.bound(problem)
+        function = self.bound(problem, mode if operation == NESTED else None)
 
         def f(v):
             return function(v, xp, **consts)
 
         if operation == SPARSE:
             return sparse_case(ag, problem, x, constants, mode, xv, f, self.call_label(SPARSE, mode, False))
+        if operation == NESTED:
+            return PreparedCase(call=lambda: f(xv), function=None, sync=None, to_numpy=np.asarray,
+                                label=self.call_label(operation, mode, False))
 
         def forward_columns(g, at):
             """The Jacobian of g at ``at``, one make_jvp pass per column."""
@@ -132,6 +147,11 @@ class AutogradBackend(Backend):
                             label=self.call_label(operation, mode, scalar))
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
+        if operation == NESTED:
+            levels = {"reverse": "autograd.grad", "forward": "autograd.make_jvp per unit vector"}
+            outer, inner = mode.split("-over-")
+            return (f"f with ad.outer.grad = {levels[outer]}, ad.inner.grad = {levels[inner]}; "
+                    "loops and branches: Python while and if on the values")
         if (operation, mode) == ("jacobian", "reverse"):
             return "autograd.grad(f)" if scalar else "autograd.jacobian(f)"
         return LABELS[(operation, mode)]

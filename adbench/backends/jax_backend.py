@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.services import Level, python_cond, python_while_loop, stacked_jvps
 from adbench.xp import namespace
 
 
@@ -91,6 +92,57 @@ def jax_loop(step, init, k: int):
     return jax.lax.fori_loop(0, k, step, init)
 
 
+def jax_while_loop(cond, body, init, max_steps: int | None = None):
+    """The ``while_loop`` service under ``jax.jit`` (``adbench.services.python_while_loop``'s contract).
+
+    Unbounded: ``lax.while_loop``, which forward mode differentiates and reverse mode refuses. Bounded
+    (``max_steps``, for a loop that may be reverse-differentiated): a scan of blocks of steps, each
+    step and each block behind a ``lax.cond`` on the loop's condition, so a finished loop skips its
+    remaining blocks (about 2 sqrt(max_steps) skipped conds, not max_steps) and reverse mode works. A
+    loop still running after max_steps is cut there: its result then fails the correctness gate.
+    """
+    import math
+
+    import jax
+
+    if max_steps is None:
+        return jax.lax.while_loop(cond, body, init)
+    per_block = max(1, math.isqrt(max_steps))
+    blocks = -(-max_steps // per_block)
+
+    def step(carry, _):
+        return jax.lax.cond(cond(carry), body, lambda c: c, carry), None
+
+    def block(carry, _):
+        run = lambda c: jax.lax.scan(step, c, None, length=per_block)[0]  # noqa: E731
+        return jax.lax.cond(cond(carry), run, lambda c: c, carry), None
+
+    return jax.lax.scan(block, init, None, length=blocks)[0]
+
+
+def jax_cond(pred, true_fn, false_fn, operand):
+    """The ``cond`` service under ``jax.jit``: ``lax.cond``, which runs only the branch taken."""
+    import jax
+
+    return jax.lax.cond(pred, true_fn, false_fn, operand)
+
+
+def jax_level(mode: str) -> Level:
+    """One level of the ``ad`` service: ``jax.grad`` (one VJP), or one ``jax.jvp`` per unit vector."""
+    import jax
+
+    if mode == "reverse":
+        return Level("reverse", jax.grad)
+
+    def unit(z, i):
+        return (jax.numpy.arange(z.shape[0]) == i).astype(z.dtype)
+
+    return Level("forward", lambda g: stacked_jvps(lambda z, v: jax.jvp(g, (z,), (v,))[1], unit, jax.numpy))
+
+
+LEVEL_LABELS = {"reverse": "jax.grad", "forward": "jax.jvp per unit vector"}
+
+
 def _chunked_jacobian(jax, f, mode: str, chunk_size: int):
     """jacfwd/jacrev built from JVPs/VJPs mapped over the basis ``chunk_size`` at a time (lax.map).
 
@@ -138,7 +190,14 @@ class JaxBackend(Backend):
         import jax.numpy  # noqa: F401
 
     def services(self):
-        return {**super().services(), "loop": jax_loop}
+        if not self.jit:
+            # Without jit the tutorial's way is Python control flow on concrete values; lax's loops and
+            # conds would be traced and compiled again at every call (their closures differ).
+            return {**super().services(), "loop": jax_loop}
+        return {**super().services(), "loop": jax_loop, "while_loop": jax_while_loop, "cond": jax_cond}
+
+    def ad_level(self, mode):
+        return jax_level(mode)
 
     def build_info(self):
         jax = self.load()
@@ -162,8 +221,9 @@ class JaxBackend(Backend):
 
         return read
 
-    def _inputs(self, problem, x, dtype, constants, direction, device):
-        """f(v, c) over JAX's namespace, and x, the direction, the array constants on ``device``, and ``put``."""
+    def _inputs(self, problem, x, dtype, constants, direction, device, nested_mode=None):
+        """f(v, c) over JAX's namespace (its ad service in ``nested_mode``), and x, the direction, the array
+        constants on ``device``, and ``put``."""
         jax = self.load()
         if dtype == "float64" and not jax.config.jax_enable_x64:
             # x64 is a process-wide switch; float32 cases stay float32 after it because every
@@ -185,7 +245,8 @@ class JaxBackend(Backend):
         vec = direction.v if direction.v is not None else direction.u
         dj = put(vec) if vec is not None else None
         xp = namespace("jax")
-        function = self.bound(problem)
+        # A nested function's ad service differentiates in the case's mode (outer over inner).
+        function = self.bound(problem, nested_mode)
 
         def f(v, c):
             return function(v, xp, **c, **static)
@@ -196,13 +257,17 @@ class JaxBackend(Backend):
                 chunk_size=None, device="cpu"):
         """The operation and f as un-jitted functions, and their arguments: ``op(*op_args)``, ``f(*f_args)``.
 
-        ``prepare`` jits them (``jax``) or not (``jax-eager``); tests trace them (``jax.make_jaxpr``).
+        ``prepare`` jits them (``jax``) or not (``jax-eager``); tests trace them (``jax.make_jaxpr``). A
+        nested case's op is f itself (it differentiates inside), and it has no separate f (None).
         """
         return self._program(problem, x, operation, mode, dtype, constants, direction, chunk_size, device)[:4]
 
     def _program(self, problem, x, operation, mode, dtype, constants, direction, chunk_size, device):
         """``program``'s four, and the sparse-jacobian case's compression (None for the other operations)."""
-        f, xj, dj, arrays, put = self._inputs(problem, x, dtype, constants, direction, device)
+        f, xj, dj, arrays, put = self._inputs(problem, x, dtype, constants, direction, device,
+                                              mode if operation == NESTED else None)
+        if operation == NESTED:
+            return f, (xj, arrays), None, None, None
         if operation == SPARSE:
             from adbench.sparsity import compression_for
 
@@ -219,10 +284,10 @@ class JaxBackend(Backend):
         op, op_args, fun, f_args, comp = self._program(problem, x, operation, mode, dtype, constants, direction,
                                                        chunk_size, device)
         if self.jit:
-            op, fun = jax.jit(op), jax.jit(fun)
+            op, fun = jax.jit(op), fun and jax.jit(fun)
         return PreparedCase(
             call=lambda: op(*op_args),
-            function=lambda: fun(*f_args),
+            function=None if fun is None else lambda: fun(*f_args),
             sync=jax.block_until_ready,
             to_numpy=np.asarray if comp is None else (lambda values: comp.matrix(np.asarray(values))),
             label=self.call_label(operation, mode, problem.is_scalar(x.shape[0]) and operation != SPARSE,
@@ -231,6 +296,12 @@ class JaxBackend(Backend):
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
+        if operation == NESTED:
+            outer, inner = mode.split("-over-")
+            loops = ("lax.while_loop (bounded ones: lax.scan over lax.cond), lax.cond" if self.jit
+                     else "Python while and if on concrete values")
+            return (f"{'jax.jit(f)' if self.jit else 'f'} with ad.outer.grad = {LEVEL_LABELS[outer]}, "
+                    f"ad.inner.grad = {LEVEL_LABELS[inner]}; loops and branches: {loops}")
         label = transform_label(operation, mode, scalar, chunk_size)
         return f"jax.jit({label})" if self.jit else label
 

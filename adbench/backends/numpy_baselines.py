@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adbench.backends._base import OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import NESTED, OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
@@ -110,6 +110,8 @@ class ManualBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
+        if reason is None and operation == NESTED and problem.manual_nested is None:
+            reason = f"problem {problem.name!r} has no hand-written nested computation"
         if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written Jacobian"
         if reason is None and operation == SPARSE and problem.manual_sparse_jacobian is None:
@@ -130,6 +132,9 @@ class ManualBackend(_NumpyBaseline):
             return manual_sparse_case(problem, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         function = self.bound(problem)
+        if operation == NESTED:
+            return PreparedCase(call=lambda: problem.manual_nested(xv, **consts), function=None, sync=None,
+                                to_numpy=np.asarray, label=self.call_label(operation, mode, False))
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
@@ -153,6 +158,7 @@ class ManualBackend(_NumpyBaseline):
             "hvp": "hand-written NumPy Hessian-vector product" if hvp_by_hand else "hand-written NumPy Hessian @ v",
             "hessian": "hand-written NumPy Hessian",
             SPARSE: "hand-written NumPy sparse Jacobian",
+            NESTED: "the same computation with its derivatives written out (NumPy and Python floats)",
         }[operation]
 
 
@@ -167,7 +173,7 @@ class FiniteDifferenceBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation not in (*FIRST_ORDER, SPARSE) and problem.manual_jacobian is None:
+        if reason is None and operation not in (*FIRST_ORDER, SPARSE, NESTED) and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written gradient to difference"
         return reason
 
@@ -187,6 +193,9 @@ class FiniteDifferenceBackend(_NumpyBaseline):
         def g(v):
             return problem.manual_jacobian(v, **consts)
 
+        if operation == NESTED:  # f itself, whose ad is the default: central differences at both levels
+            return PreparedCase(call=lambda: f(xv), function=None, sync=None, to_numpy=np.asarray,
+                                label=self.call_label(operation, mode, False))
         call: Callable[[], np.ndarray] = {
             "jacobian": lambda: central_differences(f, xv, problem.is_scalar(n)),
             "jvp": lambda: directional_difference(f, xv, d.v),
@@ -205,4 +214,5 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hvp": "central difference of the hand-written gradient along v (2 evaluations)",
             "hessian": "central differences of the hand-written gradient (2n evaluations)",
             SPARSE: "central differences along each colour's seed (2 evaluations per colour)",
+            NESTED: "f with ad.outer.grad = ad.inner.grad = central differences (NumPy)",
         }[operation]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
 
 
@@ -139,6 +140,14 @@ def autograd_sparse_case(torch, problem, x, constants, xt, f, sync, label: str) 
     return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
                         to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
                         label=label, colours=comp.n_colours)
+def torch_unit(z, i):
+    """The i-th unit vector of z's dtype and device (a factory, so no functorch level wraps it)."""
+    import torch
+
+    return torch.eye(z.shape[0], dtype=z.dtype, device=z.device)[i]
+
+
+FUNC_LEVEL_LABELS = {"reverse": "torch.func.grad", "forward": "torch.func.jvp per unit vector"}
 
 
 class TorchBackend(Backend):
@@ -184,7 +193,14 @@ class TorchBackend(Backend):
         base = torch.cuda.memory_allocated()
         return lambda: torch.cuda.max_memory_allocated() - base
 
-    def _setup(self, problem, x, dtype, constants, direction, device):
+    def ad_level(self, mode):
+        torch = self.load()
+        if mode == "reverse":
+            return Level("reverse", torch.func.grad)
+        xp = namespace("torch")
+        return Level("forward", lambda g: stacked_jvps(lambda z, v: torch.func.jvp(g, (z,), (v,))[1], torch_unit, xp))
+
+    def _setup(self, problem, x, dtype, constants, direction, device, mode=None):
         torch = self.load()
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("torch sees no CUDA device here")
@@ -200,15 +216,28 @@ class TorchBackend(Backend):
         dt = tensor(vec) if vec is not None else None
         sync = (lambda _: torch.cuda.synchronize()) if xt.is_cuda else None
 
-        function = self.bound(problem)
+        function = self.bound(problem, mode)
 
         def f(v):
             return function(v, xp, **consts)
 
         return torch, xt, dt, f, sync
 
+    def _nested(self, problem, x, mode, dtype, constants, device) -> PreparedCase:
+        """The function itself, with this mode's ``ad``: what a nested case times."""
+        _, xt, _, f, sync = self._setup(problem, x, dtype, constants, Direction(), device, mode)
+        return PreparedCase(call=lambda: f(xt), function=None, sync=sync, to_numpy=lambda t: t.detach().cpu().numpy(),
+                            label=self.call_label(NESTED, mode, False))
+
+    def nested_label(self, mode: str, levels: dict[str, str]) -> str:
+        outer, inner = mode.split("-over-")
+        return (f"f with ad.outer.grad = {levels[outer]}, ad.inner.grad = {levels[inner]}; "
+                "loops and branches: Python while and if on the tensors' values")
+
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
+        if operation == NESTED:
+            return self._nested(problem, x, mode, dtype, constants, device)
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
         if operation == SPARSE:
             return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
@@ -238,6 +267,8 @@ class TorchBackend(Backend):
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
+        if operation == NESTED:
+            return self.nested_label(mode, FUNC_LEVEL_LABELS)
         return func_label(operation, mode, scalar, chunk_size)
 
     def compile(self, op):
@@ -252,13 +283,37 @@ class TorchAutogradBackend(TorchBackend):
     label = "PyTorch (torch.autograd)"
     colour = "#E69F00"
     order = 21
+    # Second order (and nested differentiation) is double backward: forward_ad's dual levels do not nest.
     operations = {"jacobian": ("reverse",), "jvp": ("forward",), "vjp": ("reverse",),
-                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",), SPARSE: ("reverse",)}
+                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",), SPARSE: ("reverse",),
+                  NESTED: ("reverse-over-reverse",)}
     vectorized = False
     chunkable = False
 
+    def ad_level(self, mode):
+        if mode != "reverse":
+            return super().ad_level(mode)  # not offered (operations): refused before it gets here
+        torch = self.load()
+
+        def grad(g):
+            def gradient(z):
+                # A fresh leaf where z is a constant; where z already hangs on an outer level's graph, the
+                # gradient at z itself (a partial derivative), keeping that graph for the outer level.
+                z = z if z.requires_grad else z.detach().requires_grad_(True)
+                out = g(z)
+                if not out.requires_grad:
+                    return torch.zeros_like(z)
+                (dz,) = torch.autograd.grad(out, z, create_graph=True, allow_unused=True)
+                return torch.zeros_like(z) if dz is None else dz
+
+            return gradient
+
+        return Level("reverse", grad)
+
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
+        if operation == NESTED:
+            return self._nested(problem, x, mode, dtype, constants, device)
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
         if operation == SPARSE:
             return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
@@ -300,6 +355,8 @@ class TorchAutogradBackend(TorchBackend):
                             label=self.call_label(operation, mode, problem.is_scalar(x.shape[0])))
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
+        if operation == NESTED:
+            return self.nested_label(mode, {"reverse": "torch.autograd.grad(g(z), z, create_graph=True)"})
         # x is a leaf with requires_grad=True, made afresh inside every call.
         if operation == SPARSE:
             return "torch.autograd.grad(f(x), x, grad_outputs=seed, retain_graph=True) for each colour of the rows"
@@ -323,6 +380,9 @@ class TorchCompileBackend(TorchBackend):
     order = 22
     # A compile takes seconds to tens of seconds per case on a CPU: asked for by name only.
     default = False
+    operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
+    refusals = {NESTED: "torch.compile(fullgraph=True) cannot compile the data-dependent while loops and "
+                        "branches of a function that differentiates inside itself (each is a graph break)"}
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         return f"torch.compile({func_label(operation, mode, scalar, chunk_size)}, fullgraph=True, dynamic=False)"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from adbench.engine import memory
-from adbench.backends import SECOND_ORDER, Direction, PreparedCase, get_backend
+from adbench.backends import NESTED, SECOND_ORDER, Direction, PreparedCase, get_backend
 from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.timing import measure, timed_call
@@ -42,7 +42,10 @@ class CaseSpec:
 
 
 def direction(problem: Problem, operation: str, n: int, m: int, seed: int) -> Direction:
-    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream."""
+    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream (or the
+    problem's own HVP vector, where it declares one)."""
+    if operation == "hvp" and problem.hvp_vector is not None:
+        return Direction(v=np.asarray(problem.hvp_vector(n), np.float64))
     if operation in ("jvp", "hvp"):
         return Direction(v=problem._rng(seed, 2).standard_normal(n))
     if operation == "vjp":
@@ -162,7 +165,16 @@ def warm_up_spec(spec: CaseSpec) -> CaseSpec | None:
 
 def warm_up(spec: CaseSpec) -> None:
     """Run another small case first, so ``spec``'s first call excludes the framework's one-time start
-    (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run."""
+    (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run.
+
+    A nested case warms up on the perturbation-confusion probe (the same ``ad`` service, a tiny
+    function, and the correctness gate's verdict kept for the check): the other nested problem would
+    cost as much as the case itself."""
+    if spec.operation == NESTED and spec.mode != "manual":
+        from adbench.engine.confusion import confusion
+
+        confusion(get_backend(spec.backend), spec.mode, spec.dtype, spec.device)
+        return
     other = warm_up_spec(spec)
     if other is not None:
         build_case(other)[1].run()
@@ -191,13 +203,15 @@ def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)
-    answer["f_first_call_s"], _ = timed_call(prepared.function, prepared.sync)
+    # A nested case has no f apart from its call (f is what differentiates): no f time, no time/f.
+    has_f = prepared.function is not None
+    answer["f_first_call_s"] = timed_call(prepared.function, prepared.sync)[0] if has_f else None
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
     op = measure(prepared.call, prepared.sync, budget_s=budget_s, min_samples=min_samples, with_first_call=False)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
     fun = measure(prepared.function, prepared.sync, budget_s=budget_s / 4, min_samples=min_samples,
-                  with_first_call=False)
-    answer.update(samples=op.samples, number=op.number, f_samples=fun.samples)
+                  with_first_call=False) if has_f else None
+    answer.update(samples=op.samples, number=op.number, f_samples=fun.samples if fun else [])
     if first:
         answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer

@@ -16,7 +16,8 @@ FAILED = ("error", "timeout", "memory")  # the case did not finish: exit status 
 STATUS_MEANING = {
     "ok": "ran, and its result matches the reference within the tolerance",
     "wrong": "ran and was timed, but its result is not finite or differs from the reference by more "
-             "than the tolerance: shown, never ranked",
+             "than the tolerance (or, for a nested case, its backend and composition failed the "
+             "perturbation-confusion probe): shown, never ranked",
     "error": "raised an exception (the message is kept), or its worker process died",
     "timeout": "ran longer than --timeout; its worker was replaced",
     "memory": "its worker's resident memory passed --memory-limit and it was killed",
@@ -45,7 +46,7 @@ class CaseResult:
     size: int = column("Int64", "the input size n of the case")
     n_inputs: int = column("Int64", "n")
     n_outputs: int = column("Int64", "m (1 for a scalar)")
-    operation: str = column("string", "jacobian, jvp, vjp, hvp, hessian or sparse-jacobian")
+    operation: str = column("string", "jacobian, jvp, vjp, hvp, hessian, sparse-jacobian or nested")
     backend: str = column("string", "adbench backend")
     framework: str = column("string", "the framework behind it (numpy for the baselines)")
     mode: str = column("string", "forward/reverse, a composition (forward-over-reverse...), manual or central")

@@ -44,7 +44,9 @@ class Problem:
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
-    in_plain_run: bool = True  # False: run when named (--problems) or with --full, to keep a plain run short
+    # False: left out of a plain (and --quick) `compare`, whose minute it would not fit; run by name or
+    # with --full (at ``run_sizes`` when named).
+    plain_run: bool = True
     # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
     presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
@@ -75,6 +77,13 @@ class Problem:
     # A float64 reference Jacobian that is not hand-written (ht: complex-step), as a SciPy sparse matrix; the
     # correctness gate's reference where the problem has no manual Jacobian. The manual baseline never runs it.
     reference_sparse: Callable[..., Any] | None = None
+    # n -> the v of the problem's HVP cases, where one v means something (kmeans: ones, and since its H
+    # is diagonal, H v is that diagonal); None: a standard normal v, like every JVP's.
+    hvp_vector: Callable[[int], np.ndarray] | None = None
+    # A function that differentiates inside itself (it asks for the ``ad`` service): the whole
+    # computation with its derivatives written out, manual_nested(x, **constants). It is the float64
+    # reference of the ``nested`` operation and the ``manual`` baseline's floor.
+    manual_nested: Callable[..., np.ndarray] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
@@ -172,6 +181,13 @@ class Problem:
         self.check_size(x.shape[0], custom=True)
 
     # -- shapes ---------------------------------------------------------------------------------
+    @property
+    def nested(self) -> bool:
+        """True when f differentiates inside itself (asks for ``ad``): its one operation is ``nested``."""
+        from adbench.services import requested
+
+        return "ad" in requested(self.function)
+
     def is_scalar(self, n: int) -> bool:
         """True when f returns a scalar at size ``n``."""
         return self.probe_shape(n) == () if self.probe_shape else self.scalar_output
@@ -225,6 +241,13 @@ class Problem:
             return np.asarray(self.manual_hvp(x, v, **consts), dtype=np.float64)
         H = self.reference_hessian(x, **constants)
         return None if H is None else H @ v
+
+    def reference_nested(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
+        """The nested computation's result in float64 with hand-written derivatives, or ``None``."""
+        if self.manual_nested is None:
+            return None
+        x, consts = _float64(x, constants)
+        return np.asarray(self.manual_nested(x, **consts), dtype=np.float64)
 
     def reference_hessian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The closed-form Hessian in float64, or ``None`` where the problem has none."""

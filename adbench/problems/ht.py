@@ -348,7 +348,7 @@ register(Problem(
     quick_sizes=(N_THETA,),
     make_input=lambda n, rng: _make_theta(rng),
     # XLA compiles the 22-bone loop in ~5 s per case and autograd's reverse passes take seconds: named or --full.
-    in_plain_run=False,
+    plain_run=False,
     make_constants=_simple_constants,
     variable_axes={"correspondences": (0,), "points": (0,)},
     sparsity=ht_sparsity,
@@ -370,7 +370,7 @@ register(Problem(
     default_sizes=(_complicated_n(POINTS[0]),),
     quick_sizes=(_complicated_n(POINTS[0]),),
     make_input=_complicated_input,
-    in_plain_run=False,  # as ht
+    plain_run=False,  # as ht
     make_constants=_complicated_constants,
     sparsity=ht_complicated_sparsity,
     reference_sparse=ht_complicated_reference,

@@ -19,7 +19,7 @@ SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 # An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).
 HVP_BAND = (1.0, 5.0)
 OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian",
-                    "sparse-jacobian": "sparse Jacobian (compressed passes)"}
+                    "sparse-jacobian": "sparse Jacobian (compressed passes)", "nested": "nested"}
 NO_INTERVALS = "no winner named: this set records no intervals"
 
 
