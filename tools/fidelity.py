@@ -3,6 +3,7 @@
     python tools/fidelity.py                 # every problem at its sizes below, float32 (and float64 at the default-run sizes)
     python tools/fidelity.py --quick         # the default-run size of each problem, float32
     python tools/fidelity.py --problems ode,lstm --frameworks jax,torch --dtypes float32
+    python tools/fidelity.py --table results/reference/fidelity.jsonl   # the README's table of saved cells
 
 For every registered problem and framework, a twin written the way that framework's users write it
 (JAX: lax.scan, jax.nn.logsumexp, .at[].set; PyTorch: torch.logsumexp, einsum, index assignment;
@@ -681,6 +682,26 @@ def table(cells: list[Cell]) -> str:
     return frame.to_markdown(index=False)
 
 
+def compact_table(cells: list[Cell]) -> str:
+    """One row per problem, size, dtype and derivative, one column per framework: "f · derivative · A/A",
+    f's ratio and the derivative's, each with its 95 % interval, and the cell's A/A ratio (the noise floor)."""
+    import pandas as pd
+    from adbench.problems import get_problem
+
+    def short(r: float, lo: float, hi: float) -> str:
+        return f"{r:.2f} [{lo:.2f}–{hi:.2f}]{' ✗' if lo > TARGET else ''}"
+
+    frameworks = list(dict.fromkeys(c.framework for c in cells))
+    rows: dict[tuple, dict] = {}
+    for c in cells:
+        label = get_problem(c.problem).size_label(c.size).replace("the tutorial's point ", "")
+        key = (f"{c.problem} {label}", c.dtype, c.derivative)
+        row = rows.setdefault(key, {"problem": key[0], "dtype": c.dtype, "derivative": c.derivative})
+        row[c.framework] = (c.error[:60] if c.error else f"{short(c.f_ratio, c.f_ratio_lo, c.f_ratio_hi)} · "
+                            f"{short(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi)} · {c.aa_ratio:.2f}")
+    return pd.DataFrame(list(rows.values()), columns=["problem", "dtype", "derivative", *frameworks]).fillna("").to_markdown(index=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", default="", help="comma-separated (default: every registered problem)")
@@ -690,11 +711,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the default-run size of each problem, float32")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per framework's worker")
     parser.add_argument("--output", help="write the cells as JSON lines here too")
+    parser.add_argument("--table", metavar="FILE", help="measure nothing: print the compact table (a column per "
+                        "framework, as the README carries it) of the cells saved in FILE by --output")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker, json.loads(args.plan))
+        return 0
+    if args.table:
+        print(compact_table([Cell(**json.loads(line)) for line in Path(args.table).read_text().splitlines() if line]))
         return 0
     from adbench.problems import get_problem, list_problems
 
