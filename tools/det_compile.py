@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="jax,torch-compile,torch,autograd")
     parser.add_argument("--operation", default="jacobian", choices=("jacobian", "hvp"))
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, metavar="SECONDS",
+                        help=f"per backend and l, an error row past it (default {TIMEOUT_S:.0f})")
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "L"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -76,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             if cpus and sys.platform.startswith("linux"):
                 command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
             try:
-                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
                 row = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
                     "backend": backend, "l": ell, "error": (done.stderr.strip().splitlines() or ["?"])[-1][:120]}
             except subprocess.TimeoutExpired:
-                row = {"backend": backend, "l": ell, "error": f"timeout after {TIMEOUT_S:.0f} s"}
+                row = {"backend": backend, "l": ell, "error": f"timeout after {args.timeout:.0f} s"}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     print(f"| backend | l | scalar operations (~e l!) | first call | per call | rel. error |\n|---|---|---|---|---|---|")
