@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -56,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="jax,torch-compile,torch,autograd")
     parser.add_argument("--operation", default="jacobian", choices=("jacobian", "hvp"))
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, metavar="SECONDS",
+                        help=f"per backend and l, an error row past it (default {TIMEOUT_S:.0f})")
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "L"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from adbench.engine.threads import cpus_for, worker_environment
+    from adbench.problems.det import _operations
 
     env = worker_environment(1)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -76,25 +78,21 @@ def main(argv: list[str] | None = None) -> int:
             if cpus and sys.platform.startswith("linux"):
                 command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
             try:
-                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+                done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
                 row = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
                     "backend": backend, "l": ell, "error": (done.stderr.strip().splitlines() or ["?"])[-1][:120]}
             except subprocess.TimeoutExpired:
-                row = {"backend": backend, "l": ell, "error": f"timeout after {TIMEOUT_S:.0f} s"}
+                row = {"backend": backend, "l": ell, "error": f"timeout after {args.timeout:g} s"}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     print(f"| backend | l | scalar operations (~e l!) | first call | per call | rel. error |\n|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['backend']} | {r['l']} | {_ops(r['l'])} | {r['error']} | | |")
+            print(f"| {r['backend']} | {r['l']} | {_operations(r['l']):,} | {r['error']} | | |")
         else:
             print(f"| {r['backend']} | {r['l']} | {r['operations']:,} | {r['first_call_s']:.3g} s | "
                   f"{r['median_s'] * 1e3:.3g} ms | {r['rel_error']:.1e} |")
     return 0
-
-
-def _ops(ell: int) -> str:
-    return f"{round(math.e * math.factorial(ell)):,}"
 
 
 if __name__ == "__main__":
