@@ -87,22 +87,22 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
                      + (f", parallel_iterations={chunk_size})" if chunk_size else ")"))
     if operation == "jacobian":
         if mode == "forward":
-            return vectorised
-        return "tape.gradient" if scalar else tape_jacobian
+            return f"{vectorised}(f)"
+        return "tape.gradient(f)" if scalar else f"{tape_jacobian}(f)"
     if operation == SPARSE:
         return {"forward": "tf.vectorized_map(ForwardAccumulator.jvp) over the column colouring's seeds",
                 "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's seeds"}[mode]
     if operation == "jvp":
-        return "ForwardAccumulator.jvp"
+        return "ForwardAccumulator.jvp(f)"
     if operation == "vjp":
-        return "tape.gradient(output_gradients=u)"
+        return "tape.gradient(f, output_gradients=u)"
     if operation == "hvp":
-        return {"forward-over-reverse": "ForwardAccumulator.jvp(tape.gradient)",
-                "reverse-over-reverse": "tape.gradient(tape.gradient, output_gradients=v)",
-                "reverse-over-forward": "tape.gradient(ForwardAccumulator.jvp)",
-                "forward-over-forward": "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp))"}[mode]
+        return {"forward-over-reverse": "ForwardAccumulator.jvp(tape.gradient(f))",
+                "reverse-over-reverse": "tape.gradient(tape.gradient(f), output_gradients=v)",
+                "reverse-over-forward": "tape.gradient(ForwardAccumulator.jvp(f))",
+                "forward-over-forward": "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp(f)))"}[mode]
     outer, inner = mode.split("-over-")
-    inner_label = "tape.gradient" if inner == "reverse" else vectorised
+    inner_label = "tape.gradient(f)" if inner == "reverse" else f"{vectorised}(f)"
     outer_label = tape_jacobian if outer == "reverse" else vectorised
     return f"{outer_label}({inner_label})"
 
@@ -335,6 +335,22 @@ class TensorflowBackend(Backend):
         base = tf.config.experimental.get_memory_info("GPU:0")["current"]
         return lambda: tf.config.experimental.get_memory_info("GPU:0")["peak"] - base
 
+    def unrolls(self, operation: str, mode: str, scalar: bool) -> bool:
+        """Whether this case's loops run as a Python loop (unrolled into the graph) instead of the loop service.
+
+        ForwardAccumulator cannot push a tangent through the gradient of a tf.while_loop, nor can a tape take
+        the gradient of its JVP (TensorFlow 2.21: "dtype variant is not compatible", the loop's TensorList
+        accumulators), so second order with a forward level unrolls. Under XLA, pfor (tape.jacobian's and
+        tf.vectorized_map's vectorisation) also cannot vectorise the loop ("No registered 'TensorListReserve'
+        OpKernel for XLA_CPU_JIT"): XLA's vectorised Jacobians and Hessians unroll too. The rest (gradients,
+        JVPs, VJPs, reverse-over-reverse HVPs; every first-order case without XLA) take the service.
+        tools/tf_loop.py measures the loops.
+        """
+        if operation in SECOND_ORDER and "forward" in mode:
+            return True
+        vectorised = operation == "hessian" or (operation == "jacobian" and not (mode == "reverse" and scalar))
+        return self.jit_compile and vectorised
+
     def services(self):
         return {**super().services(), "loop": tf_loop, "while_loop": tf_while_loop, "cond": tf_cond}
 
@@ -372,10 +388,8 @@ class TensorflowBackend(Backend):
         static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
         # The problem with this backend's services (its loop a tf.while_loop; a nested case's ad in its mode).
         function = self.bound(problem, mode if operation == NESTED else None)
-        if operation in SECOND_ORDER and "forward" in mode:
-            # ForwardAccumulator cannot push a tangent through the gradient of a tf.while_loop, nor take the
-            # gradient of its JVP (TensorFlow 2.21: "dtype variant is not compatible", its TensorList
-            # accumulators): second order with a forward level unrolls the loop, as a Python loop.
+        scalar = problem.is_scalar(x.shape[0]) and operation not in (SPARSE, NESTED)
+        if self.unrolls(operation, mode, scalar):
             function = bind_services(problem.function, {**self.services(), "loop": python_loop})
 
         def f(v, c):
@@ -396,7 +410,6 @@ class TensorflowBackend(Backend):
 
         # On the CPU a call returns finished tensors; a GPU's kernels may still be running.
         sync = (lambda _: tf.test.experimental.sync_devices()) if device == "cuda" else None
-        scalar = problem.is_scalar(x.shape[0]) and operation not in (SPARSE, NESTED)
         label = self.call_label(operation, mode, scalar, chunk_size)
         to_numpy = lambda t: np.asarray(t.numpy())  # noqa: E731
         if operation == NESTED:  # f differentiates inside itself: the call is f, and there is no separate f
