@@ -71,14 +71,19 @@ def test_every_problem_evaluates_on_the_namespace(framework, name):
     xp = shim(framework)
     problem = get_problem(name)
     x = problem.inputs(small(name), seed=4)
-    consts = problem.constants(x, seed=4)
+    # Nested problems at their light constants (their default ad, central differences, in eager frameworks:
+    # MLX took 120 s for saddle at gradbench's workload).
+    consts = problem.constants(x, seed=4, **problem.extra.get("light", {}))
     args = {k: to_framework(xp, v, "float64") if isinstance(v, np.ndarray) else v for k, v in consts.items()}
     y = problem.function(to_framework(xp, x, "float64"), xp, **args)
     expected = np.asarray(problem.function(x, np, **consts))
     got = host(y)
     assert got.dtype == np.float64, "float64 in, float64 out"
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=NAMESPACE_RTOL[framework], atol=0)
+    # MLX's float32-accurate trig meets cancellation in ba's and ht's rotations: an entry near 0 keeps an absolute
+    # error of float32's eps times the values' scale (ba: 1.7e-5 on values up to 1.6), not a relative one.
+    atol = 1e-4 * np.max(np.abs(expected)) if framework == "mlx" else 0
+    np.testing.assert_allclose(got, expected, rtol=NAMESPACE_RTOL[framework], atol=atol)
 
 
 A = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])  # symmetric positive definite
