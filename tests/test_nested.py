@@ -5,7 +5,8 @@ Every backend and composition runs the problems at their lighter constants (``Pr
 35-step paths, a shorter ramp of the step size), because eager frameworks take tens of seconds at
 gradbench's own workload; JAX (jit) also runs gradbench's workload, against gradbench's published results.
 jax-eager (JAX's op-by-op dispatch: 7-48 s per light case here) runs the user function and the
-perturbation probe only.
+perturbation probe only; tensorflow-xla runs the light problems in reverse-over-reverse only. MLX runs in
+float32 (it refuses float64), its particle cases as expected failures (MLX_LOOP_GRADIENT).
 """
 
 from __future__ import annotations
