@@ -137,11 +137,13 @@ HVP_CASES = [(b, m, p) for b, m in modes_of("hvp") for p in SCALAR if in_scope(b
 MLX_MAX_SECOND_ORDER = ("MLX 0.32: a JVP of max(axis=...) cannot be differentiated again: "
                         "[gather_axis] Cannot calculate VJP/JVP with respect to indices")
 KNOWN_FAILURES = {(b, m, p): MLX_MAX_SECOND_ORDER for b in ("mlx", "mlx-compile")
-                  for m in ("reverse-over-forward", "forward-over-forward") for p in ("gmm", "mlp")}
+                  for m in ("reverse-over-forward", "forward-over-forward") for p in ("gmm", "mlp", "lse", "kmeans")}
+# det's gradient (its cofactors) scatters, and MLX 0.32 has no JVP of a scatter: forward over reverse fails.
+KNOWN_FAILURES[("mlx", "forward-over-reverse", "det")] = "MLX 0.32: [scatter] JVP not yet implemented"
 
 
 def with_known_failures(cases):
-    return [pytest.param(*c, id="-".join(c), marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=ValueError,
+    return [pytest.param(*c, id="-".join(c), marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=(ValueError, RuntimeError),
                                                                       strict=False)] if c in KNOWN_FAILURES else [])
             for c in cases]
 
@@ -165,7 +167,7 @@ def test_hvp_agrees_with_reference(backend, mode, problem):
 HESSIAN_CASES = [(b, m, p) for b, m in modes_of("hessian") for p in SCALAR if SMALL[p] <= HESSIAN_MAX_N and in_scope(b, p)]
 
 
-@pytest.mark.parametrize("backend,mode,problem", HESSIAN_CASES, ids=["-".join(c) for c in HESSIAN_CASES])
+@pytest.mark.parametrize("backend,mode,problem", with_known_failures(HESSIAN_CASES))
 def test_hessian_agrees_is_symmetric_and_matches_hvp(backend, mode, problem):
     require_backend(backend)
     prob, x, consts = inputs(problem)
