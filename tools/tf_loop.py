@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
-
-import numpy as np
+from pathlib import Path
 
 from adbench.backends import get_backend
 from adbench.problems import get_problem
@@ -73,14 +73,10 @@ def main() -> None:
                 print(f"{backend:15} {f'{problem} n={n} k={c} reverse J':32} {name:24} {first:12.2f} "
                       f"{med * 1e3:10.2f} {lo * 1e3:7.2f}-{hi * 1e3:<8.2f}", flush=True)
     if args.adbench_lstm:
-        from pathlib import Path
-
-        import sys
-
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from test_workloads import lstm_reference
 
-        x, consts, _, gradient = lstm_reference()
+        x, consts, _, _ = lstm_reference()
         for backend in ("tensorflow", "tensorflow-xla"):
             first, med, lo, hi = measure(backend, "lstm", x, consts, None, repeats=5)
             print(f"{backend:15} {'ADBench lstm l=2 c=1024 reverse J':32} {'tf.while_loop (service)':24} {first:12.2f} "

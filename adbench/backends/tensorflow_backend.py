@@ -412,11 +412,10 @@ class TensorflowBackend(Backend):
         sync = (lambda _: tf.test.experimental.sync_devices()) if device == "cuda" else None
         label = self.call_label(operation, mode, scalar, chunk_size)
         to_numpy = lambda t: np.asarray(t.numpy())  # noqa: E731
+        fun = traced(f)
         if operation == NESTED:  # f differentiates inside itself: the call is f, and there is no separate f
-            fun = traced(f)
             return PreparedCase(call=lambda: fun(xt, arrays), function=None, sync=sync, to_numpy=to_numpy,
                                 label=label)
-        fun = traced(f)
         if operation == SPARSE:
             from adbench.sparsity import compression_for
 
