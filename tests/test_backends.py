@@ -137,11 +137,13 @@ HVP_CASES = [(b, m, p) for b, m in modes_of("hvp") for p in SCALAR if in_scope(b
 MLX_MAX_SECOND_ORDER = ("MLX 0.32: a JVP of max(axis=...) cannot be differentiated again: "
                         "[gather_axis] Cannot calculate VJP/JVP with respect to indices")
 KNOWN_FAILURES = {(b, m, p): MLX_MAX_SECOND_ORDER for b in ("mlx", "mlx-compile")
-                  for m in ("reverse-over-forward", "forward-over-forward") for p in ("gmm", "mlp")}
+                  for m in ("reverse-over-forward", "forward-over-forward") for p in ("gmm", "mlp", "lse", "kmeans")}
+# det's gradient (its cofactors) scatters, and MLX 0.32 has no JVP of a scatter: forward over reverse fails.
+KNOWN_FAILURES[("mlx", "forward-over-reverse", "det")] = "MLX 0.32: [scatter] JVP not yet implemented"
 
 
 def with_known_failures(cases):
-    return [pytest.param(*c, id="-".join(c), marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=ValueError,
+    return [pytest.param(*c, id="-".join(c), marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=(ValueError, RuntimeError),
                                                                       strict=False)] if c in KNOWN_FAILURES else [])
             for c in cases]
 
@@ -165,7 +167,7 @@ def test_hvp_agrees_with_reference(backend, mode, problem):
 HESSIAN_CASES = [(b, m, p) for b, m in modes_of("hessian") for p in SCALAR if SMALL[p] <= HESSIAN_MAX_N and in_scope(b, p)]
 
 
-@pytest.mark.parametrize("backend,mode,problem", HESSIAN_CASES, ids=["-".join(c) for c in HESSIAN_CASES])
+@pytest.mark.parametrize("backend,mode,problem", with_known_failures(HESSIAN_CASES))
 def test_hessian_agrees_is_symmetric_and_matches_hvp(backend, mode, problem):
     require_backend(backend)
     prob, x, consts = inputs(problem)
@@ -270,7 +272,8 @@ def test_every_case_names_the_call_it_times(backend, operation, mode):
         size = min(problem.sizes) if problem.presets else 3
         x = problem.inputs(size)
         d = direction(problem, operation, size, problem.n_outputs(size), seed=0)
-        case = be.prepare(problem, x, operation, mode, "float64", problem.constants(x), d)
+        dtype = "float32" if be.framework == "mlx" else "float64"  # MLX refuses float64 (mlx_backend.float64_shortfall)
+        case = be.prepare(problem, x, operation, mode, dtype, problem.constants(x), d)
         if (backend, operation) == ("manual", "hvp"):
             assert case.label == "hand-written NumPy Hessian-vector product"
         else:
@@ -281,7 +284,9 @@ def test_every_case_names_the_call_it_times(backend, operation, mode):
 GRADIENT_CALLS = {
     "jax": "jax.jit(jax.grad(f))", "jax-eager": "jax.grad(f)", "torch": "torch.func.grad(f)",
     "torch-autograd": "torch.autograd.grad(f(x), x)", "torch-compile": "torch.compile(torch.func.grad(f), ",
-    "autograd": "autograd.grad(f)",
+    "autograd": "autograd.grad(f)", "tensorflow": "tf.function(tape.gradient(f))",
+    "tensorflow-xla": "tf.function(tape.gradient(f), jit_compile=True)", "mlx": "mx.grad(f)",
+    "mlx-compile": "mx.compile(mx.grad(f))",
 }
 
 
@@ -290,9 +295,11 @@ def test_scalar_reverse_jacobian_is_the_gradient(backend):
     be = get_backend(backend)
     assert be.call_label("jacobian", "reverse", True).startswith(GRADIENT_CALLS[backend])
     assert "grad(f)" not in be.call_label("jacobian", "reverse", False) or backend == "torch-autograd"
+    assert "gradient(f)" not in be.call_label("jacobian", "reverse", False) or backend == "torch-autograd"
     for composition in ("forward-over-reverse", "reverse-over-reverse"):
         if composition in be.modes_for("hessian") and backend != "torch-autograd":
-            assert "grad(f)" in be.call_label("hessian", composition, True), "second order composes over grad"
+            label = be.call_label("hessian", composition, True)
+            assert "grad(f)" in label or "tape.gradient(f)" in label, "second order composes over grad"
 
 
 # torch.func's forward mode promotes a 0-d float32 value's tangent to float64 where it meets a Python float

@@ -5,7 +5,8 @@ Every backend and composition runs the problems at their lighter constants (``Pr
 35-step paths, a shorter ramp of the step size), because eager frameworks take tens of seconds at
 gradbench's own workload; JAX (jit) also runs gradbench's workload, against gradbench's published results.
 jax-eager (JAX's op-by-op dispatch: 7-48 s per light case here) runs the user function and the
-perturbation probe only.
+perturbation probe only; tensorflow-xla runs the light problems in reverse-over-reverse only. MLX runs in
+float32 (it refuses float64), its particle cases as expected failures (MLX_LOOP_GRADIENT).
 """
 
 from __future__ import annotations
@@ -22,6 +23,18 @@ from conftest import require_backend
 
 NESTED_CASES = [(b, m) for b in backend_names() for m in get_backend(b).modes_for(NESTED)]
 IDS = [f"{b}-{m}" for b, m in NESTED_CASES]
+
+
+def float64_or_32(backend: str) -> str:
+    """float64, except on MLX, which refuses it (its float64 sin, cos and exp are float32-accurate)."""
+    return "float32" if get_backend(backend).framework == "mlx" else "float64"
+
+
+# MLX 0.32 differentiates a Python loop wrongly when the loop evaluates an array (its condition) that depends
+# on an inner mx.grad: the outer gradient of particle's miss comes back 0 (a 3-step Euler path with mx.eval
+# after each step: 0 against -0.008 without the evaluations), so the descent never moves. The gate calls
+# those results wrong; saddle's outer gradient never flows through its ascent's loop (dy/dx = 0), so it is right.
+MLX_LOOP_GRADIENT = "MLX 0.32: mx.grad through a Python loop that evaluates an array depending on an inner mx.grad"
 
 
 # -- the contract, with a user's function --------------------------------------------------------------
@@ -51,8 +64,10 @@ def test_user_function_differentiates_inside_itself(backend, mode):
             adbench.nested(sensitivity, np.ones(3), backend=backend)
         return
     x = np.linspace(-0.7, 1.2, 4)
-    got = adbench.nested(sensitivity, x, backend=backend, mode=mode, dtype="float64")
-    tol = 1e-5 if backend == "finite-diff" else 1e-12  # differences of differences: ~eps^(1/3)
+    dtype = float64_or_32(backend)
+    got = adbench.nested(sensitivity, x, backend=backend, mode=mode, dtype=dtype)
+    # differences of differences: ~eps^(1/3); float32 (MLX): a few eps of the result
+    tol = 1e-5 if backend == "finite-diff" else 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(got, sensitivity_by_hand(x), rtol=tol)
 
 
@@ -169,20 +184,29 @@ def test_saddle_outer_gradient_is_df_dx_through_the_whole_ascent():
     np.testing.assert_array_equal(jax.jacfwd(max_over_y)(p1), 2 * p1)
 
 
-LIGHT_CASES = [(name, b, m) for name in ("particle", "saddle") for b, m in NESTED_CASES if b != "jax-eager"]
+# tensorflow-xla: reverse-over-reverse only (XLA compiles saddle's reverse-over-forward for 14 s here).
+LIGHT_CASES = [(name, b, m) for name in ("particle", "saddle") for b, m in NESTED_CASES if b != "jax-eager"
+               and (b != "tensorflow-xla" or m == "reverse-over-reverse")]
 
 
-@pytest.mark.parametrize("name,backend,mode", LIGHT_CASES, ids=[f"{n}-{b}-{m}" for n, b, m in LIGHT_CASES])
+def _light_param(name, backend, mode):
+    marks = [pytest.mark.xfail(reason=MLX_LOOP_GRADIENT, strict=True)] if (name, backend) == ("particle", "mlx") else []
+    return pytest.param(name, backend, mode, id=f"{name}-{backend}-{mode}", marks=marks)
+
+
+@pytest.mark.parametrize("name,backend,mode", [_light_param(*c) for c in LIGHT_CASES])
 def test_nested_problem_agrees_with_reference(name, backend, mode):
-    """float64 on every backend and composition: every framework takes the reference's branches, so the
-    final points agree to rounding (1e-8 of their size; finite differences to their own 1e-5)."""
+    """float64 on every backend and composition (MLX: float32): every framework takes the reference's branches,
+    so the final points agree to rounding (1e-8 of their size; finite differences to their own 1e-5; float32
+    to the gate's 1e-3 of test_nested_problem_in_float32)."""
     require_backend(backend)
     problem = get_problem(name)
     x = problem.inputs(problem.sizes[0])
     light = problem.extra["light"]
-    got = adbench.nested(name, x, backend=backend, mode=mode, dtype="float64", **light)
+    dtype = float64_or_32(backend)
+    got = adbench.nested(name, x, backend=backend, mode=mode, dtype=dtype, **light)
     ref = problem.reference_nested(x, **problem.constants(x, **light))
-    tol = 1e-5 if backend == "finite-diff" else 1e-8
+    tol = 1e-5 if backend == "finite-diff" else 1e-8 if dtype == "float64" else 1e-3
     assert got.shape == ref.shape == (problem.n_outputs(x.shape[0]),)
     assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref))
 
@@ -226,7 +250,7 @@ def test_every_nested_backend_keeps_its_levels_apart(backend, mode):
     require_backend(backend)
     from adbench.engine.confusion import confusion
 
-    for dtype in ("float64", "float32"):
+    for dtype in sorted({float64_or_32(backend), "float32"}):
         assert confusion(get_backend(backend), mode, dtype) is None, (backend, mode, dtype)
 
 

@@ -19,11 +19,18 @@ from adbench.sparsity import as_pattern, compress, compression_for, pattern_of, 
 from conftest import backend_modes, require_backend
 
 SPARSE_PROBLEMS = ("ba", "ht", "ht-complicated")
+TF_MLX = ("tensorflow", "tensorflow-xla", "mlx", "mlx-compile")
 # Every backend x mode, dense and compressed, on ba in float64 (and compressed forward in float32, where the
 # colouring pays off); compressed on ht (both modes) and ht-complicated (forward), float64. Kept fast on 2
 # cores (times measured here): XLA compiles ht's bone loop in 5-7 s per case, so JAX runs ht forward only;
 # the exceptions in _wanted say theirs; torch.compile runs one case (test_torch_compile_sparse).
 def _wanted(op: str, backend: str, mode: str, problem: str, dtype: str) -> bool:
+    if backend in TF_MLX:  # ba only (TensorFlow traces each case: 1-6 s); MLX in float32 (it refuses float64)
+        wanted_dtype = "float32" if backend.startswith("mlx") else "float64"
+        if backend in ("tensorflow-xla", "mlx-compile"):  # one compiled case each, as torch-compile
+            return (op, problem, dtype, mode) == ("sparse-jacobian", "ba", wanted_dtype,
+                                                  "forward" if backend == "tensorflow-xla" else "reverse")
+        return problem == "ba" and dtype == wanted_dtype and (op == "sparse-jacobian" or backend == "mlx")
     if backend == "jax-eager":  # every primitive compiled on first use: 6-10 s per case
         return (op, mode, problem, dtype) == ("sparse-jacobian", "forward", "ba", "float64")
     if problem == "ba":

@@ -71,14 +71,19 @@ def test_every_problem_evaluates_on_the_namespace(framework, name):
     xp = shim(framework)
     problem = get_problem(name)
     x = problem.inputs(small(name), seed=4)
-    consts = problem.constants(x, seed=4)
+    # Nested problems at their light constants (their default ad, central differences, in eager frameworks:
+    # MLX took 120 s for saddle at gradbench's workload).
+    consts = problem.constants(x, seed=4, **problem.extra.get("light", {}))
     args = {k: to_framework(xp, v, "float64") if isinstance(v, np.ndarray) else v for k, v in consts.items()}
     y = problem.function(to_framework(xp, x, "float64"), xp, **args)
     expected = np.asarray(problem.function(x, np, **consts))
     got = host(y)
     assert got.dtype == np.float64, "float64 in, float64 out"
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=NAMESPACE_RTOL[framework], atol=0)
+    # MLX's float32-accurate trig meets cancellation in ba's and ht's rotations: an entry near 0 keeps an absolute
+    # error of float32's eps times the values' scale (ba: 1.7e-5 on values up to 1.6), not a relative one.
+    atol = 1e-4 * np.max(np.abs(expected)) if framework == "mlx" else 0
+    np.testing.assert_allclose(got, expected, rtol=NAMESPACE_RTOL[framework], atol=atol)
 
 
 A = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])  # symmetric positive definite
@@ -263,21 +268,21 @@ def test_tensorflow_chunking_is_in_the_label_and_lowers_the_estimate():
     labels = {}
     for mode in ("forward", "reverse"):
         labels[mode] = tf.prepare(prob, x, "jacobian", mode, "float32", prob.constants(x), chunk_size=3).label
-    assert labels == {"forward": "tf.function(tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of 3))",
-                      "reverse": "tf.function(tape.jacobian(experimental_use_pfor=True, parallel_iterations=3))"}
+    assert labels == {"forward": "tf.function(tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of 3)(f))",
+                      "reverse": "tf.function(tape.jacobian(experimental_use_pfor=True, parallel_iterations=3)(f))"}
     assert tf.memory_estimate(10_000, 1, 10_000, 4, "jacobian", "forward", chunk_size=100) < \
         tf.memory_estimate(10_000, 1, 10_000, 4, "jacobian", "forward") / 50
 
 
 LABELS = {
-    ("loss", "jacobian", "reverse"): "tape.gradient",
-    ("tall", "jacobian", "reverse"): "tape.jacobian(experimental_use_pfor=True)",
-    ("tall", "jacobian", "forward"): "tf.vectorized_map(ForwardAccumulator.jvp)",
-    ("tall", "jvp", "forward"): "ForwardAccumulator.jvp",
-    ("tall", "vjp", "reverse"): "tape.gradient(output_gradients=u)",
-    ("loss", "hvp", "forward-over-reverse"): "ForwardAccumulator.jvp(tape.gradient)",
+    ("loss", "jacobian", "reverse"): "tape.gradient(f)",
+    ("tall", "jacobian", "reverse"): "tape.jacobian(experimental_use_pfor=True)(f)",
+    ("tall", "jacobian", "forward"): "tf.vectorized_map(ForwardAccumulator.jvp)(f)",
+    ("tall", "jvp", "forward"): "ForwardAccumulator.jvp(f)",
+    ("tall", "vjp", "reverse"): "tape.gradient(f, output_gradients=u)",
+    ("loss", "hvp", "forward-over-reverse"): "ForwardAccumulator.jvp(tape.gradient(f))",
     ("loss", "hessian", "reverse-over-forward"): "tape.jacobian(experimental_use_pfor=True)"
-                                                 "(tf.vectorized_map(ForwardAccumulator.jvp))",
+                                                 "(tf.vectorized_map(ForwardAccumulator.jvp)(f))",
 }
 MLX_LABELS = {
     ("loss", "jacobian", "reverse"): "mx.grad(f)",
@@ -400,7 +405,7 @@ def test_compare_runs_them_with_their_calls(compared):
     assert set(frame["backend"]) == set(present)
     assert (frame["status"] == "ok").all(), frame[frame["status"] != "ok"][["backend", "mode", "error"]]
     rows = frame.set_index(["backend", "problem", "operation", "mode"])
-    calls = {"tensorflow-xla": "tf.function(tape.gradient, jit_compile=True)", "mlx-compile": "mx.compile(mx.grad(f))"}
+    calls = {"tensorflow-xla": "tf.function(tape.gradient(f), jit_compile=True)", "mlx-compile": "mx.compile(mx.grad(f))"}
     for backend in present:
         assert rows.loc[(backend, "loss", "jacobian", "reverse"), "call"] == calls[backend]
         for operation, mode in [("jacobian", "reverse"), ("hvp", "forward-over-reverse")]:

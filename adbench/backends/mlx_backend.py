@@ -7,12 +7,41 @@ import functools
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
 
 
+# Each operation's MLX transform of f as its users write it: the record's `call` (mlx-compile wraps it in
+# mx.compile). MLX has no jacfwd or jacrev: Jacobians vmap JVPs or VJPs over the basis.
+TRANSFORMS = {
+    ("jacobian", "forward"): "mx.vmap(mx.jvp(f))",
+    ("jacobian", "reverse"): "mx.vmap(mx.vjp(f))",
+    (SPARSE, "forward"): "mx.vmap(mx.jvp(f)) over the column colouring's seeds",
+    (SPARSE, "reverse"): "mx.vmap(mx.vjp(f)) over the row colouring's seeds",
+    ("jvp", "forward"): "mx.jvp(f)",
+    ("vjp", "reverse"): "mx.vjp(f)",
+    ("hvp", "forward-over-reverse"): "mx.jvp(mx.grad(f))",
+    ("hvp", "reverse-over-reverse"): "mx.vjp(mx.grad(f))",
+    ("hvp", "reverse-over-forward"): "mx.grad(mx.jvp(f))",
+    ("hvp", "forward-over-forward"): "mx.vmap(mx.jvp(mx.jvp(f)))",
+    ("hessian", "forward-over-reverse"): "mx.vmap(mx.jvp(mx.grad(f)))",
+    ("hessian", "reverse-over-reverse"): "mx.vmap(mx.vjp(mx.grad(f)))",
+    ("hessian", "reverse-over-forward"): "mx.vmap(mx.vjp(mx.vmap(mx.jvp(f))))",
+    ("hessian", "forward-over-forward"): "mx.vmap(mx.jvp(mx.vmap(mx.jvp(f))))",
+}
+LEVEL_LABELS = {"reverse": "mx.grad", "forward": "mx.jvp per unit vector"}
+
+
+def transform_label(operation: str, mode: str, scalar: bool) -> str:
+    """The MLX transform of ``f`` computing ``operation`` in ``mode``; a scalar f's reverse Jacobian is mx.grad."""
+    if (operation, mode) == ("jacobian", "reverse") and scalar:
+        return "mx.grad(f)"
+    return TRANSFORMS[(operation, mode)]
+
+
 def derivative(mx, f, operation: str, mode: str, n: int, m: int, scalar: bool):
-    """The MLX transform of ``f(x, consts)`` computing ``operation`` in ``mode``, and its label.
+    """The MLX transform of ``f(x, consts)`` computing ``operation`` in ``mode`` (``transform_label``'s).
 
     Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians and
     Hessians. ``n`` and ``m`` size the bases that ``mx.vmap`` pushes through (MLX has no jacfwd or
@@ -37,29 +66,55 @@ def derivative(mx, f, operation: str, mode: str, n: int, m: int, scalar: bool):
 
     if operation == "jacobian":
         if mode == "forward":
-            return (lambda x, _, c: jacfwd(of(c), x)), "mx.vmap(mx.jvp(f))"
+            return lambda x, _, c: jacfwd(of(c), x)
         if scalar:
-            return (lambda x, _, c: mx.grad(of(c))(x)), "mx.grad(f)"
-        return (lambda x, _, c: jacrev(of(c), x, m)), "mx.vmap(mx.vjp(f))"
+            return lambda x, _, c: mx.grad(of(c))(x)
+        return lambda x, _, c: jacrev(of(c), x, m)
     if operation == "jvp":
-        return (lambda x, v, c: jvp(of(c), x, v)), "mx.jvp(f)"
+        return lambda x, v, c: jvp(of(c), x, v)
     if operation == "vjp":
-        return (lambda x, u, c: vjp(of(c), x, u)), "mx.vjp(f)"
+        return lambda x, u, c: vjp(of(c), x, u)
     if operation == "hvp":
         return {
-            "forward-over-reverse": (lambda x, v, c: jvp(mx.grad(of(c)), x, v), "mx.jvp(mx.grad(f))"),
-            "reverse-over-reverse": (lambda x, v, c: vjp(mx.grad(of(c)), x, v), "mx.vjp(mx.grad(f))"),
-            "reverse-over-forward": (lambda x, v, c: mx.grad(lambda y: jvp(of(c), y, v))(x), "mx.grad(mx.jvp(f))"),
+            "forward-over-reverse": lambda x, v, c: jvp(mx.grad(of(c)), x, v),
+            "reverse-over-reverse": lambda x, v, c: vjp(mx.grad(of(c)), x, v),
+            "reverse-over-forward": lambda x, v, c: mx.grad(lambda y: jvp(of(c), y, v))(x),
             # H v one entry at a time: n forward passes over a forward pass.
-            "forward-over-forward": (lambda x, v, c: jacfwd(lambda y: jvp(of(c), y, v), x),
-                                     "mx.vmap(mx.jvp(mx.jvp(f)))"),
+            "forward-over-forward": lambda x, v, c: jacfwd(lambda y: jvp(of(c), y, v), x),
         }[mode]
     outer, inner = mode.split("-over-")
-    first_order, inner_label = {"reverse": (lambda c: mx.grad(of(c)), "mx.grad(f)"),
-                                "forward": (lambda c: lambda y: jacfwd(of(c), y), "mx.vmap(mx.jvp(f))")}[inner]
+    first_order = (lambda c: mx.grad(of(c))) if inner == "reverse" else (lambda c: lambda y: jacfwd(of(c), y))
     if outer == "reverse":
-        return (lambda x, _, c: jacrev(first_order(c), x, n)), f"mx.vmap(mx.vjp({inner_label}))"
-    return (lambda x, _, c: jacfwd(first_order(c), x)), f"mx.vmap(mx.jvp({inner_label}))"
+        return lambda x, _, c: jacrev(first_order(c), x, n)
+    return lambda x, _, c: jacfwd(first_order(c), x)
+
+
+def compressed_jacobian(mx, f, mode: str, n_colours: int):
+    """J's nonzeros from ``n_colours`` compressed passes: ``mx.vmap`` of ``mx.jvp`` over the column colouring's
+    seeds (forward, J S) or of ``mx.vjp`` over the row colouring's (reverse, Sᵀ J), then the gather. Takes
+    ``(x, c, colours, gather)``; each seed is made from its colour inside the map (no n x p seed matrix)."""
+
+    def op(x, c, colours, gather):
+        ks = mx.arange(n_colours, dtype=colours.dtype)
+        g = lambda y: f(y, c)  # noqa: E731
+        if mode == "forward":
+            B = mx.vmap(lambda k: mx.jvp(g, [x], [(colours == k).astype(x.dtype)])[1][0])(ks)
+        else:
+            B = mx.vmap(lambda k: mx.vjp(g, [x], [(colours == k).astype(x.dtype)])[1][0])(ks)
+        return mx.take(mx.reshape(B, (-1,)), gather)
+
+    return op
+
+
+def mlx_level(mx, mode: str) -> Level:
+    """One level of the ``ad`` service: ``mx.grad`` (one VJP), or one ``mx.jvp`` per unit vector."""
+    if mode == "reverse":
+        return Level("reverse", mx.grad)
+
+    def unit(z, i):
+        return (mx.arange(z.shape[0]) == i).astype(z.dtype)
+
+    return Level("forward", lambda g: stacked_jvps(lambda z, v: mx.jvp(g, [z], [v])[1][0], unit, mx))
 
 
 @functools.cache
@@ -149,18 +204,47 @@ class MlxBackend(Backend):
         vec = direction.v if direction.v is not None else direction.u
         dm = array(np.asarray(vec)) if vec is not None else None
 
+        # The problem with this backend's services: MLX has no loop or branch construct (mx.compile traces Python
+        # loops unrolled), so they are the Python defaults; a nested case's ad differentiates in its mode.
+        function = self.bound(problem, mode if operation == NESTED else None)
+
         def f(v, c):
-            return problem.function(v, xp, **c, **static)
+            return function(v, xp, **c, **static)
 
         n = x.shape[0]
-        op, label = derivative(mx, f, operation, mode, n, problem.n_outputs(n), problem.is_scalar(n))
-        fun = f
-        if self.compiled:
-            # The first call traces and compiles; later calls with the same shapes reuse it.
-            op, fun, label = mx.compile(op), mx.compile(f), f"mx.compile({label})"
+        scalar = problem.is_scalar(n) and operation not in (SPARSE, NESTED)
+        label = self.call_label(operation, mode, scalar)
+        compile = mx.compile if self.compiled else (lambda fn: fn)
+        # The first call of a compiled function traces and compiles; later calls with the same shapes reuse it.
         # MLX is lazy: a call builds a graph and mx.eval computes it, as block_until_ready for JAX.
+        to_numpy = lambda a: np.array(a, copy=True)  # noqa: E731
+        if operation == NESTED:  # f differentiates inside itself: the call is f, and there is no separate f
+            return PreparedCase(call=lambda: f(xm, arrays), function=None, sync=mx.eval, to_numpy=to_numpy,
+                                label=label)
+        fun = compile(f)
+        if operation == SPARSE:
+            from adbench.sparsity import compression_for
+
+            comp = compression_for(problem, x, constants, mode)
+            colours, gather = mx.array(comp.colours.astype(np.int32)), mx.array(comp.gather.astype(np.int32))
+            op = compile(compressed_jacobian(mx, f, mode, comp.n_colours))
+            return PreparedCase(call=lambda: op(xm, arrays, colours, gather), function=lambda: fun(xm, arrays),
+                                sync=mx.eval, to_numpy=lambda a: comp.matrix(np.array(a, copy=True)), label=label,
+                                colours=comp.n_colours)
+        op = compile(derivative(mx, f, operation, mode, n, problem.n_outputs(n), scalar))
         return PreparedCase(call=lambda: op(xm, dm, arrays), function=lambda: fun(xm, arrays), sync=mx.eval,
-                            to_numpy=lambda a: np.array(a, copy=True), label=label)
+                            to_numpy=to_numpy, label=label)
+
+    def ad_level(self, mode):
+        return mlx_level(self.load(), mode)
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        if operation == NESTED:
+            outer, inner = mode.split("-over-")
+            return (f"f with ad.outer.grad = {LEVEL_LABELS[outer]}, ad.inner.grad = {LEVEL_LABELS[inner]}; "
+                    "loops and branches: Python while and if on the arrays' values")
+        label = transform_label(operation, mode, scalar)
+        return f"mx.compile({label})" if self.compiled else label
 
 
 class MlxCompileBackend(MlxBackend):
@@ -170,6 +254,9 @@ class MlxCompileBackend(MlxBackend):
     colour = "#C49C94"  # a lighter brown beside mlx's
     order = 46
     compiled = True
+    operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
+    refusals = {NESTED: "mx.compile cannot trace the data-dependent while loops and branches of a function that "
+                        "differentiates inside itself (evaluating an array inside mx.compile is an error)"}
     # Over the default grid its first calls (g++ builds of the generated kernels) sum to 62 s and its
     # cases take 86 s of the run (results/reference/tensorflow-mlx.csv): asked for by name. Plain mlx
     # (first calls 1.6 s, 12 s of the run, most of it tall's reverse Jacobian) is in a plain compare.

@@ -9,7 +9,9 @@ import sys
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import (EVERY_MODE, NESTED, SECOND_ORDER, SPARSE, Backend, Direction, PreparedCase,
+                                    bind_services, float_dtype)
+from adbench.services import Level, python_loop, stacked_jvps
 from adbench.xp import namespace
 
 
@@ -76,13 +78,37 @@ def forget_forward_mode_traces() -> None:
     getattr(forwardprop, "_TRACE_COUNT", {}).clear()
 
 
-def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
-    """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)``, and its label.
+def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+    """The TensorFlow computation of ``operation`` in ``mode``, as its users write it (inside ``tf.function``)."""
+    vectorised = "tf.vectorized_map(ForwardAccumulator.jvp)"
+    if chunk_size:
+        vectorised = f"tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of {chunk_size})"
+    tape_jacobian = ("tape.jacobian(experimental_use_pfor=True"
+                     + (f", parallel_iterations={chunk_size})" if chunk_size else ")"))
+    if operation == "jacobian":
+        if mode == "forward":
+            return f"{vectorised}(f)"
+        return "tape.gradient(f)" if scalar else f"{tape_jacobian}(f)"
+    if operation == SPARSE:
+        return {"forward": "tf.vectorized_map(ForwardAccumulator.jvp) over the column colouring's seeds",
+                "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's seeds"}[mode]
+    if operation == "jvp":
+        return "ForwardAccumulator.jvp(f)"
+    if operation == "vjp":
+        return "tape.gradient(f, output_gradients=u)"
+    if operation == "hvp":
+        return {"forward-over-reverse": "ForwardAccumulator.jvp(tape.gradient(f))",
+                "reverse-over-reverse": "tape.gradient(tape.gradient(f), output_gradients=v)",
+                "reverse-over-forward": "tape.gradient(ForwardAccumulator.jvp(f))",
+                "forward-over-forward": "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp(f)))"}[mode]
+    outer, inner = mode.split("-over-")
+    inner_label = "tape.gradient(f)" if inner == "reverse" else f"{vectorised}(f)"
+    outer_label = tape_jacobian if outer == "reverse" else vectorised
+    return f"{outer_label}({inner_label})"
 
-    The computation takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
-    and Hessians. Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
-    ``scalar``: f returns a scalar, whose reverse-mode Jacobian is its gradient (``tape.gradient``).
-    """
+
+def _passes(tf):
+    """TensorFlow's gradient, VJP and JVP of ``g`` at ``x``: the pieces every derivative here is built from."""
     zero = tf.UnconnectedGradients.ZERO  # an output that does not depend on x has a zero derivative
 
     def grad(g, x):
@@ -102,6 +128,19 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
             y = g(x)
         return acc.jvp(y, unconnected_gradients=zero)
 
+    return grad, vjp, jvp
+
+
+def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+    """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)`` (``transform_label``'s).
+
+    The computation takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
+    and Hessians. Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
+    ``scalar``: f returns a scalar, whose reverse-mode Jacobian is its gradient (``tape.gradient``).
+    """
+    zero = tf.UnconnectedGradients.ZERO
+    grad, vjp, jvp = _passes(tf)
+
     def jacrev(g, x):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -116,43 +155,55 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
         cols = _columns(tf, lambda t: jvp(g, x, t), x, chunk_size)
         return tf.experimental.numpy.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jax.jacfwd
 
-    vectorised = "tf.vectorized_map(ForwardAccumulator.jvp)"
-    if chunk_size:
-        vectorised = f"tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of {chunk_size})"
-    tape_jacobian = ("tape.jacobian(experimental_use_pfor=True"
-                     + (f", parallel_iterations={chunk_size})" if chunk_size else ")"))
     if operation == "jacobian":
         if mode == "forward":
-            return (lambda x, _, c: jacfwd(lambda y: f(y, c), x)), vectorised
+            return lambda x, _, c: jacfwd(lambda y: f(y, c), x)
         if scalar:
-            return (lambda x, _, c: grad(lambda y: f(y, c), x)), "tape.gradient"
-        return (lambda x, _, c: jacrev(lambda y: f(y, c), x)), tape_jacobian
+            return lambda x, _, c: grad(lambda y: f(y, c), x)
+        return lambda x, _, c: jacrev(lambda y: f(y, c), x)
     if operation == "jvp":
-        return (lambda x, v, c: jvp(lambda y: f(y, c), x, v)), "ForwardAccumulator.jvp"
+        return lambda x, v, c: jvp(lambda y: f(y, c), x, v)
     if operation == "vjp":
-        return (lambda x, u, c: vjp(lambda y: f(y, c), x, u)), "tape.gradient(output_gradients=u)"
+        return lambda x, u, c: vjp(lambda y: f(y, c), x, u)
 
     def gradient(c):
         return lambda y: grad(lambda z: f(z, c), y)
 
     if operation == "hvp":
         return {
-            "forward-over-reverse": (lambda x, v, c: jvp(gradient(c), x, v), "ForwardAccumulator.jvp(tape.gradient)"),
-            "reverse-over-reverse": (lambda x, v, c: vjp(gradient(c), x, v),
-                                     "tape.gradient(tape.gradient, output_gradients=v)"),
-            "reverse-over-forward": (lambda x, v, c: grad(lambda y: jvp(lambda z: f(z, c), y, v), x),
-                                     "tape.gradient(ForwardAccumulator.jvp)"),
+            "forward-over-reverse": lambda x, v, c: jvp(gradient(c), x, v),
+            "reverse-over-reverse": lambda x, v, c: vjp(gradient(c), x, v),
+            "reverse-over-forward": lambda x, v, c: grad(lambda y: jvp(lambda z: f(z, c), y, v), x),
             # H v one entry at a time: n forward passes over a forward pass.
-            "forward-over-forward": (lambda x, v, c: jacfwd(lambda y: jvp(lambda z: f(z, c), y, v), x),
-                                     "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp))"),
+            "forward-over-forward": lambda x, v, c: jacfwd(lambda y: jvp(lambda z: f(z, c), y, v), x),
         }[mode]
     outer, inner = mode.split("-over-")
-    inner_fn = {"reverse": (gradient, "tape.gradient"),
-                "forward": (lambda c: lambda y: jacfwd(lambda z: f(z, c), y), vectorised)}[inner]
-    outer_fn = {"reverse": (jacrev, tape_jacobian), "forward": (jacfwd, vectorised)}[outer]
-    first_order, inner_label = inner_fn
-    jacobian, outer_label = outer_fn
-    return (lambda x, _, c: jacobian(first_order(c), x)), f"{outer_label}({inner_label})"
+    first_order = gradient if inner == "reverse" else (lambda c: lambda y: jacfwd(lambda z: f(z, c), y))
+    jacobian = jacrev if outer == "reverse" else jacfwd
+    return lambda x, _, c: jacobian(first_order(c), x)
+
+
+def compressed_jacobian(tf, f, mode: str, n_colours: int):
+    """J's nonzeros from ``n_colours`` compressed passes: a ``tf.vectorized_map`` of JVPs over the column
+    colouring's seeds (forward, J S) or of one tape's VJPs over the row colouring's (reverse, Sᵀ J), then
+    the gather. Takes ``(x, c, colours, gather)``; each seed is made from its colour inside the map (no
+    n x p seed matrix is held), as tape.jacobian pfor-maps its rows."""
+    _, _, jvp = _passes(tf)
+    zero = tf.UnconnectedGradients.ZERO
+
+    def op(x, c, colours, gather):
+        ks = tf.range(n_colours, dtype=colours.dtype)
+        if mode == "forward":
+            B = tf.vectorized_map(lambda k: jvp(lambda y: f(y, c), x, tf.cast(colours == k, x.dtype)), ks)
+        else:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = f(x, c)
+            B = tf.vectorized_map(lambda k: tape.gradient(y, x, output_gradients=tf.cast(colours == k, y.dtype),
+                                                          unconnected_gradients=zero), ks)
+        return tf.gather(tf.reshape(B, (-1,)), gather)
+
+    return op
 
 
 def _columns(tf, push, x, chunk_size: int | None):
@@ -181,6 +232,58 @@ def _columns(tf, push, x, chunk_size: int | None):
     return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
 
+# -- services (adbench.services) -----------------------------------------------------------------------------
+def tf_loop(step, init, k: int):
+    """The ``loop`` service inside ``tf.function``: one ``tf.while_loop`` whose body traces ``step`` once.
+
+    ``maximum_iterations=k`` gives the loop a static trip count, which XLA needs to reverse-differentiate it
+    (its gradient accumulates the carries in fixed-size TensorLists). A Python loop would unroll k copies of
+    the step into the graph: ADBench's lstm at c = 1024 then took minutes to trace (README). tf.foldl over
+    tf.range(k) builds the same While op (tools/tf_loop.py measures the three).
+    """
+    tf = import_tensorflow()
+    if k <= 0:
+        return init
+    _, carry = tf.while_loop(lambda i, _: i < k, lambda i, c: (i + 1, step(i, c)), (tf.constant(0), init),
+                             maximum_iterations=k)
+    return carry
+
+
+def tf_while_loop(cond, body, init, max_steps: int | None = None):
+    """The ``while_loop`` service inside ``tf.function``: ``tf.while_loop`` (while_v2), which TensorFlow
+    differentiates in both modes and to any order. ``max_steps`` becomes ``maximum_iterations`` (XLA's
+    reverse mode needs the bound): a loop still running there is cut, and its result fails the gate, as
+    JAX's bounded loop."""
+    tf = import_tensorflow()
+    # One loop variable holding the carry: tf.while_loop calls cond and body with its variables unpacked.
+    return tf.while_loop(lambda c: cond(c), lambda c: (body(c),), (init,), maximum_iterations=max_steps)[0]
+
+
+def tf_cond(pred, true_fn, false_fn, operand):
+    """The ``cond`` service inside ``tf.function``: ``tf.cond`` (cond_v2), which runs the branch taken."""
+    tf = import_tensorflow()
+    return tf.cond(pred, lambda: true_fn(operand), lambda: false_fn(operand))
+
+
+def tf_level(tf, mode: str) -> Level:
+    """One level of the ``ad`` service: ``tape.gradient`` (one VJP), or one ``ForwardAccumulator`` JVP per unit
+    vector. Tapes and accumulators nest, each watching its own level's variable (TensorFlow's HVP recipe)."""
+    grad, _, jvp = _passes(tf)
+    # Each level watches a fresh tensor (tf.identity of z), never z itself: tapes and accumulators track tensors
+    # by identity, and z may be used elsewhere as a constant (saddle's inner ascent starts from the very tensor
+    # the outer level differentiates at): watched in place, that use would count as a path from z, and the
+    # derivative would be wrong (saddle's result was x itself). The identity's own derivative passes the outer
+    # level through.
+    if mode == "reverse":
+        return Level("reverse", lambda g: lambda z: grad(g, tf.identity(z)))
+    unit = lambda z, i: tf.one_hot(i, z.shape[0], dtype=z.dtype)  # noqa: E731
+    return Level("forward", lambda g: stacked_jvps(lambda z, v: jvp(g, tf.identity(z), v), unit,
+                                                   tf.experimental.numpy))
+
+
+LEVEL_LABELS = {"reverse": "tape.gradient", "forward": "ForwardAccumulator.jvp per unit vector"}
+
+
 class TensorflowBackend(Backend):
     name = "tensorflow"
     framework = "tensorflow"
@@ -189,7 +292,10 @@ class TensorflowBackend(Backend):
     label = "TensorFlow (tf.function)"
     colour = "#F0E442"  # Okabe-Ito's yellow, the one colour of that palette no other backend used
     order = 40
-    operations = EVERY_MODE
+    # nested: reverse outer levels only. A ForwardAccumulator outer level fails inside tf.cond (TensorFlow 2.21's
+    # cond_v2 asserts while it traces the branch) where the tf.while_loop it differentiates through branches
+    # (saddle's inner ascent); particle, whose outer level meets no branch, would run in all four.
+    operations = {**EVERY_MODE, NESTED: ("reverse-over-reverse", "reverse-over-forward")}
     chunkable = True  # tape.jacobian's parallel_iterations; a map_fn over vectorised blocks forward
     # In a plain compare: over the default grid its first calls (traces) sum to 19 s and its cases take
     # 50 s of the run (two rounds, results/reference/tensorflow-mlx.csv), jax's 14 s and 23 s.
@@ -229,6 +335,36 @@ class TensorflowBackend(Backend):
         base = tf.config.experimental.get_memory_info("GPU:0")["current"]
         return lambda: tf.config.experimental.get_memory_info("GPU:0")["peak"] - base
 
+    def unrolls(self, operation: str, mode: str, scalar: bool) -> bool:
+        """Whether this case's loops run as a Python loop (unrolled into the graph) instead of the loop service.
+
+        ForwardAccumulator cannot push a tangent through the gradient of a tf.while_loop, nor can a tape take
+        the gradient of its JVP (TensorFlow 2.21: "dtype variant is not compatible", the loop's TensorList
+        accumulators), so second order with a forward level unrolls. Under XLA, pfor (tape.jacobian's and
+        tf.vectorized_map's vectorisation) also cannot vectorise the loop ("No registered 'TensorListReserve'
+        OpKernel for XLA_CPU_JIT"): XLA's vectorised Jacobians and Hessians unroll too. The rest (gradients,
+        JVPs, VJPs, reverse-over-reverse HVPs; every first-order case without XLA) take the service.
+        tools/tf_loop.py measures the loops.
+        """
+        if operation in SECOND_ORDER and "forward" in mode:
+            return True
+        vectorised = operation == "hessian" or (operation == "jacobian" and not (mode == "reverse" and scalar))
+        return self.jit_compile and vectorised
+
+    def services(self):
+        return {**super().services(), "loop": tf_loop, "while_loop": tf_while_loop, "cond": tf_cond}
+
+    def ad_level(self, mode):
+        return tf_level(self.load(), mode)
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        jit = ", jit_compile=True" if self.jit_compile else ""
+        if operation == NESTED:
+            outer, inner = mode.split("-over-")
+            return (f"tf.function(f{jit}) with ad.outer.grad = {LEVEL_LABELS[outer]}, ad.inner.grad = "
+                    f"{LEVEL_LABELS[inner]}; loops and branches: tf.while_loop, tf.cond")
+        return f"tf.function({transform_label(operation, mode, scalar, chunk_size)}{jit})"
+
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         tf = self.load()
@@ -248,11 +384,16 @@ class TensorflowBackend(Backend):
             arrays = {k: tensor(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
             vec = direction.v if direction.v is not None else direction.u
             dt = tensor(np.asarray(vec)) if vec is not None else None
-        # Python numbers (control_loop's k) are closed over: the trace unrolls its loop, as jit's does.
+        # Python numbers (control_loop's k, ode's steps) are closed over: static, as under jit.
         static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
+        # The problem with this backend's services (its loop a tf.while_loop; a nested case's ad in its mode).
+        function = self.bound(problem, mode if operation == NESTED else None)
+        scalar = problem.is_scalar(x.shape[0]) and operation not in (SPARSE, NESTED)
+        if self.unrolls(operation, mode, scalar):
+            function = bind_services(problem.function, {**self.services(), "loop": python_loop})
 
         def f(v, c):
-            return problem.function(v, xp, **c, **static)
+            return function(v, xp, **c, **static)
 
         def placed(fn):
             def run(*args):
@@ -260,18 +401,34 @@ class TensorflowBackend(Backend):
                     return fn(*args)
             return run
 
-        op, label = derivative(tf, f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
-        # tf.function traces on the first call (and XLA compiles then): the first call times both.
-        # autograph=False: AutoGraph rewrites Python control flow on tensors (no problem has any: their
-        # loops run over Python ints, so the graph is the same) and re-raises a case's exception as an
-        # "in user code:" copy that hides the error (and the xp name) its row should show.
-        op = tf.function(placed(op), jit_compile=self.jit_compile, autograph=False)
-        fun = tf.function(placed(f), jit_compile=self.jit_compile, autograph=False)
-        jit = ", jit_compile=True" if self.jit_compile else ""
+        def traced(fn):
+            # tf.function traces on the first call (and XLA compiles then): the first call times both.
+            # autograph=False: AutoGraph would rewrite Python control flow on tensors (the problems' loops and
+            # branches go through the services instead) and re-raises a case's exception as an "in user
+            # code:" copy that hides the error (and the xp name) its row should show.
+            return tf.function(placed(fn), jit_compile=self.jit_compile, autograph=False)
+
         # On the CPU a call returns finished tensors; a GPU's kernels may still be running.
         sync = (lambda _: tf.test.experimental.sync_devices()) if device == "cuda" else None
+        label = self.call_label(operation, mode, scalar, chunk_size)
+        to_numpy = lambda t: np.asarray(t.numpy())  # noqa: E731
+        fun = traced(f)
+        if operation == NESTED:  # f differentiates inside itself: the call is f, and there is no separate f
+            return PreparedCase(call=lambda: fun(xt, arrays), function=None, sync=sync, to_numpy=to_numpy,
+                                label=label)
+        if operation == SPARSE:
+            from adbench.sparsity import compression_for
+
+            comp = compression_for(problem, x, constants, mode)
+            with tf.device(place):
+                colours, gather = tf.constant(comp.colours.astype(np.int32)), tf.constant(comp.gather.astype(np.int64))
+            op = traced(compressed_jacobian(tf, f, mode, comp.n_colours))
+            return PreparedCase(call=lambda: op(xt, arrays, colours, gather), function=lambda: fun(xt, arrays),
+                                sync=sync, to_numpy=lambda t: comp.matrix(t.numpy()), label=label,
+                                colours=comp.n_colours)
+        op = traced(derivative(tf, f, operation, mode, scalar, chunk_size))
         return PreparedCase(call=lambda: op(xt, dt, arrays), function=lambda: fun(xt, arrays), sync=sync,
-                            to_numpy=lambda t: np.asarray(t.numpy()), label=f"tf.function({label}{jit})")
+                            to_numpy=to_numpy, label=label)
 
 
 class TensorflowXlaBackend(TensorflowBackend):
