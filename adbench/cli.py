@@ -161,8 +161,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                    f"{compare.DEFAULT_TIME_BUDGET_S:g}; {compare.QUICK_TIME_BUDGET_S:g} with --quick)")
     p.add_argument("--rounds", type=int_in("--rounds", 1, 1000), default=None,
                    help=f"the least visits of every case, each a few calibrated samples (default "
-                        f"{compare.DEFAULT_MIN_VISITS}; {compare.QUICK_MIN_VISITS} with --quick); made even past "
-                        "the time budget")
+                        f"{compare.DEFAULT_MIN_VISITS}, 2 for a slow case; {compare.QUICK_MIN_VISITS} with "
+                        "--quick); made even past the time budget")
     p.add_argument("--workers", type=int_in("--workers", 1, 16), default=compare.DEFAULT_WORKERS,
                    help=f"fresh worker processes per framework, each building and visiting every case "
                         f"(default {compare.DEFAULT_WORKERS})")
@@ -269,7 +269,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         min_visits=args.rounds or (compare.QUICK_MIN_VISITS if args.quick else compare.DEFAULT_MIN_VISITS),
         workers=args.workers, visit_s=args.budget or compare.DEFAULT_VISIT_S, timeout_s=args.timeout,
         compile_timeout_s=args.compile_timeout, memory_limit_gib=args.memory_limit, device=args.device,
-        adaptive=args.adaptive, statistic=args.statistic)
+        adaptive=args.adaptive, statistic=args.statistic, exact_min_visits=args.rounds is not None)
     print(f"adbench compare: {compare.plan_words(specs, settings)}", file=sys.stderr)
     progress = _progress_bar(settings.time_budget_s)
     started = time.monotonic()

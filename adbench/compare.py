@@ -28,7 +28,7 @@ QUICK_OPERATIONS = ("jacobian",)
 # a minute and --quick within 20 s on a shared 2-core machine (tools/bench_the_bench.py).
 DEFAULT_TIME_BUDGET_S = 50.0
 QUICK_TIME_BUDGET_S = 14.0
-DEFAULT_MIN_VISITS = 6
+DEFAULT_MIN_VISITS = 4
 QUICK_MIN_VISITS = 3
 # Worker processes per framework. On the machine this was measured on, fresh processes do not differ
 # once their visits are matched in time (tools/bench_the_bench.py --variance), and each costs seconds
@@ -111,15 +111,17 @@ def settings_for(*, threads: int = 1, time_budget_s: float = DEFAULT_TIME_BUDGET
                  min_visits: int = DEFAULT_MIN_VISITS, workers: int = DEFAULT_WORKERS,
                  visit_s: float = DEFAULT_VISIT_S, timeout_s: float = 60.0, compile_timeout_s: float = 300.0,
                  memory_limit_gib: float | None = None, device: str = "cpu", adaptive: bool = True,
-                 statistic: str | None = None):
-    """The engine's settings for a comparison."""
+                 statistic: str | None = None, exact_min_visits: bool = False):
+    """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
+    (the user asked for them), not fewer for a slow one."""
     from adbench.engine.estimates import DEFAULT_STATISTIC
     from adbench.engine.runner import RunSettings
 
     return RunSettings(threads=threads, time_budget_s=time_budget_s, min_visits=min_visits, workers=workers,
                        visit_s=visit_s, timeout_s=timeout_s, compile_timeout_s=compile_timeout_s,
                        memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
-                       device=device, adaptive=adaptive, statistic=statistic or DEFAULT_STATISTIC)
+                       device=device, adaptive=adaptive, statistic=statistic or DEFAULT_STATISTIC,
+                       **({"slow_case_s": None} if exact_min_visits else {}))
 
 
 def plan_words(specs: list[CaseSpec], settings: Any) -> str:
@@ -132,7 +134,8 @@ def plan_words(specs: list[CaseSpec], settings: Any) -> str:
     return (f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks, {sets}; time budget "
             f"{settings.time_budget_s:g} s (--time-budget): each case built once per worker (first calls, "
             f"memory, correctness), then at least {settings.min_visits} visits of ~{settings.visit_s * 1e3:g} ms "
-            f"(--rounds, --budget) interleaved across the group's frameworks; {extra}")
+            f"(--rounds, --budget{'' if not settings.slow_case_s else '; 2 for a case slower than ' + format(settings.slow_case_s, 'g') + ' s a visit'}) interleaved across the group's frameworks; "
+            f"{extra}")
 
 
 # -- running ------------------------------------------------------------------------------------------
@@ -221,7 +224,7 @@ def run(
     scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome, say=say)
 
     def after_pass(_: int) -> None:
-        scheduler.summarize()
+        scheduler.summarize(pairs=False)  # the pairs (a few hundred) at the end: a pass's save stays cheap
         save()
         last[0] = time.monotonic()
 

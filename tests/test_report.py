@@ -630,3 +630,4 @@ def test_a_version_3_set_names_winners_its_paired_visits_separate(tmp_path):
                      lines[0]), lines[0]
     html = text(report.build_report([csv], tmp_path / "site"))
     assert "ahead of PyTorch (torch.func) reverse" in html and "visits matched in time" in html
+    assert "Variance, level by level" in html and "visits within a worker" in html

@@ -277,6 +277,53 @@ def components(run: RunSet) -> dict[str, float]:
     return {k.replace("_sd_percent", " sd %").replace("_", " "): comp.get(k) for k in keys}
 
 
+def time_structure(run: RunSet) -> dict[str, float]:
+    """From a run's visits: how long the noise stays correlated (two different cases' visit residuals,
+    standardized, correlated at distances in time) and how much pairing in time leaves of two cases' variance."""
+    from adbench.engine.estimates import STATISTICS
+
+    stat = STATISTICS[(run.meta.get("settings") or {}).get("statistic_name") or "median"]
+    points, by_case = [], {}
+    for i, case in enumerate(run.meta.get("cases") or []):
+        visits = [v for v in case.get("visits") or [] if v.get("samples")]
+        if case.get("status") != "ok" or len(visits) < 4:
+            continue
+        y = np.log([stat(v["samples"]) for v in visits])
+        sd = float(np.std(y, ddof=1))
+        if sd > 0:
+            points += [(v["t"], i, (value - y.mean()) / sd) for v, value in zip(visits, y)]
+        by_case[i] = {(v["worker"], v["pass"]): value for v, value in zip(visits, y)}
+    points.sort()
+    t = np.array([p[0] for p in points])
+    who = np.array([p[1] for p in points])
+    z = np.array([p[2] for p in points])
+    out = {}
+    for lo, hi in ((0, 0.05), (0.05, 0.5), (0.5, 5), (5, 50)):
+        num = den = 0.0
+        for i in range(len(t)):
+            j = np.searchsorted(t, t[i] + lo, side="left")
+            k = np.searchsorted(t, t[i] + hi, side="left")
+            if j < k:
+                other = who[j:k] != who[i]
+                num += float(np.sum(z[i] * z[j:k][other]))
+                den += float(np.sum(other))
+        out[f"r at {lo:g}-{hi:g} s"] = num / den if den else np.nan
+    ratios = []
+    groups: dict[tuple, list[int]] = {}
+    for i in by_case:
+        key = case_key(run.meta["cases"][i])
+        groups.setdefault((key[0], key[1], key[2]), []).append(i)
+    for members in groups.values():
+        for a, b in itertools.combinations(members, 2):
+            keys = sorted(set(by_case[a]) & set(by_case[b]))
+            if len(keys) < 4:
+                continue
+            ya, yb = np.array([by_case[a][k] for k in keys]), np.array([by_case[b][k] for k in keys])
+            ratios.append(np.var(ya - yb, ddof=1) / (np.var(ya, ddof=1) + np.var(yb, ddof=1)))
+    out["paired / unpaired variance, median"] = float(np.median(ratios)) if ratios else np.nan
+    return out
+
+
 def budget(run: RunSet) -> str:
     b = run.meta.get("budget") or {}
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in (b.get("phases_s") or {}).items())
@@ -372,8 +419,11 @@ def main() -> None:
     print(frame.drop(columns=["missed >= 2x"]).to_string(float_format=lambda v: f"{v:.3g}"))
     for name, f in figures.items():
         print(f"  {name}: missed >= 2x: {f['missed >= 2x']}")
-    print("\nvariance components (sd of log times, %; pooled over each run's cases)")
-    comp = {r.path.stem: components(r) for r in [*quiet, *noisy, *([workers3] if workers3 else [])]}
+    print("\nvariance components (sd of log times, %; pooled over each run's cases), how long the noise stays "
+          "correlated in time (r: two different cases' standardized visit residuals, by their distance in time) "
+          "and what pairing in time leaves of two cases' variance")
+    shown = [*quiet, *noisy, *([workers3] if workers3 else [])]
+    comp = {r.path.stem: {**components(r), **time_structure(r)} for r in shown}
     print(pd.DataFrame(comp).to_string(float_format=lambda v: f"{v:.3g}"))
     if len(everything) >= 4:
         pairs = [reproduction(a, b) for a, b in itertools.combinations(everything, 2)]

@@ -17,7 +17,7 @@ from adbench.engine import memory
 from adbench.backends import SECOND_ORDER, Direction, PreparedCase, get_backend
 from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
-from adbench.engine.timing import calibrate, time_block, timed_call
+from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, time_block, timed_call
 
 @dataclass(frozen=True)
 class CaseSpec:
@@ -187,11 +187,21 @@ def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
     if on_first_call is not None:
         on_first_call(answer["first_call_s"])
-    answer["number"], answer["per_call_s"] = calibrate(prepared.call, prepared.sync)
+    answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
-    answer["f_number"], answer["f_per_call_s"] = calibrate(prepared.function, prepared.sync)
+    answer["f_number"], answer["f_per_call_s"] = _calibrated(prepared.function, prepared.sync)
     answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer, prepared
+
+
+def _calibrated(call: Callable[[], Any], sync: Any) -> tuple[int, float]:
+    """Calls per sample so one lasts just over TARGET_SAMPLE_S: timeit's autorange (1, 2, 5, 10...) finds
+    the scale, then the count is trimmed to the target (autorange overshoots by up to 2.5x, and a visit
+    pays for every overshot millisecond)."""
+    number, per_call = calibrate(call, sync)
+    if number > 1:
+        number = max(1, math.ceil(TARGET_SAMPLE_S / max(per_call, 1e-12)))
+    return number, per_call
 
 
 def rebuild(spec: CaseSpec, number: int, f_number: int,

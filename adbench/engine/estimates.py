@@ -22,10 +22,24 @@ from adbench.engine import stats
 
 CONFIDENCE = 0.95
 # The per-visit statistic: what one visit's samples say about the case.
-STATISTICS: dict[str, Callable[[np.ndarray], float]] = {
-    "median": lambda s: float(np.median(s)),
-    "min": lambda s: float(np.min(s)),
-    "q25": lambda s: float(np.quantile(s, 0.25)),
+def _median(s: Sequence[float]) -> float:
+    ordered = sorted(s)  # a visit has a handful of samples: plain Python beats numpy's call overhead
+    k = len(ordered)
+    return float(ordered[k // 2] if k % 2 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2)
+
+
+def _low_quantile(s: Sequence[float], q: float = 0.25) -> float:
+    ordered = sorted(s)  # linear interpolation, as numpy's default
+    position = q * (len(ordered) - 1)
+    lo = int(math.floor(position))
+    hi = min(lo + 1, len(ordered) - 1)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo))
+
+
+STATISTICS: dict[str, Callable[[Sequence[float]], float]] = {
+    "median": _median,
+    "min": lambda s: float(min(s)),
+    "q25": _low_quantile,
 }
 DEFAULT_STATISTIC = "median"
 STATISTIC_WORDS = {
@@ -218,7 +232,7 @@ def _observations(visits: list[dict[str, Any]], stat: Callable, key: str = "samp
     for v in visits:
         s = v.get(key) or []
         if s and min(s) > 0:
-            out[(int(v["worker"]), int(v["pass"]))] = math.log(stat(np.asarray(s, dtype=float)))
+            out[(int(v["worker"]), int(v["pass"]))] = math.log(stat(s))
     return out
 
 
@@ -363,20 +377,31 @@ def decide(log_low: float, log_high: float, tie: float = TIE) -> str | None:
     return None
 
 
-def visits_to_resolve(e: Estimate, confidence: float = CONFIDENCE, tie: float = TIE) -> float:
-    """How many more matched visits would resolve ``e`` (a winner or a tie) if it stayed as it is:
-    its standard error shrinks as 1/sqrt(visits). 0 when it is resolved; inf when it never would."""
+def settled(e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: float = CONFIDENCE,
+            tie: float = TIE) -> bool:
+    """Whether more visits need not be spent on ``e``: a tie at ``tie_confidence`` or a winner at
+    ``win_confidence`` (stricter, when it is one look of many)."""
+    if decide(*e.log_interval(tie_confidence), tie) == "tie":
+        return True
+    return decide(*e.log_interval(win_confidence), tie) in ("a", "b")
+
+
+def visits_to_resolve(e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: float = CONFIDENCE,
+                      tie: float = TIE) -> float:
+    """How many more matched visits would settle ``e`` (a winner at ``win_confidence`` or a tie at
+    ``tie_confidence``) if it stayed as it is: its standard error shrinks as 1/sqrt(visits). 0 when
+    it is settled; inf when it never would be."""
     if not (math.isfinite(e.se) and e.se > 0 and e.n > 0):
         return math.inf
-    lo, hi = e.log_interval(confidence)
-    if decide(lo, hi, tie) is not None:
+    if settled(e, win_confidence, tie_confidence, tie):
         return 0.0
-    t = stats.t_critical(max(e.df, 1.0), confidence)
     needed = []
     if e.log != 0:
+        t = stats.t_critical(max(e.df, 1.0), win_confidence)
         needed.append(e.n * ((t * e.se / abs(e.log)) ** 2 - 1))
     room = math.log(tie) - abs(e.log)
     if room > 0:
+        t = stats.t_critical(max(e.df, 1.0), tie_confidence)
         needed.append(e.n * ((t * e.se / room) ** 2 - 1))
     return max(1.0, min(needed)) if needed else math.inf
 

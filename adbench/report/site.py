@@ -423,6 +423,7 @@ def _methodology(result: ResultSet) -> dict[str, Any]:
         "spent": budget.get("spent_s"),
         "workers": settings.get("workers"),
         "paired": result.comparisons is not None,
+        "components": ((result.meta.get("variance") or {}).get("components") or {}),
         "timeout": settings.get("timeout_s"),
         "memory_limit": analysis.memory_limit_bytes(settings),
         "samples": (int(samples.min()), int(samples.max())) if len(samples) else None,
