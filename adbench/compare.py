@@ -11,8 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from adbench import formatting as fmt
-from adbench.backends import AD_MODES, OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
@@ -163,7 +162,6 @@ def run(
     command: str = "adbench.compare.run",
     on_result: Callable[[CaseResult], None] | None = None,
     save_interval_s: float = 1.0,
-    say: Callable[[str], None] | None = None,
     **options: Any,
 ) -> CompareRun:
     """Run ``specs`` and save them as a result set (a CSV and its JSON sidecar) as they finish.
@@ -221,7 +219,7 @@ def run(
         if on_result:
             on_result(result)
 
-    scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome, say=say)
+    scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome)
 
     def after_pass(_: int) -> None:
         scheduler.summarize(pairs=False)  # the pairs (a few hundred) at the end: a pass's save stays cheap

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.backends import AD_MODES, get_backend
+from adbench.backends import AD_MODES
 from adbench.engine.estimates import Comparisons
 from adbench.problems import get_problem
 

@@ -69,3 +69,14 @@ def test_a_gap_of_two_or_more_is_resolved_in_few_visits():
                                  min_visits=6)
     by_pair = {(c["a"], c["b"]): c for c in pair_checks(outcome, sim)}
     assert by_pair[(0, 3)]["verdict"] == "a" and by_pair[(0, 4)]["verdict"] == "a"
+
+
+@pytest.mark.parametrize("process_sd, low, high", [(0.0, 0.0, 1.5), (0.05, 2.5, 7.0)])
+def test_the_worker_level_is_measured_pass_by_pass(process_sd, low, high):
+    """Three worker sets: the worker-set component (matched pass by pass, so the drift cancels) finds a
+    5 % process offset per case, and none where there is none."""
+    specs = [CaseSpec("loss", n, "jax", "reverse") for n in range(10, 210, 10)]
+    noise = Noise(drift_sd=0.1, drift_s=1.0, process_sd=process_sd, visit_sd=0.03)
+    outcome, _ = simulated_run(specs, lambda s: 1e-5 * s.size, noise, seed=1, workers=3, min_visits=12,
+                               adaptive=False)
+    assert low <= outcome.variance["components"]["worker_sets_sd_percent"] <= high

@@ -3,7 +3,6 @@ verdict rule for sets that record only intervals."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from adbench.engine.timing import Measurement, calibrate, measure, time_block

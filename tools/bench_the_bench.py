@@ -48,7 +48,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adbench import formatting as fmt  # noqa: E402
 from adbench.engine.estimates import Estimate, decide  # noqa: E402
 from adbench.engine.record import case_key  # noqa: E402
 from adbench.engine.results import comparisons_of, read_results, reanalyse  # noqa: E402

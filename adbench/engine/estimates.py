@@ -112,6 +112,10 @@ class Raw:
     inverse_counts: float  # mean of 1/n_w over worker sets
     lag_products: float
     squares: float
+    # With two worker sets or more: the worker sets' excess variance from the passes that visited
+    # the quantity in every set (a pass × worker-set layout, so the machine's drift, shared within a
+    # pass, cancels): (MS_worker − MS_interaction) / passes. None with one set.
+    worker_excess: float | None = None
 
     @classmethod
     def of(cls, values: np.ndarray, workers: np.ndarray, order: np.ndarray) -> Raw | None:
@@ -134,7 +138,25 @@ class Raw:
         df = len(values) - len(sets)
         s2 = float(np.sum(resid**2) / df) if df > 0 else float("nan")
         return cls(float(np.mean(means)), len(values), s2, float(df), float(np.sum(1 / counts)) / len(sets) ** 2,
-                   np.array(means), float(np.mean(1 / counts)), lag, squares)
+                   np.array(means), float(np.mean(1 / counts)), lag, squares, _worker_excess(values, workers, order))
+
+
+def _worker_excess(values: np.ndarray, workers: np.ndarray, order: np.ndarray) -> float | None:
+    sets = np.unique(workers)
+    if len(sets) < 2:
+        return None
+    table: dict[int, dict[int, float]] = {}
+    for v, w, p in zip(values, workers, order):
+        table.setdefault(int(p), {})[int(w)] = float(v)
+    full = [p for p, row in table.items() if len(row) == len(sets)]
+    if len(full) < 2:
+        return None
+    y = np.array([[table[p][int(w)] for w in sets] for p in full])  # passes x worker sets
+    P, W = y.shape
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    ms_interaction = float(np.sum(resid**2)) / ((P - 1) * (W - 1))
+    ms_worker = P * float(np.sum((y.mean(axis=0) - y.mean()) ** 2)) / (W - 1)
+    return (ms_worker - ms_interaction) / P
 
 
 @dataclass
@@ -147,6 +169,7 @@ class Kind:
     prior: stats.Prior = stats.NO_PRIOR
     autocorrelation: float = 0.0
     worker_s2: float = 0.0
+    worker_measured: bool = False  # some quantity was measured in more than one worker set
     quantities: int = 0
 
     @property
@@ -162,10 +185,11 @@ class Kind:
         squares = sum(r.squares for r in usable)
         self.autocorrelation = sum(r.lag_products for r in usable) / squares if squares > 0 else 0.0
         # Worker sets: the spread of a quantity's worker means beyond what its visits' variance
-        # predicts, pooled over the kind (a property of the machine more than of one case).
-        excess = [float(np.var(r.worker_means, ddof=1)) - r.s2 * r.inverse_counts
-                  for r in usable if len(r.worker_means) > 1]
+        # predicts (matched pass by pass, so drift cancels), pooled over the kind: a property of the
+        # machine more than of one case.
+        excess = [r.worker_excess for r in raws if r.worker_excess is not None]
         self.worker_s2 = max(0.0, float(np.mean(excess))) if excess else 0.0
+        self.worker_measured = bool(excess)
         return self
 
     def estimate(self, raw: Raw | None) -> Estimate | None:
@@ -181,7 +205,8 @@ class Kind:
         return {"prior_s2": _num(self.prior.s2), "prior_df": _num(self.prior.df),
                 "prior_sd_percent": _num(100 * math.sqrt(self.prior.s2)) if self.prior.s2 > 0 else None,
                 "autocorrelation": round(self.autocorrelation, 4), "inflation": round(self.inflation, 4),
-                "worker_sd_percent": round(100 * math.sqrt(self.worker_s2), 3), "quantities": self.quantities}
+                "worker_sd_percent": round(100 * math.sqrt(self.worker_s2), 3) if self.worker_measured else None,
+                "quantities": self.quantities}
 
 
 # -- a run's visits ----------------------------------------------------------------------------------------
@@ -328,7 +353,8 @@ def components(cases: Iterable[CaseVisits], stat: Callable, analysis: Analysis |
         if time is not None:
             out["visits_within_worker_sd_percent"] = (round(100 * math.sqrt(time.prior.s2), 3)
                                                       if time.prior.s2 > 0 else None)
-            out["worker_sets_sd_percent"] = round(100 * math.sqrt(time.worker_s2), 3)
+            # One worker set measures no worker level: None, not a zero.
+            out["worker_sets_sd_percent"] = round(100 * math.sqrt(time.worker_s2), 3) if time.worker_measured else None
             out["time_autocorrelation"] = round(time.autocorrelation, 4)
         for name in ("same worker", "other worker"):
             k = analysis.kinds.get(name)

@@ -445,11 +445,10 @@ class Scheduler:
 
     def __init__(self, specs: list[CaseSpec], settings: RunSettings, *, on_result: ResultCallback | None = None,
                  on_pass: Callable[[int], None] | None = None, outcome: RunOutcome | None = None,
-                 clock: Callable[[], float] = time.monotonic, start_worker: StartWorker | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, start_worker: StartWorker | None = None) -> None:
         self.settings = settings
         self.outcome = outcome or RunOutcome()
-        self.on_result, self.on_pass, self.say = on_result, on_pass, say
+        self.on_result, self.on_pass = on_result, on_pass
         # Called while a worker is busy past CHECKPOINT_S with something new in the results since the
         # last call (the caller saves them: a long compile next must not keep a finished case off disk).
         self.on_checkpoint: Callable[[], None] | None = None
