@@ -122,3 +122,55 @@ def test_without_a_prior_estimates_stand():
     assert stats.fit_prior([0.1, 0.2], [3, 3]) is stats.NO_PRIOR
     assert stats.moderate(0.5, 3.0, stats.NO_PRIOR) == (0.5, 3.0)
     assert stats.moderate(float("nan"), 0.0, stats.Prior(0.2, 8.0)) == (0.2, 8.0)
+
+
+# -- estimates: from visits to times and paired ratios, by hand -------------------------------------------------
+def _visits(per_pass: list[list[float]]) -> list[dict]:
+    return [{"worker": 0, "pass": p, "samples": s, "f_samples": [s[0] / 10]} for p, s in enumerate(per_pass)]
+
+
+def test_a_case_time_is_the_geometric_mean_of_its_visit_medians():
+    from adbench.engine.estimates import CaseVisits, analyse
+
+    a = CaseVisits(("g",), ("jax", 0), _visits([[1.0, 2.0, 9.0], [2.0, 2.0, 2.0], [4.0, 1.0, 4.0]]))
+    out = analyse([a])
+    e = out.times[0]
+    logs = np.log([2.0, 2.0, 4.0])
+    assert e.value == pytest.approx(np.exp(logs.mean()))
+    assert e.se == pytest.approx(np.std(logs, ddof=1) / np.sqrt(3)) and e.df == 2  # one case: no prior
+    # time/f from the same visits: medians 2, 2, 4 over f's 0.1, 0.2, 0.4.
+    assert out.over_f[0].value == pytest.approx(np.exp(np.log([20.0, 10.0, 10.0]).mean()))
+
+
+def test_a_paired_ratio_comes_from_matched_visits_only():
+    from adbench.engine.estimates import CaseVisits, analyse
+
+    a = CaseVisits(("g",), ("jax", 0), _visits([[1.0], [2.0], [4.0], [8.0]]))
+    b = CaseVisits(("g",), ("torch", 0), _visits([[2.0], [4.1], [8.0], [16.2]])[:3])  # missed the last pass
+    other = CaseVisits(("h",), ("torch", 0), _visits([[1.0], [1.0]]))
+    out = analyse([a, b, other])
+    pair = out.pairs[(0, 1)]
+    d = np.log([1 / 2.0, 2 / 4.1, 4 / 8.0])
+    assert pair.n == 3 and pair.log == pytest.approx(d.mean())
+    assert pair.se == pytest.approx(np.std(d, ddof=1) / np.sqrt(3))
+    assert (0, 2) not in out.pairs and (1, 2) not in out.pairs, "cases of different groups are not paired"
+    # The drift (x2 a pass) shared by both cancels: the pair's error is a fraction of either case's.
+    assert pair.se < out.times[0].se / 20
+    assert out.pair(1, 0).log == pytest.approx(-d.mean())
+
+
+def test_the_verdict_rule_calls_a_tie_before_a_winner():
+    from adbench.engine.estimates import decide
+
+    assert decide(0.01, 0.03) == "tie"  # excludes 0, but inside ±log(1.05)
+    assert decide(0.01, 0.2) == "b" and decide(-0.2, -0.01) == "a"
+    assert decide(-0.1, 0.1) is None and decide(float("nan"), 0.1) is None
+
+
+def test_more_visits_predicted_for_a_small_gap():
+    from adbench.engine.estimates import Estimate, visits_to_resolve
+
+    assert visits_to_resolve(Estimate(np.log(3.0), 0.05, 30, 6)) == 0  # resolved already
+    small = visits_to_resolve(Estimate(np.log(1.2), 0.1, 30, 6))
+    smaller = visits_to_resolve(Estimate(np.log(1.1), 0.1, 30, 6))
+    assert 0 < small < smaller < float("inf")
