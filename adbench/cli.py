@@ -170,7 +170,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})")
     p.add_argument("--no-adaptive", dest="adaptive", action="store_false",
                    help="no visits beyond --rounds: leave the time budget unspent")
-    p.add_argument("--statistic", default=None, help="per-visit statistic: median (default), min or q25")
+    p.add_argument("--statistic", default=None, help="per-visit statistic: min (default: the fastest of a visit's "
+                   "samples), median or q25")
     p.add_argument("--replicates", type=int_in("--replicates", 1, 8), default=1,
                    help="measure every case this many times, each copy in worker processes of its own (an "
                         "A/A check of the engine: copies must not be called different; default 1)")

@@ -28,7 +28,7 @@ QUICK_OPERATIONS = ("jacobian",)
 DEFAULT_TIME_BUDGET_S = 50.0
 QUICK_TIME_BUDGET_S = 14.0
 DEFAULT_MIN_VISITS = 4
-QUICK_MIN_VISITS = 3
+QUICK_MIN_VISITS = 2
 # Worker processes per framework. On the machine this was measured on, fresh processes do not differ
 # once their visits are matched in time (tools/bench_the_bench.py --variance), and each costs seconds
 # to start and to build every case again: one, unless asked.

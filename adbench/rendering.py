@@ -189,7 +189,7 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
         head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
         bullet = "- " if fmt_name == "markdown" else "  "
         blocks.append(head + "\n".join(bullet + line for line in summary))
-    legend = ("Times per call: the geometric mean of the visits' medians; " + fmt.NOISE_NOTE + ". A faster "
+    legend = ("Times per call: the geometric mean over visits of each visit's fastest sample; " + fmt.NOISE_NOTE + ". A faster "
               "mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
               "cases' visits matched in time) excludes 1; within ±5% it is a tie. wrong: the result failed its "
               "correctness check and is never ranked. time/f and first call are for the fastest mode.")

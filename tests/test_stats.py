@@ -133,7 +133,7 @@ def test_a_case_time_is_the_geometric_mean_of_its_visit_medians():
     from adbench.engine.estimates import CaseVisits, analyse
 
     a = CaseVisits(("g",), ("jax", 0), _visits([[1.0, 2.0, 9.0], [2.0, 2.0, 2.0], [4.0, 1.0, 4.0]]))
-    out = analyse([a])
+    out = analyse([a], "median")
     e = out.times[0]
     logs = np.log([2.0, 2.0, 4.0])
     assert e.value == pytest.approx(np.exp(logs.mean()))
@@ -148,7 +148,7 @@ def test_a_paired_ratio_comes_from_matched_visits_only():
     a = CaseVisits(("g",), ("jax", 0), _visits([[1.0], [2.0], [4.0], [8.0]]))
     b = CaseVisits(("g",), ("torch", 0), _visits([[2.0], [4.1], [8.0], [16.2]])[:3])  # missed the last pass
     other = CaseVisits(("h",), ("torch", 0), _visits([[1.0], [1.0]]))
-    out = analyse([a, b, other])
+    out = analyse([a, b, other], "median")
     pair = out.pairs[(0, 1)]
     d = np.log([1 / 2.0, 2 / 4.1, 4 / 8.0])
     assert pair.n == 3 and pair.log == pytest.approx(d.mean())
@@ -165,6 +165,14 @@ def test_the_verdict_rule_calls_a_tie_before_a_winner():
     assert decide(0.01, 0.03) == "tie"  # excludes 0, but inside ±log(1.05)
     assert decide(0.01, 0.2) == "b" and decide(-0.2, -0.01) == "a"
     assert decide(-0.1, 0.1) is None and decide(float("nan"), 0.1) is None
+
+
+def test_the_fastest_sample_of_each_visit_is_the_default_statistic():
+    from adbench.engine.estimates import DEFAULT_STATISTIC, CaseVisits, analyse
+
+    a = CaseVisits(("g",), ("jax", 0), _visits([[1.0, 2.0, 9.0], [2.0, 2.0, 2.0], [4.0, 1.0, 4.0]]))
+    assert DEFAULT_STATISTIC == "min"
+    assert analyse([a]).times[0].value == pytest.approx(np.exp(np.log([1.0, 2.0, 1.0]).mean()))
 
 
 def test_more_visits_predicted_for_a_small_gap():

@@ -96,7 +96,7 @@ class CaseResult:
     first_call_s: float = column("float64", "first call of a freshly built case in a fresh process (trace + "
                                             "compile + run); other workers and rebuilds reuse its compilations")
     time_s: float = column("float64", "the headline: the geometric mean over visits of each visit's statistic "
-                                      "(median of its samples unless the sidecar's settings say otherwise), "
+                                      "(its fastest sample unless the sidecar's settings say otherwise), "
                                       "averaged over worker sets")
     ci_low_s: float = column("float64", "95% interval of time_s (on the log scale: time_s / exp(t log_se), "
                                         "with the run's moderated variance)")

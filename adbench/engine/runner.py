@@ -55,7 +55,7 @@ class RunSettings:
     worker_start_timeout_s: float = 120.0
     device: str = "cpu"
     adaptive: bool = True
-    statistic: str = "median"  # the per-visit statistic (adbench.engine.estimates.STATISTICS)
+    statistic: str = "min"  # the per-visit statistic (adbench.engine.estimates.STATISTICS)
     max_kept: int = 48  # cases a worker holds at once; the least recently visited is forgotten
     # The CPUs workers are pinned to: the first `threads` of this process's mask, taken when the
     # settings are made (the parent then moves its own bookkeeping to the others).
