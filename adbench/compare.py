@@ -161,15 +161,17 @@ def run(
     settings: Any = None,
     command: str = "adbench.compare.run",
     on_result: Callable[[CaseResult], None] | None = None,
-    save_interval_s: float = 1.0,
+    save_interval_s: float = 10.0,
     **options: Any,
 ) -> CompareRun:
     """Run ``specs`` and save them as a result set (a CSV and its JSON sidecar) as they finish.
 
     ``settings`` (``adbench.engine.runner.RunSettings``) or ``options`` for ``settings_for``.
     ``output`` defaults to a fresh ``results/compare-<UTC time>.csv`` (created exclusively). The
-    set is rewritten at most every ``save_interval_s`` and after every pass, and once more at the
-    end or when interrupted: an interrupted run keeps what it finished.
+    set is rewritten whenever a worker is busy compiling (nothing is being timed), after a pass when
+    ``save_interval_s`` have gone by since the last time, and once more at the end or when
+    interrupted: an interrupted run keeps what it finished. (Not between visits: writing a set
+    makes the kernel flush pages beside the next visits, and on a VM that slowed them by half.)
     """
     import time
 
@@ -213,18 +215,16 @@ def run(
                       file=sys.stderr)
 
     def saved(result: CaseResult) -> None:
-        if time.monotonic() - last[0] >= save_interval_s:
-            save()
-            last[0] = time.monotonic()
         if on_result:
             on_result(result)
 
     scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome)
 
     def after_pass(_: int) -> None:
-        scheduler.summarize(pairs=False)  # the pairs (a few hundred) at the end: a pass's save stays cheap
-        save()
-        last[0] = time.monotonic()
+        if time.monotonic() - last[0] >= save_interval_s:
+            scheduler.summarize(pairs=False)  # the pairs (a few hundred) at the end: a pass's save stays cheap
+            save()
+            last[0] = time.monotonic()
 
     def while_waiting() -> None:  # a worker is busy (a compile): the parent is free to save what is new
         scheduler.summarize(pairs=False)
