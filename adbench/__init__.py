@@ -14,13 +14,14 @@ __version__ = "0.2.0"
 # Public name -> the module that defines it, imported on first use (PEP 562).
 _LAZY = {
     "jacobian": "adbench.api", "jvp": "adbench.api", "vjp": "adbench.api", "hvp": "adbench.api",
-    "hessian": "adbench.api",
+    "hessian": "adbench.api", "sparse_jacobian": "adbench.api", "nested": "adbench.api",
     "BackendInfo": "adbench.backends", "backend_names": "adbench.backends", "get_backend": "adbench.backends",
     "list_backends": "adbench.backends",
     "BackendUnavailableError": "adbench.errors", "UnknownChoiceError": "adbench.errors",
     "Problem": "adbench.problems", "get_problem": "adbench.problems", "list_problems": "adbench.problems",
     "problem_from_function": "adbench.problems", "register": "adbench.problems",
     "CaseResult": "adbench.engine.record",
+    "python_loop": "adbench.services",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

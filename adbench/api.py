@@ -1,4 +1,5 @@
-"""The Python API: one derivative — Jacobian, JVP, VJP, HVP or Hessian — of any problem, on any backend."""
+"""The Python API: one derivative — Jacobian, JVP, VJP, HVP, Hessian or sparse Jacobian — of any problem, on any
+backend; and ``nested``: a function that differentiates inside itself, run with a backend's ``ad`` service."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends import DEVICES, DTYPES, SECOND_ORDER, Direction, get_backend
+from adbench.backends import DEVICES, DTYPES, NESTED, SECOND_ORDER, Direction, get_backend
 from adbench.errors import BackendUnavailableError, UnknownChoiceError
 from adbench.problems import Problem, get_problem
 
@@ -15,6 +16,8 @@ def resolve_mode(backend_name: str, mode: str | None, operation: str = "jacobian
     """The mode to run: ``mode`` if the backend offers it, the backend's only mode if it has one."""
     backend = get_backend(backend_name)
     offered = backend.modes_for(operation)
+    if operation in backend.refusals:
+        raise ValueError(f"backend {backend_name!r} does not run {operation}: {backend.refusals[operation]}")
     if not offered:
         raise ValueError(f"backend {backend_name!r} does not compute {operation}s; "
                          f"its operations: {', '.join(backend.operations)}")
@@ -23,7 +26,7 @@ def resolve_mode(backend_name: str, mode: str | None, operation: str = "jacobian
             return offered[0]
         raise ValueError(f"backend {backend_name!r} needs a mode for {operation}: one of {', '.join(offered)}")
     if mode not in offered:
-        what = "composition" if operation in SECOND_ORDER else "mode"
+        what = "composition" if operation in SECOND_ORDER + (NESTED,) else "mode"
         raise UnknownChoiceError(f"{what} for {operation} on backend {backend_name!r}", mode, offered)
     return mode
 
@@ -65,7 +68,8 @@ def evaluate(
     device: str = "cpu",
     **constants: Any,
 ) -> np.ndarray:
-    """One operation of ``problem`` at ``x`` as a NumPy array (the shared path of the five functions below)."""
+    """One operation of ``problem`` at ``x`` as a NumPy array, or a SciPy matrix for sparse-jacobian (the
+    shared path of the functions below)."""
     prob = get_problem(problem)
     be = get_backend(backend)
     mode = resolve_mode(backend, mode, operation)
@@ -135,7 +139,25 @@ def hvp(problem: str | Problem | Any, x: Any, v: Any, *, backend: str, mode: str
     return evaluate("hvp", problem, x, v=v, backend=backend, mode=mode, dtype=dtype, **constants)
 
 
+def sparse_jacobian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
+                    dtype: str | None = None, device: str = "cpu", **constants: Any) -> Any:
+    """The Jacobian as a SciPy CSR matrix, from compressed passes over the problem's declared sparsity
+    pattern: one JVP per colour of a column colouring (``mode="forward"``) or one VJP per colour of a row
+    colouring (``"reverse"``), decompressed onto the pattern (``adbench.sparsity``)."""
+    return evaluate("sparse-jacobian", problem, x, backend=backend, mode=mode, dtype=dtype, device=device,
+                    **constants)
+
+
 def hessian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
             dtype: str | None = None, **constants: Any) -> np.ndarray:
     """H of a scalar-valued problem: shape (n, n). ``mode`` is a composition, e.g. ``forward-over-reverse``."""
     return evaluate("hessian", problem, x, backend=backend, mode=mode, dtype=dtype, **constants)
+
+
+def nested(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
+           dtype: str | None = None, device: str = "cpu", **constants: Any) -> np.ndarray:
+    """The result of a function that differentiates inside itself (it asks for the ``ad`` service), run
+    with ``backend``'s ``ad`` in ``mode``: a composition read outer over inner (``forward-over-reverse``
+    is gradbench's ``fr``). ``adbench.nested("particle", [0.0], backend="jax", mode="reverse-over-reverse")``
+    is gradbench's particle, the final w; constants go by name (``dt=1.0``)."""
+    return evaluate("nested", problem, x, backend=backend, mode=mode, dtype=dtype, device=device, **constants)

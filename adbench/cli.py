@@ -107,7 +107,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     problems = pd.DataFrame([
         {"problem": p.name,
          "sizes (n)": ", ".join(f"{n} ({p.presets[n]})" if n in p.presets else str(n) for n in p.sizes),
-         "default run": ", ".join(map(str, p.run_sizes)),
+         "default run": (", ".join(map(str, p.run_sizes)) if p.plain_run
+                         else f"none (--full; named: {', '.join(map(str, p.run_sizes))})"),
          "outputs (m)": ", ".join(str(p.n_outputs(n)) for n in p.sizes), "description": p.description}
         for p in list_problems()
     ])
@@ -139,7 +140,9 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", type=names("--backends"),
                    help="comma-separated backends (default: all but those slow to set up, e.g. torch-compile)")
     p.add_argument("--operations", type=names("--operations"),
-                   help="jacobian, jvp, vjp, hvp, hessian, comma-separated (default: jacobian,hvp; jacobian with --quick)")
+                   help="jacobian, jvp, vjp, hvp, hessian, sparse-jacobian, nested, comma-separated (default: "
+                        "jacobian,hvp, sparse-jacobian for problems that declare a pattern, and nested for the "
+                        "problems that differentiate inside themselves; jacobian with --quick)")
     p.add_argument("--modes", type=names("--modes"),
                    help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
                         "(default: all each backend offers)")

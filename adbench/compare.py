@@ -11,13 +11,15 @@ from typing import Any
 
 import pandas as pd
 
-from adbench.backends import OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
 from adbench.engine.timing import INTERVAL_METHOD
 
-DEFAULT_OPERATIONS = ("jacobian", "hvp")
+# sparse-jacobian runs only on problems that declare a pattern; nested only on the problems that
+# differentiate inside themselves, which have no other operation.
+DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian", NESTED)
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
 # --modes or --full add the other two compositions.
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
@@ -59,7 +61,7 @@ def build_grid(
     every other case runs once, unchunked. ``replicates`` > 1 adds copies of every case (an A/A
     check), each measured in worker processes of its own, beside the original in its group.
     """
-    probs = [get_problem(p) for p in problems] if problems else list_problems()
+    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if full or p.plain_run]
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     operations = tuple(operations or DEFAULT_OPERATIONS)
     specs = []
@@ -68,6 +70,10 @@ def build_grid(
             m = problem.known_n_outputs(n)
             for operation in operations:
                 if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
+                    continue
+                if operation == "sparse-jacobian" and problem.sparsity is None:
+                    continue  # no pattern declared: nothing to compress
+                if problem.nested != (operation == NESTED):
                     continue
                 for backend in backend_objs:
                     wanted = modes or (None if full else DEFAULT_MODES.get(operation))
@@ -89,21 +95,6 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
     if quick:
         return problem.quick_sizes
     return problem.sizes if full else problem.run_sizes
-
-
-# -- running ------------------------------------------------------------------------------------------
-@dataclass
-class CompareRun:
-    """What a comparison produced: the outcome, its rows as a DataFrame, and where they were saved."""
-
-    outcome: Any
-    frame: pd.DataFrame
-    csv_path: Path
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> pd.DataFrame:
-        return self.frame[self.frame["status"].isin(FAILED + ("wrong",))]
 
 
 def settings_for(*, threads: int = 1, time_budget_s: float = DEFAULT_TIME_BUDGET_S,

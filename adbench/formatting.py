@@ -139,8 +139,13 @@ def lead_words(v: Verdict | None, other: str, other_time: float | None = None) -
     return f"not resolved against {other}{when} at this noise level"
 
 
-def theory_words(operation: str, n: int, m: int) -> str:
-    """What counting passes predicts, per operation."""
+def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None = None) -> str:
+    """What counting passes predicts, per operation (for sparse-jacobian, the colours each mode needs)."""
+    if operation == "sparse-jacobian":
+        known = colours or {}
+        parts = [f"{mode}: {known[mode]} colour{'s' * (known[mode] != 1)} of {integer(size)} {what}"
+                 for mode, size, what in (("forward", n, "columns"), ("reverse", m, "rows")) if mode in known]
+        return "; ".join(parts) or "one pass per colour: forward colours columns, reverse colours rows"
     if operation == "jacobian":
         if n == m:
             return f"{n} JVPs vs {m} VJPs: a tie"
@@ -152,6 +157,8 @@ def theory_words(operation: str, n: int, m: int) -> str:
         return "a small constant times f; forward-over-reverse usually fastest"
     if operation == "hessian":
         return f"n = {n} HVPs (or gradients): ~{n}× an HVP"
+    if operation == "nested":
+        return "the whole computation, its levels' passes nested; pass counting per level: see the problem"
     return ""
 
 

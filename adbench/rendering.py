@@ -16,6 +16,7 @@ from adbench.backends import AD_MODES
 from adbench.engine.estimates import Comparisons
 from adbench.problems import get_problem
 
+
 def _cell(rows: pd.DataFrame) -> str:
     """A time cell: the headline time, ~ when noisy, or the status when the case is not ok."""
     if rows.empty:
@@ -44,7 +45,15 @@ def faster_words(group: pd.DataFrame, comparisons: Comparisons | None = None) ->
     return fmt.verdict_words(fmt.compare_rows(first, second, comparisons), first["mode"], second["mode"])
 
 
-FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "faster", "time/f", "first call")
+FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "colours", "faster", "time/f", "first call")
+
+
+def _colour_words(group: pd.DataFrame) -> str:
+    """sparse-jacobian: the compressed passes per mode ('forward 15, reverse 200'); empty otherwise."""
+    if "colours" not in group or group["colours"].isna().all():
+        return ""
+    per_mode = group.dropna(subset=["colours"]).drop_duplicates("mode")
+    return ", ".join(f"{r['mode']} {int(r['colours'])}" for _, r in per_mode.iterrows())
 
 
 def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> pd.DataFrame:
@@ -66,6 +75,7 @@ def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None
                + (f" #{again + 1}" if again else "")}
         for mode in mode_order(group["mode"]):
             row[mode] = _cell(group[group["mode"] == mode])
+        row["colours"] = _colour_words(group)
         row["faster"] = faster_words(group, comparisons)
         row["time/f"] = fmt.ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else ""
         row["first call"] = fmt.seconds(best["first_call_s"]) if best is not None else ""
@@ -73,7 +83,7 @@ def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None
     frame_out = pd.DataFrame(out).fillna("")
     modes = mode_order([c for c in frame_out.columns if c not in FIXED_COLUMNS])
     first = ["problem", "operation", "n → m", "backend"]
-    return frame_out[first + modes + ["faster", "time/f", "first call"]] if len(frame_out) else frame_out
+    return frame_out[first + modes + ["colours", "faster", "time/f", "first call"]] if len(frame_out) else frame_out
 
 
 def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> list[str]:
@@ -95,13 +105,14 @@ def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -
         n = int(at["n_inputs"].iloc[0])
         m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
         text = f"{problem} {operation} (n={n} → m={m}): "
+        theory = fmt.theory_words(operation, n, m, _colours_by_mode(at))
         if ad["mode"].nunique() >= 2:
             first, second = fmt.best_pair(ad, "mode")
             v = fmt.compare_rows(first, second, comparisons)
             text += f"{fmt.verdict_words(v, first['mode'], second['mode'])}"
-            text += f" (fastest of each mode; theory: {fmt.theory_words(operation, n, m)})"
+            text += f" (fastest of each mode; theory: {theory})"
         else:
-            text += f"only {ad['mode'].iloc[0]} measured (theory: {fmt.theory_words(operation, n, m)})"
+            text += f"only {ad['mode'].iloc[0]} measured (theory: {theory})"
         first, second = fmt.best_pair(ad, "backend")
         one = f"{_case_words(first)} {fmt.seconds(fmt.headline_time(first))}"
         if second is None:
@@ -115,7 +126,35 @@ def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -
         if len(manual):
             text += f"; {fmt.ratio_words(fmt.row_ratio(first, manual.iloc[0], comparisons))} the hand-written time"
         lines.append(text + _tutorial_words(problem, operation, group, comparisons))
+        if operation == "sparse-jacobian":
+            lines.extend(_dense_against_compressed(problem, size, ok, comparisons))
     return lines
+
+
+def _colours_by_mode(rows: pd.DataFrame) -> dict[str, int]:
+    if "colours" not in rows:
+        return {}
+    known = rows.dropna(subset=["colours"])
+    return {m: int(c) for m, c in zip(known["mode"], known["colours"]) if m in AD_MODES}
+
+
+def _dense_against_compressed(problem: str, size: int, ok: pd.DataFrame,
+                              comparisons: Comparisons | None = None) -> list[str]:
+    """The fastest compressed Jacobian against the fastest dense one of the same problem and size, both
+    checked (two groups, so never paired: their standard errors combine)."""
+    from adbench.engine.questions import ad_rows
+
+    at = ad_rows(ok[(ok["problem"] == problem) & (ok["size"] == size)])
+    dense, sparse = at[at["operation"] == "jacobian"], at[at["operation"] == "sparse-jacobian"]
+    if dense.empty or sparse.empty:
+        return []
+    d = fmt.best_pair(dense, "mode")[0]
+    s = fmt.best_pair(sparse, "mode")[0]
+    v = fmt.compare_rows(s, d, comparisons)
+    words = fmt.verdict_words(v, f"compressed ({_case_words(s)}, {int(s['colours'])} colours)",
+                              f"dense ({_case_words(d)})")
+    return [f"{problem} (n={int(s['n_inputs'])}): dense against compressed Jacobian: {words}; fastest dense "
+            f"{fmt.seconds(fmt.headline_time(d))}, fastest compressed {fmt.seconds(fmt.headline_time(s))}"]
 
 
 def _case_words(row: pd.Series) -> str:

@@ -14,7 +14,9 @@ second-order operation on a vector-valued problem, a case whose estimated memory
 
 Backends: those in a plain ``adbench compare`` (the metadata's ``default``); ``ADBENCH_ASV_BACKENDS``
 (comma-separated names, or ``all``) changes the set: torch-compile's compile takes seconds per
-case and asv runs each in its own process.
+case and asv runs each in its own process. Problems: every registered one at the sizes of its
+default run (or, for one outside a plain run, at the sizes it runs when named), but the nested ones
+(``ADBENCH_ASV_PROBLEMS=all`` or a list of names adds them: ``suite_problems``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from adbench.backends import OPERATIONS, PreparedCase, backend_info, backend_names, get_backend
+from adbench.backends import OPERATIONS, SECOND_ORDER, PreparedCase, backend_info, backend_names, get_backend
 from adbench.engine.cases import CaseSpec, build_case, skip_reason, warm_up
 from adbench.compare import DEFAULT_MODES
 from adbench.engine.environment import visible_gpus
@@ -41,7 +43,7 @@ MEMORY_LIMIT_BYTES = int(float(os.environ.get("ADBENCH_MEMORY_LIMIT_GIB", "4")) 
 # Each sample's inner loop is calibrated to last at least this: the engine's own setting.
 SAMPLE_TIME = TARGET_SAMPLE_S
 # First calls and memory are tracked for the operations a plain `adbench compare` runs; times for all.
-TRACKED_OPERATIONS = ("jacobian", "hvp")
+TRACKED_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian")
 
 
 def suite_backends() -> list[str]:
@@ -57,9 +59,22 @@ def variant_label(backend: str, mode: str) -> str:
     return backend if mode == backend else f"{backend}-{mode}"
 
 
+def suite_problems() -> list[Any]:
+    """The problems in the suite: every registered one but the nested, unless ``ADBENCH_ASV_PROBLEMS``
+    (comma-separated names, or ``all``) says otherwise. A nested problem's eager cases take tens of
+    seconds per call at gradbench's workload (torch's particle: ~40 s), and asv makes five calls per
+    benchmark or more: past its timeout, for every eager backend and composition."""
+    chosen = os.environ.get("ADBENCH_ASV_PROBLEMS", "")
+    if chosen == "all":
+        return list_problems()
+    if chosen:
+        return [get_problem(name.strip()) for name in chosen.split(",") if name.strip()]
+    return [p for p in list_problems() if not p.nested]
+
+
 def case_labels() -> list[str]:
-    """``problem-size`` for every registered problem and each size of its default run, in registry order."""
-    return [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
+    """``problem-size`` for every suite problem and each size of its default run (when named), in registry order."""
+    return [f"{p.name}-{n}" for p in suite_problems() for n in p.run_sizes]
 
 
 def suite_modes(backend: str) -> tuple[str, ...]:
@@ -69,7 +84,12 @@ def suite_modes(backend: str) -> tuple[str, ...]:
     b = get_backend(backend)
     everything = os.environ.get("ADBENCH_ASV_MODES", "") == "all"
     chosen = []
+    # The nested operation's compositions (forward-over-forward...) are variants only where a nested
+    # problem is in the suite: otherwise every one of their benchmarks would be a skip.
+    nested = any(p.nested for p in suite_problems())
     for operation in b.operations:
+        if operation == "nested" and not nested:
+            continue
         wanted = None if everything else DEFAULT_MODES.get(operation)
         chosen += [m for m in b.modes_for(operation) if wanted is None or b.baseline or m in wanted]
     return tuple(dict.fromkeys(chosen))
@@ -80,6 +100,37 @@ def variant_labels() -> dict[str, tuple[str, str]]:
     labels = {variant_label(b, m): (b, m) for b in suite_backends() for m in suite_modes(b)}
     assert len(labels) == sum(len(suite_modes(b)) for b in suite_backends()), "ambiguous labels"
     return labels
+
+
+def timed_calls(operations: tuple[str, ...] = OPERATIONS) -> str:
+    """Which call each backend-mode times per operation, as its framework's users write it (the record's
+    ``call``, from ``Backend.call_label``): the suite's benchmarks carry it in the source asv shows.
+    Imports no framework."""
+    lines = []
+    for variant, (backend, mode) in variant_labels().items():
+        b = get_backend(backend)
+        for operation in operations:
+            if mode not in b.modes_for(operation):
+                continue
+            scalar = b.call_label(operation, mode, True)
+            vector = scalar if operation in SECOND_ORDER else b.call_label(operation, mode, False)
+            call = scalar if scalar == vector else f"{scalar} for a scalar f, {vector} otherwise"
+            lines.append(f"{variant} {operation}: {call}")
+    return "\n".join(lines)
+
+
+def with_calls(method: Callable[..., Any], operations: tuple[str, ...] = OPERATIONS) -> None:
+    """Show the timed calls in asv: the method's docstring and the source asv displays (``pretty_source``)
+    list them. The source is also the benchmark's version, so a change of call starts a new history."""
+    import inspect
+    import textwrap
+
+    calls = timed_calls(operations)
+    method.__doc__ = f"{inspect.getdoc(method) or ''}\n\nThe call timed, per backend-mode and operation:\n{calls}"
+    source = textwrap.dedent(inspect.getsource(method))
+    header, _, body = source.partition("\n")
+    listing = textwrap.indent(f'"""The call timed, per backend-mode and operation:\n{calls}\n"""', "    ")
+    method.pretty_source = f"{header}\n{listing}\n{body}"
 
 
 @functools.cache
@@ -204,4 +255,5 @@ def version_number(version: str) -> int:
     return major * 10000 + minor * 100 + patch
 
 
-__all__ = ["OPERATIONS", "case_labels", "devices", "require", "spec_for", "variant_labels"]
+__all__ = ["OPERATIONS", "case_labels", "devices", "require", "spec_for", "timed_calls", "variant_labels",
+           "with_calls"]

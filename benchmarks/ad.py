@@ -1,6 +1,8 @@
 """Every registered problem (default-run sizes) x operation x backend and mode x device: four figures per case.
 
-- ``Derivative.time_derivative``: steady-state seconds per call of the operation (after trace and compile).
+- ``Derivative.time_derivative``: steady-state seconds per call of the operation (after trace and compile),
+  the call its framework's users write (``jax.jit(jax.grad(f))`` for a scalar f's reverse mode): each
+  benchmark's source in asv lists them (``_common.with_calls``).
 - ``Function.time_function``: seconds per call of f itself, per backend, the floor for time(op)/time(f).
 - ``FirstCall.track_first_call``: seconds of the first call of a freshly built case: trace + compile
   + run (see ``_common.fresh_case`` for what is warmed before it).
@@ -42,6 +44,7 @@ class Derivative(_Timed):
         self.call, self.number = _common.timed_call(problem, operation, backend, device)
 
     def time_derivative(self, problem, operation, backend, device):
+        """Seconds per call of the operation, after its first (compiling) call."""
         self.call()
 
 
@@ -53,6 +56,8 @@ class Function(_Timed):
         self.function, self.number = _common.timed_function(problem, backend, device)
 
     def time_function(self, problem, backend, device):
+        """Seconds per call of f itself as the backend calls it: jax.jit(f) for jax, torch.compile(f) for
+        torch-compile, plain f on the backend's arrays otherwise."""
         self.function()
 
 
@@ -70,6 +75,7 @@ class FirstCall(_Tracked):
         self.prepared = _common.fresh_case(problem, operation, backend, device)
 
     def track_first_call(self, problem, operation, backend, device):
+        """Seconds of the operation's first call on a fresh case: trace, compile and run."""
         return first_call(self.prepared.call, self.prepared.sync)
 
 
@@ -81,7 +87,13 @@ class Memory(_Tracked):
         self.backend = get_backend(_common.spec_for(problem, operation, backend, device).backend)
 
     def track_peak_memory(self, problem, operation, backend, device):
+        """Bytes of resident memory one call of the operation takes above the level before it."""
         device_peak = self.backend.device_peak(device)
         baseline = memory.reset_peak()
         first_call(self.prepared.call, self.prepared.sync)
         return device_peak() if device_peak else memory.peak_since(baseline)
+
+
+_common.with_calls(Derivative.time_derivative)
+_common.with_calls(FirstCall.track_first_call, _common.TRACKED_OPERATIONS)
+_common.with_calls(Memory.track_peak_memory, _common.TRACKED_OPERATIONS)

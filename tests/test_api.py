@@ -17,8 +17,9 @@ from adbench.errors import UnknownChoiceError
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"problem": "nope", "backend": "manual"}, "unknown problem 'nope'; valid choices: basic, control_loop, gmm, loss, lstm, mlp, ode, tall"),
-        ({"problem": "loss", "backend": "tensorflow"}, "unknown backend 'tensorflow'; valid choices: autograd, finite-diff"),
+        ({"problem": "nope", "backend": "manual"},
+         "unknown problem 'nope'; valid choices: " + ", ".join(sorted(p.name for p in adbench.list_problems()))),
+        ({"problem": "loss", "backend": "theano"}, "unknown backend 'theano'; valid choices: autograd, finite-diff"),
         ({"problem": "loss", "backend": "jax", "mode": "sideways"}, "valid choices: forward, reverse"),
         ({"problem": "loss", "backend": "torch-autograd", "mode": "forward"}, "valid choices: reverse"),
         ({"problem": "loss", "backend": "manual", "dtype": "float16"}, "unknown dtype 'float16'; valid choices: float32, float64"),
@@ -59,7 +60,8 @@ def test_registered_listing():
     tall = adbench.get_problem("tall")
     assert tall.n_outputs(5) >= 100 * 5  # m >> n: the problem where forward mode should win
     assert set(adbench.backend_names()) >= {"jax", "jax-eager", "torch", "torch-autograd", "torch-compile",
-                                            "autograd", "manual", "finite-diff"}
+                                            "autograd", "tensorflow", "tensorflow-xla", "mlx", "mlx-compile",
+                                            "manual", "finite-diff"}
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -69,7 +71,8 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 def test_import_is_light():
     out = run_python("""
         import sys, adbench, adbench.cli, adbench.compare, adbench.engine.runner, adbench.engine.results
-        heavy = [m for m in ("jax", "torch", "autograd", "matplotlib", "array_api_compat") if m in sys.modules]
+        heavy = [m for m in ("jax", "torch", "autograd", "tensorflow", "mlx", "matplotlib", "array_api_compat")
+                 if m in sys.modules]
         print(heavy)
     """)
     assert out.returncode == 0, out.stderr

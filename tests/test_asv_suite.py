@@ -21,7 +21,7 @@ from adbench.backends import OPERATIONS
 from adbench.engine.threads import THREAD_VARIABLES, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("jax", "torch", "autograd")
+FRAMEWORKS = ("jax", "torch", "autograd", "tensorflow", "mlx")
 
 
 def run_python(code: str, threads: str | None = None, timeout: float = 120) -> dict:
@@ -89,14 +89,14 @@ def test_import_is_light_and_sets_threads_like_adbench(threads):
 
 def test_params_come_from_registry(suite):
     ad, environment, common = suite
-    cases = [f"{p.name}-{n}" for p in list_problems() for n in p.run_sizes]
+    cases = [f"{p.name}-{n}" for p in list_problems() if not p.nested for n in p.run_sizes]
     backends = backend_names(default_only=True)
     # For HVPs and Hessians, the two compositions a plain `compare` runs (ADBENCH_ASV_MODES=all: four).
     pairs = {(b, m) for b in backends for m in get_backend(b).modes
              if "-over-" not in m or m in ("forward-over-reverse", "reverse-over-reverse")}
     for cls, method, ops in ((ad.Derivative, "time_derivative", OPERATIONS),
-                             (ad.FirstCall, "track_first_call", ("jacobian", "hvp")),
-                             (ad.Memory, "track_peak_memory", ("jacobian", "hvp"))):
+                             (ad.FirstCall, "track_first_call", ("jacobian", "hvp", "sparse-jacobian")),
+                             (ad.Memory, "track_peak_memory", ("jacobian", "hvp", "sparse-jacobian"))):
         problems, operations, variants, devices = cls.params
         assert cls.param_names == ("problem", "operation", "backend", "device")
         assert list(problems) == cases, cls
@@ -106,9 +106,19 @@ def test_params_come_from_registry(suite):
         assert callable(getattr(cls, method))
     assert ad.Function.params[:2] == (cases, backends)
     for p in list_problems():
-        assert any(label.rpartition("-")[0] == p.name for label in ad.Derivative.params[0])
+        assert any(label.rpartition("-")[0] == p.name for label in ad.Derivative.params[0]) != p.nested
     assert environment.Versions.params == sorted({get_backend(b).framework for b in backends})
     assert ad.FirstCall.unit == "seconds" and ad.Memory.unit == "bytes"
+
+
+def test_nested_problems_join_the_suite_when_asked(suite, monkeypatch):
+    _, _, common = suite
+    assert not {"particle", "saddle"} & {p.name for p in common.suite_problems()}
+    assert {"llsq", "lse", "det", "kmeans"} <= {p.name for p in common.suite_problems()}
+    monkeypatch.setenv("ADBENCH_ASV_PROBLEMS", "all")
+    assert {"particle", "saddle"} <= {p.name for p in common.suite_problems()}
+    monkeypatch.setenv("ADBENCH_ASV_PROBLEMS", "particle")
+    assert common.case_labels() == ["particle-1"]
 
 
 def test_backends_are_chosen_by_their_metadata(suite, monkeypatch):
@@ -238,3 +248,20 @@ def test_a_benchmark_process_runs_on_its_threads(benchmark_process):
         assert benchmark_process["torch_threads"] == threads
     if "blas_threads" in benchmark_process:
         assert benchmark_process["blas_threads"] in ([], [threads])
+
+
+def test_benchmarks_say_which_call_they_time(suite):
+    """asv shows a benchmark's source: it lists the call each backend-mode times per operation."""
+    from asv_runner.benchmarks._base import get_source_code
+
+    ad, _, common = suite
+    for method, operations in [(ad.Derivative.time_derivative, OPERATIONS),
+                               (ad.FirstCall.track_first_call, common.TRACKED_OPERATIONS)]:
+        shown = get_source_code([method])
+        assert "jax-reverse jacobian: jax.jit(jax.grad(f)) for a scalar f, jax.jit(jax.jacrev(f)) otherwise" in shown
+        assert "autograd-reverse jacobian: autograd.grad(f) for a scalar f" in shown
+        assert shown.rstrip().endswith(("self.call()", "return first_call(self.prepared.call, self.prepared.sync)"))
+        for variant, (backend, mode) in common.variant_labels().items():
+            for operation in operations:
+                if mode in get_backend(backend).modes_for(operation):
+                    assert f"{variant} {operation}: " in shown

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adbench.backends._base import (
-    AD_MODES, COMPOSITIONS, DEVICES, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase,
+    AD_MODES, COMPOSITIONS, DEVICES, DTYPES, NESTED, OPERATIONS, SECOND_ORDER, SPARSE, Backend, Direction,
+    PreparedCase,
 )
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
+from adbench.backends.mlx_backend import MlxBackend, MlxCompileBackend
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
+from adbench.backends.tensorflow_backend import TensorflowBackend, TensorflowXlaBackend
 from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
 from adbench.errors import UnknownChoiceError
 
@@ -22,6 +25,10 @@ _BACKENDS: dict[str, Backend] = {
         TorchAutogradBackend(),
         TorchCompileBackend(),
         AutogradBackend(),
+        TensorflowBackend(),
+        TensorflowXlaBackend(),
+        MlxBackend(),
+        MlxCompileBackend(),
         ManualBackend(),
         FiniteDifferenceBackend(),
     )
@@ -72,7 +79,7 @@ def list_backends() -> list[BackendInfo]:
 
 
 __all__ = [
-    "AD_MODES", "COMPOSITIONS", "DEVICES", "DTYPES", "OPERATIONS", "SECOND_ORDER",
+    "AD_MODES", "COMPOSITIONS", "DEVICES", "DTYPES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
     "Backend", "BackendInfo", "Direction", "PreparedCase",
     "backend_info", "backend_names", "get_backend", "list_backends",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -10,34 +11,43 @@ from typing import Any
 import numpy as np
 
 from adbench.problems import Problem
+from adbench.services import AD, DEFAULTS, Level, requested
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
 AD_MODES = ("forward", "reverse")
 # "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
 COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
-OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian")
+SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour (adbench.sparsity)
+# nested: evaluate a function that differentiates inside itself (it asks for the ``ad`` service), its
+# mode the composition of the levels it is handed (outer over inner); its result is the function's own.
+NESTED = "nested"
+OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
 SECOND_ORDER = ("hvp", "hessian")
 # What a framework with forward and reverse mode offers: every operation, every composition.
 EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS}
+              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES, NESTED: COMPOSITIONS}
 
 
 @dataclass
 class PreparedCase:
     """Zero-argument callables with inputs already converted, ready to time.
 
-    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...) and ``label`` says how. ``sync(out)`` blocks
-    until ``out`` is computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a
-    call returns finished results, so the timer's loop stays as tight as timeit's.
+    ``call`` computes the case's operation (a Jacobian, a JVP, an HVP...) and ``label`` says how, as
+    the framework's users write it (``Backend.call_label``). ``sync(out)`` blocks until ``out`` is
+    computed (JAX dispatches asynchronously, CUDA too); it is ``None`` where a call returns
+    finished results, so the timer's loop stays as tight as timeit's. ``function`` is f's own call,
+    ``None`` for a nested case (f differentiates inside itself: the call is f).
     """
 
     call: Callable[[], Any]
-    function: Callable[[], Any]
+    function: Callable[[], Any] | None
     sync: Callable[[Any], Any] | None
     to_numpy: Callable[[Any], np.ndarray]
     # The timed call as the framework's users write it ("jax.jit(jax.grad(f))"): the record's `call`.
     label: str = ""
+    # sparse-jacobian: the colours of the compression, i.e. the compressed passes one call makes.
+    colours: int | None = None
 
     def run(self) -> np.ndarray:
         out = self.call()
@@ -76,6 +86,8 @@ class Backend(ABC):
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
+    # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
+    refusals: Mapping[str, str] = {}
     devices: tuple[str, ...] = ("cpu",)
 
     @property
@@ -101,6 +113,37 @@ class Backend(ABC):
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""
 
+    def services(self) -> dict[str, Callable[..., Any]]:
+        """This framework's implementation of each service a problem may ask for by parameter name
+        (``adbench.services``: ``loop``): the plain-Python defaults unless the backend overrides them."""
+        return dict(DEFAULTS)
+
+    def bound(self, problem: Problem, mode: str | None = None) -> Callable[..., Any]:
+        """The problem's ``f(x, xp, **constants)`` with this backend's services passed where it asks for them;
+        for a nested case (``mode`` a composition) the ``ad`` service of that composition."""
+        services = self.services()
+        if mode in COMPOSITIONS and "ad" in requested(problem.function):
+            services["ad"] = self.ad(mode)
+        return bind_services(problem.function, services)
+
+    def ad(self, mode: str) -> AD:
+        """The ``ad`` service for a composition: ``forward-over-reverse`` has a forward outer level over a
+        reverse inner one."""
+        outer, inner = mode.split("-over-")
+        return AD(self.ad_level(outer), self.ad_level(inner))
+
+    def ad_level(self, mode: str) -> Level:
+        """One level of the ``ad`` service in ``mode`` (forward or reverse): the backends with nested
+        differentiation implement it."""
+        raise NotImplementedError(f"backend {self.name!r} has no nested differentiation")
+
+    def call_label(self, operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+        """The call ``prepare`` times, as the framework's users write it (``jax.jit(jax.grad(f))``): the
+        record's ``call`` and the asv suite's docstrings. ``scalar``: f returns a scalar (its reverse-mode
+        Jacobian is then a gradient). Static: it imports no framework. Every backend names every
+        operation and mode it offers (tests/test_backends.py checks)."""
+        return ""
+
     @abstractmethod
     def prepare(
         self, problem: Problem, x: np.ndarray, operation: str, mode: str, dtype: str,
@@ -125,31 +168,51 @@ class Backend(ABC):
         ``n`` is given where the answer may depend on f's output at that size (a user function
         whose output is scalar or not); shape questions are left out without it.
         """
+        if problem.nested and operation != NESTED:
+            return (f"{problem.name!r} differentiates inside itself (it asks for the ad service): its operation "
+                    f"is nested, not {operation}")
+        if operation == NESTED and not problem.nested:
+            return (f"nested evaluates a function that differentiates inside itself (asks for the ad service); "
+                    f"{problem.name!r} does not")
+        if operation in self.refusals:
+            return f"backend {self.name!r} does not run {operation}: {self.refusals[operation]}"
         if mode not in self.modes_for(operation):
             offered = ", ".join(self.modes_for(operation)) or "none"
             return f"backend {self.name!r} offers no {mode!r} {operation}; it offers: {offered}"
         if operation in SECOND_ORDER and n is not None and not problem.is_scalar(n):
             return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+        if operation == SPARSE and problem.sparsity is None:
+            return (f"problem {problem.name!r} declares no sparsity pattern (a user's function passes one: "
+                    f"problem_from_function(f, sparsity=...))")
         if chunk_size is not None:
             if not self.chunkable:
                 return f"backend {self.name!r} does not chunk (its passes are not vectorised)"
             if operation != "jacobian":
-                return f"--chunk-size applies to Jacobians, not to {operation}"
+                return f"--chunk-size applies to dense Jacobians, not to {operation}"
         if device not in self.devices:
             return f"backend {self.name!r} runs on {', '.join(self.devices)} only, not {device}"
         return None
 
     def memory_estimate(self, n: int, m: int, work: int, itemsize: int, operation: str, mode: str,
-                        chunk_size: int | None = None) -> int:
+                        chunk_size: int | None = None, colours: int | None = None) -> int:
         """Rough peak bytes of one evaluation of the operation, to skip cases that would not fit.
 
         ``work`` is the element count of f's largest intermediate. A vectorised pass carries
         one copy of every intermediate per basis vector (n for forward, m for reverse; the chunk
         size when chunked), and about four are alive at once.
         """
-        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n}[operation]
         one_pass = work + n + m
-        if operation in ("jvp", "vjp"):
+        if operation == SPARSE:
+            # p compressed passes (the colours; n or m if unknown): a vectorised backend carries p copies of
+            # every intermediate, and the compressed (p, m) or (p, n) result; the nonzeros are at most that.
+            p = colours or (n if mode == "forward" else m)
+            compressed = p * (m if mode == "forward" else n)
+            copies = p if self.vectorized else 2
+            return itemsize * 4 * (compressed + copies * one_pass)
+        out = {"jacobian": n * m, "jvp": m, "vjp": n, "hvp": n, "hessian": n * n, NESTED: m}[operation]
+        if operation == NESTED:
+            copies = 4  # f's own taped intermediates (work), with a tangent or cotangent of each
+        elif operation in ("jvp", "vjp"):
             copies = 2
         elif not self.vectorized:
             copies = 2 if operation == "jacobian" else 4  # passes run one after another
@@ -164,6 +227,15 @@ class Backend(ABC):
             # over a forward inner pass (n tangents) it carries n x n.
             copies = 2 * n if mode.endswith("over-reverse") else n * n
         return itemsize * 4 * (out + copies * one_pass)
+
+
+def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
+    """``function`` with each service it asks for (a parameter named ``loop``, say) passed by keyword from
+    ``services``: the one place where what a problem asks for meets what a backend offers."""
+    wanted = requested(function)
+    if not wanted:
+        return function
+    return functools.partial(function, **{name: services[name] for name in wanted})
 
 
 def convert_constants(constants: dict[str, Any], asarray: Callable[[np.ndarray], Any]) -> dict[str, Any]:

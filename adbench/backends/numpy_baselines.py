@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adbench.backends._base import OPERATIONS, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import NESTED, OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
@@ -55,6 +55,39 @@ def _casted(x: np.ndarray, dtype: str, constants: dict) -> tuple[np.ndarray, dic
                              for k, v in constants.items()}
 
 
+# -- sparse-jacobian ----------------------------------------------------------------------------------------
+def manual_sparse_case(problem, xv, consts) -> PreparedCase:
+    """The hand-written sparse Jacobian: its values timed, the SciPy matrix assembled on its own structure
+    (not the declared pattern) by to_numpy."""
+    import scipy.sparse
+
+    n = xv.shape[0]
+    rows, cols = problem.manual_sparse_structure(n, **consts)
+    shape = (problem.n_outputs(n), n)
+    return PreparedCase(
+        call=lambda: problem.manual_sparse_jacobian(xv, **consts),
+        function=lambda: problem.function(xv, np, **consts),
+        sync=None,
+        to_numpy=lambda values: scipy.sparse.csr_matrix((values, (rows, cols)), shape=shape),
+        label="hand-written NumPy sparse Jacobian",
+    )
+
+
+def differenced_sparse_case(problem, x, constants, xv, consts) -> PreparedCase:
+    """Compressed central differences on the same column colouring as forward mode: 2 evaluations per colour."""
+    from adbench.sparsity import compressed_differences, compression_for
+
+    comp = compression_for(problem, x, constants, "forward")
+
+    def f(v):
+        return problem.function(v, np, **consts)
+
+    return PreparedCase(call=lambda: compressed_differences(f, xv, comp), function=lambda: f(xv), sync=None,
+                        to_numpy=comp.matrix,
+                        label="central differences along each colour's seed (2 evaluations per colour)",
+                        colours=comp.n_colours)
+
+
 class _NumpyBaseline(Backend):
     """A NumPy baseline: one mode of its own for every operation, no framework to import."""
 
@@ -77,8 +110,12 @@ class ManualBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
+        if reason is None and operation == NESTED and problem.manual_nested is None:
+            reason = f"problem {problem.name!r} has no hand-written nested computation"
         if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written Jacobian"
+        if reason is None and operation == SPARSE and problem.manual_sparse_jacobian is None:
+            reason = f"problem {problem.name!r} has no hand-written sparse Jacobian"
         if reason is None and operation == "hvp" and problem.manual_hessian is None and problem.manual_hvp is None:
             reason = f"problem {problem.name!r} has no hand-written Hessian"
         if reason is None and operation == "hessian" and problem.manual_hessian is None:
@@ -91,7 +128,13 @@ class ManualBackend(_NumpyBaseline):
         if reason:
             raise NotImplementedError(reason)
         xv, consts = _casted(x, dtype, constants)
+        if operation == SPARSE:
+            return manual_sparse_case(problem, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
+        function = self.bound(problem)
+        if operation == NESTED:
+            return PreparedCase(call=lambda: problem.manual_nested(xv, **consts), function=None, sync=None,
+                                to_numpy=np.asarray, label=self.call_label(operation, mode, False))
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
@@ -99,10 +142,24 @@ class ManualBackend(_NumpyBaseline):
             call = lambda: contract(operation, derivative(xv, **consts), d)  # noqa: E731
         return PreparedCase(
             call=call,
-            function=lambda: problem.function(xv, np, **consts),
+            function=lambda: function(xv, np, **consts),
             sync=None,
             to_numpy=np.asarray,
+            label=self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
         )
+
+    def call_label(self, operation, mode, scalar, chunk_size=None, hvp_by_hand=None):
+        first = "hand-written NumPy gradient" if scalar else "hand-written NumPy Jacobian"
+        return {
+            "jacobian": first,
+            "jvp": f"{first} @ v",
+            "vjp": f"u * {first}" if scalar else f"u @ {first}",
+            # Problems that say how compute H v without forming H (loss: O(n)).
+            "hvp": "hand-written NumPy Hessian-vector product" if hvp_by_hand else "hand-written NumPy Hessian @ v",
+            "hessian": "hand-written NumPy Hessian",
+            SPARSE: "hand-written NumPy sparse Jacobian",
+            NESTED: "the same computation with its derivatives written out (NumPy and Python floats)",
+        }[operation]
 
 
 class FiniteDifferenceBackend(_NumpyBaseline):
@@ -116,22 +173,29 @@ class FiniteDifferenceBackend(_NumpyBaseline):
 
     def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
         reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation not in FIRST_ORDER and problem.manual_jacobian is None:
+        if reason is None and operation not in (*FIRST_ORDER, SPARSE, NESTED) and problem.manual_jacobian is None:
             reason = f"problem {problem.name!r} has no hand-written gradient to difference"
         return reason
 
     def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
                 chunk_size=None, device="cpu"):
         xv, consts = _casted(x, dtype, constants)
+        if operation == SPARSE:
+            return differenced_sparse_case(problem, x, constants, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         n = xv.shape[0]
 
+        function = self.bound(problem)
+
         def f(v):
-            return problem.function(v, np, **consts)
+            return function(v, np, **consts)
 
         def g(v):
             return problem.manual_jacobian(v, **consts)
 
+        if operation == NESTED:  # f itself, whose ad is the default: central differences at both levels
+            return PreparedCase(call=lambda: f(xv), function=None, sync=None, to_numpy=np.asarray,
+                                label=self.call_label(operation, mode, False))
         call: Callable[[], np.ndarray] = {
             "jacobian": lambda: central_differences(f, xv, problem.is_scalar(n)),
             "jvp": lambda: directional_difference(f, xv, d.v),
@@ -139,4 +203,16 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hvp": lambda: directional_difference(g, xv, d.v),
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
-        return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray)
+        return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray,
+                            label=self.call_label(operation, mode, problem.is_scalar(n)))
+
+    def call_label(self, operation, mode, scalar, chunk_size=None):
+        return {
+            "jacobian": "central differences of f (2n evaluations)",
+            "jvp": "central difference of f along v (2 evaluations)",
+            "vjp": "u @ central differences of f (2n evaluations)",
+            "hvp": "central difference of the hand-written gradient along v (2 evaluations)",
+            "hessian": "central differences of the hand-written gradient (2n evaluations)",
+            SPARSE: "central differences along each colour's seed (2 evaluations per colour)",
+            NESTED: "f with ad.outer.grad = ad.inner.grad = central differences (NumPy)",
+        }[operation]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from adbench.engine import memory
-from adbench.backends import SECOND_ORDER, Direction, PreparedCase, get_backend
+from adbench.backends import NESTED, SECOND_ORDER, Direction, PreparedCase, get_backend
 from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, time_block, timed_call
@@ -48,7 +48,10 @@ class CaseSpec:
 
 
 def direction(problem: Problem, operation: str, n: int, m: int, seed: int) -> Direction:
-    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream."""
+    """The deterministic v (JVP, HVP) or u (VJP) of a case: standard normal, its own stream (or the
+    problem's own HVP vector, where it declares one)."""
+    if operation == "hvp" and problem.hvp_vector is not None:
+        return Direction(v=np.asarray(problem.hvp_vector(n), np.float64))
     if operation in ("jvp", "hvp"):
         return Direction(v=problem._rng(seed, 2).standard_normal(n))
     if operation == "vjp":
@@ -103,8 +106,20 @@ def memory_estimate(spec: CaseSpec, problem: Problem | None = None) -> int | Non
     work, m = work_and_outputs(problem, spec.size, spec.seed)
     if work is None:
         return None
+    colours = _colours(spec, problem) if spec.operation == "sparse-jacobian" and problem.sparsity else None
     return get_backend(spec.backend).memory_estimate(
-        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size)
+        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size, colours)
+
+
+def _colours(spec: CaseSpec, problem: Problem) -> int | None:
+    """The compressed passes a sparse-jacobian case makes (its colouring, cheap beside the case), for the estimate."""
+    from adbench.sparsity import compression_for
+
+    if spec.mode not in ("forward", "reverse", "central"):
+        return None  # the hand-written baseline makes no passes
+    x = problem.inputs(spec.size, spec.seed)
+    return compression_for(problem, x, problem.constants(x, spec.seed),
+                           "forward" if spec.mode == "central" else spec.mode).n_colours
 
 
 def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | None, int | None]:
@@ -156,7 +171,16 @@ def warm_up_spec(spec: CaseSpec) -> CaseSpec | None:
 
 def warm_up(spec: CaseSpec) -> None:
     """Run another small case first, so ``spec``'s first call excludes the framework's one-time start
-    (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run."""
+    (XLA's client, torch.func's lazy imports) and keeps only its own trace, compile and run.
+
+    A nested case warms up on the perturbation-confusion probe (the same ``ad`` service, a tiny
+    function, and the correctness gate's verdict kept for the check): the other nested problem would
+    cost as much as the case itself."""
+    if spec.operation == NESTED and spec.mode != "manual":
+        from adbench.engine.confusion import confusion
+
+        confusion(get_backend(spec.backend), spec.mode, spec.dtype, spec.device)
+        return
     other = warm_up_spec(spec)
     if other is not None:
         build_case(other)[1].run()
@@ -179,17 +203,20 @@ def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
     t_build = time.perf_counter()
     problem, prepared, inputs = build_case(spec)
     answer: dict[str, Any] = {"build_s": time.perf_counter() - t_build, "call": prepared.label or None,
-                              "memory_estimate_bytes": estimate}
+                              "colours": prepared.colours, "memory_estimate_bytes": estimate}
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)
-    answer["f_first_call_s"], _ = timed_call(prepared.function, prepared.sync)
+    # A nested case has no f apart from its call (f is what differentiates): no f time, no time/f.
+    has_f = prepared.function is not None
+    answer["f_first_call_s"] = timed_call(prepared.function, prepared.sync)[0] if has_f else None
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
     if on_first_call is not None:
         on_first_call(answer["first_call_s"])
     answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
-    answer["f_number"], answer["f_per_call_s"] = _calibrated(prepared.function, prepared.sync)
+    # No f (a nested case): one call per f sample and no cost, so a visit takes no f samples.
+    answer["f_number"], answer["f_per_call_s"] = _calibrated(prepared.function, prepared.sync) if has_f else (1, 0.0)
     answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer, prepared
 
@@ -214,9 +241,11 @@ def rebuild(spec: CaseSpec, number: int, f_number: int,
     first, _ = timed_call(prepared.call, prepared.sync)
     if on_first_call is not None:
         on_first_call(first)
-    timed_call(prepared.function, prepared.sync)
     per_call = time_block(prepared.call, prepared.sync, number)
-    f_per_call = time_block(prepared.function, prepared.sync, f_number)
+    f_per_call = 0.0
+    if prepared.function is not None:  # a nested case has no f apart from its call
+        timed_call(prepared.function, prepared.sync)
+        f_per_call = time_block(prepared.function, prepared.sync, f_number)
     return {"build_s": build_s, "number": number, "f_number": f_number, "per_call_s": per_call,
             "f_per_call_s": f_per_call}, prepared
 
@@ -232,9 +261,11 @@ def visit(prepared: PreparedCase, number: int, f_number: int, samples: int, f_sa
         for _ in range(warm_calls):
             timed_call(prepared.call, prepared.sync)
         op = [time_block(prepared.call, prepared.sync, number) for _ in range(samples)]
-        for _ in range(f_warm_calls):
-            timed_call(prepared.function, prepared.sync)
-        fun = [time_block(prepared.function, prepared.sync, f_number) for _ in range(f_samples)]
+        fun = []
+        if prepared.function is not None:  # a nested case has no f apart from its call
+            for _ in range(f_warm_calls):
+                timed_call(prepared.function, prepared.sync)
+            fun = [time_block(prepared.function, prepared.sync, f_number) for _ in range(f_samples)]
     finally:
         if gc_was_enabled:
             gc.enable()

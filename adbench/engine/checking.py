@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adbench.backends import Direction, get_backend
+from adbench.backends import NESTED, Direction, get_backend
 from adbench.backends.numpy_baselines import FIRST_ORDER, central_differences, contract, directional_difference
 from adbench.problems import Problem
 
@@ -49,6 +49,14 @@ def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, 
     """
     x = np.asarray(x, np.float64)
     n = x.shape[0]
+    if operation == "sparse-jacobian":
+        return sparse_reference(problem, x, constants, max_entries)
+    if operation == NESTED:  # the same computation with hand-written derivatives
+        ref = problem.reference_nested(x, **constants)
+        if ref is not None:
+            return ref, "exact"
+        # A user's nested function: its own defaults, central differences at both levels, in float64.
+        return np.asarray(problem.function(x, np, **constants), np.float64), "approximate"
     if operation in FIRST_ORDER:
         J = problem.reference_jacobian(x, **constants)
         kind = "exact"
@@ -78,6 +86,25 @@ def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, 
     return (H + H.T) / 2, "approximate"
 
 
+def sparse_reference(problem: Problem, x: np.ndarray, constants: dict, max_entries: int) -> tuple[object, str]:
+    """The sparse Jacobian's reference as a SciPy matrix, built without the declared pattern (so that a wrong
+    pattern is caught): the hand-written sparse Jacobian or the problem's complex-step one, else float64
+    central differences of every column where they are affordable."""
+    import scipy.sparse
+
+    ref = problem.reference_sparse_jacobian(x, **constants)
+    if ref is not None:
+        return ref, "exact"
+    n = x.shape[0]
+    J = problem.reference_jacobian(x, **constants)
+    if J is not None:
+        return scipy.sparse.csr_matrix(np.reshape(J, (-1, n))), "exact"
+    if n * problem.n_outputs(n) > max_entries:
+        return None, "none"
+    J = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n))
+    return scipy.sparse.csr_matrix(np.reshape(J, (-1, n))), "approximate"
+
+
 def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
     """max |R' - R| / max |R|: one number per case, robust to entries that are exactly zero."""
     result = np.asarray(result, np.float64)
@@ -90,20 +117,32 @@ def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
 def check(spec: "CaseSpec", problem: Problem, result: np.ndarray, inputs: dict[str, Any]) -> dict[str, Any]:
     """The correctness gate's verdict on one result: rel_error, tolerance, and ``wrong`` if it fails."""
     out: dict[str, Any] = {"n_outputs": problem.n_outputs(spec.size)}
-    if not np.all(np.isfinite(result)):
-        bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))
+    sparse = spec.operation == "sparse-jacobian"  # a SciPy matrix: its stored values, and every entry's error
+    if not np.all(np.isfinite(result.data if sparse else result)):
+        values = result.data if sparse else result
+        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
         out.update(status="wrong", reference="none",
-                   error=f"result is not finite: {bad} of {np.size(result)} entries are NaN or inf")
+                   error=f"result is not finite: {bad} of {np.size(values)} entries are NaN or inf")
         return out
     ref, kind = reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
                           FD_REFERENCE_MAX_ENTRIES)
     out["reference"] = kind
-    if ref is None:
-        return out
-    err = relative_error(result, ref)
-    tol = tolerance(spec.dtype, kind, spec.backend)
-    out.update(rel_error=err, tolerance=tol)
-    if not err <= tol:
-        out.update(status="wrong", error=f"relative error {err:.2e} against the {kind} reference exceeds "
-                                         f"the {spec.dtype} tolerance {tol:.0e}")
+    if ref is not None:
+        if sparse:
+            from adbench.sparsity import relative_error as sparse_error
+
+            err = sparse_error(result, ref)
+        else:
+            err = relative_error(result, ref)
+        tol = tolerance(spec.dtype, kind, spec.backend)
+        out.update(rel_error=err, tolerance=tol)
+        if not err <= tol:
+            out.update(status="wrong", error=f"relative error {err:.2e} against the {kind} reference exceeds "
+                                             f"the {spec.dtype} tolerance {tol:.0e}")
+    if spec.operation == NESTED and spec.mode != "manual":  # the manual floor writes its derivatives out
+        from adbench.engine.confusion import confusion
+
+        reason = confusion(get_backend(spec.backend), spec.mode, spec.dtype, spec.device)
+        if reason:
+            out.update(status="wrong", error=reason + (f"; {out['error']}" if out.get("error") else ""))
     return out

@@ -110,6 +110,7 @@ class Built(Message):
     f_per_call_s: float
     build_s: float
     call: str | None = None
+    colours: int | None = None  # sparse-jacobian: the compressed passes per call
     first_call_s: float | None = None
     f_first_call_s: float | None = None
     peak_memory_bytes: int | None = None

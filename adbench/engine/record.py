@@ -18,7 +18,8 @@ NOT_RUN = FAILED + ("skipped",)  # no time to draw
 STATUS_MEANING = {
     "ok": "ran, and its result matches the reference within the tolerance",
     "wrong": "ran and was timed, but its result is not finite or differs from the reference by more "
-             "than the tolerance: shown, never ranked",
+             "than the tolerance (or, for a nested case, its backend and composition failed the "
+             "perturbation-confusion probe): shown, never ranked",
     "error": "raised an exception (the message is kept), or its worker process died",
     "timeout": "a visit (or the build after its first call) ran longer than --timeout; its worker was replaced",
     "compile-timeout": "its first call (trace, compile, run) ran longer than --compile-timeout; its worker "
@@ -72,7 +73,7 @@ class CaseResult:
     size: int = column("Int64", "the input size n of the case")
     n_inputs: int = column("Int64", "n")
     n_outputs: int = column("Int64", "m (1 for a scalar)")
-    operation: str = column("string", "jacobian, jvp, vjp, hvp or hessian")
+    operation: str = column("string", "jacobian, jvp, vjp, hvp, hessian, sparse-jacobian or nested")
     backend: str = column("string", "adbench backend")
     framework: str = column("string", "the framework behind it (numpy for the baselines)")
     mode: str = column("string", "forward/reverse, a composition (forward-over-reverse...), manual or central")
@@ -80,6 +81,8 @@ class CaseResult:
     dtype: str = column("string", "float32 or float64")
     device: str = column("string", "cpu or cuda")
     chunk_size: int = column("Int64", "basis vectors per vectorised pass; empty when not chunked")
+    colours: int = column("Int64", "sparse-jacobian: colours of the colouring, i.e. compressed passes per call "
+                                   "(JVPs forward, VJPs reverse, difference pairs central)")
     replicate: int = column("Int64", "0; k for the k-th copy of a case measured in workers of its own "
                                      "(--replicates, an A/A check)", default=0)
     threads: int = column("Int64", "threads every framework was given")
@@ -143,7 +146,7 @@ class CaseResult:
     # -- building it up ---------------------------------------------------------------------------
     def built(self, answer: dict[str, Any]) -> None:
         """A first build's answer (the fields of a ``Built`` message)."""
-        for key in ("call", "number", "n_outputs", "first_call_s", "f_first_call_s", "peak_memory_bytes",
+        for key in ("call", "colours", "number", "n_outputs", "first_call_s", "f_first_call_s", "peak_memory_bytes",
                     "memory_estimate_bytes", "build_s", "rel_error", "tolerance", "reference"):
             if answer.get(key) is not None:
                 setattr(self, key, answer[key])

@@ -385,8 +385,10 @@ class CaseState:
         # f needs less: it only gives time/f, and two samples a visit (one preempted) still leave a fair minimum.
         f_samples = int(min(MAX_SAMPLES_PER_VISIT, max(min(2, _least_samples(f_sample_s)),
                                                        round(settings.f_visit_s / f_sample_s))))
+        if not self.f_per_call_s:  # no f to time (a nested case: f is what differentiates)
+            f_samples = 0
         warm = 0 if self.per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / max(self.per_call_s, 1e-9)))
-        f_warm = 0 if self.f_per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / 2 / max(self.f_per_call_s, 1e-9)))
+        f_warm = 0 if not f_samples or self.f_per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / 2 / max(self.f_per_call_s, 1e-9)))
         return protocol.Visit(self.index, samples, f_samples, min(warm, 100_000), min(f_warm, 100_000))
 
     def least_visits(self, settings: RunSettings) -> int:

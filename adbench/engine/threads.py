@@ -6,8 +6,10 @@ import os
 
 from adbench.engine.environment import usable_cpus
 
-# Read by OpenBLAS/MKL (NumPy, autograd), OpenMP (torch's intra-op pool) when their libraries load.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# Read by OpenBLAS/MKL (NumPy, autograd), OpenMP (torch's intra-op pool, oneDNN) when their libraries
+# load, and by TensorFlow when its runtime starts (its intra- and inter-op pools).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 DEFAULT_THREADS = 1
 
 
@@ -26,6 +28,9 @@ def worker_environment(threads: int, base: dict[str, str] | None = None, device:
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
         env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
         env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(compile_cache, "inductor")
+        # mx.compile on a CPU builds C++ kernels with g++ and keeps them under the temporary folder
+        # (<TMPDIR>/mlx/<version>/cpu), across processes: there, the run's own.
+        env["TMPDIR"] = compile_cache
     # Full float32 matmuls for every framework: XLA's default on a recent NVIDIA GPU is TF32 (a
     # 10-bit mantissa, ~1e-3 relative error), torch's is full float32. Set unless the user set it.
     env.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
@@ -34,6 +39,10 @@ def worker_environment(threads: int, base: dict[str, str] | None = None, device:
         env["JAX_PLATFORMS"] = "cpu"
     for var in THREAD_VARIABLES:
         env[var] = str(threads)
+    # TensorFlow's C++ INFO and WARNING lines (XLA's "Compiled cluster", oneDNN notes) stay out of the
+    # stderr a dead worker's error quotes; a CUDA build takes GPU memory as it needs it, not all at start.
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     if threads == 1:
         # XLA's CPU client sizes its pool from the affinity mask; this also keeps Eigen's
         # intra-op parallelism off so one thread really means one.

@@ -44,6 +44,9 @@ class Problem:
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
+    # False: left out of a plain (and --quick) `compare`, whose minute it would not fit; run by name or
+    # with --full (at ``run_sizes`` when named).
+    plain_run: bool = True
     # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
     presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
@@ -51,11 +54,36 @@ class Problem:
     # Axes of array constants that may differ from the generated ones when a caller overrides
     # them (gmm's data may have any number of points N: {"data": (0,)}); all others must match.
     variable_axes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # A problem with presets whose shape the caller's constants can define instead (gmm: D from
+    # `data`, then K from len(x)): the constants that define it, and custom_constants(x, given),
+    # which returns every constant from the given ones (defaults for the rest) or raises a
+    # ValueError naming the constant that does not fit len(x). Used when the caller gives all
+    # of shape_constants, and required at a size that is not a preset.
+    shape_constants: tuple[str, ...] = ()
+    custom_constants: Callable[[np.ndarray, Mapping[str, Any]], dict[str, Any]] | None = None
     manual_jacobian: Callable[..., np.ndarray] | None = None
     # Scalar problems: the closed-form Hessian (n x n, float64), where there is one, and its
     # product with a vector without forming it (manual_hvp(x, v, **constants)), where cheaper.
     manual_hessian: Callable[..., np.ndarray] | None = None
     manual_hvp: Callable[..., np.ndarray] | None = None
+    # -- sparse Jacobians (the sparse-jacobian operation) --
+    # The declared pattern: sparsity(n, **constants) -> an m x n SciPy sparse matrix or boolean array whose
+    # nonzeros cover every entry of J that can be nonzero (see adbench.sparsity).
+    sparsity: Callable[..., Any] | None = None
+    # The hand-written sparse Jacobian: its values (x, **constants) in the order of its own
+    # manual_sparse_structure(n, **constants) -> (rows, cols), independent of the declared pattern.
+    manual_sparse_jacobian: Callable[..., np.ndarray] | None = None
+    manual_sparse_structure: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    # A float64 reference Jacobian that is not hand-written (ht: complex-step), as a SciPy sparse matrix; the
+    # correctness gate's reference where the problem has no manual Jacobian. The manual baseline never runs it.
+    reference_sparse: Callable[..., Any] | None = None
+    # n -> the v of the problem's HVP cases, where one v means something (kmeans: ones, and since its H
+    # is diagonal, H v is that diagonal); None: a standard normal v, like every JVP's.
+    hvp_vector: Callable[[int], np.ndarray] | None = None
+    # A function that differentiates inside itself (it asks for the ``ad`` service): the whole
+    # computation with its derivatives written out, manual_nested(x, **constants). It is the float64
+    # reference of the ``nested`` operation and the ``manual`` baseline's floor.
+    manual_nested: Callable[..., np.ndarray] | None = None
     # Elements in the largest intermediate of one evaluation; drives the memory estimate.
     work_size: Callable[[int], int] = lambda n: n
     theory: str = ""
@@ -83,13 +111,17 @@ class Problem:
         """``n = 1000``, or the preset's meaning: ``D=2,K=5 (n = 30)``."""
         return f"{self.presets[n]} (n = {n})" if n in self.presets else f"n = {n}"
 
-    def check_size(self, n: int) -> None:
+    def check_size(self, n: int, custom: bool = False) -> None:
+        """A valid size: any positive n, or a preset's. ``custom``: also any n whose shape the caller's
+        constants may define (``shape_constants``; ``constants()`` then checks that they do)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"size must be a positive integer, not {n!r}")
-        if self.presets and n not in self.presets:
-            choices = ", ".join(f"{k} ({v})" for k, v in self.presets.items())
+        if self.presets and n not in self.presets and not (custom and self.custom_constants):
             raise ValueError(f"problem {self.name!r} takes the sizes of its presets only, not {n}; "
-                             f"valid choices: {choices}")
+                             f"valid choices: {self._preset_choices()}")
+
+    def _preset_choices(self) -> str:
+        return ", ".join(f"{k} ({v})" for k, v in self.presets.items())
 
     # -- inputs -------------------------------------------------------------------------------
     def _rng(self, seed: int, stream: int) -> np.random.Generator:
@@ -110,6 +142,8 @@ class Problem:
         from deep inside a framework.
         """
         x = np.asarray(x, dtype=np.float64)
+        if self.custom_constants and (x.shape[0] not in self.presets or set(self.shape_constants) <= set(overrides)):
+            return self._custom(x, overrides)
         rng = self._rng(seed, 1)
         made = self.make_constants(x, rng, seed) if self.constants_take_seed else self.make_constants(x, rng)
         unknown = set(overrides) - set(made)
@@ -117,6 +151,23 @@ class Problem:
             raise UnknownChoiceError(f"constant of problem {self.name!r}", sorted(unknown)[0], made)
         for key, value in overrides.items():
             made[key] = _checked_constant(self.name, key, value, made[key], len(x), self.variable_axes.get(key, ()))
+        return made
+
+    def _custom(self, x: np.ndarray, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The constants of a shape the caller's define (``custom_constants``), checked by name."""
+        missing = [k for k in self.shape_constants if k not in given]
+        if missing:
+            needs = " and ".join(repr(k) for k in self.shape_constants)
+            raise ValueError(f"problem {self.name!r} at n = {len(x)}, which is not one of its presets "
+                             f"({self._preset_choices()}), needs the constant {missing[0]!r} to define its shape: "
+                             f"give {needs}")
+        for key, value in given.items():
+            if np.iscomplexobj(value):
+                raise ValueError(f"constant {key!r} of problem {self.name!r} must be real, not complex")
+        made = self.custom_constants(x, given)
+        unknown = set(given) - set(made)
+        if unknown:
+            raise UnknownChoiceError(f"constant of problem {self.name!r}", sorted(unknown)[0], made)
         return made
 
     def check_input(self, x: np.ndarray) -> None:
@@ -127,9 +178,16 @@ class Problem:
             raise ValueError(
                 f"problem {self.name!r} takes a 1-D input vector; got an array of shape {x.shape}"
             )
-        self.check_size(x.shape[0])
+        self.check_size(x.shape[0], custom=True)
 
     # -- shapes ---------------------------------------------------------------------------------
+    @property
+    def nested(self) -> bool:
+        """True when f differentiates inside itself (asks for ``ad``): its one operation is ``nested``."""
+        from adbench.services import requested
+
+        return "ad" in requested(self.function)
+
     def is_scalar(self, n: int) -> bool:
         """True when f returns a scalar at size ``n``."""
         return self.probe_shape(n) == () if self.probe_shape else self.scalar_output
@@ -147,11 +205,33 @@ class Problem:
 
     # -- the golden references ------------------------------------------------------------------
     def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
-        """The hand-written Jacobian in float64, or ``None`` where the problem has none."""
+        """The hand-written Jacobian in float64 (else the problem's non-AD sparse reference, densified), or
+        ``None`` where the problem has neither."""
         if self.manual_jacobian is None:
-            return None
+            sparse = self.reference_sparse_jacobian(x, **constants)
+            return None if sparse is None else np.asarray(sparse.toarray(), dtype=np.float64)
         x, consts = _float64(x, constants)
         return np.asarray(self.manual_jacobian(x, **consts), dtype=np.float64)
+
+    def reference_sparse_jacobian(self, x: np.ndarray, **constants: Any) -> Any:
+        """The float64 reference as a SciPy CSR matrix, built without the declared pattern: the hand-written
+        sparse Jacobian on its own structure, else ``reference_sparse``; ``None`` where there is neither."""
+        x, consts = _float64(x, constants)
+        if self.manual_sparse_jacobian is not None:
+            import scipy.sparse
+
+            rows, cols = self.manual_sparse_structure(x.shape[0], **consts)
+            values = np.asarray(self.manual_sparse_jacobian(x, **consts), dtype=np.float64)
+            shape = (self.n_outputs(x.shape[0]), x.shape[0])
+            return scipy.sparse.csr_matrix((values, (rows, cols)), shape=shape)
+        if self.reference_sparse is not None:
+            return self.reference_sparse(x, **consts).tocsr()
+        return None
+
+    @property
+    def has_sparsity(self) -> bool:
+        """True where the problem declares its Jacobian's sparsity pattern."""
+        return self.sparsity is not None
 
     def reference_hvp(self, x: np.ndarray, v: np.ndarray, **constants: Any) -> np.ndarray | None:
         """H v in float64 from the closed form: without forming H where the problem says how."""
@@ -161,6 +241,13 @@ class Problem:
             return np.asarray(self.manual_hvp(x, v, **consts), dtype=np.float64)
         H = self.reference_hessian(x, **constants)
         return None if H is None else H @ v
+
+    def reference_nested(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
+        """The nested computation's result in float64 with hand-written derivatives, or ``None``."""
+        if self.manual_nested is None:
+            return None
+        x, consts = _float64(x, constants)
+        return np.asarray(self.manual_nested(x, **consts), dtype=np.float64)
 
     def reference_hessian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The closed-form Hessian in float64, or ``None`` where the problem has none."""
@@ -219,7 +306,7 @@ def get_problem(problem: str | Problem | Function) -> Problem:
     if isinstance(problem, str) and ":" in problem:
         # A user's MODULE:FUNCTION; worker processes rebuild user problems from this name.
         f, constants = import_function(problem)
-        return problem_from_function(f, name=problem, constants=constants)
+        return problem_from_function(f, name=problem, constants=constants, sparsity=module_sparsity(problem))
     raise UnknownChoiceError("problem", problem, _REGISTRY)
 
 
@@ -241,6 +328,7 @@ def problem_from_function(
     *,
     sizes: tuple[int, ...] = (10, 100, 1000),
     constants: ConstantsSource = None,
+    sparsity: Any = None,
 ) -> Problem:
     """Wrap a user's ``f(x, xp, **constants)`` as a Problem.
 
@@ -251,6 +339,11 @@ def problem_from_function(
     it is asked about (in ``adbench compare``, inside the guarded worker). There is no
     hand-written Jacobian, so the ``manual`` baseline skips it and results are checked against
     float64 central differences.
+
+    ``sparsity`` declares J's pattern for the ``sparse-jacobian`` operation: an m x n SciPy sparse matrix or
+    boolean array (for one n), or a function ``sparsity(n, **constants)`` returning one. Its nonzeros must
+    cover every entry that can be nonzero; a pattern that misses one makes the case ``wrong`` against the
+    (pattern-free) differenced reference.
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
     if constants is not None and not callable(constants) and not isinstance(constants, Mapping):
@@ -286,10 +379,19 @@ def problem_from_function(
         shape = probe_shape(n)
         return int(np.prod(shape)) if shape else 1
 
+    declared = None
+    if sparsity is not None:
+        declared = sparsity if callable(sparsity) else (lambda n, **_: sparsity)
+
+        def declared_with_constants(n: int, **consts: Any) -> Any:  # a user's sparsity takes what it names
+            keep = _accepted_constants(sparsity, list(consts)) if callable(sparsity) else []
+            return declared(n, **{k: consts[k] for k in keep or []})
+
     return Problem(
         name=label,
         function=f,
         description=f"user function {label}",
+        sparsity=declared_with_constants if declared is not None else None,
         output_size=output_size,
         sizes=tuple(sizes),
         quick_sizes=tuple(sizes)[:2],
@@ -298,6 +400,16 @@ def problem_from_function(
         constants_take_seed=True,
         probe_shape=probe_shape,
     )
+
+
+def module_sparsity(spec: str) -> Any:
+    """The ``sparsity(n, **constants)`` found next to ``MODULE:FUNCTION``'s function, or None."""
+    import_function(spec)
+    found = getattr(_IMPORTED.get(spec), "sparsity", None)
+    return found if callable(found) else None
+
+
+_IMPORTED: dict[str, Any] = {}  # MODULE:FUNCTION -> its module, for what lives next to the function
 
 
 @functools.lru_cache(maxsize=None)
@@ -344,6 +456,7 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
         raise ValueError(f"module {module_name!r} has no function {attr!r}") from None
     if not callable(f):
         raise ValueError(f"{spec!r} is not callable")
+    _IMPORTED[spec] = module
     constants = getattr(module, "constants", None)
     if constants is not None and not callable(constants):
         raise ValueError(f"{module_name}.constants must be a function constants(n, seed) returning a dict")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.services import python_loop
 
 B = 14  # ADBench's b: the width of every layer and of the sequence's symbols
 
@@ -25,30 +26,43 @@ def _sigmoid(v, xp):
     return 1.0 / (1.0 + xp.exp(-v))
 
 
-def lstm(x, xp, state, sequence):
+def lstm(x, xp, state, sequence, loop=python_loop):
     """ADBench's PyTorch lstm_objective(main_params, extra_params, state, sequence).
 
-    Rows are taken as ``a[i, :]``: the standard leaves ``a[i]`` on a 2-D array unspecified.
+    The sequence is the ``loop`` service's: on JAX a scan (unrolled, XLA's compile grew faster than
+    linearly with c: at l=2 the gradient's first call took 7.4 s at c=16 and 37 s at c=32, the HVP's
+    95 s and over 10 minutes; with the scan 0.8-1.5 s at any c, ADBench's 1024 included), elsewhere a
+    Python loop as native code writes it. The
+    layers, a handful, are a Python loop inside each step; the three sigmoid gates are computed in one
+    pass. The standard has no logistic function, so the sigmoid is 1 / (1 + exp(-v)): four operations
+    where PyTorch's native code calls one fused torch.sigmoid, which is all of the gap to it in eager
+    torch (f 1.2-1.3x, gradient 1.3-1.5x; with torch.sigmoid substituted, equal). Rows are taken as
+    ``a[i, :]``: the standard leaves ``a[i]`` on a 2-D array unspecified.
     """
     layers, b = state.shape[0] // 2, sequence.shape[1]
     main = xp.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
     extra = xp.reshape(x[8 * layers * b:], (3, b))
-    hidden = [state[2 * j, :] for j in range(layers)]
-    cell = [state[2 * j + 1, :] for j in range(layers)]
-    total = xp.zeros_like(extra[0, :])  # a vector: scaled by 1/count at the end, never a 0-d result
-    for t in range(sequence.shape[0] - 1):
+
+    def step(t, carry):
+        hidden, cell, total = carry
         v = sequence[t, :] * extra[0, :]
+        hidden_out, cell_out = [], []
         for j in range(layers):
             gates = xp.concat([v, hidden[j], v, hidden[j]]) * main[2 * j, :] + main[2 * j + 1, :]
             sig = _sigmoid(gates[:3 * b], xp)  # forget, input and output gates in one pass
             forget, ingate, outgate = sig[:b], sig[b:2 * b], sig[2 * b:]
             change = xp.tanh(gates[3 * b:])
-            cell[j] = cell[j] * forget + ingate * change
-            hidden[j] = outgate * xp.tanh(cell[j])
-            v = hidden[j]
+            c = cell[j] * forget + ingate * change
+            v = outgate * xp.tanh(c)
+            hidden_out.append(v)
+            cell_out.append(c)
         ypred = v * extra[1, :] + extra[2, :]
         ynorm = ypred - xp.log(2 + xp.sum(xp.exp(ypred)))  # ADBench's sum(exp(ypred), 2): start at 2
-        total = total + sequence[t + 1, :] * ynorm
+        return tuple(hidden_out), tuple(cell_out), total + sequence[t + 1, :] * ynorm
+
+    init = (tuple(state[2 * j, :] for j in range(layers)), tuple(state[2 * j + 1, :] for j in range(layers)),
+            xp.zeros_like(extra[0, :]))  # total: a vector, scaled by 1/count at the end, never a 0-d result
+    _, _, total = loop(step, init, sequence.shape[0] - 1)
     return xp.sum(total * (-1.0 / ((sequence.shape[0] - 1) * b)))
 
 
@@ -118,6 +132,22 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     return {"state": rng.random((2 * layers, B)), "sequence": rng.integers(0, 2, (c, B)).astype(np.float64)}
 
 
+def _custom_constants(x: np.ndarray, given: dict) -> dict:
+    """lstm on the caller's state and sequence: l and b from the state (2l x b), len(x) = 8 l b + 3 b."""
+    state, sequence = np.asarray(given["state"]), np.asarray(given["sequence"])
+    if state.ndim != 2 or state.shape[0] % 2 or 0 in state.shape:
+        raise ValueError(f"constant 'state' of problem 'lstm' must be a 2l x b array (the hidden and cell rows "
+                         f"of l layers of width b), not shape {state.shape}")
+    layers, b = state.shape[0] // 2, state.shape[1]
+    if sequence.ndim != 2 or sequence.shape[1] != b or sequence.shape[0] < 2:
+        raise ValueError(f"constant 'sequence' of problem 'lstm' must be a c x b array of c >= 2 symbols of the "
+                         f"state's width b = {b}, not shape {sequence.shape}")
+    if x.shape[0] != 8 * layers * b + 3 * b:
+        raise ValueError(f"problem 'lstm' with constant 'state' of shape {state.shape} (l = {layers} layers of "
+                         f"width b = {b}) takes len(x) = 8 l b + 3 b = {8 * layers * b + 3 * b}, not {x.shape[0]}")
+    return {"state": state.astype(np.float64), "sequence": sequence.astype(np.float64)}
+
+
 register(Problem(
     name="lstm",
     function=lstm,
@@ -131,6 +161,9 @@ register(Problem(
     make_input=_make_input,
     make_constants=_make_constants,
     variable_axes={"sequence": (0,)},
+    # Any l, b and c on the caller's state and sequence (len(x) = 8 l b + 3 b).
+    shape_constants=("state", "sequence"),
+    custom_constants=_custom_constants,
     manual_jacobian=lstm_jacobian,
     # The sequence (c, b) is the largest array one evaluation touches; each step's are 4b long.
     work_size=lambda n: SHAPES[n][1] * B if n in SHAPES else n,

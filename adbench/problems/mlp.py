@@ -41,15 +41,17 @@ def _unpack(x, xp, d: int, c: int):
 
 
 def mlp(x, xp, inputs, targets):
+    """Softmax cross-entropy as the mean of logsumexp(z) - <t, z>, the log-sum-exp with a max shift: the
+    standard has no logsumexp or log_softmax, and differentiating through the max is all of the gap to
+    native code's fused cross-entropy (gradient 1.3-1.4x torch's F.cross_entropy, 1.05-1.2x JAX's
+    log_softmax; with torch.logsumexp substituted, equal)."""
     W1, b1, W2, b2, W3, b3 = _unpack(x, xp, inputs.shape[1], targets.shape[1])
     a1 = xp.tanh(inputs @ W1 + b1)
     a2 = xp.tanh(a1 @ W2 + b2)
     z = a2 @ W3 + b3
     mx = xp.max(z, axis=1, keepdims=True)
     lse = xp.log(xp.sum(xp.exp(z - mx), axis=1)) + mx[:, 0]
-    # Scale the per-example vector, not the 0-d sum, by 1/B (torch.func.jacfwd promotes a 0-d float32
-    # tensor times a Python float to float64).
-    return xp.sum((lse - xp.sum(targets * z, axis=1)) * (1.0 / inputs.shape[0]))
+    return xp.mean(lse - xp.sum(targets * z, axis=1))
 
 
 def mlp_jacobian(x, inputs, targets):

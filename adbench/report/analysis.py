@@ -19,7 +19,8 @@ from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_ser
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 # An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).
 HVP_BAND = (1.0, 5.0)
-OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian"}
+OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian",
+                    "sparse-jacobian": "sparse Jacobian (compressed passes)", "nested": "nested"}
 NO_INTERVALS = "no winner named: this set records no intervals"
 
 
@@ -289,7 +290,10 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     floor = ok_rows(rows)
     floor = floor[(floor["backend"] == "manual") & (floor["size"] == h.size)]["time_s"]
     h.floor = float(floor.min()) if len(floor) else None
-    h.theory_text = "theory: " + fmt.theory_words(operation, h.size, h.m) if operation in OPERATION_TITLES else ""
+    colours = ({str(r["mode"]): int(r["colours"]) for _, r in at.dropna(subset=["colours"]).iterrows()}
+               if "colours" in at else None)  # sparse-jacobian: passes per mode, beside the theory
+    h.theory_text = ("theory: " + fmt.theory_words(operation, h.size, h.m, colours)
+                     if operation in OPERATION_TITLES else "")
     # Modes.
     if at["mode"].nunique() >= 2:
         first, second = fmt.best_pair(at, "mode")

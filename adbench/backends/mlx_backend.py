@@ -1,0 +1,176 @@
+"""MLX: ``mx.grad``, ``mx.jvp``, ``mx.vjp`` and ``mx.vmap`` over the basis for Jacobians (``mlx``), and the
+same under ``mx.compile`` (``mlx-compile``)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.xp import namespace
+
+
+def derivative(mx, f, operation: str, mode: str, n: int, m: int, scalar: bool):
+    """The MLX transform of ``f(x, consts)`` computing ``operation`` in ``mode``, and its label.
+
+    Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians and
+    Hessians. ``n`` and ``m`` size the bases that ``mx.vmap`` pushes through (MLX has no jacfwd or
+    jacrev); a scalar f's reverse-mode Jacobian is its gradient (``mx.grad``).
+    """
+
+    def jvp(g, x, v):
+        return mx.jvp(g, [x], [v])[1][0]
+
+    def vjp(g, x, u):
+        return mx.vjp(g, [x], [u])[1][0]
+
+    def jacfwd(g, x):
+        cols = mx.vmap(lambda t: jvp(g, x, t))(mx.eye(n, dtype=x.dtype))
+        return mx.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jax.jacfwd
+
+    def jacrev(g, x, rows):
+        return mx.vmap(lambda u: vjp(g, x, u))(mx.eye(rows, dtype=x.dtype))
+
+    def of(c):
+        return lambda y: f(y, c)
+
+    if operation == "jacobian":
+        if mode == "forward":
+            return (lambda x, _, c: jacfwd(of(c), x)), "mx.vmap(mx.jvp(f))"
+        if scalar:
+            return (lambda x, _, c: mx.grad(of(c))(x)), "mx.grad(f)"
+        return (lambda x, _, c: jacrev(of(c), x, m)), "mx.vmap(mx.vjp(f))"
+    if operation == "jvp":
+        return (lambda x, v, c: jvp(of(c), x, v)), "mx.jvp(f)"
+    if operation == "vjp":
+        return (lambda x, u, c: vjp(of(c), x, u)), "mx.vjp(f)"
+    if operation == "hvp":
+        return {
+            "forward-over-reverse": (lambda x, v, c: jvp(mx.grad(of(c)), x, v), "mx.jvp(mx.grad(f))"),
+            "reverse-over-reverse": (lambda x, v, c: vjp(mx.grad(of(c)), x, v), "mx.vjp(mx.grad(f))"),
+            "reverse-over-forward": (lambda x, v, c: mx.grad(lambda y: jvp(of(c), y, v))(x), "mx.grad(mx.jvp(f))"),
+            # H v one entry at a time: n forward passes over a forward pass.
+            "forward-over-forward": (lambda x, v, c: jacfwd(lambda y: jvp(of(c), y, v), x),
+                                     "mx.vmap(mx.jvp(mx.jvp(f)))"),
+        }[mode]
+    outer, inner = mode.split("-over-")
+    first_order, inner_label = {"reverse": (lambda c: mx.grad(of(c)), "mx.grad(f)"),
+                                "forward": (lambda c: lambda y: jacfwd(of(c), y), "mx.vmap(mx.jvp(f))")}[inner]
+    if outer == "reverse":
+        return (lambda x, _, c: jacrev(first_order(c), x, n)), f"mx.vmap(mx.vjp({inner_label}))"
+    return (lambda x, _, c: jacfwd(first_order(c), x)), f"mx.vmap(mx.jvp({inner_label}))"
+
+
+@functools.cache
+def float64_shortfall(mx) -> str | None:
+    """Why MLX's float64 is not float64 here, or None: on its CPU (0.32) sin, cos and exp of a
+    float64 array come back accurate to float32 only (errors of 1e-7, 9e-8, 3e-7 relative to
+    max(|value|, 1) on [0.1, 3]), which the float64 correctness gate (1e-8) fails; log, tanh and
+    sqrt are float64-accurate. Probed, so a release that fixes it passes."""
+    x = np.linspace(0.1, 3.0, 64)
+    worst = {}
+    for name in ("sin", "cos", "exp", "log", "tanh", "sqrt"):
+        got = np.array(getattr(mx, name)(mx.array(x, dtype=mx.float64)), dtype=np.float64)
+        want = getattr(np, name)(x)
+        worst[name] = float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1.0)))
+    bad = {k: v for k, v in worst.items() if v > 1e-13}
+    if not bad:
+        return None
+    listed = ", ".join(f"{k} {v:.0e}" for k, v in bad.items())
+    return (f"backend 'mlx' refuses float64: MLX {mx.__version__} computes float64 {', '.join(bad)} to about "
+            f"float32 accuracy on this CPU (largest relative error against NumPy: {listed}); run it in float32")
+
+
+def linked_blas() -> list[str]:
+    """The BLAS and LAPACK libraries this process has mapped (MLX's Linux wheel brings its own)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/" in line}
+    except OSError:
+        return []
+    return sorted({p.rsplit("/", 1)[-1] for p in paths if "mlx" in p and ("blas" in p or "lapack" in p)})
+
+
+class MlxBackend(Backend):
+    name = "mlx"
+    framework = "mlx"
+    description = "mx.grad, mx.jvp, mx.vjp, and mx.vmap of JVPs/VJPs over the basis for Jacobians; their compositions"
+    label = "MLX"
+    # Okabe-Ito's eight colours are taken; a brown (matplotlib's tab:brown) no other backend uses.
+    colour = "#8C564B"
+    order = 45
+    operations = EVERY_MODE
+    # mx.vmap has no chunk size, and a Python loop of vmapped chunks is not how MLX users chunk.
+    chunkable = False
+    # Linux builds run on the CPU (mlx[cpu]) or CUDA (mlx[cuda]); Metal is macOS's. adbench's device
+    # axis is cpu/cuda and only the CPU build is tested here, so cases run on the CPU.
+    devices = ("cpu",)
+    compiled = False
+
+    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
+        if chunk_size is not None and mode in self.modes_for(operation):
+            return f"backend {self.name!r} does not chunk: mx.vmap has no chunk size"
+        return super().supports(problem, operation, mode, n, chunk_size, device)
+
+    def load(self, threads=None):
+        # MLX's CPU kernels run on its stream's one thread; it has no thread-count setting.
+        import mlx.core as mx
+
+        mx.set_default_device(mx.cpu)  # on macOS the default is the Metal GPU
+        return mx
+
+    def preload(self):
+        namespace("mlx")
+
+    def build_info(self):
+        mx = self.load()
+        info = {"default_device": str(mx.default_device()), "metal_available": mx.metal.is_available(),
+                "cuda_available": mx.cuda.is_available(), "blas": linked_blas(),
+                "cpu_threads": "one per stream (no setting)", "matmul_precision": "highest",
+                "float64": float64_shortfall(mx) or "float64-accurate"}
+        return info
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        mx = self.load()
+        if dtype == "float64" and float64_shortfall(mx):
+            raise ValueError(float64_shortfall(mx))
+        xp = namespace("mlx")
+
+        def array(a: np.ndarray):
+            # mx.array converts float64 NumPy arrays to float32 unless told the dtype.
+            return mx.array(a, dtype=getattr(mx, str(float_dtype(a, dtype))))
+
+        xm = array(x)
+        arrays = {k: array(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
+        # Python numbers (control_loop's k) are closed over: mx.compile unrolls the loop they count.
+        static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
+        vec = direction.v if direction.v is not None else direction.u
+        dm = array(np.asarray(vec)) if vec is not None else None
+
+        def f(v, c):
+            return problem.function(v, xp, **c, **static)
+
+        n = x.shape[0]
+        op, label = derivative(mx, f, operation, mode, n, problem.n_outputs(n), problem.is_scalar(n))
+        fun = f
+        if self.compiled:
+            # The first call traces and compiles; later calls with the same shapes reuse it.
+            op, fun, label = mx.compile(op), mx.compile(f), f"mx.compile({label})"
+        # MLX is lazy: a call builds a graph and mx.eval computes it, as block_until_ready for JAX.
+        return PreparedCase(call=lambda: op(xm, dm, arrays), function=lambda: fun(xm, arrays), sync=mx.eval,
+                            to_numpy=lambda a: np.array(a, copy=True), label=label)
+
+
+class MlxCompileBackend(MlxBackend):
+    name = "mlx-compile"
+    description = "the same transforms under mx.compile; the first call traces and compiles"
+    label = "MLX (mx.compile)"
+    colour = "#C49C94"  # a lighter brown beside mlx's
+    order = 46
+    compiled = True
+    # Over the default grid its first calls (g++ builds of the generated kernels) sum to 62 s and its
+    # cases take 86 s of the run (results/reference/tensorflow-mlx.csv): asked for by name. Plain mlx
+    # (first calls 1.6 s, 12 s of the run, most of it tall's reverse Jacobian) is in a plain compare.
+    default = False

@@ -1,0 +1,287 @@
+"""TensorFlow: ``tf.GradientTape`` and ``tf.autodiff.ForwardAccumulator`` inside ``tf.function`` (``tensorflow``),
+and the same compiled by XLA (``tensorflow-xla``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import numpy as np
+
+from adbench.backends._base import EVERY_MODE, Backend, Direction, PreparedCase, float_dtype
+from adbench.xp import namespace
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """File descriptor 2 pointed at /dev/null: TensorFlow's C++ libraries print their oneDNN and absl
+    banners while they load, before TF_CPP_MIN_LOG_LEVEL is read, and only ``TF_ENABLE_ONEDNN_OPTS=0``
+    (a slower build path) would silence them otherwise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow(threads: int | None = None):
+    """``tensorflow``, imported quietly, its thread pools set before its runtime starts.
+
+    Workers get TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS from adbench.engine.threads; here
+    ``threads`` also reaches ``tf.config.threading``, which is what ``build_info`` reads back.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++ INFO and WARNING lines (XLA's "Compiled cluster")
+        with _stderr_silenced():
+            import tensorflow  # noqa: F401
+    import tensorflow as tf
+
+    # Python-side warnings (a pfor fallback, AutoGraph's notes) would land in a dead worker's error.
+    tf.get_logger().setLevel("ERROR")
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # the runtime has started (an earlier case): its pools stay as they are
+            pass
+    # Full float32 matmuls, as every framework's workers are asked for: TF's GPU default is TF32.
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    return tf
+
+
+def forget_forward_mode_traces() -> None:
+    """Empty ForwardAccumulator's process-wide cache of per-op JVP functions (and its trace counts).
+
+    TensorFlow traces each op's JVP once per shape and reuses it in every later function, XLA or not,
+    and after 32 traces of one op it switches to shape-relaxed ones. A case would then depend on the
+    cases its worker ran before: under jit_compile=True the JVP of a slice's gradient fails
+    (XlaDynamicUpdateSlice has no gradient) unless a plain tf.function traced it first. Emptied per
+    case, every case sees a fresh process's TensorFlow, as torch-compile resets Dynamo per case.
+    """
+    from tensorflow.python.eager import forwardprop
+
+    cache = getattr(forwardprop, "_jvp_function_cache", None)
+    if cache is not None:
+        cache.clear()
+    getattr(forwardprop, "_TRACE_COUNT", {}).clear()
+
+
+def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+    """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)``, and its label.
+
+    The computation takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
+    and Hessians. Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
+    ``scalar``: f returns a scalar, whose reverse-mode Jacobian is its gradient (``tape.gradient``).
+    """
+    zero = tf.UnconnectedGradients.ZERO  # an output that does not depend on x has a zero derivative
+
+    def grad(g, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = g(x)
+        return tape.gradient(y, x, unconnected_gradients=zero)
+
+    def vjp(g, x, u):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = g(x)
+        return tape.gradient(y, x, output_gradients=u, unconnected_gradients=zero)
+
+    def jvp(g, x, v):
+        with tf.autodiff.ForwardAccumulator(x, v) as acc:
+            y = g(x)
+        return acc.jvp(y, unconnected_gradients=zero)
+
+    def jacrev(g, x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = g(x)
+        # pfor vectorises the m VJPs; parallel_iterations runs them chunk_size at a time. TensorFlow
+        # 2.21 loses the tape inside those chunks: every chunked row comes back unconnected, which
+        # UnconnectedGradients.ZERO would turn into silent zeros; unchunked rows keep ZERO.
+        return tape.jacobian(y, x, unconnected_gradients=tf.UnconnectedGradients.NONE if chunk_size else zero,
+                             parallel_iterations=chunk_size, experimental_use_pfor=True)
+
+    def jacfwd(g, x):
+        cols = _columns(tf, lambda t: jvp(g, x, t), x, chunk_size)
+        return tf.experimental.numpy.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jax.jacfwd
+
+    vectorised = "tf.vectorized_map(ForwardAccumulator.jvp)"
+    if chunk_size:
+        vectorised = f"tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of {chunk_size})"
+    tape_jacobian = ("tape.jacobian(experimental_use_pfor=True"
+                     + (f", parallel_iterations={chunk_size})" if chunk_size else ")"))
+    if operation == "jacobian":
+        if mode == "forward":
+            return (lambda x, _, c: jacfwd(lambda y: f(y, c), x)), vectorised
+        if scalar:
+            return (lambda x, _, c: grad(lambda y: f(y, c), x)), "tape.gradient"
+        return (lambda x, _, c: jacrev(lambda y: f(y, c), x)), tape_jacobian
+    if operation == "jvp":
+        return (lambda x, v, c: jvp(lambda y: f(y, c), x, v)), "ForwardAccumulator.jvp"
+    if operation == "vjp":
+        return (lambda x, u, c: vjp(lambda y: f(y, c), x, u)), "tape.gradient(output_gradients=u)"
+
+    def gradient(c):
+        return lambda y: grad(lambda z: f(z, c), y)
+
+    if operation == "hvp":
+        return {
+            "forward-over-reverse": (lambda x, v, c: jvp(gradient(c), x, v), "ForwardAccumulator.jvp(tape.gradient)"),
+            "reverse-over-reverse": (lambda x, v, c: vjp(gradient(c), x, v),
+                                     "tape.gradient(tape.gradient, output_gradients=v)"),
+            "reverse-over-forward": (lambda x, v, c: grad(lambda y: jvp(lambda z: f(z, c), y, v), x),
+                                     "tape.gradient(ForwardAccumulator.jvp)"),
+            # H v one entry at a time: n forward passes over a forward pass.
+            "forward-over-forward": (lambda x, v, c: jacfwd(lambda y: jvp(lambda z: f(z, c), y, v), x),
+                                     "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp))"),
+        }[mode]
+    outer, inner = mode.split("-over-")
+    inner_fn = {"reverse": (gradient, "tape.gradient"),
+                "forward": (lambda c: lambda y: jacfwd(lambda z: f(z, c), y), vectorised)}[inner]
+    outer_fn = {"reverse": (jacrev, tape_jacobian), "forward": (jacfwd, vectorised)}[outer]
+    first_order, inner_label = inner_fn
+    jacobian, outer_label = outer_fn
+    return (lambda x, _, c: jacobian(first_order(c), x)), f"{outer_label}({inner_label})"
+
+
+def _columns(tf, push, x, chunk_size: int | None):
+    """``push(e_i)`` for every unit vector e_i of x's space, stacked: (n, ...).
+
+    One ``tf.vectorized_map`` over the identity, as jax.jacfwd vmaps over it; chunked, a
+    ``tf.map_fn`` over blocks of ``chunk_size`` indices (the remainder in one more pass), each
+    unit vector made from its index inside the map, so no n x n identity is held.
+    """
+    n = x.shape[0]
+    if not chunk_size:
+        return tf.vectorized_map(push, tf.eye(n, dtype=x.dtype))
+
+    def block(indices):
+        return tf.vectorized_map(lambda i: push(tf.one_hot(i, n, dtype=x.dtype)), indices)
+
+    blocks, rest = divmod(n, chunk_size)
+    indices = tf.range(n)
+    parts = []
+    if blocks:
+        mapped = tf.map_fn(block, tf.reshape(indices[:blocks * chunk_size], (blocks, chunk_size)),
+                           fn_output_signature=x.dtype)
+        parts.append(tf.reshape(mapped, (blocks * chunk_size, *mapped.shape[2:])))
+    if rest:
+        parts.append(block(indices[blocks * chunk_size:]))
+    return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+
+class TensorflowBackend(Backend):
+    name = "tensorflow"
+    framework = "tensorflow"
+    description = ("tf.function over tf.GradientTape (gradient, jacobian with pfor) and "
+                   "tf.autodiff.ForwardAccumulator (JVPs, vectorized_map for Jacobians), and their compositions")
+    label = "TensorFlow (tf.function)"
+    colour = "#F0E442"  # Okabe-Ito's yellow, the one colour of that palette no other backend used
+    order = 40
+    operations = EVERY_MODE
+    chunkable = True  # tape.jacobian's parallel_iterations; a map_fn over vectorised blocks forward
+    # In a plain compare: over the default grid its first calls (traces) sum to 19 s and its cases take
+    # 50 s of the run (two rounds, results/reference/tensorflow-mlx.csv), jax's 14 s and 23 s.
+    devices = ("cpu", "cuda")
+    jit_compile = False
+
+    def load(self, threads=None):
+        return import_tensorflow(threads)
+
+    def preload(self):
+        import importlib
+
+        # The namespace switches NumPy behaviour on, which must precede every trace. Imports only:
+        # asv's forkserver forks after this, so nothing may start TensorFlow's thread pools here.
+        namespace("tensorflow")
+        for module in ("tensorflow.python.ops.parallel_for.control_flow_ops", "tensorflow.python.ops.parallel_for.pfor",
+                       "tensorflow.python.eager.forwardprop", "tensorflow.python.ops.numpy_ops.np_math_ops"):
+            importlib.import_module(module)
+
+    def build_info(self):
+        tf = self.load()
+        info = {"cuda_build": tf.test.is_built_with_cuda(),
+                "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+                # TensorFlow's default on x86 Linux is on; the worker environment leaves it to the user.
+                "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+                "matmul_precision": "default" if tf.config.experimental.tensor_float_32_execution_enabled()
+                else "highest"}
+        return info
+
+    def device_peak(self, device):
+        if device != "cuda":
+            return None
+        tf = self.load()
+        tf.config.experimental.reset_memory_stats("GPU:0")
+        base = tf.config.experimental.get_memory_info("GPU:0")["current"]
+        return lambda: tf.config.experimental.get_memory_info("GPU:0")["peak"] - base
+
+    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
+                chunk_size=None, device="cpu"):
+        tf = self.load()
+        xp = namespace("tensorflow")
+        forget_forward_mode_traces()
+        if device == "cuda" and not tf.config.list_physical_devices("GPU"):
+            build = "a CUDA build" if tf.test.is_built_with_cuda() else "tensorflow-cpu, a CPU-only build"
+            raise RuntimeError(f"TensorFlow sees no CUDA device here (its build: {build})")
+        # Placed at trace time, inside the function, so a call pays no device scope (and a CPU run
+        # stays on the CPU where a CUDA build sees a GPU).
+        place = "/GPU:0" if device == "cuda" else "/CPU:0"
+        with tf.device(place):
+            def tensor(a: np.ndarray):
+                return tf.constant(a, dtype=float_dtype(a, dtype))
+
+            xt = tensor(x)
+            arrays = {k: tensor(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
+            vec = direction.v if direction.v is not None else direction.u
+            dt = tensor(np.asarray(vec)) if vec is not None else None
+        # Python numbers (control_loop's k) are closed over: the trace unrolls its loop, as jit's does.
+        static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
+
+        def f(v, c):
+            return problem.function(v, xp, **c, **static)
+
+        def placed(fn):
+            def run(*args):
+                with tf.device(place):
+                    return fn(*args)
+            return run
+
+        op, label = derivative(tf, f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
+        # tf.function traces on the first call (and XLA compiles then): the first call times both.
+        # autograph=False: AutoGraph rewrites Python control flow on tensors (no problem has any: their
+        # loops run over Python ints, so the graph is the same) and re-raises a case's exception as an
+        # "in user code:" copy that hides the error (and the xp name) its row should show.
+        op = tf.function(placed(op), jit_compile=self.jit_compile, autograph=False)
+        fun = tf.function(placed(f), jit_compile=self.jit_compile, autograph=False)
+        jit = ", jit_compile=True" if self.jit_compile else ""
+        # On the CPU a call returns finished tensors; a GPU's kernels may still be running.
+        sync = (lambda _: tf.test.experimental.sync_devices()) if device == "cuda" else None
+        return PreparedCase(call=lambda: op(xt, dt, arrays), function=lambda: fun(xt, arrays), sync=sync,
+                            to_numpy=lambda t: np.asarray(t.numpy()), label=f"tf.function({label}{jit})")
+
+
+class TensorflowXlaBackend(TensorflowBackend):
+    name = "tensorflow-xla"
+    description = "the same under tf.function(jit_compile=True): XLA compiles each case on its first call"
+    label = "TensorFlow (XLA)"
+    colour = "#B8A200"  # a darker yellow beside tensorflow's: Okabe-Ito has no colour left
+    order = 41
+    jit_compile = True
+    # Measured over the default grid (results/reference/tensorflow-mlx.csv): its first calls (trace +
+    # XLA compile) sum to 31 s and its cases take 94 s of the run, against tensorflow's 19 s and 50 s:
+    # asked for by name.
+    default = False

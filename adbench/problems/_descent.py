@@ -1,0 +1,61 @@
+"""gradbench's gradient-descent solver (``multivariate_argmin``) for ``particle`` and ``saddle``, written once
+against ``xp`` and the control-flow services, so one piece serves every backend and the NumPy references.
+
+The solver, as gradbench's tools write it (tools/futhark/solver.fut, the C++ tools' solver.hpp): from
+x with f(x) and its gradient g, step size eta = 1e-5; stop when |g| <= 1e-5 or a step moves x by
+<= 1e-5; after 10 accepted steps in a row eta doubles; a step that does not lower f is refused and
+halves eta. The gradient is whatever the caller hands in: a level of the ``ad`` service in the
+problems, a hand-written derivative in their references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+TOLERANCE = 1e-5  # on |g| and on the length of a step
+ETA = 1e-5  # the first step size
+PATIENCE = 10  # accepted steps before eta doubles
+
+
+def _norm(xp, v):
+    return xp.sqrt(xp.sum(v * v))
+
+
+def argmin(f: Callable[[Any], Any], grad: Callable[[Any], Any], x, xp, while_loop, cond,
+           max_steps: int | None = None, eta: float = ETA):
+    """gradbench's ``multivariate_argmin``: the x that gradient descent from ``x`` ends at.
+
+    ``x`` is a 1-D array, ``f(x)`` a 0-d array, ``grad(x)`` its gradient (shape of x). Every branch
+    goes through ``cond`` and the iteration through ``while_loop`` (``max_steps`` where the loop is
+    itself differentiated in reverse mode: see adbench.services.python_while_loop), so JAX traces it
+    under jit and eager frameworks run it as Python. ``eta`` is the first step size (gradbench's 1e-5).
+    """
+    fx = f(x)
+    zero = xp.zeros_like(fx)  # a constant of f's dtype and device: no derivative flows through it
+    # carry: (x, f(x), g(x), eta, accepted steps in a row, keep going)
+    init = (x, fx, grad(x), zero + eta, zero, zero == zero)
+
+    def step(carry):
+        x, fx, gx, eta, accepted, go = carry
+        stop = (x, fx, gx, eta, accepted, xp.logical_not(go))
+
+        def double(_):
+            return x, fx, gx, 2 * eta, xp.zeros_like(accepted), go
+
+        def attempt(_):
+            x_new = x - eta * gx
+
+            def evaluate(_):
+                f_new = f(x_new)
+                return cond(f_new < fx,
+                            lambda _: (x_new, f_new, grad(x_new), eta, accepted + 1, go),
+                            lambda _: (x, fx, gx, eta / 2, xp.zeros_like(accepted), go), None)
+
+            return cond(_norm(xp, x - x_new) <= TOLERANCE, lambda _: stop, evaluate, None)
+
+        return cond(_norm(xp, gx) <= TOLERANCE, lambda _: stop,
+                    lambda _: cond(accepted == PATIENCE, double, attempt, None), None)
+
+    return while_loop(lambda carry: carry[5], step, init, max_steps)[0]
+

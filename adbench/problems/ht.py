@@ -1,0 +1,418 @@
+"""``ht`` and ``ht-complicated``: ADBench's hand tracking, a skinned hand posed by 26 parameters, R^n -> R^(3c)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adbench.problems._registry import Problem, register
+
+N_THETA = 26  # global rotation (3), translation (3), then 4 per finger: 2 at its first posed joint, 1 at the next two
+N_FINGERS = 5
+# ADBench's model: a wrist, five fingers of four bones each, a forearm; 544 vertices, 1 084 triangles.
+N_BONES, N_VERTICES, N_TRIANGLES = 22, 544, 1084
+# ADBench's data sets hand1 ... hand9 have c = 100, 192, 200, 400, 800, 1600, 3200, 6400, 12800 points.
+POINTS = (100, 400, 1600, 12800)
+SIMPLE_POINTS = 100  # ht takes n = 26 whatever c: one preset, ADBench's hand1 (c = 100)
+
+
+# -- the objective -------------------------------------------------------------------------------------------
+def pose_slots(n_bones: int) -> np.ndarray:
+    """Where each bone's three Euler angles come from, as ADBench's to_pose_params lays them out: an index into
+    theta[6:] followed by one zero, (n_bones, 3). Per finger the first posed joint takes two angles, the next two
+    one each; the wrist, each finger's first bone and the forearm stay unposed."""
+    zero = N_THETA - 6  # the appended zero
+    slots = np.full((n_bones, 3), zero, dtype=np.int64)
+    i_theta, bone = 0, 2  # ADBench's i_pose_params = 5 is bone 2 (pose columns 0-2 are global)
+    for _ in range(N_FINGERS):
+        for joint in range(3):
+            slots[bone, 0] = i_theta
+            i_theta += 1
+            if joint == 0:
+                slots[bone, 1] = i_theta
+                i_theta += 1
+            bone += 1
+        bone += 1
+    return slots
+
+
+def _euler(angles, xp):
+    """ADBench's euler_angles_to_rotation_matrix for every bone at once: Rz Ry Rx with (tx, tz, ty) =
+    angles[:, 0], angles[:, 1], angles[:, 2] (the "xzy" order), (B, 3, 3)."""
+    cx, sx = xp.cos(angles[:, 0]), xp.sin(angles[:, 0])
+    cz, sz = xp.cos(angles[:, 1]), xp.sin(angles[:, 1])
+    cy, sy = xp.cos(angles[:, 2]), xp.sin(angles[:, 2])
+    rows = [
+        [cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx],
+        [sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx],
+        [-sy, cy * sx, cy * cx],
+    ]
+    return xp.stack([xp.stack(r, axis=1) for r in rows], axis=1)
+
+
+def _angle_axis(aa, xp):
+    """ADBench's angle_axis_to_rotation_matrix (the identity below a norm of 1e-4), (3, 3).
+
+    A traced JIT cannot branch on a value: below the threshold the axis is set to zero, cos to 1 and sin
+    to 0, which makes the same formula the identity (and its derivative zero, as ADBench's branch's)."""
+    norm = xp.sqrt(xp.sum(aa * aa))
+    small = norm < 1e-4
+    zero, one = xp.zeros_like(norm), xp.ones_like(norm)
+    n = xp.where(small, one, norm)
+    x, y, z = (xp.where(small, zero, aa[i] / n) for i in range(3))
+    s, c = xp.where(small, zero, xp.sin(n)), xp.where(small, one, xp.cos(n))
+    return xp.stack([
+        xp.stack([x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s]),
+        xp.stack([x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s]),
+        xp.stack([x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c]),
+    ])
+
+
+def _pose_angles(theta, xp, n_bones: int):
+    """The bones' Euler angles (B, 3) from theta, laid out by ``pose_slots``: each column is a concat of
+    slices of theta and zeros (no scatter in the standard, and no index array to place on a device)."""
+    slots = pose_slots(n_bones)
+    columns = []
+    for k in range(3):
+        pieces, run = [], []  # run: consecutive slots, or consecutive zeros (None)
+        for s in (int(v) if v < N_THETA - 6 else None for v in slots[:, k]):
+            if run and ((s is None) != (run[-1] is None) or (s is not None and s != run[-1] + 1)):
+                pieces.append(run)
+                run = []
+            run.append(s)
+        pieces.append(run)
+        columns.append(xp.concat([xp.zeros_like(theta[:len(r)]) if r[0] is None else theta[6 + r[0]:7 + r[-1]]
+                                  for r in pieces]))
+    return xp.stack(columns, axis=1)
+
+
+def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
+                     is_mirrored):
+    """The posed model's vertices (V, 3): ADBench's get_skinned_vertex_positions with its global transform."""
+    n_bones = len(parents)
+    R = _euler(_pose_angles(theta, xp, n_bones), xp)
+    # relative_b = base_relative_b @ [[R_b, 0], [0, 1]]: the rotation acts on the first three columns.
+    relatives = xp.concat([base_relatives[:, :, :3] @ R, base_relatives[:, :, 3:]], axis=2)
+    absolutes = []
+    for b, parent in enumerate(parents):  # parents come before their children (ADBench's order)
+        absolutes.append(relatives[b, :, :] if parent < 0 else absolutes[parent] @ relatives[b, :, :])
+    transforms = xp.stack(absolutes) @ inverse_base_absolutes  # (B, 4, 4)
+    # sum_b w_vb (T_b p_v)[:3]: blend the bones' top 3 x 4 rows per vertex, then apply to the homogeneous p_v.
+    blended = xp.reshape(weights @ xp.reshape(transforms[:, :3, :], (n_bones, 12)), (-1, 3, 4))
+    positions = xp.sum(blended * base_positions[:, None, :], axis=2)  # (V, 3)
+    if is_mirrored:
+        positions = xp.concat([-positions[:, :1], positions[:, 1:]], axis=1)
+    R_global = _angle_axis(theta[:3], xp)  # times the unit scale ADBench's pose fixes
+    return positions @ xp.matrix_transpose(R_global) + theta[3:6]
+
+
+def ht(x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored,
+       correspondences, points):
+    """ADBench's hand_objective: point i minus its corresponding model vertex, 3 residuals per point."""
+    vertices = skinned_vertices(x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
+                                is_mirrored)
+    return xp.reshape(points - xp.take(vertices, correspondences, axis=0), (-1,))
+
+
+def ht_complicated(x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored,
+                   triangles, correspondences, points):
+    """ADBench's hand_objective_complicated: x = (us, theta), us 2 per point; point i minus the point at
+    barycentric (u0, u1, 1 - u0 - u1) on its triangle."""
+    c = points.shape[0]
+    us = xp.reshape(x[:2 * c], (c, 2))
+    vertices = skinned_vertices(x[2 * c:], xp, parents, base_relatives, inverse_base_absolutes, base_positions,
+                                weights, is_mirrored)
+    corners = xp.take(triangles, correspondences, axis=0)  # (c, 3) vertex indices
+    u0, u1 = us[:, 0:1], us[:, 1:2]
+    hand = (u0 * xp.take(vertices, corners[:, 0], axis=0) + u1 * xp.take(vertices, corners[:, 1], axis=0)
+            + (1.0 - u0 - u1) * xp.take(vertices, corners[:, 2], axis=0))
+    return xp.reshape(points - hand, (-1,))
+
+
+# -- the sparsity pattern ----------------------------------------------------------------------------------
+def vertex_dependencies(parents, weights) -> np.ndarray:
+    """(V, 26) booleans: which pose parameters can move each vertex. The global rotation moves every vertex
+    (translation is per coordinate: see ``theta_pattern``); a finger angle moves the vertices weighted to its
+    bone or to any bone below it."""
+    parents = tuple(int(p) for p in parents)
+    n_bones = len(parents)
+    slots = pose_slots(n_bones)
+    drives = np.zeros((n_bones, N_THETA), dtype=bool)  # bone -> the parameters of itself and its ancestors
+    for b, parent in enumerate(parents):
+        if parent >= 0:
+            drives[b] = drives[parent]
+        own = slots[b][slots[b] < N_THETA - 6]
+        drives[b, 6 + own] = True
+    deps = (np.asarray(weights) != 0) @ drives
+    deps[:, :3] = True
+    return deps
+
+
+def theta_pattern(vertex_deps: np.ndarray) -> np.ndarray:
+    """(V, 3, 26): residual coordinate k of a point on vertex v depends on v's parameters and translation k."""
+    pattern = np.repeat(vertex_deps[:, None, :], 3, axis=1)
+    pattern[:, np.arange(3), 3 + np.arange(3)] = True
+    return pattern
+
+
+def ht_sparsity(n, parents, weights, correspondences, **_):
+    import scipy.sparse
+
+    rows = theta_pattern(vertex_dependencies(parents, weights))[np.asarray(correspondences)]
+    return scipy.sparse.csr_matrix(rows.reshape(-1, N_THETA))
+
+
+def ht_complicated_sparsity(n, parents, weights, triangles, correspondences, **_):
+    import scipy.sparse
+
+    c = len(correspondences)
+    pattern = theta_pattern(vertex_dependencies(parents, weights))
+    corners = np.asarray(triangles)[np.asarray(correspondences)]  # (c, 3)
+    theta_part = pattern[corners[:, 0]] | pattern[corners[:, 1]] | pattern[corners[:, 2]]  # (c, 3, 26)
+    us_rows = np.repeat(np.arange(3 * c), 2)
+    us_cols = np.repeat(2 * np.arange(c), 6) + np.tile([0, 1], 3 * c)
+    us = scipy.sparse.csr_matrix((np.ones(6 * c, dtype=bool), (us_rows, us_cols)), shape=(3 * c, 2 * c))
+    return scipy.sparse.hstack([us, scipy.sparse.csr_matrix(theta_part.reshape(-1, N_THETA))], format="csr")
+
+
+# -- the float64 reference: complex-step differentiation ---------------------------------------------------------
+def _complex_step(f, x: np.ndarray, directions: np.ndarray, h: float = 1e-20) -> np.ndarray:
+    """J d for each row d of ``directions``: Im f(x + i h d) / h, exact to rounding for an analytic f."""
+    return np.stack([np.imag(f(x + 1j * h * d)) / h for d in directions], axis=-1)
+
+
+def ht_reference(x, **constants):
+    """The Jacobian by complex step, one pass per parameter (26): (3c, 26), as a SciPy matrix."""
+    import scipy.sparse
+
+    J = _complex_step(lambda v: ht(v, np, **constants), np.asarray(x, np.float64), np.eye(N_THETA))
+    return scipy.sparse.csr_matrix(J)
+
+
+def ht_complicated_reference(x, **constants):
+    """By complex step: the 26 pose columns one pass each; the us columns in two passes (all u0, then all u1),
+    exact because point i's residuals depend on its own us only, whatever its triangle (the objective's form)."""
+    import scipy.sparse
+
+    x = np.asarray(x, np.float64)
+    c = constants["points"].shape[0]
+    f = lambda v: ht_complicated(v, np, **constants)  # noqa: E731
+    directions = np.zeros((N_THETA + 2, x.shape[0]))
+    directions[np.arange(N_THETA), 2 * c + np.arange(N_THETA)] = 1
+    directions[N_THETA, 0:2 * c:2] = directions[N_THETA + 1, 1:2 * c:2] = 1
+    J = _complex_step(f, x, directions)  # (3c, 28)
+    rows = np.repeat(np.arange(3 * c), 2)
+    cols = np.tile([0, 1], 3 * c) + np.repeat(2 * np.arange(c), 6)
+    us = scipy.sparse.csr_matrix((J[:, N_THETA:].ravel(), (rows, cols)), shape=(3 * c, 2 * c))
+    return scipy.sparse.hstack([us, scipy.sparse.csr_matrix(J[:, :N_THETA])], format="csr")
+
+
+# -- a synthetic hand at ADBench's sizes ---------------------------------------------------------------------------
+PARENTS = (-1,) + sum(((0, 1 + 4 * f, 2 + 4 * f, 3 + 4 * f) for f in range(N_FINGERS)), ()) + (0,)
+# Bone lengths along each bone's y axis, from ADBench's model (m): a finger's first bone is a stub at the wrist.
+LENGTHS = (0.0, *(0.0036, 0.105, 0.03, 0.025) * N_FINGERS, 0.0036)
+# ADBench's model weights 215 vertices to one bone, 289 to two, 21 to three and 19 to four.
+BONES_PER_VERTEX = ((1, 215), (2, 289), (3, 21), (4, 19))
+
+
+def _rotation(rng: np.random.Generator, scale: float) -> np.ndarray:
+    """A random rotation of angle ~ scale, by Rodrigues' formula."""
+    axis = rng.standard_normal(3)
+    axis /= np.linalg.norm(axis)
+    angle = scale * rng.standard_normal()
+    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+
+
+def _fibonacci_sphere(n: int) -> np.ndarray:
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    phi = i * math.pi * (3 - math.sqrt(5))
+    r = np.sqrt(1 - z * z)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+
+def hand_model(seed: int = 0) -> dict:
+    """A synthetic hand with ADBench's structure: its bone tree, 22 bones of ADBench's lengths with random
+    orientations, 544 vertices around them (skinned to 1-4 neighbouring bones in ADBench's proportions) and
+    1 084 triangles: a closed genus-0 mesh, as ADBench's is (the convex hull of points on a sphere, 2V - 4
+    faces), whose bands of vertices follow the bones. Deterministic in ``seed``."""
+    from scipy.spatial import ConvexHull
+
+    rng = np.random.default_rng([seed, 1884])
+    relatives = np.tile(np.eye(4), (N_BONES, 1, 1))
+    for b in range(N_BONES):
+        finger_base = PARENTS[b] == 0
+        relatives[b, :3, :3] = _rotation(rng, 1.0 if finger_base or b == 0 else 0.3)
+        relatives[b, 1, 3] = LENGTHS[b]
+    absolutes = []
+    for b, parent in enumerate(PARENTS):
+        absolutes.append(relatives[b] if parent < 0 else absolutes[parent] @ relatives[b])
+    absolutes = np.array(absolutes)
+    inverse = np.linalg.inv(absolutes)
+    # Vertices in bands along the sphere's axis, band b on bone b in the tree's depth-first order, so that
+    # triangles join neighbouring bones; each is placed around its bone's segment.
+    sphere = _fibonacci_sphere(N_VERTICES)
+    share = np.array([0.08 if b == 0 else 0.06 if b == 21 else 0.02 if PARENTS[b] == 0 else 0.04
+                      for b in range(N_BONES)])
+    bone_of = np.minimum(np.searchsorted(np.cumsum(share / share.sum()), (np.arange(N_VERTICES) + 0.5) / N_VERTICES),
+                         N_BONES - 1)
+    local = np.zeros((N_VERTICES, 4))
+    along = rng.random(N_VERTICES) * np.maximum(np.array(LENGTHS)[bone_of], 0.02)
+    local[:, 0] = 0.01 * sphere[:, 0]
+    local[:, 1] = along
+    local[:, 2] = 0.01 * sphere[:, 1]
+    local[:, 3] = 1
+    positions = np.einsum("vij,vj->vi", absolutes[bone_of], local)
+    counts = rng.choice([k for k, _ in BONES_PER_VERTEX], size=N_VERTICES,
+                        p=np.array([v for _, v in BONES_PER_VERTEX]) / N_VERTICES)
+    neighbours = [[b2 for b2 in range(N_BONES) if b2 != b and (PARENTS[b2] == b or PARENTS[b] == b2)]
+                  for b in range(N_BONES)]
+    weights = np.zeros((N_VERTICES, N_BONES))
+    for v in range(N_VERTICES):
+        bones = [int(bone_of[v])] + list(rng.permutation(neighbours[bone_of[v]])[:counts[v] - 1])
+        weights[v, bones] = rng.dirichlet(np.full(len(bones), 2.0))
+    triangles = ConvexHull(sphere).simplices.astype(np.int64)
+    assert triangles.shape == (N_TRIANGLES, 3)
+    return {"parents": PARENTS, "base_relatives": relatives, "inverse_base_absolutes": inverse,
+            "base_positions": positions, "weights": weights, "is_mirrored": False, "triangles": triangles}
+
+
+def _model_constants(rng: np.random.Generator) -> dict:
+    return hand_model(0)  # one hand for every case, as ADBench's one model file
+
+
+def _make_theta(rng: np.random.Generator) -> np.ndarray:
+    # ADBench's poses look standard normal: global rotation and translation too.
+    return rng.standard_normal(N_THETA)
+
+
+def _observed(theta: np.ndarray, model: dict, where, rng: np.random.Generator) -> np.ndarray:
+    """Points near the model posed at a perturbed pose (the pose that 'produced' them), plus noise (m)."""
+    true_theta = theta + 0.1 * rng.standard_normal(N_THETA)
+    vertices = skinned_vertices(true_theta, np, **{k: model[k] for k in (
+        "parents", "base_relatives", "inverse_base_absolutes", "base_positions", "weights", "is_mirrored")})
+    return where(vertices) + 0.002 * rng.standard_normal((where(vertices).shape[0], 3))
+
+
+def _simple_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    model = _model_constants(rng)
+    c = SIMPLE_POINTS
+    correspondences = rng.integers(0, N_VERTICES, c)
+    points = _observed(x, model, lambda v: v[correspondences], rng)
+    return {**{k: v for k, v in model.items() if k != "triangles"}, "correspondences": correspondences,
+            "points": points}
+
+
+def _complicated_n(c: int) -> int:
+    return 2 * c + N_THETA
+
+
+COMPLICATED = {_complicated_n(c): c for c in POINTS}
+
+
+def _complicated_input(n: int, rng: np.random.Generator) -> np.ndarray:
+    c = COMPLICATED[n]
+    us = rng.random((c, 2))
+    flip = us.sum(axis=1) > 1
+    us[flip] = 1 - us[flip]  # inside the triangle: u0, u1 >= 0, u0 + u1 <= 1
+    return np.concatenate([us.ravel(), _make_theta(rng)])
+
+
+def _complicated_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    model = _model_constants(rng)
+    c = COMPLICATED[x.shape[0]]
+    correspondences = rng.integers(0, N_TRIANGLES, c)
+    us = x[:2 * c].reshape(c, 2)
+    corners = model["triangles"][correspondences]
+
+    def on_triangles(v):
+        return (us[:, :1] * v[corners[:, 0]] + us[:, 1:] * v[corners[:, 1]]
+                + (1 - us.sum(1, keepdims=True)) * v[corners[:, 2]])
+
+    return {**model, "correspondences": correspondences, "points": _observed(x[2 * c:], model, on_triangles, rng)}
+
+
+# One problem per variant: their inputs differ (complicated's us are inputs, n = 2c + 26, while the simple
+# variant's n is 26 whatever the number of points), and the registry keys a problem's sizes by n.
+register(Problem(
+    name="ht",
+    function=ht,
+    description=("ADBench's hand tracking, simple: a 22-bone skinned hand (544 vertices) posed by 26 parameters, "
+                 f"c = {SIMPLE_POINTS} given correspondences; R^26 -> R^(3c)"),
+    output_size=lambda n: 3 * SIMPLE_POINTS,
+    presets={N_THETA: f"c={SIMPLE_POINTS}"},
+    sizes=(N_THETA,),
+    default_sizes=(N_THETA,),
+    quick_sizes=(N_THETA,),
+    make_input=lambda n, rng: _make_theta(rng),
+    # XLA compiles the 22-bone loop in ~5 s per case and autograd's reverse passes take seconds: named or --full.
+    plain_run=False,
+    make_constants=_simple_constants,
+    variable_axes={"correspondences": (0,), "points": (0,)},
+    sparsity=ht_sparsity,
+    reference_sparse=ht_reference,
+    # The bones' transforms applied to every vertex: (V, 3, 4) blended matrices.
+    work_size=lambda n: 12 * N_VERTICES,
+    cost_exponent=0.0,  # n is fixed at 26; the cost grows with c, not n
+    theory="n = 26 pose parameters, m = 3c residuals: forward needs 26 JVPs, reverse 3c VJPs",
+))
+
+register(Problem(
+    name="ht-complicated",
+    function=ht_complicated,
+    description=("ADBench's hand tracking, complicated: as ht, each point on a triangle at barycentric us that "
+                 "are inputs too; R^(2c+26) -> R^(3c)"),
+    output_size=lambda n: 3 * COMPLICATED[n],
+    presets={n: f"c={c}" for n, c in COMPLICATED.items()},
+    sizes=tuple(COMPLICATED)[:3],
+    default_sizes=(_complicated_n(POINTS[0]),),
+    quick_sizes=(_complicated_n(POINTS[0]),),
+    make_input=_complicated_input,
+    plain_run=False,  # as ht
+    make_constants=_complicated_constants,
+    sparsity=ht_complicated_sparsity,
+    reference_sparse=ht_complicated_reference,
+    work_size=lambda n: max(12 * N_VERTICES, 9 * COMPLICATED[n]),
+    cost_exponent=1.0,  # the gathers and residuals grow with c, and n = 2c + 26
+    theory=("m = 3c, n = 2c + 26: a point's us touch its own 3 rows only, so forward compresses to a few "
+            "colours more than the pose's; reverse needs 3c VJPs (every row shares the pose columns)"),
+))
+
+
+# -- ADBench's own files ------------------------------------------------------------------------------------------
+def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, dict]:
+    """x and the constants of ``ht`` (or ``ht-complicated``) from ADBench's hand model folder (bones.txt,
+    vertices.txt, triangles.txt) and one of its inputs (hand*_t26_c*.txt), read as ADBench's Python
+    input_utils reads them: homogeneous base positions, is_mirrored False, x = theta (or us then theta)."""
+    from pathlib import Path
+
+    model_dir, delim = Path(model_dir), ":"
+    bones = [line.strip().split(delim) for line in (model_dir / "bones.txt").read_text().splitlines() if line.strip()]
+    parents = tuple(int(b[1]) for b in bones)
+    relatives = np.array([[float(v) for v in b[2:18]] for b in bones]).reshape(-1, 4, 4)
+    inverse = np.array([[float(v) for v in b[18:34]] for b in bones]).reshape(-1, 4, 4)
+    lines = [line.split(delim) for line in (model_dir / "vertices.txt").read_text().splitlines() if line.strip()]
+    positions = np.ones((len(lines), 4))
+    weights = np.zeros((len(lines), len(bones)))
+    for v, atoms in enumerate(lines):
+        positions[v, :3] = [float(a) for a in atoms[:3]]
+        for i in range(int(atoms[8])):
+            weights[v, int(atoms[9 + 2 * i])] = float(atoms[10 + 2 * i])
+    triangles = np.loadtxt(model_dir / "triangles.txt", dtype=np.int64, delimiter=delim, ndmin=2)
+    rows = Path(path).read_text().split("\n")
+    n_points, n_theta = (int(v) for v in rows[0].split())
+    data = [r.split() for r in rows[1:1 + n_points]]
+    correspondences = np.array([int(r[0]) for r in data], dtype=np.int64)
+    points = np.array([[float(v) for v in r[1:4]] for r in data])
+    rest = [r.split() for r in rows[1 + n_points:] if r.strip()]
+    us = np.array([[float(v) for v in r] for r in rest[:n_points]]) if complicated else None
+    theta = np.array([float(r[0]) for r in rest[n_points if complicated else 0:][:n_theta]])
+    constants = {"parents": parents, "base_relatives": relatives, "inverse_base_absolutes": inverse,
+                 "base_positions": positions, "weights": weights, "is_mirrored": False,
+                 "correspondences": correspondences, "points": points}
+    if complicated:
+        constants["triangles"] = triangles
+        return np.concatenate([us.ravel(), theta]), constants
+    return theta, constants

@@ -1,0 +1,728 @@
+"""Fidelity: each registered problem, written once, against an idiomatic native twin per framework.
+
+    python tools/fidelity.py                 # every problem at its sizes below, float32 (and float64 at the default-run sizes)
+    python tools/fidelity.py --quick         # the default-run size of each problem, float32
+    python tools/fidelity.py --problems ode,lstm --frameworks jax,torch --dtypes float32
+
+For every registered problem and framework, a twin written the way that framework's users write it
+(JAX: lax.scan, jax.nn.logsumexp, .at[].set; PyTorch: torch.logsumexp, einsum, index assignment;
+autograd: its numpy) is first checked equal to the registry's problem in float64 (f and its
+derivative, on identical inputs), then both f and the derivative (a scalar f's gradient, a vector
+f's Jacobian) are timed side by side: one process per framework, one thread, the four callables
+interleaved round by round (their order reversed every other round), each sample a calibrated
+block of calls (adbench.engine.timing.calibrate and time_block). A cell reports adbench's time over
+the twin's as the median of the per-round ratios with a 95 % percentile-bootstrap interval over the
+rounds: a paired estimate, so the machine's drift cancels. A fifth callable, the twin's derivative
+built a second time, gives each cell an A/A ratio: what identical code measures as, the noise floor. The written-once side is exactly what
+adbench times (the backend's PreparedCase: namespace, services and adapter included).
+
+Adding a framework: write its twins (a dict problem -> f(x, **constants) in its own arrays) and a
+Framework subclass that builds f and the derivative the idiomatic way; register both in FRAMEWORKS.
+The twins live here, never in the registry: problems stay written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# The sizes of each problem measured by default: its default-run size and, where the issue found a
+# gap, larger ones (ode at 100 and 1000, ADBench's lstm l=2,c=1024, gmm D=10,K=25 and D=20,K=50, mlp h=64).
+SIZES = {"basic": (2,), "loss": (10_000,), "control_loop": (100,), "tall": (32,), "gmm": (30, 1650, 11_550),
+         "lstm": (154, 266), "ode": (16, 100, 1000), "mlp": (298, 5898)}
+CHECK_RTOL = {"f": 1e-12, "derivative": 1e-10}  # float64, relative to max|value|: rounding of reordered sums
+ROUNDS = (7, 41)  # at least, at most rounds per cell
+CELL_BUDGET_S = 2.0  # sampling seconds per cell, once the minimum rounds are in
+SAMPLE_S = 2e-3  # calls per sample calibrated so one sample lasts this long
+TARGET = 1.25  # the written-once f and derivative within this factor of the native twin
+
+
+# -- the twins: f(x, **constants) as each framework's users write it ---------------------------------------
+def _gmm_constant(n: int, d: int, k: int, gamma: float, m: float) -> float:
+    """gmm's x-independent terms: -N D/2 log 2 pi and the Wishart normaliser (log of the multivariate gamma)."""
+    nu = d + m + 1
+    log_gamma_d = d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(nu / 2 + (1 - j) / 2) for j in range(1, d + 1))
+    return -n * d / 2 * math.log(2 * math.pi) - k * (nu * d * math.log(gamma / math.sqrt(2)) - log_gamma_d)
+
+
+def _gmm_sizes(n_params: int, d: int) -> int:
+    return n_params // (1 + d + d * (d + 1) // 2)
+
+
+def _mlp_width(n: int, d: int, c: int) -> int:
+    s = d + c + 2
+    return (math.isqrt(s * s + 4 * (n - c)) - s) // 2
+
+
+def jax_twins() -> dict[str, Callable[..., Any]]:
+    import jax
+    import jax.numpy as jnp
+
+    def basic(x):
+        return jnp.array([jnp.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
+
+    def loss(x, x_star):
+        return jnp.sin(jnp.exp(jnp.dot(x_star, x) / jnp.sqrt(x.shape[0])))  # the tutorial's line
+
+    def control_loop(z, k):
+        return jnp.sum(jax.lax.fori_loop(0, k, lambda _, z: jnp.sin(z ** 2), z))
+
+    def tall(x, W):
+        return jnp.tanh(W @ x)
+
+    def gmm(x, data, wishart_gamma, wishart_m):
+        n, d = data.shape
+        k = _gmm_sizes(x.shape[0], d)
+        alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+        q, l = icf[:, :d], icf[:, d:]
+        cols, rows = np.triu_indices(d, 1)  # the strictly lower entries, column by column
+        L = jnp.zeros((k, d, d), x.dtype).at[:, rows, cols].set(l)
+        xc = data[None, :, :] - means[:, None, :]
+        z = jnp.exp(q)[:, None, :] * xc + jnp.einsum("kij,knj->kni", L, xc)
+        inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * jnp.sum(z ** 2, axis=2)
+        prior = 0.5 * wishart_gamma ** 2 * (jnp.sum(jnp.exp(2 * q)) + jnp.sum(l ** 2)) - wishart_m * jnp.sum(q)
+        return (jnp.sum(jax.nn.logsumexp(inner, axis=0)) - n * jax.nn.logsumexp(alphas) + prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+
+    def lstm(x, state, sequence):
+        layers, b = state.shape[0] // 2, sequence.shape[1]
+        main = x[:8 * layers * b].reshape(2 * layers, 4 * b)
+        extra = x[8 * layers * b:].reshape(3, b)
+
+        def step(carry, symbols):
+            hidden, cell = carry
+            inp, target = symbols
+            v = inp * extra[0]
+            hs, cs = [], []
+            for j in range(layers):
+                gates = jnp.concatenate([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
+                f, i, o = (jax.nn.sigmoid(gates[g * b:(g + 1) * b]) for g in range(3))
+                c = cell[j] * f + i * jnp.tanh(gates[3 * b:])
+                v = o * jnp.tanh(c)
+                hs.append(v)
+                cs.append(c)
+            ypred = v * extra[1] + extra[2]
+            ynorm = ypred - jnp.log(jnp.sum(jnp.exp(ypred)) + 2)
+            return (jnp.stack(hs), jnp.stack(cs)), jnp.sum(target * ynorm)
+
+        _, totals = jax.lax.scan(step, (state[0::2], state[1::2]), (sequence[:-1], sequence[1:]))
+        return -jnp.sum(totals) / ((sequence.shape[0] - 1) * b)
+
+    def ode(x, steps):
+        h = 2.0 / steps
+
+        def rhs(y):
+            return jnp.concatenate([x[:1], x[1:] * y[:-1]])
+
+        def step(y, _):
+            k1 = rhs(y)
+            k2 = rhs(y + h / 2 * k1)
+            k3 = rhs(y + h / 2 * k2)
+            k4 = rhs(y + h * k3)
+            return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+
+        return jax.lax.scan(step, jnp.zeros_like(x), None, length=steps)[0]
+
+    def mlp(x, inputs, targets):
+        W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], jnp.split)
+        a = jnp.tanh(inputs @ W1 + b1)
+        a = jnp.tanh(a @ W2 + b2)
+        return -jnp.mean(jnp.sum(targets * jax.nn.log_softmax(a @ W3 + b3), axis=1))
+
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+
+
+def _mlp_params(x, d: int, c: int, split):
+    h = _mlp_width(x.shape[0], d, c)
+    shapes = [(d, h), (h,), (h, h), (h,), (h, c), (c,)]
+    edges = np.cumsum([math.prod(s) for s in shapes])[:-1].tolist()
+    return [p.reshape(s) for p, s in zip(split(x, edges), shapes)]
+
+
+def torch_twins() -> dict[str, Callable[..., Any]]:
+    import torch
+    import torch.nn.functional as F
+
+    def basic(x):
+        return torch.stack([torch.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
+
+    def loss(x, x_star):
+        return torch.sin(torch.exp(x_star @ x / math.sqrt(x.shape[0])))
+
+    def control_loop(z, k):
+        for _ in range(k):
+            z = torch.sin(z ** 2)
+        return z.sum()
+
+    def tall(x, W):
+        return torch.tanh(W @ x)
+
+    def gmm(x, data, wishart_gamma, wishart_m):
+        n, d = data.shape
+        k = _gmm_sizes(x.shape[0], d)
+        alphas, means, icf = x[:k], x[k:k + k * d].view(k, d), x[k + k * d:].view(k, -1)
+        q, l = icf[:, :d], icf[:, d:]
+        cols, rows = torch.triu_indices(d, d, 1)  # the strictly lower entries, column by column
+        L = x.new_zeros(k, d, d)
+        L[:, rows, cols] = l
+        xc = data[None, :, :] - means[:, None, :]
+        z = torch.exp(q)[:, None, :] * xc + torch.einsum("kij,knj->kni", L, xc)
+        inner = (alphas + q.sum(1))[:, None] - 0.5 * (z ** 2).sum(2)
+        prior = 0.5 * wishart_gamma ** 2 * ((torch.exp(2 * q)).sum() + (l ** 2).sum()) - wishart_m * q.sum()
+        return (torch.logsumexp(inner, 0).sum() - n * torch.logsumexp(alphas, 0) + prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+
+    def lstm(x, state, sequence):
+        layers, b = state.shape[0] // 2, sequence.shape[1]
+        main = x[:8 * layers * b].view(2 * layers, 4 * b)
+        extra = x[8 * layers * b:].view(3, b)
+        hidden, cell = list(state[0::2]), list(state[1::2])
+        total = 0.0
+        for t in range(sequence.shape[0] - 1):
+            v = sequence[t] * extra[0]
+            for j in range(layers):
+                gates = torch.cat([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
+                f, i, o = torch.sigmoid(gates[:3 * b]).split(b)
+                cell[j] = cell[j] * f + i * torch.tanh(gates[3 * b:])
+                hidden[j] = v = o * torch.tanh(cell[j])
+            ypred = v * extra[1] + extra[2]
+            total = total + (sequence[t + 1] * (ypred - torch.log(torch.exp(ypred).sum() + 2))).sum()
+        return -total / ((sequence.shape[0] - 1) * b)
+
+    def ode(x, steps):
+        h = 2.0 / steps
+        y = torch.zeros_like(x)
+
+        def rhs(y):
+            return torch.cat([x[:1], x[1:] * y[:-1]])
+
+        for _ in range(steps):
+            k1 = rhs(y)
+            k2 = rhs(y + h / 2 * k1)
+            k3 = rhs(y + h / 2 * k2)
+            k4 = rhs(y + h * k3)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return y
+
+    def mlp(x, inputs, targets):
+        W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], _torch_split)
+        a = torch.tanh(inputs @ W1 + b1)
+        a = torch.tanh(a @ W2 + b2)
+        return F.cross_entropy(a @ W3 + b3, targets)  # targets as class probabilities (one-hot)
+
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+
+
+def _torch_split(x, edges):
+    import torch
+
+    return torch.tensor_split(x, edges)
+
+
+def autograd_twins() -> dict[str, Callable[..., Any]]:
+    import autograd.numpy as anp
+    from autograd.scipy.special import expit, logsumexp
+
+    def basic(x):
+        return anp.array([anp.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
+
+    def loss(x, x_star):
+        return anp.sin(anp.exp(anp.dot(x_star, x) / math.sqrt(x.shape[0])))
+
+    def control_loop(z, k):
+        for _ in range(k):
+            z = anp.sin(z ** 2)
+        return anp.sum(z)
+
+    def tall(x, W):
+        return anp.tanh(anp.dot(W, x))
+
+    def gmm(x, data, wishart_gamma, wishart_m):
+        n, d = data.shape
+        k = _gmm_sizes(x.shape[0], d)
+        alphas, means, icf = x[:k], anp.reshape(x[k:k + k * d], (k, d)), anp.reshape(x[k + k * d:], (k, -1))
+        q, l = icf[:, :d], icf[:, d:]
+        # autograd has no index assignment: gather L from [0, l] (entry 0 for the zeros above the diagonal).
+        index = np.zeros((d, d), dtype=int)
+        cols, rows = np.triu_indices(d, 1)
+        index[rows, cols] = np.arange(1, rows.size + 1)
+        L = anp.concatenate([anp.zeros((k, 1), x.dtype), l], axis=1)[:, index]
+        xc = data[None, :, :] - means[:, None, :]
+        # matmul, not einsum: NumPy's einsum does not reach BLAS here (2-5x slower, f and gradient).
+        z = anp.exp(q)[:, None, :] * xc + anp.matmul(xc, anp.transpose(L, (0, 2, 1)))
+        inner = (alphas + anp.sum(q, axis=1))[:, None] - 0.5 * anp.sum(z ** 2, axis=2)
+        prior = 0.5 * wishart_gamma ** 2 * (anp.sum(anp.exp(2 * q)) + anp.sum(l ** 2)) - wishart_m * anp.sum(q)
+        return (anp.sum(logsumexp(inner, axis=0)) - n * logsumexp(alphas) + prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+
+    def lstm(x, state, sequence):
+        layers, b = state.shape[0] // 2, sequence.shape[1]
+        main = anp.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
+        extra = anp.reshape(x[8 * layers * b:], (3, b))
+        hidden, cell = list(state[0::2]), list(state[1::2])
+        total = 0.0
+        for t in range(sequence.shape[0] - 1):
+            v = sequence[t] * extra[0]
+            for j in range(layers):
+                gates = anp.concatenate([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
+                sig = expit(gates[:3 * b])
+                cell[j] = cell[j] * sig[:b] + sig[b:2 * b] * anp.tanh(gates[3 * b:])
+                hidden[j] = v = sig[2 * b:] * anp.tanh(cell[j])
+            ypred = v * extra[1] + extra[2]
+            total = total + anp.sum(sequence[t + 1] * (ypred - anp.log(anp.sum(anp.exp(ypred)) + 2)))
+        return -total / ((sequence.shape[0] - 1) * b)
+
+    def ode(x, steps):
+        h = 2.0 / steps
+        y = anp.zeros_like(x)
+
+        def rhs(y):
+            return anp.concatenate([x[:1], x[1:] * y[:-1]])
+
+        for _ in range(steps):
+            k1 = rhs(y)
+            k2 = rhs(y + h / 2 * k1)
+            k3 = rhs(y + h / 2 * k2)
+            k4 = rhs(y + h * k3)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return y
+
+    def mlp(x, inputs, targets):
+        W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], anp.split)
+        a = anp.tanh(anp.dot(inputs, W1) + b1)
+        a = anp.tanh(anp.dot(a, W2) + b2)
+        z = anp.dot(a, W3) + b3
+        return anp.mean(logsumexp(z, axis=1) - anp.sum(targets * z, axis=1))
+
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+
+
+# -- frameworks: how their users build f and its derivative from a twin ------------------------------------
+class Framework:
+    """One framework as the twins' users call it, beside the adbench backend it is measured against."""
+
+    name: str
+    backend: str  # the adbench backend timed beside the twin
+    twins: Callable[[], dict[str, Callable[..., Any]]]
+    modes = ("forward", "reverse")  # a vector f's Jacobian modes, where the backend has both
+
+    def setup(self, dtypes: list[str]) -> None:
+        """Start the framework (threads, precision switches) before anything is built."""
+
+    def build(self, twin, x: np.ndarray, consts: dict, dtype: str, scalar: bool, mode: str):
+        """(f call, derivative call, sync, to_numpy) for the twin, each a zero-argument callable."""
+        raise NotImplementedError
+
+    def derivative_name(self, scalar: bool, mode: str) -> str:
+        return "gradient" if scalar else f"jacobian ({mode})"
+
+
+class JaxFramework(Framework):
+    name, backend = "jax", "jax"
+    twins = staticmethod(jax_twins)
+
+    def setup(self, dtypes):
+        import jax
+
+        # As the backend does for float64 runs; float32 arrays stay float32 under it (tested).
+        jax.config.update("jax_enable_x64", "float64" in dtypes)
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import jax
+        import jax.numpy as jnp
+
+        arrays = {k: jnp.asarray(v, dtype=dtype if v.dtype.kind == "f" else v.dtype)
+                  for k, v in consts.items() if isinstance(v, np.ndarray)}
+        static = {k: v for k, v in consts.items() if not isinstance(v, np.ndarray)}
+        xj = jnp.asarray(x, dtype=dtype)
+
+        def f(v, a):
+            return twin(v, **a, **static)
+
+        transform = jax.grad if scalar else {"forward": jax.jacfwd, "reverse": jax.jacrev}[mode]
+        fun, der = jax.jit(f), jax.jit(transform(f))
+        return lambda: fun(xj, arrays), lambda: der(xj, arrays), jax.block_until_ready, np.asarray
+
+
+class TorchFuncFramework(Framework):
+    name, backend = "torch", "torch"
+    twins = staticmethod(torch_twins)
+
+    def setup(self, dtypes):
+        import torch
+
+        torch.set_num_threads(1)
+
+    def _tensors(self, x, consts, dtype):
+        import torch
+
+        def tensor(a):
+            return torch.tensor(a, dtype=getattr(torch, dtype) if a.dtype.kind == "f" else None)
+
+        return tensor(x), {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in consts.items()}
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import torch
+
+        xt, c = self._tensors(x, consts, dtype)
+
+        def f(v):
+            return twin(v, **c)
+
+        transform = torch.func.grad if scalar else {"forward": torch.func.jacfwd, "reverse": torch.func.jacrev}[mode]
+        der = transform(f)
+        return lambda: f(xt), lambda: der(xt), None, lambda t: t.detach().numpy()
+
+
+class TorchBackwardFramework(TorchFuncFramework):
+    """PyTorch as most of its users differentiate: .backward() on a leaf that requires grad."""
+
+    name, backend = "torch-backward", "torch-autograd"
+    modes = ("reverse",)
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import torch
+
+        xt, c = self._tensors(x, consts, dtype)
+
+        def gradient():
+            v = xt.detach().requires_grad_()
+            twin(v, **c).backward()
+            return v.grad
+
+        def jacobian():
+            v = xt.detach().requires_grad_()
+            y = twin(v, **c)
+            rows = []
+            for i in range(y.shape[0]):
+                y[i].backward(retain_graph=True)
+                rows.append(v.grad.clone())
+                v.grad.zero_()
+            return torch.stack(rows)
+
+        return lambda: twin(xt, **c), gradient if scalar else jacobian, None, lambda t: t.detach().numpy()
+
+
+class AutogradFramework(Framework):
+    name, backend = "autograd", "autograd"
+    twins = staticmethod(autograd_twins)
+    modes = ("reverse",)  # autograd's users take Jacobians with autograd.jacobian
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import autograd
+
+        xv = x.astype(dtype)
+        c = {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in consts.items()}
+
+        def f(v):
+            return twin(v, **c)
+
+        der = autograd.grad(f) if scalar else autograd.jacobian(f)
+        return lambda: f(xv), lambda: der(xv), None, np.asarray
+
+
+class TorchCompileFramework(TorchFuncFramework):
+    """torch.compile over torch.func, twin and written-once alike (a compile per call; asked for by name)."""
+
+    name, backend = "torch-compile", "torch-compile"
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import torch
+
+        torch._dynamo.reset()
+        f_call, d_call, sync, to_numpy = super().build(twin, x, consts, dtype, scalar, mode)
+        return (torch.compile(f_call, fullgraph=True, dynamic=False), torch.compile(d_call, fullgraph=True, dynamic=False),
+                sync, to_numpy)
+
+
+FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (JaxFramework(), TorchFuncFramework(), TorchBackwardFramework(),
+                                                        AutogradFramework(), TorchCompileFramework())}
+DEFAULT_FRAMEWORKS = ("jax", "torch", "torch-backward", "autograd")
+
+
+# -- measuring one cell, in the framework's worker -------------------------------------------------------
+@dataclass
+class Cell:
+    problem: str
+    size: int
+    dtype: str
+    framework: str
+    derivative: str
+    call: str = ""  # adbench's derivative call (the record's `call`)
+    f_adbench_s: float = math.nan
+    f_twin_s: float = math.nan
+    f_ratio: float = math.nan
+    f_ratio_lo: float = math.nan
+    f_ratio_hi: float = math.nan
+    d_adbench_s: float = math.nan
+    d_twin_s: float = math.nan
+    d_ratio: float = math.nan
+    d_ratio_lo: float = math.nan
+    d_ratio_hi: float = math.nan
+    # A/A: the twin's derivative against a second build of itself, in the same interleaving: the noise
+    # floor of the cell (a ratio of identical code).
+    aa_ratio: float = math.nan
+    aa_ratio_lo: float = math.nan
+    aa_ratio_hi: float = math.nan
+    f_rel_diff: float = math.nan
+    d_rel_diff: float = math.nan
+    rounds: int = 0
+    error: str = ""
+
+
+def rel_diff(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return math.inf
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    return float(np.max(np.abs(a - b)) / (scale or 1.0)) if b.size else 0.0
+
+
+def paired_ratio(a: list[float], b: list[float], seed: int = 0) -> tuple[float, float, float]:
+    """The median of per-round ratios a_i / b_i and its 95 % percentile-bootstrap interval over rounds."""
+    r = np.asarray(a) / np.asarray(b)
+    rng = np.random.default_rng(seed)
+    boots = np.median(r[rng.integers(0, r.size, size=(2000, r.size))], axis=1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return float(np.median(r)), float(lo), float(hi)
+
+
+def interleaved(calls: list[tuple[Callable[[], Any], Any]]) -> list[list[float]]:
+    """Seconds per call, per round, of each (call, sync): calibrated blocks taken round by round,
+    in an order reversed every other round."""
+    from adbench.engine.timing import calibrate, time_block
+
+    numbers = [calibrate(call, sync, SAMPLE_S)[0] for call, sync in calls]
+    samples: list[list[float]] = [[] for _ in calls]
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        import time
+
+        start = time.perf_counter()
+        rounds = 0
+        while rounds < ROUNDS[1] and (rounds < ROUNDS[0] or time.perf_counter() - start < CELL_BUDGET_S):
+            order = range(len(calls)) if rounds % 2 == 0 else reversed(range(len(calls)))
+            for i in order:
+                call, sync = calls[i]
+                samples[i].append(time_block(call, sync, numbers[i]))
+            rounds += 1
+    finally:
+        if gc_was:
+            gc.enable()
+    return samples
+
+
+def measure_cell(framework: Framework, twins: dict, problem_name: str, n: int, dtype: str, mode: str) -> Cell:
+    """Check the twin equal to the registry's problem in float64, then time both sides in ``dtype``."""
+    from adbench.backends import get_backend
+    from adbench.problems import get_problem
+
+    problem = get_problem(problem_name)
+    scalar = problem.is_scalar(n)
+    cell = Cell(problem_name, n, dtype, framework.name, framework.derivative_name(scalar, mode))
+    try:
+        backend = get_backend(framework.backend)
+        x = problem.inputs(n)
+        consts = problem.constants(x)
+        twin = twins[problem_name]
+
+        def sides(dt):
+            case = backend.prepare(problem, x, "jacobian", mode, dt, consts)
+            mine = framework.build(twin, x, consts, dt, scalar, mode)
+            return case, mine
+
+        case, (tf, td, tsync, tnp) = sides("float64")
+        cell.f_rel_diff = rel_diff(tnp(_synced(tf, tsync)), case.to_numpy(_synced(case.function, case.sync)))
+        cell.d_rel_diff = rel_diff(tnp(_synced(td, tsync)), case.run())
+        for what, diff in (("f", cell.f_rel_diff), ("derivative", cell.d_rel_diff)):
+            if not diff <= CHECK_RTOL[what]:
+                raise AssertionError(f"the twin's {what} differs from the registry's by {diff:.1e} (float64) "
+                                     f"> {CHECK_RTOL[what]:.0e}")
+        case, (tf, td, tsync, _) = sides(dtype) if dtype != "float64" else (case, (tf, td, tsync, tnp))
+        cell.call = case.label
+        td_again = framework.build(twin, x, consts, dtype, scalar, mode)[1]
+        calls = [(case.function, case.sync), (tf, tsync), (case.call, case.sync), (td, tsync), (td_again, tsync)]
+        for call, sync in calls:
+            _synced(call, sync)  # first calls (traces, compiles) before any timing
+        fa, ft, da, dt_, dt_again = interleaved(calls)
+        cell.aa_ratio, cell.aa_ratio_lo, cell.aa_ratio_hi = paired_ratio(dt_again, dt_)
+        cell.rounds = len(fa)
+        cell.f_adbench_s, cell.f_twin_s = float(np.median(fa)), float(np.median(ft))
+        cell.d_adbench_s, cell.d_twin_s = float(np.median(da)), float(np.median(dt_))
+        cell.f_ratio, cell.f_ratio_lo, cell.f_ratio_hi = paired_ratio(fa, ft)
+        cell.d_ratio, cell.d_ratio_lo, cell.d_ratio_hi = paired_ratio(da, dt_)
+    except Exception as exc:  # one failing cell never loses the others
+        cell.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+    return cell
+
+
+def _synced(call, sync):
+    out = call()
+    if sync is not None:
+        sync(out)
+    return out
+
+
+def worker(framework_name: str, plan: list[dict]) -> None:
+    """Measure ``plan``'s cells for one framework, in this process, printing one JSON line per cell."""
+    framework = FRAMEWORKS[framework_name]
+    framework.setup(sorted({p["dtype"] for p in plan}))
+    twins = framework.twins()
+    for p in plan:
+        cell = measure_cell(framework, twins, p["problem"], p["size"], p["dtype"], p["mode"])
+        print(json.dumps(asdict(cell)), flush=True)
+
+
+# -- the parent: a worker per framework, one thread, then the table ------------------------------------------
+def plan_for(framework: Framework, problems: list[str], dtypes: list[str], quick: bool) -> list[dict]:
+    from adbench.backends import get_backend
+    from adbench.problems import get_problem
+
+    backend = get_backend(framework.backend)
+    plan = []
+    for name in problems:
+        problem = get_problem(name)
+        sizes = problem.run_sizes if quick else SIZES.get(name, problem.run_sizes)
+        for n in sizes:
+            modes = ("reverse",) if problem.is_scalar(n) else [m for m in framework.modes if m in backend.modes_for("jacobian")]
+            # float64 where it is cheap: at the default-run sizes.
+            kept = [dt for dt in dtypes if dt == "float32" or n in problem.run_sizes]
+            plan += [{"problem": name, "size": n, "dtype": dt, "mode": m} for dt in kept for m in modes]
+    return plan
+
+
+def run_worker(framework: str, plan: list[dict], timeout: float) -> list[Cell]:
+    from adbench.engine.threads import cpus_for, worker_environment
+
+    env = worker_environment(1, base=dict(os.environ), device="cpu")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    cpus = sorted(cpus_for(1))
+    command = [sys.executable, __file__, "--worker", framework, "--plan", json.dumps(plan)]
+    if cpus and hasattr(os, "sched_setaffinity"):
+        command = ["taskset", "-c", str(cpus[0]), *command]
+    cells = []
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+        lines, err = out.stdout, out.stderr if out.returncode else ""
+    except subprocess.TimeoutExpired as exc:
+        lines = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = f"worker timed out after {timeout:.0f} s"
+    for line in lines.splitlines():
+        if line.startswith("{"):
+            cells.append(Cell(**json.loads(line)))
+    if err:
+        done = {(c.problem, c.size, c.dtype, c.derivative) for c in cells}
+        for p in plan:
+            cell = Cell(p["problem"], p["size"], p["dtype"], framework,
+                        FRAMEWORKS[framework].derivative_name(_scalar(p), p["mode"]))
+            if (cell.problem, cell.size, cell.dtype, cell.derivative) not in done:
+                cell.error = err.strip().splitlines()[-1][:300] if err.strip() else "worker died"
+                cells.append(cell)
+    return cells
+
+
+def _scalar(p: dict) -> bool:
+    from adbench.problems import get_problem
+
+    return get_problem(p["problem"]).is_scalar(p["size"])
+
+
+def fmt_time(s: float) -> str:
+    if not math.isfinite(s):
+        return ""
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def fmt_ratio(r: float, lo: float, hi: float, flag: bool = True) -> str:
+    if not math.isfinite(r):
+        return ""
+    mark = " ✗" if flag and lo > TARGET else ""
+    return f"{r:.2f}× [{lo:.2f}, {hi:.2f}]{mark}"
+
+
+def table(cells: list[Cell]) -> str:
+    import pandas as pd
+    from adbench.problems import get_problem
+
+    rows = []
+    for c in cells:
+        problem = get_problem(c.problem)
+        rows.append({
+            "problem": f"{c.problem} {problem.size_label(c.size)}", "dtype": c.dtype, "framework": c.framework,
+            "f: adbench / twin": fmt_ratio(c.f_ratio, c.f_ratio_lo, c.f_ratio_hi),
+            "f twin": fmt_time(c.f_twin_s), "derivative": c.derivative,
+            "derivative: adbench / twin": fmt_ratio(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi),
+            "derivative twin": fmt_time(c.d_twin_s),
+            "A/A (twin / twin)": fmt_ratio(c.aa_ratio, c.aa_ratio_lo, c.aa_ratio_hi, flag=False),
+            "float64 check": f"{max(c.f_rel_diff, c.d_rel_diff):.0e}" if math.isfinite(c.d_rel_diff) else "",
+            "error": c.error,
+        })
+    frame = pd.DataFrame(rows)
+    if not frame["error"].any():
+        frame = frame.drop(columns="error")
+    return frame.to_markdown(index=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", default="", help="comma-separated (default: every registered problem)")
+    parser.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
+                        help=f"comma-separated, of {', '.join(FRAMEWORKS)}")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--quick", action="store_true", help="the default-run size of each problem, float32")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per framework's worker")
+    parser.add_argument("--output", help="write the cells as JSON lines here too")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--plan", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, json.loads(args.plan))
+        return 0
+    from adbench.problems import get_problem, list_problems
+
+    problems = [p for p in args.problems.split(",") if p] or [p.name for p in list_problems() if p.builtin]
+    for name in problems:
+        get_problem(name)  # an unknown name fails here, listing the valid ones
+    frameworks = [f for f in args.frameworks.split(",") if f]
+    unknown = [f for f in frameworks if f not in FRAMEWORKS]
+    if unknown:
+        parser.error(f"unknown framework {unknown[0]!r}; valid choices: {', '.join(FRAMEWORKS)}")
+    dtypes = ["float32"] if args.quick and args.dtypes == "float32,float64" else args.dtypes.split(",")
+    cells: list[Cell] = []
+    for framework in frameworks:
+        plan = plan_for(FRAMEWORKS[framework], problems, dtypes, args.quick)
+        print(f"{framework}: {len(plan)} cells ...", file=sys.stderr, flush=True)
+        cells += run_worker(framework, plan, args.timeout)
+    order = {name: i for i, name in enumerate(problems)}
+    cells.sort(key=lambda c: (order[c.problem], c.size, c.dtype, frameworks.index(c.framework), c.derivative))
+    if args.output:
+        Path(args.output).write_text("".join(json.dumps(asdict(c)) + "\n" for c in cells))
+    print(table(cells))
+    measured = [c for c in cells if not c.error]
+    over = [c for c in measured if c.f_ratio_lo > TARGET or c.d_ratio_lo > TARGET]
+    print(f"\n{len(measured)} cells measured, {len(cells) - len(measured)} failed; "
+          f"{len(over)} with f or derivative resolved above {TARGET}x the twin (✗). Ratio: adbench's time over the "
+          f"twin's, median of per-round ratios [95 % bootstrap interval]; one thread, interleaved.")
+    return 1 if len(measured) < len(cells) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
