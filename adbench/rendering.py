@@ -27,7 +27,7 @@ def _cell(rows: pd.DataFrame) -> str:
         return f"wrong ({fmt.seconds(time)})" if fmt.is_number(time) else "wrong"
     if row["status"] != "ok":
         return str(row["status"])
-    return fmt.seconds(time) + (" ~" if bool(row["noisy"]) else "")
+    return fmt.seconds(time) + (" ~" if pd.notna(row["noisy"]) and bool(row["noisy"]) else "")
 
 
 def mode_order(modes: Sequence[str]) -> list[str]:

@@ -903,7 +903,9 @@ class Scheduler:
             self._end(c, "error", "its worker died twice before a visit reached it")
         finally:
             c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
-            self._report(c)
+            # A visit an interrupt cut short leaves a built case with nothing to say: it stays out
+            # of the results (an "ok" row without a time) unless an earlier visit or its end put it in.
+            self._report(c, publish=bool(c.result.raw_visits) or not c.active)
 
     # -- the adaptive part -----------------------------------------------------------------------------
     def current_frame(self, analysis: Any = None):
