@@ -2,7 +2,7 @@
 group, each with a standard error on the log scale whose variance is moderated across the run (limma's
 empirical Bayes, ``adbench.engine.stats``); and the run's variance components, level by level.
 
-A visit is a handful of calibrated samples of a case; its statistic (the median of its samples by
+A visit is a handful of calibrated samples of a case; its statistic (the fastest of its samples by
 default) is one observation. A case's time is the mean of its log visit statistics per worker,
 averaged over worker sets. Two cases of one group are visited back to back in every pass, so the
 ratio of two cases is estimated from the log-ratios of their visits matched in time (same worker

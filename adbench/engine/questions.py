@@ -81,8 +81,10 @@ def questions(frame: pd.DataFrame) -> list[Question]:
             a, b = fastest_pair(group, "mode")
             out.append(Question(a, b, "table", f"{problem} n={size} {operation} {backend}: modes"))
     if "replicate" in ok:
-        twins = ok.assign(_key=[tuple(r) for r in ok[["problem", "size", "operation", "backend", "mode", "dtype",
-                                                       "device", "chunk_size"]].astype(str).itertuples(index=False)])
+        from adbench.engine.record import SPEC_KEYS
+
+        same = [k for k in SPEC_KEYS if k != "replicate"]  # a case's copies differ only in it
+        twins = ok.assign(_key=[tuple(r) for r in ok[same].astype(str).itertuples(index=False)])
         for _, group in twins.groupby("_key", sort=False):
             if len(group) < 2:
                 continue
