@@ -26,7 +26,10 @@ FRAMEWORKS = ("jax", "torch", "autograd", "tensorflow", "mlx")
 
 def run_python(code: str, threads: str | None = None, timeout: float = 120) -> dict:
     """Run ``code`` from the repository root (where asv finds ``benchmarks``); it prints one JSON line."""
-    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES and k != "XLA_FLAGS"}
+    # A fresh user's environment: TF_CPP_MIN_LOG_LEVEL too, which TensorFlow, once imported by an earlier
+    # test in this process, leaves in os.environ (a user's own value stays: tests/test_tensorflow_mlx.py).
+    env = {k: v for k, v in os.environ.items()
+           if k not in THREAD_VARIABLES and k not in ("XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")}
     env.pop("ADBENCH_THREADS", None)
     if threads is not None:
         env["ADBENCH_THREADS"] = threads

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import adbench
-from adbench.backends import SECOND_ORDER, SPARSE, backend_names, get_backend
+from adbench.backends import NESTED, SECOND_ORDER, SPARSE, backend_names, get_backend
 from adbench.backends.numpy_baselines import central_differences
 from adbench.engine.cases import direction
 from adbench.problems import get_problem, list_problems
@@ -259,13 +259,14 @@ def test_every_case_names_the_call_it_times(backend, operation, mode):
     for scalar and vector f, and the prepared case carries the same name (the manual HVP names the
     problem's own H v where it has one: loss's, which never forms H)."""
     be = get_backend(backend)
-    # A sparse Jacobian needs a declared pattern: ba's (a vector f) is the smallest.
-    shapes = [True] if operation in SECOND_ORDER else [False] if operation == SPARSE else [True, False]
+    # A sparse Jacobian needs a declared pattern: ba's (a vector f) is the smallest; nested, a function that
+    # differentiates inside itself: particle's (its label does not depend on the output's shape).
+    shapes = [True] if operation in SECOND_ORDER else [False] if operation in (SPARSE, NESTED) else [True, False]
     for scalar in shapes:
         assert be.call_label(operation, mode, scalar).strip(), f"no label for scalar={scalar}"
     require_backend(backend)
     for scalar in shapes:
-        problem = get_problem("loss" if scalar else "ba" if operation == SPARSE else "tall")
+        problem = get_problem("loss" if scalar else {SPARSE: "ba", NESTED: "particle"}.get(operation, "tall"))
         size = min(problem.sizes) if problem.presets else 3
         x = problem.inputs(size)
         d = direction(problem, operation, size, problem.n_outputs(size), seed=0)

@@ -238,11 +238,6 @@ def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[
     return functools.partial(function, **{name: services[name] for name in wanted})
 
 
-def convert_constants(constants: dict[str, Any], asarray: Callable[[np.ndarray], Any]) -> dict[str, Any]:
-    """Arrays become the backend's arrays; Python numbers stay static (see control_loop)."""
-    return {k: asarray(v) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
-
-
 def float_dtype(array: np.ndarray, dtype: str) -> Any:
     """The run's float dtype for float arrays; integer and boolean arrays keep theirs."""
     return dtype if array.dtype.kind in "fc" else array.dtype
