@@ -259,7 +259,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     problems += args.problem
     if args.problem and not args.problems:
         problems = list(args.problem)  # --problem alone means: just my function
-    operations = args.operations or (compare.QUICK_OPERATIONS if args.quick else None)
+    operations = args.operations  # None: the plain run's, or --quick's (compare.build_grid)
     specs = compare.build_grid(
         problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick,
         operations=operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device,
