@@ -9,6 +9,7 @@ runs resolve, reproduce and call different, each figure printed beside its targe
                                                   # processes per framework (the worker level), two more quiet
                                                   # runs (coverage by repeated runs), the per-visit statistic
                                                   # compared (~15 min)
+    python tools/bench_the_bench.py --aa          # the default's runs and the A/A run (--replicates 2) (~8 min)
     python tools/bench_the_bench.py --sets DIR    # the figures again from the sets a run kept (--keep DIR)
 
 Not a test: these are measurements on a shared machine; run them with the machine as it is and say
@@ -359,6 +360,8 @@ def main() -> None:
     parser.add_argument("--no-noise", action="store_true", help="skip the pair of runs beside a noisy neighbour")
     parser.add_argument("--long", action="store_true", help="also the A/A run, the worker-level run, two more "
                         "quiet runs and the per-visit statistic compared")
+    parser.add_argument("--aa", action="store_true", help="also the A/A run (--replicates 2), without the rest "
+                        "of --long")
     parser.add_argument("--trials", type=int, default=6, help="simulated runs per noise model (6)")
     parser.add_argument("--keep", type=Path, help="keep every run's set in this folder")
     parser.add_argument("--sets", type=Path, help="the figures from the sets of an earlier --keep, without running")
@@ -399,7 +402,9 @@ def main() -> None:
     extra_quiet, aa, workers3 = [], None, None
     if args.long:
         extra_quiet = [run("quiet2", []), run("quiet3", [])]
+    if args.long or args.aa:
         aa = run("aa", ["--replicates", "2"])
+    if args.long:
         workers3 = run("workers3", ["--workers", "3"])
 
     print("\nwall time (targets: default <= 60 s, --quick <= 20 s): " + ", ".join(
