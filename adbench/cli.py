@@ -368,21 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; an interrupt at any moment ends quietly with its own status."""
-    import signal
-
     from adbench.errors import Terminated
 
     try:
-        try:
-            return _main(argv)
-        except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
-            return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-    finally:
-        if argv is None:
-            # The program's own entry (python -m adbench, the console script): its work is done and
-            # saved, so a Ctrl-C or SIGTERM now (Python exiting) must not kill it by the signal (exit -2).
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, signal.SIG_IGN)
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
