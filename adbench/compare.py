@@ -25,10 +25,9 @@ DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian", NESTED)
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
                  "hessian": ("forward-over-reverse", "reverse-over-reverse")}
 QUICK_OPERATIONS = ("jacobian",)
-# --quick's one Jacobian per problem: the compressed one where the problem declares its sparsity pattern
-# (ba's dense Jacobian at its one preset takes autograd 0.55 s a call, its compressed one ~15x less:
-# with the dense one, --quick took 25 s on 2 cores instead of its 20).
-QUICK_SPARSE_OPERATIONS = ("sparse-jacobian",)
+# --quick leaves out the problems that declare a sparsity pattern unless they are named: ba's nine
+# Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
+# JAX's compressed ones 3-4 s to compile), against its 20 s.
 # The whole run's seconds (worker starts, first builds, visits); measured to keep a default run within
 # a minute and --quick within 20 s on a shared 2-core machine (tools/bench_the_bench.py).
 DEFAULT_TIME_BUDGET_S = 50.0
@@ -58,7 +57,7 @@ def build_grid(
     replicates: int = 1,
 ) -> list[CaseSpec]:
     """Every (problem, size, operation, backend, mode[, chunk]) asked for (``operations`` by default: the
-    plain run's, or with ``quick`` one Jacobian per problem, ``quick_operations``).
+    plain run's, or with ``quick`` the Jacobian of every plain-run problem without a sparsity pattern).
 
     Baselines run their one mode whatever ``modes`` says. A second-order operation is left out
     for a registered problem with vector output (it has no Hessian to ask for); a user's function
@@ -66,12 +65,13 @@ def build_grid(
     every other case runs once, unchunked. ``replicates`` > 1 adds copies of every case (an A/A
     check), each measured in worker processes of its own, beside the original in its group.
     """
-    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if full or p.plain_run]
+    probs = [get_problem(p) for p in problems] if problems else [
+        p for p in list_problems() if full or (p.plain_run and not (quick and p.sparsity is not None))]
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     chosen = tuple(operations) if operations else None
     specs = []
     for problem in probs:
-        ours = chosen or (quick_operations(problem) if quick else DEFAULT_OPERATIONS)
+        ours = chosen or (QUICK_OPERATIONS if quick else DEFAULT_OPERATIONS)
         for n in sizes_for(problem, sizes, quick, full):
             m = problem.known_n_outputs(n)
             for operation in ours:
@@ -92,11 +92,6 @@ def build_grid(
                                 specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation,
                                                       chunk, device, again))
     return specs
-
-
-def quick_operations(problem: Problem) -> tuple[str, ...]:
-    """What --quick asks of a problem unless --operations says: one Jacobian, compressed where it has a pattern."""
-    return QUICK_SPARSE_OPERATIONS if problem.sparsity is not None else QUICK_OPERATIONS
 
 
 def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: bool = False) -> tuple[int, ...]:
