@@ -1,5 +1,6 @@
 """``python -m adbench``: the command line (see adbench.cli)."""
 
+import signal
 import sys
 
 try:
@@ -7,4 +8,12 @@ try:
 except KeyboardInterrupt:  # Ctrl-C while Python is still importing the CLI
     sys.exit(130)
 
-sys.exit(main())
+try:
+    code = main()
+finally:
+    # The work is done and saved: a Ctrl-C or SIGTERM while Python exits must not kill the process by the
+    # signal (exit -2 instead of main's status). Here only, in the process that ends now: an ignored
+    # signal is inherited by the children of whoever calls adbench.cli.main in-process.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+sys.exit(code)

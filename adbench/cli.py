@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -148,17 +150,40 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated input sizes n for problems that take any n (default: each problem's)")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true",
-                       help="a first look in ~20 s: one size per problem, Jacobians, one round, a short budget")
+                       help="a first look in under 20 s: one size per problem, Jacobians, fewer visits, a short "
+                            "time budget")
     scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
     p.add_argument("--dtype", default="float32", help="float32 (default, as in the tutorial) or float64")
     p.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS,
                    help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared machine)")
-    p.add_argument("--rounds", type=int_in("--rounds", 1, 100), default=None,
-                   help="rounds per case, each in fresh worker processes (default 2; 1 with --quick)")
+    from adbench import compare
+
+    p.add_argument("--time-budget", type=positive_number("--time-budget", "seconds", 86400), default=None,
+                   metavar="SECONDS", help=f"seconds the whole run may take: worker starts, first builds, the "
+                   f"minimum visits, then visits for the comparisons still open (default "
+                   f"{compare.DEFAULT_TIME_BUDGET_S:g}; {compare.QUICK_TIME_BUDGET_S:g} with --quick)")
+    p.add_argument("--rounds", type=int_in("--rounds", 1, 1000), default=None,
+                   help=f"the least visits of every case, each a few calibrated samples (default "
+                        f"{compare.DEFAULT_MIN_VISITS}, 2 for a slow case; {compare.QUICK_MIN_VISITS} with "
+                        "--quick); made even past the time budget")
+    p.add_argument("--workers", type=int_in("--workers", 1, 16), default=compare.DEFAULT_WORKERS,
+                   help=f"fresh worker processes per framework, each building and visiting every case "
+                        f"(default {compare.DEFAULT_WORKERS})")
     p.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
-                   help="sampling time per case, shared by its rounds (default 0.08; 0.03 with --quick)")
+                   help=f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})")
+    p.add_argument("--no-adaptive", dest="adaptive", action="store_false",
+                   help="no visits beyond --rounds: leave the time budget unspent")
+    p.add_argument("--statistic", default=None, help="per-visit statistic: min (default: the fastest of a visit's "
+                   "samples), median or q25")
+    p.add_argument("--replicates", type=int_in("--replicates", 1, 8), default=1,
+                   help="measure every case this many times, each copy in worker processes of its own (an "
+                        "A/A check of the engine: copies must not be called different; default 1)")
     p.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0, metavar="SECONDS",
-                   help="a case round running longer is recorded as timeout (default 60)")
+                   help="a visit (or a build after its first call) running longer is recorded as timeout "
+                        "(default 60)")
+    p.add_argument("--compile-timeout", type=positive_number("--compile-timeout", "seconds", 86400), default=300.0,
+                   metavar="SECONDS", help="a first call (trace, compile, run) running longer is recorded as "
+                   "compile-timeout (default 300)")
     p.add_argument("--memory-limit", type=positive_number("--memory-limit", "GiB", 1 << 20),
                    default=_default_memory_limit_gib(), metavar="GIB",
                    help="skip cases estimated above this, and kill a worker whose memory passes it "
@@ -184,6 +209,10 @@ def _validate_compare(args: argparse.Namespace) -> None:
     try:
         if args.format not in FORMATS:
             raise UnknownChoiceError("format", args.format, FORMATS)
+        from adbench.engine.estimates import STATISTICS
+
+        if args.statistic is not None and args.statistic not in STATISTICS:
+            raise UnknownChoiceError("statistic", args.statistic, STATISTICS)
         if args.dtype not in DTYPES:
             raise UnknownChoiceError("dtype", args.dtype, DTYPES)
         if args.device not in DEVICES:
@@ -230,28 +259,34 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     problems += args.problem
     if args.problem and not args.problems:
         problems = list(args.problem)  # --problem alone means: just my function
-    operations = args.operations or (compare.QUICK_OPERATIONS if args.quick else None)
+    operations = args.operations  # None: the plain run's, or --quick's (compare.build_grid)
     specs = compare.build_grid(
         problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick,
-        operations=operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device)
+        operations=operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device,
+        replicates=args.replicates)
     if not specs:
         raise UsageError("nothing to run: no backend offers the operations and modes asked for "
                          "(see `adbench list`)")
-    budget = args.budget if args.budget is not None else (compare.QUICK_BUDGET_S if args.quick else compare.DEFAULT_BUDGET_S)
-    rounds = args.rounds if args.rounds is not None else (1 if args.quick else compare.DEFAULT_ROUNDS)
-    progress = _progress_bar(len(specs) * rounds)
+    settings = compare.settings_for(
+        threads=args.threads,
+        time_budget_s=args.time_budget or (compare.QUICK_TIME_BUDGET_S if args.quick else compare.DEFAULT_TIME_BUDGET_S),
+        min_visits=args.rounds or (compare.QUICK_MIN_VISITS if args.quick else compare.DEFAULT_MIN_VISITS),
+        workers=args.workers, visit_s=args.budget or compare.DEFAULT_VISIT_S, timeout_s=args.timeout,
+        compile_timeout_s=args.compile_timeout, memory_limit_gib=args.memory_limit, device=args.device,
+        adaptive=args.adaptive, statistic=args.statistic, exact_min_visits=args.rounds is not None)
+    print(f"adbench compare: {compare.plan_words(specs, settings)}", file=sys.stderr)
+    progress = _progress_bar(settings.time_budget_s)
+    started = time.monotonic()
 
     def advance(result) -> None:
         if progress is not None:
             progress.set_postfix_str(f"{result.problem} n={result.size} {result.operation} {result.backend}/"
                                      f"{result.mode}", refresh=False)
-            progress.update(1)
+            progress.update(round(min(time.monotonic() - started, progress.total) - progress.n, 1))
 
     try:
-        done = compare.run(
-            specs, output=args.output, threads=args.threads, rounds=rounds, budget_s=budget,
-            timeout_s=args.timeout, memory_limit_gib=args.memory_limit, device=args.device,
-            command="adbench " + " ".join(argv), on_result=advance)
+        done = compare.run(specs, output=args.output, settings=settings, command="adbench " + " ".join(argv),
+                           on_result=advance)
     except OSError as exc:  # the results could not be written (a full disk, a vanished folder)
         print(f"adbench compare: error: cannot save the results: {exc}", file=sys.stderr)
         return EXIT_CASE_FAILED
@@ -261,31 +296,36 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     outcome, frame = done.outcome, done.frame
     try:
         if len(frame):
-            print(compare.render(frame, args.format, outcome.noise), end="")
+            print(compare.render(frame, args.format, outcome.noise, done.comparisons, outcome.budget), end="")
     except KeyboardInterrupt:  # the data are saved: say where, then stop
-        outcome.interrupted = outcome.interrupted or 2
+        outcome.interrupted = outcome.interrupted or signal.SIGINT
     _report_cases(frame, done.csv_path)
     if outcome.interrupted:
-        print(f"{'terminated' if outcome.interrupted == 15 else 'interrupted'}: kept the finished cases in "
-              f"{done.csv_path}", file=sys.stderr)
-        return EXIT_TERMINATED if outcome.interrupted == 15 else EXIT_INTERRUPTED
+        terminated = outcome.interrupted == signal.SIGTERM
+        print(f"{'terminated' if terminated else 'interrupted'}: kept the finished cases in {done.csv_path}",
+              file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     return EXIT_CASE_FAILED if len(done.failed) else EXIT_OK
 
 
 def _report_cases(frame, csv_path: Path) -> None:
     """Counts, where the set went, and every case that is not ok with its reason."""
+    import pandas as pd
+
+    from adbench.engine.record import STATUSES
+
     counts = frame["status"].value_counts().to_dict()
-    parts = [f"{counts.get(s, 0)} {s}" for s in ("ok", "wrong", "error", "timeout", "memory", "skipped") if counts.get(s)]
+    parts = [f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s)]
     print(f"\n{len(frame)} cases: {', '.join(parts) or 'none finished'}. Results: {csv_path} (+ .json)",
           file=sys.stderr)
     for _, row in frame[frame["status"] != "ok"].iterrows():
         print(f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/{row['mode']}"
-              f"{' chunk=' + str(row['chunk_size']) if row['chunk_size'] is not None and str(row['chunk_size']) != '<NA>' else ''}"
+              f"{' chunk=' + str(int(row['chunk_size'])) if pd.notna(row['chunk_size']) else ''}"
               f": {row['error']}", file=sys.stderr)
 
 
-def _progress_bar(total: int):
-    """A tqdm bar on stderr when it is a terminal; nothing in CI logs or pipes."""
+def _progress_bar(total: float):
+    """A tqdm bar of the time budget on stderr when it is a terminal; nothing in CI logs or pipes."""
     if not sys.stderr.isatty():
         return None
     try:
@@ -293,7 +333,8 @@ def _progress_bar(total: int):
     except ImportError:
         return None
     tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are started with preexec_fn
-    return tqdm.tqdm(total=total, unit="case", file=sys.stderr, dynamic_ncols=True)
+    return tqdm.tqdm(total=total, unit="s", file=sys.stderr, dynamic_ncols=True,
+                     bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
 
 
 # -- report ---------------------------------------------------------------------------------------

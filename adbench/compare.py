@@ -1,4 +1,5 @@
-"""``adbench compare``: build the case grid, run it, save the results and say what they show."""
+"""``adbench compare``: build the case grid, plan and run it, and save the results (``adbench.rendering`` says
+what they show)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from adbench import formatting as fmt
-from adbench.backends import AD_MODES, NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
@@ -24,10 +24,21 @@ DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian", NESTED)
 # --modes or --full add the other two compositions.
 DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
                  "hessian": ("forward-over-reverse", "reverse-over-reverse")}
-DEFAULT_ROUNDS = 2
 QUICK_OPERATIONS = ("jacobian",)
-DEFAULT_BUDGET_S = 0.08
-QUICK_BUDGET_S = 0.03
+# --quick leaves out the problems that declare a sparsity pattern unless they are named: ba's nine
+# Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
+# JAX's compressed ones 3-4 s to compile), against its 20 s.
+# The whole run's seconds (worker starts, first builds, visits); measured to keep a default run within
+# a minute and --quick within 20 s on a shared 2-core machine (tools/bench_the_bench.py).
+DEFAULT_TIME_BUDGET_S = 50.0
+QUICK_TIME_BUDGET_S = 14.0
+DEFAULT_MIN_VISITS = 4
+QUICK_MIN_VISITS = 2
+# Worker processes per framework. On the machine this was measured on, fresh processes do not differ
+# once their visits are matched in time (tools/bench_the_bench.py --variance), and each costs seconds
+# to start and to build every case again: one, unless asked.
+DEFAULT_WORKERS = 1
+DEFAULT_VISIT_S = 0.003
 
 
 def build_grid(
@@ -43,22 +54,27 @@ def build_grid(
     full: bool = False,
     chunk_sizes: Sequence[int | None] = (None,),
     device: str = "cpu",
+    replicates: int = 1,
 ) -> list[CaseSpec]:
-    """Every (problem, size, operation, backend, mode[, chunk]) asked for.
+    """Every (problem, size, operation, backend, mode[, chunk]) asked for (``operations`` by default: the
+    plain run's, or with ``quick`` the Jacobian of every plain-run problem without a sparsity pattern).
 
     Baselines run their one mode whatever ``modes`` says. A second-order operation is left out
     for a registered problem with vector output (it has no Hessian to ask for); a user's function
     is kept and its worker decides. Chunk sizes apply to the Jacobians of backends that chunk;
-    every other case runs once, unchunked.
+    every other case runs once, unchunked. ``replicates`` > 1 adds copies of every case (an A/A
+    check), each measured in worker processes of its own, beside the original in its group.
     """
-    probs = [get_problem(p) for p in problems] if problems else [p for p in list_problems() if full or p.plain_run]
+    probs = [get_problem(p) for p in problems] if problems else [
+        p for p in list_problems() if full or (p.plain_run and not (quick and p.sparsity is not None))]
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
-    operations = tuple(operations or DEFAULT_OPERATIONS)
+    chosen = tuple(operations) if operations else None
     specs = []
     for problem in probs:
+        ours = chosen or (QUICK_OPERATIONS if quick else DEFAULT_OPERATIONS)
         for n in sizes_for(problem, sizes, quick, full):
             m = problem.known_n_outputs(n)
-            for operation in operations:
+            for operation in ours:
                 if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
                     continue
                 if operation == "sparse-jacobian" and problem.sparsity is None:
@@ -72,8 +88,9 @@ def build_grid(
                             continue
                         chunks = chunk_sizes if (backend.chunkable and operation == "jacobian") else (None,)
                         for chunk in dict.fromkeys(chunks):
-                            specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation,
-                                                  chunk, device))
+                            for again in range(replicates):
+                                specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation,
+                                                      chunk, device, again))
     return specs
 
 
@@ -86,15 +103,48 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
     return problem.sizes if full else problem.run_sizes
 
 
+def settings_for(*, threads: int = 1, time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+                 min_visits: int = DEFAULT_MIN_VISITS, workers: int = DEFAULT_WORKERS,
+                 visit_s: float = DEFAULT_VISIT_S, timeout_s: float = 60.0, compile_timeout_s: float = 300.0,
+                 memory_limit_gib: float | None = None, device: str = "cpu", adaptive: bool = True,
+                 statistic: str | None = None, exact_min_visits: bool = False):
+    """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
+    (the user asked for them), not fewer for a slow one."""
+    from adbench.engine.estimates import DEFAULT_STATISTIC
+    from adbench.engine.runner import RunSettings
+
+    return RunSettings(threads=threads, time_budget_s=time_budget_s, min_visits=min_visits, workers=workers,
+                       visit_s=visit_s, timeout_s=timeout_s, compile_timeout_s=compile_timeout_s,
+                       memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
+                       device=device, adaptive=adaptive, statistic=statistic or DEFAULT_STATISTIC,
+                       **({"slow_case_s": None} if exact_min_visits else {}))
+
+
+def plan_words(specs: list[CaseSpec], settings: Any) -> str:
+    """What the run will do, said before it starts."""
+    frameworks = list(dict.fromkeys((get_backend(s.backend).framework, s.replicate) for s in specs))
+    groups = len({(s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device) for s in specs})
+    sets = f"{settings.workers} worker process{'es' * (settings.workers != 1)} per framework"
+    extra = ("then, while the budget lasts, more visits for the comparisons the summary states that are not "
+             "resolved yet" if settings.adaptive else "no adaptive visits")
+    return (f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks, {sets}; time budget "
+            f"{settings.time_budget_s:g} s (--time-budget): each case built once per worker (first calls, "
+            f"memory, correctness), then at least {settings.min_visits} visits of ~{settings.visit_s * 1e3:g} ms "
+            f"(--rounds, --budget{'' if not settings.slow_case_s else '; 2 for a case slower than ' + format(settings.slow_case_s, 'g') + ' s a visit'}) interleaved across the group's frameworks; "
+            f"{extra}")
+
+
 # -- running ------------------------------------------------------------------------------------------
 @dataclass
 class CompareRun:
-    """What a comparison produced: the outcome, its rows as a DataFrame, and where they were saved."""
+    """What a comparison produced: the outcome, its rows as a DataFrame, its paired comparisons, and
+    where they were saved."""
 
     outcome: Any
     frame: pd.DataFrame
     csv_path: Path
     settings: dict[str, Any] = field(default_factory=dict)
+    comparisons: Any = None  # adbench.engine.estimates.Comparisons
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -105,43 +155,46 @@ def run(
     specs: list[CaseSpec],
     *,
     output: Path | None = None,
-    threads: int = 1,
-    rounds: int = DEFAULT_ROUNDS,
-    budget_s: float = DEFAULT_BUDGET_S,
-    timeout_s: float = 60.0,
-    memory_limit_gib: float | None = None,
-    device: str = "cpu",
+    settings: Any = None,
     command: str = "adbench.compare.run",
     on_result: Callable[[CaseResult], None] | None = None,
-    save_interval_s: float = 1.0,
+    save_interval_s: float = 10.0,
+    **options: Any,
 ) -> CompareRun:
     """Run ``specs`` and save them as a result set (a CSV and its JSON sidecar) as they finish.
 
+    ``settings`` (``adbench.engine.runner.RunSettings``) or ``options`` for ``settings_for``.
     ``output`` defaults to a fresh ``results/compare-<UTC time>.csv`` (created exclusively). The
-    set is rewritten at most every ``save_interval_s`` and after every round, and once more at
-    the end or when interrupted: an interrupted run keeps what it finished.
+    set is rewritten whenever a worker is busy compiling (nothing is being timed), after a pass when
+    ``save_interval_s`` have gone by since the last time, and once more at the end or when
+    interrupted: an interrupted run keeps what it finished. (Not between visits: writing a set
+    makes the kernel flush pages beside the next visits, and on a VM that slowed them by half.)
     """
     import time
 
     from adbench.engine.environment import environment
+    from adbench.engine.estimates import STATISTIC_WORDS, Comparisons
     from adbench.engine.results import ResultWriter, check_output_path, new_run_id, reserve_default_path
-    from adbench.engine.runner import RunOutcome, RunSettings, run_grid
+    from adbench.engine.runner import RunOutcome, Scheduler
 
     path = check_output_path(output) if output is not None else reserve_default_path()
-    settings = RunSettings(threads=threads, budget_s=budget_s, rounds=rounds, timeout_s=timeout_s,
-                           memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
-                           device=device)
+    settings = settings or settings_for(**options)
     recorded = {
-        "command": command, "threads": threads, "rounds": rounds, "budget_s": budget_s, "timeout_s": timeout_s,
-        "memory_limit_gib": memory_limit_gib, "device": device,
+        "command": command, "threads": settings.threads, "time_budget_s": settings.time_budget_s,
+        "min_visits": settings.min_visits, "workers": settings.workers, "visit_s": settings.visit_s,
+        "timeout_s": settings.timeout_s, "compile_timeout_s": settings.compile_timeout_s,
+        "memory_limit_gib": round(settings.memory_limit_bytes / 2**30, 3) if settings.memory_limit_bytes else None,
+        "device": settings.device, "adaptive": settings.adaptive,
         "dtype": sorted({s.dtype for s in specs}), "seed": sorted({s.seed for s in specs}),
         "operations": list(dict.fromkeys(s.operation for s in specs)),
-        "statistic": "median of calibrated samples (each >= 1 ms of back-to-back synced calls), "
-                     "pooled over rounds in fresh worker processes",
+        "statistic": f"per visit {STATISTIC_WORDS[settings.statistic]} (samples of >= 1 ms of back-to-back "
+                     "synced calls, after a warm-up); a case's time is the geometric mean of its visits' "
+                     "statistics",
+        "statistic_name": settings.statistic,
         "interval": INTERVAL_METHOD,
     }
     outcome = RunOutcome()
-    env = environment(outcome.versions, threads, device=device, framework_builds=outcome.builds)
+    env = environment(outcome.versions, settings.threads, device=settings.device, framework_builds=outcome.builds)
     writer = ResultWriter(path, new_run_id(), env, recorded)
     writer.write([])  # the set exists (and the path is proven writable) before anything is timed
     last = [0.0]
@@ -149,6 +202,7 @@ def run(
 
     def save() -> None:
         writer.noise = outcome.noise
+        writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons}
         try:
             writer.write(outcome.results)
         except OSError as exc:  # a full disk mid-run: keep measuring, say so once, retry later
@@ -158,217 +212,38 @@ def run(
                       file=sys.stderr)
 
     def saved(result: CaseResult) -> None:
-        if time.monotonic() - last[0] >= save_interval_s:
-            save()
-            last[0] = time.monotonic()
         if on_result:
             on_result(result)
 
+    scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome)
+
+    def after_pass(_: int) -> None:
+        if time.monotonic() - last[0] >= save_interval_s:
+            scheduler.summarize(pairs=False)  # the pairs (a few hundred) at the end: a pass's save stays cheap
+            save()
+            last[0] = time.monotonic()
+
+    def while_waiting() -> None:  # a worker is busy (a compile): the parent is free to save what is new
+        scheduler.summarize(pairs=False)
+        save()
+        last[0] = time.monotonic()
+
+    scheduler.on_pass, scheduler.on_checkpoint = after_pass, while_waiting
     try:
-        run_grid(specs, settings, on_result=saved, outcome=outcome, on_round_end=lambda _: save())
+        scheduler.run()
     finally:
         writer.noise = outcome.noise
+        writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons}
         writer.write(outcome.results)  # the last chance: an error here is the run's error
     from adbench.engine.results import rows_to_frame
 
     frame = rows_to_frame(outcome.results)
-    return CompareRun(outcome, frame, path, recorded)
+    comparisons = Comparisons.from_cases(outcome.results, outcome.comparisons)
+    return CompareRun(outcome, frame, path, recorded, comparisons)
 
 
-# -- what the results say --------------------------------------------------------------------------------
-def _cell(rows: pd.DataFrame) -> str:
-    """A time cell: the median, ~ when noisy, or the status when the case is not ok."""
-    if rows.empty:
-        return ""
-    row = rows.iloc[0]
-    if row["status"] == "wrong":
-        return f"wrong ({fmt.seconds(row['median_s'])})" if pd.notna(row["median_s"]) else "wrong"
-    if row["status"] != "ok":
-        return str(row["status"])
-    return fmt.seconds(row["median_s"]) + (" ~" if bool(row["noisy"]) else "")
+# The presentation lives in adbench.rendering; these names stay importable from here.
+from adbench.rendering import comparison_table, render, summary_lines  # noqa: E402
 
-
-def mode_order(modes: Sequence[str]) -> list[str]:
-    known = list(AD_MODES) + ["forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
-                              "forward-over-forward", "manual", "central"]
-    return sorted(dict.fromkeys(modes), key=lambda m: known.index(m) if m in known else len(known))
-
-
-def faster_words(group: pd.DataFrame) -> str:
-    """Within one backend: the fastest mode against the next-fastest, when the data separate them."""
-    ok = group[(group["status"] == "ok") & ~group["mode"].isin(["manual", "central"])]
-    if ok["mode"].nunique() < 2:
-        return ""
-    first, second = fmt.best_pair(ok, "mode")
-    return fmt.verdict_words(fmt.compare_rows(first, second), first["mode"], second["mode"])
-
-
-FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "colours", "faster", "time/f", "first call")
-
-
-def _colour_words(group: pd.DataFrame) -> str:
-    """sparse-jacobian: the compressed passes per mode ('forward 15, reverse 200'); empty otherwise."""
-    if "colours" not in group or group["colours"].isna().all():
-        return ""
-    per_mode = group.dropna(subset=["colours"]).drop_duplicates("mode")
-    return ", ".join(f"{r['mode']} {int(r['colours'])}" for _, r in per_mode.iterrows())
-
-
-def comparison_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (problem, size, operation, backend[, chunk]): each mode's median, the faster mode, time/f, first call."""
-    out = []
-    keys = ["problem", "size", "operation", "backend", "chunk_size"]
-    frame = frame.assign(chunk_size=frame["chunk_size"].astype(object).where(frame["chunk_size"].notna(), None))
-    for (problem, size, operation, backend, chunk), group in frame.groupby(keys, sort=False, dropna=False):
-        ok = group[group["status"] == "ok"]
-        best = ok.loc[ok["median_s"].idxmin()] if len(ok) else None
-        n, m = int(group["n_inputs"].iloc[0]), group["n_outputs"].dropna()
-        m = int(m.iloc[0]) if len(m) else None
-        row: dict[str, str] = {"problem": problem, "operation": operation,
-               "n → m": f"{n} → {m if m is not None else '?'}" + (f" ({group['preset'].iloc[0]})"
-                                                                if pd.notna(group["preset"].iloc[0]) else ""),
-               "backend": backend + (f" chunk={int(chunk)}" if chunk is not None and pd.notna(chunk) else "")}
-        for mode in mode_order(group["mode"]):
-            row[mode] = _cell(group[group["mode"] == mode])
-        row["colours"] = _colour_words(group)
-        row["faster"] = faster_words(group)
-        row["time/f"] = fmt.ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else ""
-        row["first call"] = fmt.seconds(best["first_call_s"]) if best is not None else ""
-        out.append(row)
-    frame_out = pd.DataFrame(out).fillna("")
-    modes = mode_order([c for c in frame_out.columns if c not in FIXED_COLUMNS])
-    first = ["problem", "operation", "n → m", "backend"]
-    return frame_out[first + modes + ["colours", "faster", "time/f", "first call"]] if len(frame_out) else frame_out
-
-
-def summary_lines(frame: pd.DataFrame) -> list[str]:
-    """Per problem and operation, at its largest size: the winning mode and the fastest framework,
-    named only where the intervals separate them; failed and wrong cases are never ranked."""
-    lines = []
-    ok = frame[frame["status"] == "ok"]
-    for (problem, operation), group in ok.groupby(["problem", "operation"], sort=False):
-        frameworks = group[~group["backend"].map(lambda b: get_backend(b).baseline)]
-        if frameworks.empty:
-            continue
-        size = frameworks["size"].max()  # the largest size an AD case passed at
-        at = group[group["size"] == size]
-        ad = frameworks[frameworks["size"] == size]
-        n = int(at["n_inputs"].iloc[0])
-        m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
-        text = f"{problem} {operation} (n={n} → m={m}): "
-        theory = fmt.theory_words(operation, n, m, _colours_by_mode(at))
-        if ad["mode"].nunique() >= 2:
-            first, second = fmt.best_pair(ad, "mode")
-            text += f"{fmt.verdict_words(fmt.compare_rows(first, second), first['mode'], second['mode'])}"
-            text += f" (fastest of each mode; theory: {theory})"
-        else:
-            text += f"only {ad['mode'].iloc[0]} measured (theory: {theory})"
-        first, second = fmt.best_pair(ad, "backend")
-        v = fmt.compare_rows(first, second) if second is not None else None
-        one = f"{_case_words(first)} {fmt.seconds(first['median_s'])}"
-        if v is None:
-            text += f"; only backend: {one}"
-        elif v.winner == "a":
-            text += (f"; fastest backend: {one}, {fmt.factor(v.factor)} [{fmt.factor(v.low)}, "
-                     f"{fmt.factor(v.high)}] ahead of {_case_words(second)}")
-        elif v.winner == "tie":
-            text += f"; fastest backends tie (within {fmt.TIE - 1:.0%}): {one} and {_case_words(second)}"
-        else:
-            text += (f"; fastest backend not resolved at this noise level: {one} and {_case_words(second)} "
-                     f"{fmt.seconds(second['median_s'])}")
-        if first.get("reference") == "none":
-            text += " (its result is unchecked: no reference was affordable at this size)"
-        manual = at[(at["backend"] == "manual")]
-        if len(manual):
-            text += f"; {fmt.factor(first['median_s'] / manual['median_s'].iloc[0])} the hand-written time"
-        lines.append(text + _tutorial_words(problem, operation, group))
-        if operation == "sparse-jacobian":
-            lines.extend(_dense_against_compressed(problem, size, ok))
-    return lines
-
-
-def _colours_by_mode(rows: pd.DataFrame) -> dict[str, int]:
-    if "colours" not in rows:
-        return {}
-    known = rows.dropna(subset=["colours"])
-    return {m: int(c) for m, c in zip(known["mode"], known["colours"]) if m in AD_MODES}
-
-
-def _dense_against_compressed(problem: str, size: int, ok: pd.DataFrame) -> list[str]:
-    """The fastest compressed Jacobian against the fastest dense one of the same problem and size, both checked."""
-    at = ok[(ok["problem"] == problem) & (ok["size"] == size)]
-    at = at[~at["backend"].map(lambda b: get_backend(b).baseline)]
-    dense, sparse = at[at["operation"] == "jacobian"], at[at["operation"] == "sparse-jacobian"]
-    if dense.empty or sparse.empty:
-        return []
-    d, s = dense.loc[dense["median_s"].idxmin()], sparse.loc[sparse["median_s"].idxmin()]
-    v = fmt.compare_rows(s, d)
-    words = fmt.verdict_words(v, f"compressed ({_case_words(s)}, {int(s['colours'])} colours)",
-                              f"dense ({_case_words(d)})")
-    return [f"{problem} (n={int(s['n_inputs'])}): dense against compressed Jacobian: {words}; fastest dense "
-            f"{fmt.seconds(d['median_s'])}, fastest compressed {fmt.seconds(s['median_s'])}"]
-
-
-def _case_words(row: pd.Series) -> str:
-    """``jax forward``, or ``jax forward chunk=16`` for a chunked case."""
-    chunk = row.get("chunk_size")
-    return f"{row['backend']} {row['mode']}" + (f" chunk={int(chunk)}" if pd.notna(chunk) else "")
-
-
-def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame) -> str:
-    """Like for like with the tutorial's printed timing, where the problem has one and it was run."""
-    if operation != "jacobian":
-        return ""
-    try:
-        tutorial = get_problem(problem).extra.get("tutorial")
-    except ValueError:
-        return ""
-    if not tutorial:
-        return ""
-    same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"]) & ok["chunk_size"].isna()]
-    same = same.set_index("mode")
-    if not {"forward", "reverse"} <= set(same.index):
-        return ""
-    v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"])
-    return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
-            f"{fmt.factor(tutorial['forward_s'] / tutorial['reverse_s'])} faster (one unsynced call each), "
-            f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
-
-
-def _one_round_lines(frame: pd.DataFrame) -> list[str]:
-    rounds = frame.loc[frame["status"] == "ok", "rounds"].dropna()
-    if len(rounds) and int(rounds.max()) == 1:
-        return ["One round (--quick or --rounds 1): the intervals miss the variation between worker processes, "
-                "so its verdicts are less sure than a default run's two rounds."]
-    return []
-
-
-def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None) -> str:
-    """The run's results as text: a readable table, markdown, or the tidy rows as csv/json."""
-    if fmt_name == "csv":
-        return frame.to_csv(index=False)
-    if fmt_name == "json":
-        return frame.to_json(orient="records", indent=1)
-    table = comparison_table(frame)
-    blocks = []
-    for (problem, operation), group in table.groupby(["problem", "operation"], sort=False):
-        group = group.drop(columns=["problem", "operation"])
-        group = group.loc[:, (group != "").any(axis=0)]
-        title = f"{problem} · {operation}"
-        if fmt_name == "markdown":
-            blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
-        else:
-            blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
-    summary = summary_lines(frame) + fmt.noise_lines(noise or {}) + _one_round_lines(frame)
-    if summary:
-        head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
-        bullet = "- " if fmt_name == "markdown" else "  "
-        blocks.append(head + "\n".join(bullet + line for line in summary))
-    legend = ("Times are medians per call over all rounds; " + fmt.NOISE_NOTE + ". A faster mode or framework is "
-              "named only when the 95% intervals separate them (the factor's interval in brackets). "
-              "wrong: the result failed its correctness check and is never ranked. time/f and first call "
-              "are for the fastest mode.")
-    return "\n\n".join(blocks + [legend]) + "\n"
-
-
-__all__ = ["DEFAULT_OPERATIONS", "OPERATIONS", "CompareRun", "build_grid", "render", "run", "summary_lines"]
+__all__ = ["DEFAULT_OPERATIONS", "OPERATIONS", "CompareRun", "build_grid", "comparison_table", "plan_words", "render",
+           "run", "settings_for", "summary_lines"]

@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from adbench.engine.estimates import TIE as _TIE
+from adbench.engine.estimates import Comparisons, Estimate, decide, unpaired
+from adbench.engine.record import case_key
 from adbench.engine.timing import NOISY_IQR_RATIO, ratio_interval
 
-# Two measurements whose ratio interval lies inside [1/TIE, TIE] are the same speed, as far as
-# anyone should care: the data show them equal. Overlapping intervals that reach beyond it are
-# "not resolved": the data do not say.
-TIE = 1.05
+# A ratio interval inside [1/TIE, TIE] is a tie (the data show them equal, as far as anyone should
+# care), called before a winner; overlapping intervals that reach beyond it are "not resolved".
+TIE = _TIE
 NOISE_NOTE = f"~ noisy (IQR/median >= {NOISY_IQR_RATIO:.0%})"
 
 
@@ -74,36 +76,45 @@ def bytes_(n: float | None) -> str:
 class Verdict:
     """Which of two measured things is faster, and whether the data separate them.
 
-    ``winner`` is "a", "b", "tie" (both intervals inside ±5% of each other) or None (not
-    resolved at this noise level). ``factor`` is slower/faster by medians; ``low``/``high`` its
-    interval, from the two 95% intervals.
+    ``winner`` is "a", "b", "tie" (the ratio's 95% interval inside ±5%) or None (not resolved at
+    this noise level). ``factor`` is slower/faster; ``low``/``high`` its interval. ``evidence``
+    says what the interval rests on: "paired" (visits matched in time), "unpaired" (two cases'
+    standard errors combined) or "intervals" (a set without either: the two intervals' far ends).
     """
 
     winner: str | None
     factor: float
     low: float
     high: float
+    evidence: str = "intervals"
 
     @property
     def resolved(self) -> bool:
         return self.winner in ("a", "b")
 
 
+def _stated(winner: str | None, log_ratio: float, lo: float, hi: float, evidence: str) -> Verdict:
+    """A verdict on log(a / b) with its interval [lo, hi], its factor stated slower over faster."""
+    if log_ratio > 0:  # b is faster: the factor is a / b
+        return Verdict(winner, math.exp(log_ratio), math.exp(lo), math.exp(hi), evidence)
+    return Verdict(winner, math.exp(-log_ratio), math.exp(-hi), math.exp(-lo), evidence)
+
+
+def verdict_of(e: Estimate, evidence: str = "paired") -> Verdict:
+    """The verdict on an estimate of log(a / b) and its standard error."""
+    lo, hi = e.log_interval()
+    return _stated(decide(lo, hi), e.log, lo, hi, evidence)
+
+
 def verdict(a: float, a_ci: tuple[float, float] | None, b: float, b_ci: tuple[float, float] | None) -> Verdict:
-    """Compare medians ``a`` and ``b`` with their intervals (None: unknown, never separated)."""
+    """Compare times ``a`` and ``b`` by their intervals alone (None: unknown, never separated): the
+    interval of a / b is [a_lo / b_hi, a_hi / b_lo], which excludes 1 exactly when the two do not
+    overlap. The rule for sets that record neither paired comparisons nor standard errors."""
     fac = max(a, b) / min(a, b) if a > 0 and b > 0 else float("nan")
     if not a_ci or not b_ci or not all(is_number(v) and v > 0 for v in (*a_ci, *b_ci)):
         return Verdict(None, fac, float("nan"), float("nan"))
     lo, hi = ratio_interval(a_ci, b_ci)  # a / b
-    if lo > 1:
-        return Verdict("b", fac, lo, hi)  # a is slower: b wins
-    if hi < 1:
-        return Verdict("a", fac, 1 / hi, 1 / lo)
-    if a < b:  # the interval of the factor as it is stated, slower over faster
-        lo, hi = 1 / hi, 1 / lo
-    if 1 / TIE <= lo and hi <= TIE:
-        return Verdict("tie", fac, lo, hi)
-    return Verdict(None, fac, lo, hi)
+    return _stated(decide(math.log(lo), math.log(hi)), math.log(a / b), math.log(lo), math.log(hi), "intervals")
 
 
 def verdict_words(v: Verdict, a_name: str, b_name: str, noun: str = "faster") -> str:
@@ -114,6 +125,18 @@ def verdict_words(v: Verdict, a_name: str, b_name: str, noun: str = "faster") ->
         return "not resolved at this noise level"
     name = a_name if v.winner == "a" else b_name
     return f"{name} {factor(v.factor)} {noun} [{factor(v.low)}, {factor(v.high)}]"
+
+
+def lead_words(v: Verdict | None, other: str, other_time: float | None = None) -> str:
+    """How far the faster of two is ahead of ``other``, as one phrase the CLI and the report share:
+    '2.57× [2.47×, 2.67×] ahead of torch', 'tie with torch (within 5%)' or 'not resolved against
+    torch (1.2 ms) at this noise level'."""
+    if v is not None and v.resolved:
+        return f"{factor(v.factor)} [{factor(v.low)}, {factor(v.high)}] ahead of {other}"
+    if v is not None and v.winner == "tie":
+        return f"tie with {other} (within {TIE - 1:.0%})"
+    when = f" ({seconds(other_time)})" if is_number(other_time) else ""
+    return f"not resolved against {other}{when} at this noise level"
 
 
 def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None = None) -> str:
@@ -140,23 +163,64 @@ def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None 
 
 
 # -- verdicts on result rows (pandas rows of the result record, by column name) ------------------------
+def headline_time(row: Any) -> float:
+    """A row's headline time: ``time_s`` (sets before version 3 are migrated to their median)."""
+    value = row.get("time_s")
+    return float(value) if is_number(value) else float(row.get("median_s") or float("nan"))
+
+
 def row_interval(row: Any, prefix: str = "") -> tuple[float, float] | None:
-    """A row's 95% interval of its median, or None where it has none (a version-1 set)."""
+    """A row's 95% interval of its headline time, or None where it has none (a version-1 set)."""
     lo, hi = row.get(f"{prefix}ci_low_s"), row.get(f"{prefix}ci_high_s")
     return (float(lo), float(hi)) if is_number(lo) and is_number(hi) else None
 
 
-def compare_rows(a: Any, b: Any) -> Verdict:
-    """The verdict between two result rows, from their medians and intervals."""
-    return verdict(float(a["median_s"]), row_interval(a), float(b["median_s"]), row_interval(b))
+def row_estimate(row: Any) -> Estimate | None:
+    """A row's log time with its standard error (version 3 sets), or None."""
+    time, se, df = row.get("time_s"), row.get("log_se"), row.get("log_df")
+    if not (is_number(time) and time > 0 and is_number(se) and is_number(df) and df > 0):
+        return None
+    return Estimate(math.log(float(time)), float(se), float(df))
+
+
+def compare_rows(a: Any, b: Any, comparisons: Comparisons | None = None) -> Verdict:
+    """The verdict between two result rows: from their visits matched in time where the set records
+    that comparison; else from their standard errors combined; else (older sets) from their intervals."""
+    paired = comparisons.get(case_key(a), case_key(b)) if comparisons is not None else None
+    if paired is not None and math.isfinite(paired.se):
+        return verdict_of(paired, "paired")
+    ea, eb = row_estimate(a), row_estimate(b)
+    if ea is not None and eb is not None:
+        return verdict_of(unpaired(ea, eb), "unpaired")
+    return verdict(headline_time(a), row_interval(a), headline_time(b), row_interval(b))
+
+
+def row_ratio(a: Any, b: Any, comparisons: Comparisons | None = None) -> tuple[float, float, float]:
+    """time(a) / time(b) and its 95% interval (paired where the set has it; NaN ends where nothing says)."""
+    paired = comparisons.get(case_key(a), case_key(b)) if comparisons is not None else None
+    ea, eb = row_estimate(a), row_estimate(b)
+    e = paired if paired is not None and math.isfinite(paired.se) else (
+        unpaired(ea, eb) if ea is not None and eb is not None else None)
+    if e is None:
+        ta, tb = headline_time(a), headline_time(b)
+        return (ta / tb if is_number(ta) and is_number(tb) and tb > 0 else float("nan")), float("nan"), float("nan")
+    lo, hi = e.interval()
+    return e.value, lo, hi
+
+
+def ratio_words(ratio: tuple[float, float, float]) -> str:
+    """'3.66× [3.5×, 3.8×]', or just the factor where there is no interval."""
+    value, lo, hi = ratio
+    text = factor(value)
+    return f"{text} [{factor(lo)}, {factor(hi)}]" if is_number(lo) and is_number(hi) else text
 
 
 def best_pair(rows: Any, key: str) -> tuple[Any, Any | None]:
     """The fastest row and the fastest row with a different ``key`` (mode, backend): who to compare."""
-    ranked = rows.sort_values("median_s")
+    ranked = rows.assign(_t=[headline_time(r) for _, r in rows.iterrows()]).sort_values("_t", kind="stable")
     first = ranked.iloc[0]
     others = ranked[ranked[key] != first[key]]
-    return first, (others.iloc[0] if len(others) else None)
+    return first.drop("_t"), (others.iloc[0].drop("_t") if len(others) else None)
 
 
 def noise_lines(noise: dict[str, Any]) -> list[str]:

@@ -331,7 +331,7 @@ def single_level(x, xp, ad=CENTRAL_AD):
 
 def test_a_confused_ad_is_caught_and_its_nested_cases_are_wrong(monkeypatch):
     from adbench.backends import _BACKENDS
-    from adbench.engine.cases import CaseSpec, run_round
+    from adbench.engine.cases import CaseSpec, first_build
     from adbench.engine.confusion import confusion
     from adbench.problems import _registry
 
@@ -342,8 +342,9 @@ def test_a_confused_ad_is_caught_and_its_nested_cases_are_wrong(monkeypatch):
     monkeypatch.setitem(_BACKENDS, "confused", confused)
     monkeypatch.setitem(_registry._REGISTRY, "single-level",
                         _registry.problem_from_function(single_level, name="single-level", sizes=(1,)))
-    answer = run_round(CaseSpec("single-level", 1, "confused", "forward-over-forward", "float64", operation=NESTED),
-                       budget_s=0.001)
+    answer, _ = first_build(CaseSpec("single-level", 1, "confused", "forward-over-forward", "float64",
+                                     operation=NESTED))
     assert answer["rel_error"] <= answer["tolerance"], "the case's own result matches its reference"
     assert answer["status"] == "wrong" and answer["error"].startswith("perturbation confusion: ")
-    assert answer["f_samples"] == [] and "f_first_call_s" in answer and answer["f_first_call_s"] is None
+    # No f apart from the call: no f first call, and no f samples in its visits (no cost per f call).
+    assert "f_first_call_s" in answer and answer["f_first_call_s"] is None and answer["f_per_call_s"] == 0.0

@@ -215,7 +215,7 @@ def test_a_verdict_only_where_the_intervals_separate(tmp_path):
         case("torch", "reverse", 0.95e-4, 0.6e-4, 1.5e-4)], "overlapping")
     assert overlapping.winner is None and overlapping.state == "unresolved"
     assert "not resolved at this noise level" in overlapping.mode_text
-    assert overlapping.fastest_label is None and "not resolved at this noise level" in overlapping.framework_text
+    assert overlapping.fastest_label is None and "not resolved against PyTorch" in overlapping.framework_text
     assert "faster" not in overlapping.text
 
     tie = headline_of(tmp_path, [
@@ -595,3 +595,39 @@ def test_cli_run_and_its_errors(tmp_path, capsys):
 def test_importing_the_package_does_not_import_matplotlib():
     code = "import sys, adbench.report; assert 'matplotlib' not in sys.modules and 'jinja2' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+# -- version 3: verdicts from visits matched in time -------------------------------------------------------------
+def test_a_version_3_set_names_winners_its_paired_visits_separate(tmp_path):
+    """Noise the cases share (drift, bursts) widens each case's own interval until two of them overlap; the
+    ratio from their visits matched in time still separates them, and the report (as compare does) says so."""
+    from adbench.engine.cases import CaseSpec
+    from adbench.engine.estimates import unpaired
+    from adbench.engine.results import ResultWriter
+    from adbench.engine.simulation import Noise, simulated_run
+    from adbench.rendering import summary_lines
+
+    specs = [CaseSpec("loss", 1000, "jax", "forward"), CaseSpec("loss", 1000, "jax", "reverse"),
+             CaseSpec("loss", 1000, "torch", "reverse"), CaseSpec("loss", 1000, "manual", "manual")]
+    times = {"jax/forward": 1e-3, "jax/reverse": 1e-4, "torch/reverse": 1.15e-4, "manual": 5e-5}
+    shared = Noise(drift_sd=0.25, drift_s=0.1, burst_rate=5, burst_s=0.05, visit_sd=0.005, sample_sd=0.005)
+    outcome, _ = simulated_run(specs, times, shared, seed=4, adaptive=False, min_visits=8)
+    assert unpaired(outcome.analysis.times[1], outcome.analysis.times[2]).log_interval()[1] > 0, \
+        "the two cases' own intervals do not separate them"
+    csv = tmp_path / "v3.csv"
+    writer = ResultWriter(csv, "run-v3", {"timestamp": "2026-02-01T00:00:00+00:00"},
+                          {"statistic": "per visit the median of each visit's samples"})
+    writer.extra = {"comparisons": outcome.comparisons, "variance": outcome.variance, "budget": outcome.budget}
+    writer.write(outcome.results)
+    (result,) = load_sets([csv])
+    assert result.format_version == 3 and len(result.comparisons) == 6
+    frame = result.problem_frame("loss")
+    h = analysis.headline(frame, analysis.problem_info("loss", frame), "jacobian", True, result.comparisons)
+    assert h.framework_verdict.evidence == "paired" and h.framework_verdict.resolved
+    assert re.search(r"1\.1\d?× \[1\.\d+×, 1\.\d+×\] ahead of PyTorch \(torch\.func\) reverse", h.framework_text)
+    lines = summary_lines(result.frame, result.comparisons)
+    assert re.search(r"fastest backend: jax reverse 1\d\d µs, 1\.1\d?× \[[\d.]+×, [\d.]+×\] ahead of torch reverse",
+                     lines[0]), lines[0]
+    html = text(report.build_report([csv], tmp_path / "site"))
+    assert "ahead of PyTorch (torch.func) reverse" in html and "visits matched in time" in html
+    assert "Variance, level by level" in html and "visits within a worker" in html

@@ -11,7 +11,7 @@ import scipy.sparse
 
 import adbench
 from adbench.backends import Direction, get_backend
-from adbench.engine.cases import CaseSpec, run_round, skip_reason
+from adbench.engine.cases import CaseSpec, first_build, skip_reason
 from adbench.engine.checking import check, sparse_reference
 from adbench.problems import get_problem
 from adbench.sparsity import as_pattern, compress, compression_for, pattern_of, relative_error
@@ -203,9 +203,9 @@ def test_memory_guard_skips_dense_ba1_and_runs_compressed():
     assert reason is None and estimate < 2 * 2**30
 
 
-def test_round_records_colours_and_checks():
+def test_first_build_records_colours_and_checks():
     require_backend("jax")
-    answer = run_round(_spec("ba", "jax", "forward"), budget_s=0.01, min_samples=2)
+    answer, _ = first_build(_spec("ba", "jax", "forward"))
     assert answer["colours"] == 15 and answer["reference"] == "exact" and answer["rel_error"] < 1e-12
     assert "status" not in answer and answer["call"] == "jax.jit(vmap(jvp) over the column colouring's seeds)"
 

@@ -42,7 +42,7 @@ def one(backend: str, ell: int, operation: str, dtype: str) -> dict:
     timed_call(warm.call, warm.sync)  # the framework's own start-up, on l = 2
     case = b.prepare(problem, x, operation, mode, dtype, {}, direction(problem, operation, n, 1, 0))
     first, out = timed_call(case.call, case.sync)
-    steady = measure(case.call, case.sync, budget_s=0.5, min_samples=3, with_first_call=False)
+    steady = measure(case.call, case.sync, budget_s=0.5, min_samples=3)
     ref = problem.reference_jacobian(x) if operation == "jacobian" else None
     error = float(np.max(np.abs(case.to_numpy(out) - ref)) / np.max(np.abs(ref))) if ref is not None else None
     return {"backend": backend, "l": ell, "operations": _operations(ell), "first_call_s": first,

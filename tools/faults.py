@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-# Every probe's run: one round, a tiny budget, Jacobians only.
+# Every probe's run: one visit per case, tiny visits, Jacobians only.
 FAST = ["--rounds", "1", "--budget", "0.002", "--operations", "jacobian"]
 PROBE_TIMEOUT_S = 180  # no single subprocess may hang the harness
 
@@ -398,8 +398,9 @@ def _synthetic_set(folder: Path, name: str, rows: int = 3) -> Path:
         r = CaseResult(problem="loss", size=10 ** (i + 1), n_inputs=10 ** (i + 1), n_outputs=1, operation="jacobian",
                        backend="manual", framework="numpy", mode="manual", dtype="float32", device="cpu", threads=1,
                        seed=0, status="ok")
-        r.add_round({"samples": [1e-5 * (i + 1)] * 5, "f_samples": [1e-6] * 5, "first_call_s": 1e-4, "number": 10,
-                     "rel_error": 5.05e-08, "tolerance": 1e-3, "reference": "exact"})
+        r.built({"first_call_s": 1e-4, "number": 10, "rel_error": 5.05e-08, "tolerance": 1e-3, "reference": "exact"})
+        for p in range(3):
+            r.add_visit(0, p, 0.1 * p, [1e-5 * (i + 1)] * 3, [1e-6] * 2, 10, 100)
         r.summarize()
         r.wall_s = 0.123456
         results.append(r)
@@ -698,7 +699,7 @@ def probe_interrupt_anywhere(tmp: Path):
             said = re.search(r"(\d+) cases:", run.stderr)
             if said is not None and int(said.group(1)) != len(frame):
                 problems.append(f"terminal says {said.group(1)} cases, the set holds {len(frame)}")
-            empty = frame[(frame["status"] == "ok") & frame["median_s"].isna()]
+            empty = frame[(frame["status"] == "ok") & frame["time_s"].isna()]
             if len(empty):
                 problems.append(f"{len(empty)} ok rows without a time")
         except Exception as exc:
@@ -740,7 +741,7 @@ def probe_interrupt_fuzz(tmp: Path):
             timer.start()
             out = None
             try:
-                out = run_grid(specs, RunSettings(rounds=2, budget_s=0.004))
+                out = run_grid(specs, RunSettings(min_visits=2, visit_s=0.004, time_budget_s=1.0))
             except KeyboardInterrupt:
                 pass
             try:  # the run may have finished before the interrupt: it then lands here, harmlessly
@@ -753,7 +754,7 @@ def probe_interrupt_fuzz(tmp: Path):
                 bad.append(f"trial {trial} ({delay:.2f} s): KeyboardInterrupt escaped run_grid")
                 continue
             kept = {id(r) for r in out.results}
-            lost = [r for r in out.results if r.status == "ok" and r.raw_samples and r.median_s is None]
+            lost = [r for r in out.results if r.status == "ok" and r.raw_visits and r.time_s is None]
             if lost:
                 bad.append(f"trial {trial}: {len(lost)} unsummarised")
             left = children()
@@ -948,7 +949,7 @@ def probe_nan_jacobian(tmp: Path):
     frame, _ = read_set(tmp / "out.csv")
     good = len(frame) >= 2 and (frame["status"] == "wrong").all() and frame["error"].str.contains("not finite").all()
     c(good, f"all {len(frame)} wrong: {short(frame['error'].iloc[0], 60)}" if good else statuses(frame))
-    ranked = "fastest:" in run.stdout or " faster" in run.stdout.split("Times are medians")[0]
+    ranked = "fastest:" in run.stdout or " faster" in run.stdout.split("Times per call")[0]
     c(not ranked, "never ranked" if not ranked else "ranked in the summary")
     c("wrong: " in run.stderr, "terminal names it" if "wrong: " in run.stderr else "terminal silent")
     return "f * NaN: every case 'wrong' (result not finite), never ranked, exit 1", c.observed(), c.passed
@@ -1051,16 +1052,18 @@ def probe_partial_line_timeout(tmp: Path):
                 time.sleep(60)
             return xp.sum(xp.sin(x))
     """)
+    # f's first call writes it, so the limit is the first call's (--compile-timeout).
     run = adbench(tmp, "compare", "--problem", "partial.py:f", "--backends", "finite-diff", "--sizes", "300,10",
-                  "--timeout", "3", *FAST, "--output", "out.csv")
+                  "--timeout", "3", "--compile-timeout", "3", *FAST, "--output", "out.csv")
     c = Checks()
     exit_is(c, run, 1)
     frame, _ = read_set(tmp / "out.csv")
     big, small = cases(frame, size=300), cases(frame, size=10)
-    c(len(big) == 1 and big["status"].iloc[0] == "timeout", f"n=300 {big['status'].iloc[0] if len(big) else 'missing'}")
+    c(len(big) == 1 and big["status"].iloc[0] in ("timeout", "compile-timeout") and "limit of 3 s" in str(big["error"].iloc[0]),
+      f"n=300 {big['status'].iloc[0] if len(big) else 'missing'}")
     c(len(big) == 1 and big["wall_s"].iloc[0] < 10, f"after {big['wall_s'].iloc[0]:.1f} s" if len(big) else "")
     c(len(small) == 1 and small["status"].iloc[0] == "ok", "n=10 ok")
-    return "half a line on the answer pipe, then a hang: timeout at --timeout 3, the run goes on", \
+    return "half a line on the answer pipe, then a hang: a timeout at the 3 s limit, the run goes on", \
         c.observed(), c.passed
 
 
@@ -1192,9 +1195,9 @@ def probe_hello_never_comes(tmp: Path):
     run = python(tmp, """
         import os
         from adbench.engine.cases import CaseSpec
-        from adbench.engine.runner import RunSettings, run_grid
+        from adbench.engine.runner import RunSettings, Scheduler
         specs = [CaseSpec("basic", 2, "manual", "manual")]
-        out = run_grid(specs, RunSettings(rounds=1, budget_s=0.002, worker_start_timeout_s=3))
+        out = Scheduler(specs, RunSettings(min_visits=1, visit_s=0.002, worker_start_timeout_s=3)).run()
         print("STATUS", out.results[0].status, "|", out.results[0].error)
         kids = [p for p in os.listdir("/proc") if p.isdigit() and
                 open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(os.getpid())]

@@ -299,6 +299,9 @@ class TensorflowBackend(Backend):
     chunkable = True  # tape.jacobian's parallel_iterations; a map_fn over vectorised blocks forward
     # In a plain compare: over the default grid its first calls (traces) sum to 19 s and its cases take
     # 50 s of the run (two rounds, results/reference/tensorflow-mlx.csv), jax's 14 s and 23 s.
+    # That alone is a third of a plain compare's minute, where every case also takes its visits:
+    # asked for by name (--backends tensorflow), so the README's first command keeps to its 60 s.
+    default = False
     devices = ("cpu", "cuda")
     jit_compile = False
 

@@ -3,9 +3,11 @@ the same way for the CLI's workers and the asv suite."""
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,7 +17,7 @@ from adbench.engine import memory
 from adbench.backends import NESTED, SECOND_ORDER, Direction, PreparedCase, get_backend
 from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
-from adbench.engine.timing import measure, timed_call
+from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, time_block, timed_call
 
 @dataclass(frozen=True)
 class CaseSpec:
@@ -30,12 +32,16 @@ class CaseSpec:
     operation: str = "jacobian"
     chunk_size: int | None = None
     device: str = "cpu"
+    # Measured again, as another case, in workers of its own (an A/A check of the engine: two
+    # replicates of one case must not be called different).
+    replicate: int = 0
 
     def label(self) -> str:
         chunk = f" chunk={self.chunk_size}" if self.chunk_size else ""
         device = f" {self.device}" if self.device != "cpu" else ""
+        again = f" replicate {self.replicate}" if self.replicate else ""
         return (f"{self.problem}[n={self.size}] {self.operation} {self.backend}/{self.mode} "
-                f"{self.dtype}{chunk}{device}")
+                f"{self.dtype}{chunk}{device}{again}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,7 +165,7 @@ def warm_up_spec(spec: CaseSpec) -> CaseSpec | None:
         if backend.supports(problem, spec.operation, spec.mode, n, spec.chunk_size, spec.device) is None:
             size = n if spec.chunk_size is None else max(n, 2)
             return CaseSpec(name, size, spec.backend, spec.mode, spec.dtype, spec.seed, spec.operation,
-                            spec.chunk_size, spec.device)
+                            spec.chunk_size, spec.device)  # never a replicate: a warm-up is not measured
     return None
 
 
@@ -180,26 +186,24 @@ def warm_up(spec: CaseSpec) -> None:
         build_case(other)[1].run()
 
 
-# -- one round -------------------------------------------------------------------------------------------
-def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
-              memory_limit_bytes: int | None = None, min_samples: int = 3) -> dict[str, Any]:
-    """Build, check (first round) and time one case in this process: one round's answer.
+# -- the first build, later builds and visits -------------------------------------------------------------
+def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
+                on_first_call: Callable[[float], None] | None = None) -> tuple[dict[str, Any], PreparedCase | None]:
+    """The run's first build of a case in this process: what it says (a ``Built`` message's fields,
+    or ``skipped``) and the prepared case, ready to visit.
 
-    The order is the fairness: f's first call and the operation's first call on the freshly
-    built case (after another case has warmed the framework), then the operation's samples, then
-    f's. Peak memory counts the first calls and the samples, not the reference check.
+    The order is the fairness: f's first call and the operation's first call on the freshly built
+    case (after another case has warmed the framework, in the worker), then the calibration of
+    both; ``on_first_call`` hears when the operation's first call (trace, compile, run) is done.
+    Peak memory counts the first calls and the calibration, not the reference check that follows.
     """
-    answer: dict[str, Any] = {}
-    if first:
-        reason, estimate = skip_reason(spec, memory_limit_bytes)
-        answer["memory_estimate_bytes"] = estimate
-        if reason is not None:
-            return {**answer, "status": "skipped", "error": reason}
+    reason, estimate = skip_reason(spec, memory_limit_bytes)
+    if reason is not None:
+        return {"skipped": reason, "memory_estimate_bytes": estimate}, None
     t_build = time.perf_counter()
     problem, prepared, inputs = build_case(spec)
-    answer["build_s"] = time.perf_counter() - t_build
-    answer["call"] = prepared.label
-    answer["colours"] = prepared.colours
+    answer: dict[str, Any] = {"build_s": time.perf_counter() - t_build, "call": prepared.label or None,
+                              "colours": prepared.colours, "memory_estimate_bytes": estimate}
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)
@@ -207,11 +211,62 @@ def run_round(spec: CaseSpec, budget_s: float = 0.1, first: bool = True,
     has_f = prepared.function is not None
     answer["f_first_call_s"] = timed_call(prepared.function, prepared.sync)[0] if has_f else None
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
-    op = measure(prepared.call, prepared.sync, budget_s=budget_s, min_samples=min_samples, with_first_call=False)
+    if on_first_call is not None:
+        on_first_call(answer["first_call_s"])
+    answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
-    fun = measure(prepared.function, prepared.sync, budget_s=budget_s / 4, min_samples=min_samples,
-                  with_first_call=False) if has_f else None
-    answer.update(samples=op.samples, number=op.number, f_samples=fun.samples if fun else [])
-    if first:
-        answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
-    return answer
+    # No f (a nested case): one call per f sample and no cost, so a visit takes no f samples.
+    answer["f_number"], answer["f_per_call_s"] = _calibrated(prepared.function, prepared.sync) if has_f else (1, 0.0)
+    answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
+    return answer, prepared
+
+
+def _calibrated(call: Callable[[], Any], sync: Any) -> tuple[int, float]:
+    """Calls per sample so one lasts just over TARGET_SAMPLE_S: timeit's autorange (1, 2, 5, 10...) finds
+    the scale, then the count is trimmed to the target (autorange overshoots by up to 2.5x, and a visit
+    pays for every overshot millisecond)."""
+    number, per_call = calibrate(call, sync)
+    if number > 1:
+        number = max(1, math.ceil(TARGET_SAMPLE_S / max(per_call, 1e-12)))
+    return number, per_call
+
+
+def rebuild(spec: CaseSpec, number: int, f_number: int,
+            on_first_call: Callable[[float], None] | None = None) -> tuple[dict[str, Any], PreparedCase]:
+    """A case built again in another process (or after it was forgotten): called once (its compilation
+    comes from the run's cache), then one block of each calibrated ``number`` to know its cost here."""
+    t_build = time.perf_counter()
+    _, prepared, _ = build_case(spec)
+    build_s = time.perf_counter() - t_build
+    first, _ = timed_call(prepared.call, prepared.sync)
+    if on_first_call is not None:
+        on_first_call(first)
+    per_call = time_block(prepared.call, prepared.sync, number)
+    f_per_call = 0.0
+    if prepared.function is not None:  # a nested case has no f apart from its call
+        timed_call(prepared.function, prepared.sync)
+        f_per_call = time_block(prepared.function, prepared.sync, f_number)
+    return {"build_s": build_s, "number": number, "f_number": f_number, "per_call_s": per_call,
+            "f_per_call_s": f_per_call}, prepared
+
+
+def visit(prepared: PreparedCase, number: int, f_number: int, samples: int, f_samples: int,
+          warm_calls: int = 0, f_warm_calls: int = 0) -> tuple[list[float], list[float]]:
+    """One visit of a built case: untimed warm-up calls (a process that was idle starts cold: its first
+    millisecond runs slower), ``samples`` blocks of ``number`` synced calls, then the same for f.
+    The garbage collector is off throughout, as in timeit."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(warm_calls):
+            timed_call(prepared.call, prepared.sync)
+        op = [time_block(prepared.call, prepared.sync, number) for _ in range(samples)]
+        fun = []
+        if prepared.function is not None:  # a nested case has no f apart from its call
+            for _ in range(f_warm_calls):
+                timed_call(prepared.function, prepared.sync)
+            fun = [time_block(prepared.function, prepared.sync, f_number) for _ in range(f_samples)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return op, fun

@@ -23,11 +23,14 @@ from typing import Any
 import pandas as pd
 
 from adbench.engine.signals import signals_deferred
-from adbench.engine.record import COLUMNS, SCHEMA, STATUSES, CaseResult
+from adbench.engine.record import COLUMNS, SCHEMA, SPEC_KEYS, STATUSES, CaseResult
 
 FORMAT_NAME = "adbench-results"
-FORMAT_VERSION = 2  # 2: run_id, operation, intervals, correctness and memory columns
-READABLE_VERSIONS = (1, 2)
+# 2: run_id, operation, intervals, correctness and memory columns. 3: visits instead of rounds (the
+# sidecar keeps every visit, the run's variance components and its paired comparisons), the headline
+# time_s with its log standard error, replicates, the compile-timeout status.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # The columns every readable version has.
 KEY_COLUMNS = ("problem", "size", "backend", "mode", "status", "median_s")
 
@@ -104,6 +107,27 @@ def _boolean(v: Any) -> Any:
     if text in ("false", "0", "0.0"):
         return False
     raise ValueError(f"not a boolean: {v!r}")
+
+
+def migrate(frame: pd.DataFrame, version: int | None) -> pd.DataFrame:
+    """A typed frame of an older set, in this version's terms (explicitly, column by column).
+
+    Before version 3 a case was measured in rounds (fresh processes) and its headline was the median
+    of all samples, with an interval of that median: ``time_s`` is that median (and ``f_time_s`` f's),
+    ``workers`` and ``visits`` the rounds, ``replicate`` 0. Such a set has no standard errors and no
+    paired comparisons: its verdicts keep the rule of its time, the far ends of two intervals.
+    """
+    if version is None or version >= 3:
+        return frame
+    frame = frame.copy()
+    frame["time_s"] = frame["time_s"].where(frame["time_s"].notna(), frame["median_s"])
+    frame["f_time_s"] = frame["f_time_s"].where(frame["f_time_s"].notna(), frame["f_median_s"])
+    if "rounds" in frame:
+        rounds = pd.to_numeric(frame["rounds"].map(_none_if_nan), errors="coerce").astype("Float64").round().astype("Int64")
+        frame["workers"] = frame["workers"].where(frame["workers"].notna(), rounds)
+        frame["visits"] = frame["visits"].where(frame["visits"].notna(), rounds)
+    frame["replicate"] = frame["replicate"].fillna(0)
+    return frame
 
 
 def csv_text(rows: Iterable[dict[str, Any] | CaseResult]) -> str:
@@ -274,6 +298,12 @@ def read_sidecar(json_path: Path) -> dict[str, Any]:
         raise DamagedResultsError(f"{json_path}: 'previous' is not a checksum and a case count: edited or damaged")
     if any(not isinstance(case, dict) for case in meta.get("cases") or []):
         raise DamagedResultsError(f"{json_path}: 'cases' holds something other than case records: edited or damaged")
+    n = len(meta.get("cases") or [])
+    for row in meta.get("comparisons") or []:
+        if not (isinstance(row, list) and len(row) == 6 and all(isinstance(i, int) and 0 <= i < n for i in row[:2])
+                and all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in row[2:])):
+            raise DamagedResultsError(f"{json_path}: 'comparisons' holds {str(row)[:60]!r}, not a comparison of two "
+                                      "of its cases: edited or damaged")
     return meta
 
 
@@ -281,6 +311,7 @@ def read_sidecar(json_path: Path) -> dict[str, Any]:
 _SIDECAR_TYPES: dict[str, tuple[type, ...]] = {
     "run_id": (str,), "csv_sha256": (str,), "n_cases": (int,), "cases": (list,), "previous": (dict,),
     "environment": (dict,), "settings": (dict,), "noise": (dict,), "columns": (list,),
+    "comparisons": (list,), "variance": (dict,), "budget": (dict,),
 }
 
 
@@ -355,22 +386,33 @@ def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     unknown = set(frame["status"].dropna()) - set(STATUSES)
     if unknown:
         raise DamagedResultsError(f"{csv_path}: unknown status {sorted(unknown)[0]!r}; valid: {', '.join(STATUSES)}")
-    return frame, meta
+    version = meta.get("format_version") if meta else (3 if "time_s" in frame and frame["time_s"].notna().any() else 2)
+    return migrate(frame, version), meta
 
 
-SPEC_KEYS = ("problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size", "status")
+def comparisons_of(meta: dict[str, Any]):
+    """A set's paired comparisons (``adbench.engine.estimates.Comparisons``), or None for a set without them."""
+    from adbench.engine.estimates import Comparisons
+
+    rows, cases = meta.get("comparisons"), meta.get("cases")
+    if not rows or not cases:
+        return None
+    return Comparisons.from_cases(cases, rows)
 
 
-def reanalyse(source: Path, target: Path) -> Path:
-    """A copy of a set with its statistics recomputed from its raw samples by this adbench.
+def reanalyse(source: Path, target: Path, statistic: str | None = None) -> Path:
+    """A copy of a set with its statistics recomputed from its visits by this adbench.
 
-    Medians, spreads, intervals and ratios are derived again from the samples every round kept
-    in the sidecar (statistics improved since the run, say); nothing is timed, and status,
-    errors, checks and memory are the run's. The copy keeps the run's id and environment, states
-    the interval method it now uses, and its sidecar's ``reanalysed`` names the source set and
-    its checksum.
+    Times, intervals, standard errors, paired comparisons and variance components are derived
+    again from the samples every visit kept in the sidecar (statistics improved since the run, or
+    another per-visit ``statistic``: median, min, q25); nothing is timed, and status, errors,
+    checks and memory are the run's. The copy keeps the run's id and environment, states the
+    interval method it now uses, and its sidecar's ``reanalysed`` names the source set and its checksum.
     """
     from adbench.engine.environment import git_commit
+    from adbench.engine.estimates import STATISTIC_WORDS, STATISTICS, CaseVisits, analyse, per_case
+    from adbench.engine.runner import group_key
+    from adbench.engine.cases import CaseSpec
     from adbench.engine.timing import INTERVAL_METHOD
     from adbench import __version__
 
@@ -379,28 +421,44 @@ def reanalyse(source: Path, target: Path) -> Path:
         raise ValueError(f"{target}: write the re-analysis beside its source, not over it")
     frame, meta = read_results(source)
     if meta.get("format_version") != FORMAT_VERSION:
-        raise ResultsFormatError(f"{source}: only version {FORMAT_VERSION} sets keep every round's samples")
+        raise ResultsFormatError(f"{source}: a version {meta.get('format_version')} set keeps no visits; only "
+                                 f"version {FORMAT_VERSION} sets can be re-analysed")
+    settings = dict(meta.get("settings") or {})
+    statistic = statistic or settings.get("statistic_name") or "median"
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
     results = []
     for row, kept in zip(frame.to_dict("records"), meta["cases"]):
         values = {k: _none_if_nan(row[k]) for k in COLUMNS}
         values = {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
-        if any(values[k] != kept.get(k) for k in SPEC_KEYS):
+        if any(values[k] != kept.get(k) for k in (*SPEC_KEYS, "status") if k in kept):
             raise DamagedResultsError(f"{source}: its rows and its sidecar's cases are not in the same order")
         result = CaseResult(**values)
-        result.raw_samples, result.raw_f_samples = kept["raw_samples"], kept["raw_f_samples"]
-        result.raw_first_calls, result.traceback = kept["raw_first_calls"], kept.get("traceback")
-        if result.raw_samples:
-            result.summarize()
+        result.raw_visits, result.traceback = kept.get("visits") or [], kept.get("traceback")
         results.append(result)
+    views = []
+    for r in results:
+        spec = CaseSpec(r.problem, int(r.size), r.backend, r.mode, r.dtype, int(r.seed or 0), r.operation,
+                        None if r.chunk_size is None else int(r.chunk_size), r.device, int(r.replicate or 0))
+        views.append(CaseVisits(group_key(spec), (r.framework, int(r.replicate or 0)), r.raw_visits,
+                                r.status in ("ok", "wrong")))
+    analysis = analyse(views, statistic)
+    for i, r in enumerate(results):
+        if r.raw_visits:
+            r.summarize(analysis.times.get(i), analysis.f_times.get(i), analysis.over_f.get(i), STATISTICS[statistic])
+            r.components = per_case(r.raw_visits, statistic)
     writer = ResultWriter(target, meta["run_id"], meta["environment"],
-                          {**meta["settings"], "interval": INTERVAL_METHOD})
+                          {**settings, "interval": INTERVAL_METHOD, "statistic_name": statistic,
+                           "statistic": f"per visit {STATISTIC_WORDS[statistic]}"})
     writer.noise = meta.get("noise") or {}
-    writer.extra = {"reanalysed": {
-        "from": source.name, "csv_sha256": meta.get("csv_sha256"),
-        "interval_before": (meta.get("settings") or {}).get("interval"),
-        "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "adbench_version": __version__, "git_commit": git_commit(),
-    }}
+    writer.extra = {"budget": meta.get("budget") or {}, "variance": analysis.variance(),
+                    "comparisons": analysis.comparisons(), "reanalysed": {
+                        "from": source.name, "csv_sha256": meta.get("csv_sha256"),
+                        "interval_before": settings.get("interval"),
+                        "statistic_before": settings.get("statistic_name"),
+                        "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                        "adbench_version": __version__, "git_commit": git_commit(),
+                    }}
     writer.write(results)
     return target
 

@@ -1,9 +1,12 @@
-"""Runs a grid of cases in rounds: a fresh worker process per framework per round, frameworks interleaved,
-a time limit and a memory watchdog per case, results kept as they come."""
+"""Runs a grid of cases. One ``Scheduler`` owns the workers, the passes, what is done and what is left, and
+the time budget: every case is built once per worker process and kept there, then visited many times,
+briefly, in passes that interleave the groups and frameworks; what budget is left goes to the
+comparisons the results state but cannot yet resolve. ``Worker`` is one worker process and its pipe.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import select
 import signal
@@ -11,52 +14,61 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from adbench.engine import memory
 from adbench.backends import get_backend
+from adbench.engine import memory, protocol
 from adbench.engine.cases import CaseSpec
-from adbench.errors import Terminated
-from adbench.problems import get_problem
+from adbench.engine.protocol import BadAnswer, WorkerDied
 from adbench.engine.record import CaseResult
 from adbench.engine.signals import signals_deferred
 from adbench.engine.threads import cpus_for, worker_environment
+from adbench.errors import Terminated
+from adbench.problems import get_problem
 
-ResultCallback = Callable[[CaseResult], None]
 WATCHDOG_POLL_S = 0.05  # how often a running worker's resident memory is read
-# A round whose median is this far from another round's counts as disagreeing; when a fifth of
-# the cases disagree so, the run says the machine was busy.
-ROUND_DISAGREEMENT = 1.25
-BUSY_SHARE = 0.2
+CHECKPOINT_S = 1.0  # a worker busy this long (a compile) gives the parent time to save the results
 
 
 @dataclass
 class RunSettings:
+    """How a run measures: its budget, its workers, its visits and its limits."""
+
     threads: int = 1
-    budget_s: float = 0.1  # sampling seconds per case, shared by its rounds
-    rounds: int = 2
-    timeout_s: float = 60.0
+    # Seconds the whole run may take (workers, builds, visits); the minimum visits are made even
+    # when the builds overrun it, the adaptive visits only while it lasts.
+    time_budget_s: float = 50.0
+    min_visits: int = 4  # every case at least this many visits (--rounds)
+    # Unless --rounds says otherwise, a slow case (its visits this many seconds or more) needs fewer
+    # before the adaptive part: at least 2, its variance borrowing the others' degrees of freedom.
+    slow_case_s: float | None = 0.25
+    workers: int = 1  # worker processes per framework (worker sets), each holding every case (--workers)
+    visit_s: float = 0.003  # sampled seconds of the operation per visit (--budget)
+    f_visit_s: float = 0.001  # of f per visit
+    warm_up_s: float = 0.002  # untimed calls at the start of each visit
+    timeout_s: float = 60.0  # a visit, or a build after its first call (--timeout)
+    compile_timeout_s: float = 300.0  # a build until its first call is done (--compile-timeout)
     memory_limit_bytes: int | None = None
     worker_start_timeout_s: float = 120.0
     device: str = "cpu"
+    adaptive: bool = True
+    statistic: str = "min"  # the per-visit statistic (adbench.engine.estimates.STATISTICS)
+    max_kept: int = 48  # cases a worker holds at once; the least recently visited is forgotten
     # The CPUs workers are pinned to: the first `threads` of this process's mask, taken when the
     # settings are made (the parent then moves its own bookkeeping to the others).
     cpus: frozenset[int] = frozenset()
-    compile_cache: str | None = None  # set by run_grid: one private folder per run
 
     def __post_init__(self) -> None:
         if not self.cpus:
             self.cpus = frozenset(cpus_for(self.threads))
 
-
-class WorkerDied(RuntimeError):
-    """The worker process ended (or stopped answering sensibly) before the case did."""
-
-
-class BadAnswer(WorkerDied):
-    """The worker sent something that is not an answer: the case fails and the worker is replaced."""
+    @property
+    def keep_bytes(self) -> int | None:
+        """Estimated bytes of the cases a worker may hold at once: a quarter of the memory limit."""
+        return self.memory_limit_bytes // 4 if self.memory_limit_bytes else None
 
 
 class MemoryExceeded(RuntimeError):
@@ -68,7 +80,7 @@ class MemoryExceeded(RuntimeError):
 # case costs neither disk nor the parent's memory.
 STDERR_CAP_BYTES = 8 << 20
 STDERR_KEEP_BYTES = 64 << 10
-MAX_ANSWER_BYTES = 256 << 20  # one answer line; the largest real ones (--budget 3600) hold ~100 MB of samples
+MAX_ANSWER_BYTES = 256 << 20  # one answer line; a long visit's samples are a few kB
 REAP_TIMEOUT_S = 5.0  # a worker that closed its answer pipe gets this long to exit before it is killed
 
 
@@ -91,16 +103,32 @@ def _preexec(cpus: set[int]) -> Callable[[], None]:
     return setup
 
 
+class WorkerHandle(Protocol):
+    """What the scheduler needs of a worker: a real process (``Worker``) or a test's fake."""
+
+    pid: int
+
+    @property
+    def alive(self) -> bool: ...
+
+    def wait_ready(self) -> protocol.Ready | None: ...
+
+    def send(self, message: protocol.Message) -> None: ...
+
+    def receive(self, timeout_s: float) -> protocol.Message | None: ...
+
+    def close(self) -> None: ...
+
+
 class Worker:
     """One framework's worker process and the pipe its answers come back on."""
 
-    def __init__(self, backends: list[str], settings: RunSettings) -> None:
+    def __init__(self, backends: list[str], settings: RunSettings, compile_cache: str | None = None) -> None:
         self.settings = settings
         self.buffer = bytearray()  # what came after the last complete answer line
-        self.hello: dict[str, Any] | None = None
         self.kept_stderr = b""  # the tail of what was cut from the stderr file
         self.closed = False
-        env = worker_environment(settings.threads, device=settings.device, compile_cache=settings.compile_cache)
+        env = worker_environment(settings.threads, device=settings.device, compile_cache=compile_cache)
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         read_fd, write_fd = os.pipe()
         try:
@@ -132,36 +160,26 @@ class Worker:
     def alive(self) -> bool:
         return not self.closed and self.proc.poll() is None
 
-    @classmethod
-    def start(cls, backends: list[str], settings: RunSettings, workers: dict[str, Worker | None],
-              framework: str) -> Worker:
-        """A new worker, entered in ``workers`` before an interrupt can separate the two."""
-        with signals_deferred():
-            worker = workers[framework] = cls(backends, settings)
-        return worker
-
-    def wait_ready(self) -> dict[str, Any] | None:
+    def wait_ready(self) -> protocol.Ready | None:
         """The worker's hello (versions, unavailable backends), or None (the worker closed) if it did
         not come within the start limit. Raises WorkerDied when the process ends first."""
         try:
             hello = self.receive(self.settings.worker_start_timeout_s, watch_memory=False)
-            if hello is not None and (hello.get("type") != "ready" or not isinstance(hello.get("versions"), dict)
-                                      or not isinstance(hello.get("unavailable"), dict)):
-                raise BadAnswer(f"worker sent {_shown(hello)} instead of its hello")
+            if hello is not None and not isinstance(hello, protocol.Ready):
+                raise BadAnswer(f"worker sent a {hello.type!r} message instead of its hello")
         except BaseException:
             self.close()
             raise
         if hello is None:
             self.close()
-        self.hello = hello
         return hello
 
-    def receive(self, timeout_s: float, watch_memory: bool = True) -> dict[str, Any] | None:
-        """The next answer, or ``None`` after ``timeout_s``.
+    def receive(self, timeout_s: float, watch_memory: bool = True) -> protocol.Message | None:
+        """The next message, or ``None`` after ``timeout_s``.
 
         Reads the raw pipe without blocking, so a partial line never suspends the time limit.
-        Raises WorkerDied when the process ends, BadAnswer for a line that is not a JSON object,
-        MemoryExceeded (after killing it) when its resident memory passes the limit.
+        Raises WorkerDied when the process ends, BadAnswer for a line that is not a message of the
+        protocol, MemoryExceeded (after killing it) when its resident memory passes the limit.
         """
         deadline = time.monotonic() + timeout_s
         limit = self.settings.memory_limit_bytes if watch_memory else None
@@ -197,17 +215,11 @@ class Worker:
             if end < 0 and len(self.buffer) > MAX_ANSWER_BYTES:
                 self.kill()
                 raise BadAnswer(f"worker sent {len(self.buffer) / 2**20:.0f} MiB without ending a line (something "
-                                f"in the case wrote to the worker's answer pipe): {_shown(bytes(self.buffer[:80]))}")
+                                f"in the case wrote to the worker's answer pipe): "
+                                f"{protocol.shown(bytes(self.buffer[:80]))}")
         line = bytes(self.buffer[:end])
         del self.buffer[: end + 1]
-        try:
-            message = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            raise BadAnswer(f"worker sent an unreadable answer {_shown(line)} (something in the case wrote "
-                            f"to the worker's answer pipe)") from None
-        if not isinstance(message, dict):
-            raise BadAnswer(f"worker sent {_shown(message)}, not an answer")
-        return message
+        return protocol.parse(line)
 
     def _death_words(self) -> str:
         """Why the answer pipe closed: the exit status (waiting a little for it), and stderr's tail."""
@@ -262,11 +274,11 @@ class Worker:
         return f": ...{text}" if text else ""
 
     # -- requests and the end ------------------------------------------------------------------
-    def send(self, request: dict[str, Any]) -> None:
+    def send(self, message: protocol.Message) -> None:
         try:
-            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.write(message.encode())
             self.proc.stdin.flush()
-        except (OSError, ValueError) as exc:  # the worker died between two cases
+        except (OSError, ValueError) as exc:  # the worker died between two requests
             raise WorkerDied(self._death_words()) from exc
 
     def kill(self) -> None:
@@ -297,12 +309,6 @@ class Worker:
             self.closed = True
 
 
-def _shown(value: Any, chars: int = 80) -> str:
-    text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else json.dumps(value, default=str)
-    text = " ".join(text.split())
-    return repr(text if len(text) <= chars else text[:chars] + "...")
-
-
 def _exit_words(code: int) -> str:
     if code < 0:
         try:
@@ -312,6 +318,7 @@ def _exit_words(code: int) -> str:
     return f"exit code {code}"
 
 
+# -- the outcome -------------------------------------------------------------------------------------------
 @dataclass
 class RunOutcome:
     results: list[CaseResult] = field(default_factory=list)
@@ -320,6 +327,11 @@ class RunOutcome:
     unavailable: dict[str, str] = field(default_factory=dict)
     interrupted: int | None = None  # the signal that stopped the run
     noise: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)  # the plan and where the time went
+    analysis: Any = None  # adbench.engine.estimates.Analysis of every case that had visits
+    # The sidecar's comparisons and variance, by position in ``results``.
+    comparisons: list[list] = field(default_factory=list)
+    variance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -332,283 +344,690 @@ def new_result(spec: CaseSpec, threads: int) -> CaseResult:
         problem=spec.problem, preset=problem.presets.get(spec.size), size=spec.size, n_inputs=spec.size,
         n_outputs=problem.known_n_outputs(spec.size), operation=spec.operation, backend=spec.backend,
         framework=backend.framework, mode=spec.mode, dtype=spec.dtype, device=spec.device,
-        chunk_size=spec.chunk_size, threads=threads, seed=spec.seed, status="ok",
+        chunk_size=spec.chunk_size, replicate=spec.replicate, threads=threads, seed=spec.seed, status="ok",
     )
 
 
-def _framework_order(specs: list[CaseSpec]) -> list[str]:
-    return list(dict.fromkeys(get_backend(s.backend).framework for s in specs))
+def group_key(spec: CaseSpec) -> tuple:
+    """Cases that answer one question together (same problem, size, operation, dtype, chunk, device):
+    visited back to back, compared pairwise."""
+    return (spec.problem, spec.size, spec.operation, spec.dtype, spec.chunk_size, spec.device)
 
 
-def _groups(specs: list[CaseSpec]) -> list[list[CaseSpec]]:
-    """Cases that answer one question together (same problem, size, operation, dtype, chunk, device)."""
-    groups: dict[tuple, list[CaseSpec]] = {}
-    for s in specs:
-        groups.setdefault((s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device), []).append(s)
-    return list(groups.values())
+# -- the scheduler's view of a case -------------------------------------------------------------------------
+LONG_CALL_S = 0.05  # a call this long needs no warm-up call first: a cold start costs it ~1 ms, under 2 %
+MAX_SAMPLES_PER_VISIT = 8
+VISIT_OVERHEAD_S = 3e-4  # a request's round trip, for the plan's estimates
 
 
-def run_grid(
-    specs: list[CaseSpec],
-    settings: RunSettings,
-    on_result: ResultCallback | None = None,
-    outcome: RunOutcome | None = None,
-    on_round_end: Callable[[int], None] | None = None,
-) -> RunOutcome:
-    """Run every case in ``settings.rounds`` rounds; each case-round goes to ``on_result`` at once.
+@dataclass
+class CaseState:
+    index: int
+    spec: CaseSpec
+    result: CaseResult
+    framework: str
+    worker: tuple[str, int]  # (framework, replicate): the cases that share one process per worker set
+    group: tuple
+    active: bool = True  # still to be visited (not skipped, failed or wrong-and-done)
+    built: bool = False  # its first build is done
+    number: int = 1
+    f_number: int = 1
+    per_call_s: float = 0.0
+    f_per_call_s: float = 0.0
+    estimate_bytes: int = 0
+    touched: bool = False  # has something to say (enters the results)
+    extra_visits: int = 0
 
-    In each round every framework gets a fresh worker process; the workers live side by side
-    (idle but one) and the frameworks take turns case group by case group, in an order reversed
-    every other round, so slow drift of the machine hits them alike. A case that raises is an
-    ``error``, one that outlives ``timeout_s`` a ``timeout``, one whose worker passes the memory
-    limit ``memory``; each is recorded once and not retried, and a fresh worker takes the
-    framework's remaining cases. Ctrl-C or SIGTERM stops the run and returns what finished:
-    every worker is killed and reaped, and every case that had something to say is in
-    ``outcome.results``, whenever the interrupt arrived.
+    def visit_request(self, settings: RunSettings) -> protocol.Visit:
+        sample_s = max(self.per_call_s * self.number, 1e-9)
+        f_sample_s = max(self.f_per_call_s * self.f_number, 1e-9)
+        samples = int(min(MAX_SAMPLES_PER_VISIT, max(_least_samples(sample_s), round(settings.visit_s / sample_s))))
+        # f needs less: it only gives time/f, and two samples a visit (one preempted) still leave a fair minimum.
+        f_samples = int(min(MAX_SAMPLES_PER_VISIT, max(min(2, _least_samples(f_sample_s)),
+                                                       round(settings.f_visit_s / f_sample_s))))
+        if not self.f_per_call_s:  # no f to time (a nested case: f is what differentiates)
+            f_samples = 0
+        warm = 0 if self.per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / max(self.per_call_s, 1e-9)))
+        f_warm = 0 if not f_samples or self.f_per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / 2 / max(self.f_per_call_s, 1e-9)))
+        return protocol.Visit(self.index, samples, f_samples, min(warm, 100_000), min(f_warm, 100_000))
+
+    def least_visits(self, settings: RunSettings) -> int:
+        """The visits this case gets before the adaptive part (``min_visits``, fewer for a slow case)."""
+        if not settings.slow_case_s:
+            return settings.min_visits
+        return min(settings.min_visits, max(2, math.ceil(settings.slow_case_s / self.visit_cost_s(settings))))
+
+    def visit_cost_s(self, settings: RunSettings) -> float:
+        v = self.visit_request(settings)
+        return (VISIT_OVERHEAD_S + (v.warm_calls + v.samples * self.number) * self.per_call_s
+                + (v.f_warm_calls + v.f_samples * self.f_number) * self.f_per_call_s)
+
+
+def _least_samples(sample_s: float) -> int:
+    """Samples a visit takes at least: three while they are short, so that one sample a neighbour
+    preempted (several times slower) cannot move the visit's median; fewer for long ones, which a
+    millisecond's preemption barely moves."""
+    return 3 if sample_s <= 0.01 else 2 if sample_s <= 0.05 else 1
+
+
+class _CaseEnded(Exception):
+    """A request ended its case: the status, the reason, and whether the worker must go."""
+
+    def __init__(self, status: str, reason: str, traceback: str | None = None, retire: bool = True) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.traceback, self.retire = status, reason, traceback, retire
+
+
+WorkerKey = tuple[str, int, int]  # framework, replicate, worker set
+StartWorker = Callable[[WorkerKey, list[str]], WorkerHandle]
+ResultCallback = Callable[[CaseResult], None]
+
+
+class Scheduler:
+    """Owns a run: its workers (W sets of one process per framework), its cases and their visits, the
+    passes, and the time budget.
+
+    First every case is built in its framework's first worker (the run's first build: first calls,
+    peak memory, the correctness check; another case has warmed the framework before); then the
+    cases are visited in passes until each has ``min_visits``: a pass goes group by group (same
+    problem, size and operation), every worker set, the frameworks in turns whose order alternates
+    from pass to pass, so two cases one comparison pairs are visited within milliseconds of each
+    other and each case's visits are spread over the run. A case is built in another worker set
+    (from the run's compilation cache) before its first visit there, and built again when its
+    worker forgot it or was replaced. Then, while the budget lasts, adaptive passes visit only the
+    cases of the comparisons the results state that are not resolved yet but could be (predicted
+    from their current estimate and standard error), until they are.
+
+    A case that raises is an ``error``, one whose first call outlives ``compile_timeout_s`` a
+    ``compile-timeout``, one whose visit outlives ``timeout_s`` a ``timeout``, one whose worker
+    passes the memory limit ``memory``; each is recorded once and not retried, and a fresh worker
+    takes over. Ctrl-C or SIGTERM stops the run and returns what finished: every worker is killed
+    and reaped, and every case that had something to say is in ``outcome.results``.
     """
-    outcome = outcome or RunOutcome()
-    by_spec = {spec: new_result(spec, settings.threads) for spec in specs}
-    # A case enters the results when it first has something to say, in the grid's order: a case
-    # never reached (an interrupted run) is absent rather than an empty "ok".
-    position = {spec: i for i, spec in enumerate(specs)}
-    touched: set[CaseSpec] = set()
 
-    def publish() -> None:
-        outcome.results[:] = [by_spec[s] for s in sorted(touched, key=position.get)]
+    def __init__(self, specs: list[CaseSpec], settings: RunSettings, *, on_result: ResultCallback | None = None,
+                 on_pass: Callable[[int], None] | None = None, outcome: RunOutcome | None = None,
+                 clock: Callable[[], float] = time.monotonic, start_worker: StartWorker | None = None) -> None:
+        self.settings = settings
+        self.outcome = outcome or RunOutcome()
+        self.on_result, self.on_pass = on_result, on_pass
+        # Called while a worker is busy past CHECKPOINT_S with something new in the results since the
+        # last call (the caller saves them: a long compile next must not keep a finished case off disk).
+        self.on_checkpoint: Callable[[], None] | None = None
+        self._unsaved = False
+        self.clock = clock
+        self._start_worker = start_worker
+        self.cases: list[CaseState] = []
+        for i, spec in enumerate(specs):
+            backend = get_backend(spec.backend)
+            self.cases.append(CaseState(i, spec, new_result(spec, settings.threads), backend.framework,
+                                        (backend.framework, spec.replicate), group_key(spec)))
+        self.groups: list[list[CaseState]] = []
+        by_group: dict[tuple, list[CaseState]] = {}
+        for c in self.cases:
+            by_group.setdefault(c.group, []).append(c)
+        self.groups = list(by_group.values())
+        self.worker_keys = list(dict.fromkeys(c.worker for c in self.cases))
+        self.backends = {k: sorted({c.spec.backend for c in self.cases if c.worker == k}) for k in self.worker_keys}
+        self.workers: dict[WorkerKey, WorkerHandle | None] = {}  # every live worker is here, for an interrupt
+        self.held: dict[WorkerKey, OrderedDict[int, int]] = {}  # what each worker holds: case -> bytes
+        self.cache: tempfile.TemporaryDirectory | None = None
+        self.started_at = 0.0
+        self.passes = 0
+        self.spent: dict[str, float] = {"starting workers": 0.0, "first builds": 0.0, "other builds": 0.0,
+                                        "visits": 0.0, "adaptive visits": 0.0}
+        self.adaptive_log: list[dict[str, Any]] = []
 
-    def report(spec: CaseSpec) -> None:
-        with signals_deferred():
-            if spec not in touched:
-                touched.add(spec)
-                publish()
-        if on_result:
-            on_result(by_spec[spec])
+    # -- time --------------------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return self.clock() - self.started_at
 
-    done: set[CaseSpec] = set()  # skipped or failed: no further rounds
-    outcome.noise["load_average_start"] = _load_average()
-    restore: set[int] | None = None
-    cache: tempfile.TemporaryDirectory | None = None
-    workers: dict[str, Worker | None] = {}  # every live worker is here, so an interrupt can end it
-    try:
-        restore = _pin_parent(settings.cpus)
-        cache = tempfile.TemporaryDirectory(prefix="adbench-compile-cache-")
-        settings.compile_cache = cache.name
-        for spec in specs:  # what can be known without evaluating f needs no worker
-            reason = get_backend(spec.backend).supports(get_problem(spec.problem), spec.operation, spec.mode, None,
-                                                        spec.chunk_size, spec.device)
-            if reason is not None:
-                by_spec[spec].fail("skipped", reason)
-                done.add(spec)
-                report(spec)
-        started = {spec: 0.0 for spec in specs}
-        per_round = settings.budget_s / settings.rounds
-        frameworks = _framework_order(specs)
-        for round_index in range(settings.rounds):
-            order = frameworks if round_index % 2 == 0 else frameworks[::-1]
-            pending = [s for s in specs if s not in done]
-            if not pending:
-                break
-            backends_of: dict[str, list[str]] = {}
-            for s in pending:  # each framework's worker loads the backends its pending cases use
-                names = backends_of.setdefault(get_backend(s.backend).framework, [])
-                if s.backend not in names:
-                    names.append(s.backend)
-            try:
-                _start_workers(pending, order, backends_of, settings, outcome, by_spec, done, report, workers)
-                for group in _groups(pending):
-                    for framework in order:
-                        for spec in group:
-                            if spec in done or get_backend(spec.backend).framework != framework:
-                                continue
-                            t0 = time.perf_counter()
-                            _run_one(spec, round_index, per_round, settings, workers, sorted(backends_of[framework]),
-                                     by_spec[spec], done)
-                            with signals_deferred():
-                                started[spec] += time.perf_counter() - t0
-                                by_spec[spec].wall_s = started[spec]
-                            report(spec)
-            finally:
-                _close_all(workers)
-            for result in outcome.results:
-                result.summarize(intervals=False)  # intervals (a bootstrap each) once, at the end
-            if on_round_end:
-                on_round_end(round_index)
-    except KeyboardInterrupt as exc:
-        outcome.interrupted = _signal_of(exc)
-    finally:
-        # The run is over either way: an interrupt now waits until every worker is reaped and
-        # every case that had something to say is in the results, summarized, then ends the run
-        # the same way as one that arrived earlier.
+    def time_left(self) -> float:
+        return self.settings.time_budget_s - self.elapsed()
+
+    def _charge(self, phase: str, since: float) -> None:
+        self.spent[phase] = self.spent.get(phase, 0.0) + self.clock() - since
+
+    # -- the run ---------------------------------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        """Every case built, visited at least ``min_visits`` times, then the budget spent where it helps."""
+        outcome = self.outcome
+        outcome.noise["load_average_start"] = _load_average()
+        self.started_at = self.clock()
+        restore: set[int] | None = None
         try:
-            with signals_deferred():
-                _close_all(workers)
-                if cache is not None:
-                    cache.cleanup()
-                if restore:
-                    os.sched_setaffinity(0, restore)
-                # An interrupt between a case's answer and its report must not lose the case.
-                touched.update(s for s, r in by_spec.items() if r.status != "ok" or r.raw_samples)
-                publish()
-                for result in outcome.results:
-                    result.summarize()
-                outcome.noise.update(noise_summary(outcome.results, settings.threads,
-                                                   outcome.noise["load_average_start"]))
-                outcome.noise["load_average_end"] = _load_average()
+            restore = _pin_parent(self.settings.cpus)
+            self.cache = tempfile.TemporaryDirectory(prefix="adbench-compile-cache-")
+            self._skip_unsupported()
+            self._start_all()
+            self._first_pass()
+            while True:
+                short = [c for c in self._pending() if len(c.result.raw_visits) < c.least_visits(self.settings)]
+                if not short:
+                    break
+                self._pass(short, "visits")
+            if self.settings.adaptive:
+                self._adaptive()
         except KeyboardInterrupt as exc:
-            outcome.interrupted = outcome.interrupted or _signal_of(exc)
-    return outcome
+            outcome.interrupted = _signal_of(exc)
+        finally:
+            # The run is over either way: an interrupt now waits until every worker is reaped and
+            # every case that had something to say is in the results, summarized, then ends the run
+            # the same way as one that arrived earlier.
+            try:
+                with signals_deferred():
+                    self._close_all()
+                    if self.cache is not None:
+                        self.cache.cleanup()
+                    if restore:
+                        os.sched_setaffinity(0, restore)
+                    for c in self.cases:  # an interrupt between an answer and its report loses nothing
+                        c.touched = c.touched or not c.active and c.result.status != "ok" or bool(c.result.raw_visits)
+                    self._publish()
+                    self.summarize()
+                    outcome.noise.update(noise_summary(outcome, self.settings.threads,
+                                                       outcome.noise["load_average_start"]))
+                    outcome.noise["load_average_end"] = _load_average()
+            except KeyboardInterrupt as exc:
+                outcome.interrupted = outcome.interrupted or _signal_of(exc)
+        return outcome
+
+    def _pending(self) -> list[CaseState]:
+        return [c for c in self.cases if c.active and c.built]
+
+    def _publish(self) -> None:
+        # A case enters the results when it first has something to say, in the grid's order: a case
+        # never reached (an interrupted run) is absent rather than an empty "ok".
+        self.outcome.results[:] = [c.result for c in self.cases if c.touched]
+        self._unsaved = True
+
+    def _checkpoint(self) -> None:
+        if self._unsaved and self.on_checkpoint is not None:
+            self._unsaved = False
+            self.on_checkpoint()
+
+    def _report(self, c: CaseState, publish: bool = True) -> None:
+        """Tell the caller about ``c``; ``publish``: it has something to say (a visit, or its end) and
+        enters the results."""
+        if publish:
+            with signals_deferred():
+                if not c.touched:
+                    c.touched = True
+                    self._publish()
+        if self.on_result:
+            self.on_result(c.result)
+
+    def _end(self, c: CaseState, status: str, reason: str, traceback: str | None = None) -> None:
+        with signals_deferred():
+            c.result.fail(status, reason, traceback)
+            c.active = False
+        self._report(c)
+
+    def summarize(self, pairs: bool = True, analysis: Any = None) -> Any:
+        """Every case's statistics and the run's estimates, comparisons and variance components (from
+        ``analysis`` when the caller has just made it); the analysis."""
+        from adbench.engine.estimates import STATISTICS, analyse, per_case
+
+        analysis = analysis or analyse(self.visits_view(), self.settings.statistic, pairs=pairs)
+        stat = STATISTICS[self.settings.statistic]
+        for c in self.cases:
+            c.result.summarize(analysis.times.get(c.index), analysis.f_times.get(c.index),
+                               analysis.over_f.get(c.index), stat)
+            if pairs and c.result.raw_visits:
+                c.result.components = per_case(c.result.raw_visits, self.settings.statistic)
+        self.outcome.analysis = analysis
+        if pairs:
+            position = {c.index: i for i, c in enumerate(x for x in self.cases if x.touched)}
+            self.outcome.comparisons = [[position[a], position[b], *rest] for a, b, *rest in analysis.comparisons()
+                                        if a in position and b in position]
+            self.outcome.variance = analysis.variance()
+        self.outcome.budget = self.budget_words()
+        return analysis
+
+    def visits_view(self) -> list:
+        from adbench.engine.estimates import CaseVisits
+
+        return [CaseVisits(c.group, c.worker, c.result.raw_visits, c.result.status in ("ok", "wrong"))
+                for c in self.cases]
+
+    # -- workers ---------------------------------------------------------------------------------------
+    def _new_worker(self, key: WorkerKey) -> WorkerHandle:
+        if self._start_worker is not None:
+            return self._start_worker(key, self.backends[key[:2]])
+        return Worker(self.backends[key[:2]], self.settings, self.cache.name if self.cache else None)
+
+    def _keys(self) -> list[WorkerKey]:
+        return [(*k, w) for w in range(self.settings.workers) for k in self.worker_keys]
+
+    def _start_all(self) -> None:
+        """Every worker process of the run, started together (nothing is timed meanwhile), each entered
+        in ``workers`` as soon as it exists; a framework whose workers cannot start fails its cases."""
+        t0 = self.clock()
+        needed = {c.worker for c in self.cases if c.active}
+        started = []
+        for key in self._keys():
+            if key[:2] not in needed:
+                continue
+            try:
+                with signals_deferred():
+                    self.workers[key] = self._new_worker(key)
+                    self.held[key] = OrderedDict()
+                started.append(key)
+            except OSError as exc:
+                self._fail_worker(key, "error", f"cannot start a worker process: {exc}")
+        for key in started:
+            try:
+                self._ready(key, fail_all=True)
+            except _Nothing:
+                pass
+        self._charge("starting workers", t0)
+
+    def _ready(self, key: WorkerKey, fail_all: bool) -> WorkerHandle | None:
+        """Wait for a started worker's hello; None (after failing the cases it concerns) if it never came."""
+        worker = self.workers.get(key)
+        if worker is None:
+            return None
+        try:
+            hello = worker.wait_ready()
+            reason = f"worker did not start within {self.settings.worker_start_timeout_s:g} s"
+        except WorkerDied as exc:
+            hello, reason = None, str(exc)
+        if hello is None:
+            self.workers[key] = None
+            if fail_all:
+                self._fail_worker(key, "error", reason)
+            raise _CaseEnded("error", reason, retire=False) if not fail_all else _Nothing()
+        self.outcome.versions.update(hello.versions)
+        self.outcome.builds.update(hello.builds or {})
+        self.outcome.unavailable.update(hello.unavailable)
+        for c in self.cases:
+            if c.worker == key[:2] and c.spec.backend in hello.unavailable and c.active:
+                self._end(c, "skipped", f"backend unavailable: {hello.unavailable[c.spec.backend]}")
+        return worker
+
+    def _fail_worker(self, key: WorkerKey, status: str, reason: str) -> None:
+        for c in self.cases:
+            if c.worker == key[:2] and c.active:
+                self._end(c, status, reason)
+
+    def _live(self, key: WorkerKey) -> WorkerHandle:
+        """The worker at ``key``, started afresh if it was replaced or died after its last answer."""
+        worker = self.workers.get(key)
+        if worker is not None and not worker.alive:
+            self._retire(key)  # it died after its last answer (a stray thread, an outside kill)
+            worker = None
+        if worker is None:
+            t0 = self.clock()
+            try:
+                with signals_deferred():
+                    self.workers[key] = self._new_worker(key)
+                    self.held[key] = OrderedDict()
+            except OSError as exc:
+                raise _CaseEnded("error", f"cannot start a worker process: {exc}", retire=False) from None
+            try:
+                worker = self._ready(key, fail_all=False)
+            finally:
+                self._charge("starting workers", t0)
+        return worker
+
+    def _retire(self, key: WorkerKey) -> None:
+        with signals_deferred():
+            worker = self.workers.get(key)
+            if worker is not None:
+                worker.close()
+            self.workers[key] = None
+            self.held[key] = OrderedDict()
+
+    def _close_all(self) -> None:
+        """Kill and reap every worker; an interrupt arriving meanwhile waits until all are closed."""
+        with signals_deferred():
+            for key in list(self.workers):
+                self._retire(key)
+
+    # -- requests --------------------------------------------------------------------------------------
+    def _ask(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool) -> protocol.Message:
+        """Send ``message`` about case ``c`` to the worker at ``key``; its answer (a ``Progress`` switches
+        the limit from the compile limit to the steady one). Raises _CaseEnded when the case is over."""
+        worker = self._live(key)
+        if not c.active:  # the fresh worker's hello said its backend is unavailable: skipped already
+            raise _Nothing()
+        try:
+            worker.send(message)
+        except WorkerDied:  # gone before the request reached it: a fresh worker, once
+            self._retire(key)
+            if isinstance(message, protocol.Visit):
+                raise _Rebuild() from None
+            worker = self._live(key)
+            try:
+                worker.send(message)
+            except WorkerDied as exc:
+                raise _CaseEnded("error", str(exc)) from None
+        limit = self.settings.compile_timeout_s if compiles else self.settings.timeout_s
+        compiling = compiles
+        deadline = self.clock() + limit
+        while True:
+            try:
+                answer = worker.receive(max(0.0, min(CHECKPOINT_S, deadline - self.clock())))
+            except MemoryExceeded as exc:
+                raise _CaseEnded("memory", str(exc)) from None
+            except WorkerDied as exc:
+                raise _CaseEnded("error", str(exc)) from None
+            if answer is None and self.clock() < deadline:
+                self._checkpoint()
+                continue
+            if answer is None:
+                if compiling:
+                    raise _CaseEnded("compile-timeout", f"its first call (trace, compile, run) did not finish within "
+                                                        f"the compile limit of {limit:g} s (--compile-timeout)")
+                raise _CaseEnded("timeout", f"no result within the case time limit of {limit:g} s (--timeout)")
+            if getattr(answer, "case", c.index) != c.index:
+                raise _CaseEnded("error", f"worker answered about case {answer.case}, not {c.index}")
+            if isinstance(answer, protocol.Progress):
+                compiling, limit = False, self.settings.timeout_s
+                deadline = self.clock() + limit
+                continue
+            if isinstance(answer, protocol.Ready):
+                raise _CaseEnded("error", "worker sent a second hello instead of an answer")
+            return answer
+
+    def _request(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool
+                 ) -> protocol.Message | None:
+        """``_ask``, with the case ended (and its worker retired where it must go) on failure: None then."""
+        try:
+            answer = self._ask(c, key, message, compiles)
+        except _CaseEnded as ended:
+            if ended.retire:
+                self._retire(key)
+            self._end(c, ended.status, ended.reason, ended.traceback)
+            return None
+        if isinstance(answer, protocol.Failed):
+            # A case that raised may leave its framework broken for the rest of the process (a CUDA
+            # error is sticky: every later call in that process fails): the next case gets a fresh worker.
+            self._retire(key)
+            self._end(c, "error", answer.error, answer.traceback)
+            return None
+        return answer
+
+    # -- building ------------------------------------------------------------------------------------
+    def _skip_unsupported(self) -> None:
+        for c in self.cases:  # what can be known without evaluating f needs no worker
+            reason = get_backend(c.spec.backend).supports(get_problem(c.spec.problem), c.spec.operation, c.spec.mode,
+                                                          None, c.spec.chunk_size, c.spec.device)
+            if reason is not None:
+                self._end(c, "skipped", reason)
+
+    def _first_pass(self) -> None:
+        """Pass 0: group by group, every case's first build, then the group's first visits (so a slow
+        or hanging case delays only the cases after it, and what was measured is kept)."""
+        for group in self.groups:
+            for worker in self._order(0):
+                for c in (x for x in group if x.worker == worker and x.active and not x.built):
+                    self._first_build(c)
+            self._visit_group(group, {c.index for c in group if c.active and c.built}, 0, "visits")
+        self._end_pass(0)
+
+    def _first_build(self, c: CaseState) -> None:
+        t0 = self.clock()
+        key = (*c.worker, 0)
+        message = protocol.Build(c.index, c.spec.as_dict(), True, memory_limit_bytes=self.settings.memory_limit_bytes)
+        try:
+            answer = self._request(c, key, message, compiles=True)
+            with signals_deferred():
+                if isinstance(answer, protocol.Skipped):
+                    c.result.memory_estimate_bytes = answer.memory_estimate_bytes
+                    self._end(c, "skipped", answer.reason)
+                elif isinstance(answer, protocol.Built):
+                    self._take_build(c, key, answer)
+                    c.result.built({k: getattr(answer, k) for k in answer.__dataclass_fields__})
+                    c.built = True
+                elif answer is not None:
+                    self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
+        except _Nothing:
+            pass
+        finally:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
+            self._charge("first builds", t0)
+        if c.built:
+            self._report(c, publish=False)  # it enters the results with its first visit
+
+    def _take_build(self, c: CaseState, key: WorkerKey, answer: protocol.Built) -> None:
+        c.number, c.f_number = answer.number, answer.f_number
+        if not c.per_call_s:
+            c.per_call_s, c.f_per_call_s = answer.per_call_s, answer.f_per_call_s
+        c.estimate_bytes = answer.memory_estimate_bytes or c.estimate_bytes or 0
+        self.held.setdefault(key, OrderedDict())[c.index] = c.estimate_bytes
+        self._bound(key, keep=c.index)
+
+    def _build_again(self, c: CaseState, key: WorkerKey) -> bool:
+        """Build ``c`` in the worker at ``key`` (another worker set, or after it was forgotten); whether it is held."""
+        t0 = self.clock()
+        message = protocol.Build(c.index, c.spec.as_dict(), False, c.number, c.f_number,
+                                 self.settings.memory_limit_bytes)
+        try:
+            answer = self._request(c, key, message, compiles=True)
+        except _Nothing:
+            return False
+        finally:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
+            self._charge("other builds", t0)
+        if isinstance(answer, protocol.Built):
+            self._take_build(c, key, answer)
+            return True
+        if answer is not None:
+            self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
+        return False
+
+    def _bound(self, key: WorkerKey, keep: int) -> None:
+        """Forget the least recently visited cases past the worker's count bound, and one more each
+        time its resident memory is past a quarter of the memory limit (what a held case keeps is
+        far below its estimated peak, so the estimates would evict too much)."""
+        held = self.held[key]
+        worker = self.workers.get(key)
+        limit = self.settings.keep_bytes
+        rss = memory.rss_bytes(worker.pid) if limit and isinstance(worker, Worker) else None
+        over = 1 if rss is not None and rss > limit and len(held) > 1 else 0
+        while len(held) > self.settings.max_kept or over:
+            over = 0
+            oldest = next((i for i in held if i != keep), None)
+            if oldest is None:
+                break
+            del held[oldest]
+            worker = self.workers.get(key)
+            if worker is not None:
+                try:
+                    worker.send(protocol.Forget(oldest))
+                except WorkerDied:
+                    self._retire(key)
+                    return
+
+    # -- visiting ------------------------------------------------------------------------------------
+    def _order(self, pass_index: int) -> list[tuple[str, int]]:
+        """The frameworks' (and replicates') turn order, reversed every other pass."""
+        return self.worker_keys if pass_index % 2 == 0 else self.worker_keys[::-1]
+
+    def _pass(self, cases: list[CaseState], phase: str) -> None:
+        """One pass: each of ``cases`` visited once in every worker set, group by group."""
+        p = self.passes
+        wanted = {c.index for c in cases}
+        for group in self.groups:
+            self._visit_group(group, wanted, p, phase)
+        self._end_pass(p)
+
+    def _visit_group(self, group: list[CaseState], wanted: set[int], p: int, phase: str) -> None:
+        """A group's ``wanted`` cases visited back to back in every worker set, the frameworks in the
+        pass's turn order, each framework's cases in an order reversed every other pass."""
+        members = [c for c in group if c.index in wanted]
+        if not members:
+            return
+        sets = list(range(self.settings.workers))
+        sets = sets[p % len(sets):] + sets[: p % len(sets)]
+        for w in sets:
+            for worker in self._order(p):
+                mine = [c for c in members if c.worker == worker]
+                for c in (mine if p % 2 == 0 else mine[::-1]):
+                    if c.active:
+                        self._visit(c, (*worker, w), p, phase)
+
+    def _end_pass(self, p: int) -> None:
+        self.passes = p + 1
+        self._unsaved = False
+        if self.on_pass:
+            self.on_pass(p)
+
+    def _visit(self, c: CaseState, key: WorkerKey, p: int, phase: str) -> None:
+        t0 = self.clock()
+        try:
+            for attempt in range(2):
+                if c.index not in self.held.get(key, {}) and not self._build_again(c, key):
+                    return
+                self.held[key].move_to_end(c.index)
+                at = self.elapsed()
+                t_visit = self.clock()
+                try:
+                    answer = self._request(c, key, c.visit_request(self.settings), compiles=False)
+                except _Rebuild:
+                    continue  # the worker was gone: a fresh one builds the case again, once
+                except _Nothing:
+                    return
+                finally:
+                    self._charge(phase, t_visit)
+                if isinstance(answer, protocol.Sampled):
+                    with signals_deferred():
+                        c.result.add_visit(key[2], p, at, answer.samples, answer.f_samples, c.number, c.f_number)
+                        if phase == "adaptive visits":
+                            c.extra_visits += 1
+                    self._bound(key, keep=c.index)
+                elif answer is not None:
+                    self._end(c, "error", f"worker answered a visit with a {answer.type!r} message")
+                return
+            self._end(c, "error", "its worker died twice before a visit reached it")
+        finally:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
+            # A visit an interrupt cut short leaves a built case with nothing to say: it stays out
+            # of the results (an "ok" row without a time) unless an earlier visit or its end put it in.
+            self._report(c, publish=bool(c.result.raw_visits) or not c.active)
+
+    # -- the adaptive part -----------------------------------------------------------------------------
+    def current_frame(self, analysis: Any = None):
+        """The results so far as rows (for the questions the summary asks), indexed by case."""
+        import pandas as pd
+
+        self.summarize(pairs=analysis is not None, analysis=analysis)
+        rows = []
+        for c in self.cases:
+            if c.result.status == "ok" and c.result.time_s:
+                r = c.result
+                rows.append({"case": c.index, "problem": r.problem, "size": r.size, "operation": r.operation,
+                             "backend": r.backend, "mode": r.mode, "dtype": r.dtype, "device": r.device,
+                             "chunk_size": r.chunk_size, "replicate": r.replicate, "status": r.status,
+                             "time_s": r.time_s})
+        columns = ["case", "problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size",
+                   "replicate", "status", "time_s"]
+        return pd.DataFrame(rows, columns=columns).set_index("case")
+
+    def open_questions(self) -> list[dict[str, Any]]:
+        """The stated comparisons that are not resolved, each with the visits it would need and their cost."""
+        from adbench.engine.estimates import CONFIDENCE, analyse, settled, visits_to_resolve
+        from adbench.engine.questions import questions
+
+        analysis = analyse(self.visits_view(), self.settings.statistic, pairs=True)
+        frame = self.current_frame(analysis)
+        if frame.empty:
+            return []
+        asked = questions(frame)
+        out = []
+        for q in asked:
+            e = analysis.pair(int(q.a), int(q.b))
+            if e is None:
+                continue
+            if settled(e, STOP_CONFIDENCE, CONFIDENCE):
+                continue
+            needed = visits_to_resolve(e, STOP_CONFIDENCE, CONFIDENCE)
+            a, b = self.cases[int(q.a)], self.cases[int(q.b)]
+            per_round = (a.visit_cost_s(self.settings) + b.visit_cost_s(self.settings)) * self.settings.workers
+            out.append({"question": q, "cases": (a, b), "visits": needed, "matched": e.n,
+                        "seconds": needed * per_round / self.settings.workers, "round_s": per_round})
+        return out
+
+    def _adaptive(self) -> None:
+        """Visits for the stated comparisons still open, while the budget lasts.
+
+        Each round (a look) takes the open comparisons that their predicted visits would resolve
+        within the time left, cheapest first, and visits their cases in as many passes as adds half
+        again the visits they have (at least two): the visits grow geometrically between looks, so
+        a comparison is looked at a few times, not once per visit (each look is a chance for an
+        A/A pair to cross the line by luck; ``STOP_CONFIDENCE`` guards the rest).
+        """
+        looks = 0
+        while self.time_left() > 0:
+            feasible = sorted((q for q in self.open_questions() if q["seconds"] <= self.time_left()),
+                              key=lambda q: q["seconds"])
+            if not feasible:
+                break
+            cases: dict[int, CaseState] = {}
+            per_pass, least = 0.0, math.inf
+            for q in feasible:
+                new = [c for c in q["cases"] if c.index not in cases]
+                cost = sum(c.visit_cost_s(self.settings) for c in new) * self.settings.workers
+                if cases and (per_pass + cost) * 2 > self.time_left():
+                    continue
+                for c in new:
+                    cases[c.index] = c
+                per_pass += cost
+                least = min(least, q["matched"])
+                entry = next((e for e in self.adaptive_log if e["question"] == q["question"].label), None)
+                if entry is None:
+                    entry = {"question": q["question"].label, "looks": 0}
+                    self.adaptive_log.append(entry)
+                entry["looks"] += 1
+            passes = max(2, math.ceil(ADAPTIVE_GROWTH * least / self.settings.workers))
+            passes = min(passes, max(1, int(self.time_left() / max(per_pass, 1e-9))))
+            chosen = sorted(cases.values(), key=lambda c: c.index)
+            for _ in range(passes):
+                if self.time_left() <= 0:
+                    break
+                self._pass(chosen, "adaptive visits")
+            looks += 1
+        self.adaptive_looks = looks
+
+    def budget_words(self) -> dict[str, Any]:
+        """The plan and where the time went, for the sidecar and the summary."""
+        visits = sum(len(c.result.raw_visits) for c in self.cases)
+        extra = sum(c.extra_visits for c in self.cases)
+        return {"time_budget_s": self.settings.time_budget_s, "spent_s": round(self.elapsed(), 2),
+                "workers": self.settings.workers, "min_visits": self.settings.min_visits,
+                "visit_s": self.settings.visit_s, "passes": self.passes, "visits": visits,
+                "adaptive_visits": extra, "adaptive_looks": getattr(self, "adaptive_looks", 0),
+                "phases_s": {k: round(v, 2) for k, v in self.spent.items()},
+                "adaptive": self.adaptive_log}
+
+
+# The level at which the adaptive loop counts a comparison as won and stops visiting it (a tie stops
+# it at 95 %: stopping there cannot make a winner). Each adaptive round is another look at the same
+# comparison: stopping at the 95 % line would let an A/A pair be called different whenever its random
+# walk first crossed it. In the simulation of tests/test_coverage.py (100 runs each) A/A pairs were
+# called different in 15 % of runs at 95 %, 7 % at 99 %, 1 % at 99.9 %, with the same power for real
+# gaps of 1.3x. Verdicts are then stated at 95 % on all the visits.
+STOP_CONFIDENCE = 0.999
+ADAPTIVE_GROWTH = 0.5  # each adaptive round adds this fraction of the visits a comparison has
+
+
+class _Rebuild(Exception):
+    """The worker was gone before a visit reached it: build the case in a fresh one and try again."""
+
+
+class _Nothing(Exception):
+    """A worker failed to start and its cases were failed already."""
+
+
+def run_grid(specs: list[CaseSpec], settings: RunSettings, on_result: ResultCallback | None = None,
+             outcome: RunOutcome | None = None, on_pass: Callable[[int], None] | None = None) -> RunOutcome:
+    """Run ``specs`` with a ``Scheduler`` (the one-call form, for scripts)."""
+    return Scheduler(specs, settings, on_result=on_result, outcome=outcome, on_pass=on_pass).run()
 
 
 def _signal_of(exc: KeyboardInterrupt) -> int:
     return signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
-
-
-def _close_all(workers: dict[str, Worker | None]) -> None:
-    """Kill and reap every worker; an interrupt arriving meanwhile waits until all are closed."""
-    with signals_deferred():
-        for framework, worker in list(workers.items()):
-            if worker is not None:
-                worker.close()
-            workers[framework] = None
-
-
-def _start_workers(pending, order, backends_of, settings, outcome, by_spec, done, report, workers) -> None:
-    """A worker per framework with pending cases, started together (nothing is timed meanwhile),
-    each entered in ``workers`` as soon as it exists."""
-    for framework in order:
-        if framework in backends_of:
-            try:
-                Worker.start(sorted(backends_of[framework]), settings, workers, framework)
-            except OSError as exc:
-                workers[framework] = None
-                _fail_all(pending, framework, "error", f"cannot start a worker process: {exc}", by_spec, done,
-                          report)
-    for framework in order:
-        worker = workers.get(framework)
-        if worker is None:
-            continue
-        try:
-            hello = worker.wait_ready()
-            reason = f"worker did not start within {settings.worker_start_timeout_s:g} s"
-        except WorkerDied as exc:
-            hello, reason = None, str(exc)
-        if hello is None:
-            workers[framework] = None
-            _fail_all(pending, framework, "error", reason, by_spec, done, report)
-            continue
-        outcome.versions.update(hello["versions"])
-        outcome.builds.update(hello.get("builds") or {})
-        outcome.unavailable.update(hello["unavailable"])
-        for s in pending:
-            if s.backend in hello["unavailable"] and s not in done:
-                with signals_deferred():
-                    by_spec[s].fail("skipped", f"backend unavailable: {hello['unavailable'][s.backend]}")
-                    done.add(s)
-                report(s)
-
-
-def _fail_all(pending, framework, status, reason, by_spec, done, report) -> None:
-    for s in pending:
-        if get_backend(s.backend).framework == framework and s not in done:
-            with signals_deferred():
-                by_spec[s].fail(status, reason)
-                done.add(s)
-            report(s)
-
-
-def _run_one(spec: CaseSpec, round_index: int, budget_s: float, settings: RunSettings,
-             workers: dict[str, Worker | None], backends: list[str], result: CaseResult, done: set) -> None:
-    """One round of one case on its framework's worker (a fresh one if the last was replaced)."""
-    framework = get_backend(spec.backend).framework
-
-    def fail(status: str, reason: str, traceback: str | None = None) -> None:
-        with signals_deferred():
-            result.fail(status, reason, traceback)
-            done.add(spec)
-
-    def fresh() -> Worker | None:
-        """A new worker for this framework, or None after failing the case with the reason."""
-        try:
-            worker = Worker.start(backends, settings, workers, framework)
-        except OSError as exc:
-            fail("error", f"cannot start a worker process: {exc}")
-            return None
-        try:
-            hello = worker.wait_ready()
-        except WorkerDied as exc:
-            workers[framework] = None
-            fail("error", str(exc))
-            return None
-        if hello is None:
-            workers[framework] = None
-            fail("error", f"worker did not start within {settings.worker_start_timeout_s:g} s")
-            return None
-        if spec.backend in hello["unavailable"]:
-            fail("skipped", f"backend unavailable: {hello['unavailable'][spec.backend]}")
-            return None
-        return worker
-
-    def retire(worker: Worker) -> None:
-        worker.close()
-        workers[framework] = None
-
-    worker = workers.get(framework)
-    if worker is not None and not worker.alive:
-        # It died after its last answer (a case's stray thread, an outside kill): not this case's doing.
-        retire(worker)
-        worker = None
-    if worker is None and (worker := fresh()) is None:
-        return
-    request = {"spec": spec.as_dict(), "budget_s": budget_s, "first": round_index == 0,
-               "memory_limit_bytes": settings.memory_limit_bytes,
-               # With rounds to pool, a slow case needs fewer samples each: 2 per round, 3 alone.
-               "min_samples": 3 if settings.rounds == 1 else 2}
-    try:
-        worker.send(request)
-    except WorkerDied:  # gone before the request reached it: a fresh worker, once
-        retire(worker)
-        if (worker := fresh()) is None:
-            return
-        try:
-            worker.send(request)
-        except WorkerDied as exc:
-            retire(worker)
-            fail("error", str(exc))
-            return
-    try:
-        answer = worker.receive(settings.timeout_s)
-    except (WorkerDied, MemoryExceeded) as exc:
-        retire(worker)
-        fail("memory" if isinstance(exc, MemoryExceeded) else "error", str(exc))
-        return
-    if answer is None:
-        retire(worker)
-        fail("timeout", f"no result within the case time limit of {settings.timeout_s:g} s (--timeout)")
-        return
-    with signals_deferred():  # an answer is applied whole or not at all
-        try:
-            _apply(answer, result)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            result.fail("error", f"worker sent a malformed answer ({type(exc).__name__}: {exc})")
-        if result.status not in ("ok", "wrong"):  # error or skipped: no further rounds
-            done.add(spec)
-    if answer.get("type") == "error":
-        # A case that raised may leave its framework broken for the rest of the process (a CUDA
-        # error is sticky: every later call in that process fails): the next case gets a fresh worker.
-        retire(worker)
-
-
-def _apply(answer: dict[str, Any], result: CaseResult) -> None:
-    """A worker's answer to one case round, entered in its record."""
-    if answer["type"] == "error":
-        result.fail("error", str(answer["error"]), answer.get("traceback"))
-    elif answer["type"] != "result":
-        raise ValueError(f"unknown answer type {answer['type']!r}")
-    elif answer["answer"].get("status") == "skipped":
-        result.fail("skipped", str(answer["answer"]["error"]))
-        result.memory_estimate_bytes = answer["answer"].get("memory_estimate_bytes")
-    else:
-        result.add_round(answer["answer"])
 
 
 def _pin_parent(worker_cpus: frozenset[int]) -> set[int] | None:
@@ -631,11 +1050,13 @@ def _load_average() -> float | None:
         return None
 
 
-def noise_summary(results: list[CaseResult], threads: int, load_start: float | None) -> dict[str, Any]:
-    """Was the machine visibly busy? Others' load when the run started, and rounds that disagree."""
-    spreads = [r.round_spread for r in results if r.status in ("ok", "wrong") and r.round_spread]
-    disagree = sum(s >= ROUND_DISAGREEMENT for s in spreads)
-    share = disagree / len(spreads) if spreads else None
+# The machine is called busy when its speed drifted this much during the run (the median case's
+# visits, pass by pass), or when others loaded the CPUs as the run started.
+DRIFT_BUSY = 1.25
+
+
+def noise_summary(outcome: RunOutcome, threads: int, load_start: float | None) -> dict[str, Any]:
+    """Was the machine visibly busy? Others' load when the run started, and how far its speed drifted."""
     from adbench.engine.environment import usable_cpus
 
     cpus = usable_cpus()
@@ -644,10 +1065,9 @@ def noise_summary(results: list[CaseResult], threads: int, load_start: float | N
     # run leaves free means someone shares the ones it times on.
     if load_start is not None and load_start > max(cpus - threads, 0) + 0.5:
         reasons.append(f"load average {load_start:g} on {cpus} CPUs when the run started")
-    if share is not None and share >= BUSY_SHARE:
-        reasons.append(f"{disagree} of {len(spreads)} cases' rounds differ by {ROUND_DISAGREEMENT - 1:.0%} or more")
-    return {
-        "busy": bool(reasons), "busy_reasons": reasons,
-        "rounds_disagreeing": disagree, "cases_with_rounds": len(spreads),
-        "round_disagreement_threshold": ROUND_DISAGREEMENT,
-    }
+    components = (outcome.variance or {}).get("components") or {}
+    drift = components.get("drift_range_percent")
+    if drift is not None and drift >= 100 * (DRIFT_BUSY - 1):
+        reasons.append(f"the machine's speed drifted by {drift:.0f}% during the run")
+    return {"busy": bool(reasons), "busy_reasons": reasons, "drift_range_percent": drift,
+            "drift_threshold_percent": round(100 * (DRIFT_BUSY - 1))}

@@ -1,11 +1,11 @@
-"""The timing engine shared by ``adbench compare`` and the asv suite: first call, calibration, samples, intervals."""
+"""The timing engine shared by ``adbench compare`` and the asv suite: first call, calibration, samples."""
 
 from __future__ import annotations
 
 import gc
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -16,7 +16,6 @@ NOISY_IQR_RATIO = 0.10  # IQR/median at or above this flags a measurement as noi
 # Calibrate the inner loop so one sample lasts at least this long: the CLI and asv both use it.
 TARGET_SAMPLE_S = 1e-3
 CONFIDENCE = 0.95  # of every interval adbench reports
-BOOTSTRAP_RESAMPLES = 2000
 
 Clock = Callable[[], float]
 Sync = Callable[[Any], Any] | None
@@ -28,7 +27,6 @@ class Measurement:
 
     samples: list[float]
     number: int
-    first_call_s: float | None = None
 
     @property
     def median(self) -> float:
@@ -109,15 +107,14 @@ def measure(
     min_samples: int = 3,
     max_samples: int = 10_000,
     target_sample_s: float = TARGET_SAMPLE_S,
-    with_first_call: bool = True,
     clock: Clock = time.perf_counter,
 ) -> Measurement:
-    """Time ``call``: its first call apart, then calibrated samples until ``budget_s`` is spent.
+    """Time ``call`` (already called once: its first call is a figure of its own, ``first_call``):
+    calibrated samples until ``budget_s`` is spent.
 
     At least ``min_samples`` samples are taken whatever the budget, so a slow case still gets a
     spread. The garbage collector is off while sampling, as in timeit.
     """
-    first = first_call(call, sync, clock) if with_first_call else None
     number, per_call = calibrate(call, sync, target_sample_s, clock)  # also the warm-up
     # A slow call (one is already >= target) calibrates in one warm call: keep it as a sample
     # rather than paying for it twice. Faster calls' calibration blocks are discarded, as timeit does.
@@ -133,73 +130,14 @@ def measure(
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Measurement(samples=samples, number=number, first_call_s=first)
+    return Measurement(samples=samples, number=number)
 
 
-# Student's t, two-sided 95 %, by degrees of freedom (1 ... 30); beyond, the normal's 1.96.
-T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-       2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-INTERVAL_METHOD = ("95% interval of the median: the wider of a percentile bootstrap resampling rounds, then "
-                   "samples within them, and Student's t-interval over the logarithms of the rounds' medians")
-BOOTSTRAP_BLOCK = 100  # resamples drawn at once: memory stays ~100 x the samples, whatever the budget
-
-
-def median_interval(
-    rounds: Sequence[Sequence[float]], confidence: float = CONFIDENCE,
-    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
-) -> tuple[float, float]:
-    """A 95 % interval for the median time of the case in a fresh worker process.
-
-    The wider of two: a percentile bootstrap that resamples the rounds, then each drawn round's
-    samples, and takes the median of the pool (variance within a process and between processes
-    both count); and, with two rounds or more, Student's t-interval over the logarithms of the
-    rounds' medians. A bootstrap over as few as two rounds mostly redraws the same round and
-    undercovers when processes differ more than samples within one (simulated: ~55 % coverage);
-    the t-interval with R - 1 degrees of freedom is what two rounds honestly know. It is taken on
-    the log scale because a process's slowdown multiplies its times (a busy moment makes every
-    call 1.3x slower, not 30 us slower): the interval stays positive and is as wide, in ratio,
-    for a 100 us case as for a 10 ms one. With one round it is the plain bootstrap of that round's
-    samples (and the run says so).
-    """
-    if abs(confidence - 0.95) > 1e-12:
-        raise ValueError("adbench's intervals are 95 % intervals")
-    rounds = [np.asarray(r, dtype=float) for r in rounds if len(r)]
-    if not rounds:
-        return float("nan"), float("nan")
-    if sum(len(r) for r in rounds) == 1:
-        v = float(rounds[0][0])
-        return v, v
-    lo, hi = _hierarchical_bootstrap(rounds, resamples, seed)
-    if len(rounds) >= 2:
-        logs = np.log([max(float(np.median(r)), np.finfo(float).tiny) for r in rounds])
-        t = T95[len(rounds) - 2] if len(rounds) - 1 <= len(T95) else 1.96
-        half = t * logs.std(ddof=1) / np.sqrt(len(rounds))
-        lo, hi = min(lo, float(np.exp(logs.mean() - half))), max(hi, float(np.exp(logs.mean() + half)))
-    return max(float(lo), 0.0), float(hi)
-
-
-def _hierarchical_bootstrap(rounds: list[np.ndarray], resamples: int, seed: int) -> tuple[float, float]:
-    """The 2.5th and 97.5th percentiles of the pooled median over rounds-then-samples resamples."""
-    rng = np.random.default_rng(seed)
-    counts = np.array([len(r) for r in rounds])
-    width = int(counts.max())
-    padded = np.full((len(rounds), width), np.nan)
-    for i, r in enumerate(rounds):
-        padded[i, : len(r)] = r
-    medians = []
-    for start in range(0, resamples, BOOTSTRAP_BLOCK):
-        b = min(BOOTSTRAP_BLOCK, resamples - start)
-        picked = rng.integers(0, len(rounds), size=(b, len(rounds)))  # rounds, with replacement
-        k = counts[picked]  # (b, R): samples in each picked round
-        draws = np.floor(rng.random((b, len(rounds), width)) * k[..., None]).astype(int)
-        pool = padded[picked[..., None], draws]  # (b, R, width)
-        pool[np.arange(width) >= k[..., None]] = np.nan  # a shorter round contributes only its own count
-        pool = np.sort(pool.reshape(b, -1), axis=1)  # NaN sorts last
-        total = k.sum(axis=1)
-        rows = np.arange(b)
-        medians.append((pool[rows, (total - 1) // 2] + pool[rows, total // 2]) / 2)
-    lo, hi = np.percentile(np.concatenate(medians), [2.5, 97.5])
-    return float(lo), float(hi)
+INTERVAL_METHOD = ("95% interval on the log scale: each case's visits (a warm-up, then a few calibrated samples, "
+                   "interleaved with the group's other cases) give one statistic each; a time is their geometric "
+                   "mean, its standard error from their spread, moderated across the run's cases (limma's "
+                   "empirical Bayes) and widened for their autocorrelation in time; a ratio of two cases of a "
+                   "group comes from the log-ratios of their visits matched in time (same worker set, same pass)")
 
 
 def ratio_interval(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""A worker process for one framework: runs case rounds sent as JSON lines and answers on a private pipe.
+"""A worker process for one framework: builds the cases it is sent, keeps them, visits them on request, and
+answers on a private pipe in the messages of ``adbench.engine.protocol``.
 
 Started by adbench.engine.runner with its CPUs pinned, its death tied to its parent's and the thread
 settings already in its environment, all before this interpreter started, so every library it
@@ -9,7 +10,6 @@ chatter; answers go to the file descriptor given on the command line.
 from __future__ import annotations
 
 import faulthandler
-import json
 import os
 import signal
 import sys
@@ -62,11 +62,9 @@ def main() -> None:
     faulthandler.enable()
     out = os.fdopen(answer_fd, "w", buffering=1, encoding="utf-8")
 
-    def send(message: dict) -> None:
-        out.write(json.dumps(message, default=float) + "\n")
-
     from adbench.backends import get_backend
-    from adbench.engine.cases import CaseSpec, run_round, warm_up
+    from adbench.engine import protocol
+    from adbench.engine.cases import CaseSpec, first_build, rebuild, visit, warm_up
     from adbench.xp import namespace
 
     versions, unavailable, builds = {}, {}, {}
@@ -95,31 +93,55 @@ def main() -> None:
 
     gc.collect()
     gc.freeze()
-    send({"type": "ready", "versions": versions, "unavailable": unavailable, "builds": builds, "pid": os.getpid()})
+    out.write(protocol.Ready(versions, unavailable, builds, os.getpid()).encode())
 
+    kept: dict[int, tuple] = {}  # case -> (prepared case, number, f_number): what the runner may visit
     warmed: set[tuple] = set()
     for line in sys.stdin:
-        request = json.loads(line)
-        spec = CaseSpec(**request["spec"])
+        request = protocol.parse_request(line)  # a malformed request is the runner's bug: the worker ends
+        if isinstance(request, protocol.Forget):
+            kept.pop(request.case, None)
+            continue
+        case = request.case
+        spec = None
         try:
-            # Once per backend, operation and mode in each worker: the framework's one-time start (XLA's
-            # client, a transform's first use) stays out of every first call that follows.
-            key = (spec.backend, spec.operation, spec.mode, spec.dtype, spec.chunk_size, spec.device)
-            if key not in warmed:
-                warmed.add(key)
-                try:
-                    warm_up(spec)
-                except Exception:  # the warm-up case's own trouble; the case itself will say its own
-                    pass
-            answer = run_round(spec, budget_s=request["budget_s"], first=request["first"],
-                               memory_limit_bytes=request.get("memory_limit_bytes"),
-                               min_samples=request.get("min_samples", 3))
-            message = {"type": "result", "answer": answer}
-            text = json.dumps(message, default=float)  # whole before anything is written
+            if isinstance(request, protocol.Visit):
+                if case not in kept:
+                    raise LookupError(f"case {case} was not built in this worker")
+                prepared, number, f_number = kept[case]
+                op, fun = visit(prepared, number, f_number, request.samples, request.f_samples,
+                                request.warm_calls, request.f_warm_calls)
+                text = protocol.Sampled(case, op, fun).encode()
+            else:
+                spec = CaseSpec(**request.spec)
+                kept.pop(case, None)
+
+                def progressed(seconds: float) -> None:
+                    out.write(protocol.Progress(case, "first_call", seconds).encode())
+
+                # Once per backend, operation and mode in each worker: the framework's one-time start (XLA's
+                # client, a transform's first use) stays out of every first call that follows.
+                key = (spec.backend, spec.operation, spec.mode, spec.dtype, spec.chunk_size, spec.device)
+                if key not in warmed:
+                    warmed.add(key)
+                    try:
+                        warm_up(spec)
+                    except Exception:  # the warm-up case's own trouble; the case itself will say its own
+                        pass
+                if request.first:
+                    answer, prepared = first_build(spec, request.memory_limit_bytes, progressed)
+                else:
+                    answer, prepared = rebuild(spec, request.number, request.f_number, progressed)
+                if prepared is None:
+                    text = protocol.Skipped(case, answer["skipped"], answer.get("memory_estimate_bytes")).encode()
+                else:
+                    text = protocol.Built(case, **answer).encode()  # whole before anything is written
+                    kept[case] = (prepared, answer["number"], answer["f_number"])
         except BaseException as exc:  # SystemExit from a case is the case's error, not the worker's end
-            text = json.dumps({"type": "error", "error": missing_name(exc, spec, xp_names) or describe(exc),
-                               "traceback": traceback.format_exc()})
-        out.write(text + "\n")
+            kept.pop(case, None)
+            words = (missing_name(exc, spec, xp_names) if spec is not None else None) or describe(exc)
+            text = protocol.Failed(case, words, traceback.format_exc()).encode()
+        out.write(text)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
+from adbench.engine.estimates import Comparisons
 from adbench.engine.timing import ratio_interval
+from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
 
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 # An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).
@@ -146,10 +147,19 @@ def slope(x, y) -> float:
 ci = fmt.row_interval  # a row's interval, as compare reads it
 
 
+def ratio_of(a: pd.Series, b: pd.Series, comparisons: Comparisons | None = None) -> tuple[float, float, float]:
+    """time(a) / time(b) and its interval: paired where the set has it, else from both rows' standard
+    errors, else (older sets) the far ends of their two intervals."""
+    ratio, lo, hi = fmt.row_ratio(a, b, comparisons)
+    if not math.isfinite(lo) and ci(a) and ci(b):
+        lo, hi = ratio_interval(ci(a), ci(b))
+    return ratio, lo, hi
+
+
 def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
     """Median time per size for every series with at least one case that passed."""
     ok = ok_rows(frame)
-    return {s: g.set_index("size")["median_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
+    return {s: g.set_index("size")["time_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
 
 
 def plural(n: int, noun: str) -> str:
@@ -223,12 +233,8 @@ class Headline:
             return "the only framework that passed"
         name = second["series"].label
         if not self.intervals:
-            return f"vs {name} {fmt.seconds(second['median_s'])}: {NO_INTERVALS}"
-        if v.winner == "a":
-            return f"{fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of {name}"
-        if v.winner == "tie":
-            return f"tie with {name} (within {fmt.TIE - 1:.0%})"
-        return f"not resolved against {name} ({fmt.seconds(second['median_s'])}) at this noise level"
+            return f"vs {name} {fmt.seconds(second['time_s'])}: {NO_INTERVALS}"
+        return fmt.lead_words(v, name, second["time_s"])
 
     @property
     def fastest_label(self) -> str | None:
@@ -238,7 +244,7 @@ class Headline:
 
     @property
     def fastest_time(self) -> float | None:
-        return float(self.fastest["median_s"]) if self.fastest is not None else None
+        return float(self.fastest["time_s"]) if self.fastest is not None else None
 
     @property
     def fastest_interval(self) -> str:
@@ -253,7 +259,7 @@ class Headline:
     def floor_factor(self) -> float | None:
         """How far the fastest AD case is above the hand-written baseline at the headline size."""
         if self.floor and self.fastest is not None:
-            return float(self.fastest["median_s"]) / self.floor
+            return float(self.fastest["time_s"]) / self.floor
         return None
 
     @property
@@ -261,9 +267,11 @@ class Headline:
         return "; ".join(t for t in (self.mode_text, self.framework_text) if t)
 
 
-def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian", intervals: bool = True) -> Headline:
+def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian", intervals: bool = True,
+             comparisons: Comparisons | None = None) -> Headline:
     """At the largest size where two AD modes passed (else the largest where any did): the fastest
-    mode against the fastest of another, and the fastest framework against the next."""
+    mode against the fastest of another, and the fastest framework against the next (from their
+    visits matched in time, where the set has ``comparisons``)."""
     h = Headline(info.name, operation, intervals)
     rows = main_rows(frame, operation)
     ad = ad_rows(ok_rows(rows))
@@ -277,10 +285,10 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     at = ad[ad["size"] == h.size]
     h.m = info.m(h.size)
     n = integer(h.size)
-    for mode, group in at.sort_values("median_s").groupby("mode", sort=False):
+    for mode, group in at.sort_values("time_s", kind="stable").groupby("mode", sort=False):
         h.best[str(mode)] = group.iloc[0]
     floor = ok_rows(rows)
-    floor = floor[(floor["backend"] == "manual") & (floor["size"] == h.size)]["median_s"]
+    floor = floor[(floor["backend"] == "manual") & (floor["size"] == h.size)]["time_s"]
     h.floor = float(floor.min()) if len(floor) else None
     colours = ({str(r["mode"]): int(r["colours"]) for _, r in at.dropna(subset=["colours"]).iterrows()}
                if "colours" in at else None)  # sparse-jacobian: passes per mode, beside the theory
@@ -290,10 +298,10 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     if at["mode"].nunique() >= 2:
         first, second = fmt.best_pair(at, "mode")
         h.modes = (first, second)
-        h.mode_verdict = v = fmt.compare_rows(first, second)
+        h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
         a, b = str(first["mode"]), str(second["mode"])
         if not intervals:
-            h.mode_text = (f"{a} {fmt.seconds(first['median_s'])} vs {b} {fmt.seconds(second['median_s'])} "
+            h.mode_text = (f"{a} {fmt.seconds(first['time_s'])} vs {b} {fmt.seconds(second['time_s'])} "
                            f"at n = {n}: {NO_INTERVALS}")
         elif v.resolved:
             loser = b if v.winner == "a" else a
@@ -307,20 +315,16 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     h.fastest, h.runner_up = first, second
     name_a = first["series"].label
     if second is None:
-        h.framework_text = f"one framework: {name_a}, {fmt.seconds(first['median_s'])}"
+        h.framework_text = f"one framework: {name_a}, {fmt.seconds(first['time_s'])}"
         return h
     name_b = second["series"].label
-    h.framework_verdict = v = fmt.compare_rows(first, second)
-    ta, tb = fmt.seconds(first["median_s"]), fmt.seconds(second["median_s"])
+    h.framework_verdict = v = fmt.compare_rows(first, second, comparisons)
+    ta, tb = fmt.seconds(first["time_s"]), fmt.seconds(second["time_s"])
     if not intervals:
         h.framework_text = f"{name_a} {ta} vs {name_b} {tb}: {NO_INTERVALS}"
-    elif v.winner == "a":
-        h.framework_text = (f"fastest: {name_a}, {ta} {fmt.interval(*ci(first))}, "
-                            f"{fmt.factor(v.factor)} [{fmt.factor(v.low)}, {fmt.factor(v.high)}] ahead of {name_b}")
-    elif v.winner == "tie":
-        h.framework_text = f"fastest: {name_a} ({ta}) and {name_b} ({tb}) tie (within {fmt.TIE - 1:.0%})"
     else:
-        h.framework_text = f"fastest: {name_a} ({ta}) vs {name_b} ({tb}) not resolved at this noise level"
+        interval = f" {fmt.interval(*ci(first))}" if v.resolved and ci(first) else ""
+        h.framework_text = f"fastest: {name_a}, {ta}{interval}, {fmt.lead_words(v, name_b, second['time_s'])}"
     return h
 
 
@@ -333,9 +337,9 @@ def short_headline(h: Headline) -> str:
 
 
 # -- scaling ------------------------------------------------------------------------------------------
-def fr_ratios(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def fr_ratios(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> dict[str, pd.DataFrame]:
     """Forward time / reverse time of the Jacobian per backend and size (with the ratio's interval
-    where both have one), where a backend passed in both modes."""
+    where the set says: paired, or from both cases' errors or intervals), where a backend passed in both modes."""
     rows = ok_rows(main_rows(frame, "jacobian"))
     out = {}
     for backend in dict.fromkeys(s.backend for s in ordered_series(rows)):
@@ -347,8 +351,8 @@ def fr_ratios(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         table = []
         for n in sizes:
             f, r = fwd.loc[n], rev.loc[n]
-            lo, hi = (ratio_interval(ci(f), ci(r)) if ci(f) and ci(r) else (math.nan, math.nan))
-            table.append({"size": n, "ratio": f["median_s"] / r["median_s"], "low": lo, "high": hi})
+            ratio, lo, hi = ratio_of(f, r, comparisons)
+            table.append({"size": n, "ratio": ratio, "low": lo, "high": hi})
         out[backend] = pd.DataFrame(table).set_index("size")
     return out
 
@@ -371,9 +375,9 @@ def crossover(ratio: pd.Series) -> tuple[float | None, str]:
     return None, f"none in n = {integer(sizes[0])}…{integer(sizes[-1])}: {side} faster throughout (by medians)"
 
 
-def crossovers(frame: pd.DataFrame) -> list[dict]:
+def crossovers(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> list[dict]:
     rows = []
-    for backend, table in fr_ratios(frame).items():
+    for backend, table in fr_ratios(frame, comparisons).items():
         n_star, text = crossover(table["ratio"])
         rows.append({"backend": backend, "n_star": n_star, "text": text})
     return rows
@@ -437,7 +441,7 @@ def gradient_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return jac[keep]
 
 
-def hvp_over_gradient(frame: pd.DataFrame) -> dict[Series, pd.DataFrame]:
+def hvp_over_gradient(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> dict[Series, pd.DataFrame]:
     """time(HVP) / time(gradient) per HVP series and size, with the ratio's interval where both have one.
     Only cases that passed; the gradient is the same backend's, at the same size, dtype and device."""
     hvp = ok_rows(main_rows(frame, "hvp"))
@@ -451,9 +455,9 @@ def hvp_over_gradient(frame: pd.DataFrame) -> dict[Series, pd.DataFrame]:
             if g.empty:
                 continue
             g = g.iloc[0]
-            lo, hi = ratio_interval(ci(r), ci(g)) if ci(r) and ci(g) else (math.nan, math.nan)
-            table.append({"size": int(r["size"]), "ratio": r["median_s"] / g["median_s"], "low": lo, "high": hi,
-                          "gradient_s": g["median_s"], "hvp_s": r["median_s"]})
+            ratio, lo, hi = ratio_of(r, g, comparisons)
+            table.append({"size": int(r["size"]), "ratio": ratio, "low": lo, "high": hi,
+                          "gradient_s": g["time_s"], "hvp_s": r["time_s"]})
         if table:
             out[series] = pd.DataFrame(table).set_index("size")
     return dict(sorted(out.items(), key=lambda kv: kv[0].sort_key))

@@ -16,8 +16,11 @@ from typing import Any
 import pandas as pd
 
 from adbench.backends import COMPOSITIONS, OPERATIONS, get_backend
+from adbench.engine.estimates import Comparisons
+from adbench.engine.record import SPEC_KEYS, TIMED
 from adbench.engine.results import (
-    DamagedResultsError, ResultsFormatError, find_result_sets, read_results, rows_to_frame, sidecar_path,
+    DamagedResultsError, ResultsFormatError, comparisons_of, find_result_sets, read_results, rows_to_frame,
+    sidecar_path,
 )
 
 BASELINE_MODES = ("central", "manual")
@@ -130,8 +133,13 @@ class ResultSet:
     @property
     def has_intervals(self) -> bool:
         """Whether any timed case carries a 95% interval (version 1 sets and asv's files do not)."""
-        timed = self.frame[self.frame["median_s"].notna()]
+        timed = self.frame[self.frame["time_s"].notna()]
         return bool(timed["ci_low_s"].notna().any())
+
+    @functools.cached_property
+    def comparisons(self) -> Comparisons | None:
+        """The set's paired comparisons (version 3 sets), by case key; None for older sets and asv's."""
+        return comparisons_of(self.meta) if self.meta else None
 
     @property
     def timestamp(self) -> _dt.datetime | None:
@@ -231,7 +239,10 @@ def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> p
     frame["device"] = frame["device"].where(frame["device"].notna(), device)
     frame["status"] = frame["status"].where(frame["status"].notna(), "ok")
     frame["noisy"] = frame["noisy"].fillna(False)
-    bad = (frame["status"] == "ok") & ~(frame["median_s"] > 0)
+    # asv's results have a median and no headline of their own: theirs is the median.
+    frame["time_s"] = frame["time_s"].where(frame["time_s"].notna(), frame["median_s"])
+    frame["replicate"] = frame["replicate"].fillna(0)
+    bad = (frame["status"] == "ok") & ~(frame["time_s"] > 0)
     frame.loc[bad, "error"] = frame.loc[bad, "error"].where(frame.loc[bad, "error"].notna(), "no timing recorded")
     frame.loc[bad, "status"] = "error"
     mixed_dtypes = frame["dtype"].dropna().nunique() > 1
@@ -241,7 +252,7 @@ def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> p
         for b, m, d, c in zip(frame["backend"], frame["mode"], frame["dtype"], frame["chunk_size"])
     ]
     # A re-run of the same case in one set: the last one written is the one that counts.
-    key = frame[["problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size"]].astype(str)
+    key = frame[list(SPEC_KEYS)].astype(str)
     return frame[~key.duplicated(keep="last")].reset_index(drop=True)
 
 
@@ -379,12 +390,12 @@ def ordered_series(frame: pd.DataFrame) -> list[Series]:
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Cases that ran and passed the correctness gate: the only ones ever ranked or fitted."""
-    return frame[(frame["status"] == "ok") & (frame["median_s"] > 0)]
+    return frame[(frame["status"] == "ok") & (frame["time_s"] > 0)]
 
 
 def timed_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Cases with a time, ``wrong`` ones included: drawn, but never ranked."""
-    return frame[frame["status"].isin(["ok", "wrong"]) & (frame["median_s"] > 0)]
+    return frame[frame["status"].isin(TIMED) & (frame["time_s"] > 0)]
 
 
 def ad_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from adbench import formatting as fmt
 from adbench.report import analysis
 from adbench.report.analysis import HVP_BAND, ProblemInfo, integer, operation_title
 from adbench.report.data import Series, backend_style, main_rows, ok_rows, ordered_series, timed_rows
+from adbench.engine.record import NOT_RUN
 from adbench.engine.timing import NOISY_IQR_RATIO
 
 # Modes differ in line style AND marker, so they read apart without colour (and in greyscale).
@@ -43,7 +44,7 @@ MODE_STYLE = {
 }
 OTHER_MODE = {"linestyle": "-.", "marker": "P"}
 FAILED_MARK = "x"
-FAILED = ("error", "timeout", "memory", "skipped")
+FAILED = NOT_RUN  # drawn as a cross: no time
 WRONG_COLOUR = "#b00020"
 # The cheap-gradient principle: a gradient costs a small constant (3-5) evaluations of f.
 COST_BANDS = {"jacobian": ((3.0, 5.0), "cheap-gradient band (3–5×)"),
@@ -231,11 +232,11 @@ def _errorbars(ax, x, y, lo, hi, colour_: str, horizontal: bool = False) -> None
 
 
 def _bounds(column: str) -> tuple[str | None, str | None]:
-    return {"median_s": ("ci_low_s", "ci_high_s"), "j_over_f": ("j_over_f_ci_low", "j_over_f_ci_high")}.get(
+    return {"time_s": ("ci_low_s", "ci_high_s"), "j_over_f": ("j_over_f_ci_low", "j_over_f_ci_high")}.get(
         column, (None, None))
 
 
-def _draw_series(ax, frame: pd.DataFrame, series: Series, column: str = "median_s", label: str | None = None,
+def _draw_series(ax, frame: pd.DataFrame, series: Series, column: str = "time_s", label: str | None = None,
                  hollow_noisy: bool = True) -> bool:
     """A series: the cases that passed joined by a line (noisy ones hollow, 95% intervals as bars);
     its wrong cases as hollow red rings, not joined. True when anything was drawn."""
@@ -307,7 +308,7 @@ def time_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacob
     title = operation_title(operation)
     rows = main_rows(frame, operation)
     if info.fixed_size:
-        return _dot_plot(rows, info, "median_s", f"Time per {title}", f"time per {title} (median, log scale)")
+        return _dot_plot(rows, info, "time_s", f"Time per {title}", f"time per {title} (log scale)")
     series_list = ordered_series(rows)
     fits = {e["series"]: e["fit"] for e in analysis.exponents(frame, info, operation)} if operation == "hessian" else {}
     fig = _new(6.4, 5.0)
@@ -316,7 +317,7 @@ def time_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacob
         _draw_series(ax, rows, s)
     _time_axis(ax)
     _size_axis(ax, sizes_of(rows))
-    ax.set_ylabel(f"time per {title} (median)")
+    ax.set_ylabel(f"time per {title} ")
     ax.set_title(f"Time per {title} vs n" + (" by composition" if operation == "hessian" else ""),
                  loc="left")
     failed = _mark_failures(ax, rows, series_list)
@@ -328,9 +329,9 @@ def time_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacob
     return to_svg(fig, f"{info.name} {operation} time vs size")
 
 
-def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo) -> str | None:
+def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> str | None:
     """Measured forward/reverse Jacobian time per backend (with intervals) beside the theory's n/m."""
-    ratios = analysis.fr_ratios(frame)
+    ratios = analysis.fr_ratios(frame, comparisons)
     if not ratios:
         return None
     fig = _new(6.4, 4.6)
@@ -440,11 +441,11 @@ def first_call(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobia
     for y, s in enumerate(series_list):
         row = ok[ok["series"] == s].sort_values("size").iloc[-1]
         c = s.style.colour
-        ax.plot([row["median_s"], row["first_call_s"]], [y, y], color=c, linewidth=1.6, zorder=2)
-        ax.plot([row["median_s"]], [y], "o", color=c, markersize=7, zorder=3)
+        ax.plot([row["time_s"], row["first_call_s"]], [y, y], color=c, linewidth=1.6, zorder=2)
+        ax.plot([row["time_s"]], [y], "o", color=c, markersize=7, zorder=3)
         ax.plot([row["first_call_s"]], [y], "o", color=c, markerfacecolor="white", markeredgewidth=1.8,
                 markersize=7, zorder=3)
-        ax.annotate(fmt.factor(row["first_call_s"] / row["median_s"]), (max(row["first_call_s"], row["median_s"]), y),
+        ax.annotate(fmt.factor(row["first_call_s"] / row["time_s"]), (max(row["first_call_s"], row["time_s"]), y),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=8, color="#333333")
         labels.append(f"{s.label}  (n = {integer(row['size'])})" if not info.fixed_size else s.label)
     ax.set_yticks(range(len(labels)), labels)
@@ -456,7 +457,7 @@ def first_call(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobia
     ax.set_xlabel("time per call (log scale)")
     ax.set_title("First call vs steady state", loc="left")
     _legend(fig, [
-        Line2D([], [], color="#444444", marker="o", linestyle="none", label="steady state (median)"),
+        Line2D([], [], color="#444444", marker="o", linestyle="none", label="steady state "),
         Line2D([], [], color="#444444", marker="o", markerfacecolor="white", markeredgewidth=1.8,
                linestyle="none", label="first call (trace + compile + run); label: ratio"),
     ], ncols=2)
@@ -479,7 +480,7 @@ def lesson(panels: list[tuple[pd.DataFrame, ProblemInfo, str]]) -> str:
         _size_axis(ax, sizes_of(rows))
         failed |= _mark_failures(ax, rows, series_list)  # after the scales: it reads the limits
         wrong |= bool((rows["status"] == "wrong").any())
-        ax.set_ylabel("time per Jacobian (median)")
+        ax.set_ylabel("time per Jacobian ")
         ax.set_title(f"{info.name} ({info.shape})\n{subtitle}", loc="left")
     series_list = sorted(shown, key=lambda s: s.sort_key)
     handles = [legend_handle(s) for s in series_list] + [noisy_handle()]
@@ -529,11 +530,11 @@ def set_ratio(frames: list[pd.DataFrame], labels: list[str], info: ProblemInfo, 
     return to_svg(fig, f"{info.name} {operation} set ratio {' '.join(labels)}"), len(panels)
 
 
-def second_order(frame: pd.DataFrame, info: ProblemInfo) -> tuple[str, int] | None:
+def second_order(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> tuple[str, int] | None:
     """The second-order panel of a scalar problem: HVP time over the gradient's (same backend), by
     composition, with the small-constant band; and the Hessian's time against n by composition,
     each labelled with its fitted exponent."""
-    ratios = analysis.hvp_over_gradient(frame)
+    ratios = analysis.hvp_over_gradient(frame, comparisons)
     hessian = main_rows(frame, "hessian")
     has_hessian = not timed_rows(hessian).empty
     panels = int(bool(ratios)) + int(has_hessian)
@@ -571,7 +572,7 @@ def second_order(frame: pd.DataFrame, info: ProblemInfo) -> tuple[str, int] | No
         _time_axis(ax)
         _size_axis(ax, sizes_of(hessian))
         _mark_failures(ax, hessian, series_list)
-        ax.set_ylabel("time per Hessian (median)")
+        ax.set_ylabel("time per Hessian ")
         ax.set_title("Hessian vs n, by composition", loc="left")
         handles = [legend_handle(s, f"{s.label}: n^{fits[s]:.2f}" if s in fits else f"{s.label}: one size")
                    for s in series_list]
@@ -607,15 +608,15 @@ def chunk_tradeoff(frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], lim
             st = style(plain)
             mem = group["peak_memory_bytes"].astype(float)
             ok = group["status"] == "ok"
-            ax.plot(mem[ok], group.loc[ok, "median_s"], linestyle=st["linestyle"], marker=st["marker"],
+            ax.plot(mem[ok], group.loc[ok, "time_s"], linestyle=st["linestyle"], marker=st["marker"],
                     color=st["color"], linewidth=1.6)
-            _errorbars(ax, mem[ok], group.loc[ok, "median_s"], group.loc[ok, "ci_low_s"], group.loc[ok, "ci_high_s"],
+            _errorbars(ax, mem[ok], group.loc[ok, "time_s"], group.loc[ok, "ci_low_s"], group.loc[ok, "ci_high_s"],
                        st["color"])
             if (~ok).any():
                 wrong = True
-                ax.plot(mem[~ok], group.loc[~ok, "median_s"], linestyle="none", marker="o", markersize=9,
+                ax.plot(mem[~ok], group.loc[~ok, "time_s"], linestyle="none", marker="o", markersize=9,
                         markerfacecolor="none", markeredgecolor=WRONG_COLOUR, markeredgewidth=1.8)
-            for m_, t_, c_ in zip(mem, group["median_s"], group["chunk_size"]):
+            for m_, t_, c_ in zip(mem, group["time_s"], group["chunk_size"]):
                 ax.annotate("all" if pd.isna(c_) else integer(c_), (m_, t_), xytext=(5, 4),
                             textcoords="offset points", fontsize=8, color=st["color"])
             seen.setdefault((str(backend), str(mode)), plain)
@@ -636,7 +637,7 @@ def chunk_tradeoff(frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], lim
                     fontsize=8, color=WRONG_COLOUR)
         ax.set_xlabel("measured peak memory (log scale)")
         ax.set_title(f"n = {integer(n)}", loc="left")
-    axes[0].set_ylabel("time per Jacobian (median)")
+    axes[0].set_ylabel("time per Jacobian ")
     handles = [legend_handle(s) for s in sorted(seen.values(), key=lambda s: s.sort_key)]
     if limit:
         handles.append(Line2D([], [], color=WRONG_COLOUR, linestyle=(0, (4, 2)),

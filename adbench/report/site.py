@@ -114,7 +114,7 @@ def _case_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for _, r in frame.sort_values(["_op", "size", "_key"]).iterrows():
         timed = r["status"] in ("ok", "wrong")
-        median = _value(r["median_s"]) if timed else None
+        median = _value(r["time_s"]) if timed else None
         iqr = _value(r["iqr_s"])
         out.append({
             "operation": r["operation"], "size": _value(r["size"]), "series": r["series"], "status": r["status"],
@@ -122,9 +122,10 @@ def _case_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "ci_low": _value(r["ci_low_s"]) if timed else None, "ci_high": _value(r["ci_high_s"]) if timed else None,
             "iqr_pct": iqr / median * 100 if median and iqr is not None else None,
             "min": _value(r["min_s"]) if timed else None, "first": _value(r["first_call_s"]) if timed else None,
-            "f_median": _value(r["f_median_s"]) if timed else None,
+            "f_median": _value(r["f_time_s"]) if timed else None,
             "j_over_f": _value(r["j_over_f"]) if timed else None,
-            "samples": _value(r["samples"]) if timed else None, "rounds": _value(r["rounds"]),
+            "samples": _value(r["samples"]) if timed else None, "visits": _value(r["visits"]),
+            "workers": _value(r["workers"]),
             "number": _value(r["number"]) if timed else None,
             "peak_memory": _value(r["peak_memory_bytes"]),
             "rel_error": _value(r["rel_error"]), "tolerance": _value(r["tolerance"]),
@@ -157,17 +158,18 @@ def slugify(name: str) -> str:
 def _operation_view(frame: pd.DataFrame, info: ProblemInfo, operation: str, result: ResultSet,
                     second_order_shown: bool) -> OperationView:
     rows = frame[frame["operation"] == operation]
-    view = OperationView(operation, analysis.headline(frame, info, operation, result.has_intervals), _counts(rows))
+    view = OperationView(operation, analysis.headline(frame, info, operation, result.has_intervals,
+                                                      result.comparisons), _counts(rows))
     view.exponents = analysis.exponents(frame, info, operation)
     if operation == "jacobian" and not info.fixed_size:
-        view.crossovers = analysis.crossovers(frame)
+        view.crossovers = analysis.crossovers(frame, result.comparisons)
     if ok_rows(main_rows(frame, operation)).empty and not (rows["status"] == "wrong").any():
         return view  # nothing passed: no plots, and the table says why
     limit = analysis.memory_limit_bytes(result.settings)
     figures = {
         # The Hessian by composition is drawn once, in the second-order panel, when there is one.
         "time": None if (operation == "hessian" and second_order_shown) else plots.time_vs_size(frame, info, operation),
-        "ratio": plots.ratio_vs_size(frame, info) if operation == "jacobian" else None,
+        "ratio": plots.ratio_vs_size(frame, info, result.comparisons) if operation == "jacobian" else None,
         "cost": plots.cost_over_f(frame, info, operation),
         "memory": plots.memory_vs_size(frame, info, operation, limit),
         "first_call": plots.first_call(frame, info, operation),
@@ -185,11 +187,11 @@ def _problem_view(result: ResultSet, name: str, taken: set[str]) -> ProblemView:
     taken.add(slug)
     view = ProblemView(info, slug, frame)
     if analysis.has_second_order(frame, info):
-        view.second_order = plots.second_order(frame, info)
+        view.second_order = plots.second_order(frame, info, result.comparisons)
         view.hessian_exponents = analysis.exponents(frame, info, "hessian")
         view.hvp_table = [
             {"series": s, "size": int(n), **{k: _value(v) for k, v in r.items()}}
-            for s, table in analysis.hvp_over_gradient(frame).items() for n, r in table.iterrows()
+            for s, table in analysis.hvp_over_gradient(frame, result.comparisons).items() for n, r in table.iterrows()
         ]
     view.operations = [_operation_view(frame, info, op, result, view.second_order is not None)
                        for op in operations(frame)]
@@ -409,17 +411,23 @@ def _methodology(result: ResultSet) -> dict[str, Any]:
     settings = result.settings
     ok = ok_rows(result.frame)
     samples = ok["samples"].dropna()
-    rounds = ok["rounds"].dropna()
+    visits = ok["visits"].dropna()
+    budget = result.meta.get("budget") or {}
     tolerances = {str(d): sorted({float(t) for t in g["tolerance"].dropna()})
                   for d, g in result.frame.groupby("dtype") if g["tolerance"].notna().any()}
     return {
         "statistic": settings.get("statistic", "median"),
         "interval": settings.get("interval"),
         "budget": settings.get("budget_s"),
+        "time_budget": budget.get("time_budget_s") or settings.get("time_budget_s"),
+        "spent": budget.get("spent_s"),
+        "workers": settings.get("workers"),
+        "paired": result.comparisons is not None,
+        "components": ((result.meta.get("variance") or {}).get("components") or {}),
         "timeout": settings.get("timeout_s"),
         "memory_limit": analysis.memory_limit_bytes(settings),
         "samples": (int(samples.min()), int(samples.max())) if len(samples) else None,
-        "rounds": (int(rounds.min()), int(rounds.max())) if len(rounds) else None,
+        "visits": (int(visits.min()), int(visits.max())) if len(visits) else None,
         "threads": result.threads,
         "intervals": result.has_intervals,
         "tolerances": tolerances,
@@ -555,10 +563,10 @@ def _pairing_table(pairing: Pairing, present: list[tuple[SetView, pd.DataFrame |
             if e is None:
                 out.append(None)
                 continue
-            cell = {"status": e["status"], "median": _value(e["median_s"]) if e["status"] in ("ok", "wrong") else None,
+            cell = {"status": e["status"], "median": _value(e["time_s"]) if e["status"] in ("ok", "wrong") else None,
                     "noisy": bool(e["noisy"]), "ratio": None, "state": "", "words": ""}
             if i and e["status"] == "ok" and ref_ok:
-                cell["ratio"] = float(e["median_s"]) / float(ref["median_s"])
+                cell["ratio"] = float(e["time_s"]) / float(ref["time_s"])
                 v = fmt.compare_rows(e, ref)
                 cell["state"] = {"a": "faster", "b": "slower", "tie": "tie"}.get(v.winner, "unresolved")
                 cell["words"] = fmt.verdict_words(v, a_name, b_name)

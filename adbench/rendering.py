@@ -1,0 +1,238 @@
+"""How a comparison's results are shown: the table per problem and operation, the summary lines, the budget
+spent; for ``adbench compare`` (the report words its verdicts with the same ``adbench.formatting``).
+
+Nothing here runs anything: a frame of result rows (and the set's paired comparisons) in, text out,
+as torch.utils.benchmark's Compare only renders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from adbench import formatting as fmt
+from adbench.backends import AD_MODES
+from adbench.engine.estimates import Comparisons
+from adbench.problems import get_problem
+
+
+def _cell(rows: pd.DataFrame) -> str:
+    """A time cell: the headline time, ~ when noisy, or the status when the case is not ok."""
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    time = fmt.headline_time(row)
+    if row["status"] == "wrong":
+        return f"wrong ({fmt.seconds(time)})" if fmt.is_number(time) else "wrong"
+    if row["status"] != "ok":
+        return str(row["status"])
+    return fmt.seconds(time) + (" ~" if pd.notna(row["noisy"]) and bool(row["noisy"]) else "")
+
+
+def mode_order(modes: Sequence[str]) -> list[str]:
+    known = list(AD_MODES) + ["forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
+                              "forward-over-forward", "manual", "central"]
+    return sorted(dict.fromkeys(modes), key=lambda m: known.index(m) if m in known else len(known))
+
+
+def faster_words(group: pd.DataFrame, comparisons: Comparisons | None = None) -> str:
+    """Within one backend: the fastest mode against the next-fastest, when the data separate them."""
+    ok = group[(group["status"] == "ok") & ~group["mode"].isin(["manual", "central"])]
+    if ok["mode"].nunique() < 2:
+        return ""
+    first, second = fmt.best_pair(ok, "mode")
+    return fmt.verdict_words(fmt.compare_rows(first, second, comparisons), first["mode"], second["mode"])
+
+
+FIXED_COLUMNS = ("problem", "operation", "n → m", "backend", "colours", "faster", "time/f", "first call")
+
+
+def _colour_words(group: pd.DataFrame) -> str:
+    """sparse-jacobian: the compressed passes per mode ('forward 15, reverse 200'); empty otherwise."""
+    if "colours" not in group or group["colours"].isna().all():
+        return ""
+    per_mode = group.dropna(subset=["colours"]).drop_duplicates("mode")
+    return ", ".join(f"{r['mode']} {int(r['colours'])}" for _, r in per_mode.iterrows())
+
+
+def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> pd.DataFrame:
+    """One row per (problem, size, operation, backend[, chunk][, replicate]): each mode's time, the faster
+    mode, time/f, first call."""
+    out = []
+    keys = ["problem", "size", "operation", "backend", "chunk_size", "replicate"]
+    frame = frame.assign(chunk_size=frame["chunk_size"].astype(object).where(frame["chunk_size"].notna(), None),
+                         replicate=frame["replicate"].fillna(0).astype(int))
+    for (problem, size, operation, backend, chunk, again), group in frame.groupby(keys, sort=False, dropna=False):
+        ok = group[group["status"] == "ok"]
+        best = fmt.best_pair(ok, "mode")[0] if len(ok) else None
+        n, m = int(group["n_inputs"].iloc[0]), group["n_outputs"].dropna()
+        m = int(m.iloc[0]) if len(m) else None
+        row: dict[str, str] = {"problem": problem, "operation": operation,
+               "n → m": f"{n} → {m if m is not None else '?'}" + (f" ({group['preset'].iloc[0]})"
+                                                                if pd.notna(group["preset"].iloc[0]) else ""),
+               "backend": backend + (f" chunk={int(chunk)}" if chunk is not None and pd.notna(chunk) else "")
+               + (f" #{again + 1}" if again else "")}
+        for mode in mode_order(group["mode"]):
+            row[mode] = _cell(group[group["mode"] == mode])
+        row["colours"] = _colour_words(group)
+        row["faster"] = faster_words(group, comparisons)
+        row["time/f"] = fmt.ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else ""
+        row["first call"] = fmt.seconds(best["first_call_s"]) if best is not None else ""
+        out.append(row)
+    frame_out = pd.DataFrame(out).fillna("")
+    modes = mode_order([c for c in frame_out.columns if c not in FIXED_COLUMNS])
+    first = ["problem", "operation", "n → m", "backend"]
+    return frame_out[first + modes + ["colours", "faster", "time/f", "first call"]] if len(frame_out) else frame_out
+
+
+def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> list[str]:
+    """Per problem and operation, at its largest size: the winning mode and the fastest framework,
+    named only where the data separate them (from their visits matched in time, where the set has
+    them); failed and wrong cases are never ranked."""
+    from adbench.engine.questions import ad_rows
+
+    lines = []
+    ok = frame[frame["status"] == "ok"]
+    ok = ok[ok["replicate"].fillna(0).astype(int) == 0]
+    for (problem, operation), group in ok.groupby(["problem", "operation"], sort=False):
+        frameworks = ad_rows(group)
+        if frameworks.empty:
+            continue
+        size = frameworks["size"].max()  # the largest size an AD case passed at
+        at = group[group["size"] == size]
+        ad = frameworks[frameworks["size"] == size]
+        n = int(at["n_inputs"].iloc[0])
+        m = int(at["n_outputs"].dropna().iloc[0]) if at["n_outputs"].notna().any() else n
+        text = f"{problem} {operation} (n={n} → m={m}): "
+        theory = fmt.theory_words(operation, n, m, _colours_by_mode(at))
+        if ad["mode"].nunique() >= 2:
+            first, second = fmt.best_pair(ad, "mode")
+            v = fmt.compare_rows(first, second, comparisons)
+            text += f"{fmt.verdict_words(v, first['mode'], second['mode'])}"
+            text += f" (fastest of each mode; theory: {theory})"
+        else:
+            text += f"only {ad['mode'].iloc[0]} measured (theory: {theory})"
+        first, second = fmt.best_pair(ad, "backend")
+        one = f"{_case_words(first)} {fmt.seconds(fmt.headline_time(first))}"
+        if second is None:
+            text += f"; only backend: {one}"
+        else:
+            v = fmt.compare_rows(first, second, comparisons)
+            text += f"; fastest backend: {one}, {fmt.lead_words(v, _case_words(second), fmt.headline_time(second))}"
+        if first.get("reference") == "none":
+            text += " (its result is unchecked: no reference was affordable at this size)"
+        manual = at[(at["backend"] == "manual")]
+        if len(manual):
+            text += f"; {fmt.ratio_words(fmt.row_ratio(first, manual.iloc[0], comparisons))} the hand-written time"
+        lines.append(text + _tutorial_words(problem, operation, group, comparisons))
+        if operation == "sparse-jacobian":
+            lines.extend(_dense_against_compressed(problem, size, ok, comparisons))
+    return lines
+
+
+def _colours_by_mode(rows: pd.DataFrame) -> dict[str, int]:
+    if "colours" not in rows:
+        return {}
+    known = rows.dropna(subset=["colours"])
+    return {m: int(c) for m, c in zip(known["mode"], known["colours"]) if m in AD_MODES}
+
+
+def _dense_against_compressed(problem: str, size: int, ok: pd.DataFrame,
+                              comparisons: Comparisons | None = None) -> list[str]:
+    """The fastest compressed Jacobian against the fastest dense one of the same problem and size, both
+    checked (two groups, so never paired: their standard errors combine)."""
+    from adbench.engine.questions import ad_rows
+
+    at = ad_rows(ok[(ok["problem"] == problem) & (ok["size"] == size)])
+    dense, sparse = at[at["operation"] == "jacobian"], at[at["operation"] == "sparse-jacobian"]
+    if dense.empty or sparse.empty:
+        return []
+    d = fmt.best_pair(dense, "mode")[0]
+    s = fmt.best_pair(sparse, "mode")[0]
+    v = fmt.compare_rows(s, d, comparisons)
+    words = fmt.verdict_words(v, f"compressed ({_case_words(s)}, {int(s['colours'])} colours)",
+                              f"dense ({_case_words(d)})")
+    return [f"{problem} (n={int(s['n_inputs'])}): dense against compressed Jacobian: {words}; fastest dense "
+            f"{fmt.seconds(fmt.headline_time(d))}, fastest compressed {fmt.seconds(fmt.headline_time(s))}"]
+
+
+def _case_words(row: pd.Series) -> str:
+    """``jax forward``, or ``jax forward chunk=16`` for a chunked case."""
+    chunk = row.get("chunk_size")
+    return f"{row['backend']} {row['mode']}" + (f" chunk={int(chunk)}" if pd.notna(chunk) else "")
+
+
+def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame, comparisons: Comparisons | None = None) -> str:
+    """Like for like with the tutorial's printed timing, where the problem has one and it was run."""
+    if operation != "jacobian":
+        return ""
+    try:
+        tutorial = get_problem(problem).extra.get("tutorial")
+    except ValueError:
+        return ""
+    if not tutorial:
+        return ""
+    same = ok[(ok["size"] == tutorial["size"]) & (ok["backend"] == tutorial["backend"]) & ok["chunk_size"].isna()]
+    same = same.set_index("mode")
+    if not {"forward", "reverse"} <= set(same.index):
+        return ""
+    v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"], comparisons)
+    return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
+            f"{fmt.factor(tutorial['forward_s'] / tutorial['reverse_s'])} faster (one unsynced call each), "
+            f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
+
+
+PHASE_WORDS = {"starting workers": "starting workers", "first builds": "first builds (first calls, compiles, checks)",
+               "other builds": "builds in other workers", "visits": "the visits every case gets",
+               "adaptive visits": "visits for the comparisons still open"}
+
+
+def budget_lines(budget: dict[str, Any] | None) -> list[str]:
+    """How much of the time budget the run spent, and where."""
+    if not budget or budget.get("time_budget_s") is None:
+        return []
+    phases = budget.get("phases_s") or {}
+    parts = [f"{fmt.seconds(v)} {PHASE_WORDS.get(k, k)}" for k, v in phases.items() if v and v >= 0.05]
+    text = (f"Spent {budget.get('spent_s', 0):.1f} s of the {budget['time_budget_s']:g} s budget "
+            f"(--time-budget): {', '.join(parts)}; {budget.get('visits', 0)} visits in {budget.get('passes', 0)} "
+            f"passes, {budget.get('workers', 1)} worker process(es) per framework.")
+    asked = budget.get("adaptive") or []
+    if budget.get("adaptive_visits"):
+        names = ", ".join(e["question"] for e in asked[:8]) + (f" and {len(asked) - 8} more" if len(asked) > 8 else "")
+        text += f" {budget['adaptive_visits']} of the visits went to comparisons still open after the first: {names}."
+    elif budget.get("spent_s", 0) >= budget["time_budget_s"]:
+        text += " The budget ran out before any comparison got more visits than the minimum."
+    return [text]
+
+
+def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None,
+           comparisons: Comparisons | None = None, budget: dict[str, Any] | None = None) -> str:
+    """The run's results as text: a readable table, markdown, or the tidy rows as csv/json."""
+    if fmt_name == "csv":
+        return frame.to_csv(index=False)
+    if fmt_name == "json":
+        return frame.to_json(orient="records", indent=1)
+    table = comparison_table(frame, comparisons)
+    blocks = []
+    for (problem, operation), group in table.groupby(["problem", "operation"], sort=False):
+        group = group.drop(columns=["problem", "operation"])
+        group = group.loc[:, (group != "").any(axis=0)]
+        title = f"{problem} · {operation}"
+        if fmt_name == "markdown":
+            blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
+        else:
+            blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
+    summary = summary_lines(frame, comparisons) + fmt.noise_lines(noise or {}) + budget_lines(budget)
+    if summary:
+        head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
+        bullet = "- " if fmt_name == "markdown" else "  "
+        blocks.append(head + "\n".join(bullet + line for line in summary))
+    legend = ("Times per call: the geometric mean over visits of each visit's fastest sample; " + fmt.NOISE_NOTE + ". A faster "
+              "mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
+              "cases' visits matched in time) excludes 1; within ±5% it is a tie. wrong: the result failed its "
+              "correctness check and is never ranked. time/f and first call are for the fastest mode.")
+    return "\n\n".join(blocks + [legend]) + "\n"
+
+
+__all__ = ["budget_lines", "comparison_table", "faster_words", "mode_order", "render", "summary_lines"]

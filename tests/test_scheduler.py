@@ -1,0 +1,225 @@
+"""The Scheduler driven by fake workers on a fake clock (adbench.engine.simulation): builds, passes, pairing in
+time, the budget, the adaptive loop, limits, failures and interrupts. Fast and deterministic: no process starts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from adbench.engine import protocol
+from adbench.engine.cases import CaseSpec
+from adbench.engine.runner import RunSettings, Scheduler
+from adbench.engine.simulation import Noise, Script, Simulation
+
+JAX_F, JAX_R = CaseSpec("loss", 100, "jax", "forward"), CaseSpec("loss", 100, "jax", "reverse")
+TORCH_R = CaseSpec("loss", 100, "torch", "reverse")
+MANUAL = CaseSpec("loss", 100, "manual", "manual")
+GRID = [JAX_F, JAX_R, TORCH_R, MANUAL]
+TIMES = {"jax/forward": 4e-4, "jax/reverse": 2e-5, "torch/reverse": 6e-5, "manual": 1e-5}
+
+
+def settings(**kw) -> RunSettings:
+    base = dict(time_budget_s=5.0, min_visits=4, workers=1, adaptive=False, cpus=frozenset({0}))
+    return RunSettings(**{**base, **kw})
+
+
+def run(specs=GRID, sim: Simulation | None = None, **kw):
+    sim = sim or Simulation(TIMES, Noise.quiet())
+    scheduler = Scheduler(specs, settings(**kw), clock=sim.clock, start_worker=sim.start_worker)
+    return scheduler, scheduler.run(), sim
+
+
+def requests(sim: Simulation, kind: type) -> list[tuple[tuple, protocol.Message]]:
+    return [(key, m) for _, key, m in sim.log if isinstance(m, kind)]
+
+
+def by_case(outcome):
+    return {(r.backend, r.mode): r for r in outcome.results}
+
+
+def test_every_case_is_built_once_and_visited_at_least_min_visits():
+    _, outcome, sim = run()
+    builds = requests(sim, protocol.Build)
+    assert sorted(m.case for _, m in builds) == [0, 1, 2, 3] and all(m.first for _, m in builds)
+    rows = by_case(outcome)
+    assert all(r.status == "ok" and r.visits == 4 and r.workers == 1 for r in rows.values())
+    # Noise-free, the estimate is the true time, and time/f is exact.
+    assert rows[("jax", "reverse")].time_s == pytest.approx(2e-5)
+    assert rows[("jax", "forward")].j_over_f == pytest.approx(40)
+    assert rows[("manual", "manual")].first_call_s == 0.2 and rows[("manual", "manual")].reference == "exact"
+
+
+def test_a_pass_visits_a_group_back_to_back_and_alternates_the_frameworks_order():
+    _, _, sim = run()
+    visits = [(key[0], m.case) for key, m in requests(sim, protocol.Visit)]
+    per_pass = [visits[i:i + 4] for i in range(0, len(visits), 4)]
+    assert len(per_pass) == 4
+    first_frameworks = [p[0][0] for p in per_pass]
+    assert first_frameworks[0] != first_frameworks[1] and first_frameworks[0] == first_frameworks[2]
+    # Within one worker the group's cases swap order too (jax forward then reverse, then reverse first).
+    jax = [[c for fw, c in p if fw == "jax"] for p in per_pass]
+    assert jax[0] == [0, 1] and jax[1] == [1, 0]
+
+
+def test_visits_are_matched_in_time_for_every_pair():
+    _, outcome, _ = run()
+    comparisons = {(a, b): n for a, b, *_, n in outcome.comparisons}
+    assert len(comparisons) == 6 and set(comparisons.values()) == {4}
+
+
+def test_worker_sets_each_build_and_visit_every_case():
+    _, outcome, sim = run(workers=2, min_visits=4)
+    builds = requests(sim, protocol.Build)
+    assert sum(m.first for _, m in builds) == 4 and sum(not m.first for _, m in builds) == 4
+    # The second set's builds reuse the first's calibration.
+    first = {m.case: m for _, m in builds if m.first}
+    for key, m in builds:
+        if not m.first:
+            assert key[2] == 1 and m.number is not None
+    assert all(r.workers == 2 and r.visits == 4 for r in outcome.results)
+    assert {k[2] for k in sim.started} == {0, 1} and len(first) == 4
+
+
+def test_first_call_limit_is_the_compile_timeout():
+    script = Script(compile_hangs={"jax/forward"})
+    sim = Simulation(TIMES, Noise.quiet(), script)
+    _, outcome, _ = run(sim=sim, compile_timeout_s=7.0, timeout_s=1.0)
+    rows = by_case(outcome)
+    assert rows[("jax", "forward")].status == "compile-timeout"
+    assert "compile limit of 7 s (--compile-timeout)" in rows[("jax", "forward")].error
+    # Its worker was replaced: jax reverse was built in a fresh one and measured.
+    assert rows[("jax", "reverse")].status == "ok" and rows[("jax", "reverse")].visits == 4
+    assert [k[0] for k in sim.started].count("jax") == 2
+
+
+def test_a_visit_past_the_steady_limit_is_a_timeout():
+    sim = Simulation(TIMES, Noise.quiet(), Script(visit_hangs={"torch/reverse"}))
+    _, outcome, _ = run(sim=sim, timeout_s=2.0)
+    row = by_case(outcome)[("torch", "reverse")]
+    assert row.status == "timeout" and "case time limit of 2 s (--timeout)" in row.error
+
+
+def test_a_case_that_raises_is_an_error_and_its_worker_is_replaced():
+    sim = Simulation(TIMES, Noise.quiet(), Script(raises={"jax/forward": "RuntimeError: boom"}))
+    _, outcome, _ = run(sim=sim)
+    rows = by_case(outcome)
+    assert rows[("jax", "forward")].status == "error" and rows[("jax", "forward")].error == "RuntimeError: boom"
+    assert rows[("jax", "forward")].traceback
+    assert rows[("jax", "reverse")].status == "ok"
+    assert [k[0] for k in sim.started].count("jax") == 2
+
+
+def test_a_dead_worker_fails_its_case_and_the_others_are_built_again_not_first_called():
+    sim = Simulation(TIMES, Noise.quiet(), Script(dies_on_visit={"jax/forward"}))
+    _, outcome, _ = run(sim=sim)
+    rows = by_case(outcome)
+    assert rows[("jax", "forward")].status == "error" and "SIGSEGV" in rows[("jax", "forward")].error
+    assert rows[("jax", "reverse")].status == "ok" and rows[("jax", "reverse")].visits == 4
+    again = [m for key, m in requests(sim, protocol.Build) if m.case == 1]
+    assert [m.first for m in again] == [True, False], "jax reverse is rebuilt in the fresh worker, not first-called"
+
+
+def test_a_garbage_answer_is_the_cases_error():
+    sim = Simulation(TIMES, Noise.quiet(), Script(garbage={"torch/reverse"}))
+    _, outcome, _ = run(sim=sim)
+    row = by_case(outcome)[("torch", "reverse")]
+    assert row.status == "error" and "unreadable answer" in row.error
+
+
+def test_a_framework_whose_worker_never_starts_errors_its_cases_only():
+    sim = Simulation(TIMES, Noise.quiet(), Script(dead_at_start={"torch"}))
+    _, outcome, _ = run(sim=sim)
+    rows = by_case(outcome)
+    assert rows[("torch", "reverse")].status == "error" and "exit code 3" in rows[("torch", "reverse")].error
+    assert rows[("jax", "reverse")].status == "ok"
+
+
+def test_an_unavailable_backend_is_skipped_with_the_reason():
+    sim = Simulation(TIMES, Noise.quiet(), Script(unavailable={"torch": "ImportError: no torch"}))
+    _, outcome, _ = run(sim=sim)
+    row = by_case(outcome)[("torch", "reverse")]
+    assert row.status == "skipped" and "backend unavailable: ImportError: no torch" in row.error
+
+
+def test_what_a_worker_holds_is_bounded_and_forgotten_cases_are_built_again():
+    specs = [CaseSpec("loss", n, "jax", "reverse") for n in (10, 20, 30)]
+    sim = Simulation({"jax": 2e-5}, Noise.quiet())
+    _, outcome, _ = run(specs, sim, max_kept=2)
+    assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    assert requests(sim, protocol.Forget), "past two held cases the least recently visited is forgotten"
+    again = [m for _, m in requests(sim, protocol.Build) if not m.first]
+    assert again and all(m.number is not None for m in again)
+
+
+def test_the_minimum_visits_are_made_even_past_the_budget():
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=3.0))
+    _, outcome, _ = run(sim=sim, time_budget_s=1.0, min_visits=3, adaptive=True)
+    assert all(r.visits == 3 for r in outcome.results)
+    assert outcome.budget["spent_s"] > 1.0 and outcome.budget["adaptive_visits"] == 0
+
+
+def test_adaptive_visits_go_to_open_comparisons_and_stop_with_the_budget():
+    # jax forward and reverse differ by 2 %: neither a winner nor (yet) a tie after 4 noisy visits.
+    times = {"jax/forward": 1.02e-4, "jax/reverse": 1e-4, "torch/reverse": 1e-3, "manual": 1e-5}
+    sim = Simulation(times, Noise(drift_sd=0.05, burst_rate=0.2, visit_sd=0.03), seed=3)
+    scheduler, outcome, _ = run(sim=sim, time_budget_s=30.0, min_visits=4, adaptive=True)
+    rows = by_case(outcome)
+    assert rows[("jax", "forward")].visits > 4 and rows[("jax", "reverse")].visits > 4
+    assert outcome.budget["adaptive_visits"] > 0
+    assert any("modes" in e["question"] for e in outcome.budget["adaptive"])
+    assert scheduler.elapsed() <= 30.0 + 2.0  # the last adaptive pass may finish a little past it
+    # torch against the manual baseline is not a question the summary asks: no extra visits for manual.
+    assert rows[("manual", "manual")].visits == 4
+
+
+def test_replicates_get_their_own_workers_and_are_compared():
+    specs = [JAX_R, CaseSpec("loss", 100, "jax", "reverse", replicate=1)]
+    _, outcome, sim = run(specs)
+    assert {k[:2] for k in sim.started} == {("jax", 0), ("jax", 1)}
+    assert [a_b for a_b in ((c[0], c[1]) for c in outcome.comparisons)] == [(0, 1)]
+
+
+def test_an_interrupt_keeps_what_was_measured_and_closes_every_worker():
+    sim = Simulation(TIMES, Noise.quiet())
+    calls = {"n": 0}
+
+    def interrupting_clock():
+        calls["n"] += 1
+        if calls["n"] == 400:
+            raise KeyboardInterrupt
+        return sim.clock()
+
+    scheduler = Scheduler(GRID, settings(min_visits=50), clock=interrupting_clock, start_worker=sim.start_worker)
+    outcome = scheduler.run()
+    assert outcome.interrupted is not None
+    assert all(w.closed or w.dead for w in sim.workers)
+    visited = [r for r in outcome.results if r.raw_visits]
+    assert visited and all(r.time_s and r.visits == len(r.raw_visits) for r in visited)
+
+
+def test_protocol_parser_refuses_what_is_not_a_message():
+    for line, words in [(b"[1]", "not a message"), (b'{"type": "nope"}', "unknown type"),
+                        (b'{"type": "sampled", "case": 1}', "without samples"),
+                        (b'{"type": "sampled", "case": 1, "samples": [0.0], "f_samples": []}', "positive samples"),
+                        (b'{"type": "sampled", "case": "1", "samples": [1], "f_samples": []}', "not an integer"),
+                        (b'{"type": "progress", "case": 1, "stage": "x", "seconds": 1, "extra": 2}', "unknown field"),
+                        (b"\xff\xfe", "unreadable")]:
+        with pytest.raises(protocol.BadAnswer, match=words):
+            protocol.parse(line)
+    message = protocol.Built(3, 10, 20, 1e-4, 5e-5, 0.01, call="jax.jit(f)", rel_error=float("nan"))
+    assert protocol.parse(message.encode()) == protocol.Built(3, 10, 20, 1e-4, 5e-5, 0.01, call="jax.jit(f)")
+    with pytest.raises(protocol.BadRequest):
+        protocol.parse_request(protocol.Ready({}, {}).encode())
+
+
+def test_estimates_rest_on_pooled_degrees_of_freedom():
+    """With a dozen cases the moderated variance gives each case far more than its own visits' df."""
+    specs = [CaseSpec("loss", n, "jax", "reverse") for n in range(10, 130, 10)]
+    sim = Simulation(lambda s: 1e-5 * s.size, Noise(drift_sd=0.03, visit_sd=0.03), seed=5)
+    _, outcome, _ = run(specs, sim, min_visits=4)
+    dfs = [r.log_df for r in outcome.results]
+    assert all(df > 3 for df in dfs), dfs
+    kinds = outcome.variance["kinds"]
+    assert kinds["time"]["quantities"] == 12
+    assert math.isfinite(kinds["time"]["prior_s2"])
