@@ -312,6 +312,166 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
     return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
 
 
+def tensorflow_twins() -> dict[str, Callable[..., Any]]:
+    import tensorflow as tf
+
+    def basic(x):
+        return tf.stack([tf.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
+
+    def loss(x, x_star):
+        return tf.sin(tf.exp(tf.tensordot(x_star, x, 1) / math.sqrt(x.shape[0])))
+
+    def control_loop(z, k):
+        return tf.reduce_sum(tf.while_loop(lambda i, z: i < k, lambda i, z: (i + 1, tf.sin(z ** 2)), (0, z))[1])
+
+    def tall(x, W):
+        return tf.tanh(tf.linalg.matvec(W, x))
+
+    def gmm(x, data, wishart_gamma, wishart_m):
+        n, d = data.shape
+        k = _gmm_sizes(x.shape[0], d)
+        alphas, means, icf = x[:k], tf.reshape(x[k:k + k * d], (k, d)), tf.reshape(x[k + k * d:], (k, -1))
+        q, l = icf[:, :d], icf[:, d:]
+        cols, rows = np.triu_indices(d, 1)  # the strictly lower entries, column by column
+        # TensorFlow's index assignment: scatter the entries into a (d, d, k) tensor, then move k first.
+        L = tf.transpose(tf.scatter_nd(np.stack([rows, cols], axis=1), tf.transpose(l), (d, d, k)), (2, 0, 1))
+        xc = data[None, :, :] - means[:, None, :]
+        z = tf.exp(q)[:, None, :] * xc + tf.einsum("kij,knj->kni", L, xc)
+        inner = (alphas + tf.reduce_sum(q, axis=1))[:, None] - 0.5 * tf.reduce_sum(z ** 2, axis=2)
+        prior = (0.5 * wishart_gamma ** 2 * (tf.reduce_sum(tf.exp(2 * q)) + tf.reduce_sum(l ** 2))
+                 - wishart_m * tf.reduce_sum(q))
+        return (tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0)) - n * tf.reduce_logsumexp(alphas) + prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+
+    def lstm(x, state, sequence):
+        layers, b = state.shape[0] // 2, sequence.shape[1]
+        main = tf.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
+        extra = tf.reshape(x[8 * layers * b:], (3, b))
+
+        def step(carry, symbols):
+            hidden, cell, _ = carry
+            inp, target = symbols
+            v = inp * extra[0]
+            hs, cs = [], []
+            for j in range(layers):
+                gates = tf.concat([v, hidden[j], v, hidden[j]], 0) * main[2 * j] + main[2 * j + 1]
+                f, i, o = tf.split(tf.sigmoid(gates[:3 * b]), 3)
+                c = cell[j] * f + i * tf.tanh(gates[3 * b:])
+                v = o * tf.tanh(c)
+                hs.append(v)
+                cs.append(c)
+            ypred = v * extra[1] + extra[2]
+            ynorm = ypred - tf.math.log(tf.reduce_sum(tf.exp(ypred)) + 2)
+            return tf.stack(hs), tf.stack(cs), tf.reduce_sum(target * ynorm)
+
+        init = (state[0::2], state[1::2], tf.zeros((), x.dtype))
+        totals = tf.scan(step, (sequence[:-1], sequence[1:]), initializer=init)[2]
+        return -tf.reduce_sum(totals) / ((sequence.shape[0] - 1) * b)
+
+    def ode(x, steps):
+        h = 2.0 / steps
+
+        def rhs(y):
+            return tf.concat([x[:1], x[1:] * y[:-1]], 0)
+
+        def step(y, _):
+            k1 = rhs(y)
+            k2 = rhs(y + h / 2 * k1)
+            k3 = rhs(y + h / 2 * k2)
+            k4 = rhs(y + h * k3)
+            return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+        return tf.foldl(step, tf.range(steps), initializer=tf.zeros_like(x))
+
+    def mlp(x, inputs, targets):
+        W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], _edges_split)
+        a = tf.tanh(inputs @ W1 + b1)
+        a = tf.tanh(a @ W2 + b2)
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=a @ W3 + b3))
+
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+
+
+def _edges_split(x, edges):
+    """x cut at ``edges`` by slicing (tf.split takes sizes, not edges)."""
+    bounds = [0, *edges, x.shape[0]]
+    return [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def mlx_twins() -> dict[str, Callable[..., Any]]:
+    import mlx.core as mx
+
+    def basic(x):
+        return mx.stack([mx.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
+
+    def loss(x, x_star):
+        return mx.sin(mx.exp(x_star @ x / math.sqrt(x.shape[0])))
+
+    def control_loop(z, k):
+        for _ in range(k):  # MLX has no loop construct: its users write Python loops (the graph is lazy)
+            z = mx.sin(z ** 2)
+        return mx.sum(z)
+
+    def tall(x, W):
+        return mx.tanh(W @ x)
+
+    def gmm(x, data, wishart_gamma, wishart_m):
+        n, d = data.shape
+        k = _gmm_sizes(x.shape[0], d)
+        alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+        q, l = icf[:, :d], icf[:, d:]
+        cols, rows = np.triu_indices(d, 1)  # the strictly lower entries, column by column
+        L = mx.zeros((k, d, d), dtype=x.dtype)
+        L[:, mx.array(rows), mx.array(cols)] = l
+        xc = data[None, :, :] - means[:, None, :]
+        z = mx.exp(q)[:, None, :] * xc + mx.einsum("kij,knj->kni", L, xc)
+        inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * mx.sum(z ** 2, axis=2)
+        prior = 0.5 * wishart_gamma ** 2 * (mx.sum(mx.exp(2 * q)) + mx.sum(l ** 2)) - wishart_m * mx.sum(q)
+        return (mx.sum(mx.logsumexp(inner, axis=0)) - n * mx.logsumexp(alphas) + prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+
+    def lstm(x, state, sequence):
+        layers, b = state.shape[0] // 2, sequence.shape[1]
+        main = x[:8 * layers * b].reshape(2 * layers, 4 * b)
+        extra = x[8 * layers * b:].reshape(3, b)
+        hidden, cell = [state[2 * j] for j in range(layers)], [state[2 * j + 1] for j in range(layers)]
+        total = 0.0
+        for t in range(sequence.shape[0] - 1):
+            v = sequence[t] * extra[0]
+            for j in range(layers):
+                gates = mx.concatenate([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
+                f, i, o = mx.split(mx.sigmoid(gates[:3 * b]), 3)
+                cell[j] = cell[j] * f + i * mx.tanh(gates[3 * b:])
+                hidden[j] = v = o * mx.tanh(cell[j])
+            ypred = v * extra[1] + extra[2]
+            total = total + mx.sum(sequence[t + 1] * (ypred - mx.log(mx.sum(mx.exp(ypred)) + 2)))
+        return -total / ((sequence.shape[0] - 1) * b)
+
+    def ode(x, steps):
+        h = 2.0 / steps
+        y = mx.zeros_like(x)
+
+        def rhs(y):
+            return mx.concatenate([x[:1], x[1:] * y[:-1]])
+
+        for _ in range(steps):
+            k1 = rhs(y)
+            k2 = rhs(y + h / 2 * k1)
+            k3 = rhs(y + h / 2 * k2)
+            k4 = rhs(y + h * k3)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return y
+
+    def mlp(x, inputs, targets):
+        W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], mx.split)
+        a = mx.tanh(inputs @ W1 + b1)
+        a = mx.tanh(a @ W2 + b2)
+        z = a @ W3 + b3
+        return mx.mean(mx.logsumexp(z, axis=1) - mx.sum(targets * z, axis=1))
+
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+
+
 # -- frameworks: how their users build f and its derivative from a twin ------------------------------------
 class Framework:
     """One framework as the twins' users call it, beside the adbench backend it is measured against."""
@@ -320,6 +480,9 @@ class Framework:
     backend: str  # the adbench backend timed beside the twin
     twins: Callable[[], dict[str, Callable[..., Any]]]
     modes = ("forward", "reverse")  # a vector f's Jacobian modes, where the backend has both
+    dtypes = ("float32", "float64")  # the dtypes it is measured in, of those asked for
+    check_dtype = "float64"  # the twin is checked equal to the registry's problem in this dtype
+    check_rtol = CHECK_RTOL
 
     def setup(self, dtypes: list[str]) -> None:
         """Start the framework (threads, precision switches) before anything is built."""
@@ -450,8 +613,97 @@ class TorchCompileFramework(TorchFuncFramework):
                 sync, to_numpy)
 
 
+class TensorflowFramework(Framework):
+    """TensorFlow as its users differentiate: tf.GradientTape (tape.gradient, tape.jacobian) and, forward,
+    tf.autodiff.ForwardAccumulator over a tf.vectorized_map of the basis, each inside tf.function."""
+
+    name, backend = "tensorflow", "tensorflow"
+    twins = staticmethod(tensorflow_twins)
+    jit_compile = False
+
+    def setup(self, dtypes):
+        from adbench.backends.tensorflow_backend import import_tensorflow
+
+        import_tensorflow(1)  # quiet, one intra- and one inter-op thread, as the backend's workers
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import tensorflow as tf
+
+        xt = tf.constant(x, dtype=dtype)
+        arrays = {k: tf.constant(v, dtype=dtype if v.dtype.kind == "f" else None)
+                  for k, v in consts.items() if isinstance(v, np.ndarray)}
+        static = {k: v for k, v in consts.items() if not isinstance(v, np.ndarray)}
+
+        def f(v, a):
+            return twin(v, **a, **static)
+
+        def gradient(v, a):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                y = f(v, a)
+            return tape.gradient(y, v)
+
+        def jacobian_reverse(v, a):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                y = f(v, a)
+            return tape.jacobian(y, v)
+
+        def jacobian_forward(v, a):
+            def column(t):
+                with tf.autodiff.ForwardAccumulator(v, t) as acc:
+                    y = f(v, a)
+                return acc.jvp(y)
+
+            return tf.transpose(tf.vectorized_map(column, tf.eye(v.shape[0], dtype=v.dtype)))
+
+        d = gradient if scalar else {"forward": jacobian_forward, "reverse": jacobian_reverse}[mode]
+        fun, der = (tf.function(g, jit_compile=self.jit_compile) for g in (f, d))
+        return lambda: fun(xt, arrays), lambda: der(xt, arrays), None, lambda t: np.asarray(t.numpy())
+
+
+class MlxFramework(Framework):
+    """MLX as its users differentiate: mx.grad, and mx.vmap of mx.jvp / mx.vjp over the basis for Jacobians
+    (MLX has no jacfwd or jacrev); lazy, so a call is evaluated by mx.eval."""
+
+    name, backend = "mlx", "mlx"
+    twins = staticmethod(mlx_twins)
+    dtypes = ("float32",)  # the backend refuses float64 (float32-accurate transcendentals on this CPU)
+    # Checked in float32 against the backend's float32 (there is no float64 to check in): rounding of
+    # reordered float32 sums and of long recurrences (ode's 1000 RK4 steps, lstm's sequence), eps 6e-8 times
+    # up to ~1e3 accumulated operations, relative to max|value|; a wrong twin misses by O(1).
+    check_dtype = "float32"
+    check_rtol = {"f": 1e-4, "derivative": 1e-4}
+
+    def setup(self, dtypes):
+        import mlx.core as mx
+
+        mx.set_default_device(mx.cpu)
+
+    def build(self, twin, x, consts, dtype, scalar, mode):
+        import mlx.core as mx
+
+        xm = mx.array(x, dtype=getattr(mx, dtype))
+        c = {k: mx.array(v, dtype=getattr(mx, dtype)) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+             for k, v in consts.items()}
+
+        def f(v):
+            return twin(v, **c)
+
+        n = x.shape[0]
+        if scalar:
+            der = mx.grad(f)
+        elif mode == "forward":
+            der = lambda v: mx.vmap(lambda t: mx.jvp(f, [v], [t])[1][0])(mx.eye(n, dtype=v.dtype)).T  # noqa: E731
+        else:
+            der = lambda v: mx.vmap(lambda u: mx.vjp(f, [v], [u])[1][0])(  # noqa: E731
+                mx.eye(f(v).shape[0], dtype=v.dtype))
+        return lambda: f(xm), lambda: der(xm), mx.eval, lambda a: np.array(a, copy=True)
+
+
 FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (JaxFramework(), TorchFuncFramework(), TorchBackwardFramework(),
-                                                        AutogradFramework(), TorchCompileFramework())}
+                                                        AutogradFramework(), TorchCompileFramework(),
+                                                        TensorflowFramework(), MlxFramework())}
 DEFAULT_FRAMEWORKS = ("jax", "torch", "torch-backward", "autograd")
 
 
@@ -529,7 +781,8 @@ def interleaved(calls: list[tuple[Callable[[], Any], Any]]) -> list[list[float]]
 
 
 def measure_cell(framework: Framework, twins: dict, problem_name: str, n: int, dtype: str, mode: str) -> Cell:
-    """Check the twin equal to the registry's problem in float64, then time both sides in ``dtype``."""
+    """Check the twin equal to the registry's problem (in float64, or the framework's check_dtype), then time both
+    sides in ``dtype``."""
     from adbench.backends import get_backend
     from adbench.problems import get_problem
 
@@ -547,14 +800,15 @@ def measure_cell(framework: Framework, twins: dict, problem_name: str, n: int, d
             mine = framework.build(twin, x, consts, dt, scalar, mode)
             return case, mine
 
-        case, (tf, td, tsync, tnp) = sides("float64")
+        checked = framework.check_dtype
+        case, (tf, td, tsync, tnp) = sides(checked)
         cell.f_rel_diff = rel_diff(tnp(_synced(tf, tsync)), case.to_numpy(_synced(case.function, case.sync)))
         cell.d_rel_diff = rel_diff(tnp(_synced(td, tsync)), case.run())
         for what, diff in (("f", cell.f_rel_diff), ("derivative", cell.d_rel_diff)):
-            if not diff <= CHECK_RTOL[what]:
-                raise AssertionError(f"the twin's {what} differs from the registry's by {diff:.1e} (float64) "
-                                     f"> {CHECK_RTOL[what]:.0e}")
-        case, (tf, td, tsync, _) = sides(dtype) if dtype != "float64" else (case, (tf, td, tsync, tnp))
+            if not diff <= framework.check_rtol[what]:
+                raise AssertionError(f"the twin's {what} differs from the registry's by {diff:.1e} ({checked}) "
+                                     f"> {framework.check_rtol[what]:.0e}")
+        case, (tf, td, tsync, _) = sides(dtype) if dtype != checked else (case, (tf, td, tsync, tnp))
         cell.call = case.label
         td_again = framework.build(twin, x, consts, dtype, scalar, mode)[1]
         calls = [(case.function, case.sync), (tf, tsync), (case.call, case.sync), (td, tsync), (td_again, tsync)]
@@ -602,7 +856,7 @@ def plan_for(framework: Framework, problems: list[str], dtypes: list[str], quick
         for n in sizes:
             modes = ("reverse",) if problem.is_scalar(n) else [m for m in framework.modes if m in backend.modes_for("jacobian")]
             # float64 where it is cheap: at the default-run sizes.
-            kept = [dt for dt in dtypes if dt == "float32" or n in problem.run_sizes]
+            kept = [dt for dt in dtypes if (dt == "float32" or n in problem.run_sizes) and dt in framework.dtypes]
             plan += [{"problem": name, "size": n, "dtype": dt, "mode": m} for dt in kept for m in modes]
     return plan
 
