@@ -24,3 +24,34 @@ def require_backend(name: str) -> None:
 def backend_modes(operation: str = "jacobian") -> list[tuple[str, str]]:
     """Every (backend, mode) pair the registry offers for ``operation``, whether or not installed here."""
     return [(b, m) for b in backend_names() for m in get_backend(b).modes_for(operation)]
+
+
+# -- what the default run covers -------------------------------------------------------------------------
+# The README's test command stays inside its five minutes on 2 cores: it runs every test on each framework's
+# main backends (jax, torch, torch-autograd, autograd, the NumPy baselines) and TensorFlow and MLX through
+# their own module (tests/test_tensorflow_mlx.py: the representative cases). Marked slow, and run by
+# `python -m pytest -m slow` (CI runs both): the same tests' cases on the variants that are slow to set up
+# or trace (jax-eager's op-by-op dispatch, torch-compile's compiles, XLA's and mx.compile's compiles), the
+# TensorFlow and MLX cases of the shared agreement matrices, and the end-to-end runs listed below (each
+# 10-80 s on a loaded 2-core machine: tests/junit timings of the whole suite).
+SLOW_BACKENDS = frozenset({"jax-eager", "torch-compile", "tensorflow-xla", "mlx-compile"})
+MATRIX_ONLY_SLOW = frozenset({"tensorflow", "mlx"})  # slow outside their own module
+SLOW_TESTS = frozenset({
+    "tests/test_variants.py::test_torch_compile_reverse_cases_agree",
+    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-mlx]",
+    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-mlx]",
+    "tests/test_cli.py::test_compare_tiny_grid_every_backend",
+    "tests/test_cli.py::test_user_function_with_data_on_every_backend",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark slow what the comment above says; the marker's selection is pyproject's addopts."""
+    slow = pytest.mark.slow
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {}).values()
+        values = {v for p in params for v in (p if isinstance(p, tuple) else (p,)) if isinstance(v, str)}
+        own_module = item.nodeid.startswith("tests/test_tensorflow_mlx.py")
+        if (item.nodeid in SLOW_TESTS or values & SLOW_BACKENDS
+                or (not own_module and values & MATRIX_ONLY_SLOW)):
+            item.add_marker(slow)
