@@ -38,6 +38,11 @@ SLOW_BACKENDS = frozenset({"jax-eager", "torch-compile", "tensorflow-xla", "mlx-
 MATRIX_ONLY_SLOW = frozenset({"tensorflow", "mlx"})  # slow outside their own module
 SLOW_TESTS = frozenset({
     "tests/test_variants.py::test_torch_compile_reverse_cases_agree",
+    "tests/test_variants.py::test_torch_compile_failures_are_error_rows_not_fallbacks",
+    "tests/test_sparse.py::test_torch_compile_sparse",
+    "tests/test_tensorflow_mlx.py::test_compare_runs_them_with_their_calls",
+    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-tensorflow]",
+    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-tensorflow]",
     "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-mlx]",
     "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-mlx]",
     "tests/test_cli.py::test_compare_tiny_grid_every_backend",
