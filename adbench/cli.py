@@ -1,4 +1,4 @@
-"""The ``adbench`` command line: ``list``, ``compare`` and ``report``."""
+"""The ``adbench`` command line: ``list``, ``compare``, ``merge`` and ``report``."""
 
 from __future__ import annotations
 
@@ -196,6 +196,14 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", type=Path, help="results CSV path (a JSON sidecar goes beside it); "
                    "default results/compare-<UTC time>.csv")
     p.add_argument("--format", default="table", help=f"what to print: {', '.join(FORMATS)} (default table)")
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the grid's case groups on a Dask cluster: a scheduler's address (tcp://HOST:8786; its "
+                        "workers started with --nthreads 1 --resources bench=1) or local:N for N one-slot workers "
+                        "here; each group runs whole on one host, the set is saved as groups finish "
+                        "(pip install 'adbench[cluster]')")
+    p.add_argument("--shard", metavar="K/N", default=None,
+                   help="run only the K-th of N deterministic slices of the grid (whole case groups), e.g. on "
+                        "N machines by hand or from a batch scheduler; `adbench merge` joins the N sets")
 
 
 def _validate_compare(args: argparse.Namespace) -> None:
@@ -237,6 +245,14 @@ def _validate_compare(args: argparse.Namespace) -> None:
                                  f"./file.py:f), not {spec!r}{hint}")
             get_problem(spec)
         check_threads(args.threads)
+        if args.cluster is not None:
+            from adbench.cluster import parse_address
+
+            parse_address(args.cluster)
+        if args.shard is not None:
+            from adbench.cluster import parse_shard
+
+            parse_shard(args.shard)
         if args.device == "cuda":
             from adbench.engine.environment import visible_gpus
 
@@ -267,6 +283,14 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     if not specs:
         raise UsageError("nothing to run: no backend offers the operations and modes asked for "
                          "(see `adbench list`)")
+    if args.shard:
+        from adbench.cluster import case_groups, parse_shard, shard
+
+        k, n = parse_shard(args.shard)
+        groups = len(case_groups(specs))
+        if not shard(specs, k, n):  # compare.run runs the slice, recording the whole grid's settings
+            raise UsageError(f"--shard {args.shard}: the grid has {groups} case groups, so slice {k} of {n} is "
+                             f"empty; use N <= {groups}")
     settings = compare.settings_for(
         threads=args.threads,
         time_budget_s=args.time_budget or (compare.QUICK_TIME_BUDGET_S if args.quick else compare.DEFAULT_TIME_BUDGET_S),
@@ -284,9 +308,14 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
                                      f"{result.mode}", refresh=False)
             progress.update(round(min(time.monotonic() - started, progress.total) - progress.n, 1))
 
+    from adbench.cluster import ClusterError
+
     try:
         done = compare.run(specs, output=args.output, settings=settings, command="adbench " + " ".join(argv),
-                           on_result=advance)
+                           on_result=advance, cluster=args.cluster, shard=args.shard)
+    except ClusterError as exc:  # before anything ran or was written
+        print(f"adbench compare: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:  # the results could not be written (a full disk, a vanished folder)
         print(f"adbench compare: error: cannot save the results: {exc}", file=sys.stderr)
         return EXIT_CASE_FAILED
@@ -337,6 +366,20 @@ def _progress_bar(total: float):
                      bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
 
 
+# -- merge ----------------------------------------------------------------------------------------
+def cmd_merge(args: argparse.Namespace) -> int:
+    from adbench.merge import MergeError, merge
+
+    try:
+        out = merge(args.sets, args.output)
+    except MergeError as exc:
+        print(f"adbench merge: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"adbench merge: {out.cases} cases from {len(args.sets)} sets, {out.hosts} host(s): {out.path} (+ .json)",
+          file=sys.stderr)
+    return EXIT_OK
+
+
 # -- report ---------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
     from adbench import report
@@ -358,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
                                epilog=EXIT_CODES)
     add_compare_arguments(p_compare)
     p_compare.set_defaults(func=cmd_compare)
+    p_merge = sub.add_parser("merge", help="join result sets of the same settings (shards, hosts) into one set")
+    p_merge.add_argument("sets", nargs="+", type=Path, metavar="SET.csv", help="the result sets to join (2 or more)")
+    p_merge.add_argument("-o", "--output", type=Path, required=True, help="the merged set's CSV (a sidecar beside it)")
+    p_merge.set_defaults(func=cmd_merge)
     p_report = sub.add_parser("report", help="build the HTML result pages from saved results")
     from adbench import report  # light: matplotlib and Jinja2 load only when a report is built
 

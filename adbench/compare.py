@@ -134,6 +134,15 @@ def plan_words(specs: list[CaseSpec], settings: Any) -> str:
             f"{extra}")
 
 
+def grid_digest(specs: Sequence[CaseSpec]) -> str:
+    """A short digest of a grid's cases, the same on every machine: shards of one grid share it."""
+    import dataclasses
+    import hashlib
+
+    text = "\n".join(repr(dataclasses.astuple(s)) for s in specs)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 # -- running ------------------------------------------------------------------------------------------
 @dataclass
 class CompareRun:
@@ -159,6 +168,8 @@ def run(
     command: str = "adbench.compare.run",
     on_result: Callable[[CaseResult], None] | None = None,
     save_interval_s: float = 10.0,
+    cluster: str | None = None,
+    shard: str | None = None,
     **options: Any,
 ) -> CompareRun:
     """Run ``specs`` and save them as a result set (a CSV and its JSON sidecar) as they finish.
@@ -169,7 +180,29 @@ def run(
     ``save_interval_s`` have gone by since the last time, and once more at the end or when
     interrupted: an interrupted run keeps what it finished. (Not between visits: writing a set
     makes the kernel flush pages beside the next visits, and on a VM that slowed them by half.)
+
+    ``cluster``: a Dask scheduler's address or ``local:N`` (``adbench.cluster``): the grid's groups run
+    there, one per host at a time, and the set is saved as each comes back; an unreachable scheduler
+    raises ``ClusterError`` before anything is written. ``shard`` ("K/N"): only the K-th of N slices of
+    ``specs`` runs (``adbench.cluster.shard``), and the set records the whole grid's settings and digest,
+    so ``adbench merge`` can tell the N sets belong together.
     """
+    session = None
+    if cluster:
+        from adbench.cluster import connect
+
+        session = connect(cluster)  # before the set exists: an unreachable scheduler leaves nothing behind
+    try:
+        return _run(specs, output, settings or settings_for(**options), command, on_result, save_interval_s,
+                    session, shard)
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _run(specs: list[CaseSpec], output: Path | None, settings: Any, command: str,
+         on_result: Callable[[CaseResult], None] | None, save_interval_s: float, session: Any,
+         shard: str | None) -> CompareRun:
     import time
 
     from adbench.engine.environment import environment
@@ -178,20 +211,27 @@ def run(
     from adbench.engine.runner import RunOutcome, Scheduler
 
     path = check_output_path(output) if output is not None else reserve_default_path()
-    settings = settings or settings_for(**options)
+    grid = specs
+    if shard:
+        from adbench.cluster import parse_shard, shard as slice_of
+
+        specs = slice_of(grid, *parse_shard(shard))
     recorded = {
         "command": command, "threads": settings.threads, "time_budget_s": settings.time_budget_s,
         "min_visits": settings.min_visits, "workers": settings.workers, "visit_s": settings.visit_s,
         "timeout_s": settings.timeout_s, "compile_timeout_s": settings.compile_timeout_s,
         "memory_limit_gib": round(settings.memory_limit_bytes / 2**30, 3) if settings.memory_limit_bytes else None,
         "device": settings.device, "adaptive": settings.adaptive,
-        "dtype": sorted({s.dtype for s in specs}), "seed": sorted({s.seed for s in specs}),
-        "operations": list(dict.fromkeys(s.operation for s in specs)),
+        "dtype": sorted({s.dtype for s in grid}), "seed": sorted({s.seed for s in grid}),
+        "operations": list(dict.fromkeys(s.operation for s in grid)),
         "statistic": f"per visit {STATISTIC_WORDS[settings.statistic]} (samples of >= 1 ms of back-to-back "
                      "synced calls, after a warm-up); a case's time is the geometric mean of its visits' "
                      "statistics",
         "statistic_name": settings.statistic,
         "interval": INTERVAL_METHOD,
+        "shard": shard,
+        "grid": grid_digest(grid) if shard else None,
+        "cluster": session.address if session is not None else None,
     }
     outcome = RunOutcome()
     env = environment(outcome.versions, settings.threads, device=settings.device, framework_builds=outcome.builds)
@@ -215,6 +255,8 @@ def run(
         if on_result:
             on_result(result)
 
+    if session is not None:
+        return _run_on_cluster(specs, settings, session, outcome, writer, recorded, on_result)
     scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome)
 
     def after_pass(_: int) -> None:
@@ -240,6 +282,67 @@ def run(
     frame = rows_to_frame(outcome.results)
     comparisons = Comparisons.from_cases(outcome.results, outcome.comparisons)
     return CompareRun(outcome, frame, path, recorded, comparisons)
+
+
+def _run_on_cluster(specs: list[CaseSpec], settings: Any, session: Any, outcome: Any, writer: Any,
+                    recorded: dict[str, Any], on_result: Callable[[CaseResult], None] | None) -> CompareRun:
+    """The grid's groups on the cluster; each group's records join the set as it arrives, and the set's
+    statistics are derived again per host (``adbench.engine.results.analyse_records``) and saved."""
+    from adbench.cluster import run_groups
+    from adbench.engine.estimates import Comparisons
+    from adbench.engine.results import analyse_records, rows_to_frame
+
+    hosts: dict[str, dict[str, Any]] = {}
+    budgets: list[dict[str, Any]] = []
+    cluster_words: dict[str, Any] = {"address": session.address}
+
+    def arrived(group: Any) -> None:
+        outcome.results.extend(group.results)
+        outcome.versions.update({k: v for k, v in group.versions.items() if v})
+        outcome.builds.update(group.builds)
+        if group.host:
+            hosts[group.host] = group.environment
+        if group.budget:
+            budgets.append(group.budget)
+        for r in group.results:
+            if on_result:
+                on_result(r)
+        save()
+
+    def save() -> None:
+        analysis = analyse_records(outcome.results, settings.statistic)
+        outcome.comparisons, outcome.variance = analysis.comparisons(), analysis.variance()
+        outcome.budget = _cluster_budget(budgets, settings, cluster_words)
+        writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons,
+                        "hosts": hosts}
+        writer.write(outcome.results)
+
+    try:
+        cluster_words.update(run_groups(specs, settings, session, arrived))
+        cluster_words["hosts"] = sorted(hosts)  # by the names the rows carry, not the workers' addresses
+    except KeyboardInterrupt:
+        import signal
+
+        outcome.interrupted = signal.SIGINT
+    finally:
+        save()  # the last word: every group that came back, analysed together
+    frame = rows_to_frame(outcome.results)
+    return CompareRun(outcome, frame, writer.csv_path, recorded, Comparisons.from_cases(outcome.results,
+                                                                                        outcome.comparisons))
+
+
+def _cluster_budget(budgets: list[dict[str, Any]], settings: Any, cluster: dict[str, Any]) -> dict[str, Any]:
+    """The groups' budgets as one: their seconds and visits summed (seconds of the hosts, not of the clock)."""
+    phases: dict[str, float] = {}
+    for b in budgets:
+        for k, v in (b.get("phases_s") or {}).items():
+            phases[k] = round(phases.get(k, 0.0) + (v or 0.0), 2)
+    adaptive = [e for b in budgets for e in b.get("adaptive") or []]
+    return {"time_budget_s": settings.time_budget_s, "spent_s": round(sum(b.get("spent_s", 0) for b in budgets), 2),
+            "workers": settings.workers, "min_visits": settings.min_visits, "visit_s": settings.visit_s,
+            "passes": sum(b.get("passes", 0) for b in budgets), "visits": sum(b.get("visits", 0) for b in budgets),
+            "adaptive_visits": sum(b.get("adaptive_visits", 0) for b in budgets), "phases_s": phases,
+            "adaptive": adaptive, "cluster": dict(cluster)}
 
 
 # The presentation lives in adbench.rendering; these names stay importable from here.

@@ -203,7 +203,36 @@ def budget_lines(budget: dict[str, Any] | None) -> list[str]:
         text += f" {budget['adaptive_visits']} of the visits went to comparisons still open after the first: {names}."
     elif budget.get("spent_s", 0) >= budget["time_budget_s"]:
         text += " The budget ran out before any comparison got more visits than the minimum."
+    cluster = budget.get("cluster")
+    if cluster:
+        hosts = cluster.get("hosts") or []
+        text += (f" On the Dask cluster {cluster.get('address')}: {cluster.get('groups', '?')} case groups, each whole "
+                 f"on one of {len(hosts)} host(s) ({', '.join(hosts)}), the budget shared among them by their cases "
+                 f"and the seconds above summed over hosts; {cluster.get('wall_s', 0):.1f} s on the clock.")
+        if cluster.get("lost_twice"):
+            text += f" {cluster['lost_twice']} group(s) lost their worker twice and are errors."
     return [text]
+
+
+def _blocks(frame: pd.DataFrame, fmt_name: str, comparisons: Comparisons | None, extra: list[str]) -> list[str]:
+    """One set's tables, one per problem and operation, and its summary (with ``extra`` lines)."""
+    blocks = []
+    if len(frame):
+        table = comparison_table(frame, comparisons)
+        for (problem, operation), group in table.groupby(["problem", "operation"], sort=False):
+            group = group.drop(columns=["problem", "operation"])
+            group = group.loc[:, (group != "").any(axis=0)]
+            title = f"{problem} · {operation}"
+            if fmt_name == "markdown":
+                blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
+            else:
+                blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
+    summary = (summary_lines(frame, comparisons) if len(frame) else []) + extra
+    if summary:
+        head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
+        bullet = "- " if fmt_name == "markdown" else "  "
+        blocks.append(head + "\n".join(bullet + line for line in summary))
+    return blocks
 
 
 def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None,
@@ -213,21 +242,19 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
         return frame.to_csv(index=False)
     if fmt_name == "json":
         return frame.to_json(orient="records", indent=1)
-    table = comparison_table(frame, comparisons)
-    blocks = []
-    for (problem, operation), group in table.groupby(["problem", "operation"], sort=False):
-        group = group.drop(columns=["problem", "operation"])
-        group = group.loc[:, (group != "").any(axis=0)]
-        title = f"{problem} · {operation}"
-        if fmt_name == "markdown":
-            blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
-        else:
-            blocks.append(f"== {title} ==\n" + group.to_markdown(index=False, tablefmt="simple"))
-    summary = summary_lines(frame, comparisons) + fmt.noise_lines(noise or {}) + budget_lines(budget)
-    if summary:
-        head = "### Summary\n\n" if fmt_name == "markdown" else "== Summary ==\n"
-        bullet = "- " if fmt_name == "markdown" else "  "
-        blocks.append(head + "\n".join(bullet + line for line in summary))
+    hosts = list(dict.fromkeys(frame["host"].dropna())) if "host" in frame else []
+    if len(hosts) > 1:
+        # Never one machine's numbers against another's: each host's cases are a set of their own.
+        blocks = []
+        for host in hosts:
+            head = f"## host {host}" if fmt_name == "markdown" else f"######## host {host} ########"
+            blocks += [head, *_blocks(frame[frame["host"] == host], fmt_name, comparisons, [])]
+        lost = frame[frame["host"].isna()]
+        if len(lost):
+            blocks += _blocks(lost, fmt_name, comparisons, [])
+        blocks += _blocks(frame.iloc[0:0], fmt_name, comparisons, fmt.noise_lines(noise or {}) + budget_lines(budget))
+    else:
+        blocks = _blocks(frame, fmt_name, comparisons, fmt.noise_lines(noise or {}) + budget_lines(budget))
     legend = ("Times per call: the geometric mean over visits of each visit's fastest sample; " + fmt.NOISE_NOTE + ". A faster "
               "mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
               "cases' visits matched in time) excludes 1; within ±5% it is a tie. wrong: the result failed its "

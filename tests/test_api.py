@@ -82,8 +82,8 @@ def test_import_is_light():
 def test_import_adbench_loads_not_even_numpy():
     """The package and its CLI entry point import nothing heavy until a public name is used."""
     out = run_python("""
-        import sys, adbench, adbench.cli, adbench.engine.threads
-        print(sorted(m for m in ("numpy", "pandas", "jax", "torch") if m in sys.modules))
+        import sys, adbench, adbench.cli, adbench.engine.threads, adbench.cluster, adbench.merge
+        print(sorted(m for m in ("numpy", "pandas", "jax", "torch", "dask", "distributed") if m in sys.modules))
         adbench.jacobian
         print("numpy" in sys.modules)
     """)

@@ -29,6 +29,11 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def host_name() -> str:
+    """The name a case's host is recorded under: $ADBENCH_HOST (a container's hostname is random), else the hostname."""
+    return os.environ.get("ADBENCH_HOST") or platform.node() or "unknown"
+
+
 def git_commit(path: Path | None = None) -> str | None:
     try:
         out = subprocess.run(
@@ -87,6 +92,7 @@ def environment(framework_versions: dict[str, str | None], threads: int, device:
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "hostname": platform.node(),
+        "host": host_name(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),

@@ -29,7 +29,7 @@ STATUS_MEANING = {
                "estimate is over --memory-limit",
 }
 # What names a case: the grouping key of a row, in the CSV, the sidecar and the report alike.
-SPEC_KEYS = ("problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size", "replicate")
+SPEC_KEYS = ("problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size", "replicate", "host")
 
 
 def case_key(row: Any) -> tuple:
@@ -87,6 +87,8 @@ class CaseResult:
                                      "(--replicates, an A/A check)", default=0)
     threads: int = column("Int64", "threads every framework was given")
     seed: int = column("Int64", "seed of the deterministic inputs")
+    host: str = column("string", "the machine that measured the case (its hostname, or $ADBENCH_HOST); a cluster "
+                                 "run or a merged set holds several, and no two hosts' cases are compared")
     # -- what happened ---------------------------------------------------------------------------
     status: str = column("string", "ok, wrong, error, timeout, compile-timeout, memory or skipped", default="ok")
     error: str = column("string", "why the case is not ok: exception type and message, or the reason")

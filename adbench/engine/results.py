@@ -28,9 +28,11 @@ from adbench.engine.record import COLUMNS, SCHEMA, SPEC_KEYS, STATUSES, CaseResu
 FORMAT_NAME = "adbench-results"
 # 2: run_id, operation, intervals, correctness and memory columns. 3: visits instead of rounds (the
 # sidecar keeps every visit, the run's variance components and its paired comparisons), the headline
-# time_s with its log standard error, replicates, the compile-timeout status.
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# time_s with its log standard error, replicates, the compile-timeout status. 4: the host column (a
+# cluster run or a merged set holds several hosts) and the sidecar's ``hosts``, each host's environment.
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
+VISIT_VERSIONS = (3, 4)  # the versions whose sidecar keeps every visit
 # The columns every readable version has.
 KEY_COLUMNS = ("problem", "size", "backend", "mode", "status", "median_s")
 
@@ -116,6 +118,9 @@ def migrate(frame: pd.DataFrame, version: int | None) -> pd.DataFrame:
     of all samples, with an interval of that median: ``time_s`` is that median (and ``f_time_s`` f's),
     ``workers`` and ``visits`` the rounds, ``replicate`` 0. Such a set has no standard errors and no
     paired comparisons: its verdicts keep the rule of its time, the far ends of two intervals.
+    Before version 4 a set was one machine's and its rows name no host: ``host`` stays empty there
+    (in the rows and the sidecar's cases alike, so the two still name a case the same way), and the
+    set's host is its environment's.
     """
     if version is None or version >= 3:
         return frame
@@ -311,7 +316,7 @@ def read_sidecar(json_path: Path) -> dict[str, Any]:
 _SIDECAR_TYPES: dict[str, tuple[type, ...]] = {
     "run_id": (str,), "csv_sha256": (str,), "n_cases": (int,), "cases": (list,), "previous": (dict,),
     "environment": (dict,), "settings": (dict,), "noise": (dict,), "columns": (list,),
-    "comparisons": (list,), "variance": (dict,), "budget": (dict,),
+    "comparisons": (list,), "variance": (dict,), "budget": (dict,), "hosts": (dict,), "merged": (list,),
 }
 
 
@@ -410,9 +415,7 @@ def reanalyse(source: Path, target: Path, statistic: str | None = None) -> Path:
     interval method it now uses, and its sidecar's ``reanalysed`` names the source set and its checksum.
     """
     from adbench.engine.environment import git_commit
-    from adbench.engine.estimates import STATISTIC_WORDS, STATISTICS, CaseVisits, analyse, per_case
-    from adbench.engine.runner import group_key
-    from adbench.engine.cases import CaseSpec
+    from adbench.engine.estimates import STATISTIC_WORDS, STATISTICS
     from adbench.engine.timing import INTERVAL_METHOD
     from adbench import __version__
 
@@ -420,39 +423,22 @@ def reanalyse(source: Path, target: Path, statistic: str | None = None) -> Path:
     if source.resolve() == target.resolve():
         raise ValueError(f"{target}: write the re-analysis beside its source, not over it")
     frame, meta = read_results(source)
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in VISIT_VERSIONS:
         raise ResultsFormatError(f"{source}: a version {meta.get('format_version')} set keeps no visits; only "
-                                 f"version {FORMAT_VERSION} sets can be re-analysed")
+                                 f"version {' and '.join(map(str, VISIT_VERSIONS))} sets can be re-analysed")
     settings = dict(meta.get("settings") or {})
     statistic = statistic or settings.get("statistic_name") or "median"
     if statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
-    results = []
-    for row, kept in zip(frame.to_dict("records"), meta["cases"]):
-        values = {k: _none_if_nan(row[k]) for k in COLUMNS}
-        values = {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
-        if any(values[k] != kept.get(k) for k in (*SPEC_KEYS, "status") if k in kept):
-            raise DamagedResultsError(f"{source}: its rows and its sidecar's cases are not in the same order")
-        result = CaseResult(**values)
-        result.raw_visits, result.traceback = kept.get("visits") or [], kept.get("traceback")
-        results.append(result)
-    views = []
-    for r in results:
-        spec = CaseSpec(r.problem, int(r.size), r.backend, r.mode, r.dtype, int(r.seed or 0), r.operation,
-                        None if r.chunk_size is None else int(r.chunk_size), r.device, int(r.replicate or 0))
-        views.append(CaseVisits(group_key(spec), (r.framework, int(r.replicate or 0)), r.raw_visits,
-                                r.status in ("ok", "wrong")))
-    analysis = analyse(views, statistic)
-    for i, r in enumerate(results):
-        if r.raw_visits:
-            r.summarize(analysis.times.get(i), analysis.f_times.get(i), analysis.over_f.get(i), STATISTICS[statistic])
-            r.components = per_case(r.raw_visits, statistic)
+    results = records_of(frame, meta, source)
+    analysis = analyse_records(results, statistic)
     writer = ResultWriter(target, meta["run_id"], meta["environment"],
                           {**settings, "interval": INTERVAL_METHOD, "statistic_name": statistic,
                            "statistic": f"per visit {STATISTIC_WORDS[statistic]}"})
     writer.noise = meta.get("noise") or {}
     writer.extra = {"budget": meta.get("budget") or {}, "variance": analysis.variance(),
-                    "comparisons": analysis.comparisons(), "reanalysed": {
+                    "comparisons": analysis.comparisons(), **({"hosts": meta["hosts"]} if meta.get("hosts") else {}),
+                    "reanalysed": {
                         "from": source.name, "csv_sha256": meta.get("csv_sha256"),
                         "interval_before": settings.get("interval"),
                         "statistic_before": settings.get("statistic_name"),
@@ -461,6 +447,69 @@ def reanalyse(source: Path, target: Path, statistic: str | None = None) -> Path:
                     }}
     writer.write(results)
     return target
+
+
+def records_of(frame: pd.DataFrame, meta: dict[str, Any], source: Path | str = "the set") -> list[CaseResult]:
+    """A version 3 or 4 set's rows as records again, each with the visits and traceback its sidecar kept."""
+    results = []
+    for row, kept in zip(frame.to_dict("records"), meta.get("cases") or []):
+        values = {k: _none_if_nan(row[k]) for k in COLUMNS}
+        values = {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
+        if any(values[k] != kept.get(k) for k in (*SPEC_KEYS, "status") if k in kept):
+            raise DamagedResultsError(f"{source}: its rows and its sidecar's cases are not in the same order")
+        result = CaseResult(**values)
+        result.raw_visits, result.traceback = kept.get("visits") or [], kept.get("traceback")
+        result.components = kept.get("variance") or {}
+        results.append(result)
+    return results
+
+
+def analyse_records(results: list[CaseResult], statistic: str):
+    """Every record's estimates derived again from its visits, each host's cases analysed on their own
+    (a host's noise is its own: its variances are moderated among its cases, never another machine's);
+    the analyses' paired comparisons name the records by position. Returns an ``Analysis``-like
+    object with ``comparisons()`` and ``variance()``."""
+    from adbench.engine.cases import CaseSpec
+    from adbench.engine.estimates import STATISTICS, CaseVisits, analyse, per_case
+    from adbench.engine.runner import group_key
+
+    by_host: dict[Any, list[int]] = {}
+    for i, r in enumerate(results):
+        by_host.setdefault(r.host, []).append(i)
+    analyses = []
+    for host, members in by_host.items():
+        views = []
+        for i in members:
+            r = results[i]
+            spec = CaseSpec(r.problem, int(r.size), r.backend, r.mode, r.dtype, int(r.seed or 0), r.operation,
+                            None if r.chunk_size is None else int(r.chunk_size), r.device, int(r.replicate or 0))
+            views.append(CaseVisits(group_key(spec), (r.framework, int(r.replicate or 0)), r.raw_visits,
+                                    r.status in ("ok", "wrong")))
+        analysis = analyse(views, statistic)
+        for j, i in enumerate(members):
+            r = results[i]
+            if r.raw_visits:
+                r.summarize(analysis.times.get(j), analysis.f_times.get(j), analysis.over_f.get(j),
+                            STATISTICS[statistic])
+                r.components = per_case(r.raw_visits, statistic)
+        analyses.append((host, members, analysis))
+    return HostAnalyses(analyses)
+
+
+class HostAnalyses:
+    """The analyses of a set's hosts, answering as one: comparisons by position in the whole set."""
+
+    def __init__(self, analyses: list[tuple[Any, list[int], Any]]) -> None:
+        self.analyses = analyses
+
+    def comparisons(self) -> list[list]:
+        return [[members[a], members[b], *rest] for _, members, analysis in self.analyses
+                for a, b, *rest in analysis.comparisons()]
+
+    def variance(self) -> dict[str, Any]:
+        if len(self.analyses) == 1:
+            return self.analyses[0][2].variance()
+        return {"by_host": {str(host): analysis.variance() for host, _, analysis in self.analyses}}
 
 
 def find_result_sets(directory: Path) -> list[Path]:

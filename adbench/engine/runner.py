@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from adbench.backends import get_backend
 from adbench.engine import memory, protocol
 from adbench.engine.cases import CaseSpec
+from adbench.engine.environment import host_name
 from adbench.engine.protocol import BadAnswer, WorkerDied
 from adbench.engine.record import CaseResult
 from adbench.engine.signals import signals_deferred
@@ -344,7 +345,8 @@ def new_result(spec: CaseSpec, threads: int) -> CaseResult:
         problem=spec.problem, preset=problem.presets.get(spec.size), size=spec.size, n_inputs=spec.size,
         n_outputs=problem.known_n_outputs(spec.size), operation=spec.operation, backend=spec.backend,
         framework=backend.framework, mode=spec.mode, dtype=spec.dtype, device=spec.device,
-        chunk_size=spec.chunk_size, replicate=spec.replicate, threads=threads, seed=spec.seed, status="ok",
+        chunk_size=spec.chunk_size, replicate=spec.replicate, threads=threads, seed=spec.seed, host=host_name(),
+        status="ok",
     )
 
 
@@ -919,10 +921,10 @@ class Scheduler:
                 r = c.result
                 rows.append({"case": c.index, "problem": r.problem, "size": r.size, "operation": r.operation,
                              "backend": r.backend, "mode": r.mode, "dtype": r.dtype, "device": r.device,
-                             "chunk_size": r.chunk_size, "replicate": r.replicate, "status": r.status,
-                             "time_s": r.time_s})
+                             "chunk_size": r.chunk_size, "replicate": r.replicate, "host": r.host,
+                             "status": r.status, "time_s": r.time_s})
         columns = ["case", "problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size",
-                   "replicate", "status", "time_s"]
+                   "replicate", "host", "status", "time_s"]
         return pd.DataFrame(rows, columns=columns).set_index("case")
 
     def open_questions(self) -> list[dict[str, Any]]:

@@ -331,7 +331,15 @@ def _read(path: Path) -> tuple[list[tuple[str, pd.DataFrame, dict[str, Any]]], U
             return [(f"{stem}-{d}", frame[frame["device"] == d], {**meta, "environment": {**env, "device": d}})
                     for d in devices], None
         frame, meta = read_results(path)
-        return [(path.stem, frame, meta)], None
+        hosts = list(dict.fromkeys(frame["host"].dropna()))
+        if len(hosts) <= 1:
+            return [(path.stem, frame, meta)], None
+        # A cluster run or a merged set: each host's cases are a set of their own, never ranked together
+        # (a group lost with its worker is on no host: its errors stay with the first host's set).
+        env, per_host = meta.get("environment") or {}, meta.get("hosts") or {}
+        return [(f"{path.stem}-{host}", frame[(frame["host"] == host) | (frame["host"].isna() & (i == 0))],
+                 {**meta, "environment": {**env, **per_host.get(host, {}), "host": host, "hostname": host}})
+                for i, host in enumerate(hosts)], None
     except DamagedResultsError as exc:
         return [], Unreadable(path.name, _published(str(exc), path), "damaged")
     except ResultsFormatError as exc:
