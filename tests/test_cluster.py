@@ -178,3 +178,35 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     for a, b, *_ in meta["comparisons"]:
         assert (cases[a]["problem"], cases[a]["host"]) == (cases[b]["problem"], cases[b]["host"])
     assert json.loads(Path(str(csv)[:-4] + ".json").read_text())["format_version"] == 4
+
+
+def test_interrupted_cluster_run_keeps_every_finished_group(tmp_path, monkeypatch):
+    """Ctrl-C while one group still runs (its function holds up): the groups that came back are in the set."""
+    pytest.importorskip("distributed", reason="--cluster needs the [cluster] extra")
+    (tmp_path / "slowfn.py").write_text(FN)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    csv = tmp_path / "run.csv"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "ADBENCH_TEST_MARKS": str(marks),
+           "ADBENCH_TEST_KILLS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--problem",
+                             "slowfn:f", "--sizes", "3", "--backends", "autograd,manual", "--operations", "jacobian",
+                             "--rounds", "2", "--time-budget", "6", "--cluster", "local:2", "--output", str(csv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    t0, finished = time.monotonic(), set()
+    while (finished != {"basic", "loss"} or not list(marks.glob("worker-*"))) and time.monotonic() - t0 < 120 \
+            and proc.poll() is None:
+        time.sleep(0.2)
+        try:
+            frame, _ = read_results(csv)
+            finished = set(frame["problem"])
+        except Exception:  # noqa: BLE001 (not written yet, or between its two files)
+            pass
+    assert finished == {"basic", "loss"}, proc.stderr.read() if proc.poll() is not None else "no set in 120 s"
+    assert list(marks.glob("worker-*")), "the slow group is not running"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    frame, _ = read_results(csv)
+    assert set(frame["problem"]) == {"basic", "loss"} and (frame["status"] == "ok").all()
+    assert "interrupted: kept the finished cases" in err
