@@ -299,6 +299,12 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         compile_timeout_s=args.compile_timeout, memory_limit_gib=args.memory_limit, device=args.device,
         adaptive=args.adaptive, statistic=args.statistic, exact_min_visits=args.rounds is not None)
     print(f"adbench compare: {compare.plan_words(specs, settings)}", file=sys.stderr)
+    if args.cluster:
+        from adbench.cluster import local_share_words
+
+        note = local_share_words(args.cluster, args.threads)
+        if note:
+            print(f"adbench compare: note: {note}", file=sys.stderr)
     progress = _progress_bar(settings.time_budget_s)
     started = time.monotonic()
 

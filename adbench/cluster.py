@@ -79,6 +79,21 @@ def parse_address(text: str) -> tuple[str, Any]:
     return "remote", text if scheme else f"tcp://{text}"
 
 
+def local_share_words(address: str, threads: int) -> str | None:
+    """For ``local:N`` that gives its groups fewer CPUs than a local run has (a framework worker's threads
+    and the engine beside them, each): why its times are not this machine's best."""
+    from adbench.engine.environment import usable_cpus
+
+    kind, n = parse_address(address)
+    cpus = usable_cpus()
+    if kind != "local" or n * (threads + 1) <= cpus:
+        return None
+    return (f"{address} runs {n} groups at once on {cpus} CPUs, each with {threads} framework thread(s) and its "
+            f"engine beside them: they share CPUs a local run has to itself, so times run slower and noisier "
+            f"than a local run's (README: Sweeps past one machine). Use it to try a cluster setup; measure "
+            f"with one slot per host")
+
+
 # -- on a Dask worker --------------------------------------------------------------------------------------
 @dataclass
 class GroupOutcome:
@@ -106,10 +121,35 @@ def run_group(index: int, specs: list[CaseSpec], settings: Any, slot: bool) -> G
         _take_slot(settings.threads)
     # The client's CPU set means nothing here: the settings take this process's.
     settings = dataclasses.replace(settings, cpus=frozenset())
-    outcome = Scheduler(specs, settings).run()
+    outcome = Scheduler(specs, settings, pool=_pool()).run()
     env = environment(outcome.versions, settings.threads, device=settings.device, framework_builds=outcome.builds)
     return GroupOutcome(index, outcome.results, env["host"], env, outcome.versions, outcome.builds,
                         outcome.noise, outcome.budget)
+
+
+_POOL: Any = None
+
+
+def _pool():
+    """This Dask worker's framework worker processes, kept from one group to the next (as one local run
+    keeps them across its groups): a group does not pay for starting every framework again."""
+    global _POOL
+    if _POOL is None:
+        from adbench.engine.runner import WorkerPool
+
+        _POOL = WorkerPool()
+    return _POOL
+
+
+def drain_pool() -> dict[str, int]:
+    """Close this Dask worker's kept framework workers (at the end of a cluster run): how many it started
+    and reused."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is None:
+        return {"started": 0, "reused": 0}
+    pool.close()
+    return {"started": pool.started, "reused": pool.reused}
 
 
 def _take_slot(threads: int) -> None:
@@ -231,8 +271,19 @@ def run_groups(specs: Sequence[CaseSpec], settings: Any, session: ClusterSession
         for future in futures:
             future.cancel()
         raise
+    pools = _drain(session)
     return {"address": session.address, "groups": len(groups), "hosts": session.hosts(),
-            "wall_s": round(time.monotonic() - started, 2), "lost_twice": lost_again}
+            "wall_s": round(time.monotonic() - started, 2), "lost_twice": lost_again,
+            "framework_workers": {"started": sum(p.get("started", 0) for p in pools),
+                                  "reused": sum(p.get("reused", 0) for p in pools)}}
+
+
+def _drain(session: ClusterSession) -> list[dict[str, int]]:
+    """Every Dask worker's kept framework workers closed (a remote worker outlives the run)."""
+    try:
+        return list(session.client.run(drain_pool).values())
+    except Exception:  # noqa: BLE001 (a worker gone meanwhile: its processes died with it)
+        return []
 
 
 def _lost_worker(exc: BaseException) -> bool:

@@ -210,3 +210,25 @@ def test_interrupted_cluster_run_keeps_every_finished_group(tmp_path, monkeypatc
     frame, _ = read_results(csv)
     assert set(frame["problem"]) == {"basic", "loss"} and (frame["status"] == "ok").all()
     assert "interrupted: kept the finished cases" in err
+
+
+def test_a_worker_pool_carries_framework_workers_from_one_group_to_the_next():
+    """What a Dask worker does between its groups: the second run reuses the first's worker, emptied."""
+    from adbench.engine.runner import Scheduler, WorkerPool
+
+    settings = compare.settings_for(time_budget_s=2.0, min_visits=2, adaptive=False)
+    pool = WorkerPool()
+    try:
+        first = Scheduler(compare.build_grid(["basic"], ["manual"], None, None, "float64"), settings, pool=pool).run()
+        (kept,) = pool.idle.values()
+        second = Scheduler(compare.build_grid(["loss"], ["manual"], None, [3], "float64"), settings, pool=pool).run()
+        assert (pool.started, pool.reused) == (1, 1)
+        assert pool.idle and next(iter(pool.idle.values())) is kept
+        assert all(r.status == "ok" and r.visits == 2 for r in first.results + second.results)
+        interrupted = Scheduler(compare.build_grid(["tall"], ["manual"], None, [3], "float64"), settings, pool=pool)
+        interrupted._finished = False  # as after an interrupt: nothing goes back to the pool
+        interrupted.workers = {("numpy", 0, 0): pool.take(("numpy", 0, 0), ["manual"], interrupted.settings)}
+        interrupted._close_all()
+        assert not pool.idle and not kept.alive
+    finally:
+        pool.close()

@@ -129,6 +129,7 @@ class Worker:
         self.buffer = bytearray()  # what came after the last complete answer line
         self.kept_stderr = b""  # the tail of what was cut from the stderr file
         self.closed = False
+        self.hello: protocol.Ready | None = None  # kept: a pooled worker greets its next run with it
         env = worker_environment(settings.threads, device=settings.device, compile_cache=compile_cache)
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         read_fd, write_fd = os.pipe()
@@ -164,6 +165,8 @@ class Worker:
     def wait_ready(self) -> protocol.Ready | None:
         """The worker's hello (versions, unavailable backends), or None (the worker closed) if it did
         not come within the start limit. Raises WorkerDied when the process ends first."""
+        if self.hello is not None:
+            return self.hello
         try:
             hello = self.receive(self.settings.worker_start_timeout_s, watch_memory=False)
             if hello is not None and not isinstance(hello, protocol.Ready):
@@ -173,6 +176,7 @@ class Worker:
             raise
         if hello is None:
             self.close()
+        self.hello = hello
         return hello
 
     def receive(self, timeout_s: float, watch_memory: bool = True) -> protocol.Message | None:
@@ -319,6 +323,46 @@ def _exit_words(code: int) -> str:
     return f"exit code {code}"
 
 
+class WorkerPool:
+    """Worker processes kept from one run to the next in one process (a Dask worker's case groups, run one
+    after another): a run takes the worker it would have started, and gives back, emptied, the ones still
+    well when it ends normally, so each group does not pay for starting every framework again. A worker is
+    reused only under the settings it was started with."""
+
+    def __init__(self) -> None:
+        self.idle: dict[tuple, Worker] = {}
+        self.cache = tempfile.TemporaryDirectory(prefix="adbench-pool-cache-")
+        self.started = self.reused = 0
+
+    @staticmethod
+    def _key(key: WorkerKey, backends: list[str], settings: RunSettings) -> tuple:
+        return (key, tuple(backends), settings.threads, tuple(sorted(settings.cpus)), settings.device,
+                settings.memory_limit_bytes, settings.worker_start_timeout_s)
+
+    def take(self, key: WorkerKey, backends: list[str], settings: RunSettings) -> Worker:
+        worker = self.idle.pop(self._key(key, backends, settings), None)
+        if worker is not None and worker.alive:
+            self.reused += 1
+            return worker
+        if worker is not None:
+            worker.close()
+        self.started += 1
+        return Worker(backends, settings, self.cache.name)
+
+    def give(self, key: WorkerKey, backends: list[str], settings: RunSettings, worker: Worker) -> None:
+        k = self._key(key, backends, settings)
+        if not worker.alive or k in self.idle:
+            worker.close()
+            return
+        self.idle[k] = worker
+
+    def close(self) -> None:
+        for worker in self.idle.values():
+            worker.close()
+        self.idle.clear()
+        self.cache.cleanup()
+
+
 # -- the outcome -------------------------------------------------------------------------------------------
 @dataclass
 class RunOutcome:
@@ -449,8 +493,11 @@ class Scheduler:
 
     def __init__(self, specs: list[CaseSpec], settings: RunSettings, *, on_result: ResultCallback | None = None,
                  on_pass: Callable[[int], None] | None = None, outcome: RunOutcome | None = None,
-                 clock: Callable[[], float] = time.monotonic, start_worker: StartWorker | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, start_worker: StartWorker | None = None,
+                 pool: WorkerPool | None = None) -> None:
         self.settings = settings
+        self.pool = pool  # where workers come from and go back to, when they outlive the run
+        self._finished = False
         self.outcome = outcome or RunOutcome()
         self.on_result, self.on_pass = on_result, on_pass
         # Called while a worker is busy past CHECKPOINT_S with something new in the results since the
@@ -510,6 +557,7 @@ class Scheduler:
                 self._pass(short, "visits")
             if self.settings.adaptive:
                 self._adaptive()
+            self._finished = True
         except KeyboardInterrupt as exc:
             outcome.interrupted = _signal_of(exc)
         finally:
@@ -596,6 +644,8 @@ class Scheduler:
     def _new_worker(self, key: WorkerKey) -> WorkerHandle:
         if self._start_worker is not None:
             return self._start_worker(key, self.backends[key[:2]])
+        if self.pool is not None:
+            return self.pool.take(key, self.backends[key[:2]], self.settings)
         return Worker(self.backends[key[:2]], self.settings, self.cache.name if self.cache else None)
 
     def _keys(self) -> list[WorkerKey]:
@@ -681,9 +731,22 @@ class Scheduler:
             self.held[key] = OrderedDict()
 
     def _close_all(self) -> None:
-        """Kill and reap every worker; an interrupt arriving meanwhile waits until all are closed."""
+        """Kill and reap every worker (a run with a pool that ended normally gives its well ones back,
+        each told to forget the cases it holds); an interrupt arriving meanwhile waits until all are closed."""
         with signals_deferred():
             for key in list(self.workers):
+                worker = self.workers.get(key)
+                if self.pool is not None and self._finished and isinstance(worker, Worker) and worker.alive:
+                    try:
+                        for case in self.held.get(key, {}):
+                            worker.send(protocol.Forget(case))
+                    except WorkerDied:
+                        self._retire(key)
+                        continue
+                    self.pool.give(key, self.backends[key[:2]], self.settings, worker)
+                    self.workers[key] = None
+                    self.held[key] = OrderedDict()
+                    continue
                 self._retire(key)
 
     # -- requests --------------------------------------------------------------------------------------
