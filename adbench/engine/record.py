@@ -89,6 +89,9 @@ class CaseResult:
     seed: int = column("Int64", "seed of the deterministic inputs")
     host: str = column("string", "the machine that measured the case (its hostname, or $ADBENCH_HOST); a cluster "
                                  "run or a merged set holds several, and no two hosts' cases are compared")
+    host_cpu: str = column("string", "the host's CPU model")
+    host_gpu: str = column("string", "the GPU the case ran on (cuda cases: the host's GPU names); empty on CPU")
+    framework_version: str = column("string", "the version of the case's framework in the worker that measured it")
     # -- what happened ---------------------------------------------------------------------------
     status: str = column("string", "ok, wrong, error, timeout, compile-timeout, memory or skipped", default="ok")
     error: str = column("string", "why the case is not ok: exception type and message, or the reason")

@@ -6,6 +6,7 @@ comparisons the results state but cannot yet resolve. ``Worker`` is one worker p
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import select
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 from adbench.backends import get_backend
 from adbench.engine import memory, protocol
 from adbench.engine.cases import CaseSpec
-from adbench.engine.environment import host_name
+from adbench.engine.environment import cpu_model, host_name, visible_gpus
 from adbench.engine.protocol import BadAnswer, WorkerDied
 from adbench.engine.record import CaseResult
 from adbench.engine.signals import signals_deferred
@@ -390,8 +391,18 @@ def new_result(spec: CaseSpec, threads: int) -> CaseResult:
         n_outputs=problem.known_n_outputs(spec.size), operation=spec.operation, backend=spec.backend,
         framework=backend.framework, mode=spec.mode, dtype=spec.dtype, device=spec.device,
         chunk_size=spec.chunk_size, replicate=spec.replicate, threads=threads, seed=spec.seed, host=host_name(),
-        status="ok",
+        host_cpu=_cpu(), host_gpu=_gpus() if spec.device == "cuda" else None, status="ok",
     )
+
+
+@functools.cache
+def _cpu() -> str:
+    return cpu_model()
+
+
+@functools.cache
+def _gpus() -> str | None:
+    return ", ".join(g["name"] for g in visible_gpus()) or None
 
 
 def group_key(spec: CaseSpec) -> tuple:
@@ -691,6 +702,9 @@ class Scheduler:
             raise _CaseEnded("error", reason, retire=False) if not fail_all else _Nothing()
         self.outcome.versions.update(hello.versions)
         self.outcome.builds.update(hello.builds or {})
+        for c in self.cases:
+            if c.worker == key[:2] and hello.versions.get(c.framework):
+                c.result.framework_version = hello.versions[c.framework]
         self.outcome.unavailable.update(hello.unavailable)
         for c in self.cases:
             if c.worker == key[:2] and c.spec.backend in hello.unavailable and c.active:
