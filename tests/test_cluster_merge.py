@@ -133,3 +133,13 @@ def test_merge_refuses_with_the_reason(shards, tmp_path, case):
         out, words = b, "not over one"
     with pytest.raises(MergeError, match=words):
         merge(sources, out)
+
+
+def test_the_site_draws_each_host_of_a_merged_set(merged, tmp_path):
+    """One host holds loss's HVPs, the other its Jacobian: each set is drawn on its own, nothing fails."""
+    pytest.importorskip("matplotlib", reason="the report needs the [report] extra")
+    from adbench.report.site import build_site
+
+    index = build_site([merged.parent], tmp_path / "site")
+    assert sorted(p.name for p in (tmp_path / "site" / "sets").iterdir()) == ["merged-alpha", "merged-beta"]
+    assert "could not be drawn" not in index.read_text(encoding="utf-8")

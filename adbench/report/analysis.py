@@ -447,6 +447,8 @@ def hvp_over_gradient(frame: pd.DataFrame, comparisons: Comparisons | None = Non
     hvp = ok_rows(main_rows(frame, "hvp"))
     grad = gradient_rows(frame)
     out: dict[Series, pd.DataFrame] = {}
+    if grad.empty:  # HVPs without a gradient beside them (a shard, a host of a merged set): nothing to divide by
+        return out
     for series, group in hvp.groupby("series", sort=False):
         table = []
         for _, r in group.sort_values("size").iterrows():
