@@ -232,3 +232,10 @@ def test_a_worker_pool_carries_framework_workers_from_one_group_to_the_next():
         assert not pool.idle and not kept.alive
     finally:
         pool.close()
+
+
+def test_a_scheduler_without_a_bench_worker_is_refused_before_anything_runs():
+    distributed = pytest.importorskip("distributed", reason="--cluster needs the [cluster] extra")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as lc:
+        with pytest.raises(cluster.ClusterError, match="offers the 'bench' resource.*--resources bench=1"):
+            cluster.connect(lc.scheduler_address)
