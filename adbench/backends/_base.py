@@ -24,6 +24,7 @@ SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one pe
 NESTED = "nested"
 OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
 SECOND_ORDER = ("hvp", "hessian")
+DIRECTED = ("jvp", "vjp", "hvp")  # the operations that contract with a vector (a Direction's v or u)
 # What a framework with forward and reverse mode offers: every operation, every composition.
 EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
               "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES, NESTED: COMPOSITIONS}
