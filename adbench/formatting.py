@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from adbench.backends.modes import passes
 from adbench.engine.estimates import TIE as _TIE
 from adbench.engine.estimates import Comparisons, Estimate, decide, unpaired
 from adbench.engine.record import case_key
@@ -140,23 +141,26 @@ def lead_words(v: Verdict | None, other: str, other_time: float | None = None) -
 
 
 def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None = None) -> str:
-    """What counting passes predicts, per operation (for sparse-jacobian, the colours each mode needs)."""
+    """What counting passes predicts (``adbench.backends.modes.passes``), per operation (for sparse-jacobian,
+    the colours each mode needs)."""
     if operation == "sparse-jacobian":
         known = colours or {}
         parts = [f"{mode}: {known[mode]} colour{'s' * (known[mode] != 1)} of {integer(size)} {what}"
                  for mode, size, what in (("forward", n, "columns"), ("reverse", m, "rows")) if mode in known]
         return "; ".join(parts) or "one pass per colour: forward colours columns, reverse colours rows"
     if operation == "jacobian":
-        if n == m:
-            return f"{n} JVPs vs {m} VJPs: a tie"
-        winner, fac = ("reverse", n / m) if n > m else ("forward", m / n)
-        return f"{n} JVP{'s' * (n != 1)} vs {m} VJP{'s' * (m != 1)}: {winner} ~{factor(fac)}"
+        jvps, vjps = passes(operation, "forward", n, m), passes(operation, "reverse", n, m)
+        if jvps == vjps:
+            return f"{jvps} JVPs vs {vjps} VJPs: a tie"
+        winner, fac = ("reverse", jvps / vjps) if jvps > vjps else ("forward", vjps / jvps)
+        return f"{jvps} JVP{'s' * (jvps != 1)} vs {vjps} VJP{'s' * (vjps != 1)}: {winner} ~{factor(fac)}"
     if operation in ("jvp", "vjp"):
         return f"one {operation.upper()}: a small constant (~2–4) times f"
     if operation == "hvp":
         return "a small constant times f; forward-over-reverse usually fastest"
     if operation == "hessian":
-        return f"n = {n} HVPs (or gradients): ~{n}× an HVP"
+        count = passes(operation, "forward-over-reverse", n)  # the fewest of the compositions: n
+        return f"n = {count} HVPs (or gradients): ~{count}× an HVP"
     if operation == "nested":
         return "the whole computation, its levels' passes nested; pass counting per level: see the problem"
     return ""

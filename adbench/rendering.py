@@ -6,13 +6,12 @@ as torch.utils.benchmark's Compare only renders."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.backends import AD_MODES
+from adbench.backends import AD_MODES, BASELINE_MODES, mode_order
 from adbench.engine.estimates import Comparisons
 from adbench.problems import get_problem
 
@@ -30,15 +29,9 @@ def _cell(rows: pd.DataFrame) -> str:
     return fmt.seconds(time) + (" ~" if pd.notna(row["noisy"]) and bool(row["noisy"]) else "")
 
 
-def mode_order(modes: Sequence[str]) -> list[str]:
-    known = list(AD_MODES) + ["forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
-                              "forward-over-forward", "manual", "central"]
-    return sorted(dict.fromkeys(modes), key=lambda m: known.index(m) if m in known else len(known))
-
-
 def faster_words(group: pd.DataFrame, comparisons: Comparisons | None = None) -> str:
     """Within one backend: the fastest mode against the next-fastest, when the data separate them."""
-    ok = group[(group["status"] == "ok") & ~group["mode"].isin(["manual", "central"])]
+    ok = group[(group["status"] == "ok") & ~group["mode"].isin(BASELINE_MODES)]
     if ok["mode"].nunique() < 2:
         return ""
     first, second = fmt.best_pair(ok, "mode")
@@ -235,4 +228,4 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
     return "\n\n".join(blocks + [legend]) + "\n"
 
 
-__all__ = ["budget_lines", "comparison_table", "faster_words", "mode_order", "render", "summary_lines"]
+__all__ = ["budget_lines", "comparison_table", "faster_words", "render", "summary_lines"]

@@ -10,24 +10,17 @@ from typing import Any
 
 import numpy as np
 
+from adbench.backends.modes import (  # noqa: F401 (AD_MODES and EVERY_MODE re-exported)
+    AD_MODES, BY_NAME, COMPOSITIONS, EVERY_MODE, NESTED, SPARSE, passes,
+)
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, requested
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
-AD_MODES = ("forward", "reverse")
-# "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
-COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
-SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour (adbench.sparsity)
-# nested: evaluate a function that differentiates inside itself (it asks for the ``ad`` service), its
-# mode the composition of the levels it is handed (outer over inner); its result is the function's own.
-NESTED = "nested"
 OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
 SECOND_ORDER = ("hvp", "hessian")
 DIRECTED = ("jvp", "vjp", "hvp")  # the operations that contract with a vector (a Direction's v or u)
-# What a framework with forward and reverse mode offers: every operation, every composition.
-EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES, NESTED: COMPOSITIONS}
 
 
 @dataclass
@@ -217,16 +210,18 @@ class Backend(ABC):
             copies = 2
         elif not self.vectorized:
             copies = 2 if operation == "jacobian" else 4  # passes run one after another
-        elif operation == "jacobian":
-            copies = n if mode == "forward" else m
-            copies = min(copies, chunk_size) if chunk_size else copies
-        elif operation == "hvp":
-            # forward-over-forward is a jacfwd of a JVP: n tangents; the others one pass over a pass.
-            copies = n if mode == "forward-over-forward" else 4
         else:
-            # Over a reverse inner pass (one VJP for scalar f) the outer Jacobian carries n copies;
-            # over a forward inner pass (n tangents) it carries n x n.
-            copies = 2 * n if mode.endswith("over-reverse") else n * n
+            # One copy per pass carried at once (modes.passes): n for forward, m for reverse (the chunk size
+            # when chunked); an HVP's one pass over a pass keeps about four, forward-over-forward's n JVPs n.
+            # A Hessian over a reverse inner pass carries n copies of it and its tape; over a forward one
+            # (n tangents) n x n.
+            copies = passes(operation, mode, n, m) or 1
+            if operation == "jacobian":
+                copies = min(copies, chunk_size) if chunk_size else copies
+            elif operation == "hvp":
+                copies = max(copies, 4)
+            elif BY_NAME[mode].levels[-1] == "reverse":
+                copies *= 2
         return itemsize * 4 * (out + copies * one_pass)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from adbench import formatting as fmt
+from adbench.backends.modes import pass_exponent
 from adbench.engine.estimates import Comparisons
 from adbench.engine.timing import ratio_interval
 from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
@@ -384,26 +385,14 @@ def crossovers(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> l
 
 
 def theory_slope(series: Series, info: ProblemInfo, operation: str = "jacobian") -> float | None:
-    """Slope of log time vs log n that pass counting predicts: passes × cost of f (f ~ n^c)."""
+    """Slope of log time vs log n that pass counting predicts: passes (``adbench.backends.modes``) × the
+    cost of f (f ~ n^c), each pass ~ n^c."""
     c, _ = info.cost_exponent
-    mode = series.mode
-    if operation == "jacobian":
-        if mode in ("forward", "central"):
-            return 1.0 + c  # n JVPs (or 2 n evaluations of f), each ~ n^c
-        if mode == "reverse":
-            return info.m_exponent + c  # m VJPs, each ~ n^c
-        if mode == "manual":
-            return max(c, 1.0 + info.m_exponent)  # at least evaluate f and write the n m entries of J
-        return None
-    if series.baseline:
-        return None  # the baselines build whole derivatives, or difference f: no single pass count
-    if operation in ("jvp", "vjp"):
-        return c  # one pass
-    if operation == "hvp":
-        return 1.0 + c if mode == "forward-over-forward" else c  # jacfwd of a JVP carries n tangents
-    if operation == "hessian":
-        return 2.0 + c if mode.endswith("over-forward") else 1.0 + c  # n passes over one pass, or over n
-    return None
+    if operation == "jacobian" and series.mode == "manual":
+        return max(c, 1.0 + info.m_exponent)  # at least evaluate f and write the n m entries of J
+    # The baselines' other operations build whole derivatives, or difference f: no pass count.
+    exponent = pass_exponent(operation, series.mode, info.m_exponent)
+    return exponent + c if exponent is not None else None
 
 
 def exponents(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian") -> list[dict]:
