@@ -105,14 +105,13 @@ def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -
             text += f"{fmt.verdict_words(v, first['mode'], second['mode'])}"
             text += f" (fastest of each mode; theory: {theory})"
         else:
-            text += f"only {ad['mode'].iloc[0]} measured (theory: {theory})"
+            text += f"{fmt.only_measured_words(ad['mode'].iloc[0])} (theory: {theory})"
         first, second = fmt.best_pair(ad, "backend")
-        one = f"{_case_words(first)} {fmt.seconds(fmt.headline_time(first))}"
-        if second is None:
-            text += f"; only backend: {one}"
-        else:
+        lead = None
+        if second is not None:
             v = fmt.compare_rows(first, second, comparisons)
-            text += f"; fastest backend: {one}, {fmt.lead_words(v, _case_words(second), fmt.headline_time(second))}"
+            lead = fmt.lead_words(v, _case_words(second), fmt.headline_time(second))
+        text += "; " + fmt.fastest_words(_case_words(first), fmt.headline_time(first), lead)
         if first.get("reference") == "none":
             text += " (its result is unchecked: no reference was affordable at this size)"
         manual = at[(at["backend"] == "manual")]
@@ -172,7 +171,7 @@ def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame, comparisons:
         return ""
     v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"], comparisons)
     return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
-            f"{fmt.factor(tutorial['forward_s'] / tutorial['reverse_s'])} faster (one unsynced call each), "
+            f"{fmt.factor_words('reverse', tutorial['forward_s'] / tutorial['reverse_s'])} (one unsynced call each), "
             f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
 
 
@@ -223,7 +222,7 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
         blocks.append(head + "\n".join(bullet + line for line in summary))
     legend = ("Times per call: the geometric mean over visits of each visit's fastest sample; " + fmt.NOISE_NOTE + ". A faster "
               "mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
-              "cases' visits matched in time) excludes 1; within ±5% it is a tie. wrong: the result failed its "
+              f"cases' visits matched in time) excludes 1; within ±{fmt.TIE - 1:.0%} it is a tie. wrong: the result failed its "
               "correctness check and is never ranked. time/f and first call are for the fastest mode.")
     return "\n\n".join(blocks + [legend]) + "\n"
 

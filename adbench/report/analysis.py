@@ -22,7 +22,6 @@ SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 HVP_BAND = (1.0, 5.0)
 OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian",
                     "sparse-jacobian": "sparse Jacobian (compressed passes)", "nested": "nested"}
-NO_INTERVALS = "no winner named: this set records no intervals"
 
 
 def operation_title(operation: str) -> str:
@@ -231,11 +230,8 @@ class Headline:
         if self.fastest is None:
             return ""
         if second is None:
-            return "the only framework that passed"
-        name = second["series"].label
-        if not self.intervals:
-            return f"vs {name} {fmt.seconds(second['time_s'])}: {NO_INTERVALS}"
-        return fmt.lead_words(v, name, second["time_s"])
+            return fmt.lead_words(None, None)
+        return fmt.lead_words(v, second["series"].label, second["time_s"], self.intervals)
 
     @property
     def fastest_label(self) -> str | None:
@@ -285,7 +281,7 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     h.size = int(max(two) if two else ad["size"].max())
     at = ad[ad["size"] == h.size]
     h.m = info.m(h.size)
-    n = integer(h.size)
+    where = f" at n = {integer(h.size)}"
     for mode, group in at.sort_values("time_s", kind="stable").groupby("mode", sort=False):
         h.best[str(mode)] = group.iloc[0]
     floor = ok_rows(rows)
@@ -301,40 +297,33 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
         h.modes = (first, second)
         h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
         a, b = str(first["mode"]), str(second["mode"])
-        if not intervals:
-            h.mode_text = (f"{a} {fmt.seconds(first['time_s'])} vs {b} {fmt.seconds(second['time_s'])} "
-                           f"at n = {n}: {NO_INTERVALS}")
-        elif v.resolved:
-            loser = b if v.winner == "a" else a
-            h.mode_text = f"{fmt.verdict_words(v, a, b)} than {loser} at n = {n}"
-        else:
-            h.mode_text = f"{a} vs {b} at n = {n}: {fmt.verdict_words(v, a, b)}"
+        h.mode_text = (fmt.versus_words(v, a, b, where) if intervals
+                       else fmt.unranked_words(a, first["time_s"], b, second["time_s"], where))
     else:
-        h.mode_text = f"only {at['mode'].iloc[0]} measured at n = {n}"
+        h.mode_text = fmt.only_measured_words(at["mode"].iloc[0], where)
     # Frameworks.
     first, second = fmt.best_pair(at, "backend")
     h.fastest, h.runner_up = first, second
     name_a = first["series"].label
     if second is None:
-        h.framework_text = f"one framework: {name_a}, {fmt.seconds(first['time_s'])}"
+        h.framework_text = fmt.fastest_words(name_a, first["time_s"], noun="framework")
         return h
     name_b = second["series"].label
     h.framework_verdict = v = fmt.compare_rows(first, second, comparisons)
-    ta, tb = fmt.seconds(first["time_s"]), fmt.seconds(second["time_s"])
     if not intervals:
-        h.framework_text = f"{name_a} {ta} vs {name_b} {tb}: {NO_INTERVALS}"
+        h.framework_text = fmt.unranked_words(name_a, first["time_s"], name_b, second["time_s"])
     else:
-        interval = f" {fmt.interval(*ci(first))}" if v.resolved and ci(first) else ""
-        h.framework_text = f"fastest: {name_a}, {ta}{interval}, {fmt.lead_words(v, name_b, second['time_s'])}"
+        interval = fmt.interval(*ci(first)) if v.resolved and ci(first) else ""
+        h.framework_text = fmt.fastest_words(name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]),
+                                             noun="", interval=interval)
     return h
 
 
 def short_headline(h: Headline) -> str:
     """A panel title's worth: "reverse 6.02× faster [5.9×, 6.1×]" (the size is on the axis)."""
-    if h.state == "resolved":
-        return fmt.verdict_words(h.mode_verdict, str(h.modes[0]["mode"]), str(h.modes[1]["mode"]))
-    return {"tie": f"modes tie (within {fmt.TIE - 1:.0%})", "unresolved": "modes not resolved at this noise level",
-            "no-intervals": "no intervals: no winner named", "single": "one mode only"}[h.state]
+    if h.state in ("resolved", "tie", "unresolved"):
+        return fmt.verdict_words(h.mode_verdict, str(h.modes[0]["mode"]), str(h.modes[1]["mode"]), subject="modes")
+    return {"no-intervals": fmt.NO_INTERVALS_SHORT, "single": "one mode only"}[h.state]
 
 
 # -- scaling ------------------------------------------------------------------------------------------
@@ -367,13 +356,10 @@ def crossover(ratio: pd.Series) -> tuple[float | None, str]:
             t = math.log(r0) / (math.log(r0) - math.log(r1))
             n_star = math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0)))
             before, after = ("forward", "reverse") if r0 < 1 else ("reverse", "forward")
-            return n_star, f"{before} faster below n ≈ {integer(round(n_star))}, {after} above (by medians)"
+            return n_star, fmt.crossover_words(sizes, before, after, n_star)
     if not values:
         return None, "—"
-    if len(values) == 1:
-        return None, f"{'reverse' if values[0] > 1 else 'forward'} faster by medians (one size only)"
-    side = "reverse" if values[0] > 1 else "forward"
-    return None, f"none in n = {integer(sizes[0])}…{integer(sizes[-1])}: {side} faster throughout (by medians)"
+    return None, fmt.crossover_words([int(n) for n in sizes], "reverse" if values[0] > 1 else "forward")
 
 
 def crossovers(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> list[dict]:
