@@ -6,7 +6,7 @@ import sys
 try:
     from adbench.cli import main
 except KeyboardInterrupt:  # Ctrl-C while Python is still importing the CLI
-    sys.exit(130)
+    sys.exit(128 + signal.SIGINT)  # the CLI's EXIT_INTERRUPTED, which could not be imported
 
 try:
     code = main()

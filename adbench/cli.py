@@ -11,7 +11,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE = 0, 1, 2
+# A shell's status for a process ended by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 FORMATS = ("table", "csv", "json", "markdown")
 EXIT_CODES = (f"exit codes: {EXIT_OK} every case ran (skipped ones included); {EXIT_CASE_FAILED} a case errored, "
               f"timed out, passed the memory limit or was wrong; {EXIT_USAGE} bad arguments; {EXIT_INTERRUPTED} "

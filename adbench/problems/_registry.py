@@ -199,10 +199,6 @@ class Problem:
         """m without evaluating f: known for registered problems, None for a user's until run."""
         return None if self.probe_shape else self.output_size(n)
 
-    def jacobian_shape(self, n: int) -> tuple[int, ...]:
-        """Shaped like ``jax.jacfwd``'s result: ``(n,)`` for a scalar output, else ``(m, n)``."""
-        return (n,) if self.is_scalar(n) else (self.n_outputs(n), n)
-
     # -- the golden references ------------------------------------------------------------------
     def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The hand-written Jacobian in float64 (else the problem's non-AD sparse reference, densified), or
@@ -227,11 +223,6 @@ class Problem:
         if self.reference_sparse is not None:
             return self.reference_sparse(x, **consts).tocsr()
         return None
-
-    @property
-    def has_sparsity(self) -> bool:
-        """True where the problem declares its Jacobian's sparsity pattern."""
-        return self.sparsity is not None
 
     def reference_hvp(self, x: np.ndarray, v: np.ndarray, **constants: Any) -> np.ndarray | None:
         """H v in float64 from the closed form: without forming H where the problem says how."""

@@ -162,10 +162,6 @@ def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
     return {s: g.set_index("size")["time_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{integer(n)} {noun}" + ("" if n == 1 else "s")
-
-
 # -- headlines ----------------------------------------------------------------------------------------
 @dataclass
 class Headline:
