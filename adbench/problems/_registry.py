@@ -26,6 +26,10 @@ def _no_constants(x: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     return {}
 
 
+def _one_output(n: int) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Problem:
     """One function to differentiate, with everything needed to run and check it at any size.
@@ -39,8 +43,9 @@ class Problem:
     name: str
     function: Function
     description: str
-    output_size: Callable[[int], int]
-    scalar_output: bool = False
+    # m for n inputs; left out for a scalar_output problem, whose m is 1.
+    output_size: Callable[[int], int] | None = None
+    scalar_output: bool = False  # f returns a 0-d array (its Jacobian is a gradient)
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
@@ -96,6 +101,12 @@ class Problem:
     constants_take_seed: bool = False
     # User functions: the output shape at n, found by evaluating f (None for registered problems).
     probe_shape: Callable[[int], tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.output_size is None:
+            if not self.scalar_output:
+                raise ValueError(f"problem {self.name!r}: output_size is needed unless scalar_output is set")
+            object.__setattr__(self, "output_size", _one_output)
 
     # -- sizes ----------------------------------------------------------------------------------
     @property
