@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from adbench.backends.modes import (  # noqa: F401 (AD_MODES and EVERY_MODE re-exported)
-    AD_MODES, BY_NAME, COMPOSITIONS, EVERY_MODE, NESTED, SPARSE, passes,
+    AD_MODES, BY_NAME, COMPOSITIONS, EVERY_MODE, NESTED, PASSES, SPARSE, passes,
 )
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, requested
@@ -218,8 +218,8 @@ class Backend(ABC):
             copies = passes(operation, mode, n, m) or 1
             if operation == "jacobian":
                 copies = min(copies, chunk_size) if chunk_size else copies
-            elif operation == "hvp":
-                copies = max(copies, 4)
+            elif operation == "hvp" and "n" not in PASSES[(operation, mode)]:
+                copies = 4
             elif BY_NAME[mode].levels[-1] == "reverse":
                 copies *= 2
         return itemsize * 4 * (out + copies * one_pass)
