@@ -372,7 +372,8 @@ def theory_slope(series: Series, info: ProblemInfo, operation: str = "jacobian")
     c, _ = info.cost_exponent
     if operation == "jacobian" and series.mode == "manual":
         return max(c, 1.0 + info.m_exponent)  # at least evaluate f and write the n m entries of J
-    # The baselines' other operations build whole derivatives, or difference f: no pass count.
+    if operation != "jacobian" and series.baseline:
+        return None  # the baselines build whole derivatives, or difference f: no single pass count
     exponent = pass_exponent(operation, series.mode, info.m_exponent)
     return exponent + c if exponent is not None else None
 
