@@ -11,6 +11,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+# Imported here, not in main(): an interrupt while main() imported it escaped main's own handler (a traceback
+# and exit -2, tests/faults/test_signals.py's early Ctrl-C); at import time __main__ catches it.
+from adbench.errors import Terminated
+
 EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE = 0, 1, 2
 # A shell's status for a process ended by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
@@ -370,8 +374,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; an interrupt at any moment ends quietly with its own status."""
-    from adbench.errors import Terminated
-
     try:
         return _main(argv)
     except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
@@ -379,10 +381,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    import signal
-
-    from adbench.errors import Terminated
-
     def on_term(signum, frame):
         raise Terminated()
 
