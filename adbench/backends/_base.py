@@ -173,8 +173,8 @@ class Backend(ABC):
         if mode not in self.modes_for(operation):
             offered = ", ".join(self.modes_for(operation)) or "none"
             return f"backend {self.name!r} offers no {mode!r} {operation}; it offers: {offered}"
-        if operation in SECOND_ORDER and n is not None and not problem.is_scalar(n):
-            return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+        if n is not None and (reason := needs_scalar(problem, operation, n)):
+            return reason
         if operation == SPARSE and problem.sparsity is None:
             return (f"problem {problem.name!r} declares no sparsity pattern (a user's function passes one: "
                     f"problem_from_function(f, sparsity=...))")
@@ -223,6 +223,13 @@ class Backend(ABC):
             elif BY_NAME[mode].levels[-1] == "reverse":
                 copies *= 2
         return itemsize * 4 * (out + copies * one_pass)
+
+
+def needs_scalar(problem: Problem, operation: str, n: int) -> str | None:
+    """Why ``operation`` cannot run on ``problem`` at size n: second order needs a scalar output (None: it can)."""
+    if operation in SECOND_ORDER and not problem.is_scalar(n):
+        return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+    return None
 
 
 def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
