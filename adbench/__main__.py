@@ -1,12 +1,13 @@
 """``python -m adbench``: the command line (see adbench.cli)."""
 
-import signal
 import sys
 
 try:
+    import signal  # inside: a Ctrl-C while it is imported ends as quietly as one in the CLI's imports
+
     from adbench.cli import main
 except KeyboardInterrupt:  # Ctrl-C while Python is still importing the CLI
-    sys.exit(130)
+    sys.exit(130)  # the CLI's EXIT_INTERRUPTED (128 + SIGINT), which could not be imported
 
 try:
     code = main()

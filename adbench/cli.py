@@ -11,7 +11,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+# Imported here, not in main(): an interrupt while main() imported it escaped main's own handler (a traceback
+# and exit -2, tests/faults/test_signals.py's early Ctrl-C); at import time __main__ catches it.
+from adbench.errors import Terminated
+
+EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE = 0, 1, 2
+# A shell's status for a process ended by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 FORMATS = ("table", "csv", "json", "markdown")
 EXIT_CODES = (f"exit codes: {EXIT_OK} every case ran (skipped ones included); {EXIT_CASE_FAILED} a case errored, "
               f"timed out, passed the memory limit or was wrong; {EXIT_USAGE} bad arguments; {EXIT_INTERRUPTED} "
@@ -421,8 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; an interrupt at any moment ends quietly with its own status."""
-    from adbench.errors import Terminated
-
     try:
         return _main(argv)
     except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
@@ -430,10 +434,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    import signal
-
-    from adbench.errors import Terminated
-
     def on_term(signum, frame):
         raise Terminated()
 

@@ -1,4 +1,7 @@
-"""How numbers and verdicts are said, for ``compare`` and the report alike: times, ratios, ties, theory."""
+"""How numbers and verdicts are said, for ``compare`` and the report alike: times, ratios, ties, theory.
+
+Every sentence that names a winner, a tie or an open question is built here, once: the CLI's table and
+summary (``adbench.rendering``) and the report's headlines (``adbench.report.analysis``) only fill it in."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from adbench.backends.modes import passes
 from adbench.engine.estimates import TIE as _TIE
 from adbench.engine.estimates import Comparisons, Estimate, decide, unpaired
 from adbench.engine.record import case_key
@@ -18,6 +22,9 @@ from adbench.engine.timing import NOISY_IQR_RATIO, ratio_interval
 # care), called before a winner; overlapping intervals that reach beyond it are "not resolved".
 TIE = _TIE
 NOISE_NOTE = f"~ noisy (IQR/median >= {NOISY_IQR_RATIO:.0%})"
+# A set without intervals (results format 1, asv's medians) never names a winner.
+NO_INTERVALS = "no winner named: this set records no intervals"
+NO_INTERVALS_SHORT = "no intervals: no winner named"
 
 
 def is_number(x: object) -> bool:
@@ -117,20 +124,48 @@ def verdict(a: float, a_ci: tuple[float, float] | None, b: float, b_ci: tuple[fl
     return _stated(decide(math.log(lo), math.log(hi)), math.log(a / b), math.log(lo), math.log(hi), "intervals")
 
 
-def verdict_words(v: Verdict, a_name: str, b_name: str, noun: str = "faster") -> str:
-    """'reverse 83× faster [79×, 88×]', 'tie (within 5%)' or 'not resolved at this noise level'."""
+def factor_words(name: str, value: float, noun: str = "faster") -> str:
+    """'reverse 83× faster': a factor without its interval (a point figure, such as the tutorial's)."""
+    return f"{name} {factor(value)} {noun}"
+
+
+def verdict_words(v: Verdict, a_name: str, b_name: str, noun: str = "faster", subject: str = "") -> str:
+    """'reverse 83× faster [79×, 88×]', 'tie (within 5%)' or 'not resolved at this noise level'
+    (``subject``, say "modes": 'modes tie (within 5%)', 'modes not resolved at this noise level')."""
+    who = f"{subject} " if subject else ""
     if v.winner == "tie":
-        return f"tie (within {TIE - 1:.0%})"
+        return f"{who}tie (within {TIE - 1:.0%})"
     if v.winner is None:
-        return "not resolved at this noise level"
+        return f"{who}not resolved at this noise level"
     name = a_name if v.winner == "a" else b_name
-    return f"{name} {factor(v.factor)} {noun} [{factor(v.low)}, {factor(v.high)}]"
+    return f"{factor_words(name, v.factor, noun)} [{factor(v.low)}, {factor(v.high)}]"
 
 
-def lead_words(v: Verdict | None, other: str, other_time: float | None = None) -> str:
+def versus_words(v: Verdict, a_name: str, b_name: str, where: str = "") -> str:
+    """The verdict as a clause naming both: 'reverse 83× faster [79×, 88×] than forward at n = 1 000', or
+    'reverse vs forward at n = 1 000: tie (within 5%)' (likewise not resolved). ``where``: ' at n = 1 000'."""
+    if v.resolved:
+        loser = b_name if v.winner == "a" else a_name
+        return f"{verdict_words(v, a_name, b_name)} than {loser}{where}"
+    return f"{a_name} vs {b_name}{where}: {verdict_words(v, a_name, b_name)}"
+
+
+def unranked_words(a_name: str, a_time: float | None, b_name: str, b_time: float | None, where: str = "") -> str:
+    """Two times from a set without intervals, no winner named: 'reverse 1 ms vs forward 2 ms at n = 1 000: no
+    winner named: this set records no intervals'."""
+    return f"{a_name} {seconds(a_time)} vs {b_name} {seconds(b_time)}{where}: {NO_INTERVALS}"
+
+
+def lead_words(v: Verdict | None, other: str | None, other_time: float | None = None, intervals: bool = True,
+               noun: str = "framework") -> str:
     """How far the faster of two is ahead of ``other``, as one phrase the CLI and the report share:
     '2.57× [2.47×, 2.67×] ahead of torch', 'tie with torch (within 5%)' or 'not resolved against
-    torch (1.2 ms) at this noise level'."""
+    torch (1.2 ms) at this noise level'; 'vs torch 1.2 ms: no winner named: ...' from a set without
+    intervals; 'the only framework that passed' where there is no ``other``."""
+    if other is None:
+        return f"the only {noun} that passed"
+    if not intervals:
+        return f"vs {other} {seconds(other_time)}: {NO_INTERVALS}"
     if v is not None and v.resolved:
         return f"{factor(v.factor)} [{factor(v.low)}, {factor(v.high)}] ahead of {other}"
     if v is not None and v.winner == "tie":
@@ -139,24 +174,53 @@ def lead_words(v: Verdict | None, other: str, other_time: float | None = None) -
     return f"not resolved against {other}{when} at this noise level"
 
 
+def fastest_words(name: str, time: float | None, lead: str | None = None, noun: str = "backend",
+                  interval: str = "") -> str:
+    """The fastest of several with its time (and ``interval``) and its ``lead_words`` over the next: 'fastest
+    backend: jax reverse 1.2 ms, 2.57× [2.47×, 2.67×] ahead of torch reverse'; alone (``lead`` None): 'only
+    backend: jax reverse 1.2 ms'. ``noun`` "" reads 'fastest: ...' (the report's headline)."""
+    timed = f"{name} {seconds(time)}" + (f" {interval}" if interval else "")
+    if lead is None:
+        return f"only {noun or 'one'}: {timed}"
+    return f"fastest{' ' + noun if noun else ''}: {timed}, {lead}"
+
+
+def only_measured_words(mode: str, where: str = "") -> str:
+    """'only reverse measured at n = 1 000': one mode, nothing to compare."""
+    return f"only {mode} measured{where}"
+
+
+def crossover_words(sizes: list[int], before: str, after: str | None = None, at: float | None = None) -> str:
+    """Where forward over reverse crosses 1, by medians: 'forward faster below n ≈ 100, reverse above (by
+    medians)' (``after`` and ``at`` given); else ``before`` faster throughout the measured ``sizes``."""
+    if after is not None and at is not None:
+        return f"{before} faster below n ≈ {integer(round(at))}, {after} above (by medians)"
+    if len(sizes) == 1:
+        return f"{before} faster by medians (one size only)"
+    return f"none in n = {integer(sizes[0])}…{integer(sizes[-1])}: {before} faster throughout (by medians)"
+
+
 def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None = None) -> str:
-    """What counting passes predicts, per operation (for sparse-jacobian, the colours each mode needs)."""
+    """What counting passes predicts (``adbench.backends.modes.passes``), per operation (for sparse-jacobian,
+    the colours each mode needs)."""
     if operation == "sparse-jacobian":
         known = colours or {}
         parts = [f"{mode}: {known[mode]} colour{'s' * (known[mode] != 1)} of {integer(size)} {what}"
                  for mode, size, what in (("forward", n, "columns"), ("reverse", m, "rows")) if mode in known]
         return "; ".join(parts) or "one pass per colour: forward colours columns, reverse colours rows"
     if operation == "jacobian":
-        if n == m:
-            return f"{n} JVPs vs {m} VJPs: a tie"
-        winner, fac = ("reverse", n / m) if n > m else ("forward", m / n)
-        return f"{n} JVP{'s' * (n != 1)} vs {m} VJP{'s' * (m != 1)}: {winner} ~{factor(fac)}"
+        jvps, vjps = passes(operation, "forward", n, m), passes(operation, "reverse", n, m)
+        if jvps == vjps:
+            return f"{jvps} JVPs vs {vjps} VJPs: a tie"
+        winner, fac = ("reverse", jvps / vjps) if jvps > vjps else ("forward", vjps / jvps)
+        return f"{jvps} JVP{'s' * (jvps != 1)} vs {vjps} VJP{'s' * (vjps != 1)}: {winner} ~{factor(fac)}"
     if operation in ("jvp", "vjp"):
         return f"one {operation.upper()}: a small constant (~2–4) times f"
     if operation == "hvp":
         return "a small constant times f; forward-over-reverse usually fastest"
     if operation == "hessian":
-        return f"n = {n} HVPs (or gradients): ~{n}× an HVP"
+        count = passes(operation, "forward-over-reverse", n)  # the fewest of the compositions: n
+        return f"n = {count} HVPs (or gradients): ~{count}× an HVP"
     if operation == "nested":
         return "the whole computation, its levels' passes nested; pass counting per level: see the problem"
     return ""

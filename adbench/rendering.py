@@ -6,13 +6,12 @@ as torch.utils.benchmark's Compare only renders."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from adbench import formatting as fmt
-from adbench.backends import AD_MODES
+from adbench.backends import AD_MODES, BASELINE_MODES, mode_order
 from adbench.engine.estimates import Comparisons
 from adbench.problems import get_problem
 
@@ -30,15 +29,9 @@ def _cell(rows: pd.DataFrame) -> str:
     return fmt.seconds(time) + (" ~" if pd.notna(row["noisy"]) and bool(row["noisy"]) else "")
 
 
-def mode_order(modes: Sequence[str]) -> list[str]:
-    known = list(AD_MODES) + ["forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
-                              "forward-over-forward", "manual", "central"]
-    return sorted(dict.fromkeys(modes), key=lambda m: known.index(m) if m in known else len(known))
-
-
 def faster_words(group: pd.DataFrame, comparisons: Comparisons | None = None) -> str:
     """Within one backend: the fastest mode against the next-fastest, when the data separate them."""
-    ok = group[(group["status"] == "ok") & ~group["mode"].isin(["manual", "central"])]
+    ok = group[(group["status"] == "ok") & ~group["mode"].isin(BASELINE_MODES)]
     if ok["mode"].nunique() < 2:
         return ""
     first, second = fmt.best_pair(ok, "mode")
@@ -112,14 +105,13 @@ def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -
             text += f"{fmt.verdict_words(v, first['mode'], second['mode'])}"
             text += f" (fastest of each mode; theory: {theory})"
         else:
-            text += f"only {ad['mode'].iloc[0]} measured (theory: {theory})"
+            text += f"{fmt.only_measured_words(ad['mode'].iloc[0])} (theory: {theory})"
         first, second = fmt.best_pair(ad, "backend")
-        one = f"{_case_words(first)} {fmt.seconds(fmt.headline_time(first))}"
-        if second is None:
-            text += f"; only backend: {one}"
-        else:
+        lead = None
+        if second is not None:
             v = fmt.compare_rows(first, second, comparisons)
-            text += f"; fastest backend: {one}, {fmt.lead_words(v, _case_words(second), fmt.headline_time(second))}"
+            lead = fmt.lead_words(v, _case_words(second), fmt.headline_time(second))
+        text += "; " + fmt.fastest_words(_case_words(first), fmt.headline_time(first), lead)
         if first.get("reference") == "none":
             text += " (its result is unchecked: no reference was affordable at this size)"
         manual = at[(at["backend"] == "manual")]
@@ -179,7 +171,7 @@ def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame, comparisons:
         return ""
     v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"], comparisons)
     return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
-            f"{fmt.factor(tutorial['forward_s'] / tutorial['reverse_s'])} faster (one unsynced call each), "
+            f"{fmt.factor_words('reverse', tutorial['forward_s'] / tutorial['reverse_s'])} (one unsynced call each), "
             f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
 
 
@@ -257,9 +249,9 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
         blocks = _blocks(frame, fmt_name, comparisons, fmt.noise_lines(noise or {}) + budget_lines(budget))
     legend = ("Times per call: the geometric mean over visits of each visit's fastest sample; " + fmt.NOISE_NOTE + ". A faster "
               "mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
-              "cases' visits matched in time) excludes 1; within ±5% it is a tie. wrong: the result failed its "
+              f"cases' visits matched in time) excludes 1; within ±{fmt.TIE - 1:.0%} it is a tie. wrong: the result failed its "
               "correctness check and is never ranked. time/f and first call are for the fastest mode.")
     return "\n\n".join(blocks + [legend]) + "\n"
 
 
-__all__ = ["budget_lines", "comparison_table", "faster_words", "mode_order", "render", "summary_lines"]
+__all__ = ["budget_lines", "comparison_table", "faster_words", "render", "summary_lines"]

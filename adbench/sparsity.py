@@ -132,15 +132,6 @@ class Compression:
         """What a dense Jacobian needs instead: n JVPs (forward) or m VJPs (reverse)."""
         return self.pattern.shape[1] if self.mode == "forward" else self.pattern.shape[0]
 
-    @property
-    def lower_bound(self) -> int:
-        """No colouring needs fewer colours than the most nonzeros in one row (forward) or column (reverse)."""
-        if self.pattern.nnz == 0:
-            return 0
-        if self.mode == "forward":
-            return int(np.diff(self.pattern.indptr).max())
-        return int(np.bincount(self.pattern.indices, minlength=self.pattern.shape[1]).max())
-
     def seeds(self, dtype: Any = np.float64) -> np.ndarray:
         """The seed matrix Sᵀ, (p, n) forward or (p, m) reverse: row k is 1 where the colour is k."""
         return (self.colours[None, :] == np.arange(self.n_colours)[:, None]).astype(dtype)

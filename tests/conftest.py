@@ -21,6 +21,12 @@ def require_backend(name: str) -> None:
         pytest.skip(f"backend {name} unavailable: {info.reason}")
 
 
+def jacobian_shape(problem, n: int) -> tuple[int, ...]:
+    """A Jacobian shaped like ``jax.jacfwd``'s result, as adbench.jacobian returns it: ``(n,)`` for a scalar
+    output, else ``(m, n)``."""
+    return (n,) if problem.is_scalar(n) else (problem.n_outputs(n), n)
+
+
 def backend_modes(operation: str = "jacobian") -> list[tuple[str, str]]:
     """Every (backend, mode) pair the registry offers for ``operation``, whether or not installed here."""
     return [(b, m) for b in backend_names() for m in get_backend(b).modes_for(operation)]

@@ -10,6 +10,8 @@ from adbench.backends.numpy_baselines import central_differences
 from adbench.problems import get_problem, list_problems
 from adbench.problems.seed import loop_count
 
+from conftest import jacobian_shape
+
 # Nested problems have no Jacobian to check: tests/test_nested.py checks their references.
 CASES = [(p.name, n) for p in list_problems() if not p.nested
          for n in (p.quick_sizes if p.presets else (1, 7, 60))]
@@ -22,7 +24,7 @@ def test_reference_jacobian_matches_finite_differences(name, n):
     consts = problem.constants(x, seed=3)
     fd = central_differences(lambda v: problem.function(v, np, **consts), x, problem.is_scalar(n))
     ref = problem.reference_jacobian(x, **consts)
-    assert ref.shape == fd.shape == problem.jacobian_shape(n)
+    assert ref.shape == fd.shape == jacobian_shape(problem, n)
     # Central differences in float64 carry O(h^2) ~ eps^(2/3) ~ 4e-11 error, times the size of
     # third derivatives (control_loop's nested sin(z^2) has large ones): 1e-6 leaves margin.
     np.testing.assert_allclose(ref, fd, rtol=1e-6, atol=1e-6 * np.abs(ref).max())

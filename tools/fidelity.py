@@ -69,6 +69,15 @@ def _mlp_width(n: int, d: int, c: int) -> int:
     return (math.isqrt(s * s + 4 * (n - c)) - s) // 2
 
 
+def rk4_step(rhs: Callable[[Any], Any], y: Any, h: float) -> Any:
+    """One classical Runge-Kutta step of y' = rhs(y): plain arithmetic, the same in every framework's twin of ode."""
+    k1 = rhs(y)
+    k2 = rhs(y + h / 2 * k1)
+    k3 = rhs(y + h / 2 * k2)
+    k4 = rhs(y + h * k3)
+    return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
 def jax_twins() -> dict[str, Callable[..., Any]]:
     import jax
     import jax.numpy as jnp
@@ -130,11 +139,7 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
             return jnp.concatenate([x[:1], x[1:] * y[:-1]])
 
         def step(y, _):
-            k1 = rhs(y)
-            k2 = rhs(y + h / 2 * k1)
-            k3 = rhs(y + h / 2 * k2)
-            k4 = rhs(y + h * k3)
-            return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+            return rk4_step(rhs, y, h), None
 
         return jax.lax.scan(step, jnp.zeros_like(x), None, length=steps)[0]
 
@@ -212,11 +217,7 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
             return torch.cat([x[:1], x[1:] * y[:-1]])
 
         for _ in range(steps):
-            k1 = rhs(y)
-            k2 = rhs(y + h / 2 * k1)
-            k3 = rhs(y + h / 2 * k2)
-            k4 = rhs(y + h * k3)
-            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            y = rk4_step(rhs, y, h)
         return y
 
     def mlp(x, inputs, targets):
@@ -295,11 +296,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
             return anp.concatenate([x[:1], x[1:] * y[:-1]])
 
         for _ in range(steps):
-            k1 = rhs(y)
-            k2 = rhs(y + h / 2 * k1)
-            k3 = rhs(y + h / 2 * k2)
-            k4 = rhs(y + h * k3)
-            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            y = rk4_step(rhs, y, h)
         return y
 
     def mlp(x, inputs, targets):
@@ -375,11 +372,7 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
             return tf.concat([x[:1], x[1:] * y[:-1]], 0)
 
         def step(y, _):
-            k1 = rhs(y)
-            k2 = rhs(y + h / 2 * k1)
-            k3 = rhs(y + h / 2 * k2)
-            k4 = rhs(y + h * k3)
-            return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            return rk4_step(rhs, y, h)
 
         return tf.foldl(step, tf.range(steps), initializer=tf.zeros_like(x))
 
@@ -455,11 +448,7 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
             return mx.concatenate([x[:1], x[1:] * y[:-1]])
 
         for _ in range(steps):
-            k1 = rhs(y)
-            k2 = rhs(y + h / 2 * k1)
-            k3 = rhs(y + h / 2 * k2)
-            k4 = rhs(y + h * k3)
-            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            y = rk4_step(rhs, y, h)
         return y
 
     def mlp(x, inputs, targets):
@@ -474,7 +463,12 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
 
 # -- frameworks: how their users build f and its derivative from a twin ------------------------------------
 class Framework:
-    """One framework as the twins' users call it, beside the adbench backend it is measured against."""
+    """One framework as the twins' users call it, beside the adbench backend it is measured against.
+
+    ``build`` is the one scaffolding every framework shares: x and the constants placed as the framework's arrays
+    (``tensor``), f bound to them, its derivative (``derivative``) and both compiled (``compile``) where the
+    framework's users compile. Where they trace (``traced``: jax.jit, tf.function) the arrays are the compiled
+    calls' arguments and the Python numbers static; elsewhere f closes over the constants."""
 
     name: str
     backend: str  # the adbench backend timed beside the twin
@@ -483,13 +477,48 @@ class Framework:
     dtypes = ("float32", "float64")  # the dtypes it is measured in, of those asked for
     check_dtype = "float64"  # the twin is checked equal to the registry's problem in this dtype
     check_rtol = CHECK_RTOL
+    traced = False
+    sync: Callable[[Any], Any] | None = None
 
     def setup(self, dtypes: list[str]) -> None:
         """Start the framework (threads, precision switches) before anything is built."""
 
+    def tensor(self, a: np.ndarray, dtype: str) -> Any:
+        """A float array as the framework's array in ``dtype``; any other keeps its own dtype."""
+        raise NotImplementedError
+
+    def derivative(self, f: Callable[..., Any], scalar: bool, mode: str) -> Callable[..., Any]:
+        """f's gradient (``scalar``) or Jacobian in ``mode``, taking f's arguments, as the framework's users write it."""
+        raise NotImplementedError
+
+    def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return fn
+
+    def to_numpy(self, out: Any) -> np.ndarray:
+        return np.asarray(out)
+
+    def place(self, x: np.ndarray, consts: dict, dtype: str) -> tuple[Any, dict]:
+        """x and the constants as the framework's arrays (Python numbers kept)."""
+        return self.tensor(x, dtype), {k: self.tensor(v, dtype) if isinstance(v, np.ndarray) else v
+                                       for k, v in consts.items()}
+
     def build(self, twin, x: np.ndarray, consts: dict, dtype: str, scalar: bool, mode: str):
         """(f call, derivative call, sync, to_numpy) for the twin, each a zero-argument callable."""
-        raise NotImplementedError
+        xv, placed = self.place(x, consts, dtype)
+        if not self.traced:
+            def f(v):
+                return twin(v, **placed)
+
+            der = self.derivative(f, scalar, mode)
+            return lambda: f(xv), lambda: der(xv), self.sync, self.to_numpy
+        arrays = {k: v for k, v in placed.items() if isinstance(consts[k], np.ndarray)}
+        static = {k: v for k, v in placed.items() if k not in arrays}
+
+        def f(v, a):
+            return twin(v, **a, **static)
+
+        fun, der = self.compile(f), self.compile(self.derivative(f, scalar, mode))
+        return lambda: fun(xv, arrays), lambda: der(xv, arrays), self.sync, self.to_numpy
 
     def derivative_name(self, scalar: bool, mode: str) -> str:
         return "gradient" if scalar else f"jacobian ({mode})"
@@ -498,6 +527,7 @@ class Framework:
 class JaxFramework(Framework):
     name, backend = "jax", "jax"
     twins = staticmethod(jax_twins)
+    traced = True
 
     def setup(self, dtypes):
         import jax
@@ -505,21 +535,26 @@ class JaxFramework(Framework):
         # As the backend does for float64 runs; float32 arrays stay float32 under it (tested).
         jax.config.update("jax_enable_x64", "float64" in dtypes)
 
-    def build(self, twin, x, consts, dtype, scalar, mode):
-        import jax
+    def tensor(self, a, dtype):
         import jax.numpy as jnp
 
-        arrays = {k: jnp.asarray(v, dtype=dtype if v.dtype.kind == "f" else v.dtype)
-                  for k, v in consts.items() if isinstance(v, np.ndarray)}
-        static = {k: v for k, v in consts.items() if not isinstance(v, np.ndarray)}
-        xj = jnp.asarray(x, dtype=dtype)
+        return jnp.asarray(a, dtype=dtype if a.dtype.kind == "f" else a.dtype)
 
-        def f(v, a):
-            return twin(v, **a, **static)
+    def derivative(self, f, scalar, mode):
+        import jax
 
-        transform = jax.grad if scalar else {"forward": jax.jacfwd, "reverse": jax.jacrev}[mode]
-        fun, der = jax.jit(f), jax.jit(transform(f))
-        return lambda: fun(xj, arrays), lambda: der(xj, arrays), jax.block_until_ready, np.asarray
+        return (jax.grad if scalar else {"forward": jax.jacfwd, "reverse": jax.jacrev}[mode])(f)
+
+    def compile(self, fn):
+        import jax
+
+        return jax.jit(fn)
+
+    @property
+    def sync(self):
+        import jax
+
+        return jax.block_until_ready
 
 
 class TorchFuncFramework(Framework):
@@ -531,25 +566,18 @@ class TorchFuncFramework(Framework):
 
         torch.set_num_threads(1)
 
-    def _tensors(self, x, consts, dtype):
+    def tensor(self, a, dtype):
         import torch
 
-        def tensor(a):
-            return torch.tensor(a, dtype=getattr(torch, dtype) if a.dtype.kind == "f" else None)
+        return torch.tensor(a, dtype=getattr(torch, dtype) if a.dtype.kind == "f" else None)
 
-        return tensor(x), {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in consts.items()}
-
-    def build(self, twin, x, consts, dtype, scalar, mode):
+    def derivative(self, f, scalar, mode):
         import torch
 
-        xt, c = self._tensors(x, consts, dtype)
+        return (torch.func.grad if scalar else {"forward": torch.func.jacfwd, "reverse": torch.func.jacrev}[mode])(f)
 
-        def f(v):
-            return twin(v, **c)
-
-        transform = torch.func.grad if scalar else {"forward": torch.func.jacfwd, "reverse": torch.func.jacrev}[mode]
-        der = transform(f)
-        return lambda: f(xt), lambda: der(xt), None, lambda t: t.detach().numpy()
+    def to_numpy(self, out):
+        return out.detach().numpy()
 
 
 class TorchBackwardFramework(TorchFuncFramework):
@@ -561,7 +589,7 @@ class TorchBackwardFramework(TorchFuncFramework):
     def build(self, twin, x, consts, dtype, scalar, mode):
         import torch
 
-        xt, c = self._tensors(x, consts, dtype)
+        xt, c = self.place(x, consts, dtype)
 
         def gradient():
             v = xt.detach().requires_grad_()
@@ -578,7 +606,7 @@ class TorchBackwardFramework(TorchFuncFramework):
                 v.grad.zero_()
             return torch.stack(rows)
 
-        return lambda: twin(xt, **c), gradient if scalar else jacobian, None, lambda t: t.detach().numpy()
+        return lambda: twin(xt, **c), gradient if scalar else jacobian, None, self.to_numpy
 
 
 class AutogradFramework(Framework):
@@ -586,17 +614,13 @@ class AutogradFramework(Framework):
     twins = staticmethod(autograd_twins)
     modes = ("reverse",)  # autograd's users take Jacobians with autograd.jacobian
 
-    def build(self, twin, x, consts, dtype, scalar, mode):
+    def tensor(self, a, dtype):
+        return a.astype(dtype) if a.dtype.kind == "f" else a
+
+    def derivative(self, f, scalar, mode):
         import autograd
 
-        xv = x.astype(dtype)
-        c = {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in consts.items()}
-
-        def f(v):
-            return twin(v, **c)
-
-        der = autograd.grad(f) if scalar else autograd.jacobian(f)
-        return lambda: f(xv), lambda: der(xv), None, np.asarray
+        return autograd.grad(f) if scalar else autograd.jacobian(f)
 
 
 class TorchCompileFramework(TorchFuncFramework):
@@ -619,6 +643,7 @@ class TensorflowFramework(Framework):
 
     name, backend = "tensorflow", "tensorflow"
     twins = staticmethod(tensorflow_twins)
+    traced = True
     jit_compile = False
 
     def setup(self, dtypes):
@@ -626,16 +651,13 @@ class TensorflowFramework(Framework):
 
         import_tensorflow(1)  # quiet, one intra- and one inter-op thread, as the backend's workers
 
-    def build(self, twin, x, consts, dtype, scalar, mode):
+    def tensor(self, a, dtype):
         import tensorflow as tf
 
-        xt = tf.constant(x, dtype=dtype)
-        arrays = {k: tf.constant(v, dtype=dtype if v.dtype.kind == "f" else None)
-                  for k, v in consts.items() if isinstance(v, np.ndarray)}
-        static = {k: v for k, v in consts.items() if not isinstance(v, np.ndarray)}
+        return tf.constant(a, dtype=dtype if a.dtype.kind == "f" else None)
 
-        def f(v, a):
-            return twin(v, **a, **static)
+    def derivative(self, f, scalar, mode):
+        import tensorflow as tf
 
         def gradient(v, a):
             with tf.GradientTape() as tape:
@@ -657,9 +679,15 @@ class TensorflowFramework(Framework):
 
             return tf.transpose(tf.vectorized_map(column, tf.eye(v.shape[0], dtype=v.dtype)))
 
-        d = gradient if scalar else {"forward": jacobian_forward, "reverse": jacobian_reverse}[mode]
-        fun, der = (tf.function(g, jit_compile=self.jit_compile) for g in (f, d))
-        return lambda: fun(xt, arrays), lambda: der(xt, arrays), None, lambda t: np.asarray(t.numpy())
+        return gradient if scalar else {"forward": jacobian_forward, "reverse": jacobian_reverse}[mode]
+
+    def compile(self, fn):
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=self.jit_compile)
+
+    def to_numpy(self, out):
+        return np.asarray(out.numpy())
 
 
 class MlxFramework(Framework):
@@ -680,25 +708,28 @@ class MlxFramework(Framework):
 
         mx.set_default_device(mx.cpu)
 
-    def build(self, twin, x, consts, dtype, scalar, mode):
+    def tensor(self, a, dtype):
         import mlx.core as mx
 
-        xm = mx.array(x, dtype=getattr(mx, dtype))
-        c = {k: mx.array(v, dtype=getattr(mx, dtype)) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-             for k, v in consts.items()}
+        return mx.array(a, dtype=getattr(mx, dtype)) if a.dtype.kind == "f" else a
 
-        def f(v):
-            return twin(v, **c)
+    def derivative(self, f, scalar, mode):
+        import mlx.core as mx
 
-        n = x.shape[0]
         if scalar:
-            der = mx.grad(f)
-        elif mode == "forward":
-            der = lambda v: mx.vmap(lambda t: mx.jvp(f, [v], [t])[1][0])(mx.eye(n, dtype=v.dtype)).T  # noqa: E731
-        else:
-            der = lambda v: mx.vmap(lambda u: mx.vjp(f, [v], [u])[1][0])(  # noqa: E731
-                mx.eye(f(v).shape[0], dtype=v.dtype))
-        return lambda: f(xm), lambda: der(xm), mx.eval, lambda a: np.array(a, copy=True)
+            return mx.grad(f)
+        if mode == "forward":
+            return lambda v: mx.vmap(lambda t: mx.jvp(f, [v], [t])[1][0])(mx.eye(v.shape[0], dtype=v.dtype)).T
+        return lambda v: mx.vmap(lambda u: mx.vjp(f, [v], [u])[1][0])(mx.eye(f(v).shape[0], dtype=v.dtype))
+
+    @property
+    def sync(self):
+        import mlx.core as mx
+
+        return mx.eval
+
+    def to_numpy(self, out):
+        return np.array(out, copy=True)
 
 
 FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (JaxFramework(), TorchFuncFramework(), TorchBackwardFramework(),

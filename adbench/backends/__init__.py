@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adbench.backends._base import (
-    AD_MODES, COMPOSITIONS, DEVICES, DTYPES, NESTED, OPERATIONS, SECOND_ORDER, SPARSE, Backend, Direction,
-    PreparedCase,
+    DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase,
+)
+from adbench.backends.modes import (
+    AD_MODES, BASELINE_MODES, COMPOSITIONS, EVERY_MODE, MODE_NAMES, MODES, NESTED, SPARSE, Mode, mode_order,
 )
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
@@ -79,7 +81,9 @@ def list_backends() -> list[BackendInfo]:
 
 
 __all__ = [
-    "AD_MODES", "COMPOSITIONS", "DEVICES", "DTYPES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
-    "Backend", "BackendInfo", "Direction", "PreparedCase",
+    "AD_MODES", "BASELINE_MODES", "COMPOSITIONS", "DEVICES", "DIRECTED", "DTYPES", "EVERY_MODE", "MODES",
+    "MODE_NAMES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
+    "Backend", "BackendInfo", "Direction", "Mode", "PreparedCase",
+    "mode_order",
     "backend_info", "backend_names", "get_backend", "list_backends",
 ]

@@ -10,23 +10,17 @@ from typing import Any
 
 import numpy as np
 
+from adbench.backends.modes import (  # noqa: F401 (AD_MODES and EVERY_MODE re-exported)
+    AD_MODES, BY_NAME, COMPOSITIONS, EVERY_MODE, NESTED, PASSES, SPARSE, passes,
+)
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, requested
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
-AD_MODES = ("forward", "reverse")
-# "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
-COMPOSITIONS = ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward")
-SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour (adbench.sparsity)
-# nested: evaluate a function that differentiates inside itself (it asks for the ``ad`` service), its
-# mode the composition of the levels it is handed (outer over inner); its result is the function's own.
-NESTED = "nested"
 OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
 SECOND_ORDER = ("hvp", "hessian")
-# What a framework with forward and reverse mode offers: every operation, every composition.
-EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES, NESTED: COMPOSITIONS}
+DIRECTED = ("jvp", "vjp", "hvp")  # the operations that contract with a vector (a Direction's v or u)
 
 
 @dataclass
@@ -179,8 +173,8 @@ class Backend(ABC):
         if mode not in self.modes_for(operation):
             offered = ", ".join(self.modes_for(operation)) or "none"
             return f"backend {self.name!r} offers no {mode!r} {operation}; it offers: {offered}"
-        if operation in SECOND_ORDER and n is not None and not problem.is_scalar(n):
-            return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+        if n is not None and (reason := needs_scalar(problem, operation, n)):
+            return reason
         if operation == SPARSE and problem.sparsity is None:
             return (f"problem {problem.name!r} declares no sparsity pattern (a user's function passes one: "
                     f"problem_from_function(f, sparsity=...))")
@@ -216,17 +210,26 @@ class Backend(ABC):
             copies = 2
         elif not self.vectorized:
             copies = 2 if operation == "jacobian" else 4  # passes run one after another
-        elif operation == "jacobian":
-            copies = n if mode == "forward" else m
-            copies = min(copies, chunk_size) if chunk_size else copies
-        elif operation == "hvp":
-            # forward-over-forward is a jacfwd of a JVP: n tangents; the others one pass over a pass.
-            copies = n if mode == "forward-over-forward" else 4
         else:
-            # Over a reverse inner pass (one VJP for scalar f) the outer Jacobian carries n copies;
-            # over a forward inner pass (n tangents) it carries n x n.
-            copies = 2 * n if mode.endswith("over-reverse") else n * n
+            # One copy per pass carried at once (modes.passes): n for forward, m for reverse (the chunk size
+            # when chunked); an HVP's one pass over a pass keeps about four, forward-over-forward's n JVPs n.
+            # A Hessian over a reverse inner pass carries n copies of it and its tape; over a forward one
+            # (n tangents) n x n.
+            copies = passes(operation, mode, n, m) or 1
+            if operation == "jacobian":
+                copies = min(copies, chunk_size) if chunk_size else copies
+            elif operation == "hvp" and "n" not in PASSES[(operation, mode)]:
+                copies = 4
+            elif BY_NAME[mode].levels[-1] == "reverse":
+                copies *= 2
         return itemsize * 4 * (out + copies * one_pass)
+
+
+def needs_scalar(problem: Problem, operation: str, n: int) -> str | None:
+    """Why ``operation`` cannot run on ``problem`` at size n: second order needs a scalar output (None: it can)."""
+    if operation in SECOND_ORDER and not problem.is_scalar(n):
+        return f"{operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+    return None
 
 
 def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:

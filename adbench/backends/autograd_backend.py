@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, basis, float_dtype
+from adbench.backends.modes import PASSES, forward_over_basis
 from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
 
@@ -29,8 +30,7 @@ LABELS = {
 }
 
 # The (operation, mode) pairs that push the n basis vectors through make_jvp.
-BASIS_CASES = {("jacobian", "forward"), ("hvp", "forward-over-forward"), ("hessian", "forward-over-reverse"),
-               ("hessian", "reverse-over-forward"), ("hessian", "forward-over-forward")}
+BASIS_CASES = {(op, mode) for op, mode in PASSES if forward_over_basis(op, mode)}
 
 
 def sparse_case(ag, problem, x, constants, mode, xv, f, label: str) -> PreparedCase:

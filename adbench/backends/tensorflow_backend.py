@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from adbench.backends._base import (EVERY_MODE, NESTED, SECOND_ORDER, SPARSE, Backend, Direction, PreparedCase,
-                                    bind_services, float_dtype)
+from adbench.backends._base import (DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, SPARSE, Backend, Direction,
+                                    PreparedCase, bind_services, float_dtype)
 from adbench.services import Level, python_loop, stacked_jvps
 from adbench.xp import namespace
 
@@ -134,8 +134,9 @@ def _passes(tf):
 def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
     """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)`` (``transform_label``'s).
 
-    The computation takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
-    and Hessians. Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
+    The computation takes ``(x, direction, consts)`` for an operation with a direction (v or u: ``DIRECTED``),
+    ``(x, consts)`` for the others: an unused ``None`` argument cost a Jacobian or Hessian tf.function's call
+    ~30 µs more (its signature matched per call). Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
     ``scalar``: f returns a scalar, whose reverse-mode Jacobian is its gradient (``tape.gradient``).
     """
     zero = tf.UnconnectedGradients.ZERO
@@ -157,10 +158,10 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
 
     if operation == "jacobian":
         if mode == "forward":
-            return lambda x, _, c: jacfwd(lambda y: f(y, c), x)
+            return lambda x, c: jacfwd(lambda y: f(y, c), x)
         if scalar:
-            return lambda x, _, c: grad(lambda y: f(y, c), x)
-        return lambda x, _, c: jacrev(lambda y: f(y, c), x)
+            return lambda x, c: grad(lambda y: f(y, c), x)
+        return lambda x, c: jacrev(lambda y: f(y, c), x)
     if operation == "jvp":
         return lambda x, v, c: jvp(lambda y: f(y, c), x, v)
     if operation == "vjp":
@@ -180,7 +181,7 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
     outer, inner = mode.split("-over-")
     first_order = gradient if inner == "reverse" else (lambda c: lambda y: jacfwd(lambda z: f(z, c), y))
     jacobian = jacrev if outer == "reverse" else jacfwd
-    return lambda x, _, c: jacobian(first_order(c), x)
+    return lambda x, c: jacobian(first_order(c), x)
 
 
 def compressed_jacobian(tf, f, mode: str, n_colours: int):
@@ -430,8 +431,8 @@ class TensorflowBackend(Backend):
                                 sync=sync, to_numpy=lambda t: comp.matrix(t.numpy()), label=label,
                                 colours=comp.n_colours)
         op = traced(derivative(tf, f, operation, mode, scalar, chunk_size))
-        return PreparedCase(call=lambda: op(xt, dt, arrays), function=lambda: fun(xt, arrays), sync=sync,
-                            to_numpy=to_numpy, label=label)
+        call = (lambda: op(xt, dt, arrays)) if operation in DIRECTED else (lambda: op(xt, arrays))
+        return PreparedCase(call=call, function=lambda: fun(xt, arrays), sync=sync, to_numpy=to_numpy, label=label)
 
 
 class TensorflowXlaBackend(TensorflowBackend):

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from adbench.engine import memory
-from adbench.backends import NESTED, SECOND_ORDER, Direction, PreparedCase, get_backend
+from adbench.backends import NESTED, Direction, PreparedCase, get_backend
+from adbench.backends._base import needs_scalar
 from adbench.engine.checking import check
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, time_block, timed_call
@@ -133,8 +134,8 @@ def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | N
     if reason is None and memory_limit_bytes is not None and estimate is not None and estimate > memory_limit_bytes:
         reason = (f"estimated peak memory {estimate / 2**30:.1f} GiB exceeds the limit "
                   f"{memory_limit_bytes / 2**30:.1f} GiB (--memory-limit)")
-    if reason is None and spec.operation in SECOND_ORDER and not problem.is_scalar(spec.size):
-        reason = f"{spec.operation} needs a scalar-valued problem; {problem.name!r} returns a vector"
+    if reason is None:
+        reason = needs_scalar(problem, spec.operation, spec.size)
     return reason, estimate
 
 

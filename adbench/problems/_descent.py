@@ -10,8 +10,12 @@ problems, a hand-written derivative in their references.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
+
+from adbench.problems._registry import Problem
 
 TOLERANCE = 1e-5  # on |g| and on the length of a step
 ETA = 1e-5  # the first step size
@@ -59,3 +63,23 @@ def argmin(f: Callable[[Any], Any], grad: Callable[[Any], Any], x, xp, while_loo
 
     return while_loop(lambda carry: carry[5], step, init, max_steps)[0]
 
+
+
+def descent_problem(name: str, function: Callable[..., Any], description: str, start: tuple[float, ...],
+                    preset: str, n_outputs: int, constants: Mapping[str, float], by_hand: Callable[..., Any],
+                    work: int, theory: str, expected: Any, light: Mapping[str, float]) -> Problem:
+    """One of gradbench's nested problems over ``argmin``, as ``particle`` and ``saddle`` are registered: at the
+    one size of gradbench's input ``start`` (``preset`` says so), --quick included; never in a plain run (eager
+    frameworks take tens of seconds per call: every step of the descent differentiates a whole inner loop);
+    the hand-written ``by_hand`` is its reference and manual floor; ``work`` elements a reverse outer level
+    tapes; ``extra`` holds gradbench's validated result and ``light``, constants for a workload a few hundred
+    times smaller (for tests)."""
+    n = len(start)
+    return Problem(
+        name=name, function=function, description=description,
+        output_size=lambda _: n_outputs, sizes=(n,), quick_sizes=(n,), presets={n: preset}, plain_run=False,
+        make_input=lambda _, rng: np.array(start, dtype=np.float64),
+        make_constants=lambda x, rng: dict(constants),
+        manual_nested=by_hand, work_size=lambda _: work, theory=theory,
+        extra={"gradbench_expected": expected, "light": dict(light)},
+    )

@@ -26,6 +26,10 @@ def _no_constants(x: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     return {}
 
 
+def _one_output(n: int) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Problem:
     """One function to differentiate, with everything needed to run and check it at any size.
@@ -39,8 +43,9 @@ class Problem:
     name: str
     function: Function
     description: str
-    output_size: Callable[[int], int]
-    scalar_output: bool = False
+    # m for n inputs; left out for a scalar_output problem, whose m is 1.
+    output_size: Callable[[int], int] | None = None
+    scalar_output: bool = False  # f returns a 0-d array (its Jacobian is a gradient)
     sizes: tuple[int, ...] = (10, 100, 1000)  # the whole sweep: `compare --full`, asv
     quick_sizes: tuple[int, ...] = (10, 100)  # `compare --quick`
     default_sizes: tuple[int, ...] | None = None  # plain `compare`; None: ``sizes``
@@ -96,6 +101,12 @@ class Problem:
     constants_take_seed: bool = False
     # User functions: the output shape at n, found by evaluating f (None for registered problems).
     probe_shape: Callable[[int], tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.output_size is None:
+            if not self.scalar_output:
+                raise ValueError(f"problem {self.name!r}: output_size is needed unless scalar_output is set")
+            object.__setattr__(self, "output_size", _one_output)
 
     # -- sizes ----------------------------------------------------------------------------------
     @property
@@ -199,10 +210,6 @@ class Problem:
         """m without evaluating f: known for registered problems, None for a user's until run."""
         return None if self.probe_shape else self.output_size(n)
 
-    def jacobian_shape(self, n: int) -> tuple[int, ...]:
-        """Shaped like ``jax.jacfwd``'s result: ``(n,)`` for a scalar output, else ``(m, n)``."""
-        return (n,) if self.is_scalar(n) else (self.n_outputs(n), n)
-
     # -- the golden references ------------------------------------------------------------------
     def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
         """The hand-written Jacobian in float64 (else the problem's non-AD sparse reference, densified), or
@@ -227,11 +234,6 @@ class Problem:
         if self.reference_sparse is not None:
             return self.reference_sparse(x, **consts).tocsr()
         return None
-
-    @property
-    def has_sparsity(self) -> bool:
-        """True where the problem declares its Jacobian's sparsity pattern."""
-        return self.sparsity is not None
 
     def reference_hvp(self, x: np.ndarray, v: np.ndarray, **constants: Any) -> np.ndarray | None:
         """H v in float64 from the closed form: without forming H where the problem says how."""

@@ -103,7 +103,6 @@ register(Problem(
     function=det,
     description="det(A) by expansion by minors (cmpad's det_by_minor), A l x l row-major; R^(l^2) -> R "
                 "(gradbench's det)",
-    output_size=lambda n: 1,
     scalar_output=True,
     presets=PRESETS,
     sizes=tuple(ell * ell for ell in SWEEP),

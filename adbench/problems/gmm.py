@@ -146,7 +146,6 @@ register(Problem(
     name="gmm",
     function=gmm,
     description="ADBench's Gaussian-mixture objective with a Wishart prior, N = 1000 points; R^n -> R",
-    output_size=lambda n: 1,
     scalar_output=True,
     presets=PRESETS,
     sizes=tuple(_n(d, k) for d, k in SWEEP),

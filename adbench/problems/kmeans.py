@@ -92,7 +92,6 @@ register(Problem(
     function=kmeans,
     description="gradbench's k-means cost sum_i min_j |C_j - P_i|^2 over centroids C (k x d), N points; "
                 "R^(kd) -> R (its dir is gradient / hvp(ones))",
-    output_size=lambda n: 1,
     scalar_output=True,
     presets=PRESETS,
     sizes=tuple(PRESETS),

@@ -63,7 +63,6 @@ register(Problem(
     function=llsq,
     description=f"cmpad's linear least squares 1/2 sum_i (sign(t_i) - sum_j x_j t_i^j)^2, N = {N_POINTS} "
                 "points on [-1, 1]; R^m -> R (gradbench's llsq)",
-    output_size=lambda n: 1,
     scalar_output=True,
     sizes=(8, 32, 128, 512),
     default_sizes=(128,),  # gradbench's m

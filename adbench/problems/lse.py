@@ -43,7 +43,6 @@ register(Problem(
     name="lse",
     function=lse,
     description="log-sum-exp from primitives, max(x) + log sum exp(x - max(x)); R^n -> R (gradbench's lse)",
-    output_size=lambda n: 1,
     scalar_output=True,
     sizes=(2500, 10_000, 40_000),  # the start of gradbench's sweep, 2 500 ... 1 280 000
     default_sizes=(10_000,),

@@ -155,7 +155,6 @@ register(Problem(
     name="lstm",
     function=lstm,
     description=f"ADBench's D-LSTM objective: l layers of width b = {B} unrolled over c symbols; R^n -> R",
-    output_size=lambda n: 1,
     scalar_output=True,
     presets=PRESETS,
     sizes=tuple(SHAPES),

@@ -92,7 +92,6 @@ register(Problem(
     name="mlp",
     function=mlp,
     description=f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R",
-    output_size=lambda n: 1,
     scalar_output=True,
     presets=PRESETS,
     sizes=tuple(_n(h) for h in (8, 32, 128, 512)),

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.problems._descent import ETA, argmin
-from adbench.problems._registry import Problem, register
+from adbench.problems._descent import ETA, argmin, descent_problem
+from adbench.problems._registry import register
 from adbench.services import CENTRAL_AD, python_cond, python_while_loop
 
 DT = 0.1
@@ -127,24 +127,16 @@ def particle_by_hand(x, dt=DT, eta=ETA):
                   x, np, python_while_loop, python_cond, eta=eta)
 
 
-register(Problem(
-    name="particle",
-    function=particle,
-    description="Pearlmutter & Siskind's charged particle (gradbench's particle): gradient descent on the "
-                "miss of an Euler path whose force is a gradient; R^1 -> R^1, nested",
-    output_size=lambda n: 1,
-    sizes=(1,),
-    quick_sizes=(1,),
-    presets={1: "gradbench's w0 = 0"},
-    # Eager frameworks take tens of seconds per call (each of ~50 000 Euler steps calls a gradient).
-    plain_run=False,
-    make_input=lambda n, rng: np.zeros(1),  # gradbench's input {"w": 0.0}
-    make_constants=lambda x, rng: {"dt": DT, "eta": ETA},
-    manual_nested=particle_by_hand,
-    # The optimisation holds a few 2-vectors; a reverse outer level tapes every Euler step of a miss.
-    work_size=lambda n: 8 * MAX_EULER_STEPS,
+register(descent_problem(
+    "particle", particle,
+    "Pearlmutter & Siskind's charged particle (gradbench's particle): gradient descent on the "
+    "miss of an Euler path whose force is a gradient; R^1 -> R^1, nested",
+    start=(0.0,), preset="gradbench's w0 = 0", n_outputs=1,  # gradbench's input {"w": 0.0}
+    constants={"dt": DT, "eta": ETA}, by_hand=particle_by_hand,
+    # The optimisation holds a few 2-vectors; a reverse outer level tapes every Euler step of a miss
+    # (eager frameworks: ~50 000 Euler steps a call, each calling a gradient).
+    work=8 * MAX_EULER_STEPS,
     theory="nested: each descent step differentiates ~350 Euler steps, each of which takes grad_x p; "
            "the outer level has 1 input (forward needs 1 JVP, reverse 1 VJP) and the inner 2 (2 JVPs or 1 VJP)",
-    # light: a workload a few hundred times smaller (35-step paths, a shorter ramp of eta) for tests.
-    extra={"gradbench_expected": GRADBENCH_W, "light": {"dt": 1.0, "eta": 1e-2}},
+    expected=GRADBENCH_W, light={"dt": 1.0, "eta": 1e-2},  # 35-step paths, a shorter ramp of eta
 ))

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.problems._descent import ETA, argmin
-from adbench.problems._registry import Problem, register
+from adbench.problems._descent import ETA, argmin, descent_problem
+from adbench.problems._registry import register
 from adbench.services import CENTRAL_AD, python_cond, python_while_loop
 
 # The inner ascent is differentiated by the outer level, so it is bounded for JAX's reverse mode: from
@@ -68,24 +68,16 @@ def saddle_by_hand(x, eta=ETA):
     return np.concatenate([x_star, y_star])
 
 
-register(Problem(
-    name="saddle",
-    function=saddle,
-    description="Pearlmutter & Siskind's saddle point (gradbench's saddle): gradient descent in x over a "
-                "gradient ascent in y; R^2 -> R^4, nested",
-    output_size=lambda n: 4,
-    sizes=(2,),
-    quick_sizes=(2,),
-    presets={2: "gradbench's start (1, 1)"},
-    # Eager frameworks take tens of seconds per call (~50 000 inner ascent steps, each a gradient).
-    plain_run=False,
-    make_input=lambda n, rng: np.ones(2),  # gradbench's input {"start": [1.0, 1.0]}
-    make_constants=lambda x, rng: {"eta": ETA},
-    manual_nested=saddle_by_hand,
-    # A reverse outer level tapes the inner ascent (170 steps of a few 2-vectors) per descent step.
-    work_size=lambda n: 16 * MAX_INNER_STEPS,
+register(descent_problem(
+    "saddle", saddle,
+    "Pearlmutter & Siskind's saddle point (gradbench's saddle): gradient descent in x over a "
+    "gradient ascent in y; R^2 -> R^4, nested",
+    start=(1.0, 1.0), preset="gradbench's start (1, 1)", n_outputs=4,  # gradbench's input {"start": [1.0, 1.0]}
+    constants={"eta": ETA}, by_hand=saddle_by_hand,
+    # A reverse outer level tapes the inner ascent (170 steps of a few 2-vectors) per descent step
+    # (eager frameworks: ~50 000 inner ascent steps a call, each a gradient).
+    work=16 * MAX_INNER_STEPS,
     theory="nested: each of the descent's ~170 steps runs a ~170-step inner ascent, and its gradient "
            "differentiates through that ascent; both levels have 2 inputs (forward 2 JVPs, reverse 1 VJP)",
-    # light: a workload a few hundred times smaller (eta starts near where gradbench's ramps up to).
-    extra={"gradbench_expected": GRADBENCH_RESULT, "light": {"eta": 0.1}},
+    expected=GRADBENCH_RESULT, light={"eta": 0.1},  # eta starts near where gradbench's ramps up to
 ))

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from adbench import formatting as fmt
+from adbench.backends.modes import pass_exponent
 from adbench.engine.estimates import Comparisons
 from adbench.engine.timing import ratio_interval
 from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
@@ -21,7 +22,6 @@ SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 HVP_BAND = (1.0, 5.0)
 OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian",
                     "sparse-jacobian": "sparse Jacobian (compressed passes)", "nested": "nested"}
-NO_INTERVALS = "no winner named: this set records no intervals"
 
 
 def operation_title(operation: str) -> str:
@@ -162,10 +162,6 @@ def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
     return {s: g.set_index("size")["time_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{integer(n)} {noun}" + ("" if n == 1 else "s")
-
-
 # -- headlines ----------------------------------------------------------------------------------------
 @dataclass
 class Headline:
@@ -230,11 +226,8 @@ class Headline:
         if self.fastest is None:
             return ""
         if second is None:
-            return "the only framework that passed"
-        name = second["series"].label
-        if not self.intervals:
-            return f"vs {name} {fmt.seconds(second['time_s'])}: {NO_INTERVALS}"
-        return fmt.lead_words(v, name, second["time_s"])
+            return fmt.lead_words(None, None)
+        return fmt.lead_words(v, second["series"].label, second["time_s"], self.intervals)
 
     @property
     def fastest_label(self) -> str | None:
@@ -284,7 +277,7 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     h.size = int(max(two) if two else ad["size"].max())
     at = ad[ad["size"] == h.size]
     h.m = info.m(h.size)
-    n = integer(h.size)
+    where = f" at n = {integer(h.size)}"
     for mode, group in at.sort_values("time_s", kind="stable").groupby("mode", sort=False):
         h.best[str(mode)] = group.iloc[0]
     floor = ok_rows(rows)
@@ -300,40 +293,33 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
         h.modes = (first, second)
         h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
         a, b = str(first["mode"]), str(second["mode"])
-        if not intervals:
-            h.mode_text = (f"{a} {fmt.seconds(first['time_s'])} vs {b} {fmt.seconds(second['time_s'])} "
-                           f"at n = {n}: {NO_INTERVALS}")
-        elif v.resolved:
-            loser = b if v.winner == "a" else a
-            h.mode_text = f"{fmt.verdict_words(v, a, b)} than {loser} at n = {n}"
-        else:
-            h.mode_text = f"{a} vs {b} at n = {n}: {fmt.verdict_words(v, a, b)}"
+        h.mode_text = (fmt.versus_words(v, a, b, where) if intervals
+                       else fmt.unranked_words(a, first["time_s"], b, second["time_s"], where))
     else:
-        h.mode_text = f"only {at['mode'].iloc[0]} measured at n = {n}"
+        h.mode_text = fmt.only_measured_words(at["mode"].iloc[0], where)
     # Frameworks.
     first, second = fmt.best_pair(at, "backend")
     h.fastest, h.runner_up = first, second
     name_a = first["series"].label
     if second is None:
-        h.framework_text = f"one framework: {name_a}, {fmt.seconds(first['time_s'])}"
+        h.framework_text = fmt.fastest_words(name_a, first["time_s"], noun="framework")
         return h
     name_b = second["series"].label
     h.framework_verdict = v = fmt.compare_rows(first, second, comparisons)
-    ta, tb = fmt.seconds(first["time_s"]), fmt.seconds(second["time_s"])
     if not intervals:
-        h.framework_text = f"{name_a} {ta} vs {name_b} {tb}: {NO_INTERVALS}"
+        h.framework_text = fmt.unranked_words(name_a, first["time_s"], name_b, second["time_s"])
     else:
-        interval = f" {fmt.interval(*ci(first))}" if v.resolved and ci(first) else ""
-        h.framework_text = f"fastest: {name_a}, {ta}{interval}, {fmt.lead_words(v, name_b, second['time_s'])}"
+        interval = fmt.interval(*ci(first)) if v.resolved and ci(first) else ""
+        h.framework_text = fmt.fastest_words(name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]),
+                                             noun="", interval=interval)
     return h
 
 
 def short_headline(h: Headline) -> str:
     """A panel title's worth: "reverse 6.02× faster [5.9×, 6.1×]" (the size is on the axis)."""
-    if h.state == "resolved":
-        return fmt.verdict_words(h.mode_verdict, str(h.modes[0]["mode"]), str(h.modes[1]["mode"]))
-    return {"tie": f"modes tie (within {fmt.TIE - 1:.0%})", "unresolved": "modes not resolved at this noise level",
-            "no-intervals": "no intervals: no winner named", "single": "one mode only"}[h.state]
+    if h.state in ("resolved", "tie", "unresolved"):
+        return fmt.verdict_words(h.mode_verdict, str(h.modes[0]["mode"]), str(h.modes[1]["mode"]), subject="modes")
+    return {"no-intervals": fmt.NO_INTERVALS_SHORT, "single": "one mode only"}[h.state]
 
 
 # -- scaling ------------------------------------------------------------------------------------------
@@ -366,13 +352,10 @@ def crossover(ratio: pd.Series) -> tuple[float | None, str]:
             t = math.log(r0) / (math.log(r0) - math.log(r1))
             n_star = math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0)))
             before, after = ("forward", "reverse") if r0 < 1 else ("reverse", "forward")
-            return n_star, f"{before} faster below n ≈ {integer(round(n_star))}, {after} above (by medians)"
+            return n_star, fmt.crossover_words(sizes, before, after, n_star)
     if not values:
         return None, "—"
-    if len(values) == 1:
-        return None, f"{'reverse' if values[0] > 1 else 'forward'} faster by medians (one size only)"
-    side = "reverse" if values[0] > 1 else "forward"
-    return None, f"none in n = {integer(sizes[0])}…{integer(sizes[-1])}: {side} faster throughout (by medians)"
+    return None, fmt.crossover_words([int(n) for n in sizes], "reverse" if values[0] > 1 else "forward")
 
 
 def crossovers(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> list[dict]:
@@ -384,26 +367,15 @@ def crossovers(frame: pd.DataFrame, comparisons: Comparisons | None = None) -> l
 
 
 def theory_slope(series: Series, info: ProblemInfo, operation: str = "jacobian") -> float | None:
-    """Slope of log time vs log n that pass counting predicts: passes × cost of f (f ~ n^c)."""
+    """Slope of log time vs log n that pass counting predicts: passes (``adbench.backends.modes``) × the
+    cost of f (f ~ n^c), each pass ~ n^c."""
     c, _ = info.cost_exponent
-    mode = series.mode
-    if operation == "jacobian":
-        if mode in ("forward", "central"):
-            return 1.0 + c  # n JVPs (or 2 n evaluations of f), each ~ n^c
-        if mode == "reverse":
-            return info.m_exponent + c  # m VJPs, each ~ n^c
-        if mode == "manual":
-            return max(c, 1.0 + info.m_exponent)  # at least evaluate f and write the n m entries of J
-        return None
-    if series.baseline:
+    if operation == "jacobian" and series.mode == "manual":
+        return max(c, 1.0 + info.m_exponent)  # at least evaluate f and write the n m entries of J
+    if operation != "jacobian" and series.baseline:
         return None  # the baselines build whole derivatives, or difference f: no single pass count
-    if operation in ("jvp", "vjp"):
-        return c  # one pass
-    if operation == "hvp":
-        return 1.0 + c if mode == "forward-over-forward" else c  # jacfwd of a JVP carries n tangents
-    if operation == "hessian":
-        return 2.0 + c if mode.endswith("over-forward") else 1.0 + c  # n passes over one pass, or over n
-    return None
+    exponent = pass_exponent(operation, series.mode, info.m_exponent)
+    return exponent + c if exponent is not None else None
 
 
 def exponents(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian") -> list[dict]:

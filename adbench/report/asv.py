@@ -76,11 +76,10 @@ def _grid(entry: list, columns: list[str]) -> dict[tuple[str, ...], dict[str, An
 
 def _known_variants() -> tuple[dict[str, tuple[str, str]], list[str]]:
     """Every known backend's variant labels -> (backend, mode), and every known mode, longest first."""
-    from adbench.backends import backend_names, get_backend
-    from adbench.report.data import MODE_ORDER
+    from adbench.backends import MODE_NAMES, backend_names, get_backend
 
     labels: dict[str, tuple[str, str]] = {}
-    modes = set(MODE_ORDER)
+    modes = set(MODE_NAMES)
     for name in backend_names():
         b = get_backend(name)
         for mode in b.modes:

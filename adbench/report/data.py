@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from adbench.backends import COMPOSITIONS, OPERATIONS, get_backend
+from adbench.backends import BASELINE_MODES, OPERATIONS, get_backend
+from adbench.backends.modes import mode_rank
 from adbench.engine.estimates import Comparisons
 from adbench.engine.record import SPEC_KEYS, TIMED
 from adbench.engine.results import (
@@ -23,9 +24,6 @@ from adbench.engine.results import (
     sidecar_path,
 )
 
-BASELINE_MODES = ("central", "manual")
-# Display order of modes: first order, the compositions, then the baselines'.
-MODE_ORDER = ("reverse", "forward", *COMPOSITIONS, *BASELINE_MODES)
 # A backend this adbench does not know (a set from another machine or version) gets a colour
 # from Paul Tol's muted palette, none of which a registered backend uses, chosen by a hash of its
 # name: the same colour on every page and every build.
@@ -96,8 +94,7 @@ class Series:
 
     @property
     def sort_key(self) -> tuple:
-        mode = MODE_ORDER.index(self.mode) if self.mode in MODE_ORDER else len(MODE_ORDER)
-        return (self.style.order, self.backend, mode, self.mode, self.dtype or "", self.chunk or 0)
+        return (self.style.order, self.backend, mode_rank(self.mode), self.mode, self.dtype or "", self.chunk or 0)
 
 
 @dataclass

@@ -25,24 +25,13 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
 from adbench import formatting as fmt
+from adbench.backends.modes import mode_style
 from adbench.report import analysis
 from adbench.report.analysis import HVP_BAND, ProblemInfo, integer, operation_title
 from adbench.report.data import Series, backend_style, main_rows, ok_rows, ordered_series, timed_rows
 from adbench.engine.record import NOT_RUN
 from adbench.engine.timing import NOISY_IQR_RATIO
 
-# Modes differ in line style AND marker, so they read apart without colour (and in greyscale).
-MODE_STYLE = {
-    "reverse": {"linestyle": "-", "marker": "o"},
-    "forward": {"linestyle": (0, (5, 2.5)), "marker": "s"},
-    "forward-over-reverse": {"linestyle": (0, (5, 2.5)), "marker": "^"},
-    "reverse-over-reverse": {"linestyle": "-", "marker": "v"},
-    "reverse-over-forward": {"linestyle": (0, (6, 2, 1.5, 2)), "marker": "<"},
-    "forward-over-forward": {"linestyle": (0, (1.5, 1.5)), "marker": ">"},
-    "central": {"linestyle": (0, (1, 1.6)), "marker": "h"},
-    "manual": {"linestyle": "-", "marker": "D"},
-}
-OTHER_MODE = {"linestyle": "-.", "marker": "P"}
 FAILED_MARK = "x"
 FAILED = NOT_RUN  # drawn as a cross: no time
 WRONG_COLOUR = "#b00020"
@@ -77,7 +66,7 @@ def colour(backend: str) -> str:
 
 
 def style(series: Series) -> dict:
-    s = dict(MODE_STYLE.get(series.mode, OTHER_MODE))
+    s = mode_style(series.mode)  # line style AND marker (adbench.backends.modes): modes read apart in greyscale
     s["color"] = series.style.colour
     if series.chunk is not None:
         s["linestyle"] = (0, (3, 1, 1, 1, 1, 1))
