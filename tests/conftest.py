@@ -53,7 +53,25 @@ SLOW_TESTS = frozenset({
     "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-mlx]",
     "tests/test_cli.py::test_compare_tiny_grid_every_backend",
     "tests/test_cli.py::test_user_function_with_data_on_every_backend",
+    # 10-18 s each on a quiet machine: the TF/MLX compare's recorded builds (its companion above is slow
+    # too; test_worker_environment_* checks the same settings without a run), the API-level interrupt
+    # fuzz (test_interrupt_anywhere interrupts the CLI at five moments by default), and rebuilding a
+    # whole site twice (test_report's other tests build it once).
+    "tests/test_tensorflow_mlx.py::test_compare_records_threads_and_precision",
+    "tests/faults/test_signals.py::test_interrupt_fuzz",
+    "tests/test_report.py::test_rebuilding_unchanged_results_changes_nothing",
 })
+
+
+def _subset_only(nodeid: str, values: set[str]) -> bool:
+    """Matrices the default run covers by a representative subset (-m slow runs the rest): nested problems in
+    float32 on JAX (torch's float64 agreement is in the default run), and chunked Jacobians of ht (its
+    complicated twin runs the same chunking through a larger model)."""
+    if nodeid.startswith("tests/test_nested.py::test_nested_problem_in_float32"):
+        return "torch" in values
+    if nodeid.startswith("tests/test_variants.py::test_chunked_jacobian_agrees"):
+        return "ht-complicated" in values
+    return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,6 +81,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {}).values()
         values = {v for p in params for v in (p if isinstance(p, tuple) else (p,)) if isinstance(v, str)}
         own_module = item.nodeid.startswith("tests/test_tensorflow_mlx.py")
-        if (item.nodeid in SLOW_TESTS or values & SLOW_BACKENDS
+        if (item.nodeid in SLOW_TESTS or values & SLOW_BACKENDS or _subset_only(item.nodeid, values)
                 or (not own_module and values & MATRIX_ONLY_SLOW)):
             item.add_marker(slow)
