@@ -132,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # -m '' selects every probe (pyproject's addopts leave the slow ones out); -p no:cacheprovider: no .pytest_cache.
     pytest_args = [str(FAULTS), "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
+                   "-n", "0",  # one process (a later -n wins over addopts): the collector sees every probe here
                    "-m", "not slow" if args.quick and not args.only else ""]
     collector = Collector(args.only)
     code, said = run_pytest([*pytest_args, *(["--collect-only"] if args.list else [])], collector)
