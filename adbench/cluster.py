@@ -107,7 +107,6 @@ class GroupOutcome:
     builds: dict[str, Any] = field(default_factory=dict)
     noise: dict[str, Any] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)
-    attempts: int = 1
 
 
 def run_group(index: int, specs: list[CaseSpec], settings: Any, slot: bool) -> GroupOutcome:
@@ -250,16 +249,16 @@ def run_groups(specs: Sequence[CaseSpec], settings: Any, session: ClusterSession
 
     futures = {submit(i, 1): (i, 1) for i in range(len(groups))}
     pending = as_completed(list(futures))
-    lost_again = 0
+    lost_again = rerun = 0
     try:
         for future in pending:
             i, attempt = futures.pop(future)
             try:
                 out = future.result()
-                out.attempts = attempt
             except Exception as exc:  # noqa: BLE001 (a lost worker, or the group's run raised: recorded, not fatal)
                 lost = _lost_worker(exc)
                 if lost and attempt == 1:
+                    rerun += 1
                     again = submit(i, 2)
                     futures[again] = (i, 2)
                     pending.add(again)
@@ -273,7 +272,7 @@ def run_groups(specs: Sequence[CaseSpec], settings: Any, session: ClusterSession
         raise
     pools = _drain(session)
     return {"address": session.address, "groups": len(groups), "hosts": session.hosts(),
-            "wall_s": round(time.monotonic() - started, 2), "lost_twice": lost_again,
+            "wall_s": round(time.monotonic() - started, 2), "lost_twice": lost_again, "rerun": rerun,
             "framework_workers": {"started": sum(p.get("started", 0) for p in pools),
                                   "reused": sum(p.get("reused", 0) for p in pools)}}
 
@@ -315,7 +314,7 @@ def failed_group(index: int, specs: list[CaseSpec], settings: Any, reason: str) 
         r.host = None
         r.fail("error", reason)
         results.append(r)
-    return GroupOutcome(index, results, attempts=2)
+    return GroupOutcome(index, results)
 
 
 __all__ = ["BENCH_RESOURCE", "ClusterError", "ClusterSession", "GroupOutcome", "case_groups", "connect",

@@ -201,6 +201,8 @@ def budget_lines(budget: dict[str, Any] | None) -> list[str]:
         text += (f" On the Dask cluster {cluster.get('address')}: {cluster.get('groups', '?')} case groups, each whole "
                  f"on one of {len(hosts)} host(s) ({', '.join(hosts)}), the budget shared among them by their cases "
                  f"and the seconds above summed over hosts; {cluster.get('wall_s', 0):.1f} s on the clock.")
+        if cluster.get("rerun"):
+            text += f" {cluster['rerun']} group(s) lost their Dask worker and ran again elsewhere."
         if cluster.get("lost_twice"):
             text += f" {cluster['lost_twice']} group(s) lost their worker twice and are errors."
     return [text]

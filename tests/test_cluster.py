@@ -171,7 +171,7 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     assert set(meta["hosts"]) == set(frame["host"].dropna())
     assert meta["settings"]["cluster"] == "local:2"
     words = meta["budget"]["cluster"]
-    assert words["groups"] == 3 and words["lost_twice"] == (kills == 2)
+    assert words["groups"] == 3 and words["lost_twice"] == (kills == 2) and words["rerun"] == min(kills, 1)
     assert "On the Dask cluster local:2: 3 case groups" in out
     # Every comparison pairs two cases of one group (on one host), as a local run's do.
     cases = meta["cases"]
