@@ -147,7 +147,7 @@ def _tensorflow_namespace() -> types.ModuleType:
     Names the standard has and this lacks (bitwise shifts, ``unique_*``, ``isdtype``...) raise
     AttributeError, which a run reports as "uses xp.NAME, which backend lacks".
     """
-    from adbench.backends.tensorflow_backend import import_tensorflow
+    from adbench._tensorflow import import_tensorflow
 
     tf = import_tensorflow()
     tnp = tf.experimental.numpy
