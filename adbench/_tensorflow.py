@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def _stderr_silenced() -> Iterator[None]:
     """File descriptor 2 pointed at /dev/null: TensorFlow's C++ libraries print their oneDNN and absl
     banners while they load, before TF_CPP_MIN_LOG_LEVEL is read, and only ``TF_ENABLE_ONEDNN_OPTS=0``
     (a slower build path) would silence them otherwise."""
@@ -29,7 +31,7 @@ def _stderr_silenced():
         os.close(devnull)
 
 
-def import_tensorflow(threads: int | None = None):
+def import_tensorflow(threads: int | None = None) -> Any:
     """``tensorflow``, imported quietly, its thread pools set before its runtime starts.
 
     Workers get TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS from adbench.engine.threads; here

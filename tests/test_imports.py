@@ -68,8 +68,9 @@ def import_graph(package: Path) -> dict[str, set[str]]:
                         here = here.rpartition(".")[0]
                     base = f"{here}.{base}".rstrip(".")
                 if base.split(".")[0] == top:
-                    imported |= {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else known(base)
-                                 for a in node.names}
+                    imported |= {
+                        f"{base}.{a.name}" if f"{base}.{a.name}" in modules else known(base) for a in node.names
+                    }
         imported.discard(name)
         graph[name] = imported
     return graph
@@ -130,14 +131,22 @@ def adbench_graph() -> dict[str, set[str]]:
 # issue 30's engine work (glance-speed's branch moves CaseSpec and the tolerances): strict, so the test says
 # when it is gone and the mark must go.
 ENGINE_CIRCLE = pytest.mark.xfail(
-    strict=True, reason="known: engine/checking.py <-> engine/confusion.py (confusion imports checking's "
-                        "tolerances; checking imports confusion's probe), issue 30 item 2")
+    strict=True,
+    reason="known: engine/checking.py <-> engine/confusion.py (confusion imports checking's "
+    "tolerances; checking imports confusion's probe), issue 30 item 2",
+)
 
 
-@pytest.mark.parametrize("part", [
-    "adbench", "adbench.backends", pytest.param("adbench.engine", marks=ENGINE_CIRCLE), "adbench.problems",
-    "adbench.report",
-])
+@pytest.mark.parametrize(
+    "part",
+    [
+        "adbench",
+        "adbench.backends",
+        pytest.param("adbench.engine", marks=ENGINE_CIRCLE),
+        "adbench.problems",
+        "adbench.report",
+    ],
+)
 def test_no_import_circle(part, adbench_graph):
     graph = adbench_graph
     subpackages = [n for n, path in _module_names(PACKAGE).items() if path.name == "__init__.py" and "." in n]
@@ -150,8 +159,9 @@ def _loaded_by(statement: str) -> set[str]:
     """Top-level modules in ``sys.modules`` after ``statement`` runs in a fresh interpreter."""
     code = f"import sys, json\n{statement}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout.splitlines()[-1]))
 
