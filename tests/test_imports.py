@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -187,5 +188,15 @@ def test_import_loads_nothing_heavy(module):
 def test_every_module_imports_without_a_framework():
     """Each framework is imported by its backend when first used; no module imports one at its top."""
     names = sorted(n for n in _module_names(PACKAGE) if not n.endswith("__main__"))  # __main__ runs the CLI
-    loaded = _loaded_by("import importlib\n" + "\n".join(f"importlib.import_module({n!r})" for n in names))
+    # A module that needs an optional library not installed here (the report's matplotlib) is left out.
+    statement = textwrap.dedent(f"""
+        import importlib
+        for name in {names!r}:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if (exc.name or "adbench").startswith("adbench"):
+                    raise
+    """)
+    loaded = _loaded_by(statement)
     assert loaded & FRAMEWORKS == set(), f"importing adbench's modules loaded {sorted(loaded & FRAMEWORKS)}"
