@@ -52,7 +52,7 @@ def _autograd_namespace() -> types.ModuleType:
     """
     import autograd.numpy as anp
 
-    shim = types.ModuleType("adbench.xp.autograd", "autograd.numpy with the array API standard's spellings")
+    shim: Any = types.ModuleType("adbench.xp.autograd", "autograd.numpy with the array API standard's spellings")
     shim.__dict__.update({k: v for k, v in vars(anp).items() if not k.startswith("__")})
     shim.concat = anp.concatenate  # anp.concat has a VJP but no JVP: forward mode fails
     shim.stack = _stack  # anp.stack is a chain of expand_dims and concatenate: 10-20 % slower, f and derivatives
@@ -90,10 +90,10 @@ def _where():
     autograd's JVP for ``where`` pads the tangent with ``anp.zeros(shape)``, float64: a float32 forward
     Jacobian through ``where`` (ba's and ht's guarded rotations) came out float64.
     """
+    import autograd.numpy as anp
     import numpy as onp
     from autograd.extend import defjvp, defvjp, primitive
     from autograd.numpy.numpy_vjps import unbroadcast_f
-    import autograd.numpy as anp
 
     f = primitive(lambda condition, x1, x2: onp.where(condition, x1, x2))
     defvjp(f, None,
@@ -105,17 +105,17 @@ def _where():
     return f
 
 
-def _chooser(name: str):
+def _chooser(name: str) -> Any:
     """NumPy's ``max`` or ``min`` with derivatives that keep the operand's dtype.
 
     autograd's divide the derivative by the integer count of tied entries, and NumPy 2 promotes
     float32 / int64 to float64: a float32 Jacobian through ``max`` came out float64. These are
     autograd's grad_chooser and fwd_grad_chooser with the count in the operand's dtype.
     """
+    import autograd.numpy as anp
     import numpy as onp
     from autograd.extend import defjvp, defvjp, primitive
     from autograd.numpy.numpy_vjps import repeat_to_match_shape
-    import autograd.numpy as anp
 
     def chosen(ans, x, axis, keepdims):
         """Where x attains ans (ties share the derivative), and their count, as floats of x's dtype."""
@@ -147,7 +147,7 @@ def _tensorflow_namespace() -> types.ModuleType:
     Names the standard has and this lacks (bitwise shifts, ``unique_*``, ``isdtype``...) raise
     AttributeError, which a run reports as "uses xp.NAME, which backend lacks".
     """
-    from adbench.backends.tensorflow_backend import import_tensorflow
+    from adbench._tensorflow import import_tensorflow
 
     tf = import_tensorflow()
     tnp = tf.experimental.numpy
@@ -156,7 +156,8 @@ def _tensorflow_namespace() -> types.ModuleType:
     tnp.experimental_enable_numpy_behavior()
     if not hasattr(tf.Tensor, "mT"):
         tf.Tensor.mT = property(tf.linalg.matrix_transpose)  # the standard's array attribute
-    shim = types.ModuleType("adbench.xp.tensorflow", "tf.experimental.numpy with the array API standard's spellings")
+    shim: Any = types.ModuleType("adbench.xp.tensorflow",
+                                 "tf.experimental.numpy with the array API standard's spellings")
     shim.__dict__.update({k: v for k, v in vars(tnp).items() if not k.startswith("__")})
     shim.concat = lambda arrays, axis=0: tnp.concatenate(arrays, axis=axis)
     shim.pow = tnp.power
@@ -219,16 +220,17 @@ def _clip(xp, x, low, high):
     return x
 
 
-def _tensorflow_linalg(tf, xp) -> types.ModuleType:
+def _tensorflow_linalg(tf: Any, xp: Any) -> types.ModuleType:
     """The standard's linalg over ``tf.linalg``: its spellings, and named-tuple results."""
     tnp = tf.experimental.numpy
-    linalg = types.ModuleType("adbench.xp.tensorflow.linalg")
+    linalg: Any = types.ModuleType("adbench.xp.tensorflow.linalg")
     for name in ("inv", "det", "pinv", "cross", "eigvalsh"):
         setattr(linalg, name, getattr(tf.linalg, name))
     linalg.matmul, linalg.tensordot, linalg.outer = tnp.matmul, tnp.tensordot, tnp.outer
     linalg.vecdot, linalg.matrix_transpose = xp.vecdot, xp.matrix_transpose
     # tf.linalg.solve takes matrices only; the standard's 1-D x2 is one vector.
-    linalg.solve = lambda x1, x2: tf.linalg.solve(x1, x2[..., None])[..., 0] if x2.ndim == 1 else tf.linalg.solve(x1, x2)
+    linalg.solve = lambda x1, x2: (tf.linalg.solve(x1, x2[..., None])[..., 0] if x2.ndim == 1
+                                   else tf.linalg.solve(x1, x2))
     linalg.cholesky = lambda x, upper=False: (tf.linalg.matrix_transpose(tf.linalg.cholesky(x)) if upper
                                               else tf.linalg.cholesky(x))
     linalg.eigh = lambda x: EighResult(*tf.linalg.eigh(x))
@@ -255,7 +257,7 @@ def _mlx_namespace() -> types.ModuleType:
     """
     import mlx.core as mx
 
-    shim = types.ModuleType("adbench.xp.mlx", "mlx.core with the array API standard's spellings")
+    shim: Any = types.ModuleType("adbench.xp.mlx", "mlx.core with the array API standard's spellings")
     shim.__dict__.update({k: v for k, v in vars(mx).items() if not k.startswith("__")})
     shim.clip = lambda x, min=None, max=None: mx.clip(x, min, max)  # mx.clip's keywords are a_min, a_max
     shim.std = lambda x, axis=None, correction=0.0, keepdims=False: mx.std(x, axis=axis, keepdims=keepdims,
@@ -275,9 +277,9 @@ def _mlx_namespace() -> types.ModuleType:
     return shim
 
 
-def _mlx_linalg(mx, xp) -> types.ModuleType:
+def _mlx_linalg(mx: Any, xp: Any) -> types.ModuleType:
     """The standard's linalg over ``mx.linalg``: named-tuple results, the standard's axes."""
-    linalg = types.ModuleType("adbench.xp.mlx.linalg")
+    linalg: Any = types.ModuleType("adbench.xp.mlx.linalg")
     for name in ("inv", "det", "pinv", "cross", "eigvalsh", "solve", "cholesky"):
         setattr(linalg, name, getattr(mx.linalg, name))
     linalg.matmul, linalg.tensordot, linalg.outer = mx.matmul, mx.tensordot, mx.outer
