@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Imported here, not in main(): an interrupt while main() imported it escaped main's own handler (a traceback
@@ -100,7 +100,7 @@ def _default_memory_limit_gib() -> float:
 
 
 # -- list -----------------------------------------------------------------------------------------
-def _operations_words(operations: dict[str, Sequence[str]]) -> str:
+def _operations_words(operations: Mapping[str, Sequence[str]]) -> str:
     """'jacobian: forward, reverse; jvp; vjp; hvp: all 4 compositions': an operation with its one natural mode
     (jvp forward, vjp reverse, a baseline's own) is named alone."""
     from adbench.backends import COMPOSITIONS
@@ -462,8 +462,8 @@ def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: i
     counts = frame["status"].value_counts().to_dict()
     parts = [f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s)]
     known = f" ({len(explained)} by known framework defects)" if explained else ""
-    print(wrap(f"\n{len(frame)} cases: {', '.join(parts) or 'none finished'}{known}. Results: {csv_path} (+ .json)",
-               width), file=sys.stderr)
+    print("\n" + wrap(f"{len(frame)} cases: {', '.join(parts) or 'none finished'}{known}. Results: {csv_path} "
+                      "(+ .json)", width), file=sys.stderr)
     by_design = ((frame["status"] == "skipped") & frame["backend"].map(lambda b: _is_baseline(b, get_backend))
                  & frame["error"].fillna("").str.contains("hand-written"))
     for index, row in frame[(frame["status"] != "ok") & ~by_design].iterrows():

@@ -304,9 +304,9 @@ def _floor_note(fastest: pd.Series, manual: pd.Series) -> list[str]:
     hand-written derivative pays the same overhead."""
     own, numpy_f = fastest.get("f_time_s"), manual.get("f_time_s")
     name = str(fastest["backend"])
-    if not (fmt.is_number(own) and fmt.is_number(numpy_f) and own > 0):
+    if not (fmt.is_number(own) and fmt.is_number(numpy_f) and float(own) > 0):
         return []
-    speed = numpy_f / own
+    speed = float(numpy_f) / float(own)
     costs = f"{fmt.ratio(fastest.get('j_over_f'))} f against {fmt.ratio(manual.get('j_over_f'))} f by hand"
     if speed <= 1.2:
         return [f"{name} under the hand-written time with f at NumPy's speed: it costs {costs}."]
@@ -325,9 +325,9 @@ def _theory_note(operation: str, n: int, first: pd.Series, second: pd.Series, v:
     if operation != "jacobian" or not v.resolved:
         return []
     m = int(first["n_outputs"]) if fmt.is_number(first.get("n_outputs")) else n
-    counts = {mode: passes(operation, mode, n, m) for mode in ("forward", "reverse")}
+    counts = {mode: passes(operation, mode, n, m) or 0 for mode in ("forward", "reverse")}
     faster, slower = (first, second) if v.winner == "a" else (second, first)
-    if {str(faster["mode"]), str(slower["mode"])} != set(counts):
+    if {str(faster["mode"]), str(slower["mode"])} != set(counts) or not all(counts.values()):
         return []
     theory = counts[str(slower["mode"])] / counts[str(faster["mode"])]
     if theory < 10 or v.factor * FAR_BELOW > theory:
@@ -361,7 +361,7 @@ def glance_block(frame: pd.DataFrame, comparisons: Comparisons | None, width: in
         return []
     several = {(r.problem, r.operation) for r in rows if sum((q.problem, q.operation) == (r.problem, r.operation)
                                                              for q in rows) > 1}
-    cells = []
+    cells: list[tuple[str, ...]] = []
     for r in rows:
         mark = (" *" if r.notes else "") + (" !" if r.known else "")
         cells.append((f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest + mark, r.lead, r.floor or "–",
@@ -464,7 +464,8 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
     markdown = fmt_name == "markdown"
     hosts = list(dict.fromkeys(frame["host"].dropna())) if "host" in frame else []
     # Never one machine's numbers against another's: each host's cases are a set of their own.
-    sets = [(host, frame[frame["host"] == host]) for host in hosts] if len(hosts) > 1 else [(None, frame)]
+    sets: list[tuple[str | None, pd.DataFrame]] = (
+        [(host, frame[frame["host"] == host]) for host in hosts] if len(hosts) > 1 else [(None, frame)])
     lost = frame[frame["host"].isna()] if len(hosts) > 1 else frame.iloc[0:0]
     if len(lost):
         sets.append(("unknown", lost))

@@ -16,7 +16,7 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
 
 
-def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int,
+def text_table(columns: Sequence[str], rows: Sequence[Sequence[object]], width: int,
                right: Sequence[str] = ()) -> str:
     """A plain-text table fitting ``width`` columns: cells wrap (long words fold) rather than being cut."""
     from rich import box

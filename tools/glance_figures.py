@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,10 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "COLUMNS": "100"}
 
 
+CPU_S: list[float] = []  # each timed command's CPU seconds (user + system): steadier than wall on a busy machine
+
+
 def timed(args: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=ENV, cwd=cwd)
-    return time.perf_counter() - started, out
+    out = subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=ENV, cwd=cwd,
+                         check=False)  # the exit status is a figure
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_S.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall, out
 
 
 def spread(values: list[float], unit: str = "s") -> str:
@@ -64,8 +73,9 @@ def main() -> int:
         print(f"python -m adbench {' '.join(command)}: wall {spread(walls)}; exit status {codes}")
         print(f"  widest stdout line at COLUMNS=100: {max(widths)} characters (per run: {widths})")
         print(f"  answers (table, notes, findings) before the time line: {counts} lines (a screen is 50)")
+        CPU_S.clear()
         list_walls = [timed(["list"], cwd)[0] for _ in range(args.list_runs)]
-        print(f"python -m adbench list: wall {spread(list_walls)}")
+        print(f"python -m adbench list: wall {spread(list_walls)}; CPU {spread(CPU_S)}")
         (cwd / "raises.py").write_text("def f(x, xp):\n    raise ZeroDivisionError('division by zero')\n")
         wall, out = timed(["compare", "--problem", "raises.py:f", "--sizes", "10,1000",
                            "--output", str(cwd / "r.csv")], cwd)
