@@ -386,6 +386,25 @@ def test_exit_status_with_and_without_a_known_defect(wrong_on_autograd, monkeypa
     assert (1 if len(cli.failing_cases(frame, frozenset(fail_on), explained)) else 0) == code
 
 
+@pytest.mark.parametrize("width", [100, 80], ids=["columns-100", "columns-80"])
+@pytest.mark.parametrize("details", [False, True], ids=["answers", "details"])
+def test_every_line_fits_the_terminal(wrong_on_autograd, monkeypatch, width, details):
+    """The answers (and --details' tables and sentences) of a run with findings, notes and a wrong row, at the width
+    COLUMNS gives: no line wider."""
+    from adbench import cli, findings
+    from adbench.rendering import render
+
+    _, frame = wrong_on_autograd
+    monkeypatch.setattr(findings, "KNOWN_DEFECTS", (_autograd_defect(">=0"),))
+    monkeypatch.setenv("COLUMNS", str(width))
+    text = render(frame, "table", {"busy": True, "busy_reasons": ["a load average of 12 on 2 CPUs"]}, None,
+                  {"time_budget_s": 50, "spent_s": 61.5, "phases_s": {"first builds": 40.2, "visits": 20.1}},
+                  details=details, explained=cli.known_defects(frame))
+    wide = [line for line in text.splitlines() if len(line) > width]
+    assert not wide, wide
+    assert "! Findings" in text and ("== wrongf.py:f · jacobian ==" in text) == details
+
+
 def test_a_known_defect_is_shown_as_a_finding_and_the_run_exits_0(wrong_on_autograd, monkeypatch, capsys, tmp_path):
     """The whole command in this process, the defect injected: its rows named under Findings, exit 0."""
     from adbench import cli, findings
