@@ -454,9 +454,8 @@ def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: i
     and the baselines skipped by design (no hand-written derivative) in one line."""
     import pandas as pd
 
-    from adbench.backends import get_backend
     from adbench.engine.record import STATUSES
-    from adbench.rendering import wrap
+    from adbench.rendering import skipped_by_design, wrap
 
     explained = explained or {}
     counts = frame["status"].value_counts().to_dict()
@@ -464,8 +463,7 @@ def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: i
     known = f" ({len(explained)} by known framework defects)" if explained else ""
     print("\n" + wrap(f"{len(frame)} cases: {', '.join(parts) or 'none finished'}{known}. Results: {csv_path} "
                       "(+ .json)", width), file=sys.stderr)
-    by_design = ((frame["status"] == "skipped") & frame["backend"].map(lambda b: _is_baseline(b, get_backend))
-                 & frame["error"].fillna("").str.contains("hand-written"))
+    by_design = skipped_by_design(frame)
     for index, row in frame[(frame["status"] != "ok") & ~by_design].iterrows():
         chunk = f" chunk={int(row['chunk_size'])}" if pd.notna(row["chunk_size"]) else ""
         defect = explained.get(index)
@@ -478,13 +476,6 @@ def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: i
         what = ", ".join(dict.fromkeys(f"{r.problem} {r.operation}" for r in skipped.itertuples()))
         print(wrap(f"skipped by design: {len(skipped)} baseline case(s) with no hand-written derivative to time "
                    f"({', '.join(dict.fromkeys(skipped['backend']))}: {what})", width, "  "), file=sys.stderr)
-
-
-def _is_baseline(name: str, get_backend) -> bool:
-    try:
-        return bool(get_backend(name).baseline)
-    except ValueError:
-        return False
 
 
 def _progress_bar(total: float):

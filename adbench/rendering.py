@@ -414,12 +414,29 @@ def budget_words(budget: dict[str, Any] | None) -> list[str]:
     return [text]
 
 
+def skipped_by_design(frame: pd.DataFrame) -> pd.Series:
+    """The baseline cases skipped because no hand-written derivative exists (every user function's, a problem
+    without a hand-written Hessian): rows that say nothing about the frameworks, summarised in one line."""
+    from adbench.backends import get_backend
+
+    def baseline(name: str) -> bool:
+        try:
+            return bool(get_backend(name).baseline)
+        except ValueError:
+            return False
+
+    return ((frame["status"] == "skipped") & frame["backend"].map(baseline).astype(bool)
+            & frame["error"].fillna("").str.contains("hand-written"))
+
+
 def _blocks(frame: pd.DataFrame, fmt_name: str, comparisons: Comparisons | None, extra: list[str],
             width: int | None = None) -> list[str]:
-    """One set's tables, one per problem and operation, and its summary (with ``extra`` lines)."""
+    """One set's tables, one per problem and operation (without the baselines skipped by design), and its
+    summary (with ``extra`` lines)."""
     blocks = []
-    if len(frame):
-        table = comparison_table(frame, comparisons)
+    shown = frame[~skipped_by_design(frame)] if len(frame) else frame
+    if len(shown):
+        table = comparison_table(shown, comparisons)
         for (problem, operation), group in table.groupby(["problem", "operation"], sort=False):
             group = group.drop(columns=["problem", "operation"])
             group = group.loc[:, (group != "").any(axis=0)]
@@ -495,5 +512,5 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
     return "\n\n".join(b for b in blocks if b) + "\n"
 
 
-__all__ = ["Glance", "budget_lines", "comparison_table", "faster_words", "glance_rows", "render", "summary_lines",
-           "terminal_width", "text_table"]
+__all__ = ["Glance", "budget_lines", "comparison_table", "faster_words", "glance_rows", "render", "skipped_by_design",
+           "summary_lines"]
