@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Imported here, not in main(): an interrupt while main() imported it escaped main's own handler (a traceback
@@ -19,9 +19,11 @@ EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE = 0, 1, 2
 # A shell's status for a process ended by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 FORMATS = ("table", "csv", "json", "markdown")
-EXIT_CODES = (f"exit codes: {EXIT_OK} every case ran (skipped ones included); {EXIT_CASE_FAILED} a case errored, "
-              f"timed out, passed the memory limit or was wrong; {EXIT_USAGE} bad arguments; {EXIT_INTERRUPTED} "
-              f"interrupted (Ctrl-C); {EXIT_TERMINATED} terminated (SIGTERM). Finished cases are saved in every case.")
+EXIT_CODES = (f"exit codes: {EXIT_OK} the run finished and no case failed by --fail-on (known framework defects are "
+              f"findings, not failures); {EXIT_CASE_FAILED} a case failed by --fail-on, or the results could not be "
+              f"saved; {EXIT_USAGE} bad arguments, or your function failed its NumPy trial; {EXIT_INTERRUPTED} "
+              f"interrupted (Ctrl-C); {EXIT_TERMINATED} terminated (SIGTERM). Finished cases are saved in every case. "
+              "See docs/compare.md.")
 
 
 class UsageError(ValueError):
@@ -98,118 +100,169 @@ def _default_memory_limit_gib() -> float:
 
 
 # -- list -----------------------------------------------------------------------------------------
-def _modes_words(modes: Sequence[str]) -> str:
+def _operations_words(operations: Mapping[str, Sequence[str]]) -> str:
+    """'jacobian: forward, reverse; jvp; vjp; hvp: all 4 compositions': an operation with its one natural mode
+    (jvp forward, vjp reverse, a baseline's own) is named alone."""
     from adbench.backends import COMPOSITIONS
 
-    return "all 4 compositions" if tuple(modes) == COMPOSITIONS else ", ".join(modes)
+    def words(op: str, modes: Sequence[str]) -> str:
+        if len(modes) == 1 and (op in ("jvp", "vjp") or "-over-" not in modes[0] and modes[0] not in ("forward",
+                                                                                                       "reverse")):
+            return op
+        return f"{op}: {'all 4 compositions' if tuple(modes) == COMPOSITIONS else ', '.join(modes)}"
+
+    return "; ".join(words(op, ms) for op, ms in operations.items())
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from adbench.backends import list_backends
+    """Problems and backends, fitted to the terminal; frameworks are looked up, not imported (versions from
+    their package metadata), so it takes well under a second."""
+    from adbench.backends import backend_names, list_backends
     from adbench.problems import list_problems
+    from adbench.terminal import terminal_width, text_table, wrap
 
-    problems = pd.DataFrame([
-        {"problem": p.name,
-         "sizes (n)": ", ".join(f"{n} ({p.presets[n]})" if n in p.presets else str(n) for n in p.sizes),
-         "default run": (", ".join(map(str, p.run_sizes)) if p.plain_run
-                         else f"none (--full; named: {', '.join(map(str, p.run_sizes))})"),
-         "outputs (m)": ", ".join(str(p.n_outputs(n)) for n in p.sizes), "description": p.description}
-        for p in list_problems()
-    ])
-    backends = pd.DataFrame([
-        {"backend": b.name, "framework": b.framework,
-         "operations: modes": "; ".join(f"{op}: {_modes_words(ms)}" for op, ms in b.operations.items()),
-         "available": "yes" if b.available else "no", "version": b.version or "",
-         "note": b.description if b.available else b.reason}
-        for b in list_backends()
-    ])
-    print("Problems\n" + problems.to_markdown(index=False, tablefmt="simple"))
-    print("\nBackends\n" + backends.to_markdown(index=False, tablefmt="simple"))
-    from adbench.backends import backend_names
-
-    left_out = sorted(set(backend_names()) - set(backend_names(default_only=True)))
-    if left_out:
-        print(f"\nNot in a plain `compare` (ask with --backends): {', '.join(left_out)}")
+    width = terminal_width()
+    every = list_problems()
+    problems = [(p.name, ", ".join(map(str, p.run_sizes)) if p.plain_run else "–",
+                 ", ".join(f"{n} ({p.presets[n]})" if n in p.presets else str(n) for n in p.sizes), p.description)
+                for p in every]
+    print(wrap(f"Problems ({sum(p.plain_run for p in every)} of {len(every)} in a plain compare: those with a plain "
+               "run n; the others by --problems or --full)", width))
+    print(text_table(("problem", "plain run n", "sizes n", "description"), problems, width))
+    default = set(backend_names(default_only=True))
+    backends = [(b.name + ("" if b.name in default else " °"), b.version if b.available else "–",
+                 _operations_words(b.operations), "" if b.available else b.reason)
+                for b in list_backends(import_frameworks=False)]
+    print("\n" + wrap("Backends (° not in a plain compare, slow to set up: ask with --backends; versions from package "
+                      "metadata)", width))
+    print(text_table(("backend", "version", "operations: modes", "unavailable because"), backends, width)
+          if any(row[3] for row in backends) else
+          text_table(("backend", "version", "operations: modes"), [row[:3] for row in backends], width))
     return EXIT_OK
 
 
 # -- compare --------------------------------------------------------------------------------------
+# What fails a run (--fail-on): a case's status, unless a known framework defect explains it ("known" fails on
+# those too). A failure of the suite itself (bad arguments, results not saved) is non-zero whatever it says.
+FAIL_ON_STATUSES = ("wrong", "error", "timeout", "compile-timeout", "memory")
+FAIL_ON_CHOICES = FAIL_ON_STATUSES + ("known", "none")
+DEFAULT_FAIL_ON = FAIL_ON_STATUSES
+
+
+def fail_on(text: str) -> frozenset[str]:
+    """--fail-on's comma-separated statuses (or 'none'), each checked against the choices."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in FAIL_ON_CHOICES]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"--fail-on takes comma-separated names from {', '.join(FAIL_ON_CHOICES)}, "
+                                         f"not {bad[0] if bad else text!r}")
+    if "none" in items and len(items) > 1:
+        raise argparse.ArgumentTypeError(f"--fail-on none stands alone, not with {', '.join(set(items) - {'none'})}")
+    return frozenset() if items == ["none"] else frozenset(items)
+
+
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
-    from adbench.engine.threads import DEFAULT_THREADS
-
-    p.add_argument("--problems", type=names("--problems"), help="comma-separated problem names (default: all registered)")
-    p.add_argument("--problem", action="append", default=[], metavar="MODULE:FUNCTION",
-                   help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
-                        "constants(n, seed) supplies the data); repeatable; runs at --sizes")
-    p.add_argument("--backends", type=names("--backends"),
-                   help="comma-separated backends (default: all but those slow to set up, e.g. torch-compile)")
-    p.add_argument("--operations", type=names("--operations"),
-                   help="jacobian, jvp, vjp, hvp, hessian, sparse-jacobian, nested, comma-separated (default: "
-                        "jacobian,hvp, sparse-jacobian for problems that declare a pattern, and nested for the "
-                        "problems that differentiate inside themselves; jacobian with --quick)")
-    p.add_argument("--modes", type=names("--modes"),
-                   help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
-                        "(default: all each backend offers)")
-    p.add_argument("--sizes", type=positive_ints("--sizes"),
-                   help="comma-separated input sizes n for problems that take any n (default: each problem's)")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("--quick", action="store_true",
-                       help="a first look in under 20 s: one size per problem, Jacobians, fewer visits, a short "
-                            "time budget")
-    scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
-    p.add_argument("--dtype", default="float32", help="float32 (default, as in the tutorial) or float64")
-    p.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS,
-                   help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared machine)")
+    """compare's flags in four groups; every default printed is the constant the run uses."""
     from adbench import compare
+    from adbench.backends import backend_names
+    from adbench.engine.threads import DEFAULT_THREADS
+    from adbench.problems import get_problem
 
-    p.add_argument("--time-budget", type=positive_number("--time-budget", "seconds", 86400), default=None,
-                   metavar="SECONDS", help=f"seconds the whole run may take: worker starts, first builds, the "
-                   f"minimum visits, then visits for the comparisons still open (default "
-                   f"{compare.DEFAULT_TIME_BUDGET_S:g}; {compare.QUICK_TIME_BUDGET_S:g} with --quick)")
-    p.add_argument("--rounds", type=int_in("--rounds", 1, 1000), default=None,
-                   help=f"the least visits of every case, each a few calibrated samples (default "
-                        f"{compare.DEFAULT_MIN_VISITS}, 2 for a slow case; {compare.QUICK_MIN_VISITS} with "
-                        "--quick); made even past the time budget")
-    p.add_argument("--workers", type=int_in("--workers", 1, 16), default=compare.DEFAULT_WORKERS,
-                   help=f"fresh worker processes per framework, each building and visiting every case "
-                        f"(default {compare.DEFAULT_WORKERS})")
-    p.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
-                   help=f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})")
-    p.add_argument("--no-adaptive", dest="adaptive", action="store_false",
-                   help="no visits beyond --rounds: leave the time budget unspent")
-    p.add_argument("--statistic", default=None, help="per-visit statistic: min (default: the fastest of a visit's "
-                   "samples), median or q25")
-    p.add_argument("--replicates", type=int_in("--replicates", 1, 8), default=1,
-                   help="measure every case this many times, each copy in worker processes of its own (an "
-                        "A/A check of the engine: copies must not be called different; default 1)")
-    p.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0, metavar="SECONDS",
-                   help="a visit (or a build after its first call) running longer is recorded as timeout "
-                        "(default 60)")
-    p.add_argument("--compile-timeout", type=positive_number("--compile-timeout", "seconds", 86400), default=300.0,
-                   metavar="SECONDS", help="a first call (trace, compile, run) running longer is recorded as "
-                   "compile-timeout (default 300)")
-    p.add_argument("--memory-limit", type=positive_number("--memory-limit", "GiB", 1 << 20),
-                   default=_default_memory_limit_gib(), metavar="GIB",
-                   help="skip cases estimated above this, and kill a worker whose memory passes it "
-                        "(default: half the RAM)")
-    p.add_argument("--chunk-size", type=positive_ints("--chunk-size", allow_none=True), default=None, metavar="K[,K...]",
-                   help="basis vectors per vectorised pass for Jacobians (jax, torch); several give a "
-                        "memory-time trade-off; 'none' is unchunked (default: none)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--seed", type=int_in("--seed", 0, 2**32 - 1), default=0, help="seed of the deterministic inputs (default 0)")
-    p.add_argument("--output", type=Path, help="results CSV path (a JSON sidecar goes beside it); "
-                   "default results/compare-<UTC time>.csv")
-    p.add_argument("--format", default="table", help=f"what to print: {', '.join(FORMATS)} (default table)")
-    p.add_argument("--cluster", metavar="ADDRESS", default=None,
-                   help="run the grid's case groups on a Dask cluster: a scheduler's address (tcp://HOST:8786; its "
-                        "workers started with --nthreads 1 --resources bench=1) or local:N for N one-slot workers "
-                        "here; each group runs whole on one host, the set is saved as groups finish "
-                        "(pip install 'adbench[cluster]')")
-    p.add_argument("--shard", metavar="K/N", default=None,
-                   help="run only the K-th of N deterministic slices of the grid (whole case groups), e.g. on "
-                        "N machines by hand or from a batch scheduler; `adbench merge` joins the N sets")
+    plain = [q.name for q in compare.plain_problems()]
+    every = [q.name for q in compare.plain_problems(full=True)]
+    left_out = [b for b in backend_names() if b not in backend_names(default_only=True)]
+    what = p.add_argument_group("what to run")
+    what.add_argument("--problems", type=names("--problems"),
+                      help=f"comma-separated problem names (default: the plain run's {len(plain)} of {len(every)}: "
+                           f"{', '.join(plain)}; --full: all)")
+    what.add_argument("--problem", action="append", default=[], metavar="MODULE:FUNCTION",
+                      help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
+                           "constants(n, seed) supplies the data); tried once with NumPy first; repeatable; "
+                           "runs at --sizes")
+    what.add_argument("--backends", type=names("--backends"),
+                      help=f"comma-separated backends (default: {', '.join(backend_names(default_only=True))}; "
+                           f"not {', '.join(left_out)}, slow to set up: ask by name)")
+    what.add_argument("--operations", type=names("--operations"),
+                      help=f"jacobian, jvp, vjp, hvp, hessian, sparse-jacobian, nested, comma-separated (default: "
+                           f"{','.join(compare.DEFAULT_OPERATIONS)}, each where the problem has it; "
+                           f"{','.join(compare.QUICK_OPERATIONS)} with --quick)")
+    what.add_argument("--modes", type=names("--modes"),
+                      help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
+                           "(default: forward and reverse; for hvp/hessian "
+                           f"{' and '.join(compare.DEFAULT_MODES['hvp'])}; --full: every mode)")
+    what.add_argument("--sizes", type=positive_ints("--sizes"),
+                      help="comma-separated input sizes n for problems that take any n (default: each problem's; "
+                           f"your own function: {','.join(map(str, get_problem(lambda x, xp: x).run_sizes))})")
+    scope = what.add_mutually_exclusive_group()
+    scope.add_argument("--quick", action="store_true",
+                       help=f"a first look: one size per problem, {','.join(compare.QUICK_OPERATIONS)} only, "
+                            f"{compare.QUICK_MIN_VISITS} visits, a {compare.QUICK_TIME_BUDGET_S:g} s budget")
+    scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
+    what.add_argument("--dtype", default="float32", help="float32 (default, as in the tutorial) or float64")
+    what.add_argument("--seed", type=int_in("--seed", 0, 2**32 - 1), default=0,
+                      help="seed of the deterministic inputs (default 0)")
+    what.add_argument("--chunk-size", type=positive_ints("--chunk-size", allow_none=True), default=None,
+                      metavar="K[,K...]", help="basis vectors per vectorised pass for Jacobians (jax, torch); "
+                      "several give a memory-time trade-off; 'none' is unchunked (default: none)")
+    what.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+
+    how = p.add_argument_group("how long and how hard to measure")
+    how.add_argument("--time-budget", type=positive_number("--time-budget", "seconds", 86400), default=None,
+                     metavar="SECONDS", help=f"seconds the whole run may take: worker starts, first builds, the "
+                     f"minimum visits, then visits for the comparisons still open (default "
+                     f"{compare.DEFAULT_TIME_BUDGET_S:g}; {compare.QUICK_TIME_BUDGET_S:g} with --quick)")
+    how.add_argument("--rounds", type=int_in("--rounds", 1, 1000), default=None,
+                     help=f"the least visits of every case, each a few calibrated samples (default "
+                          f"{compare.DEFAULT_MIN_VISITS}, 2 for a slow case; {compare.QUICK_MIN_VISITS} with "
+                          "--quick); made even past the time budget")
+    how.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
+                     help=f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})")
+    how.add_argument("--no-adaptive", dest="adaptive", action="store_false",
+                     help="no visits beyond --rounds: leave the time budget unspent")
+    how.add_argument("--statistic", default=None, help="per-visit statistic: min (default: the fastest of a "
+                     "visit's samples), median or q25")
+    how.add_argument("--workers", type=int_in("--workers", 1, 16), default=compare.DEFAULT_WORKERS,
+                     help=f"fresh worker processes per framework, each building and visiting every case "
+                          f"(default {compare.DEFAULT_WORKERS})")
+    how.add_argument("--replicates", type=int_in("--replicates", 1, 8), default=1,
+                     help="measure every case this many times, each copy in worker processes of its own (an "
+                          "A/A check of the engine: copies must not be called different; default 1)")
+    how.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS,
+                     help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared "
+                          "machine)")
+    how.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0,
+                     metavar="SECONDS", help="a visit (or a build after its first call) running longer is "
+                     "recorded as timeout (default 60)")
+    how.add_argument("--compile-timeout", type=positive_number("--compile-timeout", "seconds", 86400), default=300.0,
+                     metavar="SECONDS", help="a first call (trace, compile, run) running longer is recorded as "
+                     "compile-timeout (default 300)")
+    how.add_argument("--memory-limit", type=positive_number("--memory-limit", "GiB", 1 << 20),
+                     default=_default_memory_limit_gib(), metavar="GIB",
+                     help="skip cases estimated above this, and kill a worker whose memory passes it "
+                          "(default: half the RAM)")
+
+    out = p.add_argument_group("what is shown, where results go, what fails the run")
+    out.add_argument("--output", type=Path, help="results CSV path (a JSON sidecar goes beside it); "
+                     "default results/compare-<UTC time>.csv")
+    out.add_argument("--format", default="table", help=f"what to print: {', '.join(FORMATS)} (default table: "
+                     "the answers on one screen)")
+    out.add_argument("--details", action="store_true",
+                     help="after the answers, every backend's table and the verdicts with their 95%% intervals "
+                          "and theory (markdown always has them)")
+    out.add_argument("--fail-on", type=fail_on, default=frozenset(DEFAULT_FAIL_ON), metavar="STATUS[,STATUS...]",
+                     help=f"exit {EXIT_CASE_FAILED} when a case ends with one of these statuses and no known "
+                          f"framework defect explains it: {', '.join(FAIL_ON_STATUSES)}; add 'known' to fail on "
+                          f"explained ones too, or 'none' (default {','.join(DEFAULT_FAIL_ON)})")
+
+    scale = p.add_argument_group("scale-out")
+    scale.add_argument("--cluster", metavar="ADDRESS", default=None,
+                       help="run the grid's case groups on a Dask cluster: a scheduler's address (tcp://HOST:8786; "
+                            "its workers started with --nthreads 1 --resources bench=1) or local:N for N one-slot "
+                            "workers here; each group runs whole on one host, the set is saved as groups finish "
+                            "(pip install 'adbench[cluster]')")
+    scale.add_argument("--shard", metavar="K/N", default=None,
+                       help="run only the K-th of N deterministic slices of the grid (whole case groups), e.g. on "
+                            "N machines by hand or from a batch scheduler; `adbench merge` joins the N sets")
 
 
 def _validate_compare(args: argparse.Namespace) -> None:
@@ -281,6 +334,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     problems += args.problem
     if args.problem and not args.problems:
         problems = list(args.problem)  # --problem alone means: just my function
+    _try_user_functions(args)
     operations = args.operations  # None: the plain run's, or --quick's (compare.build_grid)
     specs = compare.build_grid(
         problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick,
@@ -304,7 +358,10 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         workers=args.workers, visit_s=args.budget or compare.DEFAULT_VISIT_S, timeout_s=args.timeout,
         compile_timeout_s=args.compile_timeout, memory_limit_gib=args.memory_limit, device=args.device,
         adaptive=args.adaptive, statistic=args.statistic, exact_min_visits=args.rounds is not None)
-    print(f"adbench compare: {compare.plan_words(specs, settings)}", file=sys.stderr)
+    from adbench.rendering import terminal_width, wrap
+
+    width = terminal_width()
+    print(wrap(f"adbench compare: {compare.plan_words(specs, settings)}", width), file=sys.stderr)
     if args.cluster:
         from adbench.cluster import local_share_words
 
@@ -335,34 +392,90 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         if progress is not None:
             progress.close()
     outcome, frame = done.outcome, done.frame
+    explained = known_defects(frame)
     try:
         if len(frame):
-            print(compare.render(frame, args.format, outcome.noise, done.comparisons, outcome.budget), end="")
+            print(compare.render(frame, args.format, outcome.noise, done.comparisons, outcome.budget,
+                                 details=args.details, width=width, explained=explained), end="")
     except KeyboardInterrupt:  # the data are saved: say where, then stop
         outcome.interrupted = outcome.interrupted or signal.SIGINT
-    _report_cases(frame, done.csv_path)
+    _report_cases(frame, done.csv_path, explained, width)
     if outcome.interrupted:
         terminated = outcome.interrupted == signal.SIGTERM
         print(f"{'terminated' if terminated else 'interrupted'}: kept the finished cases in {done.csv_path}",
               file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-    return EXIT_CASE_FAILED if len(done.failed) else EXIT_OK
+    failing = failing_cases(frame, args.fail_on, explained)
+    if len(failing):
+        print(wrap(f"adbench compare: exit {EXIT_CASE_FAILED}: {len(failing)} case(s) "
+                   f"{', '.join(sorted(set(failing['status'])))} that no known framework defect explains "
+                   f"(--fail-on {','.join(sorted(args.fail_on))})", width), file=sys.stderr)
+        return EXIT_CASE_FAILED
+    return EXIT_OK
 
 
-def _report_cases(frame, csv_path: Path) -> None:
-    """Counts, where the set went, and every case that is not ok with its reason."""
+def known_defects(frame) -> dict:
+    """Row index -> the known framework defect (``adbench.findings``) that explains that row, for rows not ok."""
+    from adbench.findings import explaining
+
+    if not len(frame):
+        return {}
+    return {index: defect for index, row in frame[frame["status"] != "ok"].iterrows()
+            if (defect := explaining(row)) is not None}
+
+
+def failing_cases(frame, statuses: frozenset[str], explained: dict):
+    """The rows that fail the run under --fail-on ``statuses``: a listed status, not explained by a known
+    defect unless 'known' is listed too."""
+    if not len(frame):
+        return frame
+    listed = frame["status"].isin(sorted(statuses & set(FAIL_ON_STATUSES)))
+    unexplained = ~frame.index.isin(list(explained)) | ("known" in statuses)
+    return frame[listed & unexplained]
+
+
+def _try_user_functions(args: argparse.Namespace) -> None:
+    """Each --problem function tried once with NumPy at its smallest size, before any worker starts: an
+    exception or a non-finite result refuses the run here, in one message, instead of in every framework."""
+    from adbench import compare
+    from adbench.problems import get_problem
+
+    for spec in args.problem:
+        problem = get_problem(spec)
+        n = compare.trial_size(problem, args.sizes, args.quick, args.full)
+        error = compare.trial_error(problem, n, args.seed) if n is not None else None
+        if error is not None:
+            raise UsageError(f"your function {spec} failed its NumPy trial at n={n}: {error}. No framework was "
+                             "started; fix f (or choose --sizes) and run again")
+
+
+def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: int = 100) -> None:
+    """Counts, where the set went, every case that is not ok with its reason (a known framework defect named),
+    and the baselines skipped by design (no hand-written derivative) in one line."""
     import pandas as pd
 
     from adbench.engine.record import STATUSES
+    from adbench.rendering import skipped_by_design, wrap
 
+    explained = explained or {}
     counts = frame["status"].value_counts().to_dict()
     parts = [f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s)]
-    print(f"\n{len(frame)} cases: {', '.join(parts) or 'none finished'}. Results: {csv_path} (+ .json)",
-          file=sys.stderr)
-    for _, row in frame[frame["status"] != "ok"].iterrows():
-        print(f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/{row['mode']}"
-              f"{' chunk=' + str(int(row['chunk_size'])) if pd.notna(row['chunk_size']) else ''}"
-              f": {row['error']}", file=sys.stderr)
+    known = f" ({len(explained)} by known framework defects)" if explained else ""
+    print("\n" + wrap(f"{len(frame)} cases: {', '.join(parts) or 'none finished'}{known}. Results: {csv_path} "
+                      "(+ .json)", width), file=sys.stderr)
+    by_design = skipped_by_design(frame)
+    for index, row in frame[(frame["status"] != "ok") & ~by_design].iterrows():
+        chunk = f" chunk={int(row['chunk_size'])}" if pd.notna(row["chunk_size"]) else ""
+        defect = explained.get(index)
+        why = f" [known: {defect.framework} {row['framework_version']}, {defect.upstream}]" if defect else ""
+        # One line each, unwrapped: an error message is quoted whole, for a reader's search (and grep's).
+        print(f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/"
+              f"{row['mode']}{chunk}{why}: {row['error']}", file=sys.stderr)
+    skipped = frame[by_design]
+    if len(skipped):
+        what = ", ".join(dict.fromkeys(f"{r.problem} {r.operation}" for r in skipped.itertuples()))
+        print(wrap(f"skipped by design: {len(skipped)} baseline case(s) with no hand-written derivative to time "
+                   f"({', '.join(dict.fromkeys(skipped['backend']))}: {what})", width, "  "), file=sys.stderr)
 
 
 def _progress_bar(total: float):

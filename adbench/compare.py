@@ -7,15 +7,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
 from adbench.engine.timing import INTERVAL_METHOD
+
+if TYPE_CHECKING:  # pandas loads with the results, not with the grid: `adbench list` and --help stay light
+    import pandas as pd
 
 # sparse-jacobian runs only on problems that declare a pattern; nested only on the problems that
 # differentiate inside themselves, which have no other operation.
@@ -65,8 +66,7 @@ def build_grid(
     every other case runs once, unchunked. ``replicates`` > 1 adds copies of every case (an A/A
     check), each measured in worker processes of its own, beside the original in its group.
     """
-    probs = [get_problem(p) for p in problems] if problems else [
-        p for p in list_problems() if full or (p.plain_run and not (quick and p.sparsity is not None))]
+    probs = [get_problem(p) for p in problems] if problems else plain_problems(quick, full)
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     chosen = tuple(operations) if operations else None
     specs = []
@@ -92,6 +92,46 @@ def build_grid(
                                 specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation,
                                                       chunk, device, again))
     return specs
+
+
+def plain_problems(quick: bool = False, full: bool = False) -> list[Problem]:
+    """The problems a run without --problems takes: the plain run's (those a problem marks ``plain_run``),
+    without the sparse ones for --quick; every registered problem with --full."""
+    return [p for p in list_problems() if full or (p.plain_run and not (quick and p.sparsity is not None))]
+
+
+# A user's f is tried with NumPy before the run only up to this size: a larger input is the memory guard's to
+# weigh (its estimate may skip the case), not the parent's to allocate.
+TRIAL_MAX_N = 100_000
+
+
+def trial_size(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: bool = False) -> int | None:
+    """The size a user's f is tried at before the run: the smallest asked for, or None above ``TRIAL_MAX_N``."""
+    n = min(sizes_for(problem, sizes, quick, full))
+    return n if n <= TRIAL_MAX_N else None
+
+
+def trial_error(problem: Problem, n: int, seed: int = 0) -> str | None:
+    """A user's f tried once with NumPy at size ``n`` before any framework starts: its error (or a non-finite
+    result) in one line, or None when it returned finite numbers."""
+    import warnings
+
+    import numpy as np
+
+    from adbench.backends._base import bind_services
+    from adbench.services import DEFAULTS
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            x = problem.inputs(n, seed)
+            y = np.asarray(bind_services(problem.function, DEFAULTS)(x, np, **problem.constants(x, seed)), dtype=float)
+    except Exception as exc:  # the user's code: anything it raises is its answer
+        return f"{type(exc).__name__}: {exc}"
+    bad = int(y.size - np.count_nonzero(np.isfinite(y)))
+    if bad:
+        return f"it returned {'NaN or infinity' if y.size == 1 else f'{bad} of {y.size} entries NaN or infinite'}"
+    return None
 
 
 def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: bool = False) -> tuple[int, ...]:
@@ -124,14 +164,11 @@ def plan_words(specs: list[CaseSpec], settings: Any) -> str:
     """What the run will do, said before it starts."""
     frameworks = list(dict.fromkeys((get_backend(s.backend).framework, s.replicate) for s in specs))
     groups = len({(s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device) for s in specs})
-    sets = f"{settings.workers} worker process{'es' * (settings.workers != 1)} per framework"
-    extra = ("then, while the budget lasts, more visits for the comparisons the summary states that are not "
-             "resolved yet" if settings.adaptive else "no adaptive visits")
-    return (f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks, {sets}; time budget "
-            f"{settings.time_budget_s:g} s (--time-budget): each case built once per worker (first calls, "
-            f"memory, correctness), then at least {settings.min_visits} visits of ~{settings.visit_s * 1e3:g} ms "
-            f"(--rounds, --budget{'' if not settings.slow_case_s else '; 2 for a case slower than ' + format(settings.slow_case_s, 'g') + ' s a visit'}) interleaved across the group's frameworks; "
-            f"{extra}")
+    workers = f", {settings.workers} workers each" if settings.workers != 1 else ""
+    extra = "then extra visits for open comparisons" if settings.adaptive else "no extra visits"
+    return (f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks{workers}; "
+            f"{settings.time_budget_s:g} s budget (--time-budget); each case built once, then "
+            f"{settings.min_visits}+ visits of ~{settings.visit_s * 1e3:g} ms (--rounds, --budget), {extra}")
 
 
 def grid_digest(specs: Sequence[CaseSpec]) -> str:
@@ -345,8 +382,14 @@ def _cluster_budget(budgets: list[dict[str, Any]], settings: Any, cluster: dict[
             "adaptive": adaptive, "cluster": dict(cluster)}
 
 
-# The presentation lives in adbench.rendering; these names stay importable from here.
-from adbench.rendering import comparison_table, render, summary_lines  # noqa: E402
+def __getattr__(name: str) -> Any:
+    """The presentation lives in adbench.rendering; its names stay importable from here (loaded when asked,
+    with pandas)."""
+    if name in ("comparison_table", "render", "summary_lines"):
+        from adbench import rendering
 
-__all__ = ["DEFAULT_OPERATIONS", "OPERATIONS", "CompareRun", "build_grid", "comparison_table", "plan_words", "render",
-           "run", "settings_for", "summary_lines"]
+        return getattr(rendering, name)
+    raise AttributeError(f"module 'adbench.compare' has no attribute {name!r}")
+
+__all__ = ["DEFAULT_OPERATIONS", "OPERATIONS", "CompareRun", "build_grid", "comparison_table", "plain_problems",
+           "plan_words", "render", "run", "settings_for", "sizes_for", "summary_lines", "trial_error", "trial_size"]

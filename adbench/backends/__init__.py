@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adbench.backends._base import (
-    DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase,
+    DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase, installed_version,
 )
 from adbench.backends.modes import (
     AD_MODES, BASELINE_MODES, COMPOSITIONS, EVERY_MODE, MODE_NAMES, MODES, NESTED, SPARSE, Mode, mode_order,
@@ -64,9 +64,15 @@ def backend_names(default_only: bool = False) -> list[str]:
     return [b.name for b in ordered if b.default or not default_only]
 
 
-def backend_info(name: str) -> BackendInfo:
-    """Import the backend's framework (here, in this process) and report whether it works."""
+def backend_info(name: str, import_framework: bool = True) -> BackendInfo:
+    """Import the backend's framework (here, in this process) and report whether it works; with
+    ``import_framework`` False, whether it is installed and its version from package metadata (milliseconds,
+    where importing every framework takes seconds; a broken install then shows only when a case runs)."""
     b = get_backend(name)
+    if not import_framework:
+        version, reason = installed_version(b.framework)
+        return BackendInfo(b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason,
+                           b.description)
     try:
         b.load()
         version, reason = b.version(), None
@@ -75,9 +81,10 @@ def backend_info(name: str) -> BackendInfo:
     return BackendInfo(b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason, b.description)
 
 
-def list_backends() -> list[BackendInfo]:
-    """Every backend with availability, version and the reason when unavailable."""
-    return [backend_info(name) for name in _BACKENDS]
+def list_backends(import_frameworks: bool = True) -> list[BackendInfo]:
+    """Every backend with availability, version and the reason when unavailable (``import_frameworks`` False:
+    from package metadata, without importing them; see ``backend_info``)."""
+    return [backend_info(name, import_frameworks) for name in _BACKENDS]
 
 
 __all__ = [

@@ -232,6 +232,31 @@ def needs_scalar(problem: Problem, operation: str, n: int) -> str | None:
     return None
 
 
+def installed_version(module: str) -> tuple[str | None, str | None]:
+    """(version, None) for an installed top-level ``module``, from its package metadata, without importing it;
+    (None, reason) where it is not installed. The distribution may be named otherwise (tensorflow-cpu
+    installs ``tensorflow``): then the ``*.dist-info`` beside the module says."""
+    import importlib.util
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if spec is None:
+        return None, f"ModuleNotFoundError: No module named {module!r}"
+    try:
+        return metadata.version(module), None
+    except metadata.PackageNotFoundError:
+        pass
+    roots = list(spec.submodule_search_locations or []) or ([str(Path(spec.origin).parent)] if spec.origin else [])
+    for root in roots:
+        for info in sorted(Path(root).parent.glob(f"{module}*.dist-info")):
+            return metadata.Distribution.at(info).version, None
+    return "unknown", None
+
+
 def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
     """``function`` with each service it asks for (a parameter named ``loop``, say) passed by keyword from
     ``services``: the one place where what a problem asks for meets what a backend offers."""
