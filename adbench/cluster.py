@@ -244,7 +244,8 @@ def run_groups(specs: Sequence[CaseSpec], settings: Any, session: ClusterSession
 
     def submit(i: int, attempt: int):
         share = dataclasses.replace(settings, time_budget_s=settings.time_budget_s * len(groups[i]) / total)
-        return session.client.submit(run_group, i, groups[i], share, session.local, key=f"adbench-group-{token}-{i}-{attempt}",
+        return session.client.submit(run_group, i, groups[i], share, session.local,
+                                     key=f"adbench-group-{token}-{i}-{attempt}",
                                      resources={BENCH_RESOURCE: 1}, pure=False, retries=0)
 
     futures = {submit(i, 1): (i, 1) for i in range(len(groups))}
@@ -292,7 +293,7 @@ def _lost_worker(exc: BaseException) -> bool:
     try:
         from distributed.comm.core import CommClosedError
     except ImportError:  # pragma: no cover
-        CommClosedError = OSError  # noqa: N806
+        CommClosedError = OSError
     return isinstance(exc, (KilledWorker, CommClosedError))
 
 

@@ -33,8 +33,14 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
     from adbench.engine.estimates import STATISTICS
     from adbench.engine.record import case_key
     from adbench.engine.results import (
-        VISIT_VERSIONS, ResultsFormatError, ResultWriter, analyse_records, check_output_path, new_run_id,
-        read_results, records_of,
+        VISIT_VERSIONS,
+        ResultsFormatError,
+        ResultWriter,
+        analyse_records,
+        check_output_path,
+        new_run_id,
+        read_results,
+        records_of,
     )
 
     sources = [Path(s) for s in sources]

@@ -137,7 +137,7 @@ DEFAULTS: dict[str, Any] = {"loop": python_loop, "while_loop": python_while_loop
                             "ad": CENTRAL_AD}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def requested(function: Callable[..., Any]) -> tuple[str, ...]:
     """The services ``function`` asks for: its parameters named after one (``**kwargs`` asks for none)."""
     try:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adbench.backends._base import (
-    DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase,
-)
-from adbench.backends.modes import (
-    AD_MODES, BASELINE_MODES, COMPOSITIONS, EVERY_MODE, MODE_NAMES, MODES, NESTED, SPARSE, Mode, mode_order,
-)
+from adbench.backends._base import DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
 from adbench.backends.mlx_backend import MlxBackend, MlxCompileBackend
+from adbench.backends.modes import (
+    AD_MODES,
+    BASELINE_MODES,
+    COMPOSITIONS,
+    EVERY_MODE,
+    MODE_NAMES,
+    MODES,
+    NESTED,
+    SPARSE,
+    Mode,
+    mode_order,
+)
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
 from adbench.backends.tensorflow_backend import TensorflowBackend, TensorflowXlaBackend
 from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
@@ -70,7 +77,7 @@ def backend_info(name: str) -> BackendInfo:
     try:
         b.load()
         version, reason = b.version(), None
-    except Exception as exc:  # an ImportError, or a broken install raising anything at import
+    except Exception as exc:  # noqa: BLE001 (an ImportError, or a broken install raising anything at import)
         version, reason = None, f"{type(exc).__name__}: {exc}"
     return BackendInfo(b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason, b.description)
 

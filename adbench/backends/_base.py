@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends.modes import (  # noqa: F401 (AD_MODES and EVERY_MODE re-exported)
-    AD_MODES, BY_NAME, COMPOSITIONS, EVERY_MODE, NESTED, PASSES, SPARSE, passes,
-)
+# AD_MODES and EVERY_MODE are re-exported: the backends read them here, beside the interface.
+from adbench.backends.modes import AD_MODES as AD_MODES
+from adbench.backends.modes import BY_NAME, COMPOSITIONS, NESTED, PASSES, SPARSE, passes
+from adbench.backends.modes import EVERY_MODE as EVERY_MODE
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, requested
 
@@ -103,7 +104,7 @@ class Backend(ABC):
     def version(self) -> str:
         return str(getattr(self.load(), "__version__", "unknown"))
 
-    def preload(self) -> None:
+    def preload(self) -> None:  # noqa: B027 (a hook, not abstract: most backends have nothing to preload)
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""
 

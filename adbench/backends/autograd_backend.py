@@ -1,4 +1,5 @@
-"""HIPS autograd: reverse mode with ``jacobian``/``make_vjp``, forward mode with ``make_jvp``, and their compositions."""
+"""HIPS autograd: reverse mode with ``jacobian``/``make_vjp``, forward mode with ``make_jvp``, and their
+compositions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Directio
 from adbench.backends.modes import PASSES, forward_over_basis
 from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
-
 
 # Each (operation, mode)'s call as autograd's users write it: the record's `call`. A scalar f's
 # reverse-mode Jacobian is autograd.grad (autograd.jacobian of a scalar f: 1.0-1.3x its time).
@@ -24,8 +24,10 @@ LABELS = {
     ("hvp", "forward-over-forward"): ("autograd.make_jvp(lambda y: autograd.make_jvp(f)(y)(v)[1])(x)(e)[1] "
                                       "for each of the n unit vectors e"),
     ("hessian", "reverse-over-reverse"): "autograd.jacobian(autograd.grad(f))",
-    ("hessian", "forward-over-reverse"): "autograd.make_jvp(autograd.grad(f))(x)(e)[1] for each of the n unit vectors e",
-    ("hessian", "reverse-over-forward"): "autograd.jacobian(J) with J(y) = the forward Jacobian of f at y (n make_jvp passes)",
+    ("hessian", "forward-over-reverse"): ("autograd.make_jvp(autograd.grad(f))(x)(e)[1] for each of the n unit "
+                                          "vectors e"),
+    ("hessian", "reverse-over-forward"): ("autograd.jacobian(J) with J(y) = the forward Jacobian of f at y "
+                                          "(n make_jvp passes)"),
     ("hessian", "forward-over-forward"): "make_jvp of the forward Jacobian of f, for each of the n unit vectors e",
 }
 
@@ -88,7 +90,8 @@ class AutogradBackend(Backend):
         def unit(z, i):
             return np.eye(z.shape[0], dtype=getval(z).dtype)[i]
 
-        return Level("forward", lambda g: stacked_jvps(lambda z, v: ag.make_jvp(g)(z)(v)[1], unit, namespace("autograd")))
+        xp = namespace("autograd")
+        return Level("forward", lambda g: stacked_jvps(lambda z, v: ag.make_jvp(g)(z)(v)[1], unit, xp))
 
     def version(self):
         from importlib.metadata import version

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
-from adbench.services import Level, python_cond, python_while_loop, stacked_jvps
+from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
-
 
 # Each operation's transform of f as JAX users write it, inside jax.jit for the `jax` backend: the
 # record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f

@@ -11,7 +11,6 @@ from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Directio
 from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
 
-
 # Each operation's MLX transform of f as its users write it: the record's `call` (mlx-compile wraps it in
 # mx.compile). MLX has no jacfwd or jacrev: Jacobians vmap JVPs or VJPs over the basis.
 TRANSFORMS = {

@@ -8,8 +8,18 @@ import os
 import numpy as np
 
 from adbench._tensorflow import import_tensorflow
-from adbench.backends._base import (DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, SPARSE, Backend, Direction,
-                                    PreparedCase, bind_services, float_dtype)
+from adbench.backends._base import (
+    DIRECTED,
+    EVERY_MODE,
+    NESTED,
+    SECOND_ORDER,
+    SPARSE,
+    Backend,
+    Direction,
+    PreparedCase,
+    bind_services,
+    float_dtype,
+)
 from adbench.services import Level, python_loop, stacked_jvps
 from adbench.xp import namespace
 
@@ -44,7 +54,8 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
         return "tape.gradient(f)" if scalar else f"{tape_jacobian}(f)"
     if operation == SPARSE:
         return {"forward": "tf.vectorized_map(ForwardAccumulator.jvp) over the column colouring's seeds",
-                "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's seeds"}[mode]
+                "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's "
+                           "seeds"}[mode]
     if operation == "jvp":
         return "ForwardAccumulator.jvp(f)"
     if operation == "vjp":
@@ -89,7 +100,8 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
 
     The computation takes ``(x, direction, consts)`` for an operation with a direction (v or u: ``DIRECTED``),
     ``(x, consts)`` for the others: an unused ``None`` argument cost a Jacobian or Hessian tf.function's call
-    ~30 µs more (its signature matched per call). Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
+    ~30 µs more (its signature matched per call). Compositions read outer-over-inner: forward-over-reverse is a
+    JVP of the gradient.
     ``scalar``: f returns a scalar, whose reverse-mode Jacobian is its gradient (``tape.gradient``).
     """
     zero = tf.UnconnectedGradients.ZERO

@@ -8,7 +8,6 @@ from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Directio
 from adbench.services import Level, stacked_jvps
 from adbench.xp import namespace
 
-
 # Each operation's torch.func transform of f as PyTorch users write it: the record's `call`. A scalar
 # f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
 # one-row basis: 1.05-1.8x the gradient's time).
