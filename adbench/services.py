@@ -132,8 +132,10 @@ def stacked_jvps(jvp: Callable[[Any, Any], Any], unit: Callable[[Any, int], Any]
 # Finite differences at both levels: what NumPy callers (and the finite-diff baseline) get.
 CENTRAL_AD = AD(Level("central", central_grad), Level("central", central_grad))
 
+# What a service is: a function (loop, while_loop, cond) or the ad service's two levels.
+Service = Callable[..., Any] | AD
 # Every service a problem may ask for, by parameter name, with its default.
-DEFAULTS: dict[str, Any] = {"loop": python_loop, "while_loop": python_while_loop, "cond": python_cond,
+DEFAULTS: dict[str, Service] = {"loop": python_loop, "while_loop": python_while_loop, "cond": python_cond,
                             "ad": CENTRAL_AD}
 
 

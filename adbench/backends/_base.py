@@ -15,7 +15,17 @@ from adbench.backends.modes import AD_MODES as AD_MODES
 from adbench.backends.modes import BY_NAME, COMPOSITIONS, NESTED, PASSES, SPARSE, passes
 from adbench.backends.modes import EVERY_MODE as EVERY_MODE
 from adbench.problems import Problem
-from adbench.services import AD, DEFAULTS, Level, requested
+from adbench.services import AD, DEFAULTS, Level, Service, requested
+from adbench.xp import Array
+
+# f as a backend hands it to a transform: of x alone (its constants bound), or of (x, constants) where a jit takes
+# the constants as arguments (JAX, TensorFlow, MLX) rather than baking them into its program.
+Function = Callable[[Array], Array]
+FunctionOfConstants = Callable[[Array, dict[str, Array]], Array]
+# A derivative's computation as a backend builds it: its arguments are the backend's own, (x, direction) or
+# (x, direction, constants) or (x, constants) (each backend's ``derivative`` says which).
+Computation = Callable[..., Array]
+Sync = Callable[[Array], Any]  # blocks until an output is computed (PreparedCase.sync)
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
@@ -108,7 +118,7 @@ class Backend(ABC):
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""
 
-    def services(self) -> dict[str, Callable[..., Any]]:
+    def services(self) -> dict[str, Service]:
         """This framework's implementation of each service a problem may ask for by parameter name
         (``adbench.services``: ``loop``): the plain-Python defaults unless the backend overrides them."""
         return dict(DEFAULTS)
@@ -233,7 +243,7 @@ def needs_scalar(problem: Problem, operation: str, n: int) -> str | None:
     return None
 
 
-def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
+def bind_services(function: Callable[..., Any], services: Mapping[str, Service]) -> Callable[..., Any]:
     """``function`` with each service it asks for (a parameter named ``loop``, say) passed by keyword from
     ``services``: the one place where what a problem asks for meets what a backend offers."""
     wanted = requested(function)

@@ -3,12 +3,25 @@ compositions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, basis, float_dtype
+from adbench.backends._base import (
+    EVERY_MODE,
+    NESTED,
+    SPARSE,
+    Backend,
+    Direction,
+    Function,
+    PreparedCase,
+    basis,
+    float_dtype,
+)
 from adbench.backends.modes import PASSES, forward_over_basis
+from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
-from adbench.xp import namespace
+from adbench.xp import Framework, namespace
 
 # Each (operation, mode)'s call as autograd's users write it: the record's `call`. A scalar f's
 # reverse-mode Jacobian is autograd.grad (autograd.jacobian of a scalar f: 1.0-1.3x its time).
@@ -35,7 +48,8 @@ LABELS = {
 BASIS_CASES = {(op, mode) for op, mode in PASSES if forward_over_basis(op, mode)}
 
 
-def sparse_case(ag, problem, x, constants, mode, xv, f, label: str) -> PreparedCase:
+def sparse_case(ag: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str, xv: np.ndarray,
+                f: Function, label: str) -> PreparedCase:
     """Compressed passes one after another: make_jvp once and one push per colour of the columns (forward),
     or make_vjp once and one pull per colour of the rows (reverse); each seed made from its colour in the
     loop (a reverse seed matrix would be p x m); then the gather. to_numpy assembles the SciPy matrix."""

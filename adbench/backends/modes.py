@@ -113,7 +113,9 @@ def passes(operation: str, mode: str, n: int, m: int = 1, colours: int | None = 
     counts = PASSES.get((operation, mode))
     if counts is None or ("p" in counts and colours is None):
         return None
-    value = {"1": 1, "n": n, "2n": 2 * n, "m": m, "p": colours}
+    value = {"1": 1, "n": n, "2n": 2 * n, "m": m}
+    if colours is not None:
+        value["p"] = colours
     total = 1
     for c in counts:
         total *= value[c]

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import (
+    EVERY_MODE,
+    NESTED,
+    SPARSE,
+    Backend,
+    Computation,
+    Direction,
+    Function,
+    PreparedCase,
+    Sync,
+    float_dtype,
+)
+from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
-from adbench.xp import namespace
+from adbench.xp import Array, Framework, namespace
 
 # Each operation's torch.func transform of f as PyTorch users write it: the record's `call`. A scalar
 # f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
@@ -42,7 +57,8 @@ def func_label(operation: str, mode: str, scalar: bool, chunk_size: int | None =
     return "torch.func.jacfwd(f)"
 
 
-def func_derivative(torch, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+def func_derivative(torch: Framework, f: Function, operation: str, mode: str, scalar: bool,
+                    chunk_size: int | None = None) -> Computation:
     """The ``torch.func`` transform of ``f`` computing ``operation`` in ``mode`` (``func_label``'s);
     takes ``(x, direction)``."""
     tf = torch.func
@@ -88,7 +104,8 @@ def func_derivative(torch, f, operation: str, mode: str, scalar: bool, chunk_siz
 
 
 # -- sparse-jacobian ----------------------------------------------------------------------------------------
-def compressed_jacobian(torch, f, mode: str, n_colours: int, colours, gather):
+def compressed_jacobian(torch: Framework, f: Function, mode: str, n_colours: int, colours: Array,
+                        gather: Array) -> Computation:
     """J's nonzeros from ``n_colours`` compressed passes: torch.func.vmap of jvp over the column colouring's
     seeds (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
     Each seed is made from its colour inside the map: no n x p seed matrix is held."""
@@ -106,7 +123,9 @@ def compressed_jacobian(torch, f, mode: str, n_colours: int, colours, gather):
     return op
 
 
-def sparse_case(torch, problem, x, constants, mode, xt, f, sync, compile, label: str) -> PreparedCase:
+def sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str, xt: Array,
+                f: Function, sync: Sync | None, compile: Callable[[Computation], Computation],
+                label: str) -> PreparedCase:
     """The sparse-jacobian case: colouring once here; the passes and the gather timed (compiled for
     torch-compile); the SciPy matrix assembled by to_numpy, outside the timing."""
     from adbench.sparsity import compression_for
@@ -121,7 +140,8 @@ def sparse_case(torch, problem, x, constants, mode, xt, f, sync, compile, label:
                         colours=comp.n_colours)
 
 
-def autograd_sparse_case(torch, problem, x, constants, xt, f, sync, label: str) -> PreparedCase:
+def autograd_sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], xt: Array,
+                         f: Function, sync: Sync | None, label: str) -> PreparedCase:
     """Reverse compressed passes with plain torch.autograd: one backward pass per colour of the rows."""
     from adbench.sparsity import compression_for
 
@@ -205,7 +225,7 @@ class TorchBackend(Backend):
             raise RuntimeError("torch sees no CUDA device here")
         xp = namespace("torch")
 
-        def tensor(a: np.ndarray):
+        def tensor(a: np.ndarray) -> Array:
             # torch.tensor copies: the input may be a read-only view (of a JAX array, say).
             return torch.tensor(a, dtype=getattr(torch, str(float_dtype(a, dtype))), device=device)
 
@@ -222,7 +242,8 @@ class TorchBackend(Backend):
 
         return torch, xt, dt, f, sync
 
-    def _nested(self, problem, x, mode, dtype, constants, device) -> PreparedCase:
+    def _nested(self, problem: Problem, x: np.ndarray, mode: str, dtype: str, constants: dict[str, Any],
+                device: str) -> PreparedCase:
         """The function itself, with this mode's ``ad``: what a nested case times."""
         _, xt, _, f, sync = self._setup(problem, x, dtype, constants, Direction(), device, mode)
         return PreparedCase(call=lambda: f(xt), function=None, sync=sync, to_numpy=lambda t: t.detach().cpu().numpy(),
