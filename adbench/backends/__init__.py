@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adbench.backends._base import DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase
+from adbench.backends._base import (
+    DEVICES,
+    DIRECTED,
+    DTYPES,
+    OPERATIONS,
+    SECOND_ORDER,
+    Backend,
+    Device,
+    Direction,
+    Dtype,
+    PreparedCase,
+)
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
 from adbench.backends.mlx_backend import MlxBackend, MlxCompileBackend
@@ -18,6 +29,11 @@ from adbench.backends.modes import (
     NESTED,
     SPARSE,
     Mode,
+    ModeName,
+    Operation,
+    Pass,
+    is_mode,
+    is_operation,
     mode_order,
 )
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
@@ -50,8 +66,8 @@ class BackendInfo:
 
     name: str
     framework: str
-    modes: tuple[str, ...]
-    operations: dict[str, tuple[str, ...]]
+    modes: tuple[ModeName, ...]
+    operations: dict[Operation, tuple[ModeName, ...]]
     available: bool
     version: str | None
     reason: str | None
@@ -90,7 +106,7 @@ def list_backends() -> list[BackendInfo]:
 __all__ = [
     "AD_MODES", "BASELINE_MODES", "COMPOSITIONS", "DEVICES", "DIRECTED", "DTYPES", "EVERY_MODE", "MODES",
     "MODE_NAMES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
-    "Backend", "BackendInfo", "Direction", "Mode", "PreparedCase",
-    "mode_order",
+    "Backend", "BackendInfo", "Device", "Direction", "Dtype", "Mode", "ModeName", "Operation", "Pass", "PreparedCase",
+    "is_mode", "is_operation", "mode_order",
     "backend_info", "backend_names", "get_backend", "list_backends",
 ]

@@ -6,14 +6,27 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-# AD_MODES and EVERY_MODE are re-exported: the backends read them here, beside the interface.
+# AD_MODES, DIRECTED, EVERY_MODE, OPERATIONS and SECOND_ORDER are re-exported: others read them here.
 from adbench.backends.modes import AD_MODES as AD_MODES
-from adbench.backends.modes import BY_NAME, COMPOSITIONS, NESTED, PASSES, SPARSE, passes
+from adbench.backends.modes import (
+    BY_NAME,
+    COMPOSITIONS,
+    NESTED,
+    SPARSE,
+    ModeName,
+    Operation,
+    counted,
+    is_operation,
+    passes,
+)
+from adbench.backends.modes import DIRECTED as DIRECTED
 from adbench.backends.modes import EVERY_MODE as EVERY_MODE
+from adbench.backends.modes import OPERATIONS as OPERATIONS
+from adbench.backends.modes import SECOND_ORDER as SECOND_ORDER
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, Service, requested
 from adbench.xp import Array
@@ -27,11 +40,10 @@ FunctionOfConstants = Callable[[Array, dict[str, Array]], Array]
 Computation = Callable[..., Array]
 Sync = Callable[[Array], Any]  # blocks until an output is computed (PreparedCase.sync)
 
-DTYPES = ("float32", "float64")
-DEVICES = ("cpu", "cuda")
-OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
-SECOND_ORDER = ("hvp", "hessian")
-DIRECTED = ("jvp", "vjp", "hvp")  # the operations that contract with a vector (a Direction's v or u)
+Dtype = Literal["float32", "float64"]
+Device = Literal["cpu", "cuda"]
+DTYPES: tuple[Dtype, ...] = get_args(Dtype)
+DEVICES: tuple[Device, ...] = get_args(Device)
 
 
 @dataclass
@@ -86,22 +98,24 @@ class Backend(ABC):
     baseline: bool = False
     default: bool = True  # in a plain `adbench compare`
     # operation -> the modes this backend offers for it.
-    operations: Mapping[str, tuple[str, ...]] = {"jacobian": AD_MODES}
+    operations: Mapping[Operation, tuple[ModeName, ...]] = {"jacobian": AD_MODES}
     # True where Jacobians are built by vectorising JVPs/VJPs over a basis (jacfwd/jacrev);
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
     # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
+    # Keyed by str, not Operation, while callers look it up with the CLI's strings (adbench.api).
     refusals: Mapping[str, str] = {}
-    devices: tuple[str, ...] = ("cpu",)
+    devices: tuple[Device, ...] = ("cpu",)
 
     @property
-    def modes(self) -> tuple[str, ...]:
+    def modes(self) -> tuple[ModeName, ...]:
         """Every mode of every operation, in order (the Jacobian's first)."""
         return tuple(dict.fromkeys(m for ms in self.operations.values() for m in ms))
 
-    def modes_for(self, operation: str) -> tuple[str, ...]:
-        return tuple(self.operations.get(operation, ()))
+    def modes_for(self, operation: str) -> tuple[ModeName, ...]:
+        """The modes this backend offers for ``operation`` (none for a name that is no operation)."""
+        return tuple(self.operations.get(operation, ())) if is_operation(operation) else ()
 
     @property
     def display_label(self) -> str:
@@ -229,7 +243,7 @@ class Backend(ABC):
             copies = passes(operation, mode, n, m) or 1
             if operation == "jacobian":
                 copies = min(copies, chunk_size) if chunk_size else copies
-            elif operation == "hvp" and "n" not in PASSES[(operation, mode)]:
+            elif operation == "hvp" and "n" not in (counted(operation, mode) or ()):
                 copies = 4
             elif BY_NAME[mode].levels[-1] == "reverse":
                 copies *= 2

@@ -7,24 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends._base import (
-    EVERY_MODE,
-    NESTED,
-    SPARSE,
-    Backend,
-    Direction,
-    Function,
-    PreparedCase,
-    basis,
-    float_dtype,
-)
-from adbench.backends.modes import PASSES, forward_over_basis
+from adbench.backends._base import Backend, Direction, Function, PreparedCase, basis, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, PASSES, SPARSE, forward_over_basis
 from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
 from adbench.xp import Framework, namespace
 
 # Each (operation, mode)'s call as autograd's users write it: the record's `call`. A scalar f's
 # reverse-mode Jacobian is autograd.grad (autograd.jacobian of a scalar f: 1.0-1.3x its time).
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 LABELS = {
     (SPARSE, "forward"): "autograd.make_jvp(f)(x)(seed)[1] for each colour of the columns",
     (SPARSE, "reverse"): "autograd.make_vjp(f)(x)[0](seed) for each colour of the rows",

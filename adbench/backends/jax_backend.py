@@ -7,23 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends._base import (
-    EVERY_MODE,
-    NESTED,
-    SPARSE,
-    Backend,
-    Computation,
-    Direction,
-    FunctionOfConstants,
-    PreparedCase,
-    float_dtype,
-)
+from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
 from adbench.services import Carry, Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
 
 # Each operation's transform of f as JAX users write it, inside jax.jit for the `jax` backend: the
 # record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f
 # vmaps one cotangent over a one-row basis: up to 2-3x slower in float32 on XLA's CPU, see README).
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 TRANSFORMS = {
     # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
     (SPARSE, "forward"): "vmap(jvp) over the column colouring's seeds",

@@ -7,22 +7,14 @@ import functools
 
 import numpy as np
 
-from adbench.backends._base import (
-    EVERY_MODE,
-    NESTED,
-    SPARSE,
-    Backend,
-    Computation,
-    Direction,
-    FunctionOfConstants,
-    PreparedCase,
-    float_dtype,
-)
+from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
 from adbench.services import Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
 
 # Each operation's MLX transform of f as its users write it: the record's `call` (mlx-compile wraps it in
 # mx.compile). MLX has no jacfwd or jacrev: Jacobians vmap JVPs or VJPs over the basis.
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 TRANSFORMS = {
     ("jacobian", "forward"): "mx.vmap(mx.jvp(f))",
     ("jacobian", "reverse"): "mx.vmap(mx.vjp(f))",

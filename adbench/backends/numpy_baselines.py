@@ -168,6 +168,8 @@ class ManualBackend(_NumpyBaseline):
         }[operation]
 
 
+# Declared as ManualBackend is (every backend declares these attributes and refines supports): the same shape,
+# its own values.
 class FiniteDifferenceBackend(_NumpyBaseline):
     name = "finite-diff"
     description = ("central finite differences in NumPy: of f (2 n evaluations for a Jacobian, 2 for a JVP), "

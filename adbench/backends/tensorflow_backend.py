@@ -11,11 +11,6 @@ import numpy as np
 
 from adbench._tensorflow import import_tensorflow
 from adbench.backends._base import (
-    DIRECTED,
-    EVERY_MODE,
-    NESTED,
-    SECOND_ORDER,
-    SPARSE,
     Backend,
     Computation,
     Direction,
@@ -24,6 +19,7 @@ from adbench.backends._base import (
     bind_services,
     float_dtype,
 )
+from adbench.backends.modes import DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, SPARSE
 from adbench.services import Carry, Level, python_loop, stacked_jvps
 from adbench.xp import Array, Framework, namespace
 

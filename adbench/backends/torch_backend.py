@@ -7,18 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends._base import (
-    EVERY_MODE,
-    NESTED,
-    SPARSE,
-    Backend,
-    Computation,
-    Direction,
-    Function,
-    PreparedCase,
-    Sync,
-    float_dtype,
-)
+from adbench.backends._base import Backend, Computation, Direction, Function, PreparedCase, Sync, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
 from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
@@ -26,6 +16,7 @@ from adbench.xp import Array, Framework, namespace
 # Each operation's torch.func transform of f as PyTorch users write it: the record's `call`. A scalar
 # f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
 # one-row basis: 1.05-1.8x the gradient's time).
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 TRANSFORMS = {
     # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
     (SPARSE, "forward"): "torch.func.vmap(jvp) over the column colouring's seeds",
@@ -260,8 +251,17 @@ class TorchBackend(Backend):
             return self._nested(problem, x, mode, dtype, constants, device)
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
         if operation == SPARSE:
-            return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
-                               self.call_label(SPARSE, mode, False))
+            return self._sparse(torch, problem, x, constants, mode, xt, f, sync)
+        return self._dense(torch, problem, x, operation, mode, xt, dt, f, sync, chunk_size)
+
+    def _sparse(self, torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str,
+                xt: Array, f: Function, sync: Sync | None) -> PreparedCase:
+        return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
+                           self.call_label(SPARSE, mode, False))
+
+    def _dense(self, torch: Framework, problem: Problem, x: np.ndarray, operation: str, mode: str, xt: Array,
+               dt: Array | None, f: Function, sync: Sync | None, chunk_size: int | None) -> PreparedCase:
+        """Every other operation, from the setup ``prepare`` made: torch.func's transforms here."""
         scalar = problem.is_scalar(x.shape[0])
 
         def f_in_dtype(v):
@@ -330,13 +330,13 @@ class TorchAutogradBackend(TorchBackend):
 
         return Level("reverse", grad)
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
-        if operation == NESTED:
-            return self._nested(problem, x, mode, dtype, constants, device)
-        torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
-        if operation == SPARSE:
-            return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
+    def _sparse(self, torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str,
+                xt: Array, f: Function, sync: Sync | None) -> PreparedCase:
+        return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
+
+    def _dense(self, torch: Framework, problem: Problem, x: np.ndarray, operation: str, mode: str, xt: Array,
+               dt: Array | None, f: Function, sync: Sync | None, chunk_size: int | None) -> PreparedCase:
+        """Every other operation with plain torch.autograd: backward passes, and forward_ad's dual numbers."""
         grad = torch.autograd.grad
 
         def rows(y, v, **kw):
