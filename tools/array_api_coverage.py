@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +53,7 @@ TOLERANCE = {"float64": 1e-6, "float32": 1e-4}
 BACKENDS = ("jax", "torch", "autograd", "tensorflow", "mlx")
 
 
-def probe(f, backend: str, mode: str, x: np.ndarray) -> str:
+def probe(f: Callable[[Any, Any], Any], backend: str, mode: str, x: np.ndarray) -> str:
     dtype = "float32" if backend in FLOAT32_ONLY else "float64"
     try:
         with warnings.catch_warnings():

@@ -31,7 +31,8 @@ def main() -> int:
     if not args.in_place:
         if len(args.sets) != 2:
             parser.error("give a source and a target CSV, or --in-place and the sets")
-        print(reanalyse(*args.sets, statistic=args.statistic))
+        source, target = args.sets
+        print(reanalyse(source, target, statistic=args.statistic))
         return 0
     for source in args.sets:
         with tempfile.TemporaryDirectory(dir=source.parent) as tmp:
