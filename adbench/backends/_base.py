@@ -29,7 +29,7 @@ from adbench.backends.modes import OPERATIONS as OPERATIONS
 from adbench.backends.modes import SECOND_ORDER as SECOND_ORDER
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, Service, requested
-from adbench.xp import Array
+from adbench.xp import Array, Framework
 
 # f as a backend hands it to a transform: of x alone (its constants bound), or of (x, constants) where a jit takes
 # the constants as arguments (JAX, TensorFlow, MLX) rather than baking them into its program.
@@ -57,10 +57,10 @@ class PreparedCase:
     ``None`` for a nested case (f differentiates inside itself: the call is f).
     """
 
-    call: Callable[[], Any]
-    function: Callable[[], Any] | None
-    sync: Callable[[Any], Any] | None
-    to_numpy: Callable[[Any], np.ndarray]
+    call: Callable[[], Array]
+    function: Callable[[], Array] | None
+    sync: Sync | None
+    to_numpy: Callable[[Array], np.ndarray]
     # The timed call as the framework's users write it ("jax.jit(jax.grad(f))"): the record's `call`.
     label: str = ""
     # sparse-jacobian: the colours of the compression, i.e. the compressed passes one call makes.
@@ -122,7 +122,7 @@ class Backend(ABC):
         return self.label or self.name
 
     @abstractmethod
-    def load(self, threads: int | None = None) -> Any:
+    def load(self, threads: int | None = None) -> Framework:
         """Import the framework (configuring its threads) and return the module."""
 
     def version(self) -> str:
@@ -266,7 +266,7 @@ def bind_services(function: Callable[..., Any], services: Mapping[str, Service])
     return functools.partial(function, **{name: services[name] for name in wanted})
 
 
-def float_dtype(array: np.ndarray, dtype: str) -> Any:
+def float_dtype(array: np.ndarray, dtype: str) -> str | np.dtype:
     """The run's float dtype for float arrays; integer and boolean arrays keep theirs."""
     return dtype if array.dtype.kind in "fc" else array.dtype
 
