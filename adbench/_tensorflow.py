@@ -31,7 +31,7 @@ def _stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tensorflow(threads: int | None = None) -> Any:
+def import_tensorflow(threads: int | None = None) -> Any:  # the tensorflow module (not followed by mypy)
     """``tensorflow``, imported quietly, its thread pools set before its runtime starts.
 
     Workers get TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS from adbench.engine.threads; here

@@ -10,10 +10,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # the engine (NumPy) loads when a grid is cut or run, not with the CLI
     from adbench.engine.cases import CaseSpec
+    from adbench.engine.record import CaseResult
+    from adbench.engine.runner import RunSettings, WorkerPool
 
 # The Dask worker resource a group holds while it runs: a host that offers one slot runs one group at a
 # time, so two groups never time each other's noise.
@@ -62,7 +64,7 @@ def shard(specs: Sequence[CaseSpec], k: int, n: int) -> list[CaseSpec]:
     return [s for i, group in enumerate(case_groups(specs)) if i % n == k - 1 for s in group]
 
 
-def parse_address(text: str) -> tuple[str, Any]:
+def parse_address(text: str) -> tuple[Literal["local", "remote"], int | str]:
     """("local", N) for ``local:N``, else ("remote", the scheduler's address)."""
     text = text.strip()
     if text.startswith("local:") or text == "local":
@@ -84,9 +86,11 @@ def local_share_words(address: str, threads: int) -> str | None:
     and the engine beside them, each): why its times are not this machine's best."""
     from adbench.engine.environment import usable_cpus
 
-    kind, n = parse_address(address)
-    cpus = usable_cpus()
-    if kind != "local" or n * (threads + 1) <= cpus:
+    kind, where = parse_address(address)
+    if kind != "local":
+        return None
+    n, cpus = int(where), usable_cpus()
+    if n * (threads + 1) <= cpus:
         return None
     return (f"{address} runs {n} groups at once on {cpus} CPUs, each with {threads} framework thread(s) and its "
             f"engine beside them: they share CPUs a local run has to itself, so times run slower and noisier "
@@ -100,7 +104,7 @@ class GroupOutcome:
     """What one group's run sends back: its records, and the host and run that measured them."""
 
     index: int
-    results: list = field(default_factory=list)
+    results: list[CaseResult] = field(default_factory=list)
     host: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
@@ -109,7 +113,7 @@ class GroupOutcome:
     budget: dict[str, Any] = field(default_factory=dict)
 
 
-def run_group(index: int, specs: list[CaseSpec], settings: Any, slot: bool) -> GroupOutcome:
+def run_group(index: int, specs: list[CaseSpec], settings: RunSettings, slot: bool) -> GroupOutcome:
     """One group, run here by the engine exactly as a local run runs it (its own framework worker
     processes, pinning, visits and adaptive passes); ``slot``: this host runs several Dask workers (a
     LocalCluster), so each takes its own CPUs by its worker name."""
@@ -126,10 +130,10 @@ def run_group(index: int, specs: list[CaseSpec], settings: Any, slot: bool) -> G
                         outcome.noise, outcome.budget)
 
 
-_POOL: Any = None
+_POOL: WorkerPool | None = None
 
 
-def _pool():
+def _pool() -> WorkerPool:
     """This Dask worker's framework worker processes, kept from one group to the next (as one local run
     keeps them across its groups): a group does not pay for starting every framework again."""
     global _POOL
@@ -171,8 +175,8 @@ class ClusterSession:
     """A connected client (and the LocalCluster it owns, for ``local:N``)."""
 
     address: str
-    client: Any
-    cluster: Any = None
+    client: Any  # a distributed.Client (mypy does not follow distributed: pyproject's overrides)
+    cluster: Any = None  # a distributed.LocalCluster, for local:N
 
     @property
     def local(self) -> bool:
@@ -228,7 +232,7 @@ def connect(address: str, timeout_s: float | None = None) -> ClusterSession:
     return session
 
 
-def run_groups(specs: Sequence[CaseSpec], settings: Any, session: ClusterSession,
+def run_groups(specs: Sequence[CaseSpec], settings: RunSettings, session: ClusterSession,
                on_group: Callable[[GroupOutcome], None]) -> dict[str, Any]:
     """Every group of ``specs`` on the cluster, one Dask task each holding the bench resource, with
     ``settings``' time budget shared among them as their cases are; ``on_group`` is called as each
@@ -242,9 +246,10 @@ def run_groups(specs: Sequence[CaseSpec], settings: Any, session: ClusterSession
     token = uuid.uuid4().hex[:8]
     started = time.monotonic()
 
-    def submit(i: int, attempt: int):
+    def submit(i: int, attempt: int) -> Any:  # a distributed.Future
         share = dataclasses.replace(settings, time_budget_s=settings.time_budget_s * len(groups[i]) / total)
-        return session.client.submit(run_group, i, groups[i], share, session.local, key=f"adbench-group-{token}-{i}-{attempt}",
+        return session.client.submit(run_group, i, groups[i], share, session.local,
+                                     key=f"adbench-group-{token}-{i}-{attempt}",
                                      resources={BENCH_RESOURCE: 1}, pure=False, retries=0)
 
     futures = {submit(i, 1): (i, 1) for i in range(len(groups))}
@@ -292,7 +297,7 @@ def _lost_worker(exc: BaseException) -> bool:
     try:
         from distributed.comm.core import CommClosedError
     except ImportError:  # pragma: no cover
-        CommClosedError = OSError  # noqa: N806
+        CommClosedError = OSError
     return isinstance(exc, (KilledWorker, CommClosedError))
 
 
@@ -304,14 +309,15 @@ def _failure_words(exc: BaseException, lost: bool, attempt: int) -> str:
     return f"the group's run failed on its Dask worker: {type(exc).__name__}: {exc}"
 
 
-def failed_group(index: int, specs: list[CaseSpec], settings: Any, reason: str) -> GroupOutcome:
+def failed_group(index: int, specs: list[CaseSpec], settings: RunSettings, reason: str) -> GroupOutcome:
     """A group that did not come back: each case an ``error`` with the reason, on no host."""
     from adbench.engine.runner import new_result
 
     results = []
     for spec in specs:
         r = new_result(spec, settings.threads)
-        r.host = None
+        # CaseResult declares host a str though None is its default ("on no host"): record.py's to widen.
+        r.host = None  # type: ignore[assignment]
         r.fail("error", reason)
         results.append(r)
     return GroupOutcome(index, results)

@@ -6,7 +6,10 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the engine loads when sets are merged, not with the CLI
+    from adbench.engine.record import CaseResult
 
 # Settings that may differ between the sets of one sweep: which slice, where and how it was started.
 PER_SET_SETTINGS = ("command", "shard", "cluster", "grid")
@@ -33,22 +36,27 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
     from adbench.engine.estimates import STATISTICS
     from adbench.engine.record import case_key
     from adbench.engine.results import (
-        VISIT_VERSIONS, ResultsFormatError, ResultWriter, analyse_records, check_output_path, new_run_id,
-        read_results, records_of,
+        VISIT_VERSIONS,
+        ResultsFormatError,
+        ResultWriter,
+        analyse_records,
+        check_output_path,
+        new_run_id,
+        read_results,
+        records_of,
     )
 
-    sources = [Path(s) for s in sources]
-    if len(sources) < 2:
-        raise MergeError(f"merge needs two or more sets, got {len(sources)}")
-    output = Path(output)
-    if any(output.resolve() == s.resolve() for s in sources):
-        raise MergeError(f"{output}: write the merged set beside its sources, not over one")
+    paths, target = [Path(s) for s in sources], Path(output)
+    if len(paths) < 2:
+        raise MergeError(f"merge needs two or more sets, got {len(paths)}")
+    if any(target.resolve() == s.resolve() for s in paths):
+        raise MergeError(f"{target}: write the merged set beside its sources, not over one")
     try:
-        check_output_path(output)
+        check_output_path(target)
     except ValueError as exc:
         raise MergeError(str(exc)) from None
     read = []
-    for source in sources:
+    for source in paths:
         try:
             frame, meta = read_results(source)
         except (ResultsFormatError, OSError) as exc:
@@ -73,7 +81,10 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
         (a, sa), (b, sb) = list(grids.items())[:2]
         raise MergeError(f"{sa} and {sb} are shards of different grids (digests {a} and {b}): run every shard with "
                          "the same command, changing only --shard")
-    records, hosts, seen, origins = [], {}, {}, []
+    records: list[CaseResult] = []
+    hosts: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple, Path] = {}
+    origins: list[dict[str, Any]] = []
     for source, frame, meta in read:
         env = meta.get("environment") or {}
         own_host = env.get("host") or env.get("hostname")
@@ -94,12 +105,12 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
         raise MergeError(f"{first_source}: unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
     analysis = analyse_records(records, statistic)
     merged_settings = {**(first.get("settings") or {}), "shard": None,
-                       "command": "adbench merge " + " ".join(s.name for s in sources)}
-    writer = ResultWriter(output, new_run_id(), first.get("environment") or {}, merged_settings)
+                       "command": "adbench merge " + " ".join(s.name for s in paths)}
+    writer = ResultWriter(target, new_run_id(), first.get("environment") or {}, merged_settings)
     writer.extra = {"variance": analysis.variance(), "comparisons": analysis.comparisons(), "hosts": hosts,
                     "merged": origins, "merged_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     writer.write(records)
-    return Merged(output, len(records), len({r.host for r in records if r.host}))
+    return Merged(target, len(records), len({r.host for r in records if r.host}))
 
 
 def _comparable(meta: dict[str, Any]) -> dict[str, Any]:

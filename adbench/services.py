@@ -30,7 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from adbench.xp import Array, Namespace
+
 Carry = TypeVar("Carry")
+ArrayFunction = Callable[[Array], Array]  # g of z, or its gradient
 
 
 def python_loop(step: Callable[[int, Carry], Carry], init: Carry, k: int) -> Carry:
@@ -46,7 +49,7 @@ def python_loop(step: Callable[[int, Carry], Carry], init: Carry, k: int) -> Car
     return carry
 
 
-def python_while_loop(cond: Callable[[Carry], Any], body: Callable[[Carry], Carry], init: Carry,
+def python_while_loop(cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry,
                       max_steps: int | None = None) -> Carry:
     """``while cond(carry): carry = body(carry)``: the contract of the ``while_loop`` service.
 
@@ -63,7 +66,7 @@ def python_while_loop(cond: Callable[[Carry], Any], body: Callable[[Carry], Carr
     return carry
 
 
-def python_cond(pred: Any, true_fn: Callable[[Carry], Any], false_fn: Callable[[Carry], Any], operand: Carry) -> Any:
+def python_cond(pred: Array, true_fn: Callable[[Carry], Any], false_fn: Callable[[Carry], Any], operand: Carry) -> Any:
     """``true_fn(operand)`` if ``pred`` else ``false_fn(operand)``: the contract of the ``cond`` service.
 
     ``pred`` is a 0-d boolean array; both branches return the same structure, shapes and dtypes (JAX
@@ -82,7 +85,7 @@ class Level:
     """
 
     mode: str
-    grad: Callable[[Callable[[Any], Any]], Callable[[Any], Any]]
+    grad: Callable[[ArrayFunction], ArrayFunction]
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ class AD:
         return f"{self.outer.mode}-over-{self.inner.mode}"
 
 
-def central_grad(g: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def central_grad(g: ArrayFunction) -> ArrayFunction:
     """The gradient of a scalar ``g`` by central differences, in whatever array namespace ``z`` has.
 
     Each step is eps^(1/3) max(1, |z_i|) (truncation h^2 against rounding eps/h). Differences of a
@@ -119,7 +122,8 @@ def central_grad(g: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return gradient
 
 
-def stacked_jvps(jvp: Callable[[Any, Any], Any], unit: Callable[[Any, int], Any], xp: Any) -> Callable[[Any], Any]:
+def stacked_jvps(jvp: Callable[[Array, Array], Array], unit: Callable[[Array, int], Array],
+                 xp: Namespace) -> ArrayFunction:
     """A forward-mode gradient: ``z -> [jvp(z, e_i) for each unit vector e_i]``, stacked.
 
     ``jvp(z, v)`` is a framework's directional derivative of g at z along v and ``unit(z, i)`` its i-th
@@ -132,12 +136,14 @@ def stacked_jvps(jvp: Callable[[Any, Any], Any], unit: Callable[[Any, int], Any]
 # Finite differences at both levels: what NumPy callers (and the finite-diff baseline) get.
 CENTRAL_AD = AD(Level("central", central_grad), Level("central", central_grad))
 
+# What a service is: a function (loop, while_loop, cond) or the ad service's two levels.
+Service = Callable[..., Any] | AD
 # Every service a problem may ask for, by parameter name, with its default.
-DEFAULTS: dict[str, Any] = {"loop": python_loop, "while_loop": python_while_loop, "cond": python_cond,
+DEFAULTS: dict[str, Service] = {"loop": python_loop, "while_loop": python_while_loop, "cond": python_cond,
                             "ad": CENTRAL_AD}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def requested(function: Callable[..., Any]) -> tuple[str, ...]:
     """The services ``function`` asks for: its parameters named after one (``**kwargs`` asks for none)."""
     try:

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-MODES = ("forward", "reverse")
+from adbench.backends.modes import PASS_NAMES
+
+if TYPE_CHECKING:
+    from adbench.problems import Problem
+
+MODES = PASS_NAMES  # a compressed pass is a JVP (forward, columns) or a VJP (reverse, rows)
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ def as_pattern(declared: Any, shape: tuple[int, int], owner: str = "the problem"
     return Pattern(tuple(csr.shape), np.asarray(csr.indptr, np.int64), np.asarray(csr.indices, np.int64))
 
 
-def pattern_of(problem: Any, x: np.ndarray, constants: dict[str, Any]) -> Pattern:
+def pattern_of(problem: Problem, x: np.ndarray, constants: dict[str, Any]) -> Pattern:
     """The pattern ``problem`` declares at ``x`` (its ``sparsity(n, **constants)``), checked against J's shape."""
     if problem.sparsity is None:
         raise ValueError(f"problem {problem.name!r} declares no sparsity pattern")
@@ -132,7 +138,7 @@ class Compression:
         """What a dense Jacobian needs instead: n JVPs (forward) or m VJPs (reverse)."""
         return self.pattern.shape[1] if self.mode == "forward" else self.pattern.shape[0]
 
-    def seeds(self, dtype: Any = np.float64) -> np.ndarray:
+    def seeds(self, dtype: DTypeLike = np.float64) -> np.ndarray:
         """The seed matrix Sᵀ, (p, n) forward or (p, m) reverse: row k is 1 where the colour is k."""
         return (self.colours[None, :] == np.arange(self.n_colours)[:, None]).astype(dtype)
 
@@ -162,7 +168,7 @@ def compress(pattern: Pattern, mode: str) -> Compression:
     return Compression(mode, pattern, colours.astype(index_dtype), flat.astype(index_dtype))
 
 
-def compression_for(problem: Any, x: np.ndarray, constants: dict[str, Any], mode: str) -> Compression:
+def compression_for(problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str) -> Compression:
     """The problem's pattern at ``x`` compressed for ``mode``: what every backend's prepare computes once,
     outside the timed call."""
     return compress(pattern_of(problem, x, constants), mode)

@@ -10,6 +10,12 @@ from typing import Any
 
 NAMESPACES = ("numpy", "jax", "torch", "autograd", "tensorflow", "mlx")
 
+# The frameworks' objects are dynamic, and mypy does not follow the frameworks (pyproject's overrides skip them):
+# Any on purpose, under names that say which object a parameter holds.
+Array = Any  # a framework's array: jax, torch, tf, mlx, autograd's box, numpy
+Namespace = Any  # an array API namespace: the ``xp`` a problem is handed (``namespace`` below)
+Framework = Any  # a framework's module as its backend loads it: jax, torch, tf, mlx.core, autograd
+
 # The standard's linalg results are named tuples; TensorFlow's and MLX's are plain ones.
 EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
 SlogdetResult = namedtuple("SlogdetResult", "sign logabsdet")
@@ -18,7 +24,7 @@ QRResult = namedtuple("QRResult", "Q R")
 
 
 @functools.cache
-def namespace(framework: str) -> Any:
+def namespace(framework: str) -> Namespace:
     """The array API namespace for ``framework``: NumPy 2's own, ``jax.numpy``,
     ``array_api_compat.torch``, or the autograd, TensorFlow and MLX shims below. Imported on first use."""
     if framework == "numpy":

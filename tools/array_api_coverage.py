@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +24,10 @@ from adbench.backends.numpy_baselines import central_differences
 
 M = lambda x, xp: xp.reshape(x[:9], (3, 3)) + 3.0 * xp.eye(3, dtype=x.dtype)  # noqa: E731 (well-conditioned)
 PROBES = {
-    "elementwise (sin, exp, log, tanh, sqrt, abs, pow)": lambda x, xp: xp.sum(xp.sin(x) * xp.exp(x) + xp.log(x * x + 1) + xp.tanh(x) + xp.sqrt(x * x + 1) + xp.abs(x) + xp.pow(x, 2.0)),
-    "sum, prod, mean, std (axis)": lambda x, xp: xp.sum(xp.prod(xp.reshape(x[:9], (3, 3)), axis=0) + xp.mean(x) + xp.std(x)),
+    "elementwise (sin, exp, log, tanh, sqrt, abs, pow)": lambda x, xp: xp.sum(
+        xp.sin(x) * xp.exp(x) + xp.log(x * x + 1) + xp.tanh(x) + xp.sqrt(x * x + 1) + xp.abs(x) + xp.pow(x, 2.0)),
+    "sum, prod, mean, std (axis)": lambda x, xp: xp.sum(
+        xp.prod(xp.reshape(x[:9], (3, 3)), axis=0) + xp.mean(x) + xp.std(x)),
     "max, min (axis)": lambda x, xp: xp.sum(xp.max(xp.reshape(x[:9], (3, 3)), axis=1) - xp.min(x)),
     "where": lambda x, xp: xp.sum(xp.where(x > 0, x, 0.5 * x)),
     "concat, stack": lambda x, xp: xp.sum(xp.concat([x, x * x]) * xp.sum(xp.stack([x, x], axis=0)[0, :])),
@@ -37,7 +41,8 @@ PROBES = {
     "linalg.solve": lambda x, xp: xp.sum(xp.linalg.solve(M(x, xp), x[:3])),
     "linalg.det": lambda x, xp: xp.linalg.det(M(x, xp)),
     "linalg.cholesky": lambda x, xp: xp.sum(xp.linalg.cholesky(M(x, xp) @ xp.matrix_transpose(M(x, xp)))),
-    "linalg.eigh (eigenvalues)": lambda x, xp: xp.sum(xp.linalg.eigh(M(x, xp) + xp.matrix_transpose(M(x, xp))).eigenvalues ** 2),
+    "linalg.eigh (eigenvalues)": lambda x, xp: xp.sum(
+        xp.linalg.eigh(M(x, xp) + xp.matrix_transpose(M(x, xp))).eigenvalues ** 2),
     "linalg.vector_norm": lambda x, xp: xp.linalg.vector_norm(x),
 }
 
@@ -48,13 +53,13 @@ TOLERANCE = {"float64": 1e-6, "float32": 1e-4}
 BACKENDS = ("jax", "torch", "autograd", "tensorflow", "mlx")
 
 
-def probe(f, backend: str, mode: str, x: np.ndarray) -> str:
+def probe(f: Callable[[Any, Any], Any], backend: str, mode: str, x: np.ndarray) -> str:
     dtype = "float32" if backend in FLOAT32_ONLY else "float64"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             J = adbench.jacobian(f, x, backend=backend, mode=mode, dtype=dtype)
-    except Exception as exc:  # what a user would meet
+    except Exception as exc:  # noqa: BLE001 (a cell names whatever error a user would meet)
         return type(exc).__name__
     ref = central_differences(lambda v: f(v, np), x, True)
     return "ok" if np.max(np.abs(J - ref)) <= TOLERANCE[dtype] * max(1.0, np.max(np.abs(ref))) else "wrong"

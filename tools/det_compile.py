@@ -25,10 +25,10 @@ def one(backend: str, ell: int, operation: str, dtype: str) -> dict:
     import numpy as np
 
     from adbench.backends import get_backend
+    from adbench.engine.cases import direction
     from adbench.engine.timing import measure, timed_call
     from adbench.problems import get_problem
     from adbench.problems.det import _operations
-    from adbench.engine.cases import direction
 
     problem = get_problem("det")
     n = ell * ell
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"backend": backend, "l": ell, "error": f"timeout after {args.timeout:g} s"}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    print(f"| backend | l | scalar operations (~e l!) | first call | per call | rel. error |\n|---|---|---|---|---|---|")
+    print("| backend | l | scalar operations (~e l!) | first call | per call | rel. error |\n|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
             print(f"| {r['backend']} | {r['l']} | {_operations(r['l']):,} | {r['error']} | | |")

@@ -19,9 +19,10 @@ import argparse
 import contextlib
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ class Collector:
         self.unknown: list[str] = []
         self.names: list[str] = []  # every probe collected, before --only chose
 
-    def pytest_collection_modifyitems(self, config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         names = {probe_name(item): item for item in items}
         self.names = list(names)
         if self.only:
@@ -86,12 +87,12 @@ class Collector:
             items[:] = keep
         for item in items:
             marker = item.get_closest_marker("fault")
+            doc = item.obj.__doc__ if isinstance(item, pytest.Function) else None  # a probe is a test function
             self.outcomes[item.nodeid] = Outcome(probe_name(item), marker.args[0] if marker else "?",
-                                                 _first_paragraph(item.obj.__doc__),
-                                                 item.get_closest_marker("slow") is not None)
+                                                 _first_paragraph(doc), item.get_closest_marker("slow") is not None)
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
         report = (yield).get_result()
         outcome = self.outcomes[item.nodeid]
         outcome.wall_s += report.duration

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                         start = time.perf_counter()
                         case.run()
                         second = time.perf_counter() - start
-                except Exception as error:  # one failing case never loses the others: an error row
+                except Exception as error:  # noqa: BLE001 (one failing case never loses the others: an error row)
                     print(f"| {name} | {args.workload} | {backend} | {mode} | error: "
                           f"{type(error).__name__}: {str(error)[:100]} | | | |", flush=True)
                     continue

@@ -1,7 +1,8 @@
 """Recompute a result set's statistics from its visits with this adbench (nothing is timed).
 
     python tools/reanalyse.py results/compare-x.csv /tmp/compare-x.csv
-    python tools/reanalyse.py --statistic min results/compare-x.csv /tmp/compare-x-min.csv   # another per-visit statistic
+    # another per-visit statistic:
+    python tools/reanalyse.py --statistic min results/compare-x.csv /tmp/compare-x-min.csv
     python tools/reanalyse.py --in-place results/reference/*.csv   # replaces each set (it stays in git history)
 
 Only sets of the current format (version 3) keep their visits; older ones are read as they were
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adbench.engine.results import reanalyse, sidecar_path  # noqa: E402
+from adbench.engine.results import reanalyse, sidecar_path
 
 
 def main() -> int:
@@ -30,7 +31,8 @@ def main() -> int:
     if not args.in_place:
         if len(args.sets) != 2:
             parser.error("give a source and a target CSV, or --in-place and the sets")
-        print(reanalyse(*args.sets, statistic=args.statistic))
+        source, target = args.sets
+        print(reanalyse(source, target, statistic=args.statistic))
         return 0
     for source in args.sets:
         with tempfile.TemporaryDirectory(dir=source.parent) as tmp:

@@ -1,6 +1,6 @@
 """TensorFlow's loop service measured: lstm's gradient and ode's reverse Jacobian (first call = trace (+ XLA
-compile), then the median of 20 calls, float64) with the sequence as a Python loop (unrolled into the graph), a ``tf.while_loop`` with
-``maximum_iterations`` (the service) and a ``tf.foldl`` over ``tf.range(k)``.
+compile), then the median of 20 calls, float64) with the sequence as a Python loop (unrolled into the graph), a
+``tf.while_loop`` with ``maximum_iterations`` (the service) and a ``tf.foldl`` over ``tf.range(k)``.
 
     flock -x /tmp/adbench-cpu.lock python tools/tf_loop.py [--adbench-lstm]
 
@@ -64,7 +64,8 @@ def main() -> None:
         c = consts["sequence"].shape[0] - 1 if problem == "lstm" else consts["steps"]
         for backend in ("tensorflow", "tensorflow-xla"):
             if get_backend(backend).unrolls("jacobian", "reverse", prob.is_scalar(n)):
-                print(f"{backend:15} {problem} n={n}: its loops are unrolled whatever the service (TensorflowBackend.unrolls)")
+                print(f"{backend:15} {problem} n={n}: its loops are unrolled whatever the service "
+                      "(TensorflowBackend.unrolls)")
                 continue
             for name, loop in variants.items():
                 if loop is python_loop and backend == "tensorflow-xla" and c > 16:

@@ -5,14 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adbench.backends._base import (
-    DEVICES, DIRECTED, DTYPES, OPERATIONS, SECOND_ORDER, Backend, Direction, PreparedCase, installed_version,
-)
-from adbench.backends.modes import (
-    AD_MODES, BASELINE_MODES, COMPOSITIONS, EVERY_MODE, MODE_NAMES, MODES, NESTED, SPARSE, Mode, mode_order,
+    DEVICES,
+    DIRECTED,
+    DTYPES,
+    OPERATIONS,
+    SECOND_ORDER,
+    Backend,
+    Device,
+    Direction,
+    Dtype,
+    PreparedCase,
+    installed_version,
 )
 from adbench.backends.autograd_backend import AutogradBackend
 from adbench.backends.jax_backend import JaxBackend, JaxEagerBackend
 from adbench.backends.mlx_backend import MlxBackend, MlxCompileBackend
+from adbench.backends.modes import (
+    AD_MODES,
+    BASELINE_MODES,
+    COMPOSITIONS,
+    EVERY_MODE,
+    MODE_NAMES,
+    MODES,
+    NESTED,
+    SPARSE,
+    Mode,
+    ModeName,
+    Operation,
+    Pass,
+    is_mode,
+    is_operation,
+    mode_order,
+)
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
 from adbench.backends.tensorflow_backend import TensorflowBackend, TensorflowXlaBackend
 from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
@@ -43,8 +67,8 @@ class BackendInfo:
 
     name: str
     framework: str
-    modes: tuple[str, ...]
-    operations: dict[str, tuple[str, ...]]
+    modes: tuple[ModeName, ...]
+    operations: dict[Operation, tuple[ModeName, ...]]
     available: bool
     version: str | None
     reason: str | None
@@ -76,7 +100,7 @@ def backend_info(name: str, import_framework: bool = True) -> BackendInfo:
     try:
         b.load()
         version, reason = b.version(), None
-    except Exception as exc:  # an ImportError, or a broken install raising anything at import
+    except Exception as exc:  # noqa: BLE001 (an ImportError, or a broken install raising anything at import)
         version, reason = None, f"{type(exc).__name__}: {exc}"
     return BackendInfo(b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason, b.description)
 
@@ -90,7 +114,7 @@ def list_backends(import_frameworks: bool = True) -> list[BackendInfo]:
 __all__ = [
     "AD_MODES", "BASELINE_MODES", "COMPOSITIONS", "DEVICES", "DIRECTED", "DTYPES", "EVERY_MODE", "MODES",
     "MODE_NAMES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
-    "Backend", "BackendInfo", "Direction", "Mode", "PreparedCase",
-    "mode_order",
+    "Backend", "BackendInfo", "Device", "Direction", "Dtype", "Mode", "ModeName", "Operation", "Pass", "PreparedCase",
+    "is_mode", "is_operation", "mode_order",
     "backend_info", "backend_names", "get_backend", "list_backends",
 ]

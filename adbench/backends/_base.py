@@ -6,21 +6,44 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from adbench.backends.modes import (  # noqa: F401 (AD_MODES and EVERY_MODE re-exported)
-    AD_MODES, BY_NAME, COMPOSITIONS, EVERY_MODE, NESTED, PASSES, SPARSE, passes,
+# AD_MODES, DIRECTED, EVERY_MODE, OPERATIONS and SECOND_ORDER are re-exported: others read them here.
+from adbench.backends.modes import AD_MODES as AD_MODES
+from adbench.backends.modes import (
+    BY_NAME,
+    COMPOSITIONS,
+    NESTED,
+    SPARSE,
+    ModeName,
+    Operation,
+    counted,
+    is_operation,
+    passes,
 )
+from adbench.backends.modes import DIRECTED as DIRECTED
+from adbench.backends.modes import EVERY_MODE as EVERY_MODE
+from adbench.backends.modes import OPERATIONS as OPERATIONS
+from adbench.backends.modes import SECOND_ORDER as SECOND_ORDER
 from adbench.problems import Problem
-from adbench.services import AD, DEFAULTS, Level, requested
+from adbench.services import AD, DEFAULTS, Level, Service, requested
+from adbench.xp import Array, Framework
 
-DTYPES = ("float32", "float64")
-DEVICES = ("cpu", "cuda")
-OPERATIONS = ("jacobian", "jvp", "vjp", "hvp", "hessian", SPARSE, NESTED)
-SECOND_ORDER = ("hvp", "hessian")
-DIRECTED = ("jvp", "vjp", "hvp")  # the operations that contract with a vector (a Direction's v or u)
+# f as a backend hands it to a transform: of x alone (its constants bound), or of (x, constants) where a jit takes
+# the constants as arguments (JAX, TensorFlow, MLX) rather than baking them into its program.
+Function = Callable[[Array], Array]
+FunctionOfConstants = Callable[[Array, dict[str, Array]], Array]
+# A derivative's computation as a backend builds it: its arguments are the backend's own, (x, direction) or
+# (x, direction, constants) or (x, constants) (each backend's ``derivative`` says which).
+Computation = Callable[..., Array]
+Sync = Callable[[Array], Any]  # blocks until an output is computed (PreparedCase.sync)
+
+Dtype = Literal["float32", "float64"]
+Device = Literal["cpu", "cuda"]
+DTYPES: tuple[Dtype, ...] = get_args(Dtype)
+DEVICES: tuple[Device, ...] = get_args(Device)
 
 
 @dataclass
@@ -34,10 +57,10 @@ class PreparedCase:
     ``None`` for a nested case (f differentiates inside itself: the call is f).
     """
 
-    call: Callable[[], Any]
-    function: Callable[[], Any] | None
-    sync: Callable[[Any], Any] | None
-    to_numpy: Callable[[Any], np.ndarray]
+    call: Callable[[], Array]
+    function: Callable[[], Array] | None
+    sync: Sync | None
+    to_numpy: Callable[[Array], np.ndarray]
     # The timed call as the framework's users write it ("jax.jit(jax.grad(f))"): the record's `call`.
     label: str = ""
     # sparse-jacobian: the colours of the compression, i.e. the compressed passes one call makes.
@@ -75,39 +98,41 @@ class Backend(ABC):
     baseline: bool = False
     default: bool = True  # in a plain `adbench compare`
     # operation -> the modes this backend offers for it.
-    operations: Mapping[str, tuple[str, ...]] = {"jacobian": AD_MODES}
+    operations: Mapping[Operation, tuple[ModeName, ...]] = {"jacobian": AD_MODES}
     # True where Jacobians are built by vectorising JVPs/VJPs over a basis (jacfwd/jacrev);
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
     # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
+    # Keyed by str, not Operation, while callers look it up with the CLI's strings (adbench.api).
     refusals: Mapping[str, str] = {}
-    devices: tuple[str, ...] = ("cpu",)
+    devices: tuple[Device, ...] = ("cpu",)
 
     @property
-    def modes(self) -> tuple[str, ...]:
+    def modes(self) -> tuple[ModeName, ...]:
         """Every mode of every operation, in order (the Jacobian's first)."""
         return tuple(dict.fromkeys(m for ms in self.operations.values() for m in ms))
 
-    def modes_for(self, operation: str) -> tuple[str, ...]:
-        return tuple(self.operations.get(operation, ()))
+    def modes_for(self, operation: str) -> tuple[ModeName, ...]:
+        """The modes this backend offers for ``operation`` (none for a name that is no operation)."""
+        return tuple(self.operations.get(operation, ())) if is_operation(operation) else ()
 
     @property
     def display_label(self) -> str:
         return self.label or self.name
 
     @abstractmethod
-    def load(self, threads: int | None = None) -> Any:
+    def load(self, threads: int | None = None) -> Framework:
         """Import the framework (configuring its threads) and return the module."""
 
     def version(self) -> str:
         return str(getattr(self.load(), "__version__", "unknown"))
 
-    def preload(self) -> None:
+    def preload(self) -> None:  # noqa: B027 (a hook, not abstract: most backends have nothing to preload)
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""
 
-    def services(self) -> dict[str, Callable[..., Any]]:
+    def services(self) -> dict[str, Service]:
         """This framework's implementation of each service a problem may ask for by parameter name
         (``adbench.services``: ``loop``): the plain-Python defaults unless the backend overrides them."""
         return dict(DEFAULTS)
@@ -218,7 +243,7 @@ class Backend(ABC):
             copies = passes(operation, mode, n, m) or 1
             if operation == "jacobian":
                 copies = min(copies, chunk_size) if chunk_size else copies
-            elif operation == "hvp" and "n" not in PASSES[(operation, mode)]:
+            elif operation == "hvp" and "n" not in (counted(operation, mode) or ()):
                 copies = 4
             elif BY_NAME[mode].levels[-1] == "reverse":
                 copies *= 2
@@ -257,7 +282,7 @@ def installed_version(module: str) -> tuple[str | None, str | None]:
     return "unknown", None
 
 
-def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
+def bind_services(function: Callable[..., Any], services: Mapping[str, Service]) -> Callable[..., Any]:
     """``function`` with each service it asks for (a parameter named ``loop``, say) passed by keyword from
     ``services``: the one place where what a problem asks for meets what a backend offers."""
     wanted = requested(function)
@@ -266,7 +291,7 @@ def bind_services(function: Callable[..., Any], services: Mapping[str, Callable[
     return functools.partial(function, **{name: services[name] for name in wanted})
 
 
-def float_dtype(array: np.ndarray, dtype: str) -> Any:
+def float_dtype(array: np.ndarray, dtype: str) -> str | np.dtype:
     """The run's float dtype for float arrays; integer and boolean arrays keep theirs."""
     return dtype if array.dtype.kind in "fc" else array.dtype
 

@@ -1,17 +1,21 @@
-"""HIPS autograd: reverse mode with ``jacobian``/``make_vjp``, forward mode with ``make_jvp``, and their compositions."""
+"""HIPS autograd: reverse mode with ``jacobian``/``make_vjp``, forward mode with ``make_jvp``, and their
+compositions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, basis, float_dtype
-from adbench.backends.modes import PASSES, forward_over_basis
+from adbench.backends._base import Backend, Direction, Function, PreparedCase, basis, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, PASSES, SPARSE, forward_over_basis
+from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
-from adbench.xp import namespace
-
+from adbench.xp import Framework, namespace
 
 # Each (operation, mode)'s call as autograd's users write it: the record's `call`. A scalar f's
 # reverse-mode Jacobian is autograd.grad (autograd.jacobian of a scalar f: 1.0-1.3x its time).
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 LABELS = {
     (SPARSE, "forward"): "autograd.make_jvp(f)(x)(seed)[1] for each colour of the columns",
     (SPARSE, "reverse"): "autograd.make_vjp(f)(x)[0](seed) for each colour of the rows",
@@ -24,8 +28,10 @@ LABELS = {
     ("hvp", "forward-over-forward"): ("autograd.make_jvp(lambda y: autograd.make_jvp(f)(y)(v)[1])(x)(e)[1] "
                                       "for each of the n unit vectors e"),
     ("hessian", "reverse-over-reverse"): "autograd.jacobian(autograd.grad(f))",
-    ("hessian", "forward-over-reverse"): "autograd.make_jvp(autograd.grad(f))(x)(e)[1] for each of the n unit vectors e",
-    ("hessian", "reverse-over-forward"): "autograd.jacobian(J) with J(y) = the forward Jacobian of f at y (n make_jvp passes)",
+    ("hessian", "forward-over-reverse"): ("autograd.make_jvp(autograd.grad(f))(x)(e)[1] for each of the n unit "
+                                          "vectors e"),
+    ("hessian", "reverse-over-forward"): ("autograd.jacobian(J) with J(y) = the forward Jacobian of f at y "
+                                          "(n make_jvp passes)"),
     ("hessian", "forward-over-forward"): "make_jvp of the forward Jacobian of f, for each of the n unit vectors e",
 }
 
@@ -33,7 +39,8 @@ LABELS = {
 BASIS_CASES = {(op, mode) for op, mode in PASSES if forward_over_basis(op, mode)}
 
 
-def sparse_case(ag, problem, x, constants, mode, xv, f, label: str) -> PreparedCase:
+def sparse_case(ag: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str, xv: np.ndarray,
+                f: Function, label: str) -> PreparedCase:
     """Compressed passes one after another: make_jvp once and one push per colour of the columns (forward),
     or make_vjp once and one pull per colour of the rows (reverse); each seed made from its colour in the
     loop (a reverse seed matrix would be p x m); then the gather. to_numpy assembles the SciPy matrix."""
@@ -88,7 +95,8 @@ class AutogradBackend(Backend):
         def unit(z, i):
             return np.eye(z.shape[0], dtype=getval(z).dtype)[i]
 
-        return Level("forward", lambda g: stacked_jvps(lambda z, v: ag.make_jvp(g)(z)(v)[1], unit, namespace("autograd")))
+        xp = namespace("autograd")
+        return Level("forward", lambda g: stacked_jvps(lambda z, v: ag.make_jvp(g)(z)(v)[1], unit, xp))
 
     def version(self):
         from importlib.metadata import version

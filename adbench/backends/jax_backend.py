@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
-from adbench.services import Level, python_cond, python_while_loop, stacked_jvps
-from adbench.xp import namespace
-
+from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
+from adbench.services import Carry, Level, stacked_jvps
+from adbench.xp import Array, Framework, namespace
 
 # Each operation's transform of f as JAX users write it, inside jax.jit for the `jax` backend: the
 # record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f
 # vmaps one cotangent over a one-row basis: up to 2-3x slower in float32 on XLA's CPU, see README).
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 TRANSFORMS = {
     # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
     (SPARSE, "forward"): "vmap(jvp) over the column colouring's seeds",
@@ -42,7 +46,8 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
     return "jax.jacfwd(f)" if mode == "forward" else "jax.jacrev(f)"
 
 
-def derivative(jax, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+def derivative(jax: Framework, f: FunctionOfConstants, operation: str, mode: str, scalar: bool,
+               chunk_size: int | None = None) -> Computation:
     """The JAX transform of ``f(x, consts)`` that computes ``operation`` in ``mode`` (``transform_label``'s).
 
     Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
@@ -80,7 +85,7 @@ def derivative(jax, f, operation: str, mode: str, scalar: bool, chunk_size: int 
     return lambda x, _, c: hess(x, c)
 
 
-def jax_loop(step, init, k: int):
+def jax_loop(step: Callable[[Array, Carry], Carry], init: Carry, k: int) -> Carry:
     """The ``loop`` service on JAX (``adbench.services``): ``lax.fori_loop`` over the static trip count k.
 
     With Python-int bounds JAX lowers it to a scan: one traced step however large k, and reverse mode
@@ -92,7 +97,8 @@ def jax_loop(step, init, k: int):
     return jax.lax.fori_loop(0, k, step, init)
 
 
-def jax_while_loop(cond, body, init, max_steps: int | None = None):
+def jax_while_loop(cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry,
+                   max_steps: int | None = None) -> Carry:
     """The ``while_loop`` service under ``jax.jit`` (``adbench.services.python_while_loop``'s contract).
 
     Unbounded: ``lax.while_loop``, which forward mode differentiates and reverse mode refuses. Bounded
@@ -120,7 +126,7 @@ def jax_while_loop(cond, body, init, max_steps: int | None = None):
     return jax.lax.scan(block, init, None, length=blocks)[0]
 
 
-def jax_cond(pred, true_fn, false_fn, operand):
+def jax_cond(pred: Array, true_fn: Callable[[Carry], Any], false_fn: Callable[[Carry], Any], operand: Carry) -> Any:
     """The ``cond`` service under ``jax.jit``: ``lax.cond``, which runs only the branch taken."""
     import jax
 
@@ -143,7 +149,7 @@ def jax_level(mode: str) -> Level:
 LEVEL_LABELS = {"reverse": "jax.grad", "forward": "jax.jvp per unit vector"}
 
 
-def _chunked_jacobian(jax, f, mode: str, chunk_size: int):
+def _chunked_jacobian(jax: Framework, f: FunctionOfConstants, mode: str, chunk_size: int) -> Computation:
     """jacfwd/jacrev built from JVPs/VJPs mapped over the basis ``chunk_size`` at a time (lax.map).
 
     Basis vectors are made inside the map from their index, so no n x n identity is ever held:
@@ -233,7 +239,7 @@ class JaxBackend(Backend):
         jnp = jax.numpy
         target = _device(jax, device)
 
-        def put(a: np.ndarray):
+        def put(a: np.ndarray) -> Array:
             return jax.device_put(jnp.asarray(a, dtype=float_dtype(a, dtype)), target)
 
         xj = put(x)
@@ -307,7 +313,7 @@ class JaxBackend(Backend):
 
 
 # -- sparse-jacobian ----------------------------------------------------------------------------------------
-def compressed_jacobian(jax, f, mode: str, n_colours: int):
+def compressed_jacobian(jax: Framework, f: FunctionOfConstants, mode: str, n_colours: int) -> Computation:
     """J's nonzeros from ``n_colours`` compressed passes: vmap of jvp over the column colouring's seeds
     (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
 
@@ -328,7 +334,7 @@ def compressed_jacobian(jax, f, mode: str, n_colours: int):
     return op
 
 
-def _device(jax, device: str):
+def _device(jax: Framework, device: str) -> Any:
     """The first device of the asked platform; a clear error where there is none."""
     platform = "gpu" if device == "cuda" else "cpu"
     try:

@@ -7,13 +7,14 @@ import functools
 
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
 from adbench.services import Level, stacked_jvps
-from adbench.xp import namespace
-
+from adbench.xp import Array, Framework, namespace
 
 # Each operation's MLX transform of f as its users write it: the record's `call` (mlx-compile wraps it in
 # mx.compile). MLX has no jacfwd or jacrev: Jacobians vmap JVPs or VJPs over the basis.
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 TRANSFORMS = {
     ("jacobian", "forward"): "mx.vmap(mx.jvp(f))",
     ("jacobian", "reverse"): "mx.vmap(mx.vjp(f))",
@@ -40,7 +41,8 @@ def transform_label(operation: str, mode: str, scalar: bool) -> str:
     return TRANSFORMS[(operation, mode)]
 
 
-def derivative(mx, f, operation: str, mode: str, n: int, m: int, scalar: bool):
+def derivative(mx: Framework, f: FunctionOfConstants, operation: str, mode: str, n: int, m: int,
+               scalar: bool) -> Computation:
     """The MLX transform of ``f(x, consts)`` computing ``operation`` in ``mode`` (``transform_label``'s).
 
     Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians and
@@ -89,7 +91,7 @@ def derivative(mx, f, operation: str, mode: str, n: int, m: int, scalar: bool):
     return lambda x, _, c: jacfwd(first_order(c), x)
 
 
-def compressed_jacobian(mx, f, mode: str, n_colours: int):
+def compressed_jacobian(mx: Framework, f: FunctionOfConstants, mode: str, n_colours: int) -> Computation:
     """J's nonzeros from ``n_colours`` compressed passes: ``mx.vmap`` of ``mx.jvp`` over the column colouring's
     seeds (forward, J S) or of ``mx.vjp`` over the row colouring's (reverse, Sᵀ J), then the gather. Takes
     ``(x, c, colours, gather)``; each seed is made from its colour inside the map (no n x p seed matrix)."""
@@ -106,7 +108,7 @@ def compressed_jacobian(mx, f, mode: str, n_colours: int):
     return op
 
 
-def mlx_level(mx, mode: str) -> Level:
+def mlx_level(mx: Framework, mode: str) -> Level:
     """One level of the ``ad`` service: ``mx.grad`` (one VJP), or one ``mx.jvp`` per unit vector."""
     if mode == "reverse":
         return Level("reverse", mx.grad)
@@ -118,7 +120,7 @@ def mlx_level(mx, mode: str) -> Level:
 
 
 @functools.cache
-def float64_shortfall(mx) -> str | None:
+def float64_shortfall(mx: Framework) -> str | None:
     """Why MLX's float64 is not float64 here, or None: on its CPU (0.32) sin, cos and exp of a
     float64 array come back accurate to float32 only (errors of 1e-7, 9e-8, 3e-7 relative to
     max(|value|, 1) on [0.1, 3]), which the float64 correctness gate (1e-8) fails; log, tanh and
@@ -196,7 +198,7 @@ class MlxBackend(Backend):
             raise ValueError(float64_shortfall(mx))
         xp = namespace("mlx")
 
-        def array(a: np.ndarray):
+        def array(a: np.ndarray) -> Array:
             # mx.array converts float64 NumPy arrays to float32 unless told the dtype.
             return mx.array(a, dtype=getattr(mx, str(float_dtype(a, dtype))))
 

@@ -1,4 +1,5 @@
-"""The one table of modes: their names, the order every table and figure shows them in, how a figure draws
+"""The vocabulary of operations and modes, as types (``Operation``, ``ModeName``, ``Pass``) and constants, and
+the one table of modes: their names, the order every table and figure shows them in, how a figure draws
 each, which are the baselines', and the passes each makes per operation (what counting passes predicts).
 
 The CLI's tables (``adbench.rendering``), the report (``adbench.report``), the backends and the memory
@@ -9,13 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeGuard, get_args
 
-# The operations whose modes differ from the others' (adbench.backends._base lists every operation).
-SPARSE = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour (adbench.sparsity)
+# The vocabulary as types: a string mypy knows to be one of these where it is annotated so. Literal strings, not
+# enums: they travel as they are through the CSV, the JSON sidecar, pandas and the CLI. Each constant below is
+# read off its type, so a name is written once.
+Operation = Literal["jacobian", "jvp", "vjp", "hvp", "hessian", "sparse-jacobian", "nested"]
+ModeName = Literal[
+    "forward", "reverse", "forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
+    "forward-over-forward", "central", "manual",
+]
+Pass = Literal["forward", "reverse"]  # one AD level of a mode: a JVP or a VJP
+OPERATIONS: tuple[Operation, ...] = get_args(Operation)
+SECOND_ORDER: tuple[Operation, ...] = ("hvp", "hessian")
+DIRECTED: tuple[Operation, ...] = ("jvp", "vjp", "hvp")  # the operations that contract with a vector (v or u)
+PASS_NAMES: tuple[Pass, ...] = get_args(Pass)
+
+# The operations whose modes differ from the others'.
+SPARSE: Literal["sparse-jacobian"] = "sparse-jacobian"  # J as a SciPy matrix from compressed passes, one per colour
 # nested: evaluate a function that differentiates inside itself (it asks for the ``ad`` service), its
 # mode the composition of the levels it is handed (outer over inner); its result is the function's own.
-NESTED = "nested"
+NESTED: Literal["nested"] = "nested"
+
+
+def is_operation(name: str) -> TypeGuard[Operation]:
+    """Whether ``name`` is an operation: narrows a string read from outside (the CLI, a result set)."""
+    return name in OPERATIONS
+
+
+def is_mode(name: str) -> TypeGuard[ModeName]:
+    """Whether ``name`` is a mode this adbench knows (a set from elsewhere may hold others)."""
+    return name in BY_NAME
 
 
 @dataclass(frozen=True)
@@ -24,9 +49,9 @@ class Mode:
     gradient: forward over reverse); none for a baseline's mode, which differentiates by other means.
     ``linestyle`` and ``marker``: a figure tells modes apart by both, so they read without colour."""
 
-    name: str
-    levels: tuple[str, ...]
-    linestyle: Any
+    name: ModeName
+    levels: tuple[Pass, ...]
+    linestyle: Any  # a matplotlib line style: a name ("-") or a dash pattern ((offset, (on, off, ...)))
     marker: str
 
     @property
@@ -50,17 +75,19 @@ MODES: tuple[Mode, ...] = (
     Mode("central", (), (0, (1, 1.6)), "h"),  # central differences (the finite-diff backend)
     Mode("manual", (), "-", "D"),  # the hand-written derivative (the manual backend)
 )
-BY_NAME = {m.name: m for m in MODES}
-MODE_NAMES = tuple(BY_NAME)
-AD_MODES = tuple(m.name for m in MODES if len(m.levels) == 1)
+BY_NAME: dict[str, Mode] = {m.name: m for m in MODES}
+MODE_NAMES: tuple[ModeName, ...] = tuple(m.name for m in MODES)
+AD_MODES: tuple[ModeName, ...] = tuple(m.name for m in MODES if len(m.levels) == 1)
 # "outer-over-inner": forward-over-reverse is a JVP of the gradient (jacfwd(jacrev(f)) for H).
-COMPOSITIONS = tuple(m.name for m in MODES if len(m.levels) == 2)
-BASELINE_MODES = tuple(m.name for m in MODES if m.baseline)
+COMPOSITIONS: tuple[ModeName, ...] = tuple(m.name for m in MODES if len(m.levels) == 2)
+BASELINE_MODES: tuple[ModeName, ...] = tuple(m.name for m in MODES if m.baseline)
 OTHER_STYLE = {"linestyle": "-.", "marker": "P"}  # a mode this adbench does not know (a set from elsewhere)
 
 # What a framework with forward and reverse mode offers: every operation, every composition.
-EVERY_MODE = {"jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",),
-              "hvp": COMPOSITIONS, "hessian": COMPOSITIONS, SPARSE: AD_MODES, NESTED: COMPOSITIONS}
+EVERY_MODE: dict[Operation, tuple[ModeName, ...]] = {
+    "jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",), "hvp": COMPOSITIONS, "hessian": COMPOSITIONS,
+    SPARSE: AD_MODES, NESTED: COMPOSITIONS,
+}
 
 
 def mode_rank(mode: str) -> int:
@@ -89,7 +116,8 @@ def is_baseline_mode(mode: str) -> bool:
 # compressed Jacobian) or 1; a product of them is the call's pass count. A second-order case's f is scalar:
 # its inner reverse level is one VJP (the gradient), its inner forward level n JVPs (the gradient from the n
 # unit vectors) or, for an HVP, one JVP along v. Central differences count evaluations of f (2 per column).
-PASSES: dict[tuple[str, str], tuple[str, ...]] = {
+Count = Literal["1", "n", "2n", "m", "p"]  # one level's passes
+PASSES: dict[tuple[Operation, ModeName], tuple[Count, ...]] = {
     ("jacobian", "forward"): ("n",),
     ("jacobian", "reverse"): ("m",),
     ("jacobian", "central"): ("2n",),
@@ -108,12 +136,19 @@ PASSES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def counted(operation: str, mode: str) -> tuple[Count, ...] | None:
+    """The passes of each level of ``operation`` in ``mode`` (None: not counted, or not a known pair)."""
+    return PASSES.get((operation, mode)) if is_operation(operation) and is_mode(mode) else None
+
+
 def passes(operation: str, mode: str, n: int, m: int = 1, colours: int | None = None) -> int | None:
     """The passes one call of ``operation`` in ``mode`` makes at n inputs and m outputs (None: not counted)."""
-    counts = PASSES.get((operation, mode))
+    counts = counted(operation, mode)
     if counts is None or ("p" in counts and colours is None):
         return None
-    value = {"1": 1, "n": n, "2n": 2 * n, "m": m, "p": colours}
+    value = {"1": 1, "n": n, "2n": 2 * n, "m": m}
+    if colours is not None:
+        value["p"] = colours
     total = 1
     for c in counts:
         total *= value[c]
@@ -122,7 +157,7 @@ def passes(operation: str, mode: str, n: int, m: int = 1, colours: int | None = 
 
 def pass_exponent(operation: str, mode: str, m_exponent: float) -> float | None:
     """d log(passes) / d log n, where m grows as n^m_exponent (None: not counted, or counted in colours)."""
-    counts = PASSES.get((operation, mode))
+    counts = counted(operation, mode)
     if counts is None or "p" in counts:
         return None
     return sum({"1": 0.0, "n": 1.0, "2n": 1.0, "m": m_exponent}[c] for c in counts)
@@ -131,12 +166,13 @@ def pass_exponent(operation: str, mode: str, m_exponent: float) -> float | None:
 def forward_over_basis(operation: str, mode: str) -> bool:
     """Whether a level of the call runs forward over the n unit vectors (the basis a backend without
     vectorised passes builds once, outside the timing)."""
-    counts = PASSES.get((operation, mode), ())
+    counts = counted(operation, mode)
     return any(level == "forward" and c == "n" for level, c in zip(BY_NAME[mode].levels, counts)) if counts else False
 
 
 __all__ = [
-    "AD_MODES", "BASELINE_MODES", "BY_NAME", "COMPOSITIONS", "EVERY_MODE", "MODES", "MODE_NAMES", "Mode",
-    "PASSES", "forward_over_basis", "is_baseline_mode", "mode_order", "mode_rank", "mode_style", "pass_exponent",
-    "passes",
+    "AD_MODES", "BASELINE_MODES", "BY_NAME", "COMPOSITIONS", "DIRECTED", "EVERY_MODE", "MODES", "MODE_NAMES",
+    "NESTED", "OPERATIONS", "PASSES", "PASS_NAMES", "SECOND_ORDER", "SPARSE", "Count", "Mode", "ModeName",
+    "Operation", "Pass", "counted", "forward_over_basis", "is_baseline_mode", "is_mode", "is_operation",
+    "mode_order", "mode_rank", "mode_style", "pass_exponent", "passes",
 ]

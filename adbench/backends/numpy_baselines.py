@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from adbench.backends._base import NESTED, OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.problems import Problem
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
 
@@ -50,22 +52,25 @@ def contract(operation: str, J: np.ndarray, d: Direction) -> np.ndarray:
     return J
 
 
-def _casted(x: np.ndarray, dtype: str, constants: dict) -> tuple[np.ndarray, dict]:
+def _casted(x: np.ndarray, dtype: str, constants: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
     return x.astype(dtype), {k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v
                              for k, v in constants.items()}
 
 
 # -- sparse-jacobian ----------------------------------------------------------------------------------------
-def manual_sparse_case(problem, xv, consts) -> PreparedCase:
+def manual_sparse_case(problem: Problem, xv: np.ndarray, consts: dict[str, Any]) -> PreparedCase:
     """The hand-written sparse Jacobian: its values timed, the SciPy matrix assembled on its own structure
     (not the declared pattern) by to_numpy."""
     import scipy.sparse
 
+    jacobian, structure = problem.manual_sparse_jacobian, problem.manual_sparse_structure
+    if jacobian is None or structure is None:  # ManualBackend.supports refuses it first: prepare checks that
+        raise NotImplementedError(f"problem {problem.name!r} has no hand-written sparse Jacobian")
     n = xv.shape[0]
-    rows, cols = problem.manual_sparse_structure(n, **consts)
+    rows, cols = structure(n, **consts)
     shape = (problem.n_outputs(n), n)
     return PreparedCase(
-        call=lambda: problem.manual_sparse_jacobian(xv, **consts),
+        call=lambda: jacobian(xv, **consts),
         function=lambda: problem.function(xv, np, **consts),
         sync=None,
         to_numpy=lambda values: scipy.sparse.csr_matrix((values, (rows, cols)), shape=shape),
@@ -73,7 +78,8 @@ def manual_sparse_case(problem, xv, consts) -> PreparedCase:
     )
 
 
-def differenced_sparse_case(problem, x, constants, xv, consts) -> PreparedCase:
+def differenced_sparse_case(problem: Problem, x: np.ndarray, constants: dict[str, Any], xv: np.ndarray,
+                            consts: dict[str, Any]) -> PreparedCase:
     """Compressed central differences on the same column colouring as forward mode: 2 evaluations per colour."""
     from adbench.sparsity import compressed_differences, compression_for
 
@@ -162,6 +168,8 @@ class ManualBackend(_NumpyBaseline):
         }[operation]
 
 
+# Declared as ManualBackend is (every backend declares these attributes and refines supports): the same shape,
+# its own values.
 class FiniteDifferenceBackend(_NumpyBaseline):
     name = "finite-diff"
     description = ("central finite differences in NumPy: of f (2 n evaluations for a Jacobian, 2 for a JVP), "

@@ -4,14 +4,24 @@ and the same compiled by XLA (``tensorflow-xla``)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from adbench._tensorflow import import_tensorflow
-from adbench.backends._base import (DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, SPARSE, Backend, Direction,
-                                    PreparedCase, bind_services, float_dtype)
-from adbench.services import Level, python_loop, stacked_jvps
-from adbench.xp import namespace
+from adbench.backends._base import (
+    Backend,
+    Computation,
+    Direction,
+    FunctionOfConstants,
+    PreparedCase,
+    bind_services,
+    float_dtype,
+)
+from adbench.backends.modes import DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, SPARSE
+from adbench.services import Carry, Level, python_loop, stacked_jvps
+from adbench.xp import Array, Framework, namespace
 
 
 def forget_forward_mode_traces() -> None:
@@ -44,7 +54,8 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
         return "tape.gradient(f)" if scalar else f"{tape_jacobian}(f)"
     if operation == SPARSE:
         return {"forward": "tf.vectorized_map(ForwardAccumulator.jvp) over the column colouring's seeds",
-                "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's seeds"}[mode]
+                "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's "
+                           "seeds"}[mode]
     if operation == "jvp":
         return "ForwardAccumulator.jvp(f)"
     if operation == "vjp":
@@ -60,7 +71,7 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
     return f"{outer_label}({inner_label})"
 
 
-def _passes(tf):
+def _passes(tf: Framework) -> tuple[Callable[..., Array], Callable[..., Array], Callable[..., Array]]:
     """TensorFlow's gradient, VJP and JVP of ``g`` at ``x``: the pieces every derivative here is built from."""
     zero = tf.UnconnectedGradients.ZERO  # an output that does not depend on x has a zero derivative
 
@@ -84,12 +95,14 @@ def _passes(tf):
     return grad, vjp, jvp
 
 
-def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+def derivative(tf: Framework, f: FunctionOfConstants, operation: str, mode: str, scalar: bool,
+               chunk_size: int | None = None) -> Computation:
     """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)`` (``transform_label``'s).
 
     The computation takes ``(x, direction, consts)`` for an operation with a direction (v or u: ``DIRECTED``),
     ``(x, consts)`` for the others: an unused ``None`` argument cost a Jacobian or Hessian tf.function's call
-    ~30 µs more (its signature matched per call). Compositions read outer-over-inner: forward-over-reverse is a JVP of the gradient.
+    ~30 µs more (its signature matched per call). Compositions read outer-over-inner: forward-over-reverse is a
+    JVP of the gradient.
     ``scalar``: f returns a scalar, whose reverse-mode Jacobian is its gradient (``tape.gradient``).
     """
     zero = tf.UnconnectedGradients.ZERO
@@ -137,7 +150,7 @@ def derivative(tf, f, operation: str, mode: str, scalar: bool, chunk_size: int |
     return lambda x, c: jacobian(first_order(c), x)
 
 
-def compressed_jacobian(tf, f, mode: str, n_colours: int):
+def compressed_jacobian(tf: Framework, f: FunctionOfConstants, mode: str, n_colours: int) -> Computation:
     """J's nonzeros from ``n_colours`` compressed passes: a ``tf.vectorized_map`` of JVPs over the column
     colouring's seeds (forward, J S) or of one tape's VJPs over the row colouring's (reverse, Sᵀ J), then
     the gather. Takes ``(x, c, colours, gather)``; each seed is made from its colour inside the map (no
@@ -160,7 +173,7 @@ def compressed_jacobian(tf, f, mode: str, n_colours: int):
     return op
 
 
-def _columns(tf, push, x, chunk_size: int | None):
+def _columns(tf: Framework, push: Callable[[Array], Array], x: Array, chunk_size: int | None) -> Array:
     """``push(e_i)`` for every unit vector e_i of x's space, stacked: (n, ...).
 
     One ``tf.vectorized_map`` over the identity, as jax.jacfwd vmaps over it; chunked, a
@@ -187,7 +200,7 @@ def _columns(tf, push, x, chunk_size: int | None):
 
 
 # -- services (adbench.services) -----------------------------------------------------------------------------
-def tf_loop(step, init, k: int):
+def tf_loop(step: Callable[[Array, Carry], Carry], init: Carry, k: int) -> Carry:
     """The ``loop`` service inside ``tf.function``: one ``tf.while_loop`` whose body traces ``step`` once.
 
     ``maximum_iterations=k`` gives the loop a static trip count, which XLA needs to reverse-differentiate it
@@ -203,7 +216,8 @@ def tf_loop(step, init, k: int):
     return carry
 
 
-def tf_while_loop(cond, body, init, max_steps: int | None = None):
+def tf_while_loop(cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry,
+                  max_steps: int | None = None) -> Carry:
     """The ``while_loop`` service inside ``tf.function``: ``tf.while_loop`` (while_v2), which TensorFlow
     differentiates in both modes and to any order. ``max_steps`` becomes ``maximum_iterations`` (XLA's
     reverse mode needs the bound): a loop still running there is cut, and its result fails the gate, as
@@ -213,13 +227,13 @@ def tf_while_loop(cond, body, init, max_steps: int | None = None):
     return tf.while_loop(lambda c: cond(c), lambda c: (body(c),), (init,), maximum_iterations=max_steps)[0]
 
 
-def tf_cond(pred, true_fn, false_fn, operand):
+def tf_cond(pred: Array, true_fn: Callable[[Carry], Any], false_fn: Callable[[Carry], Any], operand: Carry) -> Any:
     """The ``cond`` service inside ``tf.function``: ``tf.cond`` (cond_v2), which runs the branch taken."""
     tf = import_tensorflow()
     return tf.cond(pred, lambda: true_fn(operand), lambda: false_fn(operand))
 
 
-def tf_level(tf, mode: str) -> Level:
+def tf_level(tf: Framework, mode: str) -> Level:
     """One level of the ``ad`` service: ``tape.gradient`` (one VJP), or one ``ForwardAccumulator`` JVP per unit
     vector. Tapes and accumulators nest, each watching its own level's variable (TensorFlow's HVP recipe)."""
     grad, _, jvp = _passes(tf)
@@ -334,7 +348,7 @@ class TensorflowBackend(Backend):
         # stays on the CPU where a CUDA build sees a GPU).
         place = "/GPU:0" if device == "cuda" else "/CPU:0"
         with tf.device(place):
-            def tensor(a: np.ndarray):
+            def tensor(a: np.ndarray) -> Array:
                 return tf.constant(a, dtype=float_dtype(a, dtype))
 
             xt = tensor(x)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from adbench.backends._base import EVERY_MODE, NESTED, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import Backend, Computation, Direction, Function, PreparedCase, Sync, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
+from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
-from adbench.xp import namespace
-
+from adbench.xp import Array, Framework, namespace
 
 # Each operation's torch.func transform of f as PyTorch users write it: the record's `call`. A scalar
 # f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
 # one-row basis: 1.05-1.8x the gradient's time).
+# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
 TRANSFORMS = {
     # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
     (SPARSE, "forward"): "torch.func.vmap(jvp) over the column colouring's seeds",
@@ -43,7 +48,8 @@ def func_label(operation: str, mode: str, scalar: bool, chunk_size: int | None =
     return "torch.func.jacfwd(f)"
 
 
-def func_derivative(torch, f, operation: str, mode: str, scalar: bool, chunk_size: int | None = None):
+def func_derivative(torch: Framework, f: Function, operation: str, mode: str, scalar: bool,
+                    chunk_size: int | None = None) -> Computation:
     """The ``torch.func`` transform of ``f`` computing ``operation`` in ``mode`` (``func_label``'s);
     takes ``(x, direction)``."""
     tf = torch.func
@@ -89,7 +95,8 @@ def func_derivative(torch, f, operation: str, mode: str, scalar: bool, chunk_siz
 
 
 # -- sparse-jacobian ----------------------------------------------------------------------------------------
-def compressed_jacobian(torch, f, mode: str, n_colours: int, colours, gather):
+def compressed_jacobian(torch: Framework, f: Function, mode: str, n_colours: int, colours: Array,
+                        gather: Array) -> Computation:
     """J's nonzeros from ``n_colours`` compressed passes: torch.func.vmap of jvp over the column colouring's
     seeds (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
     Each seed is made from its colour inside the map: no n x p seed matrix is held."""
@@ -107,7 +114,9 @@ def compressed_jacobian(torch, f, mode: str, n_colours: int, colours, gather):
     return op
 
 
-def sparse_case(torch, problem, x, constants, mode, xt, f, sync, compile, label: str) -> PreparedCase:
+def sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str, xt: Array,
+                f: Function, sync: Sync | None, compile: Callable[[Computation], Computation],
+                label: str) -> PreparedCase:
     """The sparse-jacobian case: colouring once here; the passes and the gather timed (compiled for
     torch-compile); the SciPy matrix assembled by to_numpy, outside the timing."""
     from adbench.sparsity import compression_for
@@ -122,7 +131,8 @@ def sparse_case(torch, problem, x, constants, mode, xt, f, sync, compile, label:
                         colours=comp.n_colours)
 
 
-def autograd_sparse_case(torch, problem, x, constants, xt, f, sync, label: str) -> PreparedCase:
+def autograd_sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], xt: Array,
+                         f: Function, sync: Sync | None, label: str) -> PreparedCase:
     """Reverse compressed passes with plain torch.autograd: one backward pass per colour of the rows."""
     from adbench.sparsity import compression_for
 
@@ -206,7 +216,7 @@ class TorchBackend(Backend):
             raise RuntimeError("torch sees no CUDA device here")
         xp = namespace("torch")
 
-        def tensor(a: np.ndarray):
+        def tensor(a: np.ndarray) -> Array:
             # torch.tensor copies: the input may be a read-only view (of a JAX array, say).
             return torch.tensor(a, dtype=getattr(torch, str(float_dtype(a, dtype))), device=device)
 
@@ -223,7 +233,8 @@ class TorchBackend(Backend):
 
         return torch, xt, dt, f, sync
 
-    def _nested(self, problem, x, mode, dtype, constants, device) -> PreparedCase:
+    def _nested(self, problem: Problem, x: np.ndarray, mode: str, dtype: str, constants: dict[str, Any],
+                device: str) -> PreparedCase:
         """The function itself, with this mode's ``ad``: what a nested case times."""
         _, xt, _, f, sync = self._setup(problem, x, dtype, constants, Direction(), device, mode)
         return PreparedCase(call=lambda: f(xt), function=None, sync=sync, to_numpy=lambda t: t.detach().cpu().numpy(),
@@ -240,8 +251,17 @@ class TorchBackend(Backend):
             return self._nested(problem, x, mode, dtype, constants, device)
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
         if operation == SPARSE:
-            return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
-                               self.call_label(SPARSE, mode, False))
+            return self._sparse(torch, problem, x, constants, mode, xt, f, sync)
+        return self._dense(torch, problem, x, operation, mode, xt, dt, f, sync, chunk_size)
+
+    def _sparse(self, torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str,
+                xt: Array, f: Function, sync: Sync | None) -> PreparedCase:
+        return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
+                           self.call_label(SPARSE, mode, False))
+
+    def _dense(self, torch: Framework, problem: Problem, x: np.ndarray, operation: str, mode: str, xt: Array,
+               dt: Array | None, f: Function, sync: Sync | None, chunk_size: int | None) -> PreparedCase:
+        """Every other operation, from the setup ``prepare`` made: torch.func's transforms here."""
         scalar = problem.is_scalar(x.shape[0])
 
         def f_in_dtype(v):
@@ -310,13 +330,13 @@ class TorchAutogradBackend(TorchBackend):
 
         return Level("reverse", grad)
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
-        if operation == NESTED:
-            return self._nested(problem, x, mode, dtype, constants, device)
-        torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
-        if operation == SPARSE:
-            return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
+    def _sparse(self, torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str,
+                xt: Array, f: Function, sync: Sync | None) -> PreparedCase:
+        return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
+
+    def _dense(self, torch: Framework, problem: Problem, x: np.ndarray, operation: str, mode: str, xt: Array,
+               dt: Array | None, f: Function, sync: Sync | None, chunk_size: int | None) -> PreparedCase:
+        """Every other operation with plain torch.autograd: backward passes, and forward_ad's dual numbers."""
         grad = torch.autograd.grad
 
         def rows(y, v, **kw):
