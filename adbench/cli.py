@@ -422,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report.add_arguments(p_report)
     p_report.set_defaults(func=cmd_report)
+    from adbench.gradbench import tool as gradbench_tool  # light: frameworks load when the tool runs
+
+    p_gradbench = sub.add_parser("gradbench-tool", help="answer gradbench's protocol with one backend (stdin/stdout)")
+    gradbench_tool.add_arguments(p_gradbench)
+    p_gradbench.set_defaults(func=gradbench_tool.main)
     return parser
 
 
