@@ -117,7 +117,7 @@ def run_dtype(backend: str) -> tuple[str, str | None]:
     try:
         be.prepare(problem, x, "vjp", "reverse", "float64", {}, Direction(u=np.asarray(1.0))).run()
         return "float64", None
-    except Exception as exc:  # the backend's own refusal: its words say why
+    except Exception as exc:  # noqa: BLE001 (the backend's own refusal: its words say why)
         return "float32", f"{type(exc).__name__}: {exc}"
 
 
@@ -144,7 +144,7 @@ class Tool:
                 be.preload()
                 self.dtype, self.dtype_reason = run_dtype(self.backend_name)
                 self._backend = be
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (an ImportError, or a broken install raising anything)
                 self._unavailable = (f"backend {self.backend_name!r} is unavailable here: "
                                      f"{type(exc).__name__}: {exc}")
         if self._unavailable:
@@ -207,7 +207,7 @@ class Tool:
             return None  # End
         except protocol.ProtocolError as exc:
             return protocol.failure(message.id, str(exc))
-        except Exception as exc:  # the tool's own bug: said in the error, the loop goes on
+        except Exception as exc:  # noqa: BLE001 (the tool's own bug: said in the error, the loop goes on)
             import traceback
 
             return protocol.failure(message.id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
@@ -237,7 +237,7 @@ class Tool:
             return protocol.failure(message.id, f"{message.module}::{message.function}: {exc}")
         try:
             output, timings = run_plan(self.backend(), plan, runs, self.dtype, self.device)
-        except Exception as exc:  # a case the backend or the registry refuses, or one that fails
+        except Exception as exc:  # noqa: BLE001 (a case the backend or registry refuses, or one that fails)
             from adbench.engine.worker import describe
 
             return protocol.failure(message.id, f"{message.module}::{message.function} on {self.backend_name}: "
