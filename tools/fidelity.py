@@ -53,11 +53,12 @@ TARGET = 1.25  # the written-once f and derivative within this factor of the nat
 
 
 # -- the twins: f(x, **constants) as each framework's users write it ---------------------------------------
-def _gmm_constant(n: int, d: int, k: int, gamma: float, m: float) -> float:
-    """gmm's x-independent terms: -N D/2 log 2 pi and the Wishart normaliser (log of the multivariate gamma)."""
-    nu = d + m + 1
-    log_gamma_d = d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(nu / 2 + (1 - j) / 2) for j in range(1, d + 1))
-    return -n * d / 2 * math.log(2 * math.pi) - k * (nu * d * math.log(gamma / math.sqrt(2)) - log_gamma_d)
+def _gmm_constant(n: int, d: int, k: int, gamma: float, m: float, prior_sign: int) -> float:
+    """gmm's x-independent terms: -N D/2 log 2 pi and the Wishart normaliser with the prior's sign (the twins' own
+    is ``- prior_sign * prior``, the prior's data terms gamma^2/2 |Q|^2 - m sum q)."""
+    from adbench.problems.gmm import wishart_normaliser
+
+    return -n * d / 2 * math.log(2 * math.pi) + prior_sign * wishart_normaliser(d, k, gamma, m)
 
 
 def _gmm_sizes(n_params: int, d: int) -> int:
@@ -94,7 +95,7 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return jnp.tanh(W @ x)
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
@@ -105,8 +106,8 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
         z = jnp.exp(q)[:, None, :] * xc + jnp.einsum("kij,knj->kni", L, xc)
         inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * jnp.sum(z ** 2, axis=2)
         prior = 0.5 * wishart_gamma ** 2 * (jnp.sum(jnp.exp(2 * q)) + jnp.sum(l ** 2)) - wishart_m * jnp.sum(q)
-        return (jnp.sum(jax.nn.logsumexp(inner, axis=0)) - n * jax.nn.logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (jnp.sum(jax.nn.logsumexp(inner, axis=0)) - n * jax.nn.logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -177,7 +178,7 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return torch.tanh(W @ x)
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], x[k:k + k * d].view(k, d), x[k + k * d:].view(k, -1)
@@ -189,8 +190,8 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
         z = torch.exp(q)[:, None, :] * xc + torch.einsum("kij,knj->kni", L, xc)
         inner = (alphas + q.sum(1))[:, None] - 0.5 * (z ** 2).sum(2)
         prior = 0.5 * wishart_gamma ** 2 * ((torch.exp(2 * q)).sum() + (l ** 2).sum()) - wishart_m * q.sum()
-        return (torch.logsumexp(inner, 0).sum() - n * torch.logsumexp(alphas, 0) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (torch.logsumexp(inner, 0).sum() - n * torch.logsumexp(alphas, 0) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -253,7 +254,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return anp.tanh(anp.dot(W, x))
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], anp.reshape(x[k:k + k * d], (k, d)), anp.reshape(x[k + k * d:], (k, -1))
@@ -268,8 +269,8 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
         z = anp.exp(q)[:, None, :] * xc + anp.matmul(xc, anp.transpose(L, (0, 2, 1)))
         inner = (alphas + anp.sum(q, axis=1))[:, None] - 0.5 * anp.sum(z ** 2, axis=2)
         prior = 0.5 * wishart_gamma ** 2 * (anp.sum(anp.exp(2 * q)) + anp.sum(l ** 2)) - wishart_m * anp.sum(q)
-        return (anp.sum(logsumexp(inner, axis=0)) - n * logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (anp.sum(logsumexp(inner, axis=0)) - n * logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -324,7 +325,7 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return tf.tanh(tf.linalg.matvec(W, x))
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], tf.reshape(x[k:k + k * d], (k, d)), tf.reshape(x[k + k * d:], (k, -1))
@@ -337,8 +338,8 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
         inner = (alphas + tf.reduce_sum(q, axis=1))[:, None] - 0.5 * tf.reduce_sum(z ** 2, axis=2)
         prior = (0.5 * wishart_gamma ** 2 * (tf.reduce_sum(tf.exp(2 * q)) + tf.reduce_sum(l ** 2))
                  - wishart_m * tf.reduce_sum(q))
-        return (tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0)) - n * tf.reduce_logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0)) - n * tf.reduce_logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -408,7 +409,7 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return mx.tanh(W @ x)
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
@@ -420,8 +421,8 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
         z = mx.exp(q)[:, None, :] * xc + mx.einsum("kij,knj->kni", L, xc)
         inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * mx.sum(z ** 2, axis=2)
         prior = 0.5 * wishart_gamma ** 2 * (mx.sum(mx.exp(2 * q)) + mx.sum(l ** 2)) - wishart_m * mx.sum(q)
-        return (mx.sum(mx.logsumexp(inner, axis=0)) - n * mx.logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (mx.sum(mx.logsumexp(inner, axis=0)) - n * mx.logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
