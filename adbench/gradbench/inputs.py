@@ -65,9 +65,10 @@ def ba(seed: int = 0, n: int = 2, m: int = 100, p: int = 200) -> dict:
     return {"n": n, "m": m, "p": p, "cam": list(BA_CAM), "x": list(BA_POINT), "w": BA_W, "feat": list(BA_FEAT)}
 
 
-def ht(seed: int = 0, complicated: bool = False) -> dict:
+def ht(seed: int = 0, complicated: bool = False, points: int | None = None) -> dict:
     """gradbench's ht input (HandInput.to_dict) for adbench's synthetic hand (ADBench's bone tree, 544 vertices):
-    the model, correspondences, points, theta and us (empty for the simple variant)."""
+    the model, correspondences, points, theta and us (empty for the simple variant); ``points``: that many
+    observed points (random correspondences, and points near the model) instead of the registry's 100."""
     from adbench.problems import get_problem
     from adbench.problems.ht import hand_model
 
@@ -75,6 +76,11 @@ def ht(seed: int = 0, complicated: bool = False) -> dict:
     x = problem.inputs(min(problem.presets), seed)
     c = problem.constants(x, seed)
     us, theta = (x[:-26], x[-26:]) if complicated else (np.zeros(0), x)
+    if points is not None:
+        rng = _rng(seed, "ht")
+        targets = len(c["triangles"]) if complicated else len(c["base_positions"])
+        c = {**c, "correspondences": rng.integers(0, targets, points), "points": 0.05 * rng.standard_normal((points, 3))}
+        us = rng.random((points, 2)) / 2 if complicated else us  # inside the triangle: u0 + u1 <= 1
     model = {"bone_count": len(c["parents"]), "bone_names": [f"bone{i}" for i in range(len(c["parents"]))],
              "parents": list(c["parents"]), "base_relatives": c["base_relatives"].tolist(),
              "inverse_base_absolutes": c["inverse_base_absolutes"].tolist(),
