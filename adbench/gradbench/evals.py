@@ -286,18 +286,26 @@ NESTED_MODES = {"ff": "forward-over-forward", "fr": "forward-over-reverse", "rf"
                 "rr": "reverse-over-reverse"}
 
 
+def _step_sizes(input: dict, names: tuple[str, ...]) -> dict:
+    """adbench's extension, which gradbench never sends: the problem's step sizes (particle's ``dt`` and ``eta``,
+    saddle's ``eta``) in the input, for a lighter workload in tests; absent, gradbench's own."""
+    return {name: float(input[name]) for name in names if name in input}
+
+
 def particle(function: str, input: Any) -> Plan:
     """``{"w": w0}``: the control gradient descent ends at, as one number."""
     i = _require(input, "w")
     x = floats(i["w"], "w").reshape(1)
-    return Plan((Step(get_problem("particle"), x, {}, "nested", (NESTED_MODES[function],)),), scalar)
+    constants = _step_sizes(i, ("dt", "eta"))
+    return Plan((Step(get_problem("particle"), x, constants, "nested", (NESTED_MODES[function],)),), scalar)
 
 
 def saddle(function: str, input: Any) -> Plan:
     """``{"start": [s1, s2]}``: x* and y* concatenated, four numbers."""
     i = _require(input, "start")
     x = floats(i["start"], "start").reshape(2)
-    return Plan((Step(get_problem("saddle"), x, {}, "nested", (NESTED_MODES[function],)),), vector)
+    constants = _step_sizes(i, ("eta",))
+    return Plan((Step(get_problem("saddle"), x, constants, "nested", (NESTED_MODES[function],)),), vector)
 
 
 # eval -> (its functions, the converter of an evaluate message's input). The function names are each eval's.

@@ -92,12 +92,19 @@ def ht(seed: int = 0, complicated: bool = False, points: int | None = None) -> d
                      "points": c["points"].tolist()}}
 
 
-def particle(seed: int = 0, **_: Any) -> dict:
-    return {"w": 0.0}  # gradbench's particle eval's one input
+def particle(seed: int = 0, light: bool = False) -> dict:
+    """gradbench's particle eval's one input; ``light``: with the registry's light step sizes (adbench's
+    extension of the input: an eager framework's call takes a second, not a minute)."""
+    from adbench.problems import get_problem
+
+    return {"w": 0.0, **(dict(get_problem("particle").extra["light"]) if light else {})}
 
 
-def saddle(seed: int = 0, **_: Any) -> dict:
-    return {"start": [1.0, 1.0]}  # gradbench's saddle eval's one input
+def saddle(seed: int = 0, light: bool = False) -> dict:
+    """gradbench's saddle eval's one input; ``light`` as particle's."""
+    from adbench.problems import get_problem
+
+    return {"start": [1.0, 1.0], **(dict(get_problem("saddle").extra["light"]) if light else {})}
 
 
 GENERATORS = {"hello": hello, "ba": ba, "det": det, "gmm": gmm, "ht": ht, "kmeans": kmeans, "llsq": llsq,
