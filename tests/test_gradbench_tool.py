@@ -120,8 +120,16 @@ def test_eof_ends_cleanly_and_min_seconds_is_met():
 
 
 # -- every eval's functions on every framework: the full matrix (slow) ------------------------------------------
+# A finding, not the tool's: the MLX backend's particle comes back 0 for every composition in float32, through
+# the API too (adbench.nested("particle", [0.0], backend="mlx", dtype="float32", dt=1.0, eta=1e-2) -> [0.]; torch
+# in float32 gives 0.381976, the reference 0.38197624). Strict: the day it is fixed, this says so.
+KNOWN = {("particle", "mlx"): "adbench's MLX backend returns 0 for particle in float32 (every composition)"}
+
+
 def _matrix() -> list:
-    return [pytest.param(module, backend, id=f"{module}-{backend}", marks=[pytest.mark.slow])
+    return [pytest.param(module, backend, id=f"{module}-{backend}",
+                         marks=[pytest.mark.slow] + ([pytest.mark.xfail(reason=KNOWN[module, backend], strict=True)]
+                                                     if (module, backend) in KNOWN else []))
             for module in evals.EVALS for backend in BACKENDS]
 
 
