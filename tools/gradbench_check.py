@@ -2,6 +2,7 @@
 through the real subprocess protocol on each framework, against the problems' float64 references.
 
     PYTHONPATH=. python tools/gradbench_check.py [--backends jax,torch] [--evals gmm,ba] [--runs 3]
+                                                 [--nested both|light|gradbench] [--timeout 900]
 
 Prints one table: a row per (eval, function, input), a column per backend, each cell the max relative error
 of the answer (each part of the output apart: ba's indices do not dilute its values), ``refused: ...`` where
@@ -97,9 +98,14 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds per session (two a backend: the nested evals apart; default 900): the rows "
                              "a session did not reach say so")
+    parser.add_argument("--nested", choices=("both", "light", "gradbench"), default="both",
+                        help="particle's and saddle's step sizes: the registry's light ones, gradbench's (minutes a "
+                             "call on an eager framework), or both rows (default)")
     args = parser.parse_args()
     backends, wanted = args.backends.split(","), set(args.evals.split(","))
-    rows = [(e, label, shape) for e, label, shape in INPUTS if e in wanted]
+    skip = {"light": {False}, "gradbench": {True}, "both": set()}[args.nested]
+    rows = [(e, label, shape) for e, label, shape in INPUTS if e in wanted
+            and not (e in ("particle", "saddle") and shape.get("light", False) in skip)]
     # Two sessions per backend: the nested evals apart, once per message (gradbench's step sizes make an eager
     # framework's call take tens of seconds), so that their time limit never costs the other rows.
     nested = ("particle", "saddle")
