@@ -26,9 +26,9 @@ def rel_error(a, b) -> float:
 
 
 # -- ba -------------------------------------------------------------------------------------------------------
-def ba_loop(x, obs, feats):
+def ba_loop(x, obs, feats, n_cams):
     """ADBench's C++ ba_objective (src/cpp/shared/ba.h), observation by observation, in plain Python."""
-    n_cams, n_points, P = ba_module._shape(x, obs)
+    n_cams, n_points, P = ba_module._shape(x, obs, n_cams)
     cams, X, w = x[:11 * n_cams].reshape(-1, 11), x[11 * n_cams:11 * n_cams + 3 * n_points].reshape(-1, 3), \
         x[11 * n_cams + 3 * n_points:]
     out = np.empty(3 * P, dtype=x.dtype)
@@ -60,7 +60,8 @@ def test_ba_objective_matches_adbench_loop(seed):
     problem = get_problem("ba")
     x = problem.inputs(522, seed)
     c = problem.constants(x, seed)
-    np.testing.assert_allclose(problem.function(x, np, **c), ba_loop(x, c["obs"], c["feats"]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(problem.function(x, np, **c), ba_loop(x, c["obs"], c["feats"], c["n_cams"]),
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_ba_inputs_follow_the_generator():
