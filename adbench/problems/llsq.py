@@ -10,7 +10,8 @@ with long reductions.
 How it differs from gradbench's eval (evals/llsq/README.md): the same function, to rounding. t is computed
 as (2i - (N - 1)) / (N - 1), so that the midpoint of an odd N is exactly 0 (sign 0, as NumPy computes
 gradbench's formula) under any compiler's rewrite of the division; with gradbench's spelling XLA gave
-5.6e-17 there under jax.jit and JAX's gradient was 6.4 % off at N = 41. gradbench sweeps N = 16 ... 16 392
+5.6e-17 there under jax.jit, sign gave 1, and JAX's gradient was off every other backend's at odd N (by 0.8 %
+of max|J| at N = 41, m = 128: tools/gradbench_definitions.py). gradbench sweeps N = 16 ... 16 392
 at m = 128; adbench's size is the input, so here m varies (8 ... 512, 128 by default) at N = 1024, and
 ``n_points`` (a constant, any N >= 2) sets N: gradbench's input {x, n} is (x, n_points = n). ADBench has no
 llsq.
