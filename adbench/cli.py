@@ -143,6 +143,9 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--problem", action="append", default=[], metavar="MODULE:FUNCTION",
                    help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
                         "constants(n, seed) supplies the data); repeatable; runs at --sizes")
+    p.add_argument("--constants", metavar="FILE",
+                   help="x and constants of the one problem --problems names, from FILE: .npz (arrays by constant "
+                        "name, x as 'x'), gradbench's input JSON, or ADBench's .txt data (ba, gmm, ht)")
     p.add_argument("--backends", type=names("--backends"),
                    help="comma-separated backends (default: all but those slow to set up, e.g. torch-compile)")
     p.add_argument("--operations", type=names("--operations"),
@@ -153,7 +156,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                    help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
                         "(default: all each backend offers)")
     p.add_argument("--sizes", type=positive_ints("--sizes"),
-                   help="comma-separated input sizes n for problems that take any n (default: each problem's)")
+                   help="comma-separated input sizes n for problems that take any n; a named problem with presets "
+                        "takes its presets only (default: each problem's)")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true",
                        help="a first look in under 20 s: one size per problem, Jacobians, fewer visits, a short "
@@ -239,8 +243,12 @@ def _validate_compare(args: argparse.Namespace) -> None:
                 raise UnknownChoiceError("mode", mode, AD_MODES + COMPOSITIONS)
         for name in args.backends or ():
             get_backend(name)
+        if args.constants:  # one registered problem at the instance in FILE: runs as NAME@FILE
+            from adbench.problems.inputs import problems_at_file
+
+            args.problems = problems_at_file(args.problems, args.constants)
         for name in args.problems or ():
-            get_problem(name)
+            get_problem(name).requested_sizes(args.sizes or ())  # a preset problem refuses other sizes, by name
         for spec in args.problem:
             if ":" not in spec:
                 from adbench.problems import list_problems

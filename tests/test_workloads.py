@@ -11,6 +11,7 @@ import pytest
 
 import adbench
 from adbench.problems import get_problem
+from adbench.problems.gmm import by_densities
 
 from conftest import backend_modes, jacobian_shape, require_backend
 
@@ -84,29 +85,6 @@ def test_gmm_reproduces_adbench_through_backend(backend, mode):
     np.testing.assert_allclose(J, gradient, rtol=tol, atol=tol * 1e-2)
 
 
-def gmm_by_densities(x, data, wishart_gamma, wishart_m):
-    """gmm's two terms straight from SciPy's densities: the mixture's log-likelihood, sum_i log sum_k phi_k
-    N(x_i; mu_k, (Q_k^T Q_k)^-1), and the log prior, sum_k log W(Q_k^T Q_k; df = D + m + 1, scale = I / gamma^2)."""
-    import scipy.stats
-    from scipy.special import logsumexp
-
-    n_points, d = data.shape
-    k = x.shape[0] // (1 + d + d * (d + 1) // 2)
-    alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
-    precisions = []
-    for q_l in icf:
-        Q = np.diag(np.exp(q_l[:d]))
-        upper_rows, upper_cols = np.triu_indices(d, 1)  # (0,1), (0,2), (1,2): transposed, L's entries column by column
-        Q[upper_cols, upper_rows] = q_l[d:]
-        precisions.append(Q.T @ Q)
-    log_phi = alphas - logsumexp(alphas)
-    likelihood = sum(logsumexp([log_phi[j] + scipy.stats.multivariate_normal.logpdf(point, means[j], np.linalg.inv(P))
-                                for j, P in enumerate(precisions)]) for point in data)
-    prior = sum(scipy.stats.wishart.logpdf(P, df=d + wishart_m + 1, scale=np.eye(d) / wishart_gamma**2)
-                for P in precisions)
-    return likelihood, prior
-
-
 @pytest.mark.parametrize("d,k,n_points,gamma,m", [(2, 3, 1, 1.0, 0), (3, 4, 7, 1.3, 2), (5, 2, 11, 0.7, 4)])
 def test_gmm_is_log_likelihood_plus_log_wishart_prior(d, k, n_points, gamma, m):
     """gmm = log-likelihood + log prior (gradbench's eval), its ADBench variant = log-likelihood - log prior, against
@@ -115,7 +93,7 @@ def test_gmm_is_log_likelihood_plus_log_wishart_prior(d, k, n_points, gamma, m):
     rng = np.random.default_rng(d * 100 + k)
     x = np.concatenate([rng.standard_normal(k), rng.random(k * d), 0.3 * rng.standard_normal(k * d * (d + 1) // 2)])
     data = rng.standard_normal((n_points, d))
-    likelihood, prior = gmm_by_densities(x, data, gamma, m)
+    likelihood, prior = by_densities(x, data, gamma, m)
     f = get_problem("gmm").function
     consts = {"data": data, "wishart_gamma": gamma, "wishart_m": m}
     assert f(x, np, **consts) == pytest.approx(likelihood + prior, rel=1e-13, abs=1e-12)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 # The sizes of each problem measured by default: its default-run size and, where the issue found a
 # gap, larger ones (ode at 100 and 1000, ADBench's lstm l=2,c=1024, gmm D=10,K=25 and D=20,K=50, mlp h=64).
 SIZES = {"basic": (2,), "loss": (10_000,), "control_loop": (100,), "tall": (32,), "gmm": (30, 1650, 11_550),
-         "lstm": (154, 266), "ode": (16, 100, 1000), "mlp": (298, 5898)}
+         "lstm": (154, 266), "ode": (16, 100, 1000), "mlp": (298, 5898), "llsq": (128, 512)}
 CHECK_RTOL = {"f": 1e-12, "derivative": 1e-10}  # float64, relative to max|value|: rounding of reordered sums
 ROUNDS = (7, 41)  # at least, at most rounds per cell
 CELL_BUDGET_S = 2.0  # sampling seconds per cell, once the minimum rounds are in
@@ -144,13 +144,25 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
 
         return jax.lax.scan(step, jnp.zeros_like(x), None, length=steps)[0]
 
+    def llsq(x, n_points):
+        # gradbench's JAX tool: each point's powers by a cumulative product, vmapped over points; its grid
+        # -1 + 2i/(N - 1) replaced by the registry's (2i - (N - 1)) / (N - 1), exactly 0 at an odd N's midpoint.
+        m = x.shape[0]
+
+        def point(i):
+            t = (2.0 * i - (n_points - 1.0)) / (n_points - 1.0)
+            powers = jnp.cumprod(jnp.full(m, t, x.dtype).at[0].set(1))
+            return (jnp.sign(t) - jnp.sum(x * powers)) ** 2
+
+        return jnp.sum(jax.vmap(point)(jnp.arange(n_points, dtype=x.dtype))) / 2.0
+
     def mlp(x, inputs, targets):
         W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], jnp.split)
         a = jnp.tanh(inputs @ W1 + b1)
         a = jnp.tanh(a @ W2 + b2)
         return -jnp.mean(jnp.sum(targets * jax.nn.log_softmax(a @ W3 + b3), axis=1))
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
 
 
 def _mlp_params(x, d: int, c: int, split):
@@ -221,13 +233,19 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
             y = rk4_step(rhs, y, h)
         return y
 
+    def llsq(x, n_points):
+        t = (2.0 * torch.arange(n_points, dtype=x.dtype) - (n_points - 1.0)) / (n_points - 1.0)
+        powers = torch.cumprod(torch.cat([torch.ones(n_points, 1, dtype=x.dtype),
+                                          t[:, None].expand(n_points, x.shape[0] - 1)], dim=1), dim=1)
+        return 0.5 * ((torch.sign(t) - powers @ x) ** 2).sum()
+
     def mlp(x, inputs, targets):
         W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], _torch_split)
         a = torch.tanh(inputs @ W1 + b1)
         a = torch.tanh(a @ W2 + b2)
         return F.cross_entropy(a @ W3 + b3, targets)  # targets as class probabilities (one-hot)
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
 
 
 def _torch_split(x, edges):
@@ -300,6 +318,11 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
             y = rk4_step(rhs, y, h)
         return y
 
+    def llsq(x, n_points):
+        t = (2.0 * np.arange(n_points) - (n_points - 1.0)) / (n_points - 1.0)
+        powers = np.vander(t, x.shape[0], increasing=True)  # constant: NumPy's own products, not traced
+        return 0.5 * anp.sum((np.sign(t) - anp.dot(powers, x)) ** 2)
+
     def mlp(x, inputs, targets):
         W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], anp.split)
         a = anp.tanh(anp.dot(inputs, W1) + b1)
@@ -307,7 +330,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
         z = anp.dot(a, W3) + b3
         return anp.mean(logsumexp(z, axis=1) - anp.sum(targets * z, axis=1))
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
 
 
 def tensorflow_twins() -> dict[str, Callable[..., Any]]:

@@ -139,6 +139,30 @@ def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
     return np.concatenate([g_alpha, g_means.ravel(), np.concatenate([g_q, g_l], axis=1).ravel()])
 
 
+def by_densities(x, data, wishart_gamma, wishart_m) -> tuple[float, float]:
+    """gmm's two terms straight from SciPy's densities, point by point (slow; the objective's check in
+    tests/test_workloads.py and tools/gradbench_definitions.py): the mixture's log-likelihood, sum_i log sum_k
+    phi_k N(x_i; mu_k, (Q_k^T Q_k)^-1), and the log prior, sum_k log W(Q_k^T Q_k; df = D + m + 1, scale = I / gamma^2)."""
+    import scipy.stats
+    from scipy.special import logsumexp
+
+    n_points, d = data.shape
+    k = x.shape[0] // (1 + d + d * (d + 1) // 2)
+    alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+    precisions = []
+    for q_l in icf:
+        Q = np.diag(np.exp(q_l[:d]))
+        upper_rows, upper_cols = np.triu_indices(d, 1)  # (0,1), (0,2), (1,2): transposed, L's column by column
+        Q[upper_cols, upper_rows] = q_l[d:]
+        precisions.append(Q.T @ Q)
+    log_phi = alphas - logsumexp(alphas)
+    likelihood = sum(logsumexp([log_phi[j] + scipy.stats.multivariate_normal.logpdf(point, means[j], np.linalg.inv(P))
+                                for j, P in enumerate(precisions)]) for point in data)
+    prior = sum(scipy.stats.wishart.logpdf(P, df=d + wishart_m + 1, scale=np.eye(d) / wishart_gamma**2)
+                for P in precisions)
+    return likelihood, prior
+
+
 def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
     # ADBench's gmm-data-gen.py: alphas and icf standard normal, means uniform on [0, 1).
     d, k = SHAPES[n]
