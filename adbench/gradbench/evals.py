@@ -1,8 +1,10 @@
-"""Each gradbench eval's functions as adbench cases: its input converted to a registered problem's x and
-constants, the operation that computes the function, and the results converted to the eval's output.
+"""Each gradbench eval's functions as adbench cases: the operation that computes each function on the
+registered problem, and the results converted to the eval's output.
 
-Conversion only: the math is the registry's (``adbench.problems``), the derivatives the backend's. The field
-names and layouts are those of each eval's README and of gradbench's own Python evals and tools.
+Conversion only: the math is the registry's (``adbench.problems``), the derivatives the backend's, and the
+input's x and constants come from the registry's converter of gradbench's inputs
+(``adbench.problems.inputs.from_gradbench``). The output layouts are those of each eval's README and of
+gradbench's own Python and C++ tools.
 """
 
 from __future__ import annotations
@@ -52,13 +54,6 @@ def floats(value: Any, name: str) -> np.ndarray:
     return arr
 
 
-def ints(value: Any, name: str) -> np.ndarray:
-    arr = floats(value, name)
-    if not np.all(arr == np.round(arr)):
-        raise ValueError(f"field {name!r} must be integers")
-    return arr.astype(np.int64)
-
-
 def scalar(results: list[Any]) -> float:
     return float(np.asarray(results[0]).reshape(()))
 
@@ -95,61 +90,50 @@ def hello(function: str, input: Any) -> Plan:
     return Plan((Step(_hello(), x, {}, operation, ("reverse", "forward")),), scalar)
 
 
-# -- scalar objectives with a gradient: f, and its gradient by reverse mode ----------------------------------------
-def _objective_or_gradient(problem: str, x: np.ndarray, constants: dict, derivative: bool) -> Plan:
+# -- the registered problems: x and constants from gradbench's input (the registry's own converter) ----------------
+def _problem_input(problem: str, input: Any) -> tuple[np.ndarray, dict]:
+    """x and the constants of ``problem`` from gradbench's input, by the registry's converter
+    (``adbench.problems.inputs.from_gradbench``: each eval's field layout, written once)."""
+    from adbench.problems.inputs import from_gradbench
+
+    if not isinstance(input, dict):
+        raise TypeError(f"the input of a {problem} function must be a JSON object, not {type(input).__name__}")
+    return from_gradbench(problem, input)
+
+
+def _objective_or_gradient(problem: str, input: Any, derivative: bool) -> Plan:
+    """f, or its gradient: the reverse-mode Jacobian of the scalar f (the gradient in x's order: gmm's alpha,
+    means, icf; lstm's two parameter matrices row by row; det's A row by row)."""
+    x, constants = _problem_input(problem, input)
     if not derivative:
         return Plan((Step(get_problem(problem), x, constants),), scalar)
     return Plan((Step(get_problem(problem), x, constants, "jacobian", ("reverse", "forward")),), vector)
 
 
 def gmm(function: str, input: Any) -> Plan:
-    """``GMMInput``: alpha (K), means (K x D), icf (K x (D + D(D-1)/2)), x (N x D points), gamma, m; the
-    gradient is concatenated in that order, as adbench's x is."""
-    i = _require(input, "alpha", "means", "icf", "x", "gamma", "m")
-    x = np.concatenate([floats(i["alpha"], "alpha").reshape(-1), floats(i["means"], "means").reshape(-1),
-                        floats(i["icf"], "icf").reshape(-1)])
-    constants = {"data": floats(i["x"], "x"), "wishart_gamma": float(i["gamma"]), "wishart_m": int(i["m"])}
-    return _objective_or_gradient("gmm", x, constants, function == "jacobian")
+    return _objective_or_gradient("gmm", input, function == "jacobian")
 
 
 def lstm(function: str, input: Any) -> Plan:
-    """``LSTMInput``: main_params (2l x 4b), extra_params (3 x b), state (2l x b), sequence (c x b); x and the
-    gradient are the two parameter matrices flattened row by row and concatenated."""
-    i = _require(input, "main_params", "extra_params", "state", "sequence")
-    x = np.concatenate([floats(i["main_params"], "main_params").reshape(-1),
-                        floats(i["extra_params"], "extra_params").reshape(-1)])
-    constants = {"state": floats(i["state"], "state"), "sequence": floats(i["sequence"], "sequence")}
-    return _objective_or_gradient("lstm", x, constants, function == "jacobian")
+    return _objective_or_gradient("lstm", input, function == "jacobian")
 
 
 def llsq(function: str, input: Any) -> Plan:
-    """``LLSQInput``: x (m coefficients) and n, the number of points (adbench's constant n_points)."""
-    i = _require(input, "x", "n")
-    return _objective_or_gradient("llsq", floats(i["x"], "x").reshape(-1), {"n_points": int(i["n"])},
-                                  function == "gradient")
+    return _objective_or_gradient("llsq", input, function == "gradient")
 
 
 def lse(function: str, input: Any) -> Plan:
-    i = _require(input, "x")
-    return _objective_or_gradient("lse", floats(i["x"], "x").reshape(-1), {}, function == "gradient")
+    return _objective_or_gradient("lse", input, function == "gradient")
 
 
 def det(function: str, input: Any) -> Plan:
-    """``DetByMinorInput``: A row-major (l^2 entries) and ell; the gradient row-major, as adbench's x."""
-    i = _require(input, "A", "ell")
-    A = floats(i["A"], "A").reshape(-1)
-    if A.shape[0] != int(i["ell"]) ** 2:
-        raise ValueError(f"'A' has {A.shape[0]} entries, not ell^2 = {int(i['ell']) ** 2}")
-    return _objective_or_gradient("det", A, {}, function == "gradient")
+    return _objective_or_gradient("det", input, function == "gradient")
 
 
 # -- ode: the primal y(2), and the gradient of its last element -----------------------------------------------------
 def ode(function: str, input: Any) -> Plan:
-    """``ODEInput``: x (n) and s, RK4's steps (adbench's constant steps). ``gradient`` is the gradient of the
-    primal's last element: one VJP with the last unit vector."""
-    i = _require(input, "x", "s")
-    x = floats(i["x"], "x").reshape(-1)
-    constants = {"steps": int(i["s"])}
+    """``gradient`` is the gradient of the primal's last element: one VJP with the last unit vector."""
+    x, constants = _problem_input("ode", input)
     if function == "primal":
         return Plan((Step(get_problem("ode"), x, constants),), vector)
     last = np.zeros_like(x)
@@ -159,42 +143,29 @@ def ode(function: str, input: Any) -> Plan:
 
 # -- kmeans: cost, and dir = J H^-1 for its diagonal H ---------------------------------------------------------------
 def kmeans(function: str, input: Any) -> Plan:
-    """``KMeansInput``: points (N x d) and centroids (k x d), x the centroids row by row. ``dir`` divides the
-    gradient by H's diagonal, which is H 1 (one HVP, forward over reverse: gradbench's jvp of the gradient);
-    both calls are timed in each run, the division is conversion (adbench.problems.kmeans.newton_direction)."""
+    """``dir`` divides the gradient by H's diagonal, which is H 1 (one HVP, forward over reverse: gradbench's
+    jvp of the gradient); both calls are timed in each run, the division is conversion
+    (adbench.problems.kmeans.newton_direction)."""
     from adbench.problems.kmeans import newton_direction
 
-    i = _require(input, "points", "centroids")
-    C = floats(i["centroids"], "centroids")
-    x, constants, problem = C.reshape(-1), {"points": floats(i["points"], "points")}, get_problem("kmeans")
+    x, constants = _problem_input("kmeans", input)
+    problem = get_problem("kmeans")
     if function == "cost":
         return Plan((Step(problem, x, constants),), scalar)
     steps = (Step(problem, x, constants, "jacobian", ("reverse", "forward")),
              Step(problem, x, constants, "hvp", ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
                                                   "forward-over-forward"), Direction(v=np.ones_like(x))))
+    shape = (-1, np.shape(constants["points"])[1])
 
     def direction(results: list[Any]) -> list[list[float]]:
         g, h = (np.asarray(r, np.float64).reshape(-1) for r in results)
-        return newton_direction(g, h).reshape(C.shape).tolist()
+        return newton_direction(g, h).reshape(shape).tolist()
 
     return Plan(steps, direction)
 
 
 # -- ba: gradbench's one camera, point, weight and feature, repeated -------------------------------------------------
 BA_BLOCK = 2 * (11 + 3 + 1)  # the values of one observation's two reprojection rows, in gradbench's sparse output
-
-
-def ba_problem_input(input: Any) -> tuple[np.ndarray, dict]:
-    """adbench's x (cameras, points, weights) and constants (obs, feats) from ``BAInput``: n cameras, m points
-    and p observations that all repeat ``cam``, ``x``, ``w`` and ``feat``, observation i seeing camera i mod n
-    and point i mod m (gradbench's ba tools build it so)."""
-    i = _require(input, "n", "m", "p", "cam", "x", "w", "feat")
-    n, m, p = int(i["n"]), int(i["m"]), int(i["p"])
-    cam, X, w = floats(i["cam"], "cam").reshape(11), floats(i["x"], "x").reshape(3), float(i["w"])
-    feat = floats(i["feat"], "feat").reshape(2)
-    x = np.concatenate([np.tile(cam, n), np.tile(X, m), np.full(p, w)])
-    obs = np.stack([np.arange(p) % n, np.arange(p) % m], axis=1).astype(np.int64)
-    return x, {"obs": obs, "feats": np.tile(feat, (p, 1))}
 
 
 def _ba_objective(results: list[Any]) -> dict:
@@ -221,7 +192,8 @@ def _ba_jacobian(results: list[Any]) -> dict:
 
 
 def ba(function: str, input: Any) -> Plan:
-    x, constants = ba_problem_input(input)
+    """gradbench's n cameras, m points and p observations that all repeat ``cam``, ``x``, ``w`` and ``feat``."""
+    x, constants = _problem_input("ba", input)
     problem = get_problem("ba")
     if function == "objective":
         return Plan((Step(problem, x, constants),), _ba_objective)
@@ -230,31 +202,6 @@ def ba(function: str, input: Any) -> Plan:
 
 
 # -- ht: gradbench's hand model and data, simple (no us) or complicated ------------------------------------------
-def ht_problem_input(input: Any) -> tuple[Problem, np.ndarray, dict]:
-    """The problem (``ht``, or ``ht-complicated`` where ``us`` is not empty), x (theta, or us then theta) and
-    the constants from gradbench's ``Input``: its model's fields as adbench's, ``points`` N x 3."""
-    i = _require(input, "theta", "data")
-    data = _require(i["data"], "model", "correspondences", "points")
-    model = _require(data["model"], "parents", "base_relatives", "inverse_base_absolutes", "base_positions",
-                     "weights", "is_mirrored")
-    constants = {
-        "parents": tuple(int(p) for p in ints(model["parents"], "parents")),  # static: the bone tree's loop
-        "base_relatives": floats(model["base_relatives"], "base_relatives"),
-        "inverse_base_absolutes": floats(model["inverse_base_absolutes"], "inverse_base_absolutes"),
-        "base_positions": floats(model["base_positions"], "base_positions"),
-        "weights": floats(model["weights"], "weights"),
-        "is_mirrored": bool(model["is_mirrored"]),
-        "correspondences": ints(data["correspondences"], "correspondences"),
-        "points": floats(data["points"], "points"),
-    }
-    theta = floats(i["theta"], "theta").reshape(-1)
-    us = floats(i.get("us", []), "us").reshape(-1)
-    if us.size == 0:
-        return get_problem("ht"), theta, constants
-    constants["triangles"] = ints(_require(model, "triangles")["triangles"], "triangles")
-    return get_problem("ht-complicated"), np.concatenate([us, theta]), constants
-
-
 def _ht_jacobian(results: list[Any]) -> list[list[float]]:
     """gradbench's (3N) x 26 Jacobian, row by row; for the complicated variant each row starts with the two
     entries of its point's us (the us block is block-diagonal: gradbench keeps the 3 x 2 blocks only)."""
@@ -271,10 +218,13 @@ def _ht_jacobian(results: list[Any]) -> list[list[float]]:
 
 
 def ht(function: str, input: Any) -> Plan:
-    problem, x, constants = ht_problem_input(input)
+    """One eval, two problems: ``ht``, or ``ht-complicated`` where ``us`` is not empty (x is then us, theta)."""
+    complicated = isinstance(input, dict) and bool(np.size(input.get("us") or []))
+    problem = get_problem("ht-complicated" if complicated else "ht")
+    x, constants = _problem_input(problem.name, input)
     if function == "objective":
         return Plan((Step(problem, x, constants),), vector)
-    if problem.name == "ht":  # 26 columns: 26 forward passes, dense
+    if not complicated:  # 26 columns: 26 forward passes, dense
         return Plan((Step(problem, x, constants, "jacobian", ("forward", "reverse")),), _ht_jacobian)
     # n = 2N + 26, but a point's us touch its own 3 rows only: compressed forward passes, a few more than 26.
     return Plan((Step(problem, x, constants, "sparse-jacobian", ("forward", "reverse")),), _ht_jacobian)
