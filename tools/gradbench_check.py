@@ -154,10 +154,12 @@ def main() -> int:
     print(line("eval::function input", backends))
     for name, *_ in cells:
         print(line(name, [results[name, b] for b in backends]))
-    print("\nmedian 'evaluate' time in ms (min-max of the runs) | first call in ms")
+    print("\nmedian 'evaluate' time per run in ms, and the runs' max/min (their spread)")
     for name, *_ in cells:
-        print(line(name, [f"{t[0]:.3g} ({t[1]:.2g}-{t[2]:.2g})|{t[3]:.3g}" if (t := times.get((name, b)))
-                          else "-" for b in backends]))
+        print(line(name, [f"{t[0]:.3g} x{t[2] / t[1]:.1f}" if (t := times.get((name, b))) else "-" for b in backends]))
+    print("\nfirst call (first_call: trace, compile on a JIT backend, run) in ms")
+    for name, *_ in cells:
+        print(line(name, [f"{t[3]:.4g}" if (t := times.get((name, b))) else "-" for b in backends]))
     refusals: dict[str, list[str]] = {}  # a refusal's words -> the backends that said them
     for name, *_ in cells:
         for b in backends:
