@@ -79,8 +79,8 @@ def _ba(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
 def _ht(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
     """{theta, data: {model: {parents, base_relatives, ...}, correspondences, points}, us}; empty us: simple."""
     model, data = inp["data"]["model"], inp["data"]
-    constants = {key: np.asarray(model[key]) for key in ("base_relatives", "inverse_base_absolutes",
-                                                          "base_positions", "weights")}
+    constants: dict[str, Any] = {key: np.asarray(model[key]) for key in ("base_relatives", "inverse_base_absolutes",
+                                                                          "base_positions", "weights")}
     constants.update(parents=tuple(int(p) for p in model["parents"]), is_mirrored=bool(model["is_mirrored"]),
                      correspondences=np.asarray(data["correspondences"], np.int64),
                      points=np.asarray(data["points"], np.float64))
@@ -221,7 +221,7 @@ def _work(problem: Any, instance: FileInput) -> int:
             tracemalloc.stop()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def problem_at_file(name: str, path: str) -> Any:
     """The registered problem ``name`` at the one instance in ``path``: size len(x), that x, those constants
     (``get_problem("name@path")``; a worker process reads the file again)."""
@@ -248,6 +248,8 @@ def problems_at_file(problems: list[str] | None, path: str | Path) -> list[str]:
     if not problems or len(problems) != 1:
         raise ValueError(f"--constants FILE gives the instance of one problem: name it with --problems NAME "
                          f"(got {', '.join(problems) if problems else 'none'})")
+    if not Path(path).is_file():
+        raise ValueError(f"--constants: no such file {str(path)!r}")
     name, absolute = get_problem(problems[0]).name, str(Path(path).resolve())
     problem_at_file(name, absolute)
     return [f"{name}@{absolute}"]
