@@ -378,3 +378,15 @@ def test_compare_refuses_sizes_and_files_it_cannot_run(argv, message, capsys):
 
     assert main(["compare", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_gradbench_ht_input_names_its_variant():
+    """gradbench's one ht eval is two problems here: non-empty us is ht-complicated's input, empty us ht's."""
+    from adbench.problems.inputs import from_gradbench
+
+    with pytest.raises(ValueError, match="non-empty us is problem ht-complicated's, not ht's"):
+        from_gradbench("ht", ht_gradbench_input(True))
+    with pytest.raises(ValueError, match="empty us is problem ht's, not ht-complicated's"):
+        from_gradbench("ht-complicated", ht_gradbench_input(False))
+    with pytest.raises(ValueError, match="gradbench's kmeans input has no field 'centroids'"):
+        from_gradbench("kmeans", {"points": [[0.0]]})
