@@ -363,3 +363,30 @@ def test_every_problem_says_how_it_stands_to_gradbench_and_adbench(name):
 
     doc = sys.modules[get_problem(name).function.__module__].__doc__
     assert "gradbench" in doc and "ADBench" in doc
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--problems", "gmm", "--sizes", "31"], ("problem 'gmm' takes the sizes of its presets only, not 31; valid "
+                                              "choices: 18 (D=2,K=3), 30 (D=2,K=5)")),
+    (["--problems", "kmeans", "--sizes", "80,81"], "problem 'kmeans' takes the sizes of its presets only, not 81"),
+    (["--problems", "gmm,lstm", "--constants", "x.npz"], "--constants FILE gives the instance of one problem"),
+    (["--problems", "gmm", "--constants", "nowhere.npz"], "--constants: no such file 'nowhere.npz'"),
+], ids=["gmm-31", "kmeans-81", "two-problems", "no-file"])
+def test_compare_refuses_sizes_and_files_it_cannot_run(argv, message, capsys):
+    """The command line's word, before any worker starts: exit 2 and the message."""
+    from adbench.cli import main
+
+    assert main(["compare", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_gradbench_ht_input_names_its_variant():
+    """gradbench's one ht eval is two problems here: non-empty us is ht-complicated's input, empty us ht's."""
+    from adbench.problems.inputs import from_gradbench
+
+    with pytest.raises(ValueError, match="non-empty us is problem ht-complicated's, not ht's"):
+        from_gradbench("ht", ht_gradbench_input(True))
+    with pytest.raises(ValueError, match="empty us is problem ht's, not ht-complicated's"):
+        from_gradbench("ht-complicated", ht_gradbench_input(False))
+    with pytest.raises(ValueError, match="gradbench's kmeans input has no field 'centroids'"):
+        from_gradbench("kmeans", {"points": [[0.0]]})

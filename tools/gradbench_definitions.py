@@ -72,7 +72,7 @@ def llsq_figure() -> None:
                 J = adbench.jacobian("llsq", x, backend=b, mode="reverse", dtype=dtype, n_points=n)
                 ref = problem.reference_jacobian(x, n_points=n)
                 cells.append(f"{np.max(np.abs(J - ref)) / np.max(np.abs(ref)):>12.1e}")
-            except Exception as exc:  # one failing backend never hides the others
+            except Exception as exc:  # noqa: BLE001  (one failing backend never hides the others)
                 cells.append(f"{type(exc).__name__:>12}")
         print(f"   {b:<38}" + "".join(cells))
     try:

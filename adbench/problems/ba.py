@@ -10,6 +10,9 @@ cameras' rotations only (look-at, see ``random_x``). Any N, M, P on the caller's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._registry import Problem, register
@@ -264,7 +267,7 @@ def shape_at(n: int) -> tuple[int, int, int]:
                      f"'obs', 'feats' and 'n_cams' (none given yet at this size)")
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """ba on the caller's observations: N = n_cams, P = len(obs), M from len(x) = 11 N + 3 M + P; indices and
     features checked by name."""
     obs, feats = np.asarray(given["obs"]), np.asarray(given["feats"], dtype=np.float64)

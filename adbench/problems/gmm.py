@@ -23,6 +23,8 @@ How it differs:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +148,7 @@ def by_densities(x, data, wishart_gamma, wishart_m) -> tuple[float, float]:
     import scipy.stats
     from scipy.special import logsumexp
 
-    n_points, d = data.shape
+    d = data.shape[1]
     k = x.shape[0] // (1 + d + d * (d + 1) // 2)
     alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
     precisions = []
@@ -175,7 +177,7 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     return {"data": rng.standard_normal((N_POINTS, d)), "wishart_gamma": 1.0, "wishart_m": 0, "prior_sign": 1}
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """gmm on the caller's points: D from ``data``'s columns, then K from len(x) = K (1 + D + D(D+1)/2)."""
     data = np.asarray(given["data"])
     if data.ndim != 2 or 0 in data.shape:

@@ -10,6 +10,8 @@ adbench.problems.inputs).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -359,7 +361,7 @@ def _index_array(name: str, problem: str, value, count: int, what: str, shape_ta
     return a.astype(np.int64)
 
 
-def checked_model(given: dict, problem: str, complicated: bool) -> dict:
+def checked_model(given: Mapping[str, Any], problem: str, complicated: bool) -> dict:
     """The hand model from the caller's constants (the synthetic hand's for any not given), shapes checked by name:
     any number of vertices V (ADBench's small model has 544, its big one more) and triangles; 22 bones, since the
     26-parameter pose (``pose_slots``) is laid out on ADBench's bone tree."""
@@ -394,14 +396,14 @@ def checked_model(given: dict, problem: str, complicated: bool) -> dict:
     return model
 
 
-def _points(given: dict, problem: str) -> np.ndarray:
+def _points(given: Mapping[str, Any], problem: str) -> np.ndarray:
     points = np.asarray(given["points"], dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 3 or points.shape[0] < 1:
         raise ValueError(f"constant 'points' of problem {problem!r} must be a c x 3 array, not shape {points.shape}")
     return points
 
 
-def _simple_custom(x: np.ndarray, given: dict) -> dict:
+def _simple_custom(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """ht on the caller's points (any c) and, where given, model (any number of vertices)."""
     model = checked_model(given, "ht", complicated=False)
     points = _points(given, "ht")
@@ -414,7 +416,7 @@ def _simple_custom(x: np.ndarray, given: dict) -> dict:
     return {**model, "correspondences": correspondences, "points": points}
 
 
-def _complicated_custom(x: np.ndarray, given: dict) -> dict:
+def _complicated_custom(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """ht-complicated on the caller's points (c of them: len(x) = 2c + 26) and, where given, model."""
     model = checked_model(given, "ht-complicated", complicated=True)
     points = _points(given, "ht-complicated")

@@ -76,16 +76,19 @@ def _ba(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
     return ba_expanded(inp["n"], inp["m"], inp["p"], inp["cam"], inp["x"], inp["w"], inp["feat"])
 
 
-def _ht(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
+def _ht(inp: Mapping[str, Any], complicated: bool) -> tuple[np.ndarray, dict]:
     """{theta, data: {model: {parents, base_relatives, ...}, correspondences, points}, us}; empty us: simple."""
     model, data = inp["data"]["model"], inp["data"]
-    constants = {key: np.asarray(model[key]) for key in ("base_relatives", "inverse_base_absolutes",
-                                                          "base_positions", "weights")}
+    constants: dict[str, Any] = {key: np.asarray(model[key]) for key in ("base_relatives", "inverse_base_absolutes",
+                                                                          "base_positions", "weights")}
     constants.update(parents=tuple(int(p) for p in model["parents"]), is_mirrored=bool(model["is_mirrored"]),
                      correspondences=np.asarray(data["correspondences"], np.int64),
                      points=np.asarray(data["points"], np.float64))
     theta = np.asarray(inp["theta"], np.float64)
     us = np.ravel(np.asarray(inp.get("us") or [], np.float64))
+    if bool(us.size) != complicated:
+        raise ValueError(f"gradbench's ht input with {'empty' if complicated else 'non-empty'} us is problem "
+                         f"{'ht' if complicated else 'ht-complicated'}'s, not {'ht-complicated' if complicated else 'ht'}'s")
     if us.size:
         constants["triangles"] = np.asarray(model["triangles"], np.int64)
         return np.concatenate([us, theta]), constants
@@ -105,8 +108,8 @@ def _lstm(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
 GRADBENCH: dict[str, Callable[[Mapping[str, Any]], tuple[np.ndarray, dict]]] = {
     "gmm": _gmm,
     "ba": _ba,
-    "ht": _ht,
-    "ht-complicated": _ht,
+    "ht": lambda inp: _ht(inp, complicated=False),
+    "ht-complicated": lambda inp: _ht(inp, complicated=True),
     "kmeans": _kmeans,
     "lstm": _lstm,
     "llsq": lambda inp: (np.asarray(inp["x"], np.float64), {"n_points": int(inp["n"])}),
@@ -221,7 +224,7 @@ def _work(problem: Any, instance: FileInput) -> int:
             tracemalloc.stop()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def problem_at_file(name: str, path: str) -> Any:
     """The registered problem ``name`` at the one instance in ``path``: size len(x), that x, those constants
     (``get_problem("name@path")``; a worker process reads the file again)."""
@@ -248,6 +251,8 @@ def problems_at_file(problems: list[str] | None, path: str | Path) -> list[str]:
     if not problems or len(problems) != 1:
         raise ValueError(f"--constants FILE gives the instance of one problem: name it with --problems NAME "
                          f"(got {', '.join(problems) if problems else 'none'})")
+    if not Path(path).is_file():
+        raise ValueError(f"--constants: no such file {str(path)!r}")
     name, absolute = get_problem(problems[0]).name, str(Path(path).resolve())
     problem_at_file(name, absolute)
     return [f"{name}@{absolute}"]

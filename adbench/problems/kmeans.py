@@ -20,6 +20,9 @@ its way to H v, so time(dir) is about time(hvp, forward-over-reverse), gradbench
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._registry import Problem, register
@@ -96,7 +99,7 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
 _CUSTOM: dict[int, tuple[int, int, int]] = {}
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """kmeans on the caller's points: d from their columns, then k = len(x) / d centroids."""
     points = np.asarray(given["points"], dtype=np.float64)
     if points.ndim != 2 or 0 in points.shape:

@@ -7,6 +7,8 @@ caller's ``inputs`` (B x d) and ``targets`` (B x c), len(x) = h^2 + (d + c + 2) 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +94,7 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
 _CUSTOM: dict[int, tuple[int, int, int, int]] = {}
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """The MLP on the caller's batch: d from the inputs' columns, c from the targets', then the width h from
     len(x) = h^2 + (d + c + 2) h + c."""
     inputs, targets = (np.asarray(given[k], dtype=np.float64) for k in ("inputs", "targets"))
