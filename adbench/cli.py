@@ -179,6 +179,9 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                       help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
                            "constants(n, seed) supplies the data); tried once with NumPy first; repeatable; "
                            "runs at --sizes")
+    what.add_argument("--constants", metavar="FILE",
+                      help="x and constants of the one problem --problems names, from FILE: .npz (arrays by "
+                           "constant name, x as 'x'), gradbench's input JSON, or ADBench's .txt data (ba, gmm, ht)")
     what.add_argument("--backends", type=names("--backends"),
                       help=f"comma-separated backends (default: {', '.join(backend_names(default_only=True))}; "
                            f"not {', '.join(left_out)}, slow to set up: ask by name)")
@@ -191,7 +194,8 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
                            "(default: forward and reverse; for hvp/hessian "
                            f"{' and '.join(compare.DEFAULT_MODES['hvp'])}; --full: every mode)")
     what.add_argument("--sizes", type=positive_ints("--sizes"),
-                      help="comma-separated input sizes n for problems that take any n (default: each problem's; "
+                      help="comma-separated input sizes n for problems that take any n; a problem with presets takes its "
+                           "presets only (default: each problem's; "
                            f"your own function: {','.join(map(str, get_problem(lambda x, xp: x).run_sizes))})")
     scope = what.add_mutually_exclusive_group()
     scope.add_argument("--quick", action="store_true",
@@ -292,8 +296,12 @@ def _validate_compare(args: argparse.Namespace) -> None:
                 raise UnknownChoiceError("mode", mode, AD_MODES + COMPOSITIONS)
         for name in args.backends or ():
             get_backend(name)
+        if args.constants:  # one registered problem at the instance in FILE: runs as NAME@FILE
+            from adbench.problems.inputs import problems_at_file
+
+            args.problems = problems_at_file(args.problems, args.constants)
         for name in args.problems or ():
-            get_problem(name)
+            get_problem(name).requested_sizes(args.sizes or ())  # a preset problem refuses other sizes, by name
         for spec in args.problem:
             if ":" not in spec:
                 from adbench.problems import list_problems
@@ -535,6 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report.add_arguments(p_report)
     p_report.set_defaults(func=cmd_report)
+    from adbench.gradbench import tool as gradbench_tool  # light: frameworks load when the tool runs
+
+    p_gradbench = sub.add_parser("gradbench-tool", help="answer gradbench's protocol with one backend (stdin/stdout)")
+    gradbench_tool.add_arguments(p_gradbench)
+    p_gradbench.set_defaults(func=gradbench_tool.main)
     return parser
 
 

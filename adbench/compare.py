@@ -66,7 +66,9 @@ def build_grid(
     every other case runs once, unchunked. ``replicates`` > 1 adds copies of every case (an A/A
     check), each measured in worker processes of its own, beside the original in its group.
     """
-    probs = [get_problem(p) for p in problems] if problems else plain_problems(quick, full)
+    probs = [get_problem(p) for p in problems] if problems else [
+        p for p in plain_problems(quick, full)
+        if not sizes or p.takes_any_size or set(sizes) <= set(p.presets)]  # --sizes: those that take them
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     chosen = tuple(operations) if operations else None
     specs = []
@@ -135,9 +137,10 @@ def trial_error(problem: Problem, n: int, seed: int = 0) -> str | None:
 
 
 def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: bool = False) -> tuple[int, ...]:
-    """The sizes a problem runs at: ``--sizes`` for problems that take any n; presets otherwise."""
-    if sizes and problem.takes_any_size:
-        return tuple(sizes)
+    """The sizes a problem runs at: ``--sizes`` (a problem with presets takes those only: any other is a
+    ValueError naming them, never run as another size); otherwise its own."""
+    if sizes:
+        return problem.requested_sizes(sizes)
     if quick:
         return problem.quick_sizes
     return problem.sizes if full else problem.run_sizes

@@ -26,9 +26,9 @@ def rel_error(a, b) -> float:
 
 
 # -- ba -------------------------------------------------------------------------------------------------------
-def ba_loop(x, obs, feats):
+def ba_loop(x, obs, feats, n_cams):
     """ADBench's C++ ba_objective (src/cpp/shared/ba.h), observation by observation, in plain Python."""
-    n_cams, n_points, P = ba_module._shape(x, obs)
+    n_cams, n_points, P = ba_module._shape(x, obs, n_cams)
     cams, X, w = x[:11 * n_cams].reshape(-1, 11), x[11 * n_cams:11 * n_cams + 3 * n_points].reshape(-1, 3), \
         x[11 * n_cams + 3 * n_points:]
     out = np.empty(3 * P, dtype=x.dtype)
@@ -60,7 +60,8 @@ def test_ba_objective_matches_adbench_loop(seed):
     problem = get_problem("ba")
     x = problem.inputs(522, seed)
     c = problem.constants(x, seed)
-    np.testing.assert_allclose(problem.function(x, np, **c), ba_loop(x, c["obs"], c["feats"]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(problem.function(x, np, **c), ba_loop(x, c["obs"], c["feats"], c["n_cams"]),
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_ba_inputs_follow_the_generator():
@@ -263,3 +264,20 @@ def test_ht_complicated_presets_follow_adbench_points():
     problem = get_problem("ht-complicated")
     assert {problem.presets[2 * c + 26] for c in (100, 400, 1600, 12800)} == {"c=100", "c=400", "c=1600", "c=12800"}
     assert problem.n_outputs(226) == 300
+
+
+@pytest.mark.parametrize("name,file", [("ht", "simple_small_hand1_t26_c100.txt"),
+                                       ("ht-complicated", "complicated_small_hand1_t26_c100.txt")])
+def test_adbench_hand_file_as_constants(name, file):
+    """ADBench's hand file with its model/ folder beside it, through the --constants loader: the problem at that
+    instance (ADBench's hand1, c = 100), its reference Jacobian's shape from the file's points."""
+    if not (HAND / file).exists():
+        pytest.skip(f"ADBench's hand data not at {HAND}")
+    from adbench.problems.inputs import load
+
+    instance = load(name, HAND / file)
+    problem = get_problem(f"{name}@{HAND / file}")
+    assert instance.constants["points"].shape == (100, 3) and instance.size == (26 if name == "ht" else 226)
+    assert problem.n_outputs(instance.size) == 300
+    J = problem.reference_jacobian(instance.x, **problem.constants(instance.x))
+    assert J.shape == (300, instance.size) and np.isfinite(J).all()

@@ -150,9 +150,9 @@ def test_a_wrong_pattern_makes_the_case_wrong(backend, mode):
     require_backend(backend)
     ba = get_problem("ba")
 
-    def missing_weights(n, obs, feats):
+    def missing_weights(n, obs, feats, n_cams):
         P = obs.shape[0]
-        full = ba.sparsity(n, obs, feats).tolil()
+        full = ba.sparsity(n, obs, feats, n_cams).tolil()
         full[np.arange(2 * P), n - P + np.repeat(np.arange(P), 2)] = 0
         return full.tocsr()
 

@@ -11,6 +11,7 @@ import pytest
 
 import adbench
 from adbench.problems import get_problem
+from adbench.problems.gmm import by_densities
 
 from conftest import backend_modes, jacobian_shape, require_backend
 
@@ -45,9 +46,11 @@ def rel_error(J, ref) -> float:
 
 # -- ADBench's published values ---------------------------------------------------------------------
 def gmm_reference():
+    """ADBench's published GMM values, for gmm's ADBench variant (prior_sign=-1: ADBench's sign of the prior)."""
     r = json.loads((REFERENCE / "adbench-gmm-test.json").read_text())
     x = np.concatenate([np.ravel(r["alphas"]), np.ravel(r["means"]), np.ravel(r["icf"])])
-    consts = {"data": np.array(r["data"]), "wishart_gamma": r["wishart_gamma"], "wishart_m": r["wishart_m"]}
+    consts = {"data": np.array(r["data"]), "wishart_gamma": r["wishart_gamma"], "wishart_m": r["wishart_m"],
+              "prior_sign": -1}
     return x, consts, r["objective"], np.array(r["gradient"])
 
 
@@ -59,8 +62,8 @@ def lstm_reference():
 
 
 def test_gmm_reproduces_adbench_numpy_and_manual():
-    """ADBench (microsoft/ADBench) data/gmm/test.txt, expected values from
-    test/python/modules/common/gmm_tests.py: D = 2, K = 3, N = 1, gamma = 1, m = 0."""
+    """gmm's ADBench variant (prior_sign=-1) against ADBench (microsoft/ADBench) data/gmm/test.txt, expected values
+    from test/python/modules/common/gmm_tests.py: D = 2, K = 3, N = 1, gamma = 1, m = 0."""
     x, consts, objective, gradient = gmm_reference()
     problem = get_problem("gmm")
     assert problem.function(x, np, **consts) == pytest.approx(objective, rel=1e-14)
@@ -73,12 +76,34 @@ GMM_CASES = [(b, m) for b, m in jacobian_modes() if b not in BASELINES]
 
 @pytest.mark.parametrize("backend,mode", GMM_CASES, ids=[f"{b}-{m}" for b, m in GMM_CASES])
 def test_gmm_reproduces_adbench_through_backend(backend, mode):
-    """ADBench (microsoft/ADBench) data/gmm/test.txt, gradient from test/python/modules/common/gmm_tests.py."""
+    """gmm's ADBench variant (prior_sign=-1): ADBench (microsoft/ADBench) data/gmm/test.txt, gradient from
+    test/python/modules/common/gmm_tests.py."""
     require_backend(backend)
     x, consts, _, gradient = gmm_reference()
     dtype, tol = precision(backend)
     J = adbench.jacobian("gmm", x, backend=backend, mode=mode, dtype=dtype, **consts)
     np.testing.assert_allclose(J, gradient, rtol=tol, atol=tol * 1e-2)
+
+
+@pytest.mark.parametrize("d,k,n_points,gamma,m", [(2, 3, 1, 1.0, 0), (3, 4, 7, 1.3, 2), (5, 2, 11, 0.7, 4)])
+def test_gmm_is_log_likelihood_plus_log_wishart_prior(d, k, n_points, gamma, m):
+    """gmm = log-likelihood + log prior (gradbench's eval), its ADBench variant = log-likelihood - log prior, against
+    SciPy's multivariate_normal and wishart logpdf: every constant included, so the values agree to rounding."""
+    pytest.importorskip("scipy")
+    rng = np.random.default_rng(d * 100 + k)
+    x = np.concatenate([rng.standard_normal(k), rng.random(k * d), 0.3 * rng.standard_normal(k * d * (d + 1) // 2)])
+    data = rng.standard_normal((n_points, d))
+    likelihood, prior = by_densities(x, data, gamma, m)
+    f = get_problem("gmm").function
+    consts = {"data": data, "wishart_gamma": gamma, "wishart_m": m}
+    assert f(x, np, **consts) == pytest.approx(likelihood + prior, rel=1e-13, abs=1e-12)
+    assert f(x, np, **consts, prior_sign=-1) == pytest.approx(likelihood - prior, rel=1e-13, abs=1e-12)
+
+
+def test_gmm_prior_sign_is_one_or_minus_one():
+    x, consts, _, _ = gmm_reference()
+    with pytest.raises(ValueError, match="constant 'prior_sign' of problem 'gmm' must be 1 .* or -1"):
+        adbench.jacobian("gmm", x, backend="manual", **{**consts, "prior_sign": 0.5})
 
 
 def test_lstm_reproduces_adbench_numpy_and_manual():
@@ -155,7 +180,10 @@ def test_manual_matches_complex_step_at_larger_sizes(name, n):
     consts = problem.constants(x, seed=2)
     if name == "gmm":
         consts["data"], consts["wishart_gamma"], consts["wishart_m"] = consts["data"][:20], 1.5, 3
-    assert rel_error(problem.reference_jacobian(x, **consts), complex_step(problem, x, consts)) < 1e-13
+    for sign in ((1, -1) if name == "gmm" else (None,)):  # gmm: the log-posterior and ADBench's variant
+        if sign is not None:
+            consts["prior_sign"] = sign
+        assert rel_error(problem.reference_jacobian(x, **consts), complex_step(problem, x, consts)) < 1e-13
 
 
 def test_presets_map_back_to_their_parameters():
@@ -313,7 +341,7 @@ def availability_ok(backend: str) -> bool:
         ("gmm", np.ones(40), {"data": np.ones((17, 3)), "wishart_m": "two"},
          "constant 'wishart_m' of problem 'gmm' must be a number, not str"),
         ("gmm", np.ones(40), {"data": np.ones((17, 3)), "weights": np.ones(3)},
-         "unknown constant of problem 'gmm' 'weights'; valid choices: data, wishart_gamma, wishart_m"),
+         "unknown constant of problem 'gmm' 'weights'; valid choices: data, prior_sign, wishart_gamma, wishart_m"),
         ("lstm", np.ones(55), {"state": np.ones((2, 5))}, "needs the constant 'sequence' to define its shape: "
                                                           "give 'state' and 'sequence'"),
         ("lstm", np.ones(56), {"state": np.ones((2, 5)), "sequence": np.ones((6, 5))},

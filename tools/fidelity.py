@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 # The sizes of each problem measured by default: its default-run size and, where the issue found a
 # gap, larger ones (ode at 100 and 1000, ADBench's lstm l=2,c=1024, gmm D=10,K=25 and D=20,K=50, mlp h=64).
 SIZES = {"basic": (2,), "loss": (10_000,), "control_loop": (100,), "tall": (32,), "gmm": (30, 1650, 11_550),
-         "lstm": (154, 266), "ode": (16, 100, 1000), "mlp": (298, 5898)}
+         "lstm": (154, 266), "ode": (16, 100, 1000), "mlp": (298, 5898), "llsq": (128, 512)}
 CHECK_RTOL = {"f": 1e-12, "derivative": 1e-10}  # float64, relative to max|value|: rounding of reordered sums
 ROUNDS = (7, 41)  # at least, at most rounds per cell
 CELL_BUDGET_S = 2.0  # sampling seconds per cell, once the minimum rounds are in
@@ -53,11 +53,12 @@ TARGET = 1.25  # the written-once f and derivative within this factor of the nat
 
 
 # -- the twins: f(x, **constants) as each framework's users write it ---------------------------------------
-def _gmm_constant(n: int, d: int, k: int, gamma: float, m: float) -> float:
-    """gmm's x-independent terms: -N D/2 log 2 pi and the Wishart normaliser (log of the multivariate gamma)."""
-    nu = d + m + 1
-    log_gamma_d = d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(nu / 2 + (1 - j) / 2) for j in range(1, d + 1))
-    return -n * d / 2 * math.log(2 * math.pi) - k * (nu * d * math.log(gamma / math.sqrt(2)) - log_gamma_d)
+def _gmm_constant(n: int, d: int, k: int, gamma: float, m: float, prior_sign: int) -> float:
+    """gmm's x-independent terms: -N D/2 log 2 pi and the Wishart normaliser with the prior's sign (the twins' own
+    is ``- prior_sign * prior``, the prior's data terms gamma^2/2 |Q|^2 - m sum q)."""
+    from adbench.problems.gmm import wishart_normaliser
+
+    return -n * d / 2 * math.log(2 * math.pi) + prior_sign * wishart_normaliser(d, k, gamma, m)
 
 
 def _gmm_sizes(n_params: int, d: int) -> int:
@@ -94,7 +95,7 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return jnp.tanh(W @ x)
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
@@ -105,8 +106,8 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
         z = jnp.exp(q)[:, None, :] * xc + jnp.einsum("kij,knj->kni", L, xc)
         inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * jnp.sum(z ** 2, axis=2)
         prior = 0.5 * wishart_gamma ** 2 * (jnp.sum(jnp.exp(2 * q)) + jnp.sum(l ** 2)) - wishart_m * jnp.sum(q)
-        return (jnp.sum(jax.nn.logsumexp(inner, axis=0)) - n * jax.nn.logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (jnp.sum(jax.nn.logsumexp(inner, axis=0)) - n * jax.nn.logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -143,13 +144,25 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
 
         return jax.lax.scan(step, jnp.zeros_like(x), None, length=steps)[0]
 
+    def llsq(x, n_points):
+        # gradbench's JAX tool: each point's powers by a cumulative product, vmapped over points; its grid
+        # -1 + 2i/(N - 1) replaced by the registry's (2i - (N - 1)) / (N - 1), exactly 0 at an odd N's midpoint.
+        m = x.shape[0]
+
+        def point(i):
+            t = (2.0 * i - (n_points - 1.0)) / (n_points - 1.0)
+            powers = jnp.cumprod(jnp.full(m, t, x.dtype).at[0].set(1))
+            return (jnp.sign(t) - jnp.sum(x * powers)) ** 2
+
+        return jnp.sum(jax.vmap(point)(jnp.arange(n_points, dtype=x.dtype))) / 2.0
+
     def mlp(x, inputs, targets):
         W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], jnp.split)
         a = jnp.tanh(inputs @ W1 + b1)
         a = jnp.tanh(a @ W2 + b2)
         return -jnp.mean(jnp.sum(targets * jax.nn.log_softmax(a @ W3 + b3), axis=1))
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
 
 
 def _mlp_params(x, d: int, c: int, split):
@@ -177,7 +190,7 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return torch.tanh(W @ x)
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], x[k:k + k * d].view(k, d), x[k + k * d:].view(k, -1)
@@ -189,8 +202,8 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
         z = torch.exp(q)[:, None, :] * xc + torch.einsum("kij,knj->kni", L, xc)
         inner = (alphas + q.sum(1))[:, None] - 0.5 * (z ** 2).sum(2)
         prior = 0.5 * wishart_gamma ** 2 * ((torch.exp(2 * q)).sum() + (l ** 2).sum()) - wishart_m * q.sum()
-        return (torch.logsumexp(inner, 0).sum() - n * torch.logsumexp(alphas, 0) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (torch.logsumexp(inner, 0).sum() - n * torch.logsumexp(alphas, 0) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -220,13 +233,19 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
             y = rk4_step(rhs, y, h)
         return y
 
+    def llsq(x, n_points):
+        t = (2.0 * torch.arange(n_points, dtype=x.dtype) - (n_points - 1.0)) / (n_points - 1.0)
+        powers = torch.cumprod(torch.cat([torch.ones(n_points, 1, dtype=x.dtype),
+                                          t[:, None].expand(n_points, x.shape[0] - 1)], dim=1), dim=1)
+        return 0.5 * ((torch.sign(t) - powers @ x) ** 2).sum()
+
     def mlp(x, inputs, targets):
         W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], _torch_split)
         a = torch.tanh(inputs @ W1 + b1)
         a = torch.tanh(a @ W2 + b2)
         return F.cross_entropy(a @ W3 + b3, targets)  # targets as class probabilities (one-hot)
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
 
 
 def _torch_split(x, edges):
@@ -253,7 +272,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return anp.tanh(anp.dot(W, x))
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], anp.reshape(x[k:k + k * d], (k, d)), anp.reshape(x[k + k * d:], (k, -1))
@@ -268,8 +287,8 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
         z = anp.exp(q)[:, None, :] * xc + anp.matmul(xc, anp.transpose(L, (0, 2, 1)))
         inner = (alphas + anp.sum(q, axis=1))[:, None] - 0.5 * anp.sum(z ** 2, axis=2)
         prior = 0.5 * wishart_gamma ** 2 * (anp.sum(anp.exp(2 * q)) + anp.sum(l ** 2)) - wishart_m * anp.sum(q)
-        return (anp.sum(logsumexp(inner, axis=0)) - n * logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (anp.sum(logsumexp(inner, axis=0)) - n * logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -299,6 +318,11 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
             y = rk4_step(rhs, y, h)
         return y
 
+    def llsq(x, n_points):
+        t = (2.0 * np.arange(n_points) - (n_points - 1.0)) / (n_points - 1.0)
+        powers = np.vander(t, x.shape[0], increasing=True)  # constant: NumPy's own products, not traced
+        return 0.5 * anp.sum((np.sign(t) - anp.dot(powers, x)) ** 2)
+
     def mlp(x, inputs, targets):
         W1, b1, W2, b2, W3, b3 = _mlp_params(x, inputs.shape[1], targets.shape[1], anp.split)
         a = anp.tanh(anp.dot(inputs, W1) + b1)
@@ -306,7 +330,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
         z = anp.dot(a, W3) + b3
         return anp.mean(logsumexp(z, axis=1) - anp.sum(targets * z, axis=1))
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp)
+    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
 
 
 def tensorflow_twins() -> dict[str, Callable[..., Any]]:
@@ -324,7 +348,7 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return tf.tanh(tf.linalg.matvec(W, x))
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], tf.reshape(x[k:k + k * d], (k, d)), tf.reshape(x[k + k * d:], (k, -1))
@@ -337,8 +361,8 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
         inner = (alphas + tf.reduce_sum(q, axis=1))[:, None] - 0.5 * tf.reduce_sum(z ** 2, axis=2)
         prior = (0.5 * wishart_gamma ** 2 * (tf.reduce_sum(tf.exp(2 * q)) + tf.reduce_sum(l ** 2))
                  - wishart_m * tf.reduce_sum(q))
-        return (tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0)) - n * tf.reduce_logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0)) - n * tf.reduce_logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
@@ -408,7 +432,7 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
     def tall(x, W):
         return mx.tanh(W @ x)
 
-    def gmm(x, data, wishart_gamma, wishart_m):
+    def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
         alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
@@ -420,8 +444,8 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
         z = mx.exp(q)[:, None, :] * xc + mx.einsum("kij,knj->kni", L, xc)
         inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * mx.sum(z ** 2, axis=2)
         prior = 0.5 * wishart_gamma ** 2 * (mx.sum(mx.exp(2 * q)) + mx.sum(l ** 2)) - wishart_m * mx.sum(q)
-        return (mx.sum(mx.logsumexp(inner, axis=0)) - n * mx.logsumexp(alphas) + prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m))
+        return (mx.sum(mx.logsumexp(inner, axis=0)) - n * mx.logsumexp(alphas) - prior_sign * prior
+                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]

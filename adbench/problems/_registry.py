@@ -131,6 +131,17 @@ class Problem:
             raise ValueError(f"problem {self.name!r} takes the sizes of its presets only, not {n}; "
                              f"valid choices: {self._preset_choices()}")
 
+    def requested_sizes(self, sizes: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+        """``sizes`` as asked (``compare --sizes``): any for a problem that takes any n; for one with presets,
+        presets only, else a ValueError naming the valid ones (never another size instead)."""
+        for n in sizes:
+            try:
+                self.check_size(n)
+            except ValueError as exc:
+                extra = " (or its shape from a file: --constants FILE)" if self.custom_constants else ""
+                raise ValueError(f"{exc}{extra}") from None
+        return tuple(sizes)
+
     def _preset_choices(self) -> str:
         return ", ".join(f"{k} ({v})" for k, v in self.presets.items())
 
@@ -305,6 +316,11 @@ def get_problem(problem: str | Problem | Function) -> Problem:
         return _REGISTRY[problem]
     except (KeyError, TypeError):
         pass
+    if isinstance(problem, str) and "@" in problem and problem.partition("@")[0] in _REGISTRY:
+        # NAME@FILE: the registered problem at the one instance in FILE (compare --constants FILE).
+        from adbench.problems.inputs import problem_at_file
+
+        return problem_at_file(*problem.split("@", 1))
     if isinstance(problem, str) and ":" in problem:
         # A user's MODULE:FUNCTION; worker processes rebuild user problems from this name.
         f, constants = import_function(problem)

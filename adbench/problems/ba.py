@@ -1,6 +1,17 @@
-"""``ba``: ADBench's bundle-adjustment residuals, R^(11N + 3M + P) -> R^(3P), with a sparse Jacobian."""
+"""``ba``: ADBench's bundle-adjustment residuals, R^(11N + 3M + P) -> R^(3P), with a sparse Jacobian.
+
+Against ADBench and gradbench: the same function as ADBench's ba_objective and gradbench's ba eval, residuals in
+ADBench's order (2P reprojection, then P weight). x = (cameras N x 11, points M x 3, weights P); constants ``obs``
+(P x 2), ``feats`` (P x 2) and ``n_cams`` (N, which n alone does not fix). ADBench's data files and gradbench's
+input carry one camera, point, weight and feature, replicated, observation i on camera i mod N and point i mod M
+(adbench.problems.inputs reads both); adbench's own random instances differ from ADBench's generator in the
+cameras' rotations only (look-at, see ``random_x``). Any N, M, P on the caller's constants.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,12 +35,22 @@ PRESETS = {n: (f"ba1 N={c},M={m},P={p}" if (c, m, p) == (49, 7776, 31843) else
            for n, (c, m, p) in SHAPES.items()}
 
 
-def _shape(x, obs) -> tuple[int, int, int]:
-    """(N, M, P) from len(x) and the observations: n = 11 N + 3 M + P."""
+def shape_of(n: int, obs, n_cams: int) -> tuple[int, int, int]:
+    """(N, M, P) from n = 11 N + 3 M + P, the P observations and N = ``n_cams``; a ValueError naming what does
+    not fit."""
     p = obs.shape[0]
-    if x.shape[0] in SHAPES and SHAPES[x.shape[0]][2] == p:
-        return SHAPES[x.shape[0]]
-    raise ValueError(f"ba: cannot split an input of {x.shape[0]} into cameras, points and {p} weights")
+    rest = n - N_CAM_PARAMS * n_cams - p
+    if isinstance(n_cams, bool) or not isinstance(n_cams, (int, np.integer)) or n_cams < 1:
+        raise ValueError(f"constant 'n_cams' of problem 'ba' must be a positive integer (the number of cameras N), "
+                         f"not {n_cams!r}")
+    if rest < 3 or rest % 3:
+        raise ValueError(f"problem 'ba' with n_cams = {n_cams} and P = {p} observations ('obs') takes len(x) = "
+                         f"11 N + 3 M + P for some M >= 1 points, not {n}")
+    return int(n_cams), rest // 3, p
+
+
+def _shape(x, obs, n_cams: int) -> tuple[int, int, int]:
+    return shape_of(x.shape[0], obs, n_cams)
 
 
 def _unpack(x, xp, n_cams: int, n_points: int):
@@ -72,10 +93,10 @@ def _project(cam, X, xp):
     return distorted * cam[:, 6:7] + cam[:, 7:9]
 
 
-def ba(x, xp, obs, feats):
+def ba(x, xp, obs, feats, n_cams):
     """ADBench's ba_objective: 2P reprojection residuals w_p (project(cam_i, X_j) - feat_p), observation by
     observation (x then y), followed by the P weight residuals 1 - w_p^2, as ADBench's output orders them."""
-    n_cams, n_points, _ = _shape(x, obs)
+    n_cams, n_points, _ = _shape(x, obs, n_cams)
     cams, X, w = _unpack(x, xp, n_cams, n_points)
     cam = xp.take(cams, obs[:, 0], axis=0)  # (P, 11): each observation's camera
     pt = xp.take(X, obs[:, 1], axis=0)  # (P, 3): and point
@@ -141,10 +162,10 @@ def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.
     return J
 
 
-def structure(n: int, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def structure(n: int, obs: np.ndarray, n_cams: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the Jacobian's nonzeros, in CSR order (row by row, columns ascending): per
     observation two rows of its camera's 11, its point's 3 and its weight's 1 columns, then one weight row each."""
-    n_cams, n_points, P = _shape(np.empty(n), obs)
+    n_cams, n_points, P = shape_of(n, obs, n_cams)
     off_x, off_w = N_CAM_PARAMS * n_cams, N_CAM_PARAMS * n_cams + 3 * n_points
     p = np.arange(P)
     block_cols = np.concatenate([N_CAM_PARAMS * obs[:, :1] + np.arange(N_CAM_PARAMS),
@@ -154,27 +175,27 @@ def structure(n: int, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def ba_sparse_jacobian(x, obs, feats) -> np.ndarray:
+def ba_sparse_jacobian(x, obs, feats, n_cams) -> np.ndarray:
     """The hand-written Jacobian's values in ``structure``'s order: the 2 x 15 blocks, then d(1 - w^2)/dw = -2w."""
-    n_cams, n_points, _ = _shape(x, obs)
+    n_cams, n_points, _ = _shape(x, obs, n_cams)
     cams, X, w = _unpack(x, np, n_cams, n_points)
     blocks = _block_derivatives(cams[obs[:, 0]], X[obs[:, 1]], w, feats)
     return np.concatenate([blocks.ravel(), -2 * w])
 
 
-def ba_jacobian(x, obs, feats) -> np.ndarray:
+def ba_jacobian(x, obs, feats, n_cams) -> np.ndarray:
     """The same, dense: for the dense Jacobian's check, at the sizes where m x n fits."""
-    rows, cols = structure(x.shape[0], obs)
+    rows, cols = structure(x.shape[0], obs, n_cams)
     J = np.zeros((3 * obs.shape[0], x.shape[0]), dtype=x.dtype)
-    np.add.at(J, (rows, cols), ba_sparse_jacobian(x, obs, feats))
+    np.add.at(J, (rows, cols), ba_sparse_jacobian(x, obs, feats, n_cams))
     return J
 
 
-def ba_sparsity(n: int, obs, feats):
+def ba_sparsity(n: int, obs, feats, n_cams):
     """The declared pattern: a SciPy CSR matrix of ones on ``structure``."""
     import scipy.sparse
 
-    rows, cols = structure(n, obs)
+    rows, cols = structure(n, obs, n_cams)
     return scipy.sparse.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(3 * obs.shape[0], n))
 
 
@@ -196,11 +217,15 @@ def _look_at(centres: np.ndarray, target: np.ndarray, roll: np.ndarray) -> np.nd
 
 
 def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
+    return random_x(*SHAPES[n], rng)
+
+
+def random_x(n_cams: int, n_points: int, P: int, rng: np.random.Generator) -> np.ndarray:
+    """x of a random instance of any (N, M, P)."""
     # ADBench's generate_random_ba_instance, with one change: its rotations are randn, which puts points
     # behind cameras and on their image planes, where the projection's 1/z and the distortion's |p|^4 give
     # entries of 1e9 beside entries of 1e-1 (a max-relative check would then see the 1e9 ones only). Here
     # each camera looks at the points' cube, rolled at random about its viewing axis.
-    n_cams, n_points, P = SHAPES[n]
     cams = np.empty((n_cams, N_CAM_PARAMS))
     cams[:, 3:6] = rng.random((n_cams, 3)) * 100  # centres in a cube of side 100
     cams[:, 0:3] = _look_at(cams[:, 3:6], np.full(3, 5.0), rng.random(n_cams) * 2 * np.pi)
@@ -213,14 +238,52 @@ def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    _CUSTOM.pop(x.shape[0], None)  # this n is the preset's again
+    return random_observations(x, *SHAPES[x.shape[0]], rng)
+
+
+def random_observations(x: np.ndarray, n_cams: int, n_points: int, P: int, rng: np.random.Generator) -> dict:
+    """The constants of a random instance of any (N, M, P) with cameras and points x."""
     # Observations: P distinct (camera, point) pairs drawn at random from all N M pairs; features: their
     # projections plus standard normal noise (generate_random_ba_instance's randperm and randn).
-    n_cams, n_points, P = SHAPES[x.shape[0]]
     pairs = rng.choice(n_cams * n_points, size=P, replace=False)
     obs = np.stack([pairs // n_points, pairs % n_points], axis=1).astype(np.int64)
     cams, X, _ = _unpack(x, np, n_cams, n_points)
     feats = _project(cams[obs[:, 0]], X[obs[:, 1]], np) + rng.standard_normal((P, 2))
-    return {"obs": obs, "feats": feats}
+    return {"obs": obs, "feats": feats, "n_cams": n_cams}
+
+
+# n -> (N, M, P) of the last caller's constants at a size: m = 3P and the work follow the constants, not only n.
+_CUSTOM: dict[int, tuple[int, int, int]] = {}
+
+
+def shape_at(n: int) -> tuple[int, int, int]:
+    """(N, M, P) at size n: the caller's last constants there, else the preset's."""
+    if n in _CUSTOM:
+        return _CUSTOM[n]
+    if n in SHAPES:
+        return SHAPES[n]
+    raise ValueError(f"problem 'ba' at n = {n}, which is not one of its presets, takes its shape from the constants "
+                     f"'obs', 'feats' and 'n_cams' (none given yet at this size)")
+
+
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
+    """ba on the caller's observations: N = n_cams, P = len(obs), M from len(x) = 11 N + 3 M + P; indices and
+    features checked by name."""
+    obs, feats = np.asarray(given["obs"]), np.asarray(given["feats"], dtype=np.float64)
+    if obs.ndim != 2 or obs.shape[1] != 2 or obs.shape[0] < 1 or obs.dtype.kind not in "iu":
+        raise ValueError(f"constant 'obs' of problem 'ba' must be a P x 2 integer array of (camera, point) indices, "
+                         f"not {obs.dtype} of shape {obs.shape}")
+    n_cams, n_points, p = shape_of(x.shape[0], obs, given["n_cams"])
+    if feats.shape != (p, 2):
+        raise ValueError(f"constant 'feats' of problem 'ba' must have shape ({p}, 2), one feature per observation, "
+                         f"not {feats.shape}")
+    for col, what, count in ((0, "camera", n_cams), (1, "point", n_points)):
+        if obs[:, col].min() < 0 or obs[:, col].max() >= count:
+            raise ValueError(f"constant 'obs' of problem 'ba': {what} indices must lie in [0, {count}), not "
+                             f"[{obs[:, col].min()}, {obs[:, col].max()}]")
+    _CUSTOM[x.shape[0]] = (n_cams, n_points, p)
+    return {"obs": obs.astype(np.int64), "feats": feats, "n_cams": n_cams}
 
 
 register(Problem(
@@ -228,19 +291,22 @@ register(Problem(
     function=ba,
     description=("ADBench's bundle adjustment: N cameras, M points, P observations; reprojection and weight "
                  "residuals, R^(11N+3M+P) -> R^(3P), 31 nonzeros per observation"),
-    output_size=lambda n: 3 * SHAPES[n][2],
+    output_size=lambda n: 3 * shape_at(n)[2],
     presets=PRESETS,
     sizes=tuple(SHAPES)[:4],
     default_sizes=(_n(*GRID[0]),),
     quick_sizes=(_n(*GRID[0]),),
     make_input=_make_input,
     make_constants=_make_constants,
+    # Any N, M, P on the caller's observations (ADBench's ba files, gradbench's inputs: adbench.problems.inputs).
+    shape_constants=("obs", "feats", "n_cams"),
+    custom_constants=_custom_constants,
     manual_jacobian=ba_jacobian,
     manual_sparse_jacobian=ba_sparse_jacobian,
-    manual_sparse_structure=lambda n, obs, feats: structure(n, obs),
+    manual_sparse_structure=lambda n, obs, feats, n_cams: structure(n, obs, n_cams),
     sparsity=ba_sparsity,
     # (P, 15) gathered camera-point-weight rows and a few (P, 3) intermediates.
-    work_size=lambda n: 24 * SHAPES[n][2],
+    work_size=lambda n: 24 * shape_at(n)[2],
     cost_exponent=1.0,  # O(1) work per observation
     theory=("each residual row depends on 15 of the n inputs: forward needs n JVPs dense, 15 colours compressed; "
             "reverse needs 3P VJPs dense, and a camera's rows all share its columns"),

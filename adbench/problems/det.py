@@ -1,5 +1,8 @@
 """``det``: the determinant by expansion by minors (cmpad's det_by_minor, gradbench's det), R^(l^2) -> R.
 
+Against gradbench's det eval: the same function; its input {A, ell} is x = A (row-major, n = ell^2). ADBench has
+no det.
+
 x is the l x l matrix A, row-major (n = l^2). The recursion is cmpad's: the determinant of a minor
 is the alternating sum over its columns j of M[0, j] times the determinant of the sub-minor without
 row 0 and column j, down to 1 x 1 minors, with nothing remembered between branches: about

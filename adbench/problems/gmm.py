@@ -1,8 +1,30 @@
-"""``gmm``: ADBench's Gaussian-mixture log-likelihood with a Wishart prior, R^n -> R."""
+"""``gmm``: the Gaussian-mixture log-posterior with a Wishart prior (gradbench's eval; ADBench's sign as a constant), R^n -> R.
+
+The objective is log p(X | theta, phi) + log p(theta): the mixture's log-likelihood of the N points plus the
+log-density of a Wishart prior W_D(gamma^-2 I, D + m + 1) on each component's precision matrix Q_k^T Q_k, every
+constant kept (-N D/2 log 2 pi; K (nD log(gamma/sqrt 2) - log Gamma_D(n/2))). It equals
+
+    sum_i log sum_k phi_k N(x_i; mu_k, (Q_k^T Q_k)^-1) + sum_k Wishart(Q_k^T Q_k; df = D + m + 1, scale = I / gamma^2)
+
+with SciPy's ``multivariate_normal.logpdf`` and ``wishart.logpdf`` (tests/test_workloads.py checks it), and it is
+gradbench's ``gmm`` eval (its README and its JAX tool's ``gmm_objective``: the same terms, no constant dropped).
+
+How it differs:
+- ADBench's objective (microsoft/ADBench, gmm_objective in every language, and its published values) adds the
+  log prior with the opposite sign: log-likelihood MINUS log p(theta), i.e. + sum_k (gamma^2/2 |Q_k|_F^2 - m sum q_k)
+  - K (C - log Gamma_D). gradbench's eval README lists it among ADBench's errors. ``prior_sign=-1`` gives ADBench's
+  function exactly (its published test values, tests/test_workloads.py); the default ``prior_sign=1`` is the
+  log-posterior. The likelihood, and so the alpha and mu gradients, are the same under both.
+- Layout: x = (alpha (K), means (K x D, row-major), icf (K x D(D+1)/2)), icf's row k = (q_k, then L_k's strictly
+  lower entries column by column), as ADBench's and gradbench's ``icf``; gradbench's newer inputs split icf into
+  ``q`` and ``l`` (adbench.problems.inputs reads both).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -42,16 +64,23 @@ def _lower(icf, xp, d: int):
     return xp.stack(cols, axis=-1)
 
 
-def _constant(n_points: int, d: int, k: int, gamma: float, m: int) -> float:
-    """The x-independent terms: -N D/2 log(2 pi) and the Wishart normaliser -K (C - log Gamma_D(n/2))."""
+def wishart_normaliser(d: int, k: int, gamma: float, m: int) -> float:
+    """The log prior's x-independent part, K (C - log Gamma_D(n/2)) with C = n D log(gamma / sqrt 2), n = D + m + 1:
+    the log of the Wishart density's normalising constant at scale gamma^-2 I, once per component."""
     nu = d + m + 1
     c = nu * d * math.log(gamma / math.sqrt(2))
     multigammaln = d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(0.5 * nu + (1 - j) / 2) for j in range(1, d + 1))
-    return -n_points * d * 0.5 * math.log(2 * math.pi) - k * (c - multigammaln)
+    return k * (c - multigammaln)
 
 
-def gmm(x, xp, data, wishart_gamma, wishart_m):
-    """ADBench's GMM objective, vectorised over components and points.
+def _check_sign(prior_sign) -> None:
+    if prior_sign not in (1, -1) or isinstance(prior_sign, bool):
+        raise ValueError(f"constant 'prior_sign' of problem 'gmm' must be 1 (the log-posterior, gradbench's) or -1 "
+                         f"(ADBench's original sign of the prior), not {prior_sign!r}")
+
+
+def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
+    """The GMM log-posterior (``prior_sign=-1``: ADBench's objective), vectorised over components and points.
 
     L_k is assembled by concatenation, column by column (the standard has no scatter; native code uses
     .at[].set or index assignment, which is no faster here: f within 0.9-1.0x of the native twins up to
@@ -75,12 +104,18 @@ def gmm(x, xp, data, wishart_gamma, wishart_m):
     lse = xp.log(xp.sum(xp.exp(inner - mx), axis=0)) + mx  # log-sum-exp over components, per point
     a_max = xp.max(alphas)
     lse_alphas = xp.log(xp.sum(xp.exp(alphas - a_max))) + a_max
-    prior = (0.5 * wishart_gamma**2) * (xp.sum(qdiag * qdiag, axis=1) + xp.sum(icf[:, d:] ** 2, axis=1)) - wishart_m * sum_qs
-    return xp.sum(lse) - n_points * lse_alphas + xp.sum(prior) + _constant(n_points, d, k, wishart_gamma, wishart_m)
+    # log W(Q^T Q) = K (C - log Gamma_D) - sum_k (gamma^2/2 |Q_k|_F^2 - m sum q_k): tr(Q^T Q) = |Q|_F^2 and
+    # log det(Q^T Q) = 2 sum q, so det^((n - D - 1)/2) = exp(m sum q).
+    prior_data = (0.5 * wishart_gamma**2) * (xp.sum(qdiag * qdiag, axis=1) + xp.sum(icf[:, d:] ** 2, axis=1)) - wishart_m * sum_qs
+    _check_sign(prior_sign)
+    log_prior = wishart_normaliser(d, k, wishart_gamma, wishart_m) - xp.sum(prior_data)
+    return (xp.sum(lse) - n_points * lse_alphas - n_points * d * 0.5 * math.log(2 * math.pi)
+            + prior_sign * log_prior)
 
 
-def gmm_jacobian(x, data, wishart_gamma, wishart_m):
+def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
     """The gradient by hand: responsibilities r_kn weight each point's pull on component k."""
+    _check_sign(prior_sign)
     n_points, d = data.shape
     alphas, means, icf = _unpack(x, np, d)
     k = alphas.shape[0]
@@ -101,9 +136,33 @@ def gmm_jacobian(x, data, wishart_gamma, wishart_m):
     rz = r[:, :, None] * z
     g_means = (A.transpose(0, 2, 1) @ rz.sum(1)[:, :, None])[:, :, 0]  # sum_n r_kn A_k^T z_kn
     rzx = rz.transpose(0, 2, 1) @ xc  # sum_n r_kn z_kn xc_kn^T, (K, D, D)
-    g_q = rsum[:, None] - qdiag * rzx[:, np.arange(d), np.arange(d)] + wishart_gamma**2 * qdiag**2 - wishart_m
-    g_l = -rzx[:, rows, cols] + wishart_gamma**2 * icf[:, d:]
+    g_q = rsum[:, None] - qdiag * rzx[:, np.arange(d), np.arange(d)] - prior_sign * (wishart_gamma**2 * qdiag**2 - wishart_m)
+    g_l = -rzx[:, rows, cols] - prior_sign * wishart_gamma**2 * icf[:, d:]
     return np.concatenate([g_alpha, g_means.ravel(), np.concatenate([g_q, g_l], axis=1).ravel()])
+
+
+def by_densities(x, data, wishart_gamma, wishart_m) -> tuple[float, float]:
+    """gmm's two terms straight from SciPy's densities, point by point (slow; the objective's check in
+    tests/test_workloads.py and tools/gradbench_definitions.py): the mixture's log-likelihood, sum_i log sum_k
+    phi_k N(x_i; mu_k, (Q_k^T Q_k)^-1), and the log prior, sum_k log W(Q_k^T Q_k; df = D + m + 1, scale = I / gamma^2)."""
+    import scipy.stats
+    from scipy.special import logsumexp
+
+    d = data.shape[1]
+    k = x.shape[0] // (1 + d + d * (d + 1) // 2)
+    alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+    precisions = []
+    for q_l in icf:
+        Q = np.diag(np.exp(q_l[:d]))
+        upper_rows, upper_cols = np.triu_indices(d, 1)  # (0,1), (0,2), (1,2): transposed, L's column by column
+        Q[upper_cols, upper_rows] = q_l[d:]
+        precisions.append(Q.T @ Q)
+    log_phi = alphas - logsumexp(alphas)
+    likelihood = sum(logsumexp([log_phi[j] + scipy.stats.multivariate_normal.logpdf(point, means[j], np.linalg.inv(P))
+                                for j, P in enumerate(precisions)]) for point in data)
+    prior = sum(scipy.stats.wishart.logpdf(P, df=d + wishart_m + 1, scale=np.eye(d) / wishart_gamma**2)
+                for P in precisions)
+    return likelihood, prior
 
 
 def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,10 +174,10 @@ def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
 def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     # ADBench's points are standard normal, with gamma = 1, m = 0.
     d, _ = SHAPES[x.shape[0]]
-    return {"data": rng.standard_normal((N_POINTS, d)), "wishart_gamma": 1.0, "wishart_m": 0}
+    return {"data": rng.standard_normal((N_POINTS, d)), "wishart_gamma": 1.0, "wishart_m": 0, "prior_sign": 1}
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """gmm on the caller's points: D from ``data``'s columns, then K from len(x) = K (1 + D + D(D+1)/2)."""
     data = np.asarray(given["data"])
     if data.ndim != 2 or 0 in data.shape:
@@ -128,8 +187,8 @@ def _custom_constants(x: np.ndarray, given: dict) -> dict:
     if x.shape[0] % per:
         raise ValueError(f"problem 'gmm' with constant 'data' of D = {d} takes len(x) = K (1 + D + D(D+1)/2), "
                          f"a multiple of {per}, not {x.shape[0]}")
-    made = {"data": data.astype(np.float64), "wishart_gamma": 1.0, "wishart_m": 0}
-    for key in ("wishart_gamma", "wishart_m"):
+    made = {"data": data.astype(np.float64), "wishart_gamma": 1.0, "wishart_m": 0, "prior_sign": 1}
+    for key in ("wishart_gamma", "wishart_m", "prior_sign"):
         if key in given:
             if isinstance(given[key], bool) or not isinstance(given[key], (int, float, np.integer, np.floating)):
                 raise ValueError(f"constant {key!r} of problem 'gmm' must be a number, not {type(given[key]).__name__}")
@@ -145,7 +204,8 @@ def _work_size(n: int) -> int:
 register(Problem(
     name="gmm",
     function=gmm,
-    description="ADBench's Gaussian-mixture objective with a Wishart prior, N = 1000 points; R^n -> R",
+    description="Gaussian-mixture log-posterior with a Wishart prior on the precisions (gradbench's gmm; "
+                "prior_sign=-1: ADBench's), N = 1000 points; R^n -> R",
     scalar_output=True,
     presets=PRESETS,
     sizes=tuple(_n(d, k) for d, k in SWEEP),

@@ -1,8 +1,17 @@
-"""``ht`` and ``ht-complicated``: ADBench's hand tracking, a skinned hand posed by 26 parameters, R^n -> R^(3c)."""
+"""``ht`` and ``ht-complicated``: ADBench's hand tracking, a skinned hand posed by 26 parameters, R^n -> R^(3c).
+
+Against ADBench and gradbench: the same functions as ADBench's hand_objective (simple and complicated) and
+gradbench's ht eval (its empty ``us`` is the simple variant). The generated cases use a synthetic hand with
+ADBench's bone tree (ADBench's model files are not shipped); ADBench's or gradbench's model, small or big (any
+number of vertices, 22 bones), and any number of points c come in as constants (``read_adbench_hand``,
+adbench.problems.inputs).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -297,6 +306,7 @@ def _observed(theta: np.ndarray, model: dict, where, rng: np.random.Generator) -
 
 
 def _simple_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
+    _CUSTOM.pop(x.shape[0], None)  # this n is the preset's c = 100 again
     model = _model_constants(rng)
     c = SIMPLE_POINTS
     correspondences = rng.integers(0, N_VERTICES, c)
@@ -334,6 +344,104 @@ def _complicated_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     return {**model, "correspondences": correspondences, "points": _observed(x[2 * c:], model, on_triangles, rng)}
 
 
+# -- any model and any number of points: the caller's constants --------------------------------------------------
+MODEL = ("parents", "base_relatives", "inverse_base_absolutes", "base_positions", "weights", "is_mirrored")
+# n -> c of the last caller's points at a size (ht: m = 3c whatever n).
+_CUSTOM: dict[int, int] = {}
+
+
+def _index_array(name: str, problem: str, value, count: int, what: str, shape_tail: tuple = ()) -> np.ndarray:
+    a = np.asarray(value)
+    if a.dtype.kind not in "iu" or a.ndim != 1 + len(shape_tail) or a.shape[1:] != shape_tail or a.shape[0] < 1:
+        raise ValueError(f"constant {name!r} of problem {problem!r} must be an integer array of shape "
+                         f"(c{''.join(f', {t}' for t in shape_tail)}), not {a.dtype} of shape {a.shape}")
+    if a.min() < 0 or a.max() >= count:
+        raise ValueError(f"constant {name!r} of problem {problem!r}: indices must lie in [0, {count}) ({what}), not "
+                         f"[{a.min()}, {a.max()}]")
+    return a.astype(np.int64)
+
+
+def checked_model(given: Mapping[str, Any], problem: str, complicated: bool) -> dict:
+    """The hand model from the caller's constants (the synthetic hand's for any not given), shapes checked by name:
+    any number of vertices V (ADBench's small model has 544, its big one more) and triangles; 22 bones, since the
+    26-parameter pose (``pose_slots``) is laid out on ADBench's bone tree."""
+    default = hand_model(0)
+    model = {k: given.get(k, default[k]) for k in MODEL + (("triangles",) if complicated else ())}
+    parents = tuple(int(p) for p in model["parents"])
+    if len(parents) != N_BONES or any(not -1 <= p < b for b, p in enumerate(parents)):
+        raise ValueError(f"constant 'parents' of problem {problem!r} must list {N_BONES} bones, each parent before its "
+                         f"child (-1 for the root): the 26-parameter pose is laid out on ADBench's bone tree; got "
+                         f"{len(parents)}")
+    model["parents"] = parents
+    for key in ("base_relatives", "inverse_base_absolutes"):
+        model[key] = np.asarray(model[key], dtype=np.float64)
+        if model[key].shape != (N_BONES, 4, 4):
+            raise ValueError(f"constant {key!r} of problem {problem!r} must have shape ({N_BONES}, 4, 4), not "
+                             f"{model[key].shape}")
+    positions = np.asarray(model["base_positions"], dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] not in (3, 4) or positions.shape[0] < 1:
+        raise ValueError(f"constant 'base_positions' of problem {problem!r} must be V x 4 (homogeneous) or V x 3, "
+                         f"not {positions.shape}")
+    if positions.shape[1] == 3:  # ADBench's vertices.txt gives x, y, z: the fourth coordinate is 1
+        positions = np.concatenate([positions, np.ones((positions.shape[0], 1))], axis=1)
+    model["base_positions"] = positions
+    n_vertices = positions.shape[0]
+    model["weights"] = np.asarray(model["weights"], dtype=np.float64)
+    if model["weights"].shape != (n_vertices, N_BONES):
+        raise ValueError(f"constant 'weights' of problem {problem!r} must have shape ({n_vertices}, {N_BONES}): a "
+                         f"row per vertex of 'base_positions', a column per bone; not {model['weights'].shape}")
+    model["is_mirrored"] = bool(model["is_mirrored"])
+    if complicated:
+        model["triangles"] = _index_array("triangles", problem, model["triangles"], n_vertices, "vertices", (3,))
+    return model
+
+
+def _points(given: Mapping[str, Any], problem: str) -> np.ndarray:
+    points = np.asarray(given["points"], dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3 or points.shape[0] < 1:
+        raise ValueError(f"constant 'points' of problem {problem!r} must be a c x 3 array, not shape {points.shape}")
+    return points
+
+
+def _simple_custom(x: np.ndarray, given: Mapping[str, Any]) -> dict:
+    """ht on the caller's points (any c) and, where given, model (any number of vertices)."""
+    model = checked_model(given, "ht", complicated=False)
+    points = _points(given, "ht")
+    correspondences = _index_array("correspondences", "ht", given["correspondences"], model["base_positions"].shape[0],
+                                   "vertices")
+    if correspondences.shape[0] != points.shape[0]:
+        raise ValueError(f"constant 'correspondences' of problem 'ht' must have one vertex per point: "
+                         f"{points.shape[0]} ('points'), not {correspondences.shape[0]}")
+    _CUSTOM[x.shape[0]] = points.shape[0]
+    return {**model, "correspondences": correspondences, "points": points}
+
+
+def _complicated_custom(x: np.ndarray, given: Mapping[str, Any]) -> dict:
+    """ht-complicated on the caller's points (c of them: len(x) = 2c + 26) and, where given, model."""
+    model = checked_model(given, "ht-complicated", complicated=True)
+    points = _points(given, "ht-complicated")
+    c = points.shape[0]
+    if x.shape[0] != _complicated_n(c):
+        raise ValueError(f"problem 'ht-complicated' with c = {c} points ('points') takes len(x) = 2c + 26 = "
+                         f"{_complicated_n(c)} (us, then theta), not {x.shape[0]}")
+    correspondences = _index_array("correspondences", "ht-complicated", given["correspondences"],
+                                   model["triangles"].shape[0], "triangles")
+    if correspondences.shape[0] != c:
+        raise ValueError(f"constant 'correspondences' of problem 'ht-complicated' must have one triangle per point: "
+                         f"{c} ('points'), not {correspondences.shape[0]}")
+    return {**model, "correspondences": correspondences, "points": points}
+
+
+def _simple_outputs(n: int) -> int:
+    return 3 * _CUSTOM.get(n, SIMPLE_POINTS)
+
+
+def _complicated_points(n: int) -> int:
+    if n < _complicated_n(1) or (n - N_THETA) % 2:
+        raise ValueError(f"problem 'ht-complicated' takes len(x) = 2c + 26 for c >= 1 points, not {n}")
+    return (n - N_THETA) // 2
+
+
 # One problem per variant: their inputs differ (complicated's us are inputs, n = 2c + 26, while the simple
 # variant's n is 26 whatever the number of points), and the registry keys a problem's sizes by n.
 register(Problem(
@@ -341,7 +449,7 @@ register(Problem(
     function=ht,
     description=("ADBench's hand tracking, simple: a 22-bone skinned hand (544 vertices) posed by 26 parameters, "
                  f"c = {SIMPLE_POINTS} given correspondences; R^26 -> R^(3c)"),
-    output_size=lambda n: 3 * SIMPLE_POINTS,
+    output_size=_simple_outputs,
     presets={N_THETA: f"c={SIMPLE_POINTS}"},
     sizes=(N_THETA,),
     default_sizes=(N_THETA,),
@@ -350,7 +458,9 @@ register(Problem(
     # XLA compiles the 22-bone loop in ~5 s per case and autograd's reverse passes take seconds: named or --full.
     plain_run=False,
     make_constants=_simple_constants,
-    variable_axes={"correspondences": (0,), "points": (0,)},
+    # Any c and any model (gradbench's and ADBench's big one included) on the caller's points and correspondences.
+    shape_constants=("correspondences", "points"),
+    custom_constants=_simple_custom,
     sparsity=ht_sparsity,
     reference_sparse=ht_reference,
     # The bones' transforms applied to every vertex: (V, 3, 4) blended matrices.
@@ -364,7 +474,7 @@ register(Problem(
     function=ht_complicated,
     description=("ADBench's hand tracking, complicated: as ht, each point on a triangle at barycentric us that "
                  "are inputs too; R^(2c+26) -> R^(3c)"),
-    output_size=lambda n: 3 * COMPLICATED[n],
+    output_size=lambda n: 3 * _complicated_points(n),
     presets={n: f"c={c}" for n, c in COMPLICATED.items()},
     sizes=tuple(COMPLICATED)[:3],
     default_sizes=(_complicated_n(POINTS[0]),),
@@ -372,9 +482,12 @@ register(Problem(
     make_input=_complicated_input,
     plain_run=False,  # as ht
     make_constants=_complicated_constants,
+    # Any c (ADBench's hand2 has 192) and any model on the caller's points, correspondences (and triangles).
+    shape_constants=("correspondences", "points"),
+    custom_constants=_complicated_custom,
     sparsity=ht_complicated_sparsity,
     reference_sparse=ht_complicated_reference,
-    work_size=lambda n: max(12 * N_VERTICES, 9 * COMPLICATED[n]),
+    work_size=lambda n: max(12 * N_VERTICES, 9 * _complicated_points(n)),
     cost_exponent=1.0,  # the gathers and residuals grow with c, and n = 2c + 26
     theory=("m = 3c, n = 2c + 26: a point's us touch its own 3 rows only, so forward compresses to a few "
             "colours more than the pose's; reverse needs 3c VJPs (every row shares the pose columns)"),

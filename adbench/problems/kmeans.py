@@ -1,5 +1,9 @@
 """``kmeans``: gradbench's k-means cost over the centroids, R^(k d) -> R, and the pieces of its ``dir``.
 
+Against gradbench's kmeans eval: the same cost; its input {points, centroids} is (x = centroids row-major,
+``points``), any k, d and N on the caller's points; its ``dir`` is derived (below), not an operation of its own.
+ADBench has no kmeans.
+
 f(C) = sum_i min_j |C_j - P_i|^2 over the k centroids C (x, k x d row-major) and the constant points
 P (N x d), as gradbench defines it. The squared distances come as |P_i|^2 + |C_j|^2 - 2 P_i . C_j,
 one N x k matrix from a matrix product (gradbench's JAX and PyTorch tools do the same), not an
@@ -15,6 +19,9 @@ its way to H v, so time(dir) is about time(hvp, forward-over-reverse), gradbench
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +91,31 @@ def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     k, d, N = SHAPES[x.shape[0]]
+    _CUSTOM.pop(x.shape[0], None)  # this n is the preset's again
     return {"points": np.concatenate([rng.random((N - k, d)), np.reshape(x, (k, d))])}
+
+
+# n -> (k, d, N) of the last caller's points at a size: the work estimate follows them.
+_CUSTOM: dict[int, tuple[int, int, int]] = {}
+
+
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
+    """kmeans on the caller's points: d from their columns, then k = len(x) / d centroids."""
+    points = np.asarray(given["points"], dtype=np.float64)
+    if points.ndim != 2 or 0 in points.shape:
+        raise ValueError(f"constant 'points' of problem 'kmeans' must be an N x d array of points, not shape "
+                         f"{points.shape}")
+    d = points.shape[1]
+    if x.shape[0] % d:
+        raise ValueError(f"problem 'kmeans' with constant 'points' of d = {d} takes len(x) = k d, a multiple of {d}, "
+                         f"not {x.shape[0]}")
+    _CUSTOM[x.shape[0]] = (x.shape[0] // d, d, points.shape[0])
+    return {"points": points}
+
+
+def _work_size(n: int) -> int:
+    k, _, N = _CUSTOM.get(n) or SHAPES.get(n) or (n, 1, n)  # unknown: k <= n, and N as large
+    return N * k  # the N x k distances
 
 
 register(Problem(
@@ -101,12 +132,15 @@ register(Problem(
     make_input=_make_input,
     make_constants=_make_constants,
     variable_axes={"points": (0,)},  # any number of points
+    # Any k, d, N on the caller's points: len(x) = k d, d from the points' columns (gradbench's inputs).
+    shape_constants=("points",),
+    custom_constants=_custom_constants,
     manual_jacobian=kmeans_gradient,
     manual_hessian=kmeans_hessian,
     manual_hvp=kmeans_hvp,
     # H is diagonal, so H 1 is its diagonal: the HVP cases compute what gradbench's dir divides by.
     hvp_vector=np.ones,
-    work_size=lambda n: SHAPES[n][2] * SHAPES[n][0],  # the N x k distances
+    work_size=_work_size,
     cost_exponent=1.0,  # N k d multiply-adds: linear in n = k d at fixed N
     theory="m = 1: reverse needs 1 VJP, forward n JVPs; H is diagonal, so H 1 (one HVP) is its diagonal "
            "and gradbench's dir = gradient / (H 1)",

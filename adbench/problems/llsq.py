@@ -2,12 +2,19 @@
 
 y(x) = 1/2 sum_i (s_i - sum_j x_j t_i^j)^2 with t_i = -1 + 2i/(N - 1) and s_i = sign(t_i), i < N:
 fitting a polynomial of degree m - 1 to a step. Formulation: the powers t_i^j as one N x m array
-(gradbench's "vectorised form"), then the residual s - T x; T depends on N only, so every framework
-differentiates through T x alone. It is rebuilt inside f at every call, as gradbench's tools do (N
-is a Python int, static under jit, so a compiler may fold it). A cheap f with long reductions.
+(gradbench's "vectorised form"), by cumulative products along each row, then the residual s - T x; T
+depends on N only, so every framework differentiates through T x alone. It is rebuilt inside f at every
+call, as gradbench's tools do (N is a Python int, static under jit, so a compiler may fold it). A cheap f
+with long reductions.
 
-gradbench sweeps N = 16 ... 16 392 at m = 128; adbench's size is the input, so here m varies
-(8 ... 512, 128 by default) at N = 1024, and ``n_points`` (a constant) sets N.
+How it differs from gradbench's eval (evals/llsq/README.md): the same function, to rounding. t is computed
+as (2i - (N - 1)) / (N - 1), so that the midpoint of an odd N is exactly 0 (sign 0, as NumPy computes
+gradbench's formula) under any compiler's rewrite of the division; with gradbench's spelling XLA gave
+5.6e-17 there under jax.jit, sign gave 1, and JAX's gradient was off every other backend's at odd N (by 0.8 %
+of max|J| at N = 41, m = 128: tools/gradbench_definitions.py). gradbench sweeps N = 16 ... 16 392
+at m = 128; adbench's size is the input, so here m varies (8 ... 512, 128 by default) at N = 1024, and
+``n_points`` (a constant, any N >= 2) sets N: gradbench's input {x, n} is (x, n_points = n). ADBench has no
+llsq.
 """
 
 from __future__ import annotations
@@ -21,13 +28,21 @@ N_POINTS = 1024  # between gradbench's 16 and 16 392
 
 def _grid(x, xp, n_points: int):
     """t (N,), s (N,) and the powers T (N, m), made from x so they share its dtype and device (the
-    standard's arange takes a device, which a JAX tracer cannot name)."""
+    standard's arange takes a device, which a JAX tracer cannot name).
+
+    t_i = (2i - (N - 1)) / (N - 1), not gradbench's -1 + 2i/(N - 1) (equal in exact arithmetic): the
+    numerator is an exact integer, 0 at the midpoint of an odd N, and 0 / (N - 1) is 0 however a compiler
+    spells the division (XLA's multiply by a reciprocal gave 5.6e-17 for -1 + 2i/(N - 1), so sign(t) was 1
+    there under jax.jit, not 0). The powers come from a cumulative product along each row, [1, t, t^2, ...],
+    as gradbench's JAX tool builds them: elementwise t ** j (an exp and a log per entry) made JAX's f and
+    gradient 2-3x slower."""
     if n_points < 2:
         raise ValueError(f"llsq needs n_points >= 2, not {n_points}")
-    count = xp.cumulative_sum(xp.broadcast_to(xp.ones_like(x[:1]), (n_points,))) - 1.0  # 0, 1, ..., N - 1
-    t = -1.0 + (count * 2.0) / (n_points - 1.0)
-    powers = xp.cumulative_sum(xp.ones_like(x)) - 1.0  # 0, 1, ..., m - 1
-    return t, xp.sign(t), xp.reshape(t, (-1, 1)) ** xp.reshape(powers, (1, -1))
+    count = xp.cumulative_sum(xp.broadcast_to(xp.ones_like(x[:1]), (n_points,))) - 1.0  # 0, 1, ..., N - 1: exact
+    t = (2.0 * count - (n_points - 1.0)) / (n_points - 1.0)
+    m = x.shape[0]
+    T = xp.cumulative_prod(xp.broadcast_to(xp.reshape(t, (-1, 1)), (n_points, m - 1)), axis=1, include_initial=True)
+    return t, xp.sign(t), T
 
 
 def llsq(x, xp, n_points):
@@ -39,8 +54,9 @@ def llsq(x, xp, n_points):
 
 
 def _powers(m: int, n_points: int, dtype) -> tuple[np.ndarray, np.ndarray]:
-    t = -1.0 + (np.arange(n_points, dtype=dtype) * 2.0) / (n_points - 1.0)
-    return np.sign(t), t[:, None] ** np.arange(m, dtype=dtype)[None, :]
+    """s and T in NumPy for the hand-written derivatives: the same grid, the same products, in ``dtype``."""
+    t = (2.0 * np.arange(n_points, dtype=dtype) - (n_points - 1.0)) / (n_points - 1.0)
+    return np.sign(t), np.cumprod(np.concatenate([np.ones((n_points, 1), dtype), np.repeat(t[:, None], m - 1, 1)], 1), 1)
 
 
 def llsq_gradient(x, n_points):

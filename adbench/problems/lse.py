@@ -1,5 +1,7 @@
 """``lse``: log-sum-exp written from primitives, as gradbench asks, R^n -> R.
 
+Against gradbench's lse eval: the same function, x as its input {x}. ADBench has no lse.
+
 lse(x) = a + log sum_i exp(x_i - a) with a = max(x) (the usual trick against overflow), built from
 max, subtract, exp, sum and log, not from a library logsumexp with its own derivative: every
 framework differentiates the primitives. The max makes the derivative a choice at ties (several x_i

@@ -1,4 +1,10 @@
-"""``lstm``: ADBench's D-LSTM objective, a character model unrolled over a sequence, R^n -> R."""
+"""``lstm``: ADBench's D-LSTM objective, a character model unrolled over a sequence, R^n -> R.
+
+Against ADBench and gradbench: the same function as ADBench's lstm_objective (its published l = 2, c = 1024 values
+are tests/test_workloads.py's) and gradbench's lstm eval, which adopts it: x = (main_params, extra_params)
+flattened, constants ``state`` and ``sequence`` (gradbench's input fields of those names). Any l, b and c on the
+caller's state and sequence.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,14 @@
-"""``mlp``: a two-hidden-layer tanh classifier's mean cross-entropy over a batch, R^n -> R."""
+"""``mlp``: a two-hidden-layer tanh classifier's mean cross-entropy over a batch, R^n -> R.
+
+Against gradbench and ADBench: neither has an MLP eval. Any width h, features d, classes c and batch B on the
+caller's ``inputs`` (B x d) and ``targets`` (B x c), len(x) = h^2 + (d + c + 2) h + c.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -80,12 +86,37 @@ def _make_input(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     labels = rng.integers(0, CLASSES, BATCH)
+    _CUSTOM.pop(x.shape[0], None)  # this n is the preset's again
     return {"inputs": rng.standard_normal((BATCH, D_IN)), "targets": np.eye(CLASSES)[labels]}
 
 
+# n -> (h, d, c, B) of the last caller's constants at a size: the work estimate follows them.
+_CUSTOM: dict[int, tuple[int, int, int, int]] = {}
+
+
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
+    """The MLP on the caller's batch: d from the inputs' columns, c from the targets', then the width h from
+    len(x) = h^2 + (d + c + 2) h + c."""
+    inputs, targets = (np.asarray(given[k], dtype=np.float64) for k in ("inputs", "targets"))
+    if inputs.ndim != 2 or 0 in inputs.shape:
+        raise ValueError(f"constant 'inputs' of problem 'mlp' must be a B x d array, not shape {inputs.shape}")
+    if targets.ndim != 2 or targets.shape[0] != inputs.shape[0] or targets.shape[1] < 1:
+        raise ValueError(f"constant 'targets' of problem 'mlp' must be a B x c array with the inputs' B = "
+                         f"{inputs.shape[0]} rows, not shape {targets.shape}")
+    d, c = inputs.shape[1], targets.shape[1]
+    try:
+        h = _width(x.shape[0], d, c)
+    except ValueError:
+        raise ValueError(f"problem 'mlp' with constants 'inputs' (d = {d}) and 'targets' (c = {c}) takes len(x) = "
+                         f"h^2 + (d + c + 2) h + c for a width h >= 1 ({_n(1, d, c)}, {_n(2, d, c)}, {_n(3, d, c)}, "
+                         f"...), not {x.shape[0]}") from None
+    _CUSTOM[x.shape[0]] = (h, d, c, inputs.shape[0])
+    return {"inputs": inputs, "targets": targets}
+
+
 def _work_size(n: int) -> int:
-    h = _width(n, D_IN, CLASSES)
-    return max(n, BATCH * max(h, CLASSES, D_IN))  # the weights, or a layer's activations
+    h, d, c, batch = _CUSTOM.get(n) or (_width(n, D_IN, CLASSES), D_IN, CLASSES, BATCH)
+    return max(n, batch * max(h, c, d))  # the weights, or a layer's activations
 
 
 register(Problem(
@@ -100,6 +131,9 @@ register(Problem(
     make_input=_make_input,
     make_constants=_make_constants,
     variable_axes={"inputs": (0,), "targets": (0,)},  # any batch size
+    # Any width h, features d, classes c and batch B on the caller's batch (len(x) gives h).
+    shape_constants=("inputs", "targets"),
+    custom_constants=_custom_constants,
     manual_jacobian=mlp_jacobian,
     work_size=_work_size,
     # Every weight is used once per example: B n multiply-adds, linear in n at a fixed batch.

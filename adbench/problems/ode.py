@@ -1,4 +1,8 @@
-"""``ode``: cmpad's ``an_ode`` as gradbench states it, y(2) after classical RK4, R^n -> R^n."""
+"""``ode``: cmpad's ``an_ode`` as gradbench states it, y(2) after classical RK4, R^n -> R^n.
+
+Against gradbench's ode eval: the same function; its input {x, s} is (x, steps = s), and adbench's default s is
+10 (gradbench runs 1, 10 and 100). ADBench has no ode.
+"""
 
 from __future__ import annotations
 

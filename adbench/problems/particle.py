@@ -1,5 +1,7 @@
 """``particle``: Pearlmutter and Siskind's charged particle, as gradbench specifies it; nested differentiation.
 
+Against gradbench's particle eval: the same computation and result (below). ADBench has no particle.
+
 A particle starts at (0, 8) with velocity (0.75, 0) in the field of two unit charges at (10, 10 - w)
 and (10, 0); its acceleration is -grad_x p(x; w) with p(x; w) = sum over the charges of 1/|x - c|.
 Naive Euler steps (dt = 0.1) run while the next position stays above the x-axis (an unbounded,

@@ -1,5 +1,8 @@
 """``saddle``: Pearlmutter and Siskind's saddle point by nested gradient descent, as gradbench specifies it.
 
+Against gradbench's saddle eval: its C++ objective and tools' function (its README's typo aside, below). ADBench
+has no saddle.
+
 min over x in R^2 of max over y in R^2 of f(x, y) = (x_1^2 + x_2^2) - (y_1^2 + y_2^2) (gradbench's
 README prints the second term as (x_2^2 + y_1^2), a typo: its C++ objective and every tool compute
 this one). From the start s, step 1 finds x* = argmin_x max_y f(x, y) by gradbench's descent

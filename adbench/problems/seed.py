@@ -1,4 +1,7 @@
-"""The tutorial's three functions: ``basic`` (R^2 -> R^3), ``loss`` (R^n -> R) and ``control_loop``."""
+"""The tutorial's three functions: ``basic`` (R^2 -> R^3), ``loss`` (R^n -> R) and ``control_loop``.
+
+Against gradbench and ADBench: neither has these; they are the tutorial's own examples.
+"""
 
 from __future__ import annotations
 
