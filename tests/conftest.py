@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,18 @@ from adbench.backends import backend_info, backend_names, get_backend
 @functools.cache
 def availability(name: str):
     return backend_info(name)
+
+
+def shared_reference(name: str) -> Path:
+    """A published reference file in the shared folder beside the project (``../shared/reference``; CI lays a
+    copy there), or ``$ADBENCH_SHARED_REFERENCE``: never copied into the project. Skips, naming the path,
+    where it is missing."""
+    roots = [Path(os.environ["ADBENCH_SHARED_REFERENCE"])] if os.environ.get("ADBENCH_SHARED_REFERENCE") else []
+    roots += [Path(__file__).resolve().parents[2] / "shared" / "reference", Path("/work/shared/reference")]
+    for root in roots:
+        if (root / name).exists():
+            return root / name
+    pytest.skip(f"reference data {name!r} not found in {', '.join(map(str, roots))}")
 
 
 def require_backend(name: str) -> None:

@@ -13,9 +13,8 @@ import adbench
 from adbench.problems import get_problem
 from adbench.problems.gmm import by_densities
 
-from conftest import backend_modes, jacobian_shape, require_backend
+from conftest import backend_modes, jacobian_shape, require_backend, shared_reference
 
-REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 BASELINES = ("manual", "finite-diff")
 
 
@@ -47,7 +46,8 @@ def rel_error(J, ref) -> float:
 # -- ADBench's published values ---------------------------------------------------------------------
 def gmm_reference():
     """ADBench's published GMM values, for gmm's ADBench variant (prior_sign=-1: ADBench's sign of the prior)."""
-    r = json.loads((REFERENCE / "adbench-gmm-test.json").read_text())
+    # ADBench's published values (microsoft/ADBench), from ../shared/reference: never copied into the project.
+    r = json.loads(shared_reference("adbench-gmm-test.json").read_text())
     x = np.concatenate([np.ravel(r["alphas"]), np.ravel(r["means"]), np.ravel(r["icf"])])
     consts = {"data": np.array(r["data"]), "wishart_gamma": r["wishart_gamma"], "wishart_m": r["wishart_m"],
               "prior_sign": -1}
@@ -55,7 +55,8 @@ def gmm_reference():
 
 
 def lstm_reference():
-    r = json.loads((REFERENCE / "adbench-lstm-l2-c1024.json").read_text())
+    # ADBench's published LSTM values (l = 2, c = 1024), from ../shared/reference.
+    r = json.loads(shared_reference("adbench-lstm-l2-c1024.json").read_text())
     x = np.concatenate([np.ravel(r["main_params"]), np.ravel(r["extra_params"])])
     consts = {"state": np.array(r["state"]), "sequence": np.array(r["sequence"])}
     return x, consts, r["objective"], np.array(r["gradient"])
