@@ -60,7 +60,7 @@ class DotChart:
 class LogAxis:
     """Values to positions (%) on a log axis padded around its data, with ticks in the quantity's unit."""
 
-    def __init__(self, values: list[float], formatter: Callable[[float], str]) -> None:
+    def __init__(self, values: list[float], formatter: Callable[[float], str], binary: bool = False) -> None:
         values = [v for v in values if v is not None and math.isfinite(v) and v > 0] or [1.0]
         lo, hi = math.log10(min(values)), math.log10(max(values))
         if hi - lo < 0.3:  # a single value or a narrow spread: a span of about a factor of 2 around it
@@ -69,21 +69,25 @@ class LogAxis:
         span = hi - lo
         self.lo, self.hi = lo - PAD * span, hi + PAD * span
         self.formatter = formatter
+        self.binary = binary  # bytes: ticks at 1, 10, 100 of KiB, MiB, GiB (decades of bytes read 9.54 MiB)
 
     def __call__(self, value: float) -> float:
         return 100 * (math.log10(value) - self.lo) / (self.hi - self.lo)
 
     def ticks(self) -> list[tuple[float, str]]:
         """Decades; 1-2-5 steps when the axis spans under two decades; the formatter's words."""
-        steps = (1, 2, 5) if self.hi - self.lo < 2 else (1,)
-        out = []
-        for decade in range(math.floor(self.lo), math.ceil(self.hi) + 1):
-            for k in steps:
-                v = k * 10.0**decade
-                x = self(v)
-                if 0 <= x <= 100:
-                    out.append((round(x, 2), self.formatter(v)))
-        return out
+        span = self.hi - self.lo
+        if self.binary:
+            steps = (1, 2, 5, 10, 20, 50, 100, 200, 500) if span < 1.5 else (1, 10, 100)
+            candidates = [u * k for u in (1, 2**10, 2**20, 2**30, 2**40) for k in steps]
+        else:
+            # 1-2-5 steps under a decade and a half, decades above (every other one past six): the labels
+            # must fit a track of about 350 px.
+            steps = (1, 2, 5) if span < 1.5 else (1,)
+            every = 2 if span > 6 else 1
+            candidates = [k * 10.0**d for d in range(math.floor(self.lo), math.ceil(self.hi) + 1)
+                          if d % every == 0 for k in steps]
+        return [(round(self(v), 2), self.formatter(v)) for v in candidates if 0 <= self(v) <= 100]
 
 
 def _glyph(series: Series, hollow: bool = False) -> str:
@@ -101,7 +105,8 @@ def _finite(x) -> float | None:
 
 def value_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str, column: str, title: str, xlabel: str,
                 formatter: Callable[[float], str], label: str, band: tuple[tuple[float, float], str] | None = None,
-                bounds: tuple[str, str] | None = None, hollow_noisy: bool = True) -> DotChart | None:
+                bounds: tuple[str, str] | None = None, hollow_noisy: bool = True, binary: bool = False
+                ) -> DotChart | None:
     """One value per series (time, time/f, memory) at the problem's one size, with its interval where
     the set has one. Cases that failed or are n/a keep their row, with their status in words."""
     rows = main_rows(frame, operation)
@@ -120,7 +125,7 @@ def value_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str, column: 
         values += [x for x in (v, lo, hi) if x]
     if not values:
         return None
-    axis = LogAxis(values + (list(band[0]) if band else []), formatter)
+    axis = LogAxis(values + (list(band[0]) if band else []), formatter, binary)
     out, wrong_seen, noisy_seen = [], False, False
     for s, r, v, lo, hi in entries:
         shown = str(r["shown"])
@@ -169,7 +174,7 @@ def memory_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> DotC
         return None
     return value_chart(rows, info, operation, "peak_memory_bytes", f"Peak memory per {operation_title(operation)}",
                        "peak memory above the level before the case (log scale)", fmt.bytes_,
-                       f"{info.name} {operation} memory", hollow_noisy=False)
+                       f"{info.name} {operation} memory", hollow_noisy=False, binary=True)
 
 
 def hvp_chart(ratios: dict[Series, pd.DataFrame], info: ProblemInfo, band: tuple[float, float]) -> DotChart | None:

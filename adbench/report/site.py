@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import re
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,6 +29,8 @@ from adbench.report.data import (
 )
 from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
 
+MAX_WORKERS = 8
+MIN_TASKS_PER_WORKER = 3  # fewer problem pages than this per worker: not worth a process
 MARKER = ".adbench-report"  # marks a folder as ours, so a rebuild may clear what it made before
 # The problems whose forward-vs-reverse contrast is the suite's lesson, in the order to show them.
 LESSON_PROBLEMS = ("loss", "tall")
@@ -192,13 +197,22 @@ def _operation_view(frame: pd.DataFrame, info: ProblemInfo, operation: str, resu
     return view
 
 
-def _problem_view(result: ResultSet, name: str, taken: set[str]) -> ProblemView:
+def _problem_slugs(names: Sequence[str]) -> list[str]:
+    """A page name per problem, unique within its set."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        slug = slugify(name)
+        while slug in taken:
+            slug += "-"
+        taken.add(slug)
+        out.append(slug)
+    return out
+
+
+def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
     frame = result.problem_frame(name)
     info = analysis.problem_info(name, frame)
-    slug = slugify(name)
-    while slug in taken:
-        slug += "-"
-    taken.add(slug)
     view = ProblemView(info, slug, frame)
     if analysis.has_second_order(frame, info):
         if info.fixed_size:  # one size: the HVP's ratio as dots; the Hessian stays in its own section
@@ -355,12 +369,49 @@ def _copy_static(output: Path) -> None:
             (target / item.name).write_bytes(item.read_bytes())
 
 
-def _set_view(result: ResultSet) -> SetView:
-    taken: set[str] = set()
-    view = SetView(result, [_problem_view(result, name, taken) for name in result.problems])
+def _set_view(result: ResultSet, problems: list[ProblemView] | None = None) -> SetView:
+    if problems is None:
+        problems = [_problem_view(result, n, s) for n, s in zip(result.problems, _problem_slugs(result.problems))]
+    view = SetView(result, problems)
     view.lesson = _lesson_figure(view)
     view.grid = build_grid(view, f"sets/{view.slug}/")
     return view
+
+
+def _drawn_problem(result: ResultSet, name: str, slug: str) -> ProblemView:
+    with plots.context():  # in a worker process: the figures' style, as in the parent
+        return _problem_view(result, name, slug)
+
+
+def _all_problem_views(results: list[ResultSet]) -> list[list[ProblemView] | Exception]:
+    """Every set's problem pages, drawn in worker processes on the CPUs this process may use when there are
+    enough of them to pay for it (the figures are independent: drawing is most of a build's time); in this
+    process where fork is not available or the pool cannot start. A set whose page failed: its exception."""
+    tasks = [(i, r, name, slug) for i, r in enumerate(results)
+             for name, slug in zip(r.problems, _problem_slugs(r.problems))]
+    out: list[list[ProblemView] | Exception] = [[] for _ in results]
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                  MAX_WORKERS, len(tasks) // MIN_TASKS_PER_WORKER)
+    done: list[Any] = []
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # fork: the workers start in milliseconds with everything imported (spawn would import it all again).
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = [pool.submit(_drawn_problem, r, name, slug) for _, r, name, slug in tasks]
+                done = [f.exception() or f.result() for f in futures]
+        except (OSError, BrokenProcessPool):
+            done = []
+    if not done:
+        for _, r, name, slug in tasks:
+            try:
+                done.append(_problem_view(r, name, slug))
+            except Exception as exc:  # noqa: BLE001 (kept for its set: the other sets are drawn)
+                done.append(exc)
+    for (i, *_), drawn in zip(tasks, done):
+        slot = out[i]
+        if isinstance(slot, list):
+            out[i] = drawn if isinstance(drawn, Exception) else [*slot, drawn]
+    return out
 
 
 def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | None = None,
@@ -376,9 +427,11 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
     unreadable = list(loaded.unreadable)
     with plots.context():
         views = []
-        for result in loaded.sets:
+        for result, problems in zip(loaded.sets, _all_problem_views(loaded.sets)):
             try:
-                views.append(_set_view(result))
+                if isinstance(problems, Exception):
+                    raise problems
+                views.append(_set_view(result, problems))
             except Exception as exc:  # noqa: BLE001 (one set's odd data must not take the others down)
                 unreadable.append(Unreadable(result.path.name, f"could not be drawn: {type(exc).__name__}: {exc}",
                                              "unreadable"))
