@@ -25,6 +25,9 @@ from adbench.report.data import NOT_APPLICABLE, Series, main_rows, ok_rows
 GLYPHS = {"s": ("■", "□"), "o": ("●", "○"), "^": ("▲", "△"), "v": ("▼", "▽"), "<": ("◀", "◁"),
           ">": ("▶", "▷"), "h": ("⬢", "⬡"), "D": ("◆", "◇"), "P": ("✚", "✚")}
 PAD = 0.06  # of the axis's log span, each side: no dot sits on the frame
+# The narrowest track the stylesheet lays out (two charts a row in a 1000 px window), and a tick label's
+# width (0.75rem of a 15 px root: about 6.5 px a character): ticks are thinned to fit it.
+TRACK_PX, LABEL_PX_PER_CHAR, LABEL_GAP_PX = 200, 6.5, 10
 
 
 @dataclass
@@ -76,18 +79,24 @@ class LogAxis:
 
     def ticks(self) -> list[tuple[float, str]]:
         """Decades; 1-2-5 steps when the axis spans under two decades; the formatter's words."""
-        span = self.hi - self.lo
+        # Candidates with a priority (decades first; 2 and 5 between them), kept where their labels fit beside
+        # those already kept on the narrowest track the page lays out: a label never runs over another.
         if self.binary:
-            steps = (1, 2, 5, 10, 20, 50, 100, 200, 500) if span < 1.5 else (1, 10, 100)
-            candidates = [u * k for u in (1, 2**10, 2**20, 2**30, 2**40) for k in steps]
+            candidates = [(u * k, 0 if k == 1 else 1 if k in (10, 100) else 2)
+                          for u in (1, 2**10, 2**20, 2**30, 2**40) for k in (1, 2, 5, 10, 20, 50, 100, 200, 500)]
         else:
-            # 1-2-5 steps under a decade and a half, decades above (every other one past six): the labels
-            # must fit a track of about 350 px.
-            steps = (1, 2, 5) if span < 1.5 else (1,)
-            every = 2 if span > 6 else 1
-            candidates = [k * 10.0**d for d in range(math.floor(self.lo), math.ceil(self.hi) + 1)
-                          if d % every == 0 for k in steps]
-        return [(round(self(v), 2), self.formatter(v)) for v in candidates if 0 <= self(v) <= 100]
+            candidates = [(k * 10.0**d, priority) for d in range(math.floor(self.lo), math.ceil(self.hi) + 1)
+                          for k, priority in ((1, 0), (5, 1), (2, 2))]
+        kept: list[tuple[float, float, str]] = []  # (position, half width, label), in %
+        for value, _ in sorted(candidates, key=lambda c: c[1]):
+            x = self(value)
+            if not 0 <= x <= 100:
+                continue
+            label = self.formatter(value)
+            half = 50 * (len(label) * LABEL_PX_PER_CHAR + LABEL_GAP_PX) / TRACK_PX
+            if all(abs(x - y) >= half + h for y, h, _ in kept):
+                kept.append((x, half, label))
+        return [(round(x, 2), label) for x, _, label in sorted(kept)]
 
 
 def _glyph(series: Series, hollow: bool = False) -> str:
@@ -129,6 +138,9 @@ def value_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str, column: 
     out, wrong_seen, noisy_seen = [], False, False
     for s, r, v, lo, hi in entries:
         shown = str(r["shown"])
+        if v is None and r["status"] in TIMED:  # ran, with no value to place (a log axis has no zero)
+            out.append(DotRow(s.label, "none", "—", note="no value recorded"))
+            continue
         if v is None:
             words = "not applicable" if shown == NOT_APPLICABLE else shown
             out.append(DotRow(s.label, shown, words, note=str(r["error"]) if isinstance(r["error"], str) else ""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 
 # Figures are made with matplotlib.figure.Figure, never pyplot: no GUI backend is chosen (it runs
@@ -39,6 +40,7 @@ WRONG_COLOUR = "#b00020"
 COST_BANDS = {"jacobian": ((3.0, 5.0), "cheap-gradient band (3–5×)"),
               "jvp": ((2.0, 4.0), "one pass: 2–4× f"), "vjp": ((2.0, 4.0), "one pass: 2–4× f")}
 BAND_COLOUR = "#009E73"
+LESSON_TITLE_CHARS = 58  # a lesson panel (6.6 in) holds about this many characters of its bold title
 
 RC = {
     "svg.fonttype": "path",  # text as shapes: the page looks the same whatever fonts the reader has
@@ -476,11 +478,15 @@ def lesson(panels: list[tuple[pd.DataFrame, ProblemInfo, str]]) -> str:
         failed |= _mark_failures(ax, rows, series_list)  # after the scales: it reads the limits
         wrong |= bool((rows["status"] == "wrong").any())
         ax.set_ylabel("time per Jacobian ")
-        ax.set_title(f"{info.name} ({info.shape})\n{subtitle}", loc="left")
+        # Wrapped to the panel's width: a long verdict ran past the axes into the legend on the right.
+        ax.set_title(f"{info.name} ({info.shape})\n" + textwrap.fill(subtitle, LESSON_TITLE_CHARS), loc="left")
     series_list = sorted(shown, key=lambda s: s.sort_key)
     handles = [legend_handle(s) for s in series_list] + [noisy_handle()]
     handles += ([wrong_handle()] if wrong else []) + ([failed_handle()] if failed else [])
-    fig.legend(handles=handles, loc="outside right upper", ncols=1)
+    if len(panels) == 1:  # one panel (a user's function): the legend below, so the panel keeps the width
+        _legend(fig, handles, ncols=2)
+    else:
+        fig.legend(handles=handles, loc="outside right upper", ncols=1)
     return to_svg(fig, "forward vs reverse, the headline problems")
 
 
