@@ -31,6 +31,9 @@ FALLBACK_COLOURS = ("#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117
 FALLBACK_ORDER = 50  # after the registered frameworks, before the baselines
 
 
+UNSHOWN = frozenset({"run_id", "seed", "host_cpu", "host_gpu", "framework_version", "max_s", "mean_s", "visit_sd",
+                     "f_first_call_s", "f_median_s", "f_ci_low_s", "f_ci_high_s", "f_iqr_s", "f_min_s",
+                     "memory_estimate_bytes", "build_s", "wall_s", "rounds", "round_spread"})
 NOT_APPLICABLE = "n/a"
 # A skip that says the case could have run but this run did not (a setting, an install): not "by design".
 NOT_RUN_HERE = ("(--memory-limit)", "backend unavailable:")
@@ -224,7 +227,9 @@ class ResultSet:
         return list(dict.fromkeys(self.frame["problem"]))
 
     def problem_frame(self, problem: str) -> pd.DataFrame:
-        return self.frame[self.frame["problem"] == problem]
+        """One problem's rows, without the columns no page shows nor any verdict reads (``UNSHOWN``): the
+        pages filter these frames a few thousand times, and each filter copies every column."""
+        return self.frame.loc[self.frame["problem"] == problem, [c for c in self.frame.columns if c not in UNSHOWN]]
 
 
 @dataclass(frozen=True)
