@@ -145,7 +145,8 @@ def test_every_problem_operation_and_backend_is_reported(site, newest):
             assert f"<td>{backend}</td>" in html, (problem, backend)
         for operation in set(rows["operation"]):
             assert f'id="op-{operation}"' in html, (problem, operation)
-        assert html.count("<svg") >= 3, f"{problem}: time, cost and first-call plots at least"
+        charts = html.count("<svg") + html.count('<div class="dots"')  # matplotlib figures, HTML dot charts
+        assert charts >= 3, f"{problem}: time, cost and first-call charts at least"
     for problem in set(read_results(OLDER)[0]["problem"]):
         assert (site / "sets" / OLDER.stem / f"{problem}.html").exists()
 
@@ -154,7 +155,8 @@ def test_failed_and_wrong_cases_are_marked_not_hidden(site):
     base = site / "sets" / NEWER.stem
     user = text(base / "user_problem-cumsum_tail.html")
     assert 'class="badge error"' in user and "cumsum" in user
-    assert 'class="badge skipped"' in user  # no hand-written Jacobian for a user function
+    # No hand-written Jacobian for a user function: not applicable, by design, never drawn as a failure.
+    assert 'class="badge na"' in user and 'class="badge skipped"' not in user
     loss = text(base / "loss.html")
     for status in ("timeout", "memory", "wrong", "skipped"):
         assert f'class="badge {status}"' in loss, status
@@ -575,7 +577,7 @@ def test_cli_run_and_its_errors(tmp_path, capsys):
     empty.mkdir()
     assert report.run(parser.parse_args(["--results", str(empty), "--output", str(tmp_path / "o")])) == 1
     err = capsys.readouterr().err
-    assert "no adbench result sets" in err and "adbench compare" in err
+    assert "no result sets of your own" in err and "python -m adbench compare" in err
     assert report.run(parser.parse_args(["--results", str(tmp_path / "nope")])) == 1
     assert "no such file or directory" in capsys.readouterr().err
 
@@ -633,3 +635,167 @@ def test_a_version_3_set_names_winners_its_paired_visits_separate(tmp_path):
     html = text(report.build_report([csv], tmp_path / "site"))
     assert "ahead of PyTorch (torch.func) reverse" in html and "visits matched in time" in html
     assert "Variance, level by level" in html and "visits within a worker" in html
+
+
+# -- which sets: the user's own by default, the shipped ones by --reference ------------------------------------
+@pytest.fixture
+def layout(tmp_path, monkeypatch):
+    """A working folder as a user has it: their own run in results/, the shipped sets beside it."""
+    results = tmp_path / "results"
+    (results / "reference").mkdir(parents=True)
+    (results / "asv").mkdir()
+    shutil.copy(NEWER, results / "compare-20260101T000000Z.csv")
+    shutil.copy(NEWER.with_suffix(".json"), results / "compare-20260101T000000Z.json")
+    for src in (GPU, OLDER):
+        shutil.copy(src, results / "reference" / src.name)
+        shutil.copy(src.with_suffix(".json"), results / "reference" / src.with_suffix(".json").name)
+    shutil.copytree(ASV_FIXTURE, results / "asv" / "vm")
+    monkeypatch.setattr(report, "shipped_folders", lambda: [results / s for s in report.SHIPPED])
+    monkeypatch.chdir(tmp_path)
+    return results
+
+
+def set_names(index: Path) -> set[str]:
+    return {p.name for p in (index.parent / "sets").iterdir()}
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], {"compare-20260101T000000Z"}),
+    (["--reference"], {"compare-20260101T000000Z", GPU.stem, OLDER.stem}),
+], ids=["default-own-runs-only", "reference-adds-the-shipped-sets"])
+def test_default_sets_are_the_user_s_own(layout, capsys, flags, expected):
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args(flags)) == 0
+    index = Path(capsys.readouterr().out.strip())
+    names = set_names(index)
+    assert expected <= names
+    if not flags:
+        assert names == expected, "no shipped set (reference/ or asv/vm/) without --reference"
+    else:
+        assert any(n.startswith("asv-") for n in names), "the shipped asv results come in with --reference"
+
+
+@pytest.mark.parametrize("how", ["named-file", "named-shipped-folder"])
+def test_a_shipped_set_named_by_the_user_is_read(layout, tmp_path, how):
+    source = layout / "reference" / GPU.name if how == "named-file" else layout / "reference"
+    index = report.build_report([source], tmp_path / "site")
+    assert GPU.stem in set_names(index)
+
+
+def test_nothing_of_the_user_s_own_names_the_flag_and_the_command(layout, capsys):
+    for own in layout.glob("compare-*"):
+        own.unlink()
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([])) == 1
+    err = capsys.readouterr().err
+    assert "no result sets of your own" in err and "--reference" in err and "python -m adbench compare" in err
+    assert "4 reference sets shipped" in err  # two CSV sets and the asv fixture's two files
+    assert "Traceback" not in err
+
+
+def test_reference_without_the_shipped_sets_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "shipped_folders", lambda: [tmp_path / "nowhere"])
+    with pytest.raises(NoResultsError, match="--reference: the shipped reference sets are not here"):
+        report.build_report([GPU], tmp_path / "site", reference=True)
+
+
+@pytest.mark.parametrize("command", ["adbench compare --quick", "adbench compare --problem lsq.py:f --sizes 100"])
+def test_a_set_is_labelled_by_its_command(tmp_path, command):
+    path = make_set(tmp_path / "labelled.csv", [case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5)],
+                    settings={"command": command})
+    (result,) = load_sets([path])
+    assert result.label.startswith(command) and "crafted" in result.label and "2025-02-01" in result.label
+    index = report.build_report([path], tmp_path / "site")
+    assert command in text(index) and command in text(index.parent / "sets" / "labelled" / "loss.html")
+
+
+# -- n/a by design is not a failure --------------------------------------------------------------------------------
+@pytest.mark.parametrize("status, reason, shown", [
+    ("skipped", "problem 'lsq.py:f' has no hand-written Jacobian", "n/a"),
+    ("skipped", "problem 'gmm' has no hand-written Hessian", "n/a"),
+    ("skipped", "torch-compile offers no forward mode for hvp", "n/a"),
+    ("skipped", "asv skipped the case (n/a): not supported, not installed or over the memory guard here", "n/a"),
+    ("skipped", "estimated peak memory 3.0 GiB exceeds the limit 2.0 GiB (--memory-limit)", "skipped"),
+    ("skipped", "backend unavailable: No module named 'mlx'", "skipped"),
+    ("error", "RuntimeError: boom", "error"),
+    ("timeout", None, "timeout"),
+    ("wrong", "rel_error 0.5 exceeds the tolerance", "wrong"),
+    ("ok", None, "ok"),
+], ids=["no-manual-jacobian", "no-manual-hessian", "mode-a-backend-lacks", "asv-n/a", "memory-estimate",
+        "not-installed", "error", "timeout", "wrong", "ok"])
+def test_not_applicable_is_told_from_failure(status, reason, shown):
+    from adbench.report.data import shown_status
+
+    assert shown_status(status, reason) == shown
+
+
+def test_not_applicable_is_neutral_on_the_pages(site):
+    user = text(site / "sets" / NEWER.stem / "user_problem-cumsum_tail.html")
+    assert '<tr class="na">' in user and "not applicable" in user
+    index = text(site / "index.html")
+    grid = index[index.index('<table class="grid">'):index.index("</table>")]
+    assert 'class="cell na"' in grid and 'class="cell failed"' in grid  # torch errors on the user function
+
+
+# -- the front page's grid ---------------------------------------------------------------------------------------
+def grid_of(tmp_path, rows, name="g"):
+    from adbench.report.site import _set_view
+
+    (result,) = load_sets([make_set(tmp_path / f"{name}.csv", rows)])
+    from adbench.report import plots
+
+    with plots.context():
+        return _set_view(result).grid
+
+
+@pytest.mark.parametrize("times", [(1e-5, 3e-5, 1e-4, 5e-3), (2e-3, 1e-5, 4e-4, 2.2e-5), (1e-4, 1.1e-4, 9e-3, 1e-3)],
+                         ids=["ascending", "shuffled", "near-tie-first"])
+def test_grid_colours_follow_the_times(tmp_path, times):
+    from adbench.report.grid import SCALE
+
+    backends = ["jax", "torch", "autograd", "manual"]
+    rows = [case(b, "manual" if b == "manual" else "reverse", t, t * 0.98, t * 1.02) for b, t in zip(backends, times)]
+    grid = grid_of(tmp_path, rows)
+    (row,) = grid.rows
+    cells = {b: c for (b, _), c in zip(grid.columns, row.cells)}
+    order = [list(dict(SCALE).values()).index(cells[b].colour) for b in sorted(backends, key=dict(zip(backends, times)).get)]
+    assert order == sorted(order), "a slower cell is never darker than a faster one"
+    fastest = min(zip(times, backends))[1]
+    assert cells[fastest].fastest and cells[fastest].ratio == 1.0
+    assert sum(c.fastest for c in cells.values()) == 1
+    for c in cells.values():
+        assert c.ratio == pytest.approx(c.time / min(times))
+
+
+def test_grid_marks_a_tie_with_the_fastest(tmp_path):
+    grid = grid_of(tmp_path, [case("jax", "reverse", 1.0e-4, 0.5e-4, 2e-4), case("torch", "reverse", 1.1e-4, 0.6e-4, 2e-4),
+                              case("autograd", "reverse", 1e-2, 0.99e-2, 1.01e-2)])
+    jax, torch, autograd = grid.rows[0].cells[:3]
+    assert jax.fastest and torch.tied and not autograd.tied
+
+
+def test_grid_never_ranks_a_wrong_case(tmp_path):
+    grid = grid_of(tmp_path, [
+        case("jax", "reverse", 1e-6, 0.9e-6, 1.1e-6, status="wrong", rel_error=0.5, tolerance=1e-3),
+        case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5), case("autograd", "reverse", 1e-4, 0.9e-4, 1.1e-4),
+        case("manual", "manual", 1e-5, status="skipped", error="problem 'loss' has no hand-written Jacobian")])
+    cells = dict(zip((b for b, _ in grid.columns), grid.rows[0].cells))
+    assert cells["jax"].kind == "wrong" and not cells["jax"].colour and cells["jax"].ratio is None
+    assert cells["torch"].fastest and cells["autograd"].ratio == pytest.approx(2.0)
+    assert cells["manual"].kind == "n/a" and not cells["manual"].colour
+
+
+def test_grid_cells_link_to_existing_plot_anchors(site):
+    index = site / "index.html"
+    html = text(index)
+    grid = html[html.index('<table class="grid">'):html.index("</table>")]
+    links = re.findall(r'href="([^"]+)"', grid)
+    assert len(links) >= 10
+    for url in links:
+        path, _, fragment = url.partition("#")
+        target = (index.parent / path).resolve()
+        assert target.exists() and fragment.startswith("op-"), url
+        assert f'id="{fragment}"' in text(target), url
+    assert html.index('<table class="grid">') < html.index('<details class="verdicts"'), "the picture comes first"

@@ -269,7 +269,7 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     rows = main_rows(frame, operation)
     ad = ad_rows(ok_rows(rows))
     if ad.empty:
-        counts = rows["status"].value_counts()
+        counts = rows["shown"].value_counts()
         failed = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "ok")
         h.mode_text = "no AD case passed" + (f" ({failed})" if failed else "")
         return h
@@ -421,14 +421,17 @@ def hvp_over_gradient(frame: pd.DataFrame, comparisons: Comparisons | None = Non
     out: dict[Series, pd.DataFrame] = {}
     if grad.empty:  # HVPs without a gradient beside them (a shard, a host of a merged set): nothing to divide by
         return out
+    key = ["backend", "size", "dtype", "device"]
+    by_key: dict[tuple, int] = {}  # the first gradient row of each key (a dict: a mask per HVP row is slow)
+    for i, k in enumerate(zip(*(grad[c] for c in key))):
+        by_key.setdefault(k, i)
     for series, group in hvp.groupby("series", sort=False):
         table = []
         for _, r in group.sort_values("size").iterrows():
-            g = grad[(grad["backend"] == r["backend"]) & (grad["size"] == r["size"]) & (grad["dtype"] == r["dtype"])
-                     & (grad["device"] == r["device"])]
-            if g.empty:
+            at = by_key.get(tuple(r[c] for c in key))
+            if at is None:
                 continue
-            g = g.iloc[0]
+            g = grad.iloc[at]
             ratio, lo, hi = ratio_of(r, g, comparisons)
             table.append({"size": int(r["size"]), "ratio": ratio, "low": lo, "high": hi,
                           "gradient_s": g["time_s"], "hvp_s": r["time_s"]})

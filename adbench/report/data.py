@@ -31,6 +31,24 @@ FALLBACK_COLOURS = ("#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117
 FALLBACK_ORDER = 50  # after the registered frameworks, before the baselines
 
 
+UNSHOWN = frozenset({"run_id", "seed", "host_cpu", "host_gpu", "framework_version", "max_s", "mean_s", "visit_sd",
+                     "f_first_call_s", "f_median_s", "f_ci_low_s", "f_ci_high_s", "f_iqr_s", "f_min_s",
+                     "memory_estimate_bytes", "build_s", "wall_s", "rounds", "round_spread"})
+NOT_APPLICABLE = "n/a"
+# A skip that says the case could have run but this run did not (a setting, an install): not "by design".
+NOT_RUN_HERE = ("(--memory-limit)", "backend unavailable:")
+
+
+def shown_status(status: str, reason: Any) -> str:
+    """The status as the pages show it: a case skipped by design (a baseline without that derivative,
+    an operation or mode a backend lacks, asv's n/a) is "n/a", neutral, never a failure; a case
+    skipped by this run's limits or install stays "skipped"; every other status is itself."""
+    if status != "skipped":
+        return status
+    text = reason if isinstance(reason, str) else ""
+    return "skipped" if any(k in text for k in NOT_RUN_HERE) else NOT_APPLICABLE
+
+
 class NoResultsError(FileNotFoundError):
     """No adbench result set could be shown from where the report was told to look."""
 
@@ -187,17 +205,21 @@ class ResultSet:
         return self.settings.get("source") == "asv"
 
     @property
-    def label(self) -> str:
-        """What a person picks a set by: where, on which device and how many threads, and when."""
-        text = f"{self.machine} · {self.threads} thread(s) · {self.date}"
+    def command(self) -> str:
+        """The command line that made the set, as the run recorded it: a `--quick` run and a user
+        function's run read apart by it. asv's runs: "asv run, commit …"."""
         if self.from_asv:
-            commit = self.environment.get("git_commit") or "?"
-            return f"asv run, commit {commit[:8]} · {text}"
-        return text
+            return f"asv run, commit {(self.environment.get('git_commit') or '?')[:8]}"
+        return str(self.settings.get("command") or "command not recorded")
+
+    @property
+    def label(self) -> str:
+        """What a person picks a set by: the command, where, on which device and how many threads, and when."""
+        return f"{self.command} · {self.machine} · {self.threads} thread(s) · {self.date}"
 
     @property
     def short_label(self) -> str:
-        return f"{self.host} · {self.device} · {self.date}"
+        return f"{self.command} · {self.host} · {self.device} · {self.date}"
 
     @property
     def problems(self) -> list[str]:
@@ -205,7 +227,9 @@ class ResultSet:
         return list(dict.fromkeys(self.frame["problem"]))
 
     def problem_frame(self, problem: str) -> pd.DataFrame:
-        return self.frame[self.frame["problem"] == problem]
+        """One problem's rows, without the columns no page shows nor any verdict reads (``UNSHOWN``): the
+        pages filter these frames a few thousand times, and each filter copies every column."""
+        return self.frame.loc[self.frame["problem"] == problem, [c for c in self.frame.columns if c not in UNSHOWN]]
 
 
 @dataclass(frozen=True)
@@ -221,6 +245,7 @@ class Unreadable:
 class Loaded:
     sets: list[ResultSet]
     unreadable: list[Unreadable]
+    left_out: int = 0  # shipped reference sets found but not asked for (--reference)
 
 
 def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -242,6 +267,7 @@ def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> p
     bad = (frame["status"] == "ok") & ~(frame["time_s"] > 0)
     frame.loc[bad, "error"] = frame.loc[bad, "error"].where(frame.loc[bad, "error"].notna(), "no timing recorded")
     frame.loc[bad, "status"] = "error"
+    frame["shown"] = [shown_status(st, e) for st, e in zip(frame["status"], frame["error"])]
     mixed_dtypes = frame["dtype"].dropna().nunique() > 1
     frame["series"] = [
         Series(str(b), str(m), str(d) if mixed_dtypes and d is not None else None,
@@ -262,26 +288,39 @@ def _slug(stem: str, taken: set[str]) -> str:
     return slug
 
 
-def discover(sources: Iterable[str | Path]) -> tuple[list[Path], list[Unreadable]]:
-    """Result-set CSVs (and asv result JSONs) from folders, searched recursively, and named files."""
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def discover(sources: Iterable[str | Path], exclude: Iterable[str | Path] = ()
+             ) -> tuple[list[Path], list[Unreadable], int]:
+    """Result-set CSVs (and asv result JSONs) from folders, searched recursively, and named files;
+    what could not be found; and how many were left out for lying under an ``exclude`` folder
+    (the shipped reference sets) that the searched folder is not itself inside."""
     from adbench.report.asv import find_asv_results
 
+    excluded = [Path(e).resolve() for e in exclude]
     found: dict[Path, None] = {}
     missing = []
+    left_out: set[Path] = set()
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            for csv in find_result_sets(path):
-                found.setdefault(csv.resolve(), None)
-            for result in find_asv_results(path):
-                found.setdefault(result.resolve(), None)
+            root = path.resolve()
+            skip = [e for e in excluded if not _under(root, e)]
+            for item in [*find_result_sets(path), *find_asv_results(path)]:
+                item = item.resolve()
+                if any(_under(item, e) for e in skip):
+                    left_out.add(item)
+                else:
+                    found.setdefault(item, None)
         elif path.is_file():
             if path.suffix == ".json" and path.with_suffix(".csv").is_file():
                 path = path.with_suffix(".csv")  # a result set's sidecar named instead of its CSV
             found.setdefault(path.resolve(), None)
         else:
             missing.append(Unreadable(path.name or str(path), f"no such file or directory: {path}", "unreadable"))
-    return list(found), missing
+    return list(found), missing, len(left_out - set(found))
 
 
 def _unique_content(paths: list[Path]) -> tuple[list[Path], list[Unreadable]]:
@@ -345,18 +384,15 @@ def _read(path: Path) -> tuple[list[tuple[str, pd.DataFrame, dict[str, Any]]], U
         return [], Unreadable(path.name, _published(f"cannot read: {type(exc).__name__}: {exc}", path), "unreadable")
 
 
-def read_sets(sources: Sequence[str | Path]) -> Loaded:
-    """Every result set under ``sources``, oldest first (by the run's own timestamp), and every file
-    that could not be shown with its reason. Raises NoResultsError only when nothing is found at all."""
-    paths, unreadable = discover(sources)
+def read_sets(sources: Sequence[str | Path], exclude: Iterable[str | Path] = ()) -> Loaded:
+    """Every result set under ``sources`` (none under ``exclude``, see ``discover``), oldest first (by
+    the run's own timestamp), and every file that could not be shown with its reason. Raises
+    NoResultsError only when nothing is found at all."""
+    paths, unreadable, left_out = discover(sources, exclude)
     paths, failed = _unique_content(paths)
     unreadable += failed
     if not paths and not unreadable:
-        shown = ", ".join(str(s) for s in sources) or "(none given)"
-        raise NoResultsError(
-            f"no adbench result sets (a CSV with its JSON sidecar) in {shown}; "
-            "run `python -m adbench compare` first, or pass --results PATH"
-        )
+        raise NoResultsError(no_sets_message(sources, [], left_out))
     sets, taken = [], set()
     for path in paths:
         read, problem = _read(path)
@@ -369,7 +405,7 @@ def read_sets(sources: Sequence[str | Path]) -> Loaded:
             sets.append(ResultSet(_slug(stem, taken), path, prepare(frame, meta.get("environment")), meta))
     epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
     sets.sort(key=lambda s: (s.timestamp or epoch, s.path.stat().st_mtime))
-    return Loaded(sets, sorted(unreadable, key=lambda u: u.name))
+    return Loaded(sets, sorted(unreadable, key=lambda u: u.name), left_out)
 
 
 def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
@@ -380,11 +416,16 @@ def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
     return loaded.sets
 
 
-def no_sets_message(sources: Sequence[str | Path], unreadable: list[Unreadable]) -> str:
+MAKE_A_RUN = ("make one with `python -m adbench compare` (about a minute; `--quick`: about 15 s), "
+              "or pass --results PATH")
+
+
+def no_sets_message(sources: Sequence[str | Path], unreadable: list[Unreadable], left_out: int = 0) -> str:
     shown = ", ".join(str(s) for s in sources) or "(none given)"
     if not unreadable:
-        return (f"no adbench result sets (a CSV with its JSON sidecar) in {shown}; "
-                "run `python -m adbench compare` first, or pass --results PATH")
+        shipped = (f"; the {left_out} reference set{'s' if left_out != 1 else ''} shipped with adbench "
+                   "are shown only with --reference" if left_out else "")
+        return f"no result sets of your own (a CSV with its JSON sidecar) in {shown}{shipped}; {MAKE_A_RUN}"
     reasons = "; ".join(f"{u.name}: {u.kind}: {u.reason}" for u in unreadable)
     return f"no result set in {shown} could be read ({reasons})"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 
 # Figures are made with matplotlib.figure.Figure, never pyplot: no GUI backend is chosen (it runs
@@ -39,6 +40,7 @@ WRONG_COLOUR = "#b00020"
 COST_BANDS = {"jacobian": ((3.0, 5.0), "cheap-gradient band (3–5×)"),
               "jvp": ((2.0, 4.0), "one pass: 2–4× f"), "vjp": ((2.0, 4.0), "one pass: 2–4× f")}
 BAND_COLOUR = "#009E73"
+LESSON_TITLE_CHARS = 58  # a lesson panel (6.6 in) holds about this many characters of its bold title
 
 RC = {
     "svg.fonttype": "path",  # text as shapes: the page looks the same whatever fonts the reader has
@@ -160,7 +162,8 @@ def _size_axis(ax, sizes: Sequence[int]) -> None:
 
 def _mark_failures(ax, frame: pd.DataFrame, series_list: list[Series]) -> bool:
     """An × on the top edge at each size where a series failed, in its colour; not hidden."""
-    failed = frame[frame["status"].isin(FAILED) & frame["series"].isin(series_list)]
+    # Not a case that is n/a by design (a baseline without that derivative): nothing failed there.
+    failed = frame[frame["shown"].isin(FAILED) & frame["series"].isin(series_list)]
     if failed.empty:
         return False
     # Free the top strip of the axes for the marks, so they never sit on a data point.
@@ -190,7 +193,7 @@ def _legend(fig: Figure, handles: list, ncols: int = 2, loc: str = "outside lowe
 
 def failed_handle() -> Line2D:
     return Line2D([], [], color="#444444", marker=FAILED_MARK, linestyle="none", markersize=7,
-                  markeredgewidth=2, label="failed (error / timeout / memory / skipped)")
+                  markeredgewidth=2, label="failed or not run (error / timeout / memory / skipped)")
 
 
 def noisy_handle() -> Line2D:
@@ -351,6 +354,11 @@ def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> s
     return to_svg(fig, f"{info.name} forward over reverse")
 
 
+def cost_band(info: ProblemInfo, operation: str) -> tuple[tuple[float, float], str] | None:
+    """The band theory expects time(operation)/time(f) in: a gradient's (m = 1) 3-5×, one pass's 2-4×."""
+    return COST_BANDS.get(operation) if (operation != "jacobian" or info.scalar) else None
+
+
 def cost_over_f(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian") -> str | None:
     """time(operation) / time(f), ADBench's headline ratio, with the band theory expects."""
     rows = main_rows(frame, operation)
@@ -358,7 +366,7 @@ def cost_over_f(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobi
     if not (timed["j_over_f"] > 0).any():
         return None
     title = operation_title(operation)
-    band = COST_BANDS.get(operation) if (operation != "jacobian" or info.scalar) else None
+    band = cost_band(info, operation)
     if info.fixed_size:
         return _dot_plot(rows, info, "j_over_f", f"time({title}) / time(f)", f"time({title}) / time(f) (log scale)",
                          axis=_ratio_axis, band=band)
@@ -470,11 +478,15 @@ def lesson(panels: list[tuple[pd.DataFrame, ProblemInfo, str]]) -> str:
         failed |= _mark_failures(ax, rows, series_list)  # after the scales: it reads the limits
         wrong |= bool((rows["status"] == "wrong").any())
         ax.set_ylabel("time per Jacobian ")
-        ax.set_title(f"{info.name} ({info.shape})\n{subtitle}", loc="left")
+        # Wrapped to the panel's width: a long verdict ran past the axes into the legend on the right.
+        ax.set_title(f"{info.name} ({info.shape})\n" + textwrap.fill(subtitle, LESSON_TITLE_CHARS), loc="left")
     series_list = sorted(shown, key=lambda s: s.sort_key)
     handles = [legend_handle(s) for s in series_list] + [noisy_handle()]
     handles += ([wrong_handle()] if wrong else []) + ([failed_handle()] if failed else [])
-    fig.legend(handles=handles, loc="outside right upper", ncols=1)
+    if len(panels) == 1:  # one panel (a user's function): the legend below, so the panel keeps the width
+        _legend(fig, handles, ncols=2)
+    else:
+        fig.legend(handles=handles, loc="outside right upper", ncols=1)
     return to_svg(fig, "forward vs reverse, the headline problems")
 
 

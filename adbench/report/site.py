@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import re
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,18 +21,24 @@ from markupsafe import Markup
 
 from adbench import formatting as fmt
 from adbench.engine.record import STATUS_MEANING, STATUSES
-from adbench.report import analysis, plots
+from adbench.report import analysis, dots, plots
+from adbench.report.grid import Grid, build_grid, scale_legend
 from adbench.report.analysis import Headline, ProblemInfo, operation_title
 from adbench.report.data import (
-    NoResultsError, ResultSet, Unreadable, main_rows, no_sets_message, ok_rows, operations, ordered_series, read_sets,
+    NOT_APPLICABLE, NoResultsError, ResultSet, Unreadable, main_rows, no_sets_message, ok_rows, operations, ordered_series, read_sets,
 )
 from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
 
+MAX_WORKERS = 8
+MIN_TASKS_PER_WORKER = 3  # fewer problem pages than this per worker: not worth a process
 MARKER = ".adbench-report"  # marks a folder as ours, so a rebuild may clear what it made before
 # The problems whose forward-vs-reverse contrast is the suite's lesson, in the order to show them.
 LESSON_PROBLEMS = ("loss", "tall")
 DEVICE_ORDER = ("cpu", "cuda")
-FAILED_STATUSES = [s for s in STATUSES if s != "ok"]
+FAILED_STATUSES = [s for s in STATUSES if s != "ok"] + [NOT_APPLICABLE]  # n/a last: neutral, not a failure
+SHOWN_MEANING = {**STATUS_MEANING, "skipped": "not run here: the framework is not installed, or the memory estimate "
+                 "is over --memory-limit", NOT_APPLICABLE: "not applicable, by design: a baseline without that "
+                 "derivative (no hand-written Hessian), or an operation or mode the backend does not offer"}
 
 
 class OutputNotOursError(FileExistsError):
@@ -103,7 +112,7 @@ class ProblemView:
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
-    counts = {str(k): int(v) for k, v in frame["status"].value_counts().items()}
+    counts = {str(k): int(v) for k, v in frame["shown"].value_counts().items()}
     counts["noisy"] = int((frame["noisy"].astype(bool) & (frame["status"] == "ok")).sum())
     return counts
 
@@ -117,7 +126,7 @@ def _case_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         median = _value(r["time_s"]) if timed else None
         iqr = _value(r["iqr_s"])
         out.append({
-            "operation": r["operation"], "size": _value(r["size"]), "series": r["series"], "status": r["status"],
+            "operation": r["operation"], "size": _value(r["size"]), "series": r["series"], "status": r["shown"],
             "noisy": bool(r["noisy"]) and timed, "median": median,
             "ci_low": _value(r["ci_low_s"]) if timed else None, "ci_high": _value(r["ci_high_s"]) if timed else None,
             "iqr_pct": iqr / median * 100 if median and iqr is not None else None,
@@ -139,6 +148,7 @@ class SetView:
     result: ResultSet
     problems: list[ProblemView]
     lesson: str | None = None
+    grid: Grid | None = None
 
     @property
     def slug(self) -> str:
@@ -166,34 +176,56 @@ def _operation_view(frame: pd.DataFrame, info: ProblemInfo, operation: str, resu
     if ok_rows(main_rows(frame, operation)).empty and not (rows["status"] == "wrong").any():
         return view  # nothing passed: no plots, and the table says why
     limit = analysis.memory_limit_bytes(result.settings)
-    figures = {
-        # The Hessian by composition is drawn once, in the second-order panel, when there is one.
-        "time": None if (operation == "hessian" and second_order_shown) else plots.time_vs_size(frame, info, operation),
-        "ratio": plots.ratio_vs_size(frame, info, result.comparisons) if operation == "jacobian" else None,
-        "cost": plots.cost_over_f(frame, info, operation),
-        "memory": plots.memory_vs_size(frame, info, operation, limit),
-        "first_call": plots.first_call(frame, info, operation),
-    }
+    # The Hessian by composition is drawn once, in the second-order panel, when there is one.
+    time_shown = not (operation == "hessian" and second_order_shown)
+    if info.fixed_size:  # one value per series: HTML dot charts (dots.py), no matplotlib figure
+        band = plots.cost_band(info, operation)
+        figures: dict[str, Any] = {
+            "time": dots.time_chart(frame, info, operation) if time_shown else None,
+            "cost": dots.cost_chart(frame, info, operation, band),
+            "memory": dots.memory_chart(frame, info, operation),
+        }
+    else:
+        figures = {
+            "time": plots.time_vs_size(frame, info, operation) if time_shown else None,
+            "ratio": plots.ratio_vs_size(frame, info, result.comparisons) if operation == "jacobian" else None,
+            "cost": plots.cost_over_f(frame, info, operation),
+            "memory": plots.memory_vs_size(frame, info, operation, limit),
+        }
+    figures["first_call"] = dots.first_call_chart(frame, info, operation)
     view.figures = {k: v for k, v in figures.items() if v}
     return view
 
 
-def _problem_view(result: ResultSet, name: str, taken: set[str]) -> ProblemView:
+def _problem_slugs(names: Sequence[str]) -> list[str]:
+    """A page name per problem, unique within its set."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        slug = slugify(name)
+        while slug in taken:
+            slug += "-"
+        taken.add(slug)
+        out.append(slug)
+    return out
+
+
+def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
     frame = result.problem_frame(name)
     info = analysis.problem_info(name, frame)
-    slug = slugify(name)
-    while slug in taken:
-        slug += "-"
-    taken.add(slug)
     view = ProblemView(info, slug, frame)
     if analysis.has_second_order(frame, info):
-        view.second_order = plots.second_order(frame, info, result.comparisons)
+        if info.fixed_size:  # one size: the HVP's ratio as dots; the Hessian stays in its own section
+            chart = dots.hvp_chart(analysis.hvp_over_gradient(frame, result.comparisons), info, analysis.HVP_BAND)
+            view.second_order = (chart, 1) if chart else None
+        else:
+            view.second_order = plots.second_order(frame, info, result.comparisons)
         view.hessian_exponents = analysis.exponents(frame, info, "hessian")
         view.hvp_table = [
             {"series": s, "size": int(n), **{k: _value(v) for k, v in r.items()}}
             for s, table in analysis.hvp_over_gradient(frame, result.comparisons).items() for n, r in table.iterrows()
         ]
-    view.operations = [_operation_view(frame, info, op, result, view.second_order is not None)
+    view.operations = [_operation_view(frame, info, op, result, view.second_order is not None and not info.fixed_size)
                        for op in operations(frame)]
     view.chunk_sizes = analysis.chunk_sizes(frame)
     if view.chunk_sizes:
@@ -310,7 +342,8 @@ def _environment() -> jinja2.Environment:
         ratio=lambda x: dash(fmt.ratio(x)), bytes=lambda x: dash(fmt.bytes_(x)), interval=lambda lo, hi: fmt.interval(lo, hi),
         finterval=lambda lo, hi: fmt.interval(lo, hi, fmt.factor),
         percent=percent, number=number, sv=sort_value, svg=lambda s: Markup(s) if s else "",
-        optitle=operation_title,
+        optitle=operation_title, css=lambda s: re.sub(r"[^a-z0-9-]", "", str(s).lower()) or "na",
+        pct=lambda x: f"{float(x):.2f}%",
     )
     return env
 
@@ -336,28 +369,69 @@ def _copy_static(output: Path) -> None:
             (target / item.name).write_bytes(item.read_bytes())
 
 
-def _set_view(result: ResultSet) -> SetView:
-    taken: set[str] = set()
-    view = SetView(result, [_problem_view(result, name, taken) for name in result.problems])
+def _set_view(result: ResultSet, problems: list[ProblemView] | None = None) -> SetView:
+    if problems is None:
+        problems = [_problem_view(result, n, s) for n, s in zip(result.problems, _problem_slugs(result.problems))]
+    view = SetView(result, problems)
     view.lesson = _lesson_figure(view)
+    view.grid = build_grid(view, f"sets/{view.slug}/")
     return view
 
 
+def _drawn_problem(result: ResultSet, name: str, slug: str) -> ProblemView:
+    with plots.context():  # in a worker process: the figures' style, as in the parent
+        return _problem_view(result, name, slug)
+
+
+def _all_problem_views(results: list[ResultSet]) -> list[list[ProblemView] | Exception]:
+    """Every set's problem pages, drawn in worker processes on the CPUs this process may use when there are
+    enough of them to pay for it (the figures are independent: drawing is most of a build's time); in this
+    process where fork is not available or the pool cannot start. A set whose page failed: its exception."""
+    tasks = [(i, r, name, slug) for i, r in enumerate(results)
+             for name, slug in zip(r.problems, _problem_slugs(r.problems))]
+    out: list[list[ProblemView] | Exception] = [[] for _ in results]
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                  MAX_WORKERS, len(tasks) // MIN_TASKS_PER_WORKER)
+    done: list[Any] = []
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # fork: the workers start in milliseconds with everything imported (spawn would import it all again).
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = [pool.submit(_drawn_problem, r, name, slug) for _, r, name, slug in tasks]
+                done = [f.exception() or f.result() for f in futures]
+        except (OSError, BrokenProcessPool):
+            done = []
+    if not done:
+        for _, r, name, slug in tasks:
+            try:
+                done.append(_problem_view(r, name, slug))
+            except Exception as exc:  # noqa: BLE001 (kept for its set: the other sets are drawn)
+                done.append(exc)
+    for (i, *_), drawn in zip(tasks, done):
+        slot = out[i]
+        if isinstance(slot, list):
+            out[i] = drawn if isinstance(drawn, Exception) else [*slot, drawn]
+    return out
+
+
 def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | None = None,
-               title: str = "adbench: automatic differentiation benchmarks") -> Path:
-    """Read every result set under ``sources``, write the site to ``output``; the index's path.
+               title: str = "adbench: automatic differentiation benchmarks", exclude: Sequence[Path] = ()) -> Path:
+    """Read every result set under ``sources`` (none under ``exclude``: ``data.discover``), write the
+    site to ``output``; the index's path.
 
     A set that cannot be read (damaged, of an unknown version) or drawn is listed on the index
     with its file and the reason, and the others are built. NoResultsError when no set can be shown.
     """
     output = Path(output)
-    loaded = read_sets(sources)
+    loaded = read_sets(sources, exclude)
     unreadable = list(loaded.unreadable)
     with plots.context():
         views = []
-        for result in loaded.sets:
+        for result, problems in zip(loaded.sets, _all_problem_views(loaded.sets)):
             try:
-                views.append(_set_view(result))
+                if isinstance(problems, Exception):
+                    raise problems
+                views.append(_set_view(result, problems))
             except Exception as exc:  # noqa: BLE001 (one set's odd data must not take the others down)
                 unreadable.append(Unreadable(result.path.name, f"could not be drawn: {type(exc).__name__}: {exc}",
                                              "unreadable"))
@@ -375,7 +449,7 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
         "title": title, "views": views, "primary": primary, "has_compare": comparison is not None,
         "asv": _asv_link(asv_html, output), "environment_rows": _environment_rows,
         "adbench_version": _version(), "methodology": _methodology, "unreadable": sorted(unreadable, key=lambda u: u.name),
-        "status_meaning": STATUS_MEANING, "failed_statuses": FAILED_STATUSES, "noisy_ratio": NOISY_IQR_RATIO,
+        "status_meaning": SHOWN_MEANING, "grid_scale": scale_legend(), "failed_statuses": FAILED_STATUSES, "noisy_ratio": NOISY_IQR_RATIO,
         "tie": fmt.TIE, "confidence": CONFIDENCE, "hvp_band": analysis.HVP_BAND, "noise_lines": _noise_lines,
     }
 
@@ -563,7 +637,7 @@ def _pairing_table(pairing: Pairing, present: list[tuple[SetView, pd.DataFrame |
             if e is None:
                 out.append(None)
                 continue
-            cell = {"status": e["status"], "median": _value(e["time_s"]) if e["status"] in ("ok", "wrong") else None,
+            cell = {"status": e["shown"], "median": _value(e["time_s"]) if e["status"] in ("ok", "wrong") else None,
                     "noisy": bool(e["noisy"]), "ratio": None, "state": "", "words": ""}
             if i and e["status"] == "ok" and ref_ok:
                 cell["ratio"] = float(e["time_s"]) / float(ref["time_s"])
