@@ -19,8 +19,9 @@ def resolve_mode(backend_name: str, mode: str | None, operation: str = "jacobian
     if operation in backend.refusals:
         raise ValueError(f"backend {backend_name!r} does not run {operation}: {backend.refusals[operation]}")
     if not offered:
-        raise ValueError(f"backend {backend_name!r} does not compute {operation}s; "
-                         f"its operations: {', '.join(backend.operations)}")
+        raise ValueError(
+            f"backend {backend_name!r} does not compute {operation}s; its operations: {', '.join(backend.operations)}"
+        )
     if mode is None:
         if len(offered) == 1:
             return offered[0]
@@ -95,8 +96,7 @@ def evaluate(
         be.load()
     except ImportError as exc:
         raise BackendUnavailableError(f"backend {backend!r} is unavailable: {type(exc).__name__}: {exc}") from exc
-    return be.prepare(prob, x64, operation, mode, dtype, consts, direction,
-                      chunk_size=chunk_size, device=device).run()
+    return be.prepare(prob, x64, operation, mode, dtype, consts, direction, chunk_size=chunk_size, device=device).run()
 
 
 def _vector(a: Any, shape: tuple[int, ...], name: str, operation: str) -> np.ndarray:
@@ -108,54 +108,117 @@ def _vector(a: Any, shape: tuple[int, ...], name: str, operation: str) -> np.nda
     return arr
 
 
-def jacobian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
-             dtype: str | None = None, chunk_size: int | None = None, device: str = "cpu",
-             **constants: Any) -> np.ndarray:
+def jacobian(
+    problem: str | Problem | Any,
+    x: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    chunk_size: int | None = None,
+    device: str = "cpu",
+    **constants: Any,
+) -> np.ndarray:
     """The Jacobian of ``problem`` at ``x``, shaped like ``jax.jacfwd``'s (``(n,)`` for a scalar output).
 
     ``problem`` is a registered name or a callable ``f(x, xp, **constants)``; ``mode`` is
     ``"forward"`` or ``"reverse"`` (baselines have one mode and need none); constants go by name
     (``x_star``) and default to the registry's deterministic values for ``len(x)``.
     """
-    return evaluate("jacobian", problem, x, backend=backend, mode=mode, dtype=dtype, chunk_size=chunk_size,
-                    device=device, **constants)
+    return evaluate(
+        "jacobian",
+        problem,
+        x,
+        backend=backend,
+        mode=mode,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        device=device,
+        **constants,
+    )
 
 
-def jvp(problem: str | Problem | Any, x: Any, v: Any, *, backend: str, mode: str | None = None,
-        dtype: str | None = None, **constants: Any) -> np.ndarray:
+def jvp(
+    problem: str | Problem | Any,
+    x: Any,
+    v: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    **constants: Any,
+) -> np.ndarray:
     """J v: shape (m,), or a scalar's shape for a scalar output."""
     return evaluate("jvp", problem, x, v=v, backend=backend, mode=mode, dtype=dtype, **constants)
 
 
-def vjp(problem: str | Problem | Any, x: Any, u: Any, *, backend: str, mode: str | None = None,
-        dtype: str | None = None, **constants: Any) -> np.ndarray:
+def vjp(
+    problem: str | Problem | Any,
+    x: Any,
+    u: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    **constants: Any,
+) -> np.ndarray:
     """uᵀ J: shape (n,); ``u`` has f's output shape (a 0-d array or a float for a scalar output)."""
     return evaluate("vjp", problem, x, u=u, backend=backend, mode=mode, dtype=dtype, **constants)
 
 
-def hvp(problem: str | Problem | Any, x: Any, v: Any, *, backend: str, mode: str | None = None,
-        dtype: str | None = None, **constants: Any) -> np.ndarray:
+def hvp(
+    problem: str | Problem | Any,
+    x: Any,
+    v: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    **constants: Any,
+) -> np.ndarray:
     """H v of a scalar-valued problem: shape (n,). ``mode`` is a composition, e.g. ``forward-over-reverse``."""
     return evaluate("hvp", problem, x, v=v, backend=backend, mode=mode, dtype=dtype, **constants)
 
 
-def sparse_jacobian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
-                    dtype: str | None = None, device: str = "cpu", **constants: Any) -> Any:
+def sparse_jacobian(
+    problem: str | Problem | Any,
+    x: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    device: str = "cpu",
+    **constants: Any,
+) -> Any:
     """The Jacobian as a SciPy CSR matrix, from compressed passes over the problem's declared sparsity
     pattern: one JVP per colour of a column colouring (``mode="forward"``) or one VJP per colour of a row
     colouring (``"reverse"``), decompressed onto the pattern (``adbench.sparsity``)."""
-    return evaluate("sparse-jacobian", problem, x, backend=backend, mode=mode, dtype=dtype, device=device,
-                    **constants)
+    return evaluate("sparse-jacobian", problem, x, backend=backend, mode=mode, dtype=dtype, device=device, **constants)
 
 
-def hessian(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
-            dtype: str | None = None, **constants: Any) -> np.ndarray:
+def hessian(
+    problem: str | Problem | Any,
+    x: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    **constants: Any,
+) -> np.ndarray:
     """H of a scalar-valued problem: shape (n, n). ``mode`` is a composition, e.g. ``forward-over-reverse``."""
     return evaluate("hessian", problem, x, backend=backend, mode=mode, dtype=dtype, **constants)
 
 
-def nested(problem: str | Problem | Any, x: Any, *, backend: str, mode: str | None = None,
-           dtype: str | None = None, device: str = "cpu", **constants: Any) -> np.ndarray:
+def nested(
+    problem: str | Problem | Any,
+    x: Any,
+    *,
+    backend: str,
+    mode: str | None = None,
+    dtype: str | None = None,
+    device: str = "cpu",
+    **constants: Any,
+) -> np.ndarray:
     """The result of a function that differentiates inside itself (it asks for the ``ad`` service), run
     with ``backend``'s ``ad`` in ``mode``: a composition read outer over inner (``forward-over-reverse``
     is gradbench's ``fr``). ``adbench.nested("particle", [0.0], backend="jax", mode="reverse-over-reverse")``

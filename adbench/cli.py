@@ -19,11 +19,13 @@ EXIT_OK, EXIT_CASE_FAILED, EXIT_USAGE = 0, 1, 2
 # A shell's status for a process ended by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
 EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 FORMATS = ("table", "csv", "json", "markdown")
-EXIT_CODES = (f"exit codes: {EXIT_OK} the run finished and no case failed by --fail-on (known framework defects are "
-              f"findings, not failures); {EXIT_CASE_FAILED} a case failed by --fail-on, or the results could not be "
-              f"saved; {EXIT_USAGE} bad arguments, or your function failed its NumPy trial; {EXIT_INTERRUPTED} "
-              f"interrupted (Ctrl-C); {EXIT_TERMINATED} terminated (SIGTERM). Finished cases are saved in every case. "
-              "See docs/compare.md.")
+EXIT_CODES = (
+    f"exit codes: {EXIT_OK} the run finished and no case failed by --fail-on (known framework defects are "
+    f"findings, not failures); {EXIT_CASE_FAILED} a case failed by --fail-on, or the results could not be "
+    f"saved; {EXIT_USAGE} bad arguments, or your function failed its NumPy trial; {EXIT_INTERRUPTED} "
+    f"interrupted (Ctrl-C); {EXIT_TERMINATED} terminated (SIGTERM). Finished cases are saved in every case. "
+    "See docs/compare.md."
+)
 
 
 class UsageError(ValueError):
@@ -106,8 +108,9 @@ def _operations_words(operations: Mapping[str, Sequence[str]]) -> str:
     from adbench.backends import COMPOSITIONS
 
     def words(op: str, modes: Sequence[str]) -> str:
-        if len(modes) == 1 and (op in ("jvp", "vjp") or "-over-" not in modes[0] and modes[0] not in ("forward",
-                                                                                                       "reverse")):
+        if len(modes) == 1 and (
+            op in ("jvp", "vjp") or "-over-" not in modes[0] and modes[0] not in ("forward", "reverse")
+        ):
             return op
         return f"{op}: {'all 4 compositions' if tuple(modes) == COMPOSITIONS else ', '.join(modes)}"
 
@@ -123,21 +126,45 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     width = terminal_width()
     every = list_problems()
-    problems = [(p.name, ", ".join(map(str, p.run_sizes)) if p.plain_run else "–",
-                 ", ".join(f"{n} ({p.presets[n]})" if n in p.presets else str(n) for n in p.sizes), p.description)
-                for p in every]
-    print(wrap(f"Problems ({sum(p.plain_run for p in every)} of {len(every)} in a plain compare: those with a plain "
-               "run n; the others by --problems or --full)", width))
+    problems = [
+        (
+            p.name,
+            ", ".join(map(str, p.run_sizes)) if p.plain_run else "–",
+            ", ".join(f"{n} ({p.presets[n]})" if n in p.presets else str(n) for n in p.sizes),
+            p.description,
+        )
+        for p in every
+    ]
+    print(
+        wrap(
+            f"Problems ({sum(p.plain_run for p in every)} of {len(every)} in a plain compare: those with a plain "
+            "run n; the others by --problems or --full)",
+            width,
+        )
+    )
     print(text_table(("problem", "plain run n", "sizes n", "description"), problems, width))
     default = set(backend_names(default_only=True))
-    backends = [(b.name + ("" if b.name in default else " °"), b.version if b.available else "–",
-                 _operations_words(b.operations), "" if b.available else b.reason)
-                for b in list_backends(import_frameworks=False)]
-    print("\n" + wrap("Backends (° not in a plain compare, slow to set up: ask with --backends; versions from package "
-                      "metadata)", width))
-    print(text_table(("backend", "version", "operations: modes", "unavailable because"), backends, width)
-          if any(row[3] for row in backends) else
-          text_table(("backend", "version", "operations: modes"), [row[:3] for row in backends], width))
+    backends = [
+        (
+            b.name + ("" if b.name in default else " °"),
+            b.version if b.available else "–",
+            _operations_words(b.operations),
+            "" if b.available else b.reason,
+        )
+        for b in list_backends(import_frameworks=False)
+    ]
+    print(
+        "\n"
+        + wrap(
+            "Backends (° not in a plain compare, slow to set up: ask with --backends; versions from package metadata)",
+            width,
+        )
+    )
+    print(
+        text_table(("backend", "version", "operations: modes", "unavailable because"), backends, width)
+        if any(row[3] for row in backends)
+        else text_table(("backend", "version", "operations: modes"), [row[:3] for row in backends], width)
+    )
     return EXIT_OK
 
 
@@ -154,8 +181,9 @@ def fail_on(text: str) -> frozenset[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in items if t not in FAIL_ON_CHOICES]
     if bad or not items:
-        raise argparse.ArgumentTypeError(f"--fail-on takes comma-separated names from {', '.join(FAIL_ON_CHOICES)}, "
-                                         f"not {bad[0] if bad else text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--fail-on takes comma-separated names from {', '.join(FAIL_ON_CHOICES)}, not {bad[0] if bad else text!r}"
+        )
     if "none" in items and len(items) > 1:
         raise argparse.ArgumentTypeError(f"--fail-on none stands alone, not with {', '.join(set(items) - {'none'})}")
     return frozenset() if items == ["none"] else frozenset(items)
@@ -172,110 +200,207 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     every = [q.name for q in compare.plain_problems(full=True)]
     left_out = [b for b in backend_names() if b not in backend_names(default_only=True)]
     what = p.add_argument_group("what to run")
-    what.add_argument("--problems", type=names("--problems"),
-                      help=f"comma-separated problem names (default: the plain run's {len(plain)} of {len(every)}: "
-                           f"{', '.join(plain)}; --full: all)")
-    what.add_argument("--problem", action="append", default=[], metavar="MODULE:FUNCTION",
-                      help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
-                           "constants(n, seed) supplies the data); tried once with NumPy first; repeatable; "
-                           "runs at --sizes")
-    what.add_argument("--constants", metavar="FILE",
-                      help="x and constants of the one problem --problems names, from FILE: .npz (arrays by "
-                           "constant name, x as 'x'), gradbench's input JSON, or ADBench's .txt data (ba, gmm, ht)")
-    what.add_argument("--backends", type=names("--backends"),
-                      help=f"comma-separated backends (default: {', '.join(backend_names(default_only=True))}; "
-                           f"not {', '.join(left_out)}, slow to set up: ask by name)")
-    what.add_argument("--operations", type=names("--operations"),
-                      help=f"jacobian, jvp, vjp, hvp, hessian, sparse-jacobian, nested, comma-separated (default: "
-                           f"{','.join(compare.DEFAULT_OPERATIONS)}, each where the problem has it; "
-                           f"{','.join(compare.QUICK_OPERATIONS)} with --quick)")
-    what.add_argument("--modes", type=names("--modes"),
-                      help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
-                           "(default: forward and reverse; for hvp/hessian "
-                           f"{' and '.join(compare.DEFAULT_MODES['hvp'])}; --full: every mode)")
-    what.add_argument("--sizes", type=positive_ints("--sizes"),
-                      help="comma-separated input sizes n for problems that take any n; a problem with presets takes its "
-                           "presets only (default: each problem's; "
-                           f"your own function: {','.join(map(str, get_problem(lambda x, xp: x).run_sizes))})")
+    what.add_argument(
+        "--problems",
+        type=names("--problems"),
+        help=f"comma-separated problem names (default: the plain run's {len(plain)} of {len(every)}: "
+        f"{', '.join(plain)}; --full: all)",
+    )
+    what.add_argument(
+        "--problem",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="your own f(x, xp[, **constants]), from a module or a .py file (its module-level "
+        "constants(n, seed) supplies the data); tried once with NumPy first; repeatable; "
+        "runs at --sizes",
+    )
+    what.add_argument(
+        "--constants",
+        metavar="FILE",
+        help="x and constants of the one problem --problems names, from FILE: .npz (arrays by "
+        "constant name, x as 'x'), gradbench's input JSON, or ADBench's .txt data (ba, gmm, ht)",
+    )
+    what.add_argument(
+        "--backends",
+        type=names("--backends"),
+        help=f"comma-separated backends (default: {', '.join(backend_names(default_only=True))}; "
+        f"not {', '.join(left_out)}, slow to set up: ask by name)",
+    )
+    what.add_argument(
+        "--operations",
+        type=names("--operations"),
+        help=f"jacobian, jvp, vjp, hvp, hessian, sparse-jacobian, nested, comma-separated (default: "
+        f"{','.join(compare.DEFAULT_OPERATIONS)}, each where the problem has it; "
+        f"{','.join(compare.QUICK_OPERATIONS)} with --quick)",
+    )
+    what.add_argument(
+        "--modes",
+        type=names("--modes"),
+        help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse "
+        "(default: forward and reverse; for hvp/hessian "
+        f"{' and '.join(compare.DEFAULT_MODES['hvp'])}; --full: every mode)",
+    )
+    what.add_argument(
+        "--sizes",
+        type=positive_ints("--sizes"),
+        help="comma-separated input sizes n for problems that take any n; a problem with presets takes its "
+        "presets only (default: each problem's; "
+        f"your own function: {','.join(map(str, get_problem(lambda x, xp: x).run_sizes))})",
+    )
     scope = what.add_mutually_exclusive_group()
-    scope.add_argument("--quick", action="store_true",
-                       help=f"a first look: one size per problem, {','.join(compare.QUICK_OPERATIONS)} only, "
-                            f"{compare.QUICK_MIN_VISITS} visits, a {compare.QUICK_TIME_BUDGET_S:g} s budget")
+    scope.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a first look: one size per problem, {','.join(compare.QUICK_OPERATIONS)} only, "
+        f"{compare.QUICK_MIN_VISITS} visits, a {compare.QUICK_TIME_BUDGET_S:g} s budget",
+    )
     scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
     what.add_argument("--dtype", default="float32", help="float32 (default, as in the tutorial) or float64")
-    what.add_argument("--seed", type=int_in("--seed", 0, 2**32 - 1), default=0,
-                      help="seed of the deterministic inputs (default 0)")
-    what.add_argument("--chunk-size", type=positive_ints("--chunk-size", allow_none=True), default=None,
-                      metavar="K[,K...]", help="basis vectors per vectorised pass for Jacobians (jax, torch); "
-                      "several give a memory-time trade-off; 'none' is unchunked (default: none)")
+    what.add_argument(
+        "--seed", type=int_in("--seed", 0, 2**32 - 1), default=0, help="seed of the deterministic inputs (default 0)"
+    )
+    what.add_argument(
+        "--chunk-size",
+        type=positive_ints("--chunk-size", allow_none=True),
+        default=None,
+        metavar="K[,K...]",
+        help="basis vectors per vectorised pass for Jacobians (jax, torch); "
+        "several give a memory-time trade-off; 'none' is unchunked (default: none)",
+    )
     what.add_argument("--device", default="cpu", help="cpu (default) or cuda")
 
     how = p.add_argument_group("how long and how hard to measure")
-    how.add_argument("--time-budget", type=positive_number("--time-budget", "seconds", 86400), default=None,
-                     metavar="SECONDS", help=f"seconds the whole run may take: worker starts, first builds, the "
-                     f"minimum visits, then visits for the comparisons still open (default "
-                     f"{compare.DEFAULT_TIME_BUDGET_S:g}; {compare.QUICK_TIME_BUDGET_S:g} with --quick)")
-    how.add_argument("--rounds", type=int_in("--rounds", 1, 1000), default=None,
-                     help=f"the least visits of every case, each a few calibrated samples (default "
-                          f"{compare.DEFAULT_MIN_VISITS}, 2 for a slow case; {compare.QUICK_MIN_VISITS} with "
-                          "--quick); made even past the time budget")
-    how.add_argument("--budget", type=positive_number("--budget", "seconds", 3600), default=None, metavar="SECONDS",
-                     help=f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})")
-    how.add_argument("--no-adaptive", dest="adaptive", action="store_false",
-                     help="no visits beyond --rounds: leave the time budget unspent")
-    how.add_argument("--statistic", default=None, help="per-visit statistic: min (default: the fastest of a "
-                     "visit's samples), median or q25")
-    how.add_argument("--workers", type=int_in("--workers", 1, 16), default=compare.DEFAULT_WORKERS,
-                     help=f"fresh worker processes per framework, each building and visiting every case "
-                          f"(default {compare.DEFAULT_WORKERS})")
-    how.add_argument("--replicates", type=int_in("--replicates", 1, 8), default=1,
-                     help="measure every case this many times, each copy in worker processes of its own (an "
-                          "A/A check of the engine: copies must not be called different; default 1)")
-    how.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS,
-                     help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared "
-                          "machine)")
-    how.add_argument("--timeout", type=positive_number("--timeout", "seconds", 86400), default=60.0,
-                     metavar="SECONDS", help="a visit (or a build after its first call) running longer is "
-                     "recorded as timeout (default 60)")
-    how.add_argument("--compile-timeout", type=positive_number("--compile-timeout", "seconds", 86400), default=300.0,
-                     metavar="SECONDS", help="a first call (trace, compile, run) running longer is recorded as "
-                     "compile-timeout (default 300)")
-    how.add_argument("--memory-limit", type=positive_number("--memory-limit", "GiB", 1 << 20),
-                     default=_default_memory_limit_gib(), metavar="GIB",
-                     help="skip cases estimated above this, and kill a worker whose memory passes it "
-                          "(default: half the RAM)")
+    how.add_argument(
+        "--time-budget",
+        type=positive_number("--time-budget", "seconds", 86400),
+        default=None,
+        metavar="SECONDS",
+        help=f"seconds the whole run may take: worker starts, first builds, the "
+        f"minimum visits, then visits for the comparisons still open (default "
+        f"{compare.DEFAULT_TIME_BUDGET_S:g}; {compare.QUICK_TIME_BUDGET_S:g} with --quick)",
+    )
+    how.add_argument(
+        "--rounds",
+        type=int_in("--rounds", 1, 1000),
+        default=None,
+        help=f"the least visits of every case, each a few calibrated samples (default "
+        f"{compare.DEFAULT_MIN_VISITS}, 2 for a slow case; {compare.QUICK_MIN_VISITS} with "
+        "--quick); made even past the time budget",
+    )
+    how.add_argument(
+        "--budget",
+        type=positive_number("--budget", "seconds", 3600),
+        default=None,
+        metavar="SECONDS",
+        help=f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})",
+    )
+    how.add_argument(
+        "--no-adaptive",
+        dest="adaptive",
+        action="store_false",
+        help="no visits beyond --rounds: leave the time budget unspent",
+    )
+    how.add_argument(
+        "--statistic",
+        default=None,
+        help="per-visit statistic: min (default: the fastest of a visit's samples), median or q25",
+    )
+    how.add_argument(
+        "--workers",
+        type=int_in("--workers", 1, 16),
+        default=compare.DEFAULT_WORKERS,
+        help=f"fresh worker processes per framework, each building and visiting every case "
+        f"(default {compare.DEFAULT_WORKERS})",
+    )
+    how.add_argument(
+        "--replicates",
+        type=int_in("--replicates", 1, 8),
+        default=1,
+        help="measure every case this many times, each copy in worker processes of its own (an "
+        "A/A check of the engine: copies must not be called different; default 1)",
+    )
+    how.add_argument(
+        "--threads",
+        type=int_in("--threads", 1, 4096),
+        default=DEFAULT_THREADS,
+        help=f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared machine)",
+    )
+    how.add_argument(
+        "--timeout",
+        type=positive_number("--timeout", "seconds", 86400),
+        default=60.0,
+        metavar="SECONDS",
+        help="a visit (or a build after its first call) running longer is recorded as timeout (default 60)",
+    )
+    how.add_argument(
+        "--compile-timeout",
+        type=positive_number("--compile-timeout", "seconds", 86400),
+        default=300.0,
+        metavar="SECONDS",
+        help="a first call (trace, compile, run) running longer is recorded as compile-timeout (default 300)",
+    )
+    how.add_argument(
+        "--memory-limit",
+        type=positive_number("--memory-limit", "GiB", 1 << 20),
+        default=_default_memory_limit_gib(),
+        metavar="GIB",
+        help="skip cases estimated above this, and kill a worker whose memory passes it (default: half the RAM)",
+    )
 
     out = p.add_argument_group("what is shown, where results go, what fails the run")
-    out.add_argument("--output", type=Path, help="results CSV path (a JSON sidecar goes beside it); "
-                     "default results/compare-<UTC time>.csv")
-    out.add_argument("--format", default="table", help=f"what to print: {', '.join(FORMATS)} (default table: "
-                     "the answers on one screen)")
-    out.add_argument("--details", action="store_true",
-                     help="after the answers, every backend's table and the verdicts with their 95%% intervals "
-                          "and theory (markdown always has them)")
-    out.add_argument("--fail-on", type=fail_on, default=frozenset(DEFAULT_FAIL_ON), metavar="STATUS[,STATUS...]",
-                     help=f"exit {EXIT_CASE_FAILED} when a case ends with one of these statuses and no known "
-                          f"framework defect explains it: {', '.join(FAIL_ON_STATUSES)}; add 'known' to fail on "
-                          f"explained ones too, or 'none' (default {','.join(DEFAULT_FAIL_ON)})")
+    out.add_argument(
+        "--output",
+        type=Path,
+        help="results CSV path (a JSON sidecar goes beside it); default results/compare-<UTC time>.csv",
+    )
+    out.add_argument(
+        "--format",
+        default="table",
+        help=f"what to print: {', '.join(FORMATS)} (default table: the answers on one screen)",
+    )
+    out.add_argument(
+        "--details",
+        action="store_true",
+        help="after the answers, every backend's table and the verdicts with their 95%% intervals "
+        "and theory (markdown always has them)",
+    )
+    out.add_argument(
+        "--fail-on",
+        type=fail_on,
+        default=frozenset(DEFAULT_FAIL_ON),
+        metavar="STATUS[,STATUS...]",
+        help=f"exit {EXIT_CASE_FAILED} when a case ends with one of these statuses and no known "
+        f"framework defect explains it: {', '.join(FAIL_ON_STATUSES)}; add 'known' to fail on "
+        f"explained ones too, or 'none' (default {','.join(DEFAULT_FAIL_ON)})",
+    )
 
     scale = p.add_argument_group("scale-out")
-    scale.add_argument("--cluster", metavar="ADDRESS", default=None,
-                       help="run the grid's case groups on a Dask cluster: a scheduler's address (tcp://HOST:8786; "
-                            "its workers started with --nthreads 1 --resources bench=1) or local:N for N one-slot "
-                            "workers here; each group runs whole on one host, the set is saved as groups finish "
-                            "(pip install 'adbench[cluster]')")
-    scale.add_argument("--shard", metavar="K/N", default=None,
-                       help="run only the K-th of N deterministic slices of the grid (whole case groups), e.g. on "
-                            "N machines by hand or from a batch scheduler; `adbench merge` joins the N sets")
+    scale.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="run the grid's case groups on a Dask cluster: a scheduler's address (tcp://HOST:8786; "
+        "its workers started with --nthreads 1 --resources bench=1) or local:N for N one-slot "
+        "workers here; each group runs whole on one host, the set is saved as groups finish "
+        "(pip install 'adbench[cluster]')",
+    )
+    scale.add_argument(
+        "--shard",
+        metavar="K/N",
+        default=None,
+        help="run only the K-th of N deterministic slices of the grid (whole case groups), e.g. on "
+        "N machines by hand or from a batch scheduler; `adbench merge` joins the N sets",
+    )
 
 
 def _validate_compare(args: argparse.Namespace) -> None:
     """Check every name and path before starting any worker, so a typo costs nothing."""
     from adbench.backends import AD_MODES, COMPOSITIONS, DEVICES, DTYPES, OPERATIONS, get_backend
-    from adbench.errors import UnknownChoiceError
-    from adbench.problems import get_problem
     from adbench.engine.results import check_output_path
     from adbench.engine.threads import check_threads
+    from adbench.errors import UnknownChoiceError
+    from adbench.problems import get_problem
 
     try:
         if args.format not in FORMATS:
@@ -306,10 +431,15 @@ def _validate_compare(args: argparse.Namespace) -> None:
             if ":" not in spec:
                 from adbench.problems import list_problems
 
-                hint = (f"; {spec!r} is a registered problem: use --problems {spec}"
-                        if spec in {p.name for p in list_problems()} else "")
-                raise UsageError(f"--problem takes MODULE:FUNCTION (your own f(x, xp), e.g. mymodule:f or "
-                                 f"./file.py:f), not {spec!r}{hint}")
+                hint = (
+                    f"; {spec!r} is a registered problem: use --problems {spec}"
+                    if spec in {p.name for p in list_problems()}
+                    else ""
+                )
+                raise UsageError(
+                    f"--problem takes MODULE:FUNCTION (your own f(x, xp), e.g. mymodule:f or "
+                    f"./file.py:f), not {spec!r}{hint}"
+                )
             get_problem(spec)
         check_threads(args.threads)
         if args.cluster is not None:
@@ -324,8 +454,10 @@ def _validate_compare(args: argparse.Namespace) -> None:
             from adbench.engine.environment import visible_gpus
 
             if not visible_gpus():
-                raise UsageError(f"--device cuda: no CUDA GPU is visible here (nvidia-smi finds none); devices "
-                                 f"found: cpu ({os.cpu_count()} CPUs). Run with --device cpu")
+                raise UsageError(
+                    f"--device cuda: no CUDA GPU is visible here (nvidia-smi finds none); devices "
+                    f"found: cpu ({os.cpu_count()} CPUs). Run with --device cpu"
+                )
         # Where the results will go, default or not, is checked before anything is timed.
         check_output_path(args.output if args.output is not None else Path("results") / "compare-check.csv")
     except UsageError:
@@ -345,27 +477,46 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     _try_user_functions(args)
     operations = args.operations  # None: the plain run's, or --quick's (compare.build_grid)
     specs = compare.build_grid(
-        problems or None, args.backends, args.modes, args.sizes, args.dtype, args.seed, args.quick,
-        operations=operations, full=args.full, chunk_sizes=args.chunk_size or (None,), device=args.device,
-        replicates=args.replicates)
+        problems or None,
+        args.backends,
+        args.modes,
+        args.sizes,
+        args.dtype,
+        args.seed,
+        args.quick,
+        operations=operations,
+        full=args.full,
+        chunk_sizes=args.chunk_size or (None,),
+        device=args.device,
+        replicates=args.replicates,
+    )
     if not specs:
-        raise UsageError("nothing to run: no backend offers the operations and modes asked for "
-                         "(see `adbench list`)")
+        raise UsageError("nothing to run: no backend offers the operations and modes asked for (see `adbench list`)")
     if args.shard:
         from adbench.cluster import case_groups, parse_shard, shard
 
         k, n = parse_shard(args.shard)
         groups = len(case_groups(specs))
         if not shard(specs, k, n):  # compare.run runs the slice, recording the whole grid's settings
-            raise UsageError(f"--shard {args.shard}: the grid has {groups} case groups, so slice {k} of {n} is "
-                             f"empty; use N <= {groups}")
+            raise UsageError(
+                f"--shard {args.shard}: the grid has {groups} case groups, so slice {k} of {n} is "
+                f"empty; use N <= {groups}"
+            )
     settings = compare.settings_for(
         threads=args.threads,
-        time_budget_s=args.time_budget or (compare.QUICK_TIME_BUDGET_S if args.quick else compare.DEFAULT_TIME_BUDGET_S),
+        time_budget_s=args.time_budget
+        or (compare.QUICK_TIME_BUDGET_S if args.quick else compare.DEFAULT_TIME_BUDGET_S),
         min_visits=args.rounds or (compare.QUICK_MIN_VISITS if args.quick else compare.DEFAULT_MIN_VISITS),
-        workers=args.workers, visit_s=args.budget or compare.DEFAULT_VISIT_S, timeout_s=args.timeout,
-        compile_timeout_s=args.compile_timeout, memory_limit_gib=args.memory_limit, device=args.device,
-        adaptive=args.adaptive, statistic=args.statistic, exact_min_visits=args.rounds is not None)
+        workers=args.workers,
+        visit_s=args.budget or compare.DEFAULT_VISIT_S,
+        timeout_s=args.timeout,
+        compile_timeout_s=args.compile_timeout,
+        memory_limit_gib=args.memory_limit,
+        device=args.device,
+        adaptive=args.adaptive,
+        statistic=args.statistic,
+        exact_min_visits=args.rounds is not None,
+    )
     from adbench.rendering import terminal_width, wrap
 
     width = terminal_width()
@@ -381,15 +532,23 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
 
     def advance(result) -> None:
         if progress is not None:
-            progress.set_postfix_str(f"{result.problem} n={result.size} {result.operation} {result.backend}/"
-                                     f"{result.mode}", refresh=False)
+            progress.set_postfix_str(
+                f"{result.problem} n={result.size} {result.operation} {result.backend}/{result.mode}", refresh=False
+            )
             progress.update(round(min(time.monotonic() - started, progress.total) - progress.n, 1))
 
     from adbench.cluster import ClusterError
 
     try:
-        done = compare.run(specs, output=args.output, settings=settings, command="adbench " + " ".join(argv),
-                           on_result=advance, cluster=args.cluster, shard=args.shard)
+        done = compare.run(
+            specs,
+            output=args.output,
+            settings=settings,
+            command="adbench " + " ".join(argv),
+            on_result=advance,
+            cluster=args.cluster,
+            shard=args.shard,
+        )
     except ClusterError as exc:  # before anything ran or was written
         print(f"adbench compare: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -403,21 +562,40 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     explained = known_defects(frame)
     try:
         if len(frame):
-            print(compare.render(frame, args.format, outcome.noise, done.comparisons, outcome.budget,
-                                 details=args.details, width=width, explained=explained), end="")
+            print(
+                compare.render(
+                    frame,
+                    args.format,
+                    outcome.noise,
+                    done.comparisons,
+                    outcome.budget,
+                    details=args.details,
+                    width=width,
+                    explained=explained,
+                ),
+                end="",
+            )
     except KeyboardInterrupt:  # the data are saved: say where, then stop
         outcome.interrupted = outcome.interrupted or signal.SIGINT
     _report_cases(frame, done.csv_path, explained, width)
     if outcome.interrupted:
         terminated = outcome.interrupted == signal.SIGTERM
-        print(f"{'terminated' if terminated else 'interrupted'}: kept the finished cases in {done.csv_path}",
-              file=sys.stderr)
+        print(
+            f"{'terminated' if terminated else 'interrupted'}: kept the finished cases in {done.csv_path}",
+            file=sys.stderr,
+        )
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     failing = failing_cases(frame, args.fail_on, explained)
     if len(failing):
-        print(wrap(f"adbench compare: exit {EXIT_CASE_FAILED}: {len(failing)} case(s) "
-                   f"{', '.join(sorted(set(failing['status'])))} that no known framework defect explains "
-                   f"(--fail-on {','.join(sorted(args.fail_on))})", width), file=sys.stderr)
+        print(
+            wrap(
+                f"adbench compare: exit {EXIT_CASE_FAILED}: {len(failing)} case(s) "
+                f"{', '.join(sorted(set(failing['status'])))} that no known framework defect explains "
+                f"(--fail-on {','.join(sorted(args.fail_on))})",
+                width,
+            ),
+            file=sys.stderr,
+        )
         return EXIT_CASE_FAILED
     return EXIT_OK
 
@@ -428,8 +606,11 @@ def known_defects(frame) -> dict:
 
     if not len(frame):
         return {}
-    return {index: defect for index, row in frame[frame["status"] != "ok"].iterrows()
-            if (defect := explaining(row)) is not None}
+    return {
+        index: defect
+        for index, row in frame[frame["status"] != "ok"].iterrows()
+        if (defect := explaining(row)) is not None
+    }
 
 
 def failing_cases(frame, statuses: frozenset[str], explained: dict):
@@ -453,8 +634,10 @@ def _try_user_functions(args: argparse.Namespace) -> None:
         n = compare.trial_size(problem, args.sizes, args.quick, args.full)
         error = compare.trial_error(problem, n, args.seed) if n is not None else None
         if error is not None:
-            raise UsageError(f"your function {spec} failed its NumPy trial at n={n}: {error}. No framework was "
-                             "started; fix f (or choose --sizes) and run again")
+            raise UsageError(
+                f"your function {spec} failed its NumPy trial at n={n}: {error}. No framework was "
+                "started; fix f (or choose --sizes) and run again"
+            )
 
 
 def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: int = 100) -> None:
@@ -469,21 +652,36 @@ def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: i
     counts = frame["status"].value_counts().to_dict()
     parts = [f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s)]
     known = f" ({len(explained)} by known framework defects)" if explained else ""
-    print("\n" + wrap(f"{len(frame)} cases: {', '.join(parts) or 'none finished'}{known}. Results: {csv_path} "
-                      "(+ .json)", width), file=sys.stderr)
+    print(
+        "\n"
+        + wrap(
+            f"{len(frame)} cases: {', '.join(parts) or 'none finished'}{known}. Results: {csv_path} (+ .json)", width
+        ),
+        file=sys.stderr,
+    )
     by_design = skipped_by_design(frame)
     for index, row in frame[(frame["status"] != "ok") & ~by_design].iterrows():
         chunk = f" chunk={int(row['chunk_size'])}" if pd.notna(row["chunk_size"]) else ""
         defect = explained.get(index)
         why = f" [known: {defect.framework} {row['framework_version']}, {defect.upstream}]" if defect else ""
         # One line each, unwrapped: an error message is quoted whole, for a reader's search (and grep's).
-        print(f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/"
-              f"{row['mode']}{chunk}{why}: {row['error']}", file=sys.stderr)
+        print(
+            f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/"
+            f"{row['mode']}{chunk}{why}: {row['error']}",
+            file=sys.stderr,
+        )
     skipped = frame[by_design]
     if len(skipped):
         what = ", ".join(dict.fromkeys(f"{r.problem} {r.operation}" for r in skipped.itertuples()))
-        print(wrap(f"skipped by design: {len(skipped)} baseline case(s) with no hand-written derivative to time "
-                   f"({', '.join(dict.fromkeys(skipped['backend']))}: {what})", width, "  "), file=sys.stderr)
+        print(
+            wrap(
+                f"skipped by design: {len(skipped)} baseline case(s) with no hand-written derivative to time "
+                f"({', '.join(dict.fromkeys(skipped['backend']))}: {what})",
+                width,
+                "  ",
+            ),
+            file=sys.stderr,
+        )
 
 
 def _progress_bar(total: float):
@@ -495,8 +693,13 @@ def _progress_bar(total: float):
     except ImportError:
         return None
     tqdm.tqdm.monitor_interval = 0  # no monitor thread: workers are started with preexec_fn
-    return tqdm.tqdm(total=total, unit="s", file=sys.stderr, dynamic_ncols=True,
-                     bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
+    return tqdm.tqdm(
+        total=total,
+        unit="s",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}",
+    )
 
 
 # -- merge ----------------------------------------------------------------------------------------
@@ -508,8 +711,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
     except MergeError as exc:
         print(f"adbench merge: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"adbench merge: {out.cases} cases from {len(args.sets)} sets, {out.hosts} host(s): {out.path} (+ .json)",
-          file=sys.stderr)
+    print(
+        f"adbench merge: {out.cases} cases from {len(args.sets)} sets, {out.hosts} host(s): {out.path} (+ .json)",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -530,8 +735,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p_list = sub.add_parser("list", help="problems and backends (available or not, with versions)")
     p_list.set_defaults(func=cmd_list)
-    p_compare = sub.add_parser("compare", help="time forward vs reverse mode across sizes and frameworks",
-                               epilog=EXIT_CODES)
+    p_compare = sub.add_parser(
+        "compare", help="time forward vs reverse mode across sizes and frameworks", epilog=EXIT_CODES
+    )
     add_compare_arguments(p_compare)
     p_compare.set_defaults(func=cmd_compare)
     p_merge = sub.add_parser("merge", help="join result sets of the same settings (shards, hosts) into one set")

@@ -92,10 +92,12 @@ def local_share_words(address: str, threads: int) -> str | None:
     n, cpus = int(where), usable_cpus()
     if n * (threads + 1) <= cpus:
         return None
-    return (f"{address} runs {n} groups at once on {cpus} CPUs, each with {threads} framework thread(s) and its "
-            f"engine beside them: they share CPUs a local run has to itself, so times run slower and noisier "
-            f"than a local run's (README: Sweeps past one machine). Use it to try a cluster setup; measure "
-            f"with one slot per host")
+    return (
+        f"{address} runs {n} groups at once on {cpus} CPUs, each with {threads} framework thread(s) and its "
+        f"engine beside them: they share CPUs a local run has to itself, so times run slower and noisier "
+        f"than a local run's (README: Sweeps past one machine). Use it to try a cluster setup; measure "
+        f"with one slot per host"
+    )
 
 
 # -- on a Dask worker --------------------------------------------------------------------------------------
@@ -126,8 +128,9 @@ def run_group(index: int, specs: list[CaseSpec], settings: RunSettings, slot: bo
     settings = dataclasses.replace(settings, cpus=frozenset())
     outcome = Scheduler(specs, settings, pool=_pool()).run()
     env = environment(outcome.versions, settings.threads, device=settings.device, framework_builds=outcome.builds)
-    return GroupOutcome(index, outcome.results, env["host"], env, outcome.versions, outcome.builds,
-                        outcome.noise, outcome.budget)
+    return GroupOutcome(
+        index, outcome.results, env["host"], env, outcome.versions, outcome.builds, outcome.noise, outcome.budget
+    )
 
 
 _POOL: WorkerPool | None = None
@@ -207,33 +210,44 @@ def connect(address: str, timeout_s: float | None = None) -> ClusterSession:
     if kind == "local":
         # A lost worker's group is re-run once by the client (as for a remote cluster), not by Dask.
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-            cluster = LocalCluster(n_workers=where, threads_per_worker=1, processes=True,
-                                   resources={BENCH_RESOURCE: 1}, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=where,
+                threads_per_worker=1,
+                processes=True,
+                resources={BENCH_RESOURCE: 1},
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             return ClusterSession(address, Client(cluster), cluster)
     try:
         client = Client(where, timeout=timeout_s)
     except (OSError, TimeoutError) as exc:
-        raise ClusterError(f"cannot reach the Dask scheduler at {where} within {timeout_s:g} s ({type(exc).__name__}: "
-                           f"{exc}); start one with `dask scheduler`, workers with `{WORKER_COMMAND}`, and "
-                           f"pass its address, or use --cluster local:N") from None
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {where} within {timeout_s:g} s ({type(exc).__name__}: "
+            f"{exc}); start one with `dask scheduler`, workers with `{WORKER_COMMAND}`, and "
+            f"pass its address, or use --cluster local:N"
+        ) from None
     session = ClusterSession(address, client)
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
     except (OSError, TimeoutError):
         session.close()
-        raise ClusterError(f"the Dask scheduler at {where} has no worker after {WORKER_WAIT_S:g} s; start them "
-                           f"with `{WORKER_COMMAND}`") from None
+        raise ClusterError(
+            f"the Dask scheduler at {where} has no worker after {WORKER_WAIT_S:g} s; start them with `{WORKER_COMMAND}`"
+        ) from None
     workers = client.scheduler_info()["workers"].values()
     if not any((w.get("resources") or {}).get(BENCH_RESOURCE) for w in workers):
         session.close()
-        raise ClusterError(f"no worker of the Dask scheduler at {where} offers the {BENCH_RESOURCE!r} resource, so "
-                           f"no group could be placed; start them with `{WORKER_COMMAND}`")
+        raise ClusterError(
+            f"no worker of the Dask scheduler at {where} offers the {BENCH_RESOURCE!r} resource, so "
+            f"no group could be placed; start them with `{WORKER_COMMAND}`"
+        )
     return session
 
 
-def run_groups(specs: Sequence[CaseSpec], settings: RunSettings, session: ClusterSession,
-               on_group: Callable[[GroupOutcome], None]) -> dict[str, Any]:
+def run_groups(
+    specs: Sequence[CaseSpec], settings: RunSettings, session: ClusterSession, on_group: Callable[[GroupOutcome], None]
+) -> dict[str, Any]:
     """Every group of ``specs`` on the cluster, one Dask task each holding the bench resource, with
     ``settings``' time budget shared among them as their cases are; ``on_group`` is called as each
     finishes (in the order they finish). A group whose Dask worker is lost is run once more elsewhere;
@@ -248,9 +262,17 @@ def run_groups(specs: Sequence[CaseSpec], settings: RunSettings, session: Cluste
 
     def submit(i: int, attempt: int) -> Any:  # a distributed.Future
         share = dataclasses.replace(settings, time_budget_s=settings.time_budget_s * len(groups[i]) / total)
-        return session.client.submit(run_group, i, groups[i], share, session.local,
-                                     key=f"adbench-group-{token}-{i}-{attempt}",
-                                     resources={BENCH_RESOURCE: 1}, pure=False, retries=0)
+        return session.client.submit(
+            run_group,
+            i,
+            groups[i],
+            share,
+            session.local,
+            key=f"adbench-group-{token}-{i}-{attempt}",
+            resources={BENCH_RESOURCE: 1},
+            pure=False,
+            retries=0,
+        )
 
     futures = {submit(i, 1): (i, 1) for i in range(len(groups))}
     pending = as_completed(list(futures))
@@ -276,10 +298,18 @@ def run_groups(specs: Sequence[CaseSpec], settings: RunSettings, session: Cluste
             future.cancel()
         raise
     pools = _drain(session)
-    return {"address": session.address, "groups": len(groups), "hosts": session.hosts(),
-            "wall_s": round(time.monotonic() - started, 2), "lost_twice": lost_again, "rerun": rerun,
-            "framework_workers": {"started": sum(p.get("started", 0) for p in pools),
-                                  "reused": sum(p.get("reused", 0) for p in pools)}}
+    return {
+        "address": session.address,
+        "groups": len(groups),
+        "hosts": session.hosts(),
+        "wall_s": round(time.monotonic() - started, 2),
+        "lost_twice": lost_again,
+        "rerun": rerun,
+        "framework_workers": {
+            "started": sum(p.get("started", 0) for p in pools),
+            "reused": sum(p.get("reused", 0) for p in pools),
+        },
+    }
 
 
 def _drain(session: ClusterSession) -> list[dict[str, int]]:
@@ -304,8 +334,10 @@ def _lost_worker(exc: BaseException) -> bool:
 def _failure_words(exc: BaseException, lost: bool, attempt: int) -> str:
     if lost:
         times = "twice" if attempt > 1 else "once, and Dask gave up on it"
-        return (f"the Dask worker running this group was lost {times} ({type(exc).__name__}: {exc}); "
-                "the group was not run again")
+        return (
+            f"the Dask worker running this group was lost {times} ({type(exc).__name__}: {exc}); "
+            "the group was not run again"
+        )
     return f"the group's run failed on its Dask worker: {type(exc).__name__}: {exc}"
 
 
@@ -323,5 +355,17 @@ def failed_group(index: int, specs: list[CaseSpec], settings: RunSettings, reaso
     return GroupOutcome(index, results)
 
 
-__all__ = ["BENCH_RESOURCE", "ClusterError", "ClusterSession", "GroupOutcome", "case_groups", "connect",
-           "failed_group", "parse_address", "parse_shard", "run_group", "run_groups", "shard"]
+__all__ = [
+    "BENCH_RESOURCE",
+    "ClusterError",
+    "ClusterSession",
+    "GroupOutcome",
+    "case_groups",
+    "connect",
+    "failed_group",
+    "parse_address",
+    "parse_shard",
+    "run_group",
+    "run_groups",
+    "shard",
+]

@@ -62,14 +62,21 @@ KNOWN_DEFECTS: tuple[KnownDefect, ...] = (
         framework="jax",
         # 0.10.1 is right in the upstream report's bisection; no release is known fixed for this case yet.
         versions="==0.10.2",
-        matches={"backend": ("jax",), "problem": ("ba",), "operation": ("jacobian", "sparse-jacobian"),
-                 "mode": ("reverse",), "dtype": ("float32",), "device": ("cpu",), "status": ("wrong",)},
+        matches={
+            "backend": ("jax",),
+            "problem": ("ba",),
+            "operation": ("jacobian", "sparse-jacobian"),
+            "mode": ("reverse",),
+            "dtype": ("float32",),
+            "device": ("cpu",),
+            "status": ("wrong",),
+        },
         upstream="jax-ml/jax#39103",
         summary="jax.jit(jax.jacrev(f)) is wrong in float32 on the CPU for f(r) = r·sin(|r|) row by row "
-                "past ~60 rows (ba's Rodrigues rotation); eager, jacfwd and float64 are right",
+        "past ~60 rows (ba's Rodrigues rotation); eager, jacfwd and float64 are right",
         reproduced="tests/test_sparse.py::test_jax_jit_jacrev_float32_rows_bug (xfail until fixed); "
-                   "the same release's CPU regression of vmapped products with a reduction under jit is "
-                   "jax-ml/jax#39103 (0.10.1 right, 0.10.2 wrong)",
+        "the same release's CPU regression of vmapped products with a reduction under jit is "
+        "jax-ml/jax#39103 (0.10.1 right, 0.10.2 wrong)",
     ),
 )
 

@@ -156,8 +156,13 @@ def unranked_words(a_name: str, a_time: float | None, b_name: str, b_time: float
     return f"{a_name} {seconds(a_time)} vs {b_name} {seconds(b_time)}{where}: {NO_INTERVALS}"
 
 
-def lead_words(v: Verdict | None, other: str | None, other_time: float | None = None, intervals: bool = True,
-               noun: str = "framework") -> str:
+def lead_words(
+    v: Verdict | None,
+    other: str | None,
+    other_time: float | None = None,
+    intervals: bool = True,
+    noun: str = "framework",
+) -> str:
     """How far the faster of two is ahead of ``other``, as one phrase the CLI and the report share:
     '2.57× [2.47×, 2.67×] ahead of torch', 'tie with torch (within 5%)' or 'not resolved against
     torch (1.2 ms) at this noise level'; 'vs torch 1.2 ms: no winner named: ...' from a set without
@@ -174,8 +179,9 @@ def lead_words(v: Verdict | None, other: str | None, other_time: float | None = 
     return f"not resolved against {other}{when} at this noise level"
 
 
-def fastest_words(name: str, time: float | None, lead: str | None = None, noun: str = "backend",
-                  interval: str = "") -> str:
+def fastest_words(
+    name: str, time: float | None, lead: str | None = None, noun: str = "backend", interval: str = ""
+) -> str:
     """The fastest of several with its time (and ``interval``) and its ``lead_words`` over the next: 'fastest
     backend: jax reverse 1.2 ms, 2.57× [2.47×, 2.67×] ahead of torch reverse'; alone (``lead`` None): 'only
     backend: jax reverse 1.2 ms'. ``noun`` "" reads 'fastest: ...' (the report's headline)."""
@@ -205,8 +211,11 @@ def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None 
     the colours each mode needs)."""
     if operation == "sparse-jacobian":
         known = colours or {}
-        parts = [f"{mode}: {known[mode]} colour{'s' * (known[mode] != 1)} of {integer(size)} {what}"
-                 for mode, size, what in (("forward", n, "columns"), ("reverse", m, "rows")) if mode in known]
+        parts = [
+            f"{mode}: {known[mode]} colour{'s' * (known[mode] != 1)} of {integer(size)} {what}"
+            for mode, size, what in (("forward", n, "columns"), ("reverse", m, "rows"))
+            if mode in known
+        ]
         return "; ".join(parts) or "one pass per colour: forward colours columns, reverse colours rows"
     if operation == "jacobian":
         jvps, vjps = passes(operation, "forward", n, m), passes(operation, "reverse", n, m)
@@ -263,8 +272,11 @@ def row_ratio(a: Any, b: Any, comparisons: Comparisons | None = None) -> tuple[f
     """time(a) / time(b) and its 95% interval (paired where the set has it; NaN ends where nothing says)."""
     paired = comparisons.get(case_key(a), case_key(b)) if comparisons is not None else None
     ea, eb = row_estimate(a), row_estimate(b)
-    e = paired if paired is not None and math.isfinite(paired.se) else (
-        unpaired(ea, eb) if ea is not None and eb is not None else None)
+    e = (
+        paired
+        if paired is not None and math.isfinite(paired.se)
+        else (unpaired(ea, eb) if ea is not None and eb is not None else None)
+    )
     if e is None:
         ta, tb = headline_time(a), headline_time(b)
         return (ta / tb if is_number(ta) and is_number(tb) and tb > 0 else float("nan")), float("nan"), float("nan")
@@ -291,5 +303,8 @@ def noise_lines(noise: dict[str, Any]) -> list[str]:
     """What a run's sidecar says about a busy machine, as sentences."""
     if not noise.get("busy"):
         return []
-    return ["The machine was visibly busy (" + "; ".join(noise.get("busy_reasons", [])) +
-            "): intervals are wide and fewer verdicts are resolved; re-run on a quiet machine."]
+    return [
+        "The machine was visibly busy ("
+        + "; ".join(noise.get("busy_reasons", []))
+        + "): intervals are wide and fewer verdicts are resolved; re-run on a quiet machine."
+    ]

@@ -62,8 +62,10 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
         except (ResultsFormatError, OSError) as exc:
             raise MergeError(f"cannot read {source}: {exc}") from None
         if meta.get("format_version") not in VISIT_VERSIONS:
-            raise MergeError(f"{source}: a version {meta.get('format_version')} set keeps no visits to analyse "
-                             f"again; only version {' and '.join(map(str, VISIT_VERSIONS))} sets merge")
+            raise MergeError(
+                f"{source}: a version {meta.get('format_version')} set keeps no visits to analyse "
+                f"again; only version {' and '.join(map(str, VISIT_VERSIONS))} sets merge"
+            )
         read.append((source, frame, meta))
     first_source, _, first = read[0]
     settings = _comparable(first)
@@ -72,15 +74,19 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
         differ = sorted(k for k in set(settings) | set(other) if settings.get(k) != other.get(k))
         if differ:
             k = differ[0]
-            raise MergeError(f"{source} was run with other settings than {first_source}: {k} is "
-                             f"{other.get(k)!r} there, {settings.get(k)!r} here"
-                             + (f" (and {len(differ) - 1} more: {', '.join(differ[1:])})" if len(differ) > 1 else "")
-                             + "; only sets of the same settings merge")
+            raise MergeError(
+                f"{source} was run with other settings than {first_source}: {k} is "
+                f"{other.get(k)!r} there, {settings.get(k)!r} here"
+                + (f" (and {len(differ) - 1} more: {', '.join(differ[1:])})" if len(differ) > 1 else "")
+                + "; only sets of the same settings merge"
+            )
     grids = {meta["settings"]["grid"]: source for source, _, meta in read if (meta.get("settings") or {}).get("grid")}
     if len(grids) > 1:
         (a, sa), (b, sb) = list(grids.items())[:2]
-        raise MergeError(f"{sa} and {sb} are shards of different grids (digests {a} and {b}): run every shard with "
-                         "the same command, changing only --shard")
+        raise MergeError(
+            f"{sa} and {sb} are shards of different grids (digests {a} and {b}): run every shard with "
+            "the same command, changing only --shard"
+        )
     records: list[CaseResult] = []
     hosts: dict[str, dict[str, Any]] = {}
     seen: dict[tuple, Path] = {}
@@ -93,22 +99,39 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
                 r.host = own_host  # a version 3 set is one machine's: its environment's
             key = case_key(r)
             if key in seen and r.host is not None:
-                raise MergeError(f"{source} and {seen[key]} both hold {r.problem} n={r.size} {r.operation} "
-                                 f"{r.backend}/{r.mode} on host {r.host}: a shard run twice? Merge one of them")
+                raise MergeError(
+                    f"{source} and {seen[key]} both hold {r.problem} n={r.size} {r.operation} "
+                    f"{r.backend}/{r.mode} on host {r.host}: a shard run twice? Merge one of them"
+                )
             seen[key] = source
             records.append(r)
         hosts.update(meta.get("hosts") or ({own_host: env} if own_host else {}))
-        origins.append({"from": source.name, "run_id": meta.get("run_id"), "csv_sha256": meta.get("csv_sha256"),
-                        "shard": (meta.get("settings") or {}).get("shard"), "n_cases": len(frame)})
+        origins.append(
+            {
+                "from": source.name,
+                "run_id": meta.get("run_id"),
+                "csv_sha256": meta.get("csv_sha256"),
+                "shard": (meta.get("settings") or {}).get("shard"),
+                "n_cases": len(frame),
+            }
+        )
     statistic = (first.get("settings") or {}).get("statistic_name") or "min"
     if statistic not in STATISTICS:
         raise MergeError(f"{first_source}: unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
     analysis = analyse_records(records, statistic)
-    merged_settings = {**(first.get("settings") or {}), "shard": None,
-                       "command": "adbench merge " + " ".join(s.name for s in paths)}
+    merged_settings = {
+        **(first.get("settings") or {}),
+        "shard": None,
+        "command": "adbench merge " + " ".join(s.name for s in paths),
+    }
     writer = ResultWriter(target, new_run_id(), first.get("environment") or {}, merged_settings)
-    writer.extra = {"variance": analysis.variance(), "comparisons": analysis.comparisons(), "hosts": hosts,
-                    "merged": origins, "merged_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    writer.extra = {
+        "variance": analysis.variance(),
+        "comparisons": analysis.comparisons(),
+        "hosts": hosts,
+        "merged": origins,
+        "merged_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     writer.write(records)
     return Merged(target, len(records), len({r.host for r in records if r.host}))
 

@@ -56,18 +56,24 @@ def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None
     mode, time/f, first call."""
     out = []
     keys = ["problem", "size", "operation", "backend", "chunk_size", "replicate"]
-    frame = frame.assign(chunk_size=frame["chunk_size"].astype(object).where(frame["chunk_size"].notna(), None),
-                         replicate=frame["replicate"].fillna(0).astype(int))
+    frame = frame.assign(
+        chunk_size=frame["chunk_size"].astype(object).where(frame["chunk_size"].notna(), None),
+        replicate=frame["replicate"].fillna(0).astype(int),
+    )
     for (problem, size, operation, backend, chunk, again), group in frame.groupby(keys, sort=False, dropna=False):
         ok = group[group["status"] == "ok"]
         best = fmt.best_pair(ok, "mode")[0] if len(ok) else None
         n, m = int(group["n_inputs"].iloc[0]), group["n_outputs"].dropna()
         m = int(m.iloc[0]) if len(m) else None
-        row: dict[str, str] = {"problem": problem, "operation": operation,
-               "n → m": f"{n} → {m if m is not None else '?'}" + (f" ({group['preset'].iloc[0]})"
-                                                                if pd.notna(group["preset"].iloc[0]) else ""),
-               "backend": backend + (f" chunk={int(chunk)}" if chunk is not None and pd.notna(chunk) else "")
-               + (f" #{again + 1}" if again else "")}
+        row: dict[str, str] = {
+            "problem": problem,
+            "operation": operation,
+            "n → m": f"{n} → {m if m is not None else '?'}"
+            + (f" ({group['preset'].iloc[0]})" if pd.notna(group["preset"].iloc[0]) else ""),
+            "backend": backend
+            + (f" chunk={int(chunk)}" if chunk is not None and pd.notna(chunk) else "")
+            + (f" #{again + 1}" if again else ""),
+        }
         for mode in mode_order(group["mode"]):
             row[mode] = _cell(group[group["mode"] == mode])
         row["colours"] = _colour_words(group)
@@ -132,8 +138,9 @@ def _colours_by_mode(rows: pd.DataFrame) -> dict[str, int]:
     return {m: int(c) for m, c in zip(known["mode"], known["colours"]) if m in AD_MODES}
 
 
-def _dense_against_compressed(problem: str, size: int, ok: pd.DataFrame,
-                              comparisons: Comparisons | None = None) -> list[str]:
+def _dense_against_compressed(
+    problem: str, size: int, ok: pd.DataFrame, comparisons: Comparisons | None = None
+) -> list[str]:
     """The fastest compressed Jacobian against the fastest dense one of the same problem and size, both
     checked (two groups, so never paired: their standard errors combine)."""
     from adbench.engine.questions import ad_rows
@@ -145,10 +152,13 @@ def _dense_against_compressed(problem: str, size: int, ok: pd.DataFrame,
     d = fmt.best_pair(dense, "mode")[0]
     s = fmt.best_pair(sparse, "mode")[0]
     v = fmt.compare_rows(s, d, comparisons)
-    words = fmt.verdict_words(v, f"compressed ({_case_words(s)}, {int(s['colours'])} colours)",
-                              f"dense ({_case_words(d)})")
-    return [f"{problem} (n={int(s['n_inputs'])}): dense against compressed Jacobian: {words}; fastest dense "
-            f"{fmt.seconds(fmt.headline_time(d))}, fastest compressed {fmt.seconds(fmt.headline_time(s))}"]
+    words = fmt.verdict_words(
+        v, f"compressed ({_case_words(s)}, {int(s['colours'])} colours)", f"dense ({_case_words(d)})"
+    )
+    return [
+        f"{problem} (n={int(s['n_inputs'])}): dense against compressed Jacobian: {words}; fastest dense "
+        f"{fmt.seconds(fmt.headline_time(d))}, fastest compressed {fmt.seconds(fmt.headline_time(s))}"
+    ]
 
 
 def _case_words(row: pd.Series) -> str:
@@ -172,14 +182,20 @@ def _tutorial_words(problem: str, operation: str, ok: pd.DataFrame, comparisons:
     if not {"forward", "reverse"} <= set(same.index):
         return ""
     v = fmt.compare_rows(same.loc["forward"], same.loc["reverse"], comparisons)
-    return (f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
-            f"{fmt.factor_words('reverse', tutorial['forward_s'] / tutorial['reverse_s'])} (one unsynced call each), "
-            f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)")
+    return (
+        f"; the tutorial's un-jitted JAX at n={tutorial['size']}: reverse "
+        f"{fmt.factor_words('reverse', tutorial['forward_s'] / tutorial['reverse_s'])} (one unsynced call each), "
+        f"{tutorial['backend']} here: {fmt.verdict_words(v, 'forward', 'reverse')} (synced medians)"
+    )
 
 
-PHASE_WORDS = {"starting workers": "starting workers", "first builds": "first builds (first calls, compiles, checks)",
-               "other builds": "builds in other workers", "visits": "the visits every case gets",
-               "adaptive visits": "visits for the comparisons still open"}
+PHASE_WORDS = {
+    "starting workers": "starting workers",
+    "first builds": "first builds (first calls, compiles, checks)",
+    "other builds": "builds in other workers",
+    "visits": "the visits every case gets",
+    "adaptive visits": "visits for the comparisons still open",
+}
 
 
 def budget_lines(budget: dict[str, Any] | None) -> list[str]:
@@ -188,9 +204,11 @@ def budget_lines(budget: dict[str, Any] | None) -> list[str]:
         return []
     phases = budget.get("phases_s") or {}
     parts = [f"{fmt.seconds(v)} {PHASE_WORDS.get(k, k)}" for k, v in phases.items() if v and v >= 0.05]
-    text = (f"Spent {budget.get('spent_s', 0):.1f} s of the {budget['time_budget_s']:g} s budget "
-            f"(--time-budget): {', '.join(parts)}; {budget.get('visits', 0)} visits in {budget.get('passes', 0)} "
-            f"passes, {budget.get('workers', 1)} worker process(es) per framework.")
+    text = (
+        f"Spent {budget.get('spent_s', 0):.1f} s of the {budget['time_budget_s']:g} s budget "
+        f"(--time-budget): {', '.join(parts)}; {budget.get('visits', 0)} visits in {budget.get('passes', 0)} "
+        f"passes, {budget.get('workers', 1)} worker process(es) per framework."
+    )
     asked = budget.get("adaptive") or []
     if budget.get("adaptive_visits"):
         names = ", ".join(e["question"] for e in asked[:8]) + (f" and {len(asked) - 8} more" if len(asked) > 8 else "")
@@ -200,9 +218,11 @@ def budget_lines(budget: dict[str, Any] | None) -> list[str]:
     cluster = budget.get("cluster")
     if cluster:
         hosts = cluster.get("hosts") or []
-        text += (f" On the Dask cluster {cluster.get('address')}: {cluster.get('groups', '?')} case groups, each whole "
-                 f"on one of {len(hosts)} host(s) ({', '.join(hosts)}), the budget shared among them by their cases "
-                 f"and the seconds above summed over hosts; {cluster.get('wall_s', 0):.1f} s on the clock.")
+        text += (
+            f" On the Dask cluster {cluster.get('address')}: {cluster.get('groups', '?')} case groups, each whole "
+            f"on one of {len(hosts)} host(s) ({', '.join(hosts)}), the budget shared among them by their cases "
+            f"and the seconds above summed over hosts; {cluster.get('wall_s', 0):.1f} s on the clock."
+        )
         if cluster.get("rerun"):
             text += f" {cluster['rerun']} group(s) lost their Dask worker and ran again elsewhere."
         if cluster.get("lost_twice"):
@@ -246,8 +266,9 @@ def _verdict_cell(v: fmt.Verdict, winner: str) -> str:
     return f"{winner} {fmt.factor(v.factor)}" if v.resolved else "unresolved"
 
 
-def glance_rows(frame: pd.DataFrame, comparisons: Comparisons | None = None,
-                explained: dict[Any, Any] | None = None) -> list[Glance]:
+def glance_rows(
+    frame: pd.DataFrame, comparisons: Comparisons | None = None, explained: dict[Any, Any] | None = None
+) -> list[Glance]:
     """The answers, one per problem, operation and size (every size asked for gets its own); failed and wrong
     cases are never ranked. ``explained``: row index -> the known defect that explains it (``adbench.findings``)."""
     from adbench.engine.questions import ad_rows
@@ -312,8 +333,12 @@ def _floor_note(fastest: pd.Series, manual: pd.Series) -> list[str]:
         return [f"{name} under the hand-written time with f at NumPy's speed: it costs {costs}."]
     compiled = any(w in str(fastest.get("call", "")) for w in ("jit", "compile"))
     how = "one compiled program" if compiled else "fewer, larger operations"
-    return [(f"{name} under the hand-written time: its own f is {fmt.factor(speed)} faster than NumPy's "
-             f"({how} vs NumPy's per-call overhead at n = {fmt.integer(fastest['n_inputs'], ',')}); it costs {costs}.")]
+    return [
+        (
+            f"{name} under the hand-written time: its own f is {fmt.factor(speed)} faster than NumPy's "
+            f"({how} vs NumPy's per-call overhead at n = {fmt.integer(fastest['n_inputs'], ',')}); it costs {costs}."
+        )
+    ]
 
 
 def _theory_note(operation: str, n: int, first: pd.Series, second: pd.Series, v: fmt.Verdict) -> list[str]:
@@ -341,38 +366,57 @@ def _theory_note(operation: str, n: int, first: pd.Series, second: pd.Series, v:
     k = counts[str(slower["mode"])]
     what = "JVPs" if str(slower["mode"]) == "forward" else "VJPs"
     how = slower.get("call") or slower["backend"]
-    return [(f"{faster['mode']} {fmt.factor(v.factor)}, not ~{fmt.factor(theory)}: {how} batches its "
-             f"{fmt.integer(k, ',')} {what} into one vectorised pass, far cheaper than {fmt.integer(k, ',')} passes "
-             "at this n.")]
+    return [
+        (
+            f"{faster['mode']} {fmt.factor(v.factor)}, not ~{fmt.factor(theory)}: {how} batches its "
+            f"{fmt.integer(k, ',')} {what} into one vectorised pass, far cheaper than {fmt.integer(k, ',')} passes "
+            "at this n."
+        )
+    ]
 
 
 GLANCE_COLUMNS = ("problem · operation", "n → m", "best mode", "fastest", "lead", "× hand", "1st call")
-GLANCE_LEGEND = ("best mode: its factor over the next mode; lead: the fastest framework's factor over the next; × hand: "
-                 "its time over the hand-written NumPy derivative; 1st call: trace, compile and run. tie: within "
-                 "±{tie}; unresolved: the 95% intervals overlap. Wrong results are never ranked (* and ! rows: see "
-                 "below the table). Intervals, theory, every backend: --details.")
+GLANCE_LEGEND = (
+    "best mode: its factor over the next mode; lead: the fastest framework's factor over the next; × hand: "
+    "its time over the hand-written NumPy derivative; 1st call: trace, compile and run. tie: within "
+    "±{tie}; unresolved: the 95% intervals overlap. Wrong results are never ranked (* and ! rows: see "
+    "below the table). Intervals, theory, every backend: --details."
+)
 
 
-def glance_block(frame: pd.DataFrame, comparisons: Comparisons | None, width: int,
-                 explained: dict[Any, Any] | None = None) -> list[str]:
+def glance_block(
+    frame: pd.DataFrame, comparisons: Comparisons | None, width: int, explained: dict[Any, Any] | None = None
+) -> list[str]:
     """The answers table and its notes, fitted to ``width``."""
     rows = glance_rows(frame, comparisons, explained)
     if not rows:
         return []
-    several = {(r.problem, r.operation) for r in rows if sum((q.problem, q.operation) == (r.problem, r.operation)
-                                                             for q in rows) > 1}
+    several = {
+        (r.problem, r.operation)
+        for r in rows
+        if sum((q.problem, q.operation) == (r.problem, r.operation) for q in rows) > 1
+    }
     cells: list[tuple[str, ...]] = []
     for r in rows:
         mark = (" *" if r.notes else "") + (" !" if r.known else "")
-        cells.append((f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest + mark, r.lead, r.floor or "–",
-                      r.first_call))
+        cells.append(
+            (f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest + mark, r.lead, r.floor or "–", r.first_call)
+        )
     columns = list(GLANCE_COLUMNS)
     if not any(r.floor for r in rows):  # no hand-written derivative anywhere (a user's function): no column
         columns.remove("× hand")
         cells = [c[:5] + c[6:] for c in cells]
     blocks = [text_table(columns, cells, width, right=("× hand", "1st call"))]
-    notes = [wrap(f"* {r.problem} {r.operation}" + (f" n={r.size}" if (r.problem, r.operation) in several else "")
-                  + f": {note}", width) for r in rows for note in r.notes]
+    notes = [
+        wrap(
+            f"* {r.problem} {r.operation}"
+            + (f" n={r.size}" if (r.problem, r.operation) in several else "")
+            + f": {note}",
+            width,
+        )
+        for r in rows
+        for note in r.notes
+    ]
     if notes:
         blocks.append("\n".join(notes))
     return blocks
@@ -386,11 +430,18 @@ def findings_block(frame: pd.DataFrame, explained: dict[Any, Any], width: int) -
     by_defect: dict[str, tuple[Any, dict[str, list[str]]]] = {}
     for index, defect in explained.items():
         row = frame.loc[index]
-        case = (f"{row['problem']} n={int(row['size'])} {{ops}} {row['backend']}/{row['mode']} {row['dtype']} "
-                f"({row['status']}, {row['framework']} {row['framework_version']})")
+        case = (
+            f"{row['problem']} n={int(row['size'])} {{ops}} {row['backend']}/{row['mode']} {row['dtype']} "
+            f"({row['status']}, {row['framework']} {row['framework_version']})"
+        )
         by_defect.setdefault(defect.title, (defect, {}))[1].setdefault(case, []).append(str(row["operation"]))
-    lines = [wrap("! Findings: known framework defects met in this run (never ranked; they fail the run only "
-                  "with --fail-on known):", width)]
+    lines = [
+        wrap(
+            "! Findings: known framework defects met in this run (never ranked; they fail the run only "
+            "with --fail-on known):",
+            width,
+        )
+    ]
     for defect, cases in by_defect.values():
         count = sum(len(ops) for ops in cases.values())
         said = "; ".join(case.format(ops=" and ".join(ops)) for case, ops in cases.items())
@@ -404,11 +455,18 @@ def budget_words(budget: dict[str, Any] | None) -> list[str]:
     if not budget or budget.get("time_budget_s") is None:
         return []
     phases = budget.get("phases_s") or {}
-    short = {"starting workers": "starting workers", "first builds": "first builds",
-             "other builds": "other builds", "visits": "visits", "adaptive visits": "extra visits"}
+    short = {
+        "starting workers": "starting workers",
+        "first builds": "first builds",
+        "other builds": "other builds",
+        "visits": "visits",
+        "adaptive visits": "extra visits",
+    }
     parts = [f"{fmt.seconds(v)} {short.get(k, k)}" for k, v in phases.items() if v and v >= 0.05]
-    text = (f"Time: {budget.get('spent_s', 0):.1f} s of the {budget['time_budget_s']:g} s budget (--time-budget): "
-            f"{', '.join(parts)}; {budget.get('visits', 0)} visits in {budget.get('passes', 0)} passes.")
+    text = (
+        f"Time: {budget.get('spent_s', 0):.1f} s of the {budget['time_budget_s']:g} s budget (--time-budget): "
+        f"{', '.join(parts)}; {budget.get('visits', 0)} visits in {budget.get('passes', 0)} passes."
+    )
     if not budget.get("adaptive_visits") and budget.get("spent_s", 0) >= budget["time_budget_s"]:
         text += " No time was left for extra visits to open comparisons."
     return [text]
@@ -425,12 +483,16 @@ def skipped_by_design(frame: pd.DataFrame) -> pd.Series:
         except ValueError:
             return False
 
-    return ((frame["status"] == "skipped") & frame["backend"].map(baseline).astype(bool)
-            & frame["error"].fillna("").str.contains("hand-written"))
+    return (
+        (frame["status"] == "skipped")
+        & frame["backend"].map(baseline).astype(bool)
+        & frame["error"].fillna("").str.contains("hand-written")
+    )
 
 
-def _blocks(frame: pd.DataFrame, fmt_name: str, comparisons: Comparisons | None, extra: list[str],
-            width: int | None = None) -> list[str]:
+def _blocks(
+    frame: pd.DataFrame, fmt_name: str, comparisons: Comparisons | None, extra: list[str], width: int | None = None
+) -> list[str]:
     """One set's tables, one per problem and operation (without the baselines skipped by design), and its
     summary (with ``extra`` lines)."""
     blocks = []
@@ -445,11 +507,20 @@ def _blocks(frame: pd.DataFrame, fmt_name: str, comparisons: Comparisons | None,
                 blocks.append(f"### {title}\n\n" + group.to_markdown(index=False))
             else:
                 group = group.rename(columns={c: short_mode(c) for c in group.columns})
-                group = group.assign(faster=group["faster"].str.replace(" at this noise level", "", regex=False)) \
-                    if "faster" in group else group
-                blocks.append(f"== {title} ==\n" + text_table(list(group.columns), group.values.tolist(),
-                                                              width or DEFAULT_WIDTH,
-                                                              right=("time/f", "first call")))
+                group = (
+                    group.assign(faster=group["faster"].str.replace(" at this noise level", "", regex=False))
+                    if "faster" in group
+                    else group
+                )
+                blocks.append(
+                    f"== {title} ==\n"
+                    + text_table(
+                        list(group.columns),
+                        group.values.tolist(),
+                        width or DEFAULT_WIDTH,
+                        right=("time/f", "first call"),
+                    )
+                )
     summary = (summary_lines(frame, comparisons) if len(frame) else []) + extra
     if summary:
         if fmt_name == "markdown":
@@ -459,15 +530,26 @@ def _blocks(frame: pd.DataFrame, fmt_name: str, comparisons: Comparisons | None,
     return blocks
 
 
-LEGEND = ("Times per call: the geometric mean over visits of each visit's fastest sample; " + fmt.NOISE_NOTE +
-          ". A faster mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
-          f"cases' visits matched in time) excludes 1; within ±{fmt.TIE - 1:.0%} it is a tie. wrong: the result "
-          "failed its correctness check and is never ranked. time/f and first call are for the fastest mode.")
+LEGEND = (
+    "Times per call: the geometric mean over visits of each visit's fastest sample; "
+    + fmt.NOISE_NOTE
+    + ". A faster mode or framework is named only when the 95% interval of the ratio (in brackets, from the two "
+    f"cases' visits matched in time) excludes 1; within ±{fmt.TIE - 1:.0%} it is a tie. wrong: the result "
+    "failed its correctness check and is never ranked. time/f and first call are for the fastest mode."
+)
 
 
-def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = None,
-           comparisons: Comparisons | None = None, budget: dict[str, Any] | None = None, *,
-           details: bool = False, width: int | None = None, explained: dict[Any, Any] | None = None) -> str:
+def render(
+    frame: pd.DataFrame,
+    fmt_name: str,
+    noise: dict[str, Any] | None = None,
+    comparisons: Comparisons | None = None,
+    budget: dict[str, Any] | None = None,
+    *,
+    details: bool = False,
+    width: int | None = None,
+    explained: dict[Any, Any] | None = None,
+) -> str:
     """The run's results as text: the answers first (one screen), then with ``details`` every backend's table
     and the verdict sentences with their intervals; markdown (answers and details); or the tidy rows as
     csv/json. ``width``: the terminal's (``terminal_width``); ``explained``: rows that known framework
@@ -482,7 +564,8 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
     hosts = list(dict.fromkeys(frame["host"].dropna())) if "host" in frame else []
     # Never one machine's numbers against another's: each host's cases are a set of their own.
     sets: list[tuple[str | None, pd.DataFrame]] = (
-        [(host, frame[frame["host"] == host]) for host in hosts] if len(hosts) > 1 else [(None, frame)])
+        [(host, frame[frame["host"] == host]) for host in hosts] if len(hosts) > 1 else [(None, frame)]
+    )
     lost = frame[frame["host"].isna()] if len(hosts) > 1 else frame.iloc[0:0]
     if len(lost):
         sets.append(("unknown", lost))
@@ -493,10 +576,17 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
             blocks.append(f"## host {host}" if markdown else f"######## host {host} ########")
         if markdown:
             rows = glance_rows(part, comparisons, explained)
-            table = pd.DataFrame([(f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest, r.lead, r.floor,
-                                   r.first_call) for r in rows], columns=list(GLANCE_COLUMNS))
+            table = pd.DataFrame(
+                [
+                    (f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest, r.lead, r.floor, r.first_call)
+                    for r in rows
+                ],
+                columns=list(GLANCE_COLUMNS),
+            )
             notes = [f"- {r.problem} {r.operation}: {note}" for r in rows for note in r.notes]
-            blocks.append("### Answers\n\n" + table.to_markdown(index=False) + ("\n\n" + "\n".join(notes) if notes else ""))
+            blocks.append(
+                "### Answers\n\n" + table.to_markdown(index=False) + ("\n\n" + "\n".join(notes) if notes else "")
+            )
         else:
             blocks += glance_block(part, comparisons, width, explained)
     blocks += findings_block(frame, explained, width)
@@ -512,5 +602,13 @@ def render(frame: pd.DataFrame, fmt_name: str, noise: dict[str, Any] | None = No
     return "\n\n".join(b for b in blocks if b) + "\n"
 
 
-__all__ = ["Glance", "budget_lines", "comparison_table", "faster_words", "glance_rows", "render", "skipped_by_design",
-           "summary_lines"]
+__all__ = [
+    "Glance",
+    "budget_lines",
+    "comparison_table",
+    "faster_words",
+    "glance_rows",
+    "render",
+    "skipped_by_design",
+    "summary_lines",
+]

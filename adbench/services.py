@@ -49,8 +49,9 @@ def python_loop(step: Callable[[int, Carry], Carry], init: Carry, k: int) -> Car
     return carry
 
 
-def python_while_loop(cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry,
-                      max_steps: int | None = None) -> Carry:
+def python_while_loop(
+    cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry, max_steps: int | None = None
+) -> Carry:
     """``while cond(carry): carry = body(carry)``: the contract of the ``while_loop`` service.
 
     ``cond`` returns a 0-d boolean array, ``body`` a carry of the same structure, shapes and dtypes.
@@ -108,6 +109,7 @@ def central_grad(g: ArrayFunction) -> ArrayFunction:
     function that differences inside are good to about eps^(1/3) of its scale: a baseline, not a
     reference.
     """
+
     def gradient(z):
         xp = z.__array_namespace__()
         k = z.shape[0]
@@ -122,8 +124,9 @@ def central_grad(g: ArrayFunction) -> ArrayFunction:
     return gradient
 
 
-def stacked_jvps(jvp: Callable[[Array, Array], Array], unit: Callable[[Array, int], Array],
-                 xp: Namespace) -> ArrayFunction:
+def stacked_jvps(
+    jvp: Callable[[Array, Array], Array], unit: Callable[[Array, int], Array], xp: Namespace
+) -> ArrayFunction:
     """A forward-mode gradient: ``z -> [jvp(z, e_i) for each unit vector e_i]``, stacked.
 
     ``jvp(z, v)`` is a framework's directional derivative of g at z along v and ``unit(z, i)`` its i-th
@@ -139,8 +142,12 @@ CENTRAL_AD = AD(Level("central", central_grad), Level("central", central_grad))
 # What a service is: a function (loop, while_loop, cond) or the ad service's two levels.
 Service = Callable[..., Any] | AD
 # Every service a problem may ask for, by parameter name, with its default.
-DEFAULTS: dict[str, Service] = {"loop": python_loop, "while_loop": python_while_loop, "cond": python_cond,
-                            "ad": CENTRAL_AD}
+DEFAULTS: dict[str, Service] = {
+    "loop": python_loop,
+    "while_loop": python_while_loop,
+    "cond": python_cond,
+    "ad": CENTRAL_AD,
+}
 
 
 @functools.cache
@@ -150,5 +157,9 @@ def requested(function: Callable[..., Any]) -> tuple[str, ...]:
         params = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return ()
-    return tuple(name for name in DEFAULTS if name in params
-                 and params[name].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+    return tuple(
+        name
+        for name in DEFAULTS
+        if name in params
+        and params[name].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )

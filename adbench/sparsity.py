@@ -53,8 +53,9 @@ class Pattern:
 
         values = np.asarray(values)
         if values.shape != (self.nnz,):
-            raise ValueError(f"{values.shape[0] if values.ndim == 1 else values.shape} values for a pattern "
-                             f"of {self.nnz} nonzeros")
+            raise ValueError(
+                f"{values.shape[0] if values.ndim == 1 else values.shape} values for a pattern of {self.nnz} nonzeros"
+            )
         return scipy.sparse.csr_matrix((values, self.indices, self.indptr), shape=self.shape)
 
 
@@ -67,13 +68,17 @@ def as_pattern(declared: Any, shape: tuple[int, int], owner: str = "the problem"
     else:
         arr = np.asarray(declared)
         if arr.ndim != 2:
-            raise ValueError(f"the sparsity pattern of {owner} must be a 2-D (m x n) array or SciPy sparse "
-                             f"matrix, not an array of shape {arr.shape}")
+            raise ValueError(
+                f"the sparsity pattern of {owner} must be a 2-D (m x n) array or SciPy sparse "
+                f"matrix, not an array of shape {arr.shape}"
+            )
         csr = scipy.sparse.csr_matrix(arr != 0)
     if csr.shape != tuple(shape):
-        raise ValueError(f"the sparsity pattern of {owner} has shape {csr.shape}; its Jacobian is "
-                         f"{shape[0]} x {shape[1]} (outputs x inputs)")
-    csr.data = (csr.data != 0)  # explicit zeros are not nonzeros
+        raise ValueError(
+            f"the sparsity pattern of {owner} has shape {csr.shape}; its Jacobian is "
+            f"{shape[0]} x {shape[1]} (outputs x inputs)"
+        )
+    csr.data = csr.data != 0  # explicit zeros are not nonzeros
     csr.eliminate_zeros()
     csr.sum_duplicates()
     csr.sort_indices()

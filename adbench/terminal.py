@@ -16,8 +16,7 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
 
 
-def text_table(columns: Sequence[str], rows: Sequence[Sequence[object]], width: int,
-               right: Sequence[str] = ()) -> str:
+def text_table(columns: Sequence[str], rows: Sequence[Sequence[object]], width: int, right: Sequence[str] = ()) -> str:
     """A plain-text table fitting ``width`` columns: cells wrap (long words fold) rather than being cut."""
     from rich import box
     from rich.table import Table
@@ -38,8 +37,16 @@ def _print(renderable: Any, width: int) -> str:
     from rich.console import Console
 
     buf = io.StringIO()
-    Console(file=buf, width=width, color_system=None, force_terminal=False, highlight=False, markup=False,
-            emoji=False, soft_wrap=False).print(renderable)
+    Console(
+        file=buf,
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+    ).print(renderable)
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines())
 
 
@@ -50,8 +57,14 @@ def wrap(text: str, width: int, indent: str = "") -> str:
     """One paragraph wrapped at ``width`` (a word longer than a line is broken, never dropped; a number keeps
     its unit on its line)."""
     glued = _NUMBER_AND_UNIT.sub("\\1\u00a0\\2", text)  # textwrap breaks only at ASCII whitespace
-    return textwrap.fill(glued, width=width, initial_indent=indent, subsequent_indent=indent + "  ",
-                         break_long_words=True, break_on_hyphens=False).replace("\u00a0", " ")
+    return textwrap.fill(
+        glued,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=True,
+        break_on_hyphens=False,
+    ).replace("\u00a0", " ")
 
 
 __all__ = ["DEFAULT_WIDTH", "terminal_width", "text_table", "wrap"]

@@ -102,12 +102,18 @@ def _where():
     from autograd.numpy.numpy_vjps import unbroadcast_f
 
     f = primitive(lambda condition, x1, x2: onp.where(condition, x1, x2))
-    defvjp(f, None,
-           lambda ans, c, x1, x2: unbroadcast_f(x1, lambda g: anp.where(c, g, anp.zeros_like(g))),
-           lambda ans, c, x1, x2: unbroadcast_f(x2, lambda g: anp.where(c, anp.zeros_like(g), g)))
-    defjvp(f, None,
-           lambda g, ans, c, x1, x2: anp.broadcast_to(anp.where(c, g, anp.zeros_like(g)), anp.shape(ans)),
-           lambda g, ans, c, x1, x2: anp.broadcast_to(anp.where(c, anp.zeros_like(g), g), anp.shape(ans)))
+    defvjp(
+        f,
+        None,
+        lambda ans, c, x1, x2: unbroadcast_f(x1, lambda g: anp.where(c, g, anp.zeros_like(g))),
+        lambda ans, c, x1, x2: unbroadcast_f(x2, lambda g: anp.where(c, anp.zeros_like(g), g)),
+    )
+    defjvp(
+        f,
+        None,
+        lambda g, ans, c, x1, x2: anp.broadcast_to(anp.where(c, g, anp.zeros_like(g)), anp.shape(ans)),
+        lambda g, ans, c, x1, x2: anp.broadcast_to(anp.where(c, anp.zeros_like(g), g), anp.shape(ans)),
+    )
     return f
 
 
@@ -162,8 +168,9 @@ def _tensorflow_namespace() -> types.ModuleType:
     tnp.experimental_enable_numpy_behavior()
     if not hasattr(tf.Tensor, "mT"):
         tf.Tensor.mT = property(tf.linalg.matrix_transpose)  # the standard's array attribute
-    shim: Any = types.ModuleType("adbench.xp.tensorflow",
-                                 "tf.experimental.numpy with the array API standard's spellings")
+    shim: Any = types.ModuleType(
+        "adbench.xp.tensorflow", "tf.experimental.numpy with the array API standard's spellings"
+    )
     shim.__dict__.update({k: v for k, v in vars(tnp).items() if not k.startswith("__")})
     shim.concat = lambda arrays, axis=0: tnp.concatenate(arrays, axis=axis)
     shim.pow = tnp.power
@@ -178,10 +185,12 @@ def _tensorflow_namespace() -> types.ModuleType:
     shim.cumulative_prod = _cumulative(tnp.cumprod, tnp.ones, tnp.concatenate)
     shim.clip = lambda x, min=None, max=None: _clip(tnp, x, min, max)  # tnp.clip(a, a_min, a_max) needs both
     shim.var = lambda x, axis=None, correction=0.0, keepdims=False: _variance(tnp, x, axis, correction, keepdims)
-    shim.std = lambda x, axis=None, correction=0.0, keepdims=False: tnp.sqrt(_variance(tnp, x, axis, correction,
-                                                                                       keepdims))
+    shim.std = lambda x, axis=None, correction=0.0, keepdims=False: tnp.sqrt(
+        _variance(tnp, x, axis, correction, keepdims)
+    )
     shim.sort = lambda x, axis=-1, descending=False, stable=True: (  # tnp.sort has no descending
-        tnp.flip(tnp.sort(tnp.flip(x, axis), axis=axis), axis) if descending else tnp.sort(x, axis=axis))
+        tnp.flip(tnp.sort(tnp.flip(x, axis), axis=axis), axis) if descending else tnp.sort(x, axis=axis)
+    )
     shim.take_along_axis = lambda x, indices, axis=-1: tnp.take_along_axis(x, indices, axis)
     shim.linalg = _tensorflow_linalg(tf, shim)
     if not hasattr(tf.Tensor, "__array_namespace__"):
@@ -194,6 +203,7 @@ def _tensorflow_namespace() -> types.ModuleType:
 def _cumulative(op, start, concat):
     """The standard's cumulative_sum/prod (``axis``, ``dtype``, ``include_initial``) over NumPy-style
     cumsum/cumprod ``op``; ``start`` makes the initial zeros or ones."""
+
     def cumulative(x, axis=None, dtype=None, include_initial=False):
         axis = 0 if axis is None else axis  # the standard requires axis for arrays of more than one dimension
         out = op(x if dtype is None else x.astype(dtype), axis=axis)
@@ -235,21 +245,25 @@ def _tensorflow_linalg(tf: Any, xp: Any) -> types.ModuleType:
     linalg.matmul, linalg.tensordot, linalg.outer = tnp.matmul, tnp.tensordot, tnp.outer
     linalg.vecdot, linalg.matrix_transpose = xp.vecdot, xp.matrix_transpose
     # tf.linalg.solve takes matrices only; the standard's 1-D x2 is one vector.
-    linalg.solve = lambda x1, x2: (tf.linalg.solve(x1, x2[..., None])[..., 0] if x2.ndim == 1
-                                   else tf.linalg.solve(x1, x2))
-    linalg.cholesky = lambda x, upper=False: (tf.linalg.matrix_transpose(tf.linalg.cholesky(x)) if upper
-                                              else tf.linalg.cholesky(x))
+    linalg.solve = lambda x1, x2: (
+        tf.linalg.solve(x1, x2[..., None])[..., 0] if x2.ndim == 1 else tf.linalg.solve(x1, x2)
+    )
+    linalg.cholesky = lambda x, upper=False: (
+        tf.linalg.matrix_transpose(tf.linalg.cholesky(x)) if upper else tf.linalg.cholesky(x)
+    )
     linalg.eigh = lambda x: EighResult(*tf.linalg.eigh(x))
     linalg.slogdet = lambda x: SlogdetResult(*tf.linalg.slogdet(x))
     linalg.qr = lambda x, mode="reduced": QRResult(*tf.linalg.qr(x, full_matrices=mode == "complete"))
     # tf.linalg.svd returns (s, u, v), v untransposed, and reduced matrices by default.
     linalg.svd = lambda x, full_matrices=True: (lambda s, u, v: SVDResult(u, s, tf.linalg.adjoint(v)))(
-        *tf.linalg.svd(x, full_matrices=full_matrices))
+        *tf.linalg.svd(x, full_matrices=full_matrices)
+    )
     linalg.svdvals = lambda x: tf.linalg.svd(x, compute_uv=False)
     linalg.trace = lambda x, offset=0, dtype=None: tnp.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
     linalg.diagonal = lambda x, offset=0: tnp.diagonal(x, offset=offset, axis1=-2, axis2=-1)
     linalg.vector_norm = lambda x, axis=None, keepdims=False, ord=2: tf.norm(
-        x, ord="euclidean" if ord == 2 else ord, axis=axis, keepdims=keepdims)
+        x, ord="euclidean" if ord == 2 else ord, axis=axis, keepdims=keepdims
+    )
     linalg.matrix_norm = lambda x, keepdims=False, ord="fro": tf.norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
     return linalg
 
@@ -266,16 +280,21 @@ def _mlx_namespace() -> types.ModuleType:
     shim: Any = types.ModuleType("adbench.xp.mlx", "mlx.core with the array API standard's spellings")
     shim.__dict__.update({k: v for k, v in vars(mx).items() if not k.startswith("__")})
     shim.clip = lambda x, min=None, max=None: mx.clip(x, min, max)  # mx.clip's keywords are a_min, a_max
-    shim.std = lambda x, axis=None, correction=0.0, keepdims=False: mx.std(x, axis=axis, keepdims=keepdims,
-                                                                          ddof=int(correction))  # ddof, not correction
-    shim.var = lambda x, axis=None, correction=0.0, keepdims=False: mx.var(x, axis=axis, keepdims=keepdims,
-                                                                          ddof=int(correction))
+    shim.std = lambda x, axis=None, correction=0.0, keepdims=False: mx.std(
+        x, axis=axis, keepdims=keepdims, ddof=int(correction)
+    )  # ddof, not correction
+    shim.var = lambda x, axis=None, correction=0.0, keepdims=False: mx.var(
+        x, axis=axis, keepdims=keepdims, ddof=int(correction)
+    )
     shim.sort = lambda x, axis=-1, descending=False, stable=True: (  # mx.sort has no descending
-        mx.flip(mx.sort(mx.flip(x, axis), axis=axis), axis) if descending else mx.sort(x, axis=axis))
+        mx.flip(mx.sort(mx.flip(x, axis), axis=axis), axis) if descending else mx.sort(x, axis=axis)
+    )
     shim.sum = lambda x, axis=None, dtype=None, keepdims=False: mx.sum(  # mx.sum has no dtype
-        x if dtype is None else x.astype(dtype), axis=axis, keepdims=keepdims)
+        x if dtype is None else x.astype(dtype), axis=axis, keepdims=keepdims
+    )
     shim.prod = lambda x, axis=None, dtype=None, keepdims=False: mx.prod(
-        x if dtype is None else x.astype(dtype), axis=axis, keepdims=keepdims)
+        x if dtype is None else x.astype(dtype), axis=axis, keepdims=keepdims
+    )
     shim.cumulative_sum = _cumulative(mx.cumsum, mx.zeros, mx.concat)  # mx's has no include_initial
     shim.cumulative_prod = _cumulative(mx.cumprod, mx.ones, mx.concat)
     shim.hypot = lambda x1, x2: mx.sqrt(x1 * x1 + x2 * x2)  # mlx has none (this one may overflow earlier)
@@ -300,8 +319,12 @@ def _mlx_linalg(mx: Any, xp: Any) -> types.ModuleType:
     linalg.diagonal = lambda x, offset=0: mx.diagonal(x, offset=offset, axis1=-2, axis2=-1)
     # mx.linalg.norm of a 2-D array without an axis is a matrix norm; the standard's vector_norm flattens.
     linalg.vector_norm = lambda x, axis=None, keepdims=False, ord=2: mx.linalg.norm(
-        mx.reshape(x, (-1,)) if axis is None and not keepdims else x, ord=ord,
-        axis=axis if axis is not None or not keepdims else tuple(range(x.ndim)), keepdims=keepdims)
-    linalg.matrix_norm = lambda x, keepdims=False, ord="fro": mx.linalg.norm(x, ord=ord, axis=(-2, -1),
-                                                                            keepdims=keepdims)
+        mx.reshape(x, (-1,)) if axis is None and not keepdims else x,
+        ord=ord,
+        axis=axis if axis is not None or not keepdims else tuple(range(x.ndim)),
+        keepdims=keepdims,
+    )
+    linalg.matrix_norm = lambda x, keepdims=False, ord="fro": mx.linalg.norm(
+        x, ord=ord, axis=(-2, -1), keepdims=keepdims
+    )
     return linalg

@@ -80,8 +80,16 @@ def _square(x: Any, xp: Any) -> Any:
 def _hello() -> Problem:
     """gradbench's protocol check, not a registered problem: x^2 on a 1-vector, with its derivative 2x as the
     reference (hello's whole definition; no other eval's math is written here)."""
-    return Problem(name="hello", function=_square, description="gradbench's hello: x^2", scalar_output=True,
-                   sizes=(1,), quick_sizes=(1,), manual_jacobian=lambda x: 2.0 * x, builtin=False)
+    return Problem(
+        name="hello",
+        function=_square,
+        description="gradbench's hello: x^2",
+        scalar_output=True,
+        sizes=(1,),
+        quick_sizes=(1,),
+        manual_jacobian=lambda x: 2.0 * x,
+        builtin=False,
+    )
 
 
 def hello(function: str, input: Any) -> Plan:
@@ -152,9 +160,17 @@ def kmeans(function: str, input: Any) -> Plan:
     problem = get_problem("kmeans")
     if function == "cost":
         return Plan((Step(problem, x, constants),), scalar)
-    steps = (Step(problem, x, constants, "jacobian", ("reverse", "forward")),
-             Step(problem, x, constants, "hvp", ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
-                                                  "forward-over-forward"), Direction(v=np.ones_like(x))))
+    steps = (
+        Step(problem, x, constants, "jacobian", ("reverse", "forward")),
+        Step(
+            problem,
+            x,
+            constants,
+            "hvp",
+            ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward", "forward-over-forward"),
+            Direction(v=np.ones_like(x)),
+        ),
+    )
     shape = (-1, np.shape(constants["points"])[1])
 
     def direction(results: list[Any]) -> list[list[float]]:
@@ -173,8 +189,10 @@ def _ba_objective(results: list[Any]) -> dict:
     each with its repeat count (every observation is the same)."""
     r = np.asarray(results[0], np.float64).reshape(-1)
     p = r.shape[0] // 3
-    return {"reproj_error": {"elements": r[:2].tolist(), "repeated": p},
-            "w_err": {"element": float(r[2 * p]), "repeated": p}}
+    return {
+        "reproj_error": {"elements": r[:2].tolist(), "repeated": p},
+        "w_err": {"element": float(r[2 * p]), "repeated": p},
+    }
 
 
 def _ba_jacobian(results: list[Any]) -> dict:
@@ -232,8 +250,12 @@ def ht(function: str, input: Any) -> Plan:
 
 # -- particle and saddle: nested, in gradbench's four compositions ---------------------------------------------------
 # gradbench's ff, fr, rf, rr name the outer level's mode first: adbench's compositions, outer over inner.
-NESTED_MODES = {"ff": "forward-over-forward", "fr": "forward-over-reverse", "rf": "reverse-over-forward",
-                "rr": "reverse-over-reverse"}
+NESTED_MODES = {
+    "ff": "forward-over-forward",
+    "fr": "forward-over-reverse",
+    "rf": "reverse-over-forward",
+    "rr": "reverse-over-reverse",
+}
 
 
 def _step_sizes(input: dict, names: tuple[str, ...]) -> dict:

@@ -27,16 +27,28 @@ def gmm(seed: int = 0, d: int = 2, k: int = 5, n: int = 100) -> dict:
     """ADBench's gmm-data-gen (gradbench's data_gen): alphas and icf standard normal, means uniform, points
     standard normal, gamma 1, m 0."""
     rng = _rng(seed, "gmm")
-    return {"d": d, "k": k, "n": n, "alpha": rng.standard_normal(k).tolist(), "means": rng.random((k, d)).tolist(),
-            "icf": rng.standard_normal((k, d + d * (d - 1) // 2)).tolist(), "x": rng.standard_normal((n, d)).tolist(),
-            "gamma": 1.0, "m": 0}
+    return {
+        "d": d,
+        "k": k,
+        "n": n,
+        "alpha": rng.standard_normal(k).tolist(),
+        "means": rng.random((k, d)).tolist(),
+        "icf": rng.standard_normal((k, d + d * (d - 1) // 2)).tolist(),
+        "x": rng.standard_normal((n, d)).tolist(),
+        "gamma": 1.0,
+        "m": 0,
+    }
 
 
 def lstm(seed: int = 0, layers: int = 2, b: int = 14, c: int = 4) -> dict:
     """ADBench's lstm data: parameters and state uniform on [0, 1), the sequence 0/1 codes."""
     rng = _rng(seed, "lstm")
-    return {"main_params": rng.random((2 * layers, 4 * b)).tolist(), "extra_params": rng.random((3, b)).tolist(),
-            "state": rng.random((2 * layers, b)).tolist(), "sequence": rng.integers(0, 2, (c, b)).astype(float).tolist()}
+    return {
+        "main_params": rng.random((2 * layers, 4 * b)).tolist(),
+        "extra_params": rng.random((3, b)).tolist(),
+        "state": rng.random((2 * layers, b)).tolist(),
+        "sequence": rng.integers(0, 2, (c, b)).astype(float).tolist(),
+    }
 
 
 def ode(seed: int = 0, n: int = 8, s: int = 10) -> dict:
@@ -79,17 +91,32 @@ def ht(seed: int = 0, complicated: bool = False, points: int | None = None) -> d
     if points is not None:
         rng = _rng(seed, "ht")
         targets = len(c["triangles"]) if complicated else len(c["base_positions"])
-        c = {**c, "correspondences": rng.integers(0, targets, points), "points": 0.05 * rng.standard_normal((points, 3))}
+        c = {
+            **c,
+            "correspondences": rng.integers(0, targets, points),
+            "points": 0.05 * rng.standard_normal((points, 3)),
+        }
         us = rng.random((points, 2)) / 2 if complicated else us  # inside the triangle: u0 + u1 <= 1
-    model = {"bone_count": len(c["parents"]), "bone_names": [f"bone{i}" for i in range(len(c["parents"]))],
-             "parents": list(c["parents"]), "base_relatives": c["base_relatives"].tolist(),
-             "inverse_base_absolutes": c["inverse_base_absolutes"].tolist(),
-             "base_positions": c["base_positions"].tolist(), "weights": c["weights"].tolist(),
-             "triangles": np.asarray(hand_model(0)["triangles"]).tolist(),  # the one hand both variants use
-             "is_mirrored": bool(c["is_mirrored"])}
-    return {"theta": theta.tolist(), "us": us.reshape(-1, 2).tolist(),
-            "data": {"model": model, "correspondences": np.asarray(c["correspondences"]).tolist(),
-                     "points": c["points"].tolist()}}
+    model = {
+        "bone_count": len(c["parents"]),
+        "bone_names": [f"bone{i}" for i in range(len(c["parents"]))],
+        "parents": list(c["parents"]),
+        "base_relatives": c["base_relatives"].tolist(),
+        "inverse_base_absolutes": c["inverse_base_absolutes"].tolist(),
+        "base_positions": c["base_positions"].tolist(),
+        "weights": c["weights"].tolist(),
+        "triangles": np.asarray(hand_model(0)["triangles"]).tolist(),  # the one hand both variants use
+        "is_mirrored": bool(c["is_mirrored"]),
+    }
+    return {
+        "theta": theta.tolist(),
+        "us": us.reshape(-1, 2).tolist(),
+        "data": {
+            "model": model,
+            "correspondences": np.asarray(c["correspondences"]).tolist(),
+            "points": c["points"].tolist(),
+        },
+    }
 
 
 def particle(seed: int = 0, light: bool = False) -> dict:
@@ -107,8 +134,20 @@ def saddle(seed: int = 0, light: bool = False) -> dict:
     return {"start": [1.0, 1.0], **(dict(get_problem("saddle").extra["light"]) if light else {})}
 
 
-GENERATORS = {"hello": hello, "ba": ba, "det": det, "gmm": gmm, "ht": ht, "kmeans": kmeans, "llsq": llsq,
-              "lse": lse, "lstm": lstm, "ode": ode, "particle": particle, "saddle": saddle}
+GENERATORS = {
+    "hello": hello,
+    "ba": ba,
+    "det": det,
+    "gmm": gmm,
+    "ht": ht,
+    "kmeans": kmeans,
+    "llsq": llsq,
+    "lse": lse,
+    "lstm": lstm,
+    "ode": ode,
+    "particle": particle,
+    "saddle": saddle,
+}
 
 
 def gradbench_input(eval: str, seed: int = 0, min_runs: int = 1, min_seconds: float = 0.0, **shape: Any) -> Any:

@@ -116,8 +116,13 @@ def parse(line: str) -> Message:
     if kind == "define":
         return Define(id, _text(obj, "module", kind, id))
     if kind == "evaluate":
-        return Evaluate(id, _text(obj, "module", kind, id), _text(obj, "function", kind, id),
-                        _field(obj, "input", kind, id), _text(obj, "description", kind, id, optional=True))
+        return Evaluate(
+            id,
+            _text(obj, "module", kind, id),
+            _text(obj, "function", kind, id),
+            _field(obj, "input", kind, id),
+            _text(obj, "description", kind, id, optional=True),
+        )
     if kind == "analysis":
         of, valid = _field(obj, "of", kind, id), _field(obj, "valid", kind, id)
         if not _is_int(of) or not isinstance(valid, bool):
@@ -135,8 +140,7 @@ def runs(input: Any, id: int | None = None) -> Runs:
     seconds = input.get("min_seconds", 0.0)
     if not _is_int(count) or count < 1:
         raise ProtocolError(f"min_runs must be a positive integer, not {json.dumps(count)}", id)
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
-            or seconds < 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
         raise ProtocolError(f"min_seconds must be a finite number of seconds >= 0, not {json.dumps(seconds)}", id)
     return Runs(count, float(seconds))
 
@@ -160,5 +164,10 @@ def encode(response: dict[str, Any]) -> str:
     try:
         return json.dumps(response, allow_nan=False)
     except ValueError:
-        return json.dumps(failure(response.get("id"), "the output holds NaN or an infinity, which JSON cannot carry",
-                                  response.get("timings")))
+        return json.dumps(
+            failure(
+                response.get("id"),
+                "the output holds NaN or an infinity, which JSON cannot carry",
+                response.get("timings"),
+            )
+        )

@@ -22,8 +22,9 @@ def step_reference(step: Any) -> Any:
     constants = problem.constants(x, **step.constants)
     if step.operation == FUNCTION:
         return np.asarray(problem.function(x, np, **constants), np.float64)
-    ref, kind = reference(problem, step.operation, x, constants, step.direction or Direction(),
-                          FD_REFERENCE_MAX_ENTRIES)
+    ref, kind = reference(
+        problem, step.operation, x, constants, step.direction or Direction(), FD_REFERENCE_MAX_ENTRIES
+    )
     if ref is None or kind != "exact":
         raise ValueError(f"{problem.name} has no exact float64 reference for {step.operation}")
     return ref

@@ -19,9 +19,12 @@ THREADS_MARK = "ADBENCH_GRADBENCH_TOOL_THREADS"  # set in the re-executed proces
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", help="the adbench AD backend to answer with (--list shows them)")
     parser.add_argument("--list", action="store_true", help="print the backends this tool can run and exit")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads every framework may use (default 1, as adbench's compare): set before any "
-                             "framework loads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads every framework may use (default 1, as adbench's compare): set before any framework loads",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda, where the backend runs on one")
 
 
@@ -40,15 +43,18 @@ def main(args: argparse.Namespace) -> int:
         return print_list()
     names = tool_backends()
     if args.backend is None:
-        print(f"adbench gradbench-tool: error: --backend is required; valid choices: {', '.join(names)}",
-              file=sys.stderr)
+        print(
+            f"adbench gradbench-tool: error: --backend is required; valid choices: {', '.join(names)}", file=sys.stderr
+        )
         return 2
     if args.backend not in names:
         print(f"adbench gradbench-tool: error: {UnknownChoiceError('backend', args.backend, names)}", file=sys.stderr)
         return 2
     if args.device not in ("cpu", "cuda"):
-        print(f"adbench gradbench-tool: error: {UnknownChoiceError('device', args.device, ('cpu', 'cuda'))}",
-              file=sys.stderr)
+        print(
+            f"adbench gradbench-tool: error: {UnknownChoiceError('device', args.device, ('cpu', 'cuda'))}",
+            file=sys.stderr,
+        )
         return 2
     from adbench.engine.threads import DEFAULT_THREADS, check_threads
 
@@ -75,8 +81,22 @@ def _reexec(backend: str, threads: int, device: str) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus_for(threads))  # inherited across exec
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "adbench", "gradbench-tool", "--backend", backend,
-                               "--threads", str(threads), "--device", device], env)
+    os.execve(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "adbench",
+            "gradbench-tool",
+            "--backend",
+            backend,
+            "--threads",
+            str(threads),
+            "--device",
+            device,
+        ],
+        env,
+    )
 
 
 def print_list() -> int:
@@ -99,7 +119,7 @@ def print_list() -> int:
     print(f"{'backend':<{name_w}}  runs  notes")
     for name, ok, note in rows:
         line = f"{name:<{name_w}}  {ok:<4}  {note}"
-        print(line if len(line) <= width else line[:width - 3] + "...")
+        print(line if len(line) <= width else line[: width - 3] + "...")
     print("Run one: python -m adbench gradbench-tool --backend NAME  (docs/gradbench.md)"[:width])
     return 0
 
@@ -145,8 +165,7 @@ class Tool:
                 self.dtype, self.dtype_reason = run_dtype(self.backend_name)
                 self._backend = be
             except Exception as exc:  # noqa: BLE001 (an ImportError, or a broken install raising anything)
-                self._unavailable = (f"backend {self.backend_name!r} is unavailable here: "
-                                     f"{type(exc).__name__}: {exc}")
+                self._unavailable = f"backend {self.backend_name!r} is unavailable here: {type(exc).__name__}: {exc}"
         if self._unavailable:
             raise RuntimeError(self._unavailable)
         return self._backend
@@ -155,10 +174,14 @@ class Tool:
         """What the start response says about this tool: backend, framework and version, dtype, threads."""
         import adbench
 
-        config: dict[str, Any] = {"backend": self.backend_name, "adbench": adbench.__version__,
-                                  "threads": self.threads, "device": self.device,
-                                  "timings": "one 'evaluate' per synchronised run; the first call apart as "
-                                             "'first_call', the input's conversion and build as 'prepare'"}
+        config: dict[str, Any] = {
+            "backend": self.backend_name,
+            "adbench": adbench.__version__,
+            "threads": self.threads,
+            "device": self.device,
+            "timings": "one 'evaluate' per synchronised run; the first call apart as "
+            "'first_call', the input's conversion and build as 'prepare'",
+        }
         try:
             be = self.backend()
             config.update(framework=be.framework, version=be.version(), dtype=self.dtype)
@@ -201,8 +224,10 @@ class Tool:
             if isinstance(message, protocol.Analysis):
                 self.analyses[message.of] = message
                 if not message.valid:
-                    print(f"gradbench-tool: the eval found response {message.of} invalid: {message.error}",
-                          file=sys.stderr)
+                    print(
+                        f"gradbench-tool: the eval found response {message.of} invalid: {message.error}",
+                        file=sys.stderr,
+                    )
                 return {"id": message.id}
             return None  # End
         except protocol.ProtocolError as exc:
@@ -216,8 +241,11 @@ class Tool:
         from adbench.gradbench import evals
 
         if message.module not in evals.EVALS:
-            return {"id": message.id, "success": False,
-                    "error": f"adbench has no eval {message.module!r}; it defines {', '.join(evals.EVALS)}"}
+            return {
+                "id": message.id,
+                "success": False,
+                "error": f"adbench has no eval {message.module!r}; it defines {', '.join(evals.EVALS)}",
+            }
         try:
             self.backend()
         except RuntimeError as exc:
@@ -240,8 +268,9 @@ class Tool:
         except Exception as exc:  # noqa: BLE001 (a case the backend or registry refuses, or one that fails)
             from adbench.engine.worker import describe
 
-            return protocol.failure(message.id, f"{message.module}::{message.function} on {self.backend_name}: "
-                                                f"{describe(exc)}")
+            return protocol.failure(
+                message.id, f"{message.module}::{message.function} on {self.backend_name}: {describe(exc)}"
+            )
         return {"id": message.id, "success": True, "output": output, "timings": timings}
 
 

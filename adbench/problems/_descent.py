@@ -26,8 +26,16 @@ def _norm(xp, v):
     return xp.sqrt(xp.sum(v * v))
 
 
-def argmin(f: Callable[[Any], Any], grad: Callable[[Any], Any], x, xp, while_loop, cond,
-           max_steps: int | None = None, eta: float = ETA):
+def argmin(
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    x,
+    xp,
+    while_loop,
+    cond,
+    max_steps: int | None = None,
+    eta: float = ETA,
+):
     """gradbench's ``multivariate_argmin``: the x that gradient descent from ``x`` ends at.
 
     ``x`` is a 1-D array, ``f(x)`` a 0-d array, ``grad(x)`` its gradient (shape of x). Every branch
@@ -52,22 +60,39 @@ def argmin(f: Callable[[Any], Any], grad: Callable[[Any], Any], x, xp, while_loo
 
             def evaluate(_):
                 f_new = f(x_new)
-                return cond(f_new < fx,
-                            lambda _: (x_new, f_new, grad(x_new), eta, accepted + 1, go),
-                            lambda _: (x, fx, gx, eta / 2, xp.zeros_like(accepted), go), None)
+                return cond(
+                    f_new < fx,
+                    lambda _: (x_new, f_new, grad(x_new), eta, accepted + 1, go),
+                    lambda _: (x, fx, gx, eta / 2, xp.zeros_like(accepted), go),
+                    None,
+                )
 
             return cond(_norm(xp, x - x_new) <= TOLERANCE, lambda _: stop, evaluate, None)
 
-        return cond(_norm(xp, gx) <= TOLERANCE, lambda _: stop,
-                    lambda _: cond(accepted == PATIENCE, double, attempt, None), None)
+        return cond(
+            _norm(xp, gx) <= TOLERANCE,
+            lambda _: stop,
+            lambda _: cond(accepted == PATIENCE, double, attempt, None),
+            None,
+        )
 
     return while_loop(lambda carry: carry[5], step, init, max_steps)[0]
 
 
-
-def descent_problem(name: str, function: Callable[..., Any], description: str, start: tuple[float, ...],
-                    preset: str, n_outputs: int, constants: Mapping[str, float], by_hand: Callable[..., Any],
-                    work: int, theory: str, expected: Any, light: Mapping[str, float]) -> Problem:
+def descent_problem(
+    name: str,
+    function: Callable[..., Any],
+    description: str,
+    start: tuple[float, ...],
+    preset: str,
+    n_outputs: int,
+    constants: Mapping[str, float],
+    by_hand: Callable[..., Any],
+    work: int,
+    theory: str,
+    expected: Any,
+    light: Mapping[str, float],
+) -> Problem:
     """One of gradbench's nested problems over ``argmin``, as ``particle`` and ``saddle`` are registered: at the
     one size of gradbench's input ``start`` (``preset`` says so), --quick included; never in a plain run (eager
     frameworks take tens of seconds per call: every step of the descent differentiates a whole inner loop);
@@ -76,10 +101,18 @@ def descent_problem(name: str, function: Callable[..., Any], description: str, s
     times smaller (for tests)."""
     n = len(start)
     return Problem(
-        name=name, function=function, description=description,
-        output_size=lambda _: n_outputs, sizes=(n,), quick_sizes=(n,), presets={n: preset}, plain_run=False,
+        name=name,
+        function=function,
+        description=description,
+        output_size=lambda _: n_outputs,
+        sizes=(n,),
+        quick_sizes=(n,),
+        presets={n: preset},
+        plain_run=False,
         make_input=lambda _, rng: np.array(start, dtype=np.float64),
         make_constants=lambda x, rng: dict(constants),
-        manual_nested=by_hand, work_size=lambda _: work, theory=theory,
+        manual_nested=by_hand,
+        work_size=lambda _: work,
+        theory=theory,
         extra={"gradbench_expected": expected, "light": dict(light)},
     )

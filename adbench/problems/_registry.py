@@ -128,8 +128,10 @@ class Problem:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"size must be a positive integer, not {n!r}")
         if self.presets and n not in self.presets and not (custom and self.custom_constants):
-            raise ValueError(f"problem {self.name!r} takes the sizes of its presets only, not {n}; "
-                             f"valid choices: {self._preset_choices()}")
+            raise ValueError(
+                f"problem {self.name!r} takes the sizes of its presets only, not {n}; "
+                f"valid choices: {self._preset_choices()}"
+            )
 
     def requested_sizes(self, sizes: tuple[int, ...] | list[int]) -> tuple[int, ...]:
         """``sizes`` as asked (``compare --sizes``): any for a problem that takes any n; for one with presets,
@@ -180,9 +182,11 @@ class Problem:
         missing = [k for k in self.shape_constants if k not in given]
         if missing:
             needs = " and ".join(repr(k) for k in self.shape_constants)
-            raise ValueError(f"problem {self.name!r} at n = {len(x)}, which is not one of its presets "
-                             f"({self._preset_choices()}), needs the constant {missing[0]!r} to define its shape: "
-                             f"give {needs}")
+            raise ValueError(
+                f"problem {self.name!r} at n = {len(x)}, which is not one of its presets "
+                f"({self._preset_choices()}), needs the constant {missing[0]!r} to define its shape: "
+                f"give {needs}"
+            )
         for key, value in given.items():
             if np.iscomplexobj(value):
                 raise ValueError(f"constant {key!r} of problem {self.name!r} must be real, not complex")
@@ -194,12 +198,9 @@ class Problem:
 
     def check_input(self, x: np.ndarray) -> None:
         if np.iscomplexobj(x):
-            raise ValueError(f"problem {self.name!r} takes a real input vector; got complex values "
-                             f"(dtype {x.dtype})")
+            raise ValueError(f"problem {self.name!r} takes a real input vector; got complex values (dtype {x.dtype})")
         if x.ndim != 1:
-            raise ValueError(
-                f"problem {self.name!r} takes a 1-D input vector; got an array of shape {x.shape}"
-            )
+            raise ValueError(f"problem {self.name!r} takes a 1-D input vector; got an array of shape {x.shape}")
         self.check_size(x.shape[0], custom=True)
 
     # -- shapes ---------------------------------------------------------------------------------
@@ -272,8 +273,10 @@ class Problem:
 
 def _float64(x: np.ndarray, constants: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
     x = np.asarray(x, dtype=np.float64)
-    consts = {k: (np.asarray(v, np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
-              for k, v in constants.items()}
+    consts = {
+        k: (np.asarray(v, np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in constants.items()
+    }
     return x, consts
 
 
@@ -284,8 +287,10 @@ def _checked_constant(problem: str, key: str, value: Any, default: Any, n: int, 
             raise ValueError(f"constant {key!r} of problem {problem!r} must be real, not complex")
         fixed = [i for i in range(default.ndim) if i not in free]
         if arr.ndim != default.ndim or any(arr.shape[i] != default.shape[i] for i in fixed):
-            raise ValueError(f"constant {key!r} of problem {problem!r} must have shape {default.shape} "
-                             f"for an input of size {n}, not {arr.shape}")
+            raise ValueError(
+                f"constant {key!r} of problem {problem!r} must have shape {default.shape} "
+                f"for an input of size {n}, not {arr.shape}"
+            )
         return arr.astype(default.dtype) if default.dtype.kind == "f" else arr
     if isinstance(default, (int, float)) and not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"constant {key!r} of problem {problem!r} must be a number, not {type(value).__name__}")
@@ -365,8 +370,9 @@ def problem_from_function(
     """
     label = name or getattr(f, "__qualname__", None) or "user_function"
     if constants is not None and not callable(constants) and not isinstance(constants, Mapping):
-        raise ValueError(f"constants of {label} must be a mapping or a function constants(n, seed), "
-                         f"not {type(constants).__name__}")
+        raise ValueError(
+            f"constants of {label} must be a mapping or a function constants(n, seed), not {type(constants).__name__}"
+        )
 
     def make_constants(x: np.ndarray, rng: np.random.Generator | None, seed: int = 0) -> dict[str, Any]:
         if constants is None:
@@ -374,23 +380,28 @@ def problem_from_function(
         made = dict(constants(x.shape[0], seed) if callable(constants) else constants)
         bad = [k for k, v in made.items() if not isinstance(v, (np.ndarray, int, float, bool, np.number))]
         if bad:
-            raise ValueError(f"constant {bad[0]!r} of {label} must be a NumPy array or a Python number, "
-                             f"not {type(made[bad[0]]).__name__}")
+            raise ValueError(
+                f"constant {bad[0]!r} of {label} must be a NumPy array or a Python number, "
+                f"not {type(made[bad[0]]).__name__}"
+            )
         keep = _accepted_constants(f, list(made))
         return {k: (np.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in made.items() if k in keep}
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def probe_shape(n: int) -> tuple[int, ...]:
         # One NumPy evaluation per size, on a fixed probe input (0.5 ... 1.5, away from zero).
         x = np.linspace(0.5, 1.5, n)
         try:
             shape = tuple(np.shape(f(x, np, **make_constants(x, None, 0))))
         except Exception as exc:
-            raise ValueError(f"{label}(x, numpy) failed at n={n} while finding its output shape: "
-                             f"{type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"{label}(x, numpy) failed at n={n} while finding its output shape: {type(exc).__name__}: {exc}"
+            ) from exc
         if len(shape) > 1:
-            raise ValueError(f"{label} returns shape {shape}; a problem maps R^n to a scalar or a "
-                             f"vector: flatten it with xp.reshape(y, (-1,))")
+            raise ValueError(
+                f"{label} returns shape {shape}; a problem maps R^n to a scalar or a "
+                f"vector: flatten it with xp.reshape(y, (-1,))"
+            )
         return shape
 
     def output_size(n: int) -> int:
@@ -430,7 +441,7 @@ def module_sparsity(spec: str) -> Any:
 _IMPORTED: dict[str, Any] = {}  # MODULE:FUNCTION -> its module, for what lives next to the function
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def import_function(spec: str) -> tuple[Function, ConstantsSource]:
     """Load ``MODULE:FUNCTION`` (a module name or a path to a .py file) for ``--problem``, with
     the module's ``constants(n, seed)`` when it has one."""
@@ -440,9 +451,14 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
 
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"--problem takes MODULE:FUNCTION (e.g. mymodule:f or ./file.py:f), not {spec!r}"
-                         + (f"; to run the registered problem, use --problems {spec.rstrip(':')}"
-                            if spec.rstrip(":") in _REGISTRY else ""))
+        raise ValueError(
+            f"--problem takes MODULE:FUNCTION (e.g. mymodule:f or ./file.py:f), not {spec!r}"
+            + (
+                f"; to run the registered problem, use --problems {spec.rstrip(':')}"
+                if spec.rstrip(":") in _REGISTRY
+                else ""
+            )
+        )
     if module_name.endswith(".py"):
         path = pathlib.Path(module_name)
         if not path.exists():
@@ -452,8 +468,9 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
         try:
             module_spec.loader.exec_module(module)
         except Exception as exc:
-            raise ValueError(f"importing {module_name!r} for problem {spec!r} failed: "
-                             f"{type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"importing {module_name!r} for problem {spec!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
     else:
         import os
         import sys
@@ -466,8 +483,9 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
         except ImportError as exc:
             raise ValueError(f"cannot import {module_name!r} for problem {spec!r}: {exc}") from exc
         except Exception as exc:  # the module's own code failed (a SyntaxError, an error at import)
-            raise ValueError(f"importing {module_name!r} for problem {spec!r} failed: "
-                             f"{type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"importing {module_name!r} for problem {spec!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
     try:
         f = getattr(module, attr)
     except AttributeError:

@@ -30,9 +30,16 @@ def _n(cams: int, points: int, obs: int) -> int:
 # (data/ba/ba1_n49_m7776_p31843.txt, ba2_n21_m11315_p36455.txt: the "Bundle Adjustment in the Large" sizes).
 GRID = [(2, 100, 200), (10, 1000, 2000), (50, 2000, 10000), (49, 7776, 31843), (21, 11315, 36455)]
 SHAPES = {_n(*g): g for g in GRID}
-PRESETS = {n: (f"ba1 N={c},M={m},P={p}" if (c, m, p) == (49, 7776, 31843) else
-               f"ba2 N={c},M={m},P={p}" if (c, m, p) == (21, 11315, 36455) else f"N={c},M={m},P={p}")
-           for n, (c, m, p) in SHAPES.items()}
+PRESETS = {
+    n: (
+        f"ba1 N={c},M={m},P={p}"
+        if (c, m, p) == (49, 7776, 31843)
+        else f"ba2 N={c},M={m},P={p}"
+        if (c, m, p) == (21, 11315, 36455)
+        else f"N={c},M={m},P={p}"
+    )
+    for n, (c, m, p) in SHAPES.items()
+}
 
 
 def shape_of(n: int, obs, n_cams: int) -> tuple[int, int, int]:
@@ -41,11 +48,14 @@ def shape_of(n: int, obs, n_cams: int) -> tuple[int, int, int]:
     p = obs.shape[0]
     rest = n - N_CAM_PARAMS * n_cams - p
     if isinstance(n_cams, bool) or not isinstance(n_cams, (int, np.integer)) or n_cams < 1:
-        raise ValueError(f"constant 'n_cams' of problem 'ba' must be a positive integer (the number of cameras N), "
-                         f"not {n_cams!r}")
+        raise ValueError(
+            f"constant 'n_cams' of problem 'ba' must be a positive integer (the number of cameras N), not {n_cams!r}"
+        )
     if rest < 3 or rest % 3:
-        raise ValueError(f"problem 'ba' with n_cams = {n_cams} and P = {p} observations ('obs') takes len(x) = "
-                         f"11 N + 3 M + P for some M >= 1 points, not {n}")
+        raise ValueError(
+            f"problem 'ba' with n_cams = {n_cams} and P = {p} observations ('obs') takes len(x) = "
+            f"11 N + 3 M + P for some M >= 1 points, not {n}"
+        )
     return int(n_cams), rest // 3, p
 
 
@@ -54,17 +64,22 @@ def _shape(x, obs, n_cams: int) -> tuple[int, int, int]:
 
 
 def _unpack(x, xp, n_cams: int, n_points: int):
-    cams = xp.reshape(x[:N_CAM_PARAMS * n_cams], (n_cams, N_CAM_PARAMS))
-    X = xp.reshape(x[N_CAM_PARAMS * n_cams:N_CAM_PARAMS * n_cams + 3 * n_points], (n_points, 3))
-    w = x[N_CAM_PARAMS * n_cams + 3 * n_points:]
+    cams = xp.reshape(x[: N_CAM_PARAMS * n_cams], (n_cams, N_CAM_PARAMS))
+    X = xp.reshape(x[N_CAM_PARAMS * n_cams : N_CAM_PARAMS * n_cams + 3 * n_points], (n_points, 3))
+    w = x[N_CAM_PARAMS * n_cams + 3 * n_points :]
     return cams, X, w
 
 
 def _cross(a, b, xp):
     """a x b row by row for (P, 3) arrays (the standard's linalg.cross is an optional extension)."""
-    return xp.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
-                     a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-                     a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
+    return xp.stack(
+        [
+            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+        ],
+        axis=1,
+    )
 
 
 def _rodrigues(rot, X, xp):
@@ -122,17 +137,29 @@ def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.
 
     def skew(v):
         z = np.zeros(v.shape[0], dtype=dtype)
-        return np.stack([np.stack([z, -v[:, 2], v[:, 1]], 1), np.stack([v[:, 2], z, -v[:, 0]], 1),
-                         np.stack([-v[:, 1], v[:, 0], z], 1)], 1)
+        return np.stack(
+            [
+                np.stack([z, -v[:, 2], v[:, 1]], 1),
+                np.stack([v[:, 2], z, -v[:, 0]], 1),
+                np.stack([-v[:, 1], v[:, 0], z], 1),
+            ],
+            1,
+        )
+
     R = c[:, :, None] * eye + s[:, :, None] * skew(k) + (1 - c)[:, :, None] * k[:, :, None] * k[:, None, :]
     R = np.where(nonzero[:, None, None], R, eye + skew(r))
     # dXcam/dr_j, column by column: theta' = k_j, k' = (e_j - k k_j) / theta.
     dr = np.empty((P, 3, 3), dtype=dtype)
     for j in range(3):
-        kj = k[:, j:j + 1]
+        kj = k[:, j : j + 1]
         dk = (eye[j] - k * kj) / theta[:, None]
-        dr[:, :, j] = (-s * kj * Xo + c * kj * kx + s * np.cross(dk, Xo) + s * kj * kdot * k
-                       + (1 - c) * (np.sum(dk * Xo, axis=1)[:, None] * k + kdot * dk))
+        dr[:, :, j] = (
+            -s * kj * Xo
+            + c * kj * kx
+            + s * np.cross(dk, Xo)
+            + s * kj * kdot * k
+            + (1 - c) * (np.sum(dk * Xo, axis=1)[:, None] * k + kdot * dk)
+        )
         dr[:, :, j] = np.where(nonzero[:, None], dr[:, :, j], np.cross(eye[j], Xo))
     Xcam = np.where(nonzero[:, None], Xcam, Xo + np.cross(r, Xo))
     # Projection p = Xcam[:2] / Xcam[2]; distortion d = p L(|p|^2); proj = f d + (u0, v0).
@@ -168,8 +195,14 @@ def structure(n: int, obs: np.ndarray, n_cams: int) -> tuple[np.ndarray, np.ndar
     n_cams, n_points, P = shape_of(n, obs, n_cams)
     off_x, off_w = N_CAM_PARAMS * n_cams, N_CAM_PARAMS * n_cams + 3 * n_points
     p = np.arange(P)
-    block_cols = np.concatenate([N_CAM_PARAMS * obs[:, :1] + np.arange(N_CAM_PARAMS),
-                                 off_x + 3 * obs[:, 1:2] + np.arange(3), (off_w + p)[:, None]], axis=1)  # (P, 15)
+    block_cols = np.concatenate(
+        [
+            N_CAM_PARAMS * obs[:, :1] + np.arange(N_CAM_PARAMS),
+            off_x + 3 * obs[:, 1:2] + np.arange(3),
+            (off_w + p)[:, None],
+        ],
+        axis=1,
+    )  # (P, 15)
     rows = np.concatenate([np.repeat(np.arange(2 * P), BLOCK), 2 * P + p])
     cols = np.concatenate([np.repeat(block_cols, 2, axis=0).ravel(), off_w + p])
     return rows, cols
@@ -263,8 +296,10 @@ def shape_at(n: int) -> tuple[int, int, int]:
         return _CUSTOM[n]
     if n in SHAPES:
         return SHAPES[n]
-    raise ValueError(f"problem 'ba' at n = {n}, which is not one of its presets, takes its shape from the constants "
-                     f"'obs', 'feats' and 'n_cams' (none given yet at this size)")
+    raise ValueError(
+        f"problem 'ba' at n = {n}, which is not one of its presets, takes its shape from the constants "
+        f"'obs', 'feats' and 'n_cams' (none given yet at this size)"
+    )
 
 
 def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
@@ -272,42 +307,53 @@ def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     features checked by name."""
     obs, feats = np.asarray(given["obs"]), np.asarray(given["feats"], dtype=np.float64)
     if obs.ndim != 2 or obs.shape[1] != 2 or obs.shape[0] < 1 or obs.dtype.kind not in "iu":
-        raise ValueError(f"constant 'obs' of problem 'ba' must be a P x 2 integer array of (camera, point) indices, "
-                         f"not {obs.dtype} of shape {obs.shape}")
+        raise ValueError(
+            f"constant 'obs' of problem 'ba' must be a P x 2 integer array of (camera, point) indices, "
+            f"not {obs.dtype} of shape {obs.shape}"
+        )
     n_cams, n_points, p = shape_of(x.shape[0], obs, given["n_cams"])
     if feats.shape != (p, 2):
-        raise ValueError(f"constant 'feats' of problem 'ba' must have shape ({p}, 2), one feature per observation, "
-                         f"not {feats.shape}")
+        raise ValueError(
+            f"constant 'feats' of problem 'ba' must have shape ({p}, 2), one feature per observation, not {feats.shape}"
+        )
     for col, what, count in ((0, "camera", n_cams), (1, "point", n_points)):
         if obs[:, col].min() < 0 or obs[:, col].max() >= count:
-            raise ValueError(f"constant 'obs' of problem 'ba': {what} indices must lie in [0, {count}), not "
-                             f"[{obs[:, col].min()}, {obs[:, col].max()}]")
+            raise ValueError(
+                f"constant 'obs' of problem 'ba': {what} indices must lie in [0, {count}), not "
+                f"[{obs[:, col].min()}, {obs[:, col].max()}]"
+            )
     _CUSTOM[x.shape[0]] = (n_cams, n_points, p)
     return {"obs": obs.astype(np.int64), "feats": feats, "n_cams": n_cams}
 
 
-register(Problem(
-    name="ba",
-    function=ba,
-    description=("ADBench's bundle adjustment: N cameras, M points, P observations; reprojection and weight "
-                 "residuals, R^(11N+3M+P) -> R^(3P), 31 nonzeros per observation"),
-    output_size=lambda n: 3 * shape_at(n)[2],
-    presets=PRESETS,
-    sizes=tuple(SHAPES)[:4],
-    default_sizes=(_n(*GRID[0]),),
-    quick_sizes=(_n(*GRID[0]),),
-    make_input=_make_input,
-    make_constants=_make_constants,
-    # Any N, M, P on the caller's observations (ADBench's ba files, gradbench's inputs: adbench.problems.inputs).
-    shape_constants=("obs", "feats", "n_cams"),
-    custom_constants=_custom_constants,
-    manual_jacobian=ba_jacobian,
-    manual_sparse_jacobian=ba_sparse_jacobian,
-    manual_sparse_structure=lambda n, obs, feats, n_cams: structure(n, obs, n_cams),
-    sparsity=ba_sparsity,
-    # (P, 15) gathered camera-point-weight rows and a few (P, 3) intermediates.
-    work_size=lambda n: 24 * shape_at(n)[2],
-    cost_exponent=1.0,  # O(1) work per observation
-    theory=("each residual row depends on 15 of the n inputs: forward needs n JVPs dense, 15 colours compressed; "
-            "reverse needs 3P VJPs dense, and a camera's rows all share its columns"),
-))
+register(
+    Problem(
+        name="ba",
+        function=ba,
+        description=(
+            "ADBench's bundle adjustment: N cameras, M points, P observations; reprojection and weight "
+            "residuals, R^(11N+3M+P) -> R^(3P), 31 nonzeros per observation"
+        ),
+        output_size=lambda n: 3 * shape_at(n)[2],
+        presets=PRESETS,
+        sizes=tuple(SHAPES)[:4],
+        default_sizes=(_n(*GRID[0]),),
+        quick_sizes=(_n(*GRID[0]),),
+        make_input=_make_input,
+        make_constants=_make_constants,
+        # Any N, M, P on the caller's observations (ADBench's ba files, gradbench's inputs: adbench.problems.inputs).
+        shape_constants=("obs", "feats", "n_cams"),
+        custom_constants=_custom_constants,
+        manual_jacobian=ba_jacobian,
+        manual_sparse_jacobian=ba_sparse_jacobian,
+        manual_sparse_structure=lambda n, obs, feats, n_cams: structure(n, obs, n_cams),
+        sparsity=ba_sparsity,
+        # (P, 15) gathered camera-point-weight rows and a few (P, 3) intermediates.
+        work_size=lambda n: 24 * shape_at(n)[2],
+        cost_exponent=1.0,  # O(1) work per observation
+        theory=(
+            "each residual row depends on 15 of the n inputs: forward needs n JVPs dense, 15 colours compressed; "
+            "reverse needs 3P VJPs dense, and a camera's rows all share its columns"
+        ),
+    )
+)

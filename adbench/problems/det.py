@@ -42,7 +42,7 @@ def _minor(entries, ell: int, row: int, columns: tuple[int, ...]):
         return entries[row * ell + columns[0]]
     total = None
     for j, column in enumerate(columns):
-        term = entries[row * ell + column] * _minor(entries, ell, row + 1, columns[:j] + columns[j + 1:])
+        term = entries[row * ell + column] * _minor(entries, ell, row + 1, columns[:j] + columns[j + 1 :])
         # cmpad starts its sum at 0; 0 + term is term exactly, so starting at the first term adds nothing.
         total = term if total is None else (total + term if j % 2 == 0 else total - term)
     return total
@@ -101,25 +101,27 @@ def _operations(ell: int) -> int:
     return 0 if ell == 1 else ell * _operations(ell - 1) + 2 * ell - 1
 
 
-register(Problem(
-    name="det",
-    function=det,
-    description="det(A) by expansion by minors (cmpad's det_by_minor), A l x l row-major; R^(l^2) -> R "
-                "(gradbench's det)",
-    scalar_output=True,
-    presets=PRESETS,
-    sizes=tuple(ell * ell for ell in SWEEP),
-    default_sizes=(25,),  # l = 5, gradbench's smallest
-    quick_sizes=(16,),
-    plain_run=False,  # the default run's minute is spent; --full or --problems det
-    make_input=lambda n, rng: rng.random(n),  # gradbench's A: uniform on [0, 1)
-    manual_jacobian=det_gradient,
-    manual_hessian=det_hessian,
-    # Every scalar of the recursion is an intermediate a reverse pass keeps (a tape, or a traced graph).
-    work_size=lambda n: _operations(_ell(n)) + n,
-    # Not a power law: cost ~ e l! = e sqrt(n)!. Its log-log slope in n over the sweep l = 4 ... 6
-    # is log(6!/4!) / log(36/16) = 4.2, what the report's scaling lines compare against.
-    cost_exponent=round(math.log(math.factorial(6) / math.factorial(4)) / math.log(36 / 16), 1),
-    theory="m = 1: reverse needs 1 VJP, forward n = l^2 JVPs; ~e l! scalar operations, so per-operation "
-           "overhead (tapes, traces, dispatch) decides",
-))
+register(
+    Problem(
+        name="det",
+        function=det,
+        description="det(A) by expansion by minors (cmpad's det_by_minor), A l x l row-major; R^(l^2) -> R "
+        "(gradbench's det)",
+        scalar_output=True,
+        presets=PRESETS,
+        sizes=tuple(ell * ell for ell in SWEEP),
+        default_sizes=(25,),  # l = 5, gradbench's smallest
+        quick_sizes=(16,),
+        plain_run=False,  # the default run's minute is spent; --full or --problems det
+        make_input=lambda n, rng: rng.random(n),  # gradbench's A: uniform on [0, 1)
+        manual_jacobian=det_gradient,
+        manual_hessian=det_hessian,
+        # Every scalar of the recursion is an intermediate a reverse pass keeps (a tape, or a traced graph).
+        work_size=lambda n: _operations(_ell(n)) + n,
+        # Not a power law: cost ~ e l! = e sqrt(n)!. Its log-log slope in n over the sweep l = 4 ... 6
+        # is log(6!/4!) / log(36/16) = 4.2, what the report's scaling lines compare against.
+        cost_exponent=round(math.log(math.factorial(6) / math.factorial(4)) / math.log(36 / 16), 1),
+        theory="m = 1: reverse needs 1 VJP, forward n = l^2 JVPs; ~e l! scalar operations, so per-operation "
+        "overhead (tapes, traces, dispatch) decides",
+    )
+)

@@ -48,8 +48,8 @@ PRESETS = {n: f"D={d},K={k}" for n, (d, k) in SHAPES.items()}
 def _unpack(x, xp, d: int):
     k = x.shape[0] // (1 + d + d * (d + 1) // 2)
     alphas = x[:k]
-    means = xp.reshape(x[k:k + k * d], (k, d))
-    icf = xp.reshape(x[k + k * d:], (k, d * (d + 1) // 2))
+    means = xp.reshape(x[k : k + k * d], (k, d))
+    icf = xp.reshape(x[k + k * d :], (k, d * (d + 1) // 2))
     return alphas, means, icf
 
 
@@ -59,7 +59,7 @@ def _lower(icf, xp, d: int):
     cols, start = [], d
     for i in range(d):
         nelems = d - i - 1
-        cols.append(xp.concat([xp.zeros_like(icf[:, :i + 1]), icf[:, start:start + nelems]], axis=1))
+        cols.append(xp.concat([xp.zeros_like(icf[:, : i + 1]), icf[:, start : start + nelems]], axis=1))
         start += nelems
     return xp.stack(cols, axis=-1)
 
@@ -69,14 +69,18 @@ def wishart_normaliser(d: int, k: int, gamma: float, m: int) -> float:
     the log of the Wishart density's normalising constant at scale gamma^-2 I, once per component."""
     nu = d + m + 1
     c = nu * d * math.log(gamma / math.sqrt(2))
-    multigammaln = d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(0.5 * nu + (1 - j) / 2) for j in range(1, d + 1))
+    multigammaln = d * (d - 1) / 4 * math.log(math.pi) + sum(
+        math.lgamma(0.5 * nu + (1 - j) / 2) for j in range(1, d + 1)
+    )
     return k * (c - multigammaln)
 
 
 def _check_sign(prior_sign) -> None:
     if prior_sign not in (1, -1) or isinstance(prior_sign, bool):
-        raise ValueError(f"constant 'prior_sign' of problem 'gmm' must be 1 (the log-posterior, gradbench's) or -1 "
-                         f"(ADBench's original sign of the prior), not {prior_sign!r}")
+        raise ValueError(
+            f"constant 'prior_sign' of problem 'gmm' must be 1 (the log-posterior, gradbench's) or -1 "
+            f"(ADBench's original sign of the prior), not {prior_sign!r}"
+        )
 
 
 def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
@@ -106,11 +110,12 @@ def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
     lse_alphas = xp.log(xp.sum(xp.exp(alphas - a_max))) + a_max
     # log W(Q^T Q) = K (C - log Gamma_D) - sum_k (gamma^2/2 |Q_k|_F^2 - m sum q_k): tr(Q^T Q) = |Q|_F^2 and
     # log det(Q^T Q) = 2 sum q, so det^((n - D - 1)/2) = exp(m sum q).
-    prior_data = (0.5 * wishart_gamma**2) * (xp.sum(qdiag * qdiag, axis=1) + xp.sum(icf[:, d:] ** 2, axis=1)) - wishart_m * sum_qs
+    prior_data = (0.5 * wishart_gamma**2) * (
+        xp.sum(qdiag * qdiag, axis=1) + xp.sum(icf[:, d:] ** 2, axis=1)
+    ) - wishart_m * sum_qs
     _check_sign(prior_sign)
     log_prior = wishart_normaliser(d, k, wishart_gamma, wishart_m) - xp.sum(prior_data)
-    return (xp.sum(lse) - n_points * lse_alphas - n_points * d * 0.5 * math.log(2 * math.pi)
-            + prior_sign * log_prior)
+    return xp.sum(lse) - n_points * lse_alphas - n_points * d * 0.5 * math.log(2 * math.pi) + prior_sign * log_prior
 
 
 def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
@@ -136,7 +141,11 @@ def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
     rz = r[:, :, None] * z
     g_means = (A.transpose(0, 2, 1) @ rz.sum(1)[:, :, None])[:, :, 0]  # sum_n r_kn A_k^T z_kn
     rzx = rz.transpose(0, 2, 1) @ xc  # sum_n r_kn z_kn xc_kn^T, (K, D, D)
-    g_q = rsum[:, None] - qdiag * rzx[:, np.arange(d), np.arange(d)] - prior_sign * (wishart_gamma**2 * qdiag**2 - wishart_m)
+    g_q = (
+        rsum[:, None]
+        - qdiag * rzx[:, np.arange(d), np.arange(d)]
+        - prior_sign * (wishart_gamma**2 * qdiag**2 - wishart_m)
+    )
     g_l = -rzx[:, rows, cols] - prior_sign * wishart_gamma**2 * icf[:, d:]
     return np.concatenate([g_alpha, g_means.ravel(), np.concatenate([g_q, g_l], axis=1).ravel()])
 
@@ -150,7 +159,7 @@ def by_densities(x, data, wishart_gamma, wishart_m) -> tuple[float, float]:
 
     d = data.shape[1]
     k = x.shape[0] // (1 + d + d * (d + 1) // 2)
-    alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+    alphas, means, icf = x[:k], x[k : k + k * d].reshape(k, d), x[k + k * d :].reshape(k, -1)
     precisions = []
     for q_l in icf:
         Q = np.diag(np.exp(q_l[:d]))
@@ -158,10 +167,18 @@ def by_densities(x, data, wishart_gamma, wishart_m) -> tuple[float, float]:
         Q[upper_cols, upper_rows] = q_l[d:]
         precisions.append(Q.T @ Q)
     log_phi = alphas - logsumexp(alphas)
-    likelihood = sum(logsumexp([log_phi[j] + scipy.stats.multivariate_normal.logpdf(point, means[j], np.linalg.inv(P))
-                                for j, P in enumerate(precisions)]) for point in data)
-    prior = sum(scipy.stats.wishart.logpdf(P, df=d + wishart_m + 1, scale=np.eye(d) / wishart_gamma**2)
-                for P in precisions)
+    likelihood = sum(
+        logsumexp(
+            [
+                log_phi[j] + scipy.stats.multivariate_normal.logpdf(point, means[j], np.linalg.inv(P))
+                for j, P in enumerate(precisions)
+            ]
+        )
+        for point in data
+    )
+    prior = sum(
+        scipy.stats.wishart.logpdf(P, df=d + wishart_m + 1, scale=np.eye(d) / wishart_gamma**2) for P in precisions
+    )
     return likelihood, prior
 
 
@@ -185,8 +202,10 @@ def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     d = data.shape[1]
     per = 1 + d + d * (d + 1) // 2
     if x.shape[0] % per:
-        raise ValueError(f"problem 'gmm' with constant 'data' of D = {d} takes len(x) = K (1 + D + D(D+1)/2), "
-                         f"a multiple of {per}, not {x.shape[0]}")
+        raise ValueError(
+            f"problem 'gmm' with constant 'data' of D = {d} takes len(x) = K (1 + D + D(D+1)/2), "
+            f"a multiple of {per}, not {x.shape[0]}"
+        )
     made = {"data": data.astype(np.float64), "wishart_gamma": 1.0, "wishart_m": 0, "prior_sign": 1}
     for key in ("wishart_gamma", "wishart_m", "prior_sign"):
         if key in given:
@@ -201,25 +220,27 @@ def _work_size(n: int) -> int:
     return max(k * N_POINTS * d, k * d * d)  # xc and z, (K, N, D), or L, (K, D, D)
 
 
-register(Problem(
-    name="gmm",
-    function=gmm,
-    description="Gaussian-mixture log-posterior with a Wishart prior on the precisions (gradbench's gmm; "
-                "prior_sign=-1: ADBench's), N = 1000 points; R^n -> R",
-    scalar_output=True,
-    presets=PRESETS,
-    sizes=tuple(_n(d, k) for d, k in SWEEP),
-    default_sizes=(_n(2, 5),),
-    quick_sizes=(_n(2, 5),),
-    make_input=_make_input,
-    make_constants=_make_constants,
-    variable_axes={"data": (0,)},
-    # Any D and K on the caller's data: adbench.jacobian("gmm", x, data=points) with len(x) = K (1 + D + D(D+1)/2).
-    shape_constants=("data",),
-    custom_constants=_custom_constants,
-    manual_jacobian=gmm_jacobian,
-    work_size=_work_size,
-    # The (K, N, D) x (K, D, D) product costs K N D^2 ~ 2 N n, and n ~ K D^2 / 2: linear in n at fixed N.
-    cost_exponent=1.0,
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
-))
+register(
+    Problem(
+        name="gmm",
+        function=gmm,
+        description="Gaussian-mixture log-posterior with a Wishart prior on the precisions (gradbench's gmm; "
+        "prior_sign=-1: ADBench's), N = 1000 points; R^n -> R",
+        scalar_output=True,
+        presets=PRESETS,
+        sizes=tuple(_n(d, k) for d, k in SWEEP),
+        default_sizes=(_n(2, 5),),
+        quick_sizes=(_n(2, 5),),
+        make_input=_make_input,
+        make_constants=_make_constants,
+        variable_axes={"data": (0,)},
+        # Any D and K on the caller's data: adbench.jacobian("gmm", x, data=points) with len(x) = K (1 + D + D(D+1)/2).
+        shape_constants=("data",),
+        custom_constants=_custom_constants,
+        manual_jacobian=gmm_jacobian,
+        work_size=_work_size,
+        # The (K, N, D) x (K, D, D) product costs K N D^2 ~ 2 N n, and n ~ K D^2 / 2: linear in n at fixed N.
+        cost_exponent=1.0,
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
+    )
+)

@@ -71,11 +71,13 @@ def _angle_axis(aa, xp):
     n = xp.where(small, one, norm)
     x, y, z = (xp.where(small, zero, aa[i] / n) for i in range(3))
     s, c = xp.where(small, zero, xp.sin(n)), xp.where(small, one, xp.cos(n))
-    return xp.stack([
-        xp.stack([x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s]),
-        xp.stack([x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s]),
-        xp.stack([x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c]),
-    ])
+    return xp.stack(
+        [
+            xp.stack([x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s]),
+            xp.stack([x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s]),
+            xp.stack([x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c]),
+        ]
+    )
 
 
 def _pose_angles(theta, xp, n_bones: int):
@@ -91,13 +93,13 @@ def _pose_angles(theta, xp, n_bones: int):
                 run = []
             run.append(s)
         pieces.append(run)
-        columns.append(xp.concat([xp.zeros_like(theta[:len(r)]) if r[0] is None else theta[6 + r[0]:7 + r[-1]]
-                                  for r in pieces]))
+        columns.append(
+            xp.concat([xp.zeros_like(theta[: len(r)]) if r[0] is None else theta[6 + r[0] : 7 + r[-1]] for r in pieces])
+        )
     return xp.stack(columns, axis=1)
 
 
-def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
-                     is_mirrored):
+def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored):
     """The posed model's vertices (V, 3): ADBench's get_skinned_vertex_positions with its global transform."""
     n_bones = len(parents)
     R = _euler(_pose_angles(theta, xp, n_bones), xp)
@@ -116,26 +118,52 @@ def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes,
     return positions @ xp.matrix_transpose(R_global) + theta[3:6]
 
 
-def ht(x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored,
-       correspondences, points):
+def ht(
+    x,
+    xp,
+    parents,
+    base_relatives,
+    inverse_base_absolutes,
+    base_positions,
+    weights,
+    is_mirrored,
+    correspondences,
+    points,
+):
     """ADBench's hand_objective: point i minus its corresponding model vertex, 3 residuals per point."""
-    vertices = skinned_vertices(x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
-                                is_mirrored)
+    vertices = skinned_vertices(
+        x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored
+    )
     return xp.reshape(points - xp.take(vertices, correspondences, axis=0), (-1,))
 
 
-def ht_complicated(x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored,
-                   triangles, correspondences, points):
+def ht_complicated(
+    x,
+    xp,
+    parents,
+    base_relatives,
+    inverse_base_absolutes,
+    base_positions,
+    weights,
+    is_mirrored,
+    triangles,
+    correspondences,
+    points,
+):
     """ADBench's hand_objective_complicated: x = (us, theta), us 2 per point; point i minus the point at
     barycentric (u0, u1, 1 - u0 - u1) on its triangle."""
     c = points.shape[0]
-    us = xp.reshape(x[:2 * c], (c, 2))
-    vertices = skinned_vertices(x[2 * c:], xp, parents, base_relatives, inverse_base_absolutes, base_positions,
-                                weights, is_mirrored)
+    us = xp.reshape(x[: 2 * c], (c, 2))
+    vertices = skinned_vertices(
+        x[2 * c :], xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored
+    )
     corners = xp.take(triangles, correspondences, axis=0)  # (c, 3) vertex indices
     u0, u1 = us[:, 0:1], us[:, 1:2]
-    hand = (u0 * xp.take(vertices, corners[:, 0], axis=0) + u1 * xp.take(vertices, corners[:, 1], axis=0)
-            + (1.0 - u0 - u1) * xp.take(vertices, corners[:, 2], axis=0))
+    hand = (
+        u0 * xp.take(vertices, corners[:, 0], axis=0)
+        + u1 * xp.take(vertices, corners[:, 1], axis=0)
+        + (1.0 - u0 - u1) * xp.take(vertices, corners[:, 2], axis=0)
+    )
     return xp.reshape(points - hand, (-1,))
 
 
@@ -209,7 +237,7 @@ def ht_complicated_reference(x, **constants):
     f = lambda v: ht_complicated(v, np, **constants)  # noqa: E731
     directions = np.zeros((N_THETA + 2, x.shape[0]))
     directions[np.arange(N_THETA), 2 * c + np.arange(N_THETA)] = 1
-    directions[N_THETA, 0:2 * c:2] = directions[N_THETA + 1, 1:2 * c:2] = 1
+    directions[N_THETA, 0 : 2 * c : 2] = directions[N_THETA + 1, 1 : 2 * c : 2] = 1
     J = _complex_step(f, x, directions)  # (3c, 28)
     rows = np.repeat(np.arange(3 * c), 2)
     cols = np.tile([0, 1], 3 * c) + np.repeat(2 * np.arange(c), 6)
@@ -263,10 +291,12 @@ def hand_model(seed: int = 0) -> dict:
     # Vertices in bands along the sphere's axis, band b on bone b in the tree's depth-first order, so that
     # triangles join neighbouring bones; each is placed around its bone's segment.
     sphere = _fibonacci_sphere(N_VERTICES)
-    share = np.array([0.08 if b == 0 else 0.06 if b == 21 else 0.02 if PARENTS[b] == 0 else 0.04
-                      for b in range(N_BONES)])
-    bone_of = np.minimum(np.searchsorted(np.cumsum(share / share.sum()), (np.arange(N_VERTICES) + 0.5) / N_VERTICES),
-                         N_BONES - 1)
+    share = np.array(
+        [0.08 if b == 0 else 0.06 if b == 21 else 0.02 if PARENTS[b] == 0 else 0.04 for b in range(N_BONES)]
+    )
+    bone_of = np.minimum(
+        np.searchsorted(np.cumsum(share / share.sum()), (np.arange(N_VERTICES) + 0.5) / N_VERTICES), N_BONES - 1
+    )
     local = np.zeros((N_VERTICES, 4))
     along = rng.random(N_VERTICES) * np.maximum(np.array(LENGTHS)[bone_of], 0.02)
     local[:, 0] = 0.01 * sphere[:, 0]
@@ -274,18 +304,27 @@ def hand_model(seed: int = 0) -> dict:
     local[:, 2] = 0.01 * sphere[:, 1]
     local[:, 3] = 1
     positions = np.einsum("vij,vj->vi", absolutes[bone_of], local)
-    counts = rng.choice([k for k, _ in BONES_PER_VERTEX], size=N_VERTICES,
-                        p=np.array([v for _, v in BONES_PER_VERTEX]) / N_VERTICES)
-    neighbours = [[b2 for b2 in range(N_BONES) if b2 != b and (PARENTS[b2] == b or PARENTS[b] == b2)]
-                  for b in range(N_BONES)]
+    counts = rng.choice(
+        [k for k, _ in BONES_PER_VERTEX], size=N_VERTICES, p=np.array([v for _, v in BONES_PER_VERTEX]) / N_VERTICES
+    )
+    neighbours = [
+        [b2 for b2 in range(N_BONES) if b2 != b and (PARENTS[b2] == b or PARENTS[b] == b2)] for b in range(N_BONES)
+    ]
     weights = np.zeros((N_VERTICES, N_BONES))
     for v in range(N_VERTICES):
-        bones = [int(bone_of[v])] + list(rng.permutation(neighbours[bone_of[v]])[:counts[v] - 1])
+        bones = [int(bone_of[v])] + list(rng.permutation(neighbours[bone_of[v]])[: counts[v] - 1])
         weights[v, bones] = rng.dirichlet(np.full(len(bones), 2.0))
     triangles = ConvexHull(sphere).simplices.astype(np.int64)
     assert triangles.shape == (N_TRIANGLES, 3)
-    return {"parents": PARENTS, "base_relatives": relatives, "inverse_base_absolutes": inverse,
-            "base_positions": positions, "weights": weights, "is_mirrored": False, "triangles": triangles}
+    return {
+        "parents": PARENTS,
+        "base_relatives": relatives,
+        "inverse_base_absolutes": inverse,
+        "base_positions": positions,
+        "weights": weights,
+        "is_mirrored": False,
+        "triangles": triangles,
+    }
 
 
 def _model_constants(rng: np.random.Generator) -> dict:
@@ -300,8 +339,14 @@ def _make_theta(rng: np.random.Generator) -> np.ndarray:
 def _observed(theta: np.ndarray, model: dict, where, rng: np.random.Generator) -> np.ndarray:
     """Points near the model posed at a perturbed pose (the pose that 'produced' them), plus noise (m)."""
     true_theta = theta + 0.1 * rng.standard_normal(N_THETA)
-    vertices = skinned_vertices(true_theta, np, **{k: model[k] for k in (
-        "parents", "base_relatives", "inverse_base_absolutes", "base_positions", "weights", "is_mirrored")})
+    vertices = skinned_vertices(
+        true_theta,
+        np,
+        **{
+            k: model[k]
+            for k in ("parents", "base_relatives", "inverse_base_absolutes", "base_positions", "weights", "is_mirrored")
+        },
+    )
     return where(vertices) + 0.002 * rng.standard_normal((where(vertices).shape[0], 3))
 
 
@@ -311,8 +356,11 @@ def _simple_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     c = SIMPLE_POINTS
     correspondences = rng.integers(0, N_VERTICES, c)
     points = _observed(x, model, lambda v: v[correspondences], rng)
-    return {**{k: v for k, v in model.items() if k != "triangles"}, "correspondences": correspondences,
-            "points": points}
+    return {
+        **{k: v for k, v in model.items() if k != "triangles"},
+        "correspondences": correspondences,
+        "points": points,
+    }
 
 
 def _complicated_n(c: int) -> int:
@@ -334,14 +382,17 @@ def _complicated_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     model = _model_constants(rng)
     c = COMPLICATED[x.shape[0]]
     correspondences = rng.integers(0, N_TRIANGLES, c)
-    us = x[:2 * c].reshape(c, 2)
+    us = x[: 2 * c].reshape(c, 2)
     corners = model["triangles"][correspondences]
 
     def on_triangles(v):
-        return (us[:, :1] * v[corners[:, 0]] + us[:, 1:] * v[corners[:, 1]]
-                + (1 - us.sum(1, keepdims=True)) * v[corners[:, 2]])
+        return (
+            us[:, :1] * v[corners[:, 0]]
+            + us[:, 1:] * v[corners[:, 1]]
+            + (1 - us.sum(1, keepdims=True)) * v[corners[:, 2]]
+        )
 
-    return {**model, "correspondences": correspondences, "points": _observed(x[2 * c:], model, on_triangles, rng)}
+    return {**model, "correspondences": correspondences, "points": _observed(x[2 * c :], model, on_triangles, rng)}
 
 
 # -- any model and any number of points: the caller's constants --------------------------------------------------
@@ -353,11 +404,15 @@ _CUSTOM: dict[int, int] = {}
 def _index_array(name: str, problem: str, value, count: int, what: str, shape_tail: tuple = ()) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind not in "iu" or a.ndim != 1 + len(shape_tail) or a.shape[1:] != shape_tail or a.shape[0] < 1:
-        raise ValueError(f"constant {name!r} of problem {problem!r} must be an integer array of shape "
-                         f"(c{''.join(f', {t}' for t in shape_tail)}), not {a.dtype} of shape {a.shape}")
+        raise ValueError(
+            f"constant {name!r} of problem {problem!r} must be an integer array of shape "
+            f"(c{''.join(f', {t}' for t in shape_tail)}), not {a.dtype} of shape {a.shape}"
+        )
     if a.min() < 0 or a.max() >= count:
-        raise ValueError(f"constant {name!r} of problem {problem!r}: indices must lie in [0, {count}) ({what}), not "
-                         f"[{a.min()}, {a.max()}]")
+        raise ValueError(
+            f"constant {name!r} of problem {problem!r}: indices must lie in [0, {count}) ({what}), not "
+            f"[{a.min()}, {a.max()}]"
+        )
     return a.astype(np.int64)
 
 
@@ -369,27 +424,34 @@ def checked_model(given: Mapping[str, Any], problem: str, complicated: bool) -> 
     model = {k: given.get(k, default[k]) for k in MODEL + (("triangles",) if complicated else ())}
     parents = tuple(int(p) for p in model["parents"])
     if len(parents) != N_BONES or any(not -1 <= p < b for b, p in enumerate(parents)):
-        raise ValueError(f"constant 'parents' of problem {problem!r} must list {N_BONES} bones, each parent before its "
-                         f"child (-1 for the root): the 26-parameter pose is laid out on ADBench's bone tree; got "
-                         f"{len(parents)}")
+        raise ValueError(
+            f"constant 'parents' of problem {problem!r} must list {N_BONES} bones, each parent before its "
+            f"child (-1 for the root): the 26-parameter pose is laid out on ADBench's bone tree; got "
+            f"{len(parents)}"
+        )
     model["parents"] = parents
     for key in ("base_relatives", "inverse_base_absolutes"):
         model[key] = np.asarray(model[key], dtype=np.float64)
         if model[key].shape != (N_BONES, 4, 4):
-            raise ValueError(f"constant {key!r} of problem {problem!r} must have shape ({N_BONES}, 4, 4), not "
-                             f"{model[key].shape}")
+            raise ValueError(
+                f"constant {key!r} of problem {problem!r} must have shape ({N_BONES}, 4, 4), not {model[key].shape}"
+            )
     positions = np.asarray(model["base_positions"], dtype=np.float64)
     if positions.ndim != 2 or positions.shape[1] not in (3, 4) or positions.shape[0] < 1:
-        raise ValueError(f"constant 'base_positions' of problem {problem!r} must be V x 4 (homogeneous) or V x 3, "
-                         f"not {positions.shape}")
+        raise ValueError(
+            f"constant 'base_positions' of problem {problem!r} must be V x 4 (homogeneous) or V x 3, "
+            f"not {positions.shape}"
+        )
     if positions.shape[1] == 3:  # ADBench's vertices.txt gives x, y, z: the fourth coordinate is 1
         positions = np.concatenate([positions, np.ones((positions.shape[0], 1))], axis=1)
     model["base_positions"] = positions
     n_vertices = positions.shape[0]
     model["weights"] = np.asarray(model["weights"], dtype=np.float64)
     if model["weights"].shape != (n_vertices, N_BONES):
-        raise ValueError(f"constant 'weights' of problem {problem!r} must have shape ({n_vertices}, {N_BONES}): a "
-                         f"row per vertex of 'base_positions', a column per bone; not {model['weights'].shape}")
+        raise ValueError(
+            f"constant 'weights' of problem {problem!r} must have shape ({n_vertices}, {N_BONES}): a "
+            f"row per vertex of 'base_positions', a column per bone; not {model['weights'].shape}"
+        )
     model["is_mirrored"] = bool(model["is_mirrored"])
     if complicated:
         model["triangles"] = _index_array("triangles", problem, model["triangles"], n_vertices, "vertices", (3,))
@@ -407,11 +469,14 @@ def _simple_custom(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """ht on the caller's points (any c) and, where given, model (any number of vertices)."""
     model = checked_model(given, "ht", complicated=False)
     points = _points(given, "ht")
-    correspondences = _index_array("correspondences", "ht", given["correspondences"], model["base_positions"].shape[0],
-                                   "vertices")
+    correspondences = _index_array(
+        "correspondences", "ht", given["correspondences"], model["base_positions"].shape[0], "vertices"
+    )
     if correspondences.shape[0] != points.shape[0]:
-        raise ValueError(f"constant 'correspondences' of problem 'ht' must have one vertex per point: "
-                         f"{points.shape[0]} ('points'), not {correspondences.shape[0]}")
+        raise ValueError(
+            f"constant 'correspondences' of problem 'ht' must have one vertex per point: "
+            f"{points.shape[0]} ('points'), not {correspondences.shape[0]}"
+        )
     _CUSTOM[x.shape[0]] = points.shape[0]
     return {**model, "correspondences": correspondences, "points": points}
 
@@ -422,13 +487,18 @@ def _complicated_custom(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     points = _points(given, "ht-complicated")
     c = points.shape[0]
     if x.shape[0] != _complicated_n(c):
-        raise ValueError(f"problem 'ht-complicated' with c = {c} points ('points') takes len(x) = 2c + 26 = "
-                         f"{_complicated_n(c)} (us, then theta), not {x.shape[0]}")
-    correspondences = _index_array("correspondences", "ht-complicated", given["correspondences"],
-                                   model["triangles"].shape[0], "triangles")
+        raise ValueError(
+            f"problem 'ht-complicated' with c = {c} points ('points') takes len(x) = 2c + 26 = "
+            f"{_complicated_n(c)} (us, then theta), not {x.shape[0]}"
+        )
+    correspondences = _index_array(
+        "correspondences", "ht-complicated", given["correspondences"], model["triangles"].shape[0], "triangles"
+    )
     if correspondences.shape[0] != c:
-        raise ValueError(f"constant 'correspondences' of problem 'ht-complicated' must have one triangle per point: "
-                         f"{c} ('points'), not {correspondences.shape[0]}")
+        raise ValueError(
+            f"constant 'correspondences' of problem 'ht-complicated' must have one triangle per point: "
+            f"{c} ('points'), not {correspondences.shape[0]}"
+        )
     return {**model, "correspondences": correspondences, "points": points}
 
 
@@ -444,54 +514,64 @@ def _complicated_points(n: int) -> int:
 
 # One problem per variant: their inputs differ (complicated's us are inputs, n = 2c + 26, while the simple
 # variant's n is 26 whatever the number of points), and the registry keys a problem's sizes by n.
-register(Problem(
-    name="ht",
-    function=ht,
-    description=("ADBench's hand tracking, simple: a 22-bone skinned hand (544 vertices) posed by 26 parameters, "
-                 f"c = {SIMPLE_POINTS} given correspondences; R^26 -> R^(3c)"),
-    output_size=_simple_outputs,
-    presets={N_THETA: f"c={SIMPLE_POINTS}"},
-    sizes=(N_THETA,),
-    default_sizes=(N_THETA,),
-    quick_sizes=(N_THETA,),
-    make_input=lambda n, rng: _make_theta(rng),
-    # XLA compiles the 22-bone loop in ~5 s per case and autograd's reverse passes take seconds: named or --full.
-    plain_run=False,
-    make_constants=_simple_constants,
-    # Any c and any model (gradbench's and ADBench's big one included) on the caller's points and correspondences.
-    shape_constants=("correspondences", "points"),
-    custom_constants=_simple_custom,
-    sparsity=ht_sparsity,
-    reference_sparse=ht_reference,
-    # The bones' transforms applied to every vertex: (V, 3, 4) blended matrices.
-    work_size=lambda n: 12 * N_VERTICES,
-    cost_exponent=0.0,  # n is fixed at 26; the cost grows with c, not n
-    theory="n = 26 pose parameters, m = 3c residuals: forward needs 26 JVPs, reverse 3c VJPs",
-))
+register(
+    Problem(
+        name="ht",
+        function=ht,
+        description=(
+            "ADBench's hand tracking, simple: a 22-bone skinned hand (544 vertices) posed by 26 parameters, "
+            f"c = {SIMPLE_POINTS} given correspondences; R^26 -> R^(3c)"
+        ),
+        output_size=_simple_outputs,
+        presets={N_THETA: f"c={SIMPLE_POINTS}"},
+        sizes=(N_THETA,),
+        default_sizes=(N_THETA,),
+        quick_sizes=(N_THETA,),
+        make_input=lambda n, rng: _make_theta(rng),
+        # XLA compiles the 22-bone loop in ~5 s per case and autograd's reverse passes take seconds: named or --full.
+        plain_run=False,
+        make_constants=_simple_constants,
+        # Any c and any model (gradbench's and ADBench's big one included) on the caller's points and correspondences.
+        shape_constants=("correspondences", "points"),
+        custom_constants=_simple_custom,
+        sparsity=ht_sparsity,
+        reference_sparse=ht_reference,
+        # The bones' transforms applied to every vertex: (V, 3, 4) blended matrices.
+        work_size=lambda n: 12 * N_VERTICES,
+        cost_exponent=0.0,  # n is fixed at 26; the cost grows with c, not n
+        theory="n = 26 pose parameters, m = 3c residuals: forward needs 26 JVPs, reverse 3c VJPs",
+    )
+)
 
-register(Problem(
-    name="ht-complicated",
-    function=ht_complicated,
-    description=("ADBench's hand tracking, complicated: as ht, each point on a triangle at barycentric us that "
-                 "are inputs too; R^(2c+26) -> R^(3c)"),
-    output_size=lambda n: 3 * _complicated_points(n),
-    presets={n: f"c={c}" for n, c in COMPLICATED.items()},
-    sizes=tuple(COMPLICATED)[:3],
-    default_sizes=(_complicated_n(POINTS[0]),),
-    quick_sizes=(_complicated_n(POINTS[0]),),
-    make_input=_complicated_input,
-    plain_run=False,  # as ht
-    make_constants=_complicated_constants,
-    # Any c (ADBench's hand2 has 192) and any model on the caller's points, correspondences (and triangles).
-    shape_constants=("correspondences", "points"),
-    custom_constants=_complicated_custom,
-    sparsity=ht_complicated_sparsity,
-    reference_sparse=ht_complicated_reference,
-    work_size=lambda n: max(12 * N_VERTICES, 9 * _complicated_points(n)),
-    cost_exponent=1.0,  # the gathers and residuals grow with c, and n = 2c + 26
-    theory=("m = 3c, n = 2c + 26: a point's us touch its own 3 rows only, so forward compresses to a few "
-            "colours more than the pose's; reverse needs 3c VJPs (every row shares the pose columns)"),
-))
+register(
+    Problem(
+        name="ht-complicated",
+        function=ht_complicated,
+        description=(
+            "ADBench's hand tracking, complicated: as ht, each point on a triangle at barycentric us that "
+            "are inputs too; R^(2c+26) -> R^(3c)"
+        ),
+        output_size=lambda n: 3 * _complicated_points(n),
+        presets={n: f"c={c}" for n, c in COMPLICATED.items()},
+        sizes=tuple(COMPLICATED)[:3],
+        default_sizes=(_complicated_n(POINTS[0]),),
+        quick_sizes=(_complicated_n(POINTS[0]),),
+        make_input=_complicated_input,
+        plain_run=False,  # as ht
+        make_constants=_complicated_constants,
+        # Any c (ADBench's hand2 has 192) and any model on the caller's points, correspondences (and triangles).
+        shape_constants=("correspondences", "points"),
+        custom_constants=_complicated_custom,
+        sparsity=ht_complicated_sparsity,
+        reference_sparse=ht_complicated_reference,
+        work_size=lambda n: max(12 * N_VERTICES, 9 * _complicated_points(n)),
+        cost_exponent=1.0,  # the gathers and residuals grow with c, and n = 2c + 26
+        theory=(
+            "m = 3c, n = 2c + 26: a point's us touch its own 3 rows only, so forward compresses to a few "
+            "colours more than the pose's; reverse needs 3c VJPs (every row shares the pose columns)"
+        ),
+    )
+)
 
 
 # -- ADBench's own files ------------------------------------------------------------------------------------------
@@ -516,15 +596,22 @@ def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, d
     triangles = np.loadtxt(model_dir / "triangles.txt", dtype=np.int64, delimiter=delim, ndmin=2)
     rows = Path(path).read_text().split("\n")
     n_points, n_theta = (int(v) for v in rows[0].split())
-    data = [r.split() for r in rows[1:1 + n_points]]
+    data = [r.split() for r in rows[1 : 1 + n_points]]
     correspondences = np.array([int(r[0]) for r in data], dtype=np.int64)
     points = np.array([[float(v) for v in r[1:4]] for r in data])
-    rest = [r.split() for r in rows[1 + n_points:] if r.strip()]
+    rest = [r.split() for r in rows[1 + n_points :] if r.strip()]
     us = np.array([[float(v) for v in r] for r in rest[:n_points]]) if complicated else None
-    theta = np.array([float(r[0]) for r in rest[n_points if complicated else 0:][:n_theta]])
-    constants = {"parents": parents, "base_relatives": relatives, "inverse_base_absolutes": inverse,
-                 "base_positions": positions, "weights": weights, "is_mirrored": False,
-                 "correspondences": correspondences, "points": points}
+    theta = np.array([float(r[0]) for r in rest[n_points if complicated else 0 :][:n_theta]])
+    constants = {
+        "parents": parents,
+        "base_relatives": relatives,
+        "inverse_base_absolutes": inverse,
+        "base_positions": positions,
+        "weights": weights,
+        "is_mirrored": False,
+        "correspondences": correspondences,
+        "points": points,
+    }
     if complicated:
         constants["triangles"] = triangles
         return np.concatenate([us.ravel(), theta]), constants

@@ -57,8 +57,11 @@ def _gmm(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
             l_flat = np.asarray(inp["l"], np.float64).reshape(k, d * (d - 1) // 2)
         icf = np.concatenate([q, l_flat], axis=1)
     x = np.concatenate([alpha, means.ravel(), icf.ravel()])
-    return x, {"data": np.asarray(inp["x"], np.float64).reshape(-1, d), "wishart_gamma": float(inp["gamma"]),
-               "wishart_m": int(inp["m"])}
+    return x, {
+        "data": np.asarray(inp["x"], np.float64).reshape(-1, d),
+        "wishart_gamma": float(inp["gamma"]),
+        "wishart_m": int(inp["m"]),
+    }
 
 
 def ba_expanded(n: int, m: int, p: int, cam, point, w, feat) -> tuple[np.ndarray, dict]:
@@ -79,16 +82,22 @@ def _ba(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
 def _ht(inp: Mapping[str, Any], complicated: bool) -> tuple[np.ndarray, dict]:
     """{theta, data: {model: {parents, base_relatives, ...}, correspondences, points}, us}; empty us: simple."""
     model, data = inp["data"]["model"], inp["data"]
-    constants: dict[str, Any] = {key: np.asarray(model[key]) for key in ("base_relatives", "inverse_base_absolutes",
-                                                                          "base_positions", "weights")}
-    constants.update(parents=tuple(int(p) for p in model["parents"]), is_mirrored=bool(model["is_mirrored"]),
-                     correspondences=np.asarray(data["correspondences"], np.int64),
-                     points=np.asarray(data["points"], np.float64))
+    constants: dict[str, Any] = {
+        key: np.asarray(model[key]) for key in ("base_relatives", "inverse_base_absolutes", "base_positions", "weights")
+    }
+    constants.update(
+        parents=tuple(int(p) for p in model["parents"]),
+        is_mirrored=bool(model["is_mirrored"]),
+        correspondences=np.asarray(data["correspondences"], np.int64),
+        points=np.asarray(data["points"], np.float64),
+    )
     theta = np.asarray(inp["theta"], np.float64)
     us = np.ravel(np.asarray(inp.get("us") or [], np.float64))
     if bool(us.size) != complicated:
-        raise ValueError(f"gradbench's ht input with {'empty' if complicated else 'non-empty'} us is problem "
-                         f"{'ht' if complicated else 'ht-complicated'}'s, not {'ht-complicated' if complicated else 'ht'}'s")
+        raise ValueError(
+            f"gradbench's ht input with {'empty' if complicated else 'non-empty'} us is problem "
+            f"{'ht' if complicated else 'ht-complicated'}'s, not {'ht-complicated' if complicated else 'ht'}'s"
+        )
     if us.size:
         constants["triangles"] = np.asarray(model["triangles"], np.int64)
         return np.concatenate([us, theta]), constants
@@ -100,8 +109,9 @@ def _kmeans(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
 
 
 def _lstm(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
-    x = np.concatenate([np.ravel(np.asarray(inp["main_params"], np.float64)),
-                        np.ravel(np.asarray(inp["extra_params"], np.float64))])
+    x = np.concatenate(
+        [np.ravel(np.asarray(inp["main_params"], np.float64)), np.ravel(np.asarray(inp["extra_params"], np.float64))]
+    )
     return x, {"state": np.asarray(inp["state"], np.float64), "sequence": np.asarray(inp["sequence"], np.float64)}
 
 
@@ -127,8 +137,9 @@ def from_gradbench(problem: str, inp: Mapping[str, Any]) -> tuple[np.ndarray, di
     try:
         return GRADBENCH[problem](inp)
     except KeyError as exc:
-        raise ValueError(f"gradbench's {problem} input has no field {exc.args[0]!r} (fields given: "
-                         f"{', '.join(sorted(inp))})") from None
+        raise ValueError(
+            f"gradbench's {problem} input has no field {exc.args[0]!r} (fields given: {', '.join(sorted(inp))})"
+        ) from None
 
 
 # -- ADBench's .txt data ----------------------------------------------------------------------------------------
@@ -136,8 +147,15 @@ def read_adbench_ba(path: str | Path) -> tuple[np.ndarray, dict]:
     """ADBench's data/ba/*.txt: "N M P", then one camera (11), one point (3), one weight, one feature (2)."""
     rows = [r.split() for r in Path(path).read_text().splitlines() if r.strip()]
     n, m, p = (int(v) for v in rows[0][:3])
-    return ba_expanded(n, m, p, [float(v) for v in rows[1]], [float(v) for v in rows[2]], float(rows[3][0]),
-                       [float(v) for v in rows[4]])
+    return ba_expanded(
+        n,
+        m,
+        p,
+        [float(v) for v in rows[1]],
+        [float(v) for v in rows[2]],
+        float(rows[3][0]),
+        [float(v) for v in rows[4]],
+    )
 
 
 def read_adbench_gmm(path: str | Path) -> tuple[np.ndarray, dict]:
@@ -145,14 +163,16 @@ def read_adbench_gmm(path: str | Path) -> tuple[np.ndarray, dict]:
     follow), "gamma m". gmm's ADBench variant (prior_sign=-1) is ADBench's objective on them."""
     rows = [r.split() for r in Path(path).read_text().splitlines() if r.strip()]
     d, k, n = (int(v) for v in rows[0][:3])
-    alphas = np.array([float(r[0]) for r in rows[1:1 + k]])
-    means = np.array([[float(v) for v in r] for r in rows[1 + k:1 + 2 * k]])
-    icf = np.array([[float(v) for v in r] for r in rows[1 + 2 * k:1 + 3 * k]])
-    points = [[float(v) for v in r] for r in rows[1 + 3 * k:-1]]
+    alphas = np.array([float(r[0]) for r in rows[1 : 1 + k]])
+    means = np.array([[float(v) for v in r] for r in rows[1 + k : 1 + 2 * k]])
+    icf = np.array([[float(v) for v in r] for r in rows[1 + 2 * k : 1 + 3 * k]])
+    points = [[float(v) for v in r] for r in rows[1 + 3 * k : -1]]
     data = np.array(points * n if len(points) == 1 else points)
     gamma, m = rows[-1][:2]
-    return (np.concatenate([alphas, means.ravel(), icf.ravel()]),
-            {"data": data.reshape(-1, d), "wishart_gamma": float(gamma), "wishart_m": int(m)})
+    return (
+        np.concatenate([alphas, means.ravel(), icf.ravel()]),
+        {"data": data.reshape(-1, d), "wishart_gamma": float(gamma), "wishart_m": int(m)},
+    )
 
 
 def _read_txt(problem: str, path: Path) -> tuple[np.ndarray, dict]:
@@ -165,11 +185,14 @@ def _read_txt(problem: str, path: Path) -> tuple[np.ndarray, dict]:
 
         model = path.parent / "model"  # ADBench's data/hand/<set>/model beside hand*_t26_c*.txt
         if not model.is_dir():
-            raise ValueError(f"ADBench's hand file {path} needs its model folder (bones.txt, vertices.txt, "
-                             f"triangles.txt) at {model}")
+            raise ValueError(
+                f"ADBench's hand file {path} needs its model folder (bones.txt, vertices.txt, triangles.txt) at {model}"
+            )
         return read_adbench_hand(model, path, complicated=problem == "ht-complicated")
-    raise ValueError(f"ADBench's .txt data is read for ba, gmm, ht and ht-complicated, not {problem!r}; "
-                     f"use .npz (the constants by name, x as 'x') or gradbench's input JSON")
+    raise ValueError(
+        f"ADBench's .txt data is read for ba, gmm, ht and ht-complicated, not {problem!r}; "
+        f"use .npz (the constants by name, x as 'x') or gradbench's input JSON"
+    )
 
 
 # -- one entry point ------------------------------------------------------------------------------------------------
@@ -236,11 +259,21 @@ def problem_at_file(name: str, path: str) -> Any:
     label = f"{Path(path).name}"
     m, work = base.n_outputs(n), _work(base, instance)  # fixed now: a later default at this n must not change them
     return dataclasses.replace(
-        base, name=f"{name}@{path}", description=f"{base.description}; x and constants from {path}",
-        presets={n: label}, sizes=(n,), quick_sizes=(n,), default_sizes=(n,),
-        make_input=lambda _n, _rng: instance.x.copy(), make_constants=lambda _x, _rng: dict(instance.constants),
-        output_size=lambda _n: m, work_size=lambda _n: work, shape_constants=(), custom_constants=None,
-        constants_take_seed=False)
+        base,
+        name=f"{name}@{path}",
+        description=f"{base.description}; x and constants from {path}",
+        presets={n: label},
+        sizes=(n,),
+        quick_sizes=(n,),
+        default_sizes=(n,),
+        make_input=lambda _n, _rng: instance.x.copy(),
+        make_constants=lambda _x, _rng: dict(instance.constants),
+        output_size=lambda _n: m,
+        work_size=lambda _n: work,
+        shape_constants=(),
+        custom_constants=None,
+        constants_take_seed=False,
+    )
 
 
 def problems_at_file(problems: list[str] | None, path: str | Path) -> list[str]:
@@ -249,8 +282,10 @@ def problems_at_file(problems: list[str] | None, path: str | Path) -> list[str]:
     from adbench.problems import get_problem
 
     if not problems or len(problems) != 1:
-        raise ValueError(f"--constants FILE gives the instance of one problem: name it with --problems NAME "
-                         f"(got {', '.join(problems) if problems else 'none'})")
+        raise ValueError(
+            f"--constants FILE gives the instance of one problem: name it with --problems NAME "
+            f"(got {', '.join(problems) if problems else 'none'})"
+        )
     if not Path(path).is_file():
         raise ValueError(f"--constants: no such file {str(path)!r}")
     name, absolute = get_problem(problems[0]).name, str(Path(path).resolve())

@@ -36,8 +36,11 @@ PRESETS = {n: f"k={k},d={d},N={N}" for n, (k, d, N) in SHAPES.items()}
 def kmeans(x, xp, points):
     d = points.shape[1]
     C = xp.reshape(x, (-1, d))
-    distances = (xp.reshape(xp.sum(points * points, axis=1), (-1, 1)) + xp.reshape(xp.sum(C * C, axis=1), (1, -1))
-                 - 2.0 * (points @ xp.matrix_transpose(C)))
+    distances = (
+        xp.reshape(xp.sum(points * points, axis=1), (-1, 1))
+        + xp.reshape(xp.sum(C * C, axis=1), (1, -1))
+        - 2.0 * (points @ xp.matrix_transpose(C))
+    )
     return xp.sum(xp.min(distances, axis=1))
 
 
@@ -103,12 +106,15 @@ def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     """kmeans on the caller's points: d from their columns, then k = len(x) / d centroids."""
     points = np.asarray(given["points"], dtype=np.float64)
     if points.ndim != 2 or 0 in points.shape:
-        raise ValueError(f"constant 'points' of problem 'kmeans' must be an N x d array of points, not shape "
-                         f"{points.shape}")
+        raise ValueError(
+            f"constant 'points' of problem 'kmeans' must be an N x d array of points, not shape {points.shape}"
+        )
     d = points.shape[1]
     if x.shape[0] % d:
-        raise ValueError(f"problem 'kmeans' with constant 'points' of d = {d} takes len(x) = k d, a multiple of {d}, "
-                         f"not {x.shape[0]}")
+        raise ValueError(
+            f"problem 'kmeans' with constant 'points' of d = {d} takes len(x) = k d, a multiple of {d}, "
+            f"not {x.shape[0]}"
+        )
     _CUSTOM[x.shape[0]] = (x.shape[0] // d, d, points.shape[0])
     return {"points": points}
 
@@ -118,30 +124,32 @@ def _work_size(n: int) -> int:
     return N * k  # the N x k distances
 
 
-register(Problem(
-    name="kmeans",
-    function=kmeans,
-    description="gradbench's k-means cost sum_i min_j |C_j - P_i|^2 over centroids C (k x d), N points; "
-                "R^(kd) -> R (its dir is gradient / hvp(ones))",
-    scalar_output=True,
-    presets=PRESETS,
-    sizes=tuple(PRESETS),
-    default_sizes=(80,),
-    quick_sizes=(80,),
-    plain_run=False,  # the default run's minute is spent; --full or --problems kmeans
-    make_input=_make_input,
-    make_constants=_make_constants,
-    variable_axes={"points": (0,)},  # any number of points
-    # Any k, d, N on the caller's points: len(x) = k d, d from the points' columns (gradbench's inputs).
-    shape_constants=("points",),
-    custom_constants=_custom_constants,
-    manual_jacobian=kmeans_gradient,
-    manual_hessian=kmeans_hessian,
-    manual_hvp=kmeans_hvp,
-    # H is diagonal, so H 1 is its diagonal: the HVP cases compute what gradbench's dir divides by.
-    hvp_vector=np.ones,
-    work_size=_work_size,
-    cost_exponent=1.0,  # N k d multiply-adds: linear in n = k d at fixed N
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs; H is diagonal, so H 1 (one HVP) is its diagonal "
-           "and gradbench's dir = gradient / (H 1)",
-))
+register(
+    Problem(
+        name="kmeans",
+        function=kmeans,
+        description="gradbench's k-means cost sum_i min_j |C_j - P_i|^2 over centroids C (k x d), N points; "
+        "R^(kd) -> R (its dir is gradient / hvp(ones))",
+        scalar_output=True,
+        presets=PRESETS,
+        sizes=tuple(PRESETS),
+        default_sizes=(80,),
+        quick_sizes=(80,),
+        plain_run=False,  # the default run's minute is spent; --full or --problems kmeans
+        make_input=_make_input,
+        make_constants=_make_constants,
+        variable_axes={"points": (0,)},  # any number of points
+        # Any k, d, N on the caller's points: len(x) = k d, d from the points' columns (gradbench's inputs).
+        shape_constants=("points",),
+        custom_constants=_custom_constants,
+        manual_jacobian=kmeans_gradient,
+        manual_hessian=kmeans_hessian,
+        manual_hvp=kmeans_hvp,
+        # H is diagonal, so H 1 is its diagonal: the HVP cases compute what gradbench's dir divides by.
+        hvp_vector=np.ones,
+        work_size=_work_size,
+        cost_exponent=1.0,  # N k d multiply-adds: linear in n = k d at fixed N
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs; H is diagonal, so H 1 (one HVP) is its diagonal "
+        "and gradbench's dir = gradient / (H 1)",
+    )
+)

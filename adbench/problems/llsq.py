@@ -56,7 +56,9 @@ def llsq(x, xp, n_points):
 def _powers(m: int, n_points: int, dtype) -> tuple[np.ndarray, np.ndarray]:
     """s and T in NumPy for the hand-written derivatives: the same grid, the same products, in ``dtype``."""
     t = (2.0 * np.arange(n_points, dtype=dtype) - (n_points - 1.0)) / (n_points - 1.0)
-    return np.sign(t), np.cumprod(np.concatenate([np.ones((n_points, 1), dtype), np.repeat(t[:, None], m - 1, 1)], 1), 1)
+    return np.sign(t), np.cumprod(
+        np.concatenate([np.ones((n_points, 1), dtype), np.repeat(t[:, None], m - 1, 1)], 1), 1
+    )
 
 
 def llsq_gradient(x, n_points):
@@ -74,22 +76,24 @@ def llsq_hvp(x, v, n_points):
     return T.T @ (T @ v)
 
 
-register(Problem(
-    name="llsq",
-    function=llsq,
-    description=f"cmpad's linear least squares 1/2 sum_i (sign(t_i) - sum_j x_j t_i^j)^2, N = {N_POINTS} "
-                "points on [-1, 1]; R^m -> R (gradbench's llsq)",
-    scalar_output=True,
-    sizes=(8, 32, 128, 512),
-    default_sizes=(128,),  # gradbench's m
-    quick_sizes=(32,),
-    plain_run=False,  # the default run's minute is spent; --full or --problems llsq
-    make_input=lambda n, rng: rng.random(n),  # gradbench's x: uniform on [0, 1)
-    make_constants=lambda x, rng: {"n_points": N_POINTS},
-    manual_jacobian=llsq_gradient,
-    manual_hessian=llsq_hessian,
-    manual_hvp=llsq_hvp,
-    work_size=lambda n: N_POINTS * n,  # T
-    cost_exponent=1.0,  # N m powers and multiply-adds: linear in m at fixed N
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n; H = T^T T is constant",
-))
+register(
+    Problem(
+        name="llsq",
+        function=llsq,
+        description=f"cmpad's linear least squares 1/2 sum_i (sign(t_i) - sum_j x_j t_i^j)^2, N = {N_POINTS} "
+        "points on [-1, 1]; R^m -> R (gradbench's llsq)",
+        scalar_output=True,
+        sizes=(8, 32, 128, 512),
+        default_sizes=(128,),  # gradbench's m
+        quick_sizes=(32,),
+        plain_run=False,  # the default run's minute is spent; --full or --problems llsq
+        make_input=lambda n, rng: rng.random(n),  # gradbench's x: uniform on [0, 1)
+        make_constants=lambda x, rng: {"n_points": N_POINTS},
+        manual_jacobian=llsq_gradient,
+        manual_hessian=llsq_hessian,
+        manual_hvp=llsq_hvp,
+        work_size=lambda n: N_POINTS * n,  # T
+        cost_exponent=1.0,  # N m powers and multiply-adds: linear in m at fixed N
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n; H = T^T T is constant",
+    )
+)

@@ -41,20 +41,22 @@ def lse_hvp(x, v):
     return p * v - p * (p @ v)  # (diag p - p p^T) v without the n x n H
 
 
-register(Problem(
-    name="lse",
-    function=lse,
-    description="log-sum-exp from primitives, max(x) + log sum exp(x - max(x)); R^n -> R (gradbench's lse)",
-    scalar_output=True,
-    sizes=(2500, 10_000, 40_000),  # the start of gradbench's sweep, 2 500 ... 1 280 000
-    default_sizes=(10_000,),
-    quick_sizes=(2500,),
-    plain_run=False,  # the default run's minute is spent; --full or --problems lse
-    make_input=lambda n, rng: rng.random(n),  # gradbench's x: uniform on [0, 1)
-    manual_jacobian=lse_gradient,
-    manual_hessian=lse_hessian,
-    manual_hvp=lse_hvp,
-    work_size=lambda n: n,
-    cost_exponent=1.0,  # n exponentials
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
-))
+register(
+    Problem(
+        name="lse",
+        function=lse,
+        description="log-sum-exp from primitives, max(x) + log sum exp(x - max(x)); R^n -> R (gradbench's lse)",
+        scalar_output=True,
+        sizes=(2500, 10_000, 40_000),  # the start of gradbench's sweep, 2 500 ... 1 280 000
+        default_sizes=(10_000,),
+        quick_sizes=(2500,),
+        plain_run=False,  # the default run's minute is spent; --full or --problems lse
+        make_input=lambda n, rng: rng.random(n),  # gradbench's x: uniform on [0, 1)
+        manual_jacobian=lse_gradient,
+        manual_hessian=lse_hessian,
+        manual_hvp=lse_hvp,
+        work_size=lambda n: n,
+        cost_exponent=1.0,  # n exponentials
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
+    )
+)

@@ -45,8 +45,8 @@ def lstm(x, xp, state, sequence, loop=python_loop):
     standard leaves ``a[i]`` on a 2-D array unspecified.
     """
     layers, b = state.shape[0] // 2, sequence.shape[1]
-    main = xp.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
-    extra = xp.reshape(x[8 * layers * b:], (3, b))
+    main = xp.reshape(x[: 8 * layers * b], (2 * layers, 4 * b))
+    extra = xp.reshape(x[8 * layers * b :], (3, b))
 
     # sigmoid(g) = (1 + tanh(g / 2)) / 2: the forget, input and output gates' weights and biases
     # halved once, here, so each step takes one tanh over the 4b gates (the last b are the change's).
@@ -60,17 +60,20 @@ def lstm(x, xp, state, sequence, loop=python_loop):
         hidden_out, cell_out = [], []
         for j in range(layers):
             act = xp.tanh(xp.concat([v, hidden[j], v, hidden[j]]) * weights[j] + biases[j])
-            sig = 0.5 * act[:3 * b] + 0.5  # forget, input and output gates
-            c = cell[j] * sig[:b] + sig[b:2 * b] * act[3 * b:]
-            v = sig[2 * b:] * xp.tanh(c)
+            sig = 0.5 * act[: 3 * b] + 0.5  # forget, input and output gates
+            c = cell[j] * sig[:b] + sig[b : 2 * b] * act[3 * b :]
+            v = sig[2 * b :] * xp.tanh(c)
             hidden_out.append(v)
             cell_out.append(c)
         ypred = v * extra[1, :] + extra[2, :]
         ynorm = ypred - xp.log(2 + xp.sum(xp.exp(ypred)))  # ADBench's sum(exp(ypred), 2): start at 2
         return tuple(hidden_out), tuple(cell_out), total + sequence[t + 1, :] * ynorm
 
-    init = (tuple(state[2 * j, :] for j in range(layers)), tuple(state[2 * j + 1, :] for j in range(layers)),
-            xp.zeros_like(extra[0, :]))  # total: a vector, scaled by 1/count at the end, never a 0-d result
+    init = (
+        tuple(state[2 * j, :] for j in range(layers)),
+        tuple(state[2 * j + 1, :] for j in range(layers)),
+        xp.zeros_like(extra[0, :]),
+    )  # total: a vector, scaled by 1/count at the end, never a 0-d result
     _, _, total = loop(step, init, sequence.shape[0] - 1)
     return xp.sum(total * (-1.0 / ((sequence.shape[0] - 1) * b)))
 
@@ -79,8 +82,8 @@ def lstm_jacobian(x, state, sequence):
     """The gradient by hand: backpropagation through time, one layer and step at a time."""
     layers, b = state.shape[0] // 2, sequence.shape[1]
     steps = sequence.shape[0] - 1
-    main = x[:8 * layers * b].reshape(2 * layers, 4 * b)
-    w_in, w_out, b_out = x[8 * layers * b:].reshape(3, b)
+    main = x[: 8 * layers * b].reshape(2 * layers, 4 * b)
+    w_in, w_out, b_out = x[8 * layers * b :].reshape(3, b)
     W, bias = main[0::2], main[1::2]  # (l, 4b) each
     hidden, cell = list(state[0::2]), list(state[1::2])  # rebound each step, never written into
     # Forward, keeping what the backward sweep needs: per step and layer the layer's input v, its
@@ -91,8 +94,8 @@ def lstm_jacobian(x, state, sequence):
         rec = []
         for j in range(layers):
             g = np.concatenate([v, hidden[j], v, hidden[j]]) * W[j] + bias[j]
-            f, i, o = (1 / (1 + np.exp(-g[k * b:(k + 1) * b])) for k in range(3))
-            c = np.tanh(g[3 * b:])
+            f, i, o = (1 / (1 + np.exp(-g[k * b : (k + 1) * b])) for k in range(3))
+            c = np.tanh(g[3 * b :])
             new_cell = cell[j] * f + i * c
             tc = np.tanh(new_cell)
             rec.append((v, hidden[j], cell[j], f, i, o, c, tc))
@@ -116,13 +119,14 @@ def lstm_jacobian(x, state, sequence):
             v, h, c_prev, f, i, o, c, tc = rec[j]
             dht = dv + dh[j]
             dcell = dht * o * (1 - tc**2) + dc[j]
-            dg = np.concatenate([dcell * c_prev * f * (1 - f), dcell * c * i * (1 - i),
-                                 dht * tc * o * (1 - o), dcell * i * (1 - c**2)])
+            dg = np.concatenate(
+                [dcell * c_prev * f * (1 - f), dcell * c * i * (1 - i), dht * tc * o * (1 - o), dcell * i * (1 - c**2)]
+            )
             dW[j] += dg * np.concatenate([v, h, v, h])
             dbias[j] += dg
             dgW = dg * W[j]
-            dv = dgW[:b] + dgW[2 * b:3 * b]
-            dh[j] = dgW[b:2 * b] + dgW[3 * b:]
+            dv = dgW[:b] + dgW[2 * b : 3 * b]
+            dh[j] = dgW[b : 2 * b] + dgW[3 * b :]
             dc[j] = dcell * f
         dw_in += dv * sequence[t]
     dmain = np.empty_like(main)
@@ -145,39 +149,47 @@ def _custom_constants(x: np.ndarray, given: dict) -> dict:
     """lstm on the caller's state and sequence: l and b from the state (2l x b), len(x) = 8 l b + 3 b."""
     state, sequence = np.asarray(given["state"]), np.asarray(given["sequence"])
     if state.ndim != 2 or state.shape[0] % 2 or 0 in state.shape:
-        raise ValueError(f"constant 'state' of problem 'lstm' must be a 2l x b array (the hidden and cell rows "
-                         f"of l layers of width b), not shape {state.shape}")
+        raise ValueError(
+            f"constant 'state' of problem 'lstm' must be a 2l x b array (the hidden and cell rows "
+            f"of l layers of width b), not shape {state.shape}"
+        )
     layers, b = state.shape[0] // 2, state.shape[1]
     if sequence.ndim != 2 or sequence.shape[1] != b or sequence.shape[0] < 2:
-        raise ValueError(f"constant 'sequence' of problem 'lstm' must be a c x b array of c >= 2 symbols of the "
-                         f"state's width b = {b}, not shape {sequence.shape}")
+        raise ValueError(
+            f"constant 'sequence' of problem 'lstm' must be a c x b array of c >= 2 symbols of the "
+            f"state's width b = {b}, not shape {sequence.shape}"
+        )
     if x.shape[0] != 8 * layers * b + 3 * b:
-        raise ValueError(f"problem 'lstm' with constant 'state' of shape {state.shape} (l = {layers} layers of "
-                         f"width b = {b}) takes len(x) = 8 l b + 3 b = {8 * layers * b + 3 * b}, not {x.shape[0]}")
+        raise ValueError(
+            f"problem 'lstm' with constant 'state' of shape {state.shape} (l = {layers} layers of "
+            f"width b = {b}) takes len(x) = 8 l b + 3 b = {8 * layers * b + 3 * b}, not {x.shape[0]}"
+        )
     return {"state": state.astype(np.float64), "sequence": sequence.astype(np.float64)}
 
 
-register(Problem(
-    name="lstm",
-    function=lstm,
-    description=f"ADBench's D-LSTM objective: l layers of width b = {B} unrolled over c symbols; R^n -> R",
-    scalar_output=True,
-    presets=PRESETS,
-    sizes=tuple(SHAPES),
-    default_sizes=(_n(1),),
-    quick_sizes=(_n(1),),
-    make_input=_make_input,
-    make_constants=_make_constants,
-    variable_axes={"sequence": (0,)},
-    # Any l, b and c on the caller's state and sequence (len(x) = 8 l b + 3 b).
-    shape_constants=("state", "sequence"),
-    custom_constants=_custom_constants,
-    manual_jacobian=lstm_jacobian,
-    # The sequence (c, b) is the largest array one evaluation touches; each step's are 4b long.
-    work_size=lambda n: SHAPES[n][1] * B if n in SHAPES else n,
-    # (c - 1) l steps of O(b) work each, and c grows with l at the presets: from ADBench's (l=2, c=1024)
-    # to (l=4, c=4096), the sweep's last pair, cost grows 4095*4 / (1023*2) = 8.0x while n grows
-    # 490/266 = 1.84x: c = log 8.0 / log 1.84 = 3.4. (At a fixed sequence length it would be 1.)
-    cost_exponent=3.4,
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs; every pass runs the whole sequence step by step",
-))
+register(
+    Problem(
+        name="lstm",
+        function=lstm,
+        description=f"ADBench's D-LSTM objective: l layers of width b = {B} unrolled over c symbols; R^n -> R",
+        scalar_output=True,
+        presets=PRESETS,
+        sizes=tuple(SHAPES),
+        default_sizes=(_n(1),),
+        quick_sizes=(_n(1),),
+        make_input=_make_input,
+        make_constants=_make_constants,
+        variable_axes={"sequence": (0,)},
+        # Any l, b and c on the caller's state and sequence (len(x) = 8 l b + 3 b).
+        shape_constants=("state", "sequence"),
+        custom_constants=_custom_constants,
+        manual_jacobian=lstm_jacobian,
+        # The sequence (c, b) is the largest array one evaluation touches; each step's are 4b long.
+        work_size=lambda n: SHAPES[n][1] * B if n in SHAPES else n,
+        # (c - 1) l steps of O(b) work each, and c grows with l at the presets: from ADBench's (l=2, c=1024)
+        # to (l=4, c=4096), the sweep's last pair, cost grows 4095*4 / (1023*2) = 8.0x while n grows
+        # 490/266 = 1.84x: c = log 8.0 / log 1.84 = 3.4. (At a fixed sequence length it would be 1.)
+        cost_exponent=3.4,
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs; every pass runs the whole sequence step by step",
+    )
+)

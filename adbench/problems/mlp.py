@@ -41,7 +41,7 @@ def _unpack(x, xp, d: int, c: int):
     parts, start = [], 0
     for shape in [(d, h), (h,), (h, h), (h,), (h, c), (c,)]:
         size = math.prod(shape)
-        parts.append(xp.reshape(x[start:start + size], shape))
+        parts.append(xp.reshape(x[start : start + size], shape))
         start += size
     return parts
 
@@ -101,15 +101,19 @@ def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict:
     if inputs.ndim != 2 or 0 in inputs.shape:
         raise ValueError(f"constant 'inputs' of problem 'mlp' must be a B x d array, not shape {inputs.shape}")
     if targets.ndim != 2 or targets.shape[0] != inputs.shape[0] or targets.shape[1] < 1:
-        raise ValueError(f"constant 'targets' of problem 'mlp' must be a B x c array with the inputs' B = "
-                         f"{inputs.shape[0]} rows, not shape {targets.shape}")
+        raise ValueError(
+            f"constant 'targets' of problem 'mlp' must be a B x c array with the inputs' B = "
+            f"{inputs.shape[0]} rows, not shape {targets.shape}"
+        )
     d, c = inputs.shape[1], targets.shape[1]
     try:
         h = _width(x.shape[0], d, c)
     except ValueError:
-        raise ValueError(f"problem 'mlp' with constants 'inputs' (d = {d}) and 'targets' (c = {c}) takes len(x) = "
-                         f"h^2 + (d + c + 2) h + c for a width h >= 1 ({_n(1, d, c)}, {_n(2, d, c)}, {_n(3, d, c)}, "
-                         f"...), not {x.shape[0]}") from None
+        raise ValueError(
+            f"problem 'mlp' with constants 'inputs' (d = {d}) and 'targets' (c = {c}) takes len(x) = "
+            f"h^2 + (d + c + 2) h + c for a width h >= 1 ({_n(1, d, c)}, {_n(2, d, c)}, {_n(3, d, c)}, "
+            f"...), not {x.shape[0]}"
+        ) from None
     _CUSTOM[x.shape[0]] = (h, d, c, inputs.shape[0])
     return {"inputs": inputs, "targets": targets}
 
@@ -119,24 +123,26 @@ def _work_size(n: int) -> int:
     return max(n, batch * max(h, c, d))  # the weights, or a layer's activations
 
 
-register(Problem(
-    name="mlp",
-    function=mlp,
-    description=f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R",
-    scalar_output=True,
-    presets=PRESETS,
-    sizes=tuple(_n(h) for h in (8, 32, 128, 512)),
-    default_sizes=(_n(8),),
-    quick_sizes=(_n(8),),
-    make_input=_make_input,
-    make_constants=_make_constants,
-    variable_axes={"inputs": (0,), "targets": (0,)},  # any batch size
-    # Any width h, features d, classes c and batch B on the caller's batch (len(x) gives h).
-    shape_constants=("inputs", "targets"),
-    custom_constants=_custom_constants,
-    manual_jacobian=mlp_jacobian,
-    work_size=_work_size,
-    # Every weight is used once per example: B n multiply-adds, linear in n at a fixed batch.
-    cost_exponent=1.0,
-    theory="m = 1: reverse needs 1 VJP (backpropagation), forward n JVPs, so reverse should win by about n",
-))
+register(
+    Problem(
+        name="mlp",
+        function=mlp,
+        description=f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R",
+        scalar_output=True,
+        presets=PRESETS,
+        sizes=tuple(_n(h) for h in (8, 32, 128, 512)),
+        default_sizes=(_n(8),),
+        quick_sizes=(_n(8),),
+        make_input=_make_input,
+        make_constants=_make_constants,
+        variable_axes={"inputs": (0,), "targets": (0,)},  # any batch size
+        # Any width h, features d, classes c and batch B on the caller's batch (len(x) gives h).
+        shape_constants=("inputs", "targets"),
+        custom_constants=_custom_constants,
+        manual_jacobian=mlp_jacobian,
+        work_size=_work_size,
+        # Every weight is used once per example: B n multiply-adds, linear in n at a fixed batch.
+        cost_exponent=1.0,
+        theory="m = 1: reverse needs 1 VJP (backpropagation), forward n JVPs, so reverse should win by about n",
+    )
+)

@@ -67,18 +67,20 @@ def ode_jacobian(x, steps):
     return S
 
 
-register(Problem(
-    name="ode",
-    function=ode,
-    description=f"y' = [x0, x_i y_(i-1)], y(0) = 0, RK4 with {STEPS} steps to t = 2; R^n -> R^n (gradbench's ode)",
-    output_size=lambda n: n,
-    sizes=(10, 100, 1000),
-    default_sizes=(16,),
-    quick_sizes=(16,),
-    make_input=lambda n, rng: rng.random(n),  # gradbench's x: uniform on [0, 1)
-    make_constants=lambda x, rng: {"steps": STEPS},
-    manual_jacobian=ode_jacobian,
-    work_size=lambda n: n,  # every intermediate is one n-vector
-    cost_exponent=1.0,  # 4 * steps right-hand sides of O(n) each
-    theory="m = n and J lower-triangular: forward needs n JVPs, reverse n VJPs; neither mode should win",
-))
+register(
+    Problem(
+        name="ode",
+        function=ode,
+        description=f"y' = [x0, x_i y_(i-1)], y(0) = 0, RK4 with {STEPS} steps to t = 2; R^n -> R^n (gradbench's ode)",
+        output_size=lambda n: n,
+        sizes=(10, 100, 1000),
+        default_sizes=(16,),
+        quick_sizes=(16,),
+        make_input=lambda n, rng: rng.random(n),  # gradbench's x: uniform on [0, 1)
+        make_constants=lambda x, rng: {"steps": STEPS},
+        manual_jacobian=ode_jacobian,
+        work_size=lambda n: n,  # every intermediate is one n-vector
+        cost_exponent=1.0,  # 4 * steps right-hand sides of O(n) each
+        theory="m = n and J lower-triangular: forward needs n JVPs, reverse n VJPs; neither mode should win",
+    )
+)

@@ -73,6 +73,7 @@ def particle(x, xp, dt=DT, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop,
     """The control w gradient descent ends at from w0 = x[0] (shape (1,) in and out); ``dt`` is the Euler
     step and ``eta`` the descent's first step size (gradbench's 0.1 and 1e-5; larger ones make a lighter
     workload for tests)."""
+
     def miss(w):
         def accel(z):
             return -ad.inner.grad(_potential(w[0], xp))(z)
@@ -113,8 +114,15 @@ def _miss_and_derivative(w, dtype, dt=DT) -> tuple[float, float]:
             if index == 0:
                 aw0, aw1 = j01, j11  # J (0, 1)
         z0, z1, v0, v1, sz0, sz1, sv0, sv1 = (
-            z0 + dt * v0, z1 + dt * v1, v0 + dt * a0, v1 + dt * a1, sz0 + dt * sv0, sz1 + dt * sv1,
-            sv0 + dt * (A00 * sz0 + A01 * sz1 + aw0), sv1 + dt * (A01 * sz0 + A11 * sz1 + aw1))
+            z0 + dt * v0,
+            z1 + dt * v1,
+            v0 + dt * a0,
+            v1 + dt * a1,
+            sz0 + dt * sv0,
+            sz1 + dt * sv1,
+            sv0 + dt * (A00 * sz0 + A01 * sz1 + aw0),
+            sv1 + dt * (A01 * sz0 + A11 * sz1 + aw1),
+        )
     dt_f = -z1 / v1
     ddt_f = -sz1 / v1 + z1 * sv1 / (v1 * v1)
     crossing = z0 + dt_f * v0
@@ -124,21 +132,34 @@ def _miss_and_derivative(w, dtype, dt=DT) -> tuple[float, float]:
 def particle_by_hand(x, dt=DT, eta=ETA):
     """The final w by the same descent with the hand-written derivative: the reference and the manual floor."""
     x = np.asarray(x)
-    return argmin(lambda w: np.asarray(_miss_and_derivative(w[0], x.dtype, dt)[0], x.dtype),
-                  lambda w: np.asarray([_miss_and_derivative(w[0], x.dtype, dt)[1]], x.dtype),
-                  x, np, python_while_loop, python_cond, eta=eta)
+    return argmin(
+        lambda w: np.asarray(_miss_and_derivative(w[0], x.dtype, dt)[0], x.dtype),
+        lambda w: np.asarray([_miss_and_derivative(w[0], x.dtype, dt)[1]], x.dtype),
+        x,
+        np,
+        python_while_loop,
+        python_cond,
+        eta=eta,
+    )
 
 
-register(descent_problem(
-    "particle", particle,
-    "Pearlmutter & Siskind's charged particle (gradbench's particle): gradient descent on the "
-    "miss of an Euler path whose force is a gradient; R^1 -> R^1, nested",
-    start=(0.0,), preset="gradbench's w0 = 0", n_outputs=1,  # gradbench's input {"w": 0.0}
-    constants={"dt": DT, "eta": ETA}, by_hand=particle_by_hand,
-    # The optimisation holds a few 2-vectors; a reverse outer level tapes every Euler step of a miss
-    # (eager frameworks: ~50 000 Euler steps a call, each calling a gradient).
-    work=8 * MAX_EULER_STEPS,
-    theory="nested: each descent step differentiates ~350 Euler steps, each of which takes grad_x p; "
-           "the outer level has 1 input (forward needs 1 JVP, reverse 1 VJP) and the inner 2 (2 JVPs or 1 VJP)",
-    expected=GRADBENCH_W, light={"dt": 1.0, "eta": 1e-2},  # 35-step paths, a shorter ramp of eta
-))
+register(
+    descent_problem(
+        "particle",
+        particle,
+        "Pearlmutter & Siskind's charged particle (gradbench's particle): gradient descent on the "
+        "miss of an Euler path whose force is a gradient; R^1 -> R^1, nested",
+        start=(0.0,),
+        preset="gradbench's w0 = 0",
+        n_outputs=1,  # gradbench's input {"w": 0.0}
+        constants={"dt": DT, "eta": ETA},
+        by_hand=particle_by_hand,
+        # The optimisation holds a few 2-vectors; a reverse outer level tapes every Euler step of a miss
+        # (eager frameworks: ~50 000 Euler steps a call, each calling a gradient).
+        work=8 * MAX_EULER_STEPS,
+        theory="nested: each descent step differentiates ~350 Euler steps, each of which takes grad_x p; "
+        "the outer level has 1 input (forward needs 1 JVP, reverse 1 VJP) and the inner 2 (2 JVPs or 1 VJP)",
+        expected=GRADBENCH_W,
+        light={"dt": 1.0, "eta": 1e-2},  # 35-step paths, a shorter ramp of eta
+    )
+)

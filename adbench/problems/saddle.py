@@ -38,6 +38,7 @@ def objective(p1, p):
 def saddle(x, xp, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop, cond=python_cond):
     """(x*, y*) from the start s = x: shape (2,) in, (4,) out; ``eta`` is every descent's first step size
     (gradbench's 1e-5; a larger one makes a lighter workload for tests)."""
+
     def neg(p1):
         return lambda p: -objective(p1, p)
 
@@ -63,24 +64,32 @@ def saddle_by_hand(x, eta=ETA):
         return lambda p: -objective(p1, p)
 
     def max_over_y(p1):
-        return objective(p1, argmin(neg(p1), lambda p: 2 * p, x, np, python_while_loop, python_cond,
-                                    MAX_INNER_STEPS, eta))
+        return objective(
+            p1, argmin(neg(p1), lambda p: 2 * p, x, np, python_while_loop, python_cond, MAX_INNER_STEPS, eta)
+        )
 
     x_star = argmin(max_over_y, lambda p1: 2 * p1, x, np, python_while_loop, python_cond, eta=eta)
     y_star = argmin(neg(x_star), lambda p: 2 * p, x, np, python_while_loop, python_cond, eta=eta)
     return np.concatenate([x_star, y_star])
 
 
-register(descent_problem(
-    "saddle", saddle,
-    "Pearlmutter & Siskind's saddle point (gradbench's saddle): gradient descent in x over a "
-    "gradient ascent in y; R^2 -> R^4, nested",
-    start=(1.0, 1.0), preset="gradbench's start (1, 1)", n_outputs=4,  # gradbench's input {"start": [1.0, 1.0]}
-    constants={"eta": ETA}, by_hand=saddle_by_hand,
-    # A reverse outer level tapes the inner ascent (170 steps of a few 2-vectors) per descent step
-    # (eager frameworks: ~50 000 inner ascent steps a call, each a gradient).
-    work=16 * MAX_INNER_STEPS,
-    theory="nested: each of the descent's ~170 steps runs a ~170-step inner ascent, and its gradient "
-           "differentiates through that ascent; both levels have 2 inputs (forward 2 JVPs, reverse 1 VJP)",
-    expected=GRADBENCH_RESULT, light={"eta": 0.1},  # eta starts near where gradbench's ramps up to
-))
+register(
+    descent_problem(
+        "saddle",
+        saddle,
+        "Pearlmutter & Siskind's saddle point (gradbench's saddle): gradient descent in x over a "
+        "gradient ascent in y; R^2 -> R^4, nested",
+        start=(1.0, 1.0),
+        preset="gradbench's start (1, 1)",
+        n_outputs=4,  # gradbench's input {"start": [1.0, 1.0]}
+        constants={"eta": ETA},
+        by_hand=saddle_by_hand,
+        # A reverse outer level tapes the inner ascent (170 steps of a few 2-vectors) per descent step
+        # (eager frameworks: ~50 000 inner ascent steps a call, each a gradient).
+        work=16 * MAX_INNER_STEPS,
+        theory="nested: each of the descent's ~170 steps runs a ~170-step inner ascent, and its gradient "
+        "differentiates through that ascent; both levels have 2 inputs (forward 2 JVPs, reverse 1 VJP)",
+        expected=GRADBENCH_RESULT,
+        light={"eta": 0.1},  # eta starts near where gradbench's ramps up to
+    )
+)

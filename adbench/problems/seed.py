@@ -22,27 +22,25 @@ def basic(x, xp):
 def basic_jacobian(x):
     x0, x1 = x
     c = np.cos(x0 / x1)
-    return np.array([
-        [c / x1, -c * x0 / x1**2 + 2 * x1],
-        [2 * x0, -2 * x1],
-        [3 * x0**2, 0.0],
-    ], dtype=x.dtype)
+    return np.array([[c / x1, -c * x0 / x1**2 + 2 * x1], [2 * x0, -2 * x1], [3 * x0**2, 0.0]], dtype=x.dtype)
 
 
-register(Problem(
-    name="basic",
-    function=basic,
-    description="[sin(x0/x1) + x1^2, x0^2 - x1^2, x0^3], R^2 -> R^3 (the tutorial's first function)",
-    output_size=lambda n: 3,
-    sizes=(2,),
-    quick_sizes=(2,),
-    presets={2: "the tutorial's point"},
-    # The tutorial's point (1, 0.5); x1 = 0 would divide by zero.
-    make_input=lambda n, rng: np.array([1.0, 0.5]),
-    manual_jacobian=basic_jacobian,
-    work_size=lambda n: 3,
-    theory="m = 3 > n = 2: forward needs 2 JVPs, reverse 3 VJPs; overhead dominates at this size",
-))
+register(
+    Problem(
+        name="basic",
+        function=basic,
+        description="[sin(x0/x1) + x1^2, x0^2 - x1^2, x0^3], R^2 -> R^3 (the tutorial's first function)",
+        output_size=lambda n: 3,
+        sizes=(2,),
+        quick_sizes=(2,),
+        presets={2: "the tutorial's point"},
+        # The tutorial's point (1, 0.5); x1 = 0 would divide by zero.
+        make_input=lambda n, rng: np.array([1.0, 0.5]),
+        manual_jacobian=basic_jacobian,
+        work_size=lambda n: 3,
+        theory="m = 3 > n = 2: forward needs 2 JVPs, reverse 3 VJPs; overhead dominates at this size",
+    )
+)
 
 
 # -- loss: sin(exp(x* . x / sqrt(n))) ---------------------------------------------------------------
@@ -78,24 +76,32 @@ def loss_hvp(x, v, x_star):
     return c * (a @ v) * a  # H v without the n x n H: O(n)
 
 
-register(Problem(
-    name="loss",
-    function=loss,
-    description="sin(exp(x* . x / sqrt(n))), R^n -> R (the tutorial's scalar loss, n = 10 000)",
-    scalar_output=True,
-    sizes=(100, 1000, 10_000),
-    quick_sizes=(1000,),
-    default_sizes=(10_000,),  # the tutorial's n
-    make_constants=lambda x, rng: {"x_star": rng.standard_normal(x.shape[0])},
-    manual_jacobian=loss_jacobian,
-    manual_hessian=loss_hessian,
-    manual_hvp=loss_hvp,
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
-    cost_exponent=1.0,  # one dot product of length n
-    # The tutorial's own figure: un-jitted jacfwd 0.2247 s vs jacrev 0.0027 s at n = 10 000.
-    extra={"tutorial": {"size": 10_000, "backend": "jax-eager", "forward_s": 0.22470307350158691,
-                        "reverse_s": 0.002707958221435547}},
-))
+register(
+    Problem(
+        name="loss",
+        function=loss,
+        description="sin(exp(x* . x / sqrt(n))), R^n -> R (the tutorial's scalar loss, n = 10 000)",
+        scalar_output=True,
+        sizes=(100, 1000, 10_000),
+        quick_sizes=(1000,),
+        default_sizes=(10_000,),  # the tutorial's n
+        make_constants=lambda x, rng: {"x_star": rng.standard_normal(x.shape[0])},
+        manual_jacobian=loss_jacobian,
+        manual_hessian=loss_hessian,
+        manual_hvp=loss_hvp,
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs, so reverse should win by about n",
+        cost_exponent=1.0,  # one dot product of length n
+        # The tutorial's own figure: un-jitted jacfwd 0.2247 s vs jacrev 0.0027 s at n = 10 000.
+        extra={
+            "tutorial": {
+                "size": 10_000,
+                "backend": "jax-eager",
+                "forward_s": 0.22470307350158691,
+                "reverse_s": 0.002707958221435547,
+            }
+        },
+    )
+)
 
 
 # -- control_loop: k = int(max(z)) times z <- sin(z^2), then sum(z) -------------------------------
@@ -143,18 +149,20 @@ def control_loop_hvp(z, v, k):
     return control_loop_hessian_diagonal(z, k) * v
 
 
-register(Problem(
-    name="control_loop",
-    function=control_loop,
-    description="k = int(max(z)) times z <- sin(z^2), then sum(z); R^n -> R (data-dependent loop)",
-    scalar_output=True,
-    sizes=(10, 100, 1000),
-    quick_sizes=(100,),
-    default_sizes=(100,),  # the tutorial's n
-    make_constants=lambda x, rng: {"k": loop_count(x)},
-    manual_jacobian=control_loop_jacobian,
-    manual_hessian=control_loop_hessian,
-    manual_hvp=control_loop_hvp,
-    theory="m = 1: reverse needs 1 VJP, forward n JVPs; each pass is k loop iterations",
-    cost_exponent=1.0,  # k element-wise passes; k = int(max z) grows very slowly with n
-))
+register(
+    Problem(
+        name="control_loop",
+        function=control_loop,
+        description="k = int(max(z)) times z <- sin(z^2), then sum(z); R^n -> R (data-dependent loop)",
+        scalar_output=True,
+        sizes=(10, 100, 1000),
+        quick_sizes=(100,),
+        default_sizes=(100,),  # the tutorial's n
+        make_constants=lambda x, rng: {"k": loop_count(x)},
+        manual_jacobian=control_loop_jacobian,
+        manual_hessian=control_loop_hessian,
+        manual_hvp=control_loop_hvp,
+        theory="m = 1: reverse needs 1 VJP, forward n JVPs; each pass is k loop iterations",
+        cost_exponent=1.0,  # k element-wise passes; k = int(max z) grows very slowly with n
+    )
+)

@@ -23,20 +23,22 @@ def tall_jacobian(x, W):
     return (1.0 - np.tanh(W @ x) ** 2)[:, None] * W
 
 
-register(Problem(
-    name="tall",
-    function=tall,
-    description=f"tanh(W x) with W of shape ({RATIO} n, n); R^n -> R^({RATIO} n), a tall Jacobian",
-    output_size=lambda n: RATIO * n,
-    sizes=(2, 8, 32),
-    quick_sizes=(16,),
-    default_sizes=(32,),
-    # Scaled so W x stays O(1) and tanh does not saturate.
-    make_constants=lambda x, rng: {
-        "W": rng.standard_normal((RATIO * x.shape[0], x.shape[0])) / math.sqrt(x.shape[0])
-    },
-    manual_jacobian=tall_jacobian,
-    work_size=lambda n: RATIO * n,
-    cost_exponent=2.0,  # W x with W of shape (100 n, n)
-    theory=f"m = {RATIO} n: forward needs n JVPs, reverse {RATIO} n VJPs, so forward should win by about {RATIO}",
-))
+register(
+    Problem(
+        name="tall",
+        function=tall,
+        description=f"tanh(W x) with W of shape ({RATIO} n, n); R^n -> R^({RATIO} n), a tall Jacobian",
+        output_size=lambda n: RATIO * n,
+        sizes=(2, 8, 32),
+        quick_sizes=(16,),
+        default_sizes=(32,),
+        # Scaled so W x stays O(1) and tanh does not saturate.
+        make_constants=lambda x, rng: {
+            "W": rng.standard_normal((RATIO * x.shape[0], x.shape[0])) / math.sqrt(x.shape[0])
+        },
+        manual_jacobian=tall_jacobian,
+        work_size=lambda n: RATIO * n,
+        cost_exponent=2.0,  # W x with W of shape (100 n, n)
+        theory=f"m = {RATIO} n: forward needs n JVPs, reverse {RATIO} n VJPs, so forward should win by about {RATIO}",
+    )
+)

@@ -22,21 +22,33 @@ DEFAULT_TITLE = "adbench: automatic differentiation benchmarks"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``report`` subcommand's options."""
     parser.add_argument(
-        "--results", nargs="+", type=Path, default=[DEFAULT_RESULTS], metavar="PATH",
+        "--results",
+        nargs="+",
+        type=Path,
+        default=[DEFAULT_RESULTS],
+        metavar="PATH",
         help="result-set CSVs, or folders searched for them (default: results/, your own `adbench compare` "
-             "runs; the shipped reference sets under it are left out unless --reference)",
+        "runs; the shipped reference sets under it are left out unless --reference)",
     )
     parser.add_argument(
-        "--reference", action="store_true",
-        help="also show the reference sets shipped with adbench (" + ", ".join(f"results/{s}" for s in SHIPPED)
-             + ": other machines, one with a CUDA GPU)",
+        "--reference",
+        action="store_true",
+        help="also show the reference sets shipped with adbench ("
+        + ", ".join(f"results/{s}" for s in SHIPPED)
+        + ": other machines, one with a CUDA GPU)",
     )
     parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="DIR",
         help="folder to write the site into; rebuilt on each run (default: results/site)",
     )
     parser.add_argument(
-        "--asv-html", type=Path, default=DEFAULT_ASV_HTML, metavar="DIR",
+        "--asv-html",
+        type=Path,
+        default=DEFAULT_ASV_HTML,
+        metavar="DIR",
         help="`asv publish` output to link to when its index.html exists (default: results/asv-html)",
     )
     parser.add_argument("--title", default=DEFAULT_TITLE, help="the pages' title")
@@ -75,22 +87,30 @@ def build_report(
         if not present:
             from adbench.report.data import NoResultsError
 
-            raise NoResultsError(f"--reference: the shipped reference sets are not here ({', '.join(map(str, shipped))}); "
-                                 "they come with a clone of adbench's repository")
+            raise NoResultsError(
+                f"--reference: the shipped reference sets are not here ({', '.join(map(str, shipped))}); "
+                "they come with a clone of adbench's repository"
+            )
         sources += present
-    return build_site(sources, Path(output), Path(asv_html) if asv_html else None, title=title,
-                      exclude=[] if reference else shipped)
+    return build_site(
+        sources, Path(output), Path(asv_html) if asv_html else None, title=title, exclude=[] if reference else shipped
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``adbench report``: build, print the index's path; 1 with a message when no set can be shown."""
+    from adbench.engine.results import ResultsFormatError
     from adbench.report.data import NoResultsError
     from adbench.report.site import OutputNotOursError
-    from adbench.engine.results import ResultsFormatError
 
     try:
-        index = build_report(args.results, args.output, args.asv_html, title=getattr(args, "title", DEFAULT_TITLE),
-                             reference=getattr(args, "reference", False))
+        index = build_report(
+            args.results,
+            args.output,
+            args.asv_html,
+            title=getattr(args, "title", DEFAULT_TITLE),
+            reference=getattr(args, "reference", False),
+        )
     except (NoResultsError, OutputNotOursError, ResultsFormatError) as exc:
         print(f"adbench report: error: {exc}", file=sys.stderr)
         return 1

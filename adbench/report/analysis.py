@@ -20,8 +20,15 @@ from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_ser
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 # An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).
 HVP_BAND = (1.0, 5.0)
-OPERATION_TITLES = {"jacobian": "Jacobian", "jvp": "JVP", "vjp": "VJP", "hvp": "HVP", "hessian": "Hessian",
-                    "sparse-jacobian": "sparse Jacobian (compressed passes)", "nested": "nested"}
+OPERATION_TITLES = {
+    "jacobian": "Jacobian",
+    "jvp": "JVP",
+    "vjp": "VJP",
+    "hvp": "HVP",
+    "hessian": "Hessian",
+    "sparse-jacobian": "sparse Jacobian (compressed passes)",
+    "nested": "nested",
+}
 
 
 def operation_title(operation: str) -> str:
@@ -76,11 +83,15 @@ class ProblemInfo:
         if len(ms) == 1:
             m = ms.pop()
             where = "inside" if self.sizes[0] <= m <= self.sizes[-1] else "outside"
-            return (f"Pass counting puts it at n = m = {integer(m)}, {where} the measured sizes; "
-                    "any other crossover is overhead.")
+            return (
+                f"Pass counting puts it at n = m = {integer(m)}, {where} the measured sizes; "
+                "any other crossover is overhead."
+            )
         side = "forward" if all(self.m(n) > n for n in self.sizes) else "reverse"
-        return (f"Pass counting puts it at n = m, which never happens here ({side} should win at every size); "
-                "a measured crossover is overhead.")
+        return (
+            f"Pass counting puts it at n = m, which never happens here ({side} should win at every size); "
+            "a measured crossover is overhead."
+        )
 
     def m(self, n: int) -> int:
         return self.outputs.get(n, 1)
@@ -260,8 +271,13 @@ class Headline:
         return "; ".join(t for t in (self.mode_text, self.framework_text) if t)
 
 
-def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian", intervals: bool = True,
-             comparisons: Comparisons | None = None) -> Headline:
+def headline(
+    frame: pd.DataFrame,
+    info: ProblemInfo,
+    operation: str = "jacobian",
+    intervals: bool = True,
+    comparisons: Comparisons | None = None,
+) -> Headline:
     """At the largest size where two AD modes passed (else the largest where any did): the fastest
     mode against the fastest of another, and the fastest framework against the next (from their
     visits matched in time, where the set has ``comparisons``)."""
@@ -283,18 +299,25 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
     floor = ok_rows(rows)
     floor = floor[(floor["backend"] == "manual") & (floor["size"] == h.size)]["time_s"]
     h.floor = float(floor.min()) if len(floor) else None
-    colours = ({str(r["mode"]): int(r["colours"]) for _, r in at.dropna(subset=["colours"]).iterrows()}
-               if "colours" in at else None)  # sparse-jacobian: passes per mode, beside the theory
-    h.theory_text = ("theory: " + fmt.theory_words(operation, h.size, h.m, colours)
-                     if operation in OPERATION_TITLES else "")
+    colours = (
+        {str(r["mode"]): int(r["colours"]) for _, r in at.dropna(subset=["colours"]).iterrows()}
+        if "colours" in at
+        else None
+    )  # sparse-jacobian: passes per mode, beside the theory
+    h.theory_text = (
+        "theory: " + fmt.theory_words(operation, h.size, h.m, colours) if operation in OPERATION_TITLES else ""
+    )
     # Modes.
     if at["mode"].nunique() >= 2:
         first, second = fmt.best_pair(at, "mode")
         h.modes = (first, second)
         h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
         a, b = str(first["mode"]), str(second["mode"])
-        h.mode_text = (fmt.versus_words(v, a, b, where) if intervals
-                       else fmt.unranked_words(a, first["time_s"], b, second["time_s"], where))
+        h.mode_text = (
+            fmt.versus_words(v, a, b, where)
+            if intervals
+            else fmt.unranked_words(a, first["time_s"], b, second["time_s"], where)
+        )
     else:
         h.mode_text = fmt.only_measured_words(at["mode"].iloc[0], where)
     # Frameworks.
@@ -310,8 +333,9 @@ def headline(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian"
         h.framework_text = fmt.unranked_words(name_a, first["time_s"], name_b, second["time_s"])
     else:
         interval = fmt.interval(*ci(first)) if v.resolved and ci(first) else ""
-        h.framework_text = fmt.fastest_words(name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]),
-                                             noun="", interval=interval)
+        h.framework_text = fmt.fastest_words(
+            name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]), noun="", interval=interval
+        )
     return h
 
 
@@ -397,10 +421,16 @@ def exponents(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian
             reading = "flatter (overhead)"
         else:
             reading = "steeper"
-        rows.append({
-            "series": series, "sizes": f"{integer(t.index[0])}…{integer(t.index[-1])} ({len(t)})",
-            "fit": fit, "last": last, "theory": theory, "verdict": reading,
-        })
+        rows.append(
+            {
+                "series": series,
+                "sizes": f"{integer(t.index[0])}…{integer(t.index[-1])} ({len(t)})",
+                "fit": fit,
+                "last": last,
+                "theory": theory,
+                "verdict": reading,
+            }
+        )
     rows.sort(key=lambda r: r["series"].sort_key)
     return rows
 
@@ -433,8 +463,16 @@ def hvp_over_gradient(frame: pd.DataFrame, comparisons: Comparisons | None = Non
                 continue
             g = grad.iloc[at]
             ratio, lo, hi = ratio_of(r, g, comparisons)
-            table.append({"size": int(r["size"]), "ratio": ratio, "low": lo, "high": hi,
-                          "gradient_s": g["time_s"], "hvp_s": r["time_s"]})
+            table.append(
+                {
+                    "size": int(r["size"]),
+                    "ratio": ratio,
+                    "low": lo,
+                    "high": hi,
+                    "gradient_s": g["time_s"],
+                    "hvp_s": r["time_s"],
+                }
+            )
         if table:
             out[series] = pd.DataFrame(table).set_index("size")
     return dict(sorted(out.items(), key=lambda kv: kv[0].sort_key))

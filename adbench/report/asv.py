@@ -44,7 +44,11 @@ def _unquote(label: Any) -> str:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else None
+    )
 
 
 def _grid(entry: list, columns: list[str]) -> dict[tuple[str, ...], dict[str, Any]]:
@@ -65,12 +69,16 @@ def _grid(entry: list, columns: list[str]) -> dict[tuple[str, ...], dict[str, An
     q25, q75, ci_a, ci_b = stat("stats_q_25"), stat("stats_q_75"), stat("stats_ci_99_a"), stat("stats_ci_99_b")
     out = {}
     for i, (key, value) in enumerate(zip(keys, values)):
+
         def at(series: list) -> float | None:
             return _number(series[i]) if i < len(series) else None
 
         lo, hi = at(q25), at(q75)
-        out[key] = {"value": value, "iqr": hi - lo if lo is not None and hi is not None else None,
-                    "ci": (at(ci_a), at(ci_b))}
+        out[key] = {
+            "value": value,
+            "iqr": hi - lo if lo is not None and hi is not None else None,
+            "ci": (at(ci_a), at(ci_b)),
+        }
     return out
 
 
@@ -169,15 +177,25 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
             continue  # not a case: the grid is rectangular, the backend offers no such mode here
         if problem is not None and operation in ("hvp", "hessian") and not problem.is_scalar(n):
             continue  # no Hessian of a vector-valued problem
-        row = {"problem": problem_name, "size": n, "n_inputs": n,
-               "n_outputs": problem.known_n_outputs(n) if problem is not None else None,
-               "operation": operation, "backend": backend, "mode": mode, "device": device, "threads": threads,
-               "preset": problem.presets.get(n) if problem is not None else None}
+        row = {
+            "problem": problem_name,
+            "size": n,
+            "n_inputs": n,
+            "n_outputs": problem.known_n_outputs(n) if problem is not None else None,
+            "operation": operation,
+            "backend": backend,
+            "mode": mode,
+            "device": device,
+            "threads": threads,
+            "preset": problem.presets.get(n) if problem is not None else None,
+        }
         if value is None:
             row.update(status="error", error="asv recorded a failure (see asv's own pages or log)")
         elif _number(value) is None:
-            row.update(status="skipped", error="asv skipped the case (n/a): not supported, not installed "
-                                               "or over the memory guard here")
+            row.update(
+                status="skipped",
+                error="asv skipped the case (n/a): not supported, not installed or over the memory guard here",
+            )
         else:
             value = float(value)
             f_cell = function.get((case, backend, device)) or function.get((case, variant)) or {}
@@ -187,12 +205,18 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
             peak = _number((memory.get((case, operation, variant, device)) or {}).get("value"))
             lo, hi = cell["ci"]
             iqr = cell["iqr"]
-            row.update(status="ok", median_s=value, iqr_s=iqr, f_median_s=f, first_call_s=fc,
-                       ci_low_s=lo if lo is not None and hi is not None and lo <= value <= hi else None,
-                       ci_high_s=hi if lo is not None and hi is not None and lo <= value <= hi else None,
-                       j_over_f=value / f if f else None,
-                       peak_memory_bytes=int(peak) if peak is not None else None,
-                       noisy=bool(iqr is not None and value > 0 and iqr / value >= NOISY_IQR_RATIO))
+            row.update(
+                status="ok",
+                median_s=value,
+                iqr_s=iqr,
+                f_median_s=f,
+                first_call_s=fc,
+                ci_low_s=lo if lo is not None and hi is not None and lo <= value <= hi else None,
+                ci_high_s=hi if lo is not None and hi is not None and lo <= value <= hi else None,
+                j_over_f=value / f if f else None,
+                peak_memory_bytes=int(peak) if peak is not None else None,
+                noisy=bool(iqr is not None and value > 0 and iqr / value >= NOISY_IQR_RATIO),
+            )
         rows.append(row)
     if not rows:
         return None
@@ -201,7 +225,8 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
     commit = data.get("commit_hash")
     environment = {
         "timestamp": _dt.datetime.fromtimestamp(when / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
-        if isinstance(when, (int, float)) else None,
+        if isinstance(when, (int, float))
+        else None,
         "git_commit": commit,
         "hostname": params.get("machine"),
         "platform": params.get("os"),
@@ -211,8 +236,12 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
         "threads": threads,
         "frameworks": {k: v for k, v in (data.get("requirements") or {}).items() if v},
     }
-    settings = {"source": "asv", "env_name": data.get("env_name"), "statistic": "median (asv)",
-                "interval": "asv's 99% interval of the median (stats_ci_99), where it kept one"}
+    settings = {
+        "source": "asv",
+        "env_name": data.get("env_name"),
+        "statistic": "median (asv)",
+        "interval": "asv's 99% interval of the median (stats_ci_99), where it kept one",
+    }
     return rows, {"environment": environment, "settings": settings}
 
 

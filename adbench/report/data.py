@@ -20,7 +20,12 @@ from adbench.backends.modes import mode_rank
 from adbench.engine.estimates import Comparisons
 from adbench.engine.record import SPEC_KEYS, TIMED
 from adbench.engine.results import (
-    DamagedResultsError, ResultsFormatError, comparisons_of, find_result_sets, read_results, rows_to_frame,
+    DamagedResultsError,
+    ResultsFormatError,
+    comparisons_of,
+    find_result_sets,
+    read_results,
+    rows_to_frame,
     sidecar_path,
 )
 
@@ -31,9 +36,29 @@ FALLBACK_COLOURS = ("#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117
 FALLBACK_ORDER = 50  # after the registered frameworks, before the baselines
 
 
-UNSHOWN = frozenset({"run_id", "seed", "host_cpu", "host_gpu", "framework_version", "max_s", "mean_s", "visit_sd",
-                     "f_first_call_s", "f_median_s", "f_ci_low_s", "f_ci_high_s", "f_iqr_s", "f_min_s",
-                     "memory_estimate_bytes", "build_s", "wall_s", "rounds", "round_spread"})
+UNSHOWN = frozenset(
+    {
+        "run_id",
+        "seed",
+        "host_cpu",
+        "host_gpu",
+        "framework_version",
+        "max_s",
+        "mean_s",
+        "visit_sd",
+        "f_first_call_s",
+        "f_median_s",
+        "f_ci_low_s",
+        "f_ci_high_s",
+        "f_iqr_s",
+        "f_min_s",
+        "memory_estimate_bytes",
+        "build_s",
+        "wall_s",
+        "rounds",
+        "round_spread",
+    }
+)
 NOT_APPLICABLE = "n/a"
 # A skip that says the case could have run but this run did not (a setting, an install): not "by design".
 NOT_RUN_HERE = ("(--memory-limit)", "backend unavailable:")
@@ -71,8 +96,9 @@ def backend_style(name: str) -> BackendStyle:
         b = get_backend(name)
     except (ValueError, KeyError, TypeError):
         digest = hashlib.sha256(str(name).encode("utf-8")).digest()
-        return BackendStyle(str(name), str(name), FALLBACK_COLOURS[digest[0] % len(FALLBACK_COLOURS)],
-                            FALLBACK_ORDER, False, False)
+        return BackendStyle(
+            str(name), str(name), FALLBACK_COLOURS[digest[0] % len(FALLBACK_COLOURS)], FALLBACK_ORDER, False, False
+        )
     return BackendStyle(b.name, b.display_label, b.colour, b.order, b.baseline, True)
 
 
@@ -270,8 +296,7 @@ def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> p
     frame["shown"] = [shown_status(st, e) for st, e in zip(frame["status"], frame["error"])]
     mixed_dtypes = frame["dtype"].dropna().nunique() > 1
     frame["series"] = [
-        Series(str(b), str(m), str(d) if mixed_dtypes and d is not None else None,
-               int(c) if pd.notna(c) else None)
+        Series(str(b), str(m), str(d) if mixed_dtypes and d is not None else None, int(c) if pd.notna(c) else None)
         for b, m, d, c in zip(frame["backend"], frame["mode"], frame["dtype"], frame["chunk_size"])
     ]
     # A re-run of the same case in one set: the last one written is the one that counts.
@@ -292,8 +317,9 @@ def _under(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def discover(sources: Iterable[str | Path], exclude: Iterable[str | Path] = ()
-             ) -> tuple[list[Path], list[Unreadable], int]:
+def discover(
+    sources: Iterable[str | Path], exclude: Iterable[str | Path] = ()
+) -> tuple[list[Path], list[Unreadable], int]:
     """Result-set CSVs (and asv result JSONs) from folders, searched recursively, and named files;
     what could not be found; and how many were left out for lying under an ``exclude`` folder
     (the shipped reference sets) that the searched folder is not itself inside."""
@@ -364,8 +390,10 @@ def _read(path: Path) -> tuple[list[tuple[str, pd.DataFrame, dict[str, Any]]], U
             if len(devices) == 1:
                 return [(stem, frame, {**meta, "environment": {**env, "device": devices[0]}})], None
             # asv runs every device in one file; the report keeps CPU and GPU sets apart.
-            return [(f"{stem}-{d}", frame[frame["device"] == d], {**meta, "environment": {**env, "device": d}})
-                    for d in devices], None
+            return [
+                (f"{stem}-{d}", frame[frame["device"] == d], {**meta, "environment": {**env, "device": d}})
+                for d in devices
+            ], None
         frame, meta = read_results(path)
         hosts = list(dict.fromkeys(frame["host"].dropna()))
         if len(hosts) <= 1:
@@ -373,9 +401,14 @@ def _read(path: Path) -> tuple[list[tuple[str, pd.DataFrame, dict[str, Any]]], U
         # A cluster run or a merged set: each host's cases are a set of their own, never ranked together
         # (a group lost with its worker is on no host: its errors stay with the first host's set).
         env, per_host = meta.get("environment") or {}, meta.get("hosts") or {}
-        return [(f"{path.stem}-{host}", frame[(frame["host"] == host) | (frame["host"].isna() & (i == 0))],
-                 {**meta, "environment": {**env, **per_host.get(host, {}), "host": host, "hostname": host}})
-                for i, host in enumerate(hosts)], None
+        return [
+            (
+                f"{path.stem}-{host}",
+                frame[(frame["host"] == host) | (frame["host"].isna() & (i == 0))],
+                {**meta, "environment": {**env, **per_host.get(host, {}), "host": host, "hostname": host}},
+            )
+            for i, host in enumerate(hosts)
+        ], None
     except DamagedResultsError as exc:
         return [], Unreadable(path.name, _published(str(exc), path), "damaged")
     except ResultsFormatError as exc:
@@ -400,7 +433,9 @@ def read_sets(sources: Sequence[str | Path], exclude: Iterable[str | Path] = ())
             unreadable.append(problem)
         for stem, frame, meta in read:
             if frame.empty:
-                unreadable.append(Unreadable(path.name, "holds no cases (a run stopped before its first case)", "empty"))
+                unreadable.append(
+                    Unreadable(path.name, "holds no cases (a run stopped before its first case)", "empty")
+                )
                 continue
             sets.append(ResultSet(_slug(stem, taken), path, prepare(frame, meta.get("environment")), meta))
     epoch = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
@@ -416,15 +451,18 @@ def load_sets(sources: Sequence[str | Path]) -> list[ResultSet]:
     return loaded.sets
 
 
-MAKE_A_RUN = ("make one with `python -m adbench compare` (about a minute; `--quick`: about 15 s), "
-              "or pass --results PATH")
+MAKE_A_RUN = "make one with `python -m adbench compare` (about a minute; `--quick`: about 15 s), or pass --results PATH"
 
 
 def no_sets_message(sources: Sequence[str | Path], unreadable: list[Unreadable], left_out: int = 0) -> str:
     shown = ", ".join(str(s) for s in sources) or "(none given)"
     if not unreadable:
-        shipped = (f"; the {left_out} reference set{'s' if left_out != 1 else ''} shipped with adbench "
-                   "are shown only with --reference" if left_out else "")
+        shipped = (
+            f"; the {left_out} reference set{'s' if left_out != 1 else ''} shipped with adbench "
+            "are shown only with --reference"
+            if left_out
+            else ""
+        )
         return f"no result sets of your own (a CSV with its JSON sidecar) in {shown}{shipped}; {MAKE_A_RUN}"
     reasons = "; ".join(f"{u.name}: {u.kind}: {u.reason}" for u in unreadable)
     return f"no result set in {shown} could be read ({reasons})"
@@ -463,6 +501,17 @@ def main_rows(frame: pd.DataFrame, operation: str) -> pd.DataFrame:
 
 
 __all__ = [
-    "BackendStyle", "Loaded", "NoResultsError", "ResultSet", "ResultsFormatError", "Series",
-    "Unreadable", "backend_style", "discover", "load_sets", "ok_rows", "ordered_series", "read_sets",
+    "BackendStyle",
+    "Loaded",
+    "NoResultsError",
+    "ResultSet",
+    "ResultsFormatError",
+    "Series",
+    "Unreadable",
+    "backend_style",
+    "discover",
+    "load_sets",
+    "ok_rows",
+    "ordered_series",
+    "read_sets",
 ]

@@ -22,8 +22,17 @@ from adbench.report.analysis import ProblemInfo, integer, operation_title
 from adbench.report.data import NOT_APPLICABLE, Series, main_rows, ok_rows
 
 # matplotlib's marker of each mode (adbench.backends.modes) as a glyph: filled, and hollow (noisy, first call).
-GLYPHS = {"s": ("■", "□"), "o": ("●", "○"), "^": ("▲", "△"), "v": ("▼", "▽"), "<": ("◀", "◁"),
-          ">": ("▶", "▷"), "h": ("⬢", "⬡"), "D": ("◆", "◇"), "P": ("✚", "✚")}
+GLYPHS = {
+    "s": ("■", "□"),
+    "o": ("●", "○"),
+    "^": ("▲", "△"),
+    "v": ("▼", "▽"),
+    "<": ("◀", "◁"),
+    ">": ("▶", "▷"),
+    "h": ("⬢", "⬡"),
+    "D": ("◆", "◇"),
+    "P": ("✚", "✚"),
+}
 PAD = 0.06  # of the axis's log span, each side: no dot sits on the frame
 # The narrowest track the stylesheet lays out (two charts a row in a 1000 px window), and a tick label's
 # width (0.75rem of a 15 px root: about 6.5 px a character): ticks are thinned to fit it.
@@ -82,11 +91,17 @@ class LogAxis:
         # Candidates with a priority (decades first; 2 and 5 between them), kept where their labels fit beside
         # those already kept on the narrowest track the page lays out: a label never runs over another.
         if self.binary:
-            candidates = [(u * k, 0 if k == 1 else 1 if k in (10, 100) else 2)
-                          for u in (1, 2**10, 2**20, 2**30, 2**40) for k in (1, 2, 5, 10, 20, 50, 100, 200, 500)]
+            candidates = [
+                (u * k, 0 if k == 1 else 1 if k in (10, 100) else 2)
+                for u in (1, 2**10, 2**20, 2**30, 2**40)
+                for k in (1, 2, 5, 10, 20, 50, 100, 200, 500)
+            ]
         else:
-            candidates = [(k * 10.0**d, priority) for d in range(math.floor(self.lo), math.ceil(self.hi) + 1)
-                          for k, priority in ((1, 0), (5, 1), (2, 2))]
+            candidates = [
+                (k * 10.0**d, priority)
+                for d in range(math.floor(self.lo), math.ceil(self.hi) + 1)
+                for k, priority in ((1, 0), (5, 1), (2, 2))
+            ]
         kept: list[tuple[float, float, str]] = []  # (position, half width, label), in %
         for value, _ in sorted(candidates, key=lambda c: c[1]):
             x = self(value)
@@ -112,10 +127,20 @@ def _finite(x) -> float | None:
     return x if math.isfinite(x) and x > 0 else None
 
 
-def value_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str, column: str, title: str, xlabel: str,
-                formatter: Callable[[float], str], label: str, band: tuple[tuple[float, float], str] | None = None,
-                bounds: tuple[str, str] | None = None, hollow_noisy: bool = True, binary: bool = False
-                ) -> DotChart | None:
+def value_chart(
+    frame: pd.DataFrame,
+    info: ProblemInfo,
+    operation: str,
+    column: str,
+    title: str,
+    xlabel: str,
+    formatter: Callable[[float], str],
+    label: str,
+    band: tuple[tuple[float, float], str] | None = None,
+    bounds: tuple[str, str] | None = None,
+    hollow_noisy: bool = True,
+    binary: bool = False,
+) -> DotChart | None:
     """One value per series (time, time/f, memory) at the problem's one size, with its interval where
     the set has one. Cases that failed or are n/a keep their row, with their status in words."""
     rows = main_rows(frame, operation)
@@ -167,16 +192,35 @@ def value_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str, column: 
 
 def time_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> DotChart | None:
     title = operation_title(operation)
-    return value_chart(frame, info, operation, "time_s", f"Time per {title}", f"time per {title} (log scale)",
-                       fmt.seconds, f"{info.name} {operation} time", bounds=("ci_low_s", "ci_high_s"))
+    return value_chart(
+        frame,
+        info,
+        operation,
+        "time_s",
+        f"Time per {title}",
+        f"time per {title} (log scale)",
+        fmt.seconds,
+        f"{info.name} {operation} time",
+        bounds=("ci_low_s", "ci_high_s"),
+    )
 
 
-def cost_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str,
-               band: tuple[tuple[float, float], str] | None) -> DotChart | None:
+def cost_chart(
+    frame: pd.DataFrame, info: ProblemInfo, operation: str, band: tuple[tuple[float, float], str] | None
+) -> DotChart | None:
     title = operation_title(operation)
-    return value_chart(frame, info, operation, "j_over_f", f"time({title}) / time(f)",
-                       f"time({title}) / time(f) (log scale)", fmt.factor, f"{info.name} {operation} over f",
-                       band=band, bounds=("j_over_f_ci_low", "j_over_f_ci_high"))
+    return value_chart(
+        frame,
+        info,
+        operation,
+        "j_over_f",
+        f"time({title}) / time(f)",
+        f"time({title}) / time(f) (log scale)",
+        fmt.factor,
+        f"{info.name} {operation} over f",
+        band=band,
+        bounds=("j_over_f_ci_low", "j_over_f_ci_high"),
+    )
 
 
 def memory_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> DotChart | None:
@@ -184,9 +228,18 @@ def memory_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> DotC
     rows = rows.assign(peak_memory_bytes=rows["peak_memory_bytes"].astype("Float64").astype(float))
     if not (rows.loc[rows["status"].isin(TIMED), "peak_memory_bytes"].fillna(0) > 0).any():
         return None
-    return value_chart(rows, info, operation, "peak_memory_bytes", f"Peak memory per {operation_title(operation)}",
-                       "peak memory above the level before the case (log scale)", fmt.bytes_,
-                       f"{info.name} {operation} memory", hollow_noisy=False, binary=True)
+    return value_chart(
+        rows,
+        info,
+        operation,
+        "peak_memory_bytes",
+        f"Peak memory per {operation_title(operation)}",
+        "peak memory above the level before the case (log scale)",
+        fmt.bytes_,
+        f"{info.name} {operation} memory",
+        hollow_noisy=False,
+        binary=True,
+    )
 
 
 def hvp_chart(ratios: dict[Series, pd.DataFrame], info: ProblemInfo, band: tuple[float, float]) -> DotChart | None:
@@ -202,10 +255,15 @@ def hvp_chart(ratios: dict[Series, pd.DataFrame], info: ProblemInfo, band: tuple
             row.interval = (axis(r["low"]), axis(r["high"]))
         rows.append(row)
     n = f" (n = {integer(info.sizes[0])})" if info.sizes else ""
-    return DotChart(f"HVP in gradients, by composition{n}", f"{info.name} second order",
-                    "HVP time / the gradient's time (log scale)", rows, axis.ticks(),
-                    (axis(band[0]), axis(band[1]), f"a small constant: {band[0]:g}–{band[1]:g}× the gradient"),
-                    [("├┤", "95% interval")])
+    return DotChart(
+        f"HVP in gradients, by composition{n}",
+        f"{info.name} second order",
+        "HVP time / the gradient's time (log scale)",
+        rows,
+        axis.ticks(),
+        (axis(band[0]), axis(band[1]), f"a small constant: {band[0]:g}–{band[1]:g}× the gradient"),
+        [("├┤", "95% interval")],
+    )
 
 
 def first_call_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> DotChart | None:
@@ -225,9 +283,21 @@ def first_call_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> 
         steady, first = float(r["time_s"]), float(r["first_call_s"])
         label = s.label if info.fixed_size else f"{s.label} (n = {integer(r['size'])})"
         c = s.style.colour
-        rows.append(DotRow(label, "ok", f"{fmt.seconds(first)} · {fmt.factor(first / steady)}",
-                           [Point(axis(steady), "●", c), Point(axis(first), "○", c)],
-                           segment=(axis(min(steady, first)), axis(max(steady, first)), c)))
-    return DotChart("First call vs steady state", f"{info.name} {operation} first call", "time per call (log scale)",
-                    rows, axis.ticks(), None,
-                    [("●", "steady state"), ("○", "first call (trace + compile + run); at the end: it and its ratio")])
+        rows.append(
+            DotRow(
+                label,
+                "ok",
+                f"{fmt.seconds(first)} · {fmt.factor(first / steady)}",
+                [Point(axis(steady), "●", c), Point(axis(first), "○", c)],
+                segment=(axis(min(steady, first)), axis(max(steady, first)), c),
+            )
+        )
+    return DotChart(
+        "First call vs steady state",
+        f"{info.name} {operation} first call",
+        "time per call (log scale)",
+        rows,
+        axis.ticks(),
+        None,
+        [("●", "steady state"), ("○", "first call (trace + compile + run); at the end: it and its ratio")],
+    )

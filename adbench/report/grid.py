@@ -23,11 +23,24 @@ from adbench.report.data import NOT_APPLICABLE, backend_style, main_rows, ok_row
 # scale (ColorBrewer Blues, 6 classes), read by lightness alone, so safe for every colour-vision deficiency:
 # the darker, the nearer the fastest.
 SCALE: tuple[tuple[float, str], ...] = (
-    (1.25, "#08519c"), (2.0, "#3182bd"), (5.0, "#6baed6"), (20.0, "#9ecae1"), (100.0, "#c6dbef"), (math.inf, "#eff3ff"),
+    (1.25, "#08519c"),
+    (2.0, "#3182bd"),
+    (5.0, "#6baed6"),
+    (20.0, "#9ecae1"),
+    (100.0, "#c6dbef"),
+    (math.inf, "#eff3ff"),
 )
 DARK = {"#08519c", "#3182bd"}  # backgrounds that need light text
-MODE_SHORT = {"forward": "fwd", "reverse": "rev", "forward-over-reverse": "f/r", "reverse-over-reverse": "r/r",
-              "reverse-over-forward": "r/f", "forward-over-forward": "f/f", "central": "", "manual": ""}
+MODE_SHORT = {
+    "forward": "fwd",
+    "reverse": "rev",
+    "forward-over-reverse": "f/r",
+    "reverse-over-reverse": "r/r",
+    "reverse-over-forward": "r/f",
+    "forward-over-forward": "f/f",
+    "central": "",
+    "manual": "",
+}
 
 
 def colour_of(ratio: float) -> str:
@@ -92,8 +105,12 @@ def _short_mode(headline: Any) -> str:
 def _cell(rows: pd.DataFrame) -> Cell:
     """A backend's cell when none of its cases passed: the reason, worst first."""
     shown = set(rows["shown"])
-    for kind, statuses in (("wrong", {"wrong"}), ("failed", set(FAILED)), ("skipped", {"skipped"}),
-                           (NOT_APPLICABLE, {NOT_APPLICABLE})):
+    for kind, statuses in (
+        ("wrong", {"wrong"}),
+        ("failed", set(FAILED)),
+        ("skipped", {"skipped"}),
+        (NOT_APPLICABLE, {NOT_APPLICABLE}),
+    ):
         hit = shown & statuses
         if hit:
             status = min(hit)
@@ -108,8 +125,7 @@ def build_grid(view: Any, href: str) -> Grid:
     result = view.result
     intervals = result.has_intervals
     frame = result.frame
-    backends = sorted(dict.fromkeys(s.backend for s in frame["series"]),
-                      key=lambda b: (backend_style(b).order, b))
+    backends = sorted(dict.fromkeys(s.backend for s in frame["series"]), key=lambda b: (backend_style(b).order, b))
     columns = [(b, backend_style(b).label) for b in backends]
     out = []
     for problem in view.problems:
@@ -118,8 +134,9 @@ def build_grid(view: Any, href: str) -> Grid:
             rows = main_rows(problem.frame, o.operation)
             size = h.size if h.size is not None else (int(rows["size"].max()) if rows["size"].notna().any() else None)
             at = rows[rows["size"] == size] if size is not None else rows
-            row = GridRow(problem.info.name, o.operation, o.title, f"{href}{problem.slug}.html#{o.anchor}", size,
-                          _short_mode(h))
+            row = GridRow(
+                problem.info.name, o.operation, o.title, f"{href}{problem.slug}.html#{o.anchor}", size, _short_mode(h)
+            )
             passed = ok_rows(at)
             best: dict[str, pd.Series] = {}
             for _, r in passed.iterrows():  # each backend's fastest mode
@@ -138,12 +155,26 @@ def build_grid(view: Any, href: str) -> Grid:
                     if not is_fastest and intervals:
                         tied = fmt.compare_rows(r, fastest, result.comparisons).winner in ("tie", None)
                     mode = str(r["mode"])
-                    words = (f"{r['series'].label}: {fmt.seconds(t)}"
-                             + (f" {fmt.interval(*fmt.row_interval(r))}" if fmt.row_interval(r) else "")
-                             + (", the fastest" if is_fastest else f", {fmt.factor(ratio)} the fastest")
-                             + (" (not separated from it by the 95% intervals)" if tied else ""))
-                    row.cells.append(Cell("ok", fmt.seconds(t), MODE_SHORT.get(mode, mode), words, c,
-                                          "#ffffff" if c in DARK else "#1b1b1b", ratio, t, is_fastest, tied))
+                    words = (
+                        f"{r['series'].label}: {fmt.seconds(t)}"
+                        + (f" {fmt.interval(*fmt.row_interval(r))}" if fmt.row_interval(r) else "")
+                        + (", the fastest" if is_fastest else f", {fmt.factor(ratio)} the fastest")
+                        + (" (not separated from it by the 95% intervals)" if tied else "")
+                    )
+                    row.cells.append(
+                        Cell(
+                            "ok",
+                            fmt.seconds(t),
+                            MODE_SHORT.get(mode, mode),
+                            words,
+                            c,
+                            "#ffffff" if c in DARK else "#1b1b1b",
+                            ratio,
+                            t,
+                            is_fastest,
+                            tied,
+                        )
+                    )
                 else:
                     mine = at[at["backend"] == b]
                     row.cells.append(_cell(mine) if len(mine) else Cell("none", "—", "", "not run in this set"))

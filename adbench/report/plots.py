@@ -27,18 +27,21 @@ from matplotlib.transforms import blended_transform_factory
 
 from adbench import formatting as fmt
 from adbench.backends.modes import mode_style
+from adbench.engine.record import NOT_RUN
+from adbench.engine.timing import NOISY_IQR_RATIO
 from adbench.report import analysis
 from adbench.report.analysis import HVP_BAND, ProblemInfo, integer, operation_title
 from adbench.report.data import Series, backend_style, main_rows, ok_rows, ordered_series, timed_rows
-from adbench.engine.record import NOT_RUN
-from adbench.engine.timing import NOISY_IQR_RATIO
 
 FAILED_MARK = "x"
 FAILED = NOT_RUN  # drawn as a cross: no time
 WRONG_COLOUR = "#b00020"
 # The cheap-gradient principle: a gradient costs a small constant (3-5) evaluations of f.
-COST_BANDS = {"jacobian": ((3.0, 5.0), "cheap-gradient band (3–5×)"),
-              "jvp": ((2.0, 4.0), "one pass: 2–4× f"), "vjp": ((2.0, 4.0), "one pass: 2–4× f")}
+COST_BANDS = {
+    "jacobian": ((3.0, 5.0), "cheap-gradient band (3–5×)"),
+    "jvp": ((2.0, 4.0), "one pass: 2–4× f"),
+    "vjp": ((2.0, 4.0), "one pass: 2–4× f"),
+}
 BAND_COLOUR = "#009E73"
 LESSON_TITLE_CHARS = 58  # a lesson panel (6.6 in) holds about this many characters of its bold title
 
@@ -82,8 +85,15 @@ def style(series: Series) -> dict:
 
 def legend_handle(series: Series, label: str | None = None) -> Line2D:
     st = style(series)
-    return Line2D([], [], color=st["color"], linestyle=st["linestyle"], marker=st["marker"],
-                  linewidth=st.get("linewidth", 1.8), label=label or series.label)
+    return Line2D(
+        [],
+        [],
+        color=st["color"],
+        linestyle=st["linestyle"],
+        marker=st["marker"],
+        linewidth=st.get("linewidth", 1.8),
+        label=label or series.label,
+    )
 
 
 def to_svg(fig: Figure, label: str) -> str:
@@ -92,7 +102,7 @@ def to_svg(fig: Figure, label: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": f"adbench-{label}"}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, count=1, flags=re.S)
     # Namespaces are implied for SVG inside HTML; dropping them leaves no URL in the page at all.
     svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg, count=2)
@@ -180,8 +190,17 @@ def _mark_failures(ax, frame: pd.DataFrame, series_list: list[Series]) -> bool:
         if len(sizes):
             # Stagger rows so several failures at one size stay visible.
             y = 0.985 - 0.035 * (i % 4)
-            ax.plot(list(sizes.astype(float)), [y] * len(sizes), FAILED_MARK, color=s.style.colour,
-                    transform=trans, markersize=7, markeredgewidth=2, clip_on=False, zorder=4)
+            ax.plot(
+                list(sizes.astype(float)),
+                [y] * len(sizes),
+                FAILED_MARK,
+                color=s.style.colour,
+                transform=trans,
+                markersize=7,
+                markeredgewidth=2,
+                clip_on=False,
+                zorder=4,
+            )
             drawn = True
     return drawn
 
@@ -192,18 +211,42 @@ def _legend(fig: Figure, handles: list, ncols: int = 2, loc: str = "outside lowe
 
 
 def failed_handle() -> Line2D:
-    return Line2D([], [], color="#444444", marker=FAILED_MARK, linestyle="none", markersize=7,
-                  markeredgewidth=2, label="failed or not run (error / timeout / memory / skipped)")
+    return Line2D(
+        [],
+        [],
+        color="#444444",
+        marker=FAILED_MARK,
+        linestyle="none",
+        markersize=7,
+        markeredgewidth=2,
+        label="failed or not run (error / timeout / memory / skipped)",
+    )
 
 
 def noisy_handle() -> Line2D:
-    return Line2D([], [], color="#444444", marker="o", markerfacecolor="white", linestyle="none",
-                  label=f"noisy (IQR ≥ {NOISY_IQR_RATIO:.0%} of median); bars: 95% interval")
+    return Line2D(
+        [],
+        [],
+        color="#444444",
+        marker="o",
+        markerfacecolor="white",
+        linestyle="none",
+        label=f"noisy (IQR ≥ {NOISY_IQR_RATIO:.0%} of median); bars: 95% interval",
+    )
 
 
 def wrong_handle() -> Line2D:
-    return Line2D([], [], color=WRONG_COLOUR, marker="o", markerfacecolor="none", markersize=9, markeredgewidth=1.8,
-                  linestyle="none", label="wrong result: shown, never ranked")
+    return Line2D(
+        [],
+        [],
+        color=WRONG_COLOUR,
+        marker="o",
+        markerfacecolor="none",
+        markersize=9,
+        markeredgewidth=1.8,
+        linestyle="none",
+        label="wrong result: shown, never ranked",
+    )
 
 
 def band_handle(text: str, colour_: str = BAND_COLOUR) -> Patch:
@@ -225,11 +268,13 @@ def _errorbars(ax, x, y, lo, hi, colour_: str, horizontal: bool = False) -> None
 
 def _bounds(column: str) -> tuple[str | None, str | None]:
     return {"time_s": ("ci_low_s", "ci_high_s"), "j_over_f": ("j_over_f_ci_low", "j_over_f_ci_high")}.get(
-        column, (None, None))
+        column, (None, None)
+    )
 
 
-def _draw_series(ax, frame: pd.DataFrame, series: Series, column: str = "time_s", label: str | None = None,
-                 hollow_noisy: bool = True) -> bool:
+def _draw_series(
+    ax, frame: pd.DataFrame, series: Series, column: str = "time_s", label: str | None = None, hollow_noisy: bool = True
+) -> bool:
     """A series: the cases that passed joined by a line (noisy ones hollow, 95% intervals as bars);
     its wrong cases as hollow red rings, not joined. True when anything was drawn."""
     st = style(series)
@@ -238,25 +283,63 @@ def _draw_series(ax, frame: pd.DataFrame, series: Series, column: str = "time_s"
     ok, wrong = rows[rows["status"] == "ok"], rows[rows["status"] == "wrong"]
     x = ok["size"].astype(float)
     if len(ok):
-        ax.plot(x, ok[column], linestyle=st["linestyle"], color=st["color"], label=label,
-                linewidth=st.get("linewidth", 1.8), zorder=st["zorder"])
+        ax.plot(
+            x,
+            ok[column],
+            linestyle=st["linestyle"],
+            color=st["color"],
+            label=label,
+            linewidth=st.get("linewidth", 1.8),
+            zorder=st["zorder"],
+        )
         lo, hi = _bounds(column)
         if lo:
             _errorbars(ax, x, ok[column], ok[lo], ok[hi], st["color"])
         for noisy, part in ok.groupby(ok["noisy"].astype(bool) & hollow_noisy):
-            ax.plot(part["size"].astype(float), part[column], linestyle="none", marker=st["marker"],
-                    color=st["color"], markerfacecolor="white" if noisy else st["color"],
-                    markeredgewidth=1.4, zorder=st["zorder"] + 0.1)
+            ax.plot(
+                part["size"].astype(float),
+                part[column],
+                linestyle="none",
+                marker=st["marker"],
+                color=st["color"],
+                markerfacecolor="white" if noisy else st["color"],
+                markeredgewidth=1.4,
+                zorder=st["zorder"] + 0.1,
+            )
     if len(wrong):
-        ax.plot(wrong["size"].astype(float), wrong[column], linestyle="none", marker="o", markersize=9,
-                markerfacecolor="none", markeredgecolor=WRONG_COLOUR, markeredgewidth=1.8, zorder=4)
-        ax.plot(wrong["size"].astype(float), wrong[column], linestyle="none", marker=st["marker"], markersize=4,
-                color=st["color"], zorder=4.1)
+        ax.plot(
+            wrong["size"].astype(float),
+            wrong[column],
+            linestyle="none",
+            marker="o",
+            markersize=9,
+            markerfacecolor="none",
+            markeredgecolor=WRONG_COLOUR,
+            markeredgewidth=1.8,
+            zorder=4,
+        )
+        ax.plot(
+            wrong["size"].astype(float),
+            wrong[column],
+            linestyle="none",
+            marker=st["marker"],
+            markersize=4,
+            color=st["color"],
+            zorder=4.1,
+        )
     return bool(len(rows))
 
 
-def _dot_plot(frame: pd.DataFrame, info: ProblemInfo, column: str, title: str, xlabel: str,
-              axis=_time_axis, band: tuple[tuple[float, float], str] | None = None, hollow_noisy: bool = True) -> str:
+def _dot_plot(
+    frame: pd.DataFrame,
+    info: ProblemInfo,
+    column: str,
+    title: str,
+    xlabel: str,
+    axis=_time_axis,
+    band: tuple[tuple[float, float], str] | None = None,
+    hollow_noisy: bool = True,
+) -> str:
     """One size only (e.g. ``basic``): a dot per series (with its interval) instead of lines over n."""
     series_list = ordered_series(frame)
     fig = _new(6.4, 0.9 + 0.3 * max(3, len(series_list)))
@@ -272,15 +355,37 @@ def _dot_plot(frame: pd.DataFrame, info: ProblemInfo, column: str, title: str, x
         if value is not None and pd.notna(value) and value > 0:
             if row["status"] == "wrong":
                 wrong_seen = True
-                ax.plot([value], [y], marker="o", markersize=10, markerfacecolor="none", linestyle="none",
-                        markeredgecolor=WRONG_COLOUR, markeredgewidth=1.8)
+                ax.plot(
+                    [value],
+                    [y],
+                    marker="o",
+                    markersize=10,
+                    markerfacecolor="none",
+                    linestyle="none",
+                    markeredgecolor=WRONG_COLOUR,
+                    markeredgewidth=1.8,
+                )
             elif lo_col:
                 _errorbars(ax, [y], [value], [row[lo_col]], [row[hi_col]], st["color"], horizontal=True)
-            ax.plot([value], [y], marker=st["marker"], color=st["color"], linestyle="none",
-                    markerfacecolor="white" if bool(row["noisy"]) and hollow_noisy else st["color"], markersize=7)
+            ax.plot(
+                [value],
+                [y],
+                marker=st["marker"],
+                color=st["color"],
+                linestyle="none",
+                markerfacecolor="white" if bool(row["noisy"]) and hollow_noisy else st["color"],
+                markersize=7,
+            )
         else:
-            ax.text(0.01, y, f"  {row['status']}", transform=blended_transform_factory(ax.transAxes, ax.transData),
-                    va="center", color=WRONG_COLOUR, fontsize=9)
+            ax.text(
+                0.01,
+                y,
+                f"  {row['status']}",
+                transform=blended_transform_factory(ax.transAxes, ax.transData),
+                va="center",
+                color=WRONG_COLOUR,
+                fontsize=9,
+            )
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     handles = [wrong_handle()] if wrong_seen else []
@@ -310,8 +415,7 @@ def time_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacob
     _time_axis(ax)
     _size_axis(ax, sizes_of(rows))
     ax.set_ylabel(f"time per {title} ")
-    ax.set_title(f"Time per {title} vs n" + (" by composition" if operation == "hessian" else ""),
-                 loc="left")
+    ax.set_title(f"Time per {title} vs n" + (" by composition" if operation == "hessian" else ""), loc="left")
     failed = _mark_failures(ax, rows, series_list)
     handles = [legend_handle(s, f"{s.label} (n^{fits[s]:.2f})" if s in fits else None) for s in series_list]
     handles += [noisy_handle()]
@@ -337,10 +441,20 @@ def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> s
         handles.append(Line2D([], [], color=c, marker="o", label=f"{backend_style(backend).label} (measured)"))
     sizes = sizes_of(main_rows(frame, "jacobian"))
     theory = [n / info.m(n) for n in sizes]
-    ax.plot(sizes, theory, color="#000000", linestyle=(0, (2, 2)), linewidth=2.2, zorder=1,
-            marker="_", markersize=14, markeredgewidth=2.2)
-    handles.append(Line2D([], [], color="#000000", linestyle=(0, (2, 2)), linewidth=2.2,
-                          label="theory: n JVPs / m VJPs = n/m"))
+    ax.plot(
+        sizes,
+        theory,
+        color="#000000",
+        linestyle=(0, (2, 2)),
+        linewidth=2.2,
+        zorder=1,
+        marker="_",
+        markersize=14,
+        markeredgewidth=2.2,
+    )
+    handles.append(
+        Line2D([], [], color="#000000", linestyle=(0, (2, 2)), linewidth=2.2, label="theory: n JVPs / m VJPs = n/m")
+    )
     ax.axhline(1.0, color="#555555", linewidth=1.0, zorder=1)
     values = [v for t in ratios.values() for v in t["ratio"]] + theory + [1.0]
     values += [v for t in ratios.values() for v in list(t["low"]) + list(t["high"]) if v > 0 and math.isfinite(v)]
@@ -368,8 +482,15 @@ def cost_over_f(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobi
     title = operation_title(operation)
     band = cost_band(info, operation)
     if info.fixed_size:
-        return _dot_plot(rows, info, "j_over_f", f"time({title}) / time(f)", f"time({title}) / time(f) (log scale)",
-                         axis=_ratio_axis, band=band)
+        return _dot_plot(
+            rows,
+            info,
+            "j_over_f",
+            f"time({title}) / time(f)",
+            f"time({title}) / time(f) (log scale)",
+            axis=_ratio_axis,
+            band=band,
+        )
     series_list = [s for s in ordered_series(rows) if ((timed["series"] == s) & (timed["j_over_f"] > 0)).any()]
     fig = _new(6.4, 5.0)
     ax = fig.add_subplot()
@@ -387,8 +508,9 @@ def cost_over_f(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobi
     return to_svg(fig, f"{info.name} {operation} over f")
 
 
-def memory_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian",
-                   limit: float | None = None) -> str | None:
+def memory_vs_size(
+    frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian", limit: float | None = None
+) -> str | None:
     """Measured peak memory of each case against n, forward against reverse (or composition against composition)."""
     rows = main_rows(frame, operation)
     timed = timed_rows(rows)
@@ -398,9 +520,15 @@ def memory_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jac
     rows = rows.assign(peak_memory_bytes=rows["peak_memory_bytes"].astype("Float64").astype(float))
     title = operation_title(operation)
     if info.fixed_size:
-        return _dot_plot(rows, info, "peak_memory_bytes", f"Peak memory per {title}",
-                         "peak memory above the level before the case (log scale)", axis=_bytes_axis,
-                         hollow_noisy=False)
+        return _dot_plot(
+            rows,
+            info,
+            "peak_memory_bytes",
+            f"Peak memory per {title}",
+            "peak memory above the level before the case (log scale)",
+            axis=_bytes_axis,
+            hollow_noisy=False,
+        )
     series_list = [s for s in ordered_series(rows) if (measured["series"] == s).any()]
     fig = _new(6.4, 5.0)
     ax = fig.add_subplot()
@@ -410,8 +538,9 @@ def memory_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jac
     ax.set_yscale("log")
     if limit:
         ax.axhline(limit, color=WRONG_COLOUR, linestyle=(0, (4, 2)), linewidth=1.2)
-        handles.append(Line2D([], [], color=WRONG_COLOUR, linestyle=(0, (4, 2)),
-                              label=f"memory limit ({fmt.bytes_(limit)})"))
+        handles.append(
+            Line2D([], [], color=WRONG_COLOUR, linestyle=(0, (4, 2)), label=f"memory limit ({fmt.bytes_(limit)})")
+        )
         lo, hi = ax.get_ylim()
         ax.set_ylim(min(lo, limit / 2), max(hi, limit * 1.5))
     _bytes_axis(ax)
@@ -440,10 +569,25 @@ def first_call(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobia
         c = s.style.colour
         ax.plot([row["time_s"], row["first_call_s"]], [y, y], color=c, linewidth=1.6, zorder=2)
         ax.plot([row["time_s"]], [y], "o", color=c, markersize=7, zorder=3)
-        ax.plot([row["first_call_s"]], [y], "o", color=c, markerfacecolor="white", markeredgewidth=1.8,
-                markersize=7, zorder=3)
-        ax.annotate(fmt.factor(row["first_call_s"] / row["time_s"]), (max(row["first_call_s"], row["time_s"]), y),
-                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8, color="#333333")
+        ax.plot(
+            [row["first_call_s"]],
+            [y],
+            "o",
+            color=c,
+            markerfacecolor="white",
+            markeredgewidth=1.8,
+            markersize=7,
+            zorder=3,
+        )
+        ax.annotate(
+            fmt.factor(row["first_call_s"] / row["time_s"]),
+            (max(row["first_call_s"], row["time_s"]), y),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color="#333333",
+        )
         labels.append(f"{s.label}  (n = {integer(row['size'])})" if not info.fixed_size else s.label)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
@@ -453,11 +597,23 @@ def first_call(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobia
     ax.set_xlim(left, right * 4)  # room for the ratio labels
     ax.set_xlabel("time per call (log scale)")
     ax.set_title("First call vs steady state", loc="left")
-    _legend(fig, [
-        Line2D([], [], color="#444444", marker="o", linestyle="none", label="steady state "),
-        Line2D([], [], color="#444444", marker="o", markerfacecolor="white", markeredgewidth=1.8,
-               linestyle="none", label="first call (trace + compile + run); label: ratio"),
-    ], ncols=2)
+    _legend(
+        fig,
+        [
+            Line2D([], [], color="#444444", marker="o", linestyle="none", label="steady state "),
+            Line2D(
+                [],
+                [],
+                color="#444444",
+                marker="o",
+                markerfacecolor="white",
+                markeredgewidth=1.8,
+                linestyle="none",
+                label="first call (trace + compile + run); label: ratio",
+            ),
+        ],
+        ncols=2,
+    )
     return to_svg(fig, f"{info.name} {operation} first call")
 
 
@@ -490,8 +646,13 @@ def lesson(panels: list[tuple[pd.DataFrame, ProblemInfo, str]]) -> str:
     return to_svg(fig, "forward vs reverse, the headline problems")
 
 
-def set_ratio(frames: list[pd.DataFrame], labels: list[str], info: ProblemInfo, operation: str,
-              ylabel: str = "time / time on the reference set") -> tuple[str, int] | None:
+def set_ratio(
+    frames: list[pd.DataFrame],
+    labels: list[str],
+    info: ProblemInfo,
+    operation: str,
+    ylabel: str = "time / time on the reference set",
+) -> tuple[str, int] | None:
     """Each other set's time over the reference set's, per backend × mode and size: a panel per set.
 
     Returns the SVG and its number of panels (the page sizes the figure by it).
@@ -518,8 +679,14 @@ def set_ratio(frames: list[pd.DataFrame], labels: list[str], info: ProblemInfo, 
     for ax, (label, curves) in zip(axes, panels):
         for s, r in curves:
             st = style(s)
-            ax.plot(r.index.astype(float), r.values, linestyle=st["linestyle"], marker=st["marker"],
-                    color=st["color"], linewidth=st.get("linewidth", 1.8))
+            ax.plot(
+                r.index.astype(float),
+                r.values,
+                linestyle=st["linestyle"],
+                marker=st["marker"],
+                color=st["color"],
+                linewidth=st.get("linewidth", 1.8),
+            )
             series_seen.setdefault(s, None)
         ax.axhline(1.0, color="#555555", linewidth=1.0)
         ax.set_ylim(min(values) / 1.5, max(values) * 1.5)
@@ -551,11 +718,19 @@ def second_order(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> tu
         for s, table in ratios.items():
             st = style(s)
             x = table.index.astype(float)
-            ax.plot(x, table["ratio"], linestyle=st["linestyle"], marker=st["marker"], color=st["color"],
-                    linewidth=st.get("linewidth", 1.8), zorder=st["zorder"])
+            ax.plot(
+                x,
+                table["ratio"],
+                linestyle=st["linestyle"],
+                marker=st["marker"],
+                color=st["color"],
+                linewidth=st.get("linewidth", 1.8),
+                zorder=st["zorder"],
+            )
             _errorbars(ax, x, table["ratio"], table["low"], table["high"], st["color"])
-            values += [v for v in list(table["ratio"]) + list(table["high"]) + list(table["low"])
-                       if v > 0 and math.isfinite(v)]
+            values += [
+                v for v in list(table["ratio"]) + list(table["high"]) + list(table["low"]) if v > 0 and math.isfinite(v)
+            ]
             handles.append(legend_handle(s))
         ax.set_ylim(min(values) / 1.3, max(values) * 1.3)
         _ratio_axis(ax)
@@ -575,14 +750,17 @@ def second_order(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> tu
         _mark_failures(ax, hessian, series_list)
         ax.set_ylabel("time per Hessian ")
         ax.set_title("Hessian vs n, by composition", loc="left")
-        handles = [legend_handle(s, f"{s.label}: n^{fits[s]:.2f}" if s in fits else f"{s.label}: one size")
-                   for s in series_list]
+        handles = [
+            legend_handle(s, f"{s.label}: n^{fits[s]:.2f}" if s in fits else f"{s.label}: one size")
+            for s in series_list
+        ]
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1, fontsize=8)
     return to_svg(fig, f"{info.name} second order"), panels
 
 
-def chunk_tradeoff(frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], limit: float | None = None
-                   ) -> tuple[str, int] | None:
+def chunk_tradeoff(
+    frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], limit: float | None = None
+) -> tuple[str, int] | None:
     """Time against measured peak memory of chunked Jacobians: a point per chunk size (unchunked
     included), a line per backend × mode, a panel per size."""
     rows = analysis.chunk_rows(frame)
@@ -609,17 +787,38 @@ def chunk_tradeoff(frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], lim
             st = style(plain)
             mem = group["peak_memory_bytes"].astype(float)
             ok = group["status"] == "ok"
-            ax.plot(mem[ok], group.loc[ok, "time_s"], linestyle=st["linestyle"], marker=st["marker"],
-                    color=st["color"], linewidth=1.6)
-            _errorbars(ax, mem[ok], group.loc[ok, "time_s"], group.loc[ok, "ci_low_s"], group.loc[ok, "ci_high_s"],
-                       st["color"])
+            ax.plot(
+                mem[ok],
+                group.loc[ok, "time_s"],
+                linestyle=st["linestyle"],
+                marker=st["marker"],
+                color=st["color"],
+                linewidth=1.6,
+            )
+            _errorbars(
+                ax, mem[ok], group.loc[ok, "time_s"], group.loc[ok, "ci_low_s"], group.loc[ok, "ci_high_s"], st["color"]
+            )
             if (~ok).any():
                 wrong = True
-                ax.plot(mem[~ok], group.loc[~ok, "time_s"], linestyle="none", marker="o", markersize=9,
-                        markerfacecolor="none", markeredgecolor=WRONG_COLOUR, markeredgewidth=1.8)
+                ax.plot(
+                    mem[~ok],
+                    group.loc[~ok, "time_s"],
+                    linestyle="none",
+                    marker="o",
+                    markersize=9,
+                    markerfacecolor="none",
+                    markeredgecolor=WRONG_COLOUR,
+                    markeredgewidth=1.8,
+                )
             for m_, t_, c_ in zip(mem, group["time_s"], group["chunk_size"]):
-                ax.annotate("all" if pd.isna(c_) else integer(c_), (m_, t_), xytext=(5, 4),
-                            textcoords="offset points", fontsize=8, color=st["color"])
+                ax.annotate(
+                    "all" if pd.isna(c_) else integer(c_),
+                    (m_, t_),
+                    xytext=(5, 4),
+                    textcoords="offset points",
+                    fontsize=8,
+                    color=st["color"],
+                )
             seen.setdefault((str(backend), str(mode)), plain)
         if limit:
             ax.axvline(limit, color=WRONG_COLOUR, linestyle=(0, (4, 2)), linewidth=1.2)
@@ -632,17 +831,28 @@ def chunk_tradeoff(frame: pd.DataFrame, info: ProblemInfo, sizes: list[int], lim
         _time_axis(ax)
         if len(missing):
             # What has no point here, and why: an unchunked Jacobian over the memory limit is the story.
-            notes = [f"{s.short.replace(' chunk=', ', chunks of ')}{'' if s.chunk else ', unchunked'}: {st}"
-                     for s, st in sorted(zip(missing["series"], missing["status"]), key=lambda x: x[0].sort_key)]
-            ax.text(0.98, 0.02, "not drawn:\n" + "\n".join(notes), transform=ax.transAxes, ha="right", va="bottom",
-                    fontsize=8, color=WRONG_COLOUR)
+            notes = [
+                f"{s.short.replace(' chunk=', ', chunks of ')}{'' if s.chunk else ', unchunked'}: {st}"
+                for s, st in sorted(zip(missing["series"], missing["status"]), key=lambda x: x[0].sort_key)
+            ]
+            ax.text(
+                0.98,
+                0.02,
+                "not drawn:\n" + "\n".join(notes),
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color=WRONG_COLOUR,
+            )
         ax.set_xlabel("measured peak memory (log scale)")
         ax.set_title(f"n = {integer(n)}", loc="left")
     axes[0].set_ylabel("time per Jacobian ")
     handles = [legend_handle(s) for s in sorted(seen.values(), key=lambda s: s.sort_key)]
     if limit:
-        handles.append(Line2D([], [], color=WRONG_COLOUR, linestyle=(0, (4, 2)),
-                              label=f"memory limit ({fmt.bytes_(limit)})"))
+        handles.append(
+            Line2D([], [], color=WRONG_COLOUR, linestyle=(0, (4, 2)), label=f"memory limit ({fmt.bytes_(limit)})")
+        )
     handles += [wrong_handle()] if wrong else []
     # One panel is 5.6 in wide: three long labels a row ("memory limit (8 GiB)") run off its edges.
     _legend(fig, handles, ncols=2 if len(panels) == 1 else 3)

@@ -7,9 +7,9 @@ import multiprocessing
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,13 +21,22 @@ from markupsafe import Markup
 
 from adbench import formatting as fmt
 from adbench.engine.record import STATUS_MEANING, STATUSES
+from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
 from adbench.report import analysis, dots, plots
-from adbench.report.grid import Grid, build_grid, scale_legend
 from adbench.report.analysis import Headline, ProblemInfo, operation_title
 from adbench.report.data import (
-    NOT_APPLICABLE, NoResultsError, ResultSet, Unreadable, main_rows, no_sets_message, ok_rows, operations, ordered_series, read_sets,
+    NOT_APPLICABLE,
+    NoResultsError,
+    ResultSet,
+    Unreadable,
+    main_rows,
+    no_sets_message,
+    ok_rows,
+    operations,
+    ordered_series,
+    read_sets,
 )
-from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
+from adbench.report.grid import Grid, build_grid, scale_legend
 
 MAX_WORKERS = 8
 MIN_TASKS_PER_WORKER = 3  # fewer problem pages than this per worker: not worth a process
@@ -36,9 +45,12 @@ MARKER = ".adbench-report"  # marks a folder as ours, so a rebuild may clear wha
 LESSON_PROBLEMS = ("loss", "tall")
 DEVICE_ORDER = ("cpu", "cuda")
 FAILED_STATUSES = [s for s in STATUSES if s != "ok"] + [NOT_APPLICABLE]  # n/a last: neutral, not a failure
-SHOWN_MEANING = {**STATUS_MEANING, "skipped": "not run here: the framework is not installed, or the memory estimate "
-                 "is over --memory-limit", NOT_APPLICABLE: "not applicable, by design: a baseline without that "
-                 "derivative (no hand-written Hessian), or an operation or mode the backend does not offer"}
+SHOWN_MEANING = {
+    **STATUS_MEANING,
+    "skipped": "not run here: the framework is not installed, or the memory estimate is over --memory-limit",
+    NOT_APPLICABLE: "not applicable, by design: a baseline without that "
+    "derivative (no hand-written Hessian), or an operation or mode the backend does not offer",
+}
 
 
 class OutputNotOursError(FileExistsError):
@@ -125,21 +137,31 @@ def _case_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         timed = r["status"] in ("ok", "wrong")
         median = _value(r["time_s"]) if timed else None
         iqr = _value(r["iqr_s"])
-        out.append({
-            "operation": r["operation"], "size": _value(r["size"]), "series": r["series"], "status": r["shown"],
-            "noisy": bool(r["noisy"]) and timed, "median": median,
-            "ci_low": _value(r["ci_low_s"]) if timed else None, "ci_high": _value(r["ci_high_s"]) if timed else None,
-            "iqr_pct": iqr / median * 100 if median and iqr is not None else None,
-            "min": _value(r["min_s"]) if timed else None, "first": _value(r["first_call_s"]) if timed else None,
-            "f_median": _value(r["f_time_s"]) if timed else None,
-            "j_over_f": _value(r["j_over_f"]) if timed else None,
-            "samples": _value(r["samples"]) if timed else None, "visits": _value(r["visits"]),
-            "workers": _value(r["workers"]),
-            "number": _value(r["number"]) if timed else None,
-            "peak_memory": _value(r["peak_memory_bytes"]),
-            "rel_error": _value(r["rel_error"]), "tolerance": _value(r["tolerance"]),
-            "error": r["error"] if isinstance(r["error"], str) else "",
-        })
+        out.append(
+            {
+                "operation": r["operation"],
+                "size": _value(r["size"]),
+                "series": r["series"],
+                "status": r["shown"],
+                "noisy": bool(r["noisy"]) and timed,
+                "median": median,
+                "ci_low": _value(r["ci_low_s"]) if timed else None,
+                "ci_high": _value(r["ci_high_s"]) if timed else None,
+                "iqr_pct": iqr / median * 100 if median and iqr is not None else None,
+                "min": _value(r["min_s"]) if timed else None,
+                "first": _value(r["first_call_s"]) if timed else None,
+                "f_median": _value(r["f_time_s"]) if timed else None,
+                "j_over_f": _value(r["j_over_f"]) if timed else None,
+                "samples": _value(r["samples"]) if timed else None,
+                "visits": _value(r["visits"]),
+                "workers": _value(r["workers"]),
+                "number": _value(r["number"]) if timed else None,
+                "peak_memory": _value(r["peak_memory_bytes"]),
+                "rel_error": _value(r["rel_error"]),
+                "tolerance": _value(r["tolerance"]),
+                "error": r["error"] if isinstance(r["error"], str) else "",
+            }
+        )
     return out
 
 
@@ -165,11 +187,13 @@ def slugify(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-") or "problem"
 
 
-def _operation_view(frame: pd.DataFrame, info: ProblemInfo, operation: str, result: ResultSet,
-                    second_order_shown: bool) -> OperationView:
+def _operation_view(
+    frame: pd.DataFrame, info: ProblemInfo, operation: str, result: ResultSet, second_order_shown: bool
+) -> OperationView:
     rows = frame[frame["operation"] == operation]
-    view = OperationView(operation, analysis.headline(frame, info, operation, result.has_intervals,
-                                                      result.comparisons), _counts(rows))
+    view = OperationView(
+        operation, analysis.headline(frame, info, operation, result.has_intervals, result.comparisons), _counts(rows)
+    )
     view.exponents = analysis.exponents(frame, info, operation)
     if operation == "jacobian" and not info.fixed_size:
         view.crossovers = analysis.crossovers(frame, result.comparisons)
@@ -223,21 +247,28 @@ def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
         view.hessian_exponents = analysis.exponents(frame, info, "hessian")
         view.hvp_table = [
             {"series": s, "size": int(n), **{k: _value(v) for k, v in r.items()}}
-            for s, table in analysis.hvp_over_gradient(frame, result.comparisons).items() for n, r in table.iterrows()
+            for s, table in analysis.hvp_over_gradient(frame, result.comparisons).items()
+            for n, r in table.iterrows()
         ]
-    view.operations = [_operation_view(frame, info, op, result, view.second_order is not None and not info.fixed_size)
-                       for op in operations(frame)]
+    view.operations = [
+        _operation_view(frame, info, op, result, view.second_order is not None and not info.fixed_size)
+        for op in operations(frame)
+    ]
     view.chunk_sizes = analysis.chunk_sizes(frame)
     if view.chunk_sizes:
-        view.chunk_figure = plots.chunk_tradeoff(frame, info, view.chunk_sizes,
-                                                 analysis.memory_limit_bytes(result.settings))
+        view.chunk_figure = plots.chunk_tradeoff(
+            frame, info, view.chunk_sizes, analysis.memory_limit_bytes(result.settings)
+        )
     return view
 
 
 def _lesson_figure(view: SetView) -> str | None:
     """The index's first plot: the problems where the modes differ most, forward vs reverse Jacobians."""
-    candidates = [p for p in view.problems if not p.info.fixed_size and p.operation("jacobian")
-                  and p.operation("jacobian").headline.modes is not None]
+    candidates = [
+        p
+        for p in view.problems
+        if not p.info.fixed_size and p.operation("jacobian") and p.operation("jacobian").headline.modes is not None
+    ]
     chosen = [view.problem(n) for n in LESSON_PROBLEMS if view.problem(n) in candidates]
     if not chosen:
         chosen = sorted(candidates, key=lambda p: -p.operation("jacobian").headline.factor)[:2]
@@ -256,42 +287,95 @@ def _environment_rows(result: ResultSet) -> list[tuple[str, str]]:
     rows = [
         ("date", result.date),
         ("host", result.host),
-        ("CPU", f"{env.get('cpu_model') or '?'}" + (f" ({cpus} CPUs" + (f", {usable} usable)" if usable else ")")
-                                                   if cpus else "")),
+        (
+            "CPU",
+            f"{env.get('cpu_model') or '?'}"
+            + (f" ({cpus} CPUs" + (f", {usable} usable)" if usable else ")") if cpus else ""),
+        ),
         ("device", result.device),
     ]
     gpus = [g for g in env.get("gpus") or [] if isinstance(g, dict)]
     if gpus:
-        rows.append(("GPUs", "; ".join(
-            ", ".join(filter(None, [str(g.get("name") or "?"), f"driver {g['driver']}" if g.get("driver") else None,
-                                    str(g["memory"]) if g.get("memory") else None])) for g in gpus)))
+        rows.append(
+            (
+                "GPUs",
+                "; ".join(
+                    ", ".join(
+                        filter(
+                            None,
+                            [
+                                str(g.get("name") or "?"),
+                                f"driver {g['driver']}" if g.get("driver") else None,
+                                str(g["memory"]) if g.get("memory") else None,
+                            ],
+                        )
+                    )
+                    for g in gpus
+                ),
+            )
+        )
     rows += [
         ("threads per framework", result.threads),
         ("frameworks", ", ".join(f"{k} {v}" for k, v in frameworks.items() if v) or "?"),
     ]
     builds = {k: v for k, v in (env.get("framework_builds") or {}).items() if v}
     if builds:
-        rows.append(("framework builds", "; ".join(
-            f"{k}: " + ", ".join(f"{kk} {_words(vv)}" for kk, vv in v.items()) if isinstance(v, dict) else f"{k}: {v}"
-            for k, v in builds.items())))
+        rows.append(
+            (
+                "framework builds",
+                "; ".join(
+                    f"{k}: " + ", ".join(f"{kk} {_words(vv)}" for kk, vv in v.items())
+                    if isinstance(v, dict)
+                    else f"{k}: {v}"
+                    for k, v in builds.items()
+                ),
+            )
+        )
     noise = result.noise
     rows += [
         ("Python", f"{env.get('python_implementation', '')} {env.get('python', '?')}".strip()),
         ("platform", env.get("platform") or "?"),
-        ("adbench", ", ".join(filter(None, [env.get("adbench_version"), f"commit {commit[:10]}" + (" (tree modified)" if env.get("git_dirty") else "") if commit else None]))
-         or "?"),
-        ("results format", f"version {result.format_version}" if result.format_version else
-         ("asv results" if result.from_asv else "?")),
-        ("machine load", ("busy: " + "; ".join(noise.get("busy_reasons") or ["(no reason recorded)"])) if result.busy
-         else ("quiet (no sign of other load)" if "busy" in noise else "not recorded")),
+        (
+            "adbench",
+            ", ".join(
+                filter(
+                    None,
+                    [
+                        env.get("adbench_version"),
+                        f"commit {commit[:10]}" + (" (tree modified)" if env.get("git_dirty") else "")
+                        if commit
+                        else None,
+                    ],
+                )
+            )
+            or "?",
+        ),
+        (
+            "results format",
+            f"version {result.format_version}"
+            if result.format_version
+            else ("asv results" if result.from_asv else "?"),
+        ),
+        (
+            "machine load",
+            ("busy: " + "; ".join(noise.get("busy_reasons") or ["(no reason recorded)"]))
+            if result.busy
+            else ("quiet (no sign of other load)" if "busy" in noise else "not recorded"),
+        ),
         ("settings", ", ".join(f"{k} = {_words(v)}" for k, v in settings.items()) or "—"),
         ("file", result.path.name),  # not the full path: the pages get published
     ]
     again = result.meta.get("reanalysed")
     if isinstance(again, dict):
-        rows.insert(-1, ("statistics", f"re-analysed from the raw samples on {again.get('at') or '?'} by adbench "
-                                       f"{again.get('adbench_version') or '?'} (commit {str(again.get('git_commit'))[:10]}); "
-                                       f"the run's own interval: {again.get('interval_before') or '?'}"))
+        rows.insert(
+            -1,
+            (
+                "statistics",
+                f"re-analysed from the raw samples on {again.get('at') or '?'} by adbench "
+                f"{again.get('adbench_version') or '?'} (commit {str(again.get('git_commit'))[:10]}); "
+                f"the run's own interval: {again.get('interval_before') or '?'}",
+            ),
+        )
     return rows
 
 
@@ -338,11 +422,19 @@ def _environment() -> jinja2.Environment:
         return repr(float(x)) if isinstance(x, (int, float)) else str(x)
 
     env.filters.update(
-        time=lambda x: dash(fmt.seconds(x)), int=lambda x: dash(fmt.integer(x)), factor=lambda x: dash(fmt.factor(x)),
-        ratio=lambda x: dash(fmt.ratio(x)), bytes=lambda x: dash(fmt.bytes_(x)), interval=lambda lo, hi: fmt.interval(lo, hi),
+        time=lambda x: dash(fmt.seconds(x)),
+        int=lambda x: dash(fmt.integer(x)),
+        factor=lambda x: dash(fmt.factor(x)),
+        ratio=lambda x: dash(fmt.ratio(x)),
+        bytes=lambda x: dash(fmt.bytes_(x)),
+        interval=lambda lo, hi: fmt.interval(lo, hi),
         finterval=lambda lo, hi: fmt.interval(lo, hi, fmt.factor),
-        percent=percent, number=number, sv=sort_value, svg=lambda s: Markup(s) if s else "",
-        optitle=operation_title, css=lambda s: re.sub(r"[^a-z0-9-]", "", str(s).lower()) or "na",
+        percent=percent,
+        number=number,
+        sv=sort_value,
+        svg=lambda s: Markup(s) if s else "",
+        optitle=operation_title,
+        css=lambda s: re.sub(r"[^a-z0-9-]", "", str(s).lower()) or "na",
         pct=lambda x: f"{float(x):.2f}%",
     )
     return env
@@ -387,11 +479,15 @@ def _all_problem_views(results: list[ResultSet]) -> list[list[ProblemView] | Exc
     """Every set's problem pages, drawn in worker processes on the CPUs this process may use when there are
     enough of them to pay for it (the figures are independent: drawing is most of a build's time); in this
     process where fork is not available or the pool cannot start. A set whose page failed: its exception."""
-    tasks = [(i, r, name, slug) for i, r in enumerate(results)
-             for name, slug in zip(r.problems, _problem_slugs(r.problems))]
+    tasks = [
+        (i, r, name, slug) for i, r in enumerate(results) for name, slug in zip(r.problems, _problem_slugs(r.problems))
+    ]
     out: list[list[ProblemView] | Exception] = [[] for _ in results]
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                  MAX_WORKERS, len(tasks) // MIN_TASKS_PER_WORKER)
+    workers = min(
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        MAX_WORKERS,
+        len(tasks) // MIN_TASKS_PER_WORKER,
+    )
     done: list[Any] = []
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         # fork: the workers start in milliseconds with everything imported (spawn would import it all again).
@@ -414,8 +510,13 @@ def _all_problem_views(results: list[ResultSet]) -> list[list[ProblemView] | Exc
     return out
 
 
-def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | None = None,
-               title: str = "adbench: automatic differentiation benchmarks", exclude: Sequence[Path] = ()) -> Path:
+def build_site(
+    sources: Sequence[str | Path],
+    output: Path,
+    asv_html: Path | None = None,
+    title: str = "adbench: automatic differentiation benchmarks",
+    exclude: Sequence[Path] = (),
+) -> Path:
     """Read every result set under ``sources`` (none under ``exclude``: ``data.discover``), write the
     site to ``output``; the index's path.
 
@@ -433,8 +534,9 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
                     raise problems
                 views.append(_set_view(result, problems))
             except Exception as exc:  # noqa: BLE001 (one set's odd data must not take the others down)
-                unreadable.append(Unreadable(result.path.name, f"could not be drawn: {type(exc).__name__}: {exc}",
-                                             "unreadable"))
+                unreadable.append(
+                    Unreadable(result.path.name, f"could not be drawn: {type(exc).__name__}: {exc}", "unreadable")
+                )
         if not views:
             raise NoResultsError(no_sets_message(sources, unreadable))
         # The front page speaks for the newest `adbench compare` run (asv's runs, if that is all
@@ -446,11 +548,23 @@ def build_site(sources: Sequence[str | Path], output: Path, asv_html: Path | Non
     _copy_static(output)
     env = _environment()
     common = {
-        "title": title, "views": views, "primary": primary, "has_compare": comparison is not None,
-        "asv": _asv_link(asv_html, output), "environment_rows": _environment_rows,
-        "adbench_version": _version(), "methodology": _methodology, "unreadable": sorted(unreadable, key=lambda u: u.name),
-        "status_meaning": SHOWN_MEANING, "grid_scale": scale_legend(), "failed_statuses": FAILED_STATUSES, "noisy_ratio": NOISY_IQR_RATIO,
-        "tie": fmt.TIE, "confidence": CONFIDENCE, "hvp_band": analysis.HVP_BAND, "noise_lines": _noise_lines,
+        "title": title,
+        "views": views,
+        "primary": primary,
+        "has_compare": comparison is not None,
+        "asv": _asv_link(asv_html, output),
+        "environment_rows": _environment_rows,
+        "adbench_version": _version(),
+        "methodology": _methodology,
+        "unreadable": sorted(unreadable, key=lambda u: u.name),
+        "status_meaning": SHOWN_MEANING,
+        "grid_scale": scale_legend(),
+        "failed_statuses": FAILED_STATUSES,
+        "noisy_ratio": NOISY_IQR_RATIO,
+        "tie": fmt.TIE,
+        "confidence": CONFIDENCE,
+        "hvp_band": analysis.HVP_BAND,
+        "noise_lines": _noise_lines,
     }
 
     def write(path: Path, template: str, root: str, **extra: Any) -> None:
@@ -487,8 +601,11 @@ def _methodology(result: ResultSet) -> dict[str, Any]:
     samples = ok["samples"].dropna()
     visits = ok["visits"].dropna()
     budget = result.meta.get("budget") or {}
-    tolerances = {str(d): sorted({float(t) for t in g["tolerance"].dropna()})
-                  for d, g in result.frame.groupby("dtype") if g["tolerance"].notna().any()}
+    tolerances = {
+        str(d): sorted({float(t) for t in g["tolerance"].dropna()})
+        for d, g in result.frame.groupby("dtype")
+        if g["tolerance"].notna().any()
+    }
     return {
         "statistic": settings.get("statistic", "median"),
         "interval": settings.get("interval"),
@@ -519,7 +636,9 @@ class Pairing:
     note: str
     reference: SetView
     others: list[SetView]
-    names: tuple[str, str]  # how a verdict names (another set, the reference): ("this set", "reference"), ("cuda", "cpu")
+    names: tuple[
+        str, str
+    ]  # how a verdict names (another set, the reference): ("this set", "reference"), ("cuda", "cpu")
     sections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -558,11 +677,17 @@ def _comparison(views: list[SetView], primary: SetView) -> Comparison:
         group = by_device[device]
         if len(group) >= 2:
             ref = next((v for v in group if not v.result.from_asv), group[0])
-            pairings.append(Pairing(
-                f"same-{slugify(device)}", f"{device.upper()} sets against {ref.slug}",
-                f"Each {device} set's time over the reference's ({ref.result.short_label}) for the same case; "
-                "under 1× is faster than the reference.",
-                ref, [v for v in group if v is not ref], ("this set", "reference")))
+            pairings.append(
+                Pairing(
+                    f"same-{slugify(device)}",
+                    f"{device.upper()} sets against {ref.slug}",
+                    f"Each {device} set's time over the reference's ({ref.result.short_label}) for the same case; "
+                    "under 1× is faster than the reference.",
+                    ref,
+                    [v for v in group if v is not ref],
+                    ("this set", "reference"),
+                )
+            )
     cpu = by_device.get("cpu")
     if cpu:
         ref = next((v for v in cpu if not v.result.from_asv), cpu[0])
@@ -570,12 +695,18 @@ def _comparison(views: list[SetView], primary: SetView) -> Comparison:
             if device == "cpu":
                 continue
             other = by_device[device][0]
-            pairings.append(Pairing(
-                f"{slugify(device)}-vs-cpu", f"{device.upper()} against CPU: {other.slug} over {ref.slug}",
-                f"Each case's time on {other.result.device_label} ({other.result.short_label}) over its time on the "
-                f"CPU ({ref.result.short_label}): under 1× the GPU is faster. Different machines and runs: "
-                "only the intervals say whether a difference is real.",
-                ref, [other], (device, "cpu")))
+            pairings.append(
+                Pairing(
+                    f"{slugify(device)}-vs-cpu",
+                    f"{device.upper()} against CPU: {other.slug} over {ref.slug}",
+                    f"Each case's time on {other.result.device_label} ({other.result.short_label}) over its time on the "
+                    f"CPU ({ref.result.short_label}): under 1× the GPU is faster. Different machines and runs: "
+                    "only the intervals say whether a difference is real.",
+                    ref,
+                    [other],
+                    (device, "cpu"),
+                )
+            )
     for pairing in pairings:
         pairing.sections = _pairing_sections(pairing)
     headlines = []
@@ -606,16 +737,30 @@ def _pairing_sections(pairing: Pairing) -> list[dict[str, Any]]:
             table = _pairing_table(pairing, [(v, p.frame if p is not None else None) for v, p in present], op)
             if not table:
                 continue
-            drawn = plots.set_ratio([f for _, f in frames], [v.slug for v, _ in frames], info, op,
-                                    ylabel=f"time / time on {pairing.reference.slug}")
+            drawn = plots.set_ratio(
+                [f for _, f in frames],
+                [v.slug for v, _ in frames],
+                info,
+                op,
+                ylabel=f"time / time on {pairing.reference.slug}",
+            )
             figure, panels = drawn if drawn else (None, 0)
-            sections.append({"info": info, "operation": op, "anchor": f"{pairing.slug}-{slugify(name)}-{op}",
-                             "figure": figure, "panels": panels, "table": table})
+            sections.append(
+                {
+                    "info": info,
+                    "operation": op,
+                    "anchor": f"{pairing.slug}-{slugify(name)}-{op}",
+                    "figure": figure,
+                    "panels": panels,
+                    "table": table,
+                }
+            )
     return sections
 
 
-def _pairing_table(pairing: Pairing, present: list[tuple[SetView, pd.DataFrame | None]], operation: str
-                   ) -> list[dict[str, Any]]:
+def _pairing_table(
+    pairing: Pairing, present: list[tuple[SetView, pd.DataFrame | None]], operation: str
+) -> list[dict[str, Any]]:
     """One row per (size, series) with each set's median and its ratio to the reference's, and
     whether the intervals separate them."""
     cells: dict[tuple, list[Any]] = {}
@@ -637,8 +782,14 @@ def _pairing_table(pairing: Pairing, present: list[tuple[SetView, pd.DataFrame |
             if e is None:
                 out.append(None)
                 continue
-            cell = {"status": e["shown"], "median": _value(e["time_s"]) if e["status"] in ("ok", "wrong") else None,
-                    "noisy": bool(e["noisy"]), "ratio": None, "state": "", "words": ""}
+            cell = {
+                "status": e["shown"],
+                "median": _value(e["time_s"]) if e["status"] in ("ok", "wrong") else None,
+                "noisy": bool(e["noisy"]),
+                "ratio": None,
+                "state": "",
+                "words": "",
+            }
             if i and e["status"] == "ok" and ref_ok:
                 cell["ratio"] = float(e["time_s"]) / float(ref["time_s"])
                 v = fmt.compare_rows(e, ref)
