@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from adbench.engine.estimates import TIE as _TIE
 from adbench.engine.estimates import Comparisons, Estimate, decide, unpaired
 from adbench.engine.record import case_key
 from adbench.engine.timing import NOISY_IQR_RATIO, ratio_interval
+
+if TYPE_CHECKING:  # pandas only for the annotations: the CLI's rows are pandas already, imported by their caller
+    import pandas as pd
 
 # A ratio interval inside [1/TIE, TIE] is a tie (the data show them equal, as far as anyone should
 # care), called before a winner; overlapping intervals that reach beyond it are "not resolved".
@@ -27,7 +31,7 @@ NO_INTERVALS = "no winner named: this set records no intervals"
 NO_INTERVALS_SHORT = "no intervals: no winner named"
 
 
-def is_number(x: object) -> bool:
+def is_number(x: object) -> TypeGuard[float]:
     """A finite real number (NumPy's included), not a bool."""
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) and math.isfinite(x)
 
@@ -64,7 +68,7 @@ def factor(x: float | None, sep: str = ",") -> str:
     return f"{text}×" if text else ""
 
 
-def interval(lo: float | None, hi: float | None, fmt=seconds) -> str:
+def interval(lo: float | None, hi: float | None, fmt: Callable[[float | None], str] = seconds) -> str:
     """[lo, hi] in the value's own format."""
     return f"[{fmt(lo)}, {fmt(hi)}]" if is_number(lo) and is_number(hi) else ""
 
@@ -219,6 +223,7 @@ def theory_words(operation: str, n: int, m: int, colours: dict[str, int] | None 
         return "; ".join(parts) or "one pass per colour: forward colours columns, reverse colours rows"
     if operation == "jacobian":
         jvps, vjps = passes(operation, "forward", n, m), passes(operation, "reverse", n, m)
+        assert jvps is not None and vjps is not None, "a jacobian's passes are counted in both modes"
         if jvps == vjps:
             return f"{jvps} JVPs vs {vjps} VJPs: a tie"
         winner, fac = ("reverse", jvps / vjps) if jvps > vjps else ("forward", vjps / jvps)
@@ -291,7 +296,7 @@ def ratio_words(ratio: tuple[float, float, float]) -> str:
     return f"{text} [{factor(lo)}, {factor(hi)}]" if is_number(lo) and is_number(hi) else text
 
 
-def best_pair(rows: Any, key: str) -> tuple[Any, Any | None]:
+def best_pair(rows: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series | None]:
     """The fastest row and the fastest row with a different ``key`` (mode, backend): who to compare."""
     ranked = rows.assign(_t=[headline_time(r) for _, r in rows.iterrows()]).sort_values("_t", kind="stable")
     first = ranked.iloc[0]

@@ -7,7 +7,7 @@ as torch.utils.benchmark's Compare only renders."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -16,6 +16,9 @@ from adbench.backends import AD_MODES, BASELINE_MODES, mode_order
 from adbench.engine.estimates import Comparisons
 from adbench.problems import get_problem
 from adbench.terminal import DEFAULT_WIDTH, terminal_width, text_table, wrap
+
+# A groupby key's values: this frame's cells (pandas-stubs types each as Hashable).
+CellValues = tuple[Any, ...]
 
 
 def _cell(rows: pd.DataFrame) -> str:
@@ -37,6 +40,7 @@ def faster_words(group: pd.DataFrame, comparisons: Comparisons | None = None) ->
     if ok["mode"].nunique() < 2:
         return ""
     first, second = fmt.best_pair(ok, "mode")
+    assert second is not None, "two modes measured"
     return fmt.verdict_words(fmt.compare_rows(first, second, comparisons), first["mode"], second["mode"])
 
 
@@ -60,11 +64,12 @@ def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None
         chunk_size=frame["chunk_size"].astype(object).where(frame["chunk_size"].notna(), None),
         replicate=frame["replicate"].fillna(0).astype(int),
     )
-    for (problem, size, operation, backend, chunk, again), group in frame.groupby(keys, sort=False, dropna=False):
+    for key, group in frame.groupby(keys, sort=False, dropna=False):
+        problem, size, operation, backend, chunk, again = cast(CellValues, key)
         ok = group[group["status"] == "ok"]
         best = fmt.best_pair(ok, "mode")[0] if len(ok) else None
-        n, m = int(group["n_inputs"].iloc[0]), group["n_outputs"].dropna()
-        m = int(m.iloc[0]) if len(m) else None
+        n, outputs = int(group["n_inputs"].iloc[0]), group["n_outputs"].dropna()
+        m = int(outputs.iloc[0]) if len(outputs) else None
         row: dict[str, str] = {
             "problem": problem,
             "operation": operation,
@@ -109,6 +114,7 @@ def summary_lines(frame: pd.DataFrame, comparisons: Comparisons | None = None) -
         theory = fmt.theory_words(operation, n, m, _colours_by_mode(at))
         if ad["mode"].nunique() >= 2:
             first, second = fmt.best_pair(ad, "mode")
+            assert second is not None, "two modes measured"
             v = fmt.compare_rows(first, second, comparisons)
             text += f"{fmt.verdict_words(v, first['mode'], second['mode'])}"
             text += f" (fastest of each mode; theory: {theory})"
@@ -276,7 +282,8 @@ def glance_rows(
     explained = explained or {}
     rows = frame[frame["replicate"].fillna(0).astype(int) == 0] if "replicate" in frame else frame
     out = []
-    for (problem, operation, size), group in rows.groupby(["problem", "operation", "size"], sort=False):
+    for key, group in rows.groupby(["problem", "operation", "size"], sort=False):
+        problem, operation, size = cast(CellValues, key)
         n = int(group["n_inputs"].iloc[0])
         m = group["n_outputs"].dropna()
         shape = f"{n} → {int(m.iloc[0])}" if len(m) else f"{n} → ?"
@@ -296,6 +303,7 @@ def glance_rows(
             continue
         if ok["mode"].nunique() >= 2:
             first, second = fmt.best_pair(ok, "mode")
+            assert second is not None, "two modes measured"
             v = fmt.compare_rows(first, second, comparisons)
             g.mode = _verdict_cell(v, short_mode(str(first["mode"] if v.winner == "a" else second["mode"])))
             g.notes += _theory_note(operation, n, first, second, v)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from adbench import formatting as fmt
 from adbench.backends.modes import pass_exponent
@@ -112,7 +114,7 @@ class ProblemInfo:
         return max(1.0, self.m_exponent), False
 
 
-def integer(n) -> str:
+def integer(n: Any) -> str:  # a frame's cell: any integral number, NaN or None
     """fmt.integer for any integral value (NumPy's and pandas' included): 10 000."""
     return fmt.integer(int(n)) if n is not None and pd.notna(n) else ""
 
@@ -147,7 +149,7 @@ def problem_info(name: str, frame: pd.DataFrame) -> ProblemInfo:
     return ProblemInfo(name, description, theory, sizes, outputs, registered, cost)
 
 
-def slope(x, y) -> float:
+def slope(x: ArrayLike, y: ArrayLike) -> float:
     """Least-squares slope of log y against log x."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     if len(lx) < 2 or np.ptp(lx) == 0:
@@ -162,15 +164,16 @@ def ratio_of(a: pd.Series, b: pd.Series, comparisons: Comparisons | None = None)
     """time(a) / time(b) and its interval: paired where the set has it, else from both rows' standard
     errors, else (older sets) the far ends of their two intervals."""
     ratio, lo, hi = fmt.row_ratio(a, b, comparisons)
-    if not math.isfinite(lo) and ci(a) and ci(b):
-        lo, hi = ratio_interval(ci(a), ci(b))
+    if not math.isfinite(lo) and (ci_a := ci(a)) and (ci_b := ci(b)):
+        lo, hi = ratio_interval(ci_a, ci_b)
     return ratio, lo, hi
 
 
 def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
     """Median time per size for every series with at least one case that passed."""
     ok = ok_rows(frame)
-    return {s: g.set_index("size")["time_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
+    # cast: pandas-stubs types a groupby key as a scalar; these keys are the column's Series
+    return {cast(Series, s): g.set_index("size")["time_s"].sort_index() for s, g in ok.groupby("series", sort=False)}
 
 
 # -- headlines ----------------------------------------------------------------------------------------
@@ -212,13 +215,14 @@ class Headline:
     @property
     def state(self) -> str:
         """For the page's styling: resolved, tie, unresolved, no-intervals or single."""
-        if self.modes is None:
+        v = self.mode_verdict
+        if self.modes is None or v is None:  # the two are set together
             return "single"
         if not self.intervals:
             return "no-intervals"
-        if self.mode_verdict.winner is None:
+        if v.winner is None:
             return "unresolved"
-        return "tie" if self.mode_verdict.winner == "tie" else "resolved"
+        return "tie" if v.winner == "tie" else "resolved"
 
     @property
     def fastest_named(self) -> pd.Series | None:
@@ -310,6 +314,7 @@ def headline(
     # Modes.
     if at["mode"].nunique() >= 2:
         first, second = fmt.best_pair(at, "mode")
+        assert second is not None, "two modes measured"
         h.modes = (first, second)
         h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
         a, b = str(first["mode"]), str(second["mode"])
@@ -332,7 +337,7 @@ def headline(
     if not intervals:
         h.framework_text = fmt.unranked_words(name_a, first["time_s"], name_b, second["time_s"])
     else:
-        interval = fmt.interval(*ci(first)) if v.resolved and ci(first) else ""
+        interval = fmt.interval(*span) if v.resolved and (span := ci(first)) else ""
         h.framework_text = fmt.fastest_words(
             name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]), noun="", interval=interval
         )
@@ -341,8 +346,9 @@ def headline(
 
 def short_headline(h: Headline) -> str:
     """A panel title's worth: "reverse 6.02× faster [5.9×, 6.1×]" (the size is on the axis)."""
-    if h.state in ("resolved", "tie", "unresolved"):
-        return fmt.verdict_words(h.mode_verdict, str(h.modes[0]["mode"]), str(h.modes[1]["mode"]), subject="modes")
+    v, modes = h.mode_verdict, h.modes
+    if h.state in ("resolved", "tie", "unresolved") and v is not None and modes is not None:
+        return fmt.verdict_words(v, str(modes[0]["mode"]), str(modes[1]["mode"]), subject="modes")
     return {"no-intervals": fmt.NO_INTERVALS_SHORT, "single": "one mode only"}[h.state]
 
 
@@ -402,16 +408,16 @@ def theory_slope(series: Series, info: ProblemInfo, operation: str = "jacobian")
     return exponent + c if exponent is not None else None
 
 
-def exponents(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian") -> list[dict]:
+def exponents(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacobian") -> list[dict[str, Any]]:
     """Fitted scaling exponent of every series with two or more sizes that passed, beside the theory's."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     if info.fixed_size:
         return rows
     for series, t in times(main_rows(frame, operation)).items():
         if len(t) < 2:
             continue
-        fit = slope(t.index, t.values)
-        last = slope(t.index[-2:], t.values[-2:])
+        fit = slope(t.index, t.to_numpy())
+        last = slope(t.index[-2:], t.to_numpy()[-2:])
         theory = theory_slope(series, info, operation)
         if theory is None or not math.isfinite(last):
             reading = ""
@@ -474,12 +480,12 @@ def hvp_over_gradient(frame: pd.DataFrame, comparisons: Comparisons | None = Non
                 }
             )
         if table:
-            out[series] = pd.DataFrame(table).set_index("size")
+            out[cast(Series, series)] = pd.DataFrame(table).set_index("size")  # the key is the column's Series
     return dict(sorted(out.items(), key=lambda kv: kv[0].sort_key))
 
 
 def has_second_order(frame: pd.DataFrame, info: ProblemInfo) -> bool:
-    return info.scalar and frame["operation"].isin(["hvp", "hessian"]).any()
+    return info.scalar and bool(frame["operation"].isin(["hvp", "hessian"]).any())
 
 
 # -- chunks --------------------------------------------------------------------------------------------

@@ -295,10 +295,14 @@ def prepare(frame: pd.DataFrame, environment: dict[str, Any] | None = None) -> p
     frame.loc[bad, "status"] = "error"
     frame["shown"] = [shown_status(st, e) for st, e in zip(frame["status"], frame["error"])]
     mixed_dtypes = frame["dtype"].dropna().nunique() > 1
-    frame["series"] = [
-        Series(str(b), str(m), str(d) if mixed_dtypes and d is not None else None, int(c) if pd.notna(c) else None)
-        for b, m, d, c in zip(frame["backend"], frame["mode"], frame["dtype"], frame["chunk_size"])
-    ]
+    frame["series"] = pd.Series(
+        [
+            Series(str(b), str(m), str(d) if mixed_dtypes and d is not None else None, int(c) if pd.notna(c) else None)
+            for b, m, d, c in zip(frame["backend"], frame["mode"], frame["dtype"], frame["chunk_size"])
+        ],
+        index=frame.index,
+        dtype=object,
+    )
     # A re-run of the same case in one set: the last one written is the one that counts.
     key = frame[list(SPEC_KEYS)].astype(str)
     return frame[~key.duplicated(keep="last")].reset_index(drop=True)
@@ -426,7 +430,8 @@ def read_sets(sources: Sequence[str | Path], exclude: Iterable[str | Path] = ())
     unreadable += failed
     if not paths and not unreadable:
         raise NoResultsError(no_sets_message(sources, [], left_out))
-    sets, taken = [], set()
+    sets: list[ResultSet] = []
+    taken: set[str] = set()
     for path in paths:
         read, problem = _read(path)
         if problem is not None:

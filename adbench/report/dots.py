@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -90,6 +91,7 @@ class LogAxis:
         """Decades; 1-2-5 steps when the axis spans under two decades; the formatter's words."""
         # Candidates with a priority (decades first; 2 and 5 between them), kept where their labels fit beside
         # those already kept on the narrowest track the page lays out: a label never runs over another.
+        candidates: list[tuple[float, int]]  # (value, priority)
         if self.binary:
             candidates = [
                 (u * k, 0 if k == 1 else 1 if k in (10, 100) else 2)
@@ -119,12 +121,13 @@ def _glyph(series: Series, hollow: bool = False) -> str:
     return empty if hollow else filled
 
 
-def _finite(x) -> float | None:
+def _finite(x: Any) -> float | None:
+    """A frame's cell (a number, NaN, None or text) as a positive finite float, else None."""
     try:
-        x = float(x)
+        value = float(x)
     except (TypeError, ValueError):
         return None
-    return x if math.isfinite(x) and x > 0 else None
+    return value if math.isfinite(value) and value > 0 else None
 
 
 def value_chart(

@@ -157,7 +157,7 @@ def build_grid(view: Any, href: str) -> Grid:
                     mode = str(r["mode"])
                     words = (
                         f"{r['series'].label}: {fmt.seconds(t)}"
-                        + (f" {fmt.interval(*fmt.row_interval(r))}" if fmt.row_interval(r) else "")
+                        + (f" {fmt.interval(*span)}" if (span := fmt.row_interval(r)) else "")
                         + (", the fastest" if is_fastest else f", {fmt.factor(ratio)} the fastest")
                         + (" (not separated from it by the 95% intervals)" if tied else "")
                     )

@@ -12,7 +12,9 @@ import io
 import math
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
 # Figures are made with matplotlib.figure.Figure, never pyplot: no GUI backend is chosen (it runs
 # headless on servers and in CI) and a caller's own pyplot backend and state are left alone.
@@ -20,13 +22,17 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import ticker
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
+from numpy.typing import ArrayLike
 
 from adbench import formatting as fmt
 from adbench.backends.modes import mode_style
+from adbench.engine.estimates import Comparisons
 from adbench.engine.record import NOT_RUN
 from adbench.engine.timing import NOISY_IQR_RATIO
 from adbench.report import analysis
@@ -123,7 +129,7 @@ def _log_locator(limits: tuple[float, float]) -> ticker.Locator:
     return ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,), numticks=12)
 
 
-def _unit_axis(ax, formatter, axis: str = "y") -> None:
+def _unit_axis(ax: Axes, formatter: Callable[[float], str], axis: str = "y") -> None:
     """Log axis ticked in the quantity's own units (10 µs, 1 ms; 1 MiB; 10×), not in exponents."""
     target = ax.yaxis if axis == "y" else ax.xaxis
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
@@ -133,11 +139,11 @@ def _unit_axis(ax, formatter, axis: str = "y") -> None:
     target.set_minor_locator(ticker.NullLocator())
 
 
-def _time_axis(ax, axis: str = "y") -> None:
+def _time_axis(ax: Axes, axis: str = "y") -> None:
     _unit_axis(ax, fmt.seconds, axis)
 
 
-def _bytes_axis(ax, axis: str = "y") -> None:
+def _bytes_axis(ax: Axes, axis: str = "y") -> None:
     """Log axis ticked at 1, 10 and 100 of KiB, MiB and GiB (decades of bytes would read 9.54 MiB)."""
     _unit_axis(ax, fmt.bytes_, axis)
     lo, hi = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
@@ -147,7 +153,7 @@ def _bytes_axis(ax, axis: str = "y") -> None:
         (ax.yaxis if axis == "y" else ax.xaxis).set_major_locator(ticker.FixedLocator(ticks))
 
 
-def _ratio_axis(ax, axis: str = "y") -> None:
+def _ratio_axis(ax: Axes, axis: str = "y") -> None:
     _unit_axis(ax, fmt.factor, axis)  # 100,000×, not 1e+05×
 
 
@@ -155,7 +161,7 @@ def sizes_of(rows: pd.DataFrame) -> list[int]:
     return sorted({int(n) for n in rows["size"].dropna()})
 
 
-def _size_axis(ax, sizes: Sequence[int]) -> None:
+def _size_axis(ax: Axes, sizes: Sequence[int]) -> None:
     """Log axis ticked at the measured sizes only, labelled 10 000 rather than 1e4."""
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(ticker.FixedLocator(list(sizes)))
@@ -170,7 +176,7 @@ def _size_axis(ax, sizes: Sequence[int]) -> None:
         ax.set_xlim(sizes[0] / 2, sizes[0] * 2)
 
 
-def _mark_failures(ax, frame: pd.DataFrame, series_list: list[Series]) -> bool:
+def _mark_failures(ax: Axes, frame: pd.DataFrame, series_list: list[Series]) -> bool:
     """An × on the top edge at each size where a series failed, in its colour; not hidden."""
     # Not a case that is n/a by design (a baseline without that derivative): nothing failed there.
     failed = frame[frame["shown"].isin(FAILED) & frame["series"].isin(series_list)]
@@ -253,7 +259,9 @@ def band_handle(text: str, colour_: str = BAND_COLOUR) -> Patch:
     return Patch(color=colour_, alpha=0.18, label=text)
 
 
-def _errorbars(ax, x, y, lo, hi, colour_: str, horizontal: bool = False) -> None:
+def _errorbars(
+    ax: Axes, x: ArrayLike, y: ArrayLike, lo: ArrayLike, hi: ArrayLike, colour_: str, horizontal: bool = False
+) -> None:
     """The 95% interval of each point, where it has one."""
     x, y, lo, hi = (np.asarray(v, dtype=float) for v in (x, y, lo, hi))
     keep = np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi > 0)
@@ -273,7 +281,12 @@ def _bounds(column: str) -> tuple[str | None, str | None]:
 
 
 def _draw_series(
-    ax, frame: pd.DataFrame, series: Series, column: str = "time_s", label: str | None = None, hollow_noisy: bool = True
+    ax: Axes,
+    frame: pd.DataFrame,
+    series: Series,
+    column: str = "time_s",
+    label: str | None = None,
+    hollow_noisy: bool = True,
 ) -> bool:
     """A series: the cases that passed joined by a line (noisy ones hollow, 95% intervals as bars);
     its wrong cases as hollow red rings, not joined. True when anything was drawn."""
@@ -336,7 +349,7 @@ def _dot_plot(
     column: str,
     title: str,
     xlabel: str,
-    axis=_time_axis,
+    axis: Callable[[Axes, str], None] = _time_axis,
     band: tuple[tuple[float, float], str] | None = None,
     hollow_noisy: bool = True,
 ) -> str:
@@ -388,7 +401,7 @@ def _dot_plot(
             )
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
-    handles = [wrong_handle()] if wrong_seen else []
+    handles: list[Artist] = [wrong_handle()] if wrong_seen else []
     if band:  # before the axis is ticked: the band can widen its span past where 1-2-5 steps fit
         ax.axvspan(*band[0], color=BAND_COLOUR, alpha=0.18, zorder=0, linewidth=0)
         handles.append(band_handle(band[1]))
@@ -425,7 +438,7 @@ def time_vs_size(frame: pd.DataFrame, info: ProblemInfo, operation: str = "jacob
     return to_svg(fig, f"{info.name} {operation} time vs size")
 
 
-def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> str | None:
+def ratio_vs_size(frame: pd.DataFrame, info: ProblemInfo, comparisons: Comparisons | None = None) -> str | None:
     """Measured forward/reverse Jacobian time per backend (with intervals) beside the theory's n/m."""
     ratios = analysis.fr_ratios(frame, comparisons)
     if not ratios:
@@ -698,7 +711,9 @@ def set_ratio(
     return to_svg(fig, f"{info.name} {operation} set ratio {' '.join(labels)}"), len(panels)
 
 
-def second_order(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> tuple[str, int] | None:
+def second_order(
+    frame: pd.DataFrame, info: ProblemInfo, comparisons: Comparisons | None = None
+) -> tuple[str, int] | None:
     """The second-order panel of a scalar problem: HVP time over the gradient's (same backend), by
     composition, with the small-constant band; and the Hessian's time against n by composition,
     each labelled with its fitted exponent."""
@@ -713,7 +728,7 @@ def second_order(frame: pd.DataFrame, info: ProblemInfo, comparisons=None) -> tu
     if ratios:
         ax = axes.pop(0)
         ax.axhspan(*HVP_BAND, color=BAND_COLOUR, alpha=0.18, zorder=0, linewidth=0)
-        handles = []
+        handles: list[Artist] = []
         values = [HVP_BAND[0] / 1.5, HVP_BAND[1] * 1.5]
         for s, table in ratios.items():
             st = style(s)
@@ -859,5 +874,5 @@ def chunk_tradeoff(
     return to_svg(fig, f"{info.name} chunks"), len(panels)
 
 
-def context(**rc) -> matplotlib.rc_context:
+def context(**rc: Any) -> AbstractContextManager[None]:
     return matplotlib.rc_context({**RC, **rc})

@@ -13,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import pandas as pd
@@ -92,7 +92,7 @@ class ProblemView:
     slug: str
     frame: pd.DataFrame
     operations: list[OperationView] = field(default_factory=list)
-    second_order: tuple[str, int] | None = None  # the figure and its number of panels
+    second_order: tuple[str | dots.DotChart, int] | None = None  # the figure (dots at one size), its panels
     hessian_exponents: list[dict] = field(default_factory=list)
     hvp_table: list[dict] = field(default_factory=list)
     chunk_figure: tuple[str, int] | None = None
@@ -246,7 +246,7 @@ def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
             view.second_order = plots.second_order(frame, info, result.comparisons)
         view.hessian_exponents = analysis.exponents(frame, info, "hessian")
         view.hvp_table = [
-            {"series": s, "size": int(n), **{k: _value(v) for k, v in r.items()}}
+            {"series": s, "size": int(cast(int, n)), **{k: _value(v) for k, v in r.items()}}  # n: the index, sizes
             for s, table in analysis.hvp_over_gradient(frame, result.comparisons).items()
             for n, r in table.iterrows()
         ]
@@ -262,19 +262,23 @@ def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
     return view
 
 
+def _compared_jacobian(p: ProblemView) -> Headline | None:
+    """A problem's Jacobian headline where its modes were compared, else None."""
+    op = p.operation("jacobian")
+    return op.headline if op is not None and op.headline.modes is not None else None
+
+
 def _lesson_figure(view: SetView) -> str | None:
     """The index's first plot: the problems where the modes differ most, forward vs reverse Jacobians."""
-    candidates = [
-        p
-        for p in view.problems
-        if not p.info.fixed_size and p.operation("jacobian") and p.operation("jacobian").headline.modes is not None
-    ]
-    chosen = [view.problem(n) for n in LESSON_PROBLEMS if view.problem(n) in candidates]
+    candidates = {
+        p.info.name: (p, h) for p in view.problems if not p.info.fixed_size and (h := _compared_jacobian(p)) is not None
+    }
+    chosen = [candidates[n] for n in LESSON_PROBLEMS if n in candidates]
     if not chosen:
-        chosen = sorted(candidates, key=lambda p: -p.operation("jacobian").headline.factor)[:2]
+        chosen = sorted(candidates.values(), key=lambda ph: -ph[1].factor)[:2]
     if not chosen:
         return None
-    panels = [(p.frame, p.info, analysis.short_headline(p.operation("jacobian").headline)) for p in chosen]
+    panels = [(p.frame, p.info, analysis.short_headline(h)) for p, h in chosen]
     return plots.lesson(panels)
 
 
@@ -699,8 +703,8 @@ def _comparison(views: list[SetView], primary: SetView) -> Comparison:
                 Pairing(
                     f"{slugify(device)}-vs-cpu",
                     f"{device.upper()} against CPU: {other.slug} over {ref.slug}",
-                    f"Each case's time on {other.result.device_label} ({other.result.short_label}) over its time on the "
-                    f"CPU ({ref.result.short_label}): under 1× the GPU is faster. Different machines and runs: "
+                    f"Each case's time on {other.result.device_label} ({other.result.short_label}) over its time "
+                    f"on the CPU ({ref.result.short_label}): under 1× the GPU is faster. Different machines and runs: "
                     "only the intervals say whether a difference is real.",
                     ref,
                     [other],
@@ -711,7 +715,7 @@ def _comparison(views: list[SetView], primary: SetView) -> Comparison:
         pairing.sections = _pairing_sections(pairing)
     headlines = []
     for name in dict.fromkeys(n for v in ordered for n in v.result.problems):
-        ops = list(dict.fromkeys(o.operation for v in ordered if v.problem(name) for o in v.problem(name).operations))
+        ops = list(dict.fromkeys(o.operation for v in ordered if (pv := v.problem(name)) for o in pv.operations))
         for op in ops:
             cells = []
             for v in ordered:
@@ -777,7 +781,7 @@ def _pairing_table(
             continue  # not in the reference, or in one set only: its own set's page shows it
         ref = entries[0]
         ref_ok = ref["status"] == "ok"
-        out = []
+        out: list[dict[str, Any] | None] = []
         for i, e in enumerate(entries):
             if e is None:
                 out.append(None)
@@ -793,7 +797,8 @@ def _pairing_table(
             if i and e["status"] == "ok" and ref_ok:
                 cell["ratio"] = float(e["time_s"]) / float(ref["time_s"])
                 v = fmt.compare_rows(e, ref)
-                cell["state"] = {"a": "faster", "b": "slower", "tie": "tie"}.get(v.winner, "unresolved")
+                states = {"a": "faster", "b": "slower", "tie": "tie"}
+                cell["state"] = states.get(v.winner, "unresolved") if v.winner is not None else "unresolved"
                 cell["words"] = fmt.verdict_words(v, a_name, b_name)
             out.append(cell)
         rows.append({"size": size, "series": series, "cells": out})
