@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array
 
 # l -> what the preset means; gradbench runs l = 5 ... 11, whose l! terms are out of reach of a
 # traced program past l = 6: XLA compiles l = 7's gradient (13 698 scalar operations) in more than a
@@ -36,7 +37,7 @@ def _ell(n: int) -> int:
     return ell
 
 
-def _minor(entries, ell: int, row: int, columns: tuple[int, ...]):
+def _minor(entries: list[Array], ell: int, row: int, columns: tuple[int, ...]) -> Array:
     """det of the minor of rows row ... l-1 and the given columns, expanded along its first row."""
     if len(columns) == 1:
         return entries[row * ell + columns[0]]

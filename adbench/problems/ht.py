@@ -10,12 +10,15 @@ adbench.problems.inputs).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 N_THETA = 26  # global rotation (3), translation (3), then 4 per finger: 2 at its first posed joint, 1 at the next two
 N_FINGERS = 5
@@ -80,21 +83,29 @@ def _angle_axis(aa, xp):
     )
 
 
-def _pose_angles(theta, xp, n_bones: int):
+def _pose_angles(theta: Array, xp: Namespace, n_bones: int) -> Array:
     """The bones' Euler angles (B, 3) from theta, laid out by ``pose_slots``: each column is a concat of
     slices of theta and zeros (no scatter in the standard, and no index array to place on a device)."""
     slots = pose_slots(n_bones)
     columns = []
     for k in range(3):
-        pieces, run = [], []  # run: consecutive slots, or consecutive zeros (None)
-        for s in (int(v) if v < N_THETA - 6 else None for v in slots[:, k]):
-            if run and ((s is None) != (run[-1] is None) or (s is not None and s != run[-1] + 1)):
-                pieces.append(run)
-                run = []
-            run.append(s)
-        pieces.append(run)
+        # Runs of consecutive slots as (first slot, length), runs of zeros as (None, length).
+        pieces: list[tuple[int | None, int]] = []
+        for v in slots[:, k]:
+            s = int(v) if v < N_THETA - 6 else None
+            if pieces:
+                first, length = pieces[-1]
+                if (s is None and first is None) or (s is not None and first is not None and s == first + length):
+                    pieces[-1] = (first, length + 1)
+                    continue
+            pieces.append((s, 1))
         columns.append(
-            xp.concat([xp.zeros_like(theta[: len(r)]) if r[0] is None else theta[6 + r[0] : 7 + r[-1]] for r in pieces])
+            xp.concat(
+                [
+                    xp.zeros_like(theta[:length]) if first is None else theta[6 + first : 6 + first + length]
+                    for first, length in pieces
+                ]
+            )
         )
     return xp.stack(columns, axis=1)
 
@@ -168,7 +179,7 @@ def ht_complicated(
 
 
 # -- the sparsity pattern ----------------------------------------------------------------------------------
-def vertex_dependencies(parents, weights) -> np.ndarray:
+def vertex_dependencies(parents: Sequence[int], weights: np.ndarray) -> np.ndarray:
     """(V, 26) booleans: which pose parameters can move each vertex. The global rotation moves every vertex
     (translation is per coordinate: see ``theta_pattern``); a finger angle moves the vertices weighted to its
     bone or to any bone below it."""
@@ -214,7 +225,9 @@ def ht_complicated_sparsity(n, parents, weights, triangles, correspondences, **_
 
 
 # -- the float64 reference: complex-step differentiation ---------------------------------------------------------
-def _complex_step(f, x: np.ndarray, directions: np.ndarray, h: float = 1e-20) -> np.ndarray:
+def _complex_step(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, directions: np.ndarray, h: float = 1e-20
+) -> np.ndarray:
     """J d for each row d of ``directions``: Im f(x + i h d) / h, exact to rounding for an analytic f."""
     return np.stack([np.imag(f(x + 1j * h * d)) / h for d in directions], axis=-1)
 
@@ -283,10 +296,10 @@ def hand_model(seed: int = 0) -> dict:
         finger_base = PARENTS[b] == 0
         relatives[b, :3, :3] = _rotation(rng, 1.0 if finger_base or b == 0 else 0.3)
         relatives[b, 1, 3] = LENGTHS[b]
-    absolutes = []
+    chain: list[np.ndarray] = []  # each bone's absolute transform, parents first
     for b, parent in enumerate(PARENTS):
-        absolutes.append(relatives[b] if parent < 0 else absolutes[parent] @ relatives[b])
-    absolutes = np.array(absolutes)
+        chain.append(relatives[b] if parent < 0 else chain[parent] @ relatives[b])
+    absolutes = np.array(chain)
     inverse = np.linalg.inv(absolutes)
     # Vertices in bands along the sphere's axis, band b on bone b in the tree's depth-first order, so that
     # triangles join neighbouring bones; each is placed around its bone's segment.
@@ -336,7 +349,9 @@ def _make_theta(rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(N_THETA)
 
 
-def _observed(theta: np.ndarray, model: dict, where, rng: np.random.Generator) -> np.ndarray:
+def _observed(
+    theta: np.ndarray, model: Mapping[str, Any], where: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
     """Points near the model posed at a perturbed pose (the pose that 'produced' them), plus noise (m)."""
     true_theta = theta + 0.1 * rng.standard_normal(N_THETA)
     vertices = skinned_vertices(
@@ -401,7 +416,9 @@ MODEL = ("parents", "base_relatives", "inverse_base_absolutes", "base_positions"
 _CUSTOM: dict[int, int] = {}
 
 
-def _index_array(name: str, problem: str, value, count: int, what: str, shape_tail: tuple = ()) -> np.ndarray:
+def _index_array(
+    name: str, problem: str, value: npt.ArrayLike, count: int, what: str, shape_tail: tuple[int, ...] = ()
+) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind not in "iu" or a.ndim != 1 + len(shape_tail) or a.shape[1:] != shape_tail or a.shape[0] < 1:
         raise ValueError(
@@ -575,12 +592,10 @@ register(
 
 
 # -- ADBench's own files ------------------------------------------------------------------------------------------
-def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, dict]:
+def read_adbench_hand(model_dir: str | Path, path: str | Path, complicated: bool) -> tuple[np.ndarray, dict[str, Any]]:
     """x and the constants of ``ht`` (or ``ht-complicated``) from ADBench's hand model folder (bones.txt,
     vertices.txt, triangles.txt) and one of its inputs (hand*_t26_c*.txt), read as ADBench's Python
     input_utils reads them: homogeneous base positions, is_mirrored False, x = theta (or us then theta)."""
-    from pathlib import Path
-
     model_dir, delim = Path(model_dir), ":"
     bones = [line.strip().split(delim) for line in (model_dir / "bones.txt").read_text().splitlines() if line.strip()]
     parents = tuple(int(b[1]) for b in bones)
@@ -600,7 +615,6 @@ def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, d
     correspondences = np.array([int(r[0]) for r in data], dtype=np.int64)
     points = np.array([[float(v) for v in r[1:4]] for r in data])
     rest = [r.split() for r in rows[1 + n_points :] if r.strip()]
-    us = np.array([[float(v) for v in r] for r in rest[:n_points]]) if complicated else None
     theta = np.array([float(r[0]) for r in rest[n_points if complicated else 0 :][:n_theta]])
     constants = {
         "parents": parents,
@@ -614,5 +628,6 @@ def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, d
     }
     if complicated:
         constants["triangles"] = triangles
+        us = np.array([[float(v) for v in r] for r in rest[:n_points]])
         return np.concatenate([us.ravel(), theta]), constants
     return theta, constants

@@ -8,6 +8,9 @@ caller's state and sequence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._registry import Problem, register
@@ -145,7 +148,7 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     return {"state": rng.random((2 * layers, B)), "sequence": rng.integers(0, 2, (c, B)).astype(np.float64)}
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict[str, Any]:
     """lstm on the caller's state and sequence: l and b from the state (2l x b), len(x) = 8 l b + 3 b."""
     state, sequence = np.asarray(given["state"]), np.asarray(given["sequence"])
     if state.ndim != 2 or state.shape[0] % 2 or 0 in state.shape:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 # A small classifier: 16 input features, 10 classes (an MNIST-sized output), a batch of 64 (a usual
 # minibatch). Fixing d, c and B makes the width h the one knob: n = h^2 + (d + c + 2) h + c.
@@ -36,9 +37,10 @@ WIDTHS = (8, 16, 32, 64, 128, 256, 512)
 PRESETS = {_n(h): f"h={h}" for h in WIDTHS}
 
 
-def _unpack(x, xp, d: int, c: int):
+def _unpack(x: Array, xp: Namespace, d: int, c: int) -> list[Array]:
     h = _width(x.shape[0], d, c)
-    parts, start = [], 0
+    parts: list[Array] = []
+    start = 0
     for shape in [(d, h), (h,), (h, h), (h,), (h, c), (c,)]:
         size = math.prod(shape)
         parts.append(xp.reshape(x[start : start + size], shape))
@@ -127,7 +129,9 @@ register(
     Problem(
         name="mlp",
         function=mlp,
-        description=f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R",
+        description=(
+            f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R"
+        ),
         scalar_output=True,
         presets=PRESETS,
         sizes=tuple(_n(h) for h in (8, 32, 128, 512)),

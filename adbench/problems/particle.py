@@ -18,6 +18,8 @@ The input is w0 (n = 1, gradbench's w = 0), the result the final w: gradbench's 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._descent import ETA, argmin, descent_problem
@@ -84,7 +86,7 @@ def particle(x, xp, dt=DT, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop,
 
 
 # -- the reference: the same descent, with the derivatives written out ---------------------------------
-def _miss_and_derivative(w, dtype, dt=DT) -> tuple[float, float]:
+def _miss_and_derivative(w: float, dtype: np.dtype[Any], dt: float = DT) -> tuple[float, float]:
     """x_0(t_f)^2 and its derivative in w, by forward sensitivities carried through every Euler step.
 
     With d = z - c and r = |d|, the acceleration is a = sum_c d / r^3, its Jacobian in z
