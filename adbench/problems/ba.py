@@ -74,7 +74,7 @@ def _unpack(x: Array, xp: Namespace, n_cams: int, n_points: int) -> tuple[Array,
     return cams, X, w
 
 
-def _cross(a, b, xp):
+def _cross(a: Array, b: Array, xp: Namespace) -> Array:
     """a x b row by row for (P, 3) arrays (the standard's linalg.cross is an optional extension)."""
     return xp.stack(
         [
@@ -86,7 +86,7 @@ def _cross(a, b, xp):
     )
 
 
-def _rodrigues(rot, X, xp):
+def _rodrigues(rot: Array, X: Array, xp: Namespace) -> Array:
     """ADBench's rodrigues_rotate_point, one observation per row.
 
     ADBench branches on sqtheta != 0 (then X + rot x X); here both branches are evaluated and
@@ -103,7 +103,7 @@ def _rodrigues(rot, X, xp):
     return xp.where(nonzero[:, None], full, X + _cross(rot, X, xp))
 
 
-def _project(cam, X, xp):
+def _project(cam: Array, X: Array, xp: Namespace) -> Array:
     """ADBench's project: rotate X - C, divide by depth, distort radially, scale by f, shift by (u0, v0)."""
     Xcam = _rodrigues(cam[:, 0:3], X - cam[:, 3:6], xp)
     proj = Xcam[:, 0:2] / Xcam[:, 2:3]
@@ -112,7 +112,7 @@ def _project(cam, X, xp):
     return distorted * cam[:, 6:7] + cam[:, 7:9]
 
 
-def ba(x, xp, obs, feats, n_cams):
+def ba(x: Array, xp: Namespace, obs: Array, feats: Array, n_cams: int) -> Array:
     """ADBench's ba_objective: 2P reprojection residuals w_p (project(cam_i, X_j) - feat_p), observation by
     observation (x then y), followed by the P weight residuals 1 - w_p^2, as ADBench's output orders them."""
     n_cams, n_points, _ = _shape(x, obs, n_cams)

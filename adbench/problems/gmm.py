@@ -85,7 +85,7 @@ def _check_sign(prior_sign: object) -> None:
         )
 
 
-def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
+def gmm(x: Array, xp: Namespace, data: Array, wishart_gamma: float, wishart_m: int, prior_sign: int = 1) -> Array:
     """The GMM log-posterior (``prior_sign=-1``: ADBench's objective), vectorised over components and points.
 
     L_k is assembled by concatenation, column by column (the standard has no scatter; native code uses
@@ -120,7 +120,9 @@ def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
     return xp.sum(lse) - n_points * lse_alphas - n_points * d * 0.5 * math.log(2 * math.pi) + prior_sign * log_prior
 
 
-def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
+def gmm_jacobian(
+    x: np.ndarray, data: np.ndarray, wishart_gamma: float, wishart_m: int, prior_sign: int = 1
+) -> np.ndarray:
     """The gradient by hand: responsibilities r_kn weight each point's pull on component k."""
     _check_sign(prior_sign)
     n_points, d = data.shape

@@ -47,7 +47,7 @@ def _grid(x: Array, xp: Namespace, n_points: int) -> tuple[Array, Array, Array]:
     return t, xp.sign(t), T
 
 
-def llsq(x, xp, n_points):
+def llsq(x: Array, xp: Namespace, n_points: int) -> Array:
     _, s, T = _grid(x, xp, n_points)
     r = s - T @ x
     # Halving the vector, not the 0-d sum: torch.func.jacfwd promotes a 0-d float32 tensor times a Python
@@ -63,17 +63,17 @@ def _powers(m: int, n_points: int, dtype: npt.DTypeLike) -> tuple[np.ndarray, np
     )
 
 
-def llsq_gradient(x, n_points):
+def llsq_gradient(x: np.ndarray, n_points: int) -> np.ndarray:
     s, T = _powers(x.shape[0], n_points, x.dtype)
     return -(T.T @ (s - T @ x))
 
 
-def llsq_hessian(x, n_points):
+def llsq_hessian(x: np.ndarray, n_points: int) -> np.ndarray:
     _, T = _powers(x.shape[0], n_points, x.dtype)
     return T.T @ T  # constant: y is quadratic in x
 
 
-def llsq_hvp(x, v, n_points):
+def llsq_hvp(x: np.ndarray, v: np.ndarray, n_points: int) -> np.ndarray:
     _, T = _powers(x.shape[0], n_points, x.dtype)
     return T.T @ (T @ v)
 
