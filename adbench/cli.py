@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 import time
+import types
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # imported where used at run time: `adbench --help` and `list` stay fast
     import pandas as pd
@@ -779,7 +780,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    def on_term(signum, frame):
+    def on_term(signum: int, frame: types.FrameType | None) -> NoReturn:
         raise Terminated()
 
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):

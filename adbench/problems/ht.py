@@ -12,13 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from adbench.problems._registry import Problem, register
 from adbench.xp import Array, Namespace
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 N_THETA = 26  # global rotation (3), translation (3), then 4 per finger: 2 at its first posed joint, 1 at the next two
 N_FINGERS = 5
@@ -49,7 +52,7 @@ def pose_slots(n_bones: int) -> np.ndarray:
     return slots
 
 
-def _euler(angles, xp):
+def _euler(angles: Array, xp: Namespace) -> Array:
     """ADBench's euler_angles_to_rotation_matrix for every bone at once: Rz Ry Rx with (tx, tz, ty) =
     angles[:, 0], angles[:, 1], angles[:, 2] (the "xzy" order), (B, 3, 3)."""
     cx, sx = xp.cos(angles[:, 0]), xp.sin(angles[:, 0])
@@ -63,7 +66,7 @@ def _euler(angles, xp):
     return xp.stack([xp.stack(r, axis=1) for r in rows], axis=1)
 
 
-def _angle_axis(aa, xp):
+def _angle_axis(aa: Array, xp: Namespace) -> Array:
     """ADBench's angle_axis_to_rotation_matrix (the identity below a norm of 1e-4), (3, 3).
 
     A traced JIT cannot branch on a value: below the threshold the axis is set to zero, cos to 1 and sin
@@ -110,13 +113,22 @@ def _pose_angles(theta: Array, xp: Namespace, n_bones: int) -> Array:
     return xp.stack(columns, axis=1)
 
 
-def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored):
+def skinned_vertices(
+    theta: Array,
+    xp: Namespace,
+    parents: Sequence[int],
+    base_relatives: Array,
+    inverse_base_absolutes: Array,
+    base_positions: Array,
+    weights: Array,
+    is_mirrored: bool,
+) -> Array:
     """The posed model's vertices (V, 3): ADBench's get_skinned_vertex_positions with its global transform."""
     n_bones = len(parents)
     R = _euler(_pose_angles(theta, xp, n_bones), xp)
     # relative_b = base_relative_b @ [[R_b, 0], [0, 1]]: the rotation acts on the first three columns.
     relatives = xp.concat([base_relatives[:, :, :3] @ R, base_relatives[:, :, 3:]], axis=2)
-    absolutes = []
+    absolutes: list[Array] = []
     for b, parent in enumerate(parents):  # parents come before their children (ADBench's order)
         absolutes.append(relatives[b, :, :] if parent < 0 else absolutes[parent] @ relatives[b, :, :])
     transforms = xp.stack(absolutes) @ inverse_base_absolutes  # (B, 4, 4)
@@ -130,17 +142,17 @@ def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes,
 
 
 def ht(
-    x,
-    xp,
-    parents,
-    base_relatives,
-    inverse_base_absolutes,
-    base_positions,
-    weights,
-    is_mirrored,
-    correspondences,
-    points,
-):
+    x: Array,
+    xp: Namespace,
+    parents: Sequence[int],
+    base_relatives: Array,
+    inverse_base_absolutes: Array,
+    base_positions: Array,
+    weights: Array,
+    is_mirrored: bool,
+    correspondences: Array,
+    points: Array,
+) -> Array:
     """ADBench's hand_objective: point i minus its corresponding model vertex, 3 residuals per point."""
     vertices = skinned_vertices(
         x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored
@@ -149,18 +161,18 @@ def ht(
 
 
 def ht_complicated(
-    x,
-    xp,
-    parents,
-    base_relatives,
-    inverse_base_absolutes,
-    base_positions,
-    weights,
-    is_mirrored,
-    triangles,
-    correspondences,
-    points,
-):
+    x: Array,
+    xp: Namespace,
+    parents: Sequence[int],
+    base_relatives: Array,
+    inverse_base_absolutes: Array,
+    base_positions: Array,
+    weights: Array,
+    is_mirrored: bool,
+    triangles: Array,
+    correspondences: Array,
+    points: Array,
+) -> Array:
     """ADBench's hand_objective_complicated: x = (us, theta), us 2 per point; point i minus the point at
     barycentric (u0, u1, 1 - u0 - u1) on its triangle."""
     c = points.shape[0]
@@ -204,14 +216,18 @@ def theta_pattern(vertex_deps: np.ndarray) -> np.ndarray:
     return pattern
 
 
-def ht_sparsity(n, parents, weights, correspondences, **_):
+def ht_sparsity(
+    n: int, parents: Sequence[int], weights: np.ndarray, correspondences: np.ndarray, **_: Any
+) -> scipy.sparse.csr_matrix:
     import scipy.sparse
 
     rows = theta_pattern(vertex_dependencies(parents, weights))[np.asarray(correspondences)]
     return scipy.sparse.csr_matrix(rows.reshape(-1, N_THETA))
 
 
-def ht_complicated_sparsity(n, parents, weights, triangles, correspondences, **_):
+def ht_complicated_sparsity(
+    n: int, parents: Sequence[int], weights: np.ndarray, triangles: np.ndarray, correspondences: np.ndarray, **_: Any
+) -> scipy.sparse.csr_matrix:
     import scipy.sparse
 
     c = len(correspondences)
@@ -232,7 +248,7 @@ def _complex_step(
     return np.stack([np.imag(f(x + 1j * h * d)) / h for d in directions], axis=-1)
 
 
-def ht_reference(x, **constants):
+def ht_reference(x: np.ndarray, **constants: Any) -> scipy.sparse.csr_matrix:
     """The Jacobian by complex step, one pass per parameter (26): (3c, 26), as a SciPy matrix."""
     import scipy.sparse
 
@@ -240,7 +256,7 @@ def ht_reference(x, **constants):
     return scipy.sparse.csr_matrix(J)
 
 
-def ht_complicated_reference(x, **constants):
+def ht_complicated_reference(x: np.ndarray, **constants: Any) -> scipy.sparse.csr_matrix:
     """By complex step: the 26 pose columns one pass each; the us columns in two passes (all u0, then all u1),
     exact because point i's residuals depend on its own us only, whatever its triangle (the objective's form)."""
     import scipy.sparse
