@@ -160,6 +160,8 @@ def ht(
     return xp.reshape(points - xp.take(vertices, correspondences, axis=0), (-1,))
 
 
+# The model's parameters repeat ht's on purpose: a problem's f names each constant it takes, since the constants
+# are passed to it by keyword (f(x, xp, **constants)).
 def ht_complicated(
     x: Array,
     xp: Namespace,
