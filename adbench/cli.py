@@ -8,8 +8,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:  # imported where used at run time: `adbench --help` and `list` stay fast
+    import pandas as pd
+    import tqdm
+
+    from adbench.backends.modes import ModeName, Operation
+    from adbench.engine.record import CaseResult
+    from adbench.findings import KnownDefect
 
 # Imported here, not in main(): an interrupt while main() imported it escaped main's own handler (a traceback
 # and exit -2, tests/faults/test_signals.py's early Ctrl-C); at import time __main__ catches it.
@@ -33,7 +43,7 @@ class UsageError(ValueError):
 
 
 # -- argument types: each names its flag and the valid range --------------------------------------------
-def names(flag: str):
+def names(flag: str) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         items = list(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
         if not items:
@@ -43,7 +53,7 @@ def names(flag: str):
     return parse
 
 
-def positive_ints(flag: str, allow_none: bool = False):
+def positive_ints(flag: str, allow_none: bool = False) -> Callable[[str], list[int | None]]:
     def parse(text: str) -> list[int | None]:
         values: list[int | None] = []
         for item in (t.strip() for t in text.split(",")):
@@ -63,7 +73,7 @@ def positive_ints(flag: str, allow_none: bool = False):
     return parse
 
 
-def positive_number(flag: str, unit: str, maximum: float | None = None):
+def positive_number(flag: str, unit: str, maximum: float | None = None) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -77,7 +87,7 @@ def positive_number(flag: str, unit: str, maximum: float | None = None):
     return parse
 
 
-def int_in(flag: str, lo: int, hi: int):
+def int_in(flag: str, lo: int, hi: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -102,7 +112,7 @@ def _default_memory_limit_gib() -> float:
 
 
 # -- list -----------------------------------------------------------------------------------------
-def _operations_words(operations: Mapping[str, Sequence[str]]) -> str:
+def _operations_words(operations: Mapping[Operation, Sequence[ModeName]]) -> str:
     """'jacobian: forward, reverse; jvp; vjp; hvp: all 4 compositions': an operation with its one natural mode
     (jvp forward, vjp reverse, a baseline's own) is named alone."""
     from adbench.backends import COMPOSITIONS
@@ -530,7 +540,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     progress = _progress_bar(settings.time_budget_s)
     started = time.monotonic()
 
-    def advance(result) -> None:
+    def advance(result: CaseResult) -> None:
         if progress is not None:
             progress.set_postfix_str(
                 f"{result.problem} n={result.size} {result.operation} {result.backend}/{result.mode}", refresh=False
@@ -600,7 +610,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     return EXIT_OK
 
 
-def known_defects(frame) -> dict:
+def known_defects(frame: pd.DataFrame) -> dict[Hashable, KnownDefect]:
     """Row index -> the known framework defect (``adbench.findings``) that explains that row, for rows not ok."""
     from adbench.findings import explaining
 
@@ -613,7 +623,9 @@ def known_defects(frame) -> dict:
     }
 
 
-def failing_cases(frame, statuses: frozenset[str], explained: dict):
+def failing_cases(
+    frame: pd.DataFrame, statuses: frozenset[str], explained: Mapping[Hashable, KnownDefect]
+) -> pd.DataFrame:
     """The rows that fail the run under --fail-on ``statuses``: a listed status, not explained by a known
     defect unless 'known' is listed too."""
     if not len(frame):
@@ -640,7 +652,9 @@ def _try_user_functions(args: argparse.Namespace) -> None:
             )
 
 
-def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: int = 100) -> None:
+def _report_cases(
+    frame: pd.DataFrame, csv_path: Path, explained: Mapping[Hashable, KnownDefect] | None = None, width: int = 100
+) -> None:
     """Counts, where the set went, every case that is not ok with its reason (a known framework defect named),
     and the baselines skipped by design (no hand-written derivative) in one line."""
     import pandas as pd
@@ -684,7 +698,7 @@ def _report_cases(frame, csv_path: Path, explained: dict | None = None, width: i
         )
 
 
-def _progress_bar(total: float):
+def _progress_bar(total: float) -> tqdm.tqdm | None:
     """A tqdm bar of the time budget on stderr when it is a terminal; nothing in CI logs or pipes."""
     if not sys.stderr.isatty():
         return None
@@ -766,7 +780,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    def on_term(signum, frame):
+    def on_term(signum: int, frame: types.FrameType | None) -> NoReturn:
         raise Terminated()
 
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):

@@ -3,6 +3,7 @@ for the tool's tests and ``tools/gradbench_check.py`` (a user's inputs come from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -134,7 +135,8 @@ def saddle(seed: int = 0, light: bool = False) -> dict:
     return {"start": [1.0, 1.0], **(dict(get_problem("saddle").extra["light"]) if light else {})}
 
 
-GENERATORS = {
+# eval -> its input generator, (seed, **shape) -> the input (hello's a bare number).
+GENERATORS: dict[str, Callable[..., float | dict[str, Any]]] = {
     "hello": hello,
     "ba": ba,
     "det": det,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 KINDS = ("start", "define", "evaluate", "analysis", "end")
 # The one timing name gradbench averages (its crates/gradbench/src/stats.rs scores the mean of the "evaluate"
@@ -78,11 +78,12 @@ class Runs:
     min_seconds: float = 0.0
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
+    """An integer that is not a bool (JSON's ``true`` is no id)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _field(obj: dict, name: str, kind: str, id: int | None, optional: bool = False) -> Any:
+def _field(obj: dict[str, Any], name: str, kind: str, id: int | None, optional: bool = False) -> Any:
     if name not in obj:
         if optional:
             return None
@@ -90,9 +91,16 @@ def _field(obj: dict, name: str, kind: str, id: int | None, optional: bool = Fal
     return obj[name]
 
 
-def _text(obj: dict, name: str, kind: str, id: int | None, optional: bool = False) -> str | None:
-    value = _field(obj, name, kind, id, optional)
+def _optional_text(obj: dict[str, Any], name: str, kind: str, id: int | None) -> str | None:
+    value = _field(obj, name, kind, id, optional=True)
     if value is not None and not isinstance(value, str):
+        raise ProtocolError(f"field {name!r} of a {kind!r} message must be a string, not {json.dumps(value)}", id)
+    return value
+
+
+def _text(obj: dict[str, Any], name: str, kind: str, id: int | None) -> str:
+    value = _field(obj, name, kind, id)
+    if not isinstance(value, str):
         raise ProtocolError(f"field {name!r} of a {kind!r} message must be a string, not {json.dumps(value)}", id)
     return value
 
@@ -112,7 +120,7 @@ def parse(line: str) -> Message:
     if kind not in KINDS:
         raise ProtocolError(f"unknown message kind {json.dumps(kind)}; valid kinds: {', '.join(KINDS)}", id)
     if kind == "start":
-        return Start(id, _text(obj, "eval", kind, id, optional=True), obj.get("config"))
+        return Start(id, _optional_text(obj, "eval", kind, id), obj.get("config"))
     if kind == "define":
         return Define(id, _text(obj, "module", kind, id))
     if kind == "evaluate":
@@ -121,13 +129,13 @@ def parse(line: str) -> Message:
             _text(obj, "module", kind, id),
             _text(obj, "function", kind, id),
             _field(obj, "input", kind, id),
-            _text(obj, "description", kind, id, optional=True),
+            _optional_text(obj, "description", kind, id),
         )
     if kind == "analysis":
         of, valid = _field(obj, "of", kind, id), _field(obj, "valid", kind, id)
         if not _is_int(of) or not isinstance(valid, bool):
             raise ProtocolError("an 'analysis' message needs an integer 'of' and a boolean 'valid'", id)
-        return Analysis(id, of, valid, _text(obj, "error", kind, id, optional=True))
+        return Analysis(id, of, valid, _optional_text(obj, "error", kind, id))
     return End(id)
 
 

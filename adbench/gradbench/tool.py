@@ -11,7 +11,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # at run time each is imported where used: the tool's --list must not load a framework
+    from collections.abc import Callable
+
+    import numpy as np
+
+    from adbench.backends import Backend
+    from adbench.backends._base import Sync
+    from adbench.gradbench.evals import Plan, Step
+    from adbench.gradbench.protocol import Analysis, Define, Evaluate, Runs
+    from adbench.xp import Array
+
+    # What a step runs: its call, the backend's sync (None where calls return finished results), to NumPy.
+    PreparedStep = tuple[Callable[[], Array], Sync | None, Callable[[Array], np.ndarray]]
 
 THREADS_MARK = "ADBENCH_GRADBENCH_TOOL_THREADS"  # set in the re-executed process whose threads are configured
 
@@ -147,13 +161,14 @@ class Tool:
     def __init__(self, backend: str, threads: int, device: str = "cpu") -> None:
         self.backend_name, self.threads, self.device = backend, threads, device
         self.defined: set[str] = set()
-        self.analyses: dict[int, Any] = {}  # evaluate id -> the eval's verdict (Analysis)
-        self._backend: Any = None
+        self.analyses: dict[int, Analysis] = {}  # evaluate id -> the eval's verdict
+        self._backend: Backend | None = None
         self._unavailable: str | None = None
-        self.dtype, self.dtype_reason = "float64", None
+        self.dtype: str = "float64"
+        self.dtype_reason: str | None = None
 
     # -- the backend, loaded once -----------------------------------------------------------------------------
-    def backend(self) -> Any:
+    def backend(self) -> Backend:
         """The loaded backend; a RuntimeError with the framework's import error where it cannot load."""
         if self._backend is None and self._unavailable is None:
             from adbench.backends import get_backend
@@ -166,7 +181,7 @@ class Tool:
                 self._backend = be
             except Exception as exc:  # noqa: BLE001 (an ImportError, or a broken install raising anything)
                 self._unavailable = f"backend {self.backend_name!r} is unavailable here: {type(exc).__name__}: {exc}"
-        if self._unavailable:
+        if self._unavailable or self._backend is None:
             raise RuntimeError(self._unavailable)
         return self._backend
 
@@ -237,7 +252,7 @@ class Tool:
 
             return protocol.failure(message.id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
 
-    def define(self, message: Any) -> dict[str, Any]:
+    def define(self, message: Define) -> dict[str, Any]:
         from adbench.gradbench import evals
 
         if message.module not in evals.EVALS:
@@ -253,7 +268,7 @@ class Tool:
         self.defined.add(message.module)
         return {"id": message.id, "success": True}
 
-    def evaluate(self, message: Any) -> dict[str, Any]:
+    def evaluate(self, message: Evaluate) -> dict[str, Any]:
         from adbench.gradbench import evals, protocol
 
         if message.module not in self.defined:
@@ -274,7 +289,7 @@ class Tool:
         return {"id": message.id, "success": True, "output": output, "timings": timings}
 
 
-def prepared_step(backend: Any, step: Any, dtype: str, device: str) -> tuple[Any, Any, Any]:
+def prepared_step(backend: Backend, step: Step, dtype: str, device: str) -> PreparedStep:
     """(call, sync, to_numpy) of one step on ``backend``: the registry's problem, the backend's derivative."""
     import numpy as np
 
@@ -285,6 +300,7 @@ def prepared_step(backend: Any, step: Any, dtype: str, device: str) -> tuple[Any
     problem.check_input(x)
     constants = problem.constants(x, **step.constants)
     n = x.shape[0]
+    modes: tuple[str, ...]
     if step.operation == FUNCTION:
         # f itself: a VJP case's f (every AD backend has VJPs, and building one makes no basis).
         operation, modes = "vjp", ("reverse",)
@@ -297,10 +313,12 @@ def prepared_step(backend: Any, step: Any, dtype: str, device: str) -> tuple[Any
         raise ValueError(backend.supports(problem, operation, modes[0], n, None, device))
     prepared = backend.prepare(problem, x, operation, offered[0], dtype, constants, direction, device=device)
     call = prepared.function if step.operation == FUNCTION else prepared.call
+    if call is None:  # a nested problem's case has no f apart from its call
+        raise ValueError(f"problem {problem.name!r} differentiates inside itself: it has no plain f to evaluate")
     return call, prepared.sync, prepared.to_numpy
 
 
-def run_plan(backend: Any, plan: Any, runs: Any, dtype: str, device: str) -> tuple[Any, list[dict[str, Any]]]:
+def run_plan(backend: Backend, plan: Plan, runs: Runs, dtype: str, device: str) -> tuple[Any, list[dict[str, Any]]]:
     """The plan's output and its timings: ``prepare``, ``first_call``, then one ``evaluate`` per run.
 
     A run calls every step and syncs each result (the backend's sync: JAX's block_until_ready, MLX's eval, a
@@ -316,7 +334,7 @@ def run_plan(backend: Any, plan: Any, runs: Any, dtype: str, device: str) -> tup
     steps = [prepared_step(backend, step, dtype, device) for step in plan.steps]
     timings = [timing(PREPARE, time.perf_counter() - t0)]
 
-    def one_run() -> list[Any]:
+    def one_run() -> list[Array]:
         outs = []
         for call, sync, _ in steps:
             out = call()

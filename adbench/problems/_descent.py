@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from adbench.problems._registry import Problem
+from adbench.xp import Array, Namespace
 
 TOLERANCE = 1e-5  # on |g| and on the length of a step
 ETA = 1e-5  # the first step size
@@ -27,15 +28,15 @@ def _norm(xp, v):
 
 
 def argmin(
-    f: Callable[[Any], Any],
-    grad: Callable[[Any], Any],
-    x,
-    xp,
-    while_loop,
-    cond,
+    f: Callable[[Array], Array],
+    grad: Callable[[Array], Array],
+    x: Array,
+    xp: Namespace,
+    while_loop: Callable[..., tuple[Array, ...]],  # the while_loop service: adbench.services.python_while_loop's
+    cond: Callable[..., Any],  # the cond service: adbench.services.python_cond's contract
     max_steps: int | None = None,
     eta: float = ETA,
-):
+) -> Array:
     """gradbench's ``multivariate_argmin``: the x that gradient descent from ``x`` ends at.
 
     ``x`` is a 1-D array, ``f(x)`` a 0-d array, ``grad(x)`` its gradient (shape of x). Every branch

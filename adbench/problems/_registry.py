@@ -55,7 +55,8 @@ class Problem:
     # n -> what that size means ("D=2,K=5"). A problem with presets takes those sizes only.
     presets: Mapping[int, str] = field(default_factory=dict)
     make_input: Callable[[int, np.random.Generator], np.ndarray] = _default_input
-    make_constants: Callable[[np.ndarray, np.random.Generator], dict[str, Any]] = _no_constants
+    # (x, rng) -> the constants; (x, rng, seed) where constants_take_seed (a user's constants(n, seed)).
+    make_constants: Callable[..., dict[str, Any]] = _no_constants
     # Axes of array constants that may differ from the generated ones when a caller overrides
     # them (gmm's data may have any number of points N: {"data": (0,)}); all others must match.
     variable_axes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
@@ -107,6 +108,11 @@ class Problem:
             if not self.scalar_output:
                 raise ValueError(f"problem {self.name!r}: output_size is needed unless scalar_output is set")
             object.__setattr__(self, "output_size", _one_output)
+        if (self.manual_sparse_jacobian is None) != (self.manual_sparse_structure is None):
+            raise ValueError(
+                f"problem {self.name!r}: manual_sparse_jacobian and manual_sparse_structure come together "
+                "(the values and the structure they are in)"
+            )
 
     # -- sizes ----------------------------------------------------------------------------------
     @property
@@ -190,6 +196,7 @@ class Problem:
         for key, value in given.items():
             if np.iscomplexobj(value):
                 raise ValueError(f"constant {key!r} of problem {self.name!r} must be real, not complex")
+        assert self.custom_constants is not None, "constants() calls _custom only for a problem with custom_constants"
         made = self.custom_constants(x, given)
         unknown = set(given) - set(made)
         if unknown:
@@ -216,11 +223,12 @@ class Problem:
         return self.probe_shape(n) == () if self.probe_shape else self.scalar_output
 
     def n_outputs(self, n: int) -> int:
+        assert self.output_size is not None, "__post_init__ sets output_size"
         return self.output_size(n)
 
     def known_n_outputs(self, n: int) -> int | None:
         """m without evaluating f: known for registered problems, None for a user's until run."""
-        return None if self.probe_shape else self.output_size(n)
+        return None if self.probe_shape else self.n_outputs(n)
 
     # -- the golden references ------------------------------------------------------------------
     def reference_jacobian(self, x: np.ndarray, **constants: Any) -> np.ndarray | None:
@@ -236,7 +244,7 @@ class Problem:
         """The float64 reference as a SciPy CSR matrix, built without the declared pattern: the hand-written
         sparse Jacobian on its own structure, else ``reference_sparse``; ``None`` where there is neither."""
         x, consts = _float64(x, constants)
-        if self.manual_sparse_jacobian is not None:
+        if self.manual_sparse_jacobian is not None and self.manual_sparse_structure is not None:
             import scipy.sparse
 
             rows, cols = self.manual_sparse_structure(x.shape[0], **consts)
@@ -333,7 +341,7 @@ def get_problem(problem: str | Problem | Function) -> Problem:
     raise UnknownChoiceError("problem", problem, _REGISTRY)
 
 
-def _accepted_constants(f: Function, names: list[str]) -> list[str] | None:
+def _accepted_constants(f: Function, names: list[str]) -> list[str]:
     """The constants ``f`` takes by keyword: all with ``**kwargs``, else the named ones."""
     try:
         params = inspect.signature(f).parameters.values()
@@ -464,6 +472,8 @@ def import_function(spec: str) -> tuple[Function, ConstantsSource]:
         if not path.exists():
             raise ValueError(f"no such file {module_name!r} in --problem {spec!r}")
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        if module_spec is None or module_spec.loader is None:  # a path importlib has no loader for
+            raise ValueError(f"cannot import {module_name!r} in --problem {spec!r}: not a Python source file")
         module = importlib.util.module_from_spec(module_spec)
         try:
             module_spec.loader.exec_module(module)

@@ -11,11 +11,15 @@ cameras' rotations only (look-at, see ``random_x``). Any N, M, P on the caller's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 N_CAM_PARAMS = 11  # [r1 r2 r3 C1 C2 C3 f u0 v0 k1 k2]: Rodrigues rotation, centre, focal, principal point, distortion
 BLOCK = N_CAM_PARAMS + 3 + 1  # the columns one observation's residuals depend on: its camera, point and weight
@@ -42,7 +46,7 @@ PRESETS = {
 }
 
 
-def shape_of(n: int, obs, n_cams: int) -> tuple[int, int, int]:
+def shape_of(n: int, obs: np.ndarray, n_cams: int) -> tuple[int, int, int]:
     """(N, M, P) from n = 11 N + 3 M + P, the P observations and N = ``n_cams``; a ValueError naming what does
     not fit."""
     p = obs.shape[0]
@@ -59,18 +63,18 @@ def shape_of(n: int, obs, n_cams: int) -> tuple[int, int, int]:
     return int(n_cams), rest // 3, p
 
 
-def _shape(x, obs, n_cams: int) -> tuple[int, int, int]:
+def _shape(x: Array, obs: np.ndarray, n_cams: int) -> tuple[int, int, int]:
     return shape_of(x.shape[0], obs, n_cams)
 
 
-def _unpack(x, xp, n_cams: int, n_points: int):
+def _unpack(x: Array, xp: Namespace, n_cams: int, n_points: int) -> tuple[Array, Array, Array]:
     cams = xp.reshape(x[: N_CAM_PARAMS * n_cams], (n_cams, N_CAM_PARAMS))
     X = xp.reshape(x[N_CAM_PARAMS * n_cams : N_CAM_PARAMS * n_cams + 3 * n_points], (n_points, 3))
     w = x[N_CAM_PARAMS * n_cams + 3 * n_points :]
     return cams, X, w
 
 
-def _cross(a, b, xp):
+def _cross(a: Array, b: Array, xp: Namespace) -> Array:
     """a x b row by row for (P, 3) arrays (the standard's linalg.cross is an optional extension)."""
     return xp.stack(
         [
@@ -82,7 +86,7 @@ def _cross(a, b, xp):
     )
 
 
-def _rodrigues(rot, X, xp):
+def _rodrigues(rot: Array, X: Array, xp: Namespace) -> Array:
     """ADBench's rodrigues_rotate_point, one observation per row.
 
     ADBench branches on sqtheta != 0 (then X + rot x X); here both branches are evaluated and
@@ -99,7 +103,7 @@ def _rodrigues(rot, X, xp):
     return xp.where(nonzero[:, None], full, X + _cross(rot, X, xp))
 
 
-def _project(cam, X, xp):
+def _project(cam: Array, X: Array, xp: Namespace) -> Array:
     """ADBench's project: rotate X - C, divide by depth, distort radially, scale by f, shift by (u0, v0)."""
     Xcam = _rodrigues(cam[:, 0:3], X - cam[:, 3:6], xp)
     proj = Xcam[:, 0:2] / Xcam[:, 2:3]
@@ -108,7 +112,7 @@ def _project(cam, X, xp):
     return distorted * cam[:, 6:7] + cam[:, 7:9]
 
 
-def ba(x, xp, obs, feats, n_cams):
+def ba(x: Array, xp: Namespace, obs: Array, feats: Array, n_cams: int) -> Array:
     """ADBench's ba_objective: 2P reprojection residuals w_p (project(cam_i, X_j) - feat_p), observation by
     observation (x then y), followed by the P weight residuals 1 - w_p^2, as ADBench's output orders them."""
     n_cams, n_points, _ = _shape(x, obs, n_cams)
@@ -208,7 +212,7 @@ def structure(n: int, obs: np.ndarray, n_cams: int) -> tuple[np.ndarray, np.ndar
     return rows, cols
 
 
-def ba_sparse_jacobian(x, obs, feats, n_cams) -> np.ndarray:
+def ba_sparse_jacobian(x: np.ndarray, obs: np.ndarray, feats: np.ndarray, n_cams: int) -> np.ndarray:
     """The hand-written Jacobian's values in ``structure``'s order: the 2 x 15 blocks, then d(1 - w^2)/dw = -2w."""
     n_cams, n_points, _ = _shape(x, obs, n_cams)
     cams, X, w = _unpack(x, np, n_cams, n_points)
@@ -216,7 +220,7 @@ def ba_sparse_jacobian(x, obs, feats, n_cams) -> np.ndarray:
     return np.concatenate([blocks.ravel(), -2 * w])
 
 
-def ba_jacobian(x, obs, feats, n_cams) -> np.ndarray:
+def ba_jacobian(x: np.ndarray, obs: np.ndarray, feats: np.ndarray, n_cams: int) -> np.ndarray:
     """The same, dense: for the dense Jacobian's check, at the sizes where m x n fits."""
     rows, cols = structure(x.shape[0], obs, n_cams)
     J = np.zeros((3 * obs.shape[0], x.shape[0]), dtype=x.dtype)
@@ -224,7 +228,7 @@ def ba_jacobian(x, obs, feats, n_cams) -> np.ndarray:
     return J
 
 
-def ba_sparsity(n: int, obs, feats, n_cams):
+def ba_sparsity(n: int, obs: np.ndarray, feats: np.ndarray, n_cams: int) -> scipy.sparse.csr_matrix:
     """The declared pattern: a SciPy CSR matrix of ones on ``structure``."""
     import scipy.sparse
 

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 # l -> what the preset means; gradbench runs l = 5 ... 11, whose l! terms are out of reach of a
 # traced program past l = 6: XLA compiles l = 7's gradient (13 698 scalar operations) in more than a
@@ -36,7 +37,7 @@ def _ell(n: int) -> int:
     return ell
 
 
-def _minor(entries, ell: int, row: int, columns: tuple[int, ...]):
+def _minor(entries: list[Array], ell: int, row: int, columns: tuple[int, ...]) -> Array:
     """det of the minor of rows row ... l-1 and the given columns, expanded along its first row."""
     if len(columns) == 1:
         return entries[row * ell + columns[0]]
@@ -48,7 +49,7 @@ def _minor(entries, ell: int, row: int, columns: tuple[int, ...]):
     return total
 
 
-def det(x, xp):
+def det(x: Array, xp: Namespace) -> Array:
     ell = _ell(x.shape[0])
     entries = [x[i] for i in range(ell * ell)]  # the scalars, taken once: the recursion only multiplies and adds
     return _minor(entries, ell, 0, tuple(range(ell)))
@@ -63,7 +64,7 @@ def _cofactors(A: np.ndarray) -> np.ndarray:
     return signs * np.linalg.det(minors)
 
 
-def det_gradient(x):
+def det_gradient(x: np.ndarray) -> np.ndarray:
     """d det / d A_ij is the cofactor C_ij (Jacobi's formula, without inverting A)."""
     ell = _ell(x.shape[0])
     A = np.reshape(x, (ell, ell))
@@ -72,7 +73,7 @@ def det_gradient(x):
     return _cofactors(A).reshape(-1).astype(x.dtype)
 
 
-def det_hessian(x):
+def det_hessian(x: np.ndarray) -> np.ndarray:
     """d^2 det / dA_ij dA_kl: the cofactor of A_kl within the minor M_ij (zero when i = k or j = l).
 
     In M_ij, A_kl sits at row k' = k - [k > i] and column l' = l - [l > j], so the entry is

@@ -1,4 +1,5 @@
-"""``gmm``: the Gaussian-mixture log-posterior with a Wishart prior (gradbench's eval; ADBench's sign as a constant), R^n -> R.
+"""``gmm``: the Gaussian-mixture log-posterior with a Wishart prior, R^n -> R (gradbench's eval; ADBench's sign
+as a constant).
 
 The objective is log p(X | theta, phi) + log p(theta): the mixture's log-likelihood of the N points plus the
 log-density of a Wishart prior W_D(gamma^-2 I, D + m + 1) on each component's precision matrix Q_k^T Q_k, every
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 N_POINTS = 1000  # ADBench's 1k data sets
 
@@ -45,7 +47,7 @@ SHAPES = {_n(d, k): (d, k) for d, k in [(2, 3), *SWEEP]}
 PRESETS = {n: f"D={d},K={k}" for n, (d, k) in SHAPES.items()}
 
 
-def _unpack(x, xp, d: int):
+def _unpack(x: Array, xp: Namespace, d: int) -> tuple[Array, Array, Array]:
     k = x.shape[0] // (1 + d + d * (d + 1) // 2)
     alphas = x[:k]
     means = xp.reshape(x[k : k + k * d], (k, d))
@@ -53,7 +55,7 @@ def _unpack(x, xp, d: int):
     return alphas, means, icf
 
 
-def _lower(icf, xp, d: int):
+def _lower(icf: Array, xp: Namespace, d: int) -> Array:
     """The K strictly-lower matrices L_k (K, D, D) from icf[:, D:], filled column by column as
     ADBench's constructL does, with concat (no scatter: the standard has none)."""
     cols, start = [], d
@@ -75,7 +77,7 @@ def wishart_normaliser(d: int, k: int, gamma: float, m: int) -> float:
     return k * (c - multigammaln)
 
 
-def _check_sign(prior_sign) -> None:
+def _check_sign(prior_sign: object) -> None:
     if prior_sign not in (1, -1) or isinstance(prior_sign, bool):
         raise ValueError(
             f"constant 'prior_sign' of problem 'gmm' must be 1 (the log-posterior, gradbench's) or -1 "
@@ -83,7 +85,7 @@ def _check_sign(prior_sign) -> None:
         )
 
 
-def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
+def gmm(x: Array, xp: Namespace, data: Array, wishart_gamma: float, wishart_m: int, prior_sign: int = 1) -> Array:
     """The GMM log-posterior (``prior_sign=-1``: ADBench's objective), vectorised over components and points.
 
     L_k is assembled by concatenation, column by column (the standard has no scatter; native code uses
@@ -118,7 +120,9 @@ def gmm(x, xp, data, wishart_gamma, wishart_m, prior_sign=1):
     return xp.sum(lse) - n_points * lse_alphas - n_points * d * 0.5 * math.log(2 * math.pi) + prior_sign * log_prior
 
 
-def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
+def gmm_jacobian(
+    x: np.ndarray, data: np.ndarray, wishart_gamma: float, wishart_m: int, prior_sign: int = 1
+) -> np.ndarray:
     """The gradient by hand: responsibilities r_kn weight each point's pull on component k."""
     _check_sign(prior_sign)
     n_points, d = data.shape
@@ -150,10 +154,11 @@ def gmm_jacobian(x, data, wishart_gamma, wishart_m, prior_sign=1):
     return np.concatenate([g_alpha, g_means.ravel(), np.concatenate([g_q, g_l], axis=1).ravel()])
 
 
-def by_densities(x, data, wishart_gamma, wishart_m) -> tuple[float, float]:
+def by_densities(x: np.ndarray, data: np.ndarray, wishart_gamma: float, wishart_m: int) -> tuple[float, float]:
     """gmm's two terms straight from SciPy's densities, point by point (slow; the objective's check in
     tests/test_workloads.py and tools/gradbench_definitions.py): the mixture's log-likelihood, sum_i log sum_k
-    phi_k N(x_i; mu_k, (Q_k^T Q_k)^-1), and the log prior, sum_k log W(Q_k^T Q_k; df = D + m + 1, scale = I / gamma^2)."""
+    phi_k N(x_i; mu_k, (Q_k^T Q_k)^-1), and the log prior, sum_k log W(Q_k^T Q_k; df = D + m + 1,
+    scale = I / gamma^2)."""
     import scipy.stats
     from scipy.special import logsumexp
 

@@ -10,12 +10,18 @@ adbench.problems.inputs).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 N_THETA = 26  # global rotation (3), translation (3), then 4 per finger: 2 at its first posed joint, 1 at the next two
 N_FINGERS = 5
@@ -46,7 +52,7 @@ def pose_slots(n_bones: int) -> np.ndarray:
     return slots
 
 
-def _euler(angles, xp):
+def _euler(angles: Array, xp: Namespace) -> Array:
     """ADBench's euler_angles_to_rotation_matrix for every bone at once: Rz Ry Rx with (tx, tz, ty) =
     angles[:, 0], angles[:, 1], angles[:, 2] (the "xzy" order), (B, 3, 3)."""
     cx, sx = xp.cos(angles[:, 0]), xp.sin(angles[:, 0])
@@ -60,7 +66,7 @@ def _euler(angles, xp):
     return xp.stack([xp.stack(r, axis=1) for r in rows], axis=1)
 
 
-def _angle_axis(aa, xp):
+def _angle_axis(aa: Array, xp: Namespace) -> Array:
     """ADBench's angle_axis_to_rotation_matrix (the identity below a norm of 1e-4), (3, 3).
 
     A traced JIT cannot branch on a value: below the threshold the axis is set to zero, cos to 1 and sin
@@ -80,32 +86,49 @@ def _angle_axis(aa, xp):
     )
 
 
-def _pose_angles(theta, xp, n_bones: int):
+def _pose_angles(theta: Array, xp: Namespace, n_bones: int) -> Array:
     """The bones' Euler angles (B, 3) from theta, laid out by ``pose_slots``: each column is a concat of
     slices of theta and zeros (no scatter in the standard, and no index array to place on a device)."""
     slots = pose_slots(n_bones)
     columns = []
     for k in range(3):
-        pieces, run = [], []  # run: consecutive slots, or consecutive zeros (None)
-        for s in (int(v) if v < N_THETA - 6 else None for v in slots[:, k]):
-            if run and ((s is None) != (run[-1] is None) or (s is not None and s != run[-1] + 1)):
-                pieces.append(run)
-                run = []
-            run.append(s)
-        pieces.append(run)
+        # Runs of consecutive slots as (first slot, length), runs of zeros as (None, length).
+        pieces: list[tuple[int | None, int]] = []
+        for v in slots[:, k]:
+            s = int(v) if v < N_THETA - 6 else None
+            if pieces:
+                first, length = pieces[-1]
+                if (s is None and first is None) or (s is not None and first is not None and s == first + length):
+                    pieces[-1] = (first, length + 1)
+                    continue
+            pieces.append((s, 1))
         columns.append(
-            xp.concat([xp.zeros_like(theta[: len(r)]) if r[0] is None else theta[6 + r[0] : 7 + r[-1]] for r in pieces])
+            xp.concat(
+                [
+                    xp.zeros_like(theta[:length]) if first is None else theta[6 + first : 6 + first + length]
+                    for first, length in pieces
+                ]
+            )
         )
     return xp.stack(columns, axis=1)
 
 
-def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored):
+def skinned_vertices(
+    theta: Array,
+    xp: Namespace,
+    parents: Sequence[int],
+    base_relatives: Array,
+    inverse_base_absolutes: Array,
+    base_positions: Array,
+    weights: Array,
+    is_mirrored: bool,
+) -> Array:
     """The posed model's vertices (V, 3): ADBench's get_skinned_vertex_positions with its global transform."""
     n_bones = len(parents)
     R = _euler(_pose_angles(theta, xp, n_bones), xp)
     # relative_b = base_relative_b @ [[R_b, 0], [0, 1]]: the rotation acts on the first three columns.
     relatives = xp.concat([base_relatives[:, :, :3] @ R, base_relatives[:, :, 3:]], axis=2)
-    absolutes = []
+    absolutes: list[Array] = []
     for b, parent in enumerate(parents):  # parents come before their children (ADBench's order)
         absolutes.append(relatives[b, :, :] if parent < 0 else absolutes[parent] @ relatives[b, :, :])
     transforms = xp.stack(absolutes) @ inverse_base_absolutes  # (B, 4, 4)
@@ -119,17 +142,17 @@ def skinned_vertices(theta, xp, parents, base_relatives, inverse_base_absolutes,
 
 
 def ht(
-    x,
-    xp,
-    parents,
-    base_relatives,
-    inverse_base_absolutes,
-    base_positions,
-    weights,
-    is_mirrored,
-    correspondences,
-    points,
-):
+    x: Array,
+    xp: Namespace,
+    parents: Sequence[int],
+    base_relatives: Array,
+    inverse_base_absolutes: Array,
+    base_positions: Array,
+    weights: Array,
+    is_mirrored: bool,
+    correspondences: Array,
+    points: Array,
+) -> Array:
     """ADBench's hand_objective: point i minus its corresponding model vertex, 3 residuals per point."""
     vertices = skinned_vertices(
         x, xp, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored
@@ -137,19 +160,21 @@ def ht(
     return xp.reshape(points - xp.take(vertices, correspondences, axis=0), (-1,))
 
 
+# The model's parameters repeat ht's on purpose: a problem's f names each constant it takes, since the constants
+# are passed to it by keyword (f(x, xp, **constants)).
 def ht_complicated(
-    x,
-    xp,
-    parents,
-    base_relatives,
-    inverse_base_absolutes,
-    base_positions,
-    weights,
-    is_mirrored,
-    triangles,
-    correspondences,
-    points,
-):
+    x: Array,
+    xp: Namespace,
+    parents: Sequence[int],
+    base_relatives: Array,
+    inverse_base_absolutes: Array,
+    base_positions: Array,
+    weights: Array,
+    is_mirrored: bool,
+    triangles: Array,
+    correspondences: Array,
+    points: Array,
+) -> Array:
     """ADBench's hand_objective_complicated: x = (us, theta), us 2 per point; point i minus the point at
     barycentric (u0, u1, 1 - u0 - u1) on its triangle."""
     c = points.shape[0]
@@ -168,7 +193,7 @@ def ht_complicated(
 
 
 # -- the sparsity pattern ----------------------------------------------------------------------------------
-def vertex_dependencies(parents, weights) -> np.ndarray:
+def vertex_dependencies(parents: Sequence[int], weights: np.ndarray) -> np.ndarray:
     """(V, 26) booleans: which pose parameters can move each vertex. The global rotation moves every vertex
     (translation is per coordinate: see ``theta_pattern``); a finger angle moves the vertices weighted to its
     bone or to any bone below it."""
@@ -193,14 +218,18 @@ def theta_pattern(vertex_deps: np.ndarray) -> np.ndarray:
     return pattern
 
 
-def ht_sparsity(n, parents, weights, correspondences, **_):
+def ht_sparsity(
+    n: int, parents: Sequence[int], weights: np.ndarray, correspondences: np.ndarray, **_: Any
+) -> scipy.sparse.csr_matrix:
     import scipy.sparse
 
     rows = theta_pattern(vertex_dependencies(parents, weights))[np.asarray(correspondences)]
     return scipy.sparse.csr_matrix(rows.reshape(-1, N_THETA))
 
 
-def ht_complicated_sparsity(n, parents, weights, triangles, correspondences, **_):
+def ht_complicated_sparsity(
+    n: int, parents: Sequence[int], weights: np.ndarray, triangles: np.ndarray, correspondences: np.ndarray, **_: Any
+) -> scipy.sparse.csr_matrix:
     import scipy.sparse
 
     c = len(correspondences)
@@ -214,12 +243,14 @@ def ht_complicated_sparsity(n, parents, weights, triangles, correspondences, **_
 
 
 # -- the float64 reference: complex-step differentiation ---------------------------------------------------------
-def _complex_step(f, x: np.ndarray, directions: np.ndarray, h: float = 1e-20) -> np.ndarray:
+def _complex_step(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, directions: np.ndarray, h: float = 1e-20
+) -> np.ndarray:
     """J d for each row d of ``directions``: Im f(x + i h d) / h, exact to rounding for an analytic f."""
     return np.stack([np.imag(f(x + 1j * h * d)) / h for d in directions], axis=-1)
 
 
-def ht_reference(x, **constants):
+def ht_reference(x: np.ndarray, **constants: Any) -> scipy.sparse.csr_matrix:
     """The Jacobian by complex step, one pass per parameter (26): (3c, 26), as a SciPy matrix."""
     import scipy.sparse
 
@@ -227,7 +258,7 @@ def ht_reference(x, **constants):
     return scipy.sparse.csr_matrix(J)
 
 
-def ht_complicated_reference(x, **constants):
+def ht_complicated_reference(x: np.ndarray, **constants: Any) -> scipy.sparse.csr_matrix:
     """By complex step: the 26 pose columns one pass each; the us columns in two passes (all u0, then all u1),
     exact because point i's residuals depend on its own us only, whatever its triangle (the objective's form)."""
     import scipy.sparse
@@ -283,10 +314,10 @@ def hand_model(seed: int = 0) -> dict:
         finger_base = PARENTS[b] == 0
         relatives[b, :3, :3] = _rotation(rng, 1.0 if finger_base or b == 0 else 0.3)
         relatives[b, 1, 3] = LENGTHS[b]
-    absolutes = []
+    chain: list[np.ndarray] = []  # each bone's absolute transform, parents first
     for b, parent in enumerate(PARENTS):
-        absolutes.append(relatives[b] if parent < 0 else absolutes[parent] @ relatives[b])
-    absolutes = np.array(absolutes)
+        chain.append(relatives[b] if parent < 0 else chain[parent] @ relatives[b])
+    absolutes = np.array(chain)
     inverse = np.linalg.inv(absolutes)
     # Vertices in bands along the sphere's axis, band b on bone b in the tree's depth-first order, so that
     # triangles join neighbouring bones; each is placed around its bone's segment.
@@ -336,7 +367,9 @@ def _make_theta(rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(N_THETA)
 
 
-def _observed(theta: np.ndarray, model: dict, where, rng: np.random.Generator) -> np.ndarray:
+def _observed(
+    theta: np.ndarray, model: Mapping[str, Any], where: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
     """Points near the model posed at a perturbed pose (the pose that 'produced' them), plus noise (m)."""
     true_theta = theta + 0.1 * rng.standard_normal(N_THETA)
     vertices = skinned_vertices(
@@ -401,7 +434,9 @@ MODEL = ("parents", "base_relatives", "inverse_base_absolutes", "base_positions"
 _CUSTOM: dict[int, int] = {}
 
 
-def _index_array(name: str, problem: str, value, count: int, what: str, shape_tail: tuple = ()) -> np.ndarray:
+def _index_array(
+    name: str, problem: str, value: npt.ArrayLike, count: int, what: str, shape_tail: tuple[int, ...] = ()
+) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind not in "iu" or a.ndim != 1 + len(shape_tail) or a.shape[1:] != shape_tail or a.shape[0] < 1:
         raise ValueError(
@@ -575,12 +610,10 @@ register(
 
 
 # -- ADBench's own files ------------------------------------------------------------------------------------------
-def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, dict]:
+def read_adbench_hand(model_dir: str | Path, path: str | Path, complicated: bool) -> tuple[np.ndarray, dict[str, Any]]:
     """x and the constants of ``ht`` (or ``ht-complicated``) from ADBench's hand model folder (bones.txt,
     vertices.txt, triangles.txt) and one of its inputs (hand*_t26_c*.txt), read as ADBench's Python
     input_utils reads them: homogeneous base positions, is_mirrored False, x = theta (or us then theta)."""
-    from pathlib import Path
-
     model_dir, delim = Path(model_dir), ":"
     bones = [line.strip().split(delim) for line in (model_dir / "bones.txt").read_text().splitlines() if line.strip()]
     parents = tuple(int(b[1]) for b in bones)
@@ -600,7 +633,6 @@ def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, d
     correspondences = np.array([int(r[0]) for r in data], dtype=np.int64)
     points = np.array([[float(v) for v in r[1:4]] for r in data])
     rest = [r.split() for r in rows[1 + n_points :] if r.strip()]
-    us = np.array([[float(v) for v in r] for r in rest[:n_points]]) if complicated else None
     theta = np.array([float(r[0]) for r in rest[n_points if complicated else 0 :][:n_theta]])
     constants = {
         "parents": parents,
@@ -614,5 +646,6 @@ def read_adbench_hand(model_dir, path, complicated: bool) -> tuple[np.ndarray, d
     }
     if complicated:
         constants["triangles"] = triangles
+        us = np.array([[float(v) for v in r] for r in rest[:n_points]])
         return np.concatenate([us.ravel(), theta]), constants
     return theta, constants

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from adbench.errors import UnknownChoiceError
 
@@ -64,7 +65,9 @@ def _gmm(inp: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
     }
 
 
-def ba_expanded(n: int, m: int, p: int, cam, point, w, feat) -> tuple[np.ndarray, dict]:
+def ba_expanded(
+    n: int, m: int, p: int, cam: npt.ArrayLike, point: npt.ArrayLike, w: float, feat: npt.ArrayLike
+) -> tuple[np.ndarray, dict[str, Any]]:
     """ADBench's ba instance from its one camera, point, weight and feature: N, M and P copies, observation i on
     camera i mod N and point i mod M (ADBench's read_ba_instance; gradbench's ba input is the same five)."""
     cams = np.tile(np.asarray(cam, np.float64), (n, 1))

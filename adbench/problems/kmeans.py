@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 # (k, d, N) -> n = k d: a subset of gradbench's k in {10, 100, 1000}, N in {1000, 10 000, 100 000},
 # d in {8, 16} with one preset per n.
@@ -33,7 +34,7 @@ SHAPES = {k * d: (k, d, N) for k, d, N in [(10, 8, 1000), (100, 8, 10_000), (100
 PRESETS = {n: f"k={k},d={d},N={N}" for n, (k, d, N) in SHAPES.items()}
 
 
-def kmeans(x, xp, points):
+def kmeans(x: Array, xp: Namespace, points: Array) -> Array:
     d = points.shape[1]
     C = xp.reshape(x, (-1, d))
     distances = (
@@ -44,7 +45,7 @@ def kmeans(x, xp, points):
     return xp.sum(xp.min(distances, axis=1))
 
 
-def _nearest(x, points):
+def _nearest(x: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, int]:
     """Each point's nearest centroid (the C it is counted against), from float64 distances."""
     C = np.reshape(np.asarray(x, np.float64), (-1, points.shape[1]))
     P = np.asarray(points, np.float64)
@@ -52,12 +53,12 @@ def _nearest(x, points):
     return np.argmin(distances, axis=1), C.shape[0]
 
 
-def _counts(x, points):
+def _counts(x: np.ndarray, points: np.ndarray) -> np.ndarray:
     nearest, k = _nearest(x, points)
     return np.bincount(nearest, minlength=k).astype(np.float64)
 
 
-def kmeans_gradient(x, points):
+def kmeans_gradient(x: np.ndarray, points: np.ndarray) -> np.ndarray:
     """df/dC_j = sum over the points nearest C_j of 2 (C_j - P_i) = 2 (n_j C_j - sum P_i)."""
     nearest, k = _nearest(x, points)
     d = points.shape[1]
@@ -68,16 +69,16 @@ def kmeans_gradient(x, points):
     return (2.0 * (counts[:, None] * C - sums)).reshape(-1).astype(x.dtype)
 
 
-def kmeans_hessian_diagonal(x, points):
+def kmeans_hessian_diagonal(x: np.ndarray, points: np.ndarray) -> np.ndarray:
     """diag H = 2 n_j for each of centroid j's d coordinates: H 1, since H is diagonal."""
     return np.repeat(2.0 * _counts(x, points), points.shape[1]).astype(x.dtype)
 
 
-def kmeans_hessian(x, points):
+def kmeans_hessian(x: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.diag(kmeans_hessian_diagonal(x, points))
 
 
-def kmeans_hvp(x, v, points):
+def kmeans_hvp(x: np.ndarray, v: np.ndarray, points: np.ndarray) -> np.ndarray:
     return kmeans_hessian_diagonal(x, points) * v
 
 

@@ -20,13 +20,15 @@ llsq.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 N_POINTS = 1024  # between gradbench's 16 and 16 392
 
 
-def _grid(x, xp, n_points: int):
+def _grid(x: Array, xp: Namespace, n_points: int) -> tuple[Array, Array, Array]:
     """t (N,), s (N,) and the powers T (N, m), made from x so they share its dtype and device (the
     standard's arange takes a device, which a JAX tracer cannot name).
 
@@ -45,7 +47,7 @@ def _grid(x, xp, n_points: int):
     return t, xp.sign(t), T
 
 
-def llsq(x, xp, n_points):
+def llsq(x: Array, xp: Namespace, n_points: int) -> Array:
     _, s, T = _grid(x, xp, n_points)
     r = s - T @ x
     # Halving the vector, not the 0-d sum: torch.func.jacfwd promotes a 0-d float32 tensor times a Python
@@ -53,7 +55,7 @@ def llsq(x, xp, n_points):
     return xp.sum((0.5 * r) * r)
 
 
-def _powers(m: int, n_points: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+def _powers(m: int, n_points: int, dtype: npt.DTypeLike) -> tuple[np.ndarray, np.ndarray]:
     """s and T in NumPy for the hand-written derivatives: the same grid, the same products, in ``dtype``."""
     t = (2.0 * np.arange(n_points, dtype=dtype) - (n_points - 1.0)) / (n_points - 1.0)
     return np.sign(t), np.cumprod(
@@ -61,17 +63,17 @@ def _powers(m: int, n_points: int, dtype) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def llsq_gradient(x, n_points):
+def llsq_gradient(x: np.ndarray, n_points: int) -> np.ndarray:
     s, T = _powers(x.shape[0], n_points, x.dtype)
     return -(T.T @ (s - T @ x))
 
 
-def llsq_hessian(x, n_points):
+def llsq_hessian(x: np.ndarray, n_points: int) -> np.ndarray:
     _, T = _powers(x.shape[0], n_points, x.dtype)
     return T.T @ T  # constant: y is quadratic in x
 
 
-def llsq_hvp(x, v, n_points):
+def llsq_hvp(x: np.ndarray, v: np.ndarray, n_points: int) -> np.ndarray:
     _, T = _powers(x.shape[0], n_points, x.dtype)
     return T.T @ (T @ v)
 

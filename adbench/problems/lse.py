@@ -15,28 +15,29 @@ from __future__ import annotations
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 
-def lse(x, xp):
+def lse(x: Array, xp: Namespace) -> Array:
     a = xp.max(x)
     return xp.log(xp.sum(xp.exp(x - a))) + a
 
 
-def _softmax(x):
+def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - np.max(x))
     return e / np.sum(e)
 
 
-def lse_gradient(x):
+def lse_gradient(x: np.ndarray) -> np.ndarray:
     return _softmax(x)
 
 
-def lse_hessian(x):
+def lse_hessian(x: np.ndarray) -> np.ndarray:
     p = _softmax(x)
     return np.diag(p) - np.outer(p, p)
 
 
-def lse_hvp(x, v):
+def lse_hvp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
     p = _softmax(x)
     return p * v - p * (p @ v)  # (diag p - p p^T) v without the n x n H
 

@@ -8,10 +8,14 @@ caller's state and sequence.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._registry import Problem, register
 from adbench.services import python_loop
+from adbench.xp import Array, Namespace
 
 B = 14  # ADBench's b: the width of every layer and of the sequence's symbols
 
@@ -28,7 +32,7 @@ SHAPES = {_n(1): (1, 4), _n(2): (2, 1024), _n(4): (4, 4096)}
 PRESETS = {n: f"l={l},c={c}" for n, (l, c) in SHAPES.items()}
 
 
-def lstm(x, xp, state, sequence, loop=python_loop):
+def lstm(x: Array, xp: Namespace, state: Array, sequence: Array, loop: Callable[..., Any] = python_loop) -> Array:
     """ADBench's PyTorch lstm_objective(main_params, extra_params, state, sequence).
 
     The sequence is the ``loop`` service's: on JAX a scan (unrolled, XLA's compile grew faster than
@@ -78,7 +82,7 @@ def lstm(x, xp, state, sequence, loop=python_loop):
     return xp.sum(total * (-1.0 / ((sequence.shape[0] - 1) * b)))
 
 
-def lstm_jacobian(x, state, sequence):
+def lstm_jacobian(x: np.ndarray, state: np.ndarray, sequence: np.ndarray) -> np.ndarray:
     """The gradient by hand: backpropagation through time, one layer and step at a time."""
     layers, b = state.shape[0] // 2, sequence.shape[1]
     steps = sequence.shape[0] - 1
@@ -145,7 +149,7 @@ def _make_constants(x: np.ndarray, rng: np.random.Generator) -> dict:
     return {"state": rng.random((2 * layers, B)), "sequence": rng.integers(0, 2, (c, B)).astype(np.float64)}
 
 
-def _custom_constants(x: np.ndarray, given: dict) -> dict:
+def _custom_constants(x: np.ndarray, given: Mapping[str, Any]) -> dict[str, Any]:
     """lstm on the caller's state and sequence: l and b from the state (2l x b), len(x) = 8 l b + 3 b."""
     state, sequence = np.asarray(given["state"]), np.asarray(given["sequence"])
     if state.ndim != 2 or state.shape[0] % 2 or 0 in state.shape:

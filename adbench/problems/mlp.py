@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 # A small classifier: 16 input features, 10 classes (an MNIST-sized output), a batch of 64 (a usual
 # minibatch). Fixing d, c and B makes the width h the one knob: n = h^2 + (d + c + 2) h + c.
@@ -36,9 +37,10 @@ WIDTHS = (8, 16, 32, 64, 128, 256, 512)
 PRESETS = {_n(h): f"h={h}" for h in WIDTHS}
 
 
-def _unpack(x, xp, d: int, c: int):
+def _unpack(x: Array, xp: Namespace, d: int, c: int) -> list[Array]:
     h = _width(x.shape[0], d, c)
-    parts, start = [], 0
+    parts: list[Array] = []
+    start = 0
     for shape in [(d, h), (h,), (h, h), (h,), (h, c), (c,)]:
         size = math.prod(shape)
         parts.append(xp.reshape(x[start : start + size], shape))
@@ -46,7 +48,7 @@ def _unpack(x, xp, d: int, c: int):
     return parts
 
 
-def mlp(x, xp, inputs, targets):
+def mlp(x: Array, xp: Namespace, inputs: Array, targets: Array) -> Array:
     """Softmax cross-entropy as the mean of logsumexp(z) - <t, z>, the log-sum-exp with a max shift: the
     standard has no logsumexp or log_softmax, and differentiating through the max is all of the gap to
     native code's fused cross-entropy (gradient 1.3-1.4x torch's F.cross_entropy, 1.05-1.2x JAX's
@@ -60,7 +62,7 @@ def mlp(x, xp, inputs, targets):
     return xp.mean(lse - xp.sum(targets * z, axis=1))
 
 
-def mlp_jacobian(x, inputs, targets):
+def mlp_jacobian(x: np.ndarray, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """The gradient by backpropagation, written out."""
     W1, b1, W2, b2, W3, b3 = _unpack(x, np, inputs.shape[1], targets.shape[1])
     a1 = np.tanh(inputs @ W1 + b1)
@@ -127,7 +129,9 @@ register(
     Problem(
         name="mlp",
         function=mlp,
-        description=f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R",
+        description=(
+            f"tanh MLP {D_IN} -> h -> h -> {CLASSES}, softmax cross-entropy averaged over {BATCH} examples; R^n -> R"
+        ),
         scalar_output=True,
         presets=PRESETS,
         sizes=tuple(_n(h) for h in (8, 32, 128, 512)),

@@ -6,10 +6,14 @@ Against gradbench's ode eval: the same function; its input {x, s} is (x, steps =
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._registry import Problem, register
 from adbench.services import python_loop
+from adbench.xp import Array, Namespace
 
 T_FINAL = 2.0
 # gradbench runs s in {1, 10, 100}: 10, its middle value, keeps results comparable with its runs.
@@ -19,12 +23,12 @@ T_FINAL = 2.0
 STEPS = 10
 
 
-def _rhs(x, y, xp):
+def _rhs(x: Array, y: Array, xp: Namespace) -> Array:
     # y0' = x0, yi' = xi y(i-1)
     return xp.concat([x[:1], x[1:] * y[:-1]])
 
 
-def ode(x, xp, steps, loop=python_loop):
+def ode(x: Array, xp: Namespace, steps: int, loop: Callable[..., Any] = python_loop) -> Array:
     """RK4 over the ``loop`` service: on JAX a scan, one traced step (a Python loop unrolled the 10 steps
     into the program: f 2.4x, the Jacobian 1.8-3.6x an idiomatic lax.scan version, and XLA's compile
     grew with the steps); elsewhere a Python loop, as native code. The right-hand side concatenates
@@ -42,7 +46,7 @@ def ode(x, xp, steps, loop=python_loop):
     return loop(step, xp.zeros_like(x), steps)
 
 
-def ode_jacobian(x, steps):
+def ode_jacobian(x: np.ndarray, steps: int) -> np.ndarray:
     """dy/dx by forward sensitivities carried through every RK4 stage: S' = f_y S + f_x."""
     n = x.shape[0]
     dt = T_FINAL / steps

@@ -18,11 +18,15 @@ The input is w0 (n = 1, gradbench's w = 0), the result the final w: gradbench's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._descent import ETA, argmin, descent_problem
 from adbench.problems._registry import register
-from adbench.services import CENTRAL_AD, python_cond, python_while_loop
+from adbench.services import AD, CENTRAL_AD, python_cond, python_while_loop
+from adbench.xp import Array, Namespace
 
 DT = 0.1
 START, VELOCITY = (0.0, 8.0), (0.75, 0.0)
@@ -33,7 +37,7 @@ MAX_EULER_STEPS = 1000
 GRADBENCH_W = 0.2071918746486116  # gradbench's evals/particle: the expected w for w0 = 0
 
 
-def _potential(w, xp):
+def _potential(w: Array, xp: Namespace) -> Callable[[Array], Array]:
     """p(z; w) = 1/|z - (10, 10 - w)| + 1/|z - (10, 0)|, as a function of the position z (shape (2,)).
 
     Python numbers meet only 1-D arrays or constants made with zeros_like (no derivative): torch.func.jvp
@@ -49,7 +53,9 @@ def _potential(w, xp):
     return p
 
 
-def _euler(w, accel, xp, while_loop, dt=DT):
+def _euler(
+    w: Array, accel: Callable[[Array], Array], xp: Namespace, while_loop: Callable[..., Any], dt: float = DT
+) -> Array:
     """The squared miss x_0(t_f)^2 of the path for the control w (a 0-d array): naive Euler, then the
     axis crossing by linear interpolation. ``accel(z)`` is the acceleration at z."""
     zero = xp.zeros_like(w)
@@ -69,7 +75,15 @@ def _euler(w, accel, xp, while_loop, dt=DT):
     return crossing * crossing
 
 
-def particle(x, xp, dt=DT, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop, cond=python_cond):
+def particle(
+    x: Array,
+    xp: Namespace,
+    dt: float = DT,
+    eta: float = ETA,
+    ad: AD = CENTRAL_AD,
+    while_loop: Callable[..., Any] = python_while_loop,
+    cond: Callable[..., Any] = python_cond,
+) -> Array:
     """The control w gradient descent ends at from w0 = x[0] (shape (1,) in and out); ``dt`` is the Euler
     step and ``eta`` the descent's first step size (gradbench's 0.1 and 1e-5; larger ones make a lighter
     workload for tests)."""
@@ -84,7 +98,7 @@ def particle(x, xp, dt=DT, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop,
 
 
 # -- the reference: the same descent, with the derivatives written out ---------------------------------
-def _miss_and_derivative(w, dtype, dt=DT) -> tuple[float, float]:
+def _miss_and_derivative(w: float, dtype: np.dtype[Any], dt: float = DT) -> tuple[float, float]:
     """x_0(t_f)^2 and its derivative in w, by forward sensitivities carried through every Euler step.
 
     With d = z - c and r = |d|, the acceleration is a = sum_c d / r^3, its Jacobian in z
@@ -129,7 +143,7 @@ def _miss_and_derivative(w, dtype, dt=DT) -> tuple[float, float]:
     return crossing * crossing, 2 * crossing * (sz0 + ddt_f * v0 + dt_f * sv0)
 
 
-def particle_by_hand(x, dt=DT, eta=ETA):
+def particle_by_hand(x: np.ndarray, dt: float = DT, eta: float = ETA) -> np.ndarray:
     """The final w by the same descent with the hand-written derivative: the reference and the manual floor."""
     x = np.asarray(x)
     return argmin(

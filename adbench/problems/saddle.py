@@ -18,11 +18,15 @@ validator expects 8.246324826140356e-06 in all four, which the reference here re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from adbench.problems._descent import ETA, argmin, descent_problem
 from adbench.problems._registry import register
-from adbench.services import CENTRAL_AD, python_cond, python_while_loop
+from adbench.services import AD, CENTRAL_AD, python_cond, python_while_loop
+from adbench.xp import Array, Namespace
 
 # The inner ascent is differentiated by the outer level, so it is bounded for JAX's reverse mode: from
 # gradbench's start it takes 170 steps (eta must double from 1e-5 to about 0.5); 1000 leaves room.
@@ -30,12 +34,19 @@ MAX_INNER_STEPS = 1000
 GRADBENCH_RESULT = 8.246324826140356e-06  # gradbench's evals/saddle: each of the four, for s = (1, 1)
 
 
-def objective(p1, p):
+def objective(p1: Array, p: Array) -> Array:
     """gradbench's f(x1, y1, x2, y2) = (x1^2 + y1^2) - (x2^2 + y2^2) with p1 = (x1, y1) and p = (x2, y2)."""
     return (p1[0] * p1[0] + p1[1] * p1[1]) - (p[0] * p[0] + p[1] * p[1])
 
 
-def saddle(x, xp, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop, cond=python_cond):
+def saddle(
+    x: Array,
+    xp: Namespace,
+    eta: float = ETA,
+    ad: AD = CENTRAL_AD,
+    while_loop: Callable[..., Any] = python_while_loop,
+    cond: Callable[..., Any] = python_cond,
+) -> Array:
     """(x*, y*) from the start s = x: shape (2,) in, (4,) out; ``eta`` is every descent's first step size
     (gradbench's 1e-5; a larger one makes a lighter workload for tests)."""
 
@@ -51,7 +62,7 @@ def saddle(x, xp, eta=ETA, ad=CENTRAL_AD, while_loop=python_while_loop, cond=pyt
     return xp.concat([x_star, y_star])
 
 
-def saddle_by_hand(x, eta=ETA):
+def saddle_by_hand(x: np.ndarray, eta: float = ETA) -> np.ndarray:
     """(x*, y*) by the same descents with the derivatives written out: the reference and the manual floor.
 
     The inner gradient is d(-f)/dy = 2y. The outer one is d/dx f(x, y(x)) for the inner ascent's end

@@ -10,16 +10,17 @@ import math
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 
 # -- basic: f(x) = [sin(x0/x1) + x1^2, x0^2 - x1^2, x0^3] ------------------------------------------
-def basic(x, xp):
+def basic(x: Array, xp: Namespace) -> Array:
     """The tutorial's first function, as it writes it: one stack of the three components (within 1.1x of
     each framework's native spelling, tools/fidelity.py)."""
     return xp.stack([xp.sin(x[0] / x[1]) + x[1] ** 2, x[0] ** 2 - x[1] ** 2, x[0] ** 3])
 
 
-def basic_jacobian(x):
+def basic_jacobian(x: np.ndarray) -> np.ndarray:
     x0, x1 = x
     c = np.cos(x0 / x1)
     return np.array([[c / x1, -c * x0 / x1**2 + 2 * x1], [2 * x0, -2 * x1], [3 * x0**2, 0.0]], dtype=x.dtype)
@@ -44,7 +45,7 @@ register(
 
 
 # -- loss: sin(exp(x* . x / sqrt(n))) ---------------------------------------------------------------
-def loss(x, xp, x_star):
+def loss(x: Array, xp: Namespace, x_star: Array) -> Array:
     """The tutorial's loss, spelled as it is: one dot product, then scalar operations (within 1.15x of
     each framework's native line, f and gradient)."""
     # The tutorial's spelling, jnp.sin(jnp.exp(jnp.dot(x_star, x) / jnp.sqrt(n))): one dot product,
@@ -54,24 +55,24 @@ def loss(x, xp, x_star):
     return xp.sin(xp.exp((x_star @ x) / math.sqrt(x.shape[0])))
 
 
-def loss_jacobian(x, x_star):
+def loss_jacobian(x: np.ndarray, x_star: np.ndarray) -> np.ndarray:
     s = x_star @ x / math.sqrt(x.shape[0])
     return np.cos(np.exp(s)) * np.exp(s) * x_star / math.sqrt(x.shape[0])
 
 
-def _loss_curvature(x, x_star):
+def _loss_curvature(x: np.ndarray, x_star: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # f = sin(e^s) with s = a.x, a = x*/sqrt(n): H = (cos(e^s) e^s - sin(e^s) e^2s) a a^T.
     a = x_star / math.sqrt(x.shape[0])
     e = np.exp(a @ x)
     return np.cos(e) * e - np.sin(e) * e**2, a
 
 
-def loss_hessian(x, x_star):
+def loss_hessian(x: np.ndarray, x_star: np.ndarray) -> np.ndarray:
     c, a = _loss_curvature(x, x_star)
     return c * np.outer(a, a)
 
 
-def loss_hvp(x, v, x_star):
+def loss_hvp(x: np.ndarray, v: np.ndarray, x_star: np.ndarray) -> np.ndarray:
     c, a = _loss_curvature(x, x_star)
     return c * (a @ v) * a  # H v without the n x n H: O(n)
 
@@ -105,7 +106,7 @@ register(
 
 
 # -- control_loop: k = int(max(z)) times z <- sin(z^2), then sum(z) -------------------------------
-def control_loop(z, xp, k):
+def control_loop(z: Array, xp: Namespace, k: int) -> Array:
     """The tutorial's data-dependent loop, kept a Python loop: k = int(max(z)) is 2 or 3 at these sizes, and
     the loop service's scan cost JAX 1.2-1.7x the unrolled gradient and HVP at k = 2, and 4x their first
     calls (measured); the scan pays only for long loops (ode, lstm)."""
@@ -122,7 +123,7 @@ def loop_count(x: np.ndarray) -> int:
     return max(0, int(np.max(x)))
 
 
-def control_loop_jacobian(z, k):
+def control_loop_jacobian(z: np.ndarray, k: int) -> np.ndarray:
     grad = np.ones_like(z)
     for _ in range(k):
         grad = grad * np.cos(z**2) * 2 * z
@@ -130,7 +131,7 @@ def control_loop_jacobian(z, k):
     return grad
 
 
-def control_loop_hessian_diagonal(z, k):
+def control_loop_hessian_diagonal(z: np.ndarray, k: int) -> np.ndarray:
     # Element-wise, so H is diagonal: f_i = phi^k(z_i) with phi(t) = sin(t^2). Through each
     # step g = phi(h): g' = phi'(h) h', g'' = phi''(h) h'^2 + phi'(h) h''.
     d1, d2 = np.ones_like(z), np.zeros_like(z)
@@ -141,11 +142,11 @@ def control_loop_hessian_diagonal(z, k):
     return d2
 
 
-def control_loop_hessian(z, k):
+def control_loop_hessian(z: np.ndarray, k: int) -> np.ndarray:
     return np.diag(control_loop_hessian_diagonal(z, k))
 
 
-def control_loop_hvp(z, v, k):
+def control_loop_hvp(z: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
     return control_loop_hessian_diagonal(z, k) * v
 
 

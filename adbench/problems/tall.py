@@ -10,16 +10,17 @@ import math
 import numpy as np
 
 from adbench.problems._registry import Problem, register
+from adbench.xp import Array, Namespace
 
 RATIO = 100  # outputs per input: m = RATIO * n
 
 
-def tall(x, xp, W):
+def tall(x: Array, xp: Namespace, W: Array) -> Array:
     """One matrix-vector product and an elementwise tanh: the native spelling in every framework."""
     return xp.tanh(W @ x)
 
 
-def tall_jacobian(x, W):
+def tall_jacobian(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     return (1.0 - np.tanh(W @ x) ** 2)[:, None] * W
 
 
