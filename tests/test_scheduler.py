@@ -223,3 +223,54 @@ def test_estimates_rest_on_pooled_degrees_of_freedom():
     kinds = outcome.variance["kinds"]
     assert kinds["time"]["quantities"] == 12
     assert math.isfinite(kinds["time"]["prior_s2"])
+
+
+def _in_flight(sim: Simulation) -> list[tuple[float, float, tuple, frozenset]]:
+    """Every first build as (sent, answered, worker, CPUs it ran on), from the simulation's logs."""
+    cpus, spans = {}, []
+    for t, key, moved_to in sim.moves:
+        cpus.setdefault(key, []).append((t, moved_to))
+    answered = {(key, a.case): t for t, key, a in sim.received if isinstance(a, protocol.Built)}
+    for t, key, m in sim.log:
+        if isinstance(m, protocol.Build) and m.first:
+            where = [c for when, c in cpus[key] if when <= t][-1]
+            spans.append((t, answered[(key, m.case)], key, where))
+    return spans
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(slots):
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
+    scheduler, outcome, _ = run(sim=sim, build_cpus=frozenset(range(slots)))
+    spans = _in_flight(sim)
+    assert len(spans) == 4 and all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1]]
+    if slots == 1:  # one build at a time, on the timed CPU
+        assert not overlapping and {s[3] for s in spans} == {frozenset({0})}
+    else:
+        assert overlapping, "two workers build at once"
+        assert all(a[2] != b[2] and a[3] != b[3] for a, b in overlapping), "never in one worker, nor on one CPU"
+    # No visit is sent while a build is in flight, and every visit finds its worker on the timed CPU.
+    visits = [(t, key) for t, key, m in sim.log if isinstance(m, protocol.Visit)]
+    assert min(t for t, _ in visits) >= max(s[1] for s in spans)
+    last_move = {}
+    for t, key, moved_to in sim.moves:
+        last_move[key] = moved_to
+    assert set(last_move.values()) == {frozenset({0})}
+    # Four 2-second compiles: four in a row alone, two at a time with a second slot (jax's two in its own
+    # worker, torch's and manual's beside them).
+    assert outcome.budget["phases_s"]["first builds"] == pytest.approx(8.0 if slots == 1 else 4.0, abs=0.3)
+
+
+def test_a_free_build_slot_goes_to_the_worker_with_the_most_build_time_left():
+    from adbench.engine.runner import _most_work_left
+
+    class C:
+        active, built = True, False
+
+    queues = {("jax", 0, 0): [C()] * 3, ("torch", 0, 0): [C()] * 5, ("numpy", 0, 0): [C()]}
+    assert _most_work_left(queues, {}, {}) == ("torch", 0, 0)  # nothing known: the most cases
+    took = {("jax", 0, 0): [2.0], ("torch", 0, 0): [0.1]}
+    assert _most_work_left(queues, took, {}) == ("jax", 0, 0)  # 3 x 2 s left against 5 x 0.1 s
+    assert _most_work_left(queues, took, {("jax", 0, 0): None}) == ("numpy", 0, 0)  # the others' mean, 1.05 s
+    assert _most_work_left({("jax", 0, 0): []}, took, {}) is None

@@ -24,10 +24,11 @@ from adbench.backends import get_backend
 from adbench.engine import memory, protocol
 from adbench.engine.cases import CaseSpec
 from adbench.engine.environment import cpu_model, host_name, visible_gpus
+from adbench.engine.caches import compile_cache_dir
 from adbench.engine.protocol import BadAnswer, WorkerDied
 from adbench.engine.record import CaseResult
 from adbench.engine.signals import signals_deferred
-from adbench.engine.threads import cpus_for, worker_environment
+from adbench.engine.threads import cpus_for, move_process, usable_mask, worker_environment
 from adbench.errors import Terminated
 from adbench.problems import get_problem
 
@@ -62,10 +63,28 @@ class RunSettings:
     # The CPUs workers are pinned to: the first `threads` of this process's mask, taken when the
     # settings are made (the parent then moves its own bookkeeping to the others).
     cpus: frozenset[int] = frozenset()
+    # The CPUs first builds may use, ``threads`` to a build: builds in different workers overlap, each on CPUs
+    # of its own, while no visit runs (a build is not timed against anything; its first call has its CPUs to
+    # itself). Empty: this process's whole mask, taken when the settings are made; ``cpus`` alone: one build
+    # at a time.
+    build_cpus: frozenset[int] = frozenset()
+    # JAX keeps what it compiles between runs (adbench.engine.caches; a first call that loads from there is
+    # labelled a cache hit); False: every run compiles afresh in a folder of its own.
+    keep_compiles: bool = True
 
     def __post_init__(self) -> None:
         if not self.cpus:
             self.cpus = frozenset(cpus_for(self.threads))
+        if not self.build_cpus:
+            self.build_cpus = frozenset(usable_mask()) | self.cpus
+
+    @property
+    def build_slots(self) -> list[frozenset[int]]:
+        """The CPU sets builds run on at once: the workers' own ``cpus`` first, then whole sets of ``threads``
+        CPUs from the rest of ``build_cpus``."""
+        rest = sorted(self.build_cpus - self.cpus)
+        size = max(1, len(self.cpus))
+        return [self.cpus] + [frozenset(rest[i:i + size]) for i in range(0, len(rest) - size + 1, size)]
 
     @property
     def keep_bytes(self) -> int | None:
@@ -121,17 +140,21 @@ class WorkerHandle(Protocol):
 
     def close(self) -> None: ...
 
+    def move_to(self, cpus: frozenset[int]) -> None: ...
+
 
 class Worker:
     """One framework's worker process and the pipe its answers come back on."""
 
-    def __init__(self, backends: list[str], settings: RunSettings, compile_cache: str | None = None) -> None:
+    def __init__(self, backends: list[str], settings: RunSettings, compile_cache: str | None = None,
+                 cpus: frozenset[int] | None = None) -> None:
         self.settings = settings
         self.buffer = bytearray()  # what came after the last complete answer line
         self.kept_stderr = b""  # the tail of what was cut from the stderr file
         self.closed = False
         self.hello: protocol.Ready | None = None  # kept: a pooled worker greets its next run with it
-        env = worker_environment(settings.threads, device=settings.device, compile_cache=compile_cache)
+        env = worker_environment(settings.threads, device=settings.device, compile_cache=compile_cache,
+                                 kept_compiles=compile_cache_dir() if settings.keep_compiles else None)
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         read_fd, write_fd = os.pipe()
         try:
@@ -144,7 +167,7 @@ class Worker:
                 env=env,
                 pass_fds=(write_fd,),
                 text=True,
-                preexec_fn=_preexec(set(settings.cpus)),
+                preexec_fn=_preexec(set(cpus or settings.cpus)),
             )
         except BaseException:
             os.close(read_fd)
@@ -287,6 +310,10 @@ class Worker:
         except (OSError, ValueError) as exc:  # the worker died between two requests
             raise WorkerDied(self._death_words()) from exc
 
+    def move_to(self, cpus: frozenset[int]) -> None:
+        """Pin every thread of the process to ``cpus`` (its pools keep the size they were started with)."""
+        move_process(self.proc.pid, cpus)
+
     def kill(self) -> None:
         """End the process now and reap it; signals (Ctrl-C) wait until it is done."""
         with signals_deferred():
@@ -340,7 +367,8 @@ class WorkerPool:
         return (key, tuple(backends), settings.threads, tuple(sorted(settings.cpus)), settings.device,
                 settings.memory_limit_bytes, settings.worker_start_timeout_s)
 
-    def take(self, key: WorkerKey, backends: list[str], settings: RunSettings) -> Worker:
+    def take(self, key: WorkerKey, backends: list[str], settings: RunSettings,
+             cpus: frozenset[int] | None = None) -> Worker:
         worker = self.idle.pop(self._key(key, backends, settings), None)
         if worker is not None and worker.alive:
             self.reused += 1
@@ -348,7 +376,7 @@ class WorkerPool:
         if worker is not None:
             worker.close()
         self.started += 1
-        return Worker(backends, settings, self.cache.name)
+        return Worker(backends, settings, self.cache.name, cpus)
 
     def give(self, key: WorkerKey, backends: list[str], settings: RunSettings, worker: Worker) -> None:
         k = self._key(key, backends, settings)
@@ -537,6 +565,9 @@ class Scheduler:
         self.spent: dict[str, float] = {"starting workers": 0.0, "first builds": 0.0, "other builds": 0.0,
                                         "visits": 0.0, "adaptive visits": 0.0}
         self.adaptive_log: list[dict[str, Any]] = []
+        self.adaptive_looks = 0
+        self.placed: dict[WorkerKey, frozenset[int]] = {}  # the CPUs each live worker is pinned to now
+        self.build_slots = settings.build_slots
 
     # -- time --------------------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -652,12 +683,27 @@ class Scheduler:
                 for c in self.cases]
 
     # -- workers ---------------------------------------------------------------------------------------
-    def _new_worker(self, key: WorkerKey) -> WorkerHandle:
+    def _new_worker(self, key: WorkerKey, cpus: frozenset[int] | None = None) -> WorkerHandle:
+        """A worker for ``key``, started on ``cpus`` (the timed ones by default) and entered in ``workers``."""
+        cpus = cpus or self.settings.cpus
         if self._start_worker is not None:
-            return self._start_worker(key, self.backends[key[:2]])
-        if self.pool is not None:
-            return self.pool.take(key, self.backends[key[:2]], self.settings)
-        return Worker(self.backends[key[:2]], self.settings, self.cache.name if self.cache else None)
+            worker = self._start_worker(key, self.backends[key[:2]])
+        elif self.pool is not None:
+            worker = self.pool.take(key, self.backends[key[:2]], self.settings, cpus)
+        else:
+            worker = Worker(self.backends[key[:2]], self.settings, self.cache.name if self.cache else None, cpus)
+        self.workers[key] = worker
+        self.held[key] = OrderedDict()
+        self.placed.pop(key, None)  # a pooled worker may be anywhere: pinned again on its first request
+        self._place(key, cpus)
+        return worker
+
+    def _place(self, key: WorkerKey, cpus: frozenset[int]) -> None:
+        """Pin the worker at ``key`` to ``cpus`` unless it is there already."""
+        worker = self.workers.get(key)
+        if worker is not None and self.placed.get(key) != cpus:
+            worker.move_to(cpus)
+            self.placed[key] = cpus
 
     def _keys(self) -> list[WorkerKey]:
         return [(*k, w) for w in range(self.settings.workers) for k in self.worker_keys]
@@ -672,9 +718,8 @@ class Scheduler:
             if key[:2] not in needed:
                 continue
             try:
-                with signals_deferred():
-                    self.workers[key] = self._new_worker(key)
-                    self.held[key] = OrderedDict()
+                with signals_deferred():  # their imports spread over the build CPUs; visits pin them back
+                    self._new_worker(key, self.build_slots[len(started) % len(self.build_slots)])
                 started.append(key)
             except OSError as exc:
                 self._fail_worker(key, "error", f"cannot start a worker process: {exc}")
@@ -726,8 +771,7 @@ class Scheduler:
             t0 = self.clock()
             try:
                 with signals_deferred():
-                    self.workers[key] = self._new_worker(key)
-                    self.held[key] = OrderedDict()
+                    self._new_worker(key)
             except OSError as exc:
                 raise _CaseEnded("error", f"cannot start a worker process: {exc}", retire=False) from None
             try:
@@ -764,12 +808,15 @@ class Scheduler:
                 self._retire(key)
 
     # -- requests --------------------------------------------------------------------------------------
-    def _ask(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool) -> protocol.Message:
-        """Send ``message`` about case ``c`` to the worker at ``key``; its answer (a ``Progress`` switches
-        the limit from the compile limit to the steady one). Raises _CaseEnded when the case is over."""
+    def _send(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool,
+              cpus: frozenset[int] | None = None) -> _Waiting:
+        """Send ``message`` about case ``c`` to the worker at ``key``, pinned to ``cpus`` (the timed CPUs by
+        default); the request waiting for its answer. Raises _CaseEnded when the case is over."""
+        cpus = cpus or self.settings.cpus
         worker = self._live(key)
         if not c.active:  # the fresh worker's hello said its backend is unavailable: skipped already
             raise _Nothing()
+        self._place(key, cpus)
         try:
             worker.send(message)
         except WorkerDied:  # gone before the request reached it: a fresh worker, once
@@ -777,37 +824,49 @@ class Scheduler:
             if isinstance(message, protocol.Visit):
                 raise _Rebuild() from None
             worker = self._live(key)
+            self._place(key, cpus)
             try:
                 worker.send(message)
             except WorkerDied as exc:
                 raise _CaseEnded("error", str(exc)) from None
         limit = self.settings.compile_timeout_s if compiles else self.settings.timeout_s
-        compiling = compiles
-        deadline = self.clock() + limit
+        return _Waiting(c, key, worker, compiles, limit, self.clock() + limit, self.clock())
+
+    def _answer(self, w: _Waiting, wait_s: float) -> protocol.Message | None:
+        """The answer to ``w``'s request if it comes within ``wait_s``, else None (a ``Progress`` switches the
+        limit from the compile limit to the steady one). Raises _CaseEnded when the case is over."""
+        c = w.c
         while True:
             try:
-                answer = worker.receive(max(0.0, min(CHECKPOINT_S, deadline - self.clock())))
+                answer = w.worker.receive(max(0.0, min(wait_s, w.deadline - self.clock())))
             except MemoryExceeded as exc:
                 raise _CaseEnded("memory", str(exc)) from None
             except WorkerDied as exc:
                 raise _CaseEnded("error", str(exc)) from None
-            if answer is None and self.clock() < deadline:
-                self._checkpoint()
-                continue
+            if answer is None and self.clock() < w.deadline:
+                return None
             if answer is None:
-                if compiling:
+                if w.compiling:
                     raise _CaseEnded("compile-timeout", f"its first call (trace, compile, run) did not finish within "
-                                                        f"the compile limit of {limit:g} s (--compile-timeout)")
-                raise _CaseEnded("timeout", f"no result within the case time limit of {limit:g} s (--timeout)")
+                                                        f"the compile limit of {w.limit:g} s (--compile-timeout)")
+                raise _CaseEnded("timeout", f"no result within the case time limit of {w.limit:g} s (--timeout)")
             if getattr(answer, "case", c.index) != c.index:
                 raise _CaseEnded("error", f"worker answered about case {answer.case}, not {c.index}")
             if isinstance(answer, protocol.Progress):
-                compiling, limit = False, self.settings.timeout_s
-                deadline = self.clock() + limit
+                w.compiling, w.limit = False, self.settings.timeout_s
+                w.deadline = self.clock() + w.limit
                 continue
             if isinstance(answer, protocol.Ready):
                 raise _CaseEnded("error", "worker sent a second hello instead of an answer")
             return answer
+
+    def _ask(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool) -> protocol.Message:
+        """Send ``message`` about case ``c`` to the worker at ``key`` and wait for its answer (the caller saves
+        what is new while it waits). Raises _CaseEnded when the case is over."""
+        waiting = self._send(c, key, message, compiles)
+        while (answer := self._answer(waiting, CHECKPOINT_S)) is None:
+            self._checkpoint()
+        return answer
 
     def _request(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool
                  ) -> protocol.Message | None:
@@ -815,10 +874,17 @@ class Scheduler:
         try:
             answer = self._ask(c, key, message, compiles)
         except _CaseEnded as ended:
-            if ended.retire:
-                self._retire(key)
-            self._end(c, ended.status, ended.reason, ended.traceback)
+            self._ended(c, key, ended)
             return None
+        return self._unless_failed(c, key, answer)
+
+    def _ended(self, c: CaseState, key: WorkerKey, ended: _CaseEnded) -> None:
+        if ended.retire:
+            self._retire(key)
+        self._end(c, ended.status, ended.reason, ended.traceback)
+
+    def _unless_failed(self, c: CaseState, key: WorkerKey, answer: protocol.Message) -> protocol.Message | None:
+        """``answer``, or None after ending ``c`` when it says the case raised."""
         if isinstance(answer, protocol.Failed):
             # A case that raised may leave its framework broken for the rest of the process (a CUDA
             # error is sticky: every later call in that process fails): the next case gets a fresh worker.
@@ -837,7 +903,10 @@ class Scheduler:
 
     def _first_pass(self) -> None:
         """Pass 0: group by group, every case's first build, then the group's first visits (so a slow
-        or hanging case delays only the cases after it, and what was measured is kept)."""
+        or hanging case delays only the cases after it, and what was measured is kept). Where there are
+        CPUs for more than one build at a time, every build comes first, overlapping (``_build_together``)."""
+        if len(self.build_slots) > 1:
+            self._build_together()
         for group in self.groups:
             for worker in self._order(0):
                 for c in (x for x in group if x.worker == worker and x.active and not x.built):
@@ -848,24 +917,93 @@ class Scheduler:
     def _first_build(self, c: CaseState) -> None:
         t0 = self.clock()
         key = (*c.worker, 0)
-        message = protocol.Build(c.index, c.spec.as_dict(), True, memory_limit_bytes=self.settings.memory_limit_bytes)
         try:
-            answer = self._request(c, key, message, compiles=True)
-            with signals_deferred():
-                if isinstance(answer, protocol.Skipped):
-                    c.result.memory_estimate_bytes = answer.memory_estimate_bytes
-                    self._end(c, "skipped", answer.reason)
-                elif isinstance(answer, protocol.Built):
-                    self._take_build(c, key, answer)
-                    c.result.built({k: getattr(answer, k) for k in answer.__dataclass_fields__})
-                    c.built = True
-                elif answer is not None:
-                    self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
+            self._take_first_build(c, key, self._request(c, key, self._first_build_request(c), compiles=True))
         except _Nothing:
             pass
         finally:
             c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
             self._charge("first builds", t0)
+        if c.built:
+            self._report(c, publish=False)  # it enters the results with its first visit
+
+    def _first_build_request(self, c: CaseState) -> protocol.Build:
+        return protocol.Build(c.index, c.spec.as_dict(), True, memory_limit_bytes=self.settings.memory_limit_bytes)
+
+    def _take_first_build(self, c: CaseState, key: WorkerKey, answer: protocol.Message | None) -> None:
+        with signals_deferred():
+            if isinstance(answer, protocol.Skipped):
+                c.result.memory_estimate_bytes = answer.memory_estimate_bytes
+                self._end(c, "skipped", answer.reason)
+            elif isinstance(answer, protocol.Built):
+                self._take_build(c, key, answer)
+                c.result.built({k: getattr(answer, k) for k in answer.__dataclass_fields__})
+                c.built = True
+            elif answer is not None:
+                self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
+
+    def _build_together(self) -> None:
+        """Every case's first build, in its framework's first worker, builds in different workers at once:
+        each worker pinned, while it builds, to a build slot no other build uses, and no visit runs until
+        all are done, so a first call has its CPUs to itself as it would alone. Within a worker the cases
+        come in the grid's order; a free slot goes to the worker with the most build time left (its builds
+        so far predict the rest)."""
+        t0, starting = self.clock(), self.spent["starting workers"]
+        queues: dict[WorkerKey, list[CaseState]] = {}
+        for group in self.groups:
+            for worker in self._order(0):
+                queues.setdefault((*worker, 0), []).extend(c for c in group if c.worker == worker)
+        took: dict[WorkerKey, list[float]] = {}  # seconds of each build so far, per worker
+        flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]] = {}
+        try:
+            while True:
+                for slot in self.build_slots:
+                    while slot not in {s for _, s in flying.values()}:
+                        key = _most_work_left(queues, took, flying)
+                        if key is None:
+                            break
+                        c = queues[key].pop(0)
+                        if c.active and not c.built:
+                            self._start_build(c, key, slot, flying)
+                if not flying:
+                    break
+                arrived = False
+                for key, (waiting, _) in list(flying.items()):
+                    try:
+                        answer = self._answer(waiting, CHECKPOINT_S if len(flying) == 1 else BUILD_POLL_S)
+                    except _CaseEnded as ended:
+                        answer, arrived = ended, True
+                    if answer is not None:
+                        del flying[key]
+                        arrived = True
+                        took.setdefault(key, []).append(self.clock() - waiting.since)
+                        self._built_together(waiting, answer)
+                if not arrived:
+                    self._checkpoint()
+        finally:
+            self.spent["first builds"] += self.clock() - t0 - (self.spent["starting workers"] - starting)
+
+    def _start_build(self, c: CaseState, key: WorkerKey, slot: frozenset[int],
+                     flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]]) -> None:
+        t0 = self.clock()
+        try:
+            flying[key] = (self._send(c, key, self._first_build_request(c), True, slot), slot)
+        except _CaseEnded as ended:
+            self._ended(c, key, ended)
+        except _Nothing:
+            pass
+        if key not in flying:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
+
+    def _built_together(self, waiting: _Waiting, answer: protocol.Message | _CaseEnded) -> None:
+        c, key = waiting.c, waiting.key
+        try:
+            if isinstance(answer, _CaseEnded):
+                self._ended(c, key, answer)
+            else:
+                self._take_first_build(c, key, self._unless_failed(c, key, answer))
+        finally:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - waiting.since
         if c.built:
             self._report(c, publish=False)  # it enters the results with its first visit
 
@@ -1089,6 +1227,40 @@ class Scheduler:
 # gaps of 1.3x. Verdicts are then stated at 95 % on all the visits.
 STOP_CONFIDENCE = 0.999
 ADAPTIVE_GROWTH = 0.5  # each adaptive round adds this fraction of the visits a comparison has
+
+
+BUILD_POLL_S = 0.01  # while builds overlap, how long each is waited for in turn
+
+
+def _most_work_left(queues: dict[WorkerKey, list[CaseState]], took: dict[WorkerKey, list[float]],
+                    busy: dict[WorkerKey, Any]) -> WorkerKey | None:
+    """Of the idle workers with cases to build, the one with the most build time left (its own builds so far
+    predict its next ones; the others' mean before it has any), first in order on a tie."""
+    every = [t for ts in took.values() for t in ts]
+    prior = sum(every) / len(every) if every else 1.0
+    best, most = None, -1.0
+    for key, queue in queues.items():
+        left = [c for c in queue if c.active and not c.built]
+        if key in busy or not left:
+            continue
+        mine = took.get(key)
+        work = len(left) * (sum(mine) / len(mine) if mine else prior)
+        if work > most:
+            best, most = key, work
+    return best
+
+
+@dataclass
+class _Waiting:
+    """A request sent and not answered yet: its case and worker, and the limit its answer is held to."""
+
+    c: CaseState
+    key: WorkerKey
+    worker: WorkerHandle
+    compiling: bool  # still within its first call: the compile limit holds
+    limit: float
+    deadline: float
+    since: float
 
 
 class _Rebuild(Exception):
