@@ -103,6 +103,11 @@ class Backend(ABC):
     def version(self) -> str:
         return str(getattr(self.load(), "__version__", "unknown"))
 
+    def compile_cache_counts(self) -> tuple[int, int] | None:
+        """(hits, misses) of the framework's persistent compile cache so far in this process, to label a first
+        call cold or a cache hit (``first_call_cache``); None where there is no such cache to observe."""
+        return None
+
     def preload(self) -> None:
         """Import what the framework would otherwise import lazily inside a first call, so a
         worker's (and an asv process's) first calls time the case, not the framework's imports."""

@@ -167,6 +167,17 @@ def _chunked_jacobian(jax, f, mode: str, chunk_size: int):
     return jac
 
 
+# JAX reports every lookup in its persistent compile cache as a monitoring event (jax/_src/compiler.py,
+# compilation_cache.py): counted here, so a first call says whether it compiled or loaded.
+_CACHE_HIT, _CACHE_MISS = "/jax/compilation_cache/cache_hits", "/jax/compilation_cache/cache_misses"
+_CACHE_EVENTS = {_CACHE_HIT: 0, _CACHE_MISS: 0, "listening": 0}
+
+
+def _count_cache_event(event, **_):
+    if event in (_CACHE_HIT, _CACHE_MISS):
+        _CACHE_EVENTS[event] += 1
+
+
 class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
@@ -181,10 +192,17 @@ class JaxBackend(Backend):
 
     def load(self, threads=None):
         # Threads (and, on a CPU run, JAX_PLATFORMS=cpu) are set by adbench.engine.threads before this
-        # import: XLA reads them when it starts.
+        # import: XLA reads them when it starts; so is the persistent compile cache's folder.
         import jax
 
+        if not _CACHE_EVENTS["listening"]:
+            _CACHE_EVENTS["listening"] = 1
+            jax.monitoring.register_event_listener(_count_cache_event)
         return jax
+
+    def compile_cache_counts(self):
+        self.load()
+        return _CACHE_EVENTS[_CACHE_HIT], _CACHE_EVENTS[_CACHE_MISS]
 
     def preload(self):
         import jax.numpy  # noqa: F401
