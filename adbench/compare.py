@@ -29,9 +29,10 @@ QUICK_OPERATIONS = ("jacobian",)
 # Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
 # JAX's compressed ones 3-4 s to compile), against its 20 s.
 # The whole run's seconds (worker starts, first builds, visits); measured to keep a default run within
-# a minute and --quick within 20 s on a shared 2-core machine (tools/bench_the_bench.py).
+# a minute and --quick within 15 s on a 2-core machine, first builds overlapping (tools/glance_speed.py,
+# docs/method.md).
 DEFAULT_TIME_BUDGET_S = 50.0
-QUICK_TIME_BUDGET_S = 14.0
+QUICK_TIME_BUDGET_S = 12.0
 DEFAULT_MIN_VISITS = 4
 QUICK_MIN_VISITS = 2
 # Worker processes per framework. On the machine this was measured on, fresh processes do not differ

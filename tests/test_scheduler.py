@@ -241,7 +241,7 @@ def _in_flight(sim: Simulation) -> list[tuple[float, float, tuple, frozenset]]:
 @pytest.mark.parametrize("slots", [1, 2])
 def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(slots):
     sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
-    scheduler, outcome, _ = run(sim=sim, build_cpus=frozenset(range(slots)))
+    _, outcome, _ = run(sim=sim, build_cpus=frozenset(range(slots)))
     spans = _in_flight(sim)
     assert len(spans) == 4 and all(r.status == "ok" and r.visits == 4 for r in outcome.results)
     overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1]]

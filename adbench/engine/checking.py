@@ -105,7 +105,7 @@ def sparse_reference(problem: Problem, x: np.ndarray, constants: dict, max_entri
     return scipy.sparse.csr_matrix(np.reshape(J, (-1, n))), "approximate"
 
 
-def kept_reference(spec: "CaseSpec", problem: Problem, inputs: dict[str, Any]) -> tuple[Any, str]:
+def kept_reference(spec: CaseSpec, problem: Problem, inputs: dict[str, Any]) -> tuple[Any, str]:
     """``reference`` for the case, computed once and kept (``adbench.engine.caches``): every backend and mode
     of a group checks against the same one, run after run. A user's function is computed afresh each time
     (its code may change under the same name)."""
