@@ -274,3 +274,34 @@ def test_a_free_build_slot_goes_to_the_worker_with_the_most_build_time_left():
     assert _most_work_left(queues, took, {}) == ("jax", 0, 0)  # 3 x 2 s left against 5 x 0.1 s
     assert _most_work_left(queues, took, {("jax", 0, 0): None}) == ("numpy", 0, 0)  # the others' mean, 1.05 s
     assert _most_work_left({("jax", 0, 0): []}, took, {}) is None
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_compiling_framework_builds_its_operations_in_two_processes_where_builds_overlap(slots):
+    hvp = [CaseSpec("loss", 100, "jax", m, operation="hvp") for m in ("forward-over-reverse", "reverse-over-reverse")]
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
+    _, outcome, _ = run(GRID + hvp, sim=sim, build_cpus=frozenset(range(slots)))
+    assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    jax_processes = {key for key in sim.started if key[0].startswith("jax")}
+    if slots == 1:
+        assert jax_processes == {("jax", 0, 0)}
+        return
+    assert jax_processes == {("jax", 0, 0), ("jax#2", 0, 0)}
+    where = {m.case: key for _, key, m in sim.log if isinstance(m, protocol.Build)}
+    assert {where[i][0] for i in (0, 1)} == {"jax"} and {where[i][0] for i in (4, 5)} == {"jax#2"}, \
+        "an operation (and so every group) stays whole in one process"
+    # jax's four 2-second compiles on two CPUs, torch's and manual's beside them: 6 s, not 12.
+    assert outcome.budget["phases_s"]["first builds"] == pytest.approx(6.0, abs=0.3)
+    assert {r.framework_version for r in outcome.results if r.framework == "jax"} <= {"1.0", None}
+
+
+def test_only_compiling_frameworks_with_two_operations_are_split():
+    from adbench.engine.runner import split_by_operation
+
+    jac = [CaseSpec("loss", 10, b, "reverse") for b in ("jax", "torch")]
+    hvp = [CaseSpec("loss", 10, b, "reverse-over-reverse", operation="hvp") for b in ("jax", "torch")]
+    sparse = [CaseSpec("ba", 10, "jax", "forward", operation="sparse-jacobian")]
+    assert split_by_operation(jac) == {}
+    # hvp has the most jax cases (2): the first process; jacobian (1) and sparse-jacobian (1) the second.
+    assert split_by_operation(jac + hvp + hvp + sparse) == {("jax", "jacobian"): "jax#2",
+                                                            ("jax", "sparse-jacobian"): "jax#2"}

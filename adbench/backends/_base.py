@@ -80,6 +80,9 @@ class Backend(ABC):
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
+    # Its first calls compile (a JIT): its builds are a run's longest, so where builds overlap its cases are
+    # built (and visited) in two worker processes, split by operation (adbench.engine.runner).
+    compiles: bool = False
     # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
     refusals: Mapping[str, str] = {}
     devices: tuple[str, ...] = ("cpu",)

@@ -189,6 +189,7 @@ class JaxBackend(Backend):
     chunkable = True
     devices = ("cpu", "cuda")
     jit = True
+    compiles = True
 
     def load(self, threads=None):
         # Threads (and, on a CPU run, JAX_PLATFORMS=cpu) are set by adbench.engine.threads before this
@@ -362,6 +363,7 @@ class JaxEagerBackend(JaxBackend):
     colour = "#56B4E9"
     order = 11
     jit = False
+    compiles = False
     # Op-by-op dispatch makes its forward Jacobians and second-order cases slow (0.2 s per call at
     # the tutorial's n = 10 000): asked for by name, e.g. to set the tutorial's timing side by side.
     default = False

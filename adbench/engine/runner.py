@@ -433,6 +433,35 @@ def _gpus() -> str | None:
     return ", ".join(g["name"] for g in visible_gpus()) or None
 
 
+def split_by_operation(specs: list[CaseSpec]) -> dict[tuple[str, str], str]:
+    """The worker processes of a compiling framework (``Backend.compiles``) with cases of two operations or more:
+    its builds are the run's longest, so its operations are shared between two processes whose builds overlap,
+    the most cases first to whichever has fewer. (framework, operation) -> the second process's name, for the
+    operations it holds. An operation stays whole in one process (its warm-up is paid once), and so does every
+    group, so every comparison is between visits made as before."""
+    counts: dict[str, dict[str, int]] = {}
+    compiling = set()
+    for spec in specs:
+        backend = get_backend(spec.backend)
+        ops = counts.setdefault(backend.framework, {})
+        ops[spec.operation] = ops.get(spec.operation, 0) + 1
+        if backend.compiles:
+            compiling.add(backend.framework)
+    out = {}
+    for framework in sorted(compiling):
+        ops = counts[framework]
+        if len(ops) < 2:
+            continue
+        first = second = 0
+        for operation in sorted(ops, key=lambda o: -ops[o]):
+            if first <= second:
+                first += ops[operation]
+            else:
+                second += ops[operation]
+                out[(framework, operation)] = f"{framework}#2"
+    return out
+
+
 def group_key(spec: CaseSpec) -> tuple:
     """Cases that answer one question together (same problem, size, operation, dtype, chunk, device):
     visited back to back, compared pairwise."""
@@ -545,11 +574,14 @@ class Scheduler:
         self._unsaved = False
         self.clock = clock
         self._start_worker = start_worker
+        self.build_slots = settings.build_slots
+        processes = split_by_operation(specs) if len(self.build_slots) > 1 else {}
         self.cases: list[CaseState] = []
         for i, spec in enumerate(specs):
             backend = get_backend(spec.backend)
+            process = processes.get((backend.framework, spec.operation), backend.framework)
             self.cases.append(CaseState(i, spec, new_result(spec, settings.threads), backend.framework,
-                                        (backend.framework, spec.replicate), group_key(spec)))
+                                        (process, spec.replicate), group_key(spec)))
         self.groups: list[list[CaseState]] = []
         by_group: dict[tuple, list[CaseState]] = {}
         for c in self.cases:
@@ -567,7 +599,6 @@ class Scheduler:
         self.adaptive_log: list[dict[str, Any]] = []
         self.adaptive_looks = 0
         self.placed: dict[WorkerKey, frozenset[int]] = {}  # the CPUs each live worker is pinned to now
-        self.build_slots = settings.build_slots
 
     # -- time --------------------------------------------------------------------------------------
     def elapsed(self) -> float:
