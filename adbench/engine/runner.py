@@ -986,6 +986,7 @@ class Scheduler:
                 queues.setdefault((*worker, 0), []).extend(c for c in group if c.worker == worker)
         took: dict[WorkerKey, list[float]] = {}  # seconds of each build so far, per worker
         flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]] = {}
+        quiet_since = self.clock()  # the parent shares a build slot's CPU: it saves only after a quiet second
         try:
             while True:
                 for slot in self.build_slots:
@@ -1009,7 +1010,9 @@ class Scheduler:
                         arrived = True
                         took.setdefault(key, []).append(self.clock() - waiting.since)
                         self._built_together(waiting, answer)
-                if not arrived:
+                if arrived:
+                    quiet_since = self.clock()
+                elif self.clock() - quiet_since >= CHECKPOINT_S:
                     self._checkpoint()
         finally:
             self.spent["first builds"] += self.clock() - t0 - (self.spent["starting workers"] - starting)
