@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,16 +34,23 @@ def run_once(args: list[str], cache_home: str, tmp: str, out_dir: Path, name: st
            "COLUMNS": "100"}
     env.pop("ADBENCH_CACHE_DIR", None)  # the cache follows XDG_CACHE_HOME, as on a user's machine
     env.pop("ADBENCH_NO_CACHE", None)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable, "-m", "adbench", "compare", *args, "--output", str(csv)],
                           check=False, capture_output=True, text=True, env=env, cwd=ROOT)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     meta = json.loads(csv.with_suffix(".json").read_text()) if csv.with_suffix(".json").exists() else {}
     budget = meta.get("budget", {})
-    return {"wall_s": wall, "rc": proc.returncode, "spent_s": budget.get("spent_s"),
+    return {"wall_s": wall, "cpu_s": cpu, "rc": proc.returncode, "spent_s": budget.get("spent_s"),
             "budget_s": budget.get("time_budget_s"), "phases_s": budget.get("phases_s", {}),
             "adaptive_visits": budget.get("adaptive_visits"), "answers": answers(csv) if meta else {},
             "load": os.getloadavg()[0], "stderr_tail": proc.stderr[-300:] if proc.returncode not in (0, 1) else ""}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process and the workers they reaped: the run's work,
+    which a busy machine inflates far less than its wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def answers(csv: Path) -> dict:
@@ -86,7 +94,8 @@ def spread(values: list[float], fmt: str = "{:.1f}") -> str:
 
 def report(name: str, runs: list[dict]) -> None:
     overrun = [100 * (r["spent_s"] / r["budget_s"] - 1) for r in runs if r["spent_s"] and r["budget_s"]]
-    print(f"{name}: {len(runs)} run(s); wall s {spread([r['wall_s'] for r in runs])}; spent s "
+    print(f"{name}: {len(runs)} run(s); wall s {spread([r['wall_s'] for r in runs])}; CPU s (all processes) "
+          f"{spread([r['cpu_s'] for r in runs])}; spent s "
           f"{spread([r['spent_s'] for r in runs])} of {runs[0]['budget_s']}; overrun % {spread(overrun, '{:+.0f}')}; "
           f"exit {sorted({r['rc'] for r in runs})}; load {spread([r['load'] for r in runs])}")
     phases = sorted({k for r in runs for k in r["phases_s"]})
