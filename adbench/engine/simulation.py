@@ -293,7 +293,7 @@ def simulated_run(specs: list[CaseSpec], times: dict[str, float] | Callable[[Cas
     from adbench.engine.runner import RunSettings, Scheduler
 
     sim = Simulation(times, noise, script, seed)
-    base = dict(time_budget_s=30.0, min_visits=6, workers=1, cpus=frozenset({0}))
+    base = dict(time_budget_s=30.0, min_visits=6, workers=1, cpus=frozenset({0}), build_cpus=frozenset({0}))
     scheduler = Scheduler(specs, RunSettings(**{**base, **settings}), clock=sim.clock, start_worker=sim.start_worker)
     return scheduler.run(), sim
 
