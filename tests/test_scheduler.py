@@ -252,7 +252,7 @@ def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(s
         assert all(a[2] != b[2] and a[3] != b[3] for a, b in overlapping), "never in one worker, nor on one CPU"
     # No visit is sent while a build is in flight, and every visit finds its worker on the timed CPU.
     visits = [(t, key) for t, key, m in sim.log if isinstance(m, protocol.Visit)]
-    assert min(t for t, _ in visits) >= max(s[1] for s in spans)
+    assert not [t for t, _ in visits for s in spans if s[0] <= t < s[1]]
     last_move = {}
     for t, key, moved_to in sim.moves:
         last_move[key] = moved_to
@@ -305,3 +305,21 @@ def test_only_compiling_frameworks_with_two_operations_are_split():
     # hvp has the most jax cases (2): the first process; jacobian (1) and sparse-jacobian (1) the second.
     assert split_by_operation(jac + hvp + hvp + sparse) == {("jax", "jacobian"): "jax#2",
                                                             ("jax", "sparse-jacobian"): "jax#2"}
+
+
+def test_a_group_is_visited_once_built_before_later_builds_start():
+    """With builds overlapping, what was measured is kept: once the first group is built, no build starts
+    before its first visits (an interrupt during a slow later build keeps them)."""
+    later = [CaseSpec("loss", 200, "jax", "reverse"), CaseSpec("loss", 200, "torch", "reverse"),
+             CaseSpec("loss", 200, "manual", "manual")]
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
+    _, outcome, _ = run(GRID + later, sim=sim, build_cpus=frozenset({0, 1}))
+    assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    sent = [(t, m) for t, _, m in sim.log if isinstance(m, (protocol.Build, protocol.Visit))]
+    built = {a.case: t for t, _, a in sim.received if isinstance(a, protocol.Built)}
+    first_group_built = max(built[i] for i in range(4))
+    first_visits_done = sorted(t for t, m in sent if isinstance(m, protocol.Visit) and m.case < 4)[3]  # pass 0
+    waited = [t for t, m in sent if isinstance(m, protocol.Build) and m.case >= 4 and t >= first_group_built]
+    assert waited and min(waited) > first_visits_done, "a later build waited for the first group's visits"
+    spans = _in_flight(sim)
+    assert not [t for t, m in sent if isinstance(m, protocol.Visit) for s in spans if s[0] <= t < s[1]]

@@ -935,10 +935,10 @@ class Scheduler:
     def _first_pass(self) -> None:
         """Pass 0: group by group, every case's first build, then the group's first visits (so a slow
         or hanging case delays only the cases after it, and what was measured is kept). Where there are
-        CPUs for more than one build at a time, every build comes first, overlapping (``_build_together``)."""
-        if len(self.build_slots) > 1:
-            self._build_together()
-        for group in self.groups:
+        CPUs for more than one build at a time, builds overlap (``_build_together``), and each group has its
+        first visits as soon as it is built and no build is running."""
+        first = self._build_together() if len(self.build_slots) > 1 else 0
+        for group in self.groups[first:]:
             for worker in self._order(0):
                 for c in (x for x in group if x.worker == worker and x.active and not x.built):
                     self._first_build(c)
@@ -973,13 +973,15 @@ class Scheduler:
             elif answer is not None:
                 self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
 
-    def _build_together(self) -> None:
+    def _build_together(self) -> int:
         """Every case's first build, in its framework's first worker, builds in different workers at once:
-        each worker pinned, while it builds, to a build slot no other build uses, and no visit runs until
-        all are done, so a first call has its CPUs to itself as it would alone. Within a worker the cases
-        come in the grid's order; a free slot goes to the worker with the most build time left (its builds
-        so far predict the rest)."""
-        t0, starting = self.clock(), self.spent["starting workers"]
+        each worker pinned, while it builds, to a build slot no other build uses, and no visit while any build
+        runs, so a first call has its CPUs to itself as it would alone. Within a worker the cases come in the
+        grid's order; a free slot goes to the worker with the most build time left (its builds so far predict
+        the rest). Once the earliest group not visited yet is built, no build starts until the running ones
+        are done and the built groups have had their first visits (what was measured is kept, whatever a
+        later case does). Returns how many groups, in order, had their first visits."""
+        t0, before = self.clock(), {k: self.spent[k] for k in ("starting workers", "visits")}
         queues: dict[WorkerKey, list[CaseState]] = {}
         for group in self.groups:
             for worker in self._order(0):
@@ -987,9 +989,12 @@ class Scheduler:
         took: dict[WorkerKey, list[float]] = {}  # seconds of each build so far, per worker
         flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]] = {}
         quiet_since = self.clock()  # the parent shares a build slot's CPU: it saves only after a quiet second
+        visited = 0
         try:
             while True:
-                for slot in self.build_slots:
+                visited = self._visit_built_groups(visited, flying)
+                hold = visited < len(self.groups) and self._group_built(self.groups[visited])
+                for slot in self.build_slots if not hold else ():
                     while slot not in {s for _, s in flying.values()}:
                         key = _most_work_left(queues, took, flying)
                         if key is None:
@@ -1015,7 +1020,21 @@ class Scheduler:
                 elif self.clock() - quiet_since >= CHECKPOINT_S:
                     self._checkpoint()
         finally:
-            self.spent["first builds"] += self.clock() - t0 - (self.spent["starting workers"] - starting)
+            self.spent["first builds"] += self.clock() - t0 - sum(self.spent[k] - v for k, v in before.items())
+        return visited
+
+    @staticmethod
+    def _group_built(group: list[CaseState]) -> bool:
+        return all(c.built or not c.active for c in group)
+
+    def _visit_built_groups(self, visited: int, flying: dict) -> int:
+        """With no build running, the first visits of the groups, in order, whose builds are all done; how many
+        groups have had theirs."""
+        while not flying and visited < len(self.groups) and self._group_built(self.groups[visited]):
+            group = self.groups[visited]
+            self._visit_group(group, {c.index for c in group if c.active and c.built}, 0, "visits")
+            visited += 1
+        return visited
 
     def _start_build(self, c: CaseState, key: WorkerKey, slot: frozenset[int],
                      flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]]) -> None:
