@@ -6,6 +6,21 @@ from dataclasses import dataclass
 
 from adbench.engine.threads import cpus_for, usable_mask
 
+# The defaults every caller reads (the CLI's options, adbench.compare, the API), declared once here.
+# The whole run's seconds (worker starts, first builds, visits); measured to keep a default run within
+# a minute and --quick within 15 s on a 2-core machine, first builds overlapping (tools/glance_speed.py,
+# docs/method.md).
+DEFAULT_TIME_BUDGET_S = 50.0
+QUICK_TIME_BUDGET_S = 12.0
+DEFAULT_MIN_VISITS = 4
+QUICK_MIN_VISITS = 2
+# Worker processes per framework. On the machine this was measured on, fresh processes do not differ
+# once their visits are matched in time (tools/bench_the_bench.py --variance), and each costs seconds
+# to start and to build every case again: one, unless asked.
+DEFAULT_WORKERS = 1
+DEFAULT_VISIT_S = 0.003
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_COMPILE_TIMEOUT_S = 300.0
 
 @dataclass
 class RunSettings:
@@ -14,17 +29,17 @@ class RunSettings:
     threads: int = 1
     # Seconds the whole run may take (workers, builds, visits); the minimum visits are made even
     # when the builds overrun it, the adaptive visits only while it lasts.
-    time_budget_s: float = 50.0
-    min_visits: int = 4  # every case at least this many visits (--rounds)
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S
+    min_visits: int = DEFAULT_MIN_VISITS  # every case at least this many visits (--rounds)
     # Unless --rounds says otherwise, a slow case (its visits this many seconds or more) needs fewer
     # before the adaptive part: at least 2, its variance borrowing the others' degrees of freedom.
     slow_case_s: float | None = 0.25
-    workers: int = 1  # worker processes per framework (worker sets), each holding every case (--workers)
-    visit_s: float = 0.003  # sampled seconds of the operation per visit (--budget)
+    workers: int = DEFAULT_WORKERS  # worker processes per framework (worker sets), each holding every case (--workers)
+    visit_s: float = DEFAULT_VISIT_S  # sampled seconds of the operation per visit (--budget)
     f_visit_s: float = 0.001  # of f per visit
     warm_up_s: float = 0.002  # untimed calls at the start of each visit
-    timeout_s: float = 60.0  # a visit, or a build after its first call (--timeout)
-    compile_timeout_s: float = 300.0  # a build until its first call is done (--compile-timeout)
+    timeout_s: float = DEFAULT_TIMEOUT_S  # a visit, or a build after its first call (--timeout)
+    compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S  # a build until its first call is done (--compile-timeout)
     memory_limit_bytes: int | None = None
     worker_start_timeout_s: float = 120.0
     device: str = "cpu"
