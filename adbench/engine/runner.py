@@ -835,7 +835,7 @@ class Scheduler(AdaptiveVisits):
         return {"time_budget_s": self.settings.time_budget_s, "spent_s": round(self.elapsed(), 2),
                 "workers": self.settings.workers, "min_visits": self.settings.min_visits,
                 "visit_s": self.settings.visit_s, "passes": self.passes, "visits": visits,
-                "adaptive_visits": extra, "adaptive_looks": getattr(self, "adaptive_looks", 0),
+                "adaptive_visits": extra, "adaptive_looks": self.adaptive_looks,
                 "phases_s": {k: round(v, 2) for k, v in self.spent.items()},
                 "adaptive": self.adaptive_log}
 
