@@ -105,7 +105,8 @@ class CaseResult:
                                             "compile + run); other workers and rebuilds reuse its compilations")
     first_call_cache: str = column("string", "where the first call's compiled code came from: cold (compiled "
                                              "then), hit (loaded from the framework's persistent compile "
-                                             "cache, kept by an earlier run: not a compile), partial (both); "
+                                             "cache: kept by an earlier run, or compiled earlier in this one "
+                                             "for the same program; not a compile), partial (both); "
                                              "empty where nothing went through such a cache (no compiler, or "
                                              "one whose cache is not kept between runs)")
     time_s: float = column("float64", "the headline: the geometric mean over visits of each visit's statistic "
