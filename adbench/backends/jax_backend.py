@@ -173,7 +173,7 @@ _CACHE_HIT, _CACHE_MISS = "/jax/compilation_cache/cache_hits", "/jax/compilation
 _CACHE_EVENTS = {_CACHE_HIT: 0, _CACHE_MISS: 0, "listening": 0}
 
 
-def _count_cache_event(event, **_):
+def _count_cache_event(event: str, **_: object) -> None:
     if event in (_CACHE_HIT, _CACHE_MISS):
         _CACHE_EVENTS[event] += 1
 
@@ -201,7 +201,7 @@ class JaxBackend(Backend):
             jax.monitoring.register_event_listener(_count_cache_event)
         return jax
 
-    def compile_cache_counts(self):
+    def compile_cache_counts(self) -> tuple[int, int] | None:
         self.load()
         return _CACHE_EVENTS[_CACHE_HIT], _CACHE_EVENTS[_CACHE_MISS]
 
