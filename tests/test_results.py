@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def measured(tmp_path_factory) -> Path:
     """A real set of a few visits per case (the baselines only: a few seconds, no framework needed)."""
     csv = tmp_path_factory.mktemp("set") / "run.csv"
-    out = subprocess.run([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--sizes", "50",
+    out = subprocess.run([sys.executable, "-m", "adbench", "compare", "--problems", "loss", "--sizes", "50",
                           "--backends", "manual,finite-diff", "--rounds", "4", "--budget", "0.002", "--no-adaptive",
                           "--output", str(csv)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
