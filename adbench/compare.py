@@ -13,6 +13,17 @@ from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, ge
 from adbench.engine.cases import CaseSpec
 from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
+# The run's defaults are declared once, with its settings; the CLI reads them here.
+from adbench.engine.settings import (  # noqa: F401 (QUICK_*: read by adbench.cli as compare.QUICK_*)
+    DEFAULT_COMPILE_TIMEOUT_S,
+    DEFAULT_MIN_VISITS,
+    DEFAULT_TIME_BUDGET_S,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_VISIT_S,
+    DEFAULT_WORKERS,
+    QUICK_MIN_VISITS,
+    QUICK_TIME_BUDGET_S,
+)
 from adbench.engine.timing import INTERVAL_METHOD
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the grid: `adbench list` and --help stay light
@@ -29,17 +40,6 @@ QUICK_OPERATIONS = ("jacobian",)
 # --quick leaves out the problems that declare a sparsity pattern unless they are named: ba's nine
 # Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
 # JAX's compressed ones 3-4 s to compile), against its 20 s.
-# The whole run's seconds (worker starts, first builds, visits); measured to keep a default run within
-# a minute and --quick within 20 s on a shared 2-core machine (tools/bench_the_bench.py).
-DEFAULT_TIME_BUDGET_S = 50.0
-QUICK_TIME_BUDGET_S = 14.0
-DEFAULT_MIN_VISITS = 4
-QUICK_MIN_VISITS = 2
-# Worker processes per framework. On the machine this was measured on, fresh processes do not differ
-# once their visits are matched in time (tools/bench_the_bench.py --variance), and each costs seconds
-# to start and to build every case again: one, unless asked.
-DEFAULT_WORKERS = 1
-DEFAULT_VISIT_S = 0.003
 
 
 def build_grid(
@@ -148,13 +148,14 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
 
 def settings_for(*, threads: int = 1, time_budget_s: float = DEFAULT_TIME_BUDGET_S,
                  min_visits: int = DEFAULT_MIN_VISITS, workers: int = DEFAULT_WORKERS,
-                 visit_s: float = DEFAULT_VISIT_S, timeout_s: float = 60.0, compile_timeout_s: float = 300.0,
+                 visit_s: float = DEFAULT_VISIT_S, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
                  memory_limit_gib: float | None = None, device: str = "cpu", adaptive: bool = True,
                  statistic: str | None = None, exact_min_visits: bool = False):
     """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
     (the user asked for them), not fewer for a slow one."""
     from adbench.engine.estimates import DEFAULT_STATISTIC
-    from adbench.engine.runner import RunSettings
+    from adbench.engine.settings import RunSettings
 
     return RunSettings(threads=threads, time_budget_s=time_budget_s, min_visits=min_visits, workers=workers,
                        visit_s=visit_s, timeout_s=timeout_s, compile_timeout_s=compile_timeout_s,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from adbench import cluster, compare
-from adbench.engine.results import read_results
+from adbench.engine.results import FORMAT_VERSION, read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = dict(problems=["basic", "loss", "tall"], backends=["autograd", "manual"], sizes=[3], dtype="float64")
@@ -177,7 +177,7 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     cases = meta["cases"]
     for a, b, *_ in meta["comparisons"]:
         assert (cases[a]["problem"], cases[a]["host"]) == (cases[b]["problem"], cases[b]["host"])
-    assert json.loads(Path(str(csv)[:-4] + ".json").read_text())["format_version"] == 4
+    assert json.loads(Path(str(csv)[:-4] + ".json").read_text())["format_version"] == FORMAT_VERSION
 
 
 def test_interrupted_cluster_run_keeps_every_finished_group(tmp_path, monkeypatch):

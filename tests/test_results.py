@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def measured(tmp_path_factory) -> Path:
     """A real set of a few visits per case (the baselines only: a few seconds, no framework needed)."""
     csv = tmp_path_factory.mktemp("set") / "run.csv"
-    out = subprocess.run([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--sizes", "50",
+    out = subprocess.run([sys.executable, "-m", "adbench", "compare", "--problems", "loss", "--sizes", "50",
                           "--backends", "manual,finite-diff", "--rounds", "4", "--budget", "0.002", "--no-adaptive",
                           "--output", str(csv)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -101,3 +101,18 @@ def test_the_report_says_a_set_was_reanalysed(measured, tmp_path):
     reanalyse(measured, folder / "re.csv")
     index = build_report([folder], tmp_path / "site")
     assert "re-analysed from the raw samples" in Path(index).read_text(encoding="utf-8")
+
+
+def test_a_version_4_set_says_its_jax_first_calls_were_compiled_cold():
+    """Before version 5 every run compiled in a cache of its own: JAX's first calls were cold compiles."""
+    from adbench.engine.record import CaseResult
+    from adbench.engine.results import migrate, rows_to_frame
+
+    rows = [CaseResult(problem="loss", size=10, backend=b, framework=fw, mode="reverse", first_call_s=first)
+            for b, fw, first in (("jax", "jax", 0.5), ("jax", "jax", None), ("torch", "torch", 0.1))]
+    frame = rows_to_frame(rows)
+    assert frame["first_call_cache"].isna().all()
+    old = migrate(frame, 4)
+    assert old["first_call_cache"].tolist()[0] == "cold"
+    assert old["first_call_cache"].iloc[1:].isna().all(), "no first call, or no kept cache: nothing to say"
+    assert migrate(frame, 5)["first_call_cache"].isna().all(), "a version 5 set says it itself"

@@ -223,3 +223,103 @@ def test_estimates_rest_on_pooled_degrees_of_freedom():
     kinds = outcome.variance["kinds"]
     assert kinds["time"]["quantities"] == 12
     assert math.isfinite(kinds["time"]["prior_s2"])
+
+
+def _in_flight(sim: Simulation) -> list[tuple[float, float, tuple, frozenset]]:
+    """Every first build as (sent, answered, worker, CPUs it ran on), from the simulation's logs."""
+    cpus, spans = {}, []
+    for t, key, moved_to in sim.moves:
+        cpus.setdefault(key, []).append((t, moved_to))
+    answered = {(key, a.case): t for t, key, a in sim.received if isinstance(a, protocol.Built)}
+    for t, key, m in sim.log:
+        if isinstance(m, protocol.Build) and m.first:
+            where = [c for when, c in cpus[key] if when <= t][-1]
+            spans.append((t, answered[(key, m.case)], key, where))
+    return spans
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(slots):
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
+    _, outcome, _ = run(sim=sim, build_cpus=frozenset(range(slots)))
+    spans = _in_flight(sim)
+    assert len(spans) == 4 and all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1]]
+    if slots == 1:  # one build at a time, on the timed CPU
+        assert not overlapping and {s[3] for s in spans} == {frozenset({0})}
+    else:
+        assert overlapping, "two workers build at once"
+        assert all(a[2] != b[2] and a[3] != b[3] for a, b in overlapping), "never in one worker, nor on one CPU"
+    # No visit is sent while a build is in flight, and every visit finds its worker on the timed CPU.
+    visits = [(t, key) for t, key, m in sim.log if isinstance(m, protocol.Visit)]
+    assert not [t for t, _ in visits for s in spans if s[0] <= t < s[1]]
+    last_move = {}
+    for t, key, moved_to in sim.moves:
+        last_move[key] = moved_to
+    assert set(last_move.values()) == {frozenset({0})}
+    # Four 2-second compiles: four in a row alone, two at a time with a second slot (jax's two in its own
+    # worker, torch's and manual's beside them).
+    assert outcome.budget["phases_s"]["first builds"] == pytest.approx(8.0 if slots == 1 else 4.0, abs=0.3)
+
+
+def test_a_free_build_slot_goes_to_the_worker_with_the_most_build_time_left():
+    from adbench.engine.runner import _most_work_left
+
+    class C:
+        active, built = True, False
+
+    queues = {("jax", 0, 0): [C()] * 3, ("torch", 0, 0): [C()] * 5, ("numpy", 0, 0): [C()]}
+    assert _most_work_left(queues, {}, {}) == ("torch", 0, 0)  # nothing known: the most cases
+    took = {("jax", 0, 0): [2.0], ("torch", 0, 0): [0.1]}
+    assert _most_work_left(queues, took, {}) == ("jax", 0, 0)  # 3 x 2 s left against 5 x 0.1 s
+    assert _most_work_left(queues, took, {("jax", 0, 0): None}) == ("numpy", 0, 0)  # the others' mean, 1.05 s
+    assert _most_work_left({("jax", 0, 0): []}, took, {}) is None
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_compiling_framework_builds_its_operations_in_two_processes_where_builds_overlap(slots):
+    hvp = [CaseSpec("loss", 100, "jax", m, operation="hvp") for m in ("forward-over-reverse", "reverse-over-reverse")]
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
+    _, outcome, _ = run(GRID + hvp, sim=sim, build_cpus=frozenset(range(slots)))
+    assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    jax_processes = {key for key in sim.started if key[0].startswith("jax")}
+    if slots == 1:
+        assert jax_processes == {("jax", 0, 0)}
+        return
+    assert jax_processes == {("jax", 0, 0), ("jax#2", 0, 0)}
+    where = {m.case: key for _, key, m in sim.log if isinstance(m, protocol.Build)}
+    assert {where[i][0] for i in (0, 1)} == {"jax"} and {where[i][0] for i in (4, 5)} == {"jax#2"}, \
+        "an operation (and so every group) stays whole in one process"
+    # jax's four 2-second compiles on two CPUs, torch's and manual's beside them: 6 s, not 12.
+    assert outcome.budget["phases_s"]["first builds"] == pytest.approx(6.0, abs=0.3)
+    assert {r.framework_version for r in outcome.results if r.framework == "jax"} <= {"1.0", None}
+
+
+def test_only_compiling_frameworks_with_two_operations_are_split():
+    from adbench.engine.runner import split_by_operation
+
+    jac = [CaseSpec("loss", 10, b, "reverse") for b in ("jax", "torch")]
+    hvp = [CaseSpec("loss", 10, b, "reverse-over-reverse", operation="hvp") for b in ("jax", "torch")]
+    sparse = [CaseSpec("ba", 10, "jax", "forward", operation="sparse-jacobian")]
+    assert split_by_operation(jac) == {}
+    # hvp has the most jax cases (2): the first process; jacobian (1) and sparse-jacobian (1) the second.
+    assert split_by_operation(jac + hvp + hvp + sparse) == {("jax", "jacobian"): "jax#2",
+                                                            ("jax", "sparse-jacobian"): "jax#2"}
+
+
+def test_a_group_is_visited_once_built_before_later_builds_start():
+    """With builds overlapping, what was measured is kept: once the first group is built, no build starts
+    before its first visits (an interrupt during a slow later build keeps them)."""
+    later = [CaseSpec("loss", 200, "jax", "reverse"), CaseSpec("loss", 200, "torch", "reverse"),
+             CaseSpec("loss", 200, "manual", "manual")]
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
+    _, outcome, _ = run(GRID + later, sim=sim, build_cpus=frozenset({0, 1}))
+    assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    sent = [(t, m) for t, _, m in sim.log if isinstance(m, (protocol.Build, protocol.Visit))]
+    built = {a.case: t for t, _, a in sim.received if isinstance(a, protocol.Built)}
+    first_group_built = max(built[i] for i in range(4))
+    first_visits_done = sorted(t for t, m in sent if isinstance(m, protocol.Visit) and m.case < 4)[3]  # pass 0
+    waited = [t for t, m in sent if isinstance(m, protocol.Build) and m.case >= 4 and t >= first_group_built]
+    assert waited and min(waited) > first_visits_done, "a later build waited for the first group's visits"
+    spans = _in_flight(sim)
+    assert not [t for t, m in sent if isinstance(m, protocol.Visit) for s in spans if s[0] <= t < s[1]]

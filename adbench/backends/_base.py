@@ -103,6 +103,9 @@ class Backend(ABC):
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
+    # Its first calls compile (a JIT): its builds are a run's longest, so where builds overlap its cases are
+    # built (and visited) in two worker processes, split by operation (adbench.engine.runner).
+    compiles: bool = False
     # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
     # Keyed by str, not Operation, while callers look it up with the CLI's strings (adbench.api).
     refusals: Mapping[str, str] = {}
@@ -127,6 +130,11 @@ class Backend(ABC):
 
     def version(self) -> str:
         return str(getattr(self.load(), "__version__", "unknown"))
+
+    def compile_cache_counts(self) -> tuple[int, int] | None:
+        """(hits, misses) of the framework's persistent compile cache so far in this process, to label a first
+        call cold or a cache hit (``first_call_cache``); None where there is no such cache to observe."""
+        return None
 
     def preload(self) -> None:  # noqa: B027 (a hook, not abstract: most backends have nothing to preload)
         """Import what the framework would otherwise import lazily inside a first call, so a

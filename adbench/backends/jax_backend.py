@@ -173,6 +173,17 @@ def _chunked_jacobian(jax: Framework, f: FunctionOfConstants, mode: str, chunk_s
     return jac
 
 
+# JAX reports every lookup in its persistent compile cache as a monitoring event (jax/_src/compiler.py,
+# compilation_cache.py): counted here, so a first call says whether it compiled or loaded.
+_CACHE_HIT, _CACHE_MISS = "/jax/compilation_cache/cache_hits", "/jax/compilation_cache/cache_misses"
+_CACHE_EVENTS = {_CACHE_HIT: 0, _CACHE_MISS: 0, "listening": 0}
+
+
+def _count_cache_event(event: str, **_: object) -> None:
+    if event in (_CACHE_HIT, _CACHE_MISS):
+        _CACHE_EVENTS[event] += 1
+
+
 class JaxBackend(Backend):
     name = "jax"
     framework = "jax"
@@ -184,13 +195,21 @@ class JaxBackend(Backend):
     chunkable = True
     devices = ("cpu", "cuda")
     jit = True
+    compiles = True
 
     def load(self, threads=None):
         # Threads (and, on a CPU run, JAX_PLATFORMS=cpu) are set by adbench.engine.threads before this
-        # import: XLA reads them when it starts.
+        # import: XLA reads them when it starts; so is the persistent compile cache's folder.
         import jax
 
+        if not _CACHE_EVENTS["listening"]:
+            _CACHE_EVENTS["listening"] = 1
+            jax.monitoring.register_event_listener(_count_cache_event)
         return jax
+
+    def compile_cache_counts(self) -> tuple[int, int] | None:
+        self.load()
+        return _CACHE_EVENTS[_CACHE_HIT], _CACHE_EVENTS[_CACHE_MISS]
 
     def preload(self):
         import jax.numpy  # noqa: F401
@@ -350,6 +369,7 @@ class JaxEagerBackend(JaxBackend):
     colour = "#56B4E9"
     order = 11
     jit = False
+    compiles = False
     # Op-by-op dispatch makes its forward Jacobians and second-order cases slow (0.2 s per call at
     # the tutorial's n = 10 000): asked for by name, e.g. to set the tutorial's timing side by side.
     default = False

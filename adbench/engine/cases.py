@@ -211,7 +211,9 @@ def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
     # A nested case has no f apart from its call (f is what differentiates): no f time, no time/f.
     has_f = prepared.function is not None
     answer["f_first_call_s"] = timed_call(prepared.function, prepared.sync)[0] if has_f else None
+    before = backend.compile_cache_counts()
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
+    answer["first_call_cache"] = cache_label(before, backend.compile_cache_counts())
     if on_first_call is not None:
         on_first_call(answer["first_call_s"])
     answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
@@ -220,6 +222,17 @@ def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
     answer["f_number"], answer["f_per_call_s"] = _calibrated(prepared.function, prepared.sync) if has_f else (1, 0.0)
     answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer, prepared
+
+
+def cache_label(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str | None:
+    """What a call's compiles were, from the framework's persistent-cache (hits, misses) before and after it:
+    ``cold`` (compiled), ``hit`` (loaded from the cache), ``partial`` (both), None (nothing went through it)."""
+    if before is None or after is None:
+        return None
+    hits, misses = after[0] - before[0], after[1] - before[1]
+    if hits and misses:
+        return "partial"
+    return "hit" if hits else "cold" if misses else None
 
 
 def _calibrated(call: Callable[[], Any], sync: Any) -> tuple[int, float]:

@@ -105,6 +105,22 @@ def sparse_reference(problem: Problem, x: np.ndarray, constants: dict, max_entri
     return scipy.sparse.csr_matrix(np.reshape(J, (-1, n))), "approximate"
 
 
+def kept_reference(spec: CaseSpec, problem: Problem, inputs: dict[str, Any]) -> tuple[Any, str]:
+    """``reference`` for the case, computed once and kept (``adbench.engine.caches``): every backend and mode
+    of a group checks against the same one, run after run. A user's function is computed afresh each time
+    (its code may change under the same name)."""
+    from adbench.engine.caches import cached_reference, reference_key
+
+    def compute() -> tuple[Any, str]:
+        return reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
+                         FD_REFERENCE_MAX_ENTRIES)
+
+    key = reference_key(spec.problem, spec.size, spec.operation, spec.dtype, spec.seed, inputs) if problem.builtin \
+        else None
+    ref, kind, _ = cached_reference(key, compute)
+    return ref, kind
+
+
 def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
     """max |R' - R| / max |R|: one number per case, robust to entries that are exactly zero."""
     result = np.asarray(result, np.float64)
@@ -124,8 +140,7 @@ def check(spec: "CaseSpec", problem: Problem, result: np.ndarray, inputs: dict[s
         out.update(status="wrong", reference="none",
                    error=f"result is not finite: {bad} of {np.size(values)} entries are NaN or inf")
         return out
-    ref, kind = reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
-                          FD_REFERENCE_MAX_ENTRIES)
+    ref, kind = kept_reference(spec, problem, inputs)
     out["reference"] = kind
     if ref is not None:
         if sparse:

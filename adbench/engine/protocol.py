@@ -112,6 +112,7 @@ class Built(Message):
     call: str | None = None
     colours: int | None = None  # sparse-jacobian: the compressed passes per call
     first_call_s: float | None = None
+    first_call_cache: str | None = None  # cold, hit, partial or None: adbench.engine.record's first_call_cache
     f_first_call_s: float | None = None
     peak_memory_bytes: int | None = None
     memory_estimate_bytes: int | None = None

@@ -103,6 +103,12 @@ class CaseResult:
     number: int = column("Int64", "calls per sample (calibrated to >= 1 ms)")
     first_call_s: float = column("float64", "first call of a freshly built case in a fresh process (trace + "
                                             "compile + run); other workers and rebuilds reuse its compilations")
+    first_call_cache: str = column("string", "where the first call's compiled code came from: cold (compiled "
+                                             "then), hit (loaded from the framework's persistent compile "
+                                             "cache: kept by an earlier run, or compiled earlier in this one "
+                                             "for the same program; not a compile), partial (both); "
+                                             "empty where nothing went through such a cache (no compiler, or "
+                                             "one whose cache is not kept between runs)")
     time_s: float = column("float64", "the headline: the geometric mean over visits of each visit's statistic "
                                       "(its fastest sample unless the sidecar's settings say otherwise), "
                                       "averaged over worker sets")
@@ -151,7 +157,8 @@ class CaseResult:
     # -- building it up ---------------------------------------------------------------------------
     def built(self, answer: dict[str, Any]) -> None:
         """A first build's answer (the fields of a ``Built`` message)."""
-        for key in ("call", "colours", "number", "n_outputs", "first_call_s", "f_first_call_s", "peak_memory_bytes",
+        for key in ("call", "colours", "number", "n_outputs", "first_call_s", "first_call_cache", "f_first_call_s",
+                    "peak_memory_bytes",
                     "memory_estimate_bytes", "build_s", "rel_error", "tolerance", "reference"):
             if answer.get(key) is not None:
                 setattr(self, key, answer[key])

@@ -30,9 +30,10 @@ FORMAT_NAME = "adbench-results"
 # sidecar keeps every visit, the run's variance components and its paired comparisons), the headline
 # time_s with its log standard error, replicates, the compile-timeout status. 4: the host column (a
 # cluster run or a merged set holds several hosts) and the sidecar's ``hosts``, each host's environment.
-FORMAT_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
-VISIT_VERSIONS = (3, 4)  # the versions whose sidecar keeps every visit
+# 5: first_call_cache (JAX keeps its compilations between runs: a first call says if it compiled or loaded).
+FORMAT_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
+VISIT_VERSIONS = (3, 4, 5)  # the versions whose sidecar keeps every visit
 # The columns every readable version has.
 KEY_COLUMNS = ("problem", "size", "backend", "mode", "status", "median_s")
 
@@ -121,7 +122,14 @@ def migrate(frame: pd.DataFrame, version: int | None) -> pd.DataFrame:
     Before version 4 a set was one machine's and its rows name no host: ``host`` stays empty there
     (in the rows and the sidecar's cases alike, so the two still name a case the same way), and the
     set's host is its environment's.
+    Before version 5 every run compiled in a cache folder of its own, so every first call was compiled then
+    (cold); ``first_call_cache`` says so where a set's first call went through a cache a version 5 run
+    labels (JAX's): ``cold`` for JAX's rows with a first call, empty elsewhere, as a version 5 set has it.
     """
+    if version is not None and version < 5 and "framework" in frame:
+        frame = frame.copy()
+        jax_first = (frame["framework"] == "jax") & frame["first_call_s"].notna()
+        frame["first_call_cache"] = frame["first_call_cache"].where(~jax_first, "cold")
     if version is None or version >= 3:
         return frame
     frame = frame.copy()

@@ -1,7 +1,9 @@
 """Runs a grid of cases. One ``Scheduler`` owns the workers, the passes, what is done and what is left, and
 the time budget: every case is built once per worker process and kept there, then visited many times,
 briefly, in passes that interleave the groups and frameworks; what budget is left goes to the
-comparisons the results state but cannot yet resolve. ``Worker`` is one worker process and its pipe.
+comparisons the results state but cannot yet resolve. The worker processes are ``adbench.engine.workers``',
+the settings ``adbench.engine.settings``', the adaptive visits ``adbench.engine.adaptive``' and the noise
+diagnosis ``adbench.engine.noise``'.
 """
 
 from __future__ import annotations
@@ -9,359 +11,37 @@ from __future__ import annotations
 import functools
 import math
 import os
-import select
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from adbench.backends import get_backend
 from adbench.engine import memory, protocol
+from adbench.engine.adaptive import ADAPTIVE_GROWTH, STOP_CONFIDENCE, AdaptiveVisits  # noqa: F401 (re-exported)
 from adbench.engine.cases import CaseSpec
 from adbench.engine.environment import cpu_model, host_name, visible_gpus
-from adbench.engine.protocol import BadAnswer, WorkerDied
+from adbench.engine.noise import DRIFT_BUSY, _load_average, noise_summary  # noqa: F401 (re-exported)
+from adbench.engine.protocol import WorkerDied
 from adbench.engine.record import CaseResult
+from adbench.engine.settings import RunSettings
 from adbench.engine.signals import signals_deferred
-from adbench.engine.threads import cpus_for, worker_environment
+from adbench.engine.workers import (  # noqa: F401 (re-exported: the runner's names before the split)
+    WATCHDOG_POLL_S,
+    MemoryExceeded,
+    Worker,
+    WorkerHandle,
+    WorkerKey,
+    WorkerPool,
+    _pin_parent,
+)
 from adbench.errors import Terminated
 from adbench.problems import get_problem
 
-WATCHDOG_POLL_S = 0.05  # how often a running worker's resident memory is read
 CHECKPOINT_S = 1.0  # a worker busy this long (a compile) gives the parent time to save the results
-
-
-@dataclass
-class RunSettings:
-    """How a run measures: its budget, its workers, its visits and its limits."""
-
-    threads: int = 1
-    # Seconds the whole run may take (workers, builds, visits); the minimum visits are made even
-    # when the builds overrun it, the adaptive visits only while it lasts.
-    time_budget_s: float = 50.0
-    min_visits: int = 4  # every case at least this many visits (--rounds)
-    # Unless --rounds says otherwise, a slow case (its visits this many seconds or more) needs fewer
-    # before the adaptive part: at least 2, its variance borrowing the others' degrees of freedom.
-    slow_case_s: float | None = 0.25
-    workers: int = 1  # worker processes per framework (worker sets), each holding every case (--workers)
-    visit_s: float = 0.003  # sampled seconds of the operation per visit (--budget)
-    f_visit_s: float = 0.001  # of f per visit
-    warm_up_s: float = 0.002  # untimed calls at the start of each visit
-    timeout_s: float = 60.0  # a visit, or a build after its first call (--timeout)
-    compile_timeout_s: float = 300.0  # a build until its first call is done (--compile-timeout)
-    memory_limit_bytes: int | None = None
-    worker_start_timeout_s: float = 120.0
-    device: str = "cpu"
-    adaptive: bool = True
-    statistic: str = "min"  # the per-visit statistic (adbench.engine.estimates.STATISTICS)
-    max_kept: int = 48  # cases a worker holds at once; the least recently visited is forgotten
-    # The CPUs workers are pinned to: the first `threads` of this process's mask, taken when the
-    # settings are made (the parent then moves its own bookkeeping to the others).
-    cpus: frozenset[int] = frozenset()
-
-    def __post_init__(self) -> None:
-        if not self.cpus:
-            self.cpus = frozenset(cpus_for(self.threads))
-
-    @property
-    def keep_bytes(self) -> int | None:
-        """Estimated bytes of the cases a worker may hold at once: a quarter of the memory limit."""
-        return self.memory_limit_bytes // 4 if self.memory_limit_bytes else None
-
-
-class MemoryExceeded(RuntimeError):
-    pass
-
-
-# A worker's stderr goes to a file the parent reads only when something went wrong. Past this
-# size (a case printing in a loop) its tail is kept in memory and the file emptied, so a chatty
-# case costs neither disk nor the parent's memory.
-STDERR_CAP_BYTES = 8 << 20
-STDERR_KEEP_BYTES = 64 << 10
-MAX_ANSWER_BYTES = 256 << 20  # one answer line; a long visit's samples are a few kB
-REAP_TIMEOUT_S = 5.0  # a worker that closed its answer pipe gets this long to exit before it is killed
-
-
-def _preexec(cpus: set[int]) -> Callable[[], None]:
-    # Resolved here, in the parent: the child of a multi-threaded parent must not load libraries
-    # or look up symbols between fork and exec (the loader's locks may be held by a dead thread).
-    set_death_signal = memory.death_signal_setter()
-    cpus = set(cpus)
-
-    def setup() -> None:
-        # In the child, before Python starts: the CPUs every library will size its pools from,
-        # and death with the parent (a killed `adbench compare` leaves no worker burning a core).
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        if set_death_signal is not None:
-            set_death_signal()
-        # Whatever signals the parent's thread had blocked, the worker starts with none blocked.
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-
-    return setup
-
-
-class WorkerHandle(Protocol):
-    """What the scheduler needs of a worker: a real process (``Worker``) or a test's fake."""
-
-    pid: int
-
-    @property
-    def alive(self) -> bool: ...
-
-    def wait_ready(self) -> protocol.Ready | None: ...
-
-    def send(self, message: protocol.Message) -> None: ...
-
-    def receive(self, timeout_s: float) -> protocol.Message | None: ...
-
-    def close(self) -> None: ...
-
-
-class Worker:
-    """One framework's worker process and the pipe its answers come back on."""
-
-    def __init__(self, backends: list[str], settings: RunSettings, compile_cache: str | None = None) -> None:
-        self.settings = settings
-        self.buffer = bytearray()  # what came after the last complete answer line
-        self.kept_stderr = b""  # the tail of what was cut from the stderr file
-        self.closed = False
-        self.hello: protocol.Ready | None = None  # kept: a pooled worker greets its next run with it
-        env = worker_environment(settings.threads, device=settings.device, compile_cache=compile_cache)
-        self.stderr = tempfile.TemporaryFile(mode="w+b")
-        read_fd, write_fd = os.pipe()
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "adbench.engine.worker", str(write_fd), str(settings.threads), ",".join(backends),
-                 str(os.getpid())],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,  # frameworks' (and user functions') chatter
-                stderr=self.stderr,
-                env=env,
-                pass_fds=(write_fd,),
-                text=True,
-                preexec_fn=_preexec(set(settings.cpus)),
-            )
-        except BaseException:
-            os.close(read_fd)
-            os.close(write_fd)
-            self.stderr.close()
-            raise
-        os.close(write_fd)
-        self.fd = read_fd
-        os.set_blocking(self.fd, False)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return not self.closed and self.proc.poll() is None
-
-    def wait_ready(self) -> protocol.Ready | None:
-        """The worker's hello (versions, unavailable backends), or None (the worker closed) if it did
-        not come within the start limit. Raises WorkerDied when the process ends first."""
-        if self.hello is not None:
-            return self.hello
-        try:
-            hello = self.receive(self.settings.worker_start_timeout_s, watch_memory=False)
-            if hello is not None and not isinstance(hello, protocol.Ready):
-                raise BadAnswer(f"worker sent a {hello.type!r} message instead of its hello")
-        except BaseException:
-            self.close()
-            raise
-        if hello is None:
-            self.close()
-        self.hello = hello
-        return hello
-
-    def receive(self, timeout_s: float, watch_memory: bool = True) -> protocol.Message | None:
-        """The next message, or ``None`` after ``timeout_s``.
-
-        Reads the raw pipe without blocking, so a partial line never suspends the time limit.
-        Raises WorkerDied when the process ends, BadAnswer for a line that is not a message of the
-        protocol, MemoryExceeded (after killing it) when its resident memory passes the limit.
-        """
-        deadline = time.monotonic() + timeout_s
-        limit = self.settings.memory_limit_bytes if watch_memory else None
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        next_check = 0.0
-        end = self.buffer.find(b"\n")
-        while end < 0:
-            now = time.monotonic()
-            if now >= deadline:
-                return None
-            if now >= next_check:  # the watchdog, also while a flood of bytes keeps the pipe busy
-                next_check = now + WATCHDOG_POLL_S
-                self._cap_stderr()
-                rss = memory.rss_bytes(self.proc.pid) if limit else None
-                if rss is not None and rss > limit:
-                    self.kill()
-                    raise MemoryExceeded(
-                        f"killed at {rss / 2**30:.2f} GiB resident, over the limit "
-                        f"{limit / 2**30:.2f} GiB (--memory-limit)")
-            if not poller.poll(1000 * max(0.0, min(deadline, next_check) - time.monotonic())):
-                continue
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                raise WorkerDied(self._death_words())
-            newline = chunk.find(b"\n")
-            if newline >= 0:
-                end = len(self.buffer) + newline
-            self.buffer += chunk
-            if end < 0 and len(self.buffer) > MAX_ANSWER_BYTES:
-                self.kill()
-                raise BadAnswer(f"worker sent {len(self.buffer) / 2**20:.0f} MiB without ending a line (something "
-                                f"in the case wrote to the worker's answer pipe): "
-                                f"{protocol.shown(bytes(self.buffer[:80]))}")
-        line = bytes(self.buffer[:end])
-        del self.buffer[: end + 1]
-        return protocol.parse(line)
-
-    def _death_words(self) -> str:
-        """Why the answer pipe closed: the exit status (waiting a little for it), and stderr's tail."""
-        try:
-            code = self.proc.wait(timeout=REAP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return f"worker closed its answer pipe and did not exit; killed{self.stderr_tail()}"
-        words = _exit_words(code)
-        if code == -signal.SIGKILL:
-            words += ", by the system's out-of-memory killer or another process"
-        return f"worker process died ({words}){self.stderr_tail()}"
-
-    # -- stderr --------------------------------------------------------------------------------
-    def _cap_stderr(self) -> None:
-        try:
-            size = os.fstat(self.stderr.fileno()).st_size
-            if size > STDERR_CAP_BYTES:
-                self.kept_stderr = self._stderr_bytes(STDERR_KEEP_BYTES)
-                # The worker writes through a duplicate of this descriptor, sharing its offset:
-                # emptying the file and rewinding it starts the worker's writes over.
-                os.ftruncate(self.stderr.fileno(), 0)
-                os.lseek(self.stderr.fileno(), 0, os.SEEK_SET)
-        except (OSError, ValueError):
-            pass
-
-    def _stderr_bytes(self, limit: int) -> bytes:
-        """The last ``limit`` bytes the worker wrote to stderr (read without moving its offset)."""
-        try:
-            fd = self.stderr.fileno()
-            size = os.fstat(fd).st_size
-            start = max(0, size - limit)
-            data = os.pread(fd, size - start, start)
-        except (OSError, ValueError):
-            data = b""
-        if len(data) < limit and self.kept_stderr:
-            data = self.kept_stderr[-(limit - len(data)):] + data
-        return data
-
-    def stderr_tail(self, chars: int = 400) -> str:
-        """What the worker said last; for a crash, Python's fatal error and the innermost frames."""
-        text = self._stderr_bytes(STDERR_KEEP_BYTES).decode("utf-8", errors="replace").strip()
-        if "Fatal Python error" in text:
-            lines = text[text.index("Fatal Python error"):].splitlines()
-            # faulthandler lists the crashing thread's frames innermost first, after its header.
-            current = next((i for i, line in enumerate(lines) if line.startswith(("Current thread", "Thread"))
-                            and "most recent call first" in line and i + 1 < len(lines)
-                            and "threading.py" not in lines[i + 1]), None)
-            frames = [line.strip() for line in lines[current + 1: current + 4]] if current is not None else []
-            return ": " + "; ".join([lines[0].strip(), *frames])[:chars * 2]
-        text = " ".join(text[-chars:].split())  # one line: it lands in a CSV cell and a terminal line
-        return f": ...{text}" if text else ""
-
-    # -- requests and the end ------------------------------------------------------------------
-    def send(self, message: protocol.Message) -> None:
-        try:
-            self.proc.stdin.write(message.encode())
-            self.proc.stdin.flush()
-        except (OSError, ValueError) as exc:  # the worker died between two requests
-            raise WorkerDied(self._death_words()) from exc
-
-    def kill(self) -> None:
-        """End the process now and reap it; signals (Ctrl-C) wait until it is done."""
-        with signals_deferred():
-            if self.proc.poll() is None:
-                try:
-                    self.proc.kill()
-                except OSError:
-                    pass
-            try:
-                self.proc.wait(timeout=2 * REAP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:  # unkillable for now (uninterruptible sleep): init reaps it
-                pass
-
-    def close(self) -> None:
-        """Kill and reap the process and release its pipes and file; safe to call twice, and an
-        interrupt arriving meanwhile waits until it is done."""
-        with signals_deferred():
-            if self.closed:
-                return
-            self.kill()
-            for closer in (lambda: os.close(self.fd), self.stderr.close, self.proc.stdin.close):
-                try:
-                    closer()
-                except (OSError, ValueError):
-                    pass
-            self.closed = True
-
-
-def _exit_words(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-class WorkerPool:
-    """Worker processes kept from one run to the next in one process (a Dask worker's case groups, run one
-    after another): a run takes the worker it would have started, and gives back, emptied, the ones still
-    well when it ends normally, so each group does not pay for starting every framework again. A worker is
-    reused only under the settings it was started with."""
-
-    def __init__(self) -> None:
-        self.idle: dict[tuple, Worker] = {}
-        self.cache = tempfile.TemporaryDirectory(prefix="adbench-pool-cache-")
-        self.started = self.reused = 0
-
-    @staticmethod
-    def _key(key: WorkerKey, backends: list[str], settings: RunSettings) -> tuple:
-        return (key, tuple(backends), settings.threads, tuple(sorted(settings.cpus)), settings.device,
-                settings.memory_limit_bytes, settings.worker_start_timeout_s)
-
-    def take(self, key: WorkerKey, backends: list[str], settings: RunSettings) -> Worker:
-        worker = self.idle.pop(self._key(key, backends, settings), None)
-        if worker is not None and worker.alive:
-            self.reused += 1
-            return worker
-        if worker is not None:
-            worker.close()
-        self.started += 1
-        return Worker(backends, settings, self.cache.name)
-
-    def give(self, key: WorkerKey, backends: list[str], settings: RunSettings, worker: Worker) -> None:
-        k = self._key(key, backends, settings)
-        if not worker.alive or k in self.idle:
-            worker.close()
-            return
-        self.idle[k] = worker
-
-    def close(self) -> None:
-        for worker in self.idle.values():
-            worker.close()
-        self.idle.clear()
-        self.cache.cleanup()
 
 
 # -- the outcome -------------------------------------------------------------------------------------------
@@ -403,6 +83,35 @@ def _cpu() -> str:
 @functools.cache
 def _gpus() -> str | None:
     return ", ".join(g["name"] for g in visible_gpus()) or None
+
+
+def split_by_operation(specs: list[CaseSpec]) -> dict[tuple[str, str], str]:
+    """The worker processes of a compiling framework (``Backend.compiles``) with cases of two operations or more:
+    its builds are the run's longest, so its operations are shared between two processes whose builds overlap,
+    the most cases first to whichever has fewer. (framework, operation) -> the second process's name, for the
+    operations it holds. An operation stays whole in one process (its warm-up is paid once), and so does every
+    group, so every comparison is between visits made as before."""
+    counts: dict[str, dict[str, int]] = {}
+    compiling = set()
+    for spec in specs:
+        backend = get_backend(spec.backend)
+        ops = counts.setdefault(backend.framework, {})
+        ops[spec.operation] = ops.get(spec.operation, 0) + 1
+        if backend.compiles:
+            compiling.add(backend.framework)
+    out = {}
+    for framework in sorted(compiling):
+        ops = counts[framework]
+        if len(ops) < 2:
+            continue
+        first = second = 0
+        for operation in sorted(ops, key=lambda o: -ops[o]):
+            if first <= second:
+                first += ops[operation]
+            else:
+                second += ops[operation]
+                out[(framework, operation)] = f"{framework}#2"
+    return out
 
 
 def group_key(spec: CaseSpec) -> tuple:
@@ -475,12 +184,11 @@ class _CaseEnded(Exception):
         self.status, self.reason, self.traceback, self.retire = status, reason, traceback, retire
 
 
-WorkerKey = tuple[str, int, int]  # framework, replicate, worker set
 StartWorker = Callable[[WorkerKey, list[str]], WorkerHandle]
 ResultCallback = Callable[[CaseResult], None]
 
 
-class Scheduler:
+class Scheduler(AdaptiveVisits):
     """Owns a run: its workers (W sets of one process per framework), its cases and their visits, the
     passes, and the time budget.
 
@@ -517,11 +225,14 @@ class Scheduler:
         self._unsaved = False
         self.clock = clock
         self._start_worker = start_worker
+        self.build_slots = settings.build_slots
+        processes = split_by_operation(specs) if len(self.build_slots) > 1 else {}
         self.cases: list[CaseState] = []
         for i, spec in enumerate(specs):
             backend = get_backend(spec.backend)
+            process = processes.get((backend.framework, spec.operation), backend.framework)
             self.cases.append(CaseState(i, spec, new_result(spec, settings.threads), backend.framework,
-                                        (backend.framework, spec.replicate), group_key(spec)))
+                                        (process, spec.replicate), group_key(spec)))
         self.groups: list[list[CaseState]] = []
         by_group: dict[tuple, list[CaseState]] = {}
         for c in self.cases:
@@ -537,6 +248,8 @@ class Scheduler:
         self.spent: dict[str, float] = {"starting workers": 0.0, "first builds": 0.0, "other builds": 0.0,
                                         "visits": 0.0, "adaptive visits": 0.0}
         self.adaptive_log: list[dict[str, Any]] = []
+        self.adaptive_looks = 0
+        self.placed: dict[WorkerKey, frozenset[int]] = {}  # the CPUs each live worker is pinned to now
 
     # -- time --------------------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -652,12 +365,27 @@ class Scheduler:
                 for c in self.cases]
 
     # -- workers ---------------------------------------------------------------------------------------
-    def _new_worker(self, key: WorkerKey) -> WorkerHandle:
+    def _new_worker(self, key: WorkerKey, cpus: frozenset[int] | None = None) -> WorkerHandle:
+        """A worker for ``key``, started on ``cpus`` (the timed ones by default) and entered in ``workers``."""
+        cpus = cpus or self.settings.cpus
         if self._start_worker is not None:
-            return self._start_worker(key, self.backends[key[:2]])
-        if self.pool is not None:
-            return self.pool.take(key, self.backends[key[:2]], self.settings)
-        return Worker(self.backends[key[:2]], self.settings, self.cache.name if self.cache else None)
+            worker = self._start_worker(key, self.backends[key[:2]])
+        elif self.pool is not None:
+            worker = self.pool.take(key, self.backends[key[:2]], self.settings, cpus)
+        else:
+            worker = Worker(self.backends[key[:2]], self.settings, self.cache.name if self.cache else None, cpus)
+        self.workers[key] = worker
+        self.held[key] = OrderedDict()
+        self.placed.pop(key, None)  # a pooled worker may be anywhere: pinned again on its first request
+        self._place(key, cpus)
+        return worker
+
+    def _place(self, key: WorkerKey, cpus: frozenset[int]) -> None:
+        """Pin the worker at ``key`` to ``cpus`` unless it is there already."""
+        worker = self.workers.get(key)
+        if worker is not None and self.placed.get(key) != cpus:
+            worker.move_to(cpus)
+            self.placed[key] = cpus
 
     def _keys(self) -> list[WorkerKey]:
         return [(*k, w) for w in range(self.settings.workers) for k in self.worker_keys]
@@ -672,9 +400,8 @@ class Scheduler:
             if key[:2] not in needed:
                 continue
             try:
-                with signals_deferred():
-                    self.workers[key] = self._new_worker(key)
-                    self.held[key] = OrderedDict()
+                with signals_deferred():  # their imports spread over the build CPUs; visits pin them back
+                    self._new_worker(key, self.build_slots[len(started) % len(self.build_slots)])
                 started.append(key)
             except OSError as exc:
                 self._fail_worker(key, "error", f"cannot start a worker process: {exc}")
@@ -726,8 +453,7 @@ class Scheduler:
             t0 = self.clock()
             try:
                 with signals_deferred():
-                    self.workers[key] = self._new_worker(key)
-                    self.held[key] = OrderedDict()
+                    self._new_worker(key)
             except OSError as exc:
                 raise _CaseEnded("error", f"cannot start a worker process: {exc}", retire=False) from None
             try:
@@ -764,12 +490,15 @@ class Scheduler:
                 self._retire(key)
 
     # -- requests --------------------------------------------------------------------------------------
-    def _ask(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool) -> protocol.Message:
-        """Send ``message`` about case ``c`` to the worker at ``key``; its answer (a ``Progress`` switches
-        the limit from the compile limit to the steady one). Raises _CaseEnded when the case is over."""
+    def _send(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool,
+              cpus: frozenset[int] | None = None) -> _Waiting:
+        """Send ``message`` about case ``c`` to the worker at ``key``, pinned to ``cpus`` (the timed CPUs by
+        default); the request waiting for its answer. Raises _CaseEnded when the case is over."""
+        cpus = cpus or self.settings.cpus
         worker = self._live(key)
         if not c.active:  # the fresh worker's hello said its backend is unavailable: skipped already
             raise _Nothing()
+        self._place(key, cpus)
         try:
             worker.send(message)
         except WorkerDied:  # gone before the request reached it: a fresh worker, once
@@ -777,37 +506,49 @@ class Scheduler:
             if isinstance(message, protocol.Visit):
                 raise _Rebuild() from None
             worker = self._live(key)
+            self._place(key, cpus)
             try:
                 worker.send(message)
             except WorkerDied as exc:
                 raise _CaseEnded("error", str(exc)) from None
         limit = self.settings.compile_timeout_s if compiles else self.settings.timeout_s
-        compiling = compiles
-        deadline = self.clock() + limit
+        return _Waiting(c, key, worker, compiles, limit, self.clock() + limit, self.clock())
+
+    def _answer(self, w: _Waiting, wait_s: float) -> protocol.Message | None:
+        """The answer to ``w``'s request if it comes within ``wait_s``, else None (a ``Progress`` switches the
+        limit from the compile limit to the steady one). Raises _CaseEnded when the case is over."""
+        c = w.c
         while True:
             try:
-                answer = worker.receive(max(0.0, min(CHECKPOINT_S, deadline - self.clock())))
+                answer = w.worker.receive(max(0.0, min(wait_s, w.deadline - self.clock())))
             except MemoryExceeded as exc:
                 raise _CaseEnded("memory", str(exc)) from None
             except WorkerDied as exc:
                 raise _CaseEnded("error", str(exc)) from None
-            if answer is None and self.clock() < deadline:
-                self._checkpoint()
-                continue
+            if answer is None and self.clock() < w.deadline:
+                return None
             if answer is None:
-                if compiling:
+                if w.compiling:
                     raise _CaseEnded("compile-timeout", f"its first call (trace, compile, run) did not finish within "
-                                                        f"the compile limit of {limit:g} s (--compile-timeout)")
-                raise _CaseEnded("timeout", f"no result within the case time limit of {limit:g} s (--timeout)")
+                                                        f"the compile limit of {w.limit:g} s (--compile-timeout)")
+                raise _CaseEnded("timeout", f"no result within the case time limit of {w.limit:g} s (--timeout)")
             if getattr(answer, "case", c.index) != c.index:
                 raise _CaseEnded("error", f"worker answered about case {answer.case}, not {c.index}")
             if isinstance(answer, protocol.Progress):
-                compiling, limit = False, self.settings.timeout_s
-                deadline = self.clock() + limit
+                w.compiling, w.limit = False, self.settings.timeout_s
+                w.deadline = self.clock() + w.limit
                 continue
             if isinstance(answer, protocol.Ready):
                 raise _CaseEnded("error", "worker sent a second hello instead of an answer")
             return answer
+
+    def _ask(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool) -> protocol.Message:
+        """Send ``message`` about case ``c`` to the worker at ``key`` and wait for its answer (the caller saves
+        what is new while it waits). Raises _CaseEnded when the case is over."""
+        waiting = self._send(c, key, message, compiles)
+        while (answer := self._answer(waiting, CHECKPOINT_S)) is None:
+            self._checkpoint()
+        return answer
 
     def _request(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool
                  ) -> protocol.Message | None:
@@ -815,10 +556,17 @@ class Scheduler:
         try:
             answer = self._ask(c, key, message, compiles)
         except _CaseEnded as ended:
-            if ended.retire:
-                self._retire(key)
-            self._end(c, ended.status, ended.reason, ended.traceback)
+            self._ended(c, key, ended)
             return None
+        return self._unless_failed(c, key, answer)
+
+    def _ended(self, c: CaseState, key: WorkerKey, ended: _CaseEnded) -> None:
+        if ended.retire:
+            self._retire(key)
+        self._end(c, ended.status, ended.reason, ended.traceback)
+
+    def _unless_failed(self, c: CaseState, key: WorkerKey, answer: protocol.Message) -> protocol.Message | None:
+        """``answer``, or None after ending ``c`` when it says the case raised."""
         if isinstance(answer, protocol.Failed):
             # A case that raised may leave its framework broken for the rest of the process (a CUDA
             # error is sticky: every later call in that process fails): the next case gets a fresh worker.
@@ -837,8 +585,11 @@ class Scheduler:
 
     def _first_pass(self) -> None:
         """Pass 0: group by group, every case's first build, then the group's first visits (so a slow
-        or hanging case delays only the cases after it, and what was measured is kept)."""
-        for group in self.groups:
+        or hanging case delays only the cases after it, and what was measured is kept). Where there are
+        CPUs for more than one build at a time, builds overlap (``_build_together``), and each group has its
+        first visits as soon as it is built and no build is running."""
+        first = self._build_together() if len(self.build_slots) > 1 else 0
+        for group in self.groups[first:]:
             for worker in self._order(0):
                 for c in (x for x in group if x.worker == worker and x.active and not x.built):
                     self._first_build(c)
@@ -848,24 +599,115 @@ class Scheduler:
     def _first_build(self, c: CaseState) -> None:
         t0 = self.clock()
         key = (*c.worker, 0)
-        message = protocol.Build(c.index, c.spec.as_dict(), True, memory_limit_bytes=self.settings.memory_limit_bytes)
         try:
-            answer = self._request(c, key, message, compiles=True)
-            with signals_deferred():
-                if isinstance(answer, protocol.Skipped):
-                    c.result.memory_estimate_bytes = answer.memory_estimate_bytes
-                    self._end(c, "skipped", answer.reason)
-                elif isinstance(answer, protocol.Built):
-                    self._take_build(c, key, answer)
-                    c.result.built({k: getattr(answer, k) for k in answer.__dataclass_fields__})
-                    c.built = True
-                elif answer is not None:
-                    self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
+            self._take_first_build(c, key, self._request(c, key, self._first_build_request(c), compiles=True))
         except _Nothing:
             pass
         finally:
             c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
             self._charge("first builds", t0)
+        if c.built:
+            self._report(c, publish=False)  # it enters the results with its first visit
+
+    def _first_build_request(self, c: CaseState) -> protocol.Build:
+        return protocol.Build(c.index, c.spec.as_dict(), True, memory_limit_bytes=self.settings.memory_limit_bytes)
+
+    def _take_first_build(self, c: CaseState, key: WorkerKey, answer: protocol.Message | None) -> None:
+        with signals_deferred():
+            if isinstance(answer, protocol.Skipped):
+                c.result.memory_estimate_bytes = answer.memory_estimate_bytes
+                self._end(c, "skipped", answer.reason)
+            elif isinstance(answer, protocol.Built):
+                self._take_build(c, key, answer)
+                c.result.built({k: getattr(answer, k) for k in answer.__dataclass_fields__})
+                c.built = True
+            elif answer is not None:
+                self._end(c, "error", f"worker answered a build with a {answer.type!r} message")
+
+    def _build_together(self) -> int:
+        """Every case's first build, in its framework's first worker, builds in different workers at once:
+        each worker pinned, while it builds, to a build slot no other build uses, and no visit while any build
+        runs, so a first call has its CPUs to itself as it would alone. Within a worker the cases come in the
+        grid's order; a free slot goes to the worker with the most build time left (its builds so far predict
+        the rest). Once the earliest group not visited yet is built, no build starts until the running ones
+        are done and the built groups have had their first visits (what was measured is kept, whatever a
+        later case does). Returns how many groups, in order, had their first visits."""
+        t0, before = self.clock(), {k: self.spent[k] for k in ("starting workers", "visits")}
+        queues: dict[WorkerKey, list[CaseState]] = {}
+        for group in self.groups:
+            for worker in self._order(0):
+                queues.setdefault((*worker, 0), []).extend(c for c in group if c.worker == worker)
+        took: dict[WorkerKey, list[float]] = {}  # seconds of each build so far, per worker
+        flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]] = {}
+        quiet_since = self.clock()  # the parent shares a build slot's CPU: it saves only after a quiet second
+        visited = 0
+        try:
+            while True:
+                visited = self._visit_built_groups(visited, flying)
+                hold = visited < len(self.groups) and self._group_built(self.groups[visited])
+                for slot in self.build_slots if not hold else ():
+                    while slot not in {s for _, s in flying.values()}:
+                        key = _most_work_left(queues, took, flying)
+                        if key is None:
+                            break
+                        c = queues[key].pop(0)
+                        if c.active and not c.built:
+                            self._start_build(c, key, slot, flying)
+                if not flying:
+                    break
+                arrived = False
+                for key, (waiting, _) in list(flying.items()):
+                    try:
+                        answer = self._answer(waiting, CHECKPOINT_S if len(flying) == 1 else BUILD_POLL_S)
+                    except _CaseEnded as ended:
+                        answer, arrived = ended, True
+                    if answer is not None:
+                        del flying[key]
+                        arrived = True
+                        took.setdefault(key, []).append(self.clock() - waiting.since)
+                        self._built_together(waiting, answer)
+                if arrived:
+                    quiet_since = self.clock()
+                elif self.clock() - quiet_since >= CHECKPOINT_S:
+                    self._checkpoint()
+        finally:
+            self.spent["first builds"] += self.clock() - t0 - sum(self.spent[k] - v for k, v in before.items())
+        return visited
+
+    @staticmethod
+    def _group_built(group: list[CaseState]) -> bool:
+        return all(c.built or not c.active for c in group)
+
+    def _visit_built_groups(self, visited: int, flying: dict) -> int:
+        """With no build running, the first visits of the groups, in order, whose builds are all done; how many
+        groups have had theirs."""
+        while not flying and visited < len(self.groups) and self._group_built(self.groups[visited]):
+            group = self.groups[visited]
+            self._visit_group(group, {c.index for c in group if c.active and c.built}, 0, "visits")
+            visited += 1
+        return visited
+
+    def _start_build(self, c: CaseState, key: WorkerKey, slot: frozenset[int],
+                     flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]]) -> None:
+        t0 = self.clock()
+        try:
+            flying[key] = (self._send(c, key, self._first_build_request(c), True, slot), slot)
+        except _CaseEnded as ended:
+            self._ended(c, key, ended)
+        except _Nothing:
+            pass
+        if key not in flying:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - t0
+
+    def _built_together(self, waiting: _Waiting, answer: protocol.Message | _CaseEnded) -> None:
+        c, key = waiting.c, waiting.key
+        try:
+            if isinstance(answer, _CaseEnded):
+                self._ended(c, key, answer)
+            else:
+                self._take_first_build(c, key, self._unless_failed(c, key, answer))
+        finally:
+            c.result.wall_s = (c.result.wall_s or 0.0) + self.clock() - waiting.since
         if c.built:
             self._report(c, publish=False)  # it enters the results with its first visit
 
@@ -986,89 +828,6 @@ class Scheduler:
             # of the results (an "ok" row without a time) unless an earlier visit or its end put it in.
             self._report(c, publish=bool(c.result.raw_visits) or not c.active)
 
-    # -- the adaptive part -----------------------------------------------------------------------------
-    def current_frame(self, analysis: Any = None):
-        """The results so far as rows (for the questions the summary asks), indexed by case."""
-        import pandas as pd
-
-        self.summarize(pairs=analysis is not None, analysis=analysis)
-        rows = []
-        for c in self.cases:
-            if c.result.status == "ok" and c.result.time_s:
-                r = c.result
-                rows.append({"case": c.index, "problem": r.problem, "size": r.size, "operation": r.operation,
-                             "backend": r.backend, "mode": r.mode, "dtype": r.dtype, "device": r.device,
-                             "chunk_size": r.chunk_size, "replicate": r.replicate, "host": r.host,
-                             "status": r.status, "time_s": r.time_s})
-        columns = ["case", "problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size",
-                   "replicate", "host", "status", "time_s"]
-        return pd.DataFrame(rows, columns=columns).set_index("case")
-
-    def open_questions(self) -> list[dict[str, Any]]:
-        """The stated comparisons that are not resolved, each with the visits it would need and their cost."""
-        from adbench.engine.estimates import CONFIDENCE, analyse, settled, visits_to_resolve
-        from adbench.engine.questions import questions
-
-        analysis = analyse(self.visits_view(), self.settings.statistic, pairs=True)
-        frame = self.current_frame(analysis)
-        if frame.empty:
-            return []
-        asked = questions(frame)
-        out = []
-        for q in asked:
-            e = analysis.pair(int(q.a), int(q.b))
-            if e is None:
-                continue
-            if settled(e, STOP_CONFIDENCE, CONFIDENCE):
-                continue
-            needed = visits_to_resolve(e, STOP_CONFIDENCE, CONFIDENCE)
-            a, b = self.cases[int(q.a)], self.cases[int(q.b)]
-            per_round = (a.visit_cost_s(self.settings) + b.visit_cost_s(self.settings)) * self.settings.workers
-            out.append({"question": q, "cases": (a, b), "visits": needed, "matched": e.n,
-                        "seconds": needed * per_round / self.settings.workers, "round_s": per_round})
-        return out
-
-    def _adaptive(self) -> None:
-        """Visits for the stated comparisons still open, while the budget lasts.
-
-        Each round (a look) takes the open comparisons that their predicted visits would resolve
-        within the time left, cheapest first, and visits their cases in as many passes as adds half
-        again the visits they have (at least two): the visits grow geometrically between looks, so
-        a comparison is looked at a few times, not once per visit (each look is a chance for an
-        A/A pair to cross the line by luck; ``STOP_CONFIDENCE`` guards the rest).
-        """
-        looks = 0
-        while self.time_left() > 0:
-            feasible = sorted((q for q in self.open_questions() if q["seconds"] <= self.time_left()),
-                              key=lambda q: q["seconds"])
-            if not feasible:
-                break
-            cases: dict[int, CaseState] = {}
-            per_pass, least = 0.0, math.inf
-            for q in feasible:
-                new = [c for c in q["cases"] if c.index not in cases]
-                cost = sum(c.visit_cost_s(self.settings) for c in new) * self.settings.workers
-                if cases and (per_pass + cost) * 2 > self.time_left():
-                    continue
-                for c in new:
-                    cases[c.index] = c
-                per_pass += cost
-                least = min(least, q["matched"])
-                entry = next((e for e in self.adaptive_log if e["question"] == q["question"].label), None)
-                if entry is None:
-                    entry = {"question": q["question"].label, "looks": 0}
-                    self.adaptive_log.append(entry)
-                entry["looks"] += 1
-            passes = max(2, math.ceil(ADAPTIVE_GROWTH * least / self.settings.workers))
-            passes = min(passes, max(1, int(self.time_left() / max(per_pass, 1e-9))))
-            chosen = sorted(cases.values(), key=lambda c: c.index)
-            for _ in range(passes):
-                if self.time_left() <= 0:
-                    break
-                self._pass(chosen, "adaptive visits")
-            looks += 1
-        self.adaptive_looks = looks
-
     def budget_words(self) -> dict[str, Any]:
         """The plan and where the time went, for the sidecar and the summary."""
         visits = sum(len(c.result.raw_visits) for c in self.cases)
@@ -1076,19 +835,43 @@ class Scheduler:
         return {"time_budget_s": self.settings.time_budget_s, "spent_s": round(self.elapsed(), 2),
                 "workers": self.settings.workers, "min_visits": self.settings.min_visits,
                 "visit_s": self.settings.visit_s, "passes": self.passes, "visits": visits,
-                "adaptive_visits": extra, "adaptive_looks": getattr(self, "adaptive_looks", 0),
+                "adaptive_visits": extra, "adaptive_looks": self.adaptive_looks,
                 "phases_s": {k: round(v, 2) for k, v in self.spent.items()},
                 "adaptive": self.adaptive_log}
 
 
-# The level at which the adaptive loop counts a comparison as won and stops visiting it (a tie stops
-# it at 95 %: stopping there cannot make a winner). Each adaptive round is another look at the same
-# comparison: stopping at the 95 % line would let an A/A pair be called different whenever its random
-# walk first crossed it. In the simulation of tests/test_coverage.py (100 runs each) A/A pairs were
-# called different in 15 % of runs at 95 %, 7 % at 99 %, 1 % at 99.9 %, with the same power for real
-# gaps of 1.3x. Verdicts are then stated at 95 % on all the visits.
-STOP_CONFIDENCE = 0.999
-ADAPTIVE_GROWTH = 0.5  # each adaptive round adds this fraction of the visits a comparison has
+BUILD_POLL_S = 0.01  # while builds overlap, how long each is waited for in turn
+
+
+def _most_work_left(queues: dict[WorkerKey, list[CaseState]], took: dict[WorkerKey, list[float]],
+                    busy: dict[WorkerKey, Any]) -> WorkerKey | None:
+    """Of the idle workers with cases to build, the one with the most build time left (its own builds so far
+    predict its next ones; the others' mean before it has any), first in order on a tie."""
+    every = [t for ts in took.values() for t in ts]
+    prior = sum(every) / len(every) if every else 1.0
+    best, most = None, -1.0
+    for key, queue in queues.items():
+        left = [c for c in queue if c.active and not c.built]
+        if key in busy or not left:
+            continue
+        mine = took.get(key)
+        work = len(left) * (sum(mine) / len(mine) if mine else prior)
+        if work > most:
+            best, most = key, work
+    return best
+
+
+@dataclass
+class _Waiting:
+    """A request sent and not answered yet: its case and worker, and the limit its answer is held to."""
+
+    c: CaseState
+    key: WorkerKey
+    worker: WorkerHandle
+    compiling: bool  # still within its first call: the compile limit holds
+    limit: float
+    deadline: float
+    since: float
 
 
 class _Rebuild(Exception):
@@ -1109,44 +892,3 @@ def _signal_of(exc: KeyboardInterrupt) -> int:
     return signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
 
 
-def _pin_parent(worker_cpus: frozenset[int]) -> set[int] | None:
-    """Move the parent's bookkeeping off the CPUs its workers are timed on, where there are others;
-    the mask to restore afterwards (None when nothing changed)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    mine = os.sched_getaffinity(0)
-    rest = mine - worker_cpus
-    if not rest or rest == mine:
-        return None
-    os.sched_setaffinity(0, rest)
-    return mine
-
-
-def _load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (OSError, AttributeError):
-        return None
-
-
-# The machine is called busy when its speed drifted this much during the run (the median case's
-# visits, pass by pass), or when others loaded the CPUs as the run started.
-DRIFT_BUSY = 1.25
-
-
-def noise_summary(outcome: RunOutcome, threads: int, load_start: float | None) -> dict[str, Any]:
-    """Was the machine visibly busy? Others' load when the run started, and how far its speed drifted."""
-    from adbench.engine.environment import usable_cpus
-
-    cpus = usable_cpus()
-    reasons = []
-    # Before the first worker starts, all the load is other processes': more than the CPUs the
-    # run leaves free means someone shares the ones it times on.
-    if load_start is not None and load_start > max(cpus - threads, 0) + 0.5:
-        reasons.append(f"load average {load_start:g} on {cpus} CPUs when the run started")
-    components = (outcome.variance or {}).get("components") or {}
-    drift = components.get("drift_range_percent")
-    if drift is not None and drift >= 100 * (DRIFT_BUSY - 1):
-        reasons.append(f"the machine's speed drifted by {drift:.0f}% during the run")
-    return {"busy": bool(reasons), "busy_reasons": reasons, "drift_range_percent": drift,
-            "drift_threshold_percent": round(100 * (DRIFT_BUSY - 1))}

@@ -100,8 +100,9 @@ class Script:
 
 
 class FakeWorker:
-    """One simulated worker process: holds the cases it built and answers requests instantly, moving the
-    shared fake clock by the time the work would take."""
+    """One simulated worker process: holds the cases it built and answers a visit at once, moving the shared
+    fake clock by the time the work would take; a build's answer is ready when its work would be done, so
+    builds sent to two workers overlap."""
 
     pids = itertools.count(10_000)
 
@@ -111,7 +112,8 @@ class FakeWorker:
         self.closed = False
         self.dead = False
         self.kept: dict[int, CaseSpec] = {}
-        self.queue: list[protocol.Message | bytes] = []
+        self.queue: list[tuple[float, Any]] = []  # (when it is ready, the answer)
+        self.cpus: frozenset[int] = frozenset()
         self.requests: list[protocol.Message] = []
         self.offsets: dict[int, float] = {}  # this process' own offset per case
         sim.started.append(key)
@@ -141,13 +143,20 @@ class FakeWorker:
             return
         self.queue.extend(self._answer(message))
 
+    def move_to(self, cpus: frozenset[int]) -> None:
+        self.cpus = frozenset(cpus)
+        self.sim.moves.append((self.sim.clock(), self.key, self.cpus))
+
     def receive(self, timeout_s: float) -> protocol.Message | None:
         if self.dead:
             raise protocol.WorkerDied("worker process died (killed by signal SIGSEGV)")
-        if not self.queue:
+        now = self.sim.clock()
+        if not self.queue or self.queue[0][0] > now + timeout_s:  # a build still compiling: the clock moves on
             self.sim.clock.advance(timeout_s)
             return None
-        item = self.queue.pop(0)
+        ready_at, item = self.queue.pop(0)
+        self.sim.clock.advance(ready_at - now)
+        self.sim.received.append((self.sim.clock(), self.key, item))
         if item == "die":
             self.dead = True
             raise protocol.WorkerDied("worker process died (killed by signal SIGSEGV)")
@@ -163,33 +172,42 @@ class FakeWorker:
         self.closed = True
 
     # -- the work ----------------------------------------------------------------------------------
-    def _answer(self, message: protocol.Message) -> list[Any]:
-        sim, script = self.sim, self.sim.script
+    def _answer(self, message: protocol.Message) -> list[tuple[float, Any]]:
+        """The answers to ``message`` with the times they are ready: a build's come when its work is done
+        (builds in two workers overlap), a visit's at once, the clock moved by its work already."""
         if isinstance(message, protocol.Build):
-            spec = CaseSpec(**message.spec)
-            label = spec.label()
-            if any(k in label for k in script.compile_hangs):
-                return ["hang"]
-            if any(k in label for k in script.garbage):
-                return [b"this is not json"]
-            for k, error in script.raises.items():
-                if k in label:
-                    return [protocol.Failed(message.case, error, "Traceback: simulated")]
-            sim.clock.advance(script.compile_s if message.first else script.rebuild_s)
-            out: list[Any] = [protocol.Progress(message.case, "first_call", script.compile_s)]
-            self.kept[message.case] = spec
-            per_call, f_per_call = sim.true_time(spec), sim.true_f_time(spec)
-            number = message.number or max(1, math.ceil(1e-3 / per_call))
-            f_number = message.f_number or max(1, math.ceil(1e-3 / f_per_call))
-            sim.clock.advance(3e-3)
-            built = dict(case=message.case, number=number, f_number=f_number, per_call_s=per_call,
-                         f_per_call_s=f_per_call, build_s=1e-3)
-            if message.first:
-                built.update(call=f"simulated {spec.backend}", first_call_s=script.compile_s, f_first_call_s=1e-3,
-                             peak_memory_bytes=1 << 20, memory_estimate_bytes=1 << 20, n_outputs=1,
-                             rel_error=0.0, tolerance=1e-3, reference="exact")
-            out.append(protocol.Built(**built))
-            return out
+            start = self.sim.clock()
+            return [(start + seconds, item) for seconds, item in self._build(message)]
+        return [(self.sim.clock(), item) for item in self._work(message)]
+
+    def _build(self, message: protocol.Build) -> list[tuple[float, Any]]:
+        """A build's answers, each with the seconds after the request it is ready."""
+        sim, script = self.sim, self.sim.script
+        spec = CaseSpec(**message.spec)
+        label = spec.label()
+        if any(k in label for k in script.compile_hangs):
+            return [(0.0, "hang")]
+        if any(k in label for k in script.garbage):
+            return [(0.0, b"this is not json")]
+        for k, error in script.raises.items():
+            if k in label:
+                return [(0.0, protocol.Failed(message.case, error, "Traceback: simulated"))]
+        compiled = script.compile_s if message.first else script.rebuild_s
+        self.kept[message.case] = spec
+        per_call, f_per_call = sim.true_time(spec), sim.true_f_time(spec)
+        number = message.number or max(1, math.ceil(1e-3 / per_call))
+        f_number = message.f_number or max(1, math.ceil(1e-3 / f_per_call))
+        built = dict(case=message.case, number=number, f_number=f_number, per_call_s=per_call,
+                     f_per_call_s=f_per_call, build_s=1e-3)
+        if message.first:
+            built.update(call=f"simulated {spec.backend}", first_call_s=script.compile_s, f_first_call_s=1e-3,
+                         peak_memory_bytes=1 << 20, memory_estimate_bytes=1 << 20, n_outputs=1,
+                         rel_error=0.0, tolerance=1e-3, reference="exact")
+        return [(compiled, protocol.Progress(message.case, "first_call", script.compile_s)),
+                (compiled + 3e-3, protocol.Built(**built))]
+
+    def _work(self, message: protocol.Message) -> list[Any]:
+        sim, script = self.sim, self.sim.script
         if isinstance(message, protocol.Visit):
             spec = self.kept.get(message.case)
             if spec is None:
@@ -245,7 +263,9 @@ class Simulation:
         self.f_time = f_time
         self.workers: list[FakeWorker] = []
         self.started: list[tuple] = []
-        self.log: list[tuple[float, tuple, protocol.Message]] = []
+        self.log: list[tuple[float, tuple, protocol.Message]] = []  # every request, when it was sent
+        self.received: list[tuple[float, tuple, Any]] = []  # every answer, when it came
+        self.moves: list[tuple[float, tuple, frozenset[int]]] = []  # a worker pinned to other CPUs
 
     def true_time(self, spec: CaseSpec) -> float:
         if callable(self.times):
@@ -273,7 +293,7 @@ def simulated_run(specs: list[CaseSpec], times: dict[str, float] | Callable[[Cas
     from adbench.engine.runner import RunSettings, Scheduler
 
     sim = Simulation(times, noise, script, seed)
-    base = dict(time_budget_s=30.0, min_visits=6, workers=1, cpus=frozenset({0}))
+    base = dict(time_budget_s=30.0, min_visits=6, workers=1, cpus=frozenset({0}), build_cpus=frozenset({0}))
     scheduler = Scheduler(specs, RunSettings(**{**base, **settings}), clock=sim.clock, start_worker=sim.start_worker)
     return scheduler.run(), sim
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from adbench.engine.environment import usable_cpus
 
@@ -14,13 +15,17 @@ DEFAULT_THREADS = 1
 
 
 def worker_environment(threads: int, base: dict[str, str] | None = None, device: str | None = "cpu",
-                       compile_cache: str | None = None) -> dict[str, str]:
+                       compile_cache: str | None = None, kept_compiles: str | None = None) -> dict[str, str]:
     """The environment for a worker process that should use ``threads`` threads on ``device``
     (None: every device stays visible, for a process whose cases place their own arrays).
 
     ``compile_cache``: a folder private to one run where JAX and torch.compile keep what they
     compiled, so a case's later rounds skip the compilation its first round measured (and no
     earlier run's cache can make a first call look cheap).
+
+    ``kept_compiles``: the folder kept between runs (``adbench.engine.caches``) where JAX keeps what it
+    compiled instead; a first call that loads from it is labelled a cache hit (``first_call_cache``).
+    torch.compile and MLX stay in the run's own folder: their hits are not observed, so not kept.
     """
     env = dict(os.environ if base is None else base)
     if compile_cache:
@@ -31,6 +36,13 @@ def worker_environment(threads: int, base: dict[str, str] | None = None, device:
         # mx.compile on a CPU builds C++ kernels with g++ and keeps them under the temporary folder
         # (<TMPDIR>/mlx/<version>/cpu), across processes: there, the run's own.
         env["TMPDIR"] = compile_cache
+    if kept_compiles:
+        from adbench.engine.caches import JAX_CACHE_MAX_BYTES
+
+        env["JAX_COMPILATION_CACHE_DIR"] = os.path.join(kept_compiles, "jax")
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+        env["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(JAX_CACHE_MAX_BYTES)
     # Full float32 matmuls for every framework: XLA's default on a recent NVIDIA GPU is TF32 (a
     # 10-bit mantissa, ~1e-3 relative error), torch's is full float32. Set unless the user set it.
     env.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
@@ -52,10 +64,33 @@ def worker_environment(threads: int, base: dict[str, str] | None = None, device:
     return env
 
 
+def usable_mask() -> set[int]:
+    """The CPUs this process may use (empty where the system does not say)."""
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
+
+
 def cpus_for(threads: int) -> set[int]:
     """The first ``threads`` CPUs this process may use: the worker's affinity mask."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    return set(available[:threads])
+    return set(sorted(usable_mask())[:threads])
+
+
+def move_process(pid: int, cpus: Iterable[int]) -> None:
+    """Pin every thread of process ``pid`` to ``cpus``: sched_setaffinity moves one thread, and a framework's
+    pools are threads of their own. A thread started later inherits its creator's mask; the second sweep
+    catches one started during the first."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = set(cpus)
+    for _ in range(2):
+        try:
+            threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            threads = [pid]
+        for tid in threads:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # the thread ended meanwhile
+                pass
 
 
 def check_threads(threads: int) -> int:

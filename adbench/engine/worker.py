@@ -1,7 +1,7 @@
 """A worker process for one framework: builds the cases it is sent, keeps them, visits them on request, and
 answers on a private pipe in the messages of ``adbench.engine.protocol``.
 
-Started by adbench.engine.runner with its CPUs pinned, its death tied to its parent's and the thread
+Started by adbench.engine.workers with its CPUs pinned, its death tied to its parent's and the thread
 settings already in its environment, all before this interpreter started, so every library it
 loads (NumPy's BLAS included) sees them from the start. Its stdout belongs to the frameworks'
 chatter; answers go to the file descriptor given on the command line.
