@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
-from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.record import FAILED, CaseResult
+
 # The run's defaults are declared once, with its settings; the CLI reads them here.
 from adbench.engine.settings import (  # noqa: F401 (QUICK_*: read by adbench.cli as compare.QUICK_*)
     DEFAULT_COMPILE_TIMEOUT_S,
@@ -25,6 +25,7 @@ from adbench.engine.settings import (  # noqa: F401 (QUICK_*: read by adbench.cl
     QUICK_TIME_BUDGET_S,
 )
 from adbench.engine.timing import INTERVAL_METHOD
+from adbench.problems import Problem, get_problem, list_problems
 
 if TYPE_CHECKING:  # pandas loads with the results, not with the grid: `adbench list` and --help stay light
     import pandas as pd
@@ -34,8 +35,10 @@ if TYPE_CHECKING:  # pandas loads with the results, not with the grid: `adbench 
 DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian", NESTED)
 # A plain run asks the question people ask of HVPs, forward-over-reverse or reverse-over-reverse;
 # --modes or --full add the other two compositions.
-DEFAULT_MODES = {"hvp": ("forward-over-reverse", "reverse-over-reverse"),
-                 "hessian": ("forward-over-reverse", "reverse-over-reverse")}
+DEFAULT_MODES = {
+    "hvp": ("forward-over-reverse", "reverse-over-reverse"),
+    "hessian": ("forward-over-reverse", "reverse-over-reverse"),
+}
 QUICK_OPERATIONS = ("jacobian",)
 # --quick leaves out the problems that declare a sparsity pattern unless they are named: ba's nine
 # Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
@@ -66,9 +69,11 @@ def build_grid(
     every other case runs once, unchunked. ``replicates`` > 1 adds copies of every case (an A/A
     check), each measured in worker processes of its own, beside the original in its group.
     """
-    probs = [get_problem(p) for p in problems] if problems else [
-        p for p in plain_problems(quick, full)
-        if not sizes or p.takes_any_size or set(sizes) <= set(p.presets)]  # --sizes: those that take them
+    probs = (
+        [get_problem(p) for p in problems]
+        if problems
+        else [p for p in plain_problems(quick, full) if not sizes or p.takes_any_size or set(sizes) <= set(p.presets)]
+    )  # --sizes: those that take them
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
     chosen = tuple(operations) if operations else None
     specs = []
@@ -91,8 +96,20 @@ def build_grid(
                         chunks = chunk_sizes if (backend.chunkable and operation == "jacobian") else (None,)
                         for chunk in dict.fromkeys(chunks):
                             for again in range(replicates):
-                                specs.append(CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation,
-                                                      chunk, device, again))
+                                specs.append(
+                                    CaseSpec(
+                                        problem.name,
+                                        n,
+                                        backend.name,
+                                        mode,
+                                        dtype,
+                                        seed,
+                                        operation,
+                                        chunk,
+                                        device,
+                                        again,
+                                    )
+                                )
     return specs
 
 
@@ -146,22 +163,40 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
     return problem.sizes if full else problem.run_sizes
 
 
-def settings_for(*, threads: int = 1, time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-                 min_visits: int = DEFAULT_MIN_VISITS, workers: int = DEFAULT_WORKERS,
-                 visit_s: float = DEFAULT_VISIT_S, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
-                 memory_limit_gib: float | None = None, device: str = "cpu", adaptive: bool = True,
-                 statistic: str | None = None, exact_min_visits: bool = False):
+def settings_for(
+    *,
+    threads: int = 1,
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+    min_visits: int = DEFAULT_MIN_VISITS,
+    workers: int = DEFAULT_WORKERS,
+    visit_s: float = DEFAULT_VISIT_S,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
+    memory_limit_gib: float | None = None,
+    device: str = "cpu",
+    adaptive: bool = True,
+    statistic: str | None = None,
+    exact_min_visits: bool = False,
+):
     """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
     (the user asked for them), not fewer for a slow one."""
     from adbench.engine.estimates import DEFAULT_STATISTIC
     from adbench.engine.settings import RunSettings
 
-    return RunSettings(threads=threads, time_budget_s=time_budget_s, min_visits=min_visits, workers=workers,
-                       visit_s=visit_s, timeout_s=timeout_s, compile_timeout_s=compile_timeout_s,
-                       memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
-                       device=device, adaptive=adaptive, statistic=statistic or DEFAULT_STATISTIC,
-                       **({"slow_case_s": None} if exact_min_visits else {}))
+    return RunSettings(
+        threads=threads,
+        time_budget_s=time_budget_s,
+        min_visits=min_visits,
+        workers=workers,
+        visit_s=visit_s,
+        timeout_s=timeout_s,
+        compile_timeout_s=compile_timeout_s,
+        memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
+        device=device,
+        adaptive=adaptive,
+        statistic=statistic or DEFAULT_STATISTIC,
+        **({"slow_case_s": None} if exact_min_visits else {}),
+    )
 
 
 def plan_words(specs: list[CaseSpec], settings: Any) -> str:
@@ -170,9 +205,11 @@ def plan_words(specs: list[CaseSpec], settings: Any) -> str:
     groups = len({(s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device) for s in specs})
     workers = f", {settings.workers} workers each" if settings.workers != 1 else ""
     extra = "then extra visits for open comparisons" if settings.adaptive else "no extra visits"
-    return (f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks{workers}; "
-            f"{settings.time_budget_s:g} s budget (--time-budget); each case built once, then "
-            f"{settings.min_visits}+ visits of ~{settings.visit_s * 1e3:g} ms (--rounds, --budget), {extra}")
+    return (
+        f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks{workers}; "
+        f"{settings.time_budget_s:g} s budget (--time-budget); each case built once, then "
+        f"{settings.min_visits}+ visits of ~{settings.visit_s * 1e3:g} ms (--rounds, --budget), {extra}"
+    )
 
 
 def grid_digest(specs: Sequence[CaseSpec]) -> str:
@@ -234,16 +271,24 @@ def run(
 
         session = connect(cluster)  # before the set exists: an unreachable scheduler leaves nothing behind
     try:
-        return _run(specs, output, settings or settings_for(**options), command, on_result, save_interval_s,
-                    session, shard)
+        return _run(
+            specs, output, settings or settings_for(**options), command, on_result, save_interval_s, session, shard
+        )
     finally:
         if session is not None:
             session.close()
 
 
-def _run(specs: list[CaseSpec], output: Path | None, settings: Any, command: str,
-         on_result: Callable[[CaseResult], None] | None, save_interval_s: float, session: Any,
-         shard: str | None) -> CompareRun:
+def _run(
+    specs: list[CaseSpec],
+    output: Path | None,
+    settings: Any,
+    command: str,
+    on_result: Callable[[CaseResult], None] | None,
+    save_interval_s: float,
+    session: Any,
+    shard: str | None,
+) -> CompareRun:
     import time
 
     from adbench.engine.environment import environment
@@ -254,20 +299,28 @@ def _run(specs: list[CaseSpec], output: Path | None, settings: Any, command: str
     path = check_output_path(output) if output is not None else reserve_default_path()
     grid = specs
     if shard:
-        from adbench.cluster import parse_shard, shard as slice_of
+        from adbench.cluster import parse_shard
+        from adbench.cluster import shard as slice_of
 
         specs = slice_of(grid, *parse_shard(shard))
     recorded = {
-        "command": command, "threads": settings.threads, "time_budget_s": settings.time_budget_s,
-        "min_visits": settings.min_visits, "workers": settings.workers, "visit_s": settings.visit_s,
-        "timeout_s": settings.timeout_s, "compile_timeout_s": settings.compile_timeout_s,
+        "command": command,
+        "threads": settings.threads,
+        "time_budget_s": settings.time_budget_s,
+        "min_visits": settings.min_visits,
+        "workers": settings.workers,
+        "visit_s": settings.visit_s,
+        "timeout_s": settings.timeout_s,
+        "compile_timeout_s": settings.compile_timeout_s,
         "memory_limit_gib": round(settings.memory_limit_bytes / 2**30, 3) if settings.memory_limit_bytes else None,
-        "device": settings.device, "adaptive": settings.adaptive,
-        "dtype": sorted({s.dtype for s in grid}), "seed": sorted({s.seed for s in grid}),
+        "device": settings.device,
+        "adaptive": settings.adaptive,
+        "dtype": sorted({s.dtype for s in grid}),
+        "seed": sorted({s.seed for s in grid}),
         "operations": list(dict.fromkeys(s.operation for s in grid)),
         "statistic": f"per visit {STATISTIC_WORDS[settings.statistic]} (samples of >= 1 ms of back-to-back "
-                     "synced calls, after a warm-up); a case's time is the geometric mean of its visits' "
-                     "statistics",
+        "synced calls, after a warm-up); a case's time is the geometric mean of its visits' "
+        "statistics",
         "statistic_name": settings.statistic,
         "interval": INTERVAL_METHOD,
         "shard": shard,
@@ -289,8 +342,7 @@ def _run(specs: list[CaseSpec], output: Path | None, settings: Any, command: str
         except OSError as exc:  # a full disk mid-run: keep measuring, say so once, retry later
             if not warned:
                 warned.append(str(exc))
-                print(f"adbench: cannot save results to {path} ({exc}); still running, will retry",
-                      file=sys.stderr)
+                print(f"adbench: cannot save results to {path} ({exc}); still running, will retry", file=sys.stderr)
 
     def saved(result: CaseResult) -> None:
         if on_result:
@@ -325,8 +377,15 @@ def _run(specs: list[CaseSpec], output: Path | None, settings: Any, command: str
     return CompareRun(outcome, frame, path, recorded, comparisons)
 
 
-def _run_on_cluster(specs: list[CaseSpec], settings: Any, session: Any, outcome: Any, writer: Any,
-                    recorded: dict[str, Any], on_result: Callable[[CaseResult], None] | None) -> CompareRun:
+def _run_on_cluster(
+    specs: list[CaseSpec],
+    settings: Any,
+    session: Any,
+    outcome: Any,
+    writer: Any,
+    recorded: dict[str, Any],
+    on_result: Callable[[CaseResult], None] | None,
+) -> CompareRun:
     """The grid's groups on the cluster; each group's records join the set as it arrives, and the set's
     statistics are derived again per host (``adbench.engine.results.analyse_records``) and saved."""
     from adbench.cluster import run_groups
@@ -354,8 +413,12 @@ def _run_on_cluster(specs: list[CaseSpec], settings: Any, session: Any, outcome:
         analysis = analyse_records(outcome.results, settings.statistic)
         outcome.comparisons, outcome.variance = analysis.comparisons(), analysis.variance()
         outcome.budget = _cluster_budget(budgets, settings, cluster_words)
-        writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons,
-                        "hosts": hosts}
+        writer.extra = {
+            "budget": outcome.budget,
+            "variance": outcome.variance,
+            "comparisons": outcome.comparisons,
+            "hosts": hosts,
+        }
         writer.write(outcome.results)
 
     try:
@@ -368,8 +431,9 @@ def _run_on_cluster(specs: list[CaseSpec], settings: Any, session: Any, outcome:
     finally:
         save()  # the last word: every group that came back, analysed together
     frame = rows_to_frame(outcome.results)
-    return CompareRun(outcome, frame, writer.csv_path, recorded, Comparisons.from_cases(outcome.results,
-                                                                                        outcome.comparisons))
+    return CompareRun(
+        outcome, frame, writer.csv_path, recorded, Comparisons.from_cases(outcome.results, outcome.comparisons)
+    )
 
 
 def _cluster_budget(budgets: list[dict[str, Any]], settings: Any, cluster: dict[str, Any]) -> dict[str, Any]:
@@ -379,11 +443,19 @@ def _cluster_budget(budgets: list[dict[str, Any]], settings: Any, cluster: dict[
         for k, v in (b.get("phases_s") or {}).items():
             phases[k] = round(phases.get(k, 0.0) + (v or 0.0), 2)
     adaptive = [e for b in budgets for e in b.get("adaptive") or []]
-    return {"time_budget_s": settings.time_budget_s, "spent_s": round(sum(b.get("spent_s", 0) for b in budgets), 2),
-            "workers": settings.workers, "min_visits": settings.min_visits, "visit_s": settings.visit_s,
-            "passes": sum(b.get("passes", 0) for b in budgets), "visits": sum(b.get("visits", 0) for b in budgets),
-            "adaptive_visits": sum(b.get("adaptive_visits", 0) for b in budgets), "phases_s": phases,
-            "adaptive": adaptive, "cluster": dict(cluster)}
+    return {
+        "time_budget_s": settings.time_budget_s,
+        "spent_s": round(sum(b.get("spent_s", 0) for b in budgets), 2),
+        "workers": settings.workers,
+        "min_visits": settings.min_visits,
+        "visit_s": settings.visit_s,
+        "passes": sum(b.get("passes", 0) for b in budgets),
+        "visits": sum(b.get("visits", 0) for b in budgets),
+        "adaptive_visits": sum(b.get("adaptive_visits", 0) for b in budgets),
+        "phases_s": phases,
+        "adaptive": adaptive,
+        "cluster": dict(cluster),
+    }
 
 
 def __getattr__(name: str) -> Any:
@@ -395,5 +467,20 @@ def __getattr__(name: str) -> Any:
         return getattr(rendering, name)
     raise AttributeError(f"module 'adbench.compare' has no attribute {name!r}")
 
-__all__ = ["DEFAULT_OPERATIONS", "OPERATIONS", "CompareRun", "build_grid", "comparison_table", "plain_problems",
-           "plan_words", "render", "run", "settings_for", "sizes_for", "summary_lines", "trial_error", "trial_size"]
+
+__all__ = [
+    "DEFAULT_OPERATIONS",
+    "OPERATIONS",
+    "CompareRun",
+    "build_grid",
+    "comparison_table",
+    "plain_problems",
+    "plan_words",
+    "render",
+    "run",
+    "settings_for",
+    "sizes_for",
+    "summary_lines",
+    "trial_error",
+    "trial_size",
+]

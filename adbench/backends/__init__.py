@@ -95,8 +95,9 @@ def backend_info(name: str, import_framework: bool = True) -> BackendInfo:
     b = get_backend(name)
     if not import_framework:
         version, reason = installed_version(b.framework)
-        return BackendInfo(b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason,
-                           b.description)
+        return BackendInfo(
+            b.name, b.framework, b.modes, dict(b.operations), reason is None, version, reason, b.description
+        )
     try:
         b.load()
         version, reason = b.version(), None
@@ -112,9 +113,34 @@ def list_backends(import_frameworks: bool = True) -> list[BackendInfo]:
 
 
 __all__ = [
-    "AD_MODES", "BASELINE_MODES", "COMPOSITIONS", "DEVICES", "DIRECTED", "DTYPES", "EVERY_MODE", "MODES",
-    "MODE_NAMES", "NESTED", "OPERATIONS", "SECOND_ORDER", "SPARSE",
-    "Backend", "BackendInfo", "Device", "Direction", "Dtype", "Mode", "ModeName", "Operation", "Pass", "PreparedCase",
-    "is_mode", "is_operation", "mode_order",
-    "backend_info", "backend_names", "get_backend", "list_backends",
+    "AD_MODES",
+    "BASELINE_MODES",
+    "COMPOSITIONS",
+    "DEVICES",
+    "DIRECTED",
+    "DTYPES",
+    "EVERY_MODE",
+    "MODES",
+    "MODE_NAMES",
+    "NESTED",
+    "OPERATIONS",
+    "SECOND_ORDER",
+    "SPARSE",
+    "Backend",
+    "BackendInfo",
+    "Device",
+    "Direction",
+    "Dtype",
+    "Mode",
+    "ModeName",
+    "Operation",
+    "Pass",
+    "PreparedCase",
+    "is_mode",
+    "is_operation",
+    "mode_order",
+    "backend_info",
+    "backend_names",
+    "get_backend",
+    "list_backends",
 ]

@@ -173,9 +173,17 @@ class Backend(ABC):
 
     @abstractmethod
     def prepare(
-        self, problem: Problem, x: np.ndarray, operation: str, mode: str, dtype: str,
-        constants: dict[str, Any], direction: Direction = Direction(), *,
-        chunk_size: int | None = None, device: str = "cpu",
+        self,
+        problem: Problem,
+        x: np.ndarray,
+        operation: str,
+        mode: str,
+        dtype: str,
+        constants: dict[str, Any],
+        direction: Direction = Direction(),
+        *,
+        chunk_size: int | None = None,
+        device: str = "cpu",
     ) -> PreparedCase:
         """Build the operation's and f's callables for one case (nothing is timed here)."""
 
@@ -188,19 +196,30 @@ class Backend(ABC):
         (bytes above the level at the start). None on the CPU, where the worker's VmHWM counts."""
         return None
 
-    def supports(self, problem: Problem, operation: str, mode: str, n: int | None = None,
-                 chunk_size: int | None = None, device: str = "cpu") -> str | None:
+    def supports(
+        self,
+        problem: Problem,
+        operation: str,
+        mode: str,
+        n: int | None = None,
+        chunk_size: int | None = None,
+        device: str = "cpu",
+    ) -> str | None:
         """``None`` when the case can run, else the reason it is skipped.
 
         ``n`` is given where the answer may depend on f's output at that size (a user function
         whose output is scalar or not); shape questions are left out without it.
         """
         if problem.nested and operation != NESTED:
-            return (f"{problem.name!r} differentiates inside itself (it asks for the ad service): its operation "
-                    f"is nested, not {operation}")
+            return (
+                f"{problem.name!r} differentiates inside itself (it asks for the ad service): its operation "
+                f"is nested, not {operation}"
+            )
         if operation == NESTED and not problem.nested:
-            return (f"nested evaluates a function that differentiates inside itself (asks for the ad service); "
-                    f"{problem.name!r} does not")
+            return (
+                f"nested evaluates a function that differentiates inside itself (asks for the ad service); "
+                f"{problem.name!r} does not"
+            )
         if operation in self.refusals:
             return f"backend {self.name!r} does not run {operation}: {self.refusals[operation]}"
         if mode not in self.modes_for(operation):
@@ -209,8 +228,10 @@ class Backend(ABC):
         if n is not None and (reason := needs_scalar(problem, operation, n)):
             return reason
         if operation == SPARSE and problem.sparsity is None:
-            return (f"problem {problem.name!r} declares no sparsity pattern (a user's function passes one: "
-                    f"problem_from_function(f, sparsity=...))")
+            return (
+                f"problem {problem.name!r} declares no sparsity pattern (a user's function passes one: "
+                f"problem_from_function(f, sparsity=...))"
+            )
         if chunk_size is not None:
             if not self.chunkable:
                 return f"backend {self.name!r} does not chunk (its passes are not vectorised)"
@@ -220,8 +241,17 @@ class Backend(ABC):
             return f"backend {self.name!r} runs on {', '.join(self.devices)} only, not {device}"
         return None
 
-    def memory_estimate(self, n: int, m: int, work: int, itemsize: int, operation: str, mode: str,
-                        chunk_size: int | None = None, colours: int | None = None) -> int:
+    def memory_estimate(
+        self,
+        n: int,
+        m: int,
+        work: int,
+        itemsize: int,
+        operation: str,
+        mode: str,
+        chunk_size: int | None = None,
+        colours: int | None = None,
+    ) -> int:
         """Rough peak bytes of one evaluation of the operation, to skip cases that would not fit.
 
         ``work`` is the element count of f's largest intermediate. A vectorised pass carries

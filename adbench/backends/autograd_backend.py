@@ -25,13 +25,16 @@ LABELS = {
     ("hvp", "reverse-over-reverse"): "autograd.make_hvp(f)(x)[0](v)",
     ("hvp", "forward-over-reverse"): "autograd.make_jvp(autograd.grad(f))(x)(v)[1]",
     ("hvp", "reverse-over-forward"): "autograd.grad(lambda y: autograd.make_jvp(f)(y)(v)[1])(x)",
-    ("hvp", "forward-over-forward"): ("autograd.make_jvp(lambda y: autograd.make_jvp(f)(y)(v)[1])(x)(e)[1] "
-                                      "for each of the n unit vectors e"),
+    ("hvp", "forward-over-forward"): (
+        "autograd.make_jvp(lambda y: autograd.make_jvp(f)(y)(v)[1])(x)(e)[1] for each of the n unit vectors e"
+    ),
     ("hessian", "reverse-over-reverse"): "autograd.jacobian(autograd.grad(f))",
-    ("hessian", "forward-over-reverse"): ("autograd.make_jvp(autograd.grad(f))(x)(e)[1] for each of the n unit "
-                                          "vectors e"),
-    ("hessian", "reverse-over-forward"): ("autograd.jacobian(J) with J(y) = the forward Jacobian of f at y "
-                                          "(n make_jvp passes)"),
+    ("hessian", "forward-over-reverse"): (
+        "autograd.make_jvp(autograd.grad(f))(x)(e)[1] for each of the n unit vectors e"
+    ),
+    ("hessian", "reverse-over-forward"): (
+        "autograd.jacobian(J) with J(y) = the forward Jacobian of f at y (n make_jvp passes)"
+    ),
     ("hessian", "forward-over-forward"): "make_jvp of the forward Jacobian of f, for each of the n unit vectors e",
 }
 
@@ -39,8 +42,16 @@ LABELS = {
 BASIS_CASES = {(op, mode) for op, mode in PASSES if forward_over_basis(op, mode)}
 
 
-def sparse_case(ag: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str, xv: np.ndarray,
-                f: Function, label: str) -> PreparedCase:
+def sparse_case(
+    ag: Framework,
+    problem: Problem,
+    x: np.ndarray,
+    constants: dict[str, Any],
+    mode: str,
+    xv: np.ndarray,
+    f: Function,
+    label: str,
+) -> PreparedCase:
     """Compressed passes one after another: make_jvp once and one push per colour of the columns (forward),
     or make_vjp once and one pull per colour of the rows (reverse); each seed made from its colour in the
     loop (a reverse seed matrix would be p x m); then the gather. to_numpy assembles the SciPy matrix."""
@@ -58,15 +69,17 @@ def sparse_case(ag: Framework, problem: Problem, x: np.ndarray, constants: dict[
             B = np.stack([pull((colours == k).astype(dtype)) for k in range(comp.n_colours)])
         return B.reshape(-1)[gather]
 
-    return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=comp.matrix,
-                        label=label, colours=comp.n_colours)
+    return PreparedCase(
+        call=call, function=lambda: f(xv), sync=None, to_numpy=comp.matrix, label=label, colours=comp.n_colours
+    )
 
 
 class AutogradBackend(Backend):
     name = "autograd"
     framework = "autograd"
-    description = ("autograd.jacobian, make_vjp, make_hvp and hessian (reverse); make_jvp (forward), "
-                   "one basis vector at a time")
+    description = (
+        "autograd.jacobian, make_vjp, make_hvp and hessian (reverse); make_jvp (forward), one basis vector at a time"
+    )
     label = "HIPS autograd"
     colour = "#009E73"
     order = 30
@@ -103,13 +116,13 @@ class AutogradBackend(Backend):
 
         return version("autograd")  # the module has no __version__
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         ag = self.load()
         xp = namespace("autograd")
         xv = x.astype(dtype)
-        consts = {k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v
-                  for k, v in constants.items()}
+        consts = {k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v for k, v in constants.items()}
         vec = direction.v if direction.v is not None else direction.u
         dv = np.asarray(vec, dtype=dtype) if vec is not None else None
         # Built once, outside the timed call, for the cases that push basis vectors forward.
@@ -123,8 +136,13 @@ class AutogradBackend(Backend):
         if operation == SPARSE:
             return sparse_case(ag, problem, x, constants, mode, xv, f, self.call_label(SPARSE, mode, False))
         if operation == NESTED:
-            return PreparedCase(call=lambda: f(xv), function=None, sync=None, to_numpy=np.asarray,
-                                label=self.call_label(operation, mode, False))
+            return PreparedCase(
+                call=lambda: f(xv),
+                function=None,
+                sync=None,
+                to_numpy=np.asarray,
+                label=self.call_label(operation, mode, False),
+            )
 
         def forward_columns(g, at):
             """The Jacobian of g at ``at``, one make_jvp pass per column."""
@@ -151,15 +169,22 @@ class AutogradBackend(Backend):
             ("hessian", "reverse-over-forward"): lambda: ag.jacobian(lambda y: forward_columns(f, y))(xv),
             ("hessian", "forward-over-forward"): lambda: forward_columns(lambda y: forward_columns(f, y), xv),
         }
-        return PreparedCase(call=calls[(operation, mode)], function=lambda: f(xv), sync=None, to_numpy=np.asarray,
-                            label=self.call_label(operation, mode, scalar))
+        return PreparedCase(
+            call=calls[(operation, mode)],
+            function=lambda: f(xv),
+            sync=None,
+            to_numpy=np.asarray,
+            label=self.call_label(operation, mode, scalar),
+        )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         if operation == NESTED:
             levels = {"reverse": "autograd.grad", "forward": "autograd.make_jvp per unit vector"}
             outer, inner = mode.split("-over-")
-            return (f"f with ad.outer.grad = {levels[outer]}, ad.inner.grad = {levels[inner]}; "
-                    "loops and branches: Python while and if on the values")
+            return (
+                f"f with ad.outer.grad = {levels[outer]}, ad.inner.grad = {levels[inner]}; "
+                "loops and branches: Python while and if on the values"
+            )
         if (operation, mode) == ("jacobian", "reverse"):
             return "autograd.grad(f)" if scalar else "autograd.jacobian(f)"
         return LABELS[(operation, mode)]

@@ -46,8 +46,9 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
     return "jax.jacfwd(f)" if mode == "forward" else "jax.jacrev(f)"
 
 
-def derivative(jax: Framework, f: FunctionOfConstants, operation: str, mode: str, scalar: bool,
-               chunk_size: int | None = None) -> Computation:
+def derivative(
+    jax: Framework, f: FunctionOfConstants, operation: str, mode: str, scalar: bool, chunk_size: int | None = None
+) -> Computation:
     """The JAX transform of ``f(x, consts)`` that computes ``operation`` in ``mode`` (``transform_label``'s).
 
     Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians
@@ -97,8 +98,9 @@ def jax_loop(step: Callable[[Array, Carry], Carry], init: Carry, k: int) -> Carr
     return jax.lax.fori_loop(0, k, step, init)
 
 
-def jax_while_loop(cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry,
-                   max_steps: int | None = None) -> Carry:
+def jax_while_loop(
+    cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry, max_steps: int | None = None
+) -> Carry:
     """The ``while_loop`` service under ``jax.jit`` (``adbench.services.python_while_loop``'s contract).
 
     Unbounded: ``lax.while_loop``, which forward mode differentiates and reverse mode refuses. Bounded
@@ -163,12 +165,16 @@ def _chunked_jacobian(jax: Framework, f: FunctionOfConstants, mode: str, chunk_s
     def jac(x, _, c):
         n = x.shape[0]
         if mode == "forward":
-            cols = jax.lax.map(lambda i: jax.jvp(lambda y: f(y, c), (x,), (unit(i, n, x.dtype),))[1],
-                               jnp.arange(n), batch_size=chunk_size)
+            cols = jax.lax.map(
+                lambda i: jax.jvp(lambda y: f(y, c), (x,), (unit(i, n, x.dtype),))[1],
+                jnp.arange(n),
+                batch_size=chunk_size,
+            )
             return jnp.moveaxis(cols, 0, -1)  # (n, m...) -> (m..., n), as jacfwd
         y, pullback = jax.vjp(lambda z: f(z, c), x)
-        return jax.lax.map(lambda i: pullback(unit(i, y.shape[0], y.dtype))[0], jnp.arange(y.shape[0]),
-                           batch_size=chunk_size)
+        return jax.lax.map(
+            lambda i: pullback(unit(i, y.shape[0], y.dtype))[0], jnp.arange(y.shape[0]), batch_size=chunk_size
+        )
 
     return jac
 
@@ -228,9 +234,12 @@ class JaxBackend(Backend):
         jax = self.load()
         import jaxlib
 
-        return {"jaxlib": getattr(jaxlib, "__version__", None), "backend": jax.default_backend(),
-                "devices": [str(d) for d in jax.devices()],
-                "matmul_precision": jax.config.jax_default_matmul_precision or "default"}
+        return {
+            "jaxlib": getattr(jaxlib, "__version__", None),
+            "backend": jax.default_backend(),
+            "devices": [str(d) for d in jax.devices()],
+            "matmul_precision": jax.config.jax_default_matmul_precision or "default",
+        }
 
     def device_peak(self, device):
         if device != "cuda":
@@ -278,8 +287,9 @@ class JaxBackend(Backend):
 
         return f, xj, dj, arrays, put
 
-    def program(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def program(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         """The operation and f as un-jitted functions, and their arguments: ``op(*op_args)``, ``f(*f_args)``.
 
         ``prepare`` jits them (``jax``) or not (``jax-eager``); tests trace them (``jax.make_jaxpr``). A
@@ -289,8 +299,9 @@ class JaxBackend(Backend):
 
     def _program(self, problem, x, operation, mode, dtype, constants, direction, chunk_size, device):
         """``program``'s four, and the sparse-jacobian case's compression (None for the other operations)."""
-        f, xj, dj, arrays, put = self._inputs(problem, x, dtype, constants, direction, device,
-                                              mode if operation == NESTED else None)
+        f, xj, dj, arrays, put = self._inputs(
+            problem, x, dtype, constants, direction, device, mode if operation == NESTED else None
+        )
         if operation == NESTED:
             return f, (xj, arrays), None, None, None
         if operation == SPARSE:
@@ -303,11 +314,13 @@ class JaxBackend(Backend):
         op = derivative(self.load(), f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
         return op, (xj, dj, arrays), f, (xj, arrays), None
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         jax = self.load()
-        op, op_args, fun, f_args, comp = self._program(problem, x, operation, mode, dtype, constants, direction,
-                                                       chunk_size, device)
+        op, op_args, fun, f_args, comp = self._program(
+            problem, x, operation, mode, dtype, constants, direction, chunk_size, device
+        )
         if self.jit:
             op, fun = jax.jit(op), fun and jax.jit(fun)
         return PreparedCase(
@@ -315,18 +328,22 @@ class JaxBackend(Backend):
             function=None if fun is None else lambda: fun(*f_args),
             sync=jax.block_until_ready,
             to_numpy=np.asarray if comp is None else (lambda values: comp.matrix(np.asarray(values))),
-            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0]) and operation != SPARSE,
-                                  chunk_size),
+            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0]) and operation != SPARSE, chunk_size),
             colours=None if comp is None else comp.n_colours,
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         if operation == NESTED:
             outer, inner = mode.split("-over-")
-            loops = ("lax.while_loop (bounded ones: lax.scan over lax.cond), lax.cond" if self.jit
-                     else "Python while and if on concrete values")
-            return (f"{'jax.jit(f)' if self.jit else 'f'} with ad.outer.grad = {LEVEL_LABELS[outer]}, "
-                    f"ad.inner.grad = {LEVEL_LABELS[inner]}; loops and branches: {loops}")
+            loops = (
+                "lax.while_loop (bounded ones: lax.scan over lax.cond), lax.cond"
+                if self.jit
+                else "Python while and if on concrete values"
+            )
+            return (
+                f"{'jax.jit(f)' if self.jit else 'f'} with ad.outer.grad = {LEVEL_LABELS[outer]}, "
+                f"ad.inner.grad = {LEVEL_LABELS[inner]}; loops and branches: {loops}"
+            )
         label = transform_label(operation, mode, scalar, chunk_size)
         return f"jax.jit({label})" if self.jit else label
 

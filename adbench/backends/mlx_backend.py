@@ -41,8 +41,9 @@ def transform_label(operation: str, mode: str, scalar: bool) -> str:
     return TRANSFORMS[(operation, mode)]
 
 
-def derivative(mx: Framework, f: FunctionOfConstants, operation: str, mode: str, n: int, m: int,
-               scalar: bool) -> Computation:
+def derivative(
+    mx: Framework, f: FunctionOfConstants, operation: str, mode: str, n: int, m: int, scalar: bool
+) -> Computation:
     """The MLX transform of ``f(x, consts)`` computing ``operation`` in ``mode`` (``transform_label``'s).
 
     Each result takes ``(x, direction, consts)``; the direction (v or u) is unused by Jacobians and
@@ -135,8 +136,10 @@ def float64_shortfall(mx: Framework) -> str | None:
     if not bad:
         return None
     listed = ", ".join(f"{k} {v:.0e}" for k, v in bad.items())
-    return (f"backend 'mlx' refuses float64: MLX {mx.__version__} computes float64 {', '.join(bad)} to about "
-            f"float32 accuracy on this CPU (largest relative error against NumPy: {listed}); run it in float32")
+    return (
+        f"backend 'mlx' refuses float64: MLX {mx.__version__} computes float64 {', '.join(bad)} to about "
+        f"float32 accuracy on this CPU (largest relative error against NumPy: {listed}); run it in float32"
+    )
 
 
 def linked_blas() -> list[str]:
@@ -185,14 +188,20 @@ class MlxBackend(Backend):
 
     def build_info(self):
         mx = self.load()
-        info = {"default_device": str(mx.default_device()), "metal_available": mx.metal.is_available(),
-                "cuda_available": mx.cuda.is_available(), "blas": linked_blas(),
-                "cpu_threads": "one per stream (no setting)", "matmul_precision": "highest",
-                "float64": float64_shortfall(mx) or "float64-accurate"}
+        info = {
+            "default_device": str(mx.default_device()),
+            "metal_available": mx.metal.is_available(),
+            "cuda_available": mx.cuda.is_available(),
+            "blas": linked_blas(),
+            "cpu_threads": "one per stream (no setting)",
+            "matmul_precision": "highest",
+            "float64": float64_shortfall(mx) or "float64-accurate",
+        }
         return info
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         mx = self.load()
         if dtype == "float64" and float64_shortfall(mx):
             raise ValueError(float64_shortfall(mx))
@@ -224,8 +233,7 @@ class MlxBackend(Backend):
         # MLX is lazy: a call builds a graph and mx.eval computes it, as block_until_ready for JAX.
         to_numpy = lambda a: np.array(a, copy=True)  # noqa: E731
         if operation == NESTED:  # f differentiates inside itself: the call is f, and there is no separate f
-            return PreparedCase(call=lambda: f(xm, arrays), function=None, sync=mx.eval, to_numpy=to_numpy,
-                                label=label)
+            return PreparedCase(call=lambda: f(xm, arrays), function=None, sync=mx.eval, to_numpy=to_numpy, label=label)
         fun = compile(f)
         if operation == SPARSE:
             from adbench.sparsity import compression_for
@@ -233,12 +241,22 @@ class MlxBackend(Backend):
             comp = compression_for(problem, x, constants, mode)
             colours, gather = mx.array(comp.colours.astype(np.int32)), mx.array(comp.gather.astype(np.int32))
             op = compile(compressed_jacobian(mx, f, mode, comp.n_colours))
-            return PreparedCase(call=lambda: op(xm, arrays, colours, gather), function=lambda: fun(xm, arrays),
-                                sync=mx.eval, to_numpy=lambda a: comp.matrix(np.array(a, copy=True)), label=label,
-                                colours=comp.n_colours)
+            return PreparedCase(
+                call=lambda: op(xm, arrays, colours, gather),
+                function=lambda: fun(xm, arrays),
+                sync=mx.eval,
+                to_numpy=lambda a: comp.matrix(np.array(a, copy=True)),
+                label=label,
+                colours=comp.n_colours,
+            )
         op = compile(derivative(mx, f, operation, mode, n, problem.n_outputs(n), scalar))
-        return PreparedCase(call=lambda: op(xm, dm, arrays), function=lambda: fun(xm, arrays), sync=mx.eval,
-                            to_numpy=to_numpy, label=label)
+        return PreparedCase(
+            call=lambda: op(xm, dm, arrays),
+            function=lambda: fun(xm, arrays),
+            sync=mx.eval,
+            to_numpy=to_numpy,
+            label=label,
+        )
 
     def ad_level(self, mode):
         return mlx_level(self.load(), mode)
@@ -246,8 +264,10 @@ class MlxBackend(Backend):
     def call_label(self, operation, mode, scalar, chunk_size=None):
         if operation == NESTED:
             outer, inner = mode.split("-over-")
-            return (f"f with ad.outer.grad = {LEVEL_LABELS[outer]}, ad.inner.grad = {LEVEL_LABELS[inner]}; "
-                    "loops and branches: Python while and if on the arrays' values")
+            return (
+                f"f with ad.outer.grad = {LEVEL_LABELS[outer]}, ad.inner.grad = {LEVEL_LABELS[inner]}; "
+                "loops and branches: Python while and if on the arrays' values"
+            )
         label = transform_label(operation, mode, scalar)
         return f"mx.compile({label})" if self.compiled else label
 
@@ -260,8 +280,10 @@ class MlxCompileBackend(MlxBackend):
     order = 46
     compiled = True
     operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
-    refusals = {NESTED: "mx.compile cannot trace the data-dependent while loops and branches of a function that "
-                        "differentiates inside itself (evaluating an array inside mx.compile is an error)"}
+    refusals = {
+        NESTED: "mx.compile cannot trace the data-dependent while loops and branches of a function that "
+        "differentiates inside itself (evaluating an array inside mx.compile is an error)"
+    }
     # Over the default grid its first calls (g++ builds of the generated kernels) sum to 62 s and its
     # cases take 86 s of the run (results/reference/tensorflow-mlx.csv): asked for by name. Plain mlx
     # (first calls 1.6 s, 12 s of the run, most of it tall's reverse Jacobian) is in a plain compare.

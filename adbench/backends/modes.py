@@ -17,8 +17,14 @@ from typing import Any, Literal, TypeGuard, get_args
 # read off its type, so a name is written once.
 Operation = Literal["jacobian", "jvp", "vjp", "hvp", "hessian", "sparse-jacobian", "nested"]
 ModeName = Literal[
-    "forward", "reverse", "forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
-    "forward-over-forward", "central", "manual",
+    "forward",
+    "reverse",
+    "forward-over-reverse",
+    "reverse-over-reverse",
+    "reverse-over-forward",
+    "forward-over-forward",
+    "central",
+    "manual",
 ]
 Pass = Literal["forward", "reverse"]  # one AD level of a mode: a JVP or a VJP
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
@@ -85,8 +91,13 @@ OTHER_STYLE = {"linestyle": "-.", "marker": "P"}  # a mode this adbench does not
 
 # What a framework with forward and reverse mode offers: every operation, every composition.
 EVERY_MODE: dict[Operation, tuple[ModeName, ...]] = {
-    "jacobian": AD_MODES, "jvp": ("forward",), "vjp": ("reverse",), "hvp": COMPOSITIONS, "hessian": COMPOSITIONS,
-    SPARSE: AD_MODES, NESTED: COMPOSITIONS,
+    "jacobian": AD_MODES,
+    "jvp": ("forward",),
+    "vjp": ("reverse",),
+    "hvp": COMPOSITIONS,
+    "hessian": COMPOSITIONS,
+    SPARSE: AD_MODES,
+    NESTED: COMPOSITIONS,
 }
 
 
@@ -171,8 +182,33 @@ def forward_over_basis(operation: str, mode: str) -> bool:
 
 
 __all__ = [
-    "AD_MODES", "BASELINE_MODES", "BY_NAME", "COMPOSITIONS", "DIRECTED", "EVERY_MODE", "MODES", "MODE_NAMES",
-    "NESTED", "OPERATIONS", "PASSES", "PASS_NAMES", "SECOND_ORDER", "SPARSE", "Count", "Mode", "ModeName",
-    "Operation", "Pass", "counted", "forward_over_basis", "is_baseline_mode", "is_mode", "is_operation",
-    "mode_order", "mode_rank", "mode_style", "pass_exponent", "passes",
+    "AD_MODES",
+    "BASELINE_MODES",
+    "BY_NAME",
+    "COMPOSITIONS",
+    "DIRECTED",
+    "EVERY_MODE",
+    "MODES",
+    "MODE_NAMES",
+    "NESTED",
+    "OPERATIONS",
+    "PASSES",
+    "PASS_NAMES",
+    "SECOND_ORDER",
+    "SPARSE",
+    "Count",
+    "Mode",
+    "ModeName",
+    "Operation",
+    "Pass",
+    "counted",
+    "forward_over_basis",
+    "is_baseline_mode",
+    "is_mode",
+    "is_operation",
+    "mode_order",
+    "mode_rank",
+    "mode_style",
+    "pass_exponent",
+    "passes",
 ]

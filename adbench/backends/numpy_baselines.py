@@ -53,8 +53,9 @@ def contract(operation: str, J: np.ndarray, d: Direction) -> np.ndarray:
 
 
 def _casted(x: np.ndarray, dtype: str, constants: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-    return x.astype(dtype), {k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v
-                             for k, v in constants.items()}
+    return x.astype(dtype), {
+        k: v.astype(float_dtype(v, dtype)) if isinstance(v, np.ndarray) else v for k, v in constants.items()
+    }
 
 
 # -- sparse-jacobian ----------------------------------------------------------------------------------------
@@ -78,8 +79,9 @@ def manual_sparse_case(problem: Problem, xv: np.ndarray, consts: dict[str, Any])
     )
 
 
-def differenced_sparse_case(problem: Problem, x: np.ndarray, constants: dict[str, Any], xv: np.ndarray,
-                            consts: dict[str, Any]) -> PreparedCase:
+def differenced_sparse_case(
+    problem: Problem, x: np.ndarray, constants: dict[str, Any], xv: np.ndarray, consts: dict[str, Any]
+) -> PreparedCase:
     """Compressed central differences on the same column colouring as forward mode: 2 evaluations per colour."""
     from adbench.sparsity import compressed_differences, compression_for
 
@@ -88,10 +90,14 @@ def differenced_sparse_case(problem: Problem, x: np.ndarray, constants: dict[str
     def f(v):
         return problem.function(v, np, **consts)
 
-    return PreparedCase(call=lambda: compressed_differences(f, xv, comp), function=lambda: f(xv), sync=None,
-                        to_numpy=comp.matrix,
-                        label="central differences along each colour's seed (2 evaluations per colour)",
-                        colours=comp.n_colours)
+    return PreparedCase(
+        call=lambda: compressed_differences(f, xv, comp),
+        function=lambda: f(xv),
+        sync=None,
+        to_numpy=comp.matrix,
+        label="central differences along each colour's seed (2 evaluations per colour)",
+        colours=comp.n_colours,
+    )
 
 
 class _NumpyBaseline(Backend):
@@ -107,8 +113,10 @@ class _NumpyBaseline(Backend):
 
 class ManualBackend(_NumpyBaseline):
     name = "manual"
-    description = ("hand-written NumPy derivatives (the floor every AD framework is measured against); "
-                   "JVPs, VJPs and HVPs contract the hand-written Jacobian or Hessian")
+    description = (
+        "hand-written NumPy derivatives (the floor every AD framework is measured against); "
+        "JVPs, VJPs and HVPs contract the hand-written Jacobian or Hessian"
+    )
     label = "manual (NumPy floor)"
     colour = "#000000"
     order = 90
@@ -128,8 +136,9 @@ class ManualBackend(_NumpyBaseline):
             reason = f"problem {problem.name!r} has no hand-written Hessian"
         return reason
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         reason = self.supports(problem, operation, mode)
         if reason:
             raise NotImplementedError(reason)
@@ -139,8 +148,13 @@ class ManualBackend(_NumpyBaseline):
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         function = self.bound(problem)
         if operation == NESTED:
-            return PreparedCase(call=lambda: problem.manual_nested(xv, **consts), function=None, sync=None,
-                                to_numpy=np.asarray, label=self.call_label(operation, mode, False))
+            return PreparedCase(
+                call=lambda: problem.manual_nested(xv, **consts),
+                function=None,
+                sync=None,
+                to_numpy=np.asarray,
+                label=self.call_label(operation, mode, False),
+            )
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
@@ -172,8 +186,10 @@ class ManualBackend(_NumpyBaseline):
 # its own values.
 class FiniteDifferenceBackend(_NumpyBaseline):
     name = "finite-diff"
-    description = ("central finite differences in NumPy: of f (2 n evaluations for a Jacobian, 2 for a JVP), "
-                   "and of the hand-written gradient for second order (approximate)")
+    description = (
+        "central finite differences in NumPy: of f (2 n evaluations for a Jacobian, 2 for a JVP), "
+        "and of the hand-written gradient for second order (approximate)"
+    )
     label = "finite differences"
     colour = "#777777"
     order = 80
@@ -185,8 +201,9 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             reason = f"problem {problem.name!r} has no hand-written gradient to difference"
         return reason
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         xv, consts = _casted(x, dtype, constants)
         if operation == SPARSE:
             return differenced_sparse_case(problem, x, constants, xv, consts)
@@ -202,8 +219,13 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             return problem.manual_jacobian(v, **consts)
 
         if operation == NESTED:  # f itself, whose ad is the default: central differences at both levels
-            return PreparedCase(call=lambda: f(xv), function=None, sync=None, to_numpy=np.asarray,
-                                label=self.call_label(operation, mode, False))
+            return PreparedCase(
+                call=lambda: f(xv),
+                function=None,
+                sync=None,
+                to_numpy=np.asarray,
+                label=self.call_label(operation, mode, False),
+            )
         call: Callable[[], np.ndarray] = {
             "jacobian": lambda: central_differences(f, xv, problem.is_scalar(n)),
             "jvp": lambda: directional_difference(f, xv, d.v),
@@ -211,8 +233,13 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hvp": lambda: directional_difference(g, xv, d.v),
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
-        return PreparedCase(call=call, function=lambda: f(xv), sync=None, to_numpy=np.asarray,
-                            label=self.call_label(operation, mode, problem.is_scalar(n)))
+        return PreparedCase(
+            call=call,
+            function=lambda: f(xv),
+            sync=None,
+            to_numpy=np.asarray,
+            label=self.call_label(operation, mode, problem.is_scalar(n)),
+        )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         return {

@@ -46,25 +46,29 @@ def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | N
     vectorised = "tf.vectorized_map(ForwardAccumulator.jvp)"
     if chunk_size:
         vectorised = f"tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of {chunk_size})"
-    tape_jacobian = ("tape.jacobian(experimental_use_pfor=True"
-                     + (f", parallel_iterations={chunk_size})" if chunk_size else ")"))
+    tape_jacobian = "tape.jacobian(experimental_use_pfor=True" + (
+        f", parallel_iterations={chunk_size})" if chunk_size else ")"
+    )
     if operation == "jacobian":
         if mode == "forward":
             return f"{vectorised}(f)"
         return "tape.gradient(f)" if scalar else f"{tape_jacobian}(f)"
     if operation == SPARSE:
-        return {"forward": "tf.vectorized_map(ForwardAccumulator.jvp) over the column colouring's seeds",
-                "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's "
-                           "seeds"}[mode]
+        return {
+            "forward": "tf.vectorized_map(ForwardAccumulator.jvp) over the column colouring's seeds",
+            "reverse": "tf.vectorized_map(tape.gradient(output_gradients=seed)) over the row colouring's seeds",
+        }[mode]
     if operation == "jvp":
         return "ForwardAccumulator.jvp(f)"
     if operation == "vjp":
         return "tape.gradient(f, output_gradients=u)"
     if operation == "hvp":
-        return {"forward-over-reverse": "ForwardAccumulator.jvp(tape.gradient(f))",
-                "reverse-over-reverse": "tape.gradient(tape.gradient(f), output_gradients=v)",
-                "reverse-over-forward": "tape.gradient(ForwardAccumulator.jvp(f))",
-                "forward-over-forward": "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp(f)))"}[mode]
+        return {
+            "forward-over-reverse": "ForwardAccumulator.jvp(tape.gradient(f))",
+            "reverse-over-reverse": "tape.gradient(tape.gradient(f), output_gradients=v)",
+            "reverse-over-forward": "tape.gradient(ForwardAccumulator.jvp(f))",
+            "forward-over-forward": "tf.vectorized_map(ForwardAccumulator.jvp(ForwardAccumulator.jvp(f)))",
+        }[mode]
     outer, inner = mode.split("-over-")
     inner_label = "tape.gradient(f)" if inner == "reverse" else f"{vectorised}(f)"
     outer_label = tape_jacobian if outer == "reverse" else vectorised
@@ -95,8 +99,9 @@ def _passes(tf: Framework) -> tuple[Callable[..., Array], Callable[..., Array], 
     return grad, vjp, jvp
 
 
-def derivative(tf: Framework, f: FunctionOfConstants, operation: str, mode: str, scalar: bool,
-               chunk_size: int | None = None) -> Computation:
+def derivative(
+    tf: Framework, f: FunctionOfConstants, operation: str, mode: str, scalar: bool, chunk_size: int | None = None
+) -> Computation:
     """The TensorFlow computation of ``operation`` in ``mode`` for ``f(x, consts)`` (``transform_label``'s).
 
     The computation takes ``(x, direction, consts)`` for an operation with a direction (v or u: ``DIRECTED``),
@@ -115,8 +120,13 @@ def derivative(tf: Framework, f: FunctionOfConstants, operation: str, mode: str,
         # pfor vectorises the m VJPs; parallel_iterations runs them chunk_size at a time. TensorFlow
         # 2.21 loses the tape inside those chunks: every chunked row comes back unconnected, which
         # UnconnectedGradients.ZERO would turn into silent zeros; unchunked rows keep ZERO.
-        return tape.jacobian(y, x, unconnected_gradients=tf.UnconnectedGradients.NONE if chunk_size else zero,
-                             parallel_iterations=chunk_size, experimental_use_pfor=True)
+        return tape.jacobian(
+            y,
+            x,
+            unconnected_gradients=tf.UnconnectedGradients.NONE if chunk_size else zero,
+            parallel_iterations=chunk_size,
+            experimental_use_pfor=True,
+        )
 
     def jacfwd(g, x):
         cols = _columns(tf, lambda t: jvp(g, x, t), x, chunk_size)
@@ -166,8 +176,12 @@ def compressed_jacobian(tf: Framework, f: FunctionOfConstants, mode: str, n_colo
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = f(x, c)
-            B = tf.vectorized_map(lambda k: tape.gradient(y, x, output_gradients=tf.cast(colours == k, y.dtype),
-                                                          unconnected_gradients=zero), ks)
+            B = tf.vectorized_map(
+                lambda k: tape.gradient(
+                    y, x, output_gradients=tf.cast(colours == k, y.dtype), unconnected_gradients=zero
+                ),
+                ks,
+            )
         return tf.gather(tf.reshape(B, (-1,)), gather)
 
     return op
@@ -191,11 +205,12 @@ def _columns(tf: Framework, push: Callable[[Array], Array], x: Array, chunk_size
     indices = tf.range(n)
     parts = []
     if blocks:
-        mapped = tf.map_fn(block, tf.reshape(indices[:blocks * chunk_size], (blocks, chunk_size)),
-                           fn_output_signature=x.dtype)
+        mapped = tf.map_fn(
+            block, tf.reshape(indices[: blocks * chunk_size], (blocks, chunk_size)), fn_output_signature=x.dtype
+        )
         parts.append(tf.reshape(mapped, (blocks * chunk_size, *mapped.shape[2:])))
     if rest:
-        parts.append(block(indices[blocks * chunk_size:]))
+        parts.append(block(indices[blocks * chunk_size :]))
     return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
 
@@ -211,13 +226,15 @@ def tf_loop(step: Callable[[Array, Carry], Carry], init: Carry, k: int) -> Carry
     tf = import_tensorflow()
     if k <= 0:
         return init
-    _, carry = tf.while_loop(lambda i, _: i < k, lambda i, c: (i + 1, step(i, c)), (tf.constant(0), init),
-                             maximum_iterations=k)
+    _, carry = tf.while_loop(
+        lambda i, _: i < k, lambda i, c: (i + 1, step(i, c)), (tf.constant(0), init), maximum_iterations=k
+    )
     return carry
 
 
-def tf_while_loop(cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry,
-                  max_steps: int | None = None) -> Carry:
+def tf_while_loop(
+    cond: Callable[[Carry], Array], body: Callable[[Carry], Carry], init: Carry, max_steps: int | None = None
+) -> Carry:
     """The ``while_loop`` service inside ``tf.function``: ``tf.while_loop`` (while_v2), which TensorFlow
     differentiates in both modes and to any order. ``max_steps`` becomes ``maximum_iterations`` (XLA's
     reverse mode needs the bound): a loop still running there is cut, and its result fails the gate, as
@@ -245,8 +262,7 @@ def tf_level(tf: Framework, mode: str) -> Level:
     if mode == "reverse":
         return Level("reverse", lambda g: lambda z: grad(g, tf.identity(z)))
     unit = lambda z, i: tf.one_hot(i, z.shape[0], dtype=z.dtype)  # noqa: E731
-    return Level("forward", lambda g: stacked_jvps(lambda z, v: jvp(g, tf.identity(z), v), unit,
-                                                   tf.experimental.numpy))
+    return Level("forward", lambda g: stacked_jvps(lambda z, v: jvp(g, tf.identity(z), v), unit, tf.experimental.numpy))
 
 
 LEVEL_LABELS = {"reverse": "tape.gradient", "forward": "ForwardAccumulator.jvp per unit vector"}
@@ -255,8 +271,10 @@ LEVEL_LABELS = {"reverse": "tape.gradient", "forward": "ForwardAccumulator.jvp p
 class TensorflowBackend(Backend):
     name = "tensorflow"
     framework = "tensorflow"
-    description = ("tf.function over tf.GradientTape (gradient, jacobian with pfor) and "
-                   "tf.autodiff.ForwardAccumulator (JVPs, vectorized_map for Jacobians), and their compositions")
+    description = (
+        "tf.function over tf.GradientTape (gradient, jacobian with pfor) and "
+        "tf.autodiff.ForwardAccumulator (JVPs, vectorized_map for Jacobians), and their compositions"
+    )
     label = "TensorFlow (tf.function)"
     colour = "#F0E442"  # Okabe-Ito's yellow, the one colour of that palette no other backend used
     order = 40
@@ -282,20 +300,25 @@ class TensorflowBackend(Backend):
         # The namespace switches NumPy behaviour on, which must precede every trace. Imports only:
         # asv's forkserver forks after this, so nothing may start TensorFlow's thread pools here.
         namespace("tensorflow")
-        for module in ("tensorflow.python.ops.parallel_for.control_flow_ops", "tensorflow.python.ops.parallel_for.pfor",
-                       "tensorflow.python.eager.forwardprop", "tensorflow.python.ops.numpy_ops.np_math_ops"):
+        for module in (
+            "tensorflow.python.ops.parallel_for.control_flow_ops",
+            "tensorflow.python.ops.parallel_for.pfor",
+            "tensorflow.python.eager.forwardprop",
+            "tensorflow.python.ops.numpy_ops.np_math_ops",
+        ):
             importlib.import_module(module)
 
     def build_info(self):
         tf = self.load()
-        info = {"cuda_build": tf.test.is_built_with_cuda(),
-                "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-                # TensorFlow's default on x86 Linux is on; the worker environment leaves it to the user.
-                "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
-                "matmul_precision": "default" if tf.config.experimental.tensor_float_32_execution_enabled()
-                else "highest"}
+        info = {
+            "cuda_build": tf.test.is_built_with_cuda(),
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            # TensorFlow's default on x86 Linux is on; the worker environment leaves it to the user.
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+            "matmul_precision": "default" if tf.config.experimental.tensor_float_32_execution_enabled() else "highest",
+        }
         return info
 
     def device_peak(self, device):
@@ -332,12 +355,15 @@ class TensorflowBackend(Backend):
         jit = ", jit_compile=True" if self.jit_compile else ""
         if operation == NESTED:
             outer, inner = mode.split("-over-")
-            return (f"tf.function(f{jit}) with ad.outer.grad = {LEVEL_LABELS[outer]}, ad.inner.grad = "
-                    f"{LEVEL_LABELS[inner]}; loops and branches: tf.while_loop, tf.cond")
+            return (
+                f"tf.function(f{jit}) with ad.outer.grad = {LEVEL_LABELS[outer]}, ad.inner.grad = "
+                f"{LEVEL_LABELS[inner]}; loops and branches: tf.while_loop, tf.cond"
+            )
         return f"tf.function({transform_label(operation, mode, scalar, chunk_size)}{jit})"
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         tf = self.load()
         xp = namespace("tensorflow")
         forget_forward_mode_traces()
@@ -348,6 +374,7 @@ class TensorflowBackend(Backend):
         # stays on the CPU where a CUDA build sees a GPU).
         place = "/GPU:0" if device == "cuda" else "/CPU:0"
         with tf.device(place):
+
             def tensor(a: np.ndarray) -> Array:
                 return tf.constant(a, dtype=float_dtype(a, dtype))
 
@@ -370,6 +397,7 @@ class TensorflowBackend(Backend):
             def run(*args):
                 with tf.device(place):
                     return fn(*args)
+
             return run
 
         def traced(fn):
@@ -385,8 +413,7 @@ class TensorflowBackend(Backend):
         to_numpy = lambda t: np.asarray(t.numpy())  # noqa: E731
         fun = traced(f)
         if operation == NESTED:  # f differentiates inside itself: the call is f, and there is no separate f
-            return PreparedCase(call=lambda: fun(xt, arrays), function=None, sync=sync, to_numpy=to_numpy,
-                                label=label)
+            return PreparedCase(call=lambda: fun(xt, arrays), function=None, sync=sync, to_numpy=to_numpy, label=label)
         if operation == SPARSE:
             from adbench.sparsity import compression_for
 
@@ -394,9 +421,14 @@ class TensorflowBackend(Backend):
             with tf.device(place):
                 colours, gather = tf.constant(comp.colours.astype(np.int32)), tf.constant(comp.gather.astype(np.int64))
             op = traced(compressed_jacobian(tf, f, mode, comp.n_colours))
-            return PreparedCase(call=lambda: op(xt, arrays, colours, gather), function=lambda: fun(xt, arrays),
-                                sync=sync, to_numpy=lambda t: comp.matrix(t.numpy()), label=label,
-                                colours=comp.n_colours)
+            return PreparedCase(
+                call=lambda: op(xt, arrays, colours, gather),
+                function=lambda: fun(xt, arrays),
+                sync=sync,
+                to_numpy=lambda t: comp.matrix(t.numpy()),
+                label=label,
+                colours=comp.n_colours,
+            )
         op = traced(derivative(tf, f, operation, mode, scalar, chunk_size))
         call = (lambda: op(xt, dt, arrays)) if operation in DIRECTED else (lambda: op(xt, arrays))
         return PreparedCase(call=call, function=lambda: fun(xt, arrays), sync=sync, to_numpy=to_numpy, label=label)

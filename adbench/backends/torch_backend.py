@@ -43,13 +43,13 @@ def func_label(operation: str, mode: str, scalar: bool, chunk_size: int | None =
             return "torch.func.grad(f)"
         return f"torch.func.jacrev(f, chunk_size={chunk_size})" if chunk_size else "torch.func.jacrev(f)"
     if chunk_size:
-        return (f"lambda x: torch.func.vmap(lambda e: torch.func.jvp(f, (x,), (e,))[1], "
-                f"chunk_size={chunk_size})(basis)")
+        return f"lambda x: torch.func.vmap(lambda e: torch.func.jvp(f, (x,), (e,))[1], chunk_size={chunk_size})(basis)"
     return "torch.func.jacfwd(f)"
 
 
-def func_derivative(torch: Framework, f: Function, operation: str, mode: str, scalar: bool,
-                    chunk_size: int | None = None) -> Computation:
+def func_derivative(
+    torch: Framework, f: Function, operation: str, mode: str, scalar: bool, chunk_size: int | None = None
+) -> Computation:
     """The ``torch.func`` transform of ``f`` computing ``operation`` in ``mode`` (``func_label``'s);
     takes ``(x, direction)``."""
     tf = torch.func
@@ -95,8 +95,9 @@ def func_derivative(torch: Framework, f: Function, operation: str, mode: str, sc
 
 
 # -- sparse-jacobian ----------------------------------------------------------------------------------------
-def compressed_jacobian(torch: Framework, f: Function, mode: str, n_colours: int, colours: Array,
-                        gather: Array) -> Computation:
+def compressed_jacobian(
+    torch: Framework, f: Function, mode: str, n_colours: int, colours: Array, gather: Array
+) -> Computation:
     """J's nonzeros from ``n_colours`` compressed passes: torch.func.vmap of jvp over the column colouring's
     seeds (forward, J S) or of one vjp's pullback over the row colouring's (reverse, Sᵀ J), then the gather.
     Each seed is made from its colour inside the map: no n x p seed matrix is held."""
@@ -114,9 +115,18 @@ def compressed_jacobian(torch: Framework, f: Function, mode: str, n_colours: int
     return op
 
 
-def sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str, xt: Array,
-                f: Function, sync: Sync | None, compile: Callable[[Computation], Computation],
-                label: str) -> PreparedCase:
+def sparse_case(
+    torch: Framework,
+    problem: Problem,
+    x: np.ndarray,
+    constants: dict[str, Any],
+    mode: str,
+    xt: Array,
+    f: Function,
+    sync: Sync | None,
+    compile: Callable[[Computation], Computation],
+    label: str,
+) -> PreparedCase:
     """The sparse-jacobian case: colouring once here; the passes and the gather timed (compiled for
     torch-compile); the SciPy matrix assembled by to_numpy, outside the timing."""
     from adbench.sparsity import compression_for
@@ -125,14 +135,26 @@ def sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: di
     colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
     gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
     op = compile(compressed_jacobian(torch, f, mode, comp.n_colours, colours, gather))
-    return PreparedCase(call=lambda: op(xt, None), function=lambda: f(xt), sync=sync,
-                        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
-                        label=label,
-                        colours=comp.n_colours)
+    return PreparedCase(
+        call=lambda: op(xt, None),
+        function=lambda: f(xt),
+        sync=sync,
+        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
+        label=label,
+        colours=comp.n_colours,
+    )
 
 
-def autograd_sparse_case(torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], xt: Array,
-                         f: Function, sync: Sync | None, label: str) -> PreparedCase:
+def autograd_sparse_case(
+    torch: Framework,
+    problem: Problem,
+    x: np.ndarray,
+    constants: dict[str, Any],
+    xt: Array,
+    f: Function,
+    sync: Sync | None,
+    label: str,
+) -> PreparedCase:
     """Reverse compressed passes with plain torch.autograd: one backward pass per colour of the rows."""
     from adbench.sparsity import compression_for
 
@@ -143,13 +165,24 @@ def autograd_sparse_case(torch: Framework, problem: Problem, x: np.ndarray, cons
     def call():
         v = xt.detach().requires_grad_(True)
         y = f(v)
-        B = torch.stack([torch.autograd.grad(y, v, grad_outputs=(colours == k).to(y.dtype), retain_graph=True)[0]
-                         for k in range(comp.n_colours)])
+        B = torch.stack(
+            [
+                torch.autograd.grad(y, v, grad_outputs=(colours == k).to(y.dtype), retain_graph=True)[0]
+                for k in range(comp.n_colours)
+            ]
+        )
         return torch.take(B, gather)
 
-    return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
-                        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
-                        label=label, colours=comp.n_colours)
+    return PreparedCase(
+        call=call,
+        function=lambda: f(xt),
+        sync=sync,
+        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
+        label=label,
+        colours=comp.n_colours,
+    )
+
+
 def torch_unit(z, i):
     """The i-th unit vector of z's dtype and device (a factory, so no functorch level wraps it)."""
     import torch
@@ -187,8 +220,11 @@ class TorchBackend(Backend):
 
     def build_info(self):
         torch = self.load()
-        info = {"cuda_build": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
-                "matmul_precision": torch.get_float32_matmul_precision()}
+        info = {
+            "cuda_build": torch.version.cuda,
+            "cuda_available": torch.cuda.is_available(),
+            "matmul_precision": torch.get_float32_matmul_precision(),
+        }
         if torch.cuda.is_available():
             info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
             info["cudnn"] = torch.backends.cudnn.version()
@@ -233,20 +269,29 @@ class TorchBackend(Backend):
 
         return torch, xt, dt, f, sync
 
-    def _nested(self, problem: Problem, x: np.ndarray, mode: str, dtype: str, constants: dict[str, Any],
-                device: str) -> PreparedCase:
+    def _nested(
+        self, problem: Problem, x: np.ndarray, mode: str, dtype: str, constants: dict[str, Any], device: str
+    ) -> PreparedCase:
         """The function itself, with this mode's ``ad``: what a nested case times."""
         _, xt, _, f, sync = self._setup(problem, x, dtype, constants, Direction(), device, mode)
-        return PreparedCase(call=lambda: f(xt), function=None, sync=sync, to_numpy=lambda t: t.detach().cpu().numpy(),
-                            label=self.call_label(NESTED, mode, False))
+        return PreparedCase(
+            call=lambda: f(xt),
+            function=None,
+            sync=sync,
+            to_numpy=lambda t: t.detach().cpu().numpy(),
+            label=self.call_label(NESTED, mode, False),
+        )
 
     def nested_label(self, mode: str, levels: dict[str, str]) -> str:
         outer, inner = mode.split("-over-")
-        return (f"f with ad.outer.grad = {levels[outer]}, ad.inner.grad = {levels[inner]}; "
-                "loops and branches: Python while and if on the tensors' values")
+        return (
+            f"f with ad.outer.grad = {levels[outer]}, ad.inner.grad = {levels[inner]}; "
+            "loops and branches: Python while and if on the tensors' values"
+        )
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         if operation == NESTED:
             return self._nested(problem, x, mode, dtype, constants, device)
         torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
@@ -254,13 +299,34 @@ class TorchBackend(Backend):
             return self._sparse(torch, problem, x, constants, mode, xt, f, sync)
         return self._dense(torch, problem, x, operation, mode, xt, dt, f, sync, chunk_size)
 
-    def _sparse(self, torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str,
-                xt: Array, f: Function, sync: Sync | None) -> PreparedCase:
-        return sparse_case(torch, problem, x, constants, mode, xt, f, sync, self.compile,
-                           self.call_label(SPARSE, mode, False))
+    def _sparse(
+        self,
+        torch: Framework,
+        problem: Problem,
+        x: np.ndarray,
+        constants: dict[str, Any],
+        mode: str,
+        xt: Array,
+        f: Function,
+        sync: Sync | None,
+    ) -> PreparedCase:
+        return sparse_case(
+            torch, problem, x, constants, mode, xt, f, sync, self.compile, self.call_label(SPARSE, mode, False)
+        )
 
-    def _dense(self, torch: Framework, problem: Problem, x: np.ndarray, operation: str, mode: str, xt: Array,
-               dt: Array | None, f: Function, sync: Sync | None, chunk_size: int | None) -> PreparedCase:
+    def _dense(
+        self,
+        torch: Framework,
+        problem: Problem,
+        x: np.ndarray,
+        operation: str,
+        mode: str,
+        xt: Array,
+        dt: Array | None,
+        f: Function,
+        sync: Sync | None,
+        chunk_size: int | None,
+    ) -> PreparedCase:
         """Every other operation, from the setup ``prepare`` made: torch.func's transforms here."""
         scalar = problem.is_scalar(x.shape[0])
 
@@ -298,15 +364,23 @@ class TorchBackend(Backend):
 
 class TorchAutogradBackend(TorchBackend):
     name = "torch-autograd"
-    description = ("torch.autograd: one backward pass per output row (no vmap), forward_ad dual numbers "
-                   "for JVPs, double backward for second order")
+    description = (
+        "torch.autograd: one backward pass per output row (no vmap), forward_ad dual numbers "
+        "for JVPs, double backward for second order"
+    )
     label = "PyTorch (torch.autograd)"
     colour = "#E69F00"
     order = 21
     # Second order (and nested differentiation) is double backward: forward_ad's dual levels do not nest.
-    operations = {"jacobian": ("reverse",), "jvp": ("forward",), "vjp": ("reverse",),
-                  "hvp": ("reverse-over-reverse",), "hessian": ("reverse-over-reverse",), SPARSE: ("reverse",),
-                  NESTED: ("reverse-over-reverse",)}
+    operations = {
+        "jacobian": ("reverse",),
+        "jvp": ("forward",),
+        "vjp": ("reverse",),
+        "hvp": ("reverse-over-reverse",),
+        "hessian": ("reverse-over-reverse",),
+        SPARSE: ("reverse",),
+        NESTED: ("reverse-over-reverse",),
+    }
     vectorized = False
     chunkable = False
 
@@ -330,12 +404,32 @@ class TorchAutogradBackend(TorchBackend):
 
         return Level("reverse", grad)
 
-    def _sparse(self, torch: Framework, problem: Problem, x: np.ndarray, constants: dict[str, Any], mode: str,
-                xt: Array, f: Function, sync: Sync | None) -> PreparedCase:
+    def _sparse(
+        self,
+        torch: Framework,
+        problem: Problem,
+        x: np.ndarray,
+        constants: dict[str, Any],
+        mode: str,
+        xt: Array,
+        f: Function,
+        sync: Sync | None,
+    ) -> PreparedCase:
         return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
 
-    def _dense(self, torch: Framework, problem: Problem, x: np.ndarray, operation: str, mode: str, xt: Array,
-               dt: Array | None, f: Function, sync: Sync | None, chunk_size: int | None) -> PreparedCase:
+    def _dense(
+        self,
+        torch: Framework,
+        problem: Problem,
+        x: np.ndarray,
+        operation: str,
+        mode: str,
+        xt: Array,
+        dt: Array | None,
+        f: Function,
+        sync: Sync | None,
+        chunk_size: int | None,
+    ) -> PreparedCase:
         """Every other operation with plain torch.autograd: backward passes, and forward_ad's dual numbers."""
         grad = torch.autograd.grad
 
@@ -370,9 +464,13 @@ class TorchAutogradBackend(TorchBackend):
             return rows(g, v)
 
         call = {"jacobian": jacobian, "jvp": jvp, "vjp": vjp, "hvp": hvp, "hessian": hessian}[operation]
-        return PreparedCase(call=call, function=lambda: f(xt), sync=sync,
-                            to_numpy=lambda t: t.detach().cpu().numpy(),
-                            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0])))
+        return PreparedCase(
+            call=call,
+            function=lambda: f(xt),
+            sync=sync,
+            to_numpy=lambda t: t.detach().cpu().numpy(),
+            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0])),
+        )
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         if operation == NESTED:
@@ -381,14 +479,19 @@ class TorchAutogradBackend(TorchBackend):
         if operation == SPARSE:
             return "torch.autograd.grad(f(x), x, grad_outputs=seed, retain_graph=True) for each colour of the rows"
         if operation == "jacobian":
-            return ("torch.autograd.grad(f(x), x)" if scalar else
-                    "torch.autograd.grad(y[i], x, retain_graph=True) for each of the m entries of y = f(x)")
+            return (
+                "torch.autograd.grad(f(x), x)"
+                if scalar
+                else "torch.autograd.grad(y[i], x, retain_graph=True) for each of the m entries of y = f(x)"
+            )
         return {
             "jvp": "torch.autograd.forward_ad.unpack_dual(f(make_dual(x, v))).tangent",
             "vjp": "torch.autograd.grad(f(x), x, grad_outputs=u)",
             "hvp": "torch.autograd.grad(torch.autograd.grad(f(x), x, create_graph=True)[0], x, grad_outputs=v)",
-            "hessian": ("torch.autograd.grad(g[i], x, retain_graph=True) for each of the n entries of "
-                        "g = torch.autograd.grad(f(x), x, create_graph=True)[0]"),
+            "hessian": (
+                "torch.autograd.grad(g[i], x, retain_graph=True) for each of the n entries of "
+                "g = torch.autograd.grad(f(x), x, create_graph=True)[0]"
+            ),
         }[operation]
 
 
@@ -401,8 +504,10 @@ class TorchCompileBackend(TorchBackend):
     # A compile takes seconds to tens of seconds per case on a CPU: asked for by name only.
     default = False
     operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
-    refusals = {NESTED: "torch.compile(fullgraph=True) cannot compile the data-dependent while loops and "
-                        "branches of a function that differentiates inside itself (each is a graph break)"}
+    refusals = {
+        NESTED: "torch.compile(fullgraph=True) cannot compile the data-dependent while loops and "
+        "branches of a function that differentiates inside itself (each is a graph break)"
+    }
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         return f"torch.compile({func_label(operation, mode, scalar, chunk_size)}, fullgraph=True, dynamic=False)"
@@ -413,13 +518,15 @@ class TorchCompileBackend(TorchBackend):
         # fallback to eager code that would be timed as "compiled".
         return torch.compile(op, fullgraph=True, dynamic=False)
 
-    def prepare(self, problem, x, operation, mode, dtype, constants, direction=Direction(), *,
-                chunk_size=None, device="cpu"):
+    def prepare(
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         # Every case's callables share code objects (the lambdas above), so without a reset Dynamo
         # counts each new case as a recompile of the last and refuses after its limit (8).
         self.load()._dynamo.reset()
-        case = super().prepare(problem, x, operation, mode, dtype, constants, direction,
-                               chunk_size=chunk_size, device=device)
+        case = super().prepare(
+            problem, x, operation, mode, dtype, constants, direction, chunk_size=chunk_size, device=device
+        )
         case.function = self._compiled_function(case.function)
         return case
 

@@ -32,12 +32,38 @@ class AdaptiveVisits:
         for c in self.cases:
             if c.result.status == "ok" and c.result.time_s:
                 r = c.result
-                rows.append({"case": c.index, "problem": r.problem, "size": r.size, "operation": r.operation,
-                             "backend": r.backend, "mode": r.mode, "dtype": r.dtype, "device": r.device,
-                             "chunk_size": r.chunk_size, "replicate": r.replicate, "host": r.host,
-                             "status": r.status, "time_s": r.time_s})
-        columns = ["case", "problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size",
-                   "replicate", "host", "status", "time_s"]
+                rows.append(
+                    {
+                        "case": c.index,
+                        "problem": r.problem,
+                        "size": r.size,
+                        "operation": r.operation,
+                        "backend": r.backend,
+                        "mode": r.mode,
+                        "dtype": r.dtype,
+                        "device": r.device,
+                        "chunk_size": r.chunk_size,
+                        "replicate": r.replicate,
+                        "host": r.host,
+                        "status": r.status,
+                        "time_s": r.time_s,
+                    }
+                )
+        columns = [
+            "case",
+            "problem",
+            "size",
+            "operation",
+            "backend",
+            "mode",
+            "dtype",
+            "device",
+            "chunk_size",
+            "replicate",
+            "host",
+            "status",
+            "time_s",
+        ]
         return pd.DataFrame(rows, columns=columns).set_index("case")
 
     def open_questions(self) -> list[dict[str, Any]]:
@@ -60,8 +86,16 @@ class AdaptiveVisits:
             needed = visits_to_resolve(e, STOP_CONFIDENCE, CONFIDENCE)
             a, b = self.cases[int(q.a)], self.cases[int(q.b)]
             per_round = (a.visit_cost_s(self.settings) + b.visit_cost_s(self.settings)) * self.settings.workers
-            out.append({"question": q, "cases": (a, b), "visits": needed, "matched": e.n,
-                        "seconds": needed * per_round / self.settings.workers, "round_s": per_round})
+            out.append(
+                {
+                    "question": q,
+                    "cases": (a, b),
+                    "visits": needed,
+                    "matched": e.n,
+                    "seconds": needed * per_round / self.settings.workers,
+                    "round_s": per_round,
+                }
+            )
         return out
 
     def _adaptive(self) -> None:
@@ -75,8 +109,9 @@ class AdaptiveVisits:
         """
         looks = 0
         while self.time_left() > 0:
-            feasible = sorted((q for q in self.open_questions() if q["seconds"] <= self.time_left()),
-                              key=lambda q: q["seconds"])
+            feasible = sorted(
+                (q for q in self.open_questions() if q["seconds"] <= self.time_left()), key=lambda q: q["seconds"]
+            )
             if not feasible:
                 break
             cases: dict[int, CaseState] = {}

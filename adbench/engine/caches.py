@@ -54,8 +54,11 @@ def code_fingerprint() -> str:
 
     here = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(str(getattr(adbench, "__version__", "")).encode())
-    files = sorted((here / "problems").rglob("*.py")) + [here / "backends" / "numpy_baselines.py",
-                                                          here / "engine" / "checking.py", here / "sparsity.py"]
+    files = sorted((here / "problems").rglob("*.py")) + [
+        here / "backends" / "numpy_baselines.py",
+        here / "engine" / "checking.py",
+        here / "sparsity.py",
+    ]
     for path in files:
         try:
             digest.update(path.name.encode() + path.read_bytes())
@@ -96,8 +99,15 @@ def reference_key(problem: str, size: int, operation: str, dtype: str, seed: int
     digest = hashlib.sha256(json.dumps([problem, size, operation, dtype, seed, code_fingerprint()]).encode())
     d = inputs.get("direction")
     try:
-        _feed(digest, {"x": inputs["x"], "constants": inputs.get("constants") or {},
-                       "v": getattr(d, "v", None), "u": getattr(d, "u", None)})
+        _feed(
+            digest,
+            {
+                "x": inputs["x"],
+                "constants": inputs.get("constants") or {},
+                "v": getattr(d, "v", None),
+                "u": getattr(d, "u", None),
+            },
+        )
     except TypeError:
         return None
     return digest.hexdigest()
@@ -119,8 +129,9 @@ def load_reference(key: str) -> tuple[Any, str] | None:
             if "sparse_shape" in data:
                 import scipy.sparse
 
-                return scipy.sparse.csr_matrix((data["data"], data["indices"], data["indptr"]),
-                                               shape=tuple(data["sparse_shape"])), kind
+                return scipy.sparse.csr_matrix(
+                    (data["data"], data["indices"], data["indptr"]), shape=tuple(data["sparse_shape"])
+                ), kind
             return (np.array(data["ref"]) if "ref" in data else None), kind
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing, or damaged: computed again
         return None

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from adbench.engine import memory
 from adbench.backends import NESTED, Direction, PreparedCase, get_backend
 from adbench.backends._base import needs_scalar
+from adbench.engine import memory
 from adbench.engine.checking import check
-from adbench.problems import Problem, get_problem, list_problems
 from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, time_block, timed_call
+from adbench.problems import Problem, get_problem, list_problems
+
 
 @dataclass(frozen=True)
 class CaseSpec:
@@ -41,8 +42,10 @@ class CaseSpec:
         chunk = f" chunk={self.chunk_size}" if self.chunk_size else ""
         device = f" {self.device}" if self.device != "cpu" else ""
         again = f" replicate {self.replicate}" if self.replicate else ""
-        return (f"{self.problem}[n={self.size}] {self.operation} {self.backend}/{self.mode} "
-                f"{self.dtype}{chunk}{device}{again}")
+        return (
+            f"{self.problem}[n={self.size}] {self.operation} {self.backend}/{self.mode} "
+            f"{self.dtype}{chunk}{device}{again}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +112,8 @@ def memory_estimate(spec: CaseSpec, problem: Problem | None = None) -> int | Non
         return None
     colours = _colours(spec, problem) if spec.operation == "sparse-jacobian" and problem.sparsity else None
     return get_backend(spec.backend).memory_estimate(
-        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size, colours)
+        spec.size, m, work, np.dtype(spec.dtype).itemsize, spec.operation, spec.mode, spec.chunk_size, colours
+    )
 
 
 def _colours(spec: CaseSpec, problem: Problem) -> int | None:
@@ -119,8 +123,9 @@ def _colours(spec: CaseSpec, problem: Problem) -> int | None:
     if spec.mode not in ("forward", "reverse", "central"):
         return None  # the hand-written baseline makes no passes
     x = problem.inputs(spec.size, spec.seed)
-    return compression_for(problem, x, problem.constants(x, spec.seed),
-                           "forward" if spec.mode == "central" else spec.mode).n_colours
+    return compression_for(
+        problem, x, problem.constants(x, spec.seed), "forward" if spec.mode == "central" else spec.mode
+    ).n_colours
 
 
 def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | None, int | None]:
@@ -132,8 +137,10 @@ def skip_reason(spec: CaseSpec, memory_limit_bytes: int | None) -> tuple[str | N
     reason = backend.supports(problem, spec.operation, spec.mode, None, spec.chunk_size, spec.device)
     estimate = memory_estimate(spec, problem) if reason is None else None
     if reason is None and memory_limit_bytes is not None and estimate is not None and estimate > memory_limit_bytes:
-        reason = (f"estimated peak memory {estimate / 2**30:.1f} GiB exceeds the limit "
-                  f"{memory_limit_bytes / 2**30:.1f} GiB (--memory-limit)")
+        reason = (
+            f"estimated peak memory {estimate / 2**30:.1f} GiB exceeds the limit "
+            f"{memory_limit_bytes / 2**30:.1f} GiB (--memory-limit)"
+        )
     if reason is None:
         reason = needs_scalar(problem, spec.operation, spec.size)
     return reason, estimate
@@ -150,8 +157,8 @@ def build_case(spec: CaseSpec) -> tuple[Problem, PreparedCase, dict[str, Any]]:
         m = problem.n_outputs(spec.size)
     d = direction(problem, spec.operation, spec.size, m or 1, spec.seed)
     prepared = get_backend(spec.backend).prepare(
-        problem, x, spec.operation, spec.mode, spec.dtype, constants, d,
-        chunk_size=spec.chunk_size, device=spec.device)
+        problem, x, spec.operation, spec.mode, spec.dtype, constants, d, chunk_size=spec.chunk_size, device=spec.device
+    )
     return problem, prepared, {"x": x, "constants": constants, "direction": d}
 
 
@@ -165,8 +172,9 @@ def warm_up_spec(spec: CaseSpec) -> CaseSpec | None:
             continue
         if backend.supports(problem, spec.operation, spec.mode, n, spec.chunk_size, spec.device) is None:
             size = n if spec.chunk_size is None else max(n, 2)
-            return CaseSpec(name, size, spec.backend, spec.mode, spec.dtype, spec.seed, spec.operation,
-                            spec.chunk_size, spec.device)  # never a replicate: a warm-up is not measured
+            return CaseSpec(
+                name, size, spec.backend, spec.mode, spec.dtype, spec.seed, spec.operation, spec.chunk_size, spec.device
+            )  # never a replicate: a warm-up is not measured
     return None
 
 
@@ -188,8 +196,9 @@ def warm_up(spec: CaseSpec) -> None:
 
 
 # -- the first build, later builds and visits -------------------------------------------------------------
-def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
-                on_first_call: Callable[[float], None] | None = None) -> tuple[dict[str, Any], PreparedCase | None]:
+def first_build(
+    spec: CaseSpec, memory_limit_bytes: int | None = None, on_first_call: Callable[[float], None] | None = None
+) -> tuple[dict[str, Any], PreparedCase | None]:
     """The run's first build of a case in this process: what it says (a ``Built`` message's fields,
     or ``skipped``) and the prepared case, ready to visit.
 
@@ -203,8 +212,12 @@ def first_build(spec: CaseSpec, memory_limit_bytes: int | None = None,
         return {"skipped": reason, "memory_estimate_bytes": estimate}, None
     t_build = time.perf_counter()
     problem, prepared, inputs = build_case(spec)
-    answer: dict[str, Any] = {"build_s": time.perf_counter() - t_build, "call": prepared.label or None,
-                              "colours": prepared.colours, "memory_estimate_bytes": estimate}
+    answer: dict[str, Any] = {
+        "build_s": time.perf_counter() - t_build,
+        "call": prepared.label or None,
+        "colours": prepared.colours,
+        "memory_estimate_bytes": estimate,
+    }
     backend = get_backend(spec.backend)
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)
@@ -245,8 +258,9 @@ def _calibrated(call: Callable[[], Any], sync: Any) -> tuple[int, float]:
     return number, per_call
 
 
-def rebuild(spec: CaseSpec, number: int, f_number: int,
-            on_first_call: Callable[[float], None] | None = None) -> tuple[dict[str, Any], PreparedCase]:
+def rebuild(
+    spec: CaseSpec, number: int, f_number: int, on_first_call: Callable[[float], None] | None = None
+) -> tuple[dict[str, Any], PreparedCase]:
     """A case built again in another process (or after it was forgotten): called once (its compilation
     comes from the run's cache), then one block of each calibrated ``number`` to know its cost here."""
     t_build = time.perf_counter()
@@ -260,12 +274,24 @@ def rebuild(spec: CaseSpec, number: int, f_number: int,
     if prepared.function is not None:  # a nested case has no f apart from its call
         timed_call(prepared.function, prepared.sync)
         f_per_call = time_block(prepared.function, prepared.sync, f_number)
-    return {"build_s": build_s, "number": number, "f_number": f_number, "per_call_s": per_call,
-            "f_per_call_s": f_per_call}, prepared
+    return {
+        "build_s": build_s,
+        "number": number,
+        "f_number": f_number,
+        "per_call_s": per_call,
+        "f_per_call_s": f_per_call,
+    }, prepared
 
 
-def visit(prepared: PreparedCase, number: int, f_number: int, samples: int, f_samples: int,
-          warm_calls: int = 0, f_warm_calls: int = 0) -> tuple[list[float], list[float]]:
+def visit(
+    prepared: PreparedCase,
+    number: int,
+    f_number: int,
+    samples: int,
+    f_samples: int,
+    warm_calls: int = 0,
+    f_warm_calls: int = 0,
+) -> tuple[list[float], list[float]]:
     """One visit of a built case: untimed warm-up calls (a process that was idle starts cold: its first
     millisecond runs slower), ``samples`` blocks of ``number`` synced calls, then the same for f.
     The garbage collector is off throughout, as in timeit."""

@@ -39,8 +39,9 @@ def tolerance(dtype: str, reference_kind: str, backend: str) -> float:
     return tol
 
 
-def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, d: Direction,
-              max_entries: int) -> tuple[np.ndarray | None, str]:
+def reference(
+    problem: Problem, operation: str, x: np.ndarray, constants: dict, d: Direction, max_entries: int
+) -> tuple[np.ndarray | None, str]:
     """The float64 result an operation must reproduce, and how it was obtained.
 
     Hand-written derivatives give ``"exact"`` references (rounding only); where a problem has
@@ -63,8 +64,10 @@ def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, 
         if J is None:
             if n * problem.n_outputs(n) > max_entries:
                 return None, "none"
-            J, kind = central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n)), \
-                "approximate"
+            J, kind = (
+                central_differences(lambda v: problem.function(v, np, **constants), x, problem.is_scalar(n)),
+                "approximate",
+            )
         return contract(operation, J, d), kind
     if operation == "hvp" and (problem.manual_hvp or problem.manual_hessian):
         return problem.reference_hvp(x, d.v, **constants), "exact"
@@ -73,7 +76,7 @@ def reference(problem: Problem, operation: str, x: np.ndarray, constants: dict, 
         return contract(operation, H, d), "exact"
     if problem.manual_jacobian is not None:
         g = lambda v: problem.reference_jacobian(v, **constants)  # noqa: E731
-    elif n <= max_entries ** 0.5:
+    elif n <= max_entries**0.5:
         # No gradient by hand either: differences of a differenced gradient (n^2 evaluations).
         g = lambda v: central_differences(lambda w: problem.function(w, np, **constants), v, True)  # noqa: E731
     else:
@@ -112,11 +115,15 @@ def kept_reference(spec: CaseSpec, problem: Problem, inputs: dict[str, Any]) -> 
     from adbench.engine.caches import cached_reference, reference_key
 
     def compute() -> tuple[Any, str]:
-        return reference(problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"],
-                         FD_REFERENCE_MAX_ENTRIES)
+        return reference(
+            problem, spec.operation, inputs["x"], inputs["constants"], inputs["direction"], FD_REFERENCE_MAX_ENTRIES
+        )
 
-    key = reference_key(spec.problem, spec.size, spec.operation, spec.dtype, spec.seed, inputs) if problem.builtin \
+    key = (
+        reference_key(spec.problem, spec.size, spec.operation, spec.dtype, spec.seed, inputs)
+        if problem.builtin
         else None
+    )
     ref, kind, _ = cached_reference(key, compute)
     return ref, kind
 
@@ -130,15 +137,18 @@ def relative_error(result: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(result - ref)) / (scale or 1.0)) if ref.size else 0.0
 
 
-def check(spec: "CaseSpec", problem: Problem, result: np.ndarray, inputs: dict[str, Any]) -> dict[str, Any]:
+def check(spec: CaseSpec, problem: Problem, result: np.ndarray, inputs: dict[str, Any]) -> dict[str, Any]:
     """The correctness gate's verdict on one result: rel_error, tolerance, and ``wrong`` if it fails."""
     out: dict[str, Any] = {"n_outputs": problem.n_outputs(spec.size)}
     sparse = spec.operation == "sparse-jacobian"  # a SciPy matrix: its stored values, and every entry's error
     if not np.all(np.isfinite(result.data if sparse else result)):
         values = result.data if sparse else result
         bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
-        out.update(status="wrong", reference="none",
-                   error=f"result is not finite: {bad} of {np.size(values)} entries are NaN or inf")
+        out.update(
+            status="wrong",
+            reference="none",
+            error=f"result is not finite: {bad} of {np.size(values)} entries are NaN or inf",
+        )
         return out
     ref, kind = kept_reference(spec, problem, inputs)
     out["reference"] = kind
@@ -152,8 +162,11 @@ def check(spec: "CaseSpec", problem: Problem, result: np.ndarray, inputs: dict[s
         tol = tolerance(spec.dtype, kind, spec.backend)
         out.update(rel_error=err, tolerance=tol)
         if not err <= tol:
-            out.update(status="wrong", error=f"relative error {err:.2e} against the {kind} reference exceeds "
-                                             f"the {spec.dtype} tolerance {tol:.0e}")
+            out.update(
+                status="wrong",
+                error=f"relative error {err:.2e} against the {kind} reference exceeds "
+                f"the {spec.dtype} tolerance {tol:.0e}",
+            )
     if spec.operation == NESTED and spec.mode != "manual":  # the manual floor writes its derivatives out
         from adbench.engine.confusion import confusion
 

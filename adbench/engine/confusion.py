@@ -57,9 +57,13 @@ def confusion(backend: Backend, mode: str, dtype: str, device: str = "cpu") -> s
         # The probe's derivatives are exact in AD (1.0 to the last bit); finite differences get their own.
         tol = tolerance(dtype, "exact", backend.name) if backend.name in backend_names() else TOLERANCE[dtype]
         ok = abs(got - EXPECTED) <= tol
-        _verdicts[key] = None if ok else (
-            f"perturbation confusion: d/dx [x * (d/dy (x + y))|y=1] at x = 1 gave {got:.6g} with {mode}, not 1"
-            + (" (a shared perturbation tag gives 2)" if abs(got - CONFUSED) <= 1e-6 else "")
-            + "; every nested result of this backend and composition is suspect")
+        _verdicts[key] = (
+            None
+            if ok
+            else (
+                f"perturbation confusion: d/dx [x * (d/dy (x + y))|y=1] at x = 1 gave {got:.6g} with {mode}, not 1"
+                + (" (a shared perturbation tag gives 2)" if abs(got - CONFUSED) <= 1e-6 else "")
+                + "; every nested result of this backend and composition is suspect"
+            )
+        )
     return _verdicts[key]
-

@@ -37,8 +37,7 @@ def host_name() -> str:
 def git_commit(path: Path | None = None) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).parent,
-            capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).parent, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -49,8 +48,11 @@ def git_dirty(path: Path | None = None) -> bool | None:
     """Whether tracked files differ from the commit (a run from an edited tree is not that commit's)."""
     try:
         out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=path or Path(__file__).parent,
-            capture_output=True, text=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path or Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -62,7 +64,9 @@ def visible_gpus() -> list[dict[str, str]]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20,
+            capture_output=True,
+            text=True,
+            timeout=20,
         )
     except (OSError, subprocess.SubprocessError):
         return []
@@ -76,15 +80,19 @@ def visible_gpus() -> list[dict[str, str]]:
     return gpus
 
 
-def environment(framework_versions: dict[str, str | None], threads: int, device: str = "cpu",
-                framework_builds: dict[str, Any] | None = None) -> dict[str, Any]:
+def environment(
+    framework_versions: dict[str, str | None],
+    threads: int,
+    device: str = "cpu",
+    framework_builds: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The environment block of a result set's JSON sidecar.
 
     ``framework_versions`` and ``framework_builds`` are filled in by the workers as they start.
     """
-    from adbench import __version__
-
     import numpy
+
+    from adbench import __version__
 
     return {
         "adbench_version": __version__,

@@ -21,6 +21,8 @@ import numpy as np
 from adbench.engine import stats
 
 CONFIDENCE = 0.95
+
+
 # The per-visit statistic: what one visit's samples say about the case.
 def _median(s: Sequence[float]) -> float:
     ordered = sorted(s)  # a visit has a handful of samples: plain Python beats numpy's call overhead
@@ -141,8 +143,18 @@ class Raw:
         counts = np.array(counts, dtype=float)
         df = len(values) - len(sets)
         s2 = float(np.sum(resid**2) / df) if df > 0 else float("nan")
-        return cls(float(np.mean(means)), len(values), s2, float(df), float(np.sum(1 / counts)) / len(sets) ** 2,
-                   np.array(means), float(np.mean(1 / counts)), lag, squares, _worker_excess(values, workers, order))
+        return cls(
+            float(np.mean(means)),
+            len(values),
+            s2,
+            float(df),
+            float(np.sum(1 / counts)) / len(sets) ** 2,
+            np.array(means),
+            float(np.mean(1 / counts)),
+            lag,
+            squares,
+            _worker_excess(values, workers, order),
+        )
 
 
 def _worker_excess(values: np.ndarray, workers: np.ndarray, order: np.ndarray) -> float | None:
@@ -206,11 +218,15 @@ class Kind:
         return Estimate(raw.log, math.sqrt(se2), df, raw.n)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"prior_s2": _num(self.prior.s2), "prior_df": _num(self.prior.df),
-                "prior_sd_percent": _num(100 * math.sqrt(self.prior.s2)) if self.prior.s2 > 0 else None,
-                "autocorrelation": round(self.autocorrelation, 4), "inflation": round(self.inflation, 4),
-                "worker_sd_percent": round(100 * math.sqrt(self.worker_s2), 3) if self.worker_measured else None,
-                "quantities": self.quantities}
+        return {
+            "prior_s2": _num(self.prior.s2),
+            "prior_df": _num(self.prior.df),
+            "prior_sd_percent": _num(100 * math.sqrt(self.prior.s2)) if self.prior.s2 > 0 else None,
+            "autocorrelation": round(self.autocorrelation, 4),
+            "inflation": round(self.inflation, 4),
+            "worker_sd_percent": round(100 * math.sqrt(self.worker_s2), 3) if self.worker_measured else None,
+            "quantities": self.quantities,
+        }
 
 
 # -- a run's visits ----------------------------------------------------------------------------------------
@@ -251,8 +267,12 @@ class Analysis:
         return [[a, b, *e.as_list()] for (a, b), e in sorted(self.pairs.items())]
 
     def variance(self) -> dict[str, Any]:
-        return {"statistic": self.statistic, "confidence": CONFIDENCE, "components": self.components,
-                "kinds": {name: k.as_dict() for name, k in self.kinds.items()}}
+        return {
+            "statistic": self.statistic,
+            "confidence": CONFIDENCE,
+            "components": self.components,
+            "kinds": {name: k.as_dict() for name, k in self.kinds.items()},
+        }
 
 
 def _observations(visits: list[dict[str, Any]], stat: Callable, key: str = "samples") -> dict[tuple[int, int], float]:
@@ -285,8 +305,11 @@ def analyse(cases: Sequence[CaseVisits], statistic: str = DEFAULT_STATISTIC, pai
         op[i] = _observations(c.visits, stat)
         fun[i] = _observations(c.visits, stat, "f_samples")
         ratio[i] = {k: op[i][k] - fun[i][k] for k in op[i] if k in fun[i]}
-    raws = {"time": {i: _raw(o) for i, o in op.items()}, "f": {i: _raw(o) for i, o in fun.items()},
-            "time/f": {i: _raw(o) for i, o in ratio.items()}}
+    raws = {
+        "time": {i: _raw(o) for i, o in op.items()},
+        "f": {i: _raw(o) for i, o in fun.items()},
+        "time/f": {i: _raw(o) for i, o in ratio.items()},
+    }
     pair_raws: dict[str, dict[tuple[int, int], Raw | None]] = {"same worker": {}, "other worker": {}}
     if pairs:
         groups: dict[tuple, list[int]] = {}
@@ -294,7 +317,7 @@ def analyse(cases: Sequence[CaseVisits], statistic: str = DEFAULT_STATISTIC, pai
             groups.setdefault(cases[i].group, []).append(i)
         for members in groups.values():
             for x, a in enumerate(members):
-                for b in members[x + 1:]:
+                for b in members[x + 1 :]:
                     matched = {k: op[a][k] - op[b][k] for k in op[a] if k in op[b]}
                     if len(matched) < 2:
                         continue
@@ -347,16 +370,19 @@ def components(cases: Iterable[CaseVisits], stat: Callable, analysis: Analysis |
         by_pass.setdefault(p, []).append(r)
     drift = [float(np.median(v)) for _, v in sorted(by_pass.items()) if len(v) >= 3]
     pct = lambda sd: round(100 * sd, 3) if sd is not None else None  # noqa: E731
-    out = {"samples_within_visit_sd_percent": pct(_robust_sd(within)),
-           "calls_within_sample_sd_percent": pct(_robust_sd(calls)),
-           "visits": sum(len(c.visits) for c in cases),
-           "drift_range_percent": round(100 * (math.exp(max(drift) - min(drift)) - 1), 2) if len(drift) > 1 else None,
-           "drift_by_pass_percent": [round(100 * (math.exp(d) - 1), 2) for d in drift]}
+    out = {
+        "samples_within_visit_sd_percent": pct(_robust_sd(within)),
+        "calls_within_sample_sd_percent": pct(_robust_sd(calls)),
+        "visits": sum(len(c.visits) for c in cases),
+        "drift_range_percent": round(100 * (math.exp(max(drift) - min(drift)) - 1), 2) if len(drift) > 1 else None,
+        "drift_by_pass_percent": [round(100 * (math.exp(d) - 1), 2) for d in drift],
+    }
     if analysis is not None:
         time = analysis.kinds.get("time")
         if time is not None:
-            out["visits_within_worker_sd_percent"] = (round(100 * math.sqrt(time.prior.s2), 3)
-                                                      if time.prior.s2 > 0 else None)
+            out["visits_within_worker_sd_percent"] = (
+                round(100 * math.sqrt(time.prior.s2), 3) if time.prior.s2 > 0 else None
+            )
             # One worker set measures no worker level: None, not a zero.
             out["worker_sets_sd_percent"] = round(100 * math.sqrt(time.worker_s2), 3) if time.worker_measured else None
             out["time_autocorrelation"] = round(time.autocorrelation, 4)
@@ -372,8 +398,9 @@ def per_case(visits: list[dict[str, Any]], statistic: str = DEFAULT_STATISTIC) -
     stat = STATISTICS[statistic]
     within = [float(np.var(np.log(v["samples"]), ddof=1)) for v in visits if len(v.get("samples") or []) > 1]
     raw = _raw(_observations(visits, stat))
-    out: dict[str, Any] = {"samples_within_visit_sd_percent": round(100 * math.sqrt(float(np.mean(within))), 3)
-                           if within else None}
+    out: dict[str, Any] = {
+        "samples_within_visit_sd_percent": round(100 * math.sqrt(float(np.mean(within))), 3) if within else None
+    }
     if raw is not None:
         out["visits_within_worker_sd_percent"] = round(100 * math.sqrt(raw.s2), 3) if raw.df > 0 else None
         if len(raw.worker_means) > 1:
@@ -381,8 +408,7 @@ def per_case(visits: list[dict[str, Any]], statistic: str = DEFAULT_STATISTIC) -
     return out
 
 
-__all__ = ["Analysis", "CaseVisits", "Estimate", "Kind", "STATISTICS", "analyse", "components", "per_case",
-           "unpaired"]
+__all__ = ["Analysis", "CaseVisits", "Estimate", "Kind", "STATISTICS", "analyse", "components", "per_case", "unpaired"]
 
 
 # -- the verdict rule --------------------------------------------------------------------------------------
@@ -407,8 +433,9 @@ def decide(log_low: float, log_high: float, tie: float = TIE) -> str | None:
     return None
 
 
-def settled(e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: float = CONFIDENCE,
-            tie: float = TIE) -> bool:
+def settled(
+    e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: float = CONFIDENCE, tie: float = TIE
+) -> bool:
     """Whether more visits need not be spent on ``e``: a tie at ``tie_confidence`` or a winner at
     ``win_confidence`` (stricter, when it is one look of many)."""
     if decide(*e.log_interval(tie_confidence), tie) == "tie":
@@ -416,8 +443,9 @@ def settled(e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: flo
     return decide(*e.log_interval(win_confidence), tie) in ("a", "b")
 
 
-def visits_to_resolve(e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: float = CONFIDENCE,
-                      tie: float = TIE) -> float:
+def visits_to_resolve(
+    e: Estimate, win_confidence: float = CONFIDENCE, tie_confidence: float = CONFIDENCE, tie: float = TIE
+) -> float:
     """How many more matched visits would settle ``e`` (a winner at ``win_confidence`` or a tie at
     ``tie_confidence``) if it stayed as it is: its standard error shrinks as 1/sqrt(visits). 0 when
     it is settled; inf when it never would be."""

@@ -35,5 +35,9 @@ def noise_summary(outcome: RunOutcome, threads: int, load_start: float | None) -
     drift = components.get("drift_range_percent")
     if drift is not None and drift >= 100 * (DRIFT_BUSY - 1):
         reasons.append(f"the machine's speed drifted by {drift:.0f}% during the run")
-    return {"busy": bool(reasons), "busy_reasons": reasons, "drift_range_percent": drift,
-            "drift_threshold_percent": round(100 * (DRIFT_BUSY - 1))}
+    return {
+        "busy": bool(reasons),
+        "busy_reasons": reasons,
+        "drift_range_percent": drift,
+        "drift_threshold_percent": round(100 * (DRIFT_BUSY - 1)),
+    }

@@ -212,30 +212,32 @@ def parse(line: bytes | str, kinds: dict[str, type[Message]] = ANSWERS, error: t
     try:
         data = json.loads(line)
     except (ValueError, UnicodeDecodeError):
-        raise error(f"worker sent an unreadable answer {shown(line)} (something in the case wrote to the "
-                    "worker's answer pipe)") from None
+        raise error(
+            f"worker sent an unreadable answer {shown(line)} (something in the case wrote to the worker's answer pipe)"
+        ) from None
     if not isinstance(data, dict):
         raise error(f"worker sent {shown(data)}, not a message")
     cls = kinds.get(data.get("type"))  # type: ignore[arg-type]
     if cls is None:
-        raise error(f"worker sent a message of unknown type {shown(data.get('type'))}; valid: "
-                    f"{', '.join(kinds)}")
+        raise error(f"worker sent a message of unknown type {shown(data.get('type'))}; valid: {', '.join(kinds)}")
     hints = _hints(cls)
     values = {k: v for k, v in data.items() if k != "type"}
     unknown = sorted(set(values) - set(hints))
     if unknown:
-        raise error(f"worker sent a {cls.type!r} message with unknown field(s) {', '.join(unknown)}: "
-                    f"{shown(data)}")
+        raise error(f"worker sent a {cls.type!r} message with unknown field(s) {', '.join(unknown)}: {shown(data)}")
     required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
     missing = [name for name in required if name not in values]
     if missing:
         raise error(f"worker sent a {cls.type!r} message without {', '.join(missing)}: {shown(data)}")
     for name, value in values.items():
         if not _valid(value, hints[name]):
-            raise error(f"worker sent a {cls.type!r} message whose {name} is {shown(value, 40)}, not "
-                        f"{_type_words(hints[name])}")
+            raise error(
+                f"worker sent a {cls.type!r} message whose {name} is {shown(value, 40)}, not {_type_words(hints[name])}"
+            )
     message = cls(**values)
-    if isinstance(message, Sampled) and (not message.samples or any(s <= 0 for s in message.samples + message.f_samples)):
+    if isinstance(message, Sampled) and (
+        not message.samples or any(s <= 0 for s in message.samples + message.f_samples)
+    ):
         raise error(f"worker sent a visit without positive samples: {shown(data)}")
     return message
 
@@ -245,8 +247,15 @@ def parse_request(line: bytes | str) -> Message:
     return parse(line, REQUESTS, BadRequest)
 
 
-_WORDS = {"int": "an integer", "float": "a finite number", "str": "a string", "bool": "a boolean",
-          "NoneType": "null", "dict": "an object", "list": "a list"}
+_WORDS = {
+    "int": "an integer",
+    "float": "a finite number",
+    "str": "a string",
+    "bool": "a boolean",
+    "NoneType": "null",
+    "dict": "an object",
+    "list": "a list",
+}
 
 
 def _type_words(hint: Any) -> str:
@@ -258,5 +267,22 @@ def _type_words(hint: Any) -> str:
     return _WORDS.get(name, name)
 
 
-__all__ = ["ANSWERS", "BadAnswer", "BadRequest", "Build", "Built", "Failed", "Forget", "Message", "Progress",
-           "REQUESTS", "Ready", "Sampled", "Skipped", "Visit", "WorkerDied", "parse", "parse_request"]
+__all__ = [
+    "ANSWERS",
+    "BadAnswer",
+    "BadRequest",
+    "Build",
+    "Built",
+    "Failed",
+    "Forget",
+    "Message",
+    "Progress",
+    "REQUESTS",
+    "Ready",
+    "Sampled",
+    "Skipped",
+    "Visit",
+    "WorkerDied",
+    "parse",
+    "parse_request",
+]

@@ -18,15 +18,15 @@ NOT_RUN = FAILED + ("skipped",)  # no time to draw
 STATUS_MEANING = {
     "ok": "ran, and its result matches the reference within the tolerance",
     "wrong": "ran and was timed, but its result is not finite or differs from the reference by more "
-             "than the tolerance (or, for a nested case, its backend and composition failed the "
-             "perturbation-confusion probe): shown, never ranked",
+    "than the tolerance (or, for a nested case, its backend and composition failed the "
+    "perturbation-confusion probe): shown, never ranked",
     "error": "raised an exception (the message is kept), or its worker process died",
     "timeout": "a visit (or the build after its first call) ran longer than --timeout; its worker was replaced",
     "compile-timeout": "its first call (trace, compile, run) ran longer than --compile-timeout; its worker "
-                       "was replaced",
+    "was replaced",
     "memory": "its worker's resident memory passed --memory-limit and it was killed",
     "skipped": "not run: unsupported here (with the reason), the framework is missing, or the memory "
-               "estimate is over --memory-limit",
+    "estimate is over --memory-limit",
 }
 # What names a case: the grouping key of a row, in the CSV, the sidecar and the report alike.
 SPEC_KEYS = ("problem", "size", "operation", "backend", "mode", "dtype", "device", "chunk_size", "replicate", "host")
@@ -81,14 +81,23 @@ class CaseResult:
     dtype: str = column("string", "float32 or float64")
     device: str = column("string", "cpu or cuda")
     chunk_size: int = column("Int64", "basis vectors per vectorised pass; empty when not chunked")
-    colours: int = column("Int64", "sparse-jacobian: colours of the colouring, i.e. compressed passes per call "
-                                   "(JVPs forward, VJPs reverse, difference pairs central)")
-    replicate: int = column("Int64", "0; k for the k-th copy of a case measured in workers of its own "
-                                     "(--replicates, an A/A check)", default=0)
+    colours: int = column(
+        "Int64",
+        "sparse-jacobian: colours of the colouring, i.e. compressed passes per call "
+        "(JVPs forward, VJPs reverse, difference pairs central)",
+    )
+    replicate: int = column(
+        "Int64",
+        "0; k for the k-th copy of a case measured in workers of its own (--replicates, an A/A check)",
+        default=0,
+    )
     threads: int = column("Int64", "threads every framework was given")
     seed: int = column("Int64", "seed of the deterministic inputs")
-    host: str = column("string", "the machine that measured the case (its hostname, or $ADBENCH_HOST); a cluster "
-                                 "run or a merged set holds several, and no two hosts' cases are compared")
+    host: str = column(
+        "string",
+        "the machine that measured the case (its hostname, or $ADBENCH_HOST); a cluster "
+        "run or a merged set holds several, and no two hosts' cases are compared",
+    )
     host_cpu: str = column("string", "the host's CPU model")
     host_gpu: str = column("string", "the GPU the case ran on (cuda cases: the host's GPU names); empty on CPU")
     framework_version: str = column("string", "the version of the case's framework in the worker that measured it")
@@ -97,23 +106,35 @@ class CaseResult:
     error: str = column("string", "why the case is not ok: exception type and message, or the reason")
     # -- the operation's timing (seconds per call) --------------------------------------------------
     workers: int = column("Int64", "worker processes the case was visited in")
-    visits: int = column("Int64", "visits: each a warm-up and a few calibrated samples, interleaved with the "
-                                  "group's other cases")
+    visits: int = column(
+        "Int64", "visits: each a warm-up and a few calibrated samples, interleaved with the group's other cases"
+    )
     samples: int = column("Int64", "samples over all visits")
     number: int = column("Int64", "calls per sample (calibrated to >= 1 ms)")
-    first_call_s: float = column("float64", "first call of a freshly built case in a fresh process (trace + "
-                                            "compile + run); other workers and rebuilds reuse its compilations")
-    first_call_cache: str = column("string", "where the first call's compiled code came from: cold (compiled "
-                                             "then), hit (loaded from the framework's persistent compile "
-                                             "cache: kept by an earlier run, or compiled earlier in this one "
-                                             "for the same program; not a compile), partial (both); "
-                                             "empty where nothing went through such a cache (no compiler, or "
-                                             "one whose cache is not kept between runs)")
-    time_s: float = column("float64", "the headline: the geometric mean over visits of each visit's statistic "
-                                      "(its fastest sample unless the sidecar's settings say otherwise), "
-                                      "averaged over worker sets")
-    ci_low_s: float = column("float64", "95% interval of time_s (on the log scale: time_s / exp(t log_se), "
-                                        "with the run's moderated variance)")
+    first_call_s: float = column(
+        "float64",
+        "first call of a freshly built case in a fresh process (trace + "
+        "compile + run); other workers and rebuilds reuse its compilations",
+    )
+    first_call_cache: str = column(
+        "string",
+        "where the first call's compiled code came from: cold (compiled "
+        "then), hit (loaded from the framework's persistent compile "
+        "cache: kept by an earlier run, or compiled earlier in this one "
+        "for the same program; not a compile), partial (both); "
+        "empty where nothing went through such a cache (no compiler, or "
+        "one whose cache is not kept between runs)",
+    )
+    time_s: float = column(
+        "float64",
+        "the headline: the geometric mean over visits of each visit's statistic "
+        "(its fastest sample unless the sidecar's settings say otherwise), "
+        "averaged over worker sets",
+    )
+    ci_low_s: float = column(
+        "float64",
+        "95% interval of time_s (on the log scale: time_s / exp(t log_se), with the run's moderated variance)",
+    )
     ci_high_s: float = column("float64", "upper end of that interval")
     log_se: float = column("float64", "standard error of log(time_s), moderated across the run's cases")
     log_df: float = column("float64", "degrees of freedom of log_se (the case's own plus the prior's)")
@@ -123,8 +144,9 @@ class CaseResult:
     max_s: float = column("float64", "slowest sample")
     mean_s: float = column("float64", "mean of the samples")
     noisy: bool = column("boolean", f"IQR/median of all samples >= {NOISY_IQR_RATIO:.0%}")
-    visit_sd: float = column("float64", "standard deviation of the log visit statistics (the case's own "
-                                        "visit-to-visit spread, 0.05 = 5%)")
+    visit_sd: float = column(
+        "float64", "standard deviation of the log visit statistics (the case's own visit-to-visit spread, 0.05 = 5%)"
+    )
     # -- f itself -----------------------------------------------------------------------------------
     f_first_call_s: float = column("float64", "f's first call on a fresh case")
     f_time_s: float = column("float64", "f's time, as time_s")
@@ -133,8 +155,10 @@ class CaseResult:
     f_ci_high_s: float = column("float64", "upper end of that interval")
     f_iqr_s: float = column("float64", "IQR of f's samples")
     f_min_s: float = column("float64", "f's fastest sample")
-    j_over_f: float = column("float64", "time of the operation / time of f (ADBench's headline ratio), from "
-                                        "the two measured in the same visits")
+    j_over_f: float = column(
+        "float64",
+        "time of the operation / time of f (ADBench's headline ratio), from the two measured in the same visits",
+    )
     j_over_f_ci_low: float = column("float64", "95% interval of that ratio")
     j_over_f_ci_high: float = column("float64", "upper end of that interval")
     # -- correctness --------------------------------------------------------------------------------
@@ -142,9 +166,12 @@ class CaseResult:
     tolerance: float = column("float64", "the largest rel_error that passes for this dtype and reference")
     reference: str = column("string", "exact (hand-written), approximate (finite differences) or none")
     # -- memory -------------------------------------------------------------------------------------
-    peak_memory_bytes: int = column("Int64", "peak resident memory of the worker during the case's first calls "
-                                             "and calibration above its level before them (GPU: the "
-                                             "framework's peak allocation)")
+    peak_memory_bytes: int = column(
+        "Int64",
+        "peak resident memory of the worker during the case's first calls "
+        "and calibration above its level before them (GPU: the "
+        "framework's peak allocation)",
+    )
     memory_estimate_bytes: int = column("Int64", "the estimate the memory guard used")
     # -- cost of measuring ----------------------------------------------------------------------------
     build_s: float = column("float64", "seconds to build the case (its first build)")
@@ -157,19 +184,47 @@ class CaseResult:
     # -- building it up ---------------------------------------------------------------------------
     def built(self, answer: dict[str, Any]) -> None:
         """A first build's answer (the fields of a ``Built`` message)."""
-        for key in ("call", "colours", "number", "n_outputs", "first_call_s", "first_call_cache", "f_first_call_s",
-                    "peak_memory_bytes",
-                    "memory_estimate_bytes", "build_s", "rel_error", "tolerance", "reference"):
+        for key in (
+            "call",
+            "colours",
+            "number",
+            "n_outputs",
+            "first_call_s",
+            "first_call_cache",
+            "f_first_call_s",
+            "peak_memory_bytes",
+            "memory_estimate_bytes",
+            "build_s",
+            "rel_error",
+            "tolerance",
+            "reference",
+        ):
             if answer.get(key) is not None:
                 setattr(self, key, answer[key])
         if answer.get("status") == "wrong" and self.status == "ok":
             self.status, self.error = "wrong", answer.get("error")
 
-    def add_visit(self, worker: int, pass_index: int, at_s: float, samples: list[float],
-                  f_samples: list[float], number: int | None = None, f_number: int | None = None) -> None:
-        self.raw_visits.append({"worker": worker, "pass": pass_index, "t": round(at_s, 4),
-                                "number": number, "f_number": f_number,
-                                "samples": list(samples), "f_samples": list(f_samples)})
+    def add_visit(
+        self,
+        worker: int,
+        pass_index: int,
+        at_s: float,
+        samples: list[float],
+        f_samples: list[float],
+        number: int | None = None,
+        f_number: int | None = None,
+    ) -> None:
+        self.raw_visits.append(
+            {
+                "worker": worker,
+                "pass": pass_index,
+                "t": round(at_s, 4),
+                "number": number,
+                "f_number": f_number,
+                "samples": list(samples),
+                "f_samples": list(f_samples),
+            }
+        )
 
     def fail(self, status: str, error: str, traceback: str | None = None) -> None:
         if status not in STATUSES:
@@ -182,8 +237,9 @@ class CaseResult:
     def timed(self) -> bool:
         return self.status in TIMED and bool(self.raw_visits)
 
-    def summarize(self, time: Any = None, f_time: Any = None, over_f: Any = None,
-                  statistic: Any = statistics.median) -> None:
+    def summarize(
+        self, time: Any = None, f_time: Any = None, over_f: Any = None, statistic: Any = statistics.median
+    ) -> None:
         """Descriptive statistics over every visit's samples, and the run's estimates (an
         ``adbench.engine.estimates.Estimate`` each, or None) for the headline, f and time/f;
         ``statistic`` is the per-visit statistic, for the case's own visit-to-visit spread."""
@@ -222,8 +278,12 @@ class CaseResult:
 
     def sidecar(self) -> dict[str, Any]:
         """What the JSON sidecar keeps per case: the key, the visits, the traceback."""
-        return {**{k: getattr(self, k) for k in (*SPEC_KEYS, "status")},
-                "variance": self.components, "visits": self.raw_visits, "traceback": self.traceback}
+        return {
+            **{k: getattr(self, k) for k in (*SPEC_KEYS, "status")},
+            "variance": self.components,
+            "visits": self.raw_visits,
+            "traceback": self.traceback,
+        }
 
 
 def _finite_pair(pair: tuple[float, float]) -> tuple[float | None, float | None]:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from adbench.engine.signals import signals_deferred
 from adbench.engine.record import COLUMNS, SCHEMA, SPEC_KEYS, STATUSES, CaseResult
+from adbench.engine.signals import signals_deferred
 
 FORMAT_NAME = "adbench-results"
 # 2: run_id, operation, intervals, correctness and memory columns. 3: visits instead of rounds (the
@@ -83,7 +83,9 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[col]
         if dtype in ("Int64", "float64"):
             values = pd.to_numeric(values.map(_none_if_nan), errors="raise")
-            frame[col] = values.astype("Float64").round().astype("Int64") if dtype == "Int64" else values.astype("float64")
+            frame[col] = (
+                values.astype("Float64").round().astype("Int64") if dtype == "Int64" else values.astype("float64")
+            )
         elif dtype == "boolean":
             frame[col] = values.map(_boolean).astype("boolean")
         else:
@@ -136,7 +138,9 @@ def migrate(frame: pd.DataFrame, version: int | None) -> pd.DataFrame:
     frame["time_s"] = frame["time_s"].where(frame["time_s"].notna(), frame["median_s"])
     frame["f_time_s"] = frame["f_time_s"].where(frame["f_time_s"].notna(), frame["f_median_s"])
     if "rounds" in frame:
-        rounds = pd.to_numeric(frame["rounds"].map(_none_if_nan), errors="coerce").astype("Float64").round().astype("Int64")
+        rounds = (
+            pd.to_numeric(frame["rounds"].map(_none_if_nan), errors="coerce").astype("Float64").round().astype("Int64")
+        )
         frame["workers"] = frame["workers"].where(frame["workers"].notna(), rounds)
         frame["visits"] = frame["visits"].where(frame["visits"].notna(), rounds)
     frame["replicate"] = frame["replicate"].fillna(0)
@@ -155,7 +159,9 @@ def check_output_path(path: Path) -> Path:
     """A usable CSV path for a new result set, or a ValueError saying why not (before anything runs)."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
-        raise ValueError(f"--output must name a .csv file (its JSON sidecar goes beside it, as .json), not {str(path)!r}")
+        raise ValueError(
+            f"--output must name a .csv file (its JSON sidecar goes beside it, as .json), not {str(path)!r}"
+        )
     if path.is_dir():
         raise ValueError(f"--output {str(path)!r} is a directory; name a .csv file in it")
     if sidecar_path(path).is_dir():
@@ -261,7 +267,10 @@ def _json_default(value: Any) -> Any:
 
 
 def write_results(
-    csv_path: Path, rows: list[dict[str, Any] | CaseResult], environment: dict[str, Any], settings: dict[str, Any],
+    csv_path: Path,
+    rows: list[dict[str, Any] | CaseResult],
+    environment: dict[str, Any],
+    settings: dict[str, Any],
     run_id: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``name.csv`` and its sidecar ``name.json`` in one go; returns both paths."""
@@ -287,8 +296,9 @@ def read_sidecar(json_path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsFormatError(f"{json_path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise DamagedResultsError(f"{json_path}: not valid JSON ({exc.msg} at line {exc.lineno}): "
-                                  "truncated or edited") from None
+        raise DamagedResultsError(
+            f"{json_path}: not valid JSON ({exc.msg} at line {exc.lineno}): truncated or edited"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ResultsFormatError(f"{json_path}: not an adbench results sidecar (format={found!r})")
@@ -296,35 +306,57 @@ def read_sidecar(json_path: Path) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int):
         raise ResultsFormatError(f"{json_path}: format_version must be an integer, not {version!r}")
     if version > FORMAT_VERSION:
-        raise ResultsFormatError(f"{json_path}: format_version {version} is newer than this adbench reads "
-                                 f"({FORMAT_VERSION}); upgrade adbench")
+        raise ResultsFormatError(
+            f"{json_path}: format_version {version} is newer than this adbench reads "
+            f"({FORMAT_VERSION}); upgrade adbench"
+        )
     if version not in READABLE_VERSIONS:
-        raise ResultsFormatError(f"{json_path}: format_version {version} is not one this adbench reads "
-                                 f"({', '.join(map(str, READABLE_VERSIONS))})")
+        raise ResultsFormatError(
+            f"{json_path}: format_version {version} is not one this adbench reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))})"
+        )
     for key, kinds in _SIDECAR_TYPES.items():
         if meta.get(key) is not None and (not isinstance(meta[key], kinds) or isinstance(meta[key], bool)):
-            raise DamagedResultsError(f"{json_path}: {key!r} is a {type(meta[key]).__name__}, not a "
-                                      f"{' or '.join(k.__name__ for k in kinds)}: edited or damaged")
+            raise DamagedResultsError(
+                f"{json_path}: {key!r} is a {type(meta[key]).__name__}, not a "
+                f"{' or '.join(k.__name__ for k in kinds)}: edited or damaged"
+            )
     previous = meta.get("previous") or {}
-    if not isinstance(previous.get("csv_sha256"), (str, type(None))) or \
-            not isinstance(previous.get("n_cases", 0), int):
+    if not isinstance(previous.get("csv_sha256"), (str, type(None))) or not isinstance(previous.get("n_cases", 0), int):
         raise DamagedResultsError(f"{json_path}: 'previous' is not a checksum and a case count: edited or damaged")
     if any(not isinstance(case, dict) for case in meta.get("cases") or []):
         raise DamagedResultsError(f"{json_path}: 'cases' holds something other than case records: edited or damaged")
     n = len(meta.get("cases") or [])
     for row in meta.get("comparisons") or []:
-        if not (isinstance(row, list) and len(row) == 6 and all(isinstance(i, int) and 0 <= i < n for i in row[:2])
-                and all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in row[2:])):
-            raise DamagedResultsError(f"{json_path}: 'comparisons' holds {str(row)[:60]!r}, not a comparison of two "
-                                      "of its cases: edited or damaged")
+        if not (
+            isinstance(row, list)
+            and len(row) == 6
+            and all(isinstance(i, int) and 0 <= i < n for i in row[:2])
+            and all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in row[2:])
+        ):
+            raise DamagedResultsError(
+                f"{json_path}: 'comparisons' holds {str(row)[:60]!r}, not a comparison of two "
+                "of its cases: edited or damaged"
+            )
     return meta
 
 
 # What each sidecar field must be, where present.
 _SIDECAR_TYPES: dict[str, tuple[type, ...]] = {
-    "run_id": (str,), "csv_sha256": (str,), "n_cases": (int,), "cases": (list,), "previous": (dict,),
-    "environment": (dict,), "settings": (dict,), "noise": (dict,), "columns": (list,),
-    "comparisons": (list,), "variance": (dict,), "budget": (dict,), "hosts": (dict,), "merged": (list,),
+    "run_id": (str,),
+    "csv_sha256": (str,),
+    "n_cases": (int,),
+    "cases": (list,),
+    "previous": (dict,),
+    "environment": (dict,),
+    "settings": (dict,),
+    "noise": (dict,),
+    "columns": (list,),
+    "comparisons": (list,),
+    "variance": (dict,),
+    "budget": (dict,),
+    "hosts": (dict,),
+    "merged": (list,),
 }
 
 
@@ -340,11 +372,14 @@ def _strict_rows(text: str, where: Path) -> None:
     try:
         for fields_ in reader:
             if len(fields_) != len(header):
-                raise DamagedResultsError(f"{where}: line {reader.line_num} has {len(fields_)} fields, the "
-                                          f"header {len(header)}: the file is truncated or damaged")
+                raise DamagedResultsError(
+                    f"{where}: line {reader.line_num} has {len(fields_)} fields, the "
+                    f"header {len(header)}: the file is truncated or damaged"
+                )
     except csv.Error as exc:
-        raise DamagedResultsError(f"{where}: line {reader.line_num} cannot be parsed ({exc}): truncated "
-                                  "or damaged") from None
+        raise DamagedResultsError(
+            f"{where}: line {reader.line_num} cannot be parsed ({exc}): truncated or damaged"
+        ) from None
     if not text.endswith("\n"):
         # Every set adbench writes ends with a newline: a last line without one was cut short,
         # perhaps inside its last number, where counting fields cannot see it.
@@ -373,8 +408,10 @@ def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             n_cases = previous.get("n_cases", 0)  # interrupted between the two files: one step behind
             meta = {**meta, "cases": (meta.get("cases") or [])[:n_cases]}
         elif digest != meta["csv_sha256"]:
-            raise DamagedResultsError(f"{csv_path}: its contents do not match the checksum its sidecar "
-                                      f"{json_path.name} recorded: truncated, edited, or another run's file")
+            raise DamagedResultsError(
+                f"{csv_path}: its contents do not match the checksum its sidecar "
+                f"{json_path.name} recorded: truncated, edited, or another run's file"
+            )
         else:
             n_cases = meta.get("n_cases", n_cases)
     try:
@@ -389,13 +426,17 @@ def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     except (ValueError, TypeError) as exc:
         raise DamagedResultsError(f"{csv_path}: a value does not fit its column: {exc}") from None
     if meta and len(frame) != n_cases:
-        raise DamagedResultsError(f"{csv_path}: {len(frame)} rows, but its sidecar {json_path.name} records "
-                                  f"{n_cases} cases: truncated or from another run")
+        raise DamagedResultsError(
+            f"{csv_path}: {len(frame)} rows, but its sidecar {json_path.name} records "
+            f"{n_cases} cases: truncated or from another run"
+        )
     if meta.get("run_id") and frame["run_id"].notna().any():
         ids = set(frame["run_id"].dropna())
         if ids != {meta["run_id"]}:
-            raise DamagedResultsError(f"{csv_path}: rows from run(s) {', '.join(sorted(ids))}, but its sidecar "
-                                      f"is run {meta['run_id']}: the two files do not belong together")
+            raise DamagedResultsError(
+                f"{csv_path}: rows from run(s) {', '.join(sorted(ids))}, but its sidecar "
+                f"is run {meta['run_id']}: the two files do not belong together"
+            )
     unknown = set(frame["status"].dropna()) - set(STATUSES)
     if unknown:
         raise DamagedResultsError(f"{csv_path}: unknown status {sorted(unknown)[0]!r}; valid: {', '.join(STATUSES)}")
@@ -422,37 +463,53 @@ def reanalyse(source: Path, target: Path, statistic: str | None = None) -> Path:
     checks and memory are the run's. The copy keeps the run's id and environment, states the
     interval method it now uses, and its sidecar's ``reanalysed`` names the source set and its checksum.
     """
+    from adbench import __version__
     from adbench.engine.environment import git_commit
     from adbench.engine.estimates import STATISTIC_WORDS, STATISTICS
     from adbench.engine.timing import INTERVAL_METHOD
-    from adbench import __version__
 
     source, target = Path(source), Path(target)
     if source.resolve() == target.resolve():
         raise ValueError(f"{target}: write the re-analysis beside its source, not over it")
     frame, meta = read_results(source)
     if meta.get("format_version") not in VISIT_VERSIONS:
-        raise ResultsFormatError(f"{source}: a version {meta.get('format_version')} set keeps no visits; only "
-                                 f"version {' and '.join(map(str, VISIT_VERSIONS))} sets can be re-analysed")
+        raise ResultsFormatError(
+            f"{source}: a version {meta.get('format_version')} set keeps no visits; only "
+            f"version {' and '.join(map(str, VISIT_VERSIONS))} sets can be re-analysed"
+        )
     settings = dict(meta.get("settings") or {})
     statistic = statistic or settings.get("statistic_name") or "median"
     if statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
     results = records_of(frame, meta, source)
     analysis = analyse_records(results, statistic)
-    writer = ResultWriter(target, meta["run_id"], meta["environment"],
-                          {**settings, "interval": INTERVAL_METHOD, "statistic_name": statistic,
-                           "statistic": f"per visit {STATISTIC_WORDS[statistic]}"})
+    writer = ResultWriter(
+        target,
+        meta["run_id"],
+        meta["environment"],
+        {
+            **settings,
+            "interval": INTERVAL_METHOD,
+            "statistic_name": statistic,
+            "statistic": f"per visit {STATISTIC_WORDS[statistic]}",
+        },
+    )
     writer.noise = meta.get("noise") or {}
-    writer.extra = {"budget": meta.get("budget") or {}, "variance": analysis.variance(),
-                    "comparisons": analysis.comparisons(), **({"hosts": meta["hosts"]} if meta.get("hosts") else {}),
-                    "reanalysed": {
-                        "from": source.name, "csv_sha256": meta.get("csv_sha256"),
-                        "interval_before": settings.get("interval"),
-                        "statistic_before": settings.get("statistic_name"),
-                        "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                        "adbench_version": __version__, "git_commit": git_commit(),
-                    }}
+    writer.extra = {
+        "budget": meta.get("budget") or {},
+        "variance": analysis.variance(),
+        "comparisons": analysis.comparisons(),
+        **({"hosts": meta["hosts"]} if meta.get("hosts") else {}),
+        "reanalysed": {
+            "from": source.name,
+            "csv_sha256": meta.get("csv_sha256"),
+            "interval_before": settings.get("interval"),
+            "statistic_before": settings.get("statistic_name"),
+            "at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "adbench_version": __version__,
+            "git_commit": git_commit(),
+        },
+    }
     writer.write(results)
     return target
 
@@ -489,16 +546,30 @@ def analyse_records(results: list[CaseResult], statistic: str):
         views = []
         for i in members:
             r = results[i]
-            spec = CaseSpec(r.problem, int(r.size), r.backend, r.mode, r.dtype, int(r.seed or 0), r.operation,
-                            None if r.chunk_size is None else int(r.chunk_size), r.device, int(r.replicate or 0))
-            views.append(CaseVisits(group_key(spec), (r.framework, int(r.replicate or 0)), r.raw_visits,
-                                    r.status in ("ok", "wrong")))
+            spec = CaseSpec(
+                r.problem,
+                int(r.size),
+                r.backend,
+                r.mode,
+                r.dtype,
+                int(r.seed or 0),
+                r.operation,
+                None if r.chunk_size is None else int(r.chunk_size),
+                r.device,
+                int(r.replicate or 0),
+            )
+            views.append(
+                CaseVisits(
+                    group_key(spec), (r.framework, int(r.replicate or 0)), r.raw_visits, r.status in ("ok", "wrong")
+                )
+            )
         analysis = analyse(views, statistic)
         for j, i in enumerate(members):
             r = results[i]
             if r.raw_visits:
-                r.summarize(analysis.times.get(j), analysis.f_times.get(j), analysis.over_f.get(j),
-                            STATISTICS[statistic])
+                r.summarize(
+                    analysis.times.get(j), analysis.f_times.get(j), analysis.over_f.get(j), STATISTICS[statistic]
+                )
                 r.components = per_case(r.raw_visits, statistic)
         analyses.append((host, members, analysis))
     return HostAnalyses(analyses)
@@ -511,8 +582,11 @@ class HostAnalyses:
         self.analyses = analyses
 
     def comparisons(self) -> list[list]:
-        return [[members[a], members[b], *rest] for _, members, analysis in self.analyses
-                for a, b, *rest in analysis.comparisons()]
+        return [
+            [members[a], members[b], *rest]
+            for _, members, analysis in self.analyses
+            for a, b, *rest in analysis.comparisons()
+        ]
 
     def variance(self) -> dict[str, Any]:
         if len(self.analyses) == 1:

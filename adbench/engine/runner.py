@@ -67,11 +67,25 @@ class RunOutcome:
 def new_result(spec: CaseSpec, threads: int) -> CaseResult:
     problem, backend = get_problem(spec.problem), get_backend(spec.backend)
     return CaseResult(
-        problem=spec.problem, preset=problem.presets.get(spec.size), size=spec.size, n_inputs=spec.size,
-        n_outputs=problem.known_n_outputs(spec.size), operation=spec.operation, backend=spec.backend,
-        framework=backend.framework, mode=spec.mode, dtype=spec.dtype, device=spec.device,
-        chunk_size=spec.chunk_size, replicate=spec.replicate, threads=threads, seed=spec.seed, host=host_name(),
-        host_cpu=_cpu(), host_gpu=_gpus() if spec.device == "cuda" else None, status="ok",
+        problem=spec.problem,
+        preset=problem.presets.get(spec.size),
+        size=spec.size,
+        n_inputs=spec.size,
+        n_outputs=problem.known_n_outputs(spec.size),
+        operation=spec.operation,
+        backend=spec.backend,
+        framework=backend.framework,
+        mode=spec.mode,
+        dtype=spec.dtype,
+        device=spec.device,
+        chunk_size=spec.chunk_size,
+        replicate=spec.replicate,
+        threads=threads,
+        seed=spec.seed,
+        host=host_name(),
+        host_cpu=_cpu(),
+        host_gpu=_gpus() if spec.device == "cuda" else None,
+        status="ok",
     )
 
 
@@ -149,12 +163,19 @@ class CaseState:
         f_sample_s = max(self.f_per_call_s * self.f_number, 1e-9)
         samples = int(min(MAX_SAMPLES_PER_VISIT, max(_least_samples(sample_s), round(settings.visit_s / sample_s))))
         # f needs less: it only gives time/f, and two samples a visit (one preempted) still leave a fair minimum.
-        f_samples = int(min(MAX_SAMPLES_PER_VISIT, max(min(2, _least_samples(f_sample_s)),
-                                                       round(settings.f_visit_s / f_sample_s))))
+        f_samples = int(
+            min(MAX_SAMPLES_PER_VISIT, max(min(2, _least_samples(f_sample_s)), round(settings.f_visit_s / f_sample_s)))
+        )
         if not self.f_per_call_s:  # no f to time (a nested case: f is what differentiates)
             f_samples = 0
-        warm = 0 if self.per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / max(self.per_call_s, 1e-9)))
-        f_warm = 0 if not f_samples or self.f_per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / 2 / max(self.f_per_call_s, 1e-9)))
+        warm = (
+            0 if self.per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / max(self.per_call_s, 1e-9)))
+        )
+        f_warm = (
+            0
+            if not f_samples or self.f_per_call_s >= LONG_CALL_S
+            else max(1, math.ceil(settings.warm_up_s / 2 / max(self.f_per_call_s, 1e-9)))
+        )
         return protocol.Visit(self.index, samples, f_samples, min(warm, 100_000), min(f_warm, 100_000))
 
     def least_visits(self, settings: RunSettings) -> int:
@@ -165,8 +186,11 @@ class CaseState:
 
     def visit_cost_s(self, settings: RunSettings) -> float:
         v = self.visit_request(settings)
-        return (VISIT_OVERHEAD_S + (v.warm_calls + v.samples * self.number) * self.per_call_s
-                + (v.f_warm_calls + v.f_samples * self.f_number) * self.f_per_call_s)
+        return (
+            VISIT_OVERHEAD_S
+            + (v.warm_calls + v.samples * self.number) * self.per_call_s
+            + (v.f_warm_calls + v.f_samples * self.f_number) * self.f_per_call_s
+        )
 
 
 def _least_samples(sample_s: float) -> int:
@@ -210,10 +234,18 @@ class Scheduler(AdaptiveVisits):
     and reaped, and every case that had something to say is in ``outcome.results``.
     """
 
-    def __init__(self, specs: list[CaseSpec], settings: RunSettings, *, on_result: ResultCallback | None = None,
-                 on_pass: Callable[[int], None] | None = None, outcome: RunOutcome | None = None,
-                 clock: Callable[[], float] = time.monotonic, start_worker: StartWorker | None = None,
-                 pool: WorkerPool | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[CaseSpec],
+        settings: RunSettings,
+        *,
+        on_result: ResultCallback | None = None,
+        on_pass: Callable[[int], None] | None = None,
+        outcome: RunOutcome | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        start_worker: StartWorker | None = None,
+        pool: WorkerPool | None = None,
+    ) -> None:
         self.settings = settings
         self.pool = pool  # where workers come from and go back to, when they outlive the run
         self._finished = False
@@ -231,8 +263,16 @@ class Scheduler(AdaptiveVisits):
         for i, spec in enumerate(specs):
             backend = get_backend(spec.backend)
             process = processes.get((backend.framework, spec.operation), backend.framework)
-            self.cases.append(CaseState(i, spec, new_result(spec, settings.threads), backend.framework,
-                                        (process, spec.replicate), group_key(spec)))
+            self.cases.append(
+                CaseState(
+                    i,
+                    spec,
+                    new_result(spec, settings.threads),
+                    backend.framework,
+                    (process, spec.replicate),
+                    group_key(spec),
+                )
+            )
         self.groups: list[list[CaseState]] = []
         by_group: dict[tuple, list[CaseState]] = {}
         for c in self.cases:
@@ -245,8 +285,13 @@ class Scheduler(AdaptiveVisits):
         self.cache: tempfile.TemporaryDirectory | None = None
         self.started_at = 0.0
         self.passes = 0
-        self.spent: dict[str, float] = {"starting workers": 0.0, "first builds": 0.0, "other builds": 0.0,
-                                        "visits": 0.0, "adaptive visits": 0.0}
+        self.spent: dict[str, float] = {
+            "starting workers": 0.0,
+            "first builds": 0.0,
+            "other builds": 0.0,
+            "visits": 0.0,
+            "adaptive visits": 0.0,
+        }
         self.adaptive_log: list[dict[str, Any]] = []
         self.adaptive_looks = 0
         self.placed: dict[WorkerKey, frozenset[int]] = {}  # the CPUs each live worker is pinned to now
@@ -299,8 +344,9 @@ class Scheduler(AdaptiveVisits):
                         c.touched = c.touched or not c.active and c.result.status != "ok" or bool(c.result.raw_visits)
                     self._publish()
                     self.summarize()
-                    outcome.noise.update(noise_summary(outcome, self.settings.threads,
-                                                       outcome.noise["load_average_start"]))
+                    outcome.noise.update(
+                        noise_summary(outcome, self.settings.threads, outcome.noise["load_average_start"])
+                    )
                     outcome.noise["load_average_end"] = _load_average()
             except KeyboardInterrupt as exc:
                 outcome.interrupted = outcome.interrupted or _signal_of(exc)
@@ -345,15 +391,19 @@ class Scheduler(AdaptiveVisits):
         analysis = analysis or analyse(self.visits_view(), self.settings.statistic, pairs=pairs)
         stat = STATISTICS[self.settings.statistic]
         for c in self.cases:
-            c.result.summarize(analysis.times.get(c.index), analysis.f_times.get(c.index),
-                               analysis.over_f.get(c.index), stat)
+            c.result.summarize(
+                analysis.times.get(c.index), analysis.f_times.get(c.index), analysis.over_f.get(c.index), stat
+            )
             if pairs and c.result.raw_visits:
                 c.result.components = per_case(c.result.raw_visits, self.settings.statistic)
         self.outcome.analysis = analysis
         if pairs:
             position = {c.index: i for i, c in enumerate(x for x in self.cases if x.touched)}
-            self.outcome.comparisons = [[position[a], position[b], *rest] for a, b, *rest in analysis.comparisons()
-                                        if a in position and b in position]
+            self.outcome.comparisons = [
+                [position[a], position[b], *rest]
+                for a, b, *rest in analysis.comparisons()
+                if a in position and b in position
+            ]
             self.outcome.variance = analysis.variance()
         self.outcome.budget = self.budget_words()
         return analysis
@@ -361,8 +411,9 @@ class Scheduler(AdaptiveVisits):
     def visits_view(self) -> list:
         from adbench.engine.estimates import CaseVisits
 
-        return [CaseVisits(c.group, c.worker, c.result.raw_visits, c.result.status in ("ok", "wrong"))
-                for c in self.cases]
+        return [
+            CaseVisits(c.group, c.worker, c.result.raw_visits, c.result.status in ("ok", "wrong")) for c in self.cases
+        ]
 
     # -- workers ---------------------------------------------------------------------------------------
     def _new_worker(self, key: WorkerKey, cpus: frozenset[int] | None = None) -> WorkerHandle:
@@ -490,8 +541,14 @@ class Scheduler(AdaptiveVisits):
                 self._retire(key)
 
     # -- requests --------------------------------------------------------------------------------------
-    def _send(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool,
-              cpus: frozenset[int] | None = None) -> _Waiting:
+    def _send(
+        self,
+        c: CaseState,
+        key: WorkerKey,
+        message: protocol.Message,
+        compiles: bool,
+        cpus: frozenset[int] | None = None,
+    ) -> _Waiting:
         """Send ``message`` about case ``c`` to the worker at ``key``, pinned to ``cpus`` (the timed CPUs by
         default); the request waiting for its answer. Raises _CaseEnded when the case is over."""
         cpus = cpus or self.settings.cpus
@@ -529,8 +586,11 @@ class Scheduler(AdaptiveVisits):
                 return None
             if answer is None:
                 if w.compiling:
-                    raise _CaseEnded("compile-timeout", f"its first call (trace, compile, run) did not finish within "
-                                                        f"the compile limit of {w.limit:g} s (--compile-timeout)")
+                    raise _CaseEnded(
+                        "compile-timeout",
+                        f"its first call (trace, compile, run) did not finish within "
+                        f"the compile limit of {w.limit:g} s (--compile-timeout)",
+                    )
                 raise _CaseEnded("timeout", f"no result within the case time limit of {w.limit:g} s (--timeout)")
             if getattr(answer, "case", c.index) != c.index:
                 raise _CaseEnded("error", f"worker answered about case {answer.case}, not {c.index}")
@@ -550,8 +610,9 @@ class Scheduler(AdaptiveVisits):
             self._checkpoint()
         return answer
 
-    def _request(self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool
-                 ) -> protocol.Message | None:
+    def _request(
+        self, c: CaseState, key: WorkerKey, message: protocol.Message, compiles: bool
+    ) -> protocol.Message | None:
         """``_ask``, with the case ended (and its worker retired where it must go) on failure: None then."""
         try:
             answer = self._ask(c, key, message, compiles)
@@ -578,8 +639,9 @@ class Scheduler(AdaptiveVisits):
     # -- building ------------------------------------------------------------------------------------
     def _skip_unsupported(self) -> None:
         for c in self.cases:  # what can be known without evaluating f needs no worker
-            reason = get_backend(c.spec.backend).supports(get_problem(c.spec.problem), c.spec.operation, c.spec.mode,
-                                                          None, c.spec.chunk_size, c.spec.device)
+            reason = get_backend(c.spec.backend).supports(
+                get_problem(c.spec.problem), c.spec.operation, c.spec.mode, None, c.spec.chunk_size, c.spec.device
+            )
             if reason is not None:
                 self._end(c, "skipped", reason)
 
@@ -687,8 +749,13 @@ class Scheduler(AdaptiveVisits):
             visited += 1
         return visited
 
-    def _start_build(self, c: CaseState, key: WorkerKey, slot: frozenset[int],
-                     flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]]) -> None:
+    def _start_build(
+        self,
+        c: CaseState,
+        key: WorkerKey,
+        slot: frozenset[int],
+        flying: dict[WorkerKey, tuple[_Waiting, frozenset[int]]],
+    ) -> None:
         t0 = self.clock()
         try:
             flying[key] = (self._send(c, key, self._first_build_request(c), True, slot), slot)
@@ -722,8 +789,9 @@ class Scheduler(AdaptiveVisits):
     def _build_again(self, c: CaseState, key: WorkerKey) -> bool:
         """Build ``c`` in the worker at ``key`` (another worker set, or after it was forgotten); whether it is held."""
         t0 = self.clock()
-        message = protocol.Build(c.index, c.spec.as_dict(), False, c.number, c.f_number,
-                                 self.settings.memory_limit_bytes)
+        message = protocol.Build(
+            c.index, c.spec.as_dict(), False, c.number, c.f_number, self.settings.memory_limit_bytes
+        )
         try:
             answer = self._request(c, key, message, compiles=True)
         except _Nothing:
@@ -781,11 +849,11 @@ class Scheduler(AdaptiveVisits):
         if not members:
             return
         sets = list(range(self.settings.workers))
-        sets = sets[p % len(sets):] + sets[: p % len(sets)]
+        sets = sets[p % len(sets) :] + sets[: p % len(sets)]
         for w in sets:
             for worker in self._order(p):
                 mine = [c for c in members if c.worker == worker]
-                for c in (mine if p % 2 == 0 else mine[::-1]):
+                for c in mine if p % 2 == 0 else mine[::-1]:
                     if c.active:
                         self._visit(c, (*worker, w), p, phase)
 
@@ -832,19 +900,27 @@ class Scheduler(AdaptiveVisits):
         """The plan and where the time went, for the sidecar and the summary."""
         visits = sum(len(c.result.raw_visits) for c in self.cases)
         extra = sum(c.extra_visits for c in self.cases)
-        return {"time_budget_s": self.settings.time_budget_s, "spent_s": round(self.elapsed(), 2),
-                "workers": self.settings.workers, "min_visits": self.settings.min_visits,
-                "visit_s": self.settings.visit_s, "passes": self.passes, "visits": visits,
-                "adaptive_visits": extra, "adaptive_looks": self.adaptive_looks,
-                "phases_s": {k: round(v, 2) for k, v in self.spent.items()},
-                "adaptive": self.adaptive_log}
+        return {
+            "time_budget_s": self.settings.time_budget_s,
+            "spent_s": round(self.elapsed(), 2),
+            "workers": self.settings.workers,
+            "min_visits": self.settings.min_visits,
+            "visit_s": self.settings.visit_s,
+            "passes": self.passes,
+            "visits": visits,
+            "adaptive_visits": extra,
+            "adaptive_looks": self.adaptive_looks,
+            "phases_s": {k: round(v, 2) for k, v in self.spent.items()},
+            "adaptive": self.adaptive_log,
+        }
 
 
 BUILD_POLL_S = 0.01  # while builds overlap, how long each is waited for in turn
 
 
-def _most_work_left(queues: dict[WorkerKey, list[CaseState]], took: dict[WorkerKey, list[float]],
-                    busy: dict[WorkerKey, Any]) -> WorkerKey | None:
+def _most_work_left(
+    queues: dict[WorkerKey, list[CaseState]], took: dict[WorkerKey, list[float]], busy: dict[WorkerKey, Any]
+) -> WorkerKey | None:
     """Of the idle workers with cases to build, the one with the most build time left (its own builds so far
     predict its next ones; the others' mean before it has any), first in order on a tie."""
     every = [t for ts in took.values() for t in ts]
@@ -882,13 +958,16 @@ class _Nothing(Exception):
     """A worker failed to start and its cases were failed already."""
 
 
-def run_grid(specs: list[CaseSpec], settings: RunSettings, on_result: ResultCallback | None = None,
-             outcome: RunOutcome | None = None, on_pass: Callable[[int], None] | None = None) -> RunOutcome:
+def run_grid(
+    specs: list[CaseSpec],
+    settings: RunSettings,
+    on_result: ResultCallback | None = None,
+    outcome: RunOutcome | None = None,
+    on_pass: Callable[[int], None] | None = None,
+) -> RunOutcome:
     """Run ``specs`` with a ``Scheduler`` (the one-call form, for scripts)."""
     return Scheduler(specs, settings, on_result=on_result, outcome=outcome, on_pass=on_pass).run()
 
 
 def _signal_of(exc: KeyboardInterrupt) -> int:
     return signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
-
-

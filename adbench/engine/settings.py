@@ -22,6 +22,7 @@ DEFAULT_VISIT_S = 0.003
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_COMPILE_TIMEOUT_S = 300.0
 
+
 @dataclass
 class RunSettings:
     """How a run measures: its budget, its workers, its visits and its limits."""
@@ -70,7 +71,7 @@ class RunSettings:
         CPUs from the rest of ``build_cpus``."""
         rest = sorted(self.build_cpus - self.cpus)
         size = max(1, len(self.cpus))
-        return [self.cpus] + [frozenset(rest[i:i + size]) for i in range(0, len(rest) - size + 1, size)]
+        return [self.cpus] + [frozenset(rest[i : i + size]) for i in range(0, len(rest) - size + 1, size)]
 
     @property
     def keep_bytes(self) -> int | None:

@@ -76,8 +76,9 @@ class Machine:
         self._t = max(self._t, t)
         while self._next_burst <= t:
             start = self._next_burst
-            self._bursts.append((start, start + self.rng.exponential(n.burst_s),
-                                 math.log(self.rng.uniform(*n.burst_slowdown))))
+            self._bursts.append(
+                (start, start + self.rng.exponential(n.burst_s), math.log(self.rng.uniform(*n.burst_slowdown)))
+            )
             self._next_burst = start + self.rng.exponential(1 / n.burst_rate)
         self._bursts = [b for b in self._bursts if b[1] > t - 60]
         return self._drift + sum(f for s, e, f in self._bursts if s <= t < e)
@@ -197,14 +198,30 @@ class FakeWorker:
         per_call, f_per_call = sim.true_time(spec), sim.true_f_time(spec)
         number = message.number or max(1, math.ceil(1e-3 / per_call))
         f_number = message.f_number or max(1, math.ceil(1e-3 / f_per_call))
-        built = dict(case=message.case, number=number, f_number=f_number, per_call_s=per_call,
-                     f_per_call_s=f_per_call, build_s=1e-3)
+        built = dict(
+            case=message.case,
+            number=number,
+            f_number=f_number,
+            per_call_s=per_call,
+            f_per_call_s=f_per_call,
+            build_s=1e-3,
+        )
         if message.first:
-            built.update(call=f"simulated {spec.backend}", first_call_s=script.compile_s, f_first_call_s=1e-3,
-                         peak_memory_bytes=1 << 20, memory_estimate_bytes=1 << 20, n_outputs=1,
-                         rel_error=0.0, tolerance=1e-3, reference="exact")
-        return [(compiled, protocol.Progress(message.case, "first_call", script.compile_s)),
-                (compiled + 3e-3, protocol.Built(**built))]
+            built.update(
+                call=f"simulated {spec.backend}",
+                first_call_s=script.compile_s,
+                f_first_call_s=1e-3,
+                peak_memory_bytes=1 << 20,
+                memory_estimate_bytes=1 << 20,
+                n_outputs=1,
+                rel_error=0.0,
+                tolerance=1e-3,
+                reference="exact",
+            )
+        return [
+            (compiled, protocol.Progress(message.case, "first_call", script.compile_s)),
+            (compiled + 3e-3, protocol.Built(**built)),
+        ]
 
     def _work(self, message: protocol.Message) -> list[Any]:
         sim, script = self.sim, self.sim.script
@@ -218,14 +235,16 @@ class FakeWorker:
             if any(k in label for k in script.visit_hangs):
                 return ["hang"]
             samples = self._samples(message.case, spec, message.samples, message.warm_calls, sim.true_time(spec))
-            f_samples = self._samples(message.case, spec, message.f_samples, message.f_warm_calls,
-                                      sim.true_f_time(spec), f=True)
+            f_samples = self._samples(
+                message.case, spec, message.f_samples, message.f_warm_calls, sim.true_f_time(spec), f=True
+            )
             sim.clock.advance(3e-4)
             return [protocol.Sampled(message.case, samples, f_samples)]
         raise AssertionError(message)
 
-    def _samples(self, case: int, spec: CaseSpec, count: int, warm_calls: int, true_s: float, f: bool = False
-                 ) -> list[float]:
+    def _samples(
+        self, case: int, spec: CaseSpec, count: int, warm_calls: int, true_s: float, f: bool = False
+    ) -> list[float]:
         sim, n = self.sim, self.sim.noise
         rng = sim.rng
         if case not in self.offsets:
@@ -252,8 +271,14 @@ class FakeWorker:
 class Simulation:
     """A simulated machine, its cases' true times, and the fake workers a ``Scheduler`` starts on it."""
 
-    def __init__(self, times: dict[str, float] | Callable[[CaseSpec], float], noise: Noise | None = None,
-                 script: Script | None = None, seed: int = 0, f_time: float = 1e-5) -> None:
+    def __init__(
+        self,
+        times: dict[str, float] | Callable[[CaseSpec], float],
+        noise: Noise | None = None,
+        script: Script | None = None,
+        seed: int = 0,
+        f_time: float = 1e-5,
+    ) -> None:
         self.clock = FakeClock()
         self.noise = noise or Noise()
         self.script = script or Script()
@@ -287,8 +312,14 @@ class Simulation:
 __all__ = ["FakeClock", "FakeWorker", "Machine", "Noise", "Script", "Simulation"]
 
 
-def simulated_run(specs: list[CaseSpec], times: dict[str, float] | Callable[[CaseSpec], float], noise: Noise,
-                  seed: int = 0, script: Script | None = None, **settings: Any):
+def simulated_run(
+    specs: list[CaseSpec],
+    times: dict[str, float] | Callable[[CaseSpec], float],
+    noise: Noise,
+    seed: int = 0,
+    script: Script | None = None,
+    **settings: Any,
+):
     """A whole ``Scheduler`` run on a simulated machine: (its outcome, the simulation)."""
     from adbench.engine.runner import RunSettings, Scheduler
 
@@ -301,10 +332,14 @@ def simulated_run(specs: list[CaseSpec], times: dict[str, float] | Callable[[Cas
 def pair_checks(outcome, sim: Simulation, confidence: float = 0.95) -> list[dict[str, Any]]:
     """Every paired comparison of a simulated run against the truth: whether its interval covers the true
     ratio, its verdict, and whether the true ratio says the two differ."""
-    from adbench.engine.estimates import decide, Estimate
+    from adbench.engine.estimates import Estimate, decide
 
-    specs = [CaseSpec(r.problem, r.size, r.backend, r.mode, r.dtype, r.seed, r.operation, r.chunk_size, r.device,
-                      r.replicate) for r in outcome.results]
+    specs = [
+        CaseSpec(
+            r.problem, r.size, r.backend, r.mode, r.dtype, r.seed, r.operation, r.chunk_size, r.device, r.replicate
+        )
+        for r in outcome.results
+    ]
     out = []
     for a, b, log, se, df, n in outcome.comparisons:
         if se is None:
@@ -312,8 +347,17 @@ def pair_checks(outcome, sim: Simulation, confidence: float = 0.95) -> list[dict
         e = Estimate(log, se, df if df is not None else float("inf"), n)
         lo, hi = e.log_interval(confidence)
         truth = math.log(sim.true_time(specs[a]) / sim.true_time(specs[b]))
-        out.append({"a": a, "b": b, "covered": lo <= truth <= hi, "verdict": decide(lo, hi), "truth": truth,
-                    "half_width": (hi - lo) / 2, "visits": n,
-                    "replicates": specs[a].replicate != specs[b].replicate
-                    and specs[a].label().split(" replicate")[0] == specs[b].label().split(" replicate")[0]})
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "covered": lo <= truth <= hi,
+                "verdict": decide(lo, hi),
+                "truth": truth,
+                "half_width": (hi - lo) / 2,
+                "visits": n,
+                "replicates": specs[a].replicate != specs[b].replicate
+                and specs[a].label().split(" replicate")[0] == specs[b].label().split(" replicate")[0],
+            }
+        )
     return out

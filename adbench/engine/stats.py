@@ -281,5 +281,18 @@ def moderate(s2: float, df: float, prior: Prior) -> tuple[float, float]:
     return (prior.df * prior.s2 + df * s2) / (prior.df + df), prior.df + df
 
 
-__all__ = ["Prior", "betainc", "digamma", "f_sf", "fit_prior", "gammaincc", "moderate", "t_cdf", "t_critical",
-           "t_ppf", "tetragamma", "trigamma", "trigamma_inverse"]
+__all__ = [
+    "Prior",
+    "betainc",
+    "digamma",
+    "f_sf",
+    "fit_prior",
+    "gammaincc",
+    "moderate",
+    "t_cdf",
+    "t_critical",
+    "t_ppf",
+    "tetragamma",
+    "trigamma",
+    "trigamma_inverse",
+]

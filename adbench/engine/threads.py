@@ -9,13 +9,24 @@ from adbench.engine.environment import usable_cpus
 
 # Read by OpenBLAS/MKL (NumPy, autograd), OpenMP (torch's intra-op pool, oneDNN) when their libraries
 # load, and by TensorFlow when its runtime starts (its intra- and inter-op pools).
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
 DEFAULT_THREADS = 1
 
 
-def worker_environment(threads: int, base: dict[str, str] | None = None, device: str | None = "cpu",
-                       compile_cache: str | None = None, kept_compiles: str | None = None) -> dict[str, str]:
+def worker_environment(
+    threads: int,
+    base: dict[str, str] | None = None,
+    device: str | None = "cpu",
+    compile_cache: str | None = None,
+    kept_compiles: str | None = None,
+) -> dict[str, str]:
     """The environment for a worker process that should use ``threads`` threads on ``device``
     (None: every device stays visible, for a process whose cases place their own arrays).
 

@@ -123,9 +123,7 @@ def measure(
     gc.disable()
     try:
         start = clock()
-        while len(samples) < max_samples and (
-            len(samples) < min_samples or clock() - start < budget_s
-        ):
+        while len(samples) < max_samples and (len(samples) < min_samples or clock() - start < budget_s):
             samples.append(time_block(call, sync, number, clock))
     finally:
         if gc_was_enabled:
@@ -133,11 +131,13 @@ def measure(
     return Measurement(samples=samples, number=number)
 
 
-INTERVAL_METHOD = ("95% interval on the log scale: each case's visits (a warm-up, then a few calibrated samples, "
-                   "interleaved with the group's other cases) give one statistic each; a time is their geometric "
-                   "mean, its standard error from their spread, moderated across the run's cases (limma's "
-                   "empirical Bayes) and widened for their autocorrelation in time; a ratio of two cases of a "
-                   "group comes from the log-ratios of their visits matched in time (same worker set, same pass)")
+INTERVAL_METHOD = (
+    "95% interval on the log scale: each case's visits (a warm-up, then a few calibrated samples, "
+    "interleaved with the group's other cases) give one statistic each; a time is their geometric "
+    "mean, its standard error from their spread, moderated across the run's cases (limma's "
+    "empirical Bayes) and widened for their autocorrelation in time; a ratio of two cases of a "
+    "group comes from the log-ratios of their visits matched in time (same worker set, same pass)"
+)
 
 
 def ratio_interval(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:

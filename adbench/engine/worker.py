@@ -45,8 +45,10 @@ def describe(exc: BaseException) -> str:
 def missing_name(exc: BaseException, spec, xp_names: dict[int, str]) -> str | None:
     """For an AttributeError on the array namespace: which backend lacks which name, said plainly."""
     if isinstance(exc, AttributeError) and getattr(exc, "obj", None) is not None and id(exc.obj) in xp_names:
-        return (f"{spec.problem} uses xp.{exc.name}, which backend {spec.backend!r} lacks "
-                f"(its array namespace is {xp_names[id(exc.obj)]})")
+        return (
+            f"{spec.problem} uses xp.{exc.name}, which backend {spec.backend!r} lacks "
+            f"(its array namespace is {xp_names[id(exc.obj)]})"
+        )
     return None
 
 
@@ -109,8 +111,15 @@ def main() -> None:
                 if case not in kept:
                     raise LookupError(f"case {case} was not built in this worker")
                 prepared, number, f_number = kept[case]
-                op, fun = visit(prepared, number, f_number, request.samples, request.f_samples,
-                                request.warm_calls, request.f_warm_calls)
+                op, fun = visit(
+                    prepared,
+                    number,
+                    f_number,
+                    request.samples,
+                    request.f_samples,
+                    request.warm_calls,
+                    request.f_warm_calls,
+                )
                 text = protocol.Sampled(case, op, fun).encode()
             else:
                 spec = CaseSpec(**request.spec)

@@ -80,21 +80,37 @@ class WorkerHandle(Protocol):
 class Worker:
     """One framework's worker process and the pipe its answers come back on."""
 
-    def __init__(self, backends: list[str], settings: RunSettings, compile_cache: str | None = None,
-                 cpus: frozenset[int] | None = None) -> None:
+    def __init__(
+        self,
+        backends: list[str],
+        settings: RunSettings,
+        compile_cache: str | None = None,
+        cpus: frozenset[int] | None = None,
+    ) -> None:
         self.settings = settings
         self.buffer = bytearray()  # what came after the last complete answer line
         self.kept_stderr = b""  # the tail of what was cut from the stderr file
         self.closed = False
         self.hello: protocol.Ready | None = None  # kept: a pooled worker greets its next run with it
-        env = worker_environment(settings.threads, device=settings.device, compile_cache=compile_cache,
-                                 kept_compiles=compile_cache_dir() if settings.keep_compiles else None)
+        env = worker_environment(
+            settings.threads,
+            device=settings.device,
+            compile_cache=compile_cache,
+            kept_compiles=compile_cache_dir() if settings.keep_compiles else None,
+        )
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         read_fd, write_fd = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "adbench.engine.worker", str(write_fd), str(settings.threads), ",".join(backends),
-                 str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    "adbench.engine.worker",
+                    str(write_fd),
+                    str(settings.threads),
+                    ",".join(backends),
+                    str(os.getpid()),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,  # frameworks' (and user functions') chatter
                 stderr=self.stderr,
@@ -162,7 +178,8 @@ class Worker:
                     self.kill()
                     raise MemoryExceeded(
                         f"killed at {rss / 2**30:.2f} GiB resident, over the limit "
-                        f"{limit / 2**30:.2f} GiB (--memory-limit)")
+                        f"{limit / 2**30:.2f} GiB (--memory-limit)"
+                    )
             if not poller.poll(1000 * max(0.0, min(deadline, next_check) - time.monotonic())):
                 continue
             try:
@@ -177,9 +194,11 @@ class Worker:
             self.buffer += chunk
             if end < 0 and len(self.buffer) > MAX_ANSWER_BYTES:
                 self.kill()
-                raise BadAnswer(f"worker sent {len(self.buffer) / 2**20:.0f} MiB without ending a line (something "
-                                f"in the case wrote to the worker's answer pipe): "
-                                f"{protocol.shown(bytes(self.buffer[:80]))}")
+                raise BadAnswer(
+                    f"worker sent {len(self.buffer) / 2**20:.0f} MiB without ending a line (something "
+                    f"in the case wrote to the worker's answer pipe): "
+                    f"{protocol.shown(bytes(self.buffer[:80]))}"
+                )
         line = bytes(self.buffer[:end])
         del self.buffer[: end + 1]
         return protocol.parse(line)
@@ -219,20 +238,28 @@ class Worker:
         except (OSError, ValueError):
             data = b""
         if len(data) < limit and self.kept_stderr:
-            data = self.kept_stderr[-(limit - len(data)):] + data
+            data = self.kept_stderr[-(limit - len(data)) :] + data
         return data
 
     def stderr_tail(self, chars: int = 400) -> str:
         """What the worker said last; for a crash, Python's fatal error and the innermost frames."""
         text = self._stderr_bytes(STDERR_KEEP_BYTES).decode("utf-8", errors="replace").strip()
         if "Fatal Python error" in text:
-            lines = text[text.index("Fatal Python error"):].splitlines()
+            lines = text[text.index("Fatal Python error") :].splitlines()
             # faulthandler lists the crashing thread's frames innermost first, after its header.
-            current = next((i for i, line in enumerate(lines) if line.startswith(("Current thread", "Thread"))
-                            and "most recent call first" in line and i + 1 < len(lines)
-                            and "threading.py" not in lines[i + 1]), None)
-            frames = [line.strip() for line in lines[current + 1: current + 4]] if current is not None else []
-            return ": " + "; ".join([lines[0].strip(), *frames])[:chars * 2]
+            current = next(
+                (
+                    i
+                    for i, line in enumerate(lines)
+                    if line.startswith(("Current thread", "Thread"))
+                    and "most recent call first" in line
+                    and i + 1 < len(lines)
+                    and "threading.py" not in lines[i + 1]
+                ),
+                None,
+            )
+            frames = [line.strip() for line in lines[current + 1 : current + 4]] if current is not None else []
+            return ": " + "; ".join([lines[0].strip(), *frames])[: chars * 2]
         text = " ".join(text[-chars:].split())  # one line: it lands in a CSV cell and a terminal line
         return f": ...{text}" if text else ""
 
@@ -298,11 +325,19 @@ class WorkerPool:
 
     @staticmethod
     def _key(key: WorkerKey, backends: list[str], settings: RunSettings) -> tuple:
-        return (key, tuple(backends), settings.threads, tuple(sorted(settings.cpus)), settings.device,
-                settings.memory_limit_bytes, settings.worker_start_timeout_s)
+        return (
+            key,
+            tuple(backends),
+            settings.threads,
+            tuple(sorted(settings.cpus)),
+            settings.device,
+            settings.memory_limit_bytes,
+            settings.worker_start_timeout_s,
+        )
 
-    def take(self, key: WorkerKey, backends: list[str], settings: RunSettings,
-             cpus: frozenset[int] | None = None) -> Worker:
+    def take(
+        self, key: WorkerKey, backends: list[str], settings: RunSettings, cpus: frozenset[int] | None = None
+    ) -> Worker:
         worker = self.idle.pop(self._key(key, backends, settings), None)
         if worker is not None and worker.alive:
             self.reused += 1
