@@ -18,7 +18,7 @@ from adbench import cluster, compare
 from adbench.engine.results import FORMAT_VERSION, read_results
 
 ROOT = Path(__file__).resolve().parents[1]
-GRID = dict(problems=["basic", "loss", "tall"], backends=["autograd", "manual"], sizes=[3], dtype="float64")
+GRID = dict(problems=["basic", "loss", "tall"], backends=["autograd", "manual"], sizes=[2], dtype="float64")
 
 
 def _grid():
@@ -144,7 +144,7 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "ADBENCH_TEST_MARKS": str(marks),
            "ADBENCH_TEST_KILLS": str(kills)}
     proc = subprocess.Popen([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--problem",
-                             "slowfn:f", "--sizes", "3", "--backends", "autograd,finite-diff,manual",
+                             "slowfn:f", "--sizes", "2", "--backends", "autograd,finite-diff,manual",
                              "--operations", "jacobian", "--rounds", "2", "--time-budget", "8",
                              "--cluster", "local:2", "--output", str(csv)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -190,7 +190,7 @@ def test_interrupted_cluster_run_keeps_every_finished_group(tmp_path, monkeypatc
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "ADBENCH_TEST_MARKS": str(marks),
            "ADBENCH_TEST_KILLS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--problem",
-                             "slowfn:f", "--sizes", "3", "--backends", "autograd,manual", "--operations", "jacobian",
+                             "slowfn:f", "--sizes", "2", "--backends", "autograd,manual", "--operations", "jacobian",
                              "--rounds", "2", "--time-budget", "6", "--cluster", "local:2", "--output", str(csv)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     t0, finished = time.monotonic(), set()
