@@ -21,6 +21,21 @@ def require_backend(name: str) -> None:
         pytest.skip(f"backend {name} unavailable: {info.reason}")
 
 
+def require_float64(name: str) -> None:
+    """As ``require_backend``, and skip a backend that refuses float64 here, with its own reason: MLX's CPU
+    computes float64 sin, cos and exp to float32 accuracy only (``mlx_backend.float64_shortfall``), so its
+    backend refuses float64 by name; tests/test_tensorflow_mlx.py::test_mlx_refuses_float64_by_name checks
+    that refusal, and the float64 tests here check the frameworks that compute it."""
+    require_backend(name)
+    backend = get_backend(name)
+    if backend.framework == "mlx":
+        from adbench.backends.mlx_backend import float64_shortfall
+
+        reason = float64_shortfall(backend.load())
+        if reason is not None:
+            pytest.skip(reason)
+
+
 def jacobian_shape(problem, n: int) -> tuple[int, ...]:
     """A Jacobian shaped like ``jax.jacfwd``'s result, as adbench.jacobian returns it: ``(n,)`` for a scalar
     output, else ``(m, n)``."""
@@ -63,6 +78,10 @@ SLOW_TESTS = frozenset({
 })
 
 
+# Parametrized by backend, but about loading each (an import), not running its cases: in the default run.
+NEVER_SLOW = ("tests/test_backends.py::test_the_all_install_brings_every_backend",)
+
+
 def _subset_only(nodeid: str, values: set[str]) -> bool:
     """Matrices the default run covers by a representative subset (-m slow runs the rest): nested problems in
     float32 on JAX (torch's float64 agreement is in the default run), and chunked Jacobians of ht (its
@@ -81,6 +100,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {}).values()
         values = {v for p in params for v in (p if isinstance(p, tuple) else (p,)) if isinstance(v, str)}
         own_module = item.nodeid.startswith("tests/test_tensorflow_mlx.py")
+        if item.nodeid.startswith(NEVER_SLOW):
+            continue
         if (item.nodeid in SLOW_TESTS or values & SLOW_BACKENDS or _subset_only(item.nodeid, values)
                 or (not own_module and values & MATRIX_ONLY_SLOW)):
             item.add_marker(slow)
