@@ -78,6 +78,33 @@ SLOW_TESTS = frozenset({
 })
 
 
+# -- one matrix per axis ---------------------------------------------------------------------------------
+# The agreement matrices of tests/test_backends.py are products (every backend and mode x every problem [x
+# dtype]); the default run keeps one axis at a time, -m slow the rest of each product: every backend and
+# mode on AXIS_PROBLEMS (a vector function R^2 -> R^2, a scalar R^n -> R, a loop), and every problem on
+# AXIS_BACKENDS (torch.func and HIPS autograd, each with both modes and every composition, and the NumPy
+# baselines). JAX's compiles made up two thirds of these matrices' time (jb.xml, issue 29); jax runs every
+# problem in tests/test_precision.py (its traced programs) and tests/test_workloads.py.
+AXIS_PROBLEMS = frozenset({"basic", "loss", "control_loop"})
+AXIS_BACKENDS = frozenset({"torch", "autograd", "manual", "finite-diff"})
+AXIS_MATRICES = tuple(f"tests/test_backends.py::{name}[" for name in (
+    "test_jacobian_agrees_with_reference", "test_jvp_and_vjp_agree_with_reference", "test_hvp_agrees_with_reference",
+    "test_hessian_agrees_is_symmetric_and_matches_hvp", "test_float32_stays_float32_in_every_direction"))
+# tests/test_precision.py (JAX's traced programs, float64-free): every problem's unchunked Jacobians in both
+# modes, and every operation, mode and chunk on AXIS_PROBLEMS.
+PRECISION_MATRIX = "tests/test_precision.py::test_float32_program_has_no_float64["
+
+
+def _off_axis(item: pytest.Item, values: set[str]) -> bool:
+    """A cell of a product matrix that the default run's axes leave to -m slow."""
+    if item.nodeid.startswith(AXIS_MATRICES):
+        return not (values & AXIS_PROBLEMS or values & AXIS_BACKENDS)
+    if item.nodeid.startswith(PRECISION_MATRIX):
+        params = item.callspec.params
+        return not (values & AXIS_PROBLEMS or (params["operation"] == "jacobian" and params["chunk"] is None))
+    return False
+
+
 # Parametrized by backend, but about loading each (an import), not running its cases: in the default run.
 NEVER_SLOW = ("tests/test_backends.py::test_the_all_install_brings_every_backend",)
 
@@ -103,5 +130,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.nodeid.startswith(NEVER_SLOW):
             continue
         if (item.nodeid in SLOW_TESTS or values & SLOW_BACKENDS or _subset_only(item.nodeid, values)
+                or _off_axis(item, values)
                 or (not own_module and values & MATRIX_ONLY_SLOW)):
             item.add_marker(slow)
