@@ -48,13 +48,16 @@ def backend_modes(operation: str = "jacobian") -> list[tuple[str, str]]:
 
 
 # -- what the default run covers -------------------------------------------------------------------------
-# The README's test command stays inside its five minutes on 2 cores: it runs every test on each framework's
-# main backends (jax, torch, torch-autograd, autograd, the NumPy baselines) and TensorFlow and MLX through
-# their own module (tests/test_tensorflow_mlx.py: the representative cases). Marked slow, and run by
-# `python -m pytest -m slow` (CI runs both): the same tests' cases on the variants that are slow to set up
-# or trace (jax-eager's op-by-op dispatch, torch-compile's compiles, XLA's and mx.compile's compiles), the
-# TensorFlow and MLX cases of the shared agreement matrices, and the end-to-end runs listed below (each
-# 10-80 s on a loaded 2-core machine: tests/junit timings of the whole suite).
+# `python -m pytest` (pyproject's addopts: -m 'not slow', two processes) aims at 200 s on 2 cores. It runs
+# every test on each framework's main backends (jax, torch, torch-autograd, autograd, the NumPy baselines),
+# TensorFlow and MLX through their own module (tests/test_tensorflow_mlx.py: the representative cases), and
+# the product matrices one axis at a time (AXIS_PROBLEMS, AXIS_BACKENDS below). `python -m pytest -m slow`
+# runs the rest, and CI (.ci/run) runs both, so every test still runs on every change: the same tests'
+# cases on the variants that are slow to set up or trace (jax-eager's op-by-op dispatch, torch-compile's
+# compiles, XLA's and mx.compile's compiles), the TensorFlow and MLX cases of the shared agreement
+# matrices, the products' other cells, and the end-to-end runs listed below (each 10-80 s on a loaded
+# 2-core machine: tests/junit timings of the whole suite). tools/test_timing.py reports the wall time and
+# the counts of both selections.
 SLOW_BACKENDS = frozenset({"jax-eager", "torch-compile", "tensorflow-xla", "mlx-compile"})
 MATRIX_ONLY_SLOW = frozenset({"tensorflow", "mlx"})  # slow outside their own module
 SLOW_TESTS = frozenset({
