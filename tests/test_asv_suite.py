@@ -305,3 +305,26 @@ def test_benchmarks_say_which_call_they_time(suite):
                 for operation in operations:
                     if mode in get_backend(backend).modes_for(operation):
                         assert f"{common.variant_label(backend, mode)} {operation}: " in shown
+
+
+def test_a_release_config_lists_both_releases_with_absolute_paths(tmp_path, monkeypatch):
+    """tools/asv_releases.py: asv.conf.json with the two releases in the matrix, its paths made absolute
+    (asv resolves a config's paths from the config's folder), everything else as it is."""
+    from asv.util import load_json
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import asv_releases
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    monkeypatch.setattr(asv_releases, "ROOT", tmp_path)
+    (tmp_path / "asv.conf.json").write_text((ROOT / "asv.conf.json").read_text())
+    written = load_json(str(asv_releases.derived_config("jax", ["0.9.2", "0.10.2"])), js_comments=True)
+    original = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    assert written["matrix"]["req"]["jax"] == ["0.9.2", "0.10.2"]
+    for key in asv_releases.PATH_KEYS:
+        assert Path(written[key]).is_absolute() and Path(written[key]) == (tmp_path / original[key]).resolve()
+    assert {k: v for k, v in written["matrix"]["req"].items() if k != "jax"} == \
+        {k: v for k, v in original["matrix"]["req"].items() if k != "jax"}
+    # One entry per package in asv.conf.json itself: asv 0.6.6's --python=same runs once per entry.
+    assert all(len(versions) == 1 for versions in original["matrix"]["req"].values())
