@@ -33,7 +33,7 @@ def load() -> str:
 def timed(label: str, command: list[str], clone: Path, env: dict[str, str]) -> float:
     before = load()
     start = time.perf_counter()
-    out = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True)
+    out = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     failed = len(re.findall(r"\bfailed\b", out.stdout))
     print(f"{label}: {wall:.0f} s ({wall / 60:.1f} min), exit {out.returncode}, {failed} failed; "
@@ -70,7 +70,7 @@ def main() -> None:
         clone = Path(folder) / "adbench"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         # asv.conf.json tracks main; a clone of a branch holds it only as origin/main.
-        subprocess.run(["git", "branch", "-q", "main", "origin/main"], cwd=clone, capture_output=True)
+        subprocess.run(["git", "branch", "-q", "main", "origin/main"], cwd=clone, capture_output=True, check=False)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADBENCH_ASV_")}
         env["PYTHONPATH"] = str(clone)
         subprocess.run(["asv", "machine", "--yes"], cwd=clone, env=env, capture_output=True, check=True)

@@ -33,7 +33,7 @@ OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "error
 def collected(marker: str) -> int:
     """How many tests `pytest -m MARKER --collect-only` selects (in one process, no xdist)."""
     out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
-                          "-m", marker], cwd=ROOT, capture_output=True, text=True)
+                          "-m", marker], cwd=ROOT, capture_output=True, text=True, check=False)
     match = re.search(r"(\d+)(?:/\d+)? tests? (?:collected|selected)", out.stdout)
     if match is None:
         sys.exit(f"could not read pytest's collection: {out.stdout[-2000:]}{out.stderr[-2000:]}")
@@ -53,7 +53,7 @@ def run_once(args: list[str]) -> tuple[float, dict[str, int], int, int]:
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "assert_counter",
                    "-o", "enable_assertion_pass_hook=true", *args]
         start = time.perf_counter()
-        out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         tail = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
         outcomes = {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", tail) if name in OUTCOMES}
