@@ -5,7 +5,7 @@
     python tools/asv_times.py --all-sample 50  # and one case in 50 of the all tier, quick, times 50
 
 Each command runs with `--python=same` in a clone under a temporary folder (`git clone`, `asv machine
---yes`, PYTHONPATH at the clone), so the repository's own results are untouched. The all tier's
+--yes`, PYTHONPATH and ASV_PYTHONPATH at the clone), so the repository's own results are untouched. The all tier's
 estimate runs every SAMPLE-th case key of each benchmark (asv's --bench with the exact keys) and
 scales each benchmark's time by its keys / keys run: an extrapolation from a sample, and said so.
 The load average before and after each command is printed: on a shared machine the times are upper
@@ -72,7 +72,8 @@ def main() -> None:
         # asv.conf.json tracks main; a clone of a branch holds it only as origin/main.
         subprocess.run(["git", "branch", "-q", "main", "origin/main"], cwd=clone, capture_output=True, check=False)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADBENCH_ASV_")}
-        env["PYTHONPATH"] = str(clone)
+        # asv drops PYTHONPATH from the benchmark processes (isolation); ASV_PYTHONPATH is its own.
+        env["PYTHONPATH"] = env["ASV_PYTHONPATH"] = str(clone)
         subprocess.run(["asv", "machine", "--yes"], cwd=clone, env=env, capture_output=True, check=True)
         head = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=clone, text=True).strip()
         print(f"commit {head[:8]}, {os.cpu_count()} CPUs")
