@@ -328,3 +328,12 @@ def test_a_release_config_lists_both_releases_with_absolute_paths(tmp_path, monk
         {k: v for k, v in original["matrix"]["req"].items() if k != "jax"}
     # One entry per package in asv.conf.json itself: asv 0.6.6's --python=same runs once per entry.
     assert all(len(versions) == 1 for versions in original["matrix"]["req"].values())
+
+
+def test_every_tier_and_switch_is_documented(suite):
+    _, _, common = suite
+    doc = (ROOT / "docs" / "asv.md").read_text(encoding="utf-8")
+    for tier in common.TIERS:
+        assert f"| `{tier}`" in doc, tier
+    for variable in ("ADBENCH_ASV_TIER", "ADBENCH_ASV_PROBLEMS", "ADBENCH_ASV_BACKENDS", "ASV_PYTHONPATH"):
+        assert variable in doc, variable
