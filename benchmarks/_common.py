@@ -1,22 +1,26 @@
-"""The parameter grid and the per-process case set-up behind the suite; no benchmark lives here.
+"""The suite's cases and the per-process case set-up behind them; no benchmark lives here.
 
-asv wants a rectangular grid. A case is four labels: problem and size (``loss-10000``, one per
-size of each registered problem's default run), the operation (``jacobian``, ``jvp``, ``vjp``,
-``hvp``, ``hessian``), backend and mode (``jax-reverse``, ``torch-forward-over-reverse``; a
-baseline with one mode of its own name is just ``manual``) and the device (``cpu``, and ``cuda``
-where a GPU is visible). Everything else comes from adbench: the case is built by
-``adbench.engine.cases.build_case`` and skipped by ``adbench.engine.cases.skip_reason``.
+The cases are a tier of ``adbench.compare.build_grid``, the definition a plain ``adbench compare``
+runs, so the two never drift apart (``ADBENCH_ASV_TIER``):
 
-A case that cannot run here raises NotImplementedError in ``setup``, which asv records as a skip
-(n/a): a backend whose framework is missing, a combination the backend does not offer, a
-second-order operation on a vector-valued problem, a case whose estimated memory is over
-``MEMORY_LIMIT_BYTES``.
+- ``default``: ``build_grid()``'s own defaults, the plain ``compare`` grid;
+- ``all``: the whole registry, ``build_grid(full=True)`` over every backend and operation: every
+  problem at each of its sizes, every mode and composition.
 
-Backends: those in a plain ``adbench compare`` (the metadata's ``default``); ``ADBENCH_ASV_BACKENDS``
-(comma-separated names, or ``all``) changes the set: torch-compile's compile takes seconds per
-case and asv runs each in its own process. Problems: every registered one at the sizes of its
-default run (or, for one outside a plain run, at the sizes it runs when named), but the nested ones
-(``ADBENCH_ASV_PROBLEMS=all`` or a list of names adds them: ``suite_problems``).
+``ADBENCH_ASV_PROBLEMS`` and ``ADBENCH_ASV_BACKENDS`` (comma-separated names, or ``all``) narrow or
+widen either tier. Only cases that exist are generated: build_grid leaves out a second-order
+operation of a vector-valued problem and a mode a backend lacks, and a case a backend refuses
+before any framework is imported (``Backend.supports``: a baseline without a hand-written
+derivative, a CPU-only backend on ``cuda``) is dropped here.
+
+asv's parameters are a Cartesian product, so a case is ONE parameter, its key:
+``loss-10000 jacobian jax-reverse cpu`` (problem-size, operation, backend[-mode], device); a
+baseline whose one mode has its own name is just ``manual``. asv matches results across commits
+by the parameter's value, so a case keeps its history while other keys come and go.
+
+A case that cannot run on this machine still raises NotImplementedError in ``setup``, which asv
+records as a skip (n/a): a backend whose framework is missing, a case whose estimated memory is
+over ``MEMORY_LIMIT_BYTES``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 from adbench.backends import OPERATIONS, SECOND_ORDER, PreparedCase, backend_info, backend_names, get_backend
+from adbench.compare import DEFAULT_OPERATIONS, build_grid
 from adbench.engine.cases import CaseSpec, build_case, skip_reason, warm_up
-from adbench.compare import DEFAULT_MODES
 from adbench.engine.environment import visible_gpus
 from adbench.problems import get_problem, list_problems
 from adbench.engine.threads import cpus_for
@@ -43,79 +47,114 @@ MEMORY_LIMIT_BYTES = int(float(os.environ.get("ADBENCH_MEMORY_LIMIT_GIB", "4")) 
 # Each sample's inner loop is calibrated to last at least this: the engine's own setting.
 SAMPLE_TIME = TARGET_SAMPLE_S
 # First calls and memory are tracked for the operations a plain `adbench compare` runs; times for all.
-TRACKED_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian")
+TRACKED_OPERATIONS = DEFAULT_OPERATIONS
+TIERS = ("default", "all")
+
+
+def suite_tier() -> str:
+    """``ADBENCH_ASV_TIER``: ``default`` (the plain ``compare`` grid) or ``all`` (the whole registry)."""
+    tier = os.environ.get("ADBENCH_ASV_TIER", "").strip() or "default"
+    if tier not in TIERS:
+        raise ValueError(f"ADBENCH_ASV_TIER={tier!r} is not a tier; choose one of: {', '.join(TIERS)}")
+    return tier
+
+
+def _chosen(variable: str, every: list[str]) -> list[str] | None:
+    """The names a comma-separated variable lists (``all``: ``every``), or None when it is unset."""
+    chosen = os.environ.get(variable, "").strip()
+    if chosen == "all":
+        return every
+    return [name.strip() for name in chosen.split(",") if name.strip()] or None
 
 
 def suite_backends() -> list[str]:
-    chosen = os.environ.get("ADBENCH_ASV_BACKENDS", "")
-    if chosen == "all":
-        return backend_names()
-    if chosen:
-        return [get_backend(b.strip()).name for b in chosen.split(",") if b.strip()]
-    return backend_names(default_only=True)
+    """The backends: ``ADBENCH_ASV_BACKENDS``, else every one in the ``all`` tier and a plain
+    ``compare``'s (the metadata's ``default``) in the default tier."""
+    chosen = _chosen("ADBENCH_ASV_BACKENDS", backend_names())
+    if chosen is not None:
+        return [get_backend(b).name for b in chosen]
+    return backend_names(default_only=suite_tier() == "default")
+
+
+def suite_problems() -> list[str] | None:
+    """The problems ``ADBENCH_ASV_PROBLEMS`` names, or None: the tier's own (build_grid's choice)."""
+    chosen = _chosen("ADBENCH_ASV_PROBLEMS", [p.name for p in list_problems()])
+    return None if chosen is None else [get_problem(p).name for p in chosen]
 
 
 def variant_label(backend: str, mode: str) -> str:
     return backend if mode == backend else f"{backend}-{mode}"
 
 
-def suite_problems() -> list[Any]:
-    """The problems in the suite: every registered one but the nested, unless ``ADBENCH_ASV_PROBLEMS``
-    (comma-separated names, or ``all``) says otherwise. A nested problem's eager cases take tens of
-    seconds per call at gradbench's workload (torch's particle: ~40 s), and asv makes five calls per
-    benchmark or more: past its timeout, for every eager backend and composition."""
-    chosen = os.environ.get("ADBENCH_ASV_PROBLEMS", "")
-    if chosen == "all":
-        return list_problems()
-    if chosen:
-        return [get_problem(name.strip()) for name in chosen.split(",") if name.strip()]
-    return [p for p in list_problems() if not p.nested]
+def case_key(spec: CaseSpec) -> str:
+    """``loss-10000 jacobian jax-reverse cpu``: the case's one asv parameter."""
+    return f"{spec.problem}-{spec.size} {spec.operation} {variant_label(spec.backend, spec.mode)} {spec.device}"
 
 
-def case_labels() -> list[str]:
-    """``problem-size`` for every suite problem and each size of its default run (when named), in registry order."""
-    return [f"{p.name}-{n}" for p in suite_problems() for n in p.run_sizes]
+def function_key(spec: CaseSpec) -> str:
+    """``loss-10000 jax cpu``: f itself on a backend, for time(op)/time(f)."""
+    return f"{spec.problem}-{spec.size} {spec.backend} {spec.device}"
 
 
-def suite_modes(backend: str) -> tuple[str, ...]:
-    """A backend's modes in the suite: for HVPs and Hessians the two compositions a plain
-    ``adbench compare`` runs (forward-over-reverse, reverse-over-reverse), unless
-    ``ADBENCH_ASV_MODES=all`` asks for all four."""
-    b = get_backend(backend)
-    everything = os.environ.get("ADBENCH_ASV_MODES", "") == "all"
-    chosen = []
-    # The nested operation's compositions (forward-over-forward...) are variants only where a nested
-    # problem is in the suite: otherwise every one of their benchmarks would be a skip.
-    nested = any(p.nested for p in suite_problems())
-    for operation in b.operations:
-        if operation == "nested" and not nested:
-            continue
-        wanted = None if everything else DEFAULT_MODES.get(operation)
-        chosen += [m for m in b.modes_for(operation) if wanted is None or b.baseline or m in wanted]
-    return tuple(dict.fromkeys(chosen))
+def grid() -> dict[str, CaseSpec]:
+    """case key -> spec, in build_grid's order, for the tier and names the environment asks for."""
+    problems = suite_problems()
+    return _grid(suite_tier(), tuple(problems) if problems else None, tuple(suite_backends()), devices())
+
+
+@functools.cache
+def _grid(tier: str, problems: tuple[str, ...] | None, backends: tuple[str, ...],
+          on: tuple[str, ...]) -> dict[str, CaseSpec]:
+    full = tier == "all"
+    cases = {}
+    for device in on:
+        for spec in build_grid(problems, backends, full=full, operations=OPERATIONS if full else None,
+                               device=device):
+            if static_reason(spec) is None:
+                cases.setdefault(case_key(spec), spec)  # a key is unique but for chunk, dtype: the first
+    return cases
+
+
+def static_reason(spec: CaseSpec) -> str | None:
+    """Why the backend refuses the case, decided from its metadata (no framework imported), or None."""
+    return get_backend(spec.backend).supports(get_problem(spec.problem), spec.operation, spec.mode, None, None,
+                                              spec.device)
+
+
+def case_keys(operations: tuple[str, ...] = OPERATIONS) -> list[str]:
+    """The keys of the grid's cases of ``operations``."""
+    return [key for key, spec in grid().items() if spec.operation in operations]
+
+
+def function_specs() -> dict[str, CaseSpec]:
+    """``problem-size backend device`` -> the first grid case of that problem, size, backend and device."""
+    specs: dict[str, CaseSpec] = {}
+    for spec in grid().values():
+        specs.setdefault(function_key(spec), spec)
+    return specs
 
 
 def variant_labels() -> dict[str, tuple[str, str]]:
-    """``backend-mode`` -> (backend, mode) for every suite backend and each of its suite modes."""
-    labels = {variant_label(b, m): (b, m) for b in suite_backends() for m in suite_modes(b)}
-    assert len(labels) == sum(len(suite_modes(b)) for b in suite_backends()), "ambiguous labels"
-    return labels
+    """``backend-mode`` -> (backend, mode) for every backend and mode in the grid."""
+    return {variant_label(s.backend, s.mode): (s.backend, s.mode) for s in grid().values()}
 
 
 def timed_calls(operations: tuple[str, ...] = OPERATIONS) -> str:
     """Which call each backend-mode times per operation, as its framework's users write it (the record's
-    ``call``, from ``Backend.call_label``): the suite's benchmarks carry it in the source asv shows.
-    Imports no framework."""
+    ``call``, from ``Backend.call_label``), for every backend and mode in the registry whatever the tier:
+    the listing is part of the benchmark's source, so of its asv version, and one tier's results stay
+    comparable with another's. Imports no framework."""
     lines = []
-    for variant, (backend, mode) in variant_labels().items():
+    for backend in backend_names():
         b = get_backend(backend)
-        for operation in operations:
-            if mode not in b.modes_for(operation):
-                continue
-            scalar = b.call_label(operation, mode, True)
-            vector = scalar if operation in SECOND_ORDER else b.call_label(operation, mode, False)
-            call = scalar if scalar == vector else f"{scalar} for a scalar f, {vector} otherwise"
-            lines.append(f"{variant} {operation}: {call}")
+        for mode in b.modes:
+            for operation in operations:
+                if mode not in b.modes_for(operation):
+                    continue
+                scalar = b.call_label(operation, mode, True)
+                vector = scalar if operation in SECOND_ORDER else b.call_label(operation, mode, False)
+                call = scalar if scalar == vector else f"{scalar} for a scalar f, {vector} otherwise"
+                lines.append(f"{variant_label(backend, mode)} {operation}: {call}")
     return "\n".join(lines)
 
 
@@ -139,10 +178,13 @@ def devices() -> tuple[str, ...]:
     return ("cpu", "cuda") if visible_gpus() else ("cpu",)
 
 
-def spec_for(case: str, operation: str, variant: str, device: str = "cpu") -> CaseSpec:
-    problem, _, size = case.rpartition("-")
-    backend, mode = variant_labels()[variant]
-    return CaseSpec(problem=problem, size=int(size), backend=backend, mode=mode, operation=operation, device=device)
+def spec_for(key: str) -> CaseSpec:
+    """The spec behind a case key; KeyError, naming the tier, for a key the grid does not hold."""
+    try:
+        return grid()[key]
+    except KeyError:
+        raise KeyError(f"{key!r} is not a case of the {suite_tier()!r} asv tier (ADBENCH_ASV_TIER, "
+                       "ADBENCH_ASV_PROBLEMS, ADBENCH_ASV_BACKENDS)") from None
 
 
 @functools.cache
@@ -151,12 +193,10 @@ def _availability(backend: str) -> str | None:
     return None if info.available else info.reason
 
 
-def require(case: str, operation: str, variant: str, device: str = "cpu", memory_guard: bool = True) -> CaseSpec:
-    """The case's spec once it is known to run here; NotImplementedError (asv's skip) if not."""
-    spec = spec_for(case, operation, variant, device)
-    static = get_backend(spec.backend).supports(get_problem(spec.problem), spec.operation, spec.mode, None, None,
-                                                device)
-    if static is not None:  # decided before any framework is imported
+def require(spec: CaseSpec, memory_guard: bool = True) -> CaseSpec:
+    """The spec once it is known to run here; NotImplementedError (asv's skip) if not."""
+    static = static_reason(spec)
+    if static is not None:  # the grid holds none such; a spec built by hand may
         raise NotImplementedError(static)
     reason = _availability(spec.backend)
     if reason is not None:
@@ -194,47 +234,50 @@ def synced(call: Callable[[], Any], sync: Callable[[Any], Any] | None) -> Callab
 
 
 @functools.cache
-def warm_case(case: str, operation: str, variant: str, device: str) -> PreparedCase:
+def warm_case(key: str) -> PreparedCase:
     """The case built and its operation called once (trace, compile, run): steady state from here.
 
     Cached, because asv re-runs ``setup`` before every sample (before every call in newer
     asv_runner versions): the case is built once per process and its state never changes.
     """
-    _, prepared, _ = build_case(require(case, operation, variant, device))
+    _, prepared, _ = build_case(require(spec_for(key)))
     first_call(prepared.call, prepared.sync)
     return prepared
 
 
 @functools.cache
-def timed_call(case: str, operation: str, variant: str, device: str) -> tuple[Callable[[], Any], int]:
+def timed_call(key: str) -> tuple[Callable[[], Any], int]:
     """The synced call, and calls per sample so a sample lasts ``SAMPLE_TIME``."""
-    prepared = warm_case(case, operation, variant, device)
+    prepared = warm_case(key)
     number, _ = calibrate(prepared.call, prepared.sync, SAMPLE_TIME)
     return synced(prepared.call, prepared.sync), number
 
 
 @functools.cache
-def timed_function(case: str, backend: str, device: str) -> tuple[Callable[[], Any], int]:
-    """As ``timed_call`` for f itself, on the backend's arrays (its Jacobian's memory estimate does not apply)."""
-    mode = get_backend(backend).modes_for("jacobian")[0]
-    _, prepared, _ = build_case(require(case, "jacobian", variant_label(backend, mode), device, memory_guard=False))
+def timed_function(key: str) -> tuple[Callable[[], Any], int]:
+    """As ``timed_call`` for f itself, on the backend's arrays (the operation's memory estimate does not apply)."""
+    try:
+        spec = function_specs()[key]
+    except KeyError:
+        raise KeyError(f"{key!r} is not a function case of the {suite_tier()!r} asv tier") from None
+    _, prepared, _ = build_case(require(spec, memory_guard=False))
     first_call(prepared.function, prepared.sync)
     number, _ = calibrate(prepared.function, prepared.sync, SAMPLE_TIME)
     return synced(prepared.function, prepared.sync), number
 
 
-def fresh_case(case: str, operation: str, variant: str, device: str) -> PreparedCase:
+def fresh_case(key: str) -> PreparedCase:
     """The case built but never called, in a process whose framework has already run another
     case (``adbench.engine.cases.warm_up``, as the CLI's workers do): the first call keeps only this
     case's own trace, compile and run, not the framework's one-time start."""
-    spec = require(case, operation, variant, device)
+    spec = require(spec_for(key))
     warm_up(spec)
     return build_case(spec)[1]
 
 
 def frameworks() -> list[str]:
-    """The frameworks behind the suite's backends (``numpy`` for the baselines), sorted."""
-    return sorted({get_backend(b).framework for b in suite_backends()})
+    """The frameworks behind the grid's backends (``numpy`` for the baselines), sorted."""
+    return sorted({get_backend(s.backend).framework for s in grid().values()})
 
 
 def framework_version(framework: str) -> str:
@@ -255,5 +298,5 @@ def version_number(version: str) -> int:
     return major * 10000 + minor * 100 + patch
 
 
-__all__ = ["OPERATIONS", "case_labels", "devices", "require", "spec_for", "timed_calls", "variant_labels",
-           "with_calls"]
+__all__ = ["OPERATIONS", "TIERS", "case_keys", "devices", "function_specs", "grid", "require", "spec_for",
+           "timed_calls", "variant_labels", "with_calls"]

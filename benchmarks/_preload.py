@@ -11,6 +11,8 @@ use, in the child), so forking stays safe; tests/test_asv_suite.py checks that.
 
 from __future__ import annotations
 
+import gc
+
 from adbench.backends import backend_names, get_backend
 
 for _name in backend_names():
@@ -20,3 +22,8 @@ for _name in backend_names():
         _backend.preload()  # what a first call would import (torch.func's torch._dynamo: 1.3 s)
     except Exception:  # a missing or broken framework: its cases skip in their own set-up
         pass
+
+# The imports above leave about 700,000 objects; a forked child's gc.collect() (memory.reset_peak calls it
+# before every peak) would walk and write to all of them, copying the server's heap page by page: 0.5 s per
+# collection here. Frozen, the collector skips them (they live as long as the server anyway).
+gc.freeze()

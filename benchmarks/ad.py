@@ -1,4 +1,5 @@
-"""Every registered problem (default-run sizes) x operation x backend and mode x device: four figures per case.
+"""The tier's cases (``_common``: the plain ``compare`` grid by default, ``ADBENCH_ASV_TIER=all`` the whole
+registry), each one asv parameter, its key: four figures per case.
 
 - ``Derivative.time_derivative``: steady-state seconds per call of the operation (after trace and compile),
   the call its framework's users write (``jax.jit(jax.grad(f))`` for a scalar f's reverse mode): each
@@ -24,8 +25,9 @@ from benchmarks import _common
 
 
 class _Case:
-    params = (_common.case_labels(), list(_common.OPERATIONS), list(_common.variant_labels()), list(_common.devices()))
-    param_names = ("problem", "operation", "backend", "device")
+    # One parameter, the case's key ("loss-10000 jacobian jax-reverse cpu"): only cases that exist.
+    params = (_common.case_keys(),)
+    param_names = ("case",)
     # A slow case pays a compile, a calibration call and three samples.
     timeout = 180.0
 
@@ -40,22 +42,21 @@ class _Timed(_Case):
 
 
 class Derivative(_Timed):
-    def setup(self, problem, operation, backend, device):
-        self.call, self.number = _common.timed_call(problem, operation, backend, device)
+    def setup(self, case):
+        self.call, self.number = _common.timed_call(case)
 
-    def time_derivative(self, problem, operation, backend, device):
+    def time_derivative(self, case):
         """Seconds per call of the operation, after its first (compiling) call."""
         self.call()
 
 
 class Function(_Timed):
-    params = (_common.case_labels(), _common.suite_backends(), list(_common.devices()))
-    param_names = ("problem", "backend", "device")
+    params = (list(_common.function_specs()),)  # "loss-10000 jax cpu"
 
-    def setup(self, problem, backend, device):
-        self.function, self.number = _common.timed_function(problem, backend, device)
+    def setup(self, case):
+        self.function, self.number = _common.timed_function(case)
 
-    def time_function(self, problem, backend, device):
+    def time_function(self, case):
         """Seconds per call of f itself as the backend calls it: jax.jit(f) for jax, torch.compile(f) for
         torch-compile, plain f on the backend's arrays otherwise."""
         self.function()
@@ -63,18 +64,17 @@ class Function(_Timed):
 
 class _Tracked(_Case):
     # A first call and a peak are worth tracking for the operations a plain `compare` runs; each
-    # case costs a process (and a compile) per benchmark, so the others are timed only.
-    params = (_common.case_labels(), list(_common.TRACKED_OPERATIONS), list(_common.variant_labels()),
-              list(_common.devices()))
+    # case costs a process (and a compile) per benchmark, so the others (all tier) are timed only.
+    params = (_common.case_keys(_common.TRACKED_OPERATIONS),)
 
 
 class FirstCall(_Tracked):
     unit = "seconds"
 
-    def setup(self, problem, operation, backend, device):
-        self.prepared = _common.fresh_case(problem, operation, backend, device)
+    def setup(self, case):
+        self.prepared = _common.fresh_case(case)
 
-    def track_first_call(self, problem, operation, backend, device):
+    def track_first_call(self, case):
         """Seconds of the operation's first call on a fresh case: trace, compile and run."""
         return first_call(self.prepared.call, self.prepared.sync)
 
@@ -82,13 +82,14 @@ class FirstCall(_Tracked):
 class Memory(_Tracked):
     unit = "bytes"
 
-    def setup(self, problem, operation, backend, device):
-        self.prepared = _common.warm_case(problem, operation, backend, device)
-        self.backend = get_backend(_common.spec_for(problem, operation, backend, device).backend)
+    def setup(self, case):
+        self.prepared = _common.warm_case(case)
+        self.backend = get_backend(_common.spec_for(case).backend)
+        self.device = _common.spec_for(case).device
 
-    def track_peak_memory(self, problem, operation, backend, device):
+    def track_peak_memory(self, case):
         """Bytes of resident memory one call of the operation takes above the level before it."""
-        device_peak = self.backend.device_peak(device)
+        device_peak = self.backend.device_peak(self.device)
         baseline = memory.reset_peak()
         first_call(self.prepared.call, self.prepared.sync)
         return device_peak() if device_peak else memory.peak_since(baseline)

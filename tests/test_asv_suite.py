@@ -14,17 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from adbench.backends import backend_names, get_backend
-from adbench.problems import list_problems, problem_from_function
+from adbench.backends import OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.compare import DEFAULT_OPERATIONS, build_grid
+from adbench.engine.cases import CaseSpec
+from adbench.problems import get_problem, list_problems, problem_from_function
 from adbench.problems import _registry
-from adbench.backends import OPERATIONS
 from adbench.engine.threads import THREAD_VARIABLES, worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("jax", "torch", "autograd", "tensorflow", "mlx")
 
 
-def run_python(code: str, threads: str | None = None, timeout: float = 120) -> dict:
+def run_python(code: str, threads: str | None = None, timeout: float = 120, tier: str | None = None) -> dict:
     """Run ``code`` from the repository root (where asv finds ``benchmarks``); it prints one JSON line."""
     # A fresh user's environment: TF_CPP_MIN_LOG_LEVEL too, which TensorFlow, once imported by an earlier
     # test in this process, leaves in os.environ (a user's own value stays: tests/test_tensorflow_mlx.py).
@@ -33,6 +34,10 @@ def run_python(code: str, threads: str | None = None, timeout: float = 120) -> d
     env.pop("ADBENCH_THREADS", None)
     if threads is not None:
         env["ADBENCH_THREADS"] = threads
+    for var in ("ADBENCH_ASV_TIER", "ADBENCH_ASV_PROBLEMS", "ADBENCH_ASV_BACKENDS"):
+        env.pop(var, None)
+    if tier is not None:
+        env["ADBENCH_ASV_TIER"] = tier
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -60,7 +65,7 @@ def suite():
 def common(suite, monkeypatch):
     """``_common`` with empty caches, and set-up that never pins this process's threads."""
     _, _, common = suite
-    caches = (common.warm_case, common.timed_call, common.timed_function, common._availability)
+    caches = (common.warm_case, common.timed_call, common.timed_function, common._availability, common._grid)
     for cached in caches:
         cached.cache_clear()
     monkeypatch.setattr(common, "pin_threads", lambda: None)
@@ -90,87 +95,111 @@ def test_import_is_light_and_sets_threads_like_adbench(threads):
         assert "xla_cpu_multi_thread_eigen" not in got["env"].get("XLA_FLAGS", "")
 
 
-def test_params_come_from_registry(suite):
+def test_default_tier_is_the_plain_compare_grid(suite):
     ad, environment, common = suite
-    cases = [f"{p.name}-{n}" for p in list_problems() if not p.nested for n in p.run_sizes]
-    backends = backend_names(default_only=True)
-    # For HVPs and Hessians, the two compositions a plain `compare` runs (ADBENCH_ASV_MODES=all: four).
-    pairs = {(b, m) for b in backends for m in get_backend(b).modes
-             if "-over-" not in m or m in ("forward-over-reverse", "reverse-over-reverse")}
-    for cls, method, ops in ((ad.Derivative, "time_derivative", OPERATIONS),
-                             (ad.FirstCall, "track_first_call", ("jacobian", "hvp", "sparse-jacobian")),
-                             (ad.Memory, "track_peak_memory", ("jacobian", "hvp", "sparse-jacobian"))):
-        problems, operations, variants, devices = cls.params
-        assert cls.param_names == ("problem", "operation", "backend", "device")
-        assert list(problems) == cases, cls
-        assert list(operations) == list(ops)
-        assert {common.variant_labels()[v] for v in variants} == pairs, cls
-        assert devices[0] == "cpu"
+    # The plain `compare` grid, less what a backend refuses from its metadata alone: nothing else.
+    plain = [s for s in build_grid() if common.static_reason(s) is None]
+    assert len(plain) > 0.9 * len(build_grid()), "the static filter drops only a few cells"
+    assert ad.Derivative.param_names == ("case",)
+    assert ad.Derivative.params == ([common.case_key(s) for s in plain],)
+    assert [common.spec_for(key) for key in ad.Derivative.params[0]] == plain
+    tracked = [common.case_key(s) for s in plain if s.operation in DEFAULT_OPERATIONS]
+    for cls, method in ((ad.FirstCall, "track_first_call"), (ad.Memory, "track_peak_memory")):
+        assert cls.params == (tracked,) and cls.param_names == ("case",)
         assert callable(getattr(cls, method))
-    assert ad.Function.params[:2] == (cases, backends)
-    for p in list_problems():
-        assert any(label.rpartition("-")[0] == p.name for label in ad.Derivative.params[0]) != p.nested
-    assert environment.Versions.params == sorted({get_backend(b).framework for b in backends})
+    assert ad.Function.params == (list(dict.fromkeys(common.function_key(s) for s in plain)),)
+    assert environment.Versions.params == sorted({get_backend(s.backend).framework for s in plain})
     assert ad.FirstCall.unit == "seconds" and ad.Memory.unit == "bytes"
 
 
-def test_nested_problems_join_the_suite_when_asked(suite, monkeypatch):
+def test_keys_name_their_case(suite):
     _, _, common = suite
-    assert not {"particle", "saddle"} & {p.name for p in common.suite_problems()}
-    assert {"llsq", "lse", "det", "kmeans"} <= {p.name for p in common.suite_problems()}
+    spec = common.spec_for("loss-10000 hvp jax-forward-over-reverse cpu")
+    assert (spec.problem, spec.size, spec.operation, spec.backend, spec.mode, spec.device) == \
+        ("loss", 10000, "hvp", "jax", "forward-over-reverse", "cpu")
+    assert common.spec_for("basic-2 jacobian manual cpu").mode == "manual"
+
+
+def test_only_cases_that_exist_are_parameters(suite):
+    """No combination the registry lacks: no Hessian of a vector function, no composition a backend lacks."""
+    _, _, common = suite
+    for key, spec in common.grid().items():
+        problem = get_problem(spec.problem)
+        assert spec.mode in get_backend(spec.backend).modes_for(spec.operation), key
+        if spec.operation in SECOND_ORDER:
+            assert problem.is_scalar(spec.size), key
+        assert common.static_reason(spec) is None, key
+    assert "tall-32 hvp jax-forward-over-reverse cpu" not in common.grid(), "tall is vector-valued"
+
+
+def test_the_all_tier_is_the_whole_registry(suite, monkeypatch):
+    _, _, common = suite
+    monkeypatch.setenv("ADBENCH_ASV_TIER", "all")
+    cases = common.grid().values()
+    assert {s.problem for s in cases} == {p.name for p in list_problems()}
+    assert {s.backend for s in cases} == set(backend_names())
+    assert {s.operation for s in cases} == set(OPERATIONS)
+    for p in list_problems():
+        assert {s.size for s in cases if s.problem == p.name} == set(p.sizes), p.name
+    for b in backend_names():  # every mode of every backend, compositions included
+        assert {s.mode for s in cases if s.backend == b} == set(get_backend(b).modes), b
+    monkeypatch.setenv("ADBENCH_ASV_TIER", "everything")
+    with pytest.raises(ValueError, match="choose one of: default, all"):
+        common.grid()
+
+
+def test_problems_and_backends_narrow_or_widen_a_tier(suite, monkeypatch):
+    _, _, common = suite
+    assert not {"particle", "saddle"} & {s.problem for s in common.grid().values()}
     monkeypatch.setenv("ADBENCH_ASV_PROBLEMS", "all")
-    assert {"particle", "saddle"} <= {p.name for p in common.suite_problems()}
+    assert {"particle", "saddle"} <= {s.problem for s in common.grid().values()}
     monkeypatch.setenv("ADBENCH_ASV_PROBLEMS", "particle")
-    assert common.case_labels() == ["particle-1"]
-
-
-def test_backends_are_chosen_by_their_metadata(suite, monkeypatch):
-    _, _, common = suite
+    assert {key.split()[0] for key in common.case_keys()} == {"particle-1"}
+    monkeypatch.delenv("ADBENCH_ASV_PROBLEMS")
     assert "torch-compile" not in common.suite_backends() and "jax-eager" not in common.suite_backends()
     monkeypatch.setenv("ADBENCH_ASV_BACKENDS", "all")
     assert "torch-compile" in common.suite_backends()
     monkeypatch.setenv("ADBENCH_ASV_BACKENDS", "jax,manual")
     assert common.suite_backends() == ["jax", "manual"]
+    assert {s.backend for s in common.grid().values()} == {"jax", "manual"}
 
 
 def test_a_case_over_the_memory_guard_skips(common, suite, monkeypatch):
     ad, _, _ = suite
     monkeypatch.setattr(common, "MEMORY_LIMIT_BYTES", 1)
-    case = common.case_labels()[0]
+    case = "basic-2 jacobian manual cpu"
     for cls in (ad.Derivative, ad.FirstCall, ad.Memory):
         with pytest.raises(NotImplementedError, match="exceeds the limit"):
-            cls().setup(case, "jacobian", "manual", "cpu")
-    ad.Function().setup(case, "manual", "cpu")  # f is not the Jacobian: the guard does not apply
+            cls().setup(case)
+    ad.Function().setup("basic-2 manual cpu")  # f is not the Jacobian: the guard does not apply
 
 
-def test_an_unsupported_combination_skips(common, suite, monkeypatch):
-    ad, _, _ = suite
+def test_a_spec_the_backend_refuses_skips(common):
+    """The grid holds no such case; ``require`` still refuses one built by hand, before any import."""
     user = problem_from_function(lambda x, xp: xp.sin(x), name="user_f")
-    monkeypatch.setitem(_registry._REGISTRY, "user_f", user)
-    for cls in (ad.Derivative, ad.FirstCall, ad.Memory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(_registry._REGISTRY, "user_f", user)
         with pytest.raises(NotImplementedError, match="no hand-written Jacobian"):
-            cls().setup("user_f-10", "jacobian", "manual", "cpu")
-    with pytest.raises(NotImplementedError, match="hvp needs a scalar-valued problem"):
-        ad.Derivative().setup("user_f-10", "hvp", "jax-forward-over-reverse", "cpu")
-    with pytest.raises(NotImplementedError, match="offers no 'forward' hvp"):
-        ad.Derivative().setup("loss-1000", "hvp", "jax-forward", "cpu")
-    with pytest.raises(NotImplementedError, match="runs on cpu only, not cuda"):
-        ad.Derivative().setup("loss-1000", "jacobian", "autograd-reverse", "cuda")
+            common.require(CaseSpec("user_f", 10, "manual", "manual"))
+        with pytest.raises(NotImplementedError, match="runs on cpu only, not cuda"):
+            common.require(CaseSpec("loss", 1000, "autograd", "reverse", device="cuda"))
 
 
 def test_an_unavailable_backend_skips(common, suite, monkeypatch):
     ad, environment, _ = suite
     monkeypatch.setattr(common, "_availability", lambda backend: "ModuleNotFoundError: No module named 'jax'")
     with pytest.raises(NotImplementedError, match="unavailable"):
-        ad.Derivative().setup(common.case_labels()[0], "jacobian", "jax-reverse", "cpu")
+        ad.Derivative().setup("basic-2 jacobian jax-reverse cpu")
     with pytest.raises(NotImplementedError, match="unavailable"):
         environment.Versions().setup("jax")
 
 
-def test_an_unknown_label_fails_loudly(common, suite):
+def test_an_unknown_key_fails_loudly(common, suite):
     ad, _, _ = suite
-    with pytest.raises(KeyError):
-        ad.Derivative().setup(common.case_labels()[0], "jacobian", "no-such-backend", "cpu")
+    with pytest.raises(KeyError, match="not a case of the 'default' asv tier"):
+        ad.Derivative().setup("basic-2 jacobian no-such-backend cpu")
+    with pytest.raises(KeyError, match="not a function case"):
+        ad.Function().setup("basic-2 no-such-backend cpu")
 
 
 def test_version_number(suite):
@@ -189,20 +218,25 @@ import benchmarks._preload
 tasks = len(os.listdir("/proc/self/task"))
 from benchmarks import THREADS, ad, environment, _common
 from adbench.backends import get_backend
-case = min(_common.case_labels(), key=lambda c: int(c.rpartition("-")[2]))
-scalar = "loss-" + str(min(n for n in (int(c.rpartition("-")[2]) for c in _common.case_labels() if c.startswith("loss-"))))
+# The all tier (set by the caller): every size, so the registry's smallest, and every operation.
+case = min((s for s in _common.grid().values() if s.operation == "jacobian" and s.backend == "manual"
+            and s.problem != "loss"), key=lambda s: s.size)
+scalar = min(s.size for s in _common.grid().values() if s.problem == "loss")
+case, scalar = f"{case.problem}-{case.size}", f"loss-{scalar}"
 report = {"tasks_after_preload": tasks, "case": case, "results": {}}
-for label, problem, operation, variant in (
-        ("manual", case, "jacobian", "manual"), ("autograd-reverse", case, "jacobian", "autograd-reverse"),
-        ("jax-reverse", case, "jacobian", "jax-reverse"), ("torch-reverse", case, "jacobian", "torch-reverse"),
-        ("jax-hvp", scalar, "hvp", "jax-forward-over-reverse"), ("torch-vjp", scalar, "vjp", "torch-reverse")):
+for label, key in (
+        ("manual", f"{case} jacobian manual cpu"), ("autograd-reverse", f"{case} jacobian autograd-reverse cpu"),
+        ("jax-reverse", f"{case} jacobian jax-reverse cpu"), ("torch-reverse", f"{case} jacobian torch-reverse cpu"),
+        ("jax-hvp", f"{scalar} hvp jax-forward-over-reverse cpu"), ("torch-vjp", f"{scalar} vjp torch-reverse cpu")):
     try:
         d, f, fc, m = ad.Derivative(), ad.Function(), ad.FirstCall(), ad.Memory()
-        backend = _common.spec_for(problem, operation, variant).backend
-        d.setup(problem, operation, variant, "cpu"); d.time_derivative(problem, operation, variant, "cpu")
-        f.setup(problem, backend, "cpu"); f.time_function(problem, backend, "cpu")
-        fc.setup(problem, operation, variant, "cpu"); first = fc.track_first_call(problem, operation, variant, "cpu")
-        m.setup(problem, operation, variant, "cpu"); peak = m.track_peak_memory(problem, operation, variant, "cpu")
+        spec = _common.spec_for(key)
+        backend = spec.backend
+        d.setup(key); d.time_derivative(key)
+        function = _common.function_key(spec)
+        f.setup(function); f.time_function(function)
+        fc.setup(key); first = fc.track_first_call(key)
+        m.setup(key); peak = m.track_peak_memory(key)
         v = environment.Versions(); framework = get_backend(backend).framework
         v.setup(framework); version = v.track_framework_version(framework)
         report["results"][label] = {"number": d.number, "f_number": f.number, "first_call": first,
@@ -224,7 +258,7 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def benchmark_process():
-    return run_python(PROCESS, timeout=300)
+    return run_python(PROCESS, timeout=300, tier="all")
 
 
 def test_preloading_starts_no_thread(benchmark_process):
@@ -264,7 +298,42 @@ def test_benchmarks_say_which_call_they_time(suite):
         assert "jax-reverse jacobian: jax.jit(jax.grad(f)) for a scalar f, jax.jit(jax.jacrev(f)) otherwise" in shown
         assert "autograd-reverse jacobian: autograd.grad(f) for a scalar f" in shown
         assert shown.rstrip().endswith(("self.call()", "return first_call(self.prepared.call, self.prepared.sync)"))
-        for variant, (backend, mode) in common.variant_labels().items():
-            for operation in operations:
-                if mode in get_backend(backend).modes_for(operation):
-                    assert f"{variant} {operation}: " in shown
+        # Every backend and mode of the registry, whatever the tier: the listing is part of the
+        # benchmark's asv version, so the tiers' results share a history.
+        for backend in backend_names():
+            for mode in get_backend(backend).modes:
+                for operation in operations:
+                    if mode in get_backend(backend).modes_for(operation):
+                        assert f"{common.variant_label(backend, mode)} {operation}: " in shown
+
+
+def test_a_release_config_lists_both_releases_with_absolute_paths(tmp_path, monkeypatch):
+    """tools/asv_releases.py: asv.conf.json with the two releases in the matrix, its paths made absolute
+    (asv resolves a config's paths from the config's folder), everything else as it is."""
+    from asv.util import load_json
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import asv_releases
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    monkeypatch.setattr(asv_releases, "ROOT", tmp_path)
+    (tmp_path / "asv.conf.json").write_text((ROOT / "asv.conf.json").read_text())
+    written = load_json(str(asv_releases.derived_config("jax", ["0.9.2", "0.10.2"])), js_comments=True)
+    original = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    assert written["matrix"]["req"]["jax"] == ["0.9.2", "0.10.2"]
+    for key in asv_releases.PATH_KEYS:
+        assert Path(written[key]).is_absolute() and Path(written[key]) == (tmp_path / original[key]).resolve()
+    assert {k: v for k, v in written["matrix"]["req"].items() if k != "jax"} == \
+        {k: v for k, v in original["matrix"]["req"].items() if k != "jax"}
+    # One entry per package in asv.conf.json itself: asv 0.6.6's --python=same runs once per entry.
+    assert all(len(versions) == 1 for versions in original["matrix"]["req"].values())
+
+
+def test_every_tier_and_switch_is_documented(suite):
+    _, _, common = suite
+    doc = (ROOT / "docs" / "asv.md").read_text(encoding="utf-8")
+    for tier in common.TIERS:
+        assert f"| `{tier}`" in doc, tier
+    for variable in ("ADBENCH_ASV_TIER", "ADBENCH_ASV_PROBLEMS", "ADBENCH_ASV_BACKENDS", "ASV_PYTHONPATH"):
+        assert variable in doc, variable

@@ -12,7 +12,7 @@ from adbench.backends._base import bind_services
 from adbench.problems import get_problem
 from adbench.services import python_loop, requested
 
-from conftest import backend_modes, require_backend
+from conftest import backend_modes, require_backend, require_float64
 
 
 def test_python_loop_runs_step_k_times_over_any_carry():
@@ -111,7 +111,7 @@ USER_CASES = [(b, m) for b, m in backend_modes("jacobian") if b not in ("manual"
 
 @pytest.mark.parametrize("backend,mode", USER_CASES, ids=[f"{b}-{m}" for b, m in USER_CASES])
 def test_user_function_asks_for_the_loop(backend, mode):
-    require_backend(backend)
+    require_float64(backend)
     x = np.linspace(0.2, 1.3, 5)
     J = adbench.jacobian(user_ode, x, backend=backend, mode=mode, dtype="float64")
     ref = adbench.jacobian(user_ode, x, backend="finite-diff", dtype="float64")

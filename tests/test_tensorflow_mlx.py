@@ -454,6 +454,7 @@ def test_asv_picks_them_from_the_registry(monkeypatch):
         monkeypatch.setenv("ADBENCH_ASV_BACKENDS", "tensorflow,mlx")
         assert _common.suite_backends() == ["tensorflow", "mlx"]
         variants = _common.variant_labels()
+        assert {b for b, _ in variants.values()} == {"tensorflow", "mlx"}
         assert {"tensorflow-reverse", "tensorflow-forward-over-reverse", "mlx-forward", "mlx-reverse-over-reverse"} \
             <= set(variants)
         assert {"tensorflow", "mlx"} <= set(_common.frameworks())

@@ -41,10 +41,17 @@ def environ(extra_path: Sequence[Path] = ()) -> dict[str, str]:
 
 def start(cwd: Path, *args: str, env: dict[str, str] | None = None, wrap: Sequence[str] = (),
           module: str = "adbench") -> subprocess.Popen:
-    """``python -m adbench ARGS`` in ``cwd``, in its own session (so a stuck one is killed whole)."""
+    """``python -m adbench ARGS`` in ``cwd``, in its own session (so a stuck one is killed whole), with
+    SIGINT's default action, as in a terminal: a shell starts a background job (`pytest ... &`, a CI
+    runner's) with SIGINT ignored, the child would inherit that, and Python then installs no
+    KeyboardInterrupt handler, so the Ctrl-C probes would see a run that never hears the signal."""
     return subprocess.Popen([*wrap, sys.executable, "-m", module, *args], cwd=cwd, env=env or environ(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def finish(proc: subprocess.Popen, t0: float, timeout: float = PROBE_TIMEOUT_S) -> Run:
