@@ -145,7 +145,7 @@ def trial_error(problem: Problem, n: int, seed: int = 0) -> str | None:
             warnings.simplefilter("ignore")
             x = problem.inputs(n, seed)
             y = np.asarray(bind_services(problem.function, DEFAULTS)(x, np, **problem.constants(x, seed)), dtype=float)
-    except Exception as exc:  # the user's code: anything it raises is its answer
+    except Exception as exc:  # noqa: BLE001 - the user's code: anything it raises is its answer
         return f"{type(exc).__name__}: {exc}"
     bad = int(y.size - np.count_nonzero(np.isfinite(y)))
     if bad:
@@ -473,14 +473,14 @@ __all__ = [
     "OPERATIONS",
     "CompareRun",
     "build_grid",
-    "comparison_table",
+    "comparison_table",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
     "plain_problems",
     "plan_words",
-    "render",
+    "render",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
     "run",
     "settings_for",
     "sizes_for",
-    "summary_lines",
+    "summary_lines",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
     "trial_error",
     "trial_size",
 ]

@@ -866,7 +866,7 @@ class Scheduler(AdaptiveVisits):
     def _visit(self, c: CaseState, key: WorkerKey, p: int, phase: str) -> None:
         t0 = self.clock()
         try:
-            for attempt in range(2):
+            for _attempt in range(2):
                 if c.index not in self.held.get(key, {}) and not self._build_again(c, key):
                     return
                 self.held[key].move_to_end(c.index)
