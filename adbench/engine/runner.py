@@ -26,7 +26,7 @@ from adbench.engine.cases import CaseSpec
 from adbench.engine.environment import cpu_model, host_name, visible_gpus
 from adbench.engine.noise import DRIFT_BUSY, _load_average, noise_summary  # noqa: F401 (re-exported)
 from adbench.engine.protocol import WorkerDied
-from adbench.engine.record import CaseResult
+from adbench.engine.record import CaseResult, Status
 from adbench.engine.settings import RunSettings
 from adbench.engine.signals import signals_deferred
 from adbench.engine.workers import (  # noqa: F401 (re-exported: the runner's names before the split)
@@ -203,7 +203,7 @@ def _least_samples(sample_s: float) -> int:
 class _CaseEnded(Exception):
     """A request ended its case: the status, the reason, and whether the worker must go."""
 
-    def __init__(self, status: str, reason: str, traceback: str | None = None, retire: bool = True) -> None:
+    def __init__(self, status: Status, reason: str, traceback: str | None = None, retire: bool = True) -> None:
         super().__init__(reason)
         self.status, self.reason, self.traceback, self.retire = status, reason, traceback, retire
 
@@ -377,7 +377,7 @@ class Scheduler(AdaptiveVisits):
         if self.on_result:
             self.on_result(c.result)
 
-    def _end(self, c: CaseState, status: str, reason: str, traceback: str | None = None) -> None:
+    def _end(self, c: CaseState, status: Status, reason: str, traceback: str | None = None) -> None:
         with signals_deferred():
             c.result.fail(status, reason, traceback)
             c.active = False
@@ -489,7 +489,7 @@ class Scheduler(AdaptiveVisits):
                 self._end(c, "skipped", f"backend unavailable: {hello.unavailable[c.spec.backend]}")
         return worker
 
-    def _fail_worker(self, key: WorkerKey, status: str, reason: str) -> None:
+    def _fail_worker(self, key: WorkerKey, status: Status, reason: str) -> None:
         for c in self.cases:
             if c.worker == key[:2] and c.active:
                 self._end(c, status, reason)
