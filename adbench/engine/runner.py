@@ -446,7 +446,7 @@ class Scheduler(AdaptiveVisits):
         in ``workers`` as soon as it exists; a framework whose workers cannot start fails its cases."""
         t0 = self.clock()
         needed = {c.worker for c in self.cases if c.active}
-        started = []
+        started: list[WorkerKey] = []
         for key in self._keys():
             if key[:2] not in needed:
                 continue
@@ -463,11 +463,13 @@ class Scheduler(AdaptiveVisits):
                 pass
         self._charge("starting workers", t0)
 
-    def _ready(self, key: WorkerKey, fail_all: bool) -> WorkerHandle | None:
-        """Wait for a started worker's hello; None (after failing the cases it concerns) if it never came."""
+    def _ready(self, key: WorkerKey, fail_all: bool) -> WorkerHandle:
+        """Wait for a started worker's hello; if it never came, fail the cases it concerns (all of them with
+        ``fail_all``, raising _Nothing; else the case at hand, raising _CaseEnded)."""
         worker = self.workers.get(key)
-        if worker is None:
-            return None
+        if worker is None:  # none was started there (or it already failed): no hello will come
+            reason = "its worker process was not started"
+            raise _CaseEnded("error", reason, retire=False) if not fail_all else _Nothing()
         try:
             hello = worker.wait_ready()
             reason = f"worker did not start within {self.settings.worker_start_timeout_s:g} s"
@@ -592,8 +594,9 @@ class Scheduler(AdaptiveVisits):
                         f"the compile limit of {w.limit:g} s (--compile-timeout)",
                     )
                 raise _CaseEnded("timeout", f"no result within the case time limit of {w.limit:g} s (--timeout)")
-            if getattr(answer, "case", c.index) != c.index:
-                raise _CaseEnded("error", f"worker answered about case {answer.case}, not {c.index}")
+            about = getattr(answer, "case", c.index)  # Ready has no case
+            if about != c.index:
+                raise _CaseEnded("error", f"worker answered about case {about}, not {c.index}")
             if isinstance(answer, protocol.Progress):
                 w.compiling, w.limit = False, self.settings.timeout_s
                 w.deadline = self.clock() + w.limit
@@ -719,6 +722,7 @@ class Scheduler(AdaptiveVisits):
                     break
                 arrived = False
                 for key, (waiting, _) in list(flying.items()):
+                    answer: protocol.Message | _CaseEnded | None
                     try:
                         answer = self._answer(waiting, CHECKPOINT_S if len(flying) == 1 else BUILD_POLL_S)
                     except _CaseEnded as ended:
@@ -814,7 +818,7 @@ class Scheduler(AdaptiveVisits):
         worker = self.workers.get(key)
         limit = self.settings.keep_bytes
         rss = memory.rss_bytes(worker.pid) if limit and isinstance(worker, Worker) else None
-        over = 1 if rss is not None and rss > limit and len(held) > 1 else 0
+        over = 1 if limit and rss is not None and rss > limit and len(held) > 1 else 0
         while len(held) > self.settings.max_kept or over:
             over = 0
             oldest = next((i for i in held if i != keep), None)

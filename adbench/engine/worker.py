@@ -14,6 +14,10 @@ import os
 import signal
 import sys
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adbench.engine.cases import CaseSpec
 
 MAX_MESSAGE_CHARS = 1000  # of an error's message in the CSV and on the terminal
 
@@ -42,7 +46,7 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def missing_name(exc: BaseException, spec, xp_names: dict[int, str]) -> str | None:
+def missing_name(exc: BaseException, spec: CaseSpec, xp_names: dict[int, str]) -> str | None:
     """For an AttributeError on the array namespace: which backend lacks which name, said plainly."""
     if isinstance(exc, AttributeError) and getattr(exc, "obj", None) is not None and id(exc.obj) in xp_names:
         return (
@@ -139,6 +143,8 @@ def main() -> None:
                         pass
                 if request.first:
                     answer, prepared = first_build(spec, request.memory_limit_bytes, progressed)
+                elif request.number is None or request.f_number is None:
+                    raise protocol.BadRequest(f"case {case}: a build that is not the first needs number and f_number")
                 else:
                     answer, prepared = rebuild(spec, request.number, request.f_number, progressed)
                 if prepared is None:

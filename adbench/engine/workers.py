@@ -61,7 +61,8 @@ def _preexec(cpus: set[int]) -> Callable[[], None]:
 class WorkerHandle(Protocol):
     """What the scheduler needs of a worker: a real process (``Worker``) or a test's fake."""
 
-    pid: int
+    @property
+    def pid(self) -> int: ...
 
     @property
     def alive(self) -> bool: ...
