@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adbench.backends import get_backend
 from adbench.engine import memory, protocol
@@ -40,6 +40,9 @@ from adbench.engine.workers import (  # noqa: F401 (re-exported: the runner's na
 )
 from adbench.errors import Terminated
 from adbench.problems import get_problem
+
+if TYPE_CHECKING:
+    from adbench.engine.estimates import Analysis, CaseVisits
 
 CHECKPOINT_S = 1.0  # a worker busy this long (a compile) gives the parent time to save the results
 
@@ -383,7 +386,7 @@ class Scheduler(AdaptiveVisits):
             c.active = False
         self._report(c)
 
-    def summarize(self, pairs: bool = True, analysis: Any = None) -> Any:
+    def summarize(self, pairs: bool = True, analysis: Analysis | None = None) -> Analysis:
         """Every case's statistics and the run's estimates, comparisons and variance components (from
         ``analysis`` when the caller has just made it); the analysis."""
         from adbench.engine.estimates import STATISTICS, analyse, per_case
@@ -408,7 +411,7 @@ class Scheduler(AdaptiveVisits):
         self.outcome.budget = self.budget_words()
         return analysis
 
-    def visits_view(self) -> list:
+    def visits_view(self) -> list[CaseVisits]:
         from adbench.engine.estimates import CaseVisits
 
         return [
