@@ -348,8 +348,7 @@ def failed_group(index: int, specs: list[CaseSpec], settings: RunSettings, reaso
     results = []
     for spec in specs:
         r = new_result(spec, settings.threads)
-        # CaseResult declares host a str though None is its default ("on no host"): record.py's to widen.
-        r.host = None  # type: ignore[assignment]
+        r.host = None
         r.fail("error", reason)
         results.append(r)
     return GroupOutcome(index, results)

@@ -3,6 +3,7 @@ what they show)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from adbench.engine.settings import (  # noqa: F401 (QUICK_*: read by adbench.cl
     DEFAULT_WORKERS,
     QUICK_MIN_VISITS,
     QUICK_TIME_BUDGET_S,
+    RunSettings,
 )
 from adbench.engine.timing import INTERVAL_METHOD
 from adbench.problems import Problem, get_problem, list_problems
@@ -145,7 +147,7 @@ def trial_error(problem: Problem, n: int, seed: int = 0) -> str | None:
             warnings.simplefilter("ignore")
             x = problem.inputs(n, seed)
             y = np.asarray(bind_services(problem.function, DEFAULTS)(x, np, **problem.constants(x, seed)), dtype=float)
-    except Exception as exc:  # the user's code: anything it raises is its answer
+    except Exception as exc:  # noqa: BLE001 - the user's code: anything it raises is its answer
         return f"{type(exc).__name__}: {exc}"
     bad = int(y.size - np.count_nonzero(np.isfinite(y)))
     if bad:
@@ -157,7 +159,7 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
     """The sizes a problem runs at: ``--sizes`` (a problem with presets takes those only: any other is a
     ValueError naming them, never run as another size); otherwise its own."""
     if sizes:
-        return problem.requested_sizes(sizes)
+        return problem.requested_sizes(tuple(sizes))
     if quick:
         return problem.quick_sizes
     return problem.sizes if full else problem.run_sizes
@@ -177,13 +179,12 @@ def settings_for(
     adaptive: bool = True,
     statistic: str | None = None,
     exact_min_visits: bool = False,
-):
+) -> RunSettings:
     """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
     (the user asked for them), not fewer for a slow one."""
     from adbench.engine.estimates import DEFAULT_STATISTIC
-    from adbench.engine.settings import RunSettings
 
-    return RunSettings(
+    settings = RunSettings(
         threads=threads,
         time_budget_s=time_budget_s,
         min_visits=min_visits,
@@ -195,11 +196,11 @@ def settings_for(
         device=device,
         adaptive=adaptive,
         statistic=statistic or DEFAULT_STATISTIC,
-        **({"slow_case_s": None} if exact_min_visits else {}),
     )
+    return dataclasses.replace(settings, slow_case_s=None) if exact_min_visits else settings
 
 
-def plan_words(specs: list[CaseSpec], settings: Any) -> str:
+def plan_words(specs: list[CaseSpec], settings: RunSettings) -> str:
     """What the run will do, said before it starts."""
     frameworks = list(dict.fromkeys((get_backend(s.backend).framework, s.replicate) for s in specs))
     groups = len({(s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device) for s in specs})
@@ -242,7 +243,7 @@ def run(
     specs: list[CaseSpec],
     *,
     output: Path | None = None,
-    settings: Any = None,
+    settings: RunSettings | None = None,
     command: str = "adbench.compare.run",
     on_result: Callable[[CaseResult], None] | None = None,
     save_interval_s: float = 10.0,
@@ -282,7 +283,7 @@ def run(
 def _run(
     specs: list[CaseSpec],
     output: Path | None,
-    settings: Any,
+    settings: RunSettings,
     command: str,
     on_result: Callable[[CaseResult], None] | None,
     save_interval_s: float,
@@ -473,14 +474,14 @@ __all__ = [
     "OPERATIONS",
     "CompareRun",
     "build_grid",
-    "comparison_table",
+    "comparison_table",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
     "plain_problems",
     "plan_words",
-    "render",
+    "render",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
     "run",
     "settings_for",
     "sizes_for",
-    "summary_lines",
+    "summary_lines",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
     "trial_error",
     "trial_size",
 ]

@@ -128,25 +128,9 @@ def adbench_graph() -> dict[str, set[str]]:
     return import_graph(PACKAGE)
 
 
-# One parameter per part of the package, so a circle names where it is. engine/'s circle is known and left to
-# issue 30's engine work (glance-speed's branch moves CaseSpec and the tolerances): strict, so the test says
-# when it is gone and the mark must go.
-ENGINE_CIRCLE = pytest.mark.xfail(
-    strict=True,
-    reason="known: engine/checking.py <-> engine/confusion.py (confusion imports checking's "
-    "tolerances; checking imports confusion's probe), issue 30 item 2",
-)
-
-
+# One parameter per part of the package, so a circle names where it is.
 @pytest.mark.parametrize(
-    "part",
-    [
-        "adbench",
-        "adbench.backends",
-        pytest.param("adbench.engine", marks=ENGINE_CIRCLE),
-        "adbench.problems",
-        "adbench.report",
-    ],
+    "part", ["adbench", "adbench.backends", "adbench.engine", "adbench.problems", "adbench.report"]
 )
 def test_no_import_circle(part, adbench_graph):
     graph = adbench_graph

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -202,8 +202,18 @@ class FiniteDifferenceBackend(_NumpyBaseline):
         return reason
 
     def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+        self,
+        problem: Problem,
+        x: np.ndarray,
+        operation: str,
+        mode: str,
+        dtype: str,
+        constants: dict[str, Any],
+        direction: Direction = Direction(),
+        *,
+        chunk_size: int | None = None,
+        device: str = "cpu",
+    ) -> PreparedCase:
         xv, consts = _casted(x, dtype, constants)
         if operation == SPARSE:
             return differenced_sparse_case(problem, x, constants, xv, consts)
@@ -226,11 +236,14 @@ class FiniteDifferenceBackend(_NumpyBaseline):
                 to_numpy=np.asarray,
                 label=self.call_label(operation, mode, False),
             )
+        if operation in ("jvp", "hvp") and d.v is None:
+            raise ValueError(f"{operation} needs a direction v; none was given")
+        v = cast(np.ndarray, d.v)  # given wherever the table below reads it (jvp, hvp: checked just above)
         call: Callable[[], np.ndarray] = {
             "jacobian": lambda: central_differences(f, xv, problem.is_scalar(n)),
-            "jvp": lambda: directional_difference(f, xv, d.v),
+            "jvp": lambda: directional_difference(f, xv, v),
             "vjp": lambda: contract("vjp", central_differences(f, xv, problem.is_scalar(n)), d),
-            "hvp": lambda: directional_difference(g, xv, d.v),
+            "hvp": lambda: directional_difference(g, xv, v),
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
         return PreparedCase(

@@ -8,7 +8,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from adbench.engine.estimates import Analysis, CaseVisits
     from adbench.engine.runner import CaseState
+    from adbench.engine.settings import RunSettings
 
 # The level at which the adaptive loop counts a comparison as won and stops visiting it (a tie stops
 # it at 95 %: stopping there cannot make a winner). Each adaptive round is another look at the same
@@ -23,7 +27,21 @@ ADAPTIVE_GROWTH = 0.5  # each adaptive round adds this fraction of the visits a 
 class AdaptiveVisits:
     """The ``Scheduler``'s adaptive part."""
 
-    def current_frame(self, analysis: Any = None):
+    if TYPE_CHECKING:  # what it uses of the Scheduler it is mixed into, declared for the type checker only
+        cases: list[CaseState]
+        settings: RunSettings
+        adaptive_log: list[dict[str, Any]]
+        adaptive_looks: int
+
+        def summarize(self, pairs: bool = True, analysis: Analysis | None = None) -> Analysis: ...
+
+        def visits_view(self) -> list[CaseVisits]: ...
+
+        def time_left(self) -> float: ...
+
+        def _pass(self, cases: list[CaseState], phase: str) -> None: ...
+
+    def current_frame(self, analysis: Analysis | None = None) -> pd.DataFrame:
         """The results so far as rows (for the questions the summary asks), indexed by case."""
         import pandas as pd
 

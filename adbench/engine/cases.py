@@ -87,7 +87,7 @@ def work_and_outputs(problem: Problem, n: int, seed: int = 0) -> tuple[int | Non
     if n <= 256:
         try:
             peak, m = _traced_peak(problem, n, seed)
-        except Exception:  # f fails at n itself: the case will say how, guarded
+        except Exception:  # noqa: BLE001 - f fails at n itself (any way user code can): the case will say how, guarded
             return None, None
         return max(peak // 8, n), m
     # Two small sizes, then a larger pair for a function that needs a minimum n (n >= 1000, say).
@@ -95,7 +95,7 @@ def work_and_outputs(problem: Problem, n: int, seed: int = 0) -> tuple[int | Non
         try:
             (p1, m1), (p2, m2) = _traced_peak(problem, small, seed), _traced_peak(problem, 2 * small, seed)
             break
-        except Exception:
+        except Exception:  # noqa: BLE001 - the user's f may fail any way at a small size: try the larger pair
             continue
     else:  # valid at neither pair: the case runs guarded by the watchdog only
         return None, None
@@ -108,7 +108,7 @@ def work_and_outputs(problem: Problem, n: int, seed: int = 0) -> tuple[int | Non
 def memory_estimate(spec: CaseSpec, problem: Problem | None = None) -> int | None:
     problem = problem or get_problem(spec.problem)
     work, m = work_and_outputs(problem, spec.size, spec.seed)
-    if work is None:
+    if work is None or m is None:  # None together: f failed where it was probed
         return None
     colours = _colours(spec, problem) if spec.operation == "sparse-jacobian" and problem.sparsity else None
     return get_backend(spec.backend).memory_estimate(
@@ -222,8 +222,8 @@ def first_build(
     baseline = memory.reset_peak()
     device_peak = backend.device_peak(spec.device)
     # A nested case has no f apart from its call (f is what differentiates): no f time, no time/f.
-    has_f = prepared.function is not None
-    answer["f_first_call_s"] = timed_call(prepared.function, prepared.sync)[0] if has_f else None
+    f = prepared.function
+    answer["f_first_call_s"] = timed_call(f, prepared.sync)[0] if f is not None else None
     before = backend.compile_cache_counts()
     answer["first_call_s"], out = timed_call(prepared.call, prepared.sync)
     answer["first_call_cache"] = cache_label(before, backend.compile_cache_counts())
@@ -232,7 +232,7 @@ def first_build(
     answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
     # No f (a nested case): one call per f sample and no cost, so a visit takes no f samples.
-    answer["f_number"], answer["f_per_call_s"] = _calibrated(prepared.function, prepared.sync) if has_f else (1, 0.0)
+    answer["f_number"], answer["f_per_call_s"] = _calibrated(f, prepared.sync) if f is not None else (1, 0.0)
     answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer, prepared
 

@@ -8,40 +8,22 @@ import numpy as np
 
 from adbench.backends import NESTED, Direction, get_backend
 from adbench.backends.numpy_baselines import FIRST_ORDER, central_differences, contract, directional_difference
+from adbench.engine.tolerances import TOLERANCE as TOLERANCE  # re-exported: the gate's callers read it here too
+from adbench.engine.tolerances import tolerance
 from adbench.problems import Problem
 
 if TYPE_CHECKING:
+    import scipy.sparse
+
     from adbench.engine.cases import CaseSpec
 
 # Derivative entries beyond which a finite-difference reference costs more than the case.
 FD_REFERENCE_MAX_ENTRIES = 100_000
-# The correctness gate: max|result - reference| / max|reference| at or below this passes.
-# float64: a few thousand ulps, room for sums of 10^4-10^5 terms and 10^3-step recurrences.
-# float32 (eps 1.2e-7): the same depth of computation costs ~1e-4 (lstm's 1024 steps, gmm's
-# logsumexp over 1000 points); 1e-3 leaves a factor of ten and still catches every real bug
-# (a wrong derivative is off by O(1), a NaN is not finite).
-TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
-# A float64 central-difference reference is good to ~eps^(2/3) times the function's third
-# derivatives over its first; differences of differences (a user's Hessian) to ~1e-6.
-APPROXIMATE_REFERENCE_TOLERANCE = 1e-4
-# Finite differences are approximate by construction, in their own precision: ~eps^(2/3)
-# (5e-11 in float64, 2.5e-5 in float32) times third derivatives, which control_loop makes large.
-FINITE_DIFFERENCE_TOLERANCE = {"float64": 1e-5, "float32": 5e-2}
-
-
-def tolerance(dtype: str, reference_kind: str, backend: str) -> float:
-    """The largest relative error that passes the correctness gate for this case."""
-    tol = TOLERANCE[dtype]
-    if reference_kind == "approximate":
-        tol = max(tol, APPROXIMATE_REFERENCE_TOLERANCE)
-    if get_backend(backend).name == "finite-diff":
-        tol = max(tol, FINITE_DIFFERENCE_TOLERANCE[dtype])
-    return tol
 
 
 def reference(
     problem: Problem, operation: str, x: np.ndarray, constants: dict, d: Direction, max_entries: int
-) -> tuple[np.ndarray | None, str]:
+) -> tuple[np.ndarray | scipy.sparse.csr_matrix | None, str]:
     """The float64 result an operation must reproduce, and how it was obtained.
 
     Hand-written derivatives give ``"exact"`` references (rounding only); where a problem has
@@ -70,26 +52,35 @@ def reference(
             )
         return contract(operation, J, d), kind
     if operation == "hvp" and (problem.manual_hvp or problem.manual_hessian):
-        return problem.reference_hvp(x, d.v, **constants), "exact"
+        return problem.reference_hvp(x, _given(d.v, "an hvp's direction v"), **constants), "exact"
     H = problem.reference_hessian(x, **constants)
     if H is not None:
         return contract(operation, H, d), "exact"
     if problem.manual_jacobian is not None:
-        g = lambda v: problem.reference_jacobian(v, **constants)  # noqa: E731
+        g = lambda v: _given(problem.reference_jacobian(v, **constants), "its declared Jacobian")  # noqa: E731
     elif n <= max_entries**0.5:
         # No gradient by hand either: differences of a differenced gradient (n^2 evaluations).
         g = lambda v: central_differences(lambda w: problem.function(w, np, **constants), v, True)  # noqa: E731
     else:
         return None, "none"
     if operation == "hvp":
-        return directional_difference(g, x, d.v), "approximate"
+        return directional_difference(g, x, _given(d.v, "an hvp's direction v")), "approximate"
     if n * n > max_entries:
         return None, "none"
     H = central_differences(g, x, False)
     return (H + H.T) / 2, "approximate"
 
 
-def sparse_reference(problem: Problem, x: np.ndarray, constants: dict, max_entries: int) -> tuple[object, str]:
+def _given(value: np.ndarray | None, what: str) -> np.ndarray:
+    """``value``, which the case's declaration promises; None is a bug of the problem or the caller, said plainly."""
+    if value is None:
+        raise ValueError(f"the reference needs {what}, and it is None")
+    return value
+
+
+def sparse_reference(
+    problem: Problem, x: np.ndarray, constants: dict, max_entries: int
+) -> tuple[scipy.sparse.csr_matrix | None, str]:
     """The sparse Jacobian's reference as a SciPy matrix, built without the declared pattern (so that a wrong
     pattern is caught): the hand-written sparse Jacobian or the problem's complex-step one, else float64
     central differences of every column where they are affordable."""

@@ -48,7 +48,7 @@ def confusion(backend: Backend, mode: str, dtype: str, device: str = "cpu") -> s
     """None when ``backend``'s ``ad`` in ``mode`` answers the probe with 1; else why its nested results are
     wrong. Asked once per process for each backend, mode, dtype and device."""
     from adbench.backends import backend_names
-    from adbench.engine.checking import TOLERANCE, tolerance
+    from adbench.engine.tolerances import TOLERANCE, tolerance
 
     key = (backend.name, mode, dtype, device)
     if key not in _verdicts:

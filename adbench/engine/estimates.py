@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from adbench.engine import stats
 
 CONFIDENCE = 0.95
+
+K = TypeVar("K")  # a case (its index) or a pair of cases
 
 
 # The per-visit statistic: what one visit's samples say about the case.
@@ -140,7 +142,7 @@ class Raw:
             resid[mine] = v - m
             lag += float(np.sum(r[1:] * r[:-1]))
             squares += float(np.sum(r * r))
-        counts = np.array(counts, dtype=float)
+        sizes = np.array(counts, dtype=float)
         df = len(values) - len(sets)
         s2 = float(np.sum(resid**2) / df) if df > 0 else float("nan")
         return cls(
@@ -148,9 +150,9 @@ class Raw:
             len(values),
             s2,
             float(df),
-            float(np.sum(1 / counts)) / len(sets) ** 2,
+            float(np.sum(1 / sizes)) / len(sets) ** 2,
             np.array(means),
-            float(np.mean(1 / counts)),
+            float(np.mean(1 / sizes)),
             lag,
             squares,
             _worker_excess(values, workers, order),
@@ -292,6 +294,12 @@ def _raw(obs: dict[tuple[int, int], float]) -> Raw | None:
     return Raw.of(np.array([obs[k] for k in keys]), np.array([k[0] for k in keys]), np.array([k[1] for k in keys]))
 
 
+def _estimates(out: Analysis, name: str, table: dict[K, Raw | None]) -> dict[K, Estimate]:
+    """The estimates of one kind's cases (or pairs), its variance model fitted over them all and kept in ``out``."""
+    kind = out.kinds[name] = Kind(name).fit([r for r in table.values() if r is not None])
+    return {key: e for key, raw in table.items() if (e := kind.estimate(raw)) is not None}
+
+
 def analyse(cases: Sequence[CaseVisits], statistic: str = DEFAULT_STATISTIC, pairs: bool = True) -> Analysis:
     """Estimates for every timed case and, with ``pairs``, every two timed cases of one group."""
     if statistic not in STATISTICS:
@@ -321,16 +329,12 @@ def analyse(cases: Sequence[CaseVisits], statistic: str = DEFAULT_STATISTIC, pai
                     matched = {k: op[a][k] - op[b][k] for k in op[a] if k in op[b]}
                     if len(matched) < 2:
                         continue
-                    kind = "same worker" if cases[a].worker == cases[b].worker else "other worker"
-                    pair_raws[kind][(a, b)] = _raw(matched)
-    for name, table in [*raws.items(), *pair_raws.items()]:
-        kind = Kind(name).fit([r for r in table.values() if r is not None])
-        out.kinds[name] = kind
-        target = {"time": out.times, "f": out.f_times, "time/f": out.over_f}.get(name, out.pairs)
-        for key, raw in table.items():
-            e = kind.estimate(raw)
-            if e is not None:
-                target[key] = e
+                    which = "same worker" if cases[a].worker == cases[b].worker else "other worker"
+                    pair_raws[which][(a, b)] = _raw(matched)
+    for name, table in raws.items():
+        {"time": out.times, "f": out.f_times, "time/f": out.over_f}[name].update(_estimates(out, name, table))
+    for name, pair_table in pair_raws.items():
+        out.pairs.update(_estimates(out, name, pair_table))
     out.components = components([c for c in cases if c.timed], stat, out)
     return out
 

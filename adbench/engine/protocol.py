@@ -153,6 +153,7 @@ class Failed(Message):
 
 
 REQUESTS: dict[str, type[Message]] = {m.type: m for m in (Build, Visit, Forget)}
+Request = Build | Visit | Forget  # what parse_request returns: one of REQUESTS' classes
 ANSWERS: dict[str, type[Message]] = {m.type: m for m in (Ready, Progress, Built, Skipped, Sampled, Failed)}
 
 
@@ -242,9 +243,9 @@ def parse(line: bytes | str, kinds: dict[str, type[Message]] = ANSWERS, error: t
     return message
 
 
-def parse_request(line: bytes | str) -> Message:
+def parse_request(line: bytes | str) -> Request:
     """A request the worker was sent, validated the same way."""
-    return parse(line, REQUESTS, BadRequest)
+    return typing.cast(Request, parse(line, REQUESTS, BadRequest))  # parse made one of REQUESTS' classes
 
 
 _WORDS = {
@@ -278,6 +279,7 @@ __all__ = [
     "Message",
     "Progress",
     "REQUESTS",
+    "Request",
     "Ready",
     "Sampled",
     "Skipped",

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, get_args
 
 from adbench.engine.timing import NOISY_IQR_RATIO, Measurement
 
-STATUSES = ("ok", "wrong", "error", "timeout", "compile-timeout", "memory", "skipped")
+# What became of a case: one of these, declared once (the type) and listed once (the tuple derived from it).
+Status = Literal["ok", "wrong", "error", "timeout", "compile-timeout", "memory", "skipped"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 FAILED = ("error", "timeout", "compile-timeout", "memory")  # the case did not finish: exit status 1
 TIMED = ("ok", "wrong")  # a time was measured (a wrong one is shown, never ranked)
 NOT_RUN = FAILED + ("skipped",)  # no time to draw
@@ -37,7 +39,7 @@ def case_key(row: Any) -> tuple:
     no replicate as 0 (sets written before replicates existed)."""
     out = []
     for k in SPEC_KEYS:
-        value = row.get(k) if hasattr(row, "get") else getattr(row, k, None)
+        value: Any = row.get(k) if hasattr(row, "get") else getattr(row, k, None)
         if _missing(value):
             value = 0 if k == "replicate" else None
         elif k in ("size", "chunk_size", "replicate"):
@@ -67,21 +69,26 @@ class CaseResult:
     """Everything known about one case: its spec, status, measurements, checks and memory."""
 
     # -- the case ------------------------------------------------------------------------------
-    run_id: str = column("string", "the run this row belongs to (also in the JSON sidecar)")
+    # Every field defaults to None (a loader fills a blank record), hence ``| None``; the case's key and
+    # setting are typed as always set, which every record the engine makes or loads holds (but host: a lost
+    # cluster group's cases ran on none).
+    run_id: str | None = column("string", "the run this row belongs to (also in the JSON sidecar)")
     problem: str = column("string", "registered name, or MODULE:FUNCTION for a user's function")
-    preset: str = column("string", "what the size means for a problem with presets (D=2,K=5)")
+    preset: str | None = column("string", "what the size means for a problem with presets (D=2,K=5)")
     size: int = column("Int64", "the input size n of the case")
     n_inputs: int = column("Int64", "n")
-    n_outputs: int = column("Int64", "m (1 for a scalar)")
+    n_outputs: int | None = column("Int64", "m (1 for a scalar)")
     operation: str = column("string", "jacobian, jvp, vjp, hvp, hessian, sparse-jacobian or nested")
     backend: str = column("string", "adbench backend")
     framework: str = column("string", "the framework behind it (numpy for the baselines)")
     mode: str = column("string", "forward/reverse, a composition (forward-over-reverse...), manual or central")
-    call: str = column("string", "the call that was timed, as the framework's users write it (jax.jit(jax.grad(f)))")
+    call: str | None = column(
+        "string", "the call that was timed, as the framework's users write it (jax.jit(jax.grad(f)))"
+    )
     dtype: str = column("string", "float32 or float64")
     device: str = column("string", "cpu or cuda")
-    chunk_size: int = column("Int64", "basis vectors per vectorised pass; empty when not chunked")
-    colours: int = column(
+    chunk_size: int | None = column("Int64", "basis vectors per vectorised pass; empty when not chunked")
+    colours: int | None = column(
         "Int64",
         "sparse-jacobian: colours of the colouring, i.e. compressed passes per call "
         "(JVPs forward, VJPs reverse, difference pairs central)",
@@ -93,30 +100,32 @@ class CaseResult:
     )
     threads: int = column("Int64", "threads every framework was given")
     seed: int = column("Int64", "seed of the deterministic inputs")
-    host: str = column(
+    host: str | None = column(
         "string",
         "the machine that measured the case (its hostname, or $ADBENCH_HOST); a cluster "
         "run or a merged set holds several, and no two hosts' cases are compared",
     )
-    host_cpu: str = column("string", "the host's CPU model")
-    host_gpu: str = column("string", "the GPU the case ran on (cuda cases: the host's GPU names); empty on CPU")
-    framework_version: str = column("string", "the version of the case's framework in the worker that measured it")
+    host_cpu: str | None = column("string", "the host's CPU model")
+    host_gpu: str | None = column("string", "the GPU the case ran on (cuda cases: the host's GPU names); empty on CPU")
+    framework_version: str | None = column(
+        "string", "the version of the case's framework in the worker that measured it"
+    )
     # -- what happened ---------------------------------------------------------------------------
-    status: str = column("string", "ok, wrong, error, timeout, compile-timeout, memory or skipped", default="ok")
-    error: str = column("string", "why the case is not ok: exception type and message, or the reason")
+    status: Status = column("string", "ok, wrong, error, timeout, compile-timeout, memory or skipped", default="ok")
+    error: str | None = column("string", "why the case is not ok: exception type and message, or the reason")
     # -- the operation's timing (seconds per call) --------------------------------------------------
-    workers: int = column("Int64", "worker processes the case was visited in")
-    visits: int = column(
+    workers: int | None = column("Int64", "worker processes the case was visited in")
+    visits: int | None = column(
         "Int64", "visits: each a warm-up and a few calibrated samples, interleaved with the group's other cases"
     )
-    samples: int = column("Int64", "samples over all visits")
-    number: int = column("Int64", "calls per sample (calibrated to >= 1 ms)")
-    first_call_s: float = column(
+    samples: int | None = column("Int64", "samples over all visits")
+    number: int | None = column("Int64", "calls per sample (calibrated to >= 1 ms)")
+    first_call_s: float | None = column(
         "float64",
         "first call of a freshly built case in a fresh process (trace + "
         "compile + run); other workers and rebuilds reuse its compilations",
     )
-    first_call_cache: str = column(
+    first_call_cache: str | None = column(
         "string",
         "where the first call's compiled code came from: cold (compiled "
         "then), hit (loaded from the framework's persistent compile "
@@ -125,61 +134,61 @@ class CaseResult:
         "empty where nothing went through such a cache (no compiler, or "
         "one whose cache is not kept between runs)",
     )
-    time_s: float = column(
+    time_s: float | None = column(
         "float64",
         "the headline: the geometric mean over visits of each visit's statistic "
         "(its fastest sample unless the sidecar's settings say otherwise), "
         "averaged over worker sets",
     )
-    ci_low_s: float = column(
+    ci_low_s: float | None = column(
         "float64",
         "95% interval of time_s (on the log scale: time_s / exp(t log_se), with the run's moderated variance)",
     )
-    ci_high_s: float = column("float64", "upper end of that interval")
-    log_se: float = column("float64", "standard error of log(time_s), moderated across the run's cases")
-    log_df: float = column("float64", "degrees of freedom of log_se (the case's own plus the prior's)")
-    median_s: float = column("float64", "median of all samples")
-    iqr_s: float = column("float64", "interquartile range of all samples")
-    min_s: float = column("float64", "fastest sample")
-    max_s: float = column("float64", "slowest sample")
-    mean_s: float = column("float64", "mean of the samples")
-    noisy: bool = column("boolean", f"IQR/median of all samples >= {NOISY_IQR_RATIO:.0%}")
-    visit_sd: float = column(
+    ci_high_s: float | None = column("float64", "upper end of that interval")
+    log_se: float | None = column("float64", "standard error of log(time_s), moderated across the run's cases")
+    log_df: float | None = column("float64", "degrees of freedom of log_se (the case's own plus the prior's)")
+    median_s: float | None = column("float64", "median of all samples")
+    iqr_s: float | None = column("float64", "interquartile range of all samples")
+    min_s: float | None = column("float64", "fastest sample")
+    max_s: float | None = column("float64", "slowest sample")
+    mean_s: float | None = column("float64", "mean of the samples")
+    noisy: bool | None = column("boolean", f"IQR/median of all samples >= {NOISY_IQR_RATIO:.0%}")
+    visit_sd: float | None = column(
         "float64", "standard deviation of the log visit statistics (the case's own visit-to-visit spread, 0.05 = 5%)"
     )
     # -- f itself -----------------------------------------------------------------------------------
-    f_first_call_s: float = column("float64", "f's first call on a fresh case")
-    f_time_s: float = column("float64", "f's time, as time_s")
-    f_median_s: float = column("float64", "median of f's samples")
-    f_ci_low_s: float = column("float64", "95% interval of f_time_s")
-    f_ci_high_s: float = column("float64", "upper end of that interval")
-    f_iqr_s: float = column("float64", "IQR of f's samples")
-    f_min_s: float = column("float64", "f's fastest sample")
-    j_over_f: float = column(
+    f_first_call_s: float | None = column("float64", "f's first call on a fresh case")
+    f_time_s: float | None = column("float64", "f's time, as time_s")
+    f_median_s: float | None = column("float64", "median of f's samples")
+    f_ci_low_s: float | None = column("float64", "95% interval of f_time_s")
+    f_ci_high_s: float | None = column("float64", "upper end of that interval")
+    f_iqr_s: float | None = column("float64", "IQR of f's samples")
+    f_min_s: float | None = column("float64", "f's fastest sample")
+    j_over_f: float | None = column(
         "float64",
         "time of the operation / time of f (ADBench's headline ratio), from the two measured in the same visits",
     )
-    j_over_f_ci_low: float = column("float64", "95% interval of that ratio")
-    j_over_f_ci_high: float = column("float64", "upper end of that interval")
+    j_over_f_ci_low: float | None = column("float64", "95% interval of that ratio")
+    j_over_f_ci_high: float | None = column("float64", "upper end of that interval")
     # -- correctness --------------------------------------------------------------------------------
-    rel_error: float = column("float64", "max |result - reference| / max |reference|, in float64")
-    tolerance: float = column("float64", "the largest rel_error that passes for this dtype and reference")
-    reference: str = column("string", "exact (hand-written), approximate (finite differences) or none")
+    rel_error: float | None = column("float64", "max |result - reference| / max |reference|, in float64")
+    tolerance: float | None = column("float64", "the largest rel_error that passes for this dtype and reference")
+    reference: str | None = column("string", "exact (hand-written), approximate (finite differences) or none")
     # -- memory -------------------------------------------------------------------------------------
-    peak_memory_bytes: int = column(
+    peak_memory_bytes: int | None = column(
         "Int64",
         "peak resident memory of the worker during the case's first calls "
         "and calibration above its level before them (GPU: the "
         "framework's peak allocation)",
     )
-    memory_estimate_bytes: int = column("Int64", "the estimate the memory guard used")
+    memory_estimate_bytes: int | None = column("Int64", "the estimate the memory guard used")
     # -- cost of measuring ----------------------------------------------------------------------------
-    build_s: float = column("float64", "seconds to build the case (its first build)")
-    wall_s: float = column("float64", "seconds the case took: builds and visits")
+    build_s: float | None = column("float64", "seconds to build the case (its first build)")
+    wall_s: float | None = column("float64", "seconds the case took: builds and visits")
     # -- JSON sidecar only ----------------------------------------------------------------------------
     raw_visits: list = _list()  # each: worker set, pass, seconds into the run, samples, f_samples
     components: dict = field(default_factory=dict, metadata={"dtype": "object", "doc": "", "csv": False})
-    traceback: str = column("string", "the whole traceback of an error", csv=False)
+    traceback: str | None = column("string", "the whole traceback of an error", csv=False)
 
     # -- building it up ---------------------------------------------------------------------------
     def built(self, answer: dict[str, Any]) -> None:
@@ -226,7 +235,7 @@ class CaseResult:
             }
         )
 
-    def fail(self, status: str, error: str, traceback: str | None = None) -> None:
+    def fail(self, status: Status, error: str, traceback: str | None = None) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; valid: {', '.join(STATUSES)}")
         self.status, self.error = status, error

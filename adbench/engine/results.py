@@ -18,12 +18,15 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from adbench.engine.record import COLUMNS, SCHEMA, SPEC_KEYS, STATUSES, CaseResult
 from adbench.engine.signals import signals_deferred
+
+if TYPE_CHECKING:
+    from adbench.engine.estimates import Comparisons
 
 FORMAT_NAME = "adbench-results"
 # 2: run_id, operation, intervals, correctness and memory columns. 3: visits instead of rounds (the
@@ -214,7 +217,7 @@ class ResultWriter:
         self.run_id, self.environment, self.settings = run_id, environment, settings
         self.noise: dict[str, Any] = {}
         self.extra: dict[str, Any] = {}  # further sidecar keys (a re-analysis names its source)
-        self._previous = {"csv_sha256": None, "n_cases": 0}
+        self._previous: dict[str, str | int | None] = {"csv_sha256": None, "n_cases": 0}
 
     def write(self, results: list[CaseResult]) -> None:
         for r in results:
@@ -444,7 +447,7 @@ def read_results(csv_path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return migrate(frame, version), meta
 
 
-def comparisons_of(meta: dict[str, Any]):
+def comparisons_of(meta: dict[str, Any]) -> Comparisons | None:
     """A set's paired comparisons (``adbench.engine.estimates.Comparisons``), or None for a set without them."""
     from adbench.engine.estimates import Comparisons
 
@@ -529,7 +532,7 @@ def records_of(frame: pd.DataFrame, meta: dict[str, Any], source: Path | str = "
     return results
 
 
-def analyse_records(results: list[CaseResult], statistic: str):
+def analyse_records(results: list[CaseResult], statistic: str) -> HostAnalyses:
     """Every record's estimates derived again from its visits, each host's cases analysed on their own
     (a host's noise is its own: its variances are moderated among its cases, never another machine's);
     the analyses' paired comparisons name the records by position. Returns an ``Analysis``-like

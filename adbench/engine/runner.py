@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adbench.backends import get_backend
 from adbench.engine import memory, protocol
@@ -26,7 +26,7 @@ from adbench.engine.cases import CaseSpec
 from adbench.engine.environment import cpu_model, host_name, visible_gpus
 from adbench.engine.noise import DRIFT_BUSY, _load_average, noise_summary  # noqa: F401 (re-exported)
 from adbench.engine.protocol import WorkerDied
-from adbench.engine.record import CaseResult
+from adbench.engine.record import CaseResult, Status
 from adbench.engine.settings import RunSettings
 from adbench.engine.signals import signals_deferred
 from adbench.engine.workers import (  # noqa: F401 (re-exported: the runner's names before the split)
@@ -40,6 +40,9 @@ from adbench.engine.workers import (  # noqa: F401 (re-exported: the runner's na
 )
 from adbench.errors import Terminated
 from adbench.problems import get_problem
+
+if TYPE_CHECKING:
+    from adbench.engine.estimates import Analysis, CaseVisits
 
 CHECKPOINT_S = 1.0  # a worker busy this long (a compile) gives the parent time to save the results
 
@@ -203,7 +206,7 @@ def _least_samples(sample_s: float) -> int:
 class _CaseEnded(Exception):
     """A request ended its case: the status, the reason, and whether the worker must go."""
 
-    def __init__(self, status: str, reason: str, traceback: str | None = None, retire: bool = True) -> None:
+    def __init__(self, status: Status, reason: str, traceback: str | None = None, retire: bool = True) -> None:
         super().__init__(reason)
         self.status, self.reason, self.traceback, self.retire = status, reason, traceback, retire
 
@@ -377,13 +380,13 @@ class Scheduler(AdaptiveVisits):
         if self.on_result:
             self.on_result(c.result)
 
-    def _end(self, c: CaseState, status: str, reason: str, traceback: str | None = None) -> None:
+    def _end(self, c: CaseState, status: Status, reason: str, traceback: str | None = None) -> None:
         with signals_deferred():
             c.result.fail(status, reason, traceback)
             c.active = False
         self._report(c)
 
-    def summarize(self, pairs: bool = True, analysis: Any = None) -> Any:
+    def summarize(self, pairs: bool = True, analysis: Analysis | None = None) -> Analysis:
         """Every case's statistics and the run's estimates, comparisons and variance components (from
         ``analysis`` when the caller has just made it); the analysis."""
         from adbench.engine.estimates import STATISTICS, analyse, per_case
@@ -408,7 +411,7 @@ class Scheduler(AdaptiveVisits):
         self.outcome.budget = self.budget_words()
         return analysis
 
-    def visits_view(self) -> list:
+    def visits_view(self) -> list[CaseVisits]:
         from adbench.engine.estimates import CaseVisits
 
         return [
@@ -446,7 +449,7 @@ class Scheduler(AdaptiveVisits):
         in ``workers`` as soon as it exists; a framework whose workers cannot start fails its cases."""
         t0 = self.clock()
         needed = {c.worker for c in self.cases if c.active}
-        started = []
+        started: list[WorkerKey] = []
         for key in self._keys():
             if key[:2] not in needed:
                 continue
@@ -463,11 +466,13 @@ class Scheduler(AdaptiveVisits):
                 pass
         self._charge("starting workers", t0)
 
-    def _ready(self, key: WorkerKey, fail_all: bool) -> WorkerHandle | None:
-        """Wait for a started worker's hello; None (after failing the cases it concerns) if it never came."""
+    def _ready(self, key: WorkerKey, fail_all: bool) -> WorkerHandle:
+        """Wait for a started worker's hello; if it never came, fail the cases it concerns (all of them with
+        ``fail_all``, raising _Nothing; else the case at hand, raising _CaseEnded)."""
         worker = self.workers.get(key)
-        if worker is None:
-            return None
+        if worker is None:  # none was started there (or it already failed): no hello will come
+            reason = "its worker process was not started"
+            raise _CaseEnded("error", reason, retire=False) if not fail_all else _Nothing()
         try:
             hello = worker.wait_ready()
             reason = f"worker did not start within {self.settings.worker_start_timeout_s:g} s"
@@ -489,7 +494,7 @@ class Scheduler(AdaptiveVisits):
                 self._end(c, "skipped", f"backend unavailable: {hello.unavailable[c.spec.backend]}")
         return worker
 
-    def _fail_worker(self, key: WorkerKey, status: str, reason: str) -> None:
+    def _fail_worker(self, key: WorkerKey, status: Status, reason: str) -> None:
         for c in self.cases:
             if c.worker == key[:2] and c.active:
                 self._end(c, status, reason)
@@ -592,8 +597,9 @@ class Scheduler(AdaptiveVisits):
                         f"the compile limit of {w.limit:g} s (--compile-timeout)",
                     )
                 raise _CaseEnded("timeout", f"no result within the case time limit of {w.limit:g} s (--timeout)")
-            if getattr(answer, "case", c.index) != c.index:
-                raise _CaseEnded("error", f"worker answered about case {answer.case}, not {c.index}")
+            about = getattr(answer, "case", c.index)  # Ready has no case
+            if about != c.index:
+                raise _CaseEnded("error", f"worker answered about case {about}, not {c.index}")
             if isinstance(answer, protocol.Progress):
                 w.compiling, w.limit = False, self.settings.timeout_s
                 w.deadline = self.clock() + w.limit
@@ -719,6 +725,7 @@ class Scheduler(AdaptiveVisits):
                     break
                 arrived = False
                 for key, (waiting, _) in list(flying.items()):
+                    answer: protocol.Message | _CaseEnded | None
                     try:
                         answer = self._answer(waiting, CHECKPOINT_S if len(flying) == 1 else BUILD_POLL_S)
                     except _CaseEnded as ended:
@@ -814,7 +821,7 @@ class Scheduler(AdaptiveVisits):
         worker = self.workers.get(key)
         limit = self.settings.keep_bytes
         rss = memory.rss_bytes(worker.pid) if limit and isinstance(worker, Worker) else None
-        over = 1 if rss is not None and rss > limit and len(held) > 1 else 0
+        over = 1 if limit and rss is not None and rss > limit and len(held) > 1 else 0
         while len(held) > self.settings.max_kept or over:
             over = 0
             oldest = next((i for i in held if i != keep), None)
@@ -866,7 +873,7 @@ class Scheduler(AdaptiveVisits):
     def _visit(self, c: CaseState, key: WorkerKey, p: int, phase: str) -> None:
         t0 = self.clock()
         try:
-            for attempt in range(2):
+            for _attempt in range(2):
                 if c.index not in self.held.get(key, {}) and not self._build_again(c, key):
                     return
                 self.held[key].move_to_end(c.index)

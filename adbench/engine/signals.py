@@ -36,5 +36,5 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        for signum in dict.fromkeys(pending):
-            signal.raise_signal(signum)  # to the handler just restored: KeyboardInterrupt, Terminated...
+        for number in dict.fromkeys(pending):
+            signal.raise_signal(number)  # to the handler just restored: KeyboardInterrupt, Terminated...

@@ -15,12 +15,15 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from adbench.engine import protocol
 from adbench.engine.cases import CaseSpec
+
+if TYPE_CHECKING:
+    from adbench.engine.runner import RunOutcome
 
 
 class FakeClock:
@@ -198,7 +201,7 @@ class FakeWorker:
         per_call, f_per_call = sim.true_time(spec), sim.true_f_time(spec)
         number = message.number or max(1, math.ceil(1e-3 / per_call))
         f_number = message.f_number or max(1, math.ceil(1e-3 / f_per_call))
-        built = dict(
+        built: dict[str, Any] = dict(
             case=message.case,
             number=number,
             f_number=f_number,
@@ -319,7 +322,7 @@ def simulated_run(
     seed: int = 0,
     script: Script | None = None,
     **settings: Any,
-):
+) -> tuple[RunOutcome, Simulation]:
     """A whole ``Scheduler`` run on a simulated machine: (its outcome, the simulation)."""
     from adbench.engine.runner import RunSettings, Scheduler
 
@@ -329,7 +332,7 @@ def simulated_run(
     return scheduler.run(), sim
 
 
-def pair_checks(outcome, sim: Simulation, confidence: float = 0.95) -> list[dict[str, Any]]:
+def pair_checks(outcome: RunOutcome, sim: Simulation, confidence: float = 0.95) -> list[dict[str, Any]]:
     """Every paired comparison of a simulated run against the truth: whether its interval covers the true
     ratio, its verdict, and whether the true ratio says the two differ."""
     from adbench.engine.estimates import Estimate, decide

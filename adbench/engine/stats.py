@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _NORMAL = statistics.NormalDist()
 
@@ -237,14 +237,14 @@ NO_PRIOR = Prior(float("nan"), 0.0)
 VARIANCE_FLOOR = 1e-4
 
 
-def fit_prior(s2: Sequence[float], df: Sequence[float]) -> Prior:
-    """The prior (s0², d0) fitted to variance estimates ``s2`` on ``df`` degrees of freedom each.
+def fit_prior(variances: ArrayLike, dfs: ArrayLike) -> Prior:
+    """The prior (s0², d0) fitted to variance estimates s2 (``variances``) on df (``dfs``) degrees of freedom each.
 
     limma's ``fitFDist`` without covariates (Smyth 2004, section 6.2): with e = log s² − ψ(d/2)
     + log(d/2), the mean of e estimates log s0² − ψ(d0/2) + log(d0/2) and its variance, less the
     mean of ψ'(d/2), estimates ψ'(d0/2). Fewer than three usable estimates give no prior.
     """
-    s2, df = np.asarray(s2, dtype=float), np.asarray(df, dtype=float)
+    s2, df = np.asarray(variances, dtype=float), np.asarray(dfs, dtype=float)
     ok = np.isfinite(s2) & np.isfinite(df) & (df > 0) & (s2 >= 0)
     s2, df = s2[ok], df[ok]
     if len(s2) < 3 or not np.any(s2 > 0):

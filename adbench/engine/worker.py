@@ -14,6 +14,10 @@ import os
 import signal
 import sys
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adbench.engine.cases import CaseSpec
 
 MAX_MESSAGE_CHARS = 1000  # of an error's message in the CSV and on the terminal
 
@@ -42,7 +46,7 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def missing_name(exc: BaseException, spec, xp_names: dict[int, str]) -> str | None:
+def missing_name(exc: BaseException, spec: CaseSpec, xp_names: dict[int, str]) -> str | None:
     """For an AttributeError on the array namespace: which backend lacks which name, said plainly."""
     if isinstance(exc, AttributeError) and getattr(exc, "obj", None) is not None and id(exc.obj) in xp_names:
         return (
@@ -77,7 +81,7 @@ def main() -> None:
             backend.preload()
             versions[backend.framework] = backend.version()
             builds[backend.framework] = backend.build_info()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a framework's load fails many ways; each is its reason unavailable
             unavailable[name] = describe(exc)
     # The array namespaces this worker hands problems (and no other: importing torch's would cost
     # a numpy-only worker seconds and hundreds of MB), to name a missing xp.NAME plainly.
@@ -87,7 +91,7 @@ def main() -> None:
         try:
             xp = namespace(framework)
             xp_names[id(xp)] = getattr(xp, "__name__", framework)
-        except Exception:
+        except Exception:  # noqa: BLE001 - no namespace only loses the plain name in a message; never fatal
             pass
     # Everything loaded so far lives as long as the worker: frozen, the collector no longer walks
     # it, so the collection before each case (memory.reset_peak) takes a millisecond, not 80.
@@ -135,10 +139,12 @@ def main() -> None:
                     warmed.add(key)
                     try:
                         warm_up(spec)
-                    except Exception:  # the warm-up case's own trouble; the case itself will say its own
+                    except Exception:  # noqa: BLE001 - the warm-up's own trouble; the case itself will say its own
                         pass
                 if request.first:
                     answer, prepared = first_build(spec, request.memory_limit_bytes, progressed)
+                elif request.number is None or request.f_number is None:
+                    raise protocol.BadRequest(f"case {case}: a build that is not the first needs number and f_number")
                 else:
                     answer, prepared = rebuild(spec, request.number, request.f_number, progressed)
                 if prepared is None:
@@ -146,7 +152,7 @@ def main() -> None:
                 else:
                     text = protocol.Built(case, **answer).encode()  # whole before anything is written
                     kept[case] = (prepared, answer["number"], answer["f_number"])
-        except BaseException as exc:  # SystemExit from a case is the case's error, not the worker's end
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from a case is the case's error, not the worker's end
             kept.pop(case, None)
             words = (missing_name(exc, spec, xp_names) if spec is not None else None) or describe(exc)
             text = protocol.Failed(case, words, traceback.format_exc()).encode()

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import IO, Protocol
 
 from adbench.engine import memory, protocol
 from adbench.engine.caches import compile_cache_dir
@@ -61,7 +61,8 @@ def _preexec(cpus: set[int]) -> Callable[[], None]:
 class WorkerHandle(Protocol):
     """What the scheduler needs of a worker: a real process (``Worker``) or a test's fake."""
 
-    pid: int
+    @property
+    def pid(self) -> int: ...
 
     @property
     def alive(self) -> bool: ...
@@ -125,6 +126,8 @@ class Worker:
             self.stderr.close()
             raise
         os.close(write_fd)
+        # Popen types stdin optional; started with stdin=PIPE it is always there.
+        self.stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
         self.fd = read_fd
         os.set_blocking(self.fd, False)
 
@@ -174,7 +177,7 @@ class Worker:
                 next_check = now + WATCHDOG_POLL_S
                 self._cap_stderr()
                 rss = memory.rss_bytes(self.proc.pid) if limit else None
-                if rss is not None and rss > limit:
+                if limit and rss is not None and rss > limit:
                     self.kill()
                     raise MemoryExceeded(
                         f"killed at {rss / 2**30:.2f} GiB resident, over the limit "
@@ -266,8 +269,8 @@ class Worker:
     # -- requests and the end ------------------------------------------------------------------
     def send(self, message: protocol.Message) -> None:
         try:
-            self.proc.stdin.write(message.encode())
-            self.proc.stdin.flush()
+            self.stdin.write(message.encode())
+            self.stdin.flush()
         except (OSError, ValueError) as exc:  # the worker died between two requests
             raise WorkerDied(self._death_words()) from exc
 
@@ -295,7 +298,7 @@ class Worker:
             if self.closed:
                 return
             self.kill()
-            for closer in (lambda: os.close(self.fd), self.stderr.close, self.proc.stdin.close):
+            for closer in (lambda: os.close(self.fd), self.stderr.close, self.stdin.close):
                 try:
                     closer()
                 except (OSError, ValueError):
