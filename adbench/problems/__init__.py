@@ -22,6 +22,7 @@ from adbench.problems import det as _det  # noqa: F401
 from adbench.problems import kmeans as _kmeans  # noqa: F401
 from adbench.problems import particle as _particle  # noqa: F401
 from adbench.problems import saddle as _saddle  # noqa: F401
+from adbench.problems import inputs as _inputs  # noqa: F401  (registers the reader of NAME@FILE names)
 # isort: on
 
 __all__ = ["Problem", "get_problem", "list_problems", "problem_from_function", "register"]

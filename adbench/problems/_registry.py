@@ -319,6 +319,17 @@ def list_problems() -> list[Problem]:
     return list(_REGISTRY.values())
 
 
+# Who reads NAME@FILE: adbench.problems.inputs, which builds on this registry, registers itself here when the
+# package is imported, so that the registry imports none of the modules built on it (no import circle).
+_AT_FILE: list[Callable[[str, str], Problem]] = []
+
+
+def resolve_at_file(reader: Callable[[str, str], Problem]) -> Callable[[str, str], Problem]:
+    """Register ``reader(name, path)`` as the reader of NAME@FILE names (one reader: the last registered)."""
+    _AT_FILE[:] = [reader]
+    return reader
+
+
 def get_problem(problem: str | Problem | Function) -> Problem:
     """A registered problem by name, a Problem as is, or a user's ``f(x, xp)`` (or ``MODULE:FUNCTION``) wrapped."""
     if isinstance(problem, Problem):
@@ -329,11 +340,9 @@ def get_problem(problem: str | Problem | Function) -> Problem:
         return _REGISTRY[problem]
     except (KeyError, TypeError):
         pass
-    if isinstance(problem, str) and "@" in problem and problem.partition("@")[0] in _REGISTRY:
+    if isinstance(problem, str) and "@" in problem and problem.partition("@")[0] in _REGISTRY and _AT_FILE:
         # NAME@FILE: the registered problem at the one instance in FILE (compare --constants FILE).
-        from adbench.problems.inputs import problem_at_file
-
-        return problem_at_file(*problem.split("@", 1))
+        return _AT_FILE[0](*problem.split("@", 1))
     if isinstance(problem, str) and ":" in problem:
         # A user's MODULE:FUNCTION; worker processes rebuild user problems from this name.
         f, constants = import_function(problem)

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adbench.errors import UnknownChoiceError
+from adbench.problems._registry import get_problem, resolve_at_file
 
 FORMATS = (".npz", ".json", ".txt")
 
@@ -206,8 +207,6 @@ def load(problem: str, path: str | Path) -> FileInput:
     - ``.json``: gradbench's input for the matching eval (an ``evaluate`` message, or its ``input``);
     - ``.txt``: ADBench's data file (ba; gmm; ht and ht-complicated with the ``model`` folder beside it).
     """
-    from adbench.problems import get_problem
-
     prob, path = get_problem(problem), Path(path)
     if not path.is_file():
         raise ValueError(f"--constants: no such file {str(path)!r}")
@@ -250,12 +249,11 @@ def _work(problem: Any, instance: FileInput) -> int:
             tracemalloc.stop()
 
 
+@resolve_at_file
 @functools.cache
 def problem_at_file(name: str, path: str) -> Any:
     """The registered problem ``name`` at the one instance in ``path``: size len(x), that x, those constants
     (``get_problem("name@path")``; a worker process reads the file again)."""
-    from adbench.problems import get_problem
-
     base = get_problem(name)
     instance = load(name, path)
     n = instance.size
@@ -282,8 +280,6 @@ def problem_at_file(name: str, path: str) -> Any:
 def problems_at_file(problems: list[str] | None, path: str | Path) -> list[str]:
     """``compare --constants FILE``: the one registered problem ``--problems`` names, as NAME@FILE (checked now,
     so a bad file fails before any worker starts)."""
-    from adbench.problems import get_problem
-
     if not problems or len(problems) != 1:
         raise ValueError(
             f"--constants FILE gives the instance of one problem: name it with --problems NAME "
