@@ -293,7 +293,9 @@ def user_module(tmp_path):
 def test_user_function_path(user_module):
     out = adbench("compare", "--problem", "userfuncs:square_sum", "--sizes", "4,8", *FAST,
                   "--backends", "jax,autograd,finite-diff,manual", "--output", "r.csv",
-                  env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}, cwd=user_module)
+                  # Wide, so that each row reads whole (a long name may wrap at 100 columns: the fit is
+                  # test_every_line_fits_the_terminal's to check, the content this test's).
+                  env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}", "COLUMNS": "200"}, cwd=user_module)
     assert out.returncode == 0, out.stderr
     frame, _ = read_results(user_module / "r.csv")
     assert set(frame["problem"]) == {"userfuncs:square_sum"}

@@ -71,9 +71,11 @@ def test_merge_joins_the_shards_each_case_keeping_its_host(shards, merged):
         assert cases[a]["host"] == cases[b]["host"], "a comparison across hosts"
 
 
-def test_summary_shows_each_host_on_its_own(merged):
+def test_summary_shows_each_host_on_its_own(merged, monkeypatch):
     from adbench.engine.results import comparisons_of
     from adbench.rendering import render
+
+    monkeypatch.setenv("COLUMNS", "200")  # rows read whole: where they fit is tests/test_cli.py's to check
 
     frame, meta = read_results(merged)
     text = render(frame, "table", None, comparisons_of(meta), None)

@@ -117,7 +117,7 @@ def test_report_damaged_set(tmp_path: Path) -> None:
     index.html."""
     tmp = tmp_path
     sets = tmp / "sets"
-    run = adbench(tmp, "compare", "--problems", "basic,loss", "--sizes", "10", "--backends", "manual", *FAST,
+    run = adbench(tmp, "compare", "--problems", "tall,loss", "--sizes", "10", "--backends", "manual", *FAST,
                   "--output", "sets/good.csv")
     assert run.rc == 0, f"good set not made (exit {run.rc})"
     text = (sets / "good.csv").read_text()

@@ -82,7 +82,7 @@ def test_interrupt_anywhere(tmp_path: Path) -> None:
         for attempt in range(2):
             csv = tmp / f"out{trial}-{attempt}.csv"
             t0 = time.monotonic()
-            proc = start(tmp, "compare", "--problems", "basic,loss", "--sizes", "10,20,30,40,50,60", "--backends",
+            proc = start(tmp, "compare", "--problems", "tall,loss", "--sizes", "10,20,30,40,50,60", "--backends",
                          "manual,finite-diff,autograd", "--rounds", "2", "--budget", "0.04", "--operations", "jacobian",
                          "--output", csv.name)
             time.sleep(delay)
