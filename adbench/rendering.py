@@ -221,19 +221,25 @@ def budget_lines(budget: dict[str, Any] | None) -> list[str]:
         text += f" {budget['adaptive_visits']} of the visits went to comparisons still open after the first: {names}."
     elif budget.get("spent_s", 0) >= budget["time_budget_s"]:
         text += " The budget ran out before any comparison got more visits than the minimum."
+    return [text + cluster_words(budget)]
+
+
+def cluster_words(budget: dict[str, Any]) -> str:
+    """Where a cluster run's groups ran, and which ran again or were lost: empty for a local run."""
     cluster = budget.get("cluster")
-    if cluster:
-        hosts = cluster.get("hosts") or []
-        text += (
-            f" On the Dask cluster {cluster.get('address')}: {cluster.get('groups', '?')} case groups, each whole "
-            f"on one of {len(hosts)} host(s) ({', '.join(hosts)}), the budget shared among them by their cases "
-            f"and the seconds above summed over hosts; {cluster.get('wall_s', 0):.1f} s on the clock."
-        )
-        if cluster.get("rerun"):
-            text += f" {cluster['rerun']} group(s) lost their Dask worker and ran again elsewhere."
-        if cluster.get("lost_twice"):
-            text += f" {cluster['lost_twice']} group(s) lost their worker twice and are errors."
-    return [text]
+    if not cluster:
+        return ""
+    hosts = cluster.get("hosts") or []
+    text = (
+        f" On the Dask cluster {cluster.get('address')}: {cluster.get('groups', '?')} case groups, each whole "
+        f"on one of {len(hosts)} host(s) ({', '.join(hosts)}), the budget shared among them by their cases "
+        f"and the seconds above summed over hosts; {cluster.get('wall_s', 0):.1f} s on the clock."
+    )
+    if cluster.get("rerun"):
+        text += f" {cluster['rerun']} group(s) lost their Dask worker and ran again elsewhere."
+    if cluster.get("lost_twice"):
+        text += f" {cluster['lost_twice']} group(s) lost their worker twice and are errors."
+    return text
 
 
 # -- the one screen: the answers first -------------------------------------------------------------------
@@ -477,7 +483,7 @@ def budget_words(budget: dict[str, Any] | None) -> list[str]:
     )
     if not budget.get("adaptive_visits") and budget.get("spent_s", 0) >= budget["time_budget_s"]:
         text += " No time was left for extra visits to open comparisons."
-    return [text]
+    return [text + cluster_words(budget)]
 
 
 def skipped_by_design(frame: pd.DataFrame) -> pd.Series:

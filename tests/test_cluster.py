@@ -106,6 +106,9 @@ FN = textwrap.dedent('''
     from pathlib import Path
 
     def f(x, xp):
+        # The parent's NumPy trial calls f too, before any worker starts: its parent is not a Dask worker.
+        if b"adbench.engine.worker" not in open("/proc/self/cmdline", "rb").read():
+            return xp.sin(x) * 2.0
         marks = Path(os.environ["ADBENCH_TEST_MARKS"])
         wanted = int(os.environ.get("ADBENCH_TEST_KILLS", "0"))
         if len(list(marks.glob("worker-*"))) < wanted:
@@ -152,7 +155,7 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     out, err = proc.communicate(timeout=240)
     assert len(killed) == kills, err
     frame, meta = read_results(csv)
-    specs = compare.build_grid(["basic", "loss", "slowfn:f"], ["autograd", "finite-diff", "manual"], None, [3],
+    specs = compare.build_grid(["basic", "loss", "slowfn:f"], ["autograd", "finite-diff", "manual"], None, [2],
                                operations=["jacobian"])
     assert len(frame) == len(specs), f"cases lost: {len(frame)} of {len(specs)}\n{err}"
     theirs = frame[frame["problem"] == "slowfn:f"]
@@ -172,7 +175,7 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     assert meta["settings"]["cluster"] == "local:2"
     words = meta["budget"]["cluster"]
     assert words["groups"] == 3 and words["lost_twice"] == (kills == 2) and words["rerun"] == min(kills, 1)
-    assert "On the Dask cluster local:2: 3 case groups" in out
+    assert "On the Dask cluster local:2: 3 case groups" in " ".join(out.split()), out  # wrapped to the width
     # Every comparison pairs two cases of one group (on one host), as a local run's do.
     cases = meta["cases"]
     for a, b, *_ in meta["comparisons"]:
