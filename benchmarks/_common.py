@@ -36,10 +36,9 @@ from adbench.backends import OPERATIONS, SECOND_ORDER, PreparedCase, backend_inf
 from adbench.compare import DEFAULT_OPERATIONS, build_grid
 from adbench.engine.cases import CaseSpec, build_case, skip_reason, warm_up
 from adbench.engine.environment import visible_gpus
-from adbench.problems import get_problem, list_problems
 from adbench.engine.threads import cpus_for
 from adbench.engine.timing import TARGET_SAMPLE_S, calibrate, first_call
-
+from adbench.problems import get_problem, list_problems
 from benchmarks import THREADS
 
 # Cases whose estimated peak memory is over this skip; ADBENCH_MEMORY_LIMIT_GIB overrides it.
@@ -103,13 +102,13 @@ def grid() -> dict[str, CaseSpec]:
 
 
 @functools.cache
-def _grid(tier: str, problems: tuple[str, ...] | None, backends: tuple[str, ...],
-          on: tuple[str, ...]) -> dict[str, CaseSpec]:
+def _grid(
+    tier: str, problems: tuple[str, ...] | None, backends: tuple[str, ...], on: tuple[str, ...]
+) -> dict[str, CaseSpec]:
     full = tier == "all"
     cases = {}
     for device in on:
-        for spec in build_grid(problems, backends, full=full, operations=OPERATIONS if full else None,
-                               device=device):
+        for spec in build_grid(problems, backends, full=full, operations=OPERATIONS if full else None, device=device):
             if static_reason(spec) is None:
                 cases.setdefault(case_key(spec), spec)  # a key is unique but for chunk, dtype: the first
     return cases
@@ -117,8 +116,9 @@ def _grid(tier: str, problems: tuple[str, ...] | None, backends: tuple[str, ...]
 
 def static_reason(spec: CaseSpec) -> str | None:
     """Why the backend refuses the case, decided from its metadata (no framework imported), or None."""
-    return get_backend(spec.backend).supports(get_problem(spec.problem), spec.operation, spec.mode, None, None,
-                                              spec.device)
+    return get_backend(spec.backend).supports(
+        get_problem(spec.problem), spec.operation, spec.mode, None, None, spec.device
+    )
 
 
 def case_keys(operations: tuple[str, ...] = OPERATIONS) -> list[str]:
@@ -183,8 +183,10 @@ def spec_for(key: str) -> CaseSpec:
     try:
         return grid()[key]
     except KeyError:
-        raise KeyError(f"{key!r} is not a case of the {suite_tier()!r} asv tier (ADBENCH_ASV_TIER, "
-                       "ADBENCH_ASV_PROBLEMS, ADBENCH_ASV_BACKENDS)") from None
+        raise KeyError(
+            f"{key!r} is not a case of the {suite_tier()!r} asv tier (ADBENCH_ASV_TIER, "
+            "ADBENCH_ASV_PROBLEMS, ADBENCH_ASV_BACKENDS)"
+        ) from None
 
 
 @functools.cache
@@ -222,8 +224,10 @@ def pin_threads() -> None:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        print("adbench asv suite: threadpoolctl is not installed, so NumPy's BLAS keeps the thread "
-              "count it loaded with", file=sys.stderr)
+        print(
+            "adbench asv suite: threadpoolctl is not installed, so NumPy's BLAS keeps the thread count it loaded with",
+            file=sys.stderr,
+        )
     else:
         threadpool_limits(limits=THREADS)
 
@@ -298,5 +302,16 @@ def version_number(version: str) -> int:
     return major * 10000 + minor * 100 + patch
 
 
-__all__ = ["OPERATIONS", "TIERS", "case_keys", "devices", "function_specs", "grid", "require", "spec_for",
-           "timed_calls", "variant_labels", "with_calls"]
+__all__ = [
+    "OPERATIONS",
+    "TIERS",
+    "case_keys",
+    "devices",
+    "function_specs",
+    "grid",
+    "require",
+    "spec_for",
+    "timed_calls",
+    "variant_labels",
+    "with_calls",
+]

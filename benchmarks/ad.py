@@ -17,10 +17,9 @@ imports no AD framework: each is imported by the set-up of a case that uses it.
 
 from __future__ import annotations
 
-from adbench.engine import memory
 from adbench.backends import get_backend
+from adbench.engine import memory
 from adbench.engine.timing import first_call
-
 from benchmarks import _common
 
 

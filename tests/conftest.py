@@ -74,25 +74,27 @@ def backend_modes(operation: str = "jacobian") -> list[tuple[str, str]]:
 # the counts of both selections.
 SLOW_BACKENDS = frozenset({"jax-eager", "torch-compile", "tensorflow-xla", "mlx-compile"})
 MATRIX_ONLY_SLOW = frozenset({"tensorflow", "mlx"})  # slow outside their own module
-SLOW_TESTS = frozenset({
-    "tests/test_variants.py::test_torch_compile_reverse_cases_agree",
-    "tests/test_variants.py::test_torch_compile_failures_are_error_rows_not_fallbacks",
-    "tests/test_sparse.py::test_torch_compile_sparse",
-    "tests/test_tensorflow_mlx.py::test_compare_runs_them_with_their_calls",
-    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-tensorflow]",
-    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-tensorflow]",
-    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-mlx]",
-    "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-mlx]",
-    "tests/test_cli.py::test_compare_tiny_grid_every_backend",
-    "tests/test_cli.py::test_user_function_with_data_on_every_backend",
-    # 10-18 s each on a quiet machine: the TF/MLX compare's recorded builds (its companion above is slow
-    # too; test_worker_environment_* checks the same settings without a run), the API-level interrupt
-    # fuzz (test_interrupt_anywhere interrupts the CLI at five moments by default), and rebuilding a
-    # whole site twice (test_report's other tests build it once).
-    "tests/test_tensorflow_mlx.py::test_compare_records_threads_and_precision",
-    "tests/faults/test_signals.py::test_interrupt_fuzz",
-    "tests/test_report.py::test_rebuilding_unchanged_results_changes_nothing",
-})
+SLOW_TESTS = frozenset(
+    {
+        "tests/test_variants.py::test_torch_compile_reverse_cases_agree",
+        "tests/test_variants.py::test_torch_compile_failures_are_error_rows_not_fallbacks",
+        "tests/test_sparse.py::test_torch_compile_sparse",
+        "tests/test_tensorflow_mlx.py::test_compare_runs_them_with_their_calls",
+        "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-tensorflow]",
+        "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-tensorflow]",
+        "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[saddle-mlx]",
+        "tests/test_tensorflow_mlx.py::test_every_problem_evaluates_on_the_namespace[particle-mlx]",
+        "tests/test_cli.py::test_compare_tiny_grid_every_backend",
+        "tests/test_cli.py::test_user_function_with_data_on_every_backend",
+        # 10-18 s each on a quiet machine: the TF/MLX compare's recorded builds (its companion above is slow
+        # too; test_worker_environment_* checks the same settings without a run), the API-level interrupt
+        # fuzz (test_interrupt_anywhere interrupts the CLI at five moments by default), and rebuilding a
+        # whole site twice (test_report's other tests build it once).
+        "tests/test_tensorflow_mlx.py::test_compare_records_threads_and_precision",
+        "tests/faults/test_signals.py::test_interrupt_fuzz",
+        "tests/test_report.py::test_rebuilding_unchanged_results_changes_nothing",
+    }
+)
 
 
 # -- one matrix per axis ---------------------------------------------------------------------------------
@@ -104,9 +106,16 @@ SLOW_TESTS = frozenset({
 # problem in tests/test_precision.py (its traced programs) and tests/test_workloads.py.
 AXIS_PROBLEMS = frozenset({"basic", "loss", "control_loop"})
 AXIS_BACKENDS = frozenset({"torch", "autograd", "manual", "finite-diff"})
-AXIS_MATRICES = tuple(f"tests/test_backends.py::{name}[" for name in (
-    "test_jacobian_agrees_with_reference", "test_jvp_and_vjp_agree_with_reference", "test_hvp_agrees_with_reference",
-    "test_hessian_agrees_is_symmetric_and_matches_hvp", "test_float32_stays_float32_in_every_direction"))
+AXIS_MATRICES = tuple(
+    f"tests/test_backends.py::{name}["
+    for name in (
+        "test_jacobian_agrees_with_reference",
+        "test_jvp_and_vjp_agree_with_reference",
+        "test_hvp_agrees_with_reference",
+        "test_hessian_agrees_is_symmetric_and_matches_hvp",
+        "test_float32_stays_float32_in_every_direction",
+    )
+)
 # tests/test_precision.py (JAX's traced programs, float64-free): every problem's unchunked Jacobians in both
 # modes, and every operation, mode and chunk on AXIS_PROBLEMS.
 PRECISION_MATRIX = "tests/test_precision.py::test_float32_program_has_no_float64["
@@ -146,7 +155,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         own_module = item.nodeid.startswith("tests/test_tensorflow_mlx.py")
         if item.nodeid.startswith(NEVER_SLOW):
             continue
-        if (item.nodeid in SLOW_TESTS or values & SLOW_BACKENDS or _subset_only(item.nodeid, values)
-                or _off_axis(item, values)
-                or (not own_module and values & MATRIX_ONLY_SLOW)):
+        if (
+            item.nodeid in SLOW_TESTS
+            or values & SLOW_BACKENDS
+            or _subset_only(item.nodeid, values)
+            or _off_axis(item, values)
+            or (not own_module and values & MATRIX_ONLY_SLOW)
+        ):
             item.add_marker(slow)

@@ -17,13 +17,21 @@ from adbench.errors import UnknownChoiceError
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"problem": "nope", "backend": "manual"},
-         "unknown problem 'nope'; valid choices: " + ", ".join(sorted(p.name for p in adbench.list_problems()))),
+        (
+            {"problem": "nope", "backend": "manual"},
+            "unknown problem 'nope'; valid choices: " + ", ".join(sorted(p.name for p in adbench.list_problems())),
+        ),
         ({"problem": "loss", "backend": "theano"}, "unknown backend 'theano'; valid choices: autograd, finite-diff"),
         ({"problem": "loss", "backend": "jax", "mode": "sideways"}, "valid choices: forward, reverse"),
         ({"problem": "loss", "backend": "torch-autograd", "mode": "forward"}, "valid choices: reverse"),
-        ({"problem": "loss", "backend": "manual", "dtype": "float16"}, "unknown dtype 'float16'; valid choices: float32, float64"),
-        ({"problem": "loss", "backend": "manual", "y_star": 1}, "unknown constant of problem 'loss' 'y_star'; valid choices: x_star"),
+        (
+            {"problem": "loss", "backend": "manual", "dtype": "float16"},
+            "unknown dtype 'float16'; valid choices: float32, float64",
+        ),
+        (
+            {"problem": "loss", "backend": "manual", "y_star": 1},
+            "unknown constant of problem 'loss' 'y_star'; valid choices: x_star",
+        ),
     ],
     ids=["problem", "backend", "mode", "mode-of-variant", "dtype", "constant"],
 )
@@ -59,9 +67,20 @@ def test_registered_listing():
     assert {"gmm", "lstm", "ode", "mlp"} <= {p.name for p in adbench.list_problems()}
     tall = adbench.get_problem("tall")
     assert tall.n_outputs(5) >= 100 * 5  # m >> n: the problem where forward mode should win
-    assert set(adbench.backend_names()) >= {"jax", "jax-eager", "torch", "torch-autograd", "torch-compile",
-                                            "autograd", "tensorflow", "tensorflow-xla", "mlx", "mlx-compile",
-                                            "manual", "finite-diff"}
+    assert set(adbench.backend_names()) >= {
+        "jax",
+        "jax-eager",
+        "torch",
+        "torch-autograd",
+        "torch-compile",
+        "autograd",
+        "tensorflow",
+        "tensorflow-xla",
+        "mlx",
+        "mlx-compile",
+        "manual",
+        "finite-diff",
+    }
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -94,15 +113,23 @@ def test_import_adbench_loads_not_even_numpy():
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: adbench.jacobian("loss", np.ones(4), backend="manual", x_star=np.ones(7)),
-         r"constant 'x_star' of problem 'loss' must have shape \(4,\) for an input of size 4, not \(7,\)"),
+        (
+            lambda: adbench.jacobian("loss", np.ones(4), backend="manual", x_star=np.ones(7)),
+            r"constant 'x_star' of problem 'loss' must have shape \(4,\) for an input of size 4, not \(7,\)",
+        ),
         (lambda: adbench.jacobian("loss", np.ones(4) + 1j, backend="manual"), "x must be real; got complex values"),
-        (lambda: adbench.jacobian("loss", np.ones(4), backend="manual", x_star=np.ones(4) * 1j),
-         "constant 'x_star' of problem 'loss' must be real"),
-        (lambda: adbench.jacobian("control_loop", np.ones(4), backend="manual", k="three"),
-         "constant 'k' of problem 'control_loop' must be a number, not str"),
-        (lambda: adbench.jacobian("loss", np.ones(4), backend="jax", mode="reverse", chunk_size=0),
-         "chunk_size must be a positive integer"),
+        (
+            lambda: adbench.jacobian("loss", np.ones(4), backend="manual", x_star=np.ones(4) * 1j),
+            "constant 'x_star' of problem 'loss' must be real",
+        ),
+        (
+            lambda: adbench.jacobian("control_loop", np.ones(4), backend="manual", k="three"),
+            "constant 'k' of problem 'control_loop' must be a number, not str",
+        ),
+        (
+            lambda: adbench.jacobian("loss", np.ones(4), backend="jax", mode="reverse", chunk_size=0),
+            "chunk_size must be a positive integer",
+        ),
     ],
     ids=["constant-shape", "complex-x", "complex-constant", "constant-type", "chunk-size"],
 )
@@ -134,7 +161,9 @@ def test_user_problem_by_module_path(tmp_path):
     np.testing.assert_allclose(J, 2 * np.sin(x) * np.cos(x), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("dtype", ["f4", np.float32, "float32", np.dtype("float32")], ids=["f4", "np-type", "name", "np-dtype"])
+@pytest.mark.parametrize(
+    "dtype", ["f4", np.float32, "float32", np.dtype("float32")], ids=["f4", "np-type", "name", "np-dtype"]
+)
 def test_dtype_spellings(dtype):
     assert adbench.jacobian("loss", np.ones(3), backend="manual", dtype=dtype).dtype == np.float32
 

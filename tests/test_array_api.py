@@ -29,8 +29,10 @@ def test_problem_runs_on_array_api_strict(name):
     # take minutes on array-api-strict: its lighter constants take the same paths.
     consts = problem.constants(x, seed=4, **problem.extra.get("light", {}))
     # Float constants in float64; integer ones (ba's observations, ht's correspondences) keep their dtype.
-    strict = {k: xps.asarray(v, dtype=xps.float64 if v.dtype.kind == "f" else None) if isinstance(v, np.ndarray)
-              else v for k, v in consts.items()}
+    strict = {
+        k: xps.asarray(v, dtype=xps.float64 if v.dtype.kind == "f" else None) if isinstance(v, np.ndarray) else v
+        for k, v in consts.items()
+    }
     y = problem.function(xps.asarray(x, dtype=xps.float64), xps, **strict)
     assert y.__array_namespace__() is xps, "the result must stay an array of the namespace handed in"
     assert y.dtype == xps.float64
@@ -45,25 +47,35 @@ X = np.array([0.3, -1.2, 0.7, 2.0, -0.4, 0.9])
 M = np.reshape(X, (2, 3))
 
 SHIM_CASES = {
-    "concat": (lambda x, xp: xp.concat([x[:2] * 2.0, x ** 2]),
-               np.concatenate([2.0 * np.eye(6)[:2], np.diag(2 * X)])),
-    "matrix_transpose": (lambda x, xp: xp.reshape(xp.matrix_transpose(xp.reshape(x, (2, 3))), (-1,)),
-                         np.eye(6)[[0, 3, 1, 4, 2, 5]]),
-    "vecdot": (lambda x, xp: xp.vecdot(xp.reshape(x, (2, 3)), xp.reshape(x * x, (2, 3))),
-               np.kron(np.eye(2), np.ones((1, 3))) * 3 * X**2),
+    "concat": (lambda x, xp: xp.concat([x[:2] * 2.0, x**2]), np.concatenate([2.0 * np.eye(6)[:2], np.diag(2 * X)])),
+    "matrix_transpose": (
+        lambda x, xp: xp.reshape(xp.matrix_transpose(xp.reshape(x, (2, 3))), (-1,)),
+        np.eye(6)[[0, 3, 1, 4, 2, 5]],
+    ),
+    "vecdot": (
+        lambda x, xp: xp.vecdot(xp.reshape(x, (2, 3)), xp.reshape(x * x, (2, 3))),
+        np.kron(np.eye(2), np.ones((1, 3))) * 3 * X**2,
+    ),
     "cumulative_sum": (lambda x, xp: xp.cumulative_sum(x), np.tril(np.ones((6, 6)))),
-    "max": (lambda x, xp: xp.max(xp.reshape(x, (2, 3)), axis=0),
-            np.eye(6)[np.where(M[0] >= M[1], [0, 1, 2], [3, 4, 5])]),
-    "max-keepdims": (lambda x, xp: xp.max(xp.reshape(x, (2, 3)), axis=1, keepdims=True)[:, 0],
-                     np.eye(6)[[2, 3]]),
+    "max": (
+        lambda x, xp: xp.max(xp.reshape(x, (2, 3)), axis=0),
+        np.eye(6)[np.where(M[0] >= M[1], [0, 1, 2], [3, 4, 5])],
+    ),
+    "max-keepdims": (lambda x, xp: xp.max(xp.reshape(x, (2, 3)), axis=1, keepdims=True)[:, 0], np.eye(6)[[2, 3]]),
     "min": (lambda x, xp: xp.stack([xp.min(x)]), np.eye(6)[[1]]),
-    "take": (lambda x, xp: xp.reshape(xp.take(xp.reshape(x, (2, 3)), xp.asarray([2, 0, 0]), axis=1), (-1,)),
-             np.eye(6)[[2, 0, 0, 5, 3, 3]]),
+    "take": (
+        lambda x, xp: xp.reshape(xp.take(xp.reshape(x, (2, 3)), xp.asarray([2, 0, 0]), axis=1), (-1,)),
+        np.eye(6)[[2, 0, 0, 5, 3, 3]],
+    ),
     "take-1d": (lambda x, xp: xp.take(x, xp.asarray([4, 1])) * 3.0, 3.0 * np.eye(6)[[4, 1]]),
-    "stack": (lambda x, xp: xp.reshape(xp.stack([x[:3], 2.0 * x[3:]], axis=1), (-1,)),
-              np.eye(6)[[0, 3, 1, 4, 2, 5]] * np.array([1, 2, 1, 2, 1, 2])[:, None]),
-    "stack-scalars": (lambda x, xp: xp.stack([x[0] * x[1], x[2] ** 2]), np.array([[X[1], X[0], 0, 0, 0, 0],
-                                                                                   [0, 0, 2 * X[2], 0, 0, 0]])),
+    "stack": (
+        lambda x, xp: xp.reshape(xp.stack([x[:3], 2.0 * x[3:]], axis=1), (-1,)),
+        np.eye(6)[[0, 3, 1, 4, 2, 5]] * np.array([1, 2, 1, 2, 1, 2])[:, None],
+    ),
+    "stack-scalars": (
+        lambda x, xp: xp.stack([x[0] * x[1], x[2] ** 2]),
+        np.array([[X[1], X[0], 0, 0, 0, 0], [0, 0, 2 * X[2], 0, 0, 0]]),
+    ),
 }
 
 

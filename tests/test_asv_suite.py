@@ -17,9 +17,8 @@ import pytest
 from adbench.backends import OPERATIONS, SECOND_ORDER, backend_names, get_backend
 from adbench.compare import DEFAULT_OPERATIONS, build_grid
 from adbench.engine.cases import CaseSpec
-from adbench.problems import get_problem, list_problems, problem_from_function
-from adbench.problems import _registry
 from adbench.engine.threads import THREAD_VARIABLES, worker_environment
+from adbench.problems import _registry, get_problem, list_problems, problem_from_function
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("jax", "torch", "autograd", "tensorflow", "mlx")
@@ -29,8 +28,11 @@ def run_python(code: str, threads: str | None = None, timeout: float = 120, tier
     """Run ``code`` from the repository root (where asv finds ``benchmarks``); it prints one JSON line."""
     # A fresh user's environment: TF_CPP_MIN_LOG_LEVEL too, which TensorFlow, once imported by an earlier
     # test in this process, leaves in os.environ (a user's own value stays: tests/test_tensorflow_mlx.py).
-    env = {k: v for k, v in os.environ.items()
-           if k not in THREAD_VARIABLES and k not in ("XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in THREAD_VARIABLES and k not in ("XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")
+    }
     env.pop("ADBENCH_THREADS", None)
     if threads is not None:
         env["ADBENCH_THREADS"] = threads
@@ -38,8 +40,9 @@ def run_python(code: str, threads: str | None = None, timeout: float = 120, tier
         env.pop(var, None)
     if tier is not None:
         env["ADBENCH_ASV_TIER"] = tier
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -115,8 +118,14 @@ def test_default_tier_is_the_plain_compare_grid(suite):
 def test_keys_name_their_case(suite):
     _, _, common = suite
     spec = common.spec_for("loss-10000 hvp jax-forward-over-reverse cpu")
-    assert (spec.problem, spec.size, spec.operation, spec.backend, spec.mode, spec.device) == \
-        ("loss", 10000, "hvp", "jax", "forward-over-reverse", "cpu")
+    assert (spec.problem, spec.size, spec.operation, spec.backend, spec.mode, spec.device) == (
+        "loss",
+        10000,
+        "hvp",
+        "jax",
+        "forward-over-reverse",
+        "cpu",
+    )
     assert common.spec_for("basic-2 jacobian manual cpu").mode == "manual"
 
 
@@ -266,7 +275,9 @@ def test_preloading_starts_no_thread(benchmark_process):
     assert benchmark_process["tasks_after_preload"] == 1
 
 
-@pytest.mark.parametrize("variant", ["manual", "autograd-reverse", "jax-reverse", "torch-reverse", "jax-hvp", "torch-vjp"])
+@pytest.mark.parametrize(
+    "variant", ["manual", "autograd-reverse", "jax-reverse", "torch-reverse", "jax-hvp", "torch-vjp"]
+)
 def test_a_tiny_case_runs(benchmark_process, variant):
     result = benchmark_process["results"][variant]
     if "skip" in result:
@@ -292,8 +303,10 @@ def test_benchmarks_say_which_call_they_time(suite):
     from asv_runner.benchmarks._base import get_source_code
 
     ad, _, common = suite
-    for method, operations in [(ad.Derivative.time_derivative, OPERATIONS),
-                               (ad.FirstCall.track_first_call, common.TRACKED_OPERATIONS)]:
+    for method, operations in [
+        (ad.Derivative.time_derivative, OPERATIONS),
+        (ad.FirstCall.track_first_call, common.TRACKED_OPERATIONS),
+    ]:
         shown = get_source_code([method])
         assert "jax-reverse jacobian: jax.jit(jax.grad(f)) for a scalar f, jax.jit(jax.jacrev(f)) otherwise" in shown
         assert "autograd-reverse jacobian: autograd.grad(f) for a scalar f" in shown
@@ -324,8 +337,9 @@ def test_a_release_config_lists_both_releases_with_absolute_paths(tmp_path, monk
     assert written["matrix"]["req"]["jax"] == ["0.9.2", "0.10.2"]
     for key in asv_releases.PATH_KEYS:
         assert Path(written[key]).is_absolute() and Path(written[key]) == (tmp_path / original[key]).resolve()
-    assert {k: v for k, v in written["matrix"]["req"].items() if k != "jax"} == \
-        {k: v for k, v in original["matrix"]["req"].items() if k != "jax"}
+    assert {k: v for k, v in written["matrix"]["req"].items() if k != "jax"} == {
+        k: v for k, v in original["matrix"]["req"].items() if k != "jax"
+    }
     # One entry per package in asv.conf.json itself: asv 0.6.6's --python=same runs once per entry.
     assert all(len(versions) == 1 for versions in original["matrix"]["req"].values())
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adbench.problems import ba as ba_module
 from adbench.problems import get_problem
-from adbench.problems import ba as ba_module, ht as ht_module
+from adbench.problems import ht as ht_module
 
 HAND = Path(os.environ.get("ADBENCH_SHARED_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"))
 HAND = HAND / "adbench-hand"
@@ -31,8 +32,11 @@ def rel_error(a, b) -> float:
 def ba_loop(x, obs, feats, n_cams):
     """ADBench's C++ ba_objective (src/cpp/shared/ba.h), observation by observation, in plain Python."""
     n_cams, n_points, P = ba_module._shape(x, obs, n_cams)
-    cams, X, w = x[:11 * n_cams].reshape(-1, 11), x[11 * n_cams:11 * n_cams + 3 * n_points].reshape(-1, 3), \
-        x[11 * n_cams + 3 * n_points:]
+    cams, X, w = (
+        x[: 11 * n_cams].reshape(-1, 11),
+        x[11 * n_cams : 11 * n_cams + 3 * n_points].reshape(-1, 3),
+        x[11 * n_cams + 3 * n_points :],
+    )
     out = np.empty(3 * P, dtype=x.dtype)
     for i in range(P):
         cam, pt = cams[obs[i, 0]], X[obs[i, 1]]
@@ -44,8 +48,8 @@ def ba_loop(x, obs, feats, n_cams):
         proj = Xcam[:2] / Xcam[2]
         rsq = np.sum(proj * proj)
         proj = proj * (1 + cam[9] * rsq + cam[10] * rsq * rsq) * cam[6] + cam[7:9]
-        out[2 * i:2 * i + 2] = w[i] * (proj - feats[i])
-    out[2 * P:] = 1 - w * w
+        out[2 * i : 2 * i + 2] = w[i] * (proj - feats[i])
+    out[2 * P :] = 1 - w * w
     return out
 
 
@@ -62,8 +66,9 @@ def test_ba_objective_matches_adbench_loop(seed):
     problem = get_problem("ba")
     x = problem.inputs(522, seed)
     c = problem.constants(x, seed)
-    np.testing.assert_allclose(problem.function(x, np, **c), ba_loop(x, c["obs"], c["feats"], c["n_cams"]),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        problem.function(x, np, **c), ba_loop(x, c["obs"], c["feats"], c["n_cams"]), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_ba_inputs_follow_the_generator():
@@ -111,19 +116,30 @@ def test_ba_manual_matches_blockwise_complex_step_at_ba1():
     for col, (start, width, count, k) in enumerate(offsets):
         d = np.zeros(n)
         d[start + width * np.arange(count) + k] = 1
-        blocks[:, :, col] = (np.imag(f(x + 1j * 1e-20 * d)) / 1e-20)[:2 * P].reshape(P, 2)
+        blocks[:, :, col] = (np.imag(f(x + 1j * 1e-20 * d)) / 1e-20)[: 2 * P].reshape(P, 2)
     d = np.zeros(n)
-    d[11 * n_cams + 3 * n_points:] = 1
+    d[11 * n_cams + 3 * n_points :] = 1
     dw = np.imag(f(x + 1j * 1e-20 * d)) / 1e-20
-    blocks[:, :, 14] = dw[:2 * P].reshape(P, 2)
-    expected = np.concatenate([blocks.ravel(), dw[2 * P:]])
+    blocks[:, :, 14] = dw[: 2 * P].reshape(P, 2)
+    expected = np.concatenate([blocks.ravel(), dw[2 * P :]])
     values = ba_module.ba_sparse_jacobian(x, **c)
     assert rel_error(values, expected) < 1e-13
 
 
 # -- ht ----------------------------------------------------------------------------------------------------------
-def hand_loop(theta, us, parents, base_relatives, inverse_base_absolutes, base_positions, weights, is_mirrored,
-              correspondences, points, triangles=None):
+def hand_loop(
+    theta,
+    us,
+    parents,
+    base_relatives,
+    inverse_base_absolutes,
+    base_positions,
+    weights,
+    is_mirrored,
+    correspondences,
+    points,
+    triangles=None,
+):
     """ADBench's C++ hand objective (src/cpp/shared/hand_light_matrix.h) step by step, in plain NumPy loops:
     to_pose_params, Euler angles per bone, relatives to absolutes, skinning, mirroring, the global transform."""
     n_bones = len(parents)
@@ -142,9 +158,18 @@ def hand_loop(theta, us, parents, base_relatives, inverse_base_absolutes, base_p
     absolutes = []
     for b in range(n_bones):
         tx, ty, tz = pose[b + 3, 0], pose[b + 3, 2], pose[b + 3, 1]
-        Rx = np.eye(3, dtype=theta.dtype); Rx[1, 1] = Rx[2, 2] = np.cos(tx); Rx[2, 1] = np.sin(tx); Rx[1, 2] = -np.sin(tx)  # noqa: E702
-        Ry = np.eye(3, dtype=theta.dtype); Ry[0, 0] = Ry[2, 2] = np.cos(ty); Ry[0, 2] = np.sin(ty); Ry[2, 0] = -np.sin(ty)  # noqa: E702
-        Rz = np.eye(3, dtype=theta.dtype); Rz[0, 0] = Rz[1, 1] = np.cos(tz); Rz[1, 0] = np.sin(tz); Rz[0, 1] = -np.sin(tz)  # noqa: E702
+        Rx = np.eye(3, dtype=theta.dtype)
+        Rx[1, 1] = Rx[2, 2] = np.cos(tx)
+        Rx[2, 1] = np.sin(tx)
+        Rx[1, 2] = -np.sin(tx)
+        Ry = np.eye(3, dtype=theta.dtype)
+        Ry[0, 0] = Ry[2, 2] = np.cos(ty)
+        Ry[0, 2] = np.sin(ty)
+        Ry[2, 0] = -np.sin(ty)
+        Rz = np.eye(3, dtype=theta.dtype)
+        Rz[0, 0] = Rz[1, 1] = np.cos(tz)
+        Rz[1, 0] = np.sin(tz)
+        Rz[0, 1] = -np.sin(tz)
         tr = np.eye(4, dtype=theta.dtype)
         tr[:3, :3] = Rz @ Ry @ Rx
         relative = base_relatives[b] @ tr
@@ -159,9 +184,13 @@ def hand_loop(theta, us, parents, base_relatives, inverse_base_absolutes, base_p
     norm = np.sqrt(np.sum(aa * aa))
     x, y, z = aa / norm
     s, c = np.sin(norm), np.cos(norm)
-    R = np.array([[x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
-                  [x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s],
-                  [x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c]])
+    R = np.array(
+        [
+            [x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
+            [x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s],
+            [x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c],
+        ]
+    )
     vertices = (R @ positions + pose[2][:, None]).T
     err = np.empty(3 * len(correspondences), dtype=theta.dtype)
     for i, corr in enumerate(correspondences):
@@ -170,7 +199,7 @@ def hand_loop(theta, us, parents, base_relatives, inverse_base_absolutes, base_p
         else:
             v = triangles[corr]
             hand = us[i, 0] * vertices[v[0]] + us[i, 1] * vertices[v[1]] + (1 - us[i, 0] - us[i, 1]) * vertices[v[2]]
-        err[3 * i:3 * i + 3] = points[i] - hand
+        err[3 * i : 3 * i + 3] = points[i] - hand
     return err
 
 
@@ -192,7 +221,7 @@ def test_ht_on_adbench_hand1(complicated):
     problem = get_problem(name)
     assert c["base_positions"].shape == (544, 4) and c["weights"].shape == (544, 22) and len(c["parents"]) == 22
     n_pts = c["points"].shape[0]
-    theta, us = (x[2 * n_pts:], x[:2 * n_pts].reshape(-1, 2)) if complicated else (x, None)
+    theta, us = (x[2 * n_pts :], x[: 2 * n_pts].reshape(-1, 2)) if complicated else (x, None)
     if complicated:
         loop = hand_loop(theta, us, **{k: v for k, v in c.items() if k != "triangles"}, triangles=c["triangles"])
     else:
@@ -213,7 +242,9 @@ def test_ht_mirroring_negates_x_before_the_global_transform():
     x = problem.inputs(26)
     c = problem.constants(x)
     mirrored = {**c, "is_mirrored": True}
-    np.testing.assert_allclose(problem.function(x, np, **mirrored), hand_loop(x, None, **mirrored), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        problem.function(x, np, **mirrored), hand_loop(x, None, **mirrored), rtol=1e-12, atol=1e-14
+    )
     assert not np.allclose(problem.function(x, np, **mirrored), problem.function(x, np, **c))
 
 
@@ -230,22 +261,36 @@ def test_ht_synthetic_hand_has_adbench_structure(name):
     chain = []
     for b, parent in enumerate(c["parents"]):
         chain.append(c["base_relatives"][b] if parent < 0 else chain[parent] @ c["base_relatives"][b])
-    np.testing.assert_allclose(np.array(chain) @ c["inverse_base_absolutes"], np.tile(np.eye(4), (22, 1, 1)), atol=1e-12)
+    np.testing.assert_allclose(
+        np.array(chain) @ c["inverse_base_absolutes"], np.tile(np.eye(4), (22, 1, 1)), atol=1e-12
+    )
     model = ht_module.hand_model(0)
-    edges = np.sort(np.concatenate([model["triangles"][:, [0, 1]], model["triangles"][:, [1, 2]],
-                                    model["triangles"][:, [2, 0]]]), axis=1)
+    edges = np.sort(
+        np.concatenate([model["triangles"][:, [0, 1]], model["triangles"][:, [1, 2]], model["triangles"][:, [2, 0]]]),
+        axis=1,
+    )
     _, counts = np.unique(edges, axis=0, return_counts=True)
     assert model["triangles"].shape == (1084, 3) and np.all(counts == 2)  # closed: every edge in two triangles
     # At the rest pose (zero angles, no global transform) the skinned model is the base mesh.
-    rest = ht_module.skinned_vertices(np.zeros(26), np, **{k: c[k] for k in (
-        "parents", "base_relatives", "inverse_base_absolutes", "base_positions", "weights", "is_mirrored")})
+    rest = ht_module.skinned_vertices(
+        np.zeros(26),
+        np,
+        **{
+            k: c[k]
+            for k in ("parents", "base_relatives", "inverse_base_absolutes", "base_positions", "weights", "is_mirrored")
+        },
+    )
     np.testing.assert_allclose(rest, c["base_positions"][:, :3], atol=1e-12)
     if name == "ht":
         loop = hand_loop(x, None, **c)
     else:
         k = c["points"].shape[0]
-        loop = hand_loop(x[2 * k:], x[:2 * k].reshape(-1, 2), **{a: v for a, v in c.items() if a != "triangles"},
-                         triangles=c["triangles"])
+        loop = hand_loop(
+            x[2 * k :],
+            x[: 2 * k].reshape(-1, 2),
+            **{a: v for a, v in c.items() if a != "triangles"},
+            triangles=c["triangles"],
+        )
     np.testing.assert_allclose(problem.function(x, np, **c), loop, rtol=1e-12, atol=1e-14)
 
 
@@ -268,8 +313,9 @@ def test_ht_complicated_presets_follow_adbench_points():
     assert problem.n_outputs(226) == 300
 
 
-@pytest.mark.parametrize("name,file", [("ht", "simple_small_hand1_t26_c100.txt"),
-                                       ("ht-complicated", "complicated_small_hand1_t26_c100.txt")])
+@pytest.mark.parametrize(
+    "name,file", [("ht", "simple_small_hand1_t26_c100.txt"), ("ht-complicated", "complicated_small_hand1_t26_c100.txt")]
+)
 def test_adbench_hand_file_as_constants(name, file):
     """ADBench's hand file with its model/ folder beside it, through the --constants loader: the problem at that
     instance (ADBench's hand1, c = 100), its reference Jacobian's shape from the file's points."""

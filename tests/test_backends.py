@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import backend_modes, jacobian_shape, require_backend
 
 import adbench
 from adbench.backends import NESTED, SECOND_ORDER, SPARSE, backend_names, get_backend
 from adbench.backends.numpy_baselines import central_differences
 from adbench.engine.cases import direction
 from adbench.problems import get_problem, list_problems
-
-from conftest import backend_modes, jacobian_shape, require_backend
 
 # ba, ht and ht-complicated: every backend's dense and compressed Jacobians are tests/test_sparse.py's (their
 # reverse Jacobians take hundreds of passes; there they run at reduced sizes). Nested: tests/test_nested.py.
@@ -88,8 +87,13 @@ def dtypes(backend: str) -> tuple[str, ...]:
     return ("float32",) if backend in FLOAT32_ONLY else ("float32", "float64")
 
 
-JACOBIAN_CASES = [(b, m, p.name, dtype) for b, m in modes_of("jacobian") for p in PROBLEMS
-                  for dtype in dtypes(b) if in_scope(b, p.name)]
+JACOBIAN_CASES = [
+    (b, m, p.name, dtype)
+    for b, m in modes_of("jacobian")
+    for p in PROBLEMS
+    for dtype in dtypes(b)
+    if in_scope(b, p.name)
+]
 
 
 @pytest.mark.parametrize("backend,mode,problem,dtype", JACOBIAN_CASES, ids=["-".join(c) for c in JACOBIAN_CASES])
@@ -105,12 +109,14 @@ def test_jacobian_agrees_with_reference(backend, mode, problem, dtype):
     assert error(J, ref) <= tol, f"max relative error {error(J, ref):.2e} > {tol:.0e}"
 
 
-FIRST_ORDER_CASES = [(op, b, m, p.name) for op in ("jvp", "vjp") for b, m in modes_of(op) for p in PROBLEMS
-                     if in_scope(b, p.name)]
+FIRST_ORDER_CASES = [
+    (op, b, m, p.name) for op in ("jvp", "vjp") for b, m in modes_of(op) for p in PROBLEMS if in_scope(b, p.name)
+]
 
 
-@pytest.mark.parametrize("operation,backend,mode,problem", FIRST_ORDER_CASES,
-                         ids=["-".join(c) for c in FIRST_ORDER_CASES])
+@pytest.mark.parametrize(
+    "operation,backend,mode,problem", FIRST_ORDER_CASES, ids=["-".join(c) for c in FIRST_ORDER_CASES]
+)
 def test_jvp_and_vjp_agree_with_reference(operation, backend, mode, problem):
     require_backend(backend)
     prob, x, consts = inputs(problem)
@@ -134,18 +140,31 @@ HVP_CASES = [(b, m, p) for b, m in modes_of("hvp") for p in SCALAR if in_scope(b
 # Found by these tests: MLX 0.32 cannot differentiate the JVP of max with an axis again (it tries the
 # derivative with respect to the gather's indices), so reverse-over-forward and forward-over-forward
 # fail on the problems with a log-sum-exp (gmm, mlp). They turn XPASS when MLX fixes it.
-MLX_MAX_SECOND_ORDER = ("MLX 0.32: a JVP of max(axis=...) cannot be differentiated again: "
-                        "[gather_axis] Cannot calculate VJP/JVP with respect to indices")
-KNOWN_FAILURES = {(b, m, p): MLX_MAX_SECOND_ORDER for b in ("mlx", "mlx-compile")
-                  for m in ("reverse-over-forward", "forward-over-forward") for p in ("gmm", "mlp", "lse", "kmeans")}
+MLX_MAX_SECOND_ORDER = (
+    "MLX 0.32: a JVP of max(axis=...) cannot be differentiated again: "
+    "[gather_axis] Cannot calculate VJP/JVP with respect to indices"
+)
+KNOWN_FAILURES = {
+    (b, m, p): MLX_MAX_SECOND_ORDER
+    for b in ("mlx", "mlx-compile")
+    for m in ("reverse-over-forward", "forward-over-forward")
+    for p in ("gmm", "mlp", "lse", "kmeans")
+}
 # det's gradient (its cofactors) scatters, and MLX 0.32 has no JVP of a scatter: forward over reverse fails.
 KNOWN_FAILURES[("mlx", "forward-over-reverse", "det")] = "MLX 0.32: [scatter] JVP not yet implemented"
 
 
 def with_known_failures(cases):
-    return [pytest.param(*c, id="-".join(c), marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=(ValueError, RuntimeError),
-                                                                      strict=False)] if c in KNOWN_FAILURES else [])
-            for c in cases]
+    return [
+        pytest.param(
+            *c,
+            id="-".join(c),
+            marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[c], raises=(ValueError, RuntimeError), strict=False)]
+            if c in KNOWN_FAILURES
+            else [],
+        )
+        for c in cases
+    ]
 
 
 @pytest.mark.parametrize("backend,mode,problem", with_known_failures(HVP_CASES))
@@ -164,7 +183,9 @@ def test_hvp_agrees_with_reference(backend, mode, problem):
     assert error(got, ref) <= tol, f"{error(got, ref):.2e} > {tol:.0e}"
 
 
-HESSIAN_CASES = [(b, m, p) for b, m in modes_of("hessian") for p in SCALAR if SMALL[p] <= HESSIAN_MAX_N and in_scope(b, p)]
+HESSIAN_CASES = [
+    (b, m, p) for b, m in modes_of("hessian") for p in SCALAR if SMALL[p] <= HESSIAN_MAX_N and in_scope(b, p)
+]
 
 
 @pytest.mark.parametrize("backend,mode,problem", with_known_failures(HESSIAN_CASES))
@@ -231,17 +252,25 @@ def test_jax_float32_stays_float32_after_float64(backend):
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: adbench.hvp("tall", np.ones(3), np.ones(3), backend="jax", mode="forward-over-reverse"),
-         "hvp needs a scalar-valued problem; 'tall' returns a vector"),
-        (lambda: adbench.hessian("loss", np.ones(3), backend="torch-autograd", mode="forward-over-reverse"),
-         "unknown composition for hessian on backend 'torch-autograd' 'forward-over-reverse'; "
-         "valid choices: reverse-over-reverse"),
-        (lambda: adbench.hvp("loss", np.ones(3), np.ones(3), backend="jax"),
-         "needs a mode for hvp: one of forward-over-reverse, reverse-over-reverse, reverse-over-forward, "
-         "forward-over-forward"),
+        (
+            lambda: adbench.hvp("tall", np.ones(3), np.ones(3), backend="jax", mode="forward-over-reverse"),
+            "hvp needs a scalar-valued problem; 'tall' returns a vector",
+        ),
+        (
+            lambda: adbench.hessian("loss", np.ones(3), backend="torch-autograd", mode="forward-over-reverse"),
+            "unknown composition for hessian on backend 'torch-autograd' 'forward-over-reverse'; "
+            "valid choices: reverse-over-reverse",
+        ),
+        (
+            lambda: adbench.hvp("loss", np.ones(3), np.ones(3), backend="jax"),
+            "needs a mode for hvp: one of forward-over-reverse, reverse-over-reverse, reverse-over-forward, "
+            "forward-over-forward",
+        ),
         (lambda: adbench.jvp("loss", np.ones(3), np.ones(4), backend="jax"), r"v must have shape \(3,\)"),
-        (lambda: adbench.hvp("loss", np.ones(3), np.ones(3), backend="manual", mode="sideways"),
-         "valid choices: manual"),
+        (
+            lambda: adbench.hvp("loss", np.ones(3), np.ones(3), backend="manual", mode="sideways"),
+            "valid choices: manual",
+        ),
     ],
     ids=["vector-output", "missing-composition", "needs-composition", "v-shape", "baseline-mode"],
 )
@@ -251,8 +280,9 @@ def test_second_order_refusals_name_the_valid_choices(call, message):
 
 
 # -- the call each case times ------------------------------------------------------------------------
-LABEL_CASES = [(b, op, m) for b in backend_names() for op in get_backend(b).operations
-               for m in get_backend(b).modes_for(op)]
+LABEL_CASES = [
+    (b, op, m) for b in backend_names() for op in get_backend(b).operations for m in get_backend(b).modes_for(op)
+]
 
 
 @pytest.mark.parametrize("backend,operation,mode", LABEL_CASES, ids=["-".join(c) for c in LABEL_CASES])
@@ -282,10 +312,15 @@ def test_every_case_names_the_call_it_times(backend, operation, mode):
 
 # A scalar f's reverse-mode Jacobian is timed through the framework's gradient transform.
 GRADIENT_CALLS = {
-    "jax": "jax.jit(jax.grad(f))", "jax-eager": "jax.grad(f)", "torch": "torch.func.grad(f)",
-    "torch-autograd": "torch.autograd.grad(f(x), x)", "torch-compile": "torch.compile(torch.func.grad(f), ",
-    "autograd": "autograd.grad(f)", "tensorflow": "tf.function(tape.gradient(f))",
-    "tensorflow-xla": "tf.function(tape.gradient(f), jit_compile=True)", "mlx": "mx.grad(f)",
+    "jax": "jax.jit(jax.grad(f))",
+    "jax-eager": "jax.grad(f)",
+    "torch": "torch.func.grad(f)",
+    "torch-autograd": "torch.autograd.grad(f(x), x)",
+    "torch-compile": "torch.compile(torch.func.grad(f), ",
+    "autograd": "autograd.grad(f)",
+    "tensorflow": "tf.function(tape.gradient(f))",
+    "tensorflow-xla": "tf.function(tape.gradient(f), jit_compile=True)",
+    "mlx": "mx.grad(f)",
     "mlx-compile": "mx.compile(mx.grad(f))",
 }
 
@@ -305,8 +340,13 @@ def test_scalar_reverse_jacobian_is_the_gradient(backend):
 # torch.func's forward mode promotes a 0-d float32 value's tangent to float64 where it meets a Python float
 # (pytorch/pytorch#90065); the adapter casts scalar results back. JAX is checked more strictly, on its
 # traced programs (tests/test_precision.py).
-FLOAT32_CASES = [(b, op, m, p) for b in ("torch", "torch-autograd", "autograd") for op in ("jvp", "hvp")
-                 for m in get_backend(b).modes_for(op) for p in SCALAR]
+FLOAT32_CASES = [
+    (b, op, m, p)
+    for b in ("torch", "torch-autograd", "autograd")
+    for op in ("jvp", "hvp")
+    for m in get_backend(b).modes_for(op)
+    for p in SCALAR
+]
 
 
 @pytest.mark.parametrize("backend,operation,mode,problem", FLOAT32_CASES, ids=["-".join(c) for c in FLOAT32_CASES])

@@ -38,8 +38,9 @@ def _plain_inputs(spec: CaseSpec) -> dict:
 
 
 def _key(spec: CaseSpec, inputs: dict | None = None) -> str:
-    return caches.reference_key(spec.problem, spec.size, spec.operation, spec.dtype, spec.seed,
-                                inputs or _plain_inputs(spec))
+    return caches.reference_key(
+        spec.problem, spec.size, spec.operation, spec.dtype, spec.seed, inputs or _plain_inputs(spec)
+    )
 
 
 def test_a_reference_is_computed_once_then_read(cache_dir):
@@ -74,13 +75,17 @@ def test_the_check_reads_the_kept_reference_for_every_backend_of_a_group(cache_d
 BASE = CaseSpec("loss", 50, "jax", "reverse")
 
 
-@pytest.mark.parametrize("changed", [
-    CaseSpec("loss", 60, "jax", "reverse"),  # size
-    CaseSpec("loss", 50, "jax", "reverse", seed=1),  # seed
-    CaseSpec("loss", 50, "jax", "reverse", dtype="float64"),  # dtype
-    CaseSpec("loss", 50, "jax", "reverse", operation="hvp"),  # operation
-    CaseSpec("basic", 2, "jax", "reverse"),  # problem
-], ids=["size", "seed", "dtype", "operation", "problem"])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        CaseSpec("loss", 60, "jax", "reverse"),  # size
+        CaseSpec("loss", 50, "jax", "reverse", seed=1),  # seed
+        CaseSpec("loss", 50, "jax", "reverse", dtype="float64"),  # dtype
+        CaseSpec("loss", 50, "jax", "reverse", operation="hvp"),  # operation
+        CaseSpec("basic", 2, "jax", "reverse"),  # problem
+    ],
+    ids=["size", "seed", "dtype", "operation", "problem"],
+)
 def test_every_part_of_the_key_invalidates(changed, cache_dir):
     assert _key(changed) != _key(BASE)
     assert _key(BASE) == _key(CaseSpec("loss", 50, "torch", "forward")), "backend and mode share one reference"
@@ -98,8 +103,10 @@ def test_other_inputs_constants_or_code_invalidate(cache_dir, monkeypatch):
         assert _key(BASE, inputs) != key, "another adbench version computes its references again"
     finally:
         caches.code_fingerprint.cache_clear()
-    assert caches.reference_key("loss", 50, "jacobian", "float32", 0, {"x": inputs["x"],
-                                                                        "constants": {"f": object()}}) is None
+    assert (
+        caches.reference_key("loss", 50, "jacobian", "float32", 0, {"x": inputs["x"], "constants": {"f": object()}})
+        is None
+    )
 
 
 def test_a_damaged_entry_is_computed_again(cache_dir):
@@ -144,14 +151,22 @@ def test_concurrent_writers_leave_one_whole_entry(cache_dir):
     with ProcessPoolExecutor(4) as pool:
         list(pool.map(_write_many, [(str(cache_dir), i) for i in range(8)]))
     ref, kind = caches.load_reference("same")
-    assert kind == "exact" and any(np.array_equal(ref, np.random.default_rng(s).standard_normal(200_000))
-                                   for s in (0, 1))
+    assert kind == "exact" and any(
+        np.array_equal(ref, np.random.default_rng(s).standard_normal(200_000)) for s in (0, 1)
+    )
     assert not list((cache_dir / "references").glob("*.tmp")), "no temporary file is left behind"
 
 
-@pytest.mark.parametrize("before, after, label", [
-    (None, None, None), ((0, 0), (0, 0), None), ((0, 0), (0, 2), "cold"), ((3, 1), (4, 1), "hit"),
-    ((0, 0), (1, 1), "partial")])
+@pytest.mark.parametrize(
+    "before, after, label",
+    [
+        (None, None, None),
+        ((0, 0), (0, 0), None),
+        ((0, 0), (0, 2), "cold"),
+        ((3, 1), (4, 1), "hit"),
+        ((0, 0), (1, 1), "partial"),
+    ],
+)
 def test_first_call_cache_label(before, after, label):
     assert cache_label(before, after) == label
 
@@ -172,7 +187,12 @@ def test_a_jax_first_call_is_labelled_cold_then_a_cache_hit(tmp_path):
 
     env = worker_environment(1, kept_compiles=str(tmp_path / "compile"))
     env.update(PYTHONPATH=str(ROOT), **{caches.CACHE_ENV: str(tmp_path)})
-    runs = [json.loads(subprocess.run([sys.executable, "-c", FIRST_BUILD], env=env, capture_output=True,
-                                      text=True, timeout=120, check=True).stdout.splitlines()[-1])
-            for _ in range(2)]
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", FIRST_BUILD], env=env, capture_output=True, text=True, timeout=120, check=True
+            ).stdout.splitlines()[-1]
+        )
+        for _ in range(2)
+    ]
     assert [r["label"] for r in runs] == ["cold", "hit"]

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import availability
 
 from adbench.backends import backend_names
-from adbench.problems import list_problems
-
 from adbench.engine.results import COLUMNS, FORMAT_VERSION, read_results
-
-from conftest import availability
+from adbench.problems import list_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 # No adaptive visits: these runs check what is recorded, not how long a run keeps measuring open comparisons.
@@ -29,8 +27,9 @@ FAST = ["--budget", "0.002", "--timeout", "60", "--rounds", "1", "--no-adaptive"
 
 def adbench(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 240):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
+    )
 
 
 def test_list_shows_problems_and_backends():
@@ -39,10 +38,31 @@ def test_list_shows_problems_and_backends():
     # list imports every framework here; TensorFlow's C++ banners at import are silenced.
     for banner in ("oneDNN", "absl::InitializeLog", "cpu_feature_guard"):
         assert banner not in out.stderr
-    for name in ("basic", "loss", "control_loop", "tall", "gmm", "lstm", "ode", "mlp", "D=2,K=5", "jax", "jax-eager",
-                 "torch", "torch-autograd", "torch-compile", "autograd", "tensorflow", "tensorflow-xla", "mlx",
-                 "mlx-compile", "manual", "finite-diff",
-                 "hvp: all 4 compositions", "hessian: reverse-over-reverse"):
+    for name in (
+        "basic",
+        "loss",
+        "control_loop",
+        "tall",
+        "gmm",
+        "lstm",
+        "ode",
+        "mlp",
+        "D=2,K=5",
+        "jax",
+        "jax-eager",
+        "torch",
+        "torch-autograd",
+        "torch-compile",
+        "autograd",
+        "tensorflow",
+        "tensorflow-xla",
+        "mlx",
+        "mlx-compile",
+        "manual",
+        "finite-diff",
+        "hvp: all 4 compositions",
+        "hessian: reverse-over-reverse",
+    ):
         assert name in " ".join(out.stdout.split()), name  # table cells wrap at the width
     for name in ("jax", "torch", "autograd", "tensorflow", "mlx"):
         info = availability(name)
@@ -53,11 +73,18 @@ def test_list_shows_problems_and_backends():
 
 def test_list_imports_no_framework():
     """`list` reads versions from package metadata and finds frameworks without importing them (8.5 s before)."""
-    code = ("import sys; from adbench.cli import main; main(['list']); "
-            "print('IMPORTED', sorted(m for m in ('jax', 'torch', 'tensorflow', 'mlx', 'autograd', 'pandas') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys; from adbench.cli import main; main(['list']); "
+        "print('IMPORTED', sorted(m for m in ('jax', 'torch', 'tensorflow', 'mlx', 'autograd', 'pandas') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-1] == "IMPORTED []"
 
@@ -70,8 +97,12 @@ def test_compare_help_is_grouped_with_the_defaults_the_run_uses(capsys, monkeypa
     with pytest.raises(SystemExit):
         cli.main(["compare", "--help"])
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps its help
-    for group in ("what to run:", "how long and how hard to measure:", "what is shown, where results go, what fails "
-                  "the run:", "scale-out:"):
+    for group in (
+        "what to run:",
+        "how long and how hard to measure:",
+        "what is shown, where results go, what fails the run:",
+        "scale-out:",
+    ):
         assert group in text
     plain = [p.name for p in compare.plain_problems()]
     assert f"the plain run's {len(plain)} of" in text and ", ".join(plain) in text
@@ -81,9 +112,25 @@ def test_compare_help_is_grouped_with_the_defaults_the_run_uses(capsys, monkeypa
 
 def test_compare_tiny_grid_every_backend(tmp_path):
     csv = tmp_path / "run.csv"
-    out = adbench("compare", "--problems", "loss,tall", "--sizes", "3", "--budget", "0.004", "--rounds", "3",
-                  "--operations", "jacobian,hvp", "--modes", "forward,reverse,forward-over-reverse",
-                  "--details", "--output", str(csv), env={"COLUMNS": "100"})
+    out = adbench(
+        "compare",
+        "--problems",
+        "loss,tall",
+        "--sizes",
+        "3",
+        "--budget",
+        "0.004",
+        "--rounds",
+        "3",
+        "--operations",
+        "jacobian,hvp",
+        "--modes",
+        "forward,reverse,forward-over-reverse",
+        "--details",
+        "--output",
+        str(csv),
+        env={"COLUMNS": "100"},
+    )
     assert out.returncode == 0, out.stderr
     frame, meta = read_results(csv)
     assert list(frame.columns) == COLUMNS
@@ -113,14 +160,26 @@ def test_compare_tiny_grid_every_backend(tmp_path):
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["run_id"] and set(frame["run_id"]) == {meta["run_id"]}
     env = meta["environment"]
-    for key in ("frameworks", "cpu_model", "cpu_count", "threads", "python", "platform", "git_commit",
-                "timestamp", "adbench_version", "device"):
+    for key in (
+        "frameworks",
+        "cpu_model",
+        "cpu_count",
+        "threads",
+        "python",
+        "platform",
+        "git_commit",
+        "timestamp",
+        "adbench_version",
+        "device",
+    ):
         assert key in env
     assert env["threads"] == 1 and env["device"] == "cpu"
     assert env["git_dirty"] in (True, False, None)
     assert len(meta["cases"]) == len(frame)
-    assert all(sum(len(v["samples"]) for v in c["visits"]) == s and len(c["visits"]) == v
-               for c, s, v in zip(meta["cases"], frame["samples"], frame["visits"]))
+    assert all(
+        sum(len(v["samples"]) for v in c["visits"]) == s and len(c["visits"]) == v
+        for c, s, v in zip(meta["cases"], frame["samples"], frame["visits"])
+    )
     assert "busy" in meta["noise"]
     # Every two timed cases of a group are compared paired, and the run's variance is recorded.
     assert meta["comparisons"] and all(len(row) == 6 for row in meta["comparisons"])
@@ -132,7 +191,9 @@ def test_compare_tiny_grid_every_backend(tmp_path):
     assert re.search(r"loss · jacobian +3 → 1 +((reverse|forward) [\d,.]+×|tie|unresolved) ", answers), answers
     assert re.search(r"tall · jacobian +3 → 300 ", answers) and "== loss · hvp ==" in details
     summary = " ".join(details.split("== Verdicts ==")[1].split())  # its sentences are wrapped
-    verdict = r"((reverse|forward) [\d,.]+× faster \[[\d,.]+×, [\d,.]+×\]|tie \(within 5%\)|not resolved at this noise level)"
+    verdict = (
+        r"((reverse|forward) [\d,.]+× faster \[[\d,.]+×, [\d,.]+×\]|tie \(within 5%\)|not resolved at this noise level)"
+    )
     assert re.search(r"loss jacobian \(n=3 → m=1\): " + verdict, summary)
     assert re.search(r"tall jacobian \(n=3 → m=300\): " + verdict, summary)
     for stream, text in (("stdout", out.stdout), ("stderr", out.stderr)):
@@ -142,8 +203,18 @@ def test_compare_tiny_grid_every_backend(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "markdown"])
 def test_compare_formats(tmp_path, fmt):
-    out = adbench("compare", "--problems", "basic", "--backends", "manual,finite-diff", *FAST,
-                  "--format", fmt, "--output", str(tmp_path / "r.csv"))
+    out = adbench(
+        "compare",
+        "--problems",
+        "basic",
+        "--backends",
+        "manual,finite-diff",
+        *FAST,
+        "--format",
+        fmt,
+        "--output",
+        str(tmp_path / "r.csv"),
+    )
     assert out.returncode == 0, out.stderr
     if fmt == "json":
         assert {r["backend"] for r in json.loads(out.stdout)} == {"manual", "finite-diff"}
@@ -157,8 +228,10 @@ def test_compare_formats(tmp_path, fmt):
     "args,message",
     [
         (["--backends", "theano"], "unknown backend 'theano'; valid choices:"),
-        (["--problems", "los"], "unknown problem 'los'; valid choices: "
-         + ", ".join(sorted(p.name for p in list_problems()))),
+        (
+            ["--problems", "los"],
+            "unknown problem 'los'; valid choices: " + ", ".join(sorted(p.name for p in list_problems())),
+        ),
         (["--modes", "sideways"], "unknown mode 'sideways'; valid choices: forward, forward-over-forward"),
         (["--dtype", "float16"], "valid choices: float32, float64"),
         (["--format", "xml"], "unknown format 'xml'; valid choices: csv, json, markdown, table"),
@@ -167,8 +240,10 @@ def test_compare_formats(tmp_path, fmt):
         (["--problem", "no_such_module_xyz:f"], "No module named 'no_such_module_xyz'"),
         (["--problem", "justaname"], "--problem takes MODULE:FUNCTION"),
         (["--problem", "loss"], "'loss' is a registered problem: use --problems loss"),
-        (["--operations", "gradient"], "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, "
-         "nested, sparse-jacobian, vjp"),
+        (
+            ["--operations", "gradient"],
+            "unknown operation 'gradient'; valid choices: hessian, hvp, jacobian, jvp, nested, sparse-jacobian, vjp",
+        ),
         (["--timeout", "inf"], "--timeout must be a finite number of seconds above 0"),
         (["--memory-limit", "inf"], "--memory-limit must be a finite number of GiB above 0"),
         (["--budget", "nan"], "--budget must be a finite number of seconds above 0"),
@@ -185,10 +260,34 @@ def test_compare_formats(tmp_path, fmt):
         (["--device", "tpu"], "unknown device 'tpu'; valid choices: cpu, cuda"),
         (["--quick", "--full"], "not allowed with argument"),
     ],
-    ids=["backend", "problem", "mode", "dtype", "format", "threads", "sizes", "module", "spec", "registered-name",
-         "operation", "timeout-inf", "memory-inf", "budget-nan", "budget-negative", "seed", "rounds", "time-budget",
-         "compile-timeout", "workers", "statistic", "empty-problems",
-         "empty-backends", "chunk", "device", "quick-full"],
+    ids=[
+        "backend",
+        "problem",
+        "mode",
+        "dtype",
+        "format",
+        "threads",
+        "sizes",
+        "module",
+        "spec",
+        "registered-name",
+        "operation",
+        "timeout-inf",
+        "memory-inf",
+        "budget-nan",
+        "budget-negative",
+        "seed",
+        "rounds",
+        "time-budget",
+        "compile-timeout",
+        "workers",
+        "statistic",
+        "empty-problems",
+        "empty-backends",
+        "chunk",
+        "device",
+        "quick-full",
+    ],
 )
 def test_bad_arguments(args, message, tmp_path, capsys):
     # In this process (the CLI's own main; a subprocess each cost 0.4 s of imports, 26 times): every one of
@@ -207,22 +306,36 @@ def test_bad_arguments(args, message, tmp_path, capsys):
     assert not (tmp_path / "r.csv").exists()
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("wrong", {"wrong"}), ("wrong,error,timeout", {"wrong", "error", "timeout"}), (" error , known ", {"error", "known"}),
-    ("none", set()), ("compile-timeout,memory", {"compile-timeout", "memory"}),
-], ids=["wrong", "three", "spaces-and-known", "none", "hyphenated"])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("wrong", {"wrong"}),
+        ("wrong,error,timeout", {"wrong", "error", "timeout"}),
+        (" error , known ", {"error", "known"}),
+        ("none", set()),
+        ("compile-timeout,memory", {"compile-timeout", "memory"}),
+    ],
+    ids=["wrong", "three", "spaces-and-known", "none", "hyphenated"],
+)
 def test_fail_on_parses(text, expected):
     from adbench.cli import fail_on
 
     assert fail_on(text) == expected
 
 
-@pytest.mark.parametrize("text,message", [
-    ("wrnog", "--fail-on takes comma-separated names from wrong, error, timeout, compile-timeout, memory, known, "
-              "none, not 'wrnog'"),
-    ("", "--fail-on takes comma-separated names from"),
-    ("none,wrong", "--fail-on none stands alone"),
-], ids=["typo", "empty", "none-with-others"])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "wrnog",
+            "--fail-on takes comma-separated names from wrong, error, timeout, compile-timeout, memory, known, "
+            "none, not 'wrnog'",
+        ),
+        ("", "--fail-on takes comma-separated names from"),
+        ("none,wrong", "--fail-on none stands alone"),
+    ],
+    ids=["typo", "empty", "none-with-others"],
+)
 def test_fail_on_refuses_bad_values(text, message, tmp_path, capsys):
     from adbench import cli
 
@@ -236,7 +349,7 @@ def test_fail_on_refuses_bad_values(text, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-USER_MODULE = textwrap.dedent('''
+USER_MODULE = textwrap.dedent("""
     import inspect, os, time
 
     def square_sum(x, xp):
@@ -281,7 +394,7 @@ USER_MODULE = textwrap.dedent('''
         if xp.__name__ == "numpy" and float(x[0]) != 0.5 and not trial:
             time.sleep(30)
         return xp.sum(x ** 3)
-''')
+""")
 
 
 @pytest.fixture
@@ -291,11 +404,22 @@ def user_module(tmp_path):
 
 
 def test_user_function_path(user_module):
-    out = adbench("compare", "--problem", "userfuncs:square_sum", "--sizes", "4,8", *FAST,
-                  "--backends", "jax,autograd,finite-diff,manual", "--output", "r.csv",
-                  # Wide, so that each row reads whole (a long name may wrap at 100 columns: the fit is
-                  # test_every_line_fits_the_terminal's to check, the content this test's).
-                  env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}", "COLUMNS": "200"}, cwd=user_module)
+    out = adbench(
+        "compare",
+        "--problem",
+        "userfuncs:square_sum",
+        "--sizes",
+        "4,8",
+        *FAST,
+        "--backends",
+        "jax,autograd,finite-diff,manual",
+        "--output",
+        "r.csv",
+        # Wide, so that each row reads whole (a long name may wrap at 100 columns: the fit is
+        # test_every_line_fits_the_terminal's to check, the content this test's).
+        env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}", "COLUMNS": "200"},
+        cwd=user_module,
+    )
     assert out.returncode == 0, out.stderr
     frame, _ = read_results(user_module / "r.csv")
     assert set(frame["problem"]) == {"userfuncs:square_sum"}
@@ -303,44 +427,49 @@ def test_user_function_path(user_module):
     assert set(frame["status"]) <= {"ok", "skipped"}
     # Every size asked for gets its answers, not only the largest.
     for n in (4, 8):
-        assert re.search(rf"userfuncs:square_sum · jacobian +{n} → 1 +((reverse|forward) [\d,.]+×|tie|unresolved)",
-                         out.stdout), out.stdout
+        assert re.search(
+            rf"userfuncs:square_sum · jacobian +{n} → 1 +((reverse|forward) [\d,.]+×|tie|unresolved)", out.stdout
+        ), out.stdout
     # The baselines with no hand-written derivative of a user's function: one line, not one per case.
     skipped = frame[frame["status"] == "skipped"]
     assert len(skipped) >= 2 and "× hand" not in out.stdout
     assert "skipped by design: " in out.stderr and "  skipped: " not in out.stderr, out.stderr
 
 
-REFUSED = textwrap.dedent('''
+REFUSED = textwrap.dedent("""
     def raises(x, xp):
         raise ZeroDivisionError("my model divides by zero")
 
     def nan(x, xp):
         return xp.sum(x) * float("nan")
-''')
+""")
 
 
-@pytest.mark.parametrize("function,error", [
-    ("raises", "ZeroDivisionError: my model divides by zero"),
-    ("nan", "it returned NaN or infinity"),
-], ids=["raises", "returns-nan"])
+@pytest.mark.parametrize(
+    "function,error",
+    [("raises", "ZeroDivisionError: my model divides by zero"), ("nan", "it returned NaN or infinity")],
+    ids=["raises", "returns-nan"],
+)
 def test_a_user_function_that_fails_with_numpy_is_refused_before_any_framework(tmp_path, function, error):
     (tmp_path / "mine.py").write_text(REFUSED)
     started = time.monotonic()
-    out = adbench("compare", "--problem", f"mine.py:{function}", "--sizes", "10,1000", "--output", "r.csv",
-                  cwd=tmp_path)
+    out = adbench(
+        "compare", "--problem", f"mine.py:{function}", "--sizes", "10,1000", "--output", "r.csv", cwd=tmp_path
+    )
     assert time.monotonic() - started < 10
     assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.strip() == (f"adbench compare: error: your function mine.py:{function} failed its NumPy trial at "
-                                  f"n=10: {error}. No framework was started; fix f (or choose --sizes) and run again")
+    assert out.stderr.strip() == (
+        f"adbench compare: error: your function mine.py:{function} failed its NumPy trial at "
+        f"n=10: {error}. No framework was started; fix f (or choose --sizes) and run again"
+    )
     assert not (tmp_path / "r.csv").exists()
 
 
-WRONG_ON_AUTOGRAD = textwrap.dedent('''
+WRONG_ON_AUTOGRAD = textwrap.dedent("""
     def f(x, xp):
         # Right in NumPy (the reference differences it), doubled where autograd computes it: a wrong row.
         return xp.sum(x ** 3) * (2.0 if "autograd" in xp.__name__ else 1.0)
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -350,8 +479,22 @@ def wrong_on_autograd(tmp_path_factory):
         pytest.skip("autograd is not installed")
     tmp = tmp_path_factory.mktemp("wrong")
     (tmp / "wrongf.py").write_text(WRONG_ON_AUTOGRAD)
-    out = adbench("compare", "--problem", "wrongf.py:f", "--sizes", "3", "--backends", "autograd,finite-diff",
-                  "--operations", "jacobian", *FAST, "--output", "r.csv", cwd=tmp, env={"COLUMNS": "100"})
+    out = adbench(
+        "compare",
+        "--problem",
+        "wrongf.py:f",
+        "--sizes",
+        "3",
+        "--backends",
+        "autograd,finite-diff",
+        "--operations",
+        "jacobian",
+        *FAST,
+        "--output",
+        "r.csv",
+        cwd=tmp,
+        env={"COLUMNS": "100"},
+    )
     frame, _ = read_results(tmp / "r.csv")
     assert set(frame.loc[frame["backend"] == "autograd", "status"]) == {"wrong"}, frame[["backend", "status"]]
     return out, frame
@@ -360,8 +503,13 @@ def wrong_on_autograd(tmp_path_factory):
 def _autograd_defect(versions: str):
     from adbench.findings import KnownDefect
 
-    return KnownDefect(framework="autograd", versions=versions, matches={"backend": ("autograd",), "status": ("wrong",)},
-                       upstream="example/autograd#1", summary="a defect injected by the test")
+    return KnownDefect(
+        framework="autograd",
+        versions=versions,
+        matches={"backend": ("autograd",), "status": ("wrong",)},
+        upstream="example/autograd#1",
+        summary="a defect injected by the test",
+    )
 
 
 def test_a_wrong_result_no_known_defect_explains_fails_the_run(wrong_on_autograd):
@@ -371,13 +519,17 @@ def test_a_wrong_result_no_known_defect_explains_fails_the_run(wrong_on_autograd
     assert "that no known framework defect explains (--fail-on" in out.stderr
 
 
-@pytest.mark.parametrize("fail_on,versions,code", [
-    ({"wrong", "error"}, ">=0", 0),  # explained: a finding, not a failure
-    ({"wrong", "known"}, ">=0", 1),  # the user asked to fail on known defects too
-    ({"wrong"}, "<0.0.1", 1),  # a release outside the defect's versions: no longer explained
-    (set(), "<0.0.1", 0),  # --fail-on none
-    ({"error", "timeout"}, "<0.0.1", 0),  # wrong is not among the statuses that fail
-], ids=["explained", "fail-on-known", "fixed-release", "fail-on-none", "wrong-not-listed"])
+@pytest.mark.parametrize(
+    "fail_on,versions,code",
+    [
+        ({"wrong", "error"}, ">=0", 0),  # explained: a finding, not a failure
+        ({"wrong", "known"}, ">=0", 1),  # the user asked to fail on known defects too
+        ({"wrong"}, "<0.0.1", 1),  # a release outside the defect's versions: no longer explained
+        (set(), "<0.0.1", 0),  # --fail-on none
+        ({"error", "timeout"}, "<0.0.1", 0),  # wrong is not among the statuses that fail
+    ],
+    ids=["explained", "fail-on-known", "fixed-release", "fail-on-none", "wrong-not-listed"],
+)
 def test_exit_status_with_and_without_a_known_defect(wrong_on_autograd, monkeypatch, fail_on, versions, code):
     from adbench import cli, findings
 
@@ -399,9 +551,15 @@ def test_every_line_fits_the_terminal(wrong_on_autograd, monkeypatch, width, det
     _, frame = wrong_on_autograd
     monkeypatch.setattr(findings, "KNOWN_DEFECTS", (_autograd_defect(">=0"),))
     monkeypatch.setenv("COLUMNS", str(width))
-    text = render(frame, "table", {"busy": True, "busy_reasons": ["a load average of 12 on 2 CPUs"]}, None,
-                  {"time_budget_s": 50, "spent_s": 61.5, "phases_s": {"first builds": 40.2, "visits": 20.1}},
-                  details=details, explained=cli.known_defects(frame))
+    text = render(
+        frame,
+        "table",
+        {"busy": True, "busy_reasons": ["a load average of 12 on 2 CPUs"]},
+        None,
+        {"time_budget_s": 50, "spent_s": 61.5, "phases_s": {"first builds": 40.2, "visits": 20.1}},
+        details=details,
+        explained=cli.known_defects(frame),
+    )
     wide = [line for line in text.splitlines() if len(line) > width]
     assert not wide, wide
     assert "! Findings" in text and ("== wrongf.py:f · jacobian ==" in text) == details
@@ -417,8 +575,22 @@ def test_a_known_defect_is_shown_as_a_finding_and_the_run_exits_0(wrong_on_autog
     (tmp_path / "wrongf.py").write_text(WRONG_ON_AUTOGRAD)
     handler = signal.getsignal(signal.SIGTERM)
     try:
-        code = cli.main(["compare", "--problem", "wrongf.py:f", "--sizes", "3", "--backends", "autograd,finite-diff",
-                         "--operations", "jacobian", *FAST, "--output", "r.csv"])
+        code = cli.main(
+            [
+                "compare",
+                "--problem",
+                "wrongf.py:f",
+                "--sizes",
+                "3",
+                "--backends",
+                "autograd,finite-diff",
+                "--operations",
+                "jacobian",
+                *FAST,
+                "--output",
+                "r.csv",
+            ]
+        )
     finally:
         signal.signal(signal.SIGTERM, handler)
     out, err = capsys.readouterr()
@@ -430,19 +602,32 @@ def test_a_known_defect_is_shown_as_a_finding_and_the_run_exits_0(wrong_on_autog
 def test_failures_do_not_stop_the_run(user_module):
     """An exception, a dead worker and a timeout are recorded; every other case still runs."""
     env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
-    args = ["compare", "--sizes", "3", "--budget", "0.002", "--output", "r.csv", "--operations", "jacobian",
-            "--problem", "userfuncs:fails_on_torch", "--problem", "userfuncs:crashes_autograd",
-            "--problem", "userfuncs:square_sum"]
+    args = [
+        "compare",
+        "--sizes",
+        "3",
+        "--budget",
+        "0.002",
+        "--output",
+        "r.csv",
+        "--operations",
+        "jacobian",
+        "--problem",
+        "userfuncs:fails_on_torch",
+        "--problem",
+        "userfuncs:crashes_autograd",
+        "--problem",
+        "userfuncs:square_sum",
+    ]
     out = adbench(*args, "--backends", "torch,autograd,finite-diff", env=env, cwd=user_module)
     assert out.returncode == 1, out.stderr
     frame, _ = read_results(user_module / "r.csv")
-    status = {(r.problem.split(":")[1], r.backend, r.mode): (r.status, str(r.error))
-              for r in frame.itertuples()}
+    status = {(r.problem.split(":")[1], r.backend, r.mode): (r.status, str(r.error)) for r in frame.itertuples()}
     if availability("torch").available:
         assert status[("fails_on_torch", "torch", "forward")][0] == "error"
         assert "does not support torch" in status[("fails_on_torch", "torch", "reverse")][1]
     if availability("autograd").available:
-        assert status[("crashes_autograd", "autograd", "forward")] [0] == "error"
+        assert status[("crashes_autograd", "autograd", "forward")][0] == "error"
         assert "worker process died (exit code 3)" in status[("crashes_autograd", "autograd", "forward")][1]
         # The cases after the crash ran in a fresh worker.
         assert status[("crashes_autograd", "autograd", "reverse")][0] == "error"
@@ -455,23 +640,60 @@ def test_failures_do_not_stop_the_run(user_module):
 @pytest.mark.skipif(not availability("torch").available, reason="torch is not installed")
 def test_a_case_that_raised_does_not_break_the_next(user_module):
     """After a case raised, the next runs in a fresh worker (a CUDA error poisons its process)."""
-    out = adbench("compare", "--problem", "userfuncs:breaks_torch", "--problem", "userfuncs:fails_after_breakage",
-                  "--sizes", "3", "--operations", "jacobian", "--backends", "torch", *FAST, "--output", "r.csv",
-                  env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}, cwd=user_module)
+    out = adbench(
+        "compare",
+        "--problem",
+        "userfuncs:breaks_torch",
+        "--problem",
+        "userfuncs:fails_after_breakage",
+        "--sizes",
+        "3",
+        "--operations",
+        "jacobian",
+        "--backends",
+        "torch",
+        *FAST,
+        "--output",
+        "r.csv",
+        env={"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"},
+        cwd=user_module,
+    )
     assert out.returncode == 1, out.stderr
     frame, _ = read_results(user_module / "r.csv")
     status = {(r.problem.split(":")[1], r.mode): r.status for r in frame.itertuples()}
-    assert status == {("breaks_torch", "forward"): "error", ("breaks_torch", "reverse"): "error",
-                      ("fails_after_breakage", "forward"): "ok", ("fails_after_breakage", "reverse"): "ok"}
+    assert status == {
+        ("breaks_torch", "forward"): "error",
+        ("breaks_torch", "reverse"): "error",
+        ("fails_after_breakage", "forward"): "ok",
+        ("fails_after_breakage", "reverse"): "ok",
+    }
 
 
 def test_timeout_is_recorded(user_module):
     """A visit past --timeout is a timeout; the run goes on."""
     env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
     started = time.monotonic()
-    out = adbench("compare", "--problem", "userfuncs:slow_after_its_first_calls", "--problem", "userfuncs:square_sum",
-                  "--sizes", "2", "--backends", "finite-diff", "--budget", "0.002", "--timeout", "2", "--operations", "jacobian",
-                  "--output", "r.csv", env=env, cwd=user_module)
+    out = adbench(
+        "compare",
+        "--problem",
+        "userfuncs:slow_after_its_first_calls",
+        "--problem",
+        "userfuncs:square_sum",
+        "--sizes",
+        "2",
+        "--backends",
+        "finite-diff",
+        "--budget",
+        "0.002",
+        "--timeout",
+        "2",
+        "--operations",
+        "jacobian",
+        "--output",
+        "r.csv",
+        env=env,
+        cwd=user_module,
+    )
     assert time.monotonic() - started < 25
     assert out.returncode == 1
     frame, _ = read_results(user_module / "r.csv")
@@ -486,9 +708,27 @@ def test_a_first_call_past_the_compile_limit_is_a_compile_timeout(user_module):
     and the table and the CLI say so."""
     env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
     started = time.monotonic()
-    out = adbench("compare", "--problem", "userfuncs:slow_on_manual_fd", "--problem", "userfuncs:square_sum",
-                  "--sizes", "2", "--backends", "finite-diff", "--budget", "0.002", "--compile-timeout", "2",
-                  "--operations", "jacobian", "--output", "r.csv", env=env, cwd=user_module)
+    out = adbench(
+        "compare",
+        "--problem",
+        "userfuncs:slow_on_manual_fd",
+        "--problem",
+        "userfuncs:square_sum",
+        "--sizes",
+        "2",
+        "--backends",
+        "finite-diff",
+        "--budget",
+        "0.002",
+        "--compile-timeout",
+        "2",
+        "--operations",
+        "jacobian",
+        "--output",
+        "r.csv",
+        env=env,
+        cwd=user_module,
+    )
     assert time.monotonic() - started < 25
     assert out.returncode == 1
     frame, _ = read_results(user_module / "r.csv")
@@ -500,8 +740,24 @@ def test_a_first_call_past_the_compile_limit_is_a_compile_timeout(user_module):
 
 
 def test_memory_guard_skips_with_estimate(tmp_path):
-    out = adbench("compare", "--problems", "loss", "--sizes", "100000", "--backends", "jax", "--operations", "jacobian",
-                  "--modes", "forward", "--memory-limit", "1", *FAST, "--output", str(tmp_path / "r.csv"))
+    out = adbench(
+        "compare",
+        "--problems",
+        "loss",
+        "--sizes",
+        "100000",
+        "--backends",
+        "jax",
+        "--operations",
+        "jacobian",
+        "--modes",
+        "forward",
+        "--memory-limit",
+        "1",
+        *FAST,
+        "--output",
+        str(tmp_path / "r.csv"),
+    )
     assert out.returncode == 0, out.stderr
     frame, _ = read_results(tmp_path / "r.csv")
     (row,) = frame.itertuples()
@@ -513,8 +769,19 @@ def test_memory_guard_skips_with_estimate(tmp_path):
 def test_missing_framework_skips_its_cases(tmp_path):
     # A sitecustomize that hides torch from every process started with it, the workers included.
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
-    out = adbench("compare", "--problems", "basic", "--backends", "torch,manual", *FAST, "--operations", "jacobian",
-                  "--output", str(tmp_path / "r.csv"), env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    out = adbench(
+        "compare",
+        "--problems",
+        "basic",
+        "--backends",
+        "torch,manual",
+        *FAST,
+        "--operations",
+        "jacobian",
+        "--output",
+        str(tmp_path / "r.csv"),
+        env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
+    )
     assert out.returncode == 0, out.stderr
     frame, _ = read_results(tmp_path / "r.csv")
     torch_rows = frame[frame["backend"] == "torch"]
@@ -526,10 +793,31 @@ def test_missing_framework_skips_its_cases(tmp_path):
 def test_interrupt_keeps_finished_cases(user_module):
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{user_module}"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adbench", "compare", "--problem", "userfuncs:square_sum",
-         "--problem", "userfuncs:slow_on_manual_fd", "--sizes", "2", "--backends", "finite-diff", "--operations", "jacobian",
-         "--budget", "0.002", "--output", "r.csv"],
-        cwd=user_module, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "adbench",
+            "compare",
+            "--problem",
+            "userfuncs:square_sum",
+            "--problem",
+            "userfuncs:slow_on_manual_fd",
+            "--sizes",
+            "2",
+            "--backends",
+            "finite-diff",
+            "--operations",
+            "jacobian",
+            "--budget",
+            "0.002",
+            "--output",
+            "r.csv",
+        ],
+        cwd=user_module,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     csv = user_module / "r.csv"
     deadline = time.monotonic() + 60
@@ -546,12 +834,33 @@ def test_interrupt_keeps_finished_cases(user_module):
 
 def test_user_module_found_from_console_script(user_module):
     """The installed `adbench` script runs with its bin folder, not the working folder, on sys.path."""
-    code = ("import os, sys; sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]; "
-            "from adbench.cli import main; sys.exit(main(sys.argv[1:]))")
+    code = (
+        "import os, sys; sys.path[:] = [p for p in sys.path if p not in ('', os.getcwd())]; "
+        "from adbench.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     out = subprocess.run(
-        [sys.executable, "-c", code, "compare", "--problem", "userfuncs:square_sum", "--sizes", "3",
-         "--backends", "finite-diff", "--operations", "jacobian", *FAST, "--output", "r.csv"],
-        capture_output=True, text=True, cwd=user_module, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            code,
+            "compare",
+            "--problem",
+            "userfuncs:square_sum",
+            "--sizes",
+            "3",
+            "--backends",
+            "finite-diff",
+            "--operations",
+            "jacobian",
+            *FAST,
+            "--output",
+            "r.csv",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=user_module,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert read_results(user_module / "r.csv")[0]["status"].tolist() == ["ok"]
@@ -577,8 +886,22 @@ LSQ = textwrap.dedent('''
 def test_user_function_with_data_on_every_backend(tmp_path):
     """The README's lsq.py: module-level constants(n, seed) reach every backend as its own arrays."""
     (tmp_path / "lsq.py").write_text(LSQ)
-    out = adbench("compare", "--problem", "lsq.py:f", "--sizes", "6", "--operations", "jacobian,hvp",
-                  "--budget", "0.004", "--rounds", "1", "--output", "r.csv", cwd=tmp_path)
+    out = adbench(
+        "compare",
+        "--problem",
+        "lsq.py:f",
+        "--sizes",
+        "6",
+        "--operations",
+        "jacobian,hvp",
+        "--budget",
+        "0.004",
+        "--rounds",
+        "1",
+        "--output",
+        "r.csv",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     frame, _ = read_results(tmp_path / "r.csv")
     ran = frame[frame["status"] == "ok"]
@@ -595,14 +918,31 @@ def test_a_name_a_namespace_lacks_is_named(tmp_path):
     require_torch = availability("torch")
     if not require_torch.available:
         pytest.skip(f"torch unavailable: {require_torch.reason}")
-    out = adbench("compare", "--problem", "lsq.py:uses_polyval", "--sizes", "4", "--backends", "jax,torch",
-                  "--operations", "jacobian", "--modes", "reverse", *FAST, "--output", "r.csv", cwd=tmp_path)
+    out = adbench(
+        "compare",
+        "--problem",
+        "lsq.py:uses_polyval",
+        "--sizes",
+        "4",
+        "--backends",
+        "jax,torch",
+        "--operations",
+        "jacobian",
+        "--modes",
+        "reverse",
+        *FAST,
+        "--output",
+        "r.csv",
+        cwd=tmp_path,
+    )
     assert out.returncode == 1
     frame, _ = read_results(tmp_path / "r.csv")
     rows = frame.set_index("backend")
     assert rows.loc["torch", "status"] == "error"
-    assert rows.loc["torch", "error"] == ("lsq.py:uses_polyval uses xp.polyval, which backend 'torch' lacks "
-                                          "(its array namespace is array_api_compat.torch)")
+    assert rows.loc["torch", "error"] == (
+        "lsq.py:uses_polyval uses xp.polyval, which backend 'torch' lacks "
+        "(its array namespace is array_api_compat.torch)"
+    )
     if availability("jax").available:
         assert rows.loc["jax", "status"] == "ok"
     assert "uses xp.polyval, which backend 'torch' lacks" in out.stderr

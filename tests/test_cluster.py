@@ -27,8 +27,9 @@ def _grid():
 
 def adbench(*args: str, env: dict | None = None, timeout: float = 240):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )
 
 
 # -- the grid, cut -----------------------------------------------------------------------------------------
@@ -55,10 +56,15 @@ def test_parse_shard_refuses(text):
         cluster.parse_shard(text)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("local:2", ("local", 2)), ("tcp://10.0.0.5:8786", ("remote", "tcp://10.0.0.5:8786")),
-    ("head-node:8786", ("remote", "tcp://head-node:8786")), ("tls://h:8786", ("remote", "tls://h:8786")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("local:2", ("local", 2)),
+        ("tcp://10.0.0.5:8786", ("remote", "tcp://10.0.0.5:8786")),
+        ("head-node:8786", ("remote", "tcp://head-node:8786")),
+        ("tls://h:8786", ("remote", "tls://h:8786")),
+    ],
+)
 def test_parse_address(text, expected):
     assert cluster.parse_address(text) == expected
 
@@ -75,12 +81,14 @@ def test_grid_digest_is_the_grid():
 
 
 # -- errors before anything runs ---------------------------------------------------------------------------
-@pytest.mark.parametrize("flag, value, words", [
-    ("--cluster", "bogus", "local:N"), ("--shard", "3/2", "K/N"), ("--shard", "9/9", "slice 9 of 9 is empty"),
-])
+@pytest.mark.parametrize(
+    "flag, value, words",
+    [("--cluster", "bogus", "local:N"), ("--shard", "3/2", "K/N"), ("--shard", "9/9", "slice 9 of 9 is empty")],
+)
 def test_bad_cluster_arguments_exit_2(tmp_path, flag, value, words):
-    out = adbench("compare", "--problems", "basic", "--backends", "manual", flag, value, "--output",
-                  str(tmp_path / "x.csv"))
+    out = adbench(
+        "compare", "--problems", "basic", "--backends", "manual", flag, value, "--output", str(tmp_path / "x.csv")
+    )
     assert out.returncode == 2, out.stderr
     assert words in out.stderr
     assert not list(tmp_path.iterdir()), "something was written"
@@ -92,8 +100,19 @@ def test_unreachable_scheduler_is_a_clear_error_before_anything_runs(tmp_path, m
 
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
     t0 = time.monotonic()
-    code = cli.main(["compare", "--problems", "basic", "--backends", "manual", "--cluster", "tcp://127.0.0.1:9",
-                     "--output", str(tmp_path / "x.csv")])
+    code = cli.main(
+        [
+            "compare",
+            "--problems",
+            "basic",
+            "--backends",
+            "manual",
+            "--cluster",
+            "tcp://127.0.0.1:9",
+            "--output",
+            str(tmp_path / "x.csv"),
+        ]
+    )
     assert code == 2
     assert time.monotonic() - t0 < 30
     assert not list(tmp_path.iterdir()), "a set was started for a cluster that is not there"
@@ -133,8 +152,11 @@ def _killer(marks: Path, kills: int, proc: subprocess.Popen, limit_s: float = 15
 
 
 # The default run keeps the killed-once case (it also covers a clean group beside it); the other two ~6 s each.
-@pytest.mark.parametrize("kills", [pytest.param(0, marks=pytest.mark.slow), 1, pytest.param(2, marks=pytest.mark.slow)],
-                         ids=["no-fault", "killed-once-rerun", "killed-twice-error"])
+@pytest.mark.parametrize(
+    "kills",
+    [pytest.param(0, marks=pytest.mark.slow), 1, pytest.param(2, marks=pytest.mark.slow)],
+    ids=["no-fault", "killed-once-rerun", "killed-twice-error"],
+)
 def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     """Two one-slot workers; with kills, the user function's group loses its Dask worker mid-group (once:
     run again elsewhere and complete; twice: its cases are errors that say so) and the other groups are kept."""
@@ -144,19 +166,49 @@ def test_local_cluster_end_to_end(tmp_path, kills, monkeypatch):
     marks = tmp_path / "marks"
     marks.mkdir()
     csv = tmp_path / "run.csv"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "ADBENCH_TEST_MARKS": str(marks),
-           "ADBENCH_TEST_KILLS": str(kills)}
-    proc = subprocess.Popen([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--problem",
-                             "slowfn:f", "--sizes", "2", "--backends", "autograd,finite-diff,manual",
-                             "--operations", "jacobian", "--rounds", "2", "--time-budget", "8",
-                             "--cluster", "local:2", "--output", str(csv)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
+        "ADBENCH_TEST_MARKS": str(marks),
+        "ADBENCH_TEST_KILLS": str(kills),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adbench",
+            "compare",
+            "--problems",
+            "basic,loss",
+            "--problem",
+            "slowfn:f",
+            "--sizes",
+            "2",
+            "--backends",
+            "autograd,finite-diff,manual",
+            "--operations",
+            "jacobian",
+            "--rounds",
+            "2",
+            "--time-budget",
+            "8",
+            "--cluster",
+            "local:2",
+            "--output",
+            str(csv),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     killed = _killer(marks, kills, proc) if kills else []
     out, err = proc.communicate(timeout=240)
     assert len(killed) == kills, err
     frame, meta = read_results(csv)
-    specs = compare.build_grid(["basic", "loss", "slowfn:f"], ["autograd", "finite-diff", "manual"], None, [2],
-                               operations=["jacobian"])
+    specs = compare.build_grid(
+        ["basic", "loss", "slowfn:f"], ["autograd", "finite-diff", "manual"], None, [2], operations=["jacobian"]
+    )
     assert len(frame) == len(specs), f"cases lost: {len(frame)} of {len(specs)}\n{err}"
     theirs = frame[frame["problem"] == "slowfn:f"]
     others = frame[frame["problem"] != "slowfn:f"]
@@ -190,15 +242,48 @@ def test_interrupted_cluster_run_keeps_every_finished_group(tmp_path, monkeypatc
     marks = tmp_path / "marks"
     marks.mkdir()
     csv = tmp_path / "run.csv"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "ADBENCH_TEST_MARKS": str(marks),
-           "ADBENCH_TEST_KILLS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "adbench", "compare", "--problems", "basic,loss", "--problem",
-                             "slowfn:f", "--sizes", "2", "--backends", "autograd,manual", "--operations", "jacobian",
-                             "--rounds", "2", "--time-budget", "6", "--cluster", "local:2", "--output", str(csv)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
+        "ADBENCH_TEST_MARKS": str(marks),
+        "ADBENCH_TEST_KILLS": "1",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adbench",
+            "compare",
+            "--problems",
+            "basic,loss",
+            "--problem",
+            "slowfn:f",
+            "--sizes",
+            "2",
+            "--backends",
+            "autograd,manual",
+            "--operations",
+            "jacobian",
+            "--rounds",
+            "2",
+            "--time-budget",
+            "6",
+            "--cluster",
+            "local:2",
+            "--output",
+            str(csv),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     t0, finished = time.monotonic(), set()
-    while (finished != {"basic", "loss"} or not list(marks.glob("worker-*"))) and time.monotonic() - t0 < 120 \
-            and proc.poll() is None:
+    while (
+        (finished != {"basic", "loss"} or not list(marks.glob("worker-*")))
+        and time.monotonic() - t0 < 120
+        and proc.poll() is None
+    ):
         time.sleep(0.2)
         try:
             frame, _ = read_results(csv)

@@ -14,13 +14,25 @@ from adbench.engine.cases import CaseSpec
 from adbench.engine.simulation import Noise, pair_checks, simulated_run
 
 # One group, three frameworks' worth of cases: gaps of 1x (replicates), 1.03x, 1.3x and 4x.
-SPECS = [CaseSpec("loss", 100, "jax", "reverse"), CaseSpec("loss", 100, "jax", "reverse", replicate=1),
-         CaseSpec("loss", 100, "jax", "forward"), CaseSpec("loss", 100, "torch", "reverse"),
-         CaseSpec("loss", 100, "autograd", "reverse"), CaseSpec("loss", 100, "manual", "manual")]
-TIMES = {"jax/reverse": 1e-4, "jax/forward": 1.03e-4, "torch/reverse": 1.3e-4, "autograd/reverse": 4e-4,
-         "manual": 1e-4}
-BURSTY = Noise(drift_sd=0.08, drift_s=5.0, burst_rate=0.3, burst_s=1.5, burst_slowdown=(1.2, 2.0), visit_sd=0.04,
-               sample_sd=0.03, preempt_p=0.03)
+SPECS = [
+    CaseSpec("loss", 100, "jax", "reverse"),
+    CaseSpec("loss", 100, "jax", "reverse", replicate=1),
+    CaseSpec("loss", 100, "jax", "forward"),
+    CaseSpec("loss", 100, "torch", "reverse"),
+    CaseSpec("loss", 100, "autograd", "reverse"),
+    CaseSpec("loss", 100, "manual", "manual"),
+]
+TIMES = {"jax/reverse": 1e-4, "jax/forward": 1.03e-4, "torch/reverse": 1.3e-4, "autograd/reverse": 4e-4, "manual": 1e-4}
+BURSTY = Noise(
+    drift_sd=0.08,
+    drift_s=5.0,
+    burst_rate=0.3,
+    burst_s=1.5,
+    burst_slowdown=(1.2, 2.0),
+    visit_sd=0.04,
+    sample_sd=0.03,
+    preempt_p=0.03,
+)
 
 
 def checks(noise: Noise, trials: int, **settings) -> list[dict]:
@@ -65,8 +77,7 @@ def test_pairing_in_time_narrows_intervals_where_the_noise_is_shared():
 
 
 def test_a_gap_of_two_or_more_is_resolved_in_few_visits():
-    outcome, sim = simulated_run(SPECS, {**TIMES, "torch/reverse": 2e-4}, BURSTY, seed=2, adaptive=False,
-                                 min_visits=6)
+    outcome, sim = simulated_run(SPECS, {**TIMES, "torch/reverse": 2e-4}, BURSTY, seed=2, adaptive=False, min_visits=6)
     by_pair = {(c["a"], c["b"]): c for c in pair_checks(outcome, sim)}
     assert by_pair[(0, 3)]["verdict"] == "a" and by_pair[(0, 4)]["verdict"] == "a"
 
@@ -77,6 +88,5 @@ def test_the_worker_level_is_measured_pass_by_pass(process_sd, low, high):
     5 % process offset per case, and none where there is none."""
     specs = [CaseSpec("loss", n, "jax", "reverse") for n in range(10, 210, 10)]
     noise = Noise(drift_sd=0.1, drift_s=1.0, process_sd=process_sd, visit_sd=0.03)
-    outcome, _ = simulated_run(specs, lambda s: 1e-5 * s.size, noise, seed=1, workers=3, min_visits=12,
-                               adaptive=False)
+    outcome, _ = simulated_run(specs, lambda s: 1e-5 * s.size, noise, seed=1, workers=3, min_visits=12, adaptive=False)
     assert low <= outcome.variance["components"]["worker_sets_sd_percent"] <= high

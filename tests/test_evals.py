@@ -9,16 +9,17 @@ import math
 
 import numpy as np
 import pytest
+from conftest import require_backend, require_float64
 
 import adbench
 from adbench.backends import backend_names, get_backend
 from adbench.backends.numpy_baselines import central_differences
 from adbench.problems import get_problem
 
-from conftest import require_backend, require_float64
-
 # The AD backends' Jacobian modes; torch-compile compiles each case (seconds): tested on the tie only.
-AD_CASES = [(b, m) for b in backend_names() if not get_backend(b).baseline for m in get_backend(b).modes_for("jacobian")]
+AD_CASES = [
+    (b, m) for b in backend_names() if not get_backend(b).baseline for m in get_backend(b).modes_for("jacobian")
+]
 AD_IDS = [f"{b}-{m}" for b, m in AD_CASES]
 
 
@@ -81,8 +82,11 @@ def test_det_counts_its_scalar_operations():
 
 @pytest.mark.parametrize("ell", [2, 3, 4])
 def test_det_hessian_matches_differences_of_the_cofactors(ell):
-    x = get_problem("det").inputs(ell * ell, seed=ell) if ell * ell in get_problem("det").presets \
+    x = (
+        get_problem("det").inputs(ell * ell, seed=ell)
+        if ell * ell in get_problem("det").presets
         else np.random.default_rng(ell).random(ell * ell)
+    )
     problem = get_problem("det")
     H = problem.manual_hessian(x)
     fd = central_differences(problem.manual_jacobian, x, False)
@@ -104,12 +108,12 @@ def test_kmeans_cost_is_gradbenchs_sum_of_nearest_squared_distances():
     direct = sum(min(np.sum((c - p) ** 2) for c in C) for p in points)
     assert problem.function(x, np, points=points) == pytest.approx(direct, rel=1e-10)
     np.testing.assert_array_equal(points[-10:], C)  # gradbench starts from the last k points
-    assert np.all(np.bincount(np.argmin(((points[:, None] - C[None]) ** 2).sum(-1), 1), minlength=10) >= 1), \
+    assert np.all(np.bincount(np.argmin(((points[:, None] - C[None]) ** 2).sum(-1), 1), minlength=10) >= 1), (
         "every centroid has a point (gradbench's guarantee), so H is invertible"
+    )
 
 
-KMEANS_CASES = [(b, m) for b in ("jax", "torch", "torch-autograd", "autograd")
-                for m in get_backend(b).modes_for("hvp")]
+KMEANS_CASES = [(b, m) for b in ("jax", "torch", "torch-autograd", "autograd") for m in get_backend(b).modes_for("hvp")]
 
 
 @pytest.mark.parametrize("backend,mode", KMEANS_CASES, ids=[f"{b}-{m}" for b, m in KMEANS_CASES])

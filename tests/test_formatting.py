@@ -17,30 +17,44 @@ def test_the_verdict_sentences():
     assert fmt.verdict_words(WON, "reverse", "forward") == "reverse 83× faster [79×, 88×]"
     assert fmt.verdict_words(TIE, "reverse", "forward") == "tie (within 5%)"
     assert fmt.verdict_words(OPEN, "reverse", "forward", subject="modes") == "modes not resolved at this noise level"
-    assert fmt.versus_words(WON, "reverse", "forward", " at n = 10") == "reverse 83× faster [79×, 88×] than forward at n = 10"
+    assert (
+        fmt.versus_words(WON, "reverse", "forward", " at n = 10")
+        == "reverse 83× faster [79×, 88×] than forward at n = 10"
+    )
     assert fmt.versus_words(TIE, "reverse", "forward", " at n = 10") == "reverse vs forward at n = 10: tie (within 5%)"
-    assert fmt.unranked_words("reverse", 1e-3, "forward", 2e-3) == \
-        "reverse 1 ms vs forward 2 ms: no winner named: this set records no intervals"
+    assert (
+        fmt.unranked_words("reverse", 1e-3, "forward", 2e-3)
+        == "reverse 1 ms vs forward 2 ms: no winner named: this set records no intervals"
+    )
     assert fmt.lead_words(WON, "torch") == "83× [79×, 88×] ahead of torch"
     assert fmt.lead_words(TIE, "torch") == "tie with torch (within 5%)"
     assert fmt.lead_words(OPEN, "torch", 1.2e-3) == "not resolved against torch (1.2 ms) at this noise level"
     assert fmt.lead_words(WON, "torch", 1.2e-3, intervals=False) == f"vs torch 1.2 ms: {fmt.NO_INTERVALS}"
     assert fmt.lead_words(None, None) == "the only framework that passed"
-    assert fmt.fastest_words("jax reverse", 1e-4, "2× [1.9×, 2.1×] ahead of torch reverse") == \
-        "fastest backend: jax reverse 100 µs, 2× [1.9×, 2.1×] ahead of torch reverse"
+    assert (
+        fmt.fastest_words("jax reverse", 1e-4, "2× [1.9×, 2.1×] ahead of torch reverse")
+        == "fastest backend: jax reverse 100 µs, 2× [1.9×, 2.1×] ahead of torch reverse"
+    )
     assert fmt.fastest_words("jax reverse", 1e-4) == "only backend: jax reverse 100 µs"
     assert fmt.factor_words("reverse", 83) == "reverse 83× faster"
-    assert fmt.crossover_words([10, 100, 1000], "forward", "reverse", 99.6) == \
-        "forward faster below n ≈ 100, reverse above (by medians)"
-    assert fmt.crossover_words([10, 1000], "reverse") == "none in n = 10…1\u202f000: reverse faster throughout (by medians)"
+    assert (
+        fmt.crossover_words([10, 100, 1000], "forward", "reverse", 99.6)
+        == "forward faster below n ≈ 100, reverse above (by medians)"
+    )
+    assert (
+        fmt.crossover_words([10, 1000], "reverse")
+        == "none in n = 10…1\u202f000: reverse faster throughout (by medians)"
+    )
 
 
 def test_no_other_module_words_a_verdict():
     """The phrases of a verdict appear in adbench.formatting's string literals only (the CLI's and the
     report's legends and axis labels aside, which say what the words mean)."""
     root = Path(fmt.__file__).parent
-    phrases = re.compile(r"not resolved at|tie \(within|ahead of|faster \[|faster below|no winner named|"
-                         r"records no intervals|only backend|the only framework")
+    phrases = re.compile(
+        r"not resolved at|tie \(within|ahead of|faster \[|faster below|no winner named|"
+        r"records no intervals|only backend|the only framework"
+    )
     for path in sorted(root.rglob("*.py")):
         if path.name == "formatting.py":
             continue
@@ -57,25 +71,50 @@ import pytest  # noqa: E402
 from adbench.findings import KNOWN_DEFECTS, KnownDefect, explaining  # noqa: E402
 from adbench.terminal import text_table, wrap  # noqa: E402
 
-JAX_BA = {"framework": "jax", "framework_version": "0.10.2", "backend": "jax", "problem": "ba", "operation": "jacobian",
-          "mode": "reverse", "dtype": "float32", "device": "cpu", "status": "wrong"}
+JAX_BA = {
+    "framework": "jax",
+    "framework_version": "0.10.2",
+    "backend": "jax",
+    "problem": "ba",
+    "operation": "jacobian",
+    "mode": "reverse",
+    "dtype": "float32",
+    "device": "cpu",
+    "status": "wrong",
+}
 
 
-@pytest.mark.parametrize("change,explained", [
-    ({}, True),
-    ({"operation": "sparse-jacobian"}, True),
-    ({"framework_version": "0.10.2+cpu"}, True),  # a local build of the release
-    ({"framework_version": "0.10.3"}, False),  # a later release: judged like any other again
-    ({"framework_version": "0.10.1"}, False),
-    ({"framework_version": None}, False),
-    ({"framework_version": "not a version"}, False),
-    ({"dtype": "float64"}, False),
-    ({"mode": "forward"}, False),
-    ({"backend": "jax-eager"}, False),
-    ({"status": "ok"}, False),
-    ({"problem": "gmm"}, False),
-], ids=["as-met", "compressed", "local-version", "later-release", "earlier-release", "no-version", "bad-version",
-        "float64", "forward", "eager", "ok", "other-problem"])
+@pytest.mark.parametrize(
+    "change,explained",
+    [
+        ({}, True),
+        ({"operation": "sparse-jacobian"}, True),
+        ({"framework_version": "0.10.2+cpu"}, True),  # a local build of the release
+        ({"framework_version": "0.10.3"}, False),  # a later release: judged like any other again
+        ({"framework_version": "0.10.1"}, False),
+        ({"framework_version": None}, False),
+        ({"framework_version": "not a version"}, False),
+        ({"dtype": "float64"}, False),
+        ({"mode": "forward"}, False),
+        ({"backend": "jax-eager"}, False),
+        ({"status": "ok"}, False),
+        ({"problem": "gmm"}, False),
+    ],
+    ids=[
+        "as-met",
+        "compressed",
+        "local-version",
+        "later-release",
+        "earlier-release",
+        "no-version",
+        "bad-version",
+        "float64",
+        "forward",
+        "eager",
+        "ok",
+        "other-problem",
+    ],
+)
 def test_the_jax_defect_matches_only_what_was_reproduced(change, explained):
     defect = explaining({**JAX_BA, **change})
     assert (defect is not None) == explained
@@ -112,11 +151,30 @@ def test_text_fits_the_width_and_loses_nothing(width):
 
 
 def _row(problem, n, m, backend, mode, time_s, f_time_s, call="", status="ok"):
-    return {"problem": problem, "size": n, "n_inputs": n, "n_outputs": m, "operation": "jacobian", "backend": backend,
-            "mode": mode, "dtype": "float32", "device": "cpu", "chunk_size": None, "replicate": 0, "host": "h",
-            "status": status, "time_s": time_s, "log_se": 0.01, "log_df": 20.0, "first_call_s": 0.1,
-            "f_time_s": f_time_s, "j_over_f": time_s / f_time_s, "call": call, "framework": backend,
-            "framework_version": "1.0"}
+    return {
+        "problem": problem,
+        "size": n,
+        "n_inputs": n,
+        "n_outputs": m,
+        "operation": "jacobian",
+        "backend": backend,
+        "mode": mode,
+        "dtype": "float32",
+        "device": "cpu",
+        "chunk_size": None,
+        "replicate": 0,
+        "host": "h",
+        "status": status,
+        "time_s": time_s,
+        "log_se": 0.01,
+        "log_df": 20.0,
+        "first_call_s": 0.1,
+        "f_time_s": f_time_s,
+        "j_over_f": time_s / f_time_s,
+        "call": call,
+        "framework": backend,
+        "framework_version": "1.0",
+    }
 
 
 def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
@@ -126,17 +184,19 @@ def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
 
     from adbench.rendering import glance_rows
 
-    frame = pd.DataFrame([
-        _row("ode", 16, 16, "jax", "forward", 2.9e-5, 8.8e-6, "jax.jit(jax.jacfwd(f))"),
-        _row("ode", 16, 16, "jax", "reverse", 3.1e-5, 8.8e-6, "jax.jit(jax.jacrev(f))"),
-        _row("ode", 16, 16, "manual", "manual", 4.4e-4, 1.14e-4, "hand-written NumPy Jacobian"),
-        _row("lstm", 154, 1, "jax", "forward", 8.6e-5, 1.3e-5, "jax.jit(jax.jacfwd(f))"),
-        _row("lstm", 154, 1, "jax", "reverse", 3.9e-5, 1.3e-5, "jax.jit(jax.jacrev(f))"),
-        _row("lstm", 154, 1, "autograd", "forward", 0.25, 1e-3, "autograd.make_jvp(f)(x)(e)[1] for each e"),
-        _row("lstm", 154, 1, "autograd", "reverse", 1.4e-3, 1e-3, "autograd.jacobian(f)"),
-        _row("lstm", 154, 1, "manual", "manual", 1.3e-5 * 100, 6e-5, "hand-written NumPy Jacobian"),
-        _row("lstm", 154, 1, "torch", "reverse", 1e-6, 1e-6, "torch.func.jacrev(f)", status="wrong"),
-    ])
+    frame = pd.DataFrame(
+        [
+            _row("ode", 16, 16, "jax", "forward", 2.9e-5, 8.8e-6, "jax.jit(jax.jacfwd(f))"),
+            _row("ode", 16, 16, "jax", "reverse", 3.1e-5, 8.8e-6, "jax.jit(jax.jacrev(f))"),
+            _row("ode", 16, 16, "manual", "manual", 4.4e-4, 1.14e-4, "hand-written NumPy Jacobian"),
+            _row("lstm", 154, 1, "jax", "forward", 8.6e-5, 1.3e-5, "jax.jit(jax.jacfwd(f))"),
+            _row("lstm", 154, 1, "jax", "reverse", 3.9e-5, 1.3e-5, "jax.jit(jax.jacrev(f))"),
+            _row("lstm", 154, 1, "autograd", "forward", 0.25, 1e-3, "autograd.make_jvp(f)(x)(e)[1] for each e"),
+            _row("lstm", 154, 1, "autograd", "reverse", 1.4e-3, 1e-3, "autograd.jacobian(f)"),
+            _row("lstm", 154, 1, "manual", "manual", 1.3e-5 * 100, 6e-5, "hand-written NumPy Jacobian"),
+            _row("lstm", 154, 1, "torch", "reverse", 1e-6, 1e-6, "torch.func.jacrev(f)", status="wrong"),
+        ]
+    )
     ode, lstm = glance_rows(frame)
     assert ode.floor == "0.0659×" and ode.fastest == "jax forward"
     assert any("its own f is 13× faster than NumPy's (one compiled program" in note for note in ode.notes), ode.notes

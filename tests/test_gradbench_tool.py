@@ -24,12 +24,22 @@ BACKENDS = ["jax", "torch", "torch-autograd", "autograd", "tensorflow", "mlx"]
 TOOL_TIMEOUT_S = 600
 
 
-def run_tool(backend: str, lines: list, timeout: float = TOOL_TIMEOUT_S) -> tuple[list[dict], subprocess.CompletedProcess]:
+def run_tool(
+    backend: str, lines: list, timeout: float = TOOL_TIMEOUT_S
+) -> tuple[list[dict], subprocess.CompletedProcess]:
     """The tool's responses to ``lines`` (messages as dicts, or raw strings sent as they are), in order."""
     text = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "adbench", "gradbench-tool", "--backend", backend], input=text,
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "adbench", "gradbench-tool", "--backend", backend],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
     responses = [json.loads(line) for line in proc.stdout.splitlines()]
     return responses, proc
 
@@ -111,8 +121,10 @@ def test_eof_ends_cleanly_and_min_seconds_is_met():
     """No end message: EOF ends the tool with status 0. With min_seconds, runs go on until their total
     reaches it (at least min_runs of them)."""
     lse = gradbench_input("lse", min_runs=2, min_seconds=0.05)
-    responses, proc = run_tool("autograd", [{"id": 0, "kind": "start"}, {"id": 1, "kind": "define", "module": "lse"},
-                                            evaluate(2, "lse", "primal", lse)])
+    responses, proc = run_tool(
+        "autograd",
+        [{"id": 0, "kind": "start"}, {"id": 1, "kind": "define", "module": "lse"}, evaluate(2, "lse", "primal", lse)],
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     skip_if_unavailable(responses[0])
     runs = [t["nanoseconds"] for t in responses[2]["timings"] if t["name"] == protocol.EVALUATE]
@@ -127,10 +139,17 @@ KNOWN = {("particle", "mlx"): "adbench's MLX backend returns 0 for particle in f
 
 
 def _matrix() -> list:
-    return [pytest.param(module, backend, id=f"{module}-{backend}",
-                         marks=[pytest.mark.slow] + ([pytest.mark.xfail(reason=KNOWN[module, backend], strict=True)]
-                                                     if (module, backend) in KNOWN else []))
-            for module in evals.EVALS for backend in BACKENDS]
+    return [
+        pytest.param(
+            module,
+            backend,
+            id=f"{module}-{backend}",
+            marks=[pytest.mark.slow]
+            + ([pytest.mark.xfail(reason=KNOWN[module, backend], strict=True)] if (module, backend) in KNOWN else []),
+        )
+        for module in evals.EVALS
+        for backend in BACKENDS
+    ]
 
 
 def _inputs(module: str) -> list:
@@ -165,24 +184,32 @@ def test_every_function_agrees(module, backend):
 
 
 # -- the protocol and the layouts, in-process -------------------------------------------------------------------
-@pytest.mark.parametrize(("line", "words"), [
-    ("[1, 2]", "a JSON object"),
-    ('{"kind": "start"}', "integer 'id'"),
-    ('{"id": true, "kind": "start"}', "integer 'id'"),
-    ('{"id": 3, "kind": "define"}', "needs the field 'module'"),
-    ('{"id": 3, "kind": "evaluate", "module": "lse", "function": "primal"}', "needs the field 'input'"),
-    ('{"id": 3, "kind": "analysis", "of": "2", "valid": true}', "integer 'of'"),
-    ('{"id": 3, "kind": 7}', "unknown message kind"),
-])
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("[1, 2]", "a JSON object"),
+        ('{"kind": "start"}', "integer 'id'"),
+        ('{"id": true, "kind": "start"}', "integer 'id'"),
+        ('{"id": 3, "kind": "define"}', "needs the field 'module'"),
+        ('{"id": 3, "kind": "evaluate", "module": "lse", "function": "primal"}', "needs the field 'input'"),
+        ('{"id": 3, "kind": "analysis", "of": "2", "valid": true}', "integer 'of'"),
+        ('{"id": 3, "kind": 7}', "unknown message kind"),
+    ],
+)
 def test_malformed_lines_are_protocol_errors(line, words):
     with pytest.raises(protocol.ProtocolError, match=words):
         protocol.parse(line)
 
 
-@pytest.mark.parametrize(("input", "words"), [
-    ({"min_runs": 0}, "min_runs"), ({"min_runs": 1.5}, "min_runs"), ({"min_runs": 2, "min_seconds": -1}, "min_seconds"),
-    ({"min_runs": 2, "min_seconds": "1"}, "min_seconds"),
-])
+@pytest.mark.parametrize(
+    ("input", "words"),
+    [
+        ({"min_runs": 0}, "min_runs"),
+        ({"min_runs": 1.5}, "min_runs"),
+        ({"min_runs": 2, "min_seconds": -1}, "min_seconds"),
+        ({"min_runs": 2, "min_seconds": "1"}, "min_seconds"),
+    ],
+)
 def test_bad_runs_are_named(input, words):
     with pytest.raises(protocol.ProtocolError, match=words):
         protocol.runs(input, 4)

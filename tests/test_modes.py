@@ -25,8 +25,12 @@ def test_every_registered_backend_s_modes_are_in_the_table():
 
 def test_the_table_s_names_and_pass_counts():
     assert modes.AD_MODES == ("forward", "reverse")
-    assert modes.COMPOSITIONS == ("forward-over-reverse", "reverse-over-reverse", "reverse-over-forward",
-                                  "forward-over-forward")
+    assert modes.COMPOSITIONS == (
+        "forward-over-reverse",
+        "reverse-over-reverse",
+        "reverse-over-forward",
+        "forward-over-forward",
+    )
     assert modes.BASELINE_MODES == ("central", "manual")
     assert len({(m.linestyle, m.marker) for m in modes.MODES}) == len(modes.MODES)  # apart without colour
     assert modes.passes("jacobian", "forward", 100, 3) == 100
@@ -37,8 +41,13 @@ def test_the_table_s_names_and_pass_counts():
     assert modes.pass_exponent("jacobian", "reverse", 1.0) == 1.0
     assert modes.pass_exponent("hvp", "forward-over-forward", 0.0) == 1.0
     assert modes.pass_exponent("jvp", "central", 0.0) is None
-    assert modes.mode_order(["manual", "someone-else's", "reverse", "forward-over-reverse", "forward", "reverse"]) \
-        == ["forward", "reverse", "forward-over-reverse", "manual", "someone-else's"]
+    assert modes.mode_order(["manual", "someone-else's", "reverse", "forward-over-reverse", "forward", "reverse"]) == [
+        "forward",
+        "reverse",
+        "forward-over-reverse",
+        "manual",
+        "someone-else's",
+    ]
 
 
 def test_compare_s_table_and_the_report_order_a_mixed_set_of_modes_the_same_way(tmp_path):
@@ -47,14 +56,28 @@ def test_compare_s_table_and_the_report_order_a_mixed_set_of_modes_the_same_way(
     from adbench.report.data import ordered_series, prepare
 
     def row(backend, mode, operation, time):
-        return {"problem": "loss", "size": 4, "n_inputs": 4, "n_outputs": 1, "operation": operation,
-                "backend": backend, "mode": mode, "status": "ok", "time_s": time, "median_s": time,
-                "threads": 1, "dtype": "float64", "noisy": False}
+        return {
+            "problem": "loss",
+            "size": 4,
+            "n_inputs": 4,
+            "n_outputs": 1,
+            "operation": operation,
+            "backend": backend,
+            "mode": mode,
+            "status": "ok",
+            "time_s": time,
+            "median_s": time,
+            "threads": 1,
+            "dtype": "float64",
+            "noisy": False,
+        }
 
-    rows = ([row("jax", m, "jacobian", 1e-5 * (i + 1)) for i, m in enumerate(("forward", "reverse"))]
-            + [row("jax", m, "hvp", 1e-5 * (i + 1)) for i, m in enumerate(modes.COMPOSITIONS)]
-            + [row("finite-diff", "central", op, 3e-5) for op in ("jacobian", "hvp")]
-            + [row("manual", "manual", op, 1e-6) for op in ("jacobian", "hvp")])
+    rows = (
+        [row("jax", m, "jacobian", 1e-5 * (i + 1)) for i, m in enumerate(("forward", "reverse"))]
+        + [row("jax", m, "hvp", 1e-5 * (i + 1)) for i, m in enumerate(modes.COMPOSITIONS)]
+        + [row("finite-diff", "central", op, 3e-5) for op in ("jacobian", "hvp")]
+        + [row("manual", "manual", op, 1e-6) for op in ("jacobian", "hvp")]
+    )
     random.Random(0).shuffle(rows)  # neither order may come from the order the rows were written in
     path, _ = write_results(tmp_path / "mixed.csv", rows, {"hostname": "crafted"}, {})
     frame = read_results(path)[0]

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_backend
 
 import adbench
 from adbench.backends import COMPOSITIONS, NESTED, backend_names, get_backend
 from adbench.problems import get_problem
 from adbench.services import AD, CENTRAL_AD, Level, python_cond, python_while_loop
-
-from conftest import require_backend
 
 NESTED_CASES = [(b, m) for b in backend_names() for m in get_backend(b).modes_for(NESTED)]
 IDS = [f"{b}-{m}" for b, m in NESTED_CASES]
@@ -41,6 +40,7 @@ MLX_LOOP_GRADIENT = "MLX 0.32: mx.grad through a Python loop that evaluates an a
 def sensitivity(x, xp, ad=CENTRAL_AD):
     """d/dtheta |grad_z U(z; theta)|^2 at z = x, theta = 1, for U = theta sum(z sin z): the outer level
     differentiates a function that takes a gradient with the inner level (README's example)."""
+
     def slope(theta):
         def potential(z):
             return xp.sum(theta[0] * (z * xp.sin(z)))
@@ -133,11 +133,12 @@ def test_jax_bounded_loop_skips_finished_steps_and_reverse_differentiates():
         unbounded, bounded = halvings(jnp.asarray(a), None), halvings(jnp.asarray(a), 50)
         assert float(unbounded) == float(bounded)
     steps = int(np.ceil(np.log2(13.0)))  # 13 halves 4 times to below 1
-    assert float(jax.grad(lambda a: halvings(a, 50))(jnp.asarray(1.3))) == pytest.approx((steps + 1) * 1.3 ** steps)
+    assert float(jax.grad(lambda a: halvings(a, 50))(jnp.asarray(1.3))) == pytest.approx((steps + 1) * 1.3**steps)
     with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for lax.while_loop"):
         jax.grad(lambda a: halvings(a, None))(jnp.asarray(1.3))
-    assert float(halvings(jnp.asarray(1.3), 2)) != float(halvings(jnp.asarray(1.3), None)), \
+    assert float(halvings(jnp.asarray(1.3), 2)) != float(halvings(jnp.asarray(1.3), None)), (
         "cut at its bound (the gate then calls the result wrong)"
+    )
 
 
 # -- particle and saddle --------------------------------------------------------------------------------
@@ -185,8 +186,12 @@ def test_saddle_outer_gradient_is_df_dx_through_the_whole_ascent():
 
 
 # tensorflow-xla: reverse-over-reverse only (XLA compiles saddle's reverse-over-forward for 14 s here).
-LIGHT_CASES = [(name, b, m) for name in ("particle", "saddle") for b, m in NESTED_CASES if b != "jax-eager"
-               and (b != "tensorflow-xla" or m == "reverse-over-reverse")]
+LIGHT_CASES = [
+    (name, b, m)
+    for name in ("particle", "saddle")
+    for b, m in NESTED_CASES
+    if b != "jax-eager" and (b != "tensorflow-xla" or m == "reverse-over-reverse")
+]
 
 
 def _light_param(name, backend, mode):
@@ -213,8 +218,12 @@ def test_nested_problem_agrees_with_reference(name, backend, mode):
 
 # torch.func.jvp promotes a 0-d float32 tensor with a tangent times a Python float to float64 (torch 2.13):
 # every composition of torch, whose forward levels would show it, and two of the others.
-FLOAT32_CASES = [(name, b, m) for name in ("particle", "saddle") for b in ("jax", "torch", "autograd")
-                 for m in (COMPOSITIONS if b == "torch" else ("forward-over-reverse", "reverse-over-reverse"))]
+FLOAT32_CASES = [
+    (name, b, m)
+    for name in ("particle", "saddle")
+    for b in ("jax", "torch", "autograd")
+    for m in (COMPOSITIONS if b == "torch" else ("forward-over-reverse", "reverse-over-reverse"))
+]
 
 
 @pytest.mark.parametrize("name,backend,mode", FLOAT32_CASES, ids=[f"{n}-{b}-{m}" for n, b, m in FLOAT32_CASES])
@@ -242,8 +251,11 @@ def test_jax_runs_gradbench_workload(name, mode):
 
 
 # -- the perturbation-confusion gate --------------------------------------------------------------------
-@pytest.mark.parametrize("backend,mode", [c for c in NESTED_CASES if c[0] != "manual"],
-                         ids=[i for c, i in zip(NESTED_CASES, IDS) if c[0] != "manual"])
+@pytest.mark.parametrize(
+    "backend,mode",
+    [c for c in NESTED_CASES if c[0] != "manual"],
+    ids=[i for c, i in zip(NESTED_CASES, IDS) if c[0] != "manual"],
+)
 def test_every_nested_backend_keeps_its_levels_apart(backend, mode):
     """d/dx [x (d/dy (x + y))|y=1] at x = 1 is 1 on every backend and composition with nested AD, in both
     precisions (finite differences within their own tolerance)."""
@@ -289,6 +301,7 @@ class _DualNamespace:
 
 def _confused_grad(g):
     """Forward mode with one perturbation tag: an inner level's tangent adds to an outer one's."""
+
     def gradient(z):
         value, tangent = _Dual.parts(z)
         columns = []
@@ -315,11 +328,17 @@ def _confused_backend():
         def ad_level(self, mode):
             return Level("forward", _confused_grad)
 
-        def prepare(self, problem, x, operation, mode, dtype, constants, direction=None, *, chunk_size=None,
-                    device="cpu"):
+        def prepare(
+            self, problem, x, operation, mode, dtype, constants, direction=None, *, chunk_size=None, device="cpu"
+        ):
             f = self.bound(problem, mode)
-            return PreparedCase(call=lambda: np.reshape(np.asarray(f(x, _DualNamespace, **constants)), (-1,)),
-                                function=None, sync=None, to_numpy=np.asarray, label="confused dual numbers")
+            return PreparedCase(
+                call=lambda: np.reshape(np.asarray(f(x, _DualNamespace, **constants)), (-1,)),
+                function=None,
+                sync=None,
+                to_numpy=np.asarray,
+                label="confused dual numbers",
+            )
 
     return Confused()
 
@@ -340,10 +359,14 @@ def test_a_confused_ad_is_caught_and_its_nested_cases_are_wrong(monkeypatch):
     assert reason is not None and "gave 2 " in reason and "shared perturbation tag" in reason
     # A case whose own result is right (one level: nothing to confuse) is still wrong, with the reason.
     monkeypatch.setitem(_BACKENDS, "confused", confused)
-    monkeypatch.setitem(_registry._REGISTRY, "single-level",
-                        _registry.problem_from_function(single_level, name="single-level", sizes=(1,)))
-    answer, _ = first_build(CaseSpec("single-level", 1, "confused", "forward-over-forward", "float64",
-                                     operation=NESTED))
+    monkeypatch.setitem(
+        _registry._REGISTRY,
+        "single-level",
+        _registry.problem_from_function(single_level, name="single-level", sizes=(1,)),
+    )
+    answer, _ = first_build(
+        CaseSpec("single-level", 1, "confused", "forward-over-forward", "float64", operation=NESTED)
+    )
     assert answer["rel_error"] <= answer["tolerance"], "the case's own result matches its reference"
     assert answer["status"] == "wrong" and answer["error"].startswith("perturbation confusion: ")
     # No f apart from the call: no f first call, and no f samples in its visits (no cost per f call).

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import backend_modes, jacobian_shape, require_backend
 
 import adbench
 from adbench.backends.numpy_baselines import central_differences
 from adbench.problems import get_problem, list_problems
 from adbench.problems.seed import loop_count
 
-from conftest import backend_modes, jacobian_shape, require_backend
-
 # Nested problems have no Jacobian to check: tests/test_nested.py checks their references.
-CASES = [(p.name, n) for p in list_problems() if not p.nested
-         for n in (p.quick_sizes if p.presets else (1, 7, 60))]
+CASES = [(p.name, n) for p in list_problems() if not p.nested for n in (p.quick_sizes if p.presets else (1, 7, 60))]
 
 
 @pytest.mark.parametrize("name,n", CASES, ids=[f"{p}-n{n}" for p, n in CASES])
@@ -117,9 +115,12 @@ def bigger_hand():
 
     model = hand_model(0)
     V = model["base_positions"].shape[0]
-    return {**model, "base_positions": np.concatenate([model["base_positions"]] * 2),
-            "weights": np.concatenate([model["weights"]] * 2),
-            "triangles": np.concatenate([model["triangles"], model["triangles"] + V])}
+    return {
+        **model,
+        "base_positions": np.concatenate([model["base_positions"]] * 2),
+        "weights": np.concatenate([model["weights"]] * 2),
+        "triangles": np.concatenate([model["triangles"], model["triangles"] + V]),
+    }
 
 
 def any_shape_case(name: str):
@@ -133,19 +134,25 @@ def any_shape_case(name: str):
     if name == "kmeans":  # gradbench's k = 10, d = 16 at N = 200 points: n = 160
         return rng.random(160), {"points": rng.random((200, 16))}
     if name == "mlp":  # h = 7, d = 5, c = 3, B = 9: n = 7^2 + 10 * 7 + 3 = 122
-        return 0.3 * rng.standard_normal(122), {"inputs": rng.standard_normal((9, 5)),
-                                                "targets": np.eye(3)[rng.integers(0, 3, 9)]}
+        return 0.3 * rng.standard_normal(122), {
+            "inputs": rng.standard_normal((9, 5)),
+            "targets": np.eye(3)[rng.integers(0, 3, 9)],
+        }
     theta = get_problem("ht").inputs(26)
     if name == "ht":  # c = 30 points on the model with 1 088 vertices
         model = {k: v for k, v in bigger_hand().items() if k != "triangles"}
         return theta, {**model, "correspondences": rng.integers(0, 1088, 30), "points": rng.standard_normal((30, 3))}
     if name == "ht-big-model-complicated":
         c, model = 50, bigger_hand()
-        return (np.concatenate([0.5 * rng.random(2 * c), theta]),
-                {**model, "correspondences": rng.integers(0, 2168, c), "points": rng.standard_normal((c, 3))})
+        return (
+            np.concatenate([0.5 * rng.random(2 * c), theta]),
+            {**model, "correspondences": rng.integers(0, 2168, c), "points": rng.standard_normal((c, 3))},
+        )
     c = 192  # ht-complicated at ADBench's hand2 c = 192, on the synthetic hand: n = 410
-    return np.concatenate([0.5 * rng.random(2 * c), theta]), {"correspondences": rng.integers(0, 1084, c),
-                                                               "points": rng.standard_normal((c, 3))}
+    return np.concatenate([0.5 * rng.random(2 * c), theta]), {
+        "correspondences": rng.integers(0, 1084, c),
+        "points": rng.standard_normal((c, 3)),
+    }
 
 
 ANY_SHAPE = ["ba", "kmeans", "mlp", "ht", "ht-complicated", "ht-big-model-complicated"]
@@ -191,37 +198,75 @@ def test_a_preset_after_a_custom_shape_is_the_preset_again():
 
 BAD_SHAPES = [
     ("ba", 66, {"n_cams": 3, "obs": np.zeros((12, 2), int), "feats": np.zeros((12, 2))}, None),
-    ("ba", 67, {"n_cams": 3, "obs": np.zeros((12, 2), int), "feats": np.zeros((12, 2))},
-     r"problem 'ba' with n_cams = 3 and P = 12 observations \('obs'\) takes len\(x\) = 11 N \+ 3 M \+ P"),
+    (
+        "ba",
+        67,
+        {"n_cams": 3, "obs": np.zeros((12, 2), int), "feats": np.zeros((12, 2))},
+        r"problem 'ba' with n_cams = 3 and P = 12 observations \('obs'\) takes len\(x\) = 11 N \+ 3 M \+ P",
+    ),
     ("ba", 66, {"n_cams": 3, "obs": np.zeros((12, 2), int)}, "needs the constant 'feats' to define its shape"),
-    ("ba", 66, {"n_cams": 3, "obs": np.full((12, 2), 7), "feats": np.zeros((12, 2))},
-     r"constant 'obs' of problem 'ba': camera indices must lie in \[0, 3\)"),
-    ("ba", 66, {"n_cams": 3, "obs": np.zeros((12, 2), int), "feats": np.zeros((11, 2))},
-     r"constant 'feats' of problem 'ba' must have shape \(12, 2\)"),
-    ("ba", 66, {"n_cams": 0, "obs": np.zeros((12, 2), int), "feats": np.zeros((12, 2))},
-     "constant 'n_cams' of problem 'ba' must be a positive integer"),
+    (
+        "ba",
+        66,
+        {"n_cams": 3, "obs": np.full((12, 2), 7), "feats": np.zeros((12, 2))},
+        r"constant 'obs' of problem 'ba': camera indices must lie in \[0, 3\)",
+    ),
+    (
+        "ba",
+        66,
+        {"n_cams": 3, "obs": np.zeros((12, 2), int), "feats": np.zeros((11, 2))},
+        r"constant 'feats' of problem 'ba' must have shape \(12, 2\)",
+    ),
+    (
+        "ba",
+        66,
+        {"n_cams": 0, "obs": np.zeros((12, 2), int), "feats": np.zeros((12, 2))},
+        "constant 'n_cams' of problem 'ba' must be a positive integer",
+    ),
     ("kmeans", 161, {"points": np.zeros((20, 16))}, r"takes len\(x\) = k d, a multiple of 16, not 161"),
     ("kmeans", 160, {"points": np.zeros(20)}, "constant 'points' of problem 'kmeans' must be an N x d array"),
-    ("mlp", 123, {"inputs": np.zeros((9, 5)), "targets": np.zeros((9, 3))},
-     r"problem 'mlp' with constants 'inputs' \(d = 5\) and 'targets' \(c = 3\) takes len\(x\) = h\^2"),
-    ("mlp", 122, {"inputs": np.zeros((9, 5)), "targets": np.zeros((8, 3))},
-     "constant 'targets' of problem 'mlp' must be a B x c array with the inputs' B = 9 rows"),
-    ("ht", 26, {"correspondences": np.array([0, 600]), "points": np.zeros((2, 3))},
-     r"constant 'correspondences' of problem 'ht': indices must lie in \[0, 544\)"),
-    ("ht", 26, {"correspondences": np.array([0, 1]), "points": np.zeros((3, 3))},
-     "must have one vertex per point: 3"),
-    ("ht", 26, {"correspondences": np.array([0]), "points": np.zeros((1, 3)), "weights": np.zeros((544, 21))},
-     r"constant 'weights' of problem 'ht' must have shape \(544, 22\)"),
-    ("ht", 26, {"correspondences": np.array([0]), "points": np.zeros((1, 3)), "parents": (-1, 0)},
-     "constant 'parents' of problem 'ht' must list 22 bones"),
-    ("ht-complicated", 411, {"correspondences": np.arange(192), "points": np.zeros((192, 3))},
-     r"problem 'ht-complicated' with c = 192 points \('points'\) takes len\(x\) = 2c \+ 26 = 410"),
+    (
+        "mlp",
+        123,
+        {"inputs": np.zeros((9, 5)), "targets": np.zeros((9, 3))},
+        r"problem 'mlp' with constants 'inputs' \(d = 5\) and 'targets' \(c = 3\) takes len\(x\) = h\^2",
+    ),
+    (
+        "mlp",
+        122,
+        {"inputs": np.zeros((9, 5)), "targets": np.zeros((8, 3))},
+        "constant 'targets' of problem 'mlp' must be a B x c array with the inputs' B = 9 rows",
+    ),
+    (
+        "ht",
+        26,
+        {"correspondences": np.array([0, 600]), "points": np.zeros((2, 3))},
+        r"constant 'correspondences' of problem 'ht': indices must lie in \[0, 544\)",
+    ),
+    ("ht", 26, {"correspondences": np.array([0, 1]), "points": np.zeros((3, 3))}, "must have one vertex per point: 3"),
+    (
+        "ht",
+        26,
+        {"correspondences": np.array([0]), "points": np.zeros((1, 3)), "weights": np.zeros((544, 21))},
+        r"constant 'weights' of problem 'ht' must have shape \(544, 22\)",
+    ),
+    (
+        "ht",
+        26,
+        {"correspondences": np.array([0]), "points": np.zeros((1, 3)), "parents": (-1, 0)},
+        "constant 'parents' of problem 'ht' must list 22 bones",
+    ),
+    (
+        "ht-complicated",
+        411,
+        {"correspondences": np.arange(192), "points": np.zeros((192, 3))},
+        r"problem 'ht-complicated' with c = 192 points \('points'\) takes len\(x\) = 2c \+ 26 = 410",
+    ),
     ("ht-complicated", 411, {}, "needs the constant 'correspondences' to define its shape"),
 ]
 
 
-@pytest.mark.parametrize("name,n,consts,message", BAD_SHAPES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_SHAPES)])
+@pytest.mark.parametrize("name,n,consts,message", BAD_SHAPES, ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_SHAPES)])
 def test_shapes_the_math_cannot_take_are_refused_by_name(name, n, consts, message):
     """What adbench.jacobian and compare check before any framework runs: the size, then the constants."""
     problem, x = get_problem(name), np.full(n, 0.1)
@@ -240,8 +285,16 @@ def gmm_gradbench_input(layout: str) -> dict:
     rng = np.random.default_rng(4)
     d, k = 3, 2
     q, lower = rng.standard_normal((k, d)), rng.standard_normal((k, 3))  # lower: L[1,0], L[2,0], L[2,1]
-    inp = {"d": d, "k": k, "n": 5, "x": rng.standard_normal((5, d)).tolist(), "m": 2, "gamma": 1.5,
-           "alpha": rng.standard_normal(k).tolist(), "means": rng.random((k, d)).tolist()}
+    inp = {
+        "d": d,
+        "k": k,
+        "n": 5,
+        "x": rng.standard_normal((5, d)).tolist(),
+        "m": 2,
+        "gamma": 1.5,
+        "alpha": rng.standard_normal(k).tolist(),
+        "means": rng.random((k, d)).tolist(),
+    }
     if layout == "icf":
         return {**inp, "icf": np.concatenate([q, lower], axis=1).tolist()}
     if layout == "flat":
@@ -266,20 +319,41 @@ def ht_gradbench_input(complicated: bool) -> dict:
     model = hand_model(0)
     rng = np.random.default_rng(2)
     c = 7
-    return {"theta": rng.standard_normal(26).tolist(), "us": (0.3 * rng.random(2 * c)).tolist() if complicated else [],
-            "data": {"correspondences": rng.integers(0, 544, c).tolist(), "points": rng.standard_normal((c, 3)).tolist(),
-                     "model": {"bone_count": 22, "bone_names": [f"b{i}" for i in range(22)],
-                               "parents": list(model["parents"]), "is_mirrored": False,
-                               **{k: np.asarray(model[k]).tolist() for k in ("base_relatives", "inverse_base_absolutes",
-                                                                             "base_positions", "weights", "triangles")}}}}
+    return {
+        "theta": rng.standard_normal(26).tolist(),
+        "us": (0.3 * rng.random(2 * c)).tolist() if complicated else [],
+        "data": {
+            "correspondences": rng.integers(0, 544, c).tolist(),
+            "points": rng.standard_normal((c, 3)).tolist(),
+            "model": {
+                "bone_count": 22,
+                "bone_names": [f"b{i}" for i in range(22)],
+                "parents": list(model["parents"]),
+                "is_mirrored": False,
+                **{
+                    k: np.asarray(model[k]).tolist()
+                    for k in ("base_relatives", "inverse_base_absolutes", "base_positions", "weights", "triangles")
+                },
+            },
+        },
+    }
 
 
 GRADBENCH_INPUTS = {
-    "kmeans": lambda: {"points": np.random.default_rng(0).random((40, 4)).tolist(),
-                       "centroids": np.random.default_rng(1).random((3, 4)).tolist()},
+    "kmeans": lambda: {
+        "points": np.random.default_rng(0).random((40, 4)).tolist(),
+        "centroids": np.random.default_rng(1).random((3, 4)).tolist(),
+    },
     "llsq": lambda: {"x": [0.5, 0.25, 0.125], "n": 9},
-    "ba": lambda: {"n": 2, "m": 5, "p": 7, "cam": [0.1, 0.2, 0.3, 1.0, 2.0, -30.0, 800.0, 1.0, 2.0, 0.01, 0.02],
-                   "x": [0.5, 0.4, 0.3], "w": 0.7, "feat": [3.0, 4.0]},
+    "ba": lambda: {
+        "n": 2,
+        "m": 5,
+        "p": 7,
+        "cam": [0.1, 0.2, 0.3, 1.0, 2.0, -30.0, 800.0, 1.0, 2.0, 0.01, 0.02],
+        "x": [0.5, 0.4, 0.3],
+        "w": 0.7,
+        "feat": [3.0, 4.0],
+    },
     "ht": lambda: ht_gradbench_input(False),
     "ht-complicated": lambda: ht_gradbench_input(True),
     "lse": lambda: {"x": [0.1, 0.7, 0.3]},
@@ -296,8 +370,9 @@ def test_gradbench_input_json_runs_as_the_problem(name, tmp_path):
     from adbench.problems.inputs import load
 
     path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps({"kind": "evaluate", "module": name, "function": "objective",
-                                "input": GRADBENCH_INPUTS[name]()}))
+    path.write_text(
+        json.dumps({"kind": "evaluate", "module": name, "function": "objective", "input": GRADBENCH_INPUTS[name]()})
+    )
     instance = load(name, path)
     problem = get_problem(f"{name}@{path}")
     assert problem.sizes == (instance.size,) and np.array_equal(problem.inputs(instance.size), instance.x)
@@ -347,8 +422,11 @@ def test_sizes_on_a_problem_with_presets_run_or_are_refused():
 
     gmm = get_problem("gmm")
     assert sizes_for(gmm, [30, 330], quick=False) == (30, 330)
-    with pytest.raises(ValueError, match=r"problem 'gmm' takes the sizes of its presets only, not 31; valid "
-                                         r"choices: 18 \(D=2,K=3\), 30 \(D=2,K=5\).*--constants FILE"):
+    with pytest.raises(
+        ValueError,
+        match=r"problem 'gmm' takes the sizes of its presets only, not 31; valid "
+        r"choices: 18 \(D=2,K=3\), 30 \(D=2,K=5\).*--constants FILE",
+    ):
         sizes_for(gmm, [30, 31], quick=False)
     assert sizes_for(get_problem("loss"), [7], quick=False) == (7,)
     problems = {s.problem for s in build_grid(None, ["manual"], None, [100], "float64", 0, False)}
@@ -365,13 +443,19 @@ def test_every_problem_says_how_it_stands_to_gradbench_and_adbench(name):
     assert "gradbench" in doc and "ADBench" in doc
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--problems", "gmm", "--sizes", "31"], ("problem 'gmm' takes the sizes of its presets only, not 31; valid "
-                                              "choices: 18 (D=2,K=3), 30 (D=2,K=5)")),
-    (["--problems", "kmeans", "--sizes", "80,81"], "problem 'kmeans' takes the sizes of its presets only, not 81"),
-    (["--problems", "gmm,lstm", "--constants", "x.npz"], "--constants FILE gives the instance of one problem"),
-    (["--problems", "gmm", "--constants", "nowhere.npz"], "--constants: no such file 'nowhere.npz'"),
-], ids=["gmm-31", "kmeans-81", "two-problems", "no-file"])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (
+            ["--problems", "gmm", "--sizes", "31"],
+            ("problem 'gmm' takes the sizes of its presets only, not 31; valid choices: 18 (D=2,K=3), 30 (D=2,K=5)"),
+        ),
+        (["--problems", "kmeans", "--sizes", "80,81"], "problem 'kmeans' takes the sizes of its presets only, not 81"),
+        (["--problems", "gmm,lstm", "--constants", "x.npz"], "--constants FILE gives the instance of one problem"),
+        (["--problems", "gmm", "--constants", "nowhere.npz"], "--constants: no such file 'nowhere.npz'"),
+    ],
+    ids=["gmm-31", "kmeans-81", "two-problems", "no-file"],
+)
 def test_compare_refuses_sizes_and_files_it_cannot_run(argv, message, capsys):
     """The command line's word, before any worker starts: exit 2 and the message."""
     from adbench.cli import main

@@ -18,13 +18,13 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("jinja2")
 
-from adbench import formatting as fmt  # noqa: E402
-from adbench import report  # noqa: E402
-from adbench.backends import get_backend  # noqa: E402
-from adbench.report import analysis  # noqa: E402
-from adbench.report.data import NoResultsError, backend_style, load_sets, read_sets  # noqa: E402
-from adbench.report.site import OutputNotOursError  # noqa: E402
-from adbench.engine.results import ResultWriter, read_results, write_results  # noqa: E402
+from adbench import formatting as fmt
+from adbench import report
+from adbench.backends import get_backend
+from adbench.engine.results import ResultWriter, read_results, write_results
+from adbench.report import analysis
+from adbench.report.data import NoResultsError, backend_style, load_sets, read_sets
+from adbench.report.site import OutputNotOursError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 ASV_FIXTURE = Path(__file__).parent / "fixtures" / "asv"
@@ -84,10 +84,20 @@ def pages(site: Path) -> list[Path]:
     return sorted(site.rglob("*.html"))
 
 
-def make_set(path: Path, rows: list[dict], environment: dict | None = None, settings: dict | None = None,
-             noise: dict | None = None) -> Path:
-    env = {"hostname": "crafted", "cpu_model": "Crafted CPU", "device": "cpu",
-           "timestamp": "2025-02-01T00:00:00+00:00", **(environment or {})}
+def make_set(
+    path: Path,
+    rows: list[dict],
+    environment: dict | None = None,
+    settings: dict | None = None,
+    noise: dict | None = None,
+) -> Path:
+    env = {
+        "hostname": "crafted",
+        "cpu_model": "Crafted CPU",
+        "device": "cpu",
+        "timestamp": "2025-02-01T00:00:00+00:00",
+        **(environment or {}),
+    }
     if noise is None:
         write_results(path, rows, env, settings or {})
     else:
@@ -99,10 +109,26 @@ def make_set(path: Path, rows: list[dict], environment: dict | None = None, sett
     return path
 
 
-def case(backend, mode, median, lo=None, hi=None, status="ok", problem="loss", size=1000, operation="jacobian", **extra):
-    return {"problem": problem, "size": size, "n_inputs": size, "n_outputs": 1, "operation": operation,
-            "backend": backend, "mode": mode, "status": status, "median_s": median, "ci_low_s": lo, "ci_high_s": hi,
-            "threads": 1, "dtype": "float32", "noisy": False, **extra}
+def case(
+    backend, mode, median, lo=None, hi=None, status="ok", problem="loss", size=1000, operation="jacobian", **extra
+):
+    return {
+        "problem": problem,
+        "size": size,
+        "n_inputs": size,
+        "n_outputs": 1,
+        "operation": operation,
+        "backend": backend,
+        "mode": mode,
+        "status": status,
+        "median_s": median,
+        "ci_low_s": lo,
+        "ci_high_s": hi,
+        "threads": 1,
+        "dtype": "float32",
+        "noisy": False,
+        **extra,
+    }
 
 
 # -- the fixtures -------------------------------------------------------------------------------------------
@@ -126,8 +152,15 @@ def test_index_has_headlines_environment_and_method(site):
     html = text(site / "index.html")
     assert "machine A" not in html  # the fixtures' comments stay in the fixture script
     assert "reverse" in html and "faster [" in html and "than forward at n = 1\u202f000" in html
-    for expected in ("jax 0.", "torch 2.", "threads per framework", "commit", "first call vs steady state", "median",
-                     "not resolved at this noise level"):
+    for expected in (
+        "jax 0.",
+        "torch 2.",
+        "threads per framework",
+        "commit",
+        "first call vs steady state",
+        "median",
+        "not resolved at this noise level",
+    ):
         assert expected in html.lower(), expected
     assert "<svg" in html, "the lesson plot is on the front page"
     assert 'href="static/style.css"' in html
@@ -171,19 +204,31 @@ def test_the_fixture_s_wrong_case_is_drawn_but_not_ranked(site):
     # jax's reverse Jacobian of loss at n = 10 000 is the fastest case there, and wrong: the
     # headline moves to n = 1 000, where both modes passed, and no HVP is put in units of it.
     loss = text(site / "sets" / NEWER.stem / "loss.html")
-    jacobian = loss[loss.index('id="op-jacobian"'):loss.index('id="op-hvp"')]
-    headline = jacobian[:jacobian.index("</p>")]
+    jacobian = loss[loss.index('id="op-jacobian"') : loss.index('id="op-hvp"')]
+    headline = jacobian[: jacobian.index("</p>")]
     assert "than forward at n = 1\u202f000" in headline and "10\u202f000" not in headline
-    hvp_table = loss[loss.index("HVP in gradients</h3>"):loss.index("Hessian: fitted exponents")]
+    hvp_table = loss[loss.index("HVP in gradients</h3>") : loss.index("Hessian: fitted exponents")]
     assert not re.search(r"JAX \(jit\) [a-z-]+</td><td class=\"num\" data-v=\"10000.0\"", hvp_table)
     assert "Hollow red ring: a wrong result" in loss
 
 
 def test_wrong_is_never_ranked_on_crafted_rows(tmp_path):
-    rows = [case("jax", "reverse", 1e-6, 0.9e-6, 1.1e-6, status="wrong", rel_error=0.5, tolerance=1e-3,
-                 error="rel_error 0.5 exceeds the tolerance"),
-            case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5), case("autograd", "reverse", 1e-4, 0.9e-4, 1.1e-4),
-            case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3)]
+    rows = [
+        case(
+            "jax",
+            "reverse",
+            1e-6,
+            0.9e-6,
+            1.1e-6,
+            status="wrong",
+            rel_error=0.5,
+            tolerance=1e-3,
+            error="rel_error 0.5 exceeds the tolerance",
+        ),
+        case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5),
+        case("autograd", "reverse", 1e-4, 0.9e-4, 1.1e-4),
+        case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3),
+    ]
     path = make_set(tmp_path / "wrong.csv", rows)
     (result,) = load_sets([path])
     frame = result.problem_frame("loss")
@@ -205,36 +250,63 @@ def headline_of(tmp_path, rows, name="v") -> analysis.Headline:
 
 
 def test_a_verdict_only_where_the_intervals_separate(tmp_path):
-    separated = headline_of(tmp_path, [
-        case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3), case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5),
-        case("torch", "reverse", 5e-5, 4.5e-5, 5.5e-5)], "separated")
+    separated = headline_of(
+        tmp_path,
+        [
+            case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3),
+            case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5),
+            case("torch", "reverse", 5e-5, 4.5e-5, 5.5e-5),
+        ],
+        "separated",
+    )
     assert separated.winner == "reverse" and separated.state == "resolved"
-    assert separated.mode_text.startswith("reverse 100× faster [") and "than forward at n = 1\u202f000" in separated.mode_text
+    assert (
+        separated.mode_text.startswith("reverse 100× faster [")
+        and "than forward at n = 1\u202f000" in separated.mode_text
+    )
     assert separated.fastest_label == "JAX (jit) reverse" and "ahead of PyTorch (torch.func) reverse" in separated.text
 
-    overlapping = headline_of(tmp_path, [
-        case("jax", "forward", 1.0e-4, 0.5e-4, 2e-4), case("jax", "reverse", 0.9e-4, 0.5e-4, 1.9e-4),
-        case("torch", "reverse", 0.95e-4, 0.6e-4, 1.5e-4)], "overlapping")
+    overlapping = headline_of(
+        tmp_path,
+        [
+            case("jax", "forward", 1.0e-4, 0.5e-4, 2e-4),
+            case("jax", "reverse", 0.9e-4, 0.5e-4, 1.9e-4),
+            case("torch", "reverse", 0.95e-4, 0.6e-4, 1.5e-4),
+        ],
+        "overlapping",
+    )
     assert overlapping.winner is None and overlapping.state == "unresolved"
     assert "not resolved at this noise level" in overlapping.mode_text
     assert overlapping.fastest_label is None and "not resolved against PyTorch" in overlapping.framework_text
     assert "faster" not in overlapping.text
 
-    tie = headline_of(tmp_path, [
-        case("jax", "forward", 1.00e-4, 0.99e-4, 1.01e-4), case("jax", "reverse", 1.01e-4, 1.00e-4, 1.02e-4)], "tie")
+    tie = headline_of(
+        tmp_path,
+        [case("jax", "forward", 1.00e-4, 0.99e-4, 1.01e-4), case("jax", "reverse", 1.01e-4, 1.00e-4, 1.02e-4)],
+        "tie",
+    )
     assert tie.winner == "tie" and "tie (within 5%)" in tie.mode_text and "faster" not in tie.mode_text
 
-    no_intervals = headline_of(tmp_path, [case("jax", "forward", 1e-3), case("jax", "reverse", 1e-5),
-                                          case("torch", "reverse", 5e-5)], "medians")
+    no_intervals = headline_of(
+        tmp_path,
+        [case("jax", "forward", 1e-3), case("jax", "reverse", 1e-5), case("torch", "reverse", 5e-5)],
+        "medians",
+    )
     assert not no_intervals.intervals and no_intervals.winner is None and no_intervals.fastest_label is None
     assert "no winner named" in no_intervals.mode_text and "faster" not in no_intervals.text
 
 
 def test_verdict_words_on_the_page(tmp_path):
-    path = make_set(tmp_path / "mixed.csv", [
-        case("jax", "forward", 1.0e-4, 0.5e-4, 2e-4), case("jax", "reverse", 0.9e-4, 0.5e-4, 1.9e-4),
-        case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3, size=10_000), case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5, size=10_000),
-    ], noise={"busy": True, "busy_reasons": ["3 of 4 cases' rounds differ by 25% or more"]})
+    path = make_set(
+        tmp_path / "mixed.csv",
+        [
+            case("jax", "forward", 1.0e-4, 0.5e-4, 2e-4),
+            case("jax", "reverse", 0.9e-4, 0.5e-4, 1.9e-4),
+            case("jax", "forward", 1e-3, 0.9e-3, 1.1e-3, size=10_000),
+            case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5, size=10_000),
+        ],
+        noise={"busy": True, "busy_reasons": ["3 of 4 cases' rounds differ by 25% or more"]},
+    )
     index = report.build_report([path], tmp_path / "site")
     html = text(index)
     assert "reverse 100× faster [81.8×, 122×] than forward at n = 10\u202f000" in html
@@ -245,8 +317,12 @@ def test_verdict_words_on_the_page(tmp_path):
 def test_the_report_keeps_no_formatter_of_its_own():
     from adbench.report import data, plots, site
 
-    for module, names in ((analysis, ("fmt_time", "fmt_factor", "fmt_int", "TIE")), (data, ("NUMERIC", "_clean")),
-                          (plots, ("BACKEND_COLOURS", "OKABE_ITO")), (site, ("fmt_time",))):
+    for module, names in (
+        (analysis, ("fmt_time", "fmt_factor", "fmt_int", "TIE")),
+        (data, ("NUMERIC", "_clean")),
+        (plots, ("BACKEND_COLOURS", "OKABE_ITO")),
+        (site, ("fmt_time",)),
+    ):
         for name in names:
             assert not hasattr(module, name), f"{module.__name__}.{name}"
 
@@ -285,7 +361,7 @@ def test_second_order_panel_for_a_scalar_problem_only(site):
     loss = text(site / "sets" / NEWER.stem / "loss.html")
     assert 'id="second-order"' in loss and 'aria-label="loss second order"' in loss
     assert "HVP in gradients" in loss and "Hessian: fitted exponents" in loss
-    panel = loss[loss.index('id="second-order"'):loss.index('id="chunks"')]
+    panel = loss[loss.index('id="second-order"') : loss.index('id="chunks"')]
     assert "forward-over-reverse" in panel and "reverse-over-reverse" in panel
     assert 'id="second-order"' not in text(site / "sets" / NEWER.stem / "tall.html")  # vector-valued
 
@@ -295,10 +371,20 @@ def test_hvp_over_gradient_uses_the_reverse_jacobian_that_passed(newest):
     frame = result.problem_frame("loss")
     ratios = analysis.hvp_over_gradient(frame)
     torch = next(t for s, t in ratios.items() if s.backend == "torch" and s.mode == "reverse-over-reverse")
-    grad = newest[(newest["problem"] == "loss") & (newest["operation"] == "jacobian") & (newest["backend"] == "torch")
-                  & (newest["mode"] == "reverse") & (newest["size"] == 1000)]["median_s"].iloc[0]
-    hvp = newest[(newest["problem"] == "loss") & (newest["operation"] == "hvp") & (newest["backend"] == "torch")
-                 & (newest["mode"] == "reverse-over-reverse") & (newest["size"] == 1000)]["median_s"].iloc[0]
+    grad = newest[
+        (newest["problem"] == "loss")
+        & (newest["operation"] == "jacobian")
+        & (newest["backend"] == "torch")
+        & (newest["mode"] == "reverse")
+        & (newest["size"] == 1000)
+    ]["median_s"].iloc[0]
+    hvp = newest[
+        (newest["problem"] == "loss")
+        & (newest["operation"] == "hvp")
+        & (newest["backend"] == "torch")
+        & (newest["mode"] == "reverse-over-reverse")
+        & (newest["size"] == 1000)
+    ]["median_s"].iloc[0]
     assert torch.loc[1000, "ratio"] == pytest.approx(hvp / grad)
     jax = next(t for s, t in ratios.items() if s.backend == "jax" and s.mode == "forward-over-reverse")
     assert 10_000 not in jax.index, "jax's gradient at n = 10 000 is wrong: no ratio is made from it"
@@ -307,7 +393,7 @@ def test_hvp_over_gradient_uses_the_reverse_jacobian_that_passed(newest):
 def test_chunk_tradeoff(site):
     loss = text(site / "sets" / NEWER.stem / "loss.html")
     assert 'id="chunks"' in loss and 'aria-label="loss chunks"' in loss
-    chunks = loss[loss.index('id="chunks"'):loss.index('id="cases"')]
+    chunks = loss[loss.index('id="chunks"') : loss.index('id="cases"')]
     assert "estimated peak memory" in chunks  # the unchunked forward Jacobian skipped at n = 10 000
     assert 'id="chunks"' not in text(site / "sets" / NEWER.stem / "tall.html")
 
@@ -326,8 +412,11 @@ def test_analysis_reads_the_lesson_off_the_fixture():
     exps = {e["series"].label: e for e in analysis.exponents(tall, info)}
     assert exps["JAX (jit) forward"]["theory"] == pytest.approx(3.0)  # n JVPs, each ~ n^2
     assert exps["manual (NumPy floor)"]["theory"] == pytest.approx(2.0)
-    hess = {e["series"].mode: e["theory"] for e in analysis.exponents(loss, analysis.problem_info("loss", loss), "hessian")
-            if e["series"].backend == "jax"}
+    hess = {
+        e["series"].mode: e["theory"]
+        for e in analysis.exponents(loss, analysis.problem_info("loss", loss), "hessian")
+        if e["series"].backend == "jax"
+    }
     assert hess["forward-over-reverse"] == pytest.approx(2.0)
 
 
@@ -345,7 +434,12 @@ def test_backend_display_comes_from_the_backend(site):
     for name in ("jax", "torch", "manual", "finite-diff"):
         b = get_backend(name)
         style = backend_style(name)
-        assert (style.label, style.colour, style.order, style.baseline) == (b.display_label, b.colour, b.order, b.baseline)
+        assert (style.label, style.colour, style.order, style.baseline) == (
+            b.display_label,
+            b.colour,
+            b.order,
+            b.baseline,
+        )
     loss = text(site / "sets" / NEWER.stem / "loss.html")
     assert get_backend("jax").display_label in loss
     assert get_backend("jax").colour.lower() in loss.lower()  # the SVG strokes in the backend's colour
@@ -353,12 +447,16 @@ def test_backend_display_comes_from_the_backend(site):
 
 def test_an_unknown_backend_gets_a_stable_fallback(tmp_path):
     a, b = backend_style("mystery-ad"), backend_style("mystery-ad")
-    known = {backend_style(n).colour for n in ("jax", "jax-eager", "torch", "torch-autograd", "autograd",
-                                                  "manual", "finite-diff")}
+    known = {
+        backend_style(n).colour
+        for n in ("jax", "jax-eager", "torch", "torch-autograd", "autograd", "manual", "finite-diff")
+    }
     assert a == b and a.colour not in known and not a.known
     assert backend_style("jax").order < a.order < backend_style("finite-diff").order
-    rows = [case("mystery-ad", "reverse", 2e-5, 1.9e-5, 2.1e-5, problem="mymod:f", size=10),
-            case("mystery-ad", "forward", 4e-5, 3.9e-5, 4.1e-5, problem="mymod:f", size=10)]
+    rows = [
+        case("mystery-ad", "reverse", 2e-5, 1.9e-5, 2.1e-5, problem="mymod:f", size=10),
+        case("mystery-ad", "forward", 4e-5, 3.9e-5, 4.1e-5, problem="mymod:f", size=10),
+    ]
     index = report.build_report([make_set(tmp_path / "r.csv", rows)], tmp_path / "site")
     page = text(index.parent / "sets" / "r" / "mymod-f.html")
     assert "<td>mystery-ad</td>" in page and a.colour.lower() in page.lower()
@@ -380,8 +478,10 @@ def test_builds_from_sparse_and_odd_results(tmp_path):
 
 
 def test_text_from_the_results_is_escaped(tmp_path):
-    rows = [case("jax", "reverse", None, status="error", error="<script>alert(1)</script> & more"),
-            case("torch", "reverse", 1e-5, 0.9e-5, 1.1e-5)]
+    rows = [
+        case("jax", "reverse", None, status="error", error="<script>alert(1)</script> & more"),
+        case("torch", "reverse", 1e-5, 0.9e-5, 1.1e-5),
+    ]
     index = report.build_report([make_set(tmp_path / "r.csv", rows, {"hostname": "<b>host</b>"})], tmp_path / "site")
     for page in pages(index.parent):
         html = text(page)
@@ -397,10 +497,10 @@ def test_a_gpu_set_is_labelled_and_compared_with_a_cpu_set(site):
     assert "cuda_build 12.8" in gpu  # the framework builds
     compare = text(site / "compare.html")
     assert 'id="cuda-vs-cpu"' in compare
-    section = compare[compare.index('id="cuda-vs-cpu"'):]
+    section = compare[compare.index('id="cuda-vs-cpu"') :]
     assert f"{GPU.stem} over {NEWER.stem}" in section
     assert re.search(r"\(\d[\d.]*×, (faster|slower|tie|not resolved)\)", section), "GPU/CPU ratios per case"
-    same = compare[compare.index('id="same-cpu"'):compare.index('id="cuda-vs-cpu"')]
+    same = compare[compare.index('id="same-cpu"') : compare.index('id="cuda-vs-cpu"')]
     assert GPU.stem not in same, "CPU and GPU sets are kept apart"
     selector = text(site / "index.html")
     assert '<span class="device cuda">cuda</span>' in selector
@@ -418,7 +518,7 @@ def test_several_sets_are_comparable(site):
 # -- damaged and unreadable sets --------------------------------------------------------------------------------
 def test_a_damaged_set_is_listed_while_the_others_render(site):
     index = text(site / "index.html")
-    listing = index[index.index("Sets not shown"):]
+    listing = index[index.index("Sets not shown") :]
     assert DAMAGED.name in listing and "damaged" in listing and "truncated or damaged" in listing
     assert str(FIXTURES) not in index, "no private path on a published page"
     assert not (site / "sets" / DAMAGED.stem).exists()
@@ -496,17 +596,38 @@ def test_asv_failures_devices_and_empty_runs(tmp_path):
     from adbench.report.asv import read_asv_result
 
     columns = ["result", "params", "version", "started_at", "duration"]
-    params = [["'loss-100'"], ["'jacobian'"], ["'jax-forward'", "'jax-reverse'", "'finite-diff-central'"],
-              ["'cpu'", "'cuda'"]]
-    data = {"result_columns": columns, "params": {"machine": "m"}, "commit_hash": "abc", "results": {
-        "ad.Derivative.time_derivative": [[None, float("nan"), 1e-5, 2e-6, 2e-4, float("nan")], params, "v",
-                                          1735776000000, 1.0]}}
+    params = [
+        ["'loss-100'"],
+        ["'jacobian'"],
+        ["'jax-forward'", "'jax-reverse'", "'finite-diff-central'"],
+        ["'cpu'", "'cuda'"],
+    ]
+    data = {
+        "result_columns": columns,
+        "params": {"machine": "m"},
+        "commit_hash": "abc",
+        "results": {
+            "ad.Derivative.time_derivative": [
+                [None, float("nan"), 1e-5, 2e-6, 2e-4, float("nan")],
+                params,
+                "v",
+                1735776000000,
+                1.0,
+            ]
+        },
+    }
     path = tmp_path / "r.json"
     path.write_text(json.dumps(data))
     rows, _ = read_asv_result(path)
     got = {(r["mode"], r["device"]): r["status"] for r in rows}
-    assert got == {("forward", "cpu"): "error", ("forward", "cuda"): "skipped", ("reverse", "cpu"): "ok",
-                   ("reverse", "cuda"): "ok", ("central", "cpu"): "ok", ("central", "cuda"): "skipped"}
+    assert got == {
+        ("forward", "cpu"): "error",
+        ("forward", "cuda"): "skipped",
+        ("reverse", "cpu"): "ok",
+        ("reverse", "cuda"): "ok",
+        ("central", "cpu"): "ok",
+        ("central", "cuda"): "skipped",
+    }
     assert "asv recorded a failure" in next(r["error"] for r in rows if r["status"] == "error")
     # One file, two devices: two sets, never mixed.
     loaded = read_sets([path])
@@ -609,16 +730,25 @@ def test_a_version_3_set_names_winners_its_paired_visits_separate(tmp_path):
     from adbench.engine.simulation import Noise, simulated_run
     from adbench.rendering import summary_lines
 
-    specs = [CaseSpec("loss", 1000, "jax", "forward"), CaseSpec("loss", 1000, "jax", "reverse"),
-             CaseSpec("loss", 1000, "torch", "reverse"), CaseSpec("loss", 1000, "manual", "manual")]
+    specs = [
+        CaseSpec("loss", 1000, "jax", "forward"),
+        CaseSpec("loss", 1000, "jax", "reverse"),
+        CaseSpec("loss", 1000, "torch", "reverse"),
+        CaseSpec("loss", 1000, "manual", "manual"),
+    ]
     times = {"jax/forward": 1e-3, "jax/reverse": 1e-4, "torch/reverse": 1.15e-4, "manual": 5e-5}
     shared = Noise(drift_sd=0.25, drift_s=0.1, burst_rate=5, burst_s=0.05, visit_sd=0.005, sample_sd=0.005)
     outcome, _ = simulated_run(specs, times, shared, seed=4, adaptive=False, min_visits=8)
-    assert unpaired(outcome.analysis.times[1], outcome.analysis.times[2]).log_interval()[1] > 0, \
+    assert unpaired(outcome.analysis.times[1], outcome.analysis.times[2]).log_interval()[1] > 0, (
         "the two cases' own intervals do not separate them"
+    )
     csv = tmp_path / "v3.csv"
-    writer = ResultWriter(csv, "run-v3", {"timestamp": "2026-02-01T00:00:00+00:00"},
-                          {"statistic": "per visit the median of each visit's samples"})
+    writer = ResultWriter(
+        csv,
+        "run-v3",
+        {"timestamp": "2026-02-01T00:00:00+00:00"},
+        {"statistic": "per visit the median of each visit's samples"},
+    )
     writer.extra = {"comparisons": outcome.comparisons, "variance": outcome.variance, "budget": outcome.budget}
     writer.write(outcome.results)
     (result,) = load_sets([csv])
@@ -630,8 +760,9 @@ def test_a_version_3_set_names_winners_its_paired_visits_separate(tmp_path):
     assert h.framework_verdict.evidence == "paired" and h.framework_verdict.resolved
     assert re.search(r"1\.1\d?× \[1\.\d+×, 1\.\d+×\] ahead of PyTorch \(torch\.func\) reverse", h.framework_text)
     lines = summary_lines(result.frame, result.comparisons)
-    assert re.search(r"fastest backend: jax reverse 1\d\d µs, 1\.1\d?× \[[\d.]+×, [\d.]+×\] ahead of torch reverse",
-                     lines[0]), lines[0]
+    assert re.search(
+        r"fastest backend: jax reverse 1\d\d µs, 1\.1\d?× \[[\d.]+×, [\d.]+×\] ahead of torch reverse", lines[0]
+    ), lines[0]
     html = text(report.build_report([csv], tmp_path / "site"))
     assert "ahead of PyTorch (torch.func) reverse" in html and "visits matched in time" in html
     assert "Variance, level by level" in html and "visits within a worker" in html
@@ -659,10 +790,11 @@ def set_names(index: Path) -> set[str]:
     return {p.name for p in (index.parent / "sets").iterdir()}
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ([], {"compare-20260101T000000Z"}),
-    (["--reference"], {"compare-20260101T000000Z", GPU.stem, OLDER.stem}),
-], ids=["default-own-runs-only", "reference-adds-the-shipped-sets"])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [([], {"compare-20260101T000000Z"}), (["--reference"], {"compare-20260101T000000Z", GPU.stem, OLDER.stem})],
+    ids=["default-own-runs-only", "reference-adds-the-shipped-sets"],
+)
 def test_default_sets_are_the_user_s_own(layout, capsys, flags, expected):
     parser = argparse.ArgumentParser()
     report.add_arguments(parser)
@@ -703,8 +835,9 @@ def test_reference_without_the_shipped_sets_says_where_it_looked(tmp_path, monke
 
 @pytest.mark.parametrize("command", ["adbench compare --quick", "adbench compare --problem lsq.py:f --sizes 100"])
 def test_a_set_is_labelled_by_its_command(tmp_path, command):
-    path = make_set(tmp_path / "labelled.csv", [case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5)],
-                    settings={"command": command})
+    path = make_set(
+        tmp_path / "labelled.csv", [case("jax", "reverse", 1e-5, 0.9e-5, 1.1e-5)], settings={"command": command}
+    )
     (result,) = load_sets([path])
     assert result.label.startswith(command) and "crafted" in result.label and "2025-02-01" in result.label
     index = report.build_report([path], tmp_path / "site")
@@ -712,19 +845,33 @@ def test_a_set_is_labelled_by_its_command(tmp_path, command):
 
 
 # -- n/a by design is not a failure --------------------------------------------------------------------------------
-@pytest.mark.parametrize("status, reason, shown", [
-    ("skipped", "problem 'lsq.py:f' has no hand-written Jacobian", "n/a"),
-    ("skipped", "problem 'gmm' has no hand-written Hessian", "n/a"),
-    ("skipped", "torch-compile offers no forward mode for hvp", "n/a"),
-    ("skipped", "asv skipped the case (n/a): not supported, not installed or over the memory guard here", "n/a"),
-    ("skipped", "estimated peak memory 3.0 GiB exceeds the limit 2.0 GiB (--memory-limit)", "skipped"),
-    ("skipped", "backend unavailable: No module named 'mlx'", "skipped"),
-    ("error", "RuntimeError: boom", "error"),
-    ("timeout", None, "timeout"),
-    ("wrong", "rel_error 0.5 exceeds the tolerance", "wrong"),
-    ("ok", None, "ok"),
-], ids=["no-manual-jacobian", "no-manual-hessian", "mode-a-backend-lacks", "asv-n/a", "memory-estimate",
-        "not-installed", "error", "timeout", "wrong", "ok"])
+@pytest.mark.parametrize(
+    "status, reason, shown",
+    [
+        ("skipped", "problem 'lsq.py:f' has no hand-written Jacobian", "n/a"),
+        ("skipped", "problem 'gmm' has no hand-written Hessian", "n/a"),
+        ("skipped", "torch-compile offers no forward mode for hvp", "n/a"),
+        ("skipped", "asv skipped the case (n/a): not supported, not installed or over the memory guard here", "n/a"),
+        ("skipped", "estimated peak memory 3.0 GiB exceeds the limit 2.0 GiB (--memory-limit)", "skipped"),
+        ("skipped", "backend unavailable: No module named 'mlx'", "skipped"),
+        ("error", "RuntimeError: boom", "error"),
+        ("timeout", None, "timeout"),
+        ("wrong", "rel_error 0.5 exceeds the tolerance", "wrong"),
+        ("ok", None, "ok"),
+    ],
+    ids=[
+        "no-manual-jacobian",
+        "no-manual-hessian",
+        "mode-a-backend-lacks",
+        "asv-n/a",
+        "memory-estimate",
+        "not-installed",
+        "error",
+        "timeout",
+        "wrong",
+        "ok",
+    ],
+)
 def test_not_applicable_is_told_from_failure(status, reason, shown):
     from adbench.report.data import shown_status
 
@@ -735,7 +882,7 @@ def test_not_applicable_is_neutral_on_the_pages(site):
     user = text(site / "sets" / NEWER.stem / "user_problem-cumsum_tail.html")
     assert '<tr class="na">' in user and "not applicable" in user
     index = text(site / "index.html")
-    grid = index[index.index('<table class="grid">'):index.index("</table>")]
+    grid = index[index.index('<table class="grid">') : index.index("</table>")]
     assert 'class="cell na"' in grid and 'class="cell failed"' in grid  # torch errors on the user function
 
 
@@ -750,8 +897,11 @@ def grid_of(tmp_path, rows, name="g"):
         return _set_view(result).grid
 
 
-@pytest.mark.parametrize("times", [(1e-5, 3e-5, 1e-4, 5e-3), (2e-3, 1e-5, 4e-4, 2.2e-5), (1e-4, 1.1e-4, 9e-3, 1e-3)],
-                         ids=["ascending", "shuffled", "near-tie-first"])
+@pytest.mark.parametrize(
+    "times",
+    [(1e-5, 3e-5, 1e-4, 5e-3), (2e-3, 1e-5, 4e-4, 2.2e-5), (1e-4, 1.1e-4, 9e-3, 1e-3)],
+    ids=["ascending", "shuffled", "near-tie-first"],
+)
 def test_grid_colours_follow_the_times(tmp_path, times):
     from adbench.report.grid import SCALE
 
@@ -760,7 +910,9 @@ def test_grid_colours_follow_the_times(tmp_path, times):
     grid = grid_of(tmp_path, rows)
     (row,) = grid.rows
     cells = {b: c for (b, _), c in zip(grid.columns, row.cells)}
-    order = [list(dict(SCALE).values()).index(cells[b].colour) for b in sorted(backends, key=dict(zip(backends, times)).get)]
+    order = [
+        list(dict(SCALE).values()).index(cells[b].colour) for b in sorted(backends, key=dict(zip(backends, times)).get)
+    ]
     assert order == sorted(order), "a slower cell is never darker than a faster one"
     fastest = min(zip(times, backends))[1]
     assert cells[fastest].fastest and cells[fastest].ratio == 1.0
@@ -770,17 +922,28 @@ def test_grid_colours_follow_the_times(tmp_path, times):
 
 
 def test_grid_marks_a_tie_with_the_fastest(tmp_path):
-    grid = grid_of(tmp_path, [case("jax", "reverse", 1.0e-4, 0.5e-4, 2e-4), case("torch", "reverse", 1.1e-4, 0.6e-4, 2e-4),
-                              case("autograd", "reverse", 1e-2, 0.99e-2, 1.01e-2)])
+    grid = grid_of(
+        tmp_path,
+        [
+            case("jax", "reverse", 1.0e-4, 0.5e-4, 2e-4),
+            case("torch", "reverse", 1.1e-4, 0.6e-4, 2e-4),
+            case("autograd", "reverse", 1e-2, 0.99e-2, 1.01e-2),
+        ],
+    )
     jax, torch, autograd = grid.rows[0].cells[:3]
     assert jax.fastest and torch.tied and not autograd.tied
 
 
 def test_grid_never_ranks_a_wrong_case(tmp_path):
-    grid = grid_of(tmp_path, [
-        case("jax", "reverse", 1e-6, 0.9e-6, 1.1e-6, status="wrong", rel_error=0.5, tolerance=1e-3),
-        case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5), case("autograd", "reverse", 1e-4, 0.9e-4, 1.1e-4),
-        case("manual", "manual", 1e-5, status="skipped", error="problem 'loss' has no hand-written Jacobian")])
+    grid = grid_of(
+        tmp_path,
+        [
+            case("jax", "reverse", 1e-6, 0.9e-6, 1.1e-6, status="wrong", rel_error=0.5, tolerance=1e-3),
+            case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5),
+            case("autograd", "reverse", 1e-4, 0.9e-4, 1.1e-4),
+            case("manual", "manual", 1e-5, status="skipped", error="problem 'loss' has no hand-written Jacobian"),
+        ],
+    )
     cells = dict(zip((b for b, _ in grid.columns), grid.rows[0].cells))
     assert cells["jax"].kind == "wrong" and not cells["jax"].colour and cells["jax"].ratio is None
     assert cells["torch"].fastest and cells["autograd"].ratio == pytest.approx(2.0)
@@ -790,7 +953,7 @@ def test_grid_never_ranks_a_wrong_case(tmp_path):
 def test_grid_cells_link_to_existing_plot_anchors(site):
     index = site / "index.html"
     html = text(index)
-    grid = html[html.index('<table class="grid">'):html.index("</table>")]
+    grid = html[html.index('<table class="grid">') : html.index("</table>")]
     links = re.findall(r'href="([^"]+)"', grid)
     assert len(links) >= 10
     for url in links:

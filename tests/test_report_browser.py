@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("jinja2")
 
-from adbench.report import build_report  # noqa: E402
+from adbench.report import build_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 NEWER = "compare-20250102T000000"  # the fixtures' newest set: every operation, chunks, failures
@@ -29,13 +29,28 @@ def chromium(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     """One headless Chromium run with a fresh profile, kept off the network and quiet."""
     with tempfile.TemporaryDirectory(prefix="adbench-chromium-") as profile:
         return subprocess.run(
-            [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-extensions", f"--user-data-dir={profile}", "--hide-scrollbars",
-             # Anything that reached for a host would fail to resolve rather than leave the machine.
-             "--host-resolver-rules=MAP * ~NOTFOUND",
-             "--enable-logging=stderr", "--v=0", f"--window-size={WINDOW[0]},{WINDOW[1]}", *args],
-            capture_output=True, text=True, timeout=timeout,
+            [
+                BROWSER,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                f"--user-data-dir={profile}",
+                "--hide-scrollbars",
+                # Anything that reached for a host would fail to resolve rather than leave the machine.
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--enable-logging=stderr",
+                "--v=0",
+                f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
 
@@ -53,9 +68,17 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("page", ["index.html", "compare.html", f"sets/{NEWER}/loss.html",
-                                  f"sets/{NEWER}/user_problem-cumsum_tail.html", f"sets/{NEWER}/basic.html",
-                                  "sets/compare-20250101T120000/index.html"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "index.html",
+        "compare.html",
+        f"sets/{NEWER}/loss.html",
+        f"sets/{NEWER}/user_problem-cumsum_tail.html",
+        f"sets/{NEWER}/basic.html",
+        "sets/compare-20250101T120000/index.html",
+    ],
+)
 def test_page_opens_from_disk_without_console_errors(site, tmp_path, page):
     shot = tmp_path / "shot.png"
     url = (site / page).as_uri()
@@ -81,8 +104,13 @@ def test_scripts_ran_and_plots_are_in_the_dom(site):
     # Every operation's figures (matplotlib's SVG over n; the first call as an HTML dot chart), the
     # second-order panel and the chunk trade-off.
     assert len(re.findall(r"<svg\b", dom)) >= 11 and dom.count('<div class="dots"') >= 3
-    for label in ("loss jacobian time vs size", "loss jacobian memory", "loss second order", "loss chunks",
-                  "loss jacobian first call"):
+    for label in (
+        "loss jacobian time vs size",
+        "loss jacobian memory",
+        "loss second order",
+        "loss chunks",
+        "loss jacobian first call",
+    ):
         assert f'aria-label="{label}"' in dom, label
     # report.js titles the sortable headings; seeing them proves it loaded and ran without error.
     assert 'title="sort by time"' in dom
@@ -117,8 +145,16 @@ LAYOUT_PROBE = """<script>
 </script>"""
 
 
-@pytest.mark.parametrize("page", ["index.html", f"sets/{NEWER}/loss.html", f"sets/{NEWER}/user_problem-cumsum_tail.html",
-                                  f"sets/{NEWER}/basic.html", "compare.html"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "index.html",
+        f"sets/{NEWER}/loss.html",
+        f"sets/{NEWER}/user_problem-cumsum_tail.html",
+        f"sets/{NEWER}/basic.html",
+        "compare.html",
+    ],
+)
 def test_no_text_overlaps_and_the_grid_fits_a_laptop_screen(site, tmp_path, page):
     import json
 
@@ -139,13 +175,17 @@ def test_the_layout_probe_sees_an_overlap(tmp_path):
     import json
 
     page = tmp_path / "overlap.html"
-    page.write_text('<html><body><svg class="figure" aria-label="made" width="200" height="100">'
-                    '<g id="legend_1"><rect x="10" y="10" width="80" height="30"/></g>'
-                    '<g id="text_1"><rect x="50" y="20" width="80" height="30"/></g></svg>'
-                    '<table class="dots"><tr class="axis"><th></th><td class="track" style="position:relative;width:300px">'
-                    '<span class="tick" style="position:absolute;left:10px">10 µs</span>'
-                    '<span class="tick" style="position:absolute;left:14px">20 µs</span></td></tr></table>'
-                    + LAYOUT_PROBE + "</body></html>", encoding="utf-8")
+    page.write_text(
+        '<html><body><svg class="figure" aria-label="made" width="200" height="100">'
+        '<g id="legend_1"><rect x="10" y="10" width="80" height="30"/></g>'
+        '<g id="text_1"><rect x="50" y="20" width="80" height="30"/></g></svg>'
+        '<table class="dots"><tr class="axis"><th></th><td class="track" style="position:relative;width:300px">'
+        '<span class="tick" style="position:absolute;left:10px">10 µs</span>'
+        '<span class="tick" style="position:absolute;left:14px">20 µs</span></td></tr></table>'
+        + LAYOUT_PROBE
+        + "</body></html>",
+        encoding="utf-8",
+    )
     run = chromium("--dump-dom", page.as_uri())
     layout = json.loads(re.search(r'data-layout="([^"]*)"', run.stdout).group(1).replace("&quot;", '"'))
     assert layout["overlaps"] == ["made: legend over a text", "dot chart: tick labels overlap"]
@@ -161,7 +201,7 @@ def test_the_front_page_leads_with_the_grid(site):
     assert console_messages(run.stderr) == []
     grid, verdicts = dom.index('<table class="grid">'), dom.index('<details class="verdicts"')
     assert grid < verdicts and dom.index("<h1>") < grid, "the picture first, the sentences one click away"
-    assert "<details class=\"verdicts\">" in dom, "the verdicts start folded"
+    assert '<details class="verdicts">' in dom, "the verdicts start folded"
     cells = re.findall(r'<td class="cell ok[^"]*" style="background:(#[0-9a-f]{6})', dom)
     assert len(cells) >= 10 and len(set(cells)) >= 3, "cells coloured along the scale"
     assert dom.count('class="mark" aria-label="fastest"') >= 5

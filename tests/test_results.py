@@ -21,10 +21,31 @@ ROOT = Path(__file__).resolve().parents[1]
 def measured(tmp_path_factory) -> Path:
     """A real set of a few visits per case (the baselines only: a few seconds, no framework needed)."""
     csv = tmp_path_factory.mktemp("set") / "run.csv"
-    out = subprocess.run([sys.executable, "-m", "adbench", "compare", "--problems", "loss", "--sizes", "50",
-                          "--backends", "manual,finite-diff", "--rounds", "4", "--budget", "0.002", "--no-adaptive",
-                          "--output", str(csv)], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adbench",
+            "compare",
+            "--problems",
+            "loss",
+            "--sizes",
+            "50",
+            "--backends",
+            "manual,finite-diff",
+            "--rounds",
+            "4",
+            "--budget",
+            "0.002",
+            "--no-adaptive",
+            "--output",
+            str(csv),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr
     return csv
 
@@ -38,9 +59,22 @@ def test_reanalysis_recomputes_intervals_and_keeps_the_measurements(measured, tm
     assert meta["settings"]["interval"] == INTERVAL_METHOD
     assert meta["reanalysed"]["from"] == source.name
     assert meta["reanalysed"]["csv_sha256"] == meta_before["csv_sha256"]
-    for col in ("problem", "backend", "mode", "status", "error", "median_s", "samples", "rel_error", "time_s",
-                "ci_low_s", "ci_high_s"):
-        assert before[col].equals(after[col]) or (before[col] - after[col]).abs().max() < 1e-12 * before[col].abs().max(), col
+    for col in (
+        "problem",
+        "backend",
+        "mode",
+        "status",
+        "error",
+        "median_s",
+        "samples",
+        "rel_error",
+        "time_s",
+        "ci_low_s",
+        "ci_high_s",
+    ):
+        assert (
+            before[col].equals(after[col]) or (before[col] - after[col]).abs().max() < 1e-12 * before[col].abs().max()
+        ), col
     flat = lambda rows: [v for row in rows for v in row]  # noqa: E731
     assert flat(meta["comparisons"]) == pytest.approx(flat(meta_before["comparisons"]))
     for row, kept in zip(after.itertuples(), meta["cases"]):
@@ -108,8 +142,10 @@ def test_a_version_4_set_says_its_jax_first_calls_were_compiled_cold():
     from adbench.engine.record import CaseResult
     from adbench.engine.results import migrate, rows_to_frame
 
-    rows = [CaseResult(problem="loss", size=10, backend=b, framework=fw, mode="reverse", first_call_s=first)
-            for b, fw, first in (("jax", "jax", 0.5), ("jax", "jax", None), ("torch", "torch", 0.1))]
+    rows = [
+        CaseResult(problem="loss", size=10, backend=b, framework=fw, mode="reverse", first_call_s=first)
+        for b, fw, first in (("jax", "jax", 0.5), ("jax", "jax", None), ("torch", "torch", 0.1))
+    ]
     frame = rows_to_frame(rows)
     assert frame["first_call_cache"].isna().all()
     old = migrate(frame, 4)

@@ -53,7 +53,7 @@ def test_every_case_is_built_once_and_visited_at_least_min_visits():
 def test_a_pass_visits_a_group_back_to_back_and_alternates_the_frameworks_order():
     _, _, sim = run()
     visits = [(key[0], m.case) for key, m in requests(sim, protocol.Visit)]
-    per_pass = [visits[i:i + 4] for i in range(0, len(visits), 4)]
+    per_pass = [visits[i : i + 4] for i in range(0, len(visits), 4)]
     assert len(per_pass) == 4
     first_frameworks = [p[0][0] for p in per_pass]
     assert first_frameworks[0] != first_frameworks[1] and first_frameworks[0] == first_frameworks[2]
@@ -199,12 +199,15 @@ def test_an_interrupt_keeps_what_was_measured_and_closes_every_worker():
 
 
 def test_protocol_parser_refuses_what_is_not_a_message():
-    for line, words in [(b"[1]", "not a message"), (b'{"type": "nope"}', "unknown type"),
-                        (b'{"type": "sampled", "case": 1}', "without samples"),
-                        (b'{"type": "sampled", "case": 1, "samples": [0.0], "f_samples": []}', "positive samples"),
-                        (b'{"type": "sampled", "case": "1", "samples": [1], "f_samples": []}', "not an integer"),
-                        (b'{"type": "progress", "case": 1, "stage": "x", "seconds": 1, "extra": 2}', "unknown field"),
-                        (b"\xff\xfe", "unreadable")]:
+    for line, words in [
+        (b"[1]", "not a message"),
+        (b'{"type": "nope"}', "unknown type"),
+        (b'{"type": "sampled", "case": 1}', "without samples"),
+        (b'{"type": "sampled", "case": 1, "samples": [0.0], "f_samples": []}', "positive samples"),
+        (b'{"type": "sampled", "case": "1", "samples": [1], "f_samples": []}', "not an integer"),
+        (b'{"type": "progress", "case": 1, "stage": "x", "seconds": 1, "extra": 2}', "unknown field"),
+        (b"\xff\xfe", "unreadable"),
+    ]:
         with pytest.raises(protocol.BadAnswer, match=words):
             protocol.parse(line)
     message = protocol.Built(3, 10, 20, 1e-4, 5e-5, 0.01, call="jax.jit(f)", rel_error=float("nan"))
@@ -244,7 +247,7 @@ def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(s
     _, outcome, _ = run(sim=sim, build_cpus=frozenset(range(slots)))
     spans = _in_flight(sim)
     assert len(spans) == 4 and all(r.status == "ok" and r.visits == 4 for r in outcome.results)
-    overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1]]
+    overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if a[0] < b[1] and b[0] < a[1]]
     if slots == 1:  # one build at a time, on the timed CPU
         assert not overlapping and {s[3] for s in spans} == {frozenset({0})}
     else:
@@ -288,8 +291,9 @@ def test_a_compiling_framework_builds_its_operations_in_two_processes_where_buil
         return
     assert jax_processes == {("jax", 0, 0), ("jax#2", 0, 0)}
     where = {m.case: key for _, key, m in sim.log if isinstance(m, protocol.Build)}
-    assert {where[i][0] for i in (0, 1)} == {"jax"} and {where[i][0] for i in (4, 5)} == {"jax#2"}, \
+    assert {where[i][0] for i in (0, 1)} == {"jax"} and {where[i][0] for i in (4, 5)} == {"jax#2"}, (
         "an operation (and so every group) stays whole in one process"
+    )
     # jax's four 2-second compiles on two CPUs, torch's and manual's beside them: 6 s, not 12.
     assert outcome.budget["phases_s"]["first builds"] == pytest.approx(6.0, abs=0.3)
     assert {r.framework_version for r in outcome.results if r.framework == "jax"} <= {"1.0", None}
@@ -303,15 +307,20 @@ def test_only_compiling_frameworks_with_two_operations_are_split():
     sparse = [CaseSpec("ba", 10, "jax", "forward", operation="sparse-jacobian")]
     assert split_by_operation(jac) == {}
     # hvp has the most jax cases (2): the first process; jacobian (1) and sparse-jacobian (1) the second.
-    assert split_by_operation(jac + hvp + hvp + sparse) == {("jax", "jacobian"): "jax#2",
-                                                            ("jax", "sparse-jacobian"): "jax#2"}
+    assert split_by_operation(jac + hvp + hvp + sparse) == {
+        ("jax", "jacobian"): "jax#2",
+        ("jax", "sparse-jacobian"): "jax#2",
+    }
 
 
 def test_a_group_is_visited_once_built_before_later_builds_start():
     """With builds overlapping, what was measured is kept: once the first group is built, no build starts
     before its first visits (an interrupt during a slow later build keeps them)."""
-    later = [CaseSpec("loss", 200, "jax", "reverse"), CaseSpec("loss", 200, "torch", "reverse"),
-             CaseSpec("loss", 200, "manual", "manual")]
+    later = [
+        CaseSpec("loss", 200, "jax", "reverse"),
+        CaseSpec("loss", 200, "torch", "reverse"),
+        CaseSpec("loss", 200, "manual", "manual"),
+    ]
     sim = Simulation(TIMES, Noise.quiet(), Script(compile_s=2.0, start_s=0.0))
     _, outcome, _ = run(GRID + later, sim=sim, build_cpus=frozenset({0, 1}))
     assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)

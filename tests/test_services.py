@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import backend_modes, require_backend, require_float64
 
 import adbench
 from adbench.backends import backend_names, get_backend
 from adbench.backends._base import bind_services
 from adbench.problems import get_problem
 from adbench.services import python_loop, requested
-
-from conftest import backend_modes, require_backend, require_float64
 
 
 def test_python_loop_runs_step_k_times_over_any_carry():
@@ -47,9 +46,7 @@ def test_a_function_asks_by_parameter_name_only():
 
 @pytest.mark.parametrize("backend", backend_names())
 def test_every_backend_offers_every_service(backend):
-    from adbench.services import DEFAULTS
-
-    from adbench.services import AD
+    from adbench.services import AD, DEFAULTS
 
     services = get_backend(backend).services()
     assert set(DEFAULTS) <= set(services)
@@ -97,6 +94,7 @@ def test_jax_traces_one_step_not_k():
 
 def user_ode(x, xp, loop=python_loop):
     """A user's f asking for the loop: 20 steps of y <- y + 0.05 sin(x y + 1), carrying y and the running sum."""
+
     def step(i, carry):
         y, total = carry
         y = y + 0.05 * xp.sin(x * y + 1.0)

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.sparse
+from conftest import backend_modes, require_backend
 
 import adbench
 from adbench.backends import Direction, get_backend
@@ -16,10 +17,10 @@ from adbench.engine.checking import check, sparse_reference
 from adbench.problems import get_problem
 from adbench.sparsity import as_pattern, compress, compression_for, pattern_of, relative_error
 
-from conftest import backend_modes, require_backend
-
 SPARSE_PROBLEMS = ("ba", "ht", "ht-complicated")
 TF_MLX = ("tensorflow", "tensorflow-xla", "mlx", "mlx-compile")
+
+
 # Every backend x mode, dense and compressed, on ba in float64 (and compressed forward in float32, where the
 # colouring pays off); compressed on ht (both modes) and ht-complicated (forward), float64. Kept fast on 2
 # cores (times measured here): XLA compiles ht's bone loop in 5-7 s per case, so JAX runs ht forward only;
@@ -28,8 +29,12 @@ def _wanted(op: str, backend: str, mode: str, problem: str, dtype: str) -> bool:
     if backend in TF_MLX:  # ba only (TensorFlow traces each case: 1-6 s); MLX in float32 (it refuses float64)
         wanted_dtype = "float32" if backend.startswith("mlx") else "float64"
         if backend in ("tensorflow-xla", "mlx-compile"):  # one compiled case each, as torch-compile
-            return (op, problem, dtype, mode) == ("sparse-jacobian", "ba", wanted_dtype,
-                                                  "forward" if backend == "tensorflow-xla" else "reverse")
+            return (op, problem, dtype, mode) == (
+                "sparse-jacobian",
+                "ba",
+                wanted_dtype,
+                "forward" if backend == "tensorflow-xla" else "reverse",
+            )
         return problem == "ba" and dtype == wanted_dtype and (op == "sparse-jacobian" or backend == "mlx")
     if backend == "jax-eager":  # every primitive compiled on first use: 6-10 s per case
         return (op, mode, problem, dtype) == ("sparse-jacobian", "forward", "ba", "float64")
@@ -44,9 +49,15 @@ def _wanted(op: str, backend: str, mode: str, problem: str, dtype: str) -> bool:
     return mode != "reverse"
 
 
-CASES = [(op, b, m, p, dtype) for op in ("jacobian", "sparse-jacobian") for b, m in backend_modes(op)
-         if b != "torch-compile" for p in SPARSE_PROBLEMS for dtype in ("float64", "float32")
-         if get_backend(b).supports(get_problem(p), op, m) is None and _wanted(op, b, m, p, dtype)]
+CASES = [
+    (op, b, m, p, dtype)
+    for op in ("jacobian", "sparse-jacobian")
+    for b, m in backend_modes(op)
+    if b != "torch-compile"
+    for p in SPARSE_PROBLEMS
+    for dtype in ("float64", "float32")
+    if get_backend(b).supports(get_problem(p), op, m) is None and _wanted(op, b, m, p, dtype)
+]
 # float64: the compressed passes are the same arithmetic as the dense ones (observed <= 7e-16). float32: eps
 # 1.2e-7 times ba's 1e3 dynamic range (observed <= 3e-7); central differences ~eps^(2/3) (observed 4e-11, 4e-5).
 TOLERANCE = {("float64", False): 1e-8, ("float32", False): 1e-5, ("float64", True): 1e-6, ("float32", True): 2e-3}
@@ -163,7 +174,12 @@ def test_a_wrong_pattern_makes_the_case_wrong(backend, mode):
     verdict = check(_spec("ba", backend, mode), wrong, case.run(), {"x": x, "constants": c, "direction": Direction()})
     assert verdict.get("status") == "wrong" and verdict["rel_error"] > 1e-3
     right = get_backend(backend).prepare(ba, x, "sparse-jacobian", mode, "float64", c)
-    assert check(_spec("ba", backend, mode), ba, right.run(), {"x": x, "constants": c, "direction": Direction()}).get("status") is None
+    assert (
+        check(_spec("ba", backend, mode), ba, right.run(), {"x": x, "constants": c, "direction": Direction()}).get(
+            "status"
+        )
+        is None
+    )
 
 
 def banded(x, xp):
@@ -187,8 +203,9 @@ def test_user_function_with_its_pattern(backend, mode):
     np.testing.assert_allclose(S.toarray(), expected, atol=1e-6 if backend == "finite-diff" else 1e-14)
     assert compress(pattern_of(problem, x, {}), "forward").n_colours == 3
     # A pattern without the superdiagonal: the case is wrong, not silently right.
-    wrong = adbench.problem_from_function(banded, sizes=(12,), sparsity=scipy.sparse.diags(
-        [np.ones(11), np.ones(12)], [-1, 0], format="csr"))
+    wrong = adbench.problem_from_function(
+        banded, sizes=(12,), sparsity=scipy.sparse.diags([np.ones(11), np.ones(12)], [-1, 0], format="csr")
+    )
     bad = adbench.sparse_jacobian(wrong, x, backend=backend, mode=mode, dtype="float64")
     spec = CaseSpec("banded", 12, backend, mode, "float64", 0, "sparse-jacobian")
     verdict = check(spec, wrong, bad, {"x": x, "constants": {}, "direction": Direction()})
@@ -207,8 +224,9 @@ def test_memory_guard_skips_dense_ba1_and_runs_compressed():
     limit = 12 * 2**30
     reason, estimate = skip_reason(CaseSpec("ba", 55710, "jax", "forward", "float64", operation="jacobian"), limit)
     assert reason and "exceeds the limit" in reason and estimate > 42e9
-    reason, estimate = skip_reason(CaseSpec("ba", 55710, "jax", "forward", "float64", operation="sparse-jacobian"),
-                                   limit)
+    reason, estimate = skip_reason(
+        CaseSpec("ba", 55710, "jax", "forward", "float64", operation="sparse-jacobian"), limit
+    )
     assert reason is None and estimate < 2 * 2**30
 
 
@@ -220,8 +238,12 @@ def test_first_build_records_colours_and_checks():
 
 
 # -- a bug found on the way ------------------------------------------------------------------------------------
-@pytest.mark.xfail(reason="jax 0.10.2: jit(jacrev) of r * sin(|r|) row by row is wrong in float32 past 16 rows "
-                          "(eager JAX, jacfwd and float64 are right)", strict=True, raises=AssertionError)
+@pytest.mark.xfail(
+    reason="jax 0.10.2: jit(jacrev) of r * sin(|r|) row by row is wrong in float32 past 16 rows "
+    "(eager JAX, jacfwd and float64 are right)",
+    strict=True,
+    raises=AssertionError,
+)
 def test_jax_jit_jacrev_float32_rows_bug():
     """Found through ba's Rodrigues rotation: for r of shape (64, 3) float32, jax.jit(jax.jacrev(f)) with
     f(r) = (r * sin(sqrt(sum(r * r, axis=1)))[:, None]).ravel() is off by 60% of its largest entry (at 16 rows

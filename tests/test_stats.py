@@ -33,8 +33,10 @@ def test_trigamma_inverse_inverts(y):
     assert stats.trigamma(stats.trigamma_inverse(y)) == pytest.approx(y, rel=1e-8)
 
 
-@pytest.mark.parametrize("a, b, x", [(0.5, 0.5, 0.3), (2.0, 3.0, 0.9), (10.0, 0.5, 0.99), (50.0, 40.0, 0.5),
-                                     (1.0, 1.0, 0.25), (0.5, 30.0, 0.01)])
+@pytest.mark.parametrize(
+    "a, b, x",
+    [(0.5, 0.5, 0.3), (2.0, 3.0, 0.9), (10.0, 0.5, 0.99), (50.0, 40.0, 0.5), (1.0, 1.0, 0.25), (0.5, 30.0, 0.01)],
+)
 def test_incomplete_beta(a, b, x):
     assert stats.betainc(a, b, x) == pytest.approx(scipy_special.betainc(a, b, x), rel=1e-10, abs=1e-14)
 

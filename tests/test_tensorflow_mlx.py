@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import availability, jacobian_shape, require_backend
 
 import adbench
 from adbench.backends import get_backend
@@ -27,8 +28,6 @@ from adbench.engine.cases import direction
 from adbench.engine.results import read_results
 from adbench.engine.threads import worker_environment
 from adbench.problems import get_problem, list_problems
-
-from conftest import availability, jacobian_shape, require_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = [p.name for p in list_problems() if p.builtin]
@@ -114,26 +113,42 @@ SPELLINGS = {
     "sort (descending)": lambda xp, a: xp.sort(a["s"], axis=1, descending=True),
     "sum, prod (dtype)": lambda xp, a: xp.stack([xp.sum(a["v"], dtype=xp.float64), xp.prod(a["p"], dtype=xp.float64)]),
     "take_along_axis (default axis)": lambda xp, a: xp.take_along_axis(a["A"], xp.asarray([[2, 0], [1, 1], [0, 2]])),
-    "max, min (keepdims)": lambda xp, a: xp.max(a["s"], axis=1, keepdims=True) - xp.min(a["s"], axis=(0, 2), keepdims=True),
-    "linalg.solve (vector, matrix)": lambda xp, a: xp.concat([xp.linalg.solve(a["A"], a["v"][:3]),
-                                                              xp.reshape(xp.linalg.solve(a["A"], a["A"] * 2.0), (-1,))]),
+    "max, min (keepdims)": lambda xp, a: (
+        xp.max(a["s"], axis=1, keepdims=True) - xp.min(a["s"], axis=(0, 2), keepdims=True)
+    ),
+    "linalg.solve (vector, matrix)": lambda xp, a: xp.concat(
+        [xp.linalg.solve(a["A"], a["v"][:3]), xp.reshape(xp.linalg.solve(a["A"], a["A"] * 2.0), (-1,))]
+    ),
     "linalg.cholesky (upper)": lambda xp, a: xp.linalg.cholesky(a["A"], upper=True),
     "linalg.eigh (.eigenvalues)": lambda xp, a: xp.linalg.eigh(a["A"]).eigenvalues,
     "linalg.slogdet (.logabsdet)": lambda xp, a: xp.linalg.slogdet(a["A"]).logabsdet,
     "linalg.qr (Q @ R)": lambda xp, a: (lambda r: r.Q @ r.R)(xp.linalg.qr(a["A"])),
     "linalg.svd (U S Vh)": lambda xp, a: (lambda r: (r.U * r.S) @ r.Vh)(xp.linalg.svd(a["A"])),
     "linalg.svdvals": lambda xp, a: xp.linalg.svdvals(a["A"]),
-    "linalg.trace, diagonal (offset)": lambda xp, a: xp.concat([xp.linalg.trace(a["s"], offset=1),
-                                                                xp.reshape(xp.linalg.diagonal(a["s"], offset=-1), (-1,))]),
-    "linalg.vector_norm": lambda xp, a: xp.concat([xp.reshape(xp.linalg.vector_norm(a["s"]), (1,)),
-                                                   xp.reshape(xp.linalg.vector_norm(a["s"], axis=1, keepdims=True), (-1,)),
-                                                   xp.reshape(xp.linalg.vector_norm(a["v"], ord=3), (1,))]),
+    "linalg.trace, diagonal (offset)": lambda xp, a: xp.concat(
+        [xp.linalg.trace(a["s"], offset=1), xp.reshape(xp.linalg.diagonal(a["s"], offset=-1), (-1,))]
+    ),
+    "linalg.vector_norm": lambda xp, a: xp.concat(
+        [
+            xp.reshape(xp.linalg.vector_norm(a["s"]), (1,)),
+            xp.reshape(xp.linalg.vector_norm(a["s"], axis=1, keepdims=True), (-1,)),
+            xp.reshape(xp.linalg.vector_norm(a["v"], ord=3), (1,)),
+        ]
+    ),
     "linalg.matrix_norm": lambda xp, a: xp.linalg.matrix_norm(a["s"]),
-    "linalg.inv, det, outer": lambda xp, a: xp.concat([xp.reshape(xp.linalg.inv(a["A"]), (-1,)),
-                                                       xp.reshape(xp.linalg.det(a["A"]), (1,)),
-                                                       xp.reshape(xp.linalg.outer(a["v"], a["p"]), (-1,))]),
-    "linalg.tensordot, matmul": lambda xp, a: xp.concat([xp.reshape(xp.linalg.tensordot(a["s"], a["s"], axes=([1, 2], [1, 2])), (-1,)),
-                                                          xp.reshape(xp.linalg.matmul(a["A"], a["A"]), (-1,))]),
+    "linalg.inv, det, outer": lambda xp, a: xp.concat(
+        [
+            xp.reshape(xp.linalg.inv(a["A"]), (-1,)),
+            xp.reshape(xp.linalg.det(a["A"]), (1,)),
+            xp.reshape(xp.linalg.outer(a["v"], a["p"]), (-1,)),
+        ]
+    ),
+    "linalg.tensordot, matmul": lambda xp, a: xp.concat(
+        [
+            xp.reshape(xp.linalg.tensordot(a["s"], a["s"], axes=([1, 2], [1, 2])), (-1,)),
+            xp.reshape(xp.linalg.matmul(a["A"], a["A"]), (-1,)),
+        ]
+    ),
 }
 # What each framework computes differently from the standard, found by this test (not a shim's bug).
 SPELLING_TOLERANCE = {"mlx": 1e-5}  # float64 transcendental functions at float32 accuracy
@@ -156,7 +171,7 @@ def test_shim_spellings_match_array_api_strict(framework, name):
 
 # Derivatives through the shims' own definitions (those a framework's spelling could break).
 GRADIENT_CASES = {
-    "concat": lambda x, xp: xp.concat([x[:2] * 2.0, x ** 2]),
+    "concat": lambda x, xp: xp.concat([x[:2] * 2.0, x**2]),
     "vecdot": lambda x, xp: xp.vecdot(xp.reshape(x, (2, 3)), xp.reshape(x * x, (2, 3))),
     "cumulative_sum": lambda x, xp: xp.cumulative_sum(x, include_initial=True),
     "clip": lambda x, xp: xp.clip(x, min=-0.5) * x,
@@ -164,8 +179,9 @@ GRADIENT_CASES = {
     "hypot": lambda x, xp: xp.hypot(x, x[::-1] + 3.0),
     "linalg.vector_norm": lambda x, xp: xp.linalg.vector_norm(xp.reshape(x, (2, 3)), axis=1),
     "linalg.solve": lambda x, xp: xp.linalg.solve(xp.reshape(x[:4], (2, 2)) + 3.0 * xp.eye(2, dtype=x.dtype), x[4:]),
-    "linalg.eigh": lambda x, xp: xp.linalg.eigh(xp.reshape(x[:4], (2, 2)) + xp.matrix_transpose(
-        xp.reshape(x[:4], (2, 2)))).eigenvalues,
+    "linalg.eigh": lambda x, xp: (
+        xp.linalg.eigh(xp.reshape(x[:4], (2, 2)) + xp.matrix_transpose(xp.reshape(x[:4], (2, 2)))).eigenvalues
+    ),
 }
 # MLX has no derivative for linalg.solve, inv, cholesky, eigh, svd, qr ("[Primitive::vjp] Not
 # implemented for LUF/Eigh..."): the coverage table says so; here it must raise, not be wrong.
@@ -240,12 +256,21 @@ def test_tensorflow_workload_hvps(problem, mode):
 
 
 # A scalar f's reverse Jacobian is its gradient, unchunked; basic and tall chunk tape.jacobian's rows.
-TF_CHUNK_BUG = ("TensorFlow 2.21: tape.jacobian(parallel_iterations=k) for k <= m fails ('None values not "
-                "supported'; with UnconnectedGradients.ZERO every chunked row is zero)")
-CHUNKED = [pytest.param(p, m, id=f"{p}-{m}", marks=[pytest.mark.xfail(reason=TF_CHUNK_BUG, raises=ValueError,
-                                                                      strict=False)] if (p, m) in CHUNK_BUG else [])
-           for p in ("basic", "loss", "control_loop", "tall") for m in ("forward", "reverse")
-           for CHUNK_BUG in [{("basic", "reverse"), ("tall", "reverse")}]]
+TF_CHUNK_BUG = (
+    "TensorFlow 2.21: tape.jacobian(parallel_iterations=k) for k <= m fails ('None values not "
+    "supported'; with UnconnectedGradients.ZERO every chunked row is zero)"
+)
+CHUNKED = [
+    pytest.param(
+        p,
+        m,
+        id=f"{p}-{m}",
+        marks=[pytest.mark.xfail(reason=TF_CHUNK_BUG, raises=ValueError, strict=False)] if (p, m) in CHUNK_BUG else [],
+    )
+    for p in ("basic", "loss", "control_loop", "tall")
+    for m in ("forward", "reverse")
+    for CHUNK_BUG in [{("basic", "reverse"), ("tall", "reverse")}]
+]
 
 
 @pytest.mark.parametrize("problem,mode", CHUNKED)
@@ -268,10 +293,14 @@ def test_tensorflow_chunking_is_in_the_label_and_lowers_the_estimate():
     labels = {}
     for mode in ("forward", "reverse"):
         labels[mode] = tf.prepare(prob, x, "jacobian", mode, "float32", prob.constants(x), chunk_size=3).label
-    assert labels == {"forward": "tf.function(tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of 3)(f))",
-                      "reverse": "tf.function(tape.jacobian(experimental_use_pfor=True, parallel_iterations=3)(f))"}
-    assert tf.memory_estimate(10_000, 1, 10_000, 4, "jacobian", "forward", chunk_size=100) < \
-        tf.memory_estimate(10_000, 1, 10_000, 4, "jacobian", "forward") / 50
+    assert labels == {
+        "forward": "tf.function(tf.map_fn(tf.vectorized_map(ForwardAccumulator.jvp), chunks of 3)(f))",
+        "reverse": "tf.function(tape.jacobian(experimental_use_pfor=True, parallel_iterations=3)(f))",
+    }
+    assert (
+        tf.memory_estimate(10_000, 1, 10_000, 4, "jacobian", "forward", chunk_size=100)
+        < tf.memory_estimate(10_000, 1, 10_000, 4, "jacobian", "forward") / 50
+    )
 
 
 LABELS = {
@@ -282,7 +311,7 @@ LABELS = {
     ("tall", "vjp", "reverse"): "tape.gradient(f, output_gradients=u)",
     ("loss", "hvp", "forward-over-reverse"): "ForwardAccumulator.jvp(tape.gradient(f))",
     ("loss", "hessian", "reverse-over-forward"): "tape.jacobian(experimental_use_pfor=True)"
-                                                 "(tf.vectorized_map(ForwardAccumulator.jvp)(f))",
+    "(tf.vectorized_map(ForwardAccumulator.jvp)(f))",
 }
 MLX_LABELS = {
     ("loss", "jacobian", "reverse"): "mx.grad(f)",
@@ -305,8 +334,12 @@ def test_labels_name_the_call_users_write(backend):
         x = prob.inputs(4)
         d = direction(prob, operation, 4, prob.n_outputs(4), 0)
         label = b.prepare(prob, x, operation, mode, "float32", prob.constants(x), d).label
-        expected = {"tensorflow": f"tf.function({inner})", "tensorflow-xla": f"tf.function({inner}, jit_compile=True)",
-                    "mlx": inner, "mlx-compile": f"mx.compile({inner})"}[backend]
+        expected = {
+            "tensorflow": f"tf.function({inner})",
+            "tensorflow-xla": f"tf.function({inner}, jit_compile=True)",
+            "mlx": inner,
+            "mlx-compile": f"mx.compile({inner})",
+        }[backend]
         assert label == expected
 
 
@@ -320,8 +353,14 @@ def test_tensorflow_vectorises_without_falling_back(monkeypatch):
     strict_pfor = functools.partial(control_flow_ops.pfor, fallback_to_while_loop=False)
     monkeypatch.setattr(control_flow_ops, "pfor", strict_pfor)
     monkeypatch.setattr(tf, "vectorized_map", functools.partial(tf.vectorized_map, fallback_to_while_loop=False))
-    for problem, mode in [("basic", "forward"), ("basic", "reverse"), ("tall", "forward"), ("tall", "reverse"),
-                          ("control_loop", "forward"), ("mlp", "forward")]:
+    for problem, mode in [
+        ("basic", "forward"),
+        ("basic", "reverse"),
+        ("tall", "forward"),
+        ("tall", "reverse"),
+        ("control_loop", "forward"),
+        ("mlp", "forward"),
+    ]:
         check_jacobian("tensorflow", problem, mode, "float32")
 
 
@@ -342,9 +381,12 @@ def test_compiled_variants_hvp(backend):
     check_hvp(backend, "loss", "forward-over-reverse", "float32")
 
 
-@pytest.mark.xfail(reason="TensorFlow 2.21: under jit_compile=True a slice's gradient is XlaDynamicUpdateSlice, "
-                          "which has no gradient, so forward mode over reverse through a slice fails",
-                   raises=LookupError, strict=False)
+@pytest.mark.xfail(
+    reason="TensorFlow 2.21: under jit_compile=True a slice's gradient is XlaDynamicUpdateSlice, "
+    "which has no gradient, so forward mode over reverse through a slice fails",
+    raises=LookupError,
+    strict=False,
+)
 def test_tensorflow_xla_forward_over_reverse_through_a_slice():
     """Found by the default comparison: gmm's and lstm's forward-over-reverse HVPs fail on tensorflow-xla
     (ForwardAccumulator computes a JVP as the transpose of the op's gradient). Turns XPASS when fixed."""
@@ -390,11 +432,33 @@ def compared(tmp_path_factory):
         pytest.skip("neither TensorFlow nor MLX is installed")
     csv = tmp_path_factory.mktemp("tfmlx") / "run.csv"
     out = subprocess.run(
-        [sys.executable, "-m", "adbench", "compare", "--problems", "loss", "--sizes", "3",
-         "--backends", ",".join(present), "--operations", "jacobian,hvp",
-         "--modes", "reverse,forward-over-reverse", "--rounds", "1", "--budget", "0.002",
-         "--output", str(csv)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-m",
+            "adbench",
+            "compare",
+            "--problems",
+            "loss",
+            "--sizes",
+            "3",
+            "--backends",
+            ",".join(present),
+            "--operations",
+            "jacobian,hvp",
+            "--modes",
+            "reverse,forward-over-reverse",
+            "--rounds",
+            "1",
+            "--budget",
+            "0.002",
+            "--output",
+            str(csv),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     frame, meta = read_results(csv)
     return out, frame, meta, present
 
@@ -405,7 +469,10 @@ def test_compare_runs_them_with_their_calls(compared):
     assert set(frame["backend"]) == set(present)
     assert (frame["status"] == "ok").all(), frame[frame["status"] != "ok"][["backend", "mode", "error"]]
     rows = frame.set_index(["backend", "problem", "operation", "mode"])
-    calls = {"tensorflow-xla": "tf.function(tape.gradient(f), jit_compile=True)", "mlx-compile": "mx.compile(mx.grad(f))"}
+    calls = {
+        "tensorflow-xla": "tf.function(tape.gradient(f), jit_compile=True)",
+        "mlx-compile": "mx.compile(mx.grad(f))",
+    }
     for backend in present:
         assert rows.loc[(backend, "loss", "jacobian", "reverse"), "call"] == calls[backend]
         for operation, mode in [("jacobian", "reverse"), ("hvp", "forward-over-reverse")]:
@@ -455,8 +522,12 @@ def test_asv_picks_them_from_the_registry(monkeypatch):
         assert _common.suite_backends() == ["tensorflow", "mlx"]
         variants = _common.variant_labels()
         assert {b for b, _ in variants.values()} == {"tensorflow", "mlx"}
-        assert {"tensorflow-reverse", "tensorflow-forward-over-reverse", "mlx-forward", "mlx-reverse-over-reverse"} \
-            <= set(variants)
+        assert {
+            "tensorflow-reverse",
+            "tensorflow-forward-over-reverse",
+            "mlx-forward",
+            "mlx-reverse-over-reverse",
+        } <= set(variants)
         assert {"tensorflow", "mlx"} <= set(_common.frameworks())
     finally:
         sys.path.remove(str(ROOT))

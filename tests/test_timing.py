@@ -86,14 +86,17 @@ def test_sync_is_called_on_every_result():
     assert synced == ["result"] * 7
 
 
-@pytest.mark.parametrize("a, a_ci, b, b_ci, winner", [
-    (1.0, (0.9, 1.1), 3.0, (2.8, 3.2), "a"),      # separated, a faster
-    (3.0, (2.8, 3.2), 1.0, (0.9, 1.1), "b"),      # separated, b faster
-    (1.0, (0.95, 1.05), 1.1, (1.0, 1.2), None),   # overlapping, a faster by medians
-    (1.2, (0.9, 1.5), 1.0, (0.7, 1.3), None),     # overlapping, b faster by medians
-    (1.0, (0.99, 1.01), 1.01, (1.0, 1.02), "tie"),
-    (1.0, (0.995, 1.005), 1.03, (1.025, 1.035), "tie"),  # separated, but within ±5 %: a tie is called first
-])
+@pytest.mark.parametrize(
+    "a, a_ci, b, b_ci, winner",
+    [
+        (1.0, (0.9, 1.1), 3.0, (2.8, 3.2), "a"),  # separated, a faster
+        (3.0, (2.8, 3.2), 1.0, (0.9, 1.1), "b"),  # separated, b faster
+        (1.0, (0.95, 1.05), 1.1, (1.0, 1.2), None),  # overlapping, a faster by medians
+        (1.2, (0.9, 1.5), 1.0, (0.7, 1.3), None),  # overlapping, b faster by medians
+        (1.0, (0.99, 1.01), 1.01, (1.0, 1.02), "tie"),
+        (1.0, (0.995, 1.005), 1.03, (1.025, 1.035), "tie"),  # separated, but within ±5 %: a tie is called first
+    ],
+)
 def test_a_verdicts_interval_brackets_its_factor(a, a_ci, b, b_ci, winner):
     """The stated factor (slower over faster) lies inside its interval, whichever is faster."""
     from adbench.formatting import verdict

@@ -18,22 +18,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import availability, require_backend
 
 import adbench
 from adbench.engine.environment import visible_gpus
-from adbench.problems import get_problem, list_problems
 from adbench.engine.results import read_results
 from adbench.engine.threads import worker_environment
-
-from conftest import availability, require_backend
+from adbench.problems import get_problem, list_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def adbench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 400):
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(cwd or "")])), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
+    )
 
 
 def not_dividing(n: int) -> int:
@@ -74,11 +74,11 @@ def test_chunking_lowers_the_memory_estimate():
     assert chunked < full / 50
 
 
-COMPILE_MODULE = textwrap.dedent('''
+COMPILE_MODULE = textwrap.dedent("""
     def branchy(x, xp):
         # A Python branch on a value: torch.compile(fullgraph=True) must refuse it, not fall back.
         return xp.sum(xp.sin(x)) if float(x[0]) > 0 else xp.sum(x)
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +88,33 @@ def compiled_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("compiled")
     (folder / "compilefuncs.py").write_text(COMPILE_MODULE)
     csv = folder / "r.csv"
-    common = ["--backends", "torch-compile", "--rounds", "1", "--budget", "0.01", "--timeout", "240",
-              "--output", str(csv)]
-    out = adbench_cli("compare", "--problems", "loss,tall", "--sizes", "3", "--operations", "jacobian,hvp",
-                      "--modes", "forward,reverse,reverse-over-reverse", "--problem", "compilefuncs:branchy",
-                      *common, cwd=folder)
+    common = [
+        "--backends",
+        "torch-compile",
+        "--rounds",
+        "1",
+        "--budget",
+        "0.01",
+        "--timeout",
+        "240",
+        "--output",
+        str(csv),
+    ]
+    out = adbench_cli(
+        "compare",
+        "--problems",
+        "loss,tall",
+        "--sizes",
+        "3",
+        "--operations",
+        "jacobian,hvp",
+        "--modes",
+        "forward,reverse,reverse-over-reverse",
+        "--problem",
+        "compilefuncs:branchy",
+        *common,
+        cwd=folder,
+    )
     frame, _ = read_results(csv)
     return out, frame
 
@@ -100,8 +122,12 @@ def compiled_run(tmp_path_factory):
 def test_torch_compile_reverse_cases_agree(compiled_run):
     _, frame = compiled_run
     rows = frame.set_index(["problem", "operation", "mode"])
-    for key in [("loss", "jacobian", "reverse"), ("tall", "jacobian", "reverse"), ("tall", "jacobian", "forward"),
-                ("loss", "hvp", "reverse-over-reverse")]:
+    for key in [
+        ("loss", "jacobian", "reverse"),
+        ("tall", "jacobian", "reverse"),
+        ("tall", "jacobian", "forward"),
+        ("loss", "hvp", "reverse-over-reverse"),
+    ]:
         row = rows.loc[key]
         assert row["status"] == "ok", (key, row["error"])
         assert row["rel_error"] <= row["tolerance"]
@@ -147,27 +173,56 @@ def test_a_cpu_run_pins_jax_to_the_cpu(tmp_path):
     assert "JAX_PLATFORMS" not in worker_environment(1, base={}, device=None)
     require_backend("jax")
     csv = tmp_path / "r.csv"
-    out = adbench_cli("compare", "--problems", "basic", "--backends", "jax", "--operations", "jacobian",
-                      "--rounds", "1", "--budget", "0.002", "--output", str(csv))
+    out = adbench_cli(
+        "compare",
+        "--problems",
+        "basic",
+        "--backends",
+        "jax",
+        "--operations",
+        "jacobian",
+        "--rounds",
+        "1",
+        "--budget",
+        "0.002",
+        "--output",
+        str(csv),
+    )
     assert out.returncode == 0, out.stderr
     frame, meta = read_results(csv)
     assert set(frame["device"]) == {"cpu"}
     builds = meta["environment"]["framework_builds"]["jax"]
-    assert builds["backend"] == "cpu" and all(d.startswith(("TFRT_CPU", "CpuDevice", "cpu")) or "cpu" in d.lower()
-                                              for d in builds["devices"]), json.dumps(builds)
+    assert builds["backend"] == "cpu" and all(
+        d.startswith(("TFRT_CPU", "CpuDevice", "cpu")) or "cpu" in d.lower() for d in builds["devices"]
+    ), json.dumps(builds)
 
 
 def test_float32_matmuls_are_full_precision_for_every_framework(tmp_path):
     """XLA's GPU default is TF32 (~1e-3 relative error); workers ask for full float32, as torch's default."""
     for device in ("cpu", "cuda", None):
         assert worker_environment(1, base={}, device=device)["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
-    assert worker_environment(1, base={"JAX_DEFAULT_MATMUL_PRECISION": "float32"})[
-        "JAX_DEFAULT_MATMUL_PRECISION"] == "float32", "a user's own setting stays"
+    assert (
+        worker_environment(1, base={"JAX_DEFAULT_MATMUL_PRECISION": "float32"})["JAX_DEFAULT_MATMUL_PRECISION"]
+        == "float32"
+    ), "a user's own setting stays"
     require_backend("jax")
     require_backend("torch")
     csv = tmp_path / "r.csv"
-    out = adbench_cli("compare", "--problems", "basic", "--backends", "jax,torch", "--operations", "jacobian",
-                      "--rounds", "1", "--budget", "0.002", "--output", str(csv))
+    out = adbench_cli(
+        "compare",
+        "--problems",
+        "basic",
+        "--backends",
+        "jax,torch",
+        "--operations",
+        "jacobian",
+        "--rounds",
+        "1",
+        "--budget",
+        "0.002",
+        "--output",
+        str(csv),
+    )
     assert out.returncode == 0, out.stderr
     builds = read_results(csv)[1]["environment"]["framework_builds"]
     assert builds["jax"]["matmul_precision"] == "highest"

@@ -24,8 +24,11 @@ from adbench.backends import (
 from adbench.backends.modes import EVERY_MODE, PASSES
 
 
-@pytest.mark.parametrize("constant, kind", [(OPERATIONS, Operation), (MODE_NAMES, ModeName), (DTYPES, Dtype),
-                                            (DEVICES, Device)], ids=["operations", "modes", "dtypes", "devices"])
+@pytest.mark.parametrize(
+    "constant, kind",
+    [(OPERATIONS, Operation), (MODE_NAMES, ModeName), (DTYPES, Dtype), (DEVICES, Device)],
+    ids=["operations", "modes", "dtypes", "devices"],
+)
 def test_constant_is_its_type(constant, kind):
     assert set(constant) == set(get_args(kind)) and len(constant) == len(set(constant))
 
@@ -46,8 +49,15 @@ def test_backend_declares_known_operations_and_modes(backend):
     assert all(is_mode(m) for m in b.modes), b.modes
 
 
-@pytest.mark.parametrize("name, operation, mode", [("jacobian", True, False), ("forward-over-reverse", False, True),
-                                                   ("sparse-jacobian", True, False), ("Jacobian", False, False),
-                                                   ("", False, False)])
+@pytest.mark.parametrize(
+    "name, operation, mode",
+    [
+        ("jacobian", True, False),
+        ("forward-over-reverse", False, True),
+        ("sparse-jacobian", True, False),
+        ("Jacobian", False, False),
+        ("", False, False),
+    ],
+)
 def test_narrowing(name, operation, mode):
     assert is_operation(name) is operation and is_mode(name) is mode

@@ -4,16 +4,14 @@ against complex-step differentiation, and every backend x mode against them; use
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import backend_modes, jacobian_shape, require_backend, shared_reference
 
 import adbench
 from adbench.problems import get_problem
 from adbench.problems.gmm import by_densities
-
-from conftest import backend_modes, jacobian_shape, require_backend, shared_reference
 
 BASELINES = ("manual", "finite-diff")
 
@@ -49,8 +47,12 @@ def gmm_reference():
     # ADBench's published values (microsoft/ADBench), from ../shared/reference: never copied into the project.
     r = json.loads(shared_reference("adbench-gmm-test.json").read_text())
     x = np.concatenate([np.ravel(r["alphas"]), np.ravel(r["means"]), np.ravel(r["icf"])])
-    consts = {"data": np.array(r["data"]), "wishart_gamma": r["wishart_gamma"], "wishart_m": r["wishart_m"],
-              "prior_sign": -1}
+    consts = {
+        "data": np.array(r["data"]),
+        "wishart_gamma": r["wishart_gamma"],
+        "wishart_m": r["wishart_m"],
+        "prior_sign": -1,
+    }
     return x, consts, r["objective"], np.array(r["gradient"])
 
 
@@ -181,7 +183,7 @@ def test_manual_matches_complex_step_at_larger_sizes(name, n):
     consts = problem.constants(x, seed=2)
     if name == "gmm":
         consts["data"], consts["wishart_gamma"], consts["wishart_m"] = consts["data"][:20], 1.5, 3
-    for sign in ((1, -1) if name == "gmm" else (None,)):  # gmm: the log-posterior and ADBench's variant
+    for sign in (1, -1) if name == "gmm" else (None,):  # gmm: the log-posterior and ADBench's variant
         if sign is not None:
             consts["prior_sign"] = sign
         assert rel_error(problem.reference_jacobian(x, **consts), complex_step(problem, x, consts)) < 1e-13
@@ -215,8 +217,12 @@ TOLERANCE = {("float64", False): 1e-8, ("float32", False): 1e-5, ("float64", Tru
 # registered ones, is tests/test_backends.py's matrix (with these tolerances); here, the published values.
 
 
-@pytest.mark.xfail(reason="jax 0.10.2: jit(jacfwd) of a softmax cross-entropy in float32 is wrong in "
-                          "the columns beyond 512 (eager and float64 are right)", strict=True, raises=AssertionError)
+@pytest.mark.xfail(
+    reason="jax 0.10.2: jit(jacfwd) of a softmax cross-entropy in float32 is wrong in "
+    "the columns beyond 512 (eager and float64 are right)",
+    strict=True,
+    raises=AssertionError,
+)
 def test_jax_jit_forward_float32_mlp_beyond_512_columns():
     """Found while measuring: at h = 16 (n = 714) with the batch of 64, jit-compiled jacfwd returns
     float32 columns 512 onwards wrong (max relative error 2.5; reverse mode, eager JAX and float64
@@ -318,8 +324,15 @@ def test_custom_shape_jvp_and_hvp(name):
     g = adbench.jacobian(name, x, backend="manual", **consts)
     assert np.isclose(adbench.jvp(name, x, v, backend="jax", dtype="float64", **consts), g @ v, rtol=1e-10)
     H = adbench.hessian(name, x, backend="jax", mode="forward-over-reverse", dtype="float64", **consts)
-    Hv = adbench.hvp(name, x, v, backend="torch" if availability_ok("torch") else "jax",
-                     mode="reverse-over-reverse", dtype="float64", **consts)
+    Hv = adbench.hvp(
+        name,
+        x,
+        v,
+        backend="torch" if availability_ok("torch") else "jax",
+        mode="reverse-over-reverse",
+        dtype="float64",
+        **consts,
+    )
     np.testing.assert_allclose(Hv, H @ v, rtol=1e-9, atol=1e-9 * np.abs(H @ v).max())
     assert problem.constants(x, **consts).keys() == problem.constants(problem.inputs(min(problem.presets))).keys()
 
@@ -333,28 +346,69 @@ def availability_ok(backend: str) -> bool:
 @pytest.mark.parametrize(
     "name,x,consts,message",
     [
-        ("gmm", np.ones(40), {}, "problem 'gmm' at n = 40, which is not one of its presets .* needs the constant "
-                                 "'data' to define its shape"),
-        ("gmm", np.ones(41), {"data": np.ones((17, 3))},
-         r"problem 'gmm' with constant 'data' of D = 3 takes len\(x\) = K \(1 \+ D \+ D\(D\+1\)/2\), a multiple of "
-         r"10, not 41"),
+        (
+            "gmm",
+            np.ones(40),
+            {},
+            "problem 'gmm' at n = 40, which is not one of its presets .* needs the constant 'data' to define its shape",
+        ),
+        (
+            "gmm",
+            np.ones(41),
+            {"data": np.ones((17, 3))},
+            r"problem 'gmm' with constant 'data' of D = 3 takes len\(x\) = K \(1 \+ D \+ D\(D\+1\)/2\), a multiple of "
+            r"10, not 41",
+        ),
         ("gmm", np.ones(40), {"data": np.ones(17)}, "constant 'data' of problem 'gmm' must be an N x D array"),
-        ("gmm", np.ones(40), {"data": np.ones((17, 3)), "wishart_m": "two"},
-         "constant 'wishart_m' of problem 'gmm' must be a number, not str"),
-        ("gmm", np.ones(40), {"data": np.ones((17, 3)), "weights": np.ones(3)},
-         "unknown constant of problem 'gmm' 'weights'; valid choices: data, prior_sign, wishart_gamma, wishart_m"),
-        ("lstm", np.ones(55), {"state": np.ones((2, 5))}, "needs the constant 'sequence' to define its shape: "
-                                                          "give 'state' and 'sequence'"),
-        ("lstm", np.ones(56), {"state": np.ones((2, 5)), "sequence": np.ones((6, 5))},
-         r"problem 'lstm' with constant 'state' of shape \(2, 5\) \(l = 1 layers of width b = 5\) takes "
-         r"len\(x\) = 8 l b \+ 3 b = 55, not 56"),
-        ("lstm", np.ones(55), {"state": np.ones((2, 5)), "sequence": np.ones((6, 4))},
-         "constant 'sequence' of problem 'lstm' must be a c x b array of c >= 2 symbols of the state's width b = 5"),
-        ("lstm", np.ones(55), {"state": np.ones((3, 5)), "sequence": np.ones((6, 5))},
-         "constant 'state' of problem 'lstm' must be a 2l x b array"),
+        (
+            "gmm",
+            np.ones(40),
+            {"data": np.ones((17, 3)), "wishart_m": "two"},
+            "constant 'wishart_m' of problem 'gmm' must be a number, not str",
+        ),
+        (
+            "gmm",
+            np.ones(40),
+            {"data": np.ones((17, 3)), "weights": np.ones(3)},
+            "unknown constant of problem 'gmm' 'weights'; valid choices: data, prior_sign, wishart_gamma, wishart_m",
+        ),
+        (
+            "lstm",
+            np.ones(55),
+            {"state": np.ones((2, 5))},
+            "needs the constant 'sequence' to define its shape: give 'state' and 'sequence'",
+        ),
+        (
+            "lstm",
+            np.ones(56),
+            {"state": np.ones((2, 5)), "sequence": np.ones((6, 5))},
+            r"problem 'lstm' with constant 'state' of shape \(2, 5\) \(l = 1 layers of width b = 5\) takes "
+            r"len\(x\) = 8 l b \+ 3 b = 55, not 56",
+        ),
+        (
+            "lstm",
+            np.ones(55),
+            {"state": np.ones((2, 5)), "sequence": np.ones((6, 4))},
+            "constant 'sequence' of problem 'lstm' must be a c x b array of c >= 2 symbols of the state's width b = 5",
+        ),
+        (
+            "lstm",
+            np.ones(55),
+            {"state": np.ones((3, 5)), "sequence": np.ones((6, 5))},
+            "constant 'state' of problem 'lstm' must be a 2l x b array",
+        ),
     ],
-    ids=["gmm-no-data", "gmm-x-does-not-fit", "gmm-data-1d", "gmm-number", "gmm-unknown", "lstm-no-sequence",
-         "lstm-x-does-not-fit", "lstm-width", "lstm-odd-state"],
+    ids=[
+        "gmm-no-data",
+        "gmm-x-does-not-fit",
+        "gmm-data-1d",
+        "gmm-number",
+        "gmm-unknown",
+        "lstm-no-sequence",
+        "lstm-x-does-not-fit",
+        "lstm-width",
+        "lstm-odd-state",
+    ],
 )
 def test_custom_shape_errors_name_the_constant(name, x, consts, message):
     with pytest.raises(ValueError, match=message):

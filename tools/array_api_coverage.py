@@ -25,9 +25,11 @@ from adbench.backends.numpy_baselines import central_differences
 M = lambda x, xp: xp.reshape(x[:9], (3, 3)) + 3.0 * xp.eye(3, dtype=x.dtype)  # noqa: E731 (well-conditioned)
 PROBES = {
     "elementwise (sin, exp, log, tanh, sqrt, abs, pow)": lambda x, xp: xp.sum(
-        xp.sin(x) * xp.exp(x) + xp.log(x * x + 1) + xp.tanh(x) + xp.sqrt(x * x + 1) + xp.abs(x) + xp.pow(x, 2.0)),
+        xp.sin(x) * xp.exp(x) + xp.log(x * x + 1) + xp.tanh(x) + xp.sqrt(x * x + 1) + xp.abs(x) + xp.pow(x, 2.0)
+    ),
     "sum, prod, mean, std (axis)": lambda x, xp: xp.sum(
-        xp.prod(xp.reshape(x[:9], (3, 3)), axis=0) + xp.mean(x) + xp.std(x)),
+        xp.prod(xp.reshape(x[:9], (3, 3)), axis=0) + xp.mean(x) + xp.std(x)
+    ),
     "max, min (axis)": lambda x, xp: xp.sum(xp.max(xp.reshape(x[:9], (3, 3)), axis=1) - xp.min(x)),
     "where": lambda x, xp: xp.sum(xp.where(x > 0, x, 0.5 * x)),
     "concat, stack": lambda x, xp: xp.sum(xp.concat([x, x * x]) * xp.sum(xp.stack([x, x], axis=0)[0, :])),
@@ -42,7 +44,8 @@ PROBES = {
     "linalg.det": lambda x, xp: xp.linalg.det(M(x, xp)),
     "linalg.cholesky": lambda x, xp: xp.sum(xp.linalg.cholesky(M(x, xp) @ xp.matrix_transpose(M(x, xp)))),
     "linalg.eigh (eigenvalues)": lambda x, xp: xp.sum(
-        xp.linalg.eigh(M(x, xp) + xp.matrix_transpose(M(x, xp))).eigenvalues ** 2),
+        xp.linalg.eigh(M(x, xp) + xp.matrix_transpose(M(x, xp))).eigenvalues ** 2
+    ),
     "linalg.vector_norm": lambda x, xp: xp.linalg.vector_norm(x),
 }
 

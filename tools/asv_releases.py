@@ -51,8 +51,10 @@ def side_by_side(package: str, old: str, new: str, commit: str) -> None:
     machines = [p.parent.name for p in results_dir.glob("*/machine.json")]
     for machine in machines:
         runs = {r.env_name: r for r in iter_results_for_machine_and_hash(str(results_dir), machine, commit)}
-        pick = {v: next((r for n, r in runs.items() if f"-{package}{v}-" in n or n.endswith(f"-{package}{v}")), None)
-                for v in (old, new)}
+        pick = {
+            v: next((r for n, r in runs.items() if f"-{package}{v}-" in n or n.endswith(f"-{package}{v}")), None)
+            for v in (old, new)
+        }
         if None in pick.values():
             continue
         print(f"machine {machine}, commit {commit[:8]}: {package} {old} -> {new}")
@@ -67,8 +69,10 @@ def side_by_side(package: str, old: str, new: str, commit: str) -> None:
                 ratios.append(b / a)
                 print(f"  {key} {' '.join(c.strip(chr(39)) for c in combo)}: {a:.3g} -> {b:.3g}  x{b / a:.2f}")
             if ratios:
-                print(f"  {key}: median ratio {statistics.median(ratios):.2f} over {len(ratios)} cases "
-                      f"(range {min(ratios):.2f}-{max(ratios):.2f})")
+                print(
+                    f"  {key}: median ratio {statistics.median(ratios):.2f} over {len(ratios)} cases "
+                    f"(range {min(ratios):.2f}-{max(ratios):.2f})"
+                )
 
 
 def conf_benchmarks(results_dir: Path) -> dict:

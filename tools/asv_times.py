@@ -36,8 +36,11 @@ def timed(label: str, command: list[str], clone: Path, env: dict[str, str]) -> f
     out = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     failed = len(re.findall(r"\bfailed\b", out.stdout))
-    print(f"{label}: {wall:.0f} s ({wall / 60:.1f} min), exit {out.returncode}, {failed} failed; "
-          f"load {before} -> {load()}", flush=True)
+    print(
+        f"{label}: {wall:.0f} s ({wall / 60:.1f} min), exit {out.returncode}, {failed} failed; "
+        f"load {before} -> {load()}",
+        flush=True,
+    )
     if out.returncode not in (0, 2):
         print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
     return wall
@@ -45,11 +48,12 @@ def timed(label: str, command: list[str], clone: Path, env: dict[str, str]) -> f
 
 def sample_keys(clone: Path, env: dict[str, str], every: int) -> tuple[list[str], dict[str, tuple[int, int]]]:
     """--bench regexes for every ``every``-th key of each all-tier benchmark, and per benchmark (keys, run)."""
-    code = ("import json; from benchmarks import ad\n"
-            "print(json.dumps({n: list(c.params[0]) for n, c in (('Derivative', ad.Derivative), "
-            "('Function', ad.Function), ('FirstCall', ad.FirstCall), ('Memory', ad.Memory))}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=clone, env=env, capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import json; from benchmarks import ad\n"
+        "print(json.dumps({n: list(c.params[0]) for n, c in (('Derivative', ad.Derivative), "
+        "('Function', ad.Function), ('FirstCall', ad.FirstCall), ('Memory', ad.Memory))}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=clone, env=env, capture_output=True, text=True, check=True)
     import json
 
     keys = json.loads(out.stdout.strip().splitlines()[-1])
@@ -78,21 +82,35 @@ def main() -> None:
         head = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=clone, text=True).strip()
         print(f"commit {head[:8]}, {os.cpu_count()} CPUs")
         timed("asv check --python=same", ["asv", "check", "--python=same"], clone, env)
-        timed("asv run --python=same --quick (default tier)",
-              ["asv", "run", "--python=same", "--quick", "--set-commit-hash", head], clone, env)
+        timed(
+            "asv run --python=same --quick (default tier)",
+            ["asv", "run", "--python=same", "--quick", "--set-commit-hash", head],
+            clone,
+            env,
+        )
         if opts.full:
-            timed("asv run --python=same (default tier, saved)",
-                  ["asv", "run", "--python=same", "--set-commit-hash", head], clone, env)
+            timed(
+                "asv run --python=same (default tier, saved)",
+                ["asv", "run", "--python=same", "--set-commit-hash", head],
+                clone,
+                env,
+            )
         if opts.all_sample:
             env_all = dict(env, ADBENCH_ASV_TIER="all")
             benches, counts = sample_keys(clone, env_all, opts.all_sample)
             total_keys = sum(k for k, _ in counts.values())
             run_keys = sum(r for _, r in counts.values())
             args = [a for b in benches for a in ("--bench", b)]
-            wall = timed(f"ADBENCH_ASV_TIER=all asv run --python=same --quick, {run_keys} of {total_keys} cases",
-                         ["asv", "run", "--python=same", "--quick", *args], clone, env_all)
-            print(f"the all tier's quick run, extrapolated from the sample: about {wall * total_keys / run_keys / 3600:.1f} h "
-                  f"(a full run times each timed case in 2 rounds: roughly twice that)")
+            wall = timed(
+                f"ADBENCH_ASV_TIER=all asv run --python=same --quick, {run_keys} of {total_keys} cases",
+                ["asv", "run", "--python=same", "--quick", *args],
+                clone,
+                env_all,
+            )
+            print(
+                f"the all tier's quick run, extrapolated from the sample: about {wall * total_keys / run_keys / 3600:.1f} h "
+                f"(a full run times each timed case in 2 rounds: roughly twice that)"
+            )
 
 
 if __name__ == "__main__":

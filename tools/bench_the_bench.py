@@ -97,8 +97,16 @@ def agreement(rounds: int = 3) -> pd.DataFrame:
             ref_min = min(blocks)
             fn()
             m = measure(fn, budget_s=0.2)
-            rows.append({"workload": name, "timeit min": ref_min, "adbench min": m.min, "adbench median": m.median,
-                         "min diff %": 100 * (m.min / ref_min - 1), "median diff %": 100 * (m.median / ref_min - 1)})
+            rows.append(
+                {
+                    "workload": name,
+                    "timeit min": ref_min,
+                    "adbench min": m.min,
+                    "adbench median": m.median,
+                    "min diff %": 100 * (m.min / ref_min - 1),
+                    "median diff %": 100 * (m.median / ref_min - 1),
+                }
+            )
     return pd.DataFrame(rows).groupby("workload", sort=False).median(numeric_only=True)
 
 
@@ -119,13 +127,26 @@ def simulation(trials: int) -> None:
             true[key] = float(np.exp(rng.uniform(np.log(5e-6), np.log(5e-2))))
         return true[key]
 
-    noises = {"bursty (drift 8 %, bursts 0.3/s of 1.2-2x, visits 4 %, 3 % preempted)":
-              Noise(drift_sd=0.08, drift_s=5.0, burst_rate=0.3, burst_s=1.5, burst_slowdown=(1.2, 2.0),
-                    visit_sd=0.04, sample_sd=0.03, preempt_p=0.03, process_sd=0.0),
-              "bursty, and each process 2 % off per case": Noise(drift_sd=0.08, burst_rate=0.3, burst_s=1.5,
-                                                                 visit_sd=0.04, preempt_p=0.03, process_sd=0.02)}
-    print(f"\nsimulation: {len(specs)} cases (4 problems, every case twice in workers of its own), {trials} runs per "
-          "noise model, 50 s budget, adaptive loop on")
+    noises = {
+        "bursty (drift 8 %, bursts 0.3/s of 1.2-2x, visits 4 %, 3 % preempted)": Noise(
+            drift_sd=0.08,
+            drift_s=5.0,
+            burst_rate=0.3,
+            burst_s=1.5,
+            burst_slowdown=(1.2, 2.0),
+            visit_sd=0.04,
+            sample_sd=0.03,
+            preempt_p=0.03,
+            process_sd=0.0,
+        ),
+        "bursty, and each process 2 % off per case": Noise(
+            drift_sd=0.08, burst_rate=0.3, burst_s=1.5, visit_sd=0.04, preempt_p=0.03, process_sd=0.02
+        ),
+    }
+    print(
+        f"\nsimulation: {len(specs)} cases (4 problems, every case twice in workers of its own), {trials} runs per "
+        "noise model, 50 s budget, adaptive loop on"
+    )
     rows = []
     for name, noise in noises.items():
         found = []
@@ -136,21 +157,32 @@ def simulation(trials: int) -> None:
         aa = frame[frame["replicates"]]
         real = frame[~frame["replicates"] & (frame["truth"].abs() > 0)]
         gap = real["truth"].abs()
-        rows.append({"noise": name, "pairs": len(frame),
-                     "coverage % (target >= 95)": 100 * frame["covered"].mean(),
-                     "A/A called different % (<= 2)": 100 * aa["verdict"].isin(["a", "b"]).mean(),
-                     ">= 2x resolved % (100)": 100 * real[gap >= math.log(2)]["verdict"].isin(["a", "b"]).mean(),
-                     ">= 1.25x resolved % (>= 80)": 100 * real[gap >= math.log(1.25)]["verdict"].isin(["a", "b"]).mean(),
-                     "wrong way %": 100 * ((real["verdict"] == "a") & (real["truth"] > 0)
-                                           | (real["verdict"] == "b") & (real["truth"] < 0)).mean()})
+        rows.append(
+            {
+                "noise": name,
+                "pairs": len(frame),
+                "coverage % (target >= 95)": 100 * frame["covered"].mean(),
+                "A/A called different % (<= 2)": 100 * aa["verdict"].isin(["a", "b"]).mean(),
+                ">= 2x resolved % (100)": 100 * real[gap >= math.log(2)]["verdict"].isin(["a", "b"]).mean(),
+                ">= 1.25x resolved % (>= 80)": 100 * real[gap >= math.log(1.25)]["verdict"].isin(["a", "b"]).mean(),
+                "wrong way %": 100
+                * (
+                    (real["verdict"] == "a") & (real["truth"] > 0) | (real["verdict"] == "b") & (real["truth"] < 0)
+                ).mean(),
+            }
+        )
     print(pd.DataFrame(rows).set_index("noise").to_string(float_format=lambda v: f"{v:.3g}"))
 
 
 # -- real runs -------------------------------------------------------------------------------------------
 def compare_run(args: list[str], output: Path) -> float:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "adbench", "compare", *args, "--output", str(output),
-                           "--format", "csv"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "adbench", "compare", *args, "--output", str(output), "--format", "csv"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise SystemExit(proc.stderr)
@@ -183,7 +215,7 @@ class RunSet:
     def all_pairs(self) -> dict[tuple, Estimate]:
         """Every paired comparison of two cases that passed, keyed (a, b) with a < b."""
         out = {}
-        for (a, b), e in (self.pairs.pairs.items() if self.pairs else []):
+        for (a, b), e in self.pairs.pairs.items() if self.pairs else []:
             ra, rb = self.keys.get(a), self.keys.get(b)
             if ra is None or rb is None or ra["status"] != "ok" or rb["status"] != "ok" or not math.isfinite(e.se):
                 continue
@@ -201,8 +233,7 @@ class RunSet:
             ad = ad_rows(group)
             if ad.empty:
                 continue
-            at = group[(group["size"] == ad["size"].max())
-                       & (~group["backend"].isin(["finite-diff"]))]
+            at = group[(group["size"] == ad["size"].max()) & (~group["backend"].isin(["finite-diff"]))]
             keys = sorted(case_key(r) for _, r in at.iterrows())
             out |= set(itertools.combinations(keys, 2))
         return out
@@ -224,10 +255,13 @@ def reproduction(a: RunSet, b: RunSet) -> dict[str, float]:
         other = b.keys.get(key)
         if other is not None and row["status"] == "ok" and other["status"] == "ok" and row["time_s"] >= 1e-3:
             spread.append(100 * abs(row["time_s"] - other["time_s"]) / ((row["time_s"] + other["time_s"]) / 2))
-    return {"pairs resolved": len(resolved), "ordered the same %": 100 * kept / len(resolved) if resolved else np.nan,
-            "agree within intervals %": 100 * np.mean(agree) if agree else np.nan,
-            "spread of times >= 1 ms, median %": np.median(spread) if spread else np.nan,
-            "p90 %": np.quantile(spread, 0.9) if spread else np.nan}
+    return {
+        "pairs resolved": len(resolved),
+        "ordered the same %": 100 * kept / len(resolved) if resolved else np.nan,
+        "agree within intervals %": 100 * np.mean(agree) if agree else np.nan,
+        "spread of times >= 1 ms, median %": np.median(spread) if spread else np.nan,
+        "p90 %": np.quantile(spread, 0.9) if spread else np.nan,
+    }
 
 
 def power(runs: list[RunSet], pool: list[RunSet]) -> dict[str, float]:
@@ -251,8 +285,10 @@ def power(runs: list[RunSet], pool: list[RunSet]) -> dict[str, float]:
                 good = e is not None and verdict(e) == ("a" if gaps[k] < 0 else "b")
                 hits += good
                 if not good and limit == 2.0:
-                    missed.append(f"{k[0][0]} {k[0][2]}: {k[0][3]}/{k[0][4]} vs {k[1][3]}/{k[1][4]} "
-                                  f"({math.exp(abs(gaps[k])):.2f}x)")
+                    missed.append(
+                        f"{k[0][0]} {k[0][2]}: {k[0][3]}/{k[0][4]} vs {k[1][3]}/{k[1][4]} "
+                        f"({math.exp(abs(gaps[k])):.2f}x)"
+                    )
         out[f"gaps >= {limit:g}x"] = total
         out[f"resolved % ({'100' if limit == 2 else '>= 80'})"] = 100 * hits / total if total else np.nan
         if limit == 2.0:
@@ -265,15 +301,25 @@ def aa_figures(run: RunSet) -> dict[str, float]:
     twins = [(k, e) for k, e in pairs.items() if k[0][:-1] == k[1][:-1] and k[0][-1] != k[1][-1]]
     called = [verdict(e) in ("a", "b") for _, e in twins]
     ties = [verdict(e) == "tie" for _, e in twins]
-    return {"replicate pairs": len(twins), "called different % (target <= 2)": 100 * np.mean(called) if called else np.nan,
-            "tie %": 100 * np.mean(ties) if ties else np.nan}
+    return {
+        "replicate pairs": len(twins),
+        "called different % (target <= 2)": 100 * np.mean(called) if called else np.nan,
+        "tie %": 100 * np.mean(ties) if ties else np.nan,
+    }
 
 
 def components(run: RunSet) -> dict[str, float]:
     comp = (run.meta.get("variance") or {}).get("components") or {}
-    keys = ["samples_within_visit_sd_percent", "calls_within_sample_sd_percent", "visits_within_worker_sd_percent",
-            "worker_sets_sd_percent", "paired_same_worker_sd_percent", "paired_other_worker_sd_percent",
-            "time_autocorrelation", "drift_range_percent"]
+    keys = [
+        "samples_within_visit_sd_percent",
+        "calls_within_sample_sd_percent",
+        "visits_within_worker_sd_percent",
+        "worker_sets_sd_percent",
+        "paired_same_worker_sd_percent",
+        "paired_other_worker_sd_percent",
+        "time_autocorrelation",
+        "drift_range_percent",
+    ]
     return {k.replace("_sd_percent", " sd %").replace("_", " "): comp.get(k) for k in keys}
 
 
@@ -327,8 +373,10 @@ def time_structure(run: RunSet) -> dict[str, float]:
 def budget(run: RunSet) -> str:
     b = run.meta.get("budget") or {}
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in (b.get("phases_s") or {}).items())
-    return (f"{b.get('spent_s')} s of {b.get('time_budget_s')} s: {phases}; {b.get('visits')} visits "
-            f"({b.get('adaptive_visits')} adaptive, {b.get('adaptive_looks')} looks)")
+    return (
+        f"{b.get('spent_s')} s of {b.get('time_budget_s')} s: {phases}; {b.get('visits')} visits "
+        f"({b.get('adaptive_visits')} adaptive, {b.get('adaptive_looks')} looks)"
+    )
 
 
 def statistic_study(runs: list[RunSet], tmp: Path) -> None:
@@ -354,14 +402,19 @@ def statistic_study(runs: list[RunSet], tmp: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-runs", action="store_true", help="timer and simulation only")
     parser.add_argument("--no-noise", action="store_true", help="skip the pair of runs beside a noisy neighbour")
-    parser.add_argument("--long", action="store_true", help="also the A/A run, the worker-level run, two more "
-                        "quiet runs and the per-visit statistic compared")
-    parser.add_argument("--aa", action="store_true", help="also the A/A run (--replicates 2), without the rest "
-                        "of --long")
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="also the A/A run, the worker-level run, two more quiet runs and the per-visit statistic compared",
+    )
+    parser.add_argument(
+        "--aa", action="store_true", help="also the A/A run (--replicates 2), without the rest of --long"
+    )
     parser.add_argument("--trials", type=int, default=6, help="simulated runs per noise model (6)")
     parser.add_argument("--keep", type=Path, help="keep every run's set in this folder")
     parser.add_argument("--sets", type=Path, help="the figures from the sets of an earlier --keep, without running")
@@ -369,8 +422,10 @@ def main() -> None:
 
     if args.sets is None:
         ours, theirs, ratio = timer_overhead()
-        print(f"timer overhead, no-op callable: adbench {ours:.1f} ns/call, timeit {theirs:.1f} ns/call, "
-              f"ratio {ratio:.2f}x (target <= 1.5x)")
+        print(
+            f"timer overhead, no-op callable: adbench {ours:.1f} ns/call, timeit {theirs:.1f} ns/call, "
+            f"ratio {ratio:.2f}x (target <= 1.5x)"
+        )
         table = agreement()
         print("\nagreement with timeit (medians over 3 rounds; targets: min within ±3%, median within -2...+10%)")
         print(table.to_string(float_format=lambda v: f"{v:.3g}"))
@@ -407,41 +462,56 @@ def main() -> None:
     if args.long:
         workers3 = run("workers3", ["--workers", "3"])
 
-    print("\nwall time (targets: default <= 60 s, --quick <= 20 s): " + ", ".join(
-        f"{n} {w:.1f} s" for n, w in walls.items()) if walls else "")
+    print(
+        "\nwall time (targets: default <= 60 s, --quick <= 20 s): "
+        + ", ".join(f"{n} {w:.1f} s" for n, w in walls.items())
+        if walls
+        else ""
+    )
     for r in [*quiet, quick, *noisy]:
         print(f"  {r.path.stem}: budget {budget(r)}")
     everything = quiet + extra_quiet
     figures = {"quiet": {**reproduction(*quiet), **power(quiet, everything)}}
     if noisy:
         figures["beside the noisy neighbour"] = {**reproduction(*noisy), **power(noisy, everything)}
-    print("\ntwo back-to-back default runs (targets: of the pairs one run resolves, >= 99 % ordered the same by the "
-          "other; every gap >= 2x within a summary line resolved, >= 80 % of those >= 1.25x; beside the neighbour "
-          ">= 90 % of the >= 2x gaps). 'agree within intervals': two runs' estimates of a pair within their "
-          "combined 95 % interval (95 % if honest and nothing changed between the runs)")
+    print(
+        "\ntwo back-to-back default runs (targets: of the pairs one run resolves, >= 99 % ordered the same by the "
+        "other; every gap >= 2x within a summary line resolved, >= 80 % of those >= 1.25x; beside the neighbour "
+        ">= 90 % of the >= 2x gaps). 'agree within intervals': two runs' estimates of a pair within their "
+        "combined 95 % interval (95 % if honest and nothing changed between the runs)"
+    )
     frame = pd.DataFrame(figures).T
     print(frame.drop(columns=["missed >= 2x"]).to_string(float_format=lambda v: f"{v:.3g}"))
     for name, f in figures.items():
         print(f"  {name}: missed >= 2x: {f['missed >= 2x']}")
-    print("\nvariance components (sd of log times, %; pooled over each run's cases), how long the noise stays "
-          "correlated in time (r: two different cases' standardized visit residuals, by their distance in time) "
-          "and what pairing in time leaves of two cases' variance")
+    print(
+        "\nvariance components (sd of log times, %; pooled over each run's cases), how long the noise stays "
+        "correlated in time (r: two different cases' standardized visit residuals, by their distance in time) "
+        "and what pairing in time leaves of two cases' variance"
+    )
     shown = [*quiet, *noisy, *([workers3] if workers3 else [])]
     comp = {r.path.stem: {**components(r), **time_structure(r)} for r in shown}
     print(pd.DataFrame(comp).to_string(float_format=lambda v: f"{v:.3g}"))
     if len(everything) >= 4:
         pairs = [reproduction(a, b) for a, b in itertools.combinations(everything, 2)]
-        print(f"\ncoverage by repeated runs ({len(everything)} quiet runs, {len(pairs)} run pairs): two runs' "
-              f"estimates of a pair agree within their combined interval in "
-              f"{np.mean([p['agree within intervals %'] for p in pairs]):.1f} % of pairs (95 % expected); "
-              f"ordered the same {np.mean([p['ordered the same %'] for p in pairs]):.2f} %")
+        print(
+            f"\ncoverage by repeated runs ({len(everything)} quiet runs, {len(pairs)} run pairs): two runs' "
+            f"estimates of a pair agree within their combined interval in "
+            f"{np.mean([p['agree within intervals %'] for p in pairs]):.1f} % of pairs (95 % expected); "
+            f"ordered the same {np.mean([p['ordered the same %'] for p in pairs]):.2f} %"
+        )
     if aa is not None:
-        print("\nA/A: every case twice, in workers of its own (--replicates 2): " +
-              ", ".join(f"{k} {v:.3g}" for k, v in aa_figures(aa).items()) + f"; wall {aa.wall or 0:.0f} s")
+        print(
+            "\nA/A: every case twice, in workers of its own (--replicates 2): "
+            + ", ".join(f"{k} {v:.3g}" for k, v in aa_figures(aa).items())
+            + f"; wall {aa.wall or 0:.0f} s"
+        )
     if workers3 is not None:
         comp = components(workers3)
-        print(f"\nworker level (--workers 3): worker sets sd {comp.get('worker sets sd %')} % against visits within a "
-              f"worker {comp.get('visits within worker sd %')} %; wall {workers3.wall or 0:.0f} s")
+        print(
+            f"\nworker level (--workers 3): worker sets sd {comp.get('worker sets sd %')} % against visits within a "
+            f"worker {comp.get('visits within worker sd %')} %; wall {workers3.wall or 0:.0f} s"
+        )
     if args.long and len(everything) >= 2:
         statistic_study(everything, folder / "statistics")
     if args.keep is None and args.sets is None:

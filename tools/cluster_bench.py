@@ -19,8 +19,12 @@ from adbench.engine.results import read_results  # noqa: E402
 
 def run(args: list[str], out: Path) -> float:
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "adbench", "compare", *args, "--output", str(out), "--format", "csv"],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "adbench", "compare", *args, "--output", str(out), "--format", "csv"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if done.returncode not in (0, 1):
         raise SystemExit(f"compare failed ({done.returncode}): {done.stderr[-2000:]}")
     return time.monotonic() - t0
@@ -51,8 +55,10 @@ def main() -> None:
     q = statistics.quantiles(ratios, n=4) if len(ratios) >= 4 else [float("nan")] * 3
     print(f"cases: {len(here)} here, {len(there)} on the cluster, {len(ok)} ok in both")
     for name, values in walls.items():
-        print(f"{name:>10}: median {statistics.median(values):.1f} s of {len(values)} "
-              f"(range {min(values):.1f}-{max(values):.1f})")
+        print(
+            f"{name:>10}: median {statistics.median(values):.1f} s of {len(values)} "
+            f"(range {min(values):.1f}-{max(values):.1f})"
+        )
     print(f"speed-up: {statistics.median(walls['local']) / statistics.median(walls[f'local:{a.workers}']):.2f}x")
     print(f"time_s cluster / here per case: median {statistics.median(ratios):.3f}, quartiles {q[0]:.3f}-{q[2]:.3f}")
 

@@ -37,16 +37,24 @@ def one(backend: str, ell: int, operation: str, dtype: str) -> dict:
     b = get_backend(backend)
     b.load(1)
     b.preload()
-    warm = b.prepare(problem, np.random.default_rng(0).random(4), operation, mode, dtype, {},
-                     direction(problem, operation, 4, 1, 0))
+    warm = b.prepare(
+        problem, np.random.default_rng(0).random(4), operation, mode, dtype, {}, direction(problem, operation, 4, 1, 0)
+    )
     timed_call(warm.call, warm.sync)  # the framework's own start-up, on l = 2
     case = b.prepare(problem, x, operation, mode, dtype, {}, direction(problem, operation, n, 1, 0))
     first, out = timed_call(case.call, case.sync)
     steady = measure(case.call, case.sync, budget_s=0.5, min_samples=3)
     ref = problem.reference_jacobian(x) if operation == "jacobian" else None
     error = float(np.max(np.abs(case.to_numpy(out) - ref)) / np.max(np.abs(ref))) if ref is not None else None
-    return {"backend": backend, "l": ell, "operations": _operations(ell), "first_call_s": first,
-            "median_s": steady.median, "rel_error": error, "call": case.label}
+    return {
+        "backend": backend,
+        "l": ell,
+        "operations": _operations(ell),
+        "first_call_s": first,
+        "median_s": steady.median,
+        "rel_error": error,
+        "call": case.label,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="jax,torch-compile,torch,autograd")
     parser.add_argument("--operation", default="jacobian", choices=("jacobian", "hvp"))
     parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, metavar="SECONDS",
-                        help=f"per backend and l, an error row past it (default {TIMEOUT_S:.0f})")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per backend and l, an error row past it (default {TIMEOUT_S:.0f})",
+    )
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "L"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -67,20 +80,33 @@ def main(argv: list[str] | None = None) -> int:
     from adbench.problems.det import _operations
 
     env = worker_environment(1)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                       env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env.get("PYTHONPATH", "")])
+    )
     cpus = cpus_for(1)
     rows = []
     for backend in args.backends.split(","):
         for ell in (int(e) for e in args.ells.split(",")):
-            command = [sys.executable, __file__, "--one", backend, str(ell), "--operation", args.operation,
-                       "--dtype", args.dtype]
+            command = [
+                sys.executable,
+                __file__,
+                "--one",
+                backend,
+                str(ell),
+                "--operation",
+                args.operation,
+                "--dtype",
+                args.dtype,
+            ]
             if cpus and sys.platform.startswith("linux"):
                 command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
-                row = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
-                    "backend": backend, "l": ell, "error": (done.stderr.strip().splitlines() or ["?"])[-1][:120]}
+                row = (
+                    json.loads(done.stdout.strip().splitlines()[-1])
+                    if done.returncode == 0
+                    else {"backend": backend, "l": ell, "error": (done.stderr.strip().splitlines() or ["?"])[-1][:120]}
+                )
             except subprocess.TimeoutExpired:
                 row = {"backend": backend, "l": ell, "error": f"timeout after {args.timeout:g} s"}
             rows.append(row)
@@ -90,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in r:
             print(f"| {r['backend']} | {r['l']} | {_operations(r['l']):,} | {r['error']} | | |")
         else:
-            print(f"| {r['backend']} | {r['l']} | {r['operations']:,} | {r['first_call_s']:.3g} s | "
-                  f"{r['median_s'] * 1e3:.3g} ms | {r['rel_error']:.1e} |")
+            print(
+                f"| {r['backend']} | {r['l']} | {r['operations']:,} | {r['first_call_s']:.3g} s | "
+                f"{r['median_s'] * 1e3:.3g} ms | {r['rel_error']:.1e} |"
+            )
     return 0
 
 

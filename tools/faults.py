@@ -88,8 +88,12 @@ class Collector:
         for item in items:
             marker = item.get_closest_marker("fault")
             doc = item.obj.__doc__ if isinstance(item, pytest.Function) else None  # a probe is a test function
-            self.outcomes[item.nodeid] = Outcome(probe_name(item), marker.args[0] if marker else "?",
-                                                 _first_paragraph(doc), item.get_closest_marker("slow") is not None)
+            self.outcomes[item.nodeid] = Outcome(
+                probe_name(item),
+                marker.args[0] if marker else "?",
+                _first_paragraph(doc),
+                item.get_closest_marker("slow") is not None,
+            )
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
@@ -111,8 +115,19 @@ def _item_order(outcome: Outcome) -> tuple[bool, int]:
 def table(outcomes: Sequence[Outcome]) -> str:
     import pandas as pd
 
-    frame = pd.DataFrame([{"item": o.item, "probe": o.name, "expected": o.expected, "observed": o.observed,
-                           "s": f"{o.wall_s:.1f}", "result": o.verdict} for o in outcomes])
+    frame = pd.DataFrame(
+        [
+            {
+                "item": o.item,
+                "probe": o.name,
+                "expected": o.expected,
+                "observed": o.observed,
+                "s": f"{o.wall_s:.1f}",
+                "result": o.verdict,
+            }
+            for o in outcomes
+        ]
+    )
     return frame.to_markdown(index=False, maxcolwidths=[None, None, 55, 70, None, None])
 
 
@@ -125,24 +140,33 @@ def run_pytest(args: Sequence[str], collector: Collector) -> tuple[int, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="only the default pytest selection (not slow)")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="these probes (slow ones included)")
     parser.add_argument("--list", action="store_true", help="list the probes and exit")
     args = parser.parse_args(argv)
     # -m '' selects every probe (pyproject's addopts leave the slow ones out); -p no:cacheprovider: no .pytest_cache.
-    pytest_args = [str(FAULTS), "-q", "--tb=no", "--no-header", "-p", "no:cacheprovider",
-                   "-n", "0",  # one process (a later -n wins over addopts): the collector sees every probe here
-                   "-m", "not slow" if args.quick and not args.only else ""]
+    pytest_args = [
+        str(FAULTS),
+        "-q",
+        "--tb=no",
+        "--no-header",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",  # one process (a later -n wins over addopts): the collector sees every probe here
+        "-m",
+        "not slow" if args.quick and not args.only else "",
+    ]
     collector = Collector(args.only)
     code, said = run_pytest([*pytest_args, *(["--collect-only"] if args.list else [])], collector)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         print(said, file=sys.stderr)  # pytest itself could not run them (an import error, say): its words
         return int(code)
     if collector.unknown:
-        print(f"unknown probe(s) {', '.join(collector.unknown)}; valid: {', '.join(collector.names)}",
-              file=sys.stderr)
+        print(f"unknown probe(s) {', '.join(collector.unknown)}; valid: {', '.join(collector.names)}", file=sys.stderr)
         return 2
     if args.list:
         for o in collector.outcomes.values():
@@ -152,8 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(outcomes))
     failed = [o for o in outcomes if o.verdict == "FAIL"]
     skipped = [o for o in outcomes if o.verdict == "SKIP"]
-    print(f"\n{len(outcomes)} probes: {sum(o.verdict == 'PASS' for o in outcomes)} pass, {len(failed)} fail"
-          + (f", {len(skipped)} skipped" if skipped else ""))
+    print(
+        f"\n{len(outcomes)} probes: {sum(o.verdict == 'PASS' for o in outcomes)} pass, {len(failed)} fail"
+        + (f", {len(skipped)} skipped" if skipped else "")
+    )
     return 1 if failed or code != pytest.ExitCode.OK else 0
 
 

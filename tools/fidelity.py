@@ -43,8 +43,17 @@ sys.path.insert(0, str(ROOT))
 
 # The sizes of each problem measured by default: its default-run size and, where the issue found a
 # gap, larger ones (ode at 100 and 1000, ADBench's lstm l=2,c=1024, gmm D=10,K=25 and D=20,K=50, mlp h=64).
-SIZES = {"basic": (2,), "loss": (10_000,), "control_loop": (100,), "tall": (32,), "gmm": (30, 1650, 11_550),
-         "lstm": (154, 266), "ode": (16, 100, 1000), "mlp": (298, 5898), "llsq": (128, 512)}
+SIZES = {
+    "basic": (2,),
+    "loss": (10_000,),
+    "control_loop": (100,),
+    "tall": (32,),
+    "gmm": (30, 1650, 11_550),
+    "lstm": (154, 266),
+    "ode": (16, 100, 1000),
+    "mlp": (298, 5898),
+    "llsq": (128, 512),
+}
 CHECK_RTOL = {"f": 1e-12, "derivative": 1e-10}  # float64, relative to max|value|: rounding of reordered sums
 ROUNDS = (7, 41)  # at least, at most rounds per cell
 CELL_BUDGET_S = 2.0  # sampling seconds per cell, once the minimum rounds are in
@@ -90,7 +99,7 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
         return jnp.sin(jnp.exp(jnp.dot(x_star, x) / jnp.sqrt(x.shape[0])))  # the tutorial's line
 
     def control_loop(z, k):
-        return jnp.sum(jax.lax.fori_loop(0, k, lambda _, z: jnp.sin(z ** 2), z))
+        return jnp.sum(jax.lax.fori_loop(0, k, lambda _, z: jnp.sin(z**2), z))
 
     def tall(x, W):
         return jnp.tanh(W @ x)
@@ -98,21 +107,25 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
     def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
-        alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+        alphas, means, icf = x[:k], x[k : k + k * d].reshape(k, d), x[k + k * d :].reshape(k, -1)
         q, l = icf[:, :d], icf[:, d:]
         cols, rows = np.triu_indices(d, 1)  # the strictly lower entries, column by column
         L = jnp.zeros((k, d, d), x.dtype).at[:, rows, cols].set(l)
         xc = data[None, :, :] - means[:, None, :]
         z = jnp.exp(q)[:, None, :] * xc + jnp.einsum("kij,knj->kni", L, xc)
-        inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * jnp.sum(z ** 2, axis=2)
-        prior = 0.5 * wishart_gamma ** 2 * (jnp.sum(jnp.exp(2 * q)) + jnp.sum(l ** 2)) - wishart_m * jnp.sum(q)
-        return (jnp.sum(jax.nn.logsumexp(inner, axis=0)) - n * jax.nn.logsumexp(alphas) - prior_sign * prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
+        inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * jnp.sum(z**2, axis=2)
+        prior = 0.5 * wishart_gamma**2 * (jnp.sum(jnp.exp(2 * q)) + jnp.sum(l**2)) - wishart_m * jnp.sum(q)
+        return (
+            jnp.sum(jax.nn.logsumexp(inner, axis=0))
+            - n * jax.nn.logsumexp(alphas)
+            - prior_sign * prior
+            + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign)
+        )
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
-        main = x[:8 * layers * b].reshape(2 * layers, 4 * b)
-        extra = x[8 * layers * b:].reshape(3, b)
+        main = x[: 8 * layers * b].reshape(2 * layers, 4 * b)
+        extra = x[8 * layers * b :].reshape(3, b)
 
         def step(carry, symbols):
             hidden, cell = carry
@@ -121,8 +134,8 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
             hs, cs = [], []
             for j in range(layers):
                 gates = jnp.concatenate([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
-                f, i, o = (jax.nn.sigmoid(gates[g * b:(g + 1) * b]) for g in range(3))
-                c = cell[j] * f + i * jnp.tanh(gates[3 * b:])
+                f, i, o = (jax.nn.sigmoid(gates[g * b : (g + 1) * b]) for g in range(3))
+                c = cell[j] * f + i * jnp.tanh(gates[3 * b :])
                 v = o * jnp.tanh(c)
                 hs.append(v)
                 cs.append(c)
@@ -162,7 +175,9 @@ def jax_twins() -> dict[str, Callable[..., Any]]:
         a = jnp.tanh(a @ W2 + b2)
         return -jnp.mean(jnp.sum(targets * jax.nn.log_softmax(a @ W3 + b3), axis=1))
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
+    return dict(
+        basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq
+    )
 
 
 def _mlp_params(x, d: int, c: int, split):
@@ -184,7 +199,7 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
 
     def control_loop(z, k):
         for _ in range(k):
-            z = torch.sin(z ** 2)
+            z = torch.sin(z**2)
         return z.sum()
 
     def tall(x, W):
@@ -193,30 +208,34 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
     def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
-        alphas, means, icf = x[:k], x[k:k + k * d].view(k, d), x[k + k * d:].view(k, -1)
+        alphas, means, icf = x[:k], x[k : k + k * d].view(k, d), x[k + k * d :].view(k, -1)
         q, l = icf[:, :d], icf[:, d:]
         cols, rows = torch.triu_indices(d, d, 1)  # the strictly lower entries, column by column
         L = x.new_zeros(k, d, d)
         L[:, rows, cols] = l
         xc = data[None, :, :] - means[:, None, :]
         z = torch.exp(q)[:, None, :] * xc + torch.einsum("kij,knj->kni", L, xc)
-        inner = (alphas + q.sum(1))[:, None] - 0.5 * (z ** 2).sum(2)
-        prior = 0.5 * wishart_gamma ** 2 * ((torch.exp(2 * q)).sum() + (l ** 2).sum()) - wishart_m * q.sum()
-        return (torch.logsumexp(inner, 0).sum() - n * torch.logsumexp(alphas, 0) - prior_sign * prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
+        inner = (alphas + q.sum(1))[:, None] - 0.5 * (z**2).sum(2)
+        prior = 0.5 * wishart_gamma**2 * ((torch.exp(2 * q)).sum() + (l**2).sum()) - wishart_m * q.sum()
+        return (
+            torch.logsumexp(inner, 0).sum()
+            - n * torch.logsumexp(alphas, 0)
+            - prior_sign * prior
+            + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign)
+        )
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
-        main = x[:8 * layers * b].view(2 * layers, 4 * b)
-        extra = x[8 * layers * b:].view(3, b)
+        main = x[: 8 * layers * b].view(2 * layers, 4 * b)
+        extra = x[8 * layers * b :].view(3, b)
         hidden, cell = list(state[0::2]), list(state[1::2])
         total = 0.0
         for t in range(sequence.shape[0] - 1):
             v = sequence[t] * extra[0]
             for j in range(layers):
                 gates = torch.cat([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
-                f, i, o = torch.sigmoid(gates[:3 * b]).split(b)
-                cell[j] = cell[j] * f + i * torch.tanh(gates[3 * b:])
+                f, i, o = torch.sigmoid(gates[: 3 * b]).split(b)
+                cell[j] = cell[j] * f + i * torch.tanh(gates[3 * b :])
                 hidden[j] = v = o * torch.tanh(cell[j])
             ypred = v * extra[1] + extra[2]
             total = total + (sequence[t + 1] * (ypred - torch.log(torch.exp(ypred).sum() + 2))).sum()
@@ -235,8 +254,10 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
 
     def llsq(x, n_points):
         t = (2.0 * torch.arange(n_points, dtype=x.dtype) - (n_points - 1.0)) / (n_points - 1.0)
-        powers = torch.cumprod(torch.cat([torch.ones(n_points, 1, dtype=x.dtype),
-                                          t[:, None].expand(n_points, x.shape[0] - 1)], dim=1), dim=1)
+        powers = torch.cumprod(
+            torch.cat([torch.ones(n_points, 1, dtype=x.dtype), t[:, None].expand(n_points, x.shape[0] - 1)], dim=1),
+            dim=1,
+        )
         return 0.5 * ((torch.sign(t) - powers @ x) ** 2).sum()
 
     def mlp(x, inputs, targets):
@@ -245,7 +266,9 @@ def torch_twins() -> dict[str, Callable[..., Any]]:
         a = torch.tanh(a @ W2 + b2)
         return F.cross_entropy(a @ W3 + b3, targets)  # targets as class probabilities (one-hot)
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
+    return dict(
+        basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq
+    )
 
 
 def _torch_split(x, edges):
@@ -266,7 +289,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
 
     def control_loop(z, k):
         for _ in range(k):
-            z = anp.sin(z ** 2)
+            z = anp.sin(z**2)
         return anp.sum(z)
 
     def tall(x, W):
@@ -275,7 +298,7 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
     def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
-        alphas, means, icf = x[:k], anp.reshape(x[k:k + k * d], (k, d)), anp.reshape(x[k + k * d:], (k, -1))
+        alphas, means, icf = x[:k], anp.reshape(x[k : k + k * d], (k, d)), anp.reshape(x[k + k * d :], (k, -1))
         q, l = icf[:, :d], icf[:, d:]
         # autograd has no index assignment: gather L from [0, l] (entry 0 for the zeros above the diagonal).
         index = np.zeros((d, d), dtype=int)
@@ -285,24 +308,28 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
         xc = data[None, :, :] - means[:, None, :]
         # matmul, not einsum: NumPy's einsum does not reach BLAS here (2-5x slower, f and gradient).
         z = anp.exp(q)[:, None, :] * xc + anp.matmul(xc, anp.transpose(L, (0, 2, 1)))
-        inner = (alphas + anp.sum(q, axis=1))[:, None] - 0.5 * anp.sum(z ** 2, axis=2)
-        prior = 0.5 * wishart_gamma ** 2 * (anp.sum(anp.exp(2 * q)) + anp.sum(l ** 2)) - wishart_m * anp.sum(q)
-        return (anp.sum(logsumexp(inner, axis=0)) - n * logsumexp(alphas) - prior_sign * prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
+        inner = (alphas + anp.sum(q, axis=1))[:, None] - 0.5 * anp.sum(z**2, axis=2)
+        prior = 0.5 * wishart_gamma**2 * (anp.sum(anp.exp(2 * q)) + anp.sum(l**2)) - wishart_m * anp.sum(q)
+        return (
+            anp.sum(logsumexp(inner, axis=0))
+            - n * logsumexp(alphas)
+            - prior_sign * prior
+            + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign)
+        )
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
-        main = anp.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
-        extra = anp.reshape(x[8 * layers * b:], (3, b))
+        main = anp.reshape(x[: 8 * layers * b], (2 * layers, 4 * b))
+        extra = anp.reshape(x[8 * layers * b :], (3, b))
         hidden, cell = list(state[0::2]), list(state[1::2])
         total = 0.0
         for t in range(sequence.shape[0] - 1):
             v = sequence[t] * extra[0]
             for j in range(layers):
                 gates = anp.concatenate([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
-                sig = expit(gates[:3 * b])
-                cell[j] = cell[j] * sig[:b] + sig[b:2 * b] * anp.tanh(gates[3 * b:])
-                hidden[j] = v = sig[2 * b:] * anp.tanh(cell[j])
+                sig = expit(gates[: 3 * b])
+                cell[j] = cell[j] * sig[:b] + sig[b : 2 * b] * anp.tanh(gates[3 * b :])
+                hidden[j] = v = sig[2 * b :] * anp.tanh(cell[j])
             ypred = v * extra[1] + extra[2]
             total = total + anp.sum(sequence[t + 1] * (ypred - anp.log(anp.sum(anp.exp(ypred)) + 2)))
         return -total / ((sequence.shape[0] - 1) * b)
@@ -330,7 +357,9 @@ def autograd_twins() -> dict[str, Callable[..., Any]]:
         z = anp.dot(a, W3) + b3
         return anp.mean(logsumexp(z, axis=1) - anp.sum(targets * z, axis=1))
 
-    return dict(basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq)
+    return dict(
+        basic=basic, loss=loss, control_loop=control_loop, tall=tall, gmm=gmm, lstm=lstm, ode=ode, mlp=mlp, llsq=llsq
+    )
 
 
 def tensorflow_twins() -> dict[str, Callable[..., Any]]:
@@ -343,7 +372,7 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
         return tf.sin(tf.exp(tf.tensordot(x_star, x, 1) / math.sqrt(x.shape[0])))
 
     def control_loop(z, k):
-        return tf.reduce_sum(tf.while_loop(lambda i, z: i < k, lambda i, z: (i + 1, tf.sin(z ** 2)), (0, z))[1])
+        return tf.reduce_sum(tf.while_loop(lambda i, z: i < k, lambda i, z: (i + 1, tf.sin(z**2)), (0, z))[1])
 
     def tall(x, W):
         return tf.tanh(tf.linalg.matvec(W, x))
@@ -351,23 +380,28 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
     def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
-        alphas, means, icf = x[:k], tf.reshape(x[k:k + k * d], (k, d)), tf.reshape(x[k + k * d:], (k, -1))
+        alphas, means, icf = x[:k], tf.reshape(x[k : k + k * d], (k, d)), tf.reshape(x[k + k * d :], (k, -1))
         q, l = icf[:, :d], icf[:, d:]
         cols, rows = np.triu_indices(d, 1)  # the strictly lower entries, column by column
         # TensorFlow's index assignment: scatter the entries into a (d, d, k) tensor, then move k first.
         L = tf.transpose(tf.scatter_nd(np.stack([rows, cols], axis=1), tf.transpose(l), (d, d, k)), (2, 0, 1))
         xc = data[None, :, :] - means[:, None, :]
         z = tf.exp(q)[:, None, :] * xc + tf.einsum("kij,knj->kni", L, xc)
-        inner = (alphas + tf.reduce_sum(q, axis=1))[:, None] - 0.5 * tf.reduce_sum(z ** 2, axis=2)
-        prior = (0.5 * wishart_gamma ** 2 * (tf.reduce_sum(tf.exp(2 * q)) + tf.reduce_sum(l ** 2))
-                 - wishart_m * tf.reduce_sum(q))
-        return (tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0)) - n * tf.reduce_logsumexp(alphas) - prior_sign * prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
+        inner = (alphas + tf.reduce_sum(q, axis=1))[:, None] - 0.5 * tf.reduce_sum(z**2, axis=2)
+        prior = 0.5 * wishart_gamma**2 * (
+            tf.reduce_sum(tf.exp(2 * q)) + tf.reduce_sum(l**2)
+        ) - wishart_m * tf.reduce_sum(q)
+        return (
+            tf.reduce_sum(tf.reduce_logsumexp(inner, axis=0))
+            - n * tf.reduce_logsumexp(alphas)
+            - prior_sign * prior
+            + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign)
+        )
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
-        main = tf.reshape(x[:8 * layers * b], (2 * layers, 4 * b))
-        extra = tf.reshape(x[8 * layers * b:], (3, b))
+        main = tf.reshape(x[: 8 * layers * b], (2 * layers, 4 * b))
+        extra = tf.reshape(x[8 * layers * b :], (3, b))
 
         def step(carry, symbols):
             hidden, cell, _ = carry
@@ -376,8 +410,8 @@ def tensorflow_twins() -> dict[str, Callable[..., Any]]:
             hs, cs = [], []
             for j in range(layers):
                 gates = tf.concat([v, hidden[j], v, hidden[j]], 0) * main[2 * j] + main[2 * j + 1]
-                f, i, o = tf.split(tf.sigmoid(gates[:3 * b]), 3)
-                c = cell[j] * f + i * tf.tanh(gates[3 * b:])
+                f, i, o = tf.split(tf.sigmoid(gates[: 3 * b]), 3)
+                c = cell[j] * f + i * tf.tanh(gates[3 * b :])
                 v = o * tf.tanh(c)
                 hs.append(v)
                 cs.append(c)
@@ -426,7 +460,7 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
 
     def control_loop(z, k):
         for _ in range(k):  # MLX has no loop construct: its users write Python loops (the graph is lazy)
-            z = mx.sin(z ** 2)
+            z = mx.sin(z**2)
         return mx.sum(z)
 
     def tall(x, W):
@@ -435,30 +469,34 @@ def mlx_twins() -> dict[str, Callable[..., Any]]:
     def gmm(x, data, wishart_gamma, wishart_m, prior_sign=1):
         n, d = data.shape
         k = _gmm_sizes(x.shape[0], d)
-        alphas, means, icf = x[:k], x[k:k + k * d].reshape(k, d), x[k + k * d:].reshape(k, -1)
+        alphas, means, icf = x[:k], x[k : k + k * d].reshape(k, d), x[k + k * d :].reshape(k, -1)
         q, l = icf[:, :d], icf[:, d:]
         cols, rows = np.triu_indices(d, 1)  # the strictly lower entries, column by column
         L = mx.zeros((k, d, d), dtype=x.dtype)
         L[:, mx.array(rows), mx.array(cols)] = l
         xc = data[None, :, :] - means[:, None, :]
         z = mx.exp(q)[:, None, :] * xc + mx.einsum("kij,knj->kni", L, xc)
-        inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * mx.sum(z ** 2, axis=2)
-        prior = 0.5 * wishart_gamma ** 2 * (mx.sum(mx.exp(2 * q)) + mx.sum(l ** 2)) - wishart_m * mx.sum(q)
-        return (mx.sum(mx.logsumexp(inner, axis=0)) - n * mx.logsumexp(alphas) - prior_sign * prior
-                + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign))
+        inner = (alphas + q.sum(axis=1))[:, None] - 0.5 * mx.sum(z**2, axis=2)
+        prior = 0.5 * wishart_gamma**2 * (mx.sum(mx.exp(2 * q)) + mx.sum(l**2)) - wishart_m * mx.sum(q)
+        return (
+            mx.sum(mx.logsumexp(inner, axis=0))
+            - n * mx.logsumexp(alphas)
+            - prior_sign * prior
+            + _gmm_constant(n, d, k, wishart_gamma, wishart_m, prior_sign)
+        )
 
     def lstm(x, state, sequence):
         layers, b = state.shape[0] // 2, sequence.shape[1]
-        main = x[:8 * layers * b].reshape(2 * layers, 4 * b)
-        extra = x[8 * layers * b:].reshape(3, b)
+        main = x[: 8 * layers * b].reshape(2 * layers, 4 * b)
+        extra = x[8 * layers * b :].reshape(3, b)
         hidden, cell = [state[2 * j] for j in range(layers)], [state[2 * j + 1] for j in range(layers)]
         total = 0.0
         for t in range(sequence.shape[0] - 1):
             v = sequence[t] * extra[0]
             for j in range(layers):
                 gates = mx.concatenate([v, hidden[j], v, hidden[j]]) * main[2 * j] + main[2 * j + 1]
-                f, i, o = mx.split(mx.sigmoid(gates[:3 * b]), 3)
-                cell[j] = cell[j] * f + i * mx.tanh(gates[3 * b:])
+                f, i, o = mx.split(mx.sigmoid(gates[: 3 * b]), 3)
+                cell[j] = cell[j] * f + i * mx.tanh(gates[3 * b :])
                 hidden[j] = v = o * mx.tanh(cell[j])
             ypred = v * extra[1] + extra[2]
             total = total + mx.sum(sequence[t + 1] * (ypred - mx.log(mx.sum(mx.exp(ypred)) + 2)))
@@ -523,13 +561,15 @@ class Framework:
 
     def place(self, x: np.ndarray, consts: dict, dtype: str) -> tuple[Any, dict]:
         """x and the constants as the framework's arrays (Python numbers kept)."""
-        return self.tensor(x, dtype), {k: self.tensor(v, dtype) if isinstance(v, np.ndarray) else v
-                                       for k, v in consts.items()}
+        return self.tensor(x, dtype), {
+            k: self.tensor(v, dtype) if isinstance(v, np.ndarray) else v for k, v in consts.items()
+        }
 
     def build(self, twin, x: np.ndarray, consts: dict, dtype: str, scalar: bool, mode: str):
         """(f call, derivative call, sync, to_numpy) for the twin, each a zero-argument callable."""
         xv, placed = self.place(x, consts, dtype)
         if not self.traced:
+
             def f(v):
                 return twin(v, **placed)
 
@@ -657,8 +697,12 @@ class TorchCompileFramework(TorchFuncFramework):
 
         torch._dynamo.reset()
         f_call, d_call, sync, to_numpy = super().build(twin, x, consts, dtype, scalar, mode)
-        return (torch.compile(f_call, fullgraph=True, dynamic=False), torch.compile(d_call, fullgraph=True, dynamic=False),
-                sync, to_numpy)
+        return (
+            torch.compile(f_call, fullgraph=True, dynamic=False),
+            torch.compile(d_call, fullgraph=True, dynamic=False),
+            sync,
+            to_numpy,
+        )
 
 
 class TensorflowFramework(Framework):
@@ -756,9 +800,18 @@ class MlxFramework(Framework):
         return np.array(out, copy=True)
 
 
-FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (JaxFramework(), TorchFuncFramework(), TorchBackwardFramework(),
-                                                        AutogradFramework(), TorchCompileFramework(),
-                                                        TensorflowFramework(), MlxFramework())}
+FRAMEWORKS: dict[str, Framework] = {
+    f.name: f
+    for f in (
+        JaxFramework(),
+        TorchFuncFramework(),
+        TorchBackwardFramework(),
+        AutogradFramework(),
+        TorchCompileFramework(),
+        TensorflowFramework(),
+        MlxFramework(),
+    )
+}
 DEFAULT_FRAMEWORKS = ("jax", "torch", "torch-backward", "autograd")
 
 
@@ -861,8 +914,10 @@ def measure_cell(framework: Framework, twins: dict, problem_name: str, n: int, d
         cell.d_rel_diff = rel_diff(tnp(_synced(td, tsync)), case.run())
         for what, diff in (("f", cell.f_rel_diff), ("derivative", cell.d_rel_diff)):
             if not diff <= framework.check_rtol[what]:
-                raise AssertionError(f"the twin's {what} differs from the registry's by {diff:.1e} ({checked}) "
-                                     f"> {framework.check_rtol[what]:.0e}")
+                raise AssertionError(
+                    f"the twin's {what} differs from the registry's by {diff:.1e} ({checked}) "
+                    f"> {framework.check_rtol[what]:.0e}"
+                )
         case, (tf, td, tsync, _) = sides(dtype) if dtype != checked else (case, (tf, td, tsync, tnp))
         cell.call = case.label
         td_again = framework.build(twin, x, consts, dtype, scalar, mode)[1]
@@ -909,7 +964,11 @@ def plan_for(framework: Framework, problems: list[str], dtypes: list[str], quick
         problem = get_problem(name)
         sizes = problem.run_sizes if quick else SIZES.get(name, problem.run_sizes)
         for n in sizes:
-            modes = ("reverse",) if problem.is_scalar(n) else [m for m in framework.modes if m in backend.modes_for("jacobian")]
+            modes = (
+                ("reverse",)
+                if problem.is_scalar(n)
+                else [m for m in framework.modes if m in backend.modes_for("jacobian")]
+            )
             # float64 where it is cheap: at the default-run sizes.
             kept = [dt for dt in dtypes if (dt == "float32" or n in problem.run_sizes) and dt in framework.dtypes]
             plan += [{"problem": name, "size": n, "dtype": dt, "mode": m} for dt in kept for m in modes]
@@ -938,8 +997,13 @@ def run_worker(framework: str, plan: list[dict], timeout: float) -> list[Cell]:
     if err:
         done = {(c.problem, c.size, c.dtype, c.derivative) for c in cells}
         for p in plan:
-            cell = Cell(p["problem"], p["size"], p["dtype"], framework,
-                        FRAMEWORKS[framework].derivative_name(_scalar(p), p["mode"]))
+            cell = Cell(
+                p["problem"],
+                p["size"],
+                p["dtype"],
+                framework,
+                FRAMEWORKS[framework].derivative_name(_scalar(p), p["mode"]),
+            )
             if (cell.problem, cell.size, cell.dtype, cell.derivative) not in done:
                 cell.error = err.strip().splitlines()[-1][:300] if err.strip() else "worker died"
                 cells.append(cell)
@@ -970,21 +1034,27 @@ def fmt_ratio(r: float, lo: float, hi: float, flag: bool = True) -> str:
 
 def table(cells: list[Cell]) -> str:
     import pandas as pd
+
     from adbench.problems import get_problem
 
     rows = []
     for c in cells:
         problem = get_problem(c.problem)
-        rows.append({
-            "problem": f"{c.problem} {problem.size_label(c.size)}", "dtype": c.dtype, "framework": c.framework,
-            "f: adbench / twin": fmt_ratio(c.f_ratio, c.f_ratio_lo, c.f_ratio_hi),
-            "f twin": fmt_time(c.f_twin_s), "derivative": c.derivative,
-            "derivative: adbench / twin": fmt_ratio(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi),
-            "derivative twin": fmt_time(c.d_twin_s),
-            "A/A (twin / twin)": fmt_ratio(c.aa_ratio, c.aa_ratio_lo, c.aa_ratio_hi, flag=False),
-            "float64 check": f"{max(c.f_rel_diff, c.d_rel_diff):.0e}" if math.isfinite(c.d_rel_diff) else "",
-            "error": c.error,
-        })
+        rows.append(
+            {
+                "problem": f"{c.problem} {problem.size_label(c.size)}",
+                "dtype": c.dtype,
+                "framework": c.framework,
+                "f: adbench / twin": fmt_ratio(c.f_ratio, c.f_ratio_lo, c.f_ratio_hi),
+                "f twin": fmt_time(c.f_twin_s),
+                "derivative": c.derivative,
+                "derivative: adbench / twin": fmt_ratio(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi),
+                "derivative twin": fmt_time(c.d_twin_s),
+                "A/A (twin / twin)": fmt_ratio(c.aa_ratio, c.aa_ratio_lo, c.aa_ratio_hi, flag=False),
+                "float64 check": f"{max(c.f_rel_diff, c.d_rel_diff):.0e}" if math.isfinite(c.d_rel_diff) else "",
+                "error": c.error,
+            }
+        )
     frame = pd.DataFrame(rows)
     if not frame["error"].any():
         frame = frame.drop(columns="error")
@@ -995,6 +1065,7 @@ def compact_table(cells: list[Cell]) -> str:
     """One row per problem, size, dtype and derivative, one column per framework: "f · derivative · A/A",
     f's ratio and the derivative's, each with its 95 % interval, and the cell's A/A ratio (the noise floor)."""
     import pandas as pd
+
     from adbench.problems import get_problem
 
     def short(r: float, lo: float, hi: float) -> str:
@@ -1006,22 +1077,35 @@ def compact_table(cells: list[Cell]) -> str:
         label = get_problem(c.problem).size_label(c.size).replace("the tutorial's point ", "")
         key = (f"{c.problem} {label}", c.dtype, c.derivative)
         row = rows.setdefault(key, {"problem": key[0], "dtype": c.dtype, "derivative": c.derivative})
-        row[c.framework] = (c.error[:60] if c.error else f"{short(c.f_ratio, c.f_ratio_lo, c.f_ratio_hi)} · "
-                            f"{short(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi)} · {c.aa_ratio:.2f}")
-    return pd.DataFrame(list(rows.values()), columns=["problem", "dtype", "derivative", *frameworks]).fillna("").to_markdown(index=False)
+        row[c.framework] = (
+            c.error[:60]
+            if c.error
+            else f"{short(c.f_ratio, c.f_ratio_lo, c.f_ratio_hi)} · "
+            f"{short(c.d_ratio, c.d_ratio_lo, c.d_ratio_hi)} · {c.aa_ratio:.2f}"
+        )
+    return (
+        pd.DataFrame(list(rows.values()), columns=["problem", "dtype", "derivative", *frameworks])
+        .fillna("")
+        .to_markdown(index=False)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", default="", help="comma-separated (default: every registered problem)")
-    parser.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS),
-                        help=f"comma-separated, of {', '.join(FRAMEWORKS)}")
+    parser.add_argument(
+        "--frameworks", default=",".join(DEFAULT_FRAMEWORKS), help=f"comma-separated, of {', '.join(FRAMEWORKS)}"
+    )
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--quick", action="store_true", help="the default-run size of each problem, float32")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per framework's worker")
     parser.add_argument("--output", help="write the cells as JSON lines here too")
-    parser.add_argument("--table", metavar="FILE", help="measure nothing: print the compact table (a column per "
-                        "framework, as the README carries it) of the cells saved in FILE by --output")
+    parser.add_argument(
+        "--table",
+        metavar="FILE",
+        help="measure nothing: print the compact table (a column per "
+        "framework, as the README carries it) of the cells saved in FILE by --output",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1053,9 +1137,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table(cells))
     measured = [c for c in cells if not c.error]
     over = [c for c in measured if c.f_ratio_lo > TARGET or c.d_ratio_lo > TARGET]
-    print(f"\n{len(measured)} cells measured, {len(cells) - len(measured)} failed; "
-          f"{len(over)} with f or derivative resolved above {TARGET}x the twin (✗). Ratio: adbench's time over the "
-          f"twin's, median of per-round ratios [95 % bootstrap interval]; one thread, interleaved.")
+    print(
+        f"\n{len(measured)} cells measured, {len(cells) - len(measured)} failed; "
+        f"{len(over)} with f or derivative resolved above {TARGET}x the twin (✗). Ratio: adbench's time over the "
+        f"twin's, median of per-round ratios [95 % bootstrap interval]; one thread, interleaved."
+    )
     return 1 if len(measured) < len(cells) else 0
 
 

@@ -29,8 +29,9 @@ CPU_S: list[float] = []  # each timed command's CPU seconds (user + system): ste
 def timed(args: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=ENV, cwd=cwd,
-                         check=False)  # the exit status is a figure
+    out = subprocess.run(
+        [sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=ENV, cwd=cwd, check=False
+    )  # the exit status is a figure
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU_S.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -77,11 +78,14 @@ def main() -> int:
         list_walls = [timed(["list"], cwd)[0] for _ in range(args.list_runs)]
         print(f"python -m adbench list: wall {spread(list_walls)}; CPU {spread(CPU_S)}")
         (cwd / "raises.py").write_text("def f(x, xp):\n    raise ZeroDivisionError('division by zero')\n")
-        wall, out = timed(["compare", "--problem", "raises.py:f", "--sizes", "10,1000",
-                           "--output", str(cwd / "r.csv")], cwd)
+        wall, out = timed(
+            ["compare", "--problem", "raises.py:f", "--sizes", "10,1000", "--output", str(cwd / "r.csv")], cwd
+        )
         said = [line for line in out.stderr.splitlines() if line.strip()]
-        print(f"a raising user function: refused in {wall:.2f} s, exit status {out.returncode}, "
-              f"{len(said)} stderr line(s), traceback: {'yes' if 'Traceback' in out.stderr else 'no'}")
+        print(
+            f"a raising user function: refused in {wall:.2f} s, exit status {out.returncode}, "
+            f"{len(said)} stderr line(s), traceback: {'yes' if 'Traceback' in out.stderr else 'no'}"
+        )
     print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end)")
     return 0
 

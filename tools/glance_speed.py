@@ -30,20 +30,33 @@ SCENARIOS = ("default-cold", "default-warm", "quick-cold", "quick-warm")
 def run_once(args: list[str], cache_home: str, tmp: str, out_dir: Path, name: str) -> dict:
     """One ``adbench compare`` in a fresh process: its wall, exit status and the sidecar's budget and verdicts."""
     csv = out_dir / f"{name}.csv"
-    env = {**os.environ, "XDG_CACHE_HOME": cache_home, "TMPDIR": tmp, "PYTHONPATH": str(ROOT),
-           "COLUMNS": "100"}
+    env = {**os.environ, "XDG_CACHE_HOME": cache_home, "TMPDIR": tmp, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
     env.pop("ADBENCH_CACHE_DIR", None)  # the cache follows XDG_CACHE_HOME, as on a user's machine
     env.pop("ADBENCH_NO_CACHE", None)
     t0, cpu0 = time.perf_counter(), _children_cpu()
-    proc = subprocess.run([sys.executable, "-m", "adbench", "compare", *args, "--output", str(csv)],
-                          check=False, capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "adbench", "compare", *args, "--output", str(csv)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     meta = json.loads(csv.with_suffix(".json").read_text()) if csv.with_suffix(".json").exists() else {}
     budget = meta.get("budget", {})
-    return {"wall_s": wall, "cpu_s": cpu, "rc": proc.returncode, "spent_s": budget.get("spent_s"),
-            "budget_s": budget.get("time_budget_s"), "phases_s": budget.get("phases_s", {}),
-            "adaptive_visits": budget.get("adaptive_visits"), "answers": answers(csv) if meta else {},
-            "load": os.getloadavg()[0], "stderr_tail": proc.stderr[-300:] if proc.returncode not in (0, 1) else ""}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rc": proc.returncode,
+        "spent_s": budget.get("spent_s"),
+        "budget_s": budget.get("time_budget_s"),
+        "phases_s": budget.get("phases_s", {}),
+        "adaptive_visits": budget.get("adaptive_visits"),
+        "answers": answers(csv) if meta else {},
+        "load": os.getloadavg()[0],
+        "stderr_tail": proc.stderr[-300:] if proc.returncode not in (0, 1) else "",
+    }
 
 
 def _children_cpu() -> float:
@@ -94,19 +107,23 @@ def spread(values: list[float], fmt: str = "{:.1f}") -> str:
 
 def report(name: str, runs: list[dict]) -> None:
     overrun = [100 * (r["spent_s"] / r["budget_s"] - 1) for r in runs if r["spent_s"] and r["budget_s"]]
-    print(f"{name}: {len(runs)} run(s); wall s {spread([r['wall_s'] for r in runs])}; CPU s (all processes) "
-          f"{spread([r['cpu_s'] for r in runs])}; spent s "
-          f"{spread([r['spent_s'] for r in runs])} of {runs[0]['budget_s']}; overrun % {spread(overrun, '{:+.0f}')}; "
-          f"exit {sorted({r['rc'] for r in runs})}; load {spread([r['load'] for r in runs])}")
+    print(
+        f"{name}: {len(runs)} run(s); wall s {spread([r['wall_s'] for r in runs])}; CPU s (all processes) "
+        f"{spread([r['cpu_s'] for r in runs])}; spent s "
+        f"{spread([r['spent_s'] for r in runs])} of {runs[0]['budget_s']}; overrun % {spread(overrun, '{:+.0f}')}; "
+        f"exit {sorted({r['rc'] for r in runs})}; load {spread([r['load'] for r in runs])}"
+    )
     phases = sorted({k for r in runs for k in r["phases_s"]})
     print("  phases s: " + "; ".join(f"{k} {spread([r['phases_s'].get(k) for r in runs])}" for k in phases))
     a = [r["answers"] for r in runs if r["answers"]]
     if a:
-        print(f"  questions: resolved {spread([x['resolved'] for x in a], '{:.0f}')}, ties "
-              f"{spread([x['ties'] for x in a], '{:.0f}')}, open {spread([len(x['open']) for x in a], '{:.0f}')}; "
-              f"HVP mode questions answered {spread([x['hvp_modes_answered'] for x in a], '{:.0f}')} of "
-              f"{spread([x['hvp_modes'] for x in a], '{:.0f}')}; adaptive visits "
-              f"{spread([r['adaptive_visits'] for r in runs], '{:.0f}')}")
+        print(
+            f"  questions: resolved {spread([x['resolved'] for x in a], '{:.0f}')}, ties "
+            f"{spread([x['ties'] for x in a], '{:.0f}')}, open {spread([len(x['open']) for x in a], '{:.0f}')}; "
+            f"HVP mode questions answered {spread([x['hvp_modes_answered'] for x in a], '{:.0f}')} of "
+            f"{spread([x['hvp_modes'] for x in a], '{:.0f}')}; adaptive visits "
+            f"{spread([r['adaptive_visits'] for r in runs], '{:.0f}')}"
+        )
         last_open = a[-1]["open"]
         if last_open:
             print(f"  open in the last run: {', '.join(last_open)}")
@@ -118,9 +135,12 @@ def report(name: str, runs: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--rounds", type=int, default=3, help="rounds of every scenario (default 3)")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated scenarios, of {', '.join(SCENARIOS)} (a warm one runs its cold one "
-                             "first to fill the cache, unrecorded if not asked for)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios, of {', '.join(SCENARIOS)} (a warm one runs its cold one "
+        "first to fill the cache, unrecorded if not asked for)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the result sets in this folder")
     args = parser.parse_args()
     wanted = args.only.split(",")
@@ -142,8 +162,12 @@ def main() -> None:
                 run = run_once(flags, cache_home, tmp, out_dir, f"{name}-{i}")
                 if name in wanted:
                     results[name].append(run)
-                print(f"[{i + 1}/{args.rounds}] {name}: {run['wall_s']:.1f} s wall, spent {run['spent_s']} s, "
-                      f"exit {run['rc']}", file=sys.stderr, flush=True)
+                print(
+                    f"[{i + 1}/{args.rounds}] {name}: {run['wall_s']:.1f} s wall, spent {run['spent_s']} s, "
+                    f"exit {run['rc']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print(f"machine: {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.1f}; results in {out_dir}")
     for name in SCENARIOS:
         if results[name]:

@@ -61,8 +61,15 @@ def ask(backend: str, messages: list[dict], timeout: float) -> tuple[dict[int, d
     text = "".join(json.dumps(m) + "\n" for m in messages)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     try:
-        proc = subprocess.run([sys.executable, "-m", "adbench", "gradbench-tool", "--backend", backend],
-                              input=text, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "adbench", "gradbench-tool", "--backend", backend],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
         out, why = proc.stdout, proc.stderr[-300:]
     except subprocess.TimeoutExpired as exc:  # keep what it answered before the limit
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -85,8 +92,9 @@ def session(rows: list, runs: int) -> tuple[list[dict], list[tuple]]:
         input = gradbench_input(module, min_runs=runs, **shape)
         for function in evals.EVALS[module][0]:
             cells.append((f"{module}::{function} {label}", module, function, input, len(messages)))
-            messages.append({"id": len(messages), "kind": "evaluate", "module": module, "function": function,
-                             "input": input})
+            messages.append(
+                {"id": len(messages), "kind": "evaluate", "module": module, "function": function, "input": input}
+            )
     return messages, cells
 
 
@@ -95,22 +103,35 @@ def main() -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--evals", default=",".join(evals.EVALS))
     parser.add_argument("--runs", type=int, default=3, help="min_runs of every evaluate message (default 3)")
-    parser.add_argument("--timeout", type=float, default=900,
-                        help="seconds per session (two a backend: the nested evals apart; default 900): the rows "
-                             "a session did not reach say so")
-    parser.add_argument("--nested", choices=("both", "light", "gradbench"), default="both",
-                        help="particle's and saddle's step sizes: the registry's light ones, gradbench's (minutes a "
-                             "call on an eager framework), or both rows (default)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900,
+        help="seconds per session (two a backend: the nested evals apart; default 900): the rows "
+        "a session did not reach say so",
+    )
+    parser.add_argument(
+        "--nested",
+        choices=("both", "light", "gradbench"),
+        default="both",
+        help="particle's and saddle's step sizes: the registry's light ones, gradbench's (minutes a "
+        "call on an eager framework), or both rows (default)",
+    )
     args = parser.parse_args()
     backends, wanted = args.backends.split(","), set(args.evals.split(","))
     skip = {"light": {False}, "gradbench": {True}, "both": set()}[args.nested]
-    rows = [(e, label, shape) for e, label, shape in INPUTS if e in wanted
-            and not (e in ("particle", "saddle") and shape.get("light", False) in skip)]
+    rows = [
+        (e, label, shape)
+        for e, label, shape in INPUTS
+        if e in wanted and not (e in ("particle", "saddle") and shape.get("light", False) in skip)
+    ]
     # Two sessions per backend: the nested evals apart, once per message (gradbench's step sizes make an eager
     # framework's call take tens of seconds), so that their time limit never costs the other rows.
     nested = ("particle", "saddle")
-    sessions = [session([r for r in rows if r[0] not in nested], args.runs),
-                session([r for r in rows if r[0] in nested], 1)]
+    sessions = [
+        session([r for r in rows if r[0] not in nested], args.runs),
+        session([r for r in rows if r[0] in nested], 1),
+    ]
     cells = [cell for _, group in sessions for cell in group]
     references = {}
     for name, module, function, input, _ in cells:
@@ -127,8 +148,10 @@ def main() -> int:
         if "unavailable" in config or not start:
             notes.append(f"{backend}: {config.get('unavailable') or 'no answer: ' + stderr}")
         elif group is sessions[0][1] or not sessions[0][1]:
-            notes.append(f"{backend}: {config.get('framework')} {config.get('version')}, {config.get('dtype')}, "
-                         f"{config.get('threads')} thread(s)")
+            notes.append(
+                f"{backend}: {config.get('framework')} {config.get('version')}, {config.get('dtype')}, "
+                f"{config.get('threads')} thread(s)"
+            )
         for name, _, _, _, id in group:
             r = responses.get(id)
             ref = references[name]
@@ -170,8 +193,14 @@ def main() -> int:
         for text, who in refusals.items():
             print(f"  {', '.join(who)}: {text}")
     print("\n" + "\n".join(notes))
-    bad = [k for k, v in results.items() if not v.startswith(("refused", "no answer")) and v != "no reference"
-           and not v.startswith("no reference") and float(v) > (1e-3 if k[1] == "mlx" else 1e-8)]
+    bad = [
+        k
+        for k, v in results.items()
+        if not v.startswith(("refused", "no answer"))
+        and v != "no reference"
+        and not v.startswith("no reference")
+        and float(v) > (1e-3 if k[1] == "mlx" else 1e-8)
+    ]
     if bad:
         print(f"\nabove the correctness gate's tolerance: {', '.join(f'{n} on {b}' for n, b in bad)}")
     return 1 if bad else 0

@@ -35,8 +35,10 @@ def gmm_figure() -> None:
 
     f = get_problem("gmm").function
     print("1. gmm = log-likelihood + log Wishart prior (scipy.stats multivariate_normal, wishart logpdf)")
-    print(f"   {'D':>3} {'K':>3} {'N':>4} {'gamma':>5} {'m':>2}  {'gmm':>14} {'abs diff':>9} {'rel diff':>9}"
-          f"  {'ADBench variant':>15} {'abs diff':>9} {'rel diff':>9}")
+    print(
+        f"   {'D':>3} {'K':>3} {'N':>4} {'gamma':>5} {'m':>2}  {'gmm':>14} {'abs diff':>9} {'rel diff':>9}"
+        f"  {'ADBench variant':>15} {'abs diff':>9} {'rel diff':>9}"
+    )
     for d, k, n, gamma, m in GMM_POINTS:
         rng = np.random.default_rng(d * 100 + k)
         x = np.concatenate([rng.standard_normal(k), rng.random(k * d), 0.3 * rng.standard_normal(k * d * (d + 1) // 2)])
@@ -45,8 +47,10 @@ def gmm_figure() -> None:
         consts = {"data": data, "wishart_gamma": gamma, "wishart_m": m}
         ours, adb = f(x, np, **consts), f(x, np, **consts, prior_sign=-1)
         a, b = abs(ours - (likelihood + prior)), abs(adb - (likelihood - prior))
-        print(f"   {d:>3} {k:>3} {n:>4} {gamma:>5} {m:>2}  {ours:>14.8g} {a:>9.1e} {a / abs(ours):>9.1e}"
-              f"  {adb:>15.8g} {b:>9.1e} {b / abs(adb):>9.1e}")
+        print(
+            f"   {d:>3} {k:>3} {n:>4} {gamma:>5} {m:>2}  {ours:>14.8g} {a:>9.1e} {a / abs(ours):>9.1e}"
+            f"  {adb:>15.8g} {b:>9.1e} {b / abs(adb):>9.1e}"
+        )
 
 
 def llsq_figure() -> None:
@@ -56,8 +60,11 @@ def llsq_figure() -> None:
 
     problem = get_problem("llsq")
     x = problem.inputs(LLSQ_M)
-    backends = [b for b in backend_names() if "reverse" in get_backend(b).modes_for("jacobian")
-                and b not in ("manual", "finite-diff")]
+    backends = [
+        b
+        for b in backend_names()
+        if "reverse" in get_backend(b).modes_for("jacobian") and b not in ("manual", "finite-diff")
+    ]
     print(f"\n2. llsq gradient, m = {LLSQ_M}: max |J - J_manual| / max |J_manual| per backend (float64; MLX float32)")
     print("   " + f"{'backend':<38}" + "".join(f"{'N = ' + str(n):>12}" for n in LLSQ_N))
     for b in backends:
@@ -86,7 +93,9 @@ def llsq_figure() -> None:
             # (a constant arange would be folded by XLA exactly; a count built from the input is not).
             count = jnp.cumsum(jnp.broadcast_to(jnp.ones_like(v[:1]), (n,))) - 1.0
             t = -1.0 + (count * 2.0) / (n - 1.0)
-            T = jnp.cumprod(jnp.concatenate([jnp.ones((n, 1)), jnp.broadcast_to(t[:, None], (n, v.shape[0] - 1))], 1), 1)
+            T = jnp.cumprod(
+                jnp.concatenate([jnp.ones((n, 1)), jnp.broadcast_to(t[:, None], (n, v.shape[0] - 1))], 1), 1
+            )
             return 0.5 * jnp.sum((jnp.sign(t) - T @ v) ** 2)
 
         cells = []
@@ -100,10 +109,23 @@ def llsq_figure() -> None:
 
 
 def timing_figure() -> None:
-    print("\n3. JAX llsq over a native cumulative-product twin (tools/fidelity.py; machine load affects both sides)",
-          flush=True)
-    subprocess.run([sys.executable, str(ROOT / "tools" / "fidelity.py"), "--problems", "llsq", "--frameworks", "jax",
-                    "--dtypes", "float64,float32"], check=False)
+    print(
+        "\n3. JAX llsq over a native cumulative-product twin (tools/fidelity.py; machine load affects both sides)",
+        flush=True,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "fidelity.py"),
+            "--problems",
+            "llsq",
+            "--frameworks",
+            "jax",
+            "--dtypes",
+            "float64,float32",
+        ],
+        check=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

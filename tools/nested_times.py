@@ -33,11 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=None, help="compositions (default: each backend's)")
     parser.add_argument("--workload", default="light", choices=("light", "gradbench"))
     parser.add_argument("--dtype", default="float64")
-    parser.add_argument("--second-under", type=float, default=10.0, metavar="SECONDS",
-                        help="call a case a second time where its first call took less (default 10)")
+    parser.add_argument(
+        "--second-under",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="call a case a second time where its first call took less (default 10)",
+    )
     args = parser.parse_args(argv)
-    print("| problem | workload | backend | mode | first call | second call | max error / max |reference| "
-          "| perturbation probe |")
+    print(
+        "| problem | workload | backend | mode | first call | second call | max error / max |reference| "
+        "| perturbation probe |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in args.problems.split(","):
         problem = get_problem(name)
@@ -48,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in args.backends.split(","):
             b = get_backend(backend)
             b.load(1)
-            for mode in (args.modes.split(",") if args.modes else b.modes_for(NESTED)):
+            for mode in args.modes.split(",") if args.modes else b.modes_for(NESTED):
                 if mode not in b.modes_for(NESTED):
                     continue
                 try:
@@ -64,13 +71,19 @@ def main(argv: list[str] | None = None) -> int:
                         case.run()
                         second = time.perf_counter() - start
                 except Exception as error:  # noqa: BLE001 (one failing case never loses the others: an error row)
-                    print(f"| {name} | {args.workload} | {backend} | {mode} | error: "
-                          f"{type(error).__name__}: {str(error)[:100]} | | | |", flush=True)
+                    print(
+                        f"| {name} | {args.workload} | {backend} | {mode} | error: "
+                        f"{type(error).__name__}: {str(error)[:100]} | | | |",
+                        flush=True,
+                    )
                     continue
                 err = float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
-                print(f"| {name} | {args.workload} | {backend} | {mode} | {_seconds(seconds)} | "
-                      f"{_seconds(second) if second is not None else '-'} | {err:.1e} | "
-                      f"{'1' if probe is None and mode != 'manual' else (probe or 'n/a')} |", flush=True)
+                print(
+                    f"| {name} | {args.workload} | {backend} | {mode} | {_seconds(seconds)} | "
+                    f"{_seconds(second) if second is not None else '-'} | {err:.1e} | "
+                    f"{'1' if probe is None and mode != 'manual' else (probe or 'n/a')} |",
+                    flush=True,
+                )
     return 0
 
 

@@ -30,8 +30,13 @@ def build_seconds(tree: Path, args: list[str], out: Path) -> tuple[float, float]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "adbench", "report", *args, "--output", str(out)], cwd=tree, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "adbench", "report", *args, "--output", str(out)],
+        cwd=tree,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -42,9 +47,12 @@ def figure(name: str, tree: Path, args: list[str], repeats: int, work: Path) -> 
     times, cpu = [w for w, _ in runs], [c for _, c in runs]
     med = statistics.median(times)
     # CPU time moves less than wall time with other load on a shared machine: printed beside it.
-    print(f"{name:<34} wall median {med:6.2f} s  min {min(times):6.2f}  max {max(times):6.2f}  "
-          f"cpu median {statistics.median(cpu):6.2f} s  "
-          f"(n = {repeats}; goal <= {GOAL_S:g} s wall: {'met' if med <= GOAL_S else 'NOT met'})", flush=True)
+    print(
+        f"{name:<34} wall median {med:6.2f} s  min {min(times):6.2f}  max {max(times):6.2f}  "
+        f"cpu median {statistics.median(cpu):6.2f} s  "
+        f"(n = {repeats}; goal <= {GOAL_S:g} s wall: {'met' if med <= GOAL_S else 'NOT met'})",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -58,10 +66,17 @@ def main() -> int:
         run = args.user_run
         if run is None:
             run = work / "run.csv"
-            subprocess.run([sys.executable, "-m", "adbench", "compare", "--quick", "--output", str(run)], cwd=ROOT,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+            subprocess.run(
+                [sys.executable, "-m", "adbench", "compare", "--quick", "--output", str(run)],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        print(
+            f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; python {sys.version.split()[0]}"
+        )
         trees = [("", ROOT)] + ([(" [baseline]", args.baseline.resolve())] if args.baseline else [])
         for suffix, tree in trees:
             # The baseline predates --reference: it read every set under results/, the shipped ones included.

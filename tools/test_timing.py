@@ -32,8 +32,13 @@ OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error", "error
 
 def collected(marker: str) -> int:
     """How many tests `pytest -m MARKER --collect-only` selects (in one process, no xdist)."""
-    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
-                          "-m", marker], cwd=ROOT, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider", "-m", marker],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     match = re.search(r"(\d+)(?:/\d+)? tests? (?:collected|selected)", out.stdout)
     if match is None:
         sys.exit(f"could not read pytest's collection: {out.stdout[-2000:]}{out.stderr[-2000:]}")
@@ -47,11 +52,25 @@ def run_once(args: list[str]) -> tuple[float, dict[str, int], int, int]:
     for cached in (ROOT / "tests").rglob("__pycache__/*-pytest-*.pyc"):
         cached.unlink()
     with tempfile.TemporaryDirectory() as counts:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "tools"),
-                                                                           os.environ.get("PYTHONPATH")])),
-                   ADBENCH_ASSERT_COUNTS=counts, PYTHONDONTWRITEBYTECODE="1")
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "assert_counter",
-                   "-o", "enable_assertion_pass_hook=true", *args]
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "tools"), os.environ.get("PYTHONPATH")])),
+            ADBENCH_ASSERT_COUNTS=counts,
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "assert_counter",
+            "-o",
+            "enable_assertion_pass_hook=true",
+            *args,
+        ]
         start = time.perf_counter()
         out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
@@ -76,10 +95,14 @@ def main() -> None:
         wall, outcomes, asserts, numpy_asserts = run_once(args)
         walls.append(wall)
         counts = ", ".join(f"{n} {name}" for name, n in outcomes.items())
-        print(f"run {i + 1}: {wall:.0f} s  ({counts}); assertions passed: {asserts} assert statements, "
-              f"{numpy_asserts} numpy.testing calls")
-    print(f"python -m pytest {' '.join(args)}: median {statistics.median(walls):.0f} s, "
-          f"range {min(walls):.0f}-{max(walls):.0f} s over {len(walls)} run(s), {os.cpu_count()} CPUs")
+        print(
+            f"run {i + 1}: {wall:.0f} s  ({counts}); assertions passed: {asserts} assert statements, "
+            f"{numpy_asserts} numpy.testing calls"
+        )
+    print(
+        f"python -m pytest {' '.join(args)}: median {statistics.median(walls):.0f} s, "
+        f"range {min(walls):.0f}-{max(walls):.0f} s over {len(walls)} run(s), {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

@@ -64,15 +64,20 @@ def main() -> None:
         c = consts["sequence"].shape[0] - 1 if problem == "lstm" else consts["steps"]
         for backend in ("tensorflow", "tensorflow-xla"):
             if get_backend(backend).unrolls("jacobian", "reverse", prob.is_scalar(n)):
-                print(f"{backend:15} {problem} n={n}: its loops are unrolled whatever the service "
-                      "(TensorflowBackend.unrolls)")
+                print(
+                    f"{backend:15} {problem} n={n}: its loops are unrolled whatever the service "
+                    "(TensorflowBackend.unrolls)"
+                )
                 continue
             for name, loop in variants.items():
                 if loop is python_loop and backend == "tensorflow-xla" and c > 16:
                     continue  # XLA's compile of the unrolled loop grows faster than linearly (JAX: 62 s at c = 32)
                 first, med, lo, hi = measure(backend, problem, x, consts, loop)
-                print(f"{backend:15} {f'{problem} n={n} k={c} reverse J':32} {name:24} {first:12.2f} "
-                      f"{med * 1e3:10.2f} {lo * 1e3:7.2f}-{hi * 1e3:<8.2f}", flush=True)
+                print(
+                    f"{backend:15} {f'{problem} n={n} k={c} reverse J':32} {name:24} {first:12.2f} "
+                    f"{med * 1e3:10.2f} {lo * 1e3:7.2f}-{hi * 1e3:<8.2f}",
+                    flush=True,
+                )
     if args.adbench_lstm:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
         from test_workloads import lstm_reference
@@ -80,8 +85,11 @@ def main() -> None:
         x, consts, _, _ = lstm_reference()
         for backend in ("tensorflow", "tensorflow-xla"):
             first, med, lo, hi = measure(backend, "lstm", x, consts, None, repeats=5)
-            print(f"{backend:15} {'ADBench lstm l=2 c=1024 reverse J':32} {'tf.while_loop (service)':24} {first:12.2f} "
-                  f"{med * 1e3:10.2f} {lo * 1e3:7.2f}-{hi * 1e3:<8.2f}", flush=True)
+            print(
+                f"{backend:15} {'ADBench lstm l=2 c=1024 reverse J':32} {'tf.while_loop (service)':24} {first:12.2f} "
+                f"{med * 1e3:10.2f} {lo * 1e3:7.2f}-{hi * 1e3:<8.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

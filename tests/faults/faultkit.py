@@ -39,15 +39,24 @@ def environ(extra_path: Sequence[Path] = ()) -> dict[str, str]:
     return env
 
 
-def start(cwd: Path, *args: str, env: dict[str, str] | None = None, wrap: Sequence[str] = (),
-          module: str = "adbench") -> subprocess.Popen:
+def start(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, wrap: Sequence[str] = (), module: str = "adbench"
+) -> subprocess.Popen:
     """``python -m adbench ARGS`` in ``cwd``, in its own session (so a stuck one is killed whole), with
     SIGINT's default action, as in a terminal: a shell starts a background job (`pytest ... &`, a CI
     runner's) with SIGINT ignored, the child would inherit that, and Python then installs no
     KeyboardInterrupt handler, so the Ctrl-C probes would see a run that never hears the signal."""
-    return subprocess.Popen([*wrap, sys.executable, "-m", module, *args], cwd=cwd, env=env or environ(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True, preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        [*wrap, sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env or environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def _default_sigint() -> None:
@@ -64,8 +73,9 @@ def finish(proc: subprocess.Popen, t0: float, timeout: float = PROBE_TIMEOUT_S) 
     return Run(proc.returncode, out, err, time.monotonic() - t0, proc.pid)
 
 
-def adbench(cwd: Path, *args: str, timeout: float = PROBE_TIMEOUT_S, env: dict[str, str] | None = None,
-            wrap: Sequence[str] = ()) -> Run:
+def adbench(
+    cwd: Path, *args: str, timeout: float = PROBE_TIMEOUT_S, env: dict[str, str] | None = None, wrap: Sequence[str] = ()
+) -> Run:
     t0 = time.monotonic()
     return finish(start(cwd, *args, env=env, wrap=wrap), t0, timeout)
 
@@ -73,9 +83,16 @@ def adbench(cwd: Path, *args: str, timeout: float = PROBE_TIMEOUT_S, env: dict[s
 def python(cwd: Path, code: str, timeout: float = PROBE_TIMEOUT_S, env: dict[str, str] | None = None) -> Run:
     """A short script in a fresh interpreter (the API, or the runner driven directly)."""
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env or environ(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env or environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     return finish(proc, t0, timeout)
 
 
@@ -142,7 +159,7 @@ def _stat(pid: int) -> tuple[str, int] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return fields[0], int(fields[1])  # state, ppid
 
 
@@ -237,8 +254,9 @@ def statuses(frame) -> str:
 
 def without_dac_override() -> list[str]:
     """A prefix that runs a command without root's permission to write anywhere (empty when not root)."""
-    import pytest
     import shutil
+
+    import pytest
 
     if os.geteuid() != 0:
         return []

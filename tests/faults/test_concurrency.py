@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from faultkit import FAST, finish, read_set, short, start
 
 
@@ -28,8 +27,9 @@ def test_concurrent_default_path(tmp_path: Path) -> None:
     for csv in csvs:
         frame, meta = read_set(csv)  # raises DamagedResultsError if its two files disagree
         ids.append(meta["run_id"])
-        assert len(frame) == 2 and set(frame["run_id"]) == {meta["run_id"]}, \
+        assert len(frame) == 2 and set(frame["run_id"]) == {meta["run_id"]}, (
             f"{csv.name}: {len(frame)} rows of runs {sorted(set(frame['run_id']))}, not 2 of {meta['run_id'][:8]}"
+        )
     assert len(set(ids)) == len(ids), f"run ids shared: {ids}"
     # The same second, in one process: three reservations, three names.
     names = [reserve_default_path(tmp / "same-second") for _ in range(3)]

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from faultkit import FAST, adbench, exit_is, no_traceback, read_set, short
 
 pytestmark = pytest.mark.fault("4")
@@ -21,9 +20,21 @@ def _synthetic_set(folder: Path, name: str, rows: int = 3) -> Path:
 
     results = []
     for i in range(rows):
-        r = CaseResult(problem="loss", size=10 ** (i + 1), n_inputs=10 ** (i + 1), n_outputs=1, operation="jacobian",
-                       backend="manual", framework="numpy", mode="manual", dtype="float32", device="cpu", threads=1,
-                       seed=0, status="ok")
+        r = CaseResult(
+            problem="loss",
+            size=10 ** (i + 1),
+            n_inputs=10 ** (i + 1),
+            n_outputs=1,
+            operation="jacobian",
+            backend="manual",
+            framework="numpy",
+            mode="manual",
+            dtype="float32",
+            device="cpu",
+            threads=1,
+            seed=0,
+            status="ok",
+        )
         r.built({"first_call_s": 1e-4, "number": 10, "rel_error": 5.05e-08, "tolerance": 1e-3, "reference": "exact"})
         for p in range(3):
             r.add_visit(0, p, 0.1 * p, [1e-5 * (i + 1)] * 3, [1e-6] * 2, 10, 100)
@@ -64,6 +75,7 @@ def test_damaged_sets_read(tmp_path: Path) -> None:
         return csv
 
     text = good.read_text()
+
     def half_row(t: str) -> str:  # the last row cut in its middle
         start = t.rstrip("\n").rindex("\n") + 1
         return t[: start + (len(t) - start) // 2]
@@ -108,8 +120,9 @@ def test_damaged_sets_read(tmp_path: Path) -> None:
         pytest.fail(f"stopped between its two files: {type(exc).__name__}: {short(str(exc), 60)}")
     assert behind == 1, f"stopped between its two files: read {behind} cases, not one case behind"
     listed = {p.name for p in find_result_sets(tmp)}
-    assert {"half.csv", "broken.csv", "version-2.csv", "mixed.csv"} <= listed, \
+    assert {"half.csv", "broken.csv", "version-2.csv", "mixed.csv"} <= listed, (
         f"damaged sets not all listed for the report: {sorted(listed)}"
+    )
 
 
 def test_report_damaged_set(tmp_path: Path) -> None:
@@ -117,8 +130,19 @@ def test_report_damaged_set(tmp_path: Path) -> None:
     index.html."""
     tmp = tmp_path
     sets = tmp / "sets"
-    run = adbench(tmp, "compare", "--problems", "tall,loss", "--sizes", "10", "--backends", "manual", *FAST,
-                  "--output", "sets/good.csv")
+    run = adbench(
+        tmp,
+        "compare",
+        "--problems",
+        "tall,loss",
+        "--sizes",
+        "10",
+        "--backends",
+        "manual",
+        *FAST,
+        "--output",
+        "sets/good.csv",
+    )
     assert run.rc == 0, f"good set not made (exit {run.rc})"
     text = (sets / "good.csv").read_text()
     (sets / "bad.csv").write_text(text[: len(text) - 40])
@@ -137,6 +161,9 @@ def test_report_damaged_set(tmp_path: Path) -> None:
     rendered = 'href="sets/good/' in html and (tmp / "site" / "sets" / "good").is_dir()
     assert rendered, "good set not rendered"
     lines = html.splitlines()
-    named = [n for n in ("bad.csv", "version.csv", "binary.csv")
-             if any(n in ln and re.search(r"damaged|unreadable|cannot|not read", ln, re.I) for ln in lines)]
+    named = [
+        n
+        for n in ("bad.csv", "version.csv", "binary.csv")
+        if any(n in ln and re.search(r"damaged|unreadable|cannot|not read", ln, re.I) for ln in lines)
+    ]
     assert len(named) == 3, f"shown as damaged, by file name: {', '.join(named) or 'none'} (of bad, version, binary)"

@@ -6,18 +6,20 @@ import re
 from pathlib import Path
 
 import pytest
-
 from faultkit import FAST, REPO, adbench, exit_is, last_line, no_traceback, read_set, short, write
 
 
 @pytest.mark.fault("9")
-@pytest.mark.parametrize("args, flag, needle", [
-    pytest.param(["--timeout", "inf"], "--timeout", "finite", id="option-timeout-inf"),
-    pytest.param(["--memory-limit", "inf"], "--memory-limit", "finite", id="option-memory-limit-inf"),
-    pytest.param(["--budget", "nan"], "--budget", "finite", id="option-budget-nan"),  # never NaN in the JSON
-    pytest.param(["--timeout", "nan"], "--timeout", "finite", id="option-timeout-nan"),
-    pytest.param(["--seed", "-1"], "--seed", "0 to", id="option-seed-negative"),
-])
+@pytest.mark.parametrize(
+    "args, flag, needle",
+    [
+        pytest.param(["--timeout", "inf"], "--timeout", "finite", id="option-timeout-inf"),
+        pytest.param(["--memory-limit", "inf"], "--memory-limit", "finite", id="option-memory-limit-inf"),
+        pytest.param(["--budget", "nan"], "--budget", "finite", id="option-budget-nan"),  # never NaN in the JSON
+        pytest.param(["--timeout", "nan"], "--timeout", "finite", id="option-timeout-nan"),
+        pytest.param(["--seed", "-1"], "--seed", "0 to", id="option-seed-negative"),
+    ],
+)
 def test_bad_option(tmp_path: Path, args: list[str], flag: str, needle: str) -> None:
     """A value out of an option's range (inf, NaN, a negative seed): exit 2 naming the flag and its range;
     no set started."""
@@ -43,8 +45,9 @@ def test_option_empty_list(tmp_path: Path) -> None:
 @pytest.mark.fault("9")
 def test_option_duplicates(tmp_path: Path) -> None:
     """--problems basic,basic --backends manual,manual: one case, run once."""
-    run = adbench(tmp_path, "compare", "--problems", "basic,basic", "--backends", "manual,manual", *FAST,
-                  "--output", "out.csv")
+    run = adbench(
+        tmp_path, "compare", "--problems", "basic,basic", "--backends", "manual,manual", *FAST, "--output", "out.csv"
+    )
     exit_is(run, 0)
     frame, _ = read_set(tmp_path / "out.csv")
     assert len(frame) == 1, f"{len(frame)} row(s) for one case"
@@ -62,12 +65,32 @@ def test_problem_flag_hint(tmp_path: Path) -> None:
 @pytest.mark.fault("12")
 def test_skip_reason_printed(tmp_path: Path) -> None:
     """A skipped case's reason on the terminal ('skipped: ...: hvp needs a scalar-valued problem')."""
-    write(tmp_path, "vec.py", """
+    write(
+        tmp_path,
+        "vec.py",
+        """
         def f(x, xp):
             return xp.sin(x)
-    """)
-    run = adbench(tmp_path, "compare", "--problem", "vec.py:f", "--backends", "autograd", "--operations", "hvp",
-                  "--sizes", "4", "--rounds", "1", "--budget", "0.002", "--output", "out.csv")
+    """,
+    )
+    run = adbench(
+        tmp_path,
+        "compare",
+        "--problem",
+        "vec.py:f",
+        "--backends",
+        "autograd",
+        "--operations",
+        "hvp",
+        "--sizes",
+        "4",
+        "--rounds",
+        "1",
+        "--budget",
+        "0.002",
+        "--output",
+        "out.csv",
+    )
     exit_is(run, 0)
     line = next((ln for ln in run.stderr.splitlines() if ln.strip().startswith("skipped:")), "")
     assert "scalar-valued" in line, short(line, 120) or f"no skip line: {short(run.stderr[-200:])}"

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-
 from faultkit import FAST, adbench, chmod_back, exit_is, last_line, no_traceback, short, without_dac_override
 
 
@@ -50,13 +49,16 @@ def _under_file(tmp: Path) -> Sequence[str]:
 
 
 @pytest.mark.fault("8")
-@pytest.mark.parametrize("prepare, output, needle", [
-    pytest.param(_directory, "d.csv", "directory", id="output-directory"),
-    pytest.param(_sidecar_directory, "d.csv", "directory", id="output-sidecar-directory"),  # d.json a directory
-    pytest.param(_readonly, "ro/x.csv", "permission denied", id="output-readonly"),
-    pytest.param(lambda tmp: (), "/proc/x.csv", "cannot write", id="output-proc"),
-    pytest.param(_under_file, "plain/x.csv", "cannot write", id="output-under-file"),
-])
+@pytest.mark.parametrize(
+    "prepare, output, needle",
+    [
+        pytest.param(_directory, "d.csv", "directory", id="output-directory"),
+        pytest.param(_sidecar_directory, "d.csv", "directory", id="output-sidecar-directory"),  # d.json a directory
+        pytest.param(_readonly, "ro/x.csv", "permission denied", id="output-readonly"),
+        pytest.param(lambda tmp: (), "/proc/x.csv", "cannot write", id="output-proc"),
+        pytest.param(_under_file, "plain/x.csv", "cannot write", id="output-under-file"),
+    ],
+)
 def test_bad_output(tmp: Path, prepare: Callable[[Path], Sequence[str]], output: str, needle: str) -> None:
     """An --output that cannot be written (a directory, its sidecar a directory, a read-only folder, /proc,
     under a regular file): exit 2 with the path and the reason, before any case."""
@@ -64,8 +66,9 @@ def test_bad_output(tmp: Path, prepare: Callable[[Path], Sequence[str]], output:
     run = adbench(tmp, "compare", "--problems", "basic", "--backends", "manual", *FAST, "--output", output, wrap=wrap)
     exit_is(run, 2)
     message = last_line(run.stderr)
-    assert output in message and needle.lower() in message.lower(), \
+    assert output in message and needle.lower() in message.lower(), (
         f"message lacks {output!r} or {needle!r}: {short(message, 120)}"
+    )
     assert run.wall_s < 10, f"took {run.wall_s:.1f} s: cases ran before the path was checked"
     no_traceback(run)
 

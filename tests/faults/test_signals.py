@@ -9,9 +9,25 @@ import time
 from pathlib import Path
 
 import pytest
-
-from faultkit import (FAST, cases, csv_rows, exit_is, finish, kill_all, kill_group, last_line, no_traceback, python,
-                      read_set, short, start, wait_dead, worker_pids, workers_of, write)
+from faultkit import (
+    FAST,
+    cases,
+    csv_rows,
+    exit_is,
+    finish,
+    kill_all,
+    kill_group,
+    last_line,
+    no_traceback,
+    python,
+    read_set,
+    short,
+    start,
+    wait_dead,
+    worker_pids,
+    workers_of,
+    write,
+)
 
 SLOW = """
     import time
@@ -26,11 +42,14 @@ SLOW = """
 
 
 @pytest.mark.fault("6")
-@pytest.mark.parametrize("signum, code, group", [
-    pytest.param(signal.SIGINT, 130, True, id="sigint"),  # as a terminal's Ctrl-C: the whole foreground group
-    pytest.param(signal.SIGTERM, 143, False, id="sigterm"),
-    pytest.param(signal.SIGKILL, -signal.SIGKILL, False, id="sigkill"),
-])
+@pytest.mark.parametrize(
+    "signum, code, group",
+    [
+        pytest.param(signal.SIGINT, 130, True, id="sigint"),  # as a terminal's Ctrl-C: the whole foreground group
+        pytest.param(signal.SIGTERM, 143, False, id="sigterm"),
+        pytest.param(signal.SIGKILL, -signal.SIGKILL, False, id="sigkill"),
+    ],
+)
 def test_signal_mid_case(tmp_path: Path, signum: int, code: int, group: bool) -> None:
     """A signal to the parent mid-case: exit 130 (Ctrl-C to the group) / 143 (SIGTERM) with the summary; the
     finished case kept, no worker left (SIGKILL: its worker dies within 3 s; the set on disk stays readable)."""
@@ -38,8 +57,19 @@ def test_signal_mid_case(tmp_path: Path, signum: int, code: int, group: bool) ->
     write(tmp, "slow.py", SLOW)
     csv = tmp / "out.csv"
     t0 = time.monotonic()
-    proc = start(tmp, "compare", "--problem", "slow.py:f", "--backends", "finite-diff", "--sizes", "2,3", *FAST,
-                 "--output", "out.csv")
+    proc = start(
+        tmp,
+        "compare",
+        "--problem",
+        "slow.py:f",
+        "--backends",
+        "finite-diff",
+        "--sizes",
+        "2,3",
+        *FAST,
+        "--output",
+        "out.csv",
+    )
     workers: list[int] = []
     left: list[int] = []
     try:
@@ -82,9 +112,24 @@ def test_interrupt_anywhere(tmp_path: Path) -> None:
         for attempt in range(2):
             csv = tmp / f"out{trial}-{attempt}.csv"
             t0 = time.monotonic()
-            proc = start(tmp, "compare", "--problems", "tall,loss", "--sizes", "10,20,30,40,50,60", "--backends",
-                         "manual,finite-diff,autograd", "--rounds", "2", "--budget", "0.04", "--operations", "jacobian",
-                         "--output", csv.name)
+            proc = start(
+                tmp,
+                "compare",
+                "--problems",
+                "tall,loss",
+                "--sizes",
+                "10,20,30,40,50,60",
+                "--backends",
+                "manual,finite-diff,autograd",
+                "--rounds",
+                "2",
+                "--budget",
+                "0.04",
+                "--operations",
+                "jacobian",
+                "--output",
+                csv.name,
+            )
             time.sleep(delay)
             try:
                 os.killpg(proc.pid, signum) if signum == signal.SIGINT else os.kill(proc.pid, signum)
@@ -129,7 +174,9 @@ def test_interrupt_anywhere(tmp_path: Path) -> None:
 def test_interrupt_fuzz(tmp_path: Path) -> None:
     """run_grid interrupted (SIGINT) at random moments, 12 times: returns with interrupted set, no worker left,
     no interrupt escapes."""
-    run = python(tmp_path, """
+    run = python(
+        tmp_path,
+        """
         import os, random, signal, threading, time
         from adbench.engine.cases import CaseSpec
         from adbench.engine.runner import RunSettings, run_grid
@@ -176,13 +223,14 @@ def test_interrupt_fuzz(tmp_path: Path) -> None:
                 bad.append(f"trial {trial} ({delay:.2f} s): children {left} left")
             print("TRIAL", trial, round(delay, 2), out.interrupted, len(out.results))
         print("BAD" if bad else "GOOD", "; ".join(bad))
-    """, timeout=150)
+    """,
+        timeout=150,
+    )
     trials = [ln for ln in run.stdout.splitlines() if ln.startswith("TRIAL")]
     interrupted = sum(1 for ln in trials if ln.split()[3] != "None")
     verdict = last_line(run.stdout)
     assert verdict.startswith("GOOD") and len(trials) == 12, short(verdict or run.stderr[-300:], 200)
-    print(f"{len(trials)} runs, {interrupted} interrupted at random points: all workers reaped, "
-          "no interrupt escaped")
+    print(f"{len(trials)} runs, {interrupted} interrupted at random points: all workers reaped, no interrupt escaped")
 
 
 @pytest.mark.fault("12")
@@ -200,8 +248,9 @@ def test_early_ctrl_c(tmp_path: Path) -> None:
             pass
         run = finish(proc, time.monotonic(), timeout=30)
         frames = re.findall(r'File "([^"]*)", line \d+', run.stderr)
-        in_runpy = (frames and all(f.startswith("<frozen ") for f in frames)
-                    and last_line(run.stderr) == "KeyboardInterrupt")
+        in_runpy = (
+            frames and all(f.startswith("<frozen ") for f in frames) and last_line(run.stderr) == "KeyboardInterrupt"
+        )
         if "init_import_site" in run.stderr or in_runpy:
             # Inside Python's own start-up (site-packages' .pth files, or runpy still finding the package:
             # every frame frozen), before any adbench code: out of adbench's reach, and said so.
@@ -211,8 +260,10 @@ def test_early_ctrl_c(tmp_path: Path) -> None:
         ok = run.rc in (130, -signal.SIGINT) and "Traceback" not in run.stderr
         where = re.findall(r'File "([^"]*adbench[^"]*)", line (\d+)', run.stderr)
         if not ok:
-            failed.append(f"{delay * 1000:.0f} ms: exit {run.rc}, traceback in {where[-1] if where else '?'}"
-                          f" ({short(last_line(run.stderr), 60)})")
+            failed.append(
+                f"{delay * 1000:.0f} ms: exit {run.rc}, traceback in {where[-1] if where else '?'}"
+                f" ({short(last_line(run.stderr), 60)})"
+            )
     if outside:
         print(f"at {', '.join(outside)} ms Python itself was still starting (site import, runpy): not adbench's")
     assert not failed, "; ".join(failed)

@@ -6,9 +6,23 @@ import time
 from pathlib import Path
 
 import pytest
-
-from faultkit import (FAST, PROBE_TIMEOUT_S, adbench, cases, environ, exit_is, finish, no_traceback, python,
-                      read_set, short, start, statuses, vm_hwm, write)
+from faultkit import (
+    FAST,
+    PROBE_TIMEOUT_S,
+    adbench,
+    cases,
+    environ,
+    exit_is,
+    finish,
+    no_traceback,
+    python,
+    read_set,
+    short,
+    start,
+    statuses,
+    vm_hwm,
+    write,
+)
 
 pytestmark = pytest.mark.fault("extra")
 
@@ -16,7 +30,10 @@ pytestmark = pytest.mark.fault("extra")
 def test_partial_line_timeout(tmp_path: Path) -> None:
     """Half a line on the answer pipe, then a hang: a timeout at the 3 s limit, the run goes on."""
     tmp = tmp_path
-    write(tmp, "partial.py", """
+    write(
+        tmp,
+        "partial.py",
+        """
         import os, sys, time
 
         def f(x, xp):
@@ -24,16 +41,34 @@ def test_partial_line_timeout(tmp_path: Path) -> None:
                 os.write(int(sys.argv[1]), b'{"type": "res')
                 time.sleep(60)
             return xp.sum(xp.sin(x))
-    """)
+    """,
+    )
     # f's first call writes it, so the limit is the first call's (--compile-timeout).
-    run = adbench(tmp, "compare", "--problem", "partial.py:f", "--backends", "finite-diff", "--sizes", "300,10",
-                  "--timeout", "3", "--compile-timeout", "3", *FAST, "--output", "out.csv")
+    run = adbench(
+        tmp,
+        "compare",
+        "--problem",
+        "partial.py:f",
+        "--backends",
+        "finite-diff",
+        "--sizes",
+        "300,10",
+        "--timeout",
+        "3",
+        "--compile-timeout",
+        "3",
+        *FAST,
+        "--output",
+        "out.csv",
+    )
     exit_is(run, 1)
     frame, _ = read_set(tmp / "out.csv")
     big, small = cases(frame, size=300), cases(frame, size=10)
-    assert len(big) == 1 and big["status"].iloc[0] in ("timeout", "compile-timeout") and \
-        "limit of 3 s" in str(big["error"].iloc[0]), \
-        f"n=300 not timed out at the 3 s limit: {statuses(big) or 'missing'} {big['error'].tolist()}"
+    assert (
+        len(big) == 1
+        and big["status"].iloc[0] in ("timeout", "compile-timeout")
+        and "limit of 3 s" in str(big["error"].iloc[0])
+    ), f"n=300 not timed out at the 3 s limit: {statuses(big) or 'missing'} {big['error'].tolist()}"
     assert big["wall_s"].iloc[0] < 10, f"n=300 timed out after {big['wall_s'].iloc[0]:.1f} s"
     assert len(small) == 1 and small["status"].iloc[0] == "ok", f"n=10: {statuses(small) or 'missing'}"
 
@@ -41,29 +76,48 @@ def test_partial_line_timeout(tmp_path: Path) -> None:
 def test_garbage_answer(tmp_path: Path) -> None:
     """An unreadable line on the answer pipe: that case an error naming it, the run goes on."""
     tmp = tmp_path
-    write(tmp, "garbage.py", """
+    write(
+        tmp,
+        "garbage.py",
+        """
         import os, sys
 
         def f(x, xp):
             if x.shape[0] >= 300:
                 os.write(int(sys.argv[1]), b'this is not json\\n')
             return xp.sum(xp.sin(x))
-    """)
-    run = adbench(tmp, "compare", "--problem", "garbage.py:f", "--backends", "finite-diff", "--sizes", "300,10",
-                  *FAST, "--output", "out.csv")
+    """,
+    )
+    run = adbench(
+        tmp,
+        "compare",
+        "--problem",
+        "garbage.py:f",
+        "--backends",
+        "finite-diff",
+        "--sizes",
+        "300,10",
+        *FAST,
+        "--output",
+        "out.csv",
+    )
     exit_is(run, 1)
     no_traceback(run)
     frame, _ = read_set(tmp / "out.csv")
     big, small = cases(frame, size=300), cases(frame, size=10)
-    assert len(big) == 1 and big["status"].iloc[0] == "error" and "answer" in str(big["error"].iloc[0]), \
+    assert len(big) == 1 and big["status"].iloc[0] == "error" and "answer" in str(big["error"].iloc[0]), (
         f"n=300: {statuses(big) or 'missing'} {short(big['error'].iloc[0], 70) if len(big) else ''}"
+    )
     assert len(small) == 1 and small["status"].iloc[0] == "ok", f"n=10: {statuses(small) or 'missing'}"
 
 
 def test_answer_flood(tmp_path: Path) -> None:
     """320 MB on the answer pipe without a newline: refused at 256 MiB (parent bounded), the run goes on."""
     tmp = tmp_path
-    write(tmp, "flood.py", """
+    write(
+        tmp,
+        "flood.py",
+        """
         import os, sys, time
 
         def f(x, xp):
@@ -73,9 +127,21 @@ def test_answer_flood(tmp_path: Path) -> None:
                     os.write(int(sys.argv[1]), block)
                 time.sleep(60)
             return xp.sum(xp.sin(x))
-    """)
-    proc = start(tmp, "compare", "--problem", "flood.py:f", "--backends", "finite-diff", "--sizes", "300,10",
-                 *FAST, "--output", "out.csv")
+    """,
+    )
+    proc = start(
+        tmp,
+        "compare",
+        "--problem",
+        "flood.py:f",
+        "--backends",
+        "finite-diff",
+        "--sizes",
+        "300,10",
+        *FAST,
+        "--output",
+        "out.csv",
+    )
     t0, peak = time.monotonic(), 0
     while proc.poll() is None and time.monotonic() - t0 < PROBE_TIMEOUT_S:
         peak = max(peak, vm_hwm(proc.pid))
@@ -85,9 +151,9 @@ def test_answer_flood(tmp_path: Path) -> None:
     no_traceback(run)
     frame, _ = read_set(tmp / "out.csv")
     big, small = cases(frame, size=300), cases(frame, size=10)
-    assert len(big) == 1 and big["status"].iloc[0] == "error" and \
-        "without ending a line" in str(big["error"].iloc[0]), \
-        f"n=300: {statuses(big) or 'missing'} {short(big['error'].iloc[0], 60) if len(big) else ''}"
+    assert (
+        len(big) == 1 and big["status"].iloc[0] == "error" and "without ending a line" in str(big["error"].iloc[0])
+    ), f"n=300: {statuses(big) or 'missing'} {short(big['error'].iloc[0], 60) if len(big) else ''}"
     assert len(small) == 1 and small["status"].iloc[0] == "ok", f"n=10: {statuses(small) or 'missing'}"
     bounded = f"parent peak {peak / 2**20:.0f} MiB, {run.wall_s:.1f} s"
     assert peak < 700 * 2**20 and run.wall_s < 30, f"not bounded (700 MiB, 30 s): {bounded}"
@@ -97,7 +163,10 @@ def test_answer_flood(tmp_path: Path) -> None:
 def test_blas_threads_pinned(tmp_path: Path) -> None:
     """--threads 1: every thread of each worker (BLAS helpers, XLA's pools) on the worker's one CPU."""
     tmp = tmp_path
-    write(tmp, "pinned.py", """
+    write(
+        tmp,
+        "pinned.py",
+        """
         import os
 
         def f(x, xp):
@@ -116,14 +185,31 @@ def test_blas_threads_pinned(tmp_path: Path) -> None:
             if len(mine) != 1 or others:
                 raise RuntimeError(f"worker on {sorted(mine)}; threads elsewhere: {others}")
             return xp.sum(xp.sin(x))
-    """)
+    """,
+    )
     # JAX starts XLA's thread pools when it loads: pinned after that, they would keep the old mask.
-    run = adbench(tmp, "compare", "--problem", "pinned.py:f", "--backends", "finite-diff,autograd,jax", "--modes",
-                  "reverse", "--threads", "1", "--sizes", "10", *FAST, "--output", "out.csv")
+    run = adbench(
+        tmp,
+        "compare",
+        "--problem",
+        "pinned.py:f",
+        "--backends",
+        "finite-diff,autograd,jax",
+        "--modes",
+        "reverse",
+        "--threads",
+        "1",
+        "--sizes",
+        "10",
+        *FAST,
+        "--output",
+        "out.csv",
+    )
     exit_is(run, 0)
     frame, _ = read_set(tmp / "out.csv")
-    assert len(frame) == 3 and (frame["status"] == "ok").all(), \
+    assert len(frame) == 3 and (frame["status"] == "ok").all(), (
         f"{statuses(frame)}: {short(' | '.join(frame['error'].dropna()), 200)}"
+    )
 
 
 SITE_DIE = """
@@ -147,8 +233,18 @@ def test_worker_dies_at_start(tmp_path: Path) -> None:
     tmp = tmp_path
     site = tmp / "site"
     write(site, "sitecustomize.py", SITE_DIE)
-    run = adbench(tmp, "compare", "--problems", "basic", "--backends", "manual,finite-diff", *FAST,
-                  "--output", "out.csv", env=environ([site]))
+    run = adbench(
+        tmp,
+        "compare",
+        "--problems",
+        "basic",
+        "--backends",
+        "manual,finite-diff",
+        *FAST,
+        "--output",
+        "out.csv",
+        env=environ([site]),
+    )
     exit_is(run, 1)
     no_traceback(run)
     frame, _ = read_set(tmp / "out.csv")
@@ -160,7 +256,9 @@ def test_hello_never_comes(tmp_path: Path) -> None:
     """A worker whose hello never comes: error after the start limit (3 s here), worker killed."""
     site = tmp_path / "site"
     write(site, "sitecustomize.py", SITE_HANG)
-    run = python(tmp_path, """
+    run = python(
+        tmp_path,
+        """
         import os
         from adbench.engine.cases import CaseSpec
         from adbench.engine.runner import RunSettings, Scheduler
@@ -170,7 +268,10 @@ def test_hello_never_comes(tmp_path: Path) -> None:
         kids = [p for p in os.listdir("/proc") if p.isdigit() and
                 open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(os.getpid())]
         print("CHILDREN", len(kids))
-    """, env=environ([site]), timeout=60)
+    """,
+        env=environ([site]),
+        timeout=60,
+    )
     status = next((ln for ln in run.stdout.splitlines() if ln.startswith("STATUS")), "")
     assert "error" in status and "start" in status, short(status, 100) or short(run.stderr[-200:])
     assert "CHILDREN 0" in run.stdout, "a worker was left"
@@ -182,8 +283,18 @@ def test_backend_unavailable(tmp_path: Path) -> None:
     tmp = tmp_path
     site = tmp / "site"
     write(site, "sitecustomize.py", SITE_NO_TORCH)
-    run = adbench(tmp, "compare", "--problems", "basic", "--backends", "manual,torch", *FAST,
-                  "--output", "out.csv", env=environ([site]))
+    run = adbench(
+        tmp,
+        "compare",
+        "--problems",
+        "basic",
+        "--backends",
+        "manual,torch",
+        *FAST,
+        "--output",
+        "out.csv",
+        env=environ([site]),
+    )
     exit_is(run, 0)
     no_traceback(run)
     frame, _ = read_set(tmp / "out.csv")
@@ -197,7 +308,10 @@ def test_chatty_crash(tmp_path: Path) -> None:
     """A case that floods stdout and stderr (45 MB, not UTF-8) and aborts: a short error naming SIGABRT; the run
     goes on."""
     tmp = tmp_path
-    write(tmp, "chatty.py", """
+    write(
+        tmp,
+        "chatty.py",
+        """
         import os, sys
 
         def f(x, xp):
@@ -209,9 +323,21 @@ def test_chatty_crash(tmp_path: Path) -> None:
                     os.write(2, chunk)
                 os.abort()
             return xp.sum(xp.sin(x))
-    """)
-    run = adbench(tmp, "compare", "--problem", "chatty.py:f", "--backends", "finite-diff", "--sizes", "300,10",
-                  *FAST, "--output", "out.csv")
+    """,
+    )
+    run = adbench(
+        tmp,
+        "compare",
+        "--problem",
+        "chatty.py:f",
+        "--backends",
+        "finite-diff",
+        "--sizes",
+        "300,10",
+        *FAST,
+        "--output",
+        "out.csv",
+    )
     exit_is(run, 1)
     no_traceback(run)
     frame, _ = read_set(tmp / "out.csv")
