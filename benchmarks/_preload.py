@@ -20,7 +20,7 @@ for _name in backend_names():
         _backend = get_backend(_name)
         _backend.load()  # no thread count: torch.set_num_threads belongs to the child
         _backend.preload()  # what a first call would import (torch.func's torch._dynamo: 1.3 s)
-    except Exception:  # a missing or broken framework: its cases skip in their own set-up
+    except Exception:  # noqa: BLE001 (a missing or broken framework: its cases skip in their own set-up)
         pass
 
 # The imports above leave about 700,000 objects; a forked child's gc.collect() (memory.reset_peak calls it

@@ -121,18 +121,22 @@ def test_scripts_ran_and_plots_are_in_the_dom(site):
 LAYOUT_PROBE = """<script>
 (function () {
   function box(e) { var r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 ? r : null; }
-  function hit(a, b) { return a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1; }
+  function hit(a, b) {
+    return a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  }
   var found = [];
   document.querySelectorAll("svg.figure").forEach(function (svg) {
     var legends = Array.prototype.slice.call(svg.querySelectorAll("g[id^=legend_]"));
     var texts = Array.prototype.filter.call(svg.querySelectorAll("g[id^=text_]"), function (t) {
       return !legends.some(function (l) { return l.contains(t); }); });
     legends.forEach(function (l) { texts.forEach(function (t) {
-      var a = box(l), b = box(t); if (a && b && hit(a, b)) found.push(svg.getAttribute("aria-label") + ": legend over a text"); }); });
+      var a = box(l), b = box(t);
+      if (a && b && hit(a, b)) found.push(svg.getAttribute("aria-label") + ": legend over a text"); }); });
   });
   document.querySelectorAll("tr.axis").forEach(function (row) {
     var ticks = Array.prototype.map.call(row.querySelectorAll(".tick"), box).filter(Boolean);
-    for (var i = 1; i < ticks.length; i++) if (hit(ticks[i - 1], ticks[i])) found.push("dot chart: tick labels overlap");
+    for (var i = 1; i < ticks.length; i++)
+      if (hit(ticks[i - 1], ticks[i])) found.push("dot chart: tick labels overlap");
   });
   document.querySelectorAll("table.dots tr:not(.axis)").forEach(function (row) {
     var label = box(row.cells[0]), track = box(row.cells[1]);
@@ -140,7 +144,8 @@ LAYOUT_PROBE = """<script>
   });
   var grid = document.querySelector("table.grid");
   var width = grid ? Math.round(grid.getBoundingClientRect().width) : 0;
-  document.body.setAttribute("data-layout", JSON.stringify({overlaps: found, grid: width, viewport: window.innerWidth}));
+  document.body.setAttribute("data-layout",
+    JSON.stringify({overlaps: found, grid: width, viewport: window.innerWidth}));
 })();
 </script>"""
 

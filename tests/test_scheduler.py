@@ -257,7 +257,7 @@ def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(s
     visits = [(t, key) for t, key, m in sim.log if isinstance(m, protocol.Visit)]
     assert not [t for t, _ in visits for s in spans if s[0] <= t < s[1]]
     last_move = {}
-    for t, key, moved_to in sim.moves:
+    for _t, key, moved_to in sim.moves:
         last_move[key] = moved_to
     assert set(last_move.values()) == {frozenset({0})}
     # Four 2-second compiles: four in a row alone, two at a time with a second slot (jax's two in its own

@@ -130,7 +130,8 @@ LSTM_CASES = [(b, m) for b, m in jacobian_modes() if m == "reverse"]
 
 @pytest.mark.parametrize("backend,mode", LSTM_CASES, ids=[f"{b}-{m}" for b, m in LSTM_CASES])
 def test_lstm_reproduces_adbench_through_backend(backend, mode):
-    """ADBench (microsoft/ADBench) data/lstm/lstm_l2_c1024.txt, gradient from test/python/modules/common/lstm_tests.py."""
+    """ADBench (microsoft/ADBench) data/lstm/lstm_l2_c1024.txt, gradient from
+    test/python/modules/common/lstm_tests.py."""
     require_backend(backend)
     x, consts, _, gradient = lstm_reference()
     dtype, tol = precision(backend)

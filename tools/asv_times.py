@@ -108,7 +108,8 @@ def main() -> None:
                 env_all,
             )
             print(
-                f"the all tier's quick run, extrapolated from the sample: about {wall * total_keys / run_keys / 3600:.1f} h "
+                "the all tier's quick run, extrapolated from the sample: about "
+                f"{wall * total_keys / run_keys / 3600:.1f} h "
                 f"(a full run times each timed case in 2 rounds: roughly twice that)"
             )
 

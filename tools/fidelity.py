@@ -1,6 +1,7 @@
 """Fidelity: each registered problem, written once, against an idiomatic native twin per framework.
 
-    python tools/fidelity.py                 # every problem at its sizes below, float32 (and float64 at the default-run sizes)
+    python tools/fidelity.py                 # every problem at its sizes below, float32
+                                             # (and float64 at the default-run sizes)
     python tools/fidelity.py --quick         # the default-run size of each problem, float32
     python tools/fidelity.py --problems ode,lstm --frameworks jax,torch --dtypes float32
     python tools/fidelity.py --table results/reference/fidelity.jsonl   # the README's table of saved cells
@@ -14,8 +15,8 @@ interleaved round by round (their order reversed every other round), each sample
 block of calls (adbench.engine.timing.calibrate and time_block). A cell reports adbench's time over
 the twin's as the median of the per-round ratios with a 95 % percentile-bootstrap interval over the
 rounds: a paired estimate, so the machine's drift cancels. A fifth callable, the twin's derivative
-built a second time, gives each cell an A/A ratio: what identical code measures as, the noise floor. The written-once side is exactly what
-adbench times (the backend's PreparedCase: namespace, services and adapter included).
+built a second time, gives each cell an A/A ratio: what identical code measures as, the noise floor. The
+written-once side is exactly what adbench times (the backend's PreparedCase: namespace, services and adapter included).
 
 Adding a framework: write its twins (a dict problem -> f(x, **constants) in its own arrays) and a
 Framework subclass that builds f and the derivative the idiomatic way; register both in FRAMEWORKS.
@@ -550,7 +551,8 @@ class Framework:
         raise NotImplementedError
 
     def derivative(self, f: Callable[..., Any], scalar: bool, mode: str) -> Callable[..., Any]:
-        """f's gradient (``scalar``) or Jacobian in ``mode``, taking f's arguments, as the framework's users write it."""
+        """f's gradient (``scalar``) or Jacobian in ``mode``, taking f's arguments, as the framework's users
+        write it."""
         raise NotImplementedError
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -931,7 +933,7 @@ def measure_cell(framework: Framework, twins: dict, problem_name: str, n: int, d
         cell.d_adbench_s, cell.d_twin_s = float(np.median(da)), float(np.median(dt_))
         cell.f_ratio, cell.f_ratio_lo, cell.f_ratio_hi = paired_ratio(fa, ft)
         cell.d_ratio, cell.d_ratio_lo, cell.d_ratio_hi = paired_ratio(da, dt_)
-    except Exception as exc:  # one failing cell never loses the others
+    except Exception as exc:  # noqa: BLE001 (one failing cell never loses the others)
         cell.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
     return cell
 

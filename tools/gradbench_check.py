@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adbench.gradbench import evals
-from adbench.gradbench.inputs import gradbench_input
-from adbench.gradbench.reference import max_relative_error, reference_output
+from adbench.gradbench import evals  # noqa: E402 (after the checkout's root joins sys.path)
+from adbench.gradbench.inputs import gradbench_input  # noqa: E402
+from adbench.gradbench.reference import max_relative_error, reference_output  # noqa: E402
 
 BACKENDS = ("jax", "torch", "torch-autograd", "autograd", "tensorflow", "mlx")
 # (eval, label, input shape): gradbench's smallest default workloads where they are small, else small ones.

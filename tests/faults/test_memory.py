@@ -148,7 +148,8 @@ def test_memory_watchdog(tmp_path: Path) -> None:
     frame, _ = read_set(tmp / "out.csv")
     big, small = cases(frame, size=1000), cases(frame, size=10)
     assert len(big) == 1 and big["status"].iloc[0] == "memory" and "--memory-limit" in str(big["error"].iloc[0]), (
-        f"n=1000 not stopped for memory: {statuses(big) or 'no n=1000 row'} {short(big['error'].iloc[0], 70) if len(big) else ''}"
+        f"n=1000 not stopped for memory: {statuses(big) or 'no n=1000 row'} "
+        f"{short(big['error'].iloc[0], 70) if len(big) else ''}"
     )
     assert len(small) == 1 and small["status"].iloc[0] == "ok", (
         f"n=10 (the run goes on): {statuses(small) or 'missing'}"
