@@ -84,7 +84,7 @@ def comparison_table(frame: pd.DataFrame, comparisons: Comparisons | None = None
         row["colours"] = _colour_words(group)
         row["faster"] = faster_words(group, comparisons)
         row["time/f"] = fmt.ratio(best["j_over_f"]) if best is not None and pd.notna(best["j_over_f"]) else ""
-        row["first call"] = fmt.seconds(best["first_call_s"]) if best is not None else ""
+        row["first call"] = fmt.seconds(best["first_call_s"]) + cache_mark(best) if best is not None else ""
         out.append(row)
     frame_out = pd.DataFrame(out).fillna("")
     modes = mode_order([c for c in frame_out.columns if c not in FIXED_COLUMNS])
@@ -267,6 +267,7 @@ class Glance:
     lead: str = ""
     floor: str = ""
     first_call: str = ""
+    cache_hit: bool = False  # its first call's compile came from the framework's persistent cache
     notes: list[str] = field(default_factory=list)
     known: bool = False  # a case here is wrong by a known framework defect (shown under Findings)
 
@@ -323,6 +324,7 @@ def glance_rows(
             v = fmt.compare_rows(first, second, comparisons)
             g.lead = fmt.factor(v.factor) if v.resolved else "tie" if v.winner == "tie" else "unresolved"
         g.first_call = fmt.seconds(first["first_call_s"])
+        g.cache_hit = bool(cache_mark(first))
         manual = group[(group["backend"] == "manual") & (group["status"] == "ok")]
         if len(manual):
             value, _, high = fmt.row_ratio(first, manual.iloc[0], comparisons)
@@ -389,6 +391,13 @@ def _theory_note(operation: str, n: int, first: pd.Series, second: pd.Series, v:
     ]
 
 
+def cache_mark(row: Any) -> str:
+    """ " (hit)" beside a first call whose compilation the framework's persistent cache served (a warm run's),
+    so it is never read as a cold compile; "" for a cold compile or a framework that compiles nothing."""
+    state = row.get("first_call_cache") if hasattr(row, "get") else None
+    return " (hit)" if state in ("hit", "partial") else ""
+
+
 GLANCE_COLUMNS = ("problem · operation", "n → m", "best mode", "fastest", "lead", "× hand", "1st call")
 GLANCE_LEGEND = (
     "best mode: its factor over the next mode; lead: the fastest framework's factor over the next; × hand: "
@@ -431,6 +440,15 @@ def glance_block(
         for r in rows
         for note in r.notes
     ]
+    hits = sum(r.cache_hit for r in rows)
+    if hits:
+        notes.append(
+            wrap(
+                f"1st call: {hits} of the {len(rows)} above loaded their compile from the framework's persistent "
+                "cache, kept by an earlier run: not a cold compile (ADBENCH_NO_CACHE=1 measures cold ones).",
+                width,
+            )
+        )
     if notes:
         blocks.append("\n".join(notes))
     return blocks
