@@ -432,7 +432,7 @@ def test_user_function_path(user_module):
         ), out.stdout
     # The baselines with no hand-written derivative of a user's function: one line, not one per case.
     skipped = frame[frame["status"] == "skipped"]
-    assert len(skipped) >= 2 and "× hand" not in out.stdout
+    assert len(skipped) >= 2 and "× hand" not in out.stdout.splitlines()[0]  # no such column in the header
     assert "skipped by design: " in out.stderr and "  skipped: " not in out.stderr, out.stderr
 
 
