@@ -2,12 +2,24 @@
 
 import sys
 
+interrupted: list[int] = []  # a SIGINT seen while the CLI is imported (adbench.cli._note_interrupt says why)
 try:
     import signal  # inside: a Ctrl-C while it is imported ends as quietly as one in the CLI's imports
 
+    def note_interrupt(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note_interrupt)
     from adbench.cli import main
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the CLI installs what it needs
 except KeyboardInterrupt:  # Ctrl-C while Python is still importing the CLI
     sys.exit(130)  # the CLI's EXIT_INTERRUPTED (128 + SIGINT), which could not be imported
+except ImportError:
+    if interrupted:  # a Ctrl-C inside an extension module's import surfaces as its ImportError
+        sys.exit(130)
+    raise
 
 try:
     code = main()

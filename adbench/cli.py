@@ -771,12 +771,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_INTERRUPTED: list[int] = []  # SIGINT seen by _note_interrupt
+
+
+def _note_interrupt(signum: int, frame: types.FrameType | None) -> NoReturn:
+    """Python's own SIGINT handler, remembering that it ran: a Ctrl-C inside an extension module's import
+    surfaces as that module's ImportError (numpy's "PyCapsule_Import could not import module"), not as
+    KeyboardInterrupt, and only this memory tells the two apart."""
+    _INTERRUPTED.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; an interrupt at any moment ends quietly with its own status."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _note_interrupt)
     try:
         return _main(argv)
     except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except ImportError:
+        if _INTERRUPTED:  # a Ctrl-C that an import turned into its ImportError
+            return EXIT_INTERRUPTED
+        raise
 
 
 def _main(argv: Sequence[str] | None) -> int:
