@@ -784,9 +784,9 @@ def _note_interrupt(signum: int, frame: types.FrameType | None) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; an interrupt at any moment ends quietly with its own status."""
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _note_interrupt)
-    try:
+    try:  # the handler too: a Ctrl-C may come while it is installed
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _note_interrupt)
         return _main(argv)
     except KeyboardInterrupt as exc:  # before or after _main's own handling: still no traceback
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
