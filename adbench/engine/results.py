@@ -539,7 +539,7 @@ def analyse_records(results: list[CaseResult], statistic: str) -> HostAnalyses:
     object with ``comparisons()`` and ``variance()``."""
     from adbench.engine.cases import CaseSpec
     from adbench.engine.estimates import STATISTICS, CaseVisits, analyse, per_case
-    from adbench.engine.runner import group_key
+    from adbench.engine.grouping import group_key
 
     by_host: dict[Any, list[int]] = {}
     for i, r in enumerate(results):
