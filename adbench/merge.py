@@ -34,17 +34,10 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
     and 2), sets whose settings differ (beyond ``PER_SET_SETTINGS``) or that were analysed with another
     interval method, and a case measured on one host in two sets (a shard run twice)."""
     from adbench.engine.estimates import STATISTICS
+    from adbench.engine.reanalysis import analyse_records, records_of
     from adbench.engine.record import case_key
-    from adbench.engine.results import (
-        VISIT_VERSIONS,
-        ResultsFormatError,
-        ResultWriter,
-        analyse_records,
-        check_output_path,
-        new_run_id,
-        read_results,
-        records_of,
-    )
+    from adbench.engine.result_format import VISIT_VERSIONS, ResultsFormatError
+    from adbench.engine.results import ResultWriter, check_output_path, new_run_id, read_results
 
     paths, target = [Path(s) for s in sources], Path(output)
     if len(paths) < 2:

@@ -37,7 +37,7 @@ class Message:
 
     def encode(self) -> str:
         """The message as one JSON line (NaN and infinities as null: a line is always valid JSON)."""
-        body = {k: _finite(v) for k, v in asdict(self).items()}
+        body = {k: finite(v) for k, v in asdict(self).items()}
         return json.dumps({"type": self.type, **body}, allow_nan=False) + "\n"
 
 
@@ -157,13 +157,15 @@ Request = Build | Visit | Forget  # what parse_request returns: one of REQUESTS'
 ANSWERS: dict[str, type[Message]] = {m.type: m for m in (Ready, Progress, Built, Skipped, Sampled, Failed)}
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinities) in it replaced by None: they are not JSON (the
+    protocol's lines and the results' sidecar alike)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
     return value
 
 
