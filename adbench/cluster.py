@@ -298,13 +298,20 @@ def run_groups(
         for future in futures:
             future.cancel()
         raise
+    return _what_it_did(session, len(groups), started, lost_again, rerun)
+
+
+def _what_it_did(session: ClusterSession, groups: int, started: float, lost_twice: int, rerun: int) -> dict[str, Any]:
+    """What the cluster did, for the budget: its groups and hosts, the groups run again or lost twice, and the
+    framework workers its Dask workers started and reused (their pools drained now); ``started``: the
+    monotonic clock when the run began."""
     pools = _drain(session)
     return {
         "address": session.address,
-        "groups": len(groups),
+        "groups": groups,
         "hosts": session.hosts(),
         "wall_s": round(time.monotonic() - started, 2),
-        "lost_twice": lost_again,
+        "lost_twice": lost_twice,
         "rerun": rerun,
         "framework_workers": {
             "started": sum(p.get("started", 0) for p in pools),
