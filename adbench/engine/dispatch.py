@@ -240,7 +240,7 @@ class WorkerDispatch(RunState):
                 return None
             if answer is None:
                 return _over_limit(w)
-            about = getattr(answer, "case", c.index)  # Ready has no case
+            about = answer.case if isinstance(answer, protocol.CaseMessage) else c.index  # a hello has no case
             if about != c.index:
                 return CaseEnded("error", f"worker answered about case {about}, not {c.index}")
             if isinstance(answer, protocol.Progress):
