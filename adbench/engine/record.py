@@ -157,6 +157,8 @@ class CaseResult:
         "float64", "standard deviation of the log visit statistics (the case's own visit-to-visit spread, 0.05 = 5%)"
     )
     # -- f itself -----------------------------------------------------------------------------------
+    # Alike in shape to the operation's columns above (a scan for repeated blocks pairs them): one declared
+    # line per column is the schema written once, not knowledge written twice.
     f_first_call_s: float | None = column("float64", "f's first call on a fresh case")
     f_time_s: float | None = column("float64", "f's time, as time_s")
     f_median_s: float | None = column("float64", "median of f's samples")
