@@ -18,6 +18,8 @@ VISIT_OVERHEAD_S = 3e-4  # a request's round trip, for the plan's estimates
 
 @dataclass
 class CaseState:
+    """One case as the scheduler keeps it: its record, its worker and group, and its speed from its build."""
+
     index: int
     spec: CaseSpec
     result: CaseResult

@@ -15,6 +15,8 @@ from adbench.problems import get_problem
 
 @dataclass
 class RunOutcome:
+    """What a run returns: its records, the frameworks' versions and builds, its noise, budget and analysis."""
+
     results: list[CaseResult] = field(default_factory=list)
     versions: dict[str, str | None] = field(default_factory=dict)
     builds: dict[str, dict[str, Any]] = field(default_factory=dict)  # per framework: CUDA build, devices
