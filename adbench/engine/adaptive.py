@@ -12,8 +12,8 @@ from adbench.engine.questions import ROLES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from adbench.engine.case_state import CaseState
     from adbench.engine.estimates import Analysis, CaseVisits
-    from adbench.engine.runner import CaseState
     from adbench.engine.settings import RunSettings
 
 # The level at which the adaptive loop counts a comparison as won and stops visiting it (a tie stops
