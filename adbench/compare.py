@@ -15,7 +15,7 @@ from adbench.engine.cases import CaseSpec
 from adbench.engine.record import FAILED, CaseResult
 
 # The run's defaults are declared once, with its settings; the CLI reads them here.
-from adbench.engine.settings import (  # noqa: F401 (QUICK_*: read by adbench.cli as compare.QUICK_*)
+from adbench.engine.settings import (
     DEFAULT_COMPILE_TIMEOUT_S,
     DEFAULT_MIN_VISITS,
     DEFAULT_TIME_BUDGET_S,
@@ -167,9 +167,10 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
 
 def settings_for(
     *,
+    quick: bool = False,
     threads: int = 1,
-    time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-    min_visits: int = DEFAULT_MIN_VISITS,
+    time_budget_s: float | None = None,
+    min_visits: int | None = None,
     workers: int = DEFAULT_WORKERS,
     visit_s: float = DEFAULT_VISIT_S,
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -180,14 +181,15 @@ def settings_for(
     statistic: str | None = None,
     exact_min_visits: bool = False,
 ) -> RunSettings:
-    """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
-    (the user asked for them), not fewer for a slow one."""
+    """The engine's settings for a comparison: the time budget and visits a plain run (or with ``quick``, a
+    --quick one) takes unless given; ``exact_min_visits``: every case gets ``min_visits`` (the user asked for
+    them), not fewer for a slow one."""
     from adbench.engine.estimates import DEFAULT_STATISTIC
 
     settings = RunSettings(
         threads=threads,
-        time_budget_s=time_budget_s,
-        min_visits=min_visits,
+        time_budget_s=time_budget_s or (QUICK_TIME_BUDGET_S if quick else DEFAULT_TIME_BUDGET_S),
+        min_visits=min_visits or (QUICK_MIN_VISITS if quick else DEFAULT_MIN_VISITS),
         workers=workers,
         visit_s=visit_s,
         timeout_s=timeout_s,
