@@ -25,22 +25,6 @@ if TYPE_CHECKING:  # imported where used at run time: `adbench --help` and `list
     from adbench.engine.settings import RunSettings
     from adbench.findings import KnownDefect
 
-# compare's options that are the engine's settings under the same names (``adbench.compare.settings_for``).
-SETTINGS_OPTIONS = (
-    "quick",
-    "threads",
-    "time_budget_s",
-    "min_visits",
-    "workers",
-    "visit_s",
-    "timeout_s",
-    "compile_timeout_s",
-    "memory_limit_gib",
-    "device",
-    "adaptive",
-    "statistic",
-)
-
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     """Check, plan, run and show one comparison; the exit status says whether a case failed by --fail-on."""
@@ -191,10 +175,12 @@ def grid(args: argparse.Namespace) -> list[CaseSpec]:
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
-    """The engine's settings from the options that carry their names; --rounds given: every case gets them."""
+    """The engine's settings from compare's options, which carry their names (``cli_options``' dests); --rounds
+    given: every case gets them."""
     from adbench import compare
 
-    options = {name: getattr(args, name) for name in SETTINGS_OPTIONS}
+    named = (*compare.RUN_SETTINGS, "memory_limit_gib", "statistic", "quick")  # settings_for's own names
+    options = {name: getattr(args, name) for name in named}
     return compare.settings_for(**options, exact_min_visits=args.min_visits is not None)
 
 
@@ -352,4 +338,4 @@ def report_cases(
         print(wrap(said, width, "  "), file=sys.stderr)
 
 
-__all__ = ["SETTINGS_OPTIONS", "cmd_compare", "failing_cases", "grid", "report_cases", "run_settings", "validate"]
+__all__ = ["cmd_compare", "failing_cases", "grid", "report_cases", "run_settings", "validate"]

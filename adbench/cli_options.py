@@ -144,24 +144,16 @@ def _add_grid_options(what: argparse._ArgumentGroup) -> None:
         help="x and constants of the one problem --problems names, from FILE: .npz (arrays by constant name, x "
         "as 'x'), gradbench's input JSON, or ADBench's .txt data (ba, gmm, ht)",
     )
-    what.add_argument(
-        "--backends",
-        type=names("--backends"),
-        help=f"comma-separated backends (default: {', '.join(ours)}; not {', '.join(left_out)}, slow to set "
-        "up: ask by name)",
-    )
-    what.add_argument(
-        "--operations",
-        type=names("--operations"),
-        help=f"{', '.join(OPERATIONS)}, comma-separated (default: {','.join(compare.DEFAULT_OPERATIONS)}, each "
-        f"where the problem has it; {','.join(compare.QUICK_OPERATIONS)} with --quick)",
-    )
-    what.add_argument(
-        "--modes",
-        type=names("--modes"),
-        help="forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse (default: forward "
-        f"and reverse; for hvp/hessian {' and '.join(compare.DEFAULT_MODES['hvp'])}; --full: every mode)",
-    )
+    listed = {
+        "--backends": f"comma-separated backends (default: {', '.join(ours)}; not {', '.join(left_out)}, slow to "
+        "set up: ask by name)",
+        "--operations": f"{', '.join(OPERATIONS)}, comma-separated (default: {','.join(compare.DEFAULT_OPERATIONS)}"
+        f", each where the problem has it; {','.join(compare.QUICK_OPERATIONS)} with --quick)",
+        "--modes": "forward, reverse and, for hvp/hessian, compositions such as forward-over-reverse (default: "
+        f"forward and reverse; for hvp/hessian {' and '.join(compare.DEFAULT_MODES['hvp'])}; --full: every mode)",
+    }
+    for flag, said in listed.items():
+        what.add_argument(flag, type=names(flag), help=said)
     user_sizes = ",".join(map(str, get_problem(lambda x, xp: x).run_sizes))
     what.add_argument(
         "--sizes",
@@ -218,12 +210,15 @@ def _add_measure_options(how: argparse._ArgumentGroup) -> None:
         "--rounds",
         dest="min_visits",
         type=int_in("--rounds", 1, 1000),
+        metavar="ROUNDS",
         help=f"the least visits of every case, each a few calibrated samples (default {compare.DEFAULT_MIN_VISITS}"
         f", 2 for a slow case; {compare.QUICK_MIN_VISITS} with --quick); made even past the time budget",
     )
     per_visit = f"sampled seconds of the operation per visit (default {compare.DEFAULT_VISIT_S:g})"
     budget = seconds("--budget", "seconds", 3600)
-    how.add_argument("--budget", dest="visit_s", type=budget, default=compare.DEFAULT_VISIT_S, help=per_visit)
+    how.add_argument(
+        "--budget", dest="visit_s", type=budget, default=compare.DEFAULT_VISIT_S, metavar="SECONDS", help=per_visit
+    )
     unspent = "no visits beyond --rounds: leave the time budget unspent"
     how.add_argument("--no-adaptive", dest="adaptive", action="store_false", help=unspent)
     how.add_argument(

@@ -182,7 +182,7 @@ def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
     (JAX batches forward's JVPs); autograd, which loops over passes, gets no such note."""
     import pandas as pd
 
-    from adbench.rendering import glance_rows
+    from adbench.glance import glance_rows
 
     frame = pd.DataFrame(
         [
