@@ -946,3 +946,19 @@ def test_a_name_a_namespace_lacks_is_named(tmp_path):
     if availability("jax").available:
         assert rows.loc["jax", "status"] == "ok"
     assert "uses xp.polyval, which backend 'torch' lacks" in out.stderr
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["plain", "quick"])
+def test_the_options_defaults_are_the_declared_settings(quick):
+    """compare's options, none given, make the run settings declared in adbench.engine.settings (--quick its own
+    budget and visits): no default is written twice."""
+    from adbench import cli
+    from adbench.cli_compare import run_settings
+    from adbench.engine import settings as declared
+
+    got = run_settings(cli.build_parser().parse_args(["compare"] + (["--quick"] if quick else [])))
+    assert got.time_budget_s == (declared.QUICK_TIME_BUDGET_S if quick else declared.DEFAULT_TIME_BUDGET_S)
+    assert got.min_visits == (declared.QUICK_MIN_VISITS if quick else declared.DEFAULT_MIN_VISITS)
+    plain = declared.RunSettings()
+    for name in ("timeout_s", "compile_timeout_s", "visit_s", "workers", "threads", "slow_case_s", "statistic"):
+        assert getattr(got, name) == getattr(plain, name), name
