@@ -17,7 +17,6 @@ FORMATS = ("table", "csv", "json", "markdown")
 FAIL_ON_STATUSES = ("wrong", "error", "timeout", "compile-timeout", "memory")
 FAIL_ON_CHOICES = FAIL_ON_STATUSES + ("known", "none")
 DEFAULT_FAIL_ON = FAIL_ON_STATUSES
-DEFAULT_DTYPE, DEFAULT_DEVICE, DEFAULT_SEED, DEFAULT_REPLICATES = "float32", "cpu", 0, 1
 
 
 # -- argument types: each names its flag and the valid range --------------------------------------------
@@ -175,11 +174,10 @@ def _add_input_options(what: argparse._ArgumentGroup) -> None:
         f"{compare.QUICK_MIN_VISITS} visits, a {compare.QUICK_TIME_BUDGET_S:g} s budget",
     )
     scope.add_argument("--full", action="store_true", help="every preset and size of every problem (long)")
-    what.add_argument(
-        "--dtype", default=DEFAULT_DTYPE, help=f"float32 or float64 (default {DEFAULT_DTYPE}, as in the tutorial)"
-    )
-    seed = int_in("--seed", 0, 2**32 - 1)
-    what.add_argument("--seed", type=seed, default=DEFAULT_SEED, help=f"the inputs' seed (default {DEFAULT_SEED})")
+    dtype, seed, device = compare.DEFAULT_DTYPE, compare.DEFAULT_SEED, compare.DEFAULT_DEVICE
+    what.add_argument("--dtype", default=dtype, help=f"float32 or float64 (default {dtype}, as in the tutorial)")
+    parse_seed = int_in("--seed", 0, 2**32 - 1)
+    what.add_argument("--seed", type=parse_seed, default=seed, help=f"the inputs' seed (default {seed})")
     what.add_argument(
         "--chunk-size",
         type=positive_ints("--chunk-size", allow_none=True),
@@ -188,7 +186,7 @@ def _add_input_options(what: argparse._ArgumentGroup) -> None:
         help="basis vectors per vectorised pass for Jacobians (jax, torch); several give a memory-time "
         "trade-off; 'none' is unchunked (default: none)",
     )
-    what.add_argument("--device", default=DEFAULT_DEVICE, help=f"cpu or cuda (default {DEFAULT_DEVICE})")
+    what.add_argument("--device", default=device, help=f"cpu or cuda (default {device})")
 
 
 def _add_measure_options(how: argparse._ArgumentGroup) -> None:
@@ -224,20 +222,14 @@ def _add_measure_options(how: argparse._ArgumentGroup) -> None:
     how.add_argument(
         "--statistic", help="per-visit statistic: min (default: the fastest of a visit's samples), median or q25"
     )
-    how.add_argument(
-        "--workers",
-        type=int_in("--workers", 1, 16),
-        default=compare.DEFAULT_WORKERS,
-        help="fresh worker processes per framework, each building and visiting every case "
-        f"(default {compare.DEFAULT_WORKERS})",
+    workers, replicates = compare.DEFAULT_WORKERS, compare.DEFAULT_REPLICATES
+    each = f"fresh worker processes per framework, each building and visiting every case (default {workers})"
+    how.add_argument("--workers", type=int_in("--workers", 1, 16), default=workers, help=each)
+    copies = (
+        "measure every case this many times, each copy in worker processes of its own (an A/A check of the "
+        f"engine: copies must not be called different; default {replicates})"
     )
-    how.add_argument(
-        "--replicates",
-        type=int_in("--replicates", 1, 8),
-        default=DEFAULT_REPLICATES,
-        help="measure every case this many times, each copy in worker processes of its own (an A/A check of "
-        f"the engine: copies must not be called different; default {DEFAULT_REPLICATES})",
-    )
+    how.add_argument("--replicates", type=int_in("--replicates", 1, 8), default=replicates, help=copies)
     threads = f"threads for every framework (default {DEFAULT_THREADS}: equal, and quiet on a shared machine)"
     how.add_argument("--threads", type=int_in("--threads", 1, 4096), default=DEFAULT_THREADS, help=threads)
     _add_limit_options(how)

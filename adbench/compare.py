@@ -46,6 +46,8 @@ DEFAULT_MODES = {
     "hessian": ("forward-over-reverse", "reverse-over-reverse"),
 }
 QUICK_OPERATIONS = ("jacobian",)
+# The grid's inputs unless asked: the tutorial's float32, seed 0, on the CPU, each case once.
+DEFAULT_DTYPE, DEFAULT_SEED, DEFAULT_DEVICE, DEFAULT_REPLICATES = "float32", 0, "cpu", 1
 # --quick leaves out the problems that declare a sparsity pattern unless they are named: ba's nine
 # Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
 # JAX's compressed ones 3-4 s to compile), against its 20 s.
@@ -56,15 +58,15 @@ def build_grid(
     backends: Sequence[str] | None = None,
     modes: Sequence[str] | None = None,
     sizes: Sequence[int] | None = None,
-    dtype: str = "float32",
-    seed: int = 0,
+    dtype: str = DEFAULT_DTYPE,
+    seed: int = DEFAULT_SEED,
     quick: bool = False,
     *,
     operations: Sequence[str] | None = None,
     full: bool = False,
     chunk_sizes: Sequence[int | None] = (None,),
-    device: str = "cpu",
-    replicates: int = 1,
+    device: str = DEFAULT_DEVICE,
+    replicates: int = DEFAULT_REPLICATES,
 ) -> list[CaseSpec]:
     """Every (problem, size, operation, backend, mode[, chunk]) asked for (``operations`` by default: the
     plain run's, or with ``quick`` the Jacobian of every plain-run problem without a sparsity pattern).
@@ -177,7 +179,7 @@ def settings_for(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
     memory_limit_gib: float | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     adaptive: bool = True,
     statistic: str | None = None,
     exact_min_visits: bool = False,
