@@ -69,24 +69,27 @@ def run_on_cluster(
 
 def cluster_budget(budgets: list[dict[str, Any]], settings: RunSettings, cluster: dict[str, Any]) -> dict[str, Any]:
     """The groups' budgets as one: their seconds and visits summed (seconds of the hosts, not of the clock)."""
+    from adbench.engine.run_state import budget_record
+
     phases: dict[str, float] = {}
     for b in budgets:
         for k, v in (b.get("phases_s") or {}).items():
             phases[k] = round(phases.get(k, 0.0) + (v or 0.0), 2)
-    adaptive = [e for b in budgets for e in b.get("adaptive") or []]
-    return {
-        "time_budget_s": settings.time_budget_s,
-        "spent_s": round(sum(b.get("spent_s", 0) for b in budgets), 2),
-        "workers": settings.workers,
-        "min_visits": settings.min_visits,
-        "visit_s": settings.visit_s,
-        "passes": sum(b.get("passes", 0) for b in budgets),
-        "visits": sum(b.get("visits", 0) for b in budgets),
-        "adaptive_visits": sum(b.get("adaptive_visits", 0) for b in budgets),
-        "phases_s": phases,
-        "adaptive": adaptive,
-        "cluster": dict(cluster),
-    }
+
+    def total(key: str) -> int:
+        return sum(b.get(key, 0) for b in budgets)
+
+    record = budget_record(
+        settings,
+        spent_s=sum(b.get("spent_s", 0) for b in budgets),
+        passes=total("passes"),
+        visits=total("visits"),
+        adaptive_visits=total("adaptive_visits"),
+        adaptive_looks=total("adaptive_looks"),
+        phases_s=phases,
+        adaptive=[e for b in budgets for e in b.get("adaptive") or []],
+    )
+    return {**record, "cluster": dict(cluster)}
 
 
 __all__ = ["cluster_budget", "run_on_cluster"]

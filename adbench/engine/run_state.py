@@ -112,19 +112,44 @@ class RunState:
         """The plan and where the time went, for the sidecar and the summary."""
         visits = sum(len(c.result.raw_visits) for c in self.cases)
         extra = sum(c.extra_visits for c in self.cases)
-        return {
-            "time_budget_s": self.settings.time_budget_s,
-            "spent_s": round(self.elapsed(), 2),
-            "workers": self.settings.workers,
-            "min_visits": self.settings.min_visits,
-            "visit_s": self.settings.visit_s,
-            "passes": self.passes,
-            "visits": visits,
-            "adaptive_visits": extra,
-            "adaptive_looks": self.adaptive_looks,
-            "phases_s": {k: round(v, 2) for k, v in self.spent.items()},
-            "adaptive": self.adaptive_log,
-        }
+        return budget_record(
+            self.settings,
+            spent_s=self.elapsed(),
+            passes=self.passes,
+            visits=visits,
+            adaptive_visits=extra,
+            adaptive_looks=self.adaptive_looks,
+            phases_s=self.spent,
+            adaptive=self.adaptive_log,
+        )
+
+
+def budget_record(
+    settings: RunSettings,
+    *,
+    spent_s: float,
+    passes: int,
+    visits: int,
+    adaptive_visits: int,
+    adaptive_looks: int,
+    phases_s: dict[str, float],
+    adaptive: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The sidecar's ``budget``: the plan from the settings and where the time went (one run's, or a
+    cluster's groups' summed by ``adbench.compare_cluster.cluster_budget``): its keys written here only."""
+    return {
+        "time_budget_s": settings.time_budget_s,
+        "spent_s": round(spent_s, 2),
+        "workers": settings.workers,
+        "min_visits": settings.min_visits,
+        "visit_s": settings.visit_s,
+        "passes": passes,
+        "visits": visits,
+        "adaptive_visits": adaptive_visits,
+        "adaptive_looks": adaptive_looks,
+        "phases_s": {k: round(v, 2) for k, v in phases_s.items()},
+        "adaptive": adaptive,
+    }
 
 
 def _case_states(specs: list[CaseSpec], settings: RunSettings) -> list[CaseState]:
