@@ -487,10 +487,6 @@ def timed_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"].isin(TIMED) & (frame["time_s"] > 0)]
 
 
-def ad_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[[not s.baseline for s in frame["series"]]]
-
-
 def operations(frame: pd.DataFrame) -> list[str]:
     """The operations present, in the registry's order (unknown ones after)."""
     present = list(dict.fromkeys(frame["operation"]))

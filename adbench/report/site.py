@@ -22,7 +22,7 @@ from markupsafe import Markup
 from adbench import formatting as fmt
 from adbench.engine.record import STATUS_MEANING, STATUSES
 from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
-from adbench.report import analysis, dots, plots
+from adbench.report import analysis, dots, panels, plots
 from adbench.report.analysis import Headline, ProblemInfo, operation_title
 from adbench.report.data import (
     NOT_APPLICABLE,
@@ -243,7 +243,7 @@ def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
             chart = dots.hvp_chart(analysis.hvp_over_gradient(frame, result.comparisons), info, analysis.HVP_BAND)
             view.second_order = (chart, 1) if chart else None
         else:
-            view.second_order = plots.second_order(frame, info, result.comparisons)
+            view.second_order = panels.second_order(frame, info, result.comparisons)
         view.hessian_exponents = analysis.exponents(frame, info, "hessian")
         view.hvp_table = [
             {"series": s, "size": int(cast(int, n)), **{k: _value(v) for k, v in r.items()}}  # n: the index, sizes
@@ -256,7 +256,7 @@ def _problem_view(result: ResultSet, name: str, slug: str) -> ProblemView:
     ]
     view.chunk_sizes = analysis.chunk_sizes(frame)
     if view.chunk_sizes:
-        view.chunk_figure = plots.chunk_tradeoff(
+        view.chunk_figure = panels.chunk_tradeoff(
             frame, info, view.chunk_sizes, analysis.memory_limit_bytes(result.settings)
         )
     return view
@@ -741,21 +741,21 @@ def _pairing_sections(pairing: Pairing) -> list[dict[str, Any]]:
             table = _pairing_table(pairing, [(v, p.frame if p is not None else None) for v, p in present], op)
             if not table:
                 continue
-            drawn = plots.set_ratio(
+            drawn = panels.set_ratio(
                 [f for _, f in frames],
                 [v.slug for v, _ in frames],
                 info,
                 op,
                 ylabel=f"time / time on {pairing.reference.slug}",
             )
-            figure, panels = drawn if drawn else (None, 0)
+            figure, panel_count = drawn if drawn else (None, 0)
             sections.append(
                 {
                     "info": info,
                     "operation": op,
                     "anchor": f"{pairing.slug}-{slugify(name)}-{op}",
                     "figure": figure,
-                    "panels": panels,
+                    "panels": panel_count,
                     "table": table,
                 }
             )
