@@ -888,7 +888,7 @@ def test_not_applicable_is_neutral_on_the_pages(site):
 
 # -- the front page's grid ---------------------------------------------------------------------------------------
 def grid_of(tmp_path, rows, name="g"):
-    from adbench.report.site import _set_view
+    from adbench.report.views import set_view as _set_view
 
     (result,) = load_sets([make_set(tmp_path / f"{name}.csv", rows)])
     from adbench.report import plots
