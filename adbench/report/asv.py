@@ -126,19 +126,6 @@ def _keyed(grid: dict[tuple[str, ...], dict[str, Any]]) -> dict[tuple[str, str, 
     return out
 
 
-def _load(path: Path) -> dict[str, Any]:
-    """The file's JSON object; ResultsFormatError for a file that is not asv's JSON."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsFormatError(f"{path}: cannot read: {exc}") from None
-    except ValueError as exc:
-        raise ResultsFormatError(f"{path}: not valid JSON ({exc}): not an asv result file, or damaged") from None
-    if not isinstance(data, dict):
-        raise ResultsFormatError(f"{path}: not an asv result file")
-    return data
-
-
 def _method_grids(results: dict, columns: list[str]) -> tuple[dict[str, dict], list[float]]:
     """Each benchmark method's grid of cells (the first class that has it), and when each started."""
     grids: dict[str, dict] = {}
@@ -231,7 +218,14 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
     """A result file as the rows and sidecar of a result set (rows typed by the caller through the
     results schema), or None when it holds no derivative times. ResultsFormatError for a file that
     is not asv's JSON."""
-    data = _load(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFormatError(f"{path}: cannot read: {exc}") from None
+    except ValueError as exc:
+        raise ResultsFormatError(f"{path}: not valid JSON ({exc}): not an asv result file, or damaged") from None
+    if not isinstance(data, dict):
+        raise ResultsFormatError(f"{path}: not an asv result file")
     results, columns = data.get("results"), data.get("result_columns")
     if not isinstance(results, dict) or not columns:
         return None

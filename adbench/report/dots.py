@@ -19,8 +19,9 @@ from adbench import formatting as fmt
 from adbench.backends.modes import mode_style
 from adbench.engine.record import TIMED
 from adbench.engine.timing import NOISY_IQR_RATIO
-from adbench.report.analysis import ProblemInfo, integer, operation_title
+from adbench.report.analysis import ProblemInfo
 from adbench.report.data import NOT_APPLICABLE, Series, main_rows, ok_rows
+from adbench.report.words import integer, operation_title
 
 # matplotlib's marker of each mode (adbench.backends.modes) as a glyph: filled, and hollow (noisy, first call).
 GLYPHS = {

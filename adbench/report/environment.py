@@ -6,7 +6,8 @@ from typing import Any
 
 from adbench import formatting as fmt
 from adbench.report import analysis
-from adbench.report.data import ResultSet, ok_rows, operations
+from adbench.report.data import ok_rows, operations
+from adbench.report.result_set import ResultSet
 
 
 def _cpu(env: dict[str, Any]) -> str:

@@ -21,8 +21,8 @@ from matplotlib.patches import Patch
 from adbench import formatting as fmt
 from adbench.backends.modes import mode_style
 from adbench.engine.timing import NOISY_IQR_RATIO
-from adbench.report.analysis import integer
 from adbench.report.data import Series, backend_style
+from adbench.report.words import integer
 
 FAILED_MARK = "x"
 WRONG_COLOUR = "#b00020"

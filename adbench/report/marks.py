@@ -14,7 +14,7 @@ from matplotlib.transforms import blended_transform_factory
 from numpy.typing import ArrayLike
 
 from adbench.engine.record import NOT_RUN
-from adbench.report.analysis import ProblemInfo, integer
+from adbench.report.analysis import ProblemInfo
 from adbench.report.data import Series, ordered_series, timed_rows
 from adbench.report.figure import (
     BAND_COLOUR,
@@ -28,6 +28,7 @@ from adbench.report.figure import (
     to_svg,
     wrong_handle,
 )
+from adbench.report.words import integer
 
 FAILED = NOT_RUN  # drawn as a cross: no time
 

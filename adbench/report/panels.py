@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 
 from adbench.engine.estimates import Comparisons
 from adbench.report import analysis
-from adbench.report.analysis import HVP_BAND, ProblemInfo, integer
+from adbench.report.analysis import HVP_BAND, ProblemInfo
 from adbench.report.data import Series, main_rows, ordered_series, timed_rows
 from adbench.report.figure import (
     BAND_COLOUR,
@@ -31,6 +31,7 @@ from adbench.report.figure import (
     wrong_handle,
 )
 from adbench.report.marks import draw_series, errorbars, mark_failures, wrong_rings
+from adbench.report.words import integer
 
 
 def set_ratio(

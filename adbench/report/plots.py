@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 
 from adbench.engine.estimates import Comparisons
 from adbench.report import analysis
-from adbench.report.analysis import ProblemInfo, operation_title
+from adbench.report.analysis import ProblemInfo
 from adbench.report.data import Series, backend_style, main_rows, ordered_series, timed_rows
 from adbench.report.figure import (
     BAND_COLOUR,
@@ -42,6 +42,7 @@ from adbench.report.figure import (
     wrong_handle,
 )
 from adbench.report.marks import dot_plot, draw_series, errorbars, mark_failures
+from adbench.report.words import operation_title
 
 # The cheap-gradient principle: a gradient costs a small constant (3-5) evaluations of f.
 COST_BANDS = {

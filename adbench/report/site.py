@@ -21,7 +21,6 @@ from adbench import formatting as fmt
 from adbench.engine.record import STATUS_MEANING, STATUSES
 from adbench.engine.timing import CONFIDENCE, NOISY_IQR_RATIO
 from adbench.report import analysis, plots
-from adbench.report.analysis import operation_title
 from adbench.report.comparison import compare_sets
 from adbench.report.data import (
     NOT_APPLICABLE,
@@ -35,6 +34,7 @@ from adbench.report.data import (
 from adbench.report.environment import environment_rows, methodology, noise_lines
 from adbench.report.grid import scale_legend
 from adbench.report.views import ProblemView, SetView, problem_slugs, problem_view, set_view
+from adbench.report.words import operation_title
 
 MAX_WORKERS = 8
 MIN_TASKS_PER_WORKER = 3  # fewer problem pages than this per worker: not worth a process

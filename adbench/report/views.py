@@ -12,9 +12,12 @@ from typing import Any, cast
 import pandas as pd
 
 from adbench.report import analysis, dots, panels, plots
-from adbench.report.analysis import Headline, ProblemInfo, operation_title
-from adbench.report.data import ResultSet, main_rows, ok_rows, operations, ordered_series
+from adbench.report.analysis import ProblemInfo
+from adbench.report.data import main_rows, ok_rows, operations, ordered_series
 from adbench.report.grid import Grid, build_grid
+from adbench.report.headline import Headline, short_headline
+from adbench.report.result_set import ResultSet
+from adbench.report.words import operation_title
 
 # The problems whose forward-vs-reverse contrast is the suite's lesson, in the order to show them.
 LESSON_PROBLEMS = ("loss", "tall")
@@ -243,7 +246,7 @@ def _lesson_figure(view: SetView) -> str | None:
         chosen = sorted(candidates.values(), key=lambda ph: -ph[1].factor)[:2]
     if not chosen:
         return None
-    panels = [(p.frame, p.info, analysis.short_headline(h)) for p, h in chosen]
+    panels = [(p.frame, p.info, short_headline(h)) for p, h in chosen]
     return plots.lesson(panels)
 
 
