@@ -117,6 +117,8 @@ class ResultSet:
         """``cpu``, or ``cuda (NVIDIA H200)``."""
         return f"{self.device} ({', '.join(dict.fromkeys(self.gpus))})" if self.gpus else self.device
 
+    # The labels from here on are one-line properties alike in shape (the repeated-block scan pairs them):
+    # each states a different fact, and the templates read each by name; a table of getters would hide that.
     @property
     def host(self) -> str:
         """The host's name as the run recorded it."""
