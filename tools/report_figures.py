@@ -126,8 +126,9 @@ def main() -> int:
         )
         trees = [("", ROOT)] + ([(" [baseline]", args.baseline.resolve())] if args.baseline else [])
         for suffix, tree in trees:
-            # The baseline predates --reference: it read every set under results/, the shipped ones included.
-            shipped = ["--reference"] if not suffix else ["--results", str(tree / "results")]
+            # A baseline that predates --reference read every set under results/, the shipped ones included.
+            knows_reference = "--reference" in (tree / "adbench" / "report" / "__init__.py").read_text(encoding="utf-8")
+            shipped = ["--reference"] if knows_reference else ["--results", str(tree / "results")]
             figure("shipped sets" + suffix, tree, shipped, args.repeats, work)
             figure("one user run (compare --quick)" + suffix, tree, ["--results", str(run)], args.repeats, work)
         stars, on_baseline = grid_stars(work / "site-shipped sets-0")

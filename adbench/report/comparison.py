@@ -1,5 +1,7 @@
-"""Result sets side by side: their environments, each set's answers, and each case's time over a reference
-set's (one device's sets against its newest; each GPU set against the newest CPU set)."""
+"""Result sets side by side: their environments, each set's answers, and each case's time over a reference's.
+
+One device's sets are compared with its newest; each GPU set once with the newest CPU set.
+"""
 
 from __future__ import annotations
 

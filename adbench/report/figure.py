@@ -1,5 +1,4 @@
-"""The report's figure kit (matplotlib's Figure, never pyplot): a new figure, inline SVG, log axes ticked in
-the quantity's own units, a backend × mode's line style, and the legends' entries."""
+"""The report's figure kit: a new matplotlib Figure (never pyplot), inline SVG, unit log axes, styles, legends."""
 
 from __future__ import annotations
 

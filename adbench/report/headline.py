@@ -1,5 +1,7 @@
-"""A problem's headline for one operation: which mode wins and which framework is fastest, with the verdicts'
-words and whether the data can say so (built by ``analysis.headline``)."""
+"""The Headline record: which mode wins and which framework is fastest, its words, and whether data can say so.
+
+Built by ``analysis.headline``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""How a series is drawn on an axes: the cases that passed as a line with 95% intervals (noisy ones hollow),
-wrong ones as red rings never joined, failures as crosses on the top edge; one size as a dot per series."""
+"""How a series is drawn on an axes: lines with 95% intervals, hollow noisy points, wrong rings, failure crosses.
+
+Cases that passed are joined by a line; wrong ones are red rings never joined; failed ones crosses on the top
+edge; at one size, a dot per series.
+"""
 
 from __future__ import annotations
 

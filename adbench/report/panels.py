@@ -1,5 +1,8 @@
-"""The report's figures of several panels: each set's time over a reference set's, second order (HVP over the
-gradient, the Hessian against n), and chunked Jacobians' time against their measured peak memory."""
+"""The report's figures of several panels: sets against a reference set, second order, chunked Jacobians.
+
+Each other set's time over the reference's; HVP over the gradient and the Hessian against n; chunked
+Jacobians' time against their measured peak memory, a panel per size.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The report's figures of one problem against n (matplotlib, no pyplot, no global state), returned as inline
-SVG, and the style every report figure is drawn in.
+"""The report's figures of one problem against n, as inline SVG, and the style every report figure is drawn in.
 
 Colours, labels and order come from each backend's own metadata (``adbench/backends/``); numbers on
 the axes are worded by ``adbench.formatting``. Only cases that passed are connected by lines and

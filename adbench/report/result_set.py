@@ -1,5 +1,4 @@
-"""One saved run as the report holds it: its rows (typed by the results schema), its sidecar's environment and
-settings, and the labels a person picks it by."""
+"""One saved run as the report holds it: its rows, its sidecar's environment and settings, and its labels."""
 
 from __future__ import annotations
 

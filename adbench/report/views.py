@@ -1,5 +1,7 @@
-"""What each page shows, read off one result set: a view per set, per problem and per operation (headlines,
-figures, the table's rows, the front page's grid)."""
+"""What each page shows, read off one result set: a view per set, per problem and per operation.
+
+Headlines, figures, the table's rows and the front page's grid, for the templates to render.
+"""
 
 from __future__ import annotations
 
