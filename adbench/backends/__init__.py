@@ -39,7 +39,8 @@ from adbench.backends.modes import (
 )
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
 from adbench.backends.tensorflow_backend import TensorflowBackend, TensorflowXlaBackend
-from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
+from adbench.backends.torch_autograd_backend import TorchAutogradBackend
+from adbench.backends.torch_backend import TorchBackend, TorchCompileBackend
 from adbench.errors import UnknownChoiceError
 
 _BACKENDS: dict[str, Backend] = {
