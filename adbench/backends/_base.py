@@ -66,6 +66,14 @@ class PreparedCase:
     # sparse-jacobian: the colours of the compression, i.e. the compressed passes one call makes.
     colours: int | None = None
 
+    @classmethod
+    def in_numpy(
+        cls, call: Callable[[], np.ndarray], function: Callable[[], np.ndarray] | None, label: str
+    ) -> PreparedCase:
+        """A case whose calls return finished NumPy arrays (the NumPy baselines, autograd): nothing to sync or
+        convert. ``function`` None: a nested case, whose call is f."""
+        return cls(call=call, function=function, sync=None, to_numpy=np.asarray, label=label)
+
     def run(self) -> np.ndarray:
         out = self.call()
         if self.sync is not None:

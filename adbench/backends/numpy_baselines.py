@@ -148,24 +148,18 @@ class ManualBackend(_NumpyBaseline):
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         function = self.bound(problem)
         if operation == NESTED:
-            return PreparedCase(
-                call=lambda: problem.manual_nested(xv, **consts),
-                function=None,
-                sync=None,
-                to_numpy=np.asarray,
-                label=self.call_label(operation, mode, False),
+            return PreparedCase.in_numpy(
+                lambda: problem.manual_nested(xv, **consts), None, self.call_label(operation, mode, False)
             )
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
             derivative = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
             call = lambda: contract(operation, derivative(xv, **consts), d)  # noqa: E731
-        return PreparedCase(
-            call=call,
-            function=lambda: function(xv, np, **consts),
-            sync=None,
-            to_numpy=np.asarray,
-            label=self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
+        return PreparedCase.in_numpy(
+            call,
+            lambda: function(xv, np, **consts),
+            self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None, hvp_by_hand=None):
@@ -229,13 +223,7 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             return problem.manual_jacobian(v, **consts)
 
         if operation == NESTED:  # f itself, whose ad is the default: central differences at both levels
-            return PreparedCase(
-                call=lambda: f(xv),
-                function=None,
-                sync=None,
-                to_numpy=np.asarray,
-                label=self.call_label(operation, mode, False),
-            )
+            return PreparedCase.in_numpy(lambda: f(xv), None, self.call_label(operation, mode, False))
         if operation in ("jvp", "hvp") and d.v is None:
             raise ValueError(f"{operation} needs a direction v; none was given")
         v = cast(np.ndarray, d.v)  # given wherever the table below reads it (jvp, hvp: checked just above)
@@ -246,13 +234,7 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hvp": lambda: directional_difference(g, xv, v),
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
-        return PreparedCase(
-            call=call,
-            function=lambda: f(xv),
-            sync=None,
-            to_numpy=np.asarray,
-            label=self.call_label(operation, mode, problem.is_scalar(n)),
-        )
+        return PreparedCase.in_numpy(call, lambda: f(xv), self.call_label(operation, mode, problem.is_scalar(n)))
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         return {
