@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, as_dtype, as_operation, backend_names, get_backend
 from adbench.engine.cases import CaseSpec
 from adbench.engine.record import FAILED, CaseResult
 
@@ -104,9 +104,9 @@ def build_grid(
                                         n,
                                         backend.name,
                                         mode,
-                                        dtype,
+                                        as_dtype(dtype),
                                         seed,
-                                        operation,
+                                        as_operation(operation),
                                         chunk,
                                         device,
                                         again,

@@ -15,6 +15,7 @@ from adbench.backends._base import (
     Direction,
     Dtype,
     PreparedCase,
+    as_dtype,
     installed_version,
 )
 from adbench.backends.autograd_backend import AutogradBackend
@@ -33,6 +34,8 @@ from adbench.backends.modes import (
     ModeName,
     Operation,
     Pass,
+    as_mode,
+    as_operation,
     is_mode,
     is_operation,
     mode_order,
@@ -137,6 +140,9 @@ __all__ = [
     "Operation",
     "Pass",
     "PreparedCase",
+    "as_dtype",
+    "as_mode",
+    "as_operation",
     "is_mode",
     "is_operation",
     "mode_order",

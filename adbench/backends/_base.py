@@ -27,6 +27,7 @@ from adbench.backends.modes import DIRECTED as DIRECTED
 from adbench.backends.modes import EVERY_MODE as EVERY_MODE
 from adbench.backends.modes import OPERATIONS as OPERATIONS
 from adbench.backends.modes import SECOND_ORDER as SECOND_ORDER
+from adbench.errors import UnknownChoiceError
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, Service, requested
 from adbench.xp import Array, Framework
@@ -44,6 +45,14 @@ Dtype = Literal["float32", "float64"]
 Device = Literal["cpu", "cuda"]
 DTYPES: tuple[Dtype, ...] = get_args(Dtype)
 DEVICES: tuple[Device, ...] = get_args(Device)
+
+
+def as_dtype(name: str) -> Dtype:
+    """``name`` as a Dtype, where a string from outside meets the typed engine; an unknown one is an error naming
+    the dtypes."""
+    if name not in DTYPES:
+        raise UnknownChoiceError("dtype", name, DTYPES)
+    return name
 
 
 @dataclass
@@ -172,7 +181,7 @@ class Backend(ABC):
         differentiation implement it."""
         raise NotImplementedError(f"backend {self.name!r} has no nested differentiation")
 
-    def call_label(self, operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+    def call_label(self, operation: Operation, mode: ModeName, scalar: bool, chunk_size: int | None = None) -> str:
         """The call ``prepare`` times, as the framework's users write it (``jax.jit(jax.grad(f))``): the
         record's ``call`` and the asv suite's docstrings. ``scalar``: f returns a scalar (its reverse-mode
         Jacobian is then a gradient). Static: it imports no framework. Every backend names every
@@ -184,16 +193,17 @@ class Backend(ABC):
         self,
         problem: Problem,
         x: np.ndarray,
-        operation: str,
-        mode: str,
-        dtype: str,
+        operation: Operation,
+        mode: ModeName,
+        dtype: Dtype,
         constants: dict[str, Any],
         direction: Direction = Direction(),
         *,
         chunk_size: int | None = None,
         device: str = "cpu",
     ) -> PreparedCase:
-        """Build the operation's and f's callables for one case (nothing is timed here)."""
+        """Build the operation's and f's callables for one case (nothing is timed here). The types are declared
+        here, once: every override keeps the one-line signature, and mypy checks each call against this one."""
 
     def build_info(self) -> dict[str, Any]:
         """What the framework was built for and sees (CUDA version, devices), for the environment record."""
@@ -207,8 +217,8 @@ class Backend(ABC):
     def supports(
         self,
         problem: Problem,
-        operation: str,
-        mode: str,
+        operation: Operation,
+        mode: ModeName,
         n: int | None = None,
         chunk_size: int | None = None,
         device: str = "cpu",
@@ -247,6 +257,11 @@ class Backend(ABC):
                 return f"--chunk-size applies to dense Jacobians, not to {operation}"
         if device not in self.devices:
             return f"backend {self.name!r} runs on {', '.join(self.devices)} only, not {device}"
+        return self.lacks(problem, operation)
+
+    def lacks(self, problem: Problem, operation: Operation) -> str | None:
+        """What the problem lacks for this backend to run ``operation`` on it, asked last by ``supports`` (the
+        baselines need a hand-written derivative); None: nothing."""
         return None
 
     def memory_estimate(
@@ -255,8 +270,8 @@ class Backend(ABC):
         m: int,
         work: int,
         itemsize: int,
-        operation: str,
-        mode: str,
+        operation: Operation,
+        mode: ModeName,
         chunk_size: int | None = None,
         colours: int | None = None,
     ) -> int:

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 
 from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
-from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, every_mode_but
 from adbench.services import Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
 
@@ -279,7 +279,7 @@ class MlxCompileBackend(MlxBackend):
     colour = "#C49C94"  # a lighter brown beside mlx's
     order = 46
     compiled = True
-    operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
+    operations = every_mode_but(NESTED)
     refusals = {
         NESTED: "mx.compile cannot trace the data-dependent while loops and branches of a function that "
         "differentiates inside itself (evaluating an array inside mx.compile is an error)"

@@ -8,6 +8,7 @@ from typing import Any, cast
 import numpy as np
 
 from adbench.backends._base import NESTED, OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends.modes import Operation
 from adbench.problems import Problem
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
@@ -122,19 +123,15 @@ class ManualBackend(_NumpyBaseline):
     order = 90
     operations = {op: ("manual",) for op in OPERATIONS}
 
-    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
-        reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation == NESTED and problem.manual_nested is None:
-            reason = f"problem {problem.name!r} has no hand-written nested computation"
-        if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
-            reason = f"problem {problem.name!r} has no hand-written Jacobian"
-        if reason is None and operation == SPARSE and problem.manual_sparse_jacobian is None:
-            reason = f"problem {problem.name!r} has no hand-written sparse Jacobian"
-        if reason is None and operation == "hvp" and problem.manual_hessian is None and problem.manual_hvp is None:
-            reason = f"problem {problem.name!r} has no hand-written Hessian"
-        if reason is None and operation == "hessian" and problem.manual_hessian is None:
-            reason = f"problem {problem.name!r} has no hand-written Hessian"
-        return reason
+    def lacks(self, problem: Problem, operation: Operation) -> str | None:
+        missing = {
+            NESTED: problem.manual_nested is None and "nested computation",
+            SPARSE: problem.manual_sparse_jacobian is None and "sparse Jacobian",
+            "hvp": problem.manual_hessian is None and problem.manual_hvp is None and "Hessian",
+            "hessian": problem.manual_hessian is None and "Hessian",
+            **{op: problem.manual_jacobian is None and "Jacobian" for op in FIRST_ORDER},
+        }.get(operation)
+        return f"problem {problem.name!r} has no hand-written {missing}" if missing else None
 
     def prepare(
         self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
@@ -176,8 +173,8 @@ class ManualBackend(_NumpyBaseline):
         }[operation]
 
 
-# Declared as ManualBackend is (every backend declares these attributes and refines supports): the same shape,
-# its own values.
+# Declared as ManualBackend is (every backend declares these attributes, and a baseline says what it lacks): the
+# same shape, its own values.
 class FiniteDifferenceBackend(_NumpyBaseline):
     name = "finite-diff"
     description = (
@@ -189,25 +186,14 @@ class FiniteDifferenceBackend(_NumpyBaseline):
     order = 80
     operations = {op: ("central",) for op in OPERATIONS}
 
-    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
-        reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation not in (*FIRST_ORDER, SPARSE, NESTED) and problem.manual_jacobian is None:
-            reason = f"problem {problem.name!r} has no hand-written gradient to difference"
-        return reason
+    def lacks(self, problem: Problem, operation: Operation) -> str | None:
+        if operation not in (*FIRST_ORDER, SPARSE, NESTED) and problem.manual_jacobian is None:
+            return f"problem {problem.name!r} has no hand-written gradient to difference"
+        return None
 
     def prepare(
-        self,
-        problem: Problem,
-        x: np.ndarray,
-        operation: str,
-        mode: str,
-        dtype: str,
-        constants: dict[str, Any],
-        direction: Direction = Direction(),
-        *,
-        chunk_size: int | None = None,
-        device: str = "cpu",
-    ) -> PreparedCase:
+        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
+    ):
         xv, consts = _casted(x, dtype, constants)
         if operation == SPARSE:
             return differenced_sparse_case(problem, x, constants, xv, consts)

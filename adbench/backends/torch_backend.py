@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adbench.backends._base import Backend, Computation, Direction, Function, PreparedCase, Sync, float_dtype
-from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, ModeName, Operation
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, ModeName, Operation, every_mode_but
 from adbench.backends.transform_labels import functorch_labels
 from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
@@ -313,7 +313,7 @@ class TorchCompileBackend(TorchBackend):
     order = 22
     # A compile takes seconds to tens of seconds per case on a CPU: asked for by name only.
     default = False
-    operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
+    operations = every_mode_but(NESTED)
     refusals = {
         NESTED: "torch.compile(fullgraph=True) cannot compile the data-dependent while loops and "
         "branches of a function that differentiates inside itself (each is a graph break)"

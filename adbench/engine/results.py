@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -26,6 +26,7 @@ from adbench.engine.record import COLUMNS, SCHEMA, SPEC_KEYS, STATUSES, CaseResu
 from adbench.engine.signals import signals_deferred
 
 if TYPE_CHECKING:
+    from adbench.backends import Dtype, ModeName, Operation
     from adbench.engine.estimates import Comparisons
 
 FORMAT_NAME = "adbench-results"
@@ -549,14 +550,15 @@ def analyse_records(results: list[CaseResult], statistic: str) -> HostAnalyses:
         views = []
         for i in members:
             r = results[i]
+            # A stored row's names as written (a set from elsewhere may hold modes this adbench does not know).
             spec = CaseSpec(
                 r.problem,
                 int(r.size),
                 r.backend,
-                r.mode,
-                r.dtype,
+                cast("ModeName", r.mode),
+                cast("Dtype", r.dtype),
                 int(r.seed or 0),
-                r.operation,
+                cast("Operation", r.operation),
                 None if r.chunk_size is None else int(r.chunk_size),
                 r.device,
                 int(r.replicate or 0),

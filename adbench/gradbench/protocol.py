@@ -30,6 +30,8 @@ class ProtocolError(ValueError):
         self.id = id
 
 
+# gradbench's messages, one dataclass each with the fields its protocol names (CONTRIBUTING.md, Protocol): alike in
+# shape because each is a declaration of fields, not a repeat of logic.
 @dataclass(frozen=True)
 class Start:
     id: int

@@ -151,6 +151,7 @@ def control_loop_hvp(z: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
     return control_loop_hessian_diagonal(z, k) * v
 
 
+# Declared as loss is (every problem declares these fields): the same shape, its own values.
 register(
     Problem(
         name="control_loop",
