@@ -6,7 +6,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 
@@ -98,6 +98,21 @@ class Direction:
     u: np.ndarray | None = None
 
 
+class CaseArguments(NamedTuple):
+    """One case as ``Backend.prepare`` receives it, handed to the backend's ``build`` in one piece (a tuple: a
+    backend unpacks what it reads)."""
+
+    problem: Problem
+    x: np.ndarray
+    operation: Operation
+    mode: ModeName
+    dtype: Dtype
+    constants: dict[str, Any]
+    direction: Direction
+    chunk_size: int | None
+    device: str
+
+
 class Backend(ABC):
     """A way of computing derivatives: one framework (or baseline), its operations and modes.
 
@@ -120,6 +135,7 @@ class Backend(ABC):
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
+    unchunked: str = "does not chunk (its passes are not vectorised)"  # why not, where it does not
     # Its first calls compile (a JIT): its builds are a run's longest, so where builds overlap its cases are
     # built (and visited) in two worker processes, split by operation (adbench.engine.runner).
     compiles: bool = False
@@ -188,7 +204,6 @@ class Backend(ABC):
         operation and mode it offers (tests/test_backends.py checks)."""
         return ""
 
-    @abstractmethod
     def prepare(
         self,
         problem: Problem,
@@ -202,8 +217,14 @@ class Backend(ABC):
         chunk_size: int | None = None,
         device: str = "cpu",
     ) -> PreparedCase:
-        """Build the operation's and f's callables for one case (nothing is timed here). The types are declared
-        here, once: every override keeps the one-line signature, and mypy checks each call against this one."""
+        """Build the operation's and f's callables for one case (nothing is timed here): the backend's ``build``
+        of the arguments in one piece, so their types are written once, here."""
+        return self.build(CaseArguments(problem, x, operation, mode, dtype, constants, direction, chunk_size, device))
+
+    def build(self, case: CaseArguments) -> PreparedCase:
+        """What ``prepare`` returns, built by this backend from the case's arguments (every backend here
+        implements it; one that overrides ``prepare`` itself need not)."""
+        raise NotImplementedError(f"backend {self.name!r} builds no case")
 
     def build_info(self) -> dict[str, Any]:
         """What the framework was built for and sees (CUDA version, devices), for the environment record."""
@@ -252,7 +273,7 @@ class Backend(ABC):
             )
         if chunk_size is not None:
             if not self.chunkable:
-                return f"backend {self.name!r} does not chunk (its passes are not vectorised)"
+                return f"backend {self.name!r} {self.unchunked}"
             if operation != "jacobian":
                 return f"--chunk-size applies to dense Jacobians, not to {operation}"
         if device not in self.devices:

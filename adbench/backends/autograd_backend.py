@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends._base import Backend, Direction, Function, PreparedCase, basis, float_dtype
+from adbench.backends._base import Backend, CaseArguments, Function, PreparedCase, basis, float_dtype
 from adbench.backends.modes import EVERY_MODE, NESTED, PASSES, SPARSE, forward_over_basis
 from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
@@ -116,9 +116,8 @@ class AutogradBackend(Backend):
 
         return version("autograd")  # the module has no __version__
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         ag = self.load()
         xp = namespace("autograd")
         xv = x.astype(dtype)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, ModeName, Operati
 from adbench.backends.transform_labels import functorch_labels
 from adbench.services import Carry, Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
+
+if TYPE_CHECKING:
+    from adbench.backends._base import CaseArguments
 
 # Each operation's transform of f as JAX users write it, inside jax.jit for the `jax` backend: the
 # record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f
@@ -300,13 +303,10 @@ class JaxBackend(Backend):
         op = derivative(self.load(), f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
         return op, (xj, dj, arrays), f, (xj, arrays), None
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         jax = self.load()
-        op, op_args, fun, f_args, comp = self._program(
-            problem, x, operation, mode, dtype, constants, direction, chunk_size, device
-        )
+        op, op_args, fun, f_args, comp = self._program(*case)
         if self.jit:
             op, fun = jax.jit(op), fun and jax.jit(fun)
         return PreparedCase(

@@ -7,7 +7,16 @@ from typing import Any, cast
 
 import numpy as np
 
-from adbench.backends._base import NESTED, OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import (
+    NESTED,
+    OPERATIONS,
+    SPARSE,
+    Backend,
+    CaseArguments,
+    Direction,
+    PreparedCase,
+    float_dtype,
+)
 from adbench.backends.modes import Operation
 from adbench.problems import Problem
 
@@ -133,9 +142,8 @@ class ManualBackend(_NumpyBaseline):
         }.get(operation)
         return f"problem {problem.name!r} has no hand-written {missing}" if missing else None
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         reason = self.supports(problem, operation, mode)
         if reason:
             raise NotImplementedError(reason)
@@ -144,14 +152,15 @@ class ManualBackend(_NumpyBaseline):
             return manual_sparse_case(problem, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         function = self.bound(problem)
+        # Each hand-written function read below is there: supports() refused the case above where it is not.
         if operation == NESTED:
-            return PreparedCase.in_numpy(
-                lambda: problem.manual_nested(xv, **consts), None, self.call_label(operation, mode, False)
-            )
+            nested = cast(Callable[..., np.ndarray], problem.manual_nested)
+            return PreparedCase.in_numpy(lambda: nested(xv, **consts), None, self.call_label(operation, mode, False))
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
-            derivative = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+            by_hand = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+            derivative = cast(Callable[..., np.ndarray], by_hand)
             call = lambda: contract(operation, derivative(xv, **consts), d)  # noqa: E731
         return PreparedCase.in_numpy(
             call,
@@ -191,9 +200,8 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             return f"problem {problem.name!r} has no hand-written gradient to difference"
         return None
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         xv, consts = _casted(x, dtype, constants)
         if operation == SPARSE:
             return differenced_sparse_case(problem, x, constants, xv, consts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from adbench.backends.modes import DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, S
 from adbench.problems import Problem
 from adbench.services import Carry, Level, python_loop, stacked_jvps
 from adbench.xp import Array, Framework, namespace
+
+if TYPE_CHECKING:
+    from adbench.backends._base import CaseArguments
 
 
 def forget_forward_mode_traces() -> None:
@@ -362,9 +365,8 @@ class TensorflowBackend(Backend):
             )
         return f"tf.function({transform_label(operation, mode, scalar, chunk_size)}{jit})"
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         tf = self.load()
         forget_forward_mode_traces()
         place = self._place(tf, device)

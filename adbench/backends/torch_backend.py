@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adbench.backends._base import Backend, Computation, Direction, Function, PreparedCase, Sync, float_dtype
+from adbench.backends._base import (
+    Backend,
+    CaseArguments,
+    Computation,
+    Direction,
+    Function,
+    PreparedCase,
+    Sync,
+    float_dtype,
+)
 from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, ModeName, Operation, every_mode_but
 from adbench.backends.transform_labels import functorch_labels
 from adbench.problems import Problem
@@ -258,15 +267,14 @@ class TorchBackend(Backend):
             "loops and branches: Python while and if on the tensors' values"
         )
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         if operation == NESTED:
             return self._nested(problem, x, mode, dtype, constants, device)
-        case = self._setup(problem, x, dtype, constants, direction, device)
+        tensors = self._setup(problem, x, dtype, constants, direction, device)
         if operation == SPARSE:
-            return self._sparse(case, mode)
-        return self._dense(case, operation, mode, chunk_size)
+            return self._sparse(tensors, mode)
+        return self._dense(tensors, operation, mode, chunk_size)
 
     def _sparse(self, case: TorchCase, mode: str) -> PreparedCase:
         """torch.func.vmap of jvp or vjp over the colouring's seeds (compiled for torch-compile)."""
@@ -328,17 +336,13 @@ class TorchCompileBackend(TorchBackend):
         # fallback to eager code that would be timed as "compiled".
         return torch.compile(op, fullgraph=True, dynamic=False)
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
         # Every case's callables share code objects (the lambdas above), so without a reset Dynamo
         # counts each new case as a recompile of the last and refuses after its limit (8).
         self.load()._dynamo.reset()
-        case = super().prepare(
-            problem, x, operation, mode, dtype, constants, direction, chunk_size=chunk_size, device=device
-        )
-        case.function = self._compiled_function(case.function)
-        return case
+        prepared = super().build(case)
+        prepared.function = self._compiled_function(prepared.function)
+        return prepared
 
     def _compiled_function(self, call):
         # f compiled too, so time(J)/time(f) compares compiled code with compiled code.
