@@ -149,6 +149,8 @@ def jacobian(
     )
 
 
+# The derivatives below repeat one signature on purpose (a repeated block the duplicate scan lists): each public
+# function spells out its own arguments for help(), IDEs and the docs; what they share is ``evaluate``.
 def jvp(
     problem: str | Problem | Any,
     x: Any,

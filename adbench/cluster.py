@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # the engine (NumPy) loads when a grid is cut or run, not with the CLI
     from adbench.engine.cases import CaseSpec
     from adbench.engine.record import CaseResult
-    from adbench.engine.runner import RunSettings, WorkerPool
+    from adbench.engine.settings import RunSettings
+    from adbench.engine.workers import WorkerPool
 
 # The Dask worker resource a group holds while it runs: a host that offers one slot runs one group at a
 # time, so two groups never time each other's noise.
@@ -32,9 +33,9 @@ class ClusterError(RuntimeError):
 
 # -- the grid, cut -----------------------------------------------------------------------------------------
 def group_of(spec: CaseSpec) -> tuple:
-    """The case group a spec belongs to (``adbench.engine.runner.group_key``): the unit of distribution,
+    """The case group a spec belongs to (``adbench.engine.grouping.group_key``): the unit of distribution,
     because every comparison the summary makes is within one group and must be measured on one host."""
-    from adbench.engine.runner import group_key
+    from adbench.engine.grouping import group_key
 
     return group_key(spec)
 
@@ -141,7 +142,7 @@ def _pool() -> WorkerPool:
     keeps them across its groups): a group does not pay for starting every framework again."""
     global _POOL
     if _POOL is None:
-        from adbench.engine.runner import WorkerPool
+        from adbench.engine.workers import WorkerPool
 
         _POOL = WorkerPool()
     return _POOL
@@ -297,13 +298,20 @@ def run_groups(
         for future in futures:
             future.cancel()
         raise
+    return _what_it_did(session, len(groups), started, lost_again, rerun)
+
+
+def _what_it_did(session: ClusterSession, groups: int, started: float, lost_twice: int, rerun: int) -> dict[str, Any]:
+    """What the cluster did, for the budget: its groups and hosts, the groups run again or lost twice, and the
+    framework workers its Dask workers started and reused (their pools drained now); ``started``: the
+    monotonic clock when the run began."""
     pools = _drain(session)
     return {
         "address": session.address,
-        "groups": len(groups),
+        "groups": groups,
         "hosts": session.hosts(),
         "wall_s": round(time.monotonic() - started, 2),
-        "lost_twice": lost_again,
+        "lost_twice": lost_twice,
         "rerun": rerun,
         "framework_workers": {
             "started": sum(p.get("started", 0) for p in pools),
@@ -343,7 +351,7 @@ def _failure_words(exc: BaseException, lost: bool, attempt: int) -> str:
 
 def failed_group(index: int, specs: list[CaseSpec], settings: RunSettings, reason: str) -> GroupOutcome:
     """A group that did not come back: each case an ``error`` with the reason, on no host."""
-    from adbench.engine.runner import new_result
+    from adbench.engine.outcome import new_result
 
     results = []
     for spec in specs:

@@ -10,12 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, as_dtype, as_operation, backend_names, get_backend
+from adbench.backends import (
+    NESTED,
+    OPERATIONS,
+    SECOND_ORDER,
+    Operation,
+    as_dtype,
+    as_operation,
+    backend_names,
+    get_backend,
+)
 from adbench.engine.cases import CaseSpec
 from adbench.engine.record import FAILED, CaseResult
 
 # The run's defaults are declared once, with its settings; the CLI reads them here.
-from adbench.engine.settings import (  # noqa: F401 (QUICK_*: read by adbench.cli as compare.QUICK_*)
+from adbench.engine.settings import (
     DEFAULT_COMPILE_TIMEOUT_S,
     DEFAULT_MIN_VISITS,
     DEFAULT_TIME_BUDGET_S,
@@ -32,6 +41,10 @@ from adbench.problems import Problem, get_problem, list_problems
 if TYPE_CHECKING:  # pandas loads with the results, not with the grid: `adbench list` and --help stay light
     import pandas as pd
 
+    from adbench.engine.estimates import Comparisons
+    from adbench.engine.results import ResultWriter
+    from adbench.engine.runner import RunOutcome
+
 # sparse-jacobian runs only on problems that declare a pattern; nested only on the problems that
 # differentiate inside themselves, which have no other operation.
 DEFAULT_OPERATIONS = ("jacobian", "hvp", "sparse-jacobian", NESTED)
@@ -42,6 +55,8 @@ DEFAULT_MODES = {
     "hessian": ("forward-over-reverse", "reverse-over-reverse"),
 }
 QUICK_OPERATIONS = ("jacobian",)
+# The grid's inputs unless asked: the tutorial's float32, seed 0, on the CPU, each case once.
+DEFAULT_DTYPE, DEFAULT_SEED, DEFAULT_DEVICE, DEFAULT_REPLICATES = "float32", 0, "cpu", 1
 # --quick leaves out the problems that declare a sparsity pattern unless they are named: ba's nine
 # Jacobian cases alone took 9-11 s of --quick's 25 s on 2 cores (autograd's dense one 0.55 s a call,
 # JAX's compressed ones 3-4 s to compile), against its 20 s.
@@ -52,15 +67,15 @@ def build_grid(
     backends: Sequence[str] | None = None,
     modes: Sequence[str] | None = None,
     sizes: Sequence[int] | None = None,
-    dtype: str = "float32",
-    seed: int = 0,
+    dtype: str = DEFAULT_DTYPE,
+    seed: int = DEFAULT_SEED,
     quick: bool = False,
     *,
     operations: Sequence[str] | None = None,
     full: bool = False,
     chunk_sizes: Sequence[int | None] = (None,),
-    device: str = "cpu",
-    replicates: int = 1,
+    device: str = DEFAULT_DEVICE,
+    replicates: int = DEFAULT_REPLICATES,
 ) -> list[CaseSpec]:
     """Every (problem, size, operation, backend, mode[, chunk]) asked for (``operations`` by default: the
     plain run's, or with ``quick`` the Jacobian of every plain-run problem without a sparsity pattern).
@@ -77,42 +92,40 @@ def build_grid(
         else [p for p in plain_problems(quick, full) if not sizes or p.takes_any_size or set(sizes) <= set(p.presets)]
     )  # --sizes: those that take them
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
-    chosen = tuple(operations) if operations else None
+    grid_dtype = as_dtype(dtype)  # a caller's string, checked once (an unknown one is an error naming the dtypes)
     specs = []
     for problem in probs:
-        ours = chosen or (QUICK_OPERATIONS if quick else DEFAULT_OPERATIONS)
-        for n in sizes_for(problem, sizes, quick, full):
-            m = problem.known_n_outputs(n)
-            for operation in ours:
-                if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
-                    continue
-                if operation == "sparse-jacobian" and problem.sparsity is None:
-                    continue  # no pattern declared: nothing to compress
-                if problem.nested != (operation == NESTED):
-                    continue
-                for backend in backend_objs:
-                    wanted = modes or (None if full else DEFAULT_MODES.get(operation))
-                    for mode in backend.modes_for(operation):
-                        if wanted and not backend.baseline and mode not in wanted:
-                            continue
-                        chunks = chunk_sizes if (backend.chunkable and operation == "jacobian") else (None,)
-                        for chunk in dict.fromkeys(chunks):
-                            for again in range(replicates):
-                                specs.append(
-                                    CaseSpec(
-                                        problem.name,
-                                        n,
-                                        backend.name,
-                                        mode,
-                                        as_dtype(dtype),
-                                        seed,
-                                        as_operation(operation),
-                                        chunk,
-                                        device,
-                                        again,
-                                    )
-                                )
+        ours = tuple(operations) if operations else (QUICK_OPERATIONS if quick else DEFAULT_OPERATIONS)
+        for n, operation in _operations_at(problem, sizes_for(problem, sizes, quick, full), ours):
+            for backend in backend_objs:
+                wanted = modes or (None if full else DEFAULT_MODES.get(operation))
+                for mode in backend.modes_for(operation):
+                    if wanted and not backend.baseline and mode not in wanted:
+                        continue
+                    chunks = chunk_sizes if (backend.chunkable and operation == "jacobian") else (None,)
+                    specs += [
+                        CaseSpec(problem.name, n, backend.name, mode, grid_dtype, seed, operation, chunk, device, again)
+                        for chunk in dict.fromkeys(chunks)
+                        for again in range(replicates)
+                    ]
     return specs
+
+
+def _operations_at(problem: Problem, sizes: Sequence[int], operations: Sequence[str]) -> list[tuple[int, Operation]]:
+    """(size, operation) pairs the problem has: no Hessian of a registered vector-valued problem, no compressed
+    Jacobian without a declared pattern, and the nested operation only (and always) for a nested problem."""
+    pairs = []
+    for n in sizes:
+        m = problem.known_n_outputs(n)
+        for operation in operations:
+            if operation in SECOND_ORDER and m is not None and not problem.is_scalar(n):
+                continue
+            if operation == "sparse-jacobian" and problem.sparsity is None:
+                continue  # no pattern declared: nothing to compress
+            if problem.nested != (operation == NESTED):
+                continue
+            pairs.append((n, as_operation(operation)))
+    return pairs
 
 
 def plain_problems(quick: bool = False, full: bool = False) -> list[Problem]:
@@ -167,27 +180,29 @@ def sizes_for(problem: Problem, sizes: Sequence[int] | None, quick: bool, full: 
 
 def settings_for(
     *,
+    quick: bool = False,
     threads: int = 1,
-    time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-    min_visits: int = DEFAULT_MIN_VISITS,
+    time_budget_s: float | None = None,
+    min_visits: int | None = None,
     workers: int = DEFAULT_WORKERS,
     visit_s: float = DEFAULT_VISIT_S,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
     memory_limit_gib: float | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
     adaptive: bool = True,
     statistic: str | None = None,
     exact_min_visits: bool = False,
 ) -> RunSettings:
-    """The engine's settings for a comparison; ``exact_min_visits``: every case gets ``min_visits``
-    (the user asked for them), not fewer for a slow one."""
+    """The engine's settings for a comparison: the time budget and visits a plain run (or with ``quick``, a
+    --quick one) takes unless given; ``exact_min_visits``: every case gets ``min_visits`` (the user asked for
+    them), not fewer for a slow one."""
     from adbench.engine.estimates import DEFAULT_STATISTIC
 
     settings = RunSettings(
         threads=threads,
-        time_budget_s=time_budget_s,
-        min_visits=min_visits,
+        time_budget_s=time_budget_s or (QUICK_TIME_BUDGET_S if quick else DEFAULT_TIME_BUDGET_S),
+        min_visits=min_visits or (QUICK_MIN_VISITS if quick else DEFAULT_MIN_VISITS),
         workers=workers,
         visit_s=visit_s,
         timeout_s=timeout_s,
@@ -228,11 +243,11 @@ class CompareRun:
     """What a comparison produced: the outcome, its rows as a DataFrame, its paired comparisons, and
     where they were saved."""
 
-    outcome: Any
+    outcome: RunOutcome
     frame: pd.DataFrame
     csv_path: Path
     settings: dict[str, Any] = field(default_factory=dict)
-    comparisons: Any = None  # adbench.engine.estimates.Comparisons
+    comparisons: Comparisons | None = None
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -280,6 +295,45 @@ def run(
             session.close()
 
 
+# The run's settings by RunSettings' own names: the CLI's options that set them, and what a set's sidecar records
+# (read back by merge and the report).
+RUN_SETTINGS = (
+    "threads",
+    "time_budget_s",
+    "min_visits",
+    "workers",
+    "visit_s",
+    "timeout_s",
+    "compile_timeout_s",
+    "device",
+    "adaptive",
+)
+
+
+def recorded_settings(
+    settings: RunSettings, grid: Sequence[CaseSpec], command: str, shard: str | None, cluster: str | None
+) -> dict[str, Any]:
+    """The sidecar's "settings": the run's, taken from the object, and what the grid asked for."""
+    from adbench.engine.estimates import STATISTIC_WORDS
+
+    memory = settings.memory_limit_bytes
+    return {
+        "command": command,
+        **{name: getattr(settings, name) for name in RUN_SETTINGS},
+        "memory_limit_gib": round(memory / 2**30, 3) if memory else None,
+        "dtype": sorted({s.dtype for s in grid}),
+        "seed": sorted({s.seed for s in grid}),
+        "operations": list(dict.fromkeys(s.operation for s in grid)),
+        "statistic": f"per visit {STATISTIC_WORDS[settings.statistic]} (samples of >= 1 ms of back-to-back "
+        "synced calls, after a warm-up); a case's time is the geometric mean of its visits' statistics",
+        "statistic_name": settings.statistic,
+        "interval": INTERVAL_METHOD,
+        "shard": shard,
+        "grid": grid_digest(grid) if shard else None,
+        "cluster": cluster,
+    }
+
+
 def _run(
     specs: list[CaseSpec],
     output: Path | None,
@@ -290,12 +344,10 @@ def _run(
     session: Any,
     shard: str | None,
 ) -> CompareRun:
-    import time
-
     from adbench.engine.environment import environment
-    from adbench.engine.estimates import STATISTIC_WORDS, Comparisons
-    from adbench.engine.results import ResultWriter, check_output_path, new_run_id, reserve_default_path
-    from adbench.engine.runner import RunOutcome, Scheduler
+    from adbench.engine.estimates import Comparisons
+    from adbench.engine.results import ResultWriter, check_output_path, new_run_id, reserve_default_path, rows_to_frame
+    from adbench.engine.runner import RunOutcome
 
     path = check_output_path(output) if output is not None else reserve_default_path()
     grid = specs
@@ -304,54 +356,57 @@ def _run(
         from adbench.cluster import shard as slice_of
 
         specs = slice_of(grid, *parse_shard(shard))
-    recorded = {
-        "command": command,
-        "threads": settings.threads,
-        "time_budget_s": settings.time_budget_s,
-        "min_visits": settings.min_visits,
-        "workers": settings.workers,
-        "visit_s": settings.visit_s,
-        "timeout_s": settings.timeout_s,
-        "compile_timeout_s": settings.compile_timeout_s,
-        "memory_limit_gib": round(settings.memory_limit_bytes / 2**30, 3) if settings.memory_limit_bytes else None,
-        "device": settings.device,
-        "adaptive": settings.adaptive,
-        "dtype": sorted({s.dtype for s in grid}),
-        "seed": sorted({s.seed for s in grid}),
-        "operations": list(dict.fromkeys(s.operation for s in grid)),
-        "statistic": f"per visit {STATISTIC_WORDS[settings.statistic]} (samples of >= 1 ms of back-to-back "
-        "synced calls, after a warm-up); a case's time is the geometric mean of its visits' "
-        "statistics",
-        "statistic_name": settings.statistic,
-        "interval": INTERVAL_METHOD,
-        "shard": shard,
-        "grid": grid_digest(grid) if shard else None,
-        "cluster": session.address if session is not None else None,
-    }
+    recorded = recorded_settings(settings, grid, command, shard, session.address if session is not None else None)
     outcome = RunOutcome()
     env = environment(outcome.versions, settings.threads, device=settings.device, framework_builds=outcome.builds)
     writer = ResultWriter(path, new_run_id(), env, recorded)
     writer.write([])  # the set exists (and the path is proven writable) before anything is timed
+    if session is not None:
+        from adbench.compare_cluster import run_on_cluster
+
+        run_on_cluster(specs, settings, session, outcome, writer, on_result)
+    else:
+        _run_here(specs, settings, outcome, writer, on_result, save_interval_s)
+    comparisons = Comparisons.from_cases(outcome.results, outcome.comparisons)
+    return CompareRun(outcome, rows_to_frame(outcome.results), writer.csv_path, recorded, comparisons)
+
+
+def _save(writer: ResultWriter, outcome: RunOutcome) -> None:
+    """The set as it stands: the rows, the machine's noise, the budget, the variance and the comparisons."""
+    writer.noise = outcome.noise
+    writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons}
+    writer.write(outcome.results)
+
+
+def _run_here(
+    specs: list[CaseSpec],
+    settings: RunSettings,
+    outcome: RunOutcome,
+    writer: ResultWriter,
+    on_result: Callable[[CaseResult], None] | None,
+    save_interval_s: float,
+) -> None:
+    """The grid on this machine's workers, the set saved while a worker compiles, after a pass every
+    ``save_interval_s``, and at the end (where an error writing it is the run's error)."""
+    import time
+
+    from adbench.engine.runner import Scheduler
+
     last = [0.0]
     warned: list[str] = []
 
     def save() -> None:
-        writer.noise = outcome.noise
-        writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons}
         try:
-            writer.write(outcome.results)
+            _save(writer, outcome)
         except OSError as exc:  # a full disk mid-run: keep measuring, say so once, retry later
             if not warned:
                 warned.append(str(exc))
-                print(f"adbench: cannot save results to {path} ({exc}); still running, will retry", file=sys.stderr)
+                print(
+                    f"adbench: cannot save results to {writer.csv_path} ({exc}); still running, will retry",
+                    file=sys.stderr,
+                )
 
-    def saved(result: CaseResult) -> None:
-        if on_result:
-            on_result(result)
-
-    if session is not None:
-        return _run_on_cluster(specs, settings, session, outcome, writer, recorded, on_result)
-    scheduler = Scheduler(specs, settings, on_result=saved, outcome=outcome)
+    scheduler = Scheduler(specs, settings, on_result=on_result, outcome=outcome)
 
     def after_pass(_: int) -> None:
         if time.monotonic() - last[0] >= save_interval_s:
@@ -368,95 +423,7 @@ def _run(
     try:
         scheduler.run()
     finally:
-        writer.noise = outcome.noise
-        writer.extra = {"budget": outcome.budget, "variance": outcome.variance, "comparisons": outcome.comparisons}
-        writer.write(outcome.results)  # the last chance: an error here is the run's error
-    from adbench.engine.results import rows_to_frame
-
-    frame = rows_to_frame(outcome.results)
-    comparisons = Comparisons.from_cases(outcome.results, outcome.comparisons)
-    return CompareRun(outcome, frame, path, recorded, comparisons)
-
-
-def _run_on_cluster(
-    specs: list[CaseSpec],
-    settings: Any,
-    session: Any,
-    outcome: Any,
-    writer: Any,
-    recorded: dict[str, Any],
-    on_result: Callable[[CaseResult], None] | None,
-) -> CompareRun:
-    """The grid's groups on the cluster; each group's records join the set as it arrives, and the set's
-    statistics are derived again per host (``adbench.engine.results.analyse_records``) and saved."""
-    from adbench.cluster import run_groups
-    from adbench.engine.estimates import Comparisons
-    from adbench.engine.results import analyse_records, rows_to_frame
-
-    hosts: dict[str, dict[str, Any]] = {}
-    budgets: list[dict[str, Any]] = []
-    cluster_words: dict[str, Any] = {"address": session.address}
-
-    def arrived(group: Any) -> None:
-        outcome.results.extend(group.results)
-        outcome.versions.update({k: v for k, v in group.versions.items() if v})
-        outcome.builds.update(group.builds)
-        if group.host:
-            hosts[group.host] = group.environment
-        if group.budget:
-            budgets.append(group.budget)
-        for r in group.results:
-            if on_result:
-                on_result(r)
-        save()
-
-    def save() -> None:
-        analysis = analyse_records(outcome.results, settings.statistic)
-        outcome.comparisons, outcome.variance = analysis.comparisons(), analysis.variance()
-        outcome.budget = _cluster_budget(budgets, settings, cluster_words)
-        writer.extra = {
-            "budget": outcome.budget,
-            "variance": outcome.variance,
-            "comparisons": outcome.comparisons,
-            "hosts": hosts,
-        }
-        writer.write(outcome.results)
-
-    try:
-        cluster_words.update(run_groups(specs, settings, session, arrived))
-        cluster_words["hosts"] = sorted(hosts)  # by the names the rows carry, not the workers' addresses
-    except KeyboardInterrupt:
-        import signal
-
-        outcome.interrupted = signal.SIGINT
-    finally:
-        save()  # the last word: every group that came back, analysed together
-    frame = rows_to_frame(outcome.results)
-    return CompareRun(
-        outcome, frame, writer.csv_path, recorded, Comparisons.from_cases(outcome.results, outcome.comparisons)
-    )
-
-
-def _cluster_budget(budgets: list[dict[str, Any]], settings: Any, cluster: dict[str, Any]) -> dict[str, Any]:
-    """The groups' budgets as one: their seconds and visits summed (seconds of the hosts, not of the clock)."""
-    phases: dict[str, float] = {}
-    for b in budgets:
-        for k, v in (b.get("phases_s") or {}).items():
-            phases[k] = round(phases.get(k, 0.0) + (v or 0.0), 2)
-    adaptive = [e for b in budgets for e in b.get("adaptive") or []]
-    return {
-        "time_budget_s": settings.time_budget_s,
-        "spent_s": round(sum(b.get("spent_s", 0) for b in budgets), 2),
-        "workers": settings.workers,
-        "min_visits": settings.min_visits,
-        "visit_s": settings.visit_s,
-        "passes": sum(b.get("passes", 0) for b in budgets),
-        "visits": sum(b.get("visits", 0) for b in budgets),
-        "adaptive_visits": sum(b.get("adaptive_visits", 0) for b in budgets),
-        "phases_s": phases,
-        "adaptive": adaptive,
-        "cluster": dict(cluster),
-    }
+        _save(writer, outcome)  # the last chance: an error here is the run's error
 
 
 def __getattr__(name: str) -> Any:
@@ -478,6 +445,8 @@ __all__ = [
     "plain_problems",
     "plan_words",
     "render",  # noqa: F822 - served lazily by __getattr__ from adbench.rendering (pandas loads only when asked)
+    "RUN_SETTINGS",
+    "recorded_settings",
     "run",
     "settings_for",
     "sizes_for",

@@ -10,12 +10,15 @@ declare what it matches as narrowly as the reproduction allows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:  # a frame comes with the results: importing the table of defects stays light
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -89,4 +92,15 @@ def explaining(row: Mapping[str, Any], defects: tuple[KnownDefect, ...] | None =
     return None
 
 
-__all__ = ["KNOWN_DEFECTS", "KnownDefect", "explaining"]
+def known_defects(frame: pd.DataFrame) -> dict[Hashable, KnownDefect]:
+    """Row index -> the known framework defect that explains that row, for the rows that are not ok."""
+    if not len(frame):
+        return {}
+    return {
+        index: defect
+        for index, row in frame[frame["status"] != "ok"].iterrows()
+        if (defect := explaining(row)) is not None
+    }
+
+
+__all__ = ["KNOWN_DEFECTS", "KnownDefect", "explaining", "known_defects"]

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the engine loads when sets are merged, not with the CLI
+    import pandas as pd
+
     from adbench.engine.record import CaseResult
 
 # Settings that may differ between the sets of one sweep: which slice, where and how it was started.
@@ -34,19 +36,43 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
     and 2), sets whose settings differ (beyond ``PER_SET_SETTINGS``) or that were analysed with another
     interval method, and a case measured on one host in two sets (a shard run twice)."""
     from adbench.engine.estimates import STATISTICS
-    from adbench.engine.record import case_key
-    from adbench.engine.results import (
-        VISIT_VERSIONS,
-        ResultsFormatError,
-        ResultWriter,
-        analyse_records,
-        check_output_path,
-        new_run_id,
-        read_results,
-        records_of,
-    )
+    from adbench.engine.reanalysis import analyse_records
+    from adbench.engine.results import ResultWriter, new_run_id
 
     paths, target = [Path(s) for s in sources], Path(output)
+    _check_paths(paths, target)
+    read = [_read(source) for source in paths]
+    _check_one_sweep(read)
+    records, hosts, origins = _joined(read)
+    first_source, _, first = read[0]
+    statistic = (first.get("settings") or {}).get("statistic_name") or "min"
+    if statistic not in STATISTICS:
+        raise MergeError(f"{first_source}: unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
+    analysis = analyse_records(records, statistic)
+    merged_settings = {
+        **(first.get("settings") or {}),
+        "shard": None,
+        "command": "adbench merge " + " ".join(s.name for s in paths),
+    }
+    writer = ResultWriter(target, new_run_id(), first.get("environment") or {}, merged_settings)
+    writer.extra = {
+        "variance": analysis.variance(),
+        "comparisons": analysis.comparisons(),
+        "hosts": hosts,
+        "merged": origins,
+        "merged_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    writer.write(records)
+    return Merged(target, len(records), len({r.host for r in records if r.host}))
+
+
+Read = tuple[Path, "pd.DataFrame", dict[str, Any]]  # a set as read: its path, its rows and its sidecar
+
+
+def _check_paths(paths: list[Path], target: Path) -> None:
+    """Two sets or more, and a target that is none of them and can be written."""
+    from adbench.engine.results import check_output_path
+
     if len(paths) < 2:
         raise MergeError(f"merge needs two or more sets, got {len(paths)}")
     if any(target.resolve() == s.resolve() for s in paths):
@@ -55,18 +81,27 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
         check_output_path(target)
     except ValueError as exc:
         raise MergeError(str(exc)) from None
-    read = []
-    for source in paths:
-        try:
-            frame, meta = read_results(source)
-        except (ResultsFormatError, OSError) as exc:
-            raise MergeError(f"cannot read {source}: {exc}") from None
-        if meta.get("format_version") not in VISIT_VERSIONS:
-            raise MergeError(
-                f"{source}: a version {meta.get('format_version')} set keeps no visits to analyse "
-                f"again; only version {' and '.join(map(str, VISIT_VERSIONS))} sets merge"
-            )
-        read.append((source, frame, meta))
+
+
+def _read(source: Path) -> Read:
+    """A set that keeps its visits, read."""
+    from adbench.engine.result_format import VISIT_VERSIONS, ResultsFormatError
+    from adbench.engine.results import read_results
+
+    try:
+        frame, meta = read_results(source)
+    except (ResultsFormatError, OSError) as exc:
+        raise MergeError(f"cannot read {source}: {exc}") from None
+    if meta.get("format_version") not in VISIT_VERSIONS:
+        raise MergeError(
+            f"{source}: a version {meta.get('format_version')} set keeps no visits to analyse "
+            f"again; only version {' and '.join(map(str, VISIT_VERSIONS))} sets merge"
+        )
+    return source, frame, meta
+
+
+def _check_one_sweep(read: list[Read]) -> None:
+    """The sets share their settings (but ``PER_SET_SETTINGS``) and, where they are shards, their grid."""
     first_source, _, first = read[0]
     settings = _comparable(first)
     for source, _, meta in read[1:]:
@@ -87,6 +122,14 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
             f"{sa} and {sb} are shards of different grids (digests {a} and {b}): run every shard with "
             "the same command, changing only --shard"
         )
+
+
+def _joined(read: list[Read]) -> tuple[list[CaseResult], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The sets' records side by side, each with its host (no case twice on one host), every host's
+    environment, and where each set came from."""
+    from adbench.engine.reanalysis import records_of
+    from adbench.engine.record import case_key
+
     records: list[CaseResult] = []
     hosts: dict[str, dict[str, Any]] = {}
     seen: dict[tuple, Path] = {}
@@ -115,25 +158,7 @@ def merge(sources: Sequence[Path | str], output: Path | str) -> Merged:
                 "n_cases": len(frame),
             }
         )
-    statistic = (first.get("settings") or {}).get("statistic_name") or "min"
-    if statistic not in STATISTICS:
-        raise MergeError(f"{first_source}: unknown statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
-    analysis = analyse_records(records, statistic)
-    merged_settings = {
-        **(first.get("settings") or {}),
-        "shard": None,
-        "command": "adbench merge " + " ".join(s.name for s in paths),
-    }
-    writer = ResultWriter(target, new_run_id(), first.get("environment") or {}, merged_settings)
-    writer.extra = {
-        "variance": analysis.variance(),
-        "comparisons": analysis.comparisons(),
-        "hosts": hosts,
-        "merged": origins,
-        "merged_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    writer.write(records)
-    return Merged(target, len(records), len({r.host for r in records if r.host}))
+    return records, hosts, origins
 
 
 def _comparable(meta: dict[str, Any]) -> dict[str, Any]:

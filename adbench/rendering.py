@@ -6,7 +6,6 @@ as torch.utils.benchmark's Compare only renders."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pandas as pd
@@ -14,11 +13,18 @@ import pandas as pd
 from adbench import formatting as fmt
 from adbench.backends import AD_MODES, BASELINE_MODES, mode_order
 from adbench.engine.estimates import Comparisons
+from adbench.glance import (
+    GLANCE_COLUMNS,
+    GLANCE_LEGEND,
+    CellValues,
+    cache_mark,
+    findings_block,
+    glance_block,
+    glance_rows,
+    short_mode,
+)
 from adbench.problems import get_problem
 from adbench.terminal import DEFAULT_WIDTH, terminal_width, text_table, wrap
-
-# A groupby key's values: this frame's cells (pandas-stubs types each as Hashable).
-CellValues = tuple[Any, ...]
 
 
 def _cell(rows: pd.DataFrame) -> str:
@@ -242,246 +248,6 @@ def cluster_words(budget: dict[str, Any]) -> str:
     return text
 
 
-# -- the one screen: the answers first -------------------------------------------------------------------
-# Pass counting predicts a mode's factor; a measured factor below 1/FAR_BELOW of it (theory >= 10x) gets a why.
-FAR_BELOW = 4.0
-
-
-def short_mode(mode: str) -> str:
-    """'fwd-over-rev' for a composition (a table cell's worth); first-order modes keep their names."""
-    return mode.replace("forward", "fwd").replace("reverse", "rev") if "-over-" in mode else mode
-
-
-@dataclass
-class Glance:
-    """One row of the answers: a problem's operation at one size: best mode, fastest framework and its lead,
-    the fastest over the hand-written floor, its first call, and the notes that say why where a figure
-    looks wrong but is right."""
-
-    problem: str
-    operation: str
-    size: int
-    shape: str
-    mode: str = ""
-    fastest: str = ""
-    lead: str = ""
-    floor: str = ""
-    first_call: str = ""
-    cache_hit: bool = False  # its first call's compile came from the framework's persistent cache
-    notes: list[str] = field(default_factory=list)
-    known: bool = False  # a case here is wrong by a known framework defect (shown under Findings)
-
-
-def _verdict_cell(v: fmt.Verdict, winner: str) -> str:
-    """'reverse 21.6×', 'tie' or 'unresolved': a verdict without its interval (--details has them)."""
-    if v.winner == "tie":
-        return "tie"
-    return f"{winner} {fmt.factor(v.factor)}" if v.resolved else "unresolved"
-
-
-def glance_rows(
-    frame: pd.DataFrame, comparisons: Comparisons | None = None, explained: dict[Any, Any] | None = None
-) -> list[Glance]:
-    """The answers, one per problem, operation and size (every size asked for gets its own); failed and wrong
-    cases are never ranked. ``explained``: row index -> the known defect that explains it (``adbench.findings``)."""
-    from adbench.engine.questions import ad_rows
-
-    explained = explained or {}
-    rows = frame[frame["replicate"].fillna(0).astype(int) == 0] if "replicate" in frame else frame
-    out = []
-    for key, group in rows.groupby(["problem", "operation", "size"], sort=False):
-        problem, operation, size = cast(CellValues, key)
-        n = int(group["n_inputs"].iloc[0])
-        m = group["n_outputs"].dropna()
-        shape = f"{n} → {int(m.iloc[0])}" if len(m) else f"{n} → ?"
-        g = Glance(str(problem), str(operation), int(size), shape)
-        ad = ad_rows(group)
-        ad = ad if len(ad) else group  # a run of baselines only: they are what there is to rank
-        ok = ad[ad["status"] == "ok"]
-        for index, row in ad[ad["status"] == "wrong"].iterrows():
-            if index in explained:  # named under Findings
-                g.known = True
-            else:
-                g.notes.append(f"{row['backend']} {row['mode']} is wrong, and no known defect explains it: not ranked.")
-        if ok.empty:
-            counts = ad["status"].value_counts()
-            g.mode = "none passed" + (": " + ", ".join(f"{v} {k}" for k, v in counts.items()) if len(counts) else "")
-            out.append(g)
-            continue
-        if ok["mode"].nunique() >= 2:
-            first, second = fmt.best_pair(ok, "mode")
-            assert second is not None, "two modes measured"
-            v = fmt.compare_rows(first, second, comparisons)
-            g.mode = _verdict_cell(v, short_mode(str(first["mode"] if v.winner == "a" else second["mode"])))
-            g.notes += _theory_note(operation, n, first, second, v)
-        else:
-            g.mode = f"only {short_mode(str(ok['mode'].iloc[0]))}"
-        first, second = fmt.best_pair(ok, "backend")
-        g.fastest = f"{first['backend']} {short_mode(str(first['mode']))}"
-        if second is None:
-            g.lead = "alone"
-        else:
-            v = fmt.compare_rows(first, second, comparisons)
-            g.lead = fmt.factor(v.factor) if v.resolved else "tie" if v.winner == "tie" else "unresolved"
-        g.first_call = fmt.seconds(first["first_call_s"])
-        g.cache_hit = bool(cache_mark(first))
-        manual = group[(group["backend"] == "manual") & (group["status"] == "ok")]
-        if len(manual):
-            value, _, high = fmt.row_ratio(first, manual.iloc[0], comparisons)
-            g.floor = fmt.factor(value)
-            if fmt.is_number(value) and (high if fmt.is_number(high) else value) < 1:  # below 1, as far as we know
-                g.notes += _floor_note(first, manual.iloc[0])
-        out.append(g)
-    return out
-
-
-def _floor_note(fastest: pd.Series, manual: pd.Series) -> list[str]:
-    """Why a framework beats the hand-written Jacobian: the floor is NumPy code, and where NumPy's own f is
-    slower than the framework's f (per-operation overhead at a small n, against one compiled program), the
-    hand-written derivative pays the same overhead."""
-    own, numpy_f = fastest.get("f_time_s"), manual.get("f_time_s")
-    name = str(fastest["backend"])
-    if not (fmt.is_number(own) and fmt.is_number(numpy_f) and float(own) > 0):
-        return []
-    speed = float(numpy_f) / float(own)
-    costs = f"{fmt.ratio(fastest.get('j_over_f'))} f against {fmt.ratio(manual.get('j_over_f'))} f by hand"
-    if speed <= 1.2:
-        return [f"{name} under the hand-written time with f at NumPy's speed: it costs {costs}."]
-    compiled = any(w in str(fastest.get("call", "")) for w in ("jit", "compile"))
-    how = "one compiled program" if compiled else "fewer, larger operations"
-    return [
-        (
-            f"{name} under the hand-written time: its own f is {fmt.factor(speed)} faster than NumPy's "
-            f"({how} vs NumPy's per-call overhead at n = {fmt.integer(fastest['n_inputs'], ',')}); it costs {costs}."
-        )
-    ]
-
-
-def _theory_note(operation: str, n: int, first: pd.Series, second: pd.Series, v: fmt.Verdict) -> list[str]:
-    """Why a mode wins by far less than pass counting says: the slower mode's passes run vectorised (one
-    batched pass, vmap), not one after another, so at a small n they cost little more than one."""
-    from adbench.backends import get_backend
-    from adbench.backends.modes import passes
-
-    if operation != "jacobian" or not v.resolved:
-        return []
-    m = int(first["n_outputs"]) if fmt.is_number(first.get("n_outputs")) else n
-    counts = {mode: passes(operation, mode, n, m) or 0 for mode in ("forward", "reverse")}
-    faster, slower = (first, second) if v.winner == "a" else (second, first)
-    if {str(faster["mode"]), str(slower["mode"])} != set(counts) or not all(counts.values()):
-        return []
-    theory = counts[str(slower["mode"])] / counts[str(faster["mode"])]
-    if theory < 10 or v.factor * FAR_BELOW > theory:
-        return []
-    try:
-        vectorized = get_backend(str(slower["backend"])).vectorized
-    except ValueError:
-        return []
-    if not vectorized:
-        return []
-    k = counts[str(slower["mode"])]
-    what = "JVPs" if str(slower["mode"]) == "forward" else "VJPs"
-    how = slower.get("call") or slower["backend"]
-    return [
-        (
-            f"{faster['mode']} {fmt.factor(v.factor)}, not ~{fmt.factor(theory)}: {how} batches its "
-            f"{fmt.integer(k, ',')} {what} into one vectorised pass, far cheaper than {fmt.integer(k, ',')} passes "
-            "at this n."
-        )
-    ]
-
-
-def cache_mark(row: Any) -> str:
-    """ " (hit)" beside a first call whose compilation the framework's persistent cache served (a warm run's),
-    so it is never read as a cold compile; "" for a cold compile or a framework that compiles nothing."""
-    state = row.get("first_call_cache") if hasattr(row, "get") else None
-    return " (hit)" if state in ("hit", "partial") else ""
-
-
-GLANCE_COLUMNS = ("problem · operation", "n → m", "best mode", "fastest", "lead", "× hand", "1st call")
-GLANCE_LEGEND = (
-    "best mode: its factor over the next mode; lead: the fastest framework's factor over the next; × hand: "
-    "its time over the hand-written NumPy derivative; 1st call: trace, compile and run. tie: within "
-    "±{tie}; unresolved: the 95% intervals overlap. Wrong results are never ranked (* and ! rows: see "
-    "below the table). Intervals, theory, every backend: --details."
-)
-
-
-def glance_block(
-    frame: pd.DataFrame, comparisons: Comparisons | None, width: int, explained: dict[Any, Any] | None = None
-) -> list[str]:
-    """The answers table and its notes, fitted to ``width``."""
-    rows = glance_rows(frame, comparisons, explained)
-    if not rows:
-        return []
-    several = {
-        (r.problem, r.operation)
-        for r in rows
-        if sum((q.problem, q.operation) == (r.problem, r.operation) for q in rows) > 1
-    }
-    cells: list[tuple[str, ...]] = []
-    for r in rows:
-        mark = (" *" if r.notes else "") + (" !" if r.known else "")
-        cells.append(
-            (f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest + mark, r.lead, r.floor or "–", r.first_call)
-        )
-    columns = list(GLANCE_COLUMNS)
-    if not any(r.floor for r in rows):  # no hand-written derivative anywhere (a user's function): no column
-        columns.remove("× hand")
-        cells = [c[:5] + c[6:] for c in cells]
-    blocks = [text_table(columns, cells, width, right=("× hand", "1st call"))]
-    notes = [
-        wrap(
-            f"* {r.problem} {r.operation}"
-            + (f" n={r.size}" if (r.problem, r.operation) in several else "")
-            + f": {note}",
-            width,
-        )
-        for r in rows
-        for note in r.notes
-    ]
-    hits = sum(r.cache_hit for r in rows)
-    if hits:
-        notes.append(
-            wrap(
-                f"1st call: {hits} of the {len(rows)} above loaded their compile from the framework's persistent "
-                "cache, kept by an earlier run: not a cold compile (ADBENCH_NO_CACHE=1 measures cold ones).",
-                width,
-            )
-        )
-    if notes:
-        blocks.append("\n".join(notes))
-    return blocks
-
-
-def findings_block(frame: pd.DataFrame, explained: dict[Any, Any], width: int) -> list[str]:
-    """Known framework defects this run met, each named with its framework, version and upstream issue, and
-    the rows it explains."""
-    if not explained:
-        return []
-    by_defect: dict[str, tuple[Any, dict[str, list[str]]]] = {}
-    for index, defect in explained.items():
-        row = frame.loc[index]
-        case = (
-            f"{row['problem']} n={int(row['size'])} {{ops}} {row['backend']}/{row['mode']} {row['dtype']} "
-            f"({row['status']}, {row['framework']} {row['framework_version']})"
-        )
-        by_defect.setdefault(defect.title, (defect, {}))[1].setdefault(case, []).append(str(row["operation"]))
-    lines = [
-        wrap(
-            "! Findings: known framework defects met in this run (never ranked; they fail the run only "
-            "with --fail-on known):",
-            width,
-        )
-    ]
-    for defect, cases in by_defect.values():
-        count = sum(len(ops) for ops in cases.values())
-        said = "; ".join(case.format(ops=" and ".join(ops)) for case, ops in cases.items())
-        lines.append(wrap(f"! {defect.title}", width, "  "))
-        lines.append(wrap(f"{count} case{'s' * (count != 1)}: {said}", width, "    "))
-    return ["\n".join(lines)]
-
-
 def budget_words(budget: dict[str, Any] | None) -> list[str]:
     """The time budget, short: spent against asked, where it went (``budget_lines`` says it in full)."""
     if not budget or budget.get("time_budget_s") is None:
@@ -593,34 +359,16 @@ def render(
     width = width or terminal_width()
     explained = explained or {}
     markdown = fmt_name == "markdown"
-    hosts = list(dict.fromkeys(frame["host"].dropna())) if "host" in frame else []
-    # Never one machine's numbers against another's: each host's cases are a set of their own.
-    sets: list[tuple[str | None, pd.DataFrame]] = (
-        [(host, frame[frame["host"] == host]) for host in hosts] if len(hosts) > 1 else [(None, frame)]
-    )
-    lost = frame[frame["host"].isna()] if len(hosts) > 1 else frame.iloc[0:0]
-    if len(lost):
-        sets.append(("unknown", lost))
+    sets = host_sets(frame)
     extra = fmt.noise_lines(noise or {})
     blocks: list[str] = []
     for host, part in sets:
         if host is not None:
             blocks.append(f"## host {host}" if markdown else f"######## host {host} ########")
         if markdown:
-            rows = glance_rows(part, comparisons, explained)
-            table = pd.DataFrame(
-                [
-                    (f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest, r.lead, r.floor, r.first_call)
-                    for r in rows
-                ],
-                columns=list(GLANCE_COLUMNS),
-            )
-            notes = [f"- {r.problem} {r.operation}: {note}" for r in rows for note in r.notes]
-            blocks.append(
-                "### Answers\n\n" + table.to_markdown(index=False) + ("\n\n" + "\n".join(notes) if notes else "")
-            )
+            blocks.append(markdown_answers(part, comparisons, explained))
         else:
-            blocks += glance_block(part, comparisons, width, explained)
+            blocks += glance_block(part, comparisons, width, explained, details)
     blocks += findings_block(frame, explained, width)
     if markdown:
         blocks += [b for _, part in sets for b in _blocks(part, fmt_name, comparisons, [])]
@@ -634,12 +382,32 @@ def render(
     return "\n\n".join(b for b in blocks if b) + "\n"
 
 
+def host_sets(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """The frame by host, where it holds several (and its rows of no known host apart): never one machine's
+    numbers against another's, each host's cases are a set of their own. One host: the frame, unnamed."""
+    hosts = list(dict.fromkeys(frame["host"].dropna())) if "host" in frame else []
+    if len(hosts) <= 1:
+        return [(None, frame)]
+    sets: list[tuple[str | None, pd.DataFrame]] = [(host, frame[frame["host"] == host]) for host in hosts]
+    lost = frame[frame["host"].isna()]
+    return sets + [("unknown", lost)] if len(lost) else sets
+
+
+def markdown_answers(frame: pd.DataFrame, comparisons: Comparisons | None, explained: dict[Any, Any]) -> str:
+    """The answers as a markdown table, each note in full below it."""
+    rows = glance_rows(frame, comparisons, explained)
+    cells = [(f"{r.problem} · {r.operation}", r.shape, r.mode, r.fastest, r.lead, r.floor, r.first_call) for r in rows]
+    table = pd.DataFrame(cells, columns=list(GLANCE_COLUMNS))
+    notes = [f"- {r.problem} {r.operation}: {note}" for r in rows for note in r.notes]
+    return "### Answers\n\n" + table.to_markdown(index=False) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
 __all__ = [
-    "Glance",
     "budget_lines",
     "comparison_table",
     "faster_words",
-    "glance_rows",
+    "host_sets",
+    "markdown_answers",
     "render",
     "skipped_by_design",
     "summary_lines",

@@ -318,7 +318,7 @@ def test_bad_arguments(args, message, tmp_path, capsys):
     ids=["wrong", "three", "spaces-and-known", "none", "hyphenated"],
 )
 def test_fail_on_parses(text, expected):
-    from adbench.cli import fail_on
+    from adbench.cli_options import fail_on
 
     assert fail_on(text) == expected
 
@@ -535,7 +535,7 @@ def test_exit_status_with_and_without_a_known_defect(wrong_on_autograd, monkeypa
 
     _, frame = wrong_on_autograd
     monkeypatch.setattr(findings, "KNOWN_DEFECTS", (_autograd_defect(versions),))
-    explained = cli.known_defects(frame)
+    explained = findings.known_defects(frame)
     assert bool(explained) == (versions == ">=0")
     assert (1 if len(cli.failing_cases(frame, frozenset(fail_on), explained)) else 0) == code
 
@@ -545,7 +545,7 @@ def test_exit_status_with_and_without_a_known_defect(wrong_on_autograd, monkeypa
 def test_every_line_fits_the_terminal(wrong_on_autograd, monkeypatch, width, details):
     """The answers (and --details' tables and sentences) of a run with findings, notes and a wrong row, at the width
     COLUMNS gives: no line wider."""
-    from adbench import cli, findings
+    from adbench import findings
     from adbench.rendering import render
 
     _, frame = wrong_on_autograd
@@ -558,7 +558,7 @@ def test_every_line_fits_the_terminal(wrong_on_autograd, monkeypatch, width, det
         None,
         {"time_budget_s": 50, "spent_s": 61.5, "phases_s": {"first builds": 40.2, "visits": 20.1}},
         details=details,
-        explained=cli.known_defects(frame),
+        explained=findings.known_defects(frame),
     )
     wide = [line for line in text.splitlines() if len(line) > width]
     assert not wide, wide
@@ -946,3 +946,19 @@ def test_a_name_a_namespace_lacks_is_named(tmp_path):
     if availability("jax").available:
         assert rows.loc["jax", "status"] == "ok"
     assert "uses xp.polyval, which backend 'torch' lacks" in out.stderr
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["plain", "quick"])
+def test_the_options_defaults_are_the_declared_settings(quick):
+    """compare's options, none given, make the run settings declared in adbench.engine.settings (--quick its own
+    budget and visits): no default is written twice."""
+    from adbench import cli
+    from adbench.cli_compare import run_settings
+    from adbench.engine import settings as declared
+
+    got = run_settings(cli.build_parser().parse_args(["compare"] + (["--quick"] if quick else [])))
+    assert got.time_budget_s == (declared.QUICK_TIME_BUDGET_S if quick else declared.DEFAULT_TIME_BUDGET_S)
+    assert got.min_visits == (declared.QUICK_MIN_VISITS if quick else declared.DEFAULT_MIN_VISITS)
+    plain = declared.RunSettings()
+    for name in ("timeout_s", "compile_timeout_s", "visit_s", "workers", "threads", "slow_case_s", "statistic"):
+        assert getattr(got, name) == getattr(plain, name), name

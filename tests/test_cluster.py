@@ -302,7 +302,8 @@ def test_interrupted_cluster_run_keeps_every_finished_group(tmp_path, monkeypatc
 
 def test_a_worker_pool_carries_framework_workers_from_one_group_to_the_next():
     """What a Dask worker does between its groups: the second run reuses the first's worker, emptied."""
-    from adbench.engine.runner import Scheduler, WorkerPool
+    from adbench.engine.runner import Scheduler
+    from adbench.engine.workers import WorkerPool
 
     settings = compare.settings_for(time_budget_s=2.0, min_visits=2, adaptive=False)
     pool = WorkerPool()

@@ -177,14 +177,11 @@ def _row(problem, n, m, backend, mode, time_s, f_time_s, call="", status="ok"):
     }
 
 
-def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
-    """ode's JAX under the hand-written floor (its own f 13x NumPy's); lstm's reverse far below pass counting
-    (JAX batches forward's JVPs); autograd, which loops over passes, gets no such note."""
+def _looks_wrong_frame():
+    """ode's JAX under the hand-written floor, lstm's reverse far below pass counting, and a wrong torch row."""
     import pandas as pd
 
-    from adbench.rendering import glance_rows
-
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         [
             _row("ode", 16, 16, "jax", "forward", 2.9e-5, 8.8e-6, "jax.jit(jax.jacfwd(f))"),
             _row("ode", 16, 16, "jax", "reverse", 3.1e-5, 8.8e-6, "jax.jit(jax.jacrev(f))"),
@@ -197,6 +194,14 @@ def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
             _row("lstm", 154, 1, "torch", "reverse", 1e-6, 1e-6, "torch.func.jacrev(f)", status="wrong"),
         ]
     )
+
+
+def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
+    """ode's JAX under the hand-written floor (its own f 13x NumPy's); lstm's reverse far below pass counting
+    (JAX batches forward's JVPs); autograd, which loops over passes, gets no such note."""
+    from adbench.glance import glance_rows
+
+    frame = _looks_wrong_frame()
     ode, lstm = glance_rows(frame)
     assert ode.floor == "0.0659×" and ode.fastest == "jax forward"
     assert any("its own f is 13× faster than NumPy's (one compiled program" in note for note in ode.notes), ode.notes
@@ -204,3 +209,20 @@ def test_the_answers_say_why_a_figure_that_looks_wrong_is_right():
     theory = [note for note in lstm.notes if "not ~154×" in note]
     assert len(theory) == 1 and "jax.jit(jax.jacfwd(f)) batches its 154 JVPs into one vectorised pass" in theory[0]
     assert any("torch reverse is wrong, and no known defect explains it: not ranked" in n for n in lstm.notes)
+
+
+@pytest.mark.parametrize("details", [False, True], ids=["one-line-per-kind", "each-in-full"])
+def test_notes_of_one_kind_share_a_line_unless_details_asks(details):
+    """The one screen says a kind of note once and names its rows; --details prints every note in full. A wrong
+    result no known defect explains is always said in full."""
+    from adbench.glance import NOTE_KINDS, glance_rows, note_lines
+
+    ode, lstm = rows = glance_rows(_looks_wrong_frame())
+    lines = note_lines(rows, details)
+    assert "* lstm jacobian: torch reverse is wrong, and no known defect explains it: not ranked." in lines
+    if details:
+        assert lines == [f"* {r.problem} {r.operation}: {note}" for r in rows for note in r.notes]
+    else:
+        assert len(lines) == 3, lines
+        assert f"* {NOTE_KINDS['vectorised']}: lstm jacobian (reverse 2.21×, not ~154×)." in lines
+        assert f"* {NOTE_KINDS['fast-f']}: ode jacobian (jax 13×); lstm jacobian (jax 4.62×)." in lines

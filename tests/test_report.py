@@ -888,7 +888,7 @@ def test_not_applicable_is_neutral_on_the_pages(site):
 
 # -- the front page's grid ---------------------------------------------------------------------------------------
 def grid_of(tmp_path, rows, name="g"):
-    from adbench.report.site import _set_view
+    from adbench.report.views import set_view as _set_view
 
     (result,) = load_sets([make_set(tmp_path / f"{name}.csv", rows)])
     from adbench.report import plots
@@ -962,3 +962,20 @@ def test_grid_cells_link_to_existing_plot_anchors(site):
         assert target.exists() and fragment.startswith("op-"), url
         assert f'id="{fragment}"' in text(target), url
     assert html.index('<table class="grid">') < html.index('<details class="verdicts"'), "the picture comes first"
+
+
+@pytest.mark.parametrize("manual_time", [1e-6, 1e-4], ids=["manual-fastest-of-all", "manual-slowest"])
+def test_grid_stars_a_framework_never_the_hand_written_floor(tmp_path, manual_time):
+    grid = grid_of(
+        tmp_path,
+        [
+            case("jax", "reverse", 2e-5, 1.9e-5, 2.1e-5),
+            case("torch", "reverse", 5e-5, 4.9e-5, 5.1e-5),
+            case("manual", "manual", manual_time, manual_time * 0.99, manual_time * 1.01),
+        ],
+    )
+    cells = dict(zip((b for b, _ in grid.columns), grid.rows[0].cells))
+    assert cells["jax"].fastest and cells["jax"].ratio == 1.0, "the fastest AD framework carries the star"
+    assert not cells["manual"].fastest and cells["manual"].kind == "ok", "the floor stays visible, unstarred"
+    assert cells["manual"].ratio == pytest.approx(manual_time / 2e-5), "measured against the fastest framework"
+    assert sum(c.fastest for c in cells.values()) == 1

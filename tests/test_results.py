@@ -139,8 +139,8 @@ def test_the_report_says_a_set_was_reanalysed(measured, tmp_path):
 
 def test_a_version_4_set_says_its_jax_first_calls_were_compiled_cold():
     """Before version 5 every run compiled in a cache of its own: JAX's first calls were cold compiles."""
+    from adbench.engine.frames import migrate, rows_to_frame
     from adbench.engine.record import CaseResult
-    from adbench.engine.results import migrate, rows_to_frame
 
     rows = [
         CaseResult(problem="loss", size=10, backend=b, framework=fw, mode="reverse", first_call_s=first)

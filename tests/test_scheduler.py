@@ -9,7 +9,8 @@ import pytest
 
 from adbench.engine import protocol
 from adbench.engine.cases import CaseSpec
-from adbench.engine.runner import RunSettings, Scheduler
+from adbench.engine.runner import Scheduler
+from adbench.engine.settings import RunSettings
 from adbench.engine.simulation import Noise, Script, Simulation
 
 JAX_F, JAX_R = CaseSpec("loss", 100, "jax", "forward"), CaseSpec("loss", 100, "jax", "reverse")
@@ -266,7 +267,7 @@ def test_first_builds_overlap_on_cpus_of_their_own_and_no_visit_runs_meanwhile(s
 
 
 def test_a_free_build_slot_goes_to_the_worker_with_the_most_build_time_left():
-    from adbench.engine.runner import _most_work_left
+    from adbench.engine.first_builds import _most_work_left
 
     class C:
         active, built = True, False
@@ -300,7 +301,7 @@ def test_a_compiling_framework_builds_its_operations_in_two_processes_where_buil
 
 
 def test_only_compiling_frameworks_with_two_operations_are_split():
-    from adbench.engine.runner import split_by_operation
+    from adbench.engine.grouping import split_by_operation
 
     jac = [CaseSpec("loss", 10, b, "reverse") for b in ("jax", "torch")]
     hvp = [CaseSpec("loss", 10, b, "reverse-over-reverse", operation="hvp") for b in ("jax", "torch")]

@@ -2,9 +2,12 @@
 line at COLUMNS=100, the answers' line count), `list`'s wall time and a raising function's refusal time.
 
     python tools/glance_figures.py [--runs 1] [--list-runs 5] [--quick]
+    python tools/glance_figures.py --render results/compare-a.csv results/compare-b.csv   # nothing is timed
 
 Each figure is printed with its median and spread over the runs asked for. The default `compare` takes about
 a minute a run (it is the run-time target itself, glance-speed's to meet; this script only measures it).
+``--render`` prints the first screen's figures (its lines, its widest line at 100 columns) of saved result sets
+as a default run would print them, so a change to the rendering is measured without running anything.
 """
 
 from __future__ import annotations
@@ -55,15 +58,40 @@ def answers_lines(stdout: str) -> int:
     return len(lines)
 
 
+def screen_words(stdout: str) -> str:
+    """'43 lines (answers 36 before the time line), widest 100': the first screen a default run prints."""
+    lines = stdout.splitlines()
+    widest = max((len(line) for line in lines), default=0)
+    return f"{len(lines)} lines (answers {answers_lines(stdout)} before the time line), widest {widest}"
+
+
+def rendered(csv: Path) -> str:
+    """A saved set's stdout as the default run printed it: its answers, findings, noise and budget at 100
+    columns, with the known framework defects of this adbench."""
+    sys.path.insert(0, str(ROOT))
+    from adbench.engine.results import comparisons_of, read_results
+    from adbench.findings import known_defects
+    from adbench.rendering import render
+
+    frame, meta = read_results(csv)
+    noise, budget, comparisons = meta.get("noise"), meta.get("budget"), comparisons_of(meta)
+    return render(frame, "table", noise, comparisons, budget, width=100, explained=known_defects(frame))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1, help="default compare runs (each about a minute)")
     parser.add_argument("--list-runs", type=int, default=5, help="`adbench list` runs (default 5)")
     parser.add_argument("--quick", action="store_true", help="measure `compare --quick` instead of the default run")
+    parser.add_argument("--render", nargs="+", type=Path, metavar="SET.csv", help="saved sets: their first screens")
     args = parser.parse_args()
+    if args.render:
+        for csv in args.render:
+            print(f"{csv}: first screen {screen_words(rendered(csv))} (a screen is 50 lines, 100 columns)")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        walls, codes, widths, counts = [], [], [], []
+        walls, codes, widths, counts, screens = [], [], [], [], []
         command = ["compare"] + (["--quick"] if args.quick else [])
         for i in range(args.runs):
             wall, out = timed([*command, "--output", str(cwd / f"run{i}.csv")], cwd)
@@ -71,9 +99,11 @@ def main() -> int:
             codes.append(out.returncode)
             widths.append(max((len(line) for line in out.stdout.splitlines()), default=0))
             counts.append(answers_lines(out.stdout))
+            screens.append(len(out.stdout.splitlines()))
         print(f"python -m adbench {' '.join(command)}: wall {spread(walls)}; exit status {codes}")
         print(f"  widest stdout line at COLUMNS=100: {max(widths)} characters (per run: {widths})")
-        print(f"  answers (table, notes, findings) before the time line: {counts} lines (a screen is 50)")
+        print(f"  stdout (the first screen: a default run prints no --details): {screens} lines (a screen is 50)")
+        print(f"  answers (table, notes, findings) before the time line: {counts} lines")
         CPU_S.clear()
         list_walls = [timed(["list"], cwd)[0] for _ in range(args.list_runs)]
         print(f"python -m adbench list: wall {spread(list_walls)}; CPU {spread(CPU_S)}")

@@ -7,11 +7,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from adbench.engine.questions import ROLES
+
 if TYPE_CHECKING:
     import pandas as pd
 
+    from adbench.engine.case_state import CaseState
     from adbench.engine.estimates import Analysis, CaseVisits
-    from adbench.engine.runner import CaseState
     from adbench.engine.settings import RunSettings
 
 # The level at which the adaptive loop counts a comparison as won and stops visiting it (a tie stops
@@ -127,8 +129,12 @@ class AdaptiveVisits:
         """
         looks = 0
         while self.time_left() > 0:
+            # The summary's questions (which mode, which framework) before the details' (a backend's
+            # faster mode, A/A replicates), cheapest first within each: a round fills its time in this
+            # order, so what the first screen states is resolved first when the budget is short.
             feasible = sorted(
-                (q for q in self.open_questions() if q["seconds"] <= self.time_left()), key=lambda q: q["seconds"]
+                (q for q in self.open_questions() if q["seconds"] <= self.time_left()),
+                key=lambda q: (ROLES.index(q["question"].role), q["seconds"]),
             )
             if not feasible:
                 break

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from adbench.engine.runner import RunOutcome
+    from adbench.engine.outcome import RunOutcome
 
 
 def _load_average() -> float | None:

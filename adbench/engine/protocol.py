@@ -37,19 +37,25 @@ class Message:
 
     def encode(self) -> str:
         """The message as one JSON line (NaN and infinities as null: a line is always valid JSON)."""
-        body = {k: _finite(v) for k, v in asdict(self).items()}
+        body = {k: finite(v) for k, v in asdict(self).items()}
         return json.dumps({"type": self.type, **body}, allow_nan=False) + "\n"
+
+
+@dataclass(frozen=True)
+class CaseMessage(Message):
+    """A message about one case (every message but the worker's hello): the case's index in the run."""
+
+    case: int
 
 
 # -- parent -> worker ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Build(Message):
+class Build(CaseMessage):
     """Build a case and keep it. ``first``: the run's first build of it, which times f's and the
     operation's first calls, measures the peak memory and checks the result; otherwise the case is
     called once (its compilation, from the run's cache) and sampled with the given ``number``s."""
 
     type: ClassVar[str] = "build"
-    case: int
     spec: dict[str, Any]
     first: bool
     number: int | None = None
@@ -58,12 +64,11 @@ class Build(Message):
 
 
 @dataclass(frozen=True)
-class Visit(Message):
+class Visit(CaseMessage):
     """Sample a case the worker holds: ``warm_calls`` untimed calls, ``samples`` timed blocks of its
     ``number`` calls; then the same for f."""
 
     type: ClassVar[str] = "visit"
-    case: int
     samples: int
     f_samples: int
     warm_calls: int = 0
@@ -71,11 +76,10 @@ class Visit(Message):
 
 
 @dataclass(frozen=True)
-class Forget(Message):
+class Forget(CaseMessage):
     """Drop a case (the runner keeps what a worker holds bounded); no answer."""
 
     type: ClassVar[str] = "forget"
-    case: int
 
 
 # -- worker -> parent ----------------------------------------------------------------------------------
@@ -89,21 +93,19 @@ class Ready(Message):
 
 
 @dataclass(frozen=True)
-class Progress(Message):
+class Progress(CaseMessage):
     """A build's first call is done after ``seconds``: the rest runs under the steady-state limit."""
 
     type: ClassVar[str] = "progress"
-    case: int
     stage: str
     seconds: float
 
 
 @dataclass(frozen=True)
-class Built(Message):
+class Built(CaseMessage):
     """A case is built and held: its calibration, and (first build) its first calls, memory and check."""
 
     type: ClassVar[str] = "built"
-    case: int
     number: int
     f_number: int
     per_call_s: float
@@ -125,29 +127,26 @@ class Built(Message):
 
 
 @dataclass(frozen=True)
-class Skipped(Message):
+class Skipped(CaseMessage):
     type: ClassVar[str] = "skipped"
-    case: int
     reason: str
     memory_estimate_bytes: int | None = None
 
 
 @dataclass(frozen=True)
-class Sampled(Message):
+class Sampled(CaseMessage):
     """One visit: the seconds per call of each sample of the operation and of f (the runner notes when)."""
 
     type: ClassVar[str] = "sampled"
-    case: int
     samples: list[float]
     f_samples: list[float]
 
 
 @dataclass(frozen=True)
-class Failed(Message):
+class Failed(CaseMessage):
     """The request raised in the worker: the case is an error (the worker is replaced after it)."""
 
     type: ClassVar[str] = "failed"
-    case: int
     error: str
     traceback: str | None = None
 
@@ -157,13 +156,15 @@ Request = Build | Visit | Forget  # what parse_request returns: one of REQUESTS'
 ANSWERS: dict[str, type[Message]] = {m.type: m for m in (Ready, Progress, Built, Skipped, Sampled, Failed)}
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinities) in it replaced by None: they are not JSON (the
+    protocol's lines and the results' sidecar alike)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
     return value
 
 
@@ -273,6 +274,7 @@ __all__ = [
     "BadAnswer",
     "BadRequest",
     "Build",
+    "CaseMessage",
     "Built",
     "Failed",
     "Forget",

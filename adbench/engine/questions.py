@@ -8,9 +8,10 @@ passed; each question names two of them by their index labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # rows come in as frames; this module needs no pandas of its own
+    import pandas as pd
 
 # A question's role, in the order the adaptive loop attends to them.
 ROLES = ("modes", "backends", "table", "replicates")

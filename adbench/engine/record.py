@@ -40,7 +40,7 @@ def case_key(row: Any) -> tuple:
     out = []
     for k in SPEC_KEYS:
         value: Any = row.get(k) if hasattr(row, "get") else getattr(row, k, None)
-        if _missing(value):
+        if is_missing(value):
             value = 0 if k == "replicate" else None
         elif k in ("size", "chunk_size", "replicate"):
             value = int(value)
@@ -50,7 +50,7 @@ def case_key(row: Any) -> tuple:
     return tuple(out)
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     """None, NaN or pandas' NA (recognised by type, so the record never imports pandas)."""
     return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
 
@@ -157,6 +157,8 @@ class CaseResult:
         "float64", "standard deviation of the log visit statistics (the case's own visit-to-visit spread, 0.05 = 5%)"
     )
     # -- f itself -----------------------------------------------------------------------------------
+    # Alike in shape to the operation's columns above (a scan for repeated blocks pairs them): one declared
+    # line per column is the schema written once, not knowledge written twice.
     f_first_call_s: float | None = column("float64", "f's first call on a fresh case")
     f_time_s: float | None = column("float64", "f's time, as time_s")
     f_median_s: float | None = column("float64", "median of f's samples")

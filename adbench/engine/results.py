@@ -3,6 +3,8 @@
 The two files of a set belong together provably: both carry the run's id, and the sidecar
 records the SHA-256 and row count of the CSV it was written with. A CSV that was truncated,
 edited or paired with another run's sidecar is reported as damaged, never read as numbers.
+Beside it: ``result_format`` (the format's name, versions and errors), ``frames`` (the schema as a typed
+DataFrame, and older versions migrated) and ``reanalysis`` (statistics derived again from kept visits).
 """
 
 from __future__ import annotations
@@ -18,36 +20,27 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from adbench.engine.record import COLUMNS, SCHEMA, SPEC_KEYS, STATUSES, CaseResult
+from adbench.engine.frames import migrate, rows_to_frame, typed
+from adbench.engine.protocol import finite
+from adbench.engine.reanalysis import analyse_records, records_of
+from adbench.engine.record import COLUMNS, STATUSES, CaseResult
+from adbench.engine.result_format import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    KEY_COLUMNS,
+    READABLE_VERSIONS,
+    VISIT_VERSIONS,
+    DamagedResultsError,
+    ResultsFormatError,
+)
 from adbench.engine.signals import signals_deferred
 
 if TYPE_CHECKING:
-    from adbench.backends import Dtype, ModeName, Operation
     from adbench.engine.estimates import Comparisons
-
-FORMAT_NAME = "adbench-results"
-# 2: run_id, operation, intervals, correctness and memory columns. 3: visits instead of rounds (the
-# sidecar keeps every visit, the run's variance components and its paired comparisons), the headline
-# time_s with its log standard error, replicates, the compile-timeout status. 4: the host column (a
-# cluster run or a merged set holds several hosts) and the sidecar's ``hosts``, each host's environment.
-# 5: first_call_cache (JAX keeps its compilations between runs: a first call says if it compiled or loaded).
-FORMAT_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
-VISIT_VERSIONS = (3, 4, 5)  # the versions whose sidecar keeps every visit
-# The columns every readable version has.
-KEY_COLUMNS = ("problem", "size", "backend", "mode", "status", "median_s")
-
-
-class ResultsFormatError(ValueError):
-    """A file that is not an adbench result set of a version this adbench can read."""
-
-
-class DamagedResultsError(ResultsFormatError):
-    """An adbench result set whose files are truncated, edited or do not belong together."""
 
 
 def new_run_id() -> str:
@@ -69,86 +62,6 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def rows_to_frame(rows: Iterable[dict[str, Any] | CaseResult]) -> pd.DataFrame:
-    """Rows (records or dicts) as a DataFrame with the schema's columns and types."""
-    rows = [r.row() if isinstance(r, CaseResult) else r for r in rows]
-    frame = pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
-    return typed(frame)
-
-
-def typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every schema column present and of the schema's type (the one coercion, for writer and reader)."""
-    frame = frame.copy()
-    for col, dtype in SCHEMA.items():
-        if col not in frame:
-            frame[col] = pd.NA
-        values = frame[col]
-        if dtype in ("Int64", "float64"):
-            values = pd.to_numeric(values.map(_none_if_nan), errors="raise")
-            frame[col] = (
-                values.astype("Float64").round().astype("Int64") if dtype == "Int64" else values.astype("float64")
-            )
-        elif dtype == "boolean":
-            frame[col] = values.map(_boolean).astype("boolean")
-        else:
-            frame[col] = values.map(lambda v: None if _missing(v) else str(v)).astype(object)
-    return frame[COLUMNS + [c for c in frame.columns if c not in SCHEMA]]
-
-
-def _missing(v: Any) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-
-
-def _none_if_nan(v: Any) -> Any:
-    return None if _missing(v) or v == "" else v
-
-
-def _boolean(v: Any) -> Any:
-    if _missing(v) or v == "":
-        return pd.NA
-    if isinstance(v, bool):
-        return v
-    text = str(v).strip().lower()
-    if text in ("true", "1", "1.0"):
-        return True
-    if text in ("false", "0", "0.0"):
-        return False
-    raise ValueError(f"not a boolean: {v!r}")
-
-
-def migrate(frame: pd.DataFrame, version: int | None) -> pd.DataFrame:
-    """A typed frame of an older set, in this version's terms (explicitly, column by column).
-
-    Before version 3 a case was measured in rounds (fresh processes) and its headline was the median
-    of all samples, with an interval of that median: ``time_s`` is that median (and ``f_time_s`` f's),
-    ``workers`` and ``visits`` the rounds, ``replicate`` 0. Such a set has no standard errors and no
-    paired comparisons: its verdicts keep the rule of its time, the far ends of two intervals.
-    Before version 4 a set was one machine's and its rows name no host: ``host`` stays empty there
-    (in the rows and the sidecar's cases alike, so the two still name a case the same way), and the
-    set's host is its environment's.
-    Before version 5 every run compiled in a cache folder of its own, so every first call was compiled then
-    (cold); ``first_call_cache`` says so where a set's first call went through a cache a version 5 run
-    labels (JAX's): ``cold`` for JAX's rows with a first call, empty elsewhere, as a version 5 set has it.
-    """
-    if version is not None and version < 5 and "framework" in frame:
-        frame = frame.copy()
-        jax_first = (frame["framework"] == "jax") & frame["first_call_s"].notna()
-        frame["first_call_cache"] = frame["first_call_cache"].where(~jax_first, "cold")
-    if version is None or version >= 3:
-        return frame
-    frame = frame.copy()
-    frame["time_s"] = frame["time_s"].where(frame["time_s"].notna(), frame["median_s"])
-    frame["f_time_s"] = frame["f_time_s"].where(frame["f_time_s"].notna(), frame["f_median_s"])
-    if "rounds" in frame:
-        rounds = (
-            pd.to_numeric(frame["rounds"].map(_none_if_nan), errors="coerce").astype("Float64").round().astype("Int64")
-        )
-        frame["workers"] = frame["workers"].where(frame["workers"].notna(), rounds)
-        frame["visits"] = frame["visits"].where(frame["visits"].notna(), rounds)
-    frame["replicate"] = frame["replicate"].fillna(0)
-    return frame
 
 
 def csv_text(rows: Iterable[dict[str, Any] | CaseResult]) -> str:
@@ -240,24 +153,13 @@ class ResultWriter:
             "cases": [r.sidecar() for r in results],
         }
         # NaN and infinities are not JSON: they are written as null, never as invalid JSON.
-        payload = json.dumps(_finite(sidecar), indent=1, default=_json_default, allow_nan=False)
+        payload = json.dumps(finite(sidecar), indent=1, default=_json_default, allow_nan=False)
         with signals_deferred():
             _atomic_write(self.json_path, payload)
             _atomic_write(self.csv_path, text)
             # Inside: an interrupt held during the renames must not leave the next sidecar's
             # "previous" naming a CSV that was replaced.
             self._previous = {"csv_sha256": digest, "n_cases": len(results)}
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every non-finite float (NaN, infinities) in it replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -516,87 +418,6 @@ def reanalyse(source: Path, target: Path, statistic: str | None = None) -> Path:
     }
     writer.write(results)
     return target
-
-
-def records_of(frame: pd.DataFrame, meta: dict[str, Any], source: Path | str = "the set") -> list[CaseResult]:
-    """A version 3 or 4 set's rows as records again, each with the visits and traceback its sidecar kept."""
-    results = []
-    for row, kept in zip(frame.to_dict("records"), meta.get("cases") or []):
-        values = {k: _none_if_nan(row[k]) for k in COLUMNS}
-        values = {k: v.item() if hasattr(v, "item") else v for k, v in values.items()}
-        if any(values[k] != kept.get(k) for k in (*SPEC_KEYS, "status") if k in kept):
-            raise DamagedResultsError(f"{source}: its rows and its sidecar's cases are not in the same order")
-        result = CaseResult(**values)
-        result.raw_visits, result.traceback = kept.get("visits") or [], kept.get("traceback")
-        result.components = kept.get("variance") or {}
-        results.append(result)
-    return results
-
-
-def analyse_records(results: list[CaseResult], statistic: str) -> HostAnalyses:
-    """Every record's estimates derived again from its visits, each host's cases analysed on their own
-    (a host's noise is its own: its variances are moderated among its cases, never another machine's);
-    the analyses' paired comparisons name the records by position. Returns an ``Analysis``-like
-    object with ``comparisons()`` and ``variance()``."""
-    from adbench.engine.cases import CaseSpec
-    from adbench.engine.estimates import STATISTICS, CaseVisits, analyse, per_case
-    from adbench.engine.runner import group_key
-
-    by_host: dict[Any, list[int]] = {}
-    for i, r in enumerate(results):
-        by_host.setdefault(r.host, []).append(i)
-    analyses = []
-    for host, members in by_host.items():
-        views = []
-        for i in members:
-            r = results[i]
-            # A stored row's names as written (a set from elsewhere may hold modes this adbench does not know).
-            spec = CaseSpec(
-                r.problem,
-                int(r.size),
-                r.backend,
-                cast("ModeName", r.mode),
-                cast("Dtype", r.dtype),
-                int(r.seed or 0),
-                cast("Operation", r.operation),
-                None if r.chunk_size is None else int(r.chunk_size),
-                r.device,
-                int(r.replicate or 0),
-            )
-            views.append(
-                CaseVisits(
-                    group_key(spec), (r.framework, int(r.replicate or 0)), r.raw_visits, r.status in ("ok", "wrong")
-                )
-            )
-        analysis = analyse(views, statistic)
-        for j, i in enumerate(members):
-            r = results[i]
-            if r.raw_visits:
-                r.summarize(
-                    analysis.times.get(j), analysis.f_times.get(j), analysis.over_f.get(j), STATISTICS[statistic]
-                )
-                r.components = per_case(r.raw_visits, statistic)
-        analyses.append((host, members, analysis))
-    return HostAnalyses(analyses)
-
-
-class HostAnalyses:
-    """The analyses of a set's hosts, answering as one: comparisons by position in the whole set."""
-
-    def __init__(self, analyses: list[tuple[Any, list[int], Any]]) -> None:
-        self.analyses = analyses
-
-    def comparisons(self) -> list[list]:
-        return [
-            [members[a], members[b], *rest]
-            for _, members, analysis in self.analyses
-            for a, b, *rest in analysis.comparisons()
-        ]
-
-    def variance(self) -> dict[str, Any]:
-        if len(self.analyses) == 1:
-            return self.analyses[0][2].variance()
-        return {"by_host": {str(host): analysis.variance() for host, _, analysis in self.analyses}}
 
 
 def find_result_sets(directory: Path) -> list[Path]:

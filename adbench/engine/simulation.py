@@ -24,7 +24,7 @@ from adbench.engine import protocol
 from adbench.engine.cases import CaseSpec
 
 if TYPE_CHECKING:
-    from adbench.engine.runner import RunOutcome
+    from adbench.engine.outcome import RunOutcome
 
 
 class FakeClock:
@@ -325,7 +325,8 @@ def simulated_run(
     **settings: Any,
 ) -> tuple[RunOutcome, Simulation]:
     """A whole ``Scheduler`` run on a simulated machine: (its outcome, the simulation)."""
-    from adbench.engine.runner import RunSettings, Scheduler
+    from adbench.engine.runner import Scheduler
+    from adbench.engine.settings import RunSettings
 
     sim = Simulation(times, noise, script, seed)
     base = dict(time_budget_s=30.0, min_visits=6, workers=1, cpus=frozenset({0}), build_cpus=frozenset({0}))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,23 +22,31 @@ _NORMAL = statistics.NormalDist()
 
 
 # -- the gamma family ---------------------------------------------------------------------------------
-def _shifted(x: np.ndarray, low: float = 10.0) -> tuple[np.ndarray, int]:
-    """How many unit steps bring every x up to ``low``: the recurrences below add them back."""
+def _moved_up(
+    x: np.ndarray, step: Callable[[np.ndarray], np.ndarray], low: float = 10.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every x moved up by unit steps to ``low`` or more (where the asymptotic series hold), and what the
+    recurrence adds back for those steps: the sum of ``step(x)`` over them (ψ(x) = ψ(x + 1) - 1/x, and its
+    derivatives ψ'(x) = ψ'(x + 1) + 1/x², ψ''(x) = ψ''(x + 1) - 2/x³)."""
     steps = int(max(0.0, math.ceil(low - float(np.min(x))))) if x.size else 0
-    return x, steps
+    acc = np.zeros_like(x)
+    for _ in range(steps):
+        small = x < low
+        acc += np.where(small, step(x), 0.0)
+        x = np.where(small, x + 1, x)
+    return x, acc
+
+
+def _positive(x: ArrayLike, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if np.any(x <= 0):
+        raise ValueError(f"{name} needs x > 0")
+    return x
 
 
 def digamma(x):
     """ψ(x) for x > 0 (recurrence up to x >= 10, then the asymptotic series)."""
-    x = np.asarray(x, dtype=float)
-    if np.any(x <= 0):
-        raise ValueError("digamma needs x > 0")
-    x, steps = _shifted(x)
-    acc = np.zeros_like(x)
-    for _ in range(steps):
-        small = x < 10
-        acc -= np.where(small, 1 / x, 0.0)
-        x = np.where(small, x + 1, x)
+    x, acc = _moved_up(_positive(x, "digamma"), lambda x: -1 / x)
     inv2 = 1 / (x * x)
     series = np.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
     out = acc + series
@@ -46,15 +55,7 @@ def digamma(x):
 
 def trigamma(x):
     """ψ'(x) for x > 0."""
-    x = np.asarray(x, dtype=float)
-    if np.any(x <= 0):
-        raise ValueError("trigamma needs x > 0")
-    x, steps = _shifted(x)
-    acc = np.zeros_like(x)
-    for _ in range(steps):
-        small = x < 10
-        acc += np.where(small, 1 / (x * x), 0.0)
-        x = np.where(small, x + 1, x)
+    x, acc = _moved_up(_positive(x, "trigamma"), lambda x: 1 / (x * x))
     inv = 1 / x
     inv2 = inv * inv
     series = inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * 5 / 66))))
@@ -64,13 +65,7 @@ def trigamma(x):
 
 def tetragamma(x):
     """ψ''(x) for x > 0 (the derivative of trigamma, for Newton's method on it)."""
-    x = np.asarray(x, dtype=float)
-    x, steps = _shifted(x)
-    acc = np.zeros_like(x)
-    for _ in range(steps):
-        small = x < 10
-        acc -= np.where(small, 2 / x**3, 0.0)
-        x = np.where(small, x + 1, x)
+    x, acc = _moved_up(np.asarray(x, dtype=float), lambda x: -2 / x**3)
     inv2 = 1 / (x * x)
     series = -inv2 - inv2 / x - inv2 * inv2 * (0.5 - inv2 * (1 / 6 - inv2 * (1 / 6 - inv2 * (3 / 10 - inv2 * 5 / 6))))
     out = acc + series

@@ -14,9 +14,10 @@ import os
 import signal
 import sys
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from adbench.engine import protocol
     from adbench.engine.cases import CaseSpec
 
 MAX_MESSAGE_CHARS = 1000  # of an error's message in the CSV and on the terminal
@@ -68,10 +69,29 @@ def main() -> None:
     faulthandler.enable()
     out = os.fdopen(answer_fd, "w", buffering=1, encoding="utf-8")
 
-    from adbench.backends import get_backend
+    import importlib
+
     from adbench.engine import protocol
-    from adbench.engine.cases import CaseSpec, first_build, rebuild, visit, warm_up
-    from adbench.xp import namespace
+
+    # The case machinery loads before the hello, while the run starts its workers: not in a first build's time.
+    importlib.import_module("adbench.engine.cases")
+
+    versions, unavailable, builds = _load(backends, threads)
+    xp_names = _namespace_names(backends, unavailable)
+    # Everything loaded so far lives as long as the worker: frozen, the collector no longer walks
+    # it, so the collection before each case (memory.reset_peak) takes a millisecond, not 80.
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    out.write(protocol.Ready(versions, unavailable, builds, os.getpid()).encode())
+    _serve(out, xp_names)
+
+
+def _load(backends: list[str], threads: int) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """Each backend's framework loaded (and preloaded) on ``threads``: the frameworks' versions and builds, and
+    why each backend that would not load is unavailable."""
+    from adbench.backends import get_backend
 
     versions, unavailable, builds = {}, {}, {}
     for name in backends:
@@ -83,8 +103,15 @@ def main() -> None:
             builds[backend.framework] = backend.build_info()
         except Exception as exc:  # noqa: BLE001 - a framework's load fails many ways; each is its reason unavailable
             unavailable[name] = describe(exc)
-    # The array namespaces this worker hands problems (and no other: importing torch's would cost
-    # a numpy-only worker seconds and hundreds of MB), to name a missing xp.NAME plainly.
+    return versions, unavailable, builds
+
+
+def _namespace_names(backends: list[str], unavailable: dict[str, str]) -> dict[int, str]:
+    """The array namespaces this worker hands problems (and no other: importing torch's would cost a numpy-only
+    worker seconds and hundreds of MB), by id, to name a missing xp.NAME plainly."""
+    from adbench.backends import get_backend
+    from adbench.xp import namespace
+
     xp_names = {}
     frameworks = {"numpy"} | {get_backend(name).framework for name in backends if name not in unavailable}
     for framework in sorted(frameworks):
@@ -93,15 +120,18 @@ def main() -> None:
             xp_names[id(xp)] = getattr(xp, "__name__", framework)
         except Exception:  # noqa: BLE001 - no namespace only loses the plain name in a message; never fatal
             pass
-    # Everything loaded so far lives as long as the worker: frozen, the collector no longer walks
-    # it, so the collection before each case (memory.reset_peak) takes a millisecond, not 80.
-    import gc
+    return xp_names
 
-    gc.collect()
-    gc.freeze()
-    out.write(protocol.Ready(versions, unavailable, builds, os.getpid()).encode())
 
-    kept: dict[int, tuple] = {}  # case -> (prepared case, number, f_number): what the runner may visit
+Kept = dict[int, tuple]  # case -> (prepared case, number, f_number): what the runner may visit
+
+
+def _serve(out: TextIO, xp_names: dict[int, str]) -> None:
+    """Answer each request on stdin, one line each on ``out``, until stdin closes."""
+    from adbench.engine import protocol
+    from adbench.engine.cases import CaseSpec
+
+    kept: Kept = {}
     warmed: set[tuple] = set()
     for line in sys.stdin:
         request = protocol.parse_request(line)  # a malformed request is the runner's bug: the worker ends
@@ -112,51 +142,65 @@ def main() -> None:
         spec = None
         try:
             if isinstance(request, protocol.Visit):
-                if case not in kept:
-                    raise LookupError(f"case {case} was not built in this worker")
-                prepared, number, f_number = kept[case]
-                op, fun = visit(
-                    prepared,
-                    number,
-                    f_number,
-                    request.samples,
-                    request.f_samples,
-                    request.warm_calls,
-                    request.f_warm_calls,
-                )
-                text = protocol.Sampled(case, op, fun).encode()
+                text = _visit(request, kept)
             else:
                 spec = CaseSpec(**request.spec)
-                kept.pop(case, None)
-
-                def progressed(seconds: float) -> None:
-                    out.write(protocol.Progress(case, "first_call", seconds).encode())
-
-                # Once per backend, operation and mode in each worker: the framework's one-time start (XLA's
-                # client, a transform's first use) stays out of every first call that follows.
-                key = (spec.backend, spec.operation, spec.mode, spec.dtype, spec.chunk_size, spec.device)
-                if key not in warmed:
-                    warmed.add(key)
-                    try:
-                        warm_up(spec)
-                    except Exception:  # noqa: BLE001 - the warm-up's own trouble; the case itself will say its own
-                        pass
-                if request.first:
-                    answer, prepared = first_build(spec, request.memory_limit_bytes, progressed)
-                elif request.number is None or request.f_number is None:
-                    raise protocol.BadRequest(f"case {case}: a build that is not the first needs number and f_number")
-                else:
-                    answer, prepared = rebuild(spec, request.number, request.f_number, progressed)
-                if prepared is None:
-                    text = protocol.Skipped(case, answer["skipped"], answer.get("memory_estimate_bytes")).encode()
-                else:
-                    text = protocol.Built(case, **answer).encode()  # whole before anything is written
-                    kept[case] = (prepared, answer["number"], answer["f_number"])
+                text = _build(request, spec, kept, warmed, out)
         except BaseException as exc:  # noqa: BLE001 - SystemExit from a case is the case's error, not the worker's end
             kept.pop(case, None)
             words = (missing_name(exc, spec, xp_names) if spec is not None else None) or describe(exc)
             text = protocol.Failed(case, words, traceback.format_exc()).encode()
         out.write(text)
+
+
+def _visit(request: protocol.Visit, kept: Kept) -> str:
+    """A held case's visit: its samples, as the answer's line."""
+    from adbench.engine import protocol
+    from adbench.engine.cases import visit
+
+    case = request.case
+    if case not in kept:
+        raise LookupError(f"case {case} was not built in this worker")
+    prepared, number, f_number = kept[case]
+    op, fun = visit(
+        prepared, number, f_number, request.samples, request.f_samples, request.warm_calls, request.f_warm_calls
+    )
+    return protocol.Sampled(case, op, fun).encode()
+
+
+def _build(request: protocol.Build, spec: CaseSpec, kept: Kept, warmed: set[tuple], out: TextIO) -> str:
+    """A case built (the run's first build of it, or again from its calibration) and held: the answer's line
+    (``Built``, or ``Skipped`` by the memory guard). A ``Progress`` line goes to ``out`` once its first call
+    is done."""
+    from adbench.engine import protocol
+    from adbench.engine.cases import first_build, rebuild, warm_up
+
+    case = request.case
+    kept.pop(case, None)
+
+    def progressed(seconds: float) -> None:
+        out.write(protocol.Progress(case, "first_call", seconds).encode())
+
+    # Once per backend, operation and mode in each worker: the framework's one-time start (XLA's
+    # client, a transform's first use) stays out of every first call that follows.
+    key = (spec.backend, spec.operation, spec.mode, spec.dtype, spec.chunk_size, spec.device)
+    if key not in warmed:
+        warmed.add(key)
+        try:
+            warm_up(spec)
+        except Exception:  # noqa: BLE001 - the warm-up's own trouble; the case itself will say its own
+            pass
+    if request.first:
+        answer, prepared = first_build(spec, request.memory_limit_bytes, progressed)
+    elif request.number is None or request.f_number is None:
+        raise protocol.BadRequest(f"case {case}: a build that is not the first needs number and f_number")
+    else:
+        answer, prepared = rebuild(spec, request.number, request.f_number, progressed)
+    if prepared is None:
+        return protocol.Skipped(case, answer["skipped"], answer.get("memory_estimate_bytes")).encode()
+    text = protocol.Built(case, **answer).encode()  # whole before anything is written
+    kept[case] = (prepared, answer["number"], answer["f_number"])
+    return text
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Every number and verdict is worded by ``adbench.formatting``, as ``adbench compa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -16,25 +16,15 @@ from numpy.typing import ArrayLike
 from adbench import formatting as fmt
 from adbench.backends.modes import pass_exponent
 from adbench.engine.estimates import Comparisons
+from adbench.engine.questions import ad_rows  # the terminal's rule for what is a framework: one rule
 from adbench.engine.timing import ratio_interval
-from adbench.report.data import Series, ad_rows, main_rows, ok_rows, ordered_series
+from adbench.report.data import Series, main_rows, ok_rows, ordered_series
+from adbench.report.headline import Headline
+from adbench.report.words import OPERATION_TITLES, integer, sup
 
 SLOPE_TOLERANCE = 0.3  # |measured - theory| within this reads as "as theory"
 # An HVP costs a small constant times the gradient (forward-over-reverse: one JVP of the gradient).
 HVP_BAND = (1.0, 5.0)
-OPERATION_TITLES = {
-    "jacobian": "Jacobian",
-    "jvp": "JVP",
-    "vjp": "VJP",
-    "hvp": "HVP",
-    "hessian": "Hessian",
-    "sparse-jacobian": "sparse Jacobian (compressed passes)",
-    "nested": "nested",
-}
-
-
-def operation_title(operation: str) -> str:
-    return OPERATION_TITLES.get(operation, operation)
 
 
 @dataclass
@@ -114,15 +104,6 @@ class ProblemInfo:
         return max(1.0, self.m_exponent), False
 
 
-def integer(n: Any) -> str:  # a frame's cell: any integral number, NaN or None
-    """fmt.integer for any integral value (NumPy's and pandas' included): 10 000."""
-    return fmt.integer(int(n)) if n is not None and pd.notna(n) else ""
-
-
-def sup(k: int) -> str:
-    return str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
-
-
 def problem_info(name: str, frame: pd.DataFrame) -> ProblemInfo:
     """What the registry says of a problem (when it is a registered one) and its shapes from the rows."""
     description, theory, registered = "", "", False
@@ -177,102 +158,53 @@ def times(frame: pd.DataFrame) -> dict[Series, pd.Series]:
 
 
 # -- headlines ----------------------------------------------------------------------------------------
-@dataclass
-class Headline:
-    """One operation of one problem: which mode wins, which framework is fastest, and whether the
-    data can say so. Only cases that passed (status ok) of the AD frameworks are ranked."""
+def _theory_text(operation: str, at: pd.DataFrame, size: int, m: int) -> str:
+    """What pass counting predicts at the headline size (with each mode's colours for a sparse Jacobian)."""
+    if operation not in OPERATION_TITLES:
+        return ""
+    colours = (
+        {str(r["mode"]): int(r["colours"]) for _, r in at.dropna(subset=["colours"]).iterrows()}
+        if "colours" in at
+        else None
+    )  # sparse-jacobian: passes per mode, beside the theory
+    return "theory: " + fmt.theory_words(operation, size, m, colours)
 
-    problem: str
-    operation: str
-    intervals: bool = True
-    size: int | None = None
-    m: int | None = None
-    best: dict[str, pd.Series] = field(default_factory=dict)  # mode -> fastest row of that mode
-    modes: tuple[pd.Series, pd.Series] | None = None  # the fastest row, the fastest of another mode
-    mode_verdict: fmt.Verdict | None = None
-    fastest: pd.Series | None = None
-    runner_up: pd.Series | None = None
-    framework_verdict: fmt.Verdict | None = None
-    floor: float | None = None  # the hand-written baseline's time at the headline size
-    mode_text: str = ""
-    framework_text: str = ""
-    theory_text: str = ""
 
-    @property
-    def title(self) -> str:
-        return operation_title(self.operation)
+def _compare_modes(h: Headline, at: pd.DataFrame, comparisons: Comparisons | None) -> None:
+    """The fastest mode against the fastest of another, where two modes passed at the headline size."""
+    where = f" at n = {integer(h.size)}"
+    if at["mode"].nunique() < 2:
+        h.mode_text = fmt.only_measured_words(at["mode"].iloc[0], where)
+        return
+    first, second = fmt.best_pair(at, "mode")
+    assert second is not None, "two modes measured"
+    h.modes = (first, second)
+    h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
+    a, b = str(first["mode"]), str(second["mode"])
+    h.mode_text = (
+        fmt.versus_words(v, a, b, where)
+        if h.intervals
+        else fmt.unranked_words(a, first["time_s"], b, second["time_s"], where)
+    )
 
-    @property
-    def winner(self) -> str | None:
-        """The winning mode's name, "tie", or None (one mode, or not resolved)."""
-        v = self.mode_verdict
-        if v is None or self.modes is None:
-            return None
-        if v.winner == "tie":
-            return "tie"
-        return str(self.modes[0 if v.winner == "a" else 1]["mode"]) if v.resolved else None
 
-    @property
-    def state(self) -> str:
-        """For the page's styling: resolved, tie, unresolved, no-intervals or single."""
-        v = self.mode_verdict
-        if self.modes is None or v is None:  # the two are set together
-            return "single"
-        if not self.intervals:
-            return "no-intervals"
-        if v.winner is None:
-            return "unresolved"
-        return "tie" if v.winner == "tie" else "resolved"
-
-    @property
-    def fastest_named(self) -> pd.Series | None:
-        """The fastest case, only where its lead over the next framework is resolved (or it ran alone)."""
-        if self.fastest is None:
-            return None
-        if self.runner_up is None:
-            return self.fastest
-        v = self.framework_verdict
-        return self.fastest if v is not None and v.winner == "a" else None
-
-    @property
-    def framework_lead(self) -> str:
-        """The fastest framework against the next, without naming the fastest again (for tables)."""
-        v, second = self.framework_verdict, self.runner_up
-        if self.fastest is None:
-            return ""
-        if second is None:
-            return fmt.lead_words(None, None)
-        return fmt.lead_words(v, second["series"].label, second["time_s"], self.intervals)
-
-    @property
-    def fastest_label(self) -> str | None:
-        """The fastest case's backend × mode, where it may be named (see ``fastest_named``)."""
-        named = self.fastest_named
-        return named["series"].label if named is not None else None
-
-    @property
-    def fastest_time(self) -> float | None:
-        return float(self.fastest["time_s"]) if self.fastest is not None else None
-
-    @property
-    def fastest_interval(self) -> str:
-        interval = ci(self.fastest) if self.fastest is not None else None
-        return fmt.interval(*interval) if interval else ""
-
-    @property
-    def factor(self) -> float:
-        return self.mode_verdict.factor if self.mode_verdict else float("nan")
-
-    @property
-    def floor_factor(self) -> float | None:
-        """How far the fastest AD case is above the hand-written baseline at the headline size."""
-        if self.floor and self.fastest is not None:
-            return float(self.fastest["time_s"]) / self.floor
-        return None
-
-    @property
-    def text(self) -> str:
-        return "; ".join(t for t in (self.mode_text, self.framework_text) if t)
+def _compare_frameworks(h: Headline, at: pd.DataFrame, comparisons: Comparisons | None) -> None:
+    """The fastest framework against the next, named only where the intervals separate them."""
+    first, second = fmt.best_pair(at, "backend")
+    h.fastest, h.runner_up = first, second
+    name_a = first["series"].label
+    if second is None:
+        h.framework_text = fmt.fastest_words(name_a, first["time_s"], noun="framework")
+        return
+    name_b = second["series"].label
+    h.framework_verdict = v = fmt.compare_rows(first, second, comparisons)
+    if not h.intervals:
+        h.framework_text = fmt.unranked_words(name_a, first["time_s"], name_b, second["time_s"])
+    else:
+        interval = fmt.interval(*span) if v.resolved and (span := ci(first)) else ""
+        h.framework_text = fmt.fastest_words(
+            name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]), noun="", interval=interval
+        )
 
 
 def headline(
@@ -294,62 +226,18 @@ def headline(
         h.mode_text = "no AD case passed" + (f" ({failed})" if failed else "")
         return h
     two = [n for n in sorted(set(ad["size"])) if ad.loc[ad["size"] == n, "mode"].nunique() >= 2]
-    h.size = int(max(two) if two else ad["size"].max())
-    at = ad[ad["size"] == h.size]
-    h.m = info.m(h.size)
-    where = f" at n = {integer(h.size)}"
+    h.size = size = int(max(two) if two else ad["size"].max())
+    at = ad[ad["size"] == size]
+    h.m = info.m(size)
     for mode, group in at.sort_values("time_s", kind="stable").groupby("mode", sort=False):
         h.best[str(mode)] = group.iloc[0]
     floor = ok_rows(rows)
-    floor = floor[(floor["backend"] == "manual") & (floor["size"] == h.size)]["time_s"]
+    floor = floor[(floor["backend"] == "manual") & (floor["size"] == size)]["time_s"]
     h.floor = float(floor.min()) if len(floor) else None
-    colours = (
-        {str(r["mode"]): int(r["colours"]) for _, r in at.dropna(subset=["colours"]).iterrows()}
-        if "colours" in at
-        else None
-    )  # sparse-jacobian: passes per mode, beside the theory
-    h.theory_text = (
-        "theory: " + fmt.theory_words(operation, h.size, h.m, colours) if operation in OPERATION_TITLES else ""
-    )
-    # Modes.
-    if at["mode"].nunique() >= 2:
-        first, second = fmt.best_pair(at, "mode")
-        assert second is not None, "two modes measured"
-        h.modes = (first, second)
-        h.mode_verdict = v = fmt.compare_rows(first, second, comparisons)
-        a, b = str(first["mode"]), str(second["mode"])
-        h.mode_text = (
-            fmt.versus_words(v, a, b, where)
-            if intervals
-            else fmt.unranked_words(a, first["time_s"], b, second["time_s"], where)
-        )
-    else:
-        h.mode_text = fmt.only_measured_words(at["mode"].iloc[0], where)
-    # Frameworks.
-    first, second = fmt.best_pair(at, "backend")
-    h.fastest, h.runner_up = first, second
-    name_a = first["series"].label
-    if second is None:
-        h.framework_text = fmt.fastest_words(name_a, first["time_s"], noun="framework")
-        return h
-    name_b = second["series"].label
-    h.framework_verdict = v = fmt.compare_rows(first, second, comparisons)
-    if not intervals:
-        h.framework_text = fmt.unranked_words(name_a, first["time_s"], name_b, second["time_s"])
-    else:
-        interval = fmt.interval(*span) if v.resolved and (span := ci(first)) else ""
-        h.framework_text = fmt.fastest_words(
-            name_a, first["time_s"], fmt.lead_words(v, name_b, second["time_s"]), noun="", interval=interval
-        )
+    h.theory_text = _theory_text(operation, at, size, h.m)
+    _compare_modes(h, at, comparisons)
+    _compare_frameworks(h, at, comparisons)
     return h
-
-
-def short_headline(h: Headline) -> str:
-    """A panel title's worth: "reverse 6.02× faster [5.9×, 6.1×]" (the size is on the axis)."""
-    v, modes = h.mode_verdict, h.modes
-    if h.state in ("resolved", "tie", "unresolved") and v is not None and modes is not None:
-        return fmt.verdict_words(v, str(modes[0]["mode"]), str(modes[1]["mode"]), subject="modes")
-    return {"no-intervals": fmt.NO_INTERVALS_SHORT, "single": "one mode only"}[h.state]
 
 
 # -- scaling ------------------------------------------------------------------------------------------

@@ -126,6 +126,94 @@ def _keyed(grid: dict[tuple[str, ...], dict[str, Any]]) -> dict[tuple[str, str, 
     return out
 
 
+def _method_grids(results: dict, columns: list[str]) -> tuple[dict[str, dict], list[float]]:
+    """Each benchmark method's grid of cells (the first class that has it), and when each started."""
+    grids: dict[str, dict] = {}
+    started = []
+    for name, entry in sorted(results.items()):
+        method = name.rsplit(".", 1)[-1]
+        if method in (*DERIVATIVE, FUNCTION, FIRST_CALL, MEMORY) and isinstance(entry, list):
+            grids.setdefault(method, _grid(entry, columns))
+            record = dict(zip(columns, entry))
+            if isinstance(record.get("started_at"), (int, float)):
+                started.append(record["started_at"])
+    return grids, started
+
+
+def _is_case(backend: str, mode: str, operation: str, problem: Any, n: int) -> bool:
+    """Whether a cell of asv's rectangular grid is a case at all: a mode the backend offers for the
+    operation, and no Hessian of a vector-valued problem."""
+    try:
+        from adbench.backends import get_backend
+
+        offered = get_backend(backend).modes_for(operation)
+    except (ValueError, KeyError):
+        offered = None
+    if offered is not None and mode not in offered:
+        return False
+    return not (problem is not None and operation in ("hvp", "hessian") and not problem.is_scalar(n))
+
+
+def _timed(value: float, cell: dict[str, Any], f: float | None, first: float | None, peak: float | None) -> dict:
+    """A passed case's columns: its median, asv's interval where it holds the median, time/f, first call, memory."""
+    lo, hi = cell["ci"]
+    iqr = cell["iqr"]
+    held = lo is not None and hi is not None and lo <= value <= hi
+    return {
+        "status": "ok",
+        "median_s": value,
+        "iqr_s": iqr,
+        "f_median_s": f,
+        "first_call_s": first,
+        "ci_low_s": lo if held else None,
+        "ci_high_s": hi if held else None,
+        "j_over_f": value / f if f else None,
+        "peak_memory_bytes": int(peak) if peak is not None else None,
+        "noisy": bool(iqr is not None and value > 0 and iqr / value >= NOISY_IQR_RATIO),
+    }
+
+
+def _outcome(
+    cell: dict[str, Any], key: tuple[str, str, str, str], backend: str, grids: dict[str, dict]
+) -> dict[str, Any]:
+    """The status columns of a case from asv's value: failed (None), skipped (NaN) or timed. ``grids``: the
+    function's times by (case, backend, device), first calls and peak memory by the case's key."""
+    value = cell["value"]
+    if value is None:
+        return {"status": "error", "error": "asv recorded a failure (see asv's own pages or log)"}
+    if _number(value) is None:
+        return {
+            "status": "skipped",
+            "error": "asv skipped the case (n/a): not supported, not installed or over the memory guard here",
+        }
+    case, _, variant, device = key
+    function = grids[FUNCTION]
+    f_cell = function.get((case, backend, device)) or function.get((case, variant)) or {}
+    f = _number(f_cell.get("value"))
+    first = _number((grids[FIRST_CALL].get(key) or {}).get("value"))
+    peak = _number((grids[MEMORY].get(key) or {}).get("value"))
+    return _timed(float(value), cell, f if f and f > 0 else None, first, peak)
+
+
+def _environment(data: dict[str, Any], started: list[float], threads: int | None) -> dict[str, Any]:
+    """The sidecar's environment from asv's machine parameters and the run's latest start."""
+    params = data.get("params") or {}
+    when = max(started) if started else data.get("date")
+    return {
+        "timestamp": _dt.datetime.fromtimestamp(when / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
+        if isinstance(when, (int, float))
+        else None,
+        "git_commit": data.get("commit_hash"),
+        "hostname": params.get("machine"),
+        "platform": params.get("os"),
+        "python": data.get("python") or params.get("python"),
+        "cpu_model": params.get("cpu"),
+        "cpu_count": int(params["num_cpu"]) if str(params.get("num_cpu", "")).isdigit() else None,
+        "threads": threads,
+        "frameworks": {k: v for k, v in (data.get("requirements") or {}).items() if v},
+    }
+
+
 def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     """A result file as the rows and sidecar of a result set (rows typed by the caller through the
     results schema), or None when it holds no derivative times. ResultsFormatError for a file that
@@ -141,42 +229,27 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
     results, columns = data.get("results"), data.get("result_columns")
     if not isinstance(results, dict) or not columns:
         return None
-    grids: dict[str, dict] = {}
-    started = []
-    for name, entry in sorted(results.items()):
-        method = name.rsplit(".", 1)[-1]
-        if method in (*DERIVATIVE, FUNCTION, FIRST_CALL, MEMORY) and isinstance(entry, list):
-            grids.setdefault(method, _grid(entry, columns))
-            record = dict(zip(columns, entry))
-            if isinstance(record.get("started_at"), (int, float)):
-                started.append(record["started_at"])
+    grids, started = _method_grids(results, columns)
     derivative = _keyed(next((grids[m] for m in DERIVATIVE if m in grids), {}))
     if not any(_number(c["value"]) for c in derivative.values()):
         return None  # nothing to show: a run of other benchmarks, or one where every case failed
-    first, memory = _keyed(grids.get(FIRST_CALL, {})), _keyed(grids.get(MEMORY, {}))
-    function = grids.get(FUNCTION, {})
+    # The other methods' cells, keyed as the derivative's (the function's by its own parameters).
+    extra = {FUNCTION: grids.get(FUNCTION, {}), FIRST_CALL: _keyed(grids.get(FIRST_CALL, {}))}
+    extra[MEMORY] = _keyed(grids.get(MEMORY, {}))
     known = _known_variants()
     threads = _threads(results, columns)
     # A device none of whose cases ran is a column of n/a the machine could never fill: left out.
     devices = {k[3] for k, c in derivative.items() if _number(c["value"]) is not None}
     rows = []
-    for (case, operation, variant, device), cell in derivative.items():
+    for key, cell in derivative.items():
+        case, operation, variant, device = key
         problem_name, _, size = case.rpartition("-")
         if not size.isdigit() or device not in devices:
             continue
         backend, mode = split_variant(variant, known)
-        n, value = int(size), cell["value"]
-        problem = _problem(problem_name)
-        try:
-            from adbench.backends import get_backend
-
-            offered = get_backend(backend).modes_for(operation)
-        except (ValueError, KeyError):
-            offered = None
-        if offered is not None and mode not in offered:
+        n, problem = int(size), _problem(problem_name)
+        if not _is_case(backend, mode, operation, problem, n):
             continue  # not a case: the grid is rectangular, the backend offers no such mode here
-        if problem is not None and operation in ("hvp", "hessian") and not problem.is_scalar(n):
-            continue  # no Hessian of a vector-valued problem
         row = {
             "problem": problem_name,
             "size": n,
@@ -189,60 +262,16 @@ def read_asv_result(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]] |
             "threads": threads,
             "preset": problem.presets.get(n) if problem is not None else None,
         }
-        if value is None:
-            row.update(status="error", error="asv recorded a failure (see asv's own pages or log)")
-        elif _number(value) is None:
-            row.update(
-                status="skipped",
-                error="asv skipped the case (n/a): not supported, not installed or over the memory guard here",
-            )
-        else:
-            value = float(value)
-            f_cell = function.get((case, backend, device)) or function.get((case, variant)) or {}
-            f = _number(f_cell.get("value"))
-            f = f if f and f > 0 else None
-            fc = _number((first.get((case, operation, variant, device)) or {}).get("value"))
-            peak = _number((memory.get((case, operation, variant, device)) or {}).get("value"))
-            lo, hi = cell["ci"]
-            iqr = cell["iqr"]
-            row.update(
-                status="ok",
-                median_s=value,
-                iqr_s=iqr,
-                f_median_s=f,
-                first_call_s=fc,
-                ci_low_s=lo if lo is not None and hi is not None and lo <= value <= hi else None,
-                ci_high_s=hi if lo is not None and hi is not None and lo <= value <= hi else None,
-                j_over_f=value / f if f else None,
-                peak_memory_bytes=int(peak) if peak is not None else None,
-                noisy=bool(iqr is not None and value > 0 and iqr / value >= NOISY_IQR_RATIO),
-            )
-        rows.append(row)
+        rows.append({**row, **_outcome(cell, key, backend, extra)})
     if not rows:
         return None
-    params = data.get("params") or {}
-    when = max(started) if started else data.get("date")
-    commit = data.get("commit_hash")
-    environment = {
-        "timestamp": _dt.datetime.fromtimestamp(when / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
-        if isinstance(when, (int, float))
-        else None,
-        "git_commit": commit,
-        "hostname": params.get("machine"),
-        "platform": params.get("os"),
-        "python": data.get("python") or params.get("python"),
-        "cpu_model": params.get("cpu"),
-        "cpu_count": int(params["num_cpu"]) if str(params.get("num_cpu", "")).isdigit() else None,
-        "threads": threads,
-        "frameworks": {k: v for k, v in (data.get("requirements") or {}).items() if v},
-    }
     settings = {
         "source": "asv",
         "env_name": data.get("env_name"),
         "statistic": "median (asv)",
         "interval": "asv's 99% interval of the median (stats_ci_99), where it kept one",
     }
-    return rows, {"environment": environment, "settings": settings}
+    return rows, {"environment": _environment(data, started, threads), "settings": settings}
 
 
 def _threads(results: dict, columns: list[str]) -> int | None:

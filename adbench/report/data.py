@@ -9,7 +9,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +17,16 @@ import pandas as pd
 
 from adbench.backends import BASELINE_MODES, OPERATIONS, get_backend
 from adbench.backends.modes import mode_rank
-from adbench.engine.estimates import Comparisons
 from adbench.engine.record import SPEC_KEYS, TIMED
 from adbench.engine.results import (
     DamagedResultsError,
     ResultsFormatError,
-    comparisons_of,
     find_result_sets,
     read_results,
     rows_to_frame,
     sidecar_path,
 )
+from adbench.report.result_set import ResultSet
 
 # A backend this adbench does not know (a set from another machine or version) gets a colour
 # from Paul Tol's muted palette, none of which a registered backend uses, chosen by a hash of its
@@ -36,29 +35,6 @@ FALLBACK_COLOURS = ("#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117
 FALLBACK_ORDER = 50  # after the registered frameworks, before the baselines
 
 
-UNSHOWN = frozenset(
-    {
-        "run_id",
-        "seed",
-        "host_cpu",
-        "host_gpu",
-        "framework_version",
-        "max_s",
-        "mean_s",
-        "visit_sd",
-        "f_first_call_s",
-        "f_median_s",
-        "f_ci_low_s",
-        "f_ci_high_s",
-        "f_iqr_s",
-        "f_min_s",
-        "memory_estimate_bytes",
-        "build_s",
-        "wall_s",
-        "rounds",
-        "round_spread",
-    }
-)
 NOT_APPLICABLE = "n/a"
 # A skip that says the case could have run but this run did not (a setting, an install): not "by design".
 NOT_RUN_HERE = ("(--memory-limit)", "backend unavailable:")
@@ -139,123 +115,6 @@ class Series:
     @property
     def sort_key(self) -> tuple:
         return (self.style.order, self.backend, mode_rank(self.mode), self.mode, self.dtype or "", self.chunk or 0)
-
-
-@dataclass
-class ResultSet:
-    """One saved run: its rows (typed by the results schema) and the sidecar's environment and settings."""
-
-    slug: str
-    path: Path
-    frame: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def environment(self) -> dict[str, Any]:
-        return self.meta.get("environment") or {}
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return self.meta.get("settings") or {}
-
-    @property
-    def noise(self) -> dict[str, Any]:
-        return self.meta.get("noise") or {}
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.noise.get("busy"))
-
-    @property
-    def format_version(self) -> int | None:
-        version = self.meta.get("format_version")
-        return version if isinstance(version, int) else None
-
-    @property
-    def has_intervals(self) -> bool:
-        """Whether any timed case carries a 95% interval (version 1 sets and asv's files do not)."""
-        timed = self.frame[self.frame["time_s"].notna()]
-        return bool(timed["ci_low_s"].notna().any())
-
-    @functools.cached_property
-    def comparisons(self) -> Comparisons | None:
-        """The set's paired comparisons (version 3 sets), by case key; None for older sets and asv's."""
-        return comparisons_of(self.meta) if self.meta else None
-
-    @property
-    def timestamp(self) -> _dt.datetime | None:
-        text = self.environment.get("timestamp")
-        try:
-            ts = _dt.datetime.fromisoformat(str(text)) if text else None
-        except ValueError:
-            return None
-        return ts.replace(tzinfo=_dt.timezone.utc) if ts is not None and ts.tzinfo is None else ts
-
-    @property
-    def date(self) -> str:
-        ts = self.timestamp
-        return ts.strftime("%Y-%m-%d %H:%M UTC") if ts else "date unknown"
-
-    @property
-    def threads(self) -> str:
-        values = sorted({int(t) for t in self.frame["threads"].dropna()})
-        if not values and self.environment.get("threads") is not None:
-            values = [int(self.environment["threads"])]
-        return ", ".join(map(str, values)) or "?"
-
-    @property
-    def device(self) -> str:
-        """cpu or cuda: the environment's, else the rows' (one device per set; asv files are split)."""
-        devices = list(dict.fromkeys(self.frame["device"].dropna()))
-        return str(self.environment.get("device") or (devices[0] if devices else "cpu"))
-
-    @property
-    def gpus(self) -> list[str]:
-        return [str(g.get("name")) for g in self.environment.get("gpus") or [] if isinstance(g, dict) and g.get("name")]
-
-    @property
-    def device_label(self) -> str:
-        """``cpu``, or ``cuda (NVIDIA H200)``."""
-        return f"{self.device} ({', '.join(dict.fromkeys(self.gpus))})" if self.gpus else self.device
-
-    @property
-    def host(self) -> str:
-        return str(self.environment.get("hostname") or "unknown host")
-
-    @property
-    def machine(self) -> str:
-        return f"{self.host} · {self.environment.get('cpu_model') or 'unknown CPU'} · {self.device_label}"
-
-    @property
-    def from_asv(self) -> bool:
-        return self.settings.get("source") == "asv"
-
-    @property
-    def command(self) -> str:
-        """The command line that made the set, as the run recorded it: a `--quick` run and a user
-        function's run read apart by it. asv's runs: "asv run, commit …"."""
-        if self.from_asv:
-            return f"asv run, commit {(self.environment.get('git_commit') or '?')[:8]}"
-        return str(self.settings.get("command") or "command not recorded")
-
-    @property
-    def label(self) -> str:
-        """What a person picks a set by: the command, where, on which device and how many threads, and when."""
-        return f"{self.command} · {self.machine} · {self.threads} thread(s) · {self.date}"
-
-    @property
-    def short_label(self) -> str:
-        return f"{self.command} · {self.host} · {self.device} · {self.date}"
-
-    @property
-    def problems(self) -> list[str]:
-        # Registration order would need the registry; order of first appearance matches the run.
-        return list(dict.fromkeys(self.frame["problem"]))
-
-    def problem_frame(self, problem: str) -> pd.DataFrame:
-        """One problem's rows, without the columns no page shows nor any verdict reads (``UNSHOWN``): the
-        pages filter these frames a few thousand times, and each filter copies every column."""
-        return self.frame.loc[self.frame["problem"] == problem, [c for c in self.frame.columns if c not in UNSHOWN]]
 
 
 @dataclass(frozen=True)
@@ -485,10 +344,6 @@ def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def timed_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Cases with a time, ``wrong`` ones included: drawn, but never ranked."""
     return frame[frame["status"].isin(TIMED) & (frame["time_s"] > 0)]
-
-
-def ad_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[[not s.baseline for s in frame["series"]]]
 
 
 def operations(frame: pd.DataFrame) -> list[str]:

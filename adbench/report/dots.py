@@ -19,8 +19,9 @@ from adbench import formatting as fmt
 from adbench.backends.modes import mode_style
 from adbench.engine.record import TIMED
 from adbench.engine.timing import NOISY_IQR_RATIO
-from adbench.report.analysis import ProblemInfo, integer, operation_title
+from adbench.report.analysis import ProblemInfo
 from adbench.report.data import NOT_APPLICABLE, Series, main_rows, ok_rows
+from adbench.report.words import integer, operation_title
 
 # matplotlib's marker of each mode (adbench.backends.modes) as a glyph: filled, and hollow (noisy, first call).
 GLYPHS = {
@@ -46,6 +47,7 @@ class Point:
     glyph: str
     colour: str
     ring: bool = False  # a wrong result: a red ring around it
+    noisy: bool = False  # drawn hollow: its IQR is a large part of its median
 
 
 @dataclass
@@ -146,12 +148,33 @@ def value_chart(
 ) -> DotChart | None:
     """One value per series (time, time/f, memory) at the problem's one size, with its interval where
     the set has one. Cases that failed or are n/a keep their row, with their status in words."""
-    rows = main_rows(frame, operation)
-    values = []
-    entries = []
+    entries = _entries(main_rows(frame, operation), column, bounds)
+    values = [x for _, _, v, lo, hi in entries for x in (v, lo, hi) if x]
+    if not values:
+        return None
+    axis = LogAxis(values + (list(band[0]) if band else []), formatter, binary)
+    out = [_value_row(s, r, v, lo, hi, axis, formatter, hollow_noisy) for s, r, v, lo, hi in entries]
+    legend = []
+    if any(p.noisy for row in out for p in row.points):
+        legend.append(("○", f"noisy (IQR ≥ {NOISY_IQR_RATIO:.0%} of the median)"))
+    if bounds:
+        legend.append(("├┤", "95% interval"))
+    if any(p.ring for row in out for p in row.points):
+        legend.append(("◯", "wrong result: shown, never ranked"))
+    chart_band = (axis(band[0][0]), axis(band[0][1]), band[1]) if band else None
+    n = f" (n = {integer(info.sizes[0])})" if info.sizes else ""
+    return DotChart(title + n, label, xlabel, out, axis.ticks(), chart_band, legend)
+
+
+Entry = tuple[Series, pd.Series, float | None, float | None, float | None]
+
+
+def _entries(rows: pd.DataFrame, column: str, bounds: tuple[str, str] | None) -> list[Entry]:
+    """Each series' first row, in the series' order: (series, row, value, interval low, interval high)."""
     first: dict[Series, int] = {}
     for i, s in enumerate(rows["series"]):
         first.setdefault(s, i)
+    entries = []
     for s in sorted(first, key=lambda s: s.sort_key):
         r = rows.iloc[first[s]]
         v = _finite(r[column]) if r["status"] in TIMED else None
@@ -159,38 +182,32 @@ def value_chart(
         if v is not None and bounds and r["status"] == "ok":
             lo, hi = _finite(r[bounds[0]]), _finite(r[bounds[1]])
         entries.append((s, r, v, lo, hi))
-        values += [x for x in (v, lo, hi) if x]
-    if not values:
-        return None
-    axis = LogAxis(values + (list(band[0]) if band else []), formatter, binary)
-    out, wrong_seen, noisy_seen = [], False, False
-    for s, r, v, lo, hi in entries:
-        shown = str(r["shown"])
-        if v is None and r["status"] in TIMED:  # ran, with no value to place (a log axis has no zero)
-            out.append(DotRow(s.label, "none", "—", note="no value recorded"))
-            continue
-        if v is None:
-            words = "not applicable" if shown == NOT_APPLICABLE else shown
-            out.append(DotRow(s.label, shown, words, note=str(r["error"]) if isinstance(r["error"], str) else ""))
-            continue
-        noisy = bool(r["noisy"]) and hollow_noisy and r["status"] == "ok"
-        noisy_seen |= noisy
-        wrong = r["status"] == "wrong"
-        wrong_seen |= wrong
-        row = DotRow(s.label, shown, formatter(v), [Point(axis(v), _glyph(s, noisy), s.style.colour, wrong)])
-        if lo and hi:
-            row.interval = (axis(lo), axis(hi))
-        out.append(row)
-    legend = []
-    if noisy_seen:
-        legend.append(("○", f"noisy (IQR ≥ {NOISY_IQR_RATIO:.0%} of the median)"))
-    if bounds:
-        legend.append(("├┤", "95% interval"))
-    if wrong_seen:
-        legend.append(("◯", "wrong result: shown, never ranked"))
-    chart_band = (axis(band[0][0]), axis(band[0][1]), band[1]) if band else None
-    n = f" (n = {integer(info.sizes[0])})" if info.sizes else ""
-    return DotChart(title + n, label, xlabel, out, axis.ticks(), chart_band, legend)
+    return entries
+
+
+def _value_row(
+    s: Series,
+    r: pd.Series,
+    v: float | None,
+    lo: float | None,
+    hi: float | None,
+    axis: LogAxis,
+    formatter: Callable[[float], str],
+    hollow_noisy: bool,
+) -> DotRow:
+    """A series' row: its dot (hollow when noisy, ringed when wrong) and interval, or its status in words."""
+    shown = str(r["shown"])
+    if v is None and r["status"] in TIMED:  # ran, with no value to place (a log axis has no zero)
+        return DotRow(s.label, "none", "—", note="no value recorded")
+    if v is None:
+        words = "not applicable" if shown == NOT_APPLICABLE else shown
+        return DotRow(s.label, shown, words, note=str(r["error"]) if isinstance(r["error"], str) else "")
+    noisy = bool(r["noisy"]) and hollow_noisy and r["status"] == "ok"
+    point = Point(axis(v), _glyph(s, noisy), s.style.colour, r["status"] == "wrong", noisy)
+    row = DotRow(s.label, shown, formatter(v), [point])
+    if lo and hi:
+        row.interval = (axis(lo), axis(hi))
+    return row
 
 
 def time_chart(frame: pd.DataFrame, info: ProblemInfo, operation: str) -> DotChart | None:

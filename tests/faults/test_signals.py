@@ -179,7 +179,8 @@ def test_interrupt_fuzz(tmp_path: Path) -> None:
         """
         import os, random, signal, threading, time
         from adbench.engine.cases import CaseSpec
-        from adbench.engine.runner import RunSettings, run_grid
+        from adbench.engine.runner import run_grid
+        from adbench.engine.settings import RunSettings
 
         def children():
             me = str(os.getpid())

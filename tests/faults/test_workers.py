@@ -261,7 +261,8 @@ def test_hello_never_comes(tmp_path: Path) -> None:
         """
         import os
         from adbench.engine.cases import CaseSpec
-        from adbench.engine.runner import RunSettings, Scheduler
+        from adbench.engine.runner import Scheduler
+        from adbench.engine.settings import RunSettings
         specs = [CaseSpec("basic", 2, "manual", "manual")]
         out = Scheduler(specs, RunSettings(min_visits=1, visit_s=0.002, worker_start_timeout_s=3)).run()
         print("STATUS", out.results[0].status, "|", out.results[0].error)

@@ -1,0 +1,26 @@
+"""The adaptive loop's order: the first screen's questions (which mode, which framework) get the budget's
+extra visits before the details' (one backend's faster mode), on a fake clock (adbench.engine.simulation)."""
+
+from __future__ import annotations
+
+import pytest
+
+from adbench.engine.cases import CaseSpec
+from adbench.engine.runner import RunSettings, Scheduler
+from adbench.engine.simulation import Noise, Simulation
+
+GRID = [CaseSpec("loss", 100, backend, mode) for backend in ("jax", "torch") for mode in ("forward", "reverse")]
+# jax's modes 2 % apart (the summary's "which mode": many visits to settle); torch's 10 % apart (a detail
+# table's question, settled with fewer, so cheaper: the order cheapest-first alone would take it first).
+TIMES = {"jax/forward": 1.02e-4, "jax/reverse": 1e-4, "torch/forward": 1.1e-3, "torch/reverse": 1e-3}
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_summary_questions_are_visited_first(seed):
+    sim = Simulation(TIMES, Noise(drift_sd=0.05, burst_rate=0.2, visit_sd=0.03), seed=seed)
+    settings = RunSettings(time_budget_s=30.0, min_visits=4, workers=1, adaptive=True, cpus=frozenset({0}))
+    outcome = Scheduler(GRID, settings, clock=sim.clock, start_worker=sim.start_worker).run()
+    asked = [entry["question"] for entry in outcome.budget["adaptive"]]
+    assert asked, "no adaptive visits: the grid's questions were settled by the minimum visits"
+    summary = [not label.startswith("loss n=") for label in asked]  # a detail table's question names its size
+    assert summary == sorted(summary, reverse=True), f"a detail's question came before the summary's: {asked}"
