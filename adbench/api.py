@@ -7,7 +7,17 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends import DEVICES, DTYPES, NESTED, SECOND_ORDER, Direction, get_backend
+from adbench.backends import (
+    DEVICES,
+    DTYPES,
+    NESTED,
+    SECOND_ORDER,
+    Direction,
+    as_dtype,
+    as_mode,
+    as_operation,
+    get_backend,
+)
 from adbench.errors import BackendUnavailableError, UnknownChoiceError
 from adbench.problems import Problem, get_problem
 
@@ -82,7 +92,7 @@ def evaluate(
     x64 = _real_vector(x, "x")
     prob.check_input(x64)
     n = x64.shape[0]
-    reason = be.supports(prob, operation, mode, n, chunk_size, device)
+    reason = be.supports(prob, as_operation(operation), as_mode(mode), n, chunk_size, device)
     if reason:
         raise ValueError(reason)
     consts = prob.constants(x64, **constants)
@@ -96,7 +106,8 @@ def evaluate(
         be.load()
     except ImportError as exc:
         raise BackendUnavailableError(f"backend {backend!r} is unavailable: {type(exc).__name__}: {exc}") from exc
-    return be.prepare(prob, x64, operation, mode, dtype, consts, direction, chunk_size=chunk_size, device=device).run()
+    case = (prob, x64, as_operation(operation), as_mode(mode), as_dtype(dtype), consts, direction)
+    return be.prepare(*case, chunk_size=chunk_size, device=device).run()
 
 
 def _vector(a: Any, shape: tuple[int, ...], name: str, operation: str) -> np.ndarray:

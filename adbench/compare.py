@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adbench.backends import NESTED, OPERATIONS, SECOND_ORDER, backend_names, get_backend
+from adbench.backends import (
+    NESTED,
+    OPERATIONS,
+    SECOND_ORDER,
+    Operation,
+    as_dtype,
+    as_operation,
+    backend_names,
+    get_backend,
+)
 from adbench.engine.cases import CaseSpec
 from adbench.engine.record import FAILED, CaseResult
 
@@ -83,6 +92,7 @@ def build_grid(
         else [p for p in plain_problems(quick, full) if not sizes or p.takes_any_size or set(sizes) <= set(p.presets)]
     )  # --sizes: those that take them
     backend_objs = [get_backend(b) for b in (backends or backend_names(default_only=True))]
+    grid_dtype = as_dtype(dtype)  # a caller's string, checked once (an unknown one is an error naming the dtypes)
     specs = []
     for problem in probs:
         ours = tuple(operations) if operations else (QUICK_OPERATIONS if quick else DEFAULT_OPERATIONS)
@@ -94,14 +104,14 @@ def build_grid(
                         continue
                     chunks = chunk_sizes if (backend.chunkable and operation == "jacobian") else (None,)
                     specs += [
-                        CaseSpec(problem.name, n, backend.name, mode, dtype, seed, operation, chunk, device, again)
+                        CaseSpec(problem.name, n, backend.name, mode, grid_dtype, seed, operation, chunk, device, again)
                         for chunk in dict.fromkeys(chunks)
                         for again in range(replicates)
                     ]
     return specs
 
 
-def _operations_at(problem: Problem, sizes: Sequence[int], operations: Sequence[str]) -> list[tuple[int, str]]:
+def _operations_at(problem: Problem, sizes: Sequence[int], operations: Sequence[str]) -> list[tuple[int, Operation]]:
     """(size, operation) pairs the problem has: no Hessian of a registered vector-valued problem, no compressed
     Jacobian without a declared pattern, and the nested operation only (and always) for a nested problem."""
     pairs = []
@@ -114,7 +124,7 @@ def _operations_at(problem: Problem, sizes: Sequence[int], operations: Sequence[
                 continue  # no pattern declared: nothing to compress
             if problem.nested != (operation == NESTED):
                 continue
-            pairs.append((n, operation))
+            pairs.append((n, as_operation(operation)))
     return pairs
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from adbench.problems import ba as ba_module
 from adbench.problems import get_problem
+from adbench.problems import hand as hand_module
 from adbench.problems import ht as ht_module
 
 HAND = Path(os.environ.get("ADBENCH_SHARED_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference"))
@@ -254,7 +255,7 @@ def test_ht_synthetic_hand_has_adbench_structure(name):
     n = min(problem.sizes)
     x = problem.inputs(n)
     c = problem.constants(x)
-    assert c["parents"] == ht_module.PARENTS and len(c["parents"]) == 22
+    assert c["parents"] == hand_module.PARENTS and len(c["parents"]) == 22
     assert c["base_positions"].shape == (544, 4) and np.all(c["base_positions"][:, 3] == 1)
     np.testing.assert_allclose(c["weights"].sum(axis=1), 1, rtol=1e-12)
     assert set(np.count_nonzero(c["weights"], axis=1)) <= {1, 2, 3, 4}
@@ -264,7 +265,7 @@ def test_ht_synthetic_hand_has_adbench_structure(name):
     np.testing.assert_allclose(
         np.array(chain) @ c["inverse_base_absolutes"], np.tile(np.eye(4), (22, 1, 1)), atol=1e-12
     )
-    model = ht_module.hand_model(0)
+    model = hand_module.hand_model(0)
     edges = np.sort(
         np.concatenate([model["triangles"][:, [0, 1]], model["triangles"][:, [1, 2]], model["triangles"][:, [2, 0]]]),
         axis=1,

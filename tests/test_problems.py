@@ -111,7 +111,7 @@ def test_llsq_gradient_is_the_same_on_every_backend(backend, n_points):
 def bigger_hand():
     """The synthetic hand with every vertex twice (V = 1 088, 2 168 triangles): a model of another size, as
     ADBench's big model is beside its small one."""
-    from adbench.problems.ht import hand_model
+    from adbench.problems.hand import hand_model
 
     model = hand_model(0)
     V = model["base_positions"].shape[0]
@@ -314,7 +314,7 @@ def test_gradbench_gmm_layouts_give_the_same_instance(layout):
 
 
 def ht_gradbench_input(complicated: bool) -> dict:
-    from adbench.problems.ht import hand_model
+    from adbench.problems.hand import hand_model
 
     model = hand_model(0)
     rng = np.random.default_rng(2)

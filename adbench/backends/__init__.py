@@ -15,6 +15,7 @@ from adbench.backends._base import (
     Direction,
     Dtype,
     PreparedCase,
+    as_dtype,
     installed_version,
 )
 from adbench.backends.autograd_backend import AutogradBackend
@@ -33,13 +34,16 @@ from adbench.backends.modes import (
     ModeName,
     Operation,
     Pass,
+    as_mode,
+    as_operation,
     is_mode,
     is_operation,
     mode_order,
 )
 from adbench.backends.numpy_baselines import FiniteDifferenceBackend, ManualBackend
 from adbench.backends.tensorflow_backend import TensorflowBackend, TensorflowXlaBackend
-from adbench.backends.torch_backend import TorchAutogradBackend, TorchBackend, TorchCompileBackend
+from adbench.backends.torch_autograd_backend import TorchAutogradBackend
+from adbench.backends.torch_backend import TorchBackend, TorchCompileBackend
 from adbench.errors import UnknownChoiceError
 
 _BACKENDS: dict[str, Backend] = {
@@ -136,6 +140,9 @@ __all__ = [
     "Operation",
     "Pass",
     "PreparedCase",
+    "as_dtype",
+    "as_mode",
+    "as_operation",
     "is_mode",
     "is_operation",
     "mode_order",

@@ -6,7 +6,7 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from adbench.backends.modes import DIRECTED as DIRECTED
 from adbench.backends.modes import EVERY_MODE as EVERY_MODE
 from adbench.backends.modes import OPERATIONS as OPERATIONS
 from adbench.backends.modes import SECOND_ORDER as SECOND_ORDER
+from adbench.errors import UnknownChoiceError
 from adbench.problems import Problem
 from adbench.services import AD, DEFAULTS, Level, Service, requested
 from adbench.xp import Array, Framework
@@ -44,6 +45,14 @@ Dtype = Literal["float32", "float64"]
 Device = Literal["cpu", "cuda"]
 DTYPES: tuple[Dtype, ...] = get_args(Dtype)
 DEVICES: tuple[Device, ...] = get_args(Device)
+
+
+def as_dtype(name: str) -> Dtype:
+    """``name`` as a Dtype, where a string from outside meets the typed engine; an unknown one is an error naming
+    the dtypes."""
+    if name not in DTYPES:
+        raise UnknownChoiceError("dtype", name, DTYPES)
+    return name
 
 
 @dataclass
@@ -66,6 +75,14 @@ class PreparedCase:
     # sparse-jacobian: the colours of the compression, i.e. the compressed passes one call makes.
     colours: int | None = None
 
+    @classmethod
+    def in_numpy(
+        cls, call: Callable[[], np.ndarray], function: Callable[[], np.ndarray] | None, label: str
+    ) -> PreparedCase:
+        """A case whose calls return finished NumPy arrays (the NumPy baselines, autograd): nothing to sync or
+        convert. ``function`` None: a nested case, whose call is f."""
+        return cls(call=call, function=function, sync=None, to_numpy=np.asarray, label=label)
+
     def run(self) -> np.ndarray:
         out = self.call()
         if self.sync is not None:
@@ -79,6 +96,21 @@ class Direction:
 
     v: np.ndarray | None = None
     u: np.ndarray | None = None
+
+
+class CaseArguments(NamedTuple):
+    """One case as ``Backend.prepare`` receives it, handed to the backend's ``build`` in one piece (a tuple: a
+    backend unpacks what it reads)."""
+
+    problem: Problem
+    x: np.ndarray
+    operation: Operation
+    mode: ModeName
+    dtype: Dtype
+    constants: dict[str, Any]
+    direction: Direction
+    chunk_size: int | None
+    device: str
 
 
 class Backend(ABC):
@@ -103,6 +135,7 @@ class Backend(ABC):
     # False where passes run one after another. It decides the memory estimate.
     vectorized: bool = True
     chunkable: bool = False  # takes --chunk-size for Jacobians
+    unchunked: str = "does not chunk (its passes are not vectorised)"  # why not, where it does not
     # Its first calls compile (a JIT): its builds are a run's longest, so where builds overlap its cases are
     # built (and visited) in two worker processes, split by operation (adbench.engine.runner).
     compiles: bool = False
@@ -164,28 +197,34 @@ class Backend(ABC):
         differentiation implement it."""
         raise NotImplementedError(f"backend {self.name!r} has no nested differentiation")
 
-    def call_label(self, operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+    def call_label(self, operation: Operation, mode: ModeName, scalar: bool, chunk_size: int | None = None) -> str:
         """The call ``prepare`` times, as the framework's users write it (``jax.jit(jax.grad(f))``): the
         record's ``call`` and the asv suite's docstrings. ``scalar``: f returns a scalar (its reverse-mode
         Jacobian is then a gradient). Static: it imports no framework. Every backend names every
         operation and mode it offers (tests/test_backends.py checks)."""
         return ""
 
-    @abstractmethod
     def prepare(
         self,
         problem: Problem,
         x: np.ndarray,
-        operation: str,
-        mode: str,
-        dtype: str,
+        operation: Operation,
+        mode: ModeName,
+        dtype: Dtype,
         constants: dict[str, Any],
         direction: Direction = Direction(),
         *,
         chunk_size: int | None = None,
         device: str = "cpu",
     ) -> PreparedCase:
-        """Build the operation's and f's callables for one case (nothing is timed here)."""
+        """Build the operation's and f's callables for one case (nothing is timed here): the backend's ``build``
+        of the arguments in one piece, so their types are written once, here."""
+        return self.build(CaseArguments(problem, x, operation, mode, dtype, constants, direction, chunk_size, device))
+
+    def build(self, case: CaseArguments) -> PreparedCase:
+        """What ``prepare`` returns, built by this backend from the case's arguments (every backend here
+        implements it; one that overrides ``prepare`` itself need not)."""
+        raise NotImplementedError(f"backend {self.name!r} builds no case")
 
     def build_info(self) -> dict[str, Any]:
         """What the framework was built for and sees (CUDA version, devices), for the environment record."""
@@ -199,8 +238,8 @@ class Backend(ABC):
     def supports(
         self,
         problem: Problem,
-        operation: str,
-        mode: str,
+        operation: Operation,
+        mode: ModeName,
         n: int | None = None,
         chunk_size: int | None = None,
         device: str = "cpu",
@@ -234,11 +273,16 @@ class Backend(ABC):
             )
         if chunk_size is not None:
             if not self.chunkable:
-                return f"backend {self.name!r} does not chunk (its passes are not vectorised)"
+                return f"backend {self.name!r} {self.unchunked}"
             if operation != "jacobian":
                 return f"--chunk-size applies to dense Jacobians, not to {operation}"
         if device not in self.devices:
             return f"backend {self.name!r} runs on {', '.join(self.devices)} only, not {device}"
+        return self.lacks(problem, operation)
+
+    def lacks(self, problem: Problem, operation: Operation) -> str | None:
+        """What the problem lacks for this backend to run ``operation`` on it, asked last by ``supports`` (the
+        baselines need a hand-written derivative); None: nothing."""
         return None
 
     def memory_estimate(
@@ -247,8 +291,8 @@ class Backend(ABC):
         m: int,
         work: int,
         itemsize: int,
-        operation: str,
-        mode: str,
+        operation: Operation,
+        mode: ModeName,
         chunk_size: int | None = None,
         colours: int | None = None,
     ) -> int:

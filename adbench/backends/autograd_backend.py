@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends._base import Backend, Direction, Function, PreparedCase, basis, float_dtype
+from adbench.backends._base import Backend, CaseArguments, Function, PreparedCase, basis, float_dtype
 from adbench.backends.modes import EVERY_MODE, NESTED, PASSES, SPARSE, forward_over_basis
 from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
@@ -116,9 +116,8 @@ class AutogradBackend(Backend):
 
         return version("autograd")  # the module has no __version__
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         ag = self.load()
         xp = namespace("autograd")
         xv = x.astype(dtype)
@@ -136,13 +135,7 @@ class AutogradBackend(Backend):
         if operation == SPARSE:
             return sparse_case(ag, problem, x, constants, mode, xv, f, self.call_label(SPARSE, mode, False))
         if operation == NESTED:
-            return PreparedCase(
-                call=lambda: f(xv),
-                function=None,
-                sync=None,
-                to_numpy=np.asarray,
-                label=self.call_label(operation, mode, False),
-            )
+            return PreparedCase.in_numpy(lambda: f(xv), None, self.call_label(operation, mode, False))
 
         def forward_columns(g, at):
             """The Jacobian of g at ``at``, one make_jvp pass per column."""
@@ -169,13 +162,7 @@ class AutogradBackend(Backend):
             ("hessian", "reverse-over-forward"): lambda: ag.jacobian(lambda y: forward_columns(f, y))(xv),
             ("hessian", "forward-over-forward"): lambda: forward_columns(lambda y: forward_columns(f, y), xv),
         }
-        return PreparedCase(
-            call=calls[(operation, mode)],
-            function=lambda: f(xv),
-            sync=None,
-            to_numpy=np.asarray,
-            label=self.call_label(operation, mode, scalar),
-        )
+        return PreparedCase.in_numpy(calls[(operation, mode)], lambda: f(xv), self.call_label(operation, mode, scalar))
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         if operation == NESTED:

@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
-from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, ModeName, Operation
+from adbench.backends.transform_labels import functorch_labels
 from adbench.services import Carry, Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
+
+if TYPE_CHECKING:
+    from adbench.backends._base import CaseArguments
 
 # Each operation's transform of f as JAX users write it, inside jax.jit for the `jax` backend: the
 # record's `call`. A scalar f's reverse-mode Jacobian is its gradient, jax.grad (jacrev of a scalar f
 # vmaps one cotangent over a one-row basis: up to 2-3x slower in float32 on XLA's CPU, see README).
-# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
-TRANSFORMS = {
-    # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
-    (SPARSE, "forward"): "vmap(jvp) over the column colouring's seeds",
-    (SPARSE, "reverse"): "vmap(vjp) over the row colouring's seeds",
-    ("jvp", "forward"): "lambda x, v: jax.jvp(f, (x,), (v,))[1]",
-    ("vjp", "reverse"): "lambda x, u: jax.vjp(f, x)[1](u)[0]",
-    ("hvp", "forward-over-reverse"): "lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1]",
-    ("hvp", "reverse-over-reverse"): "lambda x, v: jax.grad(lambda y: jnp.vdot(jax.grad(f)(y), v))(x)",
-    ("hvp", "reverse-over-forward"): "lambda x, v: jax.grad(lambda y: jax.jvp(f, (y,), (v,))[1])(x)",
-    ("hvp", "forward-over-forward"): "lambda x, v: jax.jacfwd(lambda y: jax.jvp(f, (y,), (v,))[1])(x)",
-    ("hessian", "forward-over-reverse"): "jax.jacfwd(jax.grad(f))",
-    ("hessian", "reverse-over-reverse"): "jax.jacrev(jax.grad(f))",
-    ("hessian", "reverse-over-forward"): "jax.jacrev(jax.jacfwd(f))",
-    ("hessian", "forward-over-forward"): "jax.jacfwd(jax.jacfwd(f))",
-}
+TRANSFORMS = functorch_labels("jax", "vmap", "lambda x, v: jax.grad(lambda y: jnp.vdot(jax.grad(f)(y), v))(x)")
 
 
-def transform_label(operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+def transform_label(operation: Operation, mode: ModeName, scalar: bool, chunk_size: int | None = None) -> str:
     """The JAX transform of ``f`` that computes ``operation`` in ``mode``, as users spell it."""
     if operation != "jacobian":
         return TRANSFORMS[(operation, mode)]
@@ -314,13 +303,10 @@ class JaxBackend(Backend):
         op = derivative(self.load(), f, operation, mode, problem.is_scalar(x.shape[0]), chunk_size)
         return op, (xj, dj, arrays), f, (xj, arrays), None
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         jax = self.load()
-        op, op_args, fun, f_args, comp = self._program(
-            problem, x, operation, mode, dtype, constants, direction, chunk_size, device
-        )
+        op, op_args, fun, f_args, comp = self._program(*case)
         if self.jit:
             op, fun = jax.jit(op), fun and jax.jit(fun)
         return PreparedCase(

@@ -7,8 +7,8 @@ import functools
 
 import numpy as np
 
-from adbench.backends._base import Backend, Computation, Direction, FunctionOfConstants, PreparedCase, float_dtype
-from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
+from adbench.backends._base import Backend, CaseArguments, Computation, FunctionOfConstants, PreparedCase, float_dtype
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, every_mode_but
 from adbench.services import Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
 
@@ -163,6 +163,7 @@ class MlxBackend(Backend):
     operations = EVERY_MODE
     # mx.vmap has no chunk size, and a Python loop of vmapped chunks is not how MLX users chunk.
     chunkable = False
+    unchunked = "does not chunk: mx.vmap has no chunk size"
     # Linux builds run on the CPU (mlx[cpu]) or CUDA (mlx[cuda]); Metal is macOS's. adbench's device
     # axis is cpu/cuda and only the CPU build is tested here, so cases run on the CPU.
     devices = ("cpu",)
@@ -170,11 +171,6 @@ class MlxBackend(Backend):
     # Asked for by name (--backends mlx): a fifth and sixth framework in a plain compare took its
     # default run past the minute the README promises on 2 cores (every case built and visited).
     default = False
-
-    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
-        if chunk_size is not None and mode in self.modes_for(operation):
-            return f"backend {self.name!r} does not chunk: mx.vmap has no chunk size"
-        return super().supports(problem, operation, mode, n, chunk_size, device)
 
     def load(self, threads=None):
         # MLX's CPU kernels run on its stream's one thread; it has no thread-count setting.
@@ -199,9 +195,8 @@ class MlxBackend(Backend):
         }
         return info
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         mx = self.load()
         if dtype == "float64" and float64_shortfall(mx):
             raise ValueError(float64_shortfall(mx))
@@ -279,7 +274,7 @@ class MlxCompileBackend(MlxBackend):
     colour = "#C49C94"  # a lighter brown beside mlx's
     order = 46
     compiled = True
-    operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
+    operations = every_mode_but(NESTED)
     refusals = {
         NESTED: "mx.compile cannot trace the data-dependent while loops and branches of a function that "
         "differentiates inside itself (evaluating an array inside mx.compile is an error)"

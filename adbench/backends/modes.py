@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, get_args
 
+from adbench.errors import UnknownChoiceError
+
 # The vocabulary as types: a string mypy knows to be one of these where it is annotated so. Literal strings, not
 # enums: they travel as they are through the CSV, the JSON sidecar, pandas and the CLI. Each constant below is
 # read off its type, so a name is written once.
@@ -47,6 +49,22 @@ def is_operation(name: str) -> TypeGuard[Operation]:
 def is_mode(name: str) -> TypeGuard[ModeName]:
     """Whether ``name`` is a mode this adbench knows (a set from elsewhere may hold others)."""
     return name in BY_NAME
+
+
+def as_operation(name: str) -> Operation:
+    """``name`` as an Operation, where a string from outside (the CLI, a caller) meets the typed engine; an
+    unknown one is an error naming the operations."""
+    if not is_operation(name):
+        raise UnknownChoiceError("operation", name, OPERATIONS)
+    return name
+
+
+def as_mode(name: str) -> ModeName:
+    """``name`` as a ModeName, where a string from outside meets the typed engine; an unknown one is an error
+    naming the modes."""
+    if not is_mode(name):
+        raise UnknownChoiceError("mode", name, MODE_NAMES)
+    return name
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,12 @@ EVERY_MODE: dict[Operation, tuple[ModeName, ...]] = {
     SPARSE: AD_MODES,
     NESTED: COMPOSITIONS,
 }
+
+
+def every_mode_but(*refused: Operation) -> dict[Operation, tuple[ModeName, ...]]:
+    """EVERY_MODE without the ``refused`` operations: a framework with both modes whose compiler cannot trace
+    some (its ``refusals`` say why)."""
+    return {op: modes for op, modes in EVERY_MODE.items() if op not in refused}
 
 
 def mode_rank(mode: str) -> int:
@@ -201,7 +225,10 @@ __all__ = [
     "ModeName",
     "Operation",
     "Pass",
+    "as_mode",
+    "as_operation",
     "counted",
+    "every_mode_but",
     "forward_over_basis",
     "is_baseline_mode",
     "is_mode",

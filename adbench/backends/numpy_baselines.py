@@ -7,7 +7,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from adbench.backends._base import NESTED, OPERATIONS, SPARSE, Backend, Direction, PreparedCase, float_dtype
+from adbench.backends._base import (
+    NESTED,
+    OPERATIONS,
+    SPARSE,
+    Backend,
+    CaseArguments,
+    Direction,
+    PreparedCase,
+    float_dtype,
+)
+from adbench.backends.modes import Operation
 from adbench.problems import Problem
 
 FIRST_ORDER = ("jacobian", "jvp", "vjp")
@@ -122,23 +132,18 @@ class ManualBackend(_NumpyBaseline):
     order = 90
     operations = {op: ("manual",) for op in OPERATIONS}
 
-    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
-        reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation == NESTED and problem.manual_nested is None:
-            reason = f"problem {problem.name!r} has no hand-written nested computation"
-        if reason is None and operation in FIRST_ORDER and problem.manual_jacobian is None:
-            reason = f"problem {problem.name!r} has no hand-written Jacobian"
-        if reason is None and operation == SPARSE and problem.manual_sparse_jacobian is None:
-            reason = f"problem {problem.name!r} has no hand-written sparse Jacobian"
-        if reason is None and operation == "hvp" and problem.manual_hessian is None and problem.manual_hvp is None:
-            reason = f"problem {problem.name!r} has no hand-written Hessian"
-        if reason is None and operation == "hessian" and problem.manual_hessian is None:
-            reason = f"problem {problem.name!r} has no hand-written Hessian"
-        return reason
+    def lacks(self, problem: Problem, operation: Operation) -> str | None:
+        missing = {
+            NESTED: problem.manual_nested is None and "nested computation",
+            SPARSE: problem.manual_sparse_jacobian is None and "sparse Jacobian",
+            "hvp": problem.manual_hessian is None and problem.manual_hvp is None and "Hessian",
+            "hessian": problem.manual_hessian is None and "Hessian",
+            **{op: problem.manual_jacobian is None and "Jacobian" for op in FIRST_ORDER},
+        }.get(operation)
+        return f"problem {problem.name!r} has no hand-written {missing}" if missing else None
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         reason = self.supports(problem, operation, mode)
         if reason:
             raise NotImplementedError(reason)
@@ -147,25 +152,20 @@ class ManualBackend(_NumpyBaseline):
             return manual_sparse_case(problem, xv, consts)
         d = Direction(*(None if a is None else a.astype(dtype) for a in (direction.v, direction.u)))
         function = self.bound(problem)
+        # Each hand-written function read below is there: supports() refused the case above where it is not.
         if operation == NESTED:
-            return PreparedCase(
-                call=lambda: problem.manual_nested(xv, **consts),
-                function=None,
-                sync=None,
-                to_numpy=np.asarray,
-                label=self.call_label(operation, mode, False),
-            )
+            nested = cast(Callable[..., np.ndarray], problem.manual_nested)
+            return PreparedCase.in_numpy(lambda: nested(xv, **consts), None, self.call_label(operation, mode, False))
         if operation == "hvp" and problem.manual_hvp is not None:
             call = lambda: problem.manual_hvp(xv, d.v, **consts)  # noqa: E731 (never forms H)
         else:
-            derivative = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+            by_hand = problem.manual_jacobian if operation in FIRST_ORDER else problem.manual_hessian
+            derivative = cast(Callable[..., np.ndarray], by_hand)
             call = lambda: contract(operation, derivative(xv, **consts), d)  # noqa: E731
-        return PreparedCase(
-            call=call,
-            function=lambda: function(xv, np, **consts),
-            sync=None,
-            to_numpy=np.asarray,
-            label=self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
+        return PreparedCase.in_numpy(
+            call,
+            lambda: function(xv, np, **consts),
+            self.call_label(operation, mode, problem.is_scalar(xv.shape[0]), hvp_by_hand=problem.manual_hvp),
         )
 
     def call_label(self, operation, mode, scalar, chunk_size=None, hvp_by_hand=None):
@@ -182,8 +182,8 @@ class ManualBackend(_NumpyBaseline):
         }[operation]
 
 
-# Declared as ManualBackend is (every backend declares these attributes and refines supports): the same shape,
-# its own values.
+# Declared as ManualBackend is (every backend declares these attributes, and a baseline says what it lacks): the
+# same shape, its own values.
 class FiniteDifferenceBackend(_NumpyBaseline):
     name = "finite-diff"
     description = (
@@ -195,25 +195,13 @@ class FiniteDifferenceBackend(_NumpyBaseline):
     order = 80
     operations = {op: ("central",) for op in OPERATIONS}
 
-    def supports(self, problem, operation, mode, n=None, chunk_size=None, device="cpu"):
-        reason = super().supports(problem, operation, mode, n, chunk_size, device)
-        if reason is None and operation not in (*FIRST_ORDER, SPARSE, NESTED) and problem.manual_jacobian is None:
-            reason = f"problem {problem.name!r} has no hand-written gradient to difference"
-        return reason
+    def lacks(self, problem: Problem, operation: Operation) -> str | None:
+        if operation not in (*FIRST_ORDER, SPARSE, NESTED) and problem.manual_jacobian is None:
+            return f"problem {problem.name!r} has no hand-written gradient to difference"
+        return None
 
-    def prepare(
-        self,
-        problem: Problem,
-        x: np.ndarray,
-        operation: str,
-        mode: str,
-        dtype: str,
-        constants: dict[str, Any],
-        direction: Direction = Direction(),
-        *,
-        chunk_size: int | None = None,
-        device: str = "cpu",
-    ) -> PreparedCase:
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         xv, consts = _casted(x, dtype, constants)
         if operation == SPARSE:
             return differenced_sparse_case(problem, x, constants, xv, consts)
@@ -229,13 +217,7 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             return problem.manual_jacobian(v, **consts)
 
         if operation == NESTED:  # f itself, whose ad is the default: central differences at both levels
-            return PreparedCase(
-                call=lambda: f(xv),
-                function=None,
-                sync=None,
-                to_numpy=np.asarray,
-                label=self.call_label(operation, mode, False),
-            )
+            return PreparedCase.in_numpy(lambda: f(xv), None, self.call_label(operation, mode, False))
         if operation in ("jvp", "hvp") and d.v is None:
             raise ValueError(f"{operation} needs a direction v; none was given")
         v = cast(np.ndarray, d.v)  # given wherever the table below reads it (jvp, hvp: checked just above)
@@ -246,13 +228,7 @@ class FiniteDifferenceBackend(_NumpyBaseline):
             "hvp": lambda: directional_difference(g, xv, v),
             "hessian": lambda: central_differences(g, xv, False),
         }[operation]
-        return PreparedCase(
-            call=call,
-            function=lambda: f(xv),
-            sync=None,
-            to_numpy=np.asarray,
-            label=self.call_label(operation, mode, problem.is_scalar(n)),
-        )
+        return PreparedCase.in_numpy(call, lambda: f(xv), self.call_label(operation, mode, problem.is_scalar(n)))
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         return {

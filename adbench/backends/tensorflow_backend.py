@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,8 +20,12 @@ from adbench.backends._base import (
     float_dtype,
 )
 from adbench.backends.modes import DIRECTED, EVERY_MODE, NESTED, SECOND_ORDER, SPARSE
+from adbench.problems import Problem
 from adbench.services import Carry, Level, python_loop, stacked_jvps
 from adbench.xp import Array, Framework, namespace
+
+if TYPE_CHECKING:
+    from adbench.backends._base import CaseArguments
 
 
 def forget_forward_mode_traces() -> None:
@@ -361,52 +365,15 @@ class TensorflowBackend(Backend):
             )
         return f"tf.function({transform_label(operation, mode, scalar, chunk_size)}{jit})"
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         tf = self.load()
-        xp = namespace("tensorflow")
         forget_forward_mode_traces()
-        if device == "cuda" and not tf.config.list_physical_devices("GPU"):
-            build = "a CUDA build" if tf.test.is_built_with_cuda() else "tensorflow-cpu, a CPU-only build"
-            raise RuntimeError(f"TensorFlow sees no CUDA device here (its build: {build})")
-        # Placed at trace time, inside the function, so a call pays no device scope (and a CPU run
-        # stays on the CPU where a CUDA build sees a GPU).
-        place = "/GPU:0" if device == "cuda" else "/CPU:0"
-        with tf.device(place):
-
-            def tensor(a: np.ndarray) -> Array:
-                return tf.constant(a, dtype=float_dtype(a, dtype))
-
-            xt = tensor(x)
-            arrays = {k: tensor(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
-            vec = direction.v if direction.v is not None else direction.u
-            dt = tensor(np.asarray(vec)) if vec is not None else None
-        # Python numbers (control_loop's k, ode's steps) are closed over: static, as under jit.
-        static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
-        # The problem with this backend's services (its loop a tf.while_loop; a nested case's ad in its mode).
-        function = self.bound(problem, mode if operation == NESTED else None)
+        place = self._place(tf, device)
+        xt, arrays, dt = self._tensors(tf, place, x, dtype, constants, direction)
         scalar = problem.is_scalar(x.shape[0]) and operation not in (SPARSE, NESTED)
-        if self.unrolls(operation, mode, scalar):
-            function = bind_services(problem.function, {**self.services(), "loop": python_loop})
-
-        def f(v, c):
-            return function(v, xp, **c, **static)
-
-        def placed(fn):
-            def run(*args):
-                with tf.device(place):
-                    return fn(*args)
-
-            return run
-
-        def traced(fn):
-            # tf.function traces on the first call (and XLA compiles then): the first call times both.
-            # autograph=False: AutoGraph would rewrite Python control flow on tensors (the problems' loops and
-            # branches go through the services instead) and re-raises a case's exception as an "in user
-            # code:" copy that hides the error (and the xp name) its row should show.
-            return tf.function(placed(fn), jit_compile=self.jit_compile, autograph=False)
-
+        f = self._function(problem, operation, mode, scalar, constants)
+        traced = self._tracer(tf, place)
         # On the CPU a call returns finished tensors; a GPU's kernels may still be running.
         sync = (lambda _: tf.test.experimental.sync_devices()) if device == "cuda" else None
         label = self.call_label(operation, mode, scalar, chunk_size)
@@ -432,6 +399,65 @@ class TensorflowBackend(Backend):
         op = traced(derivative(tf, f, operation, mode, scalar, chunk_size))
         call = (lambda: op(xt, dt, arrays)) if operation in DIRECTED else (lambda: op(xt, arrays))
         return PreparedCase(call=call, function=lambda: fun(xt, arrays), sync=sync, to_numpy=to_numpy, label=label)
+
+    @staticmethod
+    def _place(tf: Framework, device: str) -> str:
+        """The device scope a case runs in, placed at trace time, inside the function, so a call pays no device
+        scope (and a CPU run stays on the CPU where a CUDA build sees a GPU); a clear error where there is none."""
+        if device == "cuda" and not tf.config.list_physical_devices("GPU"):
+            build = "a CUDA build" if tf.test.is_built_with_cuda() else "tensorflow-cpu, a CPU-only build"
+            raise RuntimeError(f"TensorFlow sees no CUDA device here (its build: {build})")
+        return "/GPU:0" if device == "cuda" else "/CPU:0"
+
+    @staticmethod
+    def _tensors(
+        tf: Framework, place: str, x: np.ndarray, dtype: str, constants: dict[str, Any], direction: Direction
+    ) -> tuple[Array, dict[str, Array], Array | None]:
+        """x, the array constants and the direction (v or u) as tensors of the run's dtype on ``place``."""
+        with tf.device(place):
+
+            def tensor(a: np.ndarray) -> Array:
+                return tf.constant(a, dtype=float_dtype(a, dtype))
+
+            arrays = {k: tensor(v) for k, v in constants.items() if isinstance(v, np.ndarray)}
+            vec = direction.v if direction.v is not None else direction.u
+            return tensor(x), arrays, tensor(np.asarray(vec)) if vec is not None else None
+
+    def _function(
+        self, problem: Problem, operation: str, mode: str, scalar: bool, constants: dict[str, Any]
+    ) -> FunctionOfConstants:
+        """f(v, c) over TensorFlow's namespace with this backend's services (its loop a tf.while_loop, unrolled
+        where ``unrolls`` says; a nested case's ad in its mode)."""
+        xp = namespace("tensorflow")
+        # Python numbers (control_loop's k, ode's steps) are closed over: static, as under jit.
+        static = {k: v for k, v in constants.items() if not isinstance(v, np.ndarray)}
+        function = self.bound(problem, mode if operation == NESTED else None)
+        if self.unrolls(operation, mode, scalar):
+            function = bind_services(problem.function, {**self.services(), "loop": python_loop})
+
+        def f(v, c):
+            return function(v, xp, **c, **static)
+
+        return f
+
+    def _tracer(self, tf: Framework, place: str) -> Callable[[Computation], Computation]:
+        """What makes a computation a tf.function run on ``place`` (with XLA for tensorflow-xla)."""
+
+        def placed(fn):
+            def run(*args):
+                with tf.device(place):
+                    return fn(*args)
+
+            return run
+
+        def traced(fn):
+            # tf.function traces on the first call (and XLA compiles then): the first call times both.
+            # autograph=False: AutoGraph would rewrite Python control flow on tensors (the problems' loops and
+            # branches go through the services instead) and re-raises a case's exception as an "in user
+            # code:" copy that hides the error (and the xp name) its row should show.
+            return tf.function(placed(fn), jit_compile=self.jit_compile, autograph=False)
+
+        return traced
 
 
 class TensorflowXlaBackend(TensorflowBackend):

@@ -1,40 +1,41 @@
-"""PyTorch: ``torch.func`` transforms (``torch``) and plain ``torch.autograd`` (``torch-autograd``)."""
+"""PyTorch's ``torch.func`` transforms (``torch``), and the same under ``torch.compile`` (``torch-compile``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adbench.backends._base import Backend, Computation, Direction, Function, PreparedCase, Sync, float_dtype
-from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE
+from adbench.backends._base import (
+    Backend,
+    CaseArguments,
+    Computation,
+    Direction,
+    Function,
+    PreparedCase,
+    Sync,
+    float_dtype,
+)
+from adbench.backends.modes import EVERY_MODE, NESTED, SPARSE, ModeName, Operation, every_mode_but
+from adbench.backends.transform_labels import functorch_labels
 from adbench.problems import Problem
 from adbench.services import Level, stacked_jvps
 from adbench.xp import Array, Framework, namespace
 
+if TYPE_CHECKING:
+    from adbench.sparsity import Compression
+
 # Each operation's torch.func transform of f as PyTorch users write it: the record's `call`. A scalar
 # f's reverse-mode Jacobian is its gradient, torch.func.grad (jacrev vmaps one cotangent over a
 # one-row basis: 1.05-1.8x the gradient's time).
-# Every backend's table has this shape, and its own framework's spelling in it (a repeat of shape, not of knowledge).
-TRANSFORMS = {
-    # sparse-jacobian: compressed passes, one per colour, then the nonzeros gathered (adbench.sparsity).
-    (SPARSE, "forward"): "torch.func.vmap(jvp) over the column colouring's seeds",
-    (SPARSE, "reverse"): "torch.func.vmap(vjp) over the row colouring's seeds",
-    ("jvp", "forward"): "lambda x, v: torch.func.jvp(f, (x,), (v,))[1]",
-    ("vjp", "reverse"): "lambda x, u: torch.func.vjp(f, x)[1](u)[0]",
-    ("hvp", "forward-over-reverse"): "lambda x, v: torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]",
-    ("hvp", "reverse-over-reverse"): "lambda x, v: torch.func.vjp(torch.func.grad(f), x)[1](v)[0]",
-    ("hvp", "reverse-over-forward"): "lambda x, v: torch.func.grad(lambda y: torch.func.jvp(f, (y,), (v,))[1])(x)",
-    ("hvp", "forward-over-forward"): "lambda x, v: torch.func.jacfwd(lambda y: torch.func.jvp(f, (y,), (v,))[1])(x)",
-    ("hessian", "forward-over-reverse"): "torch.func.jacfwd(torch.func.grad(f))",
-    ("hessian", "reverse-over-reverse"): "torch.func.jacrev(torch.func.grad(f))",
-    ("hessian", "reverse-over-forward"): "torch.func.jacrev(torch.func.jacfwd(f))",
-    ("hessian", "forward-over-forward"): "torch.func.jacfwd(torch.func.jacfwd(f))",
-}
+TRANSFORMS = functorch_labels(
+    "torch.func", "torch.func.vmap", "lambda x, v: torch.func.vjp(torch.func.grad(f), x)[1](v)[0]"
+)
 
 
-def func_label(operation: str, mode: str, scalar: bool, chunk_size: int | None = None) -> str:
+def func_label(operation: Operation, mode: ModeName, scalar: bool, chunk_size: int | None = None) -> str:
     """The torch.func transform of ``f`` that computes ``operation`` in ``mode``, as users spell it."""
     if operation != "jacobian":
         return TRANSFORMS[(operation, mode)]
@@ -115,72 +116,44 @@ def compressed_jacobian(
     return op
 
 
-def sparse_case(
-    torch: Framework,
-    problem: Problem,
-    x: np.ndarray,
-    constants: dict[str, Any],
-    mode: str,
-    xt: Array,
-    f: Function,
-    sync: Sync | None,
-    compile: Callable[[Computation], Computation],
-    label: str,
-) -> PreparedCase:
-    """The sparse-jacobian case: colouring once here; the passes and the gather timed (compiled for
-    torch-compile); the SciPy matrix assembled by to_numpy, outside the timing."""
-    from adbench.sparsity import compression_for
+@dataclass(frozen=True)
+class TorchCase:
+    """One case as ``prepare`` builds on it: x and the direction as tensors, f bound to the constants, the sync."""
 
-    comp = compression_for(problem, x, constants, mode)
-    colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
-    gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
-    op = compile(compressed_jacobian(torch, f, mode, comp.n_colours, colours, gather))
-    return PreparedCase(
-        call=lambda: op(xt, None),
-        function=lambda: f(xt),
-        sync=sync,
-        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
-        label=label,
-        colours=comp.n_colours,
-    )
+    torch: Framework
+    problem: Problem
+    x: np.ndarray
+    constants: dict[str, Any]
+    xt: Array
+    direction: Array | None
+    f: Function
+    sync: Sync | None
 
-
-def autograd_sparse_case(
-    torch: Framework,
-    problem: Problem,
-    x: np.ndarray,
-    constants: dict[str, Any],
-    xt: Array,
-    f: Function,
-    sync: Sync | None,
-    label: str,
-) -> PreparedCase:
-    """Reverse compressed passes with plain torch.autograd: one backward pass per colour of the rows."""
-    from adbench.sparsity import compression_for
-
-    comp = compression_for(problem, x, constants, "reverse")
-    colours = torch.as_tensor(comp.colours.astype(np.int64), device=xt.device)
-    gather = torch.as_tensor(comp.gather.astype(np.int64), device=xt.device)
-
-    def call():
-        v = xt.detach().requires_grad_(True)
-        y = f(v)
-        B = torch.stack(
-            [
-                torch.autograd.grad(y, v, grad_outputs=(colours == k).to(y.dtype), retain_graph=True)[0]
-                for k in range(comp.n_colours)
-            ]
+    def prepared(self, call: Callable[[], Array], label: str, compression: Compression | None = None) -> PreparedCase:
+        """The case's PreparedCase timing ``call`` beside f; a sparse case's SciPy matrix assembled by to_numpy,
+        outside the timing."""
+        if compression is None:
+            to_numpy: Callable[[Array], Any] = lambda t: t.detach().cpu().numpy()  # noqa: E731
+        else:
+            to_numpy = lambda t: compression.matrix(t.detach().cpu().numpy())  # noqa: E731
+        return PreparedCase(
+            call=call,
+            function=lambda: self.f(self.xt),
+            sync=self.sync,
+            to_numpy=to_numpy,
+            label=label,
+            colours=None if compression is None else compression.n_colours,
         )
-        return torch.take(B, gather)
 
-    return PreparedCase(
-        call=call,
-        function=lambda: f(xt),
-        sync=sync,
-        to_numpy=lambda t: comp.matrix(t.detach().cpu().numpy()),
-        label=label,
-        colours=comp.n_colours,
-    )
+    def compression(self, mode: str) -> tuple[Compression, Array, Array]:
+        """The sparse-jacobian case's colouring (made once, here), and its colours and gather as tensors."""
+        from adbench.sparsity import compression_for
+
+        comp = compression_for(self.problem, self.x, self.constants, mode)
+        as_tensor = self.torch.as_tensor
+        colours = as_tensor(comp.colours.astype(np.int64), device=self.xt.device)
+        gather = as_tensor(comp.gather.astype(np.int64), device=self.xt.device)
+        return comp, colours, gather
 
 
 def torch_unit(z, i):
@@ -246,7 +219,16 @@ class TorchBackend(Backend):
         xp = namespace("torch")
         return Level("forward", lambda g: stacked_jvps(lambda z, v: torch.func.jvp(g, (z,), (v,))[1], torch_unit, xp))
 
-    def _setup(self, problem, x, dtype, constants, direction, device, mode=None):
+    def _setup(
+        self,
+        problem: Problem,
+        x: np.ndarray,
+        dtype: str,
+        constants: dict[str, Any],
+        direction: Direction,
+        device: str,
+        mode: str | None = None,
+    ) -> TorchCase:
         torch = self.load()
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("torch sees no CUDA device here")
@@ -267,20 +249,16 @@ class TorchBackend(Backend):
         def f(v):
             return function(v, xp, **consts)
 
-        return torch, xt, dt, f, sync
+        return TorchCase(torch, problem, x, constants, xt, dt, f, sync)
 
     def _nested(
         self, problem: Problem, x: np.ndarray, mode: str, dtype: str, constants: dict[str, Any], device: str
     ) -> PreparedCase:
-        """The function itself, with this mode's ``ad``: what a nested case times."""
-        _, xt, _, f, sync = self._setup(problem, x, dtype, constants, Direction(), device, mode)
-        return PreparedCase(
-            call=lambda: f(xt),
-            function=None,
-            sync=sync,
-            to_numpy=lambda t: t.detach().cpu().numpy(),
-            label=self.call_label(NESTED, mode, False),
-        )
+        """The function itself, with this mode's ``ad``: what a nested case times (it has no f of its own)."""
+        case = self._setup(problem, x, dtype, constants, Direction(), device, mode)
+        prepared = case.prepared(lambda: case.f(case.xt), self.call_label(NESTED, mode, False))
+        prepared.function = None
+        return prepared
 
     def nested_label(self, mode: str, levels: dict[str, str]) -> str:
         outer, inner = mode.split("-over-")
@@ -289,46 +267,25 @@ class TorchBackend(Backend):
             "loops and branches: Python while and if on the tensors' values"
         )
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
+        problem, x, operation, mode, dtype, constants, direction, chunk_size, device = case
         if operation == NESTED:
             return self._nested(problem, x, mode, dtype, constants, device)
-        torch, xt, dt, f, sync = self._setup(problem, x, dtype, constants, direction, device)
+        tensors = self._setup(problem, x, dtype, constants, direction, device)
         if operation == SPARSE:
-            return self._sparse(torch, problem, x, constants, mode, xt, f, sync)
-        return self._dense(torch, problem, x, operation, mode, xt, dt, f, sync, chunk_size)
+            return self._sparse(tensors, mode)
+        return self._dense(tensors, operation, mode, chunk_size)
 
-    def _sparse(
-        self,
-        torch: Framework,
-        problem: Problem,
-        x: np.ndarray,
-        constants: dict[str, Any],
-        mode: str,
-        xt: Array,
-        f: Function,
-        sync: Sync | None,
-    ) -> PreparedCase:
-        return sparse_case(
-            torch, problem, x, constants, mode, xt, f, sync, self.compile, self.call_label(SPARSE, mode, False)
-        )
+    def _sparse(self, case: TorchCase, mode: str) -> PreparedCase:
+        """torch.func.vmap of jvp or vjp over the colouring's seeds (compiled for torch-compile)."""
+        comp, colours, gather = case.compression(mode)
+        op = self.compile(compressed_jacobian(case.torch, case.f, mode, comp.n_colours, colours, gather))
+        return case.prepared(lambda: op(case.xt, None), self.call_label(SPARSE, mode, False), comp)
 
-    def _dense(
-        self,
-        torch: Framework,
-        problem: Problem,
-        x: np.ndarray,
-        operation: str,
-        mode: str,
-        xt: Array,
-        dt: Array | None,
-        f: Function,
-        sync: Sync | None,
-        chunk_size: int | None,
-    ) -> PreparedCase:
-        """Every other operation, from the setup ``prepare`` made: torch.func's transforms here."""
-        scalar = problem.is_scalar(x.shape[0])
+    def _dense(self, case: TorchCase, operation: str, mode: str, chunk_size: int | None) -> PreparedCase:
+        """Every other operation: torch.func's transforms here."""
+        scalar = case.problem.is_scalar(case.x.shape[0])
+        f = case.f
 
         def f_in_dtype(v):
             # torch.func's forward mode promotes a 0-d float32 value's tangent to float64 where it meets
@@ -343,14 +300,8 @@ class TorchBackend(Backend):
             return y.to(v.dtype, copy=True) if y.ndim == 0 else y
 
         transformed = f_in_dtype if "forward" in mode else f
-        op = self.compile(func_derivative(torch, transformed, operation, mode, scalar, chunk_size))
-        return PreparedCase(
-            call=lambda: op(xt, dt),
-            function=lambda: f(xt),
-            sync=sync,
-            to_numpy=lambda t: t.detach().cpu().numpy(),
-            label=self.call_label(operation, mode, scalar, chunk_size),
-        )
+        op = self.compile(func_derivative(case.torch, transformed, operation, mode, scalar, chunk_size))
+        return case.prepared(lambda: op(case.xt, case.direction), self.call_label(operation, mode, scalar, chunk_size))
 
     def call_label(self, operation, mode, scalar, chunk_size=None):
         if operation == NESTED:
@@ -362,139 +313,6 @@ class TorchBackend(Backend):
         return op
 
 
-class TorchAutogradBackend(TorchBackend):
-    name = "torch-autograd"
-    description = (
-        "torch.autograd: one backward pass per output row (no vmap), forward_ad dual numbers "
-        "for JVPs, double backward for second order"
-    )
-    label = "PyTorch (torch.autograd)"
-    colour = "#E69F00"
-    order = 21
-    # Second order (and nested differentiation) is double backward: forward_ad's dual levels do not nest.
-    operations = {
-        "jacobian": ("reverse",),
-        "jvp": ("forward",),
-        "vjp": ("reverse",),
-        "hvp": ("reverse-over-reverse",),
-        "hessian": ("reverse-over-reverse",),
-        SPARSE: ("reverse",),
-        NESTED: ("reverse-over-reverse",),
-    }
-    vectorized = False
-    chunkable = False
-
-    def ad_level(self, mode):
-        if mode != "reverse":
-            return super().ad_level(mode)  # not offered (operations): refused before it gets here
-        torch = self.load()
-
-        def grad(g):
-            def gradient(z):
-                # A fresh leaf where z is a constant; where z already hangs on an outer level's graph, the
-                # gradient at z itself (a partial derivative), keeping that graph for the outer level.
-                z = z if z.requires_grad else z.detach().requires_grad_(True)
-                out = g(z)
-                if not out.requires_grad:
-                    return torch.zeros_like(z)
-                (dz,) = torch.autograd.grad(out, z, create_graph=True, allow_unused=True)
-                return torch.zeros_like(z) if dz is None else dz
-
-            return gradient
-
-        return Level("reverse", grad)
-
-    def _sparse(
-        self,
-        torch: Framework,
-        problem: Problem,
-        x: np.ndarray,
-        constants: dict[str, Any],
-        mode: str,
-        xt: Array,
-        f: Function,
-        sync: Sync | None,
-    ) -> PreparedCase:
-        return autograd_sparse_case(torch, problem, x, constants, xt, f, sync, self.call_label(SPARSE, mode, False))
-
-    def _dense(
-        self,
-        torch: Framework,
-        problem: Problem,
-        x: np.ndarray,
-        operation: str,
-        mode: str,
-        xt: Array,
-        dt: Array | None,
-        f: Function,
-        sync: Sync | None,
-        chunk_size: int | None,
-    ) -> PreparedCase:
-        """Every other operation with plain torch.autograd: backward passes, and forward_ad's dual numbers."""
-        grad = torch.autograd.grad
-
-        def rows(y, v, **kw):
-            """d y_i / d v for every entry of y, one backward pass each."""
-            flat = y.reshape(-1)
-            return torch.stack([grad(flat[i], v, retain_graph=True, **kw)[0] for i in range(flat.shape[0])])
-
-        def jacobian():
-            v = xt.detach().requires_grad_(True)
-            y = f(v)
-            return grad(y, v)[0] if y.ndim == 0 else rows(y, v)
-
-        def jvp():
-            import torch.autograd.forward_ad as fwad
-
-            with fwad.dual_level():
-                return fwad.unpack_dual(f(fwad.make_dual(xt, dt))).tangent
-
-        def vjp():
-            v = xt.detach().requires_grad_(True)
-            return grad(f(v), v, grad_outputs=dt)[0]
-
-        def hvp():
-            v = xt.detach().requires_grad_(True)
-            (g,) = grad(f(v), v, create_graph=True)
-            return grad(g, v, grad_outputs=dt)[0]
-
-        def hessian():
-            v = xt.detach().requires_grad_(True)
-            (g,) = grad(f(v), v, create_graph=True)
-            return rows(g, v)
-
-        call = {"jacobian": jacobian, "jvp": jvp, "vjp": vjp, "hvp": hvp, "hessian": hessian}[operation]
-        return PreparedCase(
-            call=call,
-            function=lambda: f(xt),
-            sync=sync,
-            to_numpy=lambda t: t.detach().cpu().numpy(),
-            label=self.call_label(operation, mode, problem.is_scalar(x.shape[0])),
-        )
-
-    def call_label(self, operation, mode, scalar, chunk_size=None):
-        if operation == NESTED:
-            return self.nested_label(mode, {"reverse": "torch.autograd.grad(g(z), z, create_graph=True)"})
-        # x is a leaf with requires_grad=True, made afresh inside every call.
-        if operation == SPARSE:
-            return "torch.autograd.grad(f(x), x, grad_outputs=seed, retain_graph=True) for each colour of the rows"
-        if operation == "jacobian":
-            return (
-                "torch.autograd.grad(f(x), x)"
-                if scalar
-                else "torch.autograd.grad(y[i], x, retain_graph=True) for each of the m entries of y = f(x)"
-            )
-        return {
-            "jvp": "torch.autograd.forward_ad.unpack_dual(f(make_dual(x, v))).tangent",
-            "vjp": "torch.autograd.grad(f(x), x, grad_outputs=u)",
-            "hvp": "torch.autograd.grad(torch.autograd.grad(f(x), x, create_graph=True)[0], x, grad_outputs=v)",
-            "hessian": (
-                "torch.autograd.grad(g[i], x, retain_graph=True) for each of the n entries of "
-                "g = torch.autograd.grad(f(x), x, create_graph=True)[0]"
-            ),
-        }[operation]
-
-
 class TorchCompileBackend(TorchBackend):
     name = "torch-compile"
     description = "torch.compile (inductor, fullgraph) over the torch.func transforms; the first call compiles"
@@ -503,7 +321,7 @@ class TorchCompileBackend(TorchBackend):
     order = 22
     # A compile takes seconds to tens of seconds per case on a CPU: asked for by name only.
     default = False
-    operations = {op: modes for op, modes in EVERY_MODE.items() if op != NESTED}
+    operations = every_mode_but(NESTED)
     refusals = {
         NESTED: "torch.compile(fullgraph=True) cannot compile the data-dependent while loops and "
         "branches of a function that differentiates inside itself (each is a graph break)"
@@ -518,17 +336,13 @@ class TorchCompileBackend(TorchBackend):
         # fallback to eager code that would be timed as "compiled".
         return torch.compile(op, fullgraph=True, dynamic=False)
 
-    def prepare(
-        self, problem, x, operation, mode, dtype, constants, direction=Direction(), *, chunk_size=None, device="cpu"
-    ):
+    def build(self, case: CaseArguments) -> PreparedCase:
         # Every case's callables share code objects (the lambdas above), so without a reset Dynamo
         # counts each new case as a recompile of the last and refuses after its limit (8).
         self.load()._dynamo.reset()
-        case = super().prepare(
-            problem, x, operation, mode, dtype, constants, direction, chunk_size=chunk_size, device=device
-        )
-        case.function = self._compiled_function(case.function)
-        return case
+        prepared = super().build(case)
+        prepared.function = self._compiled_function(prepared.function)
+        return prepared
 
     def _compiled_function(self, call):
         # f compiled too, so time(J)/time(f) compares compiled code with compiled code.

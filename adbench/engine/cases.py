@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.backends import NESTED, Direction, PreparedCase, get_backend
+from adbench.backends import NESTED, Direction, Dtype, ModeName, Operation, PreparedCase, get_backend
 from adbench.backends._base import needs_scalar
 from adbench.engine import memory
 from adbench.engine.checking import check
@@ -28,10 +28,10 @@ class CaseSpec:
     problem: str
     size: int
     backend: str
-    mode: str
-    dtype: str = "float32"
+    mode: ModeName
+    dtype: Dtype = "float32"
     seed: int = 0
-    operation: str = "jacobian"
+    operation: Operation = "jacobian"
     chunk_size: int | None = None
     device: str = "cpu"
     # Measured again, as another case, in workers of its own (an A/A check of the engine: two

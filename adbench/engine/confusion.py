@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from adbench.backends import NESTED
+from adbench.backends import NESTED, as_dtype, as_mode
 from adbench.problems import Problem
 from adbench.services import CENTRAL_AD
 
@@ -52,7 +52,7 @@ def confusion(backend: Backend, mode: str, dtype: str, device: str = "cpu") -> s
 
     key = (backend.name, mode, dtype, device)
     if key not in _verdicts:
-        case = backend.prepare(PROBE, np.ones(1), NESTED, mode, dtype, {}, device=device)
+        case = backend.prepare(PROBE, np.ones(1), NESTED, as_mode(mode), as_dtype(dtype), {}, device=device)
         got = float(np.asarray(case.run()).reshape(-1)[0])
         # The probe's derivatives are exact in AD (1.0 to the last bit); finite differences get their own.
         tol = tolerance(dtype, "exact", backend.name) if backend.name in backend_names() else TOLERANCE[dtype]

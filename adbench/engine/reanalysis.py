@@ -4,13 +4,16 @@ cases analysed on their own (for a re-analysis, a merge, or a cluster run's whol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from adbench.engine.frames import none_if_missing
 from adbench.engine.record import COLUMNS, SPEC_KEYS, CaseResult
 from adbench.engine.result_format import DamagedResultsError
+
+if TYPE_CHECKING:
+    from adbench.backends import Dtype, ModeName, Operation
 
 
 def records_of(frame: pd.DataFrame, meta: dict[str, Any], source: Path | str = "the set") -> list[CaseResult]:
@@ -45,14 +48,15 @@ def analyse_records(results: list[CaseResult], statistic: str) -> HostAnalyses:
         views = []
         for i in members:
             r = results[i]
+            # A stored row's names as written (a set from elsewhere may hold modes this adbench does not know).
             spec = CaseSpec(
                 r.problem,
                 int(r.size),
                 r.backend,
-                r.mode,
-                r.dtype,
+                cast("ModeName", r.mode),
+                cast("Dtype", r.dtype),
                 int(r.seed or 0),
-                r.operation,
+                cast("Operation", r.operation),
                 None if r.chunk_size is None else int(r.chunk_size),
                 r.device,
                 int(r.replicate or 0),

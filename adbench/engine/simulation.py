@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from adbench.backends import as_dtype, as_mode, as_operation
 from adbench.engine import protocol
 from adbench.engine.cases import CaseSpec
 
@@ -340,7 +341,16 @@ def pair_checks(outcome: RunOutcome, sim: Simulation, confidence: float = 0.95) 
 
     specs = [
         CaseSpec(
-            r.problem, r.size, r.backend, r.mode, r.dtype, r.seed, r.operation, r.chunk_size, r.device, r.replicate
+            r.problem,
+            r.size,
+            r.backend,
+            as_mode(r.mode),
+            as_dtype(r.dtype),
+            r.seed,
+            as_operation(r.operation),
+            r.chunk_size,
+            r.device,
+            r.replicate,
         )
         for r in outcome.results
     ]

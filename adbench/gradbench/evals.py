@@ -12,14 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from adbench.backends import Direction
+from adbench.backends import Direction, ModeName, Operation
 from adbench.problems import Problem, get_problem
 
-FUNCTION = "function"  # f itself (an objective, a primal), not a derivative
+FUNCTION: Literal["function"] = "function"  # f itself (an objective, a primal), not a derivative
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class Step:
     problem: Problem
     x: np.ndarray
     constants: Mapping[str, Any] = field(default_factory=dict)
-    operation: str = FUNCTION
-    modes: tuple[str, ...] = ()
+    operation: Operation | Literal["function"] = FUNCTION
+    modes: tuple[ModeName, ...] = ()
     direction: Direction = field(default_factory=Direction)
 
 
@@ -250,7 +250,7 @@ def ht(function: str, input: Any) -> Plan:
 
 # -- particle and saddle: nested, in gradbench's four compositions ---------------------------------------------------
 # gradbench's ff, fr, rf, rr name the outer level's mode first: adbench's compositions, outer over inner.
-NESTED_MODES = {
+NESTED_MODES: dict[str, ModeName] = {
     "ff": "forward-over-forward",
     "fr": "forward-over-reverse",
     "rf": "reverse-over-forward",

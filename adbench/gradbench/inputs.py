@@ -83,7 +83,7 @@ def ht(seed: int = 0, complicated: bool = False, points: int | None = None) -> d
     the model, correspondences, points, theta and us (empty for the simple variant); ``points``: that many
     observed points (random correspondences, and points near the model) instead of the registry's 100."""
     from adbench.problems import get_problem
-    from adbench.problems.ht import hand_model
+    from adbench.problems.hand import hand_model
 
     problem = get_problem("ht-complicated" if complicated else "ht")
     x = problem.inputs(min(problem.presets), seed)

@@ -31,21 +31,25 @@ class ProtocolError(ValueError):
 
 
 @dataclass(frozen=True)
-class Start:
+class Numbered:
+    """What every message carries (gradbench's ``Base``): the id its response repeats."""
+
     id: int
+
+
+@dataclass(frozen=True)
+class Start(Numbered):
     eval: str | None = None
     config: Any = None
 
 
 @dataclass(frozen=True)
-class Define:
-    id: int
+class Define(Numbered):
     module: str
 
 
 @dataclass(frozen=True)
-class Evaluate:
-    id: int
+class Evaluate(Numbered):
     module: str
     function: str
     input: Any
@@ -53,18 +57,17 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
-class Analysis:
+class Analysis(Numbered):
     """The eval's verdict on an earlier evaluate response (``of`` its id): acknowledged, and kept."""
 
-    id: int
     of: int
     valid: bool
     error: str | None = None
 
 
 @dataclass(frozen=True)
-class End:
-    id: int
+class End(Numbered):
+    """The eval is done: it gets no response."""
 
 
 Message = Start | Define | Evaluate | Analysis | End

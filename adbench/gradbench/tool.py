@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # at run time each is imported where used: the tool's --list 
 
     import numpy as np
 
-    from adbench.backends import Backend
+    from adbench.backends import Backend, Dtype, ModeName, Operation
     from adbench.backends._base import Sync
     from adbench.gradbench.evals import Plan, Step
     from adbench.gradbench.protocol import Analysis, Define, Evaluate, Runs
@@ -138,7 +138,7 @@ def print_list() -> int:
     return 0
 
 
-def run_dtype(backend: str) -> tuple[str, str | None]:
+def run_dtype(backend: str) -> tuple[Dtype, str | None]:
     """float64, or float32 with the reason where the backend refuses float64 (MLX on a CPU whose float64 sin,
     cos and exp are float32-accurate): asked of the backend itself, by preparing a tiny case."""
     import numpy as np
@@ -164,7 +164,7 @@ class Tool:
         self.analyses: dict[int, Analysis] = {}  # evaluate id -> the eval's verdict
         self._backend: Backend | None = None
         self._unavailable: str | None = None
-        self.dtype: str = "float64"
+        self.dtype: Dtype = "float64"
         self.dtype_reason: str | None = None
 
     # -- the backend, loaded once -----------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class Tool:
         return {"id": message.id, "success": True, "output": output, "timings": timings}
 
 
-def prepared_step(backend: Backend, step: Step, dtype: str, device: str) -> PreparedStep:
+def prepared_step(backend: Backend, step: Step, dtype: Dtype, device: str) -> PreparedStep:
     """(call, sync, to_numpy) of one step on ``backend``: the registry's problem, the backend's derivative."""
     import numpy as np
 
@@ -300,7 +300,8 @@ def prepared_step(backend: Backend, step: Step, dtype: str, device: str) -> Prep
     problem.check_input(x)
     constants = problem.constants(x, **step.constants)
     n = x.shape[0]
-    modes: tuple[str, ...]
+    operation: Operation
+    modes: tuple[ModeName, ...]
     if step.operation == FUNCTION:
         # f itself: a VJP case's f (every AD backend has VJPs, and building one makes no basis).
         operation, modes = "vjp", ("reverse",)
@@ -318,7 +319,7 @@ def prepared_step(backend: Backend, step: Step, dtype: str, device: str) -> Prep
     return call, prepared.sync, prepared.to_numpy
 
 
-def run_plan(backend: Backend, plan: Plan, runs: Runs, dtype: str, device: str) -> tuple[Any, list[dict[str, Any]]]:
+def run_plan(backend: Backend, plan: Plan, runs: Runs, dtype: Dtype, device: str) -> tuple[Any, list[dict[str, Any]]]:
     """The plan's output and its timings: ``prepare``, ``first_call``, then one ``evaluate`` per run.
 
     A run calls every step and syncs each result (the backend's sync: JAX's block_until_ready, MLX's eval, a

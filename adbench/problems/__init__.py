@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from adbench.problems._registry import Problem, get_problem, list_problems, problem_from_function, register
+from adbench.problems._registry import get_problem, list_problems, register
+from adbench.problems.problem import Problem
+from adbench.problems.user import problem_from_function
 
 # Imported for what importing does: each module registers its problems, and list_problems (so `compare`'s
 # tables) follows this order, so the sorter leaves it alone: the built-ins, the workloads, ADBench's sparse ones,

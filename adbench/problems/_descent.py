@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from adbench.problems._registry import Problem
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 TOLERANCE = 1e-5  # on |g| and on the length of a step

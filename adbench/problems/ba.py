@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 if TYPE_CHECKING:
@@ -124,10 +125,19 @@ def ba(x: Array, xp: Namespace, obs: Array, feats: Array, n_cams: int) -> Array:
 
 
 # -- the hand-written Jacobian -------------------------------------------------------------------------------
-def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.ndarray) -> np.ndarray:
-    """d(reprojection residual)/d(camera, point, weight) by hand: (P, 2, 15), one 2 x 15 block per observation."""
-    P, dtype = cam.shape[0], cam.dtype  # float32 in, float32 out: the manual floor runs in the case's dtype
-    r, Xo = cam[:, 0:3], X - cam[:, 3:6]
+def _skew(v: np.ndarray) -> np.ndarray:
+    """[v]x for each row of v: (P, 3, 3) cross-product matrices, in v's dtype."""
+    z = np.zeros(v.shape[0], dtype=v.dtype)
+    return np.stack(
+        [np.stack([z, -v[:, 2], v[:, 1]], 1), np.stack([v[:, 2], z, -v[:, 0]], 1), np.stack([-v[:, 1], v[:, 0], z], 1)],
+        1,
+    )
+
+
+def _rotated(r: np.ndarray, Xo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each Xo rotated by its angle-axis r (Rodrigues, ADBench's I + [r]x at theta = 0), and its derivatives by
+    hand: (Xcam (P, 3), dXcam/dXo = R (P, 3, 3), dXcam/dr (P, 3, 3))."""
+    P, dtype = r.shape[0], r.dtype
     sq = np.sum(r * r, axis=1)
     nonzero = sq != 0
     theta = np.sqrt(np.where(nonzero, sq, np.ones_like(sq)))
@@ -138,20 +148,8 @@ def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.
     Xcam = Xo * c + kx * s + k * kdot * (1 - c)
     # dXcam/dXo is the rotation matrix R = c I + s [k]x + (1 - c) k k^T; at theta = 0, ADBench's I + [r]x.
     eye = np.eye(3, dtype=dtype)
-
-    def skew(v):
-        z = np.zeros(v.shape[0], dtype=dtype)
-        return np.stack(
-            [
-                np.stack([z, -v[:, 2], v[:, 1]], 1),
-                np.stack([v[:, 2], z, -v[:, 0]], 1),
-                np.stack([-v[:, 1], v[:, 0], z], 1),
-            ],
-            1,
-        )
-
-    R = c[:, :, None] * eye + s[:, :, None] * skew(k) + (1 - c)[:, :, None] * k[:, :, None] * k[:, None, :]
-    R = np.where(nonzero[:, None, None], R, eye + skew(r))
+    R = c[:, :, None] * eye + s[:, :, None] * _skew(k) + (1 - c)[:, :, None] * k[:, :, None] * k[:, None, :]
+    R = np.where(nonzero[:, None, None], R, eye + _skew(r))
     # dXcam/dr_j, column by column: theta' = k_j, k' = (e_j - k k_j) / theta.
     dr = np.empty((P, 3, 3), dtype=dtype)
     for j in range(3):
@@ -165,7 +163,13 @@ def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.
             + (1 - c) * (np.sum(dk * Xo, axis=1)[:, None] * k + kdot * dk)
         )
         dr[:, :, j] = np.where(nonzero[:, None], dr[:, :, j], np.cross(eye[j], Xo))
-    Xcam = np.where(nonzero[:, None], Xcam, Xo + np.cross(r, Xo))
+    return np.where(nonzero[:, None], Xcam, Xo + np.cross(r, Xo)), R, dr
+
+
+def _block_derivatives(cam: np.ndarray, X: np.ndarray, w: np.ndarray, feats: np.ndarray) -> np.ndarray:
+    """d(reprojection residual)/d(camera, point, weight) by hand: (P, 2, 15), one 2 x 15 block per observation."""
+    P, dtype = cam.shape[0], cam.dtype  # float32 in, float32 out: the manual floor runs in the case's dtype
+    Xcam, R, dr = _rotated(cam[:, 0:3], X - cam[:, 3:6])
     # Projection p = Xcam[:2] / Xcam[2]; distortion d = p L(|p|^2); proj = f d + (u0, v0).
     z = Xcam[:, 2]
     p = Xcam[:, :2] / z[:, None]

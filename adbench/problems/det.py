@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 # l -> what the preset means; gradbench runs l = 5 ... 11, whose l! terms are out of reach of a

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 N_POINTS = 1000  # ADBench's 1k data sets

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 # (k, d, N) -> n = k d: a subset of gradbench's k in {10, 100, 1000}, N in {1000, 10 000, 100 000},

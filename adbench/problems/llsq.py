@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 N_POINTS = 1024  # between gradbench's 16 and 16 392

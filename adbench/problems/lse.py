@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.services import python_loop
 from adbench.xp import Array, Namespace
 

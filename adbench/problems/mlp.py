@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 # A small classifier: 16 input features, 10 classes (an MNIST-sized output), a batch of 64 (a usual

@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from adbench.problems._registry import Problem, register
+from adbench.problems._registry import register
+from adbench.problems.problem import Problem
 from adbench.xp import Array, Namespace
 
 RATIO = 100  # outputs per input: m = RATIO * n
