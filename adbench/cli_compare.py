@@ -180,8 +180,9 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
     from adbench import compare
 
     named = (*compare.RUN_SETTINGS, "memory_limit_gib", "statistic", "quick")  # settings_for's own names
-    options = {name: getattr(args, name) for name in named}
-    return compare.settings_for(**options, exact_min_visits=args.min_visits is not None)
+    options = {name: getattr(args, name) for name in named if name != "detail_questions"}
+    # Extra visits for the detail tables' questions only when --details prints those tables.
+    return compare.settings_for(**options, detail_questions=args.details, exact_min_visits=args.min_visits is not None)
 
 
 # -- the run ---------------------------------------------------------------------------------------------------

@@ -191,6 +191,7 @@ def settings_for(
     memory_limit_gib: float | None = None,
     device: str = DEFAULT_DEVICE,
     adaptive: bool = True,
+    detail_questions: bool = True,
     statistic: str | None = None,
     exact_min_visits: bool = False,
 ) -> RunSettings:
@@ -210,6 +211,7 @@ def settings_for(
         memory_limit_bytes=int(memory_limit_gib * 2**30) if memory_limit_gib else None,
         device=device,
         adaptive=adaptive,
+        detail_questions=detail_questions,
         statistic=statistic or DEFAULT_STATISTIC,
     )
     return dataclasses.replace(settings, slow_case_s=None) if exact_min_visits else settings
@@ -307,6 +309,7 @@ RUN_SETTINGS = (
     "compile_timeout_s",
     "device",
     "adaptive",
+    "detail_questions",
 )
 
 

@@ -24,3 +24,15 @@ def test_the_summary_questions_are_visited_first(seed):
     assert asked, "no adaptive visits: the grid's questions were settled by the minimum visits"
     summary = [not label.startswith("loss n=") for label in asked]  # a detail table's question names its size
     assert summary == sorted(summary, reverse=True), f"a detail's question came before the summary's: {asked}"
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_detail_questions_get_extra_visits_only_when_their_tables_are_printed(details):
+    # Seed 4: the summary's questions settle on the minimum visits; only torch's own modes stay open.
+    sim = Simulation(TIMES, Noise(drift_sd=0.05, burst_rate=0.2, visit_sd=0.03), seed=4)
+    settings = RunSettings(
+        time_budget_s=30.0, min_visits=4, workers=1, adaptive=True, cpus=frozenset({0}), detail_questions=details
+    )
+    outcome = Scheduler(GRID, settings, clock=sim.clock, start_worker=sim.start_worker).run()
+    asked = [entry["question"] for entry in outcome.budget["adaptive"]]
+    assert ("loss n=100 jacobian torch: modes" in asked) == details, asked

@@ -98,6 +98,8 @@ class AdaptiveVisits:
         asked = questions(frame)
         out = []
         for q in asked:
+            if q.role == "table" and not self.settings.detail_questions:
+                continue
             e = analysis.pair(int(q.a), int(q.b))
             if e is None:
                 continue

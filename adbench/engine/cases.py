@@ -229,12 +229,22 @@ def first_build(
     answer["first_call_cache"] = cache_label(before, backend.compile_cache_counts())
     if on_first_call is not None:
         on_first_call(answer["first_call_s"])
-    answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
+    if not backend.compiles and answer["first_call_s"] >= SLOW_FIRST_CALL_S:
+        # One call a sample, whatever a calibration would find; with nothing compiled the first call already
+        # tells what the next costs (for planning visits only), so its extra call is skipped: up to a second
+        # each on ba's Jacobians under HIPS autograd, on the critical path of a run's first builds.
+        answer["number"], answer["per_call_s"] = 1, answer["first_call_s"]
+    else:
+        answer["number"], answer["per_call_s"] = _calibrated(prepared.call, prepared.sync)
     answer["peak_memory_bytes"] = device_peak() if device_peak else memory.peak_since(baseline)
     # No f (a nested case): one call per f sample and no cost, so a visit takes no f samples.
     answer["f_number"], answer["f_per_call_s"] = _calibrated(f, prepared.sync) if f is not None else (1, 0.0)
     answer.update(check(spec, problem, prepared.to_numpy(out), inputs))
     return answer, prepared
+
+
+# A first call this long is a sample of one call at any calibration (TARGET_SAMPLE_S is 1 ms).
+SLOW_FIRST_CALL_S = 0.1
 
 
 def cache_label(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str | None:

@@ -45,6 +45,10 @@ class RunSettings:
     worker_start_timeout_s: float = 120.0
     device: str = "cpu"
     adaptive: bool = True
+    # The adaptive visits also settle the detail tables' questions (one backend's faster mode), not only the
+    # first screen's (which mode, which framework) and A/A replicates: a plain `compare` prints no detail
+    # table, so it spends its budget on what it states (False); --details, the API and the cluster do (True).
+    detail_questions: bool = True
     statistic: str = "min"  # the per-visit statistic (adbench.engine.estimates.STATISTICS)
     max_kept: int = 48  # cases a worker holds at once; the least recently visited is forgotten
     # The CPUs workers are pinned to: the first `threads` of this process's mask, taken when the
