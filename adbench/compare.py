@@ -41,6 +41,7 @@ from adbench.problems import Problem, get_problem, list_problems
 if TYPE_CHECKING:  # pandas loads with the results, not with the grid: `adbench list` and --help stay light
     import pandas as pd
 
+    from adbench.cluster import ClusterSession
     from adbench.engine.estimates import Comparisons
     from adbench.engine.results import ResultWriter
     from adbench.engine.runner import RunOutcome
@@ -344,7 +345,7 @@ def _run(
     command: str,
     on_result: Callable[[CaseResult], None] | None,
     save_interval_s: float,
-    session: Any,
+    session: ClusterSession | None,
     shard: str | None,
 ) -> CompareRun:
     from adbench.engine.environment import environment

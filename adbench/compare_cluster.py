@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from adbench.cluster import ClusterSession
     from adbench.engine.cases import CaseSpec
     from adbench.engine.record import CaseResult
     from adbench.engine.results import ResultWriter
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 def run_on_cluster(
     specs: list[CaseSpec],
     settings: RunSettings,
-    session: Any,
+    session: ClusterSession,
     outcome: RunOutcome,
     writer: ResultWriter,
     on_result: Callable[[CaseResult], None] | None,
