@@ -323,12 +323,13 @@ def report_cases(
         chunk = f" chunk={int(row['chunk_size'])}" if pd.notna(row["chunk_size"]) else ""
         defect = explained.get(index)
         why = f" [known: {defect.framework} {row['framework_version']}, {defect.upstream}]" if defect else ""
-        # One line each, unwrapped: an error message is quoted whole, for a reader's search (and grep's).
-        print(
-            f"  {row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/"
-            f"{row['mode']}{chunk}{why}: {row['error']}",
-            file=sys.stderr,
+        # Wrapped to the terminal like every line a person reads; the message whole, unwrapped, for search
+        # and grep, is in the CSV's `error` column and the sidecar named just above.
+        said = (
+            f"{row['status']}: {row['problem']} n={row['size']} {row['operation']} {row['backend']}/"
+            f"{row['mode']}{chunk}{why}: {row['error']}"
         )
+        print(wrap(said, width, "  "), file=sys.stderr)
     skipped = frame[by_design]
     if len(skipped):
         what = ", ".join(dict.fromkeys(f"{r.problem} {r.operation}" for r in skipped.itertuples()))
