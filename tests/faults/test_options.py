@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -92,7 +93,15 @@ def test_skip_reason_printed(tmp_path: Path) -> None:
         "out.csv",
     )
     exit_is(run, 0)
-    line = next((ln for ln in run.stderr.splitlines() if ln.strip().startswith("skipped:")), "")
+    # The line is wrapped to the terminal: the entry is its first line and the deeper-indented ones after it.
+    lines = run.stderr.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip().startswith("skipped:")), None)
+    entry = (
+        []
+        if start is None
+        else [lines[start], *itertools.takewhile(lambda ln: ln.startswith("    "), lines[start + 1 :])]
+    )
+    line = " ".join(ln.strip() for ln in entry)
     assert "scalar-valued" in line, short(line, 120) or f"no skip line: {short(run.stderr[-200:])}"
 
 
