@@ -375,3 +375,12 @@ def test_the_all_install_brings_every_backend(backend, monkeypatch):
 
     info = backend_info(backend)
     assert info.available, f"{backend} did not load after the [all] install: {info.reason}"
+
+
+@pytest.mark.parametrize("name", ["torch-compile", "tensorflow", "tensorflow-xla", "mlx-compile", "jax", "jax-eager"])
+def test_a_framework_that_traces_or_compiles_first_is_calibrated(name):
+    # A first call that traces or compiles says nothing of the next call's cost: such a backend must not let
+    # it stand for the calibration (engine.cases.first_build), or its visits would be planned without warm-up.
+    from adbench.backends import get_backend
+
+    assert not get_backend(name).first_call_is_steady

@@ -139,6 +139,10 @@ class Backend(ABC):
     # Its first calls compile (a JIT): its builds are a run's longest, so where builds overlap its cases are
     # built (and visited) in two worker processes, split by operation (adbench.engine.runner).
     compiles: bool = False
+    # Its first call runs as every later one does: nothing traced or compiled first (eager NumPy, HIPS autograd,
+    # torch eager), so a long first call tells what the next costs and stands for its calibration
+    # (adbench.engine.cases.first_build). Any JIT, eager JAX included (it compiles each primitive once): False.
+    first_call_is_steady: bool = False
     # operation -> why this backend does not run it, where the reason is worth more than "offers no mode".
     # Keyed by str, not Operation, while callers look it up with the CLI's strings (adbench.api).
     refusals: Mapping[str, str] = {}

@@ -76,6 +76,7 @@ def sparse_case(
 
 class AutogradBackend(Backend):
     name = "autograd"
+    first_call_is_steady = True
     framework = "autograd"
     description = (
         "autograd.jacobian, make_vjp, make_hvp and hessian (reverse); make_jvp (forward), one basis vector at a time"

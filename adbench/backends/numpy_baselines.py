@@ -116,6 +116,7 @@ class _NumpyBaseline(Backend):
     framework = "numpy"
     baseline = True
     vectorized = False
+    first_call_is_steady = True
 
     def load(self, threads=None):
         return np

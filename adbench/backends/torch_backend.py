@@ -168,6 +168,7 @@ FUNC_LEVEL_LABELS = {"reverse": "torch.func.grad", "forward": "torch.func.jvp pe
 
 class TorchBackend(Backend):
     name = "torch"
+    first_call_is_steady = True
     framework = "torch"
     description = "torch.func: jacfwd/jacrev, jvp/vjp and their compositions (vmap over JVPs/VJPs)"
     label = "PyTorch (torch.func)"
@@ -315,6 +316,7 @@ class TorchBackend(Backend):
 
 class TorchCompileBackend(TorchBackend):
     name = "torch-compile"
+    first_call_is_steady = False  # inductor compiles on the first call
     description = "torch.compile (inductor, fullgraph) over the torch.func transforms; the first call compiles"
     label = "PyTorch (torch.compile)"
     colour = "#CC79A7"

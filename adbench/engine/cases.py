@@ -229,9 +229,9 @@ def first_build(
     answer["first_call_cache"] = cache_label(before, backend.compile_cache_counts())
     if on_first_call is not None:
         on_first_call(answer["first_call_s"])
-    if not backend.compiles and answer["first_call_s"] >= SLOW_FIRST_CALL_S:
-        # One call a sample, whatever a calibration would find; with nothing compiled the first call already
-        # tells what the next costs (for planning visits only), so its extra call is skipped: up to a second
+    if backend.first_call_is_steady and answer["first_call_s"] >= SLOW_FIRST_CALL_S:
+        # One call a sample, whatever a calibration would find; with nothing traced or compiled the first call
+        # already tells what the next costs (for planning visits only), so its extra call is skipped: up to a second
         # each on ba's Jacobians under HIPS autograd, on the critical path of a run's first builds.
         answer["number"], answer["per_call_s"] = 1, answer["first_call_s"]
     else:
