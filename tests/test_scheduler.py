@@ -280,6 +280,58 @@ def test_a_free_build_slot_goes_to_the_worker_with_the_most_build_time_left():
     assert _most_work_left({("jax", 0, 0): []}, took, {}) is None
 
 
+def _build_spans(sim: Simulation) -> dict[str, tuple[float, float]]:
+    """Each first build's (sent, answered) by the label of its case."""
+    answered = {(key, a.case): t for t, key, a in sim.received if isinstance(a, protocol.Built)}
+    return {
+        CaseSpec(**m.spec).label(): (t, answered[(key, m.case)])
+        for t, key, m in sim.log
+        if isinstance(m, protocol.Build) and m.first
+    }
+
+
+def test_a_build_slot_freed_while_another_build_runs_is_refilled_at_once():
+    """jax's two 0.5 s builds run one after the other beside torch's 1.2 s one: jax's second starts as its
+    first lands, not when torch's lands (the parent once waited a second on the build left running)."""
+    times = {"jax/reverse": 0.5, "jax/forward": 0.5, "torch/reverse": 1.2, "manual/manual": 0.2}
+    sim = Simulation(TIMES, Noise.quiet(), Script(compile_s_of=times, start_s=0.0))
+    _, outcome, _ = run(sim=sim, build_cpus=frozenset({0, 1}))
+    spans = _build_spans(sim)
+    jax = sorted(v for k, v in spans.items() if " jax/" in k)
+    assert jax[1][0] == pytest.approx(jax[0][1], abs=0.05), spans
+    assert outcome.budget["phases_s"]["first builds"] == pytest.approx(1.2, abs=0.1)
+
+
+def test_while_held_for_first_visits_a_free_slot_takes_only_builds_that_end_before_the_running_ones():
+    """Group n=100 (jax's 0.5 s build) is built while torch's 3 s build of group n=200 runs: its first visits
+    wait for that, and meanwhile the free slot builds manual's n=200 case (predicted 0.5 s, the mean so far)."""
+    grid = [CaseSpec("loss", 100, "jax", "reverse")]
+    grid += [CaseSpec("loss", 200, "torch", "reverse"), CaseSpec("loss", 200, "manual", "manual")]
+    times = {"jax/reverse": 0.5, "torch/reverse": 3.0, "manual/manual": 0.2}
+    sim = Simulation({**TIMES, "jax/reverse": 2e-5}, Noise.quiet(), Script(compile_s_of=times, start_s=0.0))
+    _, outcome, _ = run(grid, sim=sim, build_cpus=frozenset({0, 1}))
+    spans = _build_spans(sim)
+    torch = spans["loss[n=200] jacobian torch/reverse float32"]
+    assert torch[0] < spans["loss[n=200] jacobian manual/manual float32"][0] < torch[1], spans
+    first_visit = min(t for t, _, m in sim.log if isinstance(m, protocol.Visit))
+    assert first_visit >= max(end for _, end in spans.values()), "no visit while a build runs"
+    assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
+    assert outcome.budget["phases_s"]["first builds"] == pytest.approx(3.0, abs=0.1)
+
+
+def test_the_running_builds_are_predicted_to_drain_by_their_workers_means_or_as_long_again():
+    from adbench.engine.first_builds import _drain_s
+
+    class W:
+        since = 10.0
+
+    took = {("jax", 0, 0): [2.0], ("numpy", 0, 0): [0.1]}
+    assert _drain_s(took, {}, 11.0) == 0.0
+    assert _drain_s(took, {("jax", 0, 0): (W(), frozenset())}, 10.5) == pytest.approx(1.5)  # 2 s mean, 0.5 s run
+    assert _drain_s(took, {("jax", 0, 0): (W(), frozenset())}, 13.0) == pytest.approx(3.0)  # past it: as long again
+    assert _drain_s(took, {("torch", 0, 0): (W(), frozenset())}, 10.0) == pytest.approx(1.05)  # every worker's mean
+
+
 @pytest.mark.parametrize("slots", [1, 2])
 def test_a_compiling_framework_builds_its_operations_in_two_processes_where_builds_overlap(slots):
     hvp = [CaseSpec("loss", 100, "jax", m, operation="hvp") for m in ("forward-over-reverse", "reverse-over-reverse")]

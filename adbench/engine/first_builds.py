@@ -74,9 +74,10 @@ class FirstBuilds(Visiting):
         each worker pinned, while it builds, to a build slot no other build uses, and no visit while any build
         runs, so a first call has its CPUs to itself as it would alone. Within a worker the cases come in the
         grid's order; a free slot goes to the worker with the most build time left (its builds so far predict
-        the rest). Once the earliest group not visited yet is built, no build starts until the running ones
-        are done and the built groups have had their first visits (what was measured is kept, whatever a
-        later case does). Returns how many groups, in order, had their first visits."""
+        the rest). Once the earliest group not visited yet is built, the built groups have their first visits
+        as soon as the running builds are done (what was measured is kept, whatever a later case does); until
+        then a free slot starts only builds predicted to end before those (backfilling, so that no CPU idles
+        through the wait and the wait is no longer). Returns how many groups, in order, had their first visits."""
         t0, before = self.clock(), {k: self.spent[k] for k in ("starting workers", "visits")}
         queues: dict[WorkerKey, list[CaseState]] = {}
         for group in self.groups:
@@ -90,8 +91,10 @@ class FirstBuilds(Visiting):
             while True:
                 visited = self._visit_built_groups(visited, flying)
                 hold = visited < len(self.groups) and self._group_built(self.groups[visited])
-                for slot in self.build_slots if not hold else ():
-                    self._fill_slot(slot, queues, took, flying)
+                # Held for first visits: only builds predicted to end before the running ones (backfilling).
+                fits = _drain_s(took, flying, self.clock()) if hold else None
+                for slot in self.build_slots:
+                    self._fill_slot(slot, queues, took, flying, fits)
                 if not flying:
                     break
                 if self._land_builds(took, flying):
@@ -108,10 +111,12 @@ class FirstBuilds(Visiting):
         queues: dict[WorkerKey, list[CaseState]],
         took: dict[WorkerKey, list[float]],
         flying: Flying,
+        fits: float | None = None,
     ) -> None:
-        """Start builds on the free build ``slot`` until one runs there or none is left to start."""
+        """Start builds on the free build ``slot`` until one runs there or none is left to start (of those
+        predicted to take at most ``fits`` seconds, when given)."""
         while slot not in {s for _, s in flying.values()}:
-            key = _most_work_left(queues, took, flying)
+            key = _most_work_left(queues, took, flying, fits)
             if key is None:
                 break
             c = queues[key].pop(0)
@@ -123,7 +128,10 @@ class FirstBuilds(Visiting):
         taken, and how long each took noted; whether any did."""
         arrived = False
         for key, (waiting, _) in list(flying.items()):
-            answer = self._answer(waiting, CHECKPOINT_S if len(flying) == 1 else BUILD_POLL_S)
+            # A lone build is waited for long (nothing else could start); once one has landed this round its
+            # slot is free, so the others are only polled and the caller refills the slot at once.
+            alone = len(flying) == 1 and not arrived
+            answer = self._answer(waiting, CHECKPOINT_S if alone else BUILD_POLL_S)
             if answer is not None:
                 del flying[key]
                 arrived = True
@@ -167,20 +175,40 @@ class FirstBuilds(Visiting):
             self._report(c, publish=False)  # it enters the results with its first visit
 
 
+def _predicted_build_s(key: WorkerKey, took: dict[WorkerKey, list[float]]) -> float:
+    """A build's seconds in the worker at ``key``: the mean of its builds so far, else every worker's (1 s first)."""
+    mine = took.get(key) or [t for ts in took.values() for t in ts]
+    return sum(mine) / len(mine) if mine else 1.0
+
+
+def _drain_s(took: dict[WorkerKey, list[float]], flying: Flying, now: float) -> float:
+    """Seconds until the running builds are predicted to be done: each its worker's mean build less what it has
+    run, or, past that mean, as long again as it has run (a build already long is likely to go on)."""
+    left = 0.0
+    for key, (waiting, _) in flying.items():
+        ran = now - waiting.since
+        left = max(left, max(_predicted_build_s(key, took) - ran, ran))
+    return left
+
+
 def _most_work_left(
-    queues: dict[WorkerKey, list[CaseState]], took: dict[WorkerKey, list[float]], busy: Flying
+    queues: dict[WorkerKey, list[CaseState]],
+    took: dict[WorkerKey, list[float]],
+    busy: Flying,
+    fits: float | None = None,
 ) -> WorkerKey | None:
-    """Of the idle workers with cases to build, the one with the most build time left (its own builds so far
-    predict its next ones; the others' mean before it has any), first in order on a tie."""
-    every = [t for ts in took.values() for t in ts]
-    prior = sum(every) / len(every) if every else 1.0
+    """Of the idle workers with cases to build (whose builds are predicted to take at most ``fits`` seconds,
+    when given), the one with the most build time left (its own builds so far predict its next ones; the
+    others' mean before it has any), first in order on a tie."""
     best, most = None, -1.0
     for key, queue in queues.items():
         left = [c for c in queue if c.active and not c.built]
         if key in busy or not left:
             continue
-        mine = took.get(key)
-        work = len(left) * (sum(mine) / len(mine) if mine else prior)
+        each = _predicted_build_s(key, took)
+        if fits is not None and each > fits:
+            continue
+        work = len(left) * each
         if work > most:
             best, most = key, work
     return best

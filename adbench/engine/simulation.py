@@ -100,6 +100,7 @@ class Script:
     unavailable: dict[str, str] = field(default_factory=dict)  # backend -> the reason in the hello
     dead_at_start: set[str] = field(default_factory=set)  # frameworks whose workers never say hello
     compile_s: float = 0.2  # seconds of a first call (trace + compile)
+    compile_s_of: dict[str, float] = field(default_factory=dict)  # label text -> its first call's seconds instead
     rebuild_s: float = 0.02
     start_s: float = 1.0  # seconds a worker takes to start
 
@@ -197,7 +198,8 @@ class FakeWorker:
         for k, error in script.raises.items():
             if k in label:
                 return [(0.0, protocol.Failed(message.case, error, "Traceback: simulated"))]
-        compiled = script.compile_s if message.first else script.rebuild_s
+        first_call_s = next((s for k, s in script.compile_s_of.items() if k in label), script.compile_s)
+        compiled = first_call_s if message.first else script.rebuild_s
         self.kept[message.case] = spec
         per_call, f_per_call = sim.true_time(spec), sim.true_f_time(spec)
         number = message.number or max(1, math.ceil(1e-3 / per_call))
@@ -213,7 +215,7 @@ class FakeWorker:
         if message.first:
             built.update(
                 call=f"simulated {spec.backend}",
-                first_call_s=script.compile_s,
+                first_call_s=first_call_s,
                 f_first_call_s=1e-3,
                 peak_memory_bytes=1 << 20,
                 memory_estimate_bytes=1 << 20,
@@ -223,7 +225,7 @@ class FakeWorker:
                 reference="exact",
             )
         return [
-            (compiled, protocol.Progress(message.case, "first_call", script.compile_s)),
+            (compiled, protocol.Progress(message.case, "first_call", first_call_s)),
             (compiled + 3e-3, protocol.Built(**built)),
         ]
 
