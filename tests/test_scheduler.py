@@ -146,7 +146,7 @@ def test_an_unavailable_backend_is_skipped_with_the_reason():
 def test_what_a_worker_holds_is_bounded_and_forgotten_cases_are_built_again():
     specs = [CaseSpec("loss", n, "jax", "reverse") for n in (10, 20, 30)]
     sim = Simulation({"jax": 2e-5}, Noise.quiet())
-    _, outcome, _ = run(specs, sim, max_kept=2)
+    _, outcome, _ = run(specs, sim, max_kept=2, build_cpus=frozenset({0}))  # one slot: one jax process holds all
     assert all(r.status == "ok" and r.visits == 4 for r in outcome.results)
     assert requests(sim, protocol.Forget), "past two held cases the least recently visited is forgotten"
     again = [m for _, m in requests(sim, protocol.Build) if not m.first]
@@ -352,23 +352,26 @@ def test_a_compiling_framework_builds_its_operations_in_two_processes_where_buil
     assert {r.framework_version for r in outcome.results if r.framework == "jax"} <= {"1.0", None}
 
 
-def test_only_compiling_frameworks_with_two_operations_are_split():
-    from adbench.engine.grouping import split_by_operation
+def test_a_compiling_framework_shares_its_operations_or_else_its_groups_between_two_processes():
+    from adbench.engine.grouping import second_process
 
     jac = [CaseSpec("loss", 10, b, "reverse") for b in ("jax", "torch")]
     hvp = [CaseSpec("loss", 10, b, "reverse-over-reverse", operation="hvp") for b in ("jax", "torch")]
     sparse = [CaseSpec("ba", 10, "jax", "forward", operation="sparse-jacobian")]
-    assert split_by_operation(jac) == {}
+    assert second_process(jac) == set()  # one operation, one group: nothing to share
     # hvp has the most jax cases (2): the first process; jacobian (1) and sparse-jacobian (1) the second.
-    assert split_by_operation(jac + hvp + hvp + sparse) == {
-        ("jax", "jacobian"): "jax#2",
-        ("jax", "sparse-jacobian"): "jax#2",
-    }
+    assert second_process(jac + hvp + hvp + sparse) == {0, 6}
+    # Jacobians only (--quick): jax's groups are shared, each whole; torch (not compiling) stays in one.
+    quick = [
+        CaseSpec(p, 10, b, m) for p in ("loss", "tall", "ode") for b in ("jax", "torch") for m in ("forward", "reverse")
+    ]
+    assert second_process(quick) == {4, 5}  # loss (2) first, tall (2) second, ode (2) first: fewer there on a tie
 
 
 def test_a_group_is_visited_once_built_before_later_builds_start():
     """With builds overlapping, what was measured is kept: once the first group is built, no build starts
-    before its first visits (an interrupt during a slow later build keeps them)."""
+    before its first visits (an interrupt during a slow later build keeps them), unless it is predicted to end
+    before the running ones (here every build takes 2 s: none is)."""
     later = [
         CaseSpec("loss", 200, "jax", "reverse"),
         CaseSpec("loss", 200, "torch", "reverse"),

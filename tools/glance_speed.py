@@ -79,7 +79,8 @@ def answers(csv: Path) -> dict:
     for a, b, log, se, df, n in meta.get("comparisons", []):
         if se is not None:
             pairs[frozenset((a, b))] = (a, b, Estimate(log, se, df if df is not None else float("inf"), n))
-    out = {"resolved": 0, "ties": 0, "open": [], "hvp_modes": 0, "hvp_modes_answered": 0}
+    out = {"resolved": 0, "ties": 0, "open": [], "hvp_modes": 0, "hvp_modes_answered": 0, "hvp_table": 0}
+    out["hvp_table_answered"] = 0
     for q in questions(frame):
         if q.role == "replicates":
             continue
@@ -91,9 +92,12 @@ def answers(csv: Path) -> dict:
             out["resolved"] += 1
         else:
             out["open"].append(q.label)
+        # The first screen's HVP mode questions (role "modes"), and the detail tables' (one backend's faster
+        # mode, "table", which a plain run prints and pursues only with --details) apart.
         if q.role in ("modes", "table") and frame.loc[int(q.a), "operation"] == "hvp":
-            out["hvp_modes"] += 1
-            out["hvp_modes_answered"] += verdict is not None
+            kind = "hvp_modes" if q.role == "modes" else "hvp_table"
+            out[kind] += 1
+            out[f"{kind}_answered"] += verdict is not None
     return out
 
 
@@ -120,8 +124,10 @@ def report(name: str, runs: list[dict]) -> None:
         print(
             f"  questions: resolved {spread([x['resolved'] for x in a], '{:.0f}')}, ties "
             f"{spread([x['ties'] for x in a], '{:.0f}')}, open {spread([len(x['open']) for x in a], '{:.0f}')}; "
-            f"HVP mode questions answered {spread([x['hvp_modes_answered'] for x in a], '{:.0f}')} of "
-            f"{spread([x['hvp_modes'] for x in a], '{:.0f}')}; adaptive visits "
+            f"HVP mode questions answered: first screen's {spread([x['hvp_modes_answered'] for x in a], '{:.0f}')} "
+            f"of {spread([x['hvp_modes'] for x in a], '{:.0f}')}, detail tables' "
+            f"{spread([x.get('hvp_table_answered', 0) for x in a], '{:.0f}')} of "
+            f"{spread([x.get('hvp_table', 0) for x in a], '{:.0f}')}; adaptive visits "
             f"{spread([r['adaptive_visits'] for r in runs], '{:.0f}')}"
         )
         last_open = a[-1]["open"]

@@ -114,7 +114,7 @@ class FirstBuilds(Visiting):
         fits: float | None = None,
     ) -> None:
         """Start builds on the free build ``slot`` until one runs there or none is left to start (of those
-        predicted to take at most ``fits`` seconds, when given)."""
+        predicted to take under ``fits`` seconds, when given)."""
         while slot not in {s for _, s in flying.values()}:
             key = _most_work_left(queues, took, flying, fits)
             if key is None:
@@ -197,7 +197,7 @@ def _most_work_left(
     busy: Flying,
     fits: float | None = None,
 ) -> WorkerKey | None:
-    """Of the idle workers with cases to build (whose builds are predicted to take at most ``fits`` seconds,
+    """Of the idle workers with cases to build (whose builds are predicted to take under ``fits`` seconds,
     when given), the one with the most build time left (its own builds so far predict its next ones; the
     others' mean before it has any), first in order on a tie."""
     best, most = None, -1.0
@@ -206,7 +206,7 @@ def _most_work_left(
         if key in busy or not left:
             continue
         each = _predicted_build_s(key, took)
-        if fits is not None and each > fits:
+        if fits is not None and each >= fits:
             continue
         work = len(left) * each
         if work > most:

@@ -12,30 +12,35 @@ def group_key(spec: CaseSpec) -> tuple:
     return (spec.problem, spec.size, spec.operation, spec.dtype, spec.chunk_size, spec.device)
 
 
-def split_by_operation(specs: list[CaseSpec]) -> dict[tuple[str, str], str]:
-    """The worker processes of a compiling framework (``Backend.compiles``) with cases of two operations or more:
-    its builds are the run's longest, so its operations are shared between two processes whose builds overlap,
-    the most cases first to whichever has fewer. (framework, operation) -> the second process's name, for the
-    operations it holds. An operation stays whole in one process (its warm-up is paid once), and so does every
-    group, so every comparison is between visits made as before."""
-    counts: dict[str, dict[str, int]] = {}
+def second_process(specs: list[CaseSpec]) -> set[int]:
+    """The cases (indices into ``specs``) that a compiling framework (``Backend.compiles``) builds and visits in a
+    second worker process: its builds are the run's longest, so they are shared between two processes whose
+    builds overlap. The units shared are its operations where it has two or more (an operation stays whole in
+    one process, so its warm-up is paid once), else its groups (``--quick``: Jacobians only); the most cases
+    first to whichever process has fewer. Every group stays whole in one process, so every comparison is
+    between visits made as before."""
+    units: dict[str, dict[object, list[int]]] = {}  # framework -> unit -> its cases
+    by_operation: dict[str, set[str]] = {}
     compiling = set()
     for spec in specs:
         backend = get_backend(spec.backend)
-        ops = counts.setdefault(backend.framework, {})
-        ops[spec.operation] = ops.get(spec.operation, 0) + 1
+        by_operation.setdefault(backend.framework, set()).add(spec.operation)
         if backend.compiles:
             compiling.add(backend.framework)
-    out = {}
-    for framework in sorted(compiling):
-        ops = counts[framework]
-        if len(ops) < 2:
+    for i, spec in enumerate(specs):
+        framework = get_backend(spec.backend).framework
+        if framework in compiling:
+            unit = spec.operation if len(by_operation[framework]) > 1 else group_key(spec)
+            units.setdefault(framework, {}).setdefault(unit, []).append(i)
+    second: set[int] = set()
+    for framework in sorted(units):
+        if len(units[framework]) < 2:
             continue
-        first = second = 0
-        for operation in sorted(ops, key=lambda o: -ops[o]):
-            if first <= second:
-                first += ops[operation]
+        first_n = second_n = 0
+        for cases in sorted(units[framework].values(), key=len, reverse=True):  # stable: the grid's order on ties
+            if first_n <= second_n:
+                first_n += len(cases)
             else:
-                second += ops[operation]
-                out[(framework, operation)] = f"{framework}#2"
-    return out
+                second_n += len(cases)
+                second.update(cases)
+    return second

@@ -12,7 +12,7 @@ from typing import Any
 from adbench.backends import get_backend
 from adbench.engine.case_state import CaseState
 from adbench.engine.cases import CaseSpec
-from adbench.engine.grouping import group_key, split_by_operation
+from adbench.engine.grouping import group_key, second_process
 from adbench.engine.outcome import RunOutcome, new_result
 from adbench.engine.record import CaseResult, Status
 from adbench.engine.settings import RunSettings
@@ -154,12 +154,12 @@ def budget_record(
 
 def _case_states(specs: list[CaseSpec], settings: RunSettings) -> list[CaseState]:
     """Every spec as the scheduler sees it, with the worker process that holds it (a compiling framework's
-    operations shared between two, where builds can overlap)."""
-    processes = split_by_operation(specs) if len(settings.build_slots) > 1 else {}
+    cases shared between two, where builds can overlap)."""
+    second = second_process(specs) if len(settings.build_slots) > 1 else set()
     cases = []
     for i, spec in enumerate(specs):
         framework = get_backend(spec.backend).framework
-        process = processes.get((framework, spec.operation), framework)
+        process = f"{framework}#2" if i in second else framework
         result = new_result(spec, settings.threads)
         cases.append(CaseState(i, spec, result, framework, (process, spec.replicate), group_key(spec)))
     return cases
