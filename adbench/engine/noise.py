@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,21 +17,61 @@ def _load_average() -> float | None:
         return None
 
 
+OTHERS_WINDOW_S = 0.1  # how long others' use of the CPUs is watched as a run starts
+
+
+def _cpu_ticks(cpus: set[int]) -> tuple[int, int]:
+    """(busy, total) clock ticks of ``cpus`` since boot, from /proc/stat (steal counts as busy: others had it)."""
+    busy = total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
+                continue
+            ticks = [int(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal
+            total += sum(ticks)
+            busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy, total
+
+
+def others_cpus(window_s: float = OTHERS_WINDOW_S) -> float | None:
+    """How many of this process's CPUs other processes kept busy over the next ``window_s`` seconds (its own use
+    taken out), from /proc/stat; None where there is none. Unlike the load average, a minute's memory, it does
+    not count a run of one's own that has just ended."""
+    from adbench.engine.threads import usable_mask
+
+    cpus = usable_mask()
+    try:
+        busy0, total0 = _cpu_ticks(cpus)
+        own0 = os.times()
+        time.sleep(window_s)
+        busy1, total1 = _cpu_ticks(cpus)
+        own1 = os.times()
+    except (OSError, ValueError):
+        return None
+    if not cpus or total1 <= total0:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    seconds = (total1 - total0) / hz / len(cpus)  # the window, as the CPUs counted it
+    own = own1.user + own1.system - own0.user - own0.system
+    return round(max(0.0, ((busy1 - busy0) / hz - own) / seconds), 2)
+
+
 # The machine is called busy when its speed drifted this much during the run (the median case's
-# visits, pass by pass), or when others loaded the CPUs as the run started.
+# visits, pass by pass), or when others used the CPUs as the run started.
 DRIFT_BUSY = 1.25
 
 
-def noise_summary(outcome: RunOutcome, threads: int, load_start: float | None) -> dict[str, Any]:
-    """Was the machine visibly busy? Others' load when the run started, and how far its speed drifted."""
+def noise_summary(outcome: RunOutcome, threads: int, others_start: float | None) -> dict[str, Any]:
+    """Was the machine visibly busy? Others' use of its CPUs when the run started, and how far its speed drifted."""
     from adbench.engine.environment import usable_cpus
 
     cpus = usable_cpus()
     reasons = []
-    # Before the first worker starts, all the load is other processes': more than the CPUs the
-    # run leaves free means someone shares the ones it times on.
-    if load_start is not None and load_start > max(cpus - threads, 0) + 0.5:
-        reasons.append(f"load average {load_start:g} on {cpus} CPUs when the run started")
+    # Before the first worker starts, all the CPU use is other processes': more than the CPUs the run
+    # leaves free means someone shares the ones it times on.
+    if others_start is not None and others_start > max(cpus - threads, 0) + 0.5:
+        reasons.append(f"other processes used {others_start:g} of {cpus} CPUs when the run started")
     components = (outcome.variance or {}).get("components") or {}
     drift = components.get("drift_range_percent")
     if drift is not None and drift >= 100 * (DRIFT_BUSY - 1):

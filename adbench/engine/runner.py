@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from adbench.engine.adaptive import AdaptiveVisits
 from adbench.engine.cases import CaseSpec
 from adbench.engine.first_builds import FirstBuilds
-from adbench.engine.noise import _load_average, noise_summary
+from adbench.engine.noise import _load_average, noise_summary, others_cpus
 from adbench.engine.outcome import RunOutcome
 from adbench.engine.run_state import ResultCallback
 from adbench.engine.settings import RunSettings
@@ -58,6 +58,8 @@ class Scheduler(FirstBuilds, AdaptiveVisits):
         """Every case built, visited at least ``min_visits`` times, then the budget spent where it helps."""
         outcome = self.outcome
         outcome.noise["load_average_start"] = _load_average()
+        # A simulated run (its own start_worker) has no machine of its own to watch.
+        outcome.noise["others_cpus_start"] = others_cpus() if self._start_worker is None else None
         self.started_at = self.clock()
         restore: set[int] | None = None
         try:
@@ -97,7 +99,7 @@ class Scheduler(FirstBuilds, AdaptiveVisits):
             c.touched = c.touched or not c.active and c.result.status != "ok" or bool(c.result.raw_visits)
         self._publish()
         self.summarize()
-        outcome.noise.update(noise_summary(outcome, self.settings.threads, outcome.noise["load_average_start"]))
+        outcome.noise.update(noise_summary(outcome, self.settings.threads, outcome.noise["others_cpus_start"]))
         outcome.noise["load_average_end"] = _load_average()
 
     def summarize(self, pairs: bool = True, analysis: Analysis | None = None) -> Analysis:
