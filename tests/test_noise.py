@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 
 import pytest
 
-from adbench.engine.noise import noise_summary, others_cpus
+from adbench.engine.noise import drift_by_stretch, noise_summary, others_cpus
 from adbench.engine.outcome import RunOutcome
 
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="no /proc/stat on this system")
@@ -46,3 +47,23 @@ def test_others_use_when_the_run_started_makes_it_busy_past_the_cpus_it_leaves_f
     noise = noise_summary(RunOutcome(), threads=1, others_start=others)
     assert noise["busy"] is busy
     assert busy == any("other processes used 1.6 of 2 CPUs" in r for r in noise["busy_reasons"])
+
+
+def _range(stretches: list[float]) -> float:
+    return math.exp(max(stretches) - min(stretches)) - 1
+
+
+def test_a_sustained_slowdown_is_drift():
+    """Four full passes at one speed, four 1.5x slower: the machine's speed moved by 50 %."""
+    by_pass = {p: [0.0 if p < 4 else math.log(1.5)] * 10 for p in range(8)}
+    assert _range(drift_by_stretch(by_pass, per_stretch=10)) == pytest.approx(0.5)
+
+
+def test_a_burst_in_two_short_adaptive_passes_is_pooled_not_drift():
+    """Four full passes of ten cases, then adaptive passes of two: a 1.6x burst in two of those is noise within a
+    full pass's worth of visits (it counted as 60 % drift pass by pass)."""
+    by_pass = {p: [0.0] * 10 for p in range(4)}
+    by_pass.update({p: [math.log(1.6) if p in (9, 10) else 0.0] * 2 for p in range(4, 21)})
+    stretches = drift_by_stretch(by_pass, per_stretch=10)
+    assert len(stretches) == 4 + 3  # 34 adaptive visits: 10, 10, then 14 (the short last stretch joins)
+    assert _range(stretches) == pytest.approx(0.0)

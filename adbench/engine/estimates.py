@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from adbench.engine import stats
+from adbench.engine.noise import drift_by_stretch
 
 CONFIDENCE = 0.95
 
@@ -202,9 +203,8 @@ class Kind:
         self.prior = stats.fit_prior([r.s2 for r in usable], [r.df for r in usable])
         squares = sum(r.squares for r in usable)
         self.autocorrelation = sum(r.lag_products for r in usable) / squares if squares > 0 else 0.0
-        # Worker sets: the spread of a quantity's worker means beyond what its visits' variance
-        # predicts (matched pass by pass, so drift cancels), pooled over the kind: a property of the
-        # machine more than of one case.
+        # Worker sets: the spread of a quantity's worker means beyond what its visits' variance predicts (matched
+        # pass by pass, so drift cancels), pooled over the kind: a property of the machine more than of one case.
         excess = [r.worker_excess for r in raws if r.worker_excess is not None]
         self.worker_s2 = max(0.0, float(np.mean(excess))) if excess else 0.0
         self.worker_measured = bool(excess)
@@ -349,11 +349,10 @@ def _robust_sd(deviations: list[float]) -> float | None:
 
 
 def components(cases: Iterable[CaseVisits], stat: Callable, analysis: Analysis | None = None) -> dict[str, Any]:
-    """The run's variance, level by level, as standard deviations of log times in percent: samples within
-    a visit and calls within a sample (inferred: a sample is the mean of ``number`` calls; robust, from
-    median absolute deviations), visits within a worker and worker sets (the pooled, moderated
-    estimates), paired visits, and how far the machine's speed drifted during the run."""
-    within, calls, drift_points = [], [], []
+    """The run's variance, level by level, as sds of log times in percent: samples within a visit and calls within
+    a sample (a sample is the mean of ``number`` calls; robust, from median absolute deviations), visits within a
+    worker and worker sets (the pooled, moderated estimates), paired visits, and the machine's drift in the run."""
+    within, calls, drift_points, drifting = [], [], [], 0
     for c in cases:
         for v in c.visits:
             s = np.asarray(v.get("samples") or [], dtype=float)
@@ -367,19 +366,20 @@ def components(cases: Iterable[CaseVisits], stat: Callable, analysis: Analysis |
                     calls += (dev * math.sqrt(float(v["number"]))).tolist()
         obs = _observations(c.visits, stat)
         if len(obs) > 2:
+            drifting += 1
             middle = float(np.median(list(obs.values())))
             drift_points += [(k[1], value - middle) for k, value in obs.items()]
     by_pass: dict[int, list[float]] = {}
     for p, r in drift_points:
         by_pass.setdefault(p, []).append(r)
-    drift = [float(np.median(v)) for _, v in sorted(by_pass.items()) if len(v) >= 3]
+    drift = drift_by_stretch(by_pass, drifting)  # stretches of a full pass's worth of visits
     pct = lambda sd: round(100 * sd, 3) if sd is not None else None  # noqa: E731
     out = {
         "samples_within_visit_sd_percent": pct(_robust_sd(within)),
         "calls_within_sample_sd_percent": pct(_robust_sd(calls)),
         "visits": sum(len(c.visits) for c in cases),
         "drift_range_percent": round(100 * (math.exp(max(drift) - min(drift)) - 1), 2) if len(drift) > 1 else None,
-        "drift_by_pass_percent": [round(100 * (math.exp(d) - 1), 2) for d in drift],
+        "drift_by_stretch_percent": [round(100 * (math.exp(d) - 1), 2) for d in drift],
     }
     if analysis is not None:
         time = analysis.kinds.get("time")

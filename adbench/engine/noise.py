@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,24 @@ def others_cpus(window_s: float = OTHERS_WINDOW_S) -> float | None:
     seconds = (total1 - total0) / hz / len(cpus)  # the window, as the CPUs counted it
     own = own1.user + own1.system - own0.user - own0.system
     return round(max(0.0, ((busy1 - busy0) / hz - own) / seconds), 2)
+
+
+def drift_by_stretch(by_pass: dict[int, list[float]], per_stretch: int) -> list[float]:
+    """The median of each stretch of consecutive passes' deviations holding at least ``per_stretch`` (a full pass's
+    worth; a short last stretch joins the one before). An adaptive pass visits a few cases in a fraction of a
+    second: a burst there is noise that pairing in time absorbs, not the machine's speed moving."""
+    stretches: list[list[float]] = []
+    current: list[float] = []
+    for _, deviations in sorted(by_pass.items()):
+        current += deviations
+        if len(current) >= max(per_stretch, 3):
+            stretches.append(current)
+            current = []
+    if current and stretches:
+        stretches[-1] += current
+    elif len(current) >= 3:
+        stretches.append(current)
+    return [statistics.median(v) for v in stretches]
 
 
 # The machine is called busy when its speed drifted this much during the run (the median case's
