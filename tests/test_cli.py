@@ -26,10 +26,16 @@ FAST = ["--budget", "0.002", "--timeout", "60", "--rounds", "1", "--no-adaptive"
 
 
 def adbench(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 240):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    # The terminal's width shapes what compare prints: 100 columns (its default where unknown) unless a test says.
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "adbench", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
     )
+
+
+def flat(text: str) -> str:
+    """``text`` with its lines joined and runs of spaces made one: compare wraps its stderr to the terminal."""
+    return " ".join(text.split())
 
 
 def test_list_shows_problems_and_backends():
@@ -516,7 +522,7 @@ def test_a_wrong_result_no_known_defect_explains_fails_the_run(wrong_on_autograd
     out, _ = wrong_on_autograd
     assert out.returncode == 1, out.stderr
     assert "no known defect explains it" in out.stdout and "Findings" not in out.stdout
-    assert "that no known framework defect explains (--fail-on" in out.stderr
+    assert "that no known framework defect explains (--fail-on" in flat(out.stderr)
 
 
 @pytest.mark.parametrize(
@@ -736,7 +742,7 @@ def test_a_first_call_past_the_compile_limit_is_a_compile_timeout(user_module):
     assert rows.loc["userfuncs:slow_on_manual_fd", "status"] == "compile-timeout"
     assert "compile limit of 2 s (--compile-timeout)" in rows.loc["userfuncs:slow_on_manual_fd", "error"]
     assert rows.loc["userfuncs:square_sum", "status"] == "ok"
-    assert "compile-timeout" in out.stdout and "compile-timeout: userfuncs:slow_on_manual_fd" in out.stderr
+    assert "compile-timeout" in out.stdout and "compile-timeout: userfuncs:slow_on_manual_fd" in flat(out.stderr)
 
 
 def test_memory_guard_skips_with_estimate(tmp_path):
@@ -945,7 +951,7 @@ def test_a_name_a_namespace_lacks_is_named(tmp_path):
     )
     if availability("jax").available:
         assert rows.loc["jax", "status"] == "ok"
-    assert "uses xp.polyval, which backend 'torch' lacks" in out.stderr
+    assert "uses xp.polyval, which backend 'torch' lacks" in flat(out.stderr)
 
 
 @pytest.mark.parametrize("quick", [False, True], ids=["plain", "quick"])
