@@ -76,8 +76,8 @@ class FirstBuilds(Visiting):
         grid's order; a free slot goes to the worker with the most build time left (its builds so far predict
         the rest). Once the earliest group not visited yet is built, the built groups have their first visits
         as soon as the running builds are done (what was measured is kept, whatever a later case does); until
-        then a free slot starts only builds predicted to end before those (backfilling, so that no CPU idles
-        through the wait and the wait is no longer). Returns how many groups, in order, had their first visits."""
+        then a free slot starts only builds predicted to end before those (backfilling: no CPU idles through
+        the wait, predicted to be no longer). Returns how many groups, in order, had their first visits."""
         t0, before = self.clock(), {k: self.spent[k] for k in ("starting workers", "visits")}
         queues: dict[WorkerKey, list[CaseState]] = {}
         for group in self.groups:
