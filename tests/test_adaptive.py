@@ -36,3 +36,17 @@ def test_detail_questions_get_extra_visits_only_when_their_tables_are_printed(de
     outcome = Scheduler(GRID, settings, clock=sim.clock, start_worker=sim.start_worker).run()
     asked = [entry["question"] for entry in outcome.budget["adaptive"]]
     assert ("loss n=100 jacobian torch: modes" in asked) == details, asked
+
+
+def test_every_size_the_first_screen_answers_gets_extra_visits():
+    """A user's f at n = 10 and 1000: the first screen has a row for each, so the small size's close modes (2 %
+    apart) are pursued too, not only the largest size's (they once read `unresolved` with 44 s of budget left)."""
+    grid = [CaseSpec("loss", n, "jax", mode) for n in (10, 1000) for mode in ("forward", "reverse")]
+    times = {"jax/forward": 1.02e-4, "jax/reverse": 1e-4}
+    sim = Simulation(times, Noise(drift_sd=0.05, burst_rate=0.2, visit_sd=0.03), seed=3)
+    settings = RunSettings(
+        time_budget_s=30.0, min_visits=4, workers=1, adaptive=True, cpus=frozenset({0}), detail_questions=False
+    )
+    outcome = Scheduler(grid, settings, clock=sim.clock, start_worker=sim.start_worker).run()
+    asked = [entry["question"] for entry in outcome.budget["adaptive"]]
+    assert "loss jacobian n=10: modes" in asked and "loss jacobian n=1000: modes" in asked, asked

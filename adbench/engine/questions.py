@@ -55,21 +55,17 @@ def ad_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~baseline & first]
 
 
-def summary_size(rows: pd.DataFrame) -> Any:
-    """The size a summary line speaks of: the largest at which an AD case passed."""
-    return ad_rows(rows)["size"].max()
-
-
 def questions(frame: pd.DataFrame) -> list[Question]:
     """Every comparison the summary and the table state, for the rows that passed (``status`` ok)."""
     ok = frame[(frame["status"] == "ok") & (frame["time_s"] > 0)]
     out: list[Question] = []
-    for (problem, operation), group in ok.groupby(["problem", "operation"], sort=False):
-        ad = ad_rows(group)
-        if ad.empty:
+    # The first screen answers each problem's operation at every size asked for (adbench.glance): so do these.
+    sizes = ok.groupby(["problem", "operation"], sort=False)["size"].nunique()
+    for (problem, operation, size), group in ok.groupby(["problem", "operation", "size"], sort=False):
+        at = ad_rows(group)
+        if at.empty:
             continue
-        at = ad[ad["size"] == ad["size"].max()]
-        where = f"{problem} {operation}"
+        where = f"{problem} {operation}" + (f" n={size}" if sizes[(problem, operation)] > 1 else "")
         if at["mode"].nunique() >= 2:
             a, b = fastest_pair(at, "mode")
             out.append(Question(a, b, "modes", f"{where}: modes"))
@@ -102,4 +98,4 @@ def questions(frame: pd.DataFrame) -> list[Question]:
     return unique
 
 
-__all__ = ["Question", "ad_rows", "fastest_pair", "questions", "summary_size"]
+__all__ = ["Question", "ad_rows", "fastest_pair", "questions"]
