@@ -50,3 +50,20 @@ def test_every_size_the_first_screen_answers_gets_extra_visits():
     outcome = Scheduler(grid, settings, clock=sim.clock, start_worker=sim.start_worker).run()
     asked = [entry["question"] for entry in outcome.budget["adaptive"]]
     assert "loss jacobian n=10: modes" in asked and "loss jacobian n=1000: modes" in asked, asked
+
+
+def test_a_first_screen_question_predicted_not_to_settle_in_the_time_left_gets_one_doubling_round():
+    """Modes 2 % apart and 0.1 s left after the minimum visits: predicted to need far more, the question still gets
+    one round doubling its four visits (a prediction from four visits is uncertain itself), then no more."""
+    grid = [CaseSpec("loss", 100, "jax", mode) for mode in ("forward", "reverse")]
+    times = {"jax/forward": 1.02e-4, "jax/reverse": 1e-4}
+
+    def run(budget_s: float, adaptive: bool):
+        sim = Simulation(times, Noise(drift_sd=0.05, burst_rate=0.2, visit_sd=0.03), seed=3)
+        settings = RunSettings(time_budget_s=budget_s, min_visits=4, workers=1, adaptive=adaptive, cpus=frozenset({0}))
+        return Scheduler(grid, settings, clock=sim.clock, start_worker=sim.start_worker).run()
+
+    minimum = run(100.0, adaptive=False).budget["spent_s"]
+    outcome = run(minimum + 0.1, adaptive=True)
+    assert outcome.budget["adaptive"] == [{"question": "loss jacobian: modes", "looks": 1}]
+    assert [r.visits for r in outcome.results] == [8, 8]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from adbench.engine.questions import ROLES
+from adbench.engine.questions import ROLES, SUMMARY_ROLES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 # gaps of 1.3x. Verdicts are then stated at 95 % on all the visits.
 STOP_CONFIDENCE = 0.999
 ADAPTIVE_GROWTH = 0.5  # each adaptive round adds this fraction of the visits a comparison has
+EXPLORE_GROWTH = 1.0  # a question predicted not to settle in the time left gets, once, a round doubling its visits
 
 
 class AdaptiveVisits:
@@ -127,17 +128,32 @@ class AdaptiveVisits:
         within the time left, cheapest first, and visits their cases in as many passes as adds half
         again the visits they have (at least two): the visits grow geometrically between looks, so
         a comparison is looked at a few times, not once per visit (each look is a chance for an
-        A/A pair to cross the line by luck; ``STOP_CONFIDENCE`` guards the rest).
+        A/A pair to cross the line by luck; ``STOP_CONFIDENCE`` guards the rest). When none is
+        predicted to settle in the time left, each first-screen comparison still open gets one round
+        that doubles its visits (its prediction rests on a few visits' standard error), then is
+        judged again.
         """
         looks = 0
+        explored: set[str] = set()
         while self.time_left() > 0:
             # The summary's questions (which mode, which framework) before the details' (a backend's
             # faster mode, A/A replicates), cheapest first within each: a round fills its time in this
             # order, so what the first screen states is resolved first when the budget is short.
+            asked = self.open_questions()
             feasible = sorted(
-                (q for q in self.open_questions() if q["seconds"] <= self.time_left()),
+                (q for q in asked if q["seconds"] <= self.time_left()),
                 key=lambda q: (ROLES.index(q["question"].role), q["seconds"]),
             )
+            growth = ADAPTIVE_GROWTH
+            if not feasible:
+                # None is predicted to settle in the time left; but a prediction from a few visits is uncertain
+                # itself (one slow visit in four can triple the standard error), so each first-screen question
+                # still open gets, once, a round that doubles its visits, cheapest first, while the budget lasts.
+                feasible = sorted(
+                    (q for q in asked if q["question"].role in SUMMARY_ROLES and q["question"].label not in explored),
+                    key=lambda q: q["round_s"] * q["matched"],
+                )
+                growth = EXPLORE_GROWTH
             if not feasible:
                 break
             cases: dict[int, CaseState] = {}
@@ -151,12 +167,14 @@ class AdaptiveVisits:
                     cases[c.index] = c
                 per_pass += cost
                 least = min(least, q["matched"])
+                if growth == EXPLORE_GROWTH:
+                    explored.add(q["question"].label)
                 entry = next((e for e in self.adaptive_log if e["question"] == q["question"].label), None)
                 if entry is None:
                     entry = {"question": q["question"].label, "looks": 0}
                     self.adaptive_log.append(entry)
                 entry["looks"] += 1
-            passes = max(2, math.ceil(ADAPTIVE_GROWTH * least / self.settings.workers))
+            passes = max(2, math.ceil(growth * least / self.settings.workers))
             passes = min(passes, max(1, int(self.time_left() / max(per_pass, 1e-9))))
             chosen = sorted(cases.values(), key=lambda c: c.index)
             for _ in range(passes):

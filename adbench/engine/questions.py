@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # rows come in as frames; this module needs no pandas of its 
 
 # A question's role, in the order the adaptive loop attends to them.
 ROLES = ("modes", "backends", "table", "replicates")
+SUMMARY_ROLES = ("modes", "backends")  # the first screen's (adbench.glance); "table" is --details'
 
 
 @dataclass(frozen=True)
@@ -98,4 +99,4 @@ def questions(frame: pd.DataFrame) -> list[Question]:
     return unique
 
 
-__all__ = ["Question", "ad_rows", "fastest_pair", "questions"]
+__all__ = ["ROLES", "SUMMARY_ROLES", "Question", "ad_rows", "fastest_pair", "questions"]
