@@ -144,8 +144,8 @@ class AdaptiveVisits:
                 (q for q in asked if q["seconds"] <= self.time_left()),
                 key=lambda q: (ROLES.index(q["question"].role), q["seconds"]),
             )
-            growth = ADAPTIVE_GROWTH
-            if not feasible:
+            exploring = not feasible
+            if exploring:
                 # None is predicted to settle in the time left; but a prediction from a few visits is uncertain
                 # itself (one slow visit in four can triple the standard error), so each first-screen question
                 # still open gets, once, a round that doubles its visits, cheapest first, while the budget lasts.
@@ -153,7 +153,6 @@ class AdaptiveVisits:
                     (q for q in asked if q["question"].role in SUMMARY_ROLES and q["question"].label not in explored),
                     key=lambda q: q["round_s"] * q["matched"],
                 )
-                growth = EXPLORE_GROWTH
             if not feasible:
                 break
             cases: dict[int, CaseState] = {}
@@ -167,13 +166,14 @@ class AdaptiveVisits:
                     cases[c.index] = c
                 per_pass += cost
                 least = min(least, q["matched"])
-                if growth == EXPLORE_GROWTH:
+                if exploring:
                     explored.add(q["question"].label)
                 entry = next((e for e in self.adaptive_log if e["question"] == q["question"].label), None)
                 if entry is None:
                     entry = {"question": q["question"].label, "looks": 0}
                     self.adaptive_log.append(entry)
                 entry["looks"] += 1
+            growth = EXPLORE_GROWTH if exploring else ADAPTIVE_GROWTH
             passes = max(2, math.ceil(growth * least / self.settings.workers))
             passes = min(passes, max(1, int(self.time_left() / max(per_pass, 1e-9))))
             chosen = sorted(cases.values(), key=lambda c: c.index)

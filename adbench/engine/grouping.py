@@ -19,25 +19,22 @@ def second_process(specs: list[CaseSpec]) -> set[int]:
     one process, so its warm-up is paid once), else its groups (``--quick``: Jacobians only); the most cases
     first to whichever process has fewer. Every group stays whole in one process, so every comparison is
     between visits made as before."""
-    units: dict[str, dict[object, list[int]]] = {}  # framework -> unit -> its cases
-    by_operation: dict[str, set[str]] = {}
-    compiling = set()
-    for spec in specs:
-        backend = get_backend(spec.backend)
-        by_operation.setdefault(backend.framework, set()).add(spec.operation)
-        if backend.compiles:
-            compiling.add(backend.framework)
-    for i, spec in enumerate(specs):
-        framework = get_backend(spec.backend).framework
-        if framework in compiling:
-            unit = spec.operation if len(by_operation[framework]) > 1 else group_key(spec)
-            units.setdefault(framework, {}).setdefault(unit, []).append(i)
+    backends = [get_backend(spec.backend) for spec in specs]
+    frameworks = {b.framework for b in backends if b.compiles}
+    compiling: dict[str, list[int]] = {}  # framework -> its cases, every backend of it (they share its processes)
+    for i, backend in enumerate(backends):
+        if backend.framework in frameworks:
+            compiling.setdefault(backend.framework, []).append(i)
     second: set[int] = set()
-    for framework in sorted(units):
-        if len(units[framework]) < 2:
+    for framework in sorted(compiling):
+        several = len({specs[i].operation for i in compiling[framework]}) > 1
+        units: dict[object, list[int]] = {}
+        for i in compiling[framework]:
+            units.setdefault(specs[i].operation if several else group_key(specs[i]), []).append(i)
+        if len(units) < 2:
             continue
         first_n = second_n = 0
-        for cases in sorted(units[framework].values(), key=len, reverse=True):  # stable: the grid's order on ties
+        for cases in sorted(units.values(), key=len, reverse=True):  # stable: the grid's order on ties
             if first_n <= second_n:
                 first_n += len(cases)
             else:

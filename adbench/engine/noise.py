@@ -31,7 +31,7 @@ def _cpu_ticks(cpus: set[int]) -> tuple[int, int]:
                 continue
             ticks = [int(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal
             total += sum(ticks)
-            busy += sum(ticks) - ticks[3] - ticks[4]
+            busy += sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
     return busy, total
 
 
@@ -77,7 +77,8 @@ def drift_by_stretch(by_pass: dict[int, list[float]], per_stretch: int) -> list[
 
 
 # The machine is called busy when its speed drifted this much during the run (the median case's
-# visits, pass by pass), or when others used the CPUs as the run started.
+# visits, between stretches of a full pass's worth: drift_by_stretch), or when others used the CPUs as
+# the run started.
 DRIFT_BUSY = 1.25
 
 
