@@ -103,6 +103,14 @@ class Verdict:
     def resolved(self) -> bool:
         return self.winner in ("a", "b")
 
+    @property
+    def apart(self) -> float:
+        """How far apart the two can be, as far as the 95% interval says: the least B with the ratio's
+        interval inside [1/B, B] (what an unresolved verdict still establishes); NaN without an interval."""
+        if not (is_number(self.low) and is_number(self.high) and self.low > 0):
+            return float("nan")
+        return max(self.high, 1 / self.low, 1 / self.high, self.low)
+
 
 def _stated(winner: str | None, log_ratio: float, lo: float, hi: float, evidence: str) -> Verdict:
     """A verdict on log(a / b) with its interval [lo, hi], its factor stated slower over faster."""
@@ -133,14 +141,25 @@ def factor_words(name: str, value: float, noun: str = "faster") -> str:
     return f"{name} {factor(value)} {noun}"
 
 
+def apart_words(v: Verdict) -> str:
+    """'≤8% apart': the bound an unresolved verdict's interval puts on the two's difference, rounded up so it
+    stays true ('≤2.4× apart' from 2× on); "" without an interval."""
+    bound = v.apart
+    if not is_number(bound):
+        return ""
+    percent = math.ceil(round(100 * (bound - 1), 6))
+    return f"≤{percent}% apart" if percent < 100 else f"≤{factor(bound)} apart"
+
+
 def verdict_words(v: Verdict, a_name: str, b_name: str, noun: str = "faster", subject: str = "") -> str:
-    """'reverse 83× faster [79×, 88×]', 'tie (within 5%)' or 'not resolved at this noise level'
-    (``subject``, say "modes": 'modes tie (within 5%)', 'modes not resolved at this noise level')."""
+    """'reverse 83× faster [79×, 88×]', 'tie (within 5%)' or 'not resolved at this noise level (≤8% apart)'
+    (``subject``, say "modes": 'modes tie (within 5%)', 'modes not resolved at this noise level (≤8% apart)')."""
     who = f"{subject} " if subject else ""
     if v.winner == "tie":
         return f"{who}tie (within {TIE - 1:.0%})"
     if v.winner is None:
-        return f"{who}not resolved at this noise level"
+        bound = apart_words(v)
+        return f"{who}not resolved at this noise level" + (f" ({bound})" if bound else "")
     name = a_name if v.winner == "a" else b_name
     return f"{factor_words(name, v.factor, noun)} [{factor(v.low)}, {factor(v.high)}]"
 
@@ -169,7 +188,7 @@ def lead_words(
 ) -> str:
     """How far the faster of two is ahead of ``other``, as one phrase the CLI and the report share:
     '2.57× [2.47×, 2.67×] ahead of torch', 'tie with torch (within 5%)' or 'not resolved against
-    torch (1.2 ms) at this noise level'; 'vs torch 1.2 ms: no winner named: ...' from a set without
+    torch (1.2 ms) at this noise level (≤34% apart)'; 'vs torch 1.2 ms: no winner named: ...' from a set without
     intervals; 'the only framework that passed' where there is no ``other``."""
     if other is None:
         return f"the only {noun} that passed"
@@ -180,7 +199,8 @@ def lead_words(
     if v is not None and v.winner == "tie":
         return f"tie with {other} (within {TIE - 1:.0%})"
     when = f" ({seconds(other_time)})" if is_number(other_time) else ""
-    return f"not resolved against {other}{when} at this noise level"
+    bound = apart_words(v) if v is not None else ""
+    return f"not resolved against {other}{when} at this noise level" + (f" ({bound})" if bound else "")
 
 
 def fastest_words(

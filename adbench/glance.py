@@ -74,11 +74,15 @@ class Glance:
         return [note.text for note in self.why]
 
 
-def _verdict_cell(v: fmt.Verdict, winner: str) -> str:
-    """'reverse 21.6×', 'tie' or 'unresolved': a verdict without its interval (--details has them)."""
+def _verdict_cell(v: fmt.Verdict, winner: str = "") -> str:
+    """'reverse 21.6×', 'tie', or where the data do not separate the two what their interval still says, '≤8%
+    apart' ('unresolved' without one): a verdict without its interval (--details has them). No ``winner``: the
+    factor alone (the lead's cell)."""
     if v.winner == "tie":
         return "tie"
-    return f"{winner} {fmt.factor(v.factor)}" if v.resolved else "unresolved"
+    if v.resolved:
+        return f"{winner} {fmt.factor(v.factor)}".strip()
+    return fmt.apart_words(v) or "unresolved"
 
 
 def glance_rows(
@@ -95,7 +99,7 @@ def glance_rows(
 
 def _glance(group: pd.DataFrame, comparisons: Comparisons | None, explained: dict[Any, Any]) -> Glance:
     """The answer for one problem, operation and size."""
-    from adbench.engine.questions import ad_rows
+    from adbench.engine.questions import HAND_WRITTEN, ad_rows
 
     problem, operation, size = (group[column].iloc[0] for column in ("problem", "operation", "size"))
     n = int(group["n_inputs"].iloc[0])
@@ -127,10 +131,10 @@ def _glance(group: pd.DataFrame, comparisons: Comparisons | None, explained: dic
         g.lead = "alone"
     else:
         v = fmt.compare_rows(first, second, comparisons)
-        g.lead = fmt.factor(v.factor) if v.resolved else "tie" if v.winner == "tie" else "unresolved"
+        g.lead = _verdict_cell(v)
     g.first_call = fmt.seconds(first["first_call_s"])
     g.cache_hit = bool(cache_mark(first))
-    manual = group[(group["backend"] == "manual") & (group["status"] == "ok")]
+    manual = group[(group["backend"] == HAND_WRITTEN) & (group["status"] == "ok")]
     if len(manual):
         value, _, high = fmt.row_ratio(first, manual.iloc[0], comparisons)
         g.floor = fmt.factor(value)
@@ -196,8 +200,9 @@ def _theory_note(operation: str, n: int, first: pd.Series, second: pd.Series, v:
 GLANCE_COLUMNS = ("problem · operation", "n → m", "best mode", "fastest", "lead", "× hand", "1st call")
 GLANCE_LEGEND = (
     "best mode: its factor over the next mode; lead: the fastest framework's over the next; × hand: its time "
-    "over the hand-written NumPy one; 1st call: trace, compile and run. tie: within ±{tie}; unresolved: the 95% "
-    "intervals overlap; * and !: see below the table. Intervals, theory, every backend: --details."
+    "over the hand-written NumPy one; 1st call: trace, compile and run. tie: within ±{tie}; ≤8% apart: not "
+    "separated, but their ratio's 95% interval lies within ±8%; * and !: see below the table. Intervals, theory, "
+    "every backend: --details."
 )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from adbench import formatting as fmt
 
 WON = fmt.Verdict("a", 83.0, 79.0, 88.0, "paired")
@@ -16,7 +18,10 @@ OPEN = fmt.Verdict(None, 1.2, 0.9, 1.6, "paired")
 def test_the_verdict_sentences():
     assert fmt.verdict_words(WON, "reverse", "forward") == "reverse 83× faster [79×, 88×]"
     assert fmt.verdict_words(TIE, "reverse", "forward") == "tie (within 5%)"
-    assert fmt.verdict_words(OPEN, "reverse", "forward", subject="modes") == "modes not resolved at this noise level"
+    assert (
+        fmt.verdict_words(OPEN, "reverse", "forward", subject="modes")
+        == "modes not resolved at this noise level (≤60% apart)"
+    )
     assert (
         fmt.versus_words(WON, "reverse", "forward", " at n = 10")
         == "reverse 83× faster [79×, 88×] than forward at n = 10"
@@ -28,7 +33,9 @@ def test_the_verdict_sentences():
     )
     assert fmt.lead_words(WON, "torch") == "83× [79×, 88×] ahead of torch"
     assert fmt.lead_words(TIE, "torch") == "tie with torch (within 5%)"
-    assert fmt.lead_words(OPEN, "torch", 1.2e-3) == "not resolved against torch (1.2 ms) at this noise level"
+    assert (
+        fmt.lead_words(OPEN, "torch", 1.2e-3) == "not resolved against torch (1.2 ms) at this noise level (≤60% apart)"
+    )
     assert fmt.lead_words(WON, "torch", 1.2e-3, intervals=False) == f"vs torch 1.2 ms: {fmt.NO_INTERVALS}"
     assert fmt.lead_words(None, None) == "the only framework that passed"
     assert (
@@ -45,6 +52,20 @@ def test_the_verdict_sentences():
         fmt.crossover_words([10, 1000], "reverse")
         == "none in n = 10…1\u202f000: reverse faster throughout (by medians)"
     )
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "said"),
+    [
+        (0.998, 1.079, "≤8% apart"),  # rounded up, so the bound stays true
+        (0.93, 1.07, "≤8% apart"),  # the far end below 1 counts as 1 / 0.93
+        (0.95, 1.07, "≤7% apart"),  # exactly 7 % is not rounded up to 8 %
+        (0.5, 1.3, "≤2× apart"),  # from 2× on, a factor
+        (float("nan"), float("nan"), ""),  # no interval, no bound
+    ],
+)
+def test_an_unresolved_verdict_says_how_far_apart_its_interval_allows(low, high, said):
+    assert fmt.apart_words(fmt.Verdict(None, 1.03, low, high, "paired")) == said
 
 
 def test_no_other_module_words_a_verdict():
