@@ -215,7 +215,7 @@ def settings_for(
         detail_questions=detail_questions,
         statistic=statistic or DEFAULT_STATISTIC,
     )
-    return dataclasses.replace(settings, slow_case_s=None) if exact_min_visits else settings
+    return dataclasses.replace(settings, slow_case_s=None, unstated_min_visits=None) if exact_min_visits else settings
 
 
 def plan_words(specs: list[CaseSpec], settings: RunSettings) -> str:
@@ -224,10 +224,12 @@ def plan_words(specs: list[CaseSpec], settings: RunSettings) -> str:
     groups = len({(s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device) for s in specs})
     workers = f", {settings.workers} workers each" if settings.workers != 1 else ""
     extra = "then extra visits for open comparisons" if settings.adaptive else "no extra visits"
+    floor = settings.unstated_min_visits if not settings.detail_questions else None
+    fewer = f" ({floor} where the screen states nothing)" if floor and floor < settings.min_visits else ""
     return (
         f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks{workers}; "
         f"{settings.time_budget_s:g} s budget (--time-budget); each case built once, then "
-        f"{settings.min_visits}+ visits of ~{settings.visit_s * 1e3:g} ms (--rounds, --budget), {extra}"
+        f"{settings.min_visits}+ visits{fewer} of ~{settings.visit_s * 1e3:g} ms (--rounds, --budget), {extra}"
     )
 
 
@@ -324,6 +326,8 @@ def recorded_settings(
     return {
         "command": command,
         **{name: getattr(settings, name) for name in RUN_SETTINGS},
+        # The minimum visits of a case the run states nothing on (RunSettings.unstated_min_visits); None: min_visits.
+        "unstated_min_visits": None if settings.detail_questions else settings.unstated_min_visits,
         "memory_limit_gib": round(memory / 2**30, 3) if memory else None,
         "dtype": sorted({s.dtype for s in grid}),
         "seed": sorted({s.seed for s in grid}),

@@ -53,7 +53,7 @@ def test_every_size_the_first_screen_answers_gets_extra_visits():
 
 
 def test_a_first_screen_question_predicted_not_to_settle_in_the_time_left_gets_one_doubling_round():
-    """Modes 2 % apart and 0.1 s left after the minimum visits: predicted to need far more, the question still gets
+    """Modes 2 % apart and 0.05 s left after the minimum visits: predicted to need more, the question still gets
     one round doubling its four visits (a prediction from four visits is uncertain itself), then no more."""
     grid = [CaseSpec("loss", 100, "jax", mode) for mode in ("forward", "reverse")]
     times = {"jax/forward": 1.02e-4, "jax/reverse": 1e-4}
@@ -64,6 +64,44 @@ def test_a_first_screen_question_predicted_not_to_settle_in_the_time_left_gets_o
         return Scheduler(grid, settings, clock=sim.clock, start_worker=sim.start_worker).run()
 
     minimum = run(100.0, adaptive=False).budget["spent_s"]
-    outcome = run(minimum + 0.1, adaptive=True)
+    outcome = run(minimum + 0.05, adaptive=True)
     assert outcome.budget["adaptive"] == [{"question": "loss jacobian: modes", "looks": 1}]
     assert [r.visits for r in outcome.results] == [8, 8]
+
+
+def test_adaptive_visits_sample_the_operation_alone():
+    """An adaptive visit is for a stated comparison of the operation's times: it samples no f (time/f comes from the
+    minimum visits, each of which samples both), which would cost it a quarter of its time."""
+    grid = [CaseSpec("loss", 100, "jax", mode) for mode in ("forward", "reverse")]
+    sim = Simulation({"jax/forward": 1.02e-4, "jax/reverse": 1e-4}, Noise(visit_sd=0.03), seed=3)
+    settings = RunSettings(time_budget_s=30.0, min_visits=4, workers=1, adaptive=True, cpus=frozenset({0}))
+    outcome = Scheduler(grid, settings, clock=sim.clock, start_worker=sim.start_worker).run()
+    for r in outcome.results:
+        with_f = [bool(v["f_samples"]) for v in sorted(r.raw_visits, key=lambda v: v["pass"])]
+        assert len(with_f) > 4, f"{r.mode}: no adaptive visits"
+        assert with_f[:4] == [True] * 4 and not any(with_f[4:]), f"{r.mode}: f sampled by visits {with_f}"
+        assert r.f_time_s and r.j_over_f, f"{r.mode}: f's time and time/f from the minimum visits"
+
+
+@pytest.mark.parametrize(
+    ("details", "unstated", "torch_forward"),
+    [(False, 2, 2), (True, 2, 4), (False, None, 4)],
+    ids=["plain run: 2", "--details: 4", "--rounds given: 4"],
+)
+def test_a_case_the_first_screen_states_nothing_on_gets_fewer_minimum_visits(details, unstated, torch_forward):
+    """torch's forward mode is neither the fastest mode nor the fastest framework's: a plain run, which prints the
+    first screen alone, gives it two minimum visits and the four to what the screen compares; --details (its table
+    states torch's modes) and --rounds (every case that many) give it four."""
+    sim = Simulation(TIMES, Noise(visit_sd=0.03), seed=3)
+    settings = RunSettings(
+        time_budget_s=30.0,
+        min_visits=4,
+        workers=1,
+        adaptive=False,
+        cpus=frozenset({0}),
+        detail_questions=details,
+        unstated_min_visits=unstated,
+    )
+    outcome = Scheduler(GRID, settings, clock=sim.clock, start_worker=sim.start_worker).run()
+    visits = {f"{r.backend}/{r.mode}": r.visits for r in outcome.results}
+    assert visits == {"jax/forward": 4, "jax/reverse": 4, "torch/forward": torch_forward, "torch/reverse": 4}, visits

@@ -966,5 +966,17 @@ def test_the_options_defaults_are_the_declared_settings(quick):
     assert got.time_budget_s == (declared.QUICK_TIME_BUDGET_S if quick else declared.DEFAULT_TIME_BUDGET_S)
     assert got.min_visits == (declared.QUICK_MIN_VISITS if quick else declared.DEFAULT_MIN_VISITS)
     plain = declared.RunSettings()
-    for name in ("timeout_s", "compile_timeout_s", "visit_s", "workers", "threads", "slow_case_s", "statistic"):
+    for name in (
+        "timeout_s",
+        "compile_timeout_s",
+        "visit_s",
+        "workers",
+        "threads",
+        "slow_case_s",
+        "unstated_min_visits",
+        "statistic",
+    ):
         assert getattr(got, name) == getattr(plain, name), name
+    assert not got.detail_questions, "a plain compare prints the first screen alone"
+    exact = run_settings(cli.build_parser().parse_args(["compare", "--rounds", "3"]))
+    assert (exact.min_visits, exact.slow_case_s, exact.unstated_min_visits) == (3, None, None), "--rounds: every case"

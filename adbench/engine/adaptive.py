@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from adbench.engine.case_state import CaseState
     from adbench.engine.estimates import Analysis, CaseVisits
+    from adbench.engine.questions import Question
     from adbench.engine.settings import RunSettings
 
 # The level at which the adaptive loop counts a comparison as won and stops visiting it (a tie stops
@@ -36,56 +37,43 @@ class AdaptiveVisits:
         adaptive_log: list[dict[str, Any]]
         adaptive_looks: int
 
-        def summarize(self, pairs: bool = True, analysis: Analysis | None = None) -> Analysis: ...
-
         def visits_view(self) -> list[CaseVisits]: ...
 
         def time_left(self) -> float: ...
 
         def _pass(self, cases: list[CaseState], phase: str) -> None: ...
 
-    def current_frame(self, analysis: Analysis | None = None) -> pd.DataFrame:
-        """The results so far as rows (for the questions the summary asks), indexed by case."""
+    def current_frame(self, analysis: Analysis) -> pd.DataFrame:
+        """The cases that passed, as rows with their current times (for the questions the output states),
+        indexed by case: only what the questions read, straight from ``analysis`` (a look must be cheap: the
+        loop makes several; the records are summarized once, at the end)."""
         import pandas as pd
 
-        self.summarize(pairs=analysis is not None, analysis=analysis)
+        from adbench.engine.record import SPEC_KEYS
+
         rows = []
         for c in self.cases:
-            if c.result.status == "ok" and c.result.time_s:
-                r = c.result
-                rows.append(
-                    {
-                        "case": c.index,
-                        "problem": r.problem,
-                        "size": r.size,
-                        "operation": r.operation,
-                        "backend": r.backend,
-                        "mode": r.mode,
-                        "dtype": r.dtype,
-                        "device": r.device,
-                        "chunk_size": r.chunk_size,
-                        "replicate": r.replicate,
-                        "host": r.host,
-                        "status": r.status,
-                        "time_s": r.time_s,
-                    }
-                )
-        columns = [
-            "case",
-            "problem",
-            "size",
-            "operation",
-            "backend",
-            "mode",
-            "dtype",
-            "device",
-            "chunk_size",
-            "replicate",
-            "host",
-            "status",
-            "time_s",
-        ]
-        return pd.DataFrame(rows, columns=columns).set_index("case")
+            time = analysis.times.get(c.index)
+            if c.result.status == "ok" and time is not None and time.value > 0:
+                rows.append((c.index, *(getattr(c.result, k) for k in SPEC_KEYS)))
+        frame = pd.DataFrame(rows, columns=["case", *SPEC_KEYS])
+        frame["status"] = "ok"
+        frame["time_s"] = [analysis.times[i].value for i in frame["case"]]
+        return frame.set_index("case")
+
+    def pursued(self, q: Question) -> bool:
+        """Whether the run states ``q`` (and spends visits on it): a detail table's only when it prints them."""
+        return q.role != "table" or self.settings.detail_questions
+
+    def stated_cases(self) -> set[int]:
+        """The cases the run states a comparison on (what ``pursued`` questions name, by their current times) and
+        the hand-written floor the first screen divides by (× hand)."""
+        from adbench.engine.estimates import analyse
+        from adbench.engine.questions import HAND_WRITTEN, questions
+
+        frame = self.current_frame(analyse(self.visits_view(), self.settings.statistic, pairs=False))
+        named = {int(i) for q in questions(frame) if self.pursued(q) for i in (q.a, q.b)}
+        return named | {c.index for c in self.cases if c.spec.backend == HAND_WRITTEN}
 
     def open_questions(self) -> list[dict[str, Any]]:
         """The stated comparisons that are not resolved, each with the visits it would need and their cost."""
@@ -96,11 +84,9 @@ class AdaptiveVisits:
         frame = self.current_frame(analysis)
         if frame.empty:
             return []
-        asked = questions(frame)
+        asked = [q for q in questions(frame) if self.pursued(q)]
         out = []
         for q in asked:
-            if q.role == "table" and not self.settings.detail_questions:
-                continue
             e = analysis.pair(int(q.a), int(q.b))
             if e is None:
                 continue
@@ -108,7 +94,7 @@ class AdaptiveVisits:
                 continue
             needed = visits_to_resolve(e, STOP_CONFIDENCE, CONFIDENCE)
             a, b = self.cases[int(q.a)], self.cases[int(q.b)]
-            per_round = (a.visit_cost_s(self.settings) + b.visit_cost_s(self.settings)) * self.settings.workers
+            per_round = sum(c.visit_cost_s(self.settings, with_f=False) for c in (a, b)) * self.settings.workers
             out.append(
                 {
                     "question": q,
@@ -159,7 +145,7 @@ class AdaptiveVisits:
             per_pass, least = 0.0, math.inf
             for q in feasible:
                 new = [c for c in q["cases"] if c.index not in cases]
-                cost = sum(c.visit_cost_s(self.settings) for c in new) * self.settings.workers
+                cost = sum(c.visit_cost_s(self.settings, with_f=False) for c in new) * self.settings.workers
                 if cases and (per_pass + cost) * 2 > self.time_left():
                     continue
                 for c in new:

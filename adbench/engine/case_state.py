@@ -36,7 +36,9 @@ class CaseState:
     touched: bool = False  # has something to say (enters the results)
     extra_visits: int = 0
 
-    def visit_request(self, settings: RunSettings) -> protocol.Visit:
+    def visit_request(self, settings: RunSettings, with_f: bool = True) -> protocol.Visit:
+        """A visit sized from the build's speed; ``with_f`` False: the operation alone (an adaptive visit, made
+        for a stated comparison of the operation's times: f's time is the minimum visits' to give)."""
         sample_s = max(self.per_call_s * self.number, 1e-9)
         f_sample_s = max(self.f_per_call_s * self.f_number, 1e-9)
         samples = int(min(MAX_SAMPLES_PER_VISIT, max(_least_samples(sample_s), round(settings.visit_s / sample_s))))
@@ -44,7 +46,8 @@ class CaseState:
         f_samples = int(
             min(MAX_SAMPLES_PER_VISIT, max(min(2, _least_samples(f_sample_s)), round(settings.f_visit_s / f_sample_s)))
         )
-        if not self.f_per_call_s:  # no f to time (a nested case: f is what differentiates)
+        # No f to time (a nested case: f is what differentiates), or none asked for.
+        if not self.f_per_call_s or not with_f:
             f_samples = 0
         warm = (
             0 if self.per_call_s >= LONG_CALL_S else max(1, math.ceil(settings.warm_up_s / max(self.per_call_s, 1e-9)))
@@ -62,8 +65,9 @@ class CaseState:
             return settings.min_visits
         return min(settings.min_visits, max(2, math.ceil(settings.slow_case_s / self.visit_cost_s(settings))))
 
-    def visit_cost_s(self, settings: RunSettings) -> float:
-        v = self.visit_request(settings)
+    def visit_cost_s(self, settings: RunSettings, with_f: bool = True) -> float:
+        """Seconds a visit is expected to take (``visit_request``'s calls and its round trip)."""
+        v = self.visit_request(settings, with_f)
         return (
             VISIT_OVERHEAD_S
             + (v.warm_calls + v.samples * self.number) * self.per_call_s

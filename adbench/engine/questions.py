@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rows come in as frames; this module needs no pandas of its 
 # A question's role, in the order the adaptive loop attends to them.
 ROLES = ("modes", "backends", "table", "replicates")
 SUMMARY_ROLES = ("modes", "backends")  # the first screen's (adbench.glance); "table" is --details'
+HAND_WRITTEN = "manual"  # the baseline the first screen's "× hand" divides by (adbench.glance)
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,14 @@ def _is_baseline(backend: str) -> bool:
 
 def fastest_pair(rows: pd.DataFrame, key: str) -> tuple[Any, Any | None]:
     """The index of the fastest row and of the fastest whose ``key`` (mode, backend) differs."""
-    ranked = rows.sort_values("time_s", kind="stable")
-    first = ranked.index[0]
-    others = ranked[ranked[key] != ranked.loc[first, key]]
-    return first, (others.index[0] if len(others) else None)
+    import numpy as np
+
+    # Plain arrays, not a sorted frame: the adaptive loop asks this of every group at each of its looks.
+    order = np.argsort(rows["time_s"].to_numpy(), kind="stable")
+    keys = rows[key].to_numpy()
+    first = order[0]
+    other = next((i for i in order[1:] if keys[i] != keys[first]), None)
+    return rows.index[first], (rows.index[other] if other is not None else None)
 
 
 def ad_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -62,10 +67,8 @@ def questions(frame: pd.DataFrame) -> list[Question]:
     out: list[Question] = []
     # The first screen answers each problem's operation at every size asked for (adbench.glance): so do these.
     sizes = ok.groupby(["problem", "operation"], sort=False)["size"].nunique()
-    for (problem, operation, size), group in ok.groupby(["problem", "operation", "size"], sort=False):
-        at = ad_rows(group)
-        if at.empty:
-            continue
+    ad = ad_rows(ok)
+    for (problem, operation, size), at in ad.groupby(["problem", "operation", "size"], sort=False):
         where = f"{problem} {operation}" + (f" n={size}" if sizes[(problem, operation)] > 1 else "")
         if at["mode"].nunique() >= 2:
             a, b = fastest_pair(at, "mode")
@@ -74,7 +77,7 @@ def questions(frame: pd.DataFrame) -> list[Question]:
         if b is not None:
             out.append(Question(a, b, "backends", f"{where}: backends"))
     keys = ["problem", "size", "operation", "backend", "chunk_size"]
-    for (problem, size, operation, backend, _), group in ad_rows(ok).groupby(keys, sort=False, dropna=False):
+    for (problem, size, operation, backend, _), group in ad.groupby(keys, sort=False, dropna=False):
         if group["mode"].nunique() >= 2:
             a, b = fastest_pair(group, "mode")
             out.append(Question(a, b, "table", f"{problem} n={size} {operation} {backend}: modes"))
@@ -99,4 +102,4 @@ def questions(frame: pd.DataFrame) -> list[Question]:
     return unique
 
 
-__all__ = ["ROLES", "SUMMARY_ROLES", "Question", "ad_rows", "fastest_pair", "questions"]
+__all__ = ["HAND_WRITTEN", "ROLES", "SUMMARY_ROLES", "Question", "ad_rows", "fastest_pair", "questions"]

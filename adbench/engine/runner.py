@@ -29,6 +29,7 @@ from adbench.engine.workers import _pin_parent
 from adbench.errors import Terminated
 
 if TYPE_CHECKING:
+    from adbench.engine.case_state import CaseState
     from adbench.engine.estimates import Analysis, CaseVisits
 
 
@@ -68,8 +69,7 @@ class Scheduler(FirstBuilds, AdaptiveVisits):
             self._skip_unsupported()
             self._start_all()
             self._first_pass()
-            while short := [c for c in self._pending() if len(c.result.raw_visits) < c.least_visits(self.settings)]:
-                self._pass(short, "visits")
+            self._minimum_visits()
             if self.settings.adaptive:
                 self._adaptive()
             self._finished = True
@@ -85,6 +85,24 @@ class Scheduler(FirstBuilds, AdaptiveVisits):
             except KeyboardInterrupt as exc:
                 outcome.interrupted = outcome.interrupted or _signal_of(exc)
         return outcome
+
+    def _minimum_visits(self) -> None:
+        """Every case visited ``least_visits`` times; in a run that prints the first screen alone, a case it
+        states nothing on only ``unstated_min_visits`` times (``RunSettings``), which every case gets first, so
+        that the questions are asked of times from as many visits."""
+        settings = self.settings
+        floor = settings.unstated_min_visits if not settings.detail_questions else None
+
+        def visit_until(least: Callable[[CaseState], int]) -> None:
+            while short := [c for c in self._pending() if len(c.result.raw_visits) < least(c)]:
+                self._pass(short, "visits")
+
+        if not floor:
+            visit_until(lambda c: c.least_visits(settings))
+            return
+        visit_until(lambda c: min(floor, c.least_visits(settings)))
+        stated = self.stated_cases()
+        visit_until(lambda c: c.least_visits(settings) if c.index in stated else min(floor, c.least_visits(settings)))
 
     def _wind_up(self, restore: set[int] | None) -> None:
         """The run's end, however it came: workers reaped, the parent's CPUs given back, every case that had

@@ -35,6 +35,11 @@ class RunSettings:
     # Unless --rounds says otherwise, a slow case (its visits this many seconds or more) needs fewer
     # before the adaptive part: at least 2, its variance borrowing the others' degrees of freedom.
     slow_case_s: float | None = 0.25
+    # Unless --rounds says otherwise, a run that prints the first screen alone (not detail_questions) gives this
+    # many minimum visits only to a case it states nothing on: no mode or framework question names it, and it is
+    # not the hand-written floor (× hand). Its row keeps an interval, its variance borrowing the others' degrees of
+    # freedom; the time goes to the adaptive visits of what the screen states. None: min_visits for every case.
+    unstated_min_visits: int | None = 2
     workers: int = DEFAULT_WORKERS  # worker processes per framework (worker sets), each holding every case (--workers)
     visit_s: float = DEFAULT_VISIT_S  # sampled seconds of the operation per visit (--budget)
     f_visit_s: float = 0.001  # of f per visit

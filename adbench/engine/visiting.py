@@ -114,7 +114,10 @@ class Visiting(WorkerDispatch):
                 at = self.elapsed()
                 t_visit = self.clock()
                 try:
-                    answer = self._request(c, key, c.visit_request(self.settings), compiles=False)
+                    # An adaptive visit is for a stated comparison of the operation's times: f's samples
+                    # (time/f) are the minimum visits' to give, and would cost it a quarter of its time.
+                    request = c.visit_request(self.settings, with_f=phase != "adaptive visits")
+                    answer = self._request(c, key, request, compiles=False)
                 finally:
                     self._charge(phase, t_visit)
                 if answer is NotSent.WORKER_GONE:
