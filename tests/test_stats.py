@@ -184,3 +184,17 @@ def test_more_visits_predicted_for_a_small_gap():
     small = visits_to_resolve(Estimate(np.log(1.2), 0.1, 30, 6))
     smaller = visits_to_resolve(Estimate(np.log(1.1), 0.1, 30, 6))
     assert 0 < small < smaller < float("inf")
+
+
+@pytest.mark.parametrize(("df", "n"), [(3, 4), (5, 4), (30, 6)], ids=["df 3", "df 5", "df 30"])
+def test_the_visits_predicted_settle_at_the_degrees_of_freedom_they_bring(df, n):
+    """The prediction counts the degrees of freedom the extra visits add: at n + m visits and df + m the 99.9 %
+    interval just excludes 1, rather than at today's few (t = 12.9 at df 3, which would ask ~15x the visits)."""
+    from adbench.engine import stats
+    from adbench.engine.estimates import Estimate, visits_to_resolve
+
+    e = Estimate(np.log(1.2), 0.1, df, n)
+    m = visits_to_resolve(e, 0.999, 0.95)
+    reach = stats.t_critical(df + m, 0.999) * e.se * np.sqrt(n / (n + m))
+    assert reach == pytest.approx(e.log, rel=0.01), (m, reach)
+    assert m < n * ((stats.t_critical(df, 0.999) * e.se / e.log) ** 2 - 1), "no fewer than at today's df"
