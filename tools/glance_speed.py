@@ -72,6 +72,7 @@ def answers(csv: Path) -> dict:
     from adbench.engine.estimates import CONFIDENCE, Estimate, decide
     from adbench.engine.questions import questions
     from adbench.engine.results import read_results
+    from adbench.formatting import verdict_of
 
     frame, meta = read_results(csv)
     frame = frame.reset_index(drop=True)
@@ -81,6 +82,7 @@ def answers(csv: Path) -> dict:
             pairs[frozenset((a, b))] = (a, b, Estimate(log, se, df if df is not None else float("inf"), n))
     out = {"resolved": 0, "ties": 0, "open": [], "hvp_modes": 0, "hvp_modes_answered": 0, "hvp_table": 0}
     out["hvp_table_answered"] = 0
+    out["hvp_modes_apart"] = []  # the bound (percent) each open first-screen HVP mode question still states
     for q in questions(frame):
         if q.role == "replicates":
             continue
@@ -98,6 +100,8 @@ def answers(csv: Path) -> dict:
             kind = "hvp_modes" if q.role == "modes" else "hvp_table"
             out[kind] += 1
             out[f"{kind}_answered"] += verdict is not None
+            if kind == "hvp_modes" and verdict is None and found:
+                out["hvp_modes_apart"].append(100 * (verdict_of(found[2]).apart - 1))
     return out
 
 
@@ -127,7 +131,9 @@ def report(name: str, runs: list[dict]) -> None:
             f"HVP mode questions answered: first screen's {spread([x['hvp_modes_answered'] for x in a], '{:.0f}')} "
             f"of {spread([x['hvp_modes'] for x in a], '{:.0f}')}, detail tables' "
             f"{spread([x.get('hvp_table_answered', 0) for x in a], '{:.0f}')} of "
-            f"{spread([x.get('hvp_table', 0) for x in a], '{:.0f}')}; adaptive visits "
+            f"{spread([x.get('hvp_table', 0) for x in a], '{:.0f}')}; the first screen's open ones within "
+            f"{spread([max(x['hvp_modes_apart'], default=None) for x in a], '{:.0f}')} % (the widest per run); "
+            "adaptive visits "
             f"{spread([r['adaptive_visits'] for r in runs], '{:.0f}')}"
         )
         last_open = a[-1]["open"]
