@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Every probe's run: one visit per case, tiny visits, Jacobians only.
 # No adaptive visits: these probes check what a run records and survives, not how long it keeps measuring
-# (a run with open comparisons would spend the rest of the 50 s budget on them).
+# (a run with open comparisons would spend the rest of the default budget on them).
 FAST = ["--rounds", "1", "--budget", "0.002", "--operations", "jacobian", "--no-adaptive"]
 PROBE_TIMEOUT_S = 180  # no single subprocess may hang the suite
 
