@@ -224,7 +224,7 @@ def plan_words(specs: list[CaseSpec], settings: RunSettings) -> str:
     groups = len({(s.problem, s.size, s.operation, s.dtype, s.chunk_size, s.device) for s in specs})
     workers = f", {settings.workers} workers each" if settings.workers != 1 else ""
     extra = "then extra visits for open comparisons" if settings.adaptive else "no extra visits"
-    floor = settings.unstated_min_visits if not settings.detail_questions else None
+    floor = settings.unstated_floor
     fewer = f" ({floor} where the screen states nothing)" if floor and floor < settings.min_visits else ""
     return (
         f"plan: {len(specs)} cases in {groups} groups, {len(frameworks)} frameworks{workers}; "
@@ -327,7 +327,7 @@ def recorded_settings(
         "command": command,
         **{name: getattr(settings, name) for name in RUN_SETTINGS},
         # The minimum visits of a case the run states nothing on (RunSettings.unstated_min_visits); None: min_visits.
-        "unstated_min_visits": None if settings.detail_questions else settings.unstated_min_visits,
+        "unstated_min_visits": settings.unstated_floor,
         "memory_limit_gib": round(memory / 2**30, 3) if memory else None,
         "dtype": sorted({s.dtype for s in grid}),
         "seed": sorted({s.seed for s in grid}),

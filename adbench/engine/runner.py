@@ -91,7 +91,7 @@ class Scheduler(FirstBuilds, AdaptiveVisits):
         states nothing on only ``unstated_min_visits`` times (``RunSettings``), which every case gets first, so
         that the questions are asked of times from as many visits."""
         settings = self.settings
-        floor = settings.unstated_min_visits if not settings.detail_questions else None
+        floor = settings.unstated_floor
 
         def visit_until(least: Callable[[CaseState], int]) -> None:
             while short := [c for c in self._pending() if len(c.result.raw_visits) < least(c)]:

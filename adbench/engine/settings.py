@@ -78,6 +78,12 @@ class RunSettings:
             self.build_cpus = frozenset(usable_mask()) | self.cpus
 
     @property
+    def unstated_floor(self) -> int | None:
+        """The minimum visits of a case the run states nothing on, where it prints the first screen alone; None:
+        every case gets ``min_visits`` (or fewer only for being slow)."""
+        return None if self.detail_questions else self.unstated_min_visits
+
+    @property
     def build_slots(self) -> list[frozenset[int]]:
         """The CPU sets builds run on at once: the workers' own ``cpus`` first, then whole sets of ``threads``
         CPUs from the rest of ``build_cpus``."""
