@@ -109,7 +109,7 @@ class Verdict:
         interval inside [1/B, B] (what an unresolved verdict still establishes); NaN without an interval."""
         if not (is_number(self.low) and is_number(self.high) and self.low > 0):
             return float("nan")
-        return max(self.high, 1 / self.low, 1 / self.high, self.low)
+        return max(self.high, 1 / self.low)  # low <= high: 1 / high and low lie inside
 
 
 def _stated(winner: str | None, log_ratio: float, lo: float, hi: float, evidence: str) -> Verdict:
